@@ -1,0 +1,689 @@
+/*
+ * correlate.c - slow replies x overlapping DNS/ident activity -> causes.
+ *
+ * Relations are decided by names and addresses (DESIGN.md vocabulary):
+ * the reverse name of the client or of the host itself, the names the
+ * session carried (HELO, banner, envelope domains), names learned from
+ * earlier answers (the client's PTR target, MX hosts), DNSBL-shaped names
+ * and IP literals.  Time overlap alone only ever gives "unrelated".
+ */
+#include "correlate.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define QT_A 1
+#define QT_NS 2
+#define QT_SOA 6
+#define QT_PTR 12
+#define QT_MX 15
+#define QT_TXT 16
+#define QT_AAAA 28
+#define QT_DS 43
+#define QT_DNSKEY 48
+#define QT_ANY 255
+
+#define MAX_CAND 256
+#define MAX_UNRELATED_SHOWN 3
+
+struct dns_rec {
+	uint64_t id;
+	uint64_t ts, end_ns, resp_ns;
+	struct mx_addr client, server;
+	uint16_t qtype;
+	enum mx_dns_outcome outcome;
+	char qname[MX_NAME_MAX];
+	char answers[256];
+};
+
+struct ident_rec {
+	uint64_t id;
+	uint64_t ts, end_ns;
+	struct mx_addr host, peer;
+	enum mx_ident_outcome outcome;
+};
+
+struct held {
+	struct mx_txn txn;
+	uint64_t wait_end;
+	enum mx_proto proto;
+	bool outbound;
+	struct mx_addr client, server;
+	char helo[MX_NAME_MAX];
+	char banner[MX_NAME_MAX];
+	char sender[MX_NAME_MAX];
+	char rcpt[MX_RCPT_DOMAINS][MX_NAME_MAX];
+	int nrcpt;
+};
+
+struct corr {
+	struct corr_cfg cfg;
+	struct mx_sink out;
+	struct mx_addr hosts[CORR_MAX_HOSTS];
+	int nhosts;
+	struct dns_rec *dns;
+	uint32_t dns_head, dns_n;
+	struct ident_rec *ident;
+	uint32_t ident_head, ident_n;
+	struct held *held;
+	uint32_t nheld;
+	uint64_t now_ns;
+};
+
+/* a candidate cause while one transaction is being settled */
+struct cand {
+	int is_dns;
+	const struct dns_rec *d;
+	const struct ident_rec *i;
+	enum mx_relation rel;
+	double overlap_ms, query_ms;
+	int parent; /* index of the local query it is an upstream hop of, -1 */
+	bool taken;
+};
+
+struct corr *
+corr_new(const struct corr_cfg *cfg, const struct mx_sink *out)
+{
+	struct corr *c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	if (cfg)
+		c->cfg = *cfg;
+	if (c->cfg.slow_ms <= 0)
+		c->cfg.slow_ms = 1000;
+	if (!c->cfg.hold_ns)
+		c->cfg.hold_ns = 120ULL * 1000000000ULL;
+	if (!c->cfg.unanswered_ns)
+		c->cfg.unanswered_ns = 30ULL * 1000000000ULL;
+	if (!c->cfg.max_dns)
+		c->cfg.max_dns = 16384;
+	if (!c->cfg.max_ident)
+		c->cfg.max_ident = 4096;
+	if (!c->cfg.max_held)
+		c->cfg.max_held = 2048;
+	c->out = *out;
+	c->dns = calloc(c->cfg.max_dns, sizeof(*c->dns));
+	c->ident = calloc(c->cfg.max_ident, sizeof(*c->ident));
+	c->held = calloc(c->cfg.max_held, sizeof(*c->held));
+	if (!c->dns || !c->ident || !c->held) {
+		corr_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+void
+corr_free(struct corr *c)
+{
+	if (!c)
+		return;
+	free(c->dns);
+	free(c->ident);
+	free(c->held);
+	free(c);
+}
+
+void
+corr_add_host(struct corr *c, const struct mx_addr *a)
+{
+	if (a->family == 0 || mx_addr_is_loopback(a) || corr_is_host(c, a))
+		return;
+	if (c->nhosts < CORR_MAX_HOSTS)
+		c->hosts[c->nhosts++] = *a;
+}
+
+bool
+corr_is_host(const struct corr *c, const struct mx_addr *a)
+{
+	for (int i = 0; i < c->nhosts; i++)
+		if (mx_addr_eq(&c->hosts[i], a))
+			return true;
+	return false;
+}
+
+/* the host itself: one of its addresses or loopback */
+static bool
+is_local(const struct corr *c, const struct mx_addr *a)
+{
+	return mx_addr_is_loopback(a) || corr_is_host(c, a);
+}
+
+void
+corr_arpa_name(const struct mx_addr *a, char *buf, unsigned long n)
+{
+	static const char hex[] = "0123456789abcdef";
+	if (n == 0)
+		return;
+	buf[0] = '\0';
+	if (a->family == 4) {
+		snprintf(buf, n, "%u.%u.%u.%u.in-addr.arpa", a->a[3], a->a[2], a->a[1], a->a[0]);
+	} else if (a->family == 6 && n >= 73) {
+		char *p = buf;
+		for (int i = 15; i >= 0; i--) {
+			*p++ = hex[a->a[i] & 15];
+			*p++ = '.';
+			*p++ = hex[a->a[i] >> 4];
+			*p++ = '.';
+		}
+		memcpy(p, "ip6.arpa", 9);
+	}
+}
+
+static bool
+ends_with_domain(const char *name, const char *dom)
+{
+	size_t n = strlen(name), d = strlen(dom);
+	if (d == 0 || n < d)
+		return false;
+	if (strcmp(name + n - d, dom) != 0)
+		return false;
+	return n == d || name[n - d - 1] == '.';
+}
+
+static bool
+is_ip_literal(const char *name)
+{
+	char tmp[MX_NAME_MAX];
+	struct mx_addr a;
+	size_t n = strlen(name);
+	if (n >= 2 && name[0] == '[' && name[n - 1] == ']') {
+		memcpy(tmp, name + 1, n - 2);
+		tmp[n - 2] = '\0';
+	} else {
+		mx_strlcpy(tmp, name, sizeof(tmp));
+	}
+	if (strncmp(tmp, "ipv6:", 5) == 0)
+		memmove(tmp, tmp + 5, strlen(tmp + 5) + 1);
+	return mx_addr_parse(tmp, &a);
+}
+
+/* Does the comma-separated answer summary contain name (MX "10 host" too)? */
+static bool
+answers_contain(const char *answers, const char *name)
+{
+	const char *p = answers;
+	size_t nl = strlen(name);
+	while (*p) {
+		const char *e = strchr(p, ',');
+		size_t len = e ? (size_t)(e - p) : strlen(p);
+		const char *w = p;
+		/* last word of the item */
+		for (size_t i = 0; i < len; i++)
+			if (p[i] == ' ')
+				w = p + i + 1;
+		size_t wl = len - (size_t)(w - p);
+		if (wl > 0 && w[wl - 1] == '.')
+			wl--;
+		if (wl == nl && strncasecmp(w, name, nl) == 0)
+			return true;
+		if (!e)
+			break;
+		p = e + 1;
+	}
+	return false;
+}
+
+static const struct dns_rec *
+dns_at(const struct corr *c, uint32_t i)
+{
+	return &c->dns[(c->dns_head + i) % c->cfg.max_dns];
+}
+
+/* Is name in the answers of a query (qtype, qname) in the window? */
+static bool
+answered_with(const struct corr *c, uint16_t qtype, const char *qname, const char *name)
+{
+	for (uint32_t i = 0; i < c->dns_n; i++) {
+		const struct dns_rec *d = dns_at(c, i);
+		if (d->qtype == qtype && d->answers[0] && strcmp(d->qname, qname) == 0 &&
+		    answers_contain(d->answers, name))
+			return true;
+	}
+	return false;
+}
+
+static bool
+is_domain_of(const struct corr *c, const char *qname, uint16_t qtype, const char *dom)
+{
+	if (!dom[0])
+		return false;
+	if (ends_with_domain(qname, dom))
+		return true;
+	/* A/AAAA of an MX host of the domain */
+	return (qtype == QT_A || qtype == QT_AAAA) && answered_with(c, QT_MX, dom, qname);
+}
+
+static enum mx_relation
+relation_of(const struct corr *c, const struct held *h, const struct dns_rec *d)
+{
+	char arpa[80], hostarpa[80];
+	const char *q = d->qname;
+	bool addr_q = d->qtype == QT_A || d->qtype == QT_AAAA || d->qtype == QT_ANY;
+
+	corr_arpa_name(&h->client, arpa, sizeof(arpa));
+	if (strcmp(q, arpa) == 0)
+		return MXR_CLIENT_PTR;
+	corr_arpa_name(&h->server, hostarpa, sizeof(hostarpa));
+	if (strcmp(q, hostarpa) == 0)
+		return MXR_SELF_PTR;
+	for (int i = 0; i < c->nhosts; i++) {
+		corr_arpa_name(&c->hosts[i], hostarpa, sizeof(hostarpa));
+		if (strcmp(q, hostarpa) == 0)
+			return MXR_SELF_PTR;
+	}
+	if (is_ip_literal(q))
+		return MXR_IP_LITERAL;
+	/* DNSBL: the client's reversed address under some zone */
+	char *suffix = strstr(arpa, h->client.family == 4 ? "in-addr.arpa" : "ip6.arpa");
+	if (suffix) {
+		size_t plen = (size_t)(suffix - arpa);
+		if (strncmp(q, arpa, plen) == 0 && strlen(q) > plen)
+			return MXR_DNSBL;
+	}
+	if (addr_q && answered_with(c, QT_PTR, arpa, q))
+		return MXR_CLIENT_FORWARD;
+	if (h->helo[0] && strcasecmp(q, h->helo) == 0)
+		return MXR_HELO;
+	if (addr_q) {
+		if ((h->banner[0] && strcasecmp(q, h->banner) == 0) || !strchr(q, '.'))
+			return MXR_SELF_NAME;
+		corr_arpa_name(&h->server, hostarpa, sizeof(hostarpa));
+		if (answered_with(c, QT_PTR, hostarpa, q))
+			return MXR_SELF_NAME;
+	}
+	if (h->sender[0]) {
+		if (d->qtype == QT_TXT &&
+		    (ends_with_domain(q, h->sender) || strncmp(q, "_spf.", 5) == 0 ||
+		     strstr(q, "spf") != NULL))
+			return MXR_SPF;
+		if (is_domain_of(c, q, d->qtype, h->sender))
+			return MXR_SENDER_DOMAIN;
+	}
+	for (int i = 0; i < h->nrcpt; i++)
+		if (is_domain_of(c, q, d->qtype, h->rcpt[i]))
+			return MXR_RECIPIENT_DOMAIN;
+	return MXR_UNRELATED;
+}
+
+static double
+ns_to_ms(int64_t ns)
+{
+	return (double)ns / 1e6;
+}
+
+static int64_t
+overlap_ns(uint64_t a0, uint64_t a1, uint64_t b0, uint64_t b1)
+{
+	uint64_t s = a0 > b0 ? a0 : b0, e = a1 < b1 ? a1 : b1;
+	return e > s ? (int64_t)(e - s) : 0;
+}
+
+static void
+emit_cause(struct corr *c, const struct held *h, const struct cand *k, uint64_t parent,
+	   double wait_ms, uint64_t *id_out)
+{
+	struct mx_event ev;
+	memset(&ev, 0, sizeof(ev));
+	ev.type = EV_CAUSE;
+	struct mx_cause *x = &ev.u.cause;
+	x->id = ++c->out.ids->cause;
+	x->txn_id = h->txn.id;
+	x->parent_id = parent;
+	if (!k) {
+		x->kind = MXC_NONE;
+		x->relation = MXR_NONE;
+	} else if (k->is_dns) {
+		x->kind = MXC_DNS;
+		x->relation = k->rel;
+		x->dns_id = k->d->id;
+	} else {
+		x->kind = MXC_IDENT;
+		x->relation = k->rel;
+		x->ident_id = k->i->id;
+	}
+	if (k) {
+		x->overlap_ms = k->overlap_ms;
+		x->query_ms = k->query_ms;
+		x->share = wait_ms > 0 ? k->overlap_ms / wait_ms : 0;
+		if (x->share > 1)
+			x->share = 1;
+	}
+	if (id_out)
+		*id_out = x->id;
+	mx_sink_emit(&c->out, &ev);
+}
+
+static const char *
+remedy_for(enum mx_relation r, bool is_dns)
+{
+	if (!is_dns)
+		return "disable ident (RFC 1413) lookups (tcpserver -R, exim rfc1413_query_timeout = "
+		       "0s, sendmail Timeout.ident=0) or make the client's firewall reject port 113 "
+		       "instead of dropping it";
+	switch (r) {
+	case MXR_CLIENT_PTR:
+		return "serve an (even empty) reverse zone for the client's address range on the "
+		       "resolver so PTR lookups get a fast NXDOMAIN, or turn off the server's client "
+		       "reverse lookups (tcpserver -H)";
+	case MXR_SELF_PTR:
+		return "publish a PTR record / reverse zone for the server's own address, or give "
+		       "the name directly (tcpserver -l NAME; with -H -R against client PTR and "
+		       "ident)";
+	case MXR_SELF_NAME:
+		return "make the host's own name resolvable locally (/etc/hosts or the local zone)";
+	case MXR_CLIENT_FORWARD:
+		return "fix the resolver or the forward zone of the client's PTR name";
+	case MXR_DNSBL:
+		return "the DNSBL zone answers slowly or not at all: remove or replace it, or lower "
+		       "the DNSBL lookup timeout";
+	case MXR_IP_LITERAL:
+		return "write the relay/smart host as an address literal in brackets, e.g. "
+		       "[10.11.12.13], so no MX/A lookup is made for it";
+	case MXR_HELO:
+	case MXR_SENDER_DOMAIN:
+	case MXR_RECIPIENT_DOMAIN:
+	case MXR_SPF:
+		return "fix the resolver or the slow zone; shorter resolver timeouts for the "
+		       "sender/recipient checks (sendmail Timeout.resolver.*, exim dns_retrans/"
+		       "dns_retry)";
+	default:
+		return "look at local processing or at lookups not visible in this capture";
+	}
+}
+
+static void
+emit_diagnosis(struct corr *c, const struct held *h, const struct cand *cands, int n, int best,
+	       bool related, double wait_ms)
+{
+	struct mx_event ev;
+	char a[MX_ADDRSTRLEN], r[MX_ADDRSTRLEN], pre[96] = "";
+	memset(&ev, 0, sizeof(ev));
+	ev.type = EV_DIAGNOSIS;
+	struct mx_diagnosis *g = &ev.u.diag;
+	g->txn_id = h->txn.id;
+	if (!h->txn.reply_ns)
+		snprintf(pre, sizeof(pre), "The client gave up after %.1f s without a reply. ",
+			 wait_ms / 1000);
+	if (best < 0) {
+		snprintf(g->diagnosis, sizeof(g->diagnosis),
+			 "%sno DNS or ident traffic of the host during the %.1f s wait: no network "
+			 "cause seen",
+			 pre, wait_ms / 1000);
+		mx_strlcpy(g->remedy,
+			   "look at local processing: content filter, queue disk, load "
+			   "(no network cause seen)",
+			   sizeof(g->remedy));
+	} else if (!related) {
+		snprintf(g->diagnosis, sizeof(g->diagnosis),
+			 "%sonly lookups unrelated to this session overlapped the %.1f s wait", pre,
+			 wait_ms / 1000);
+		mx_strlcpy(g->remedy, remedy_for(MXR_UNRELATED, true), sizeof(g->remedy));
+	} else {
+		const struct cand *k = &cands[best];
+		if (k->is_dns) {
+			char tb[12];
+			const char *qt = mx_qtype_str(k->d->qtype, tb, sizeof(tb));
+			mx_addr_fmt(&k->d->server, r, sizeof(r));
+			int up = 0, up_unans = 0;
+			for (int i = 0; i < n; i++)
+				if (cands[i].parent == best) {
+					up++;
+					up_unans += cands[i].d->outcome == MXD_UNANSWERED;
+				}
+			char chain[96] = "";
+			if (up)
+				snprintf(chain, sizeof(chain),
+					 "; the resolver's %d upstream quer%s (%d unanswered)", up,
+					 up == 1 ? "y" : "ies", up_unans);
+			snprintf(g->diagnosis, sizeof(g->diagnosis),
+				 "%s%s lookup %s %s to %s was %s (%s) for %.1f s of the %.1f s "
+				 "wait%s",
+				 pre, mx_relation_str(k->rel), qt, k->d->qname, r,
+				 mx_dns_outcome_str(k->d->outcome), mx_relation_str(k->rel),
+				 k->overlap_ms / 1000, wait_ms / 1000, chain);
+		} else {
+			mx_addr_fmt(&k->i->peer, a, sizeof(a));
+			snprintf(g->diagnosis, sizeof(g->diagnosis),
+				 "%sident probe to %s port 113 was %s for %.1f s of the %.1f s wait",
+				 pre, a, mx_ident_outcome_str(k->i->outcome), k->overlap_ms / 1000,
+				 wait_ms / 1000);
+		}
+		mx_strlcpy(g->remedy, remedy_for(k->rel, k->is_dns), sizeof(g->remedy));
+	}
+	mx_sink_emit(&c->out, &ev);
+}
+
+static bool
+is_zone_query(uint16_t t)
+{
+	return t == QT_NS || t == QT_SOA || t == QT_DS || t == QT_DNSKEY;
+}
+
+static void
+settle(struct corr *c, const struct held *h)
+{
+	struct cand *cands = calloc(MAX_CAND, sizeof(*cands));
+	int n = 0;
+	uint64_t t0 = h->txn.request_ns, t1 = h->wait_end;
+	double wait_ms = ns_to_ms((int64_t)(t1 - t0));
+
+	if (!cands)
+		return;
+	for (uint32_t i = 0; i < c->dns_n && n < MAX_CAND; i++) {
+		const struct dns_rec *d = dns_at(c, i);
+		if (!is_local(c, &d->client))
+			continue;
+		int64_t ov = overlap_ns(t0, t1, d->ts, d->end_ns);
+		if (ov <= 0)
+			continue;
+		struct cand *k = &cands[n++];
+		k->is_dns = 1;
+		k->d = d;
+		k->parent = -1;
+		k->overlap_ms = ns_to_ms(ov);
+		uint64_t qend = d->resp_ns ? d->resp_ns : (t1 < d->end_ns ? t1 : d->end_ns);
+		k->query_ms = qend > d->ts ? ns_to_ms((int64_t)(qend - d->ts)) : 0;
+		k->rel = relation_of(c, h, d);
+	}
+	/* upstream hops: a non-local query made while a local-resolver query was outstanding */
+	for (int i = 0; i < n; i++) {
+		const struct dns_rec *u = cands[i].d;
+		if (is_local(c, &u->server))
+			continue;
+		for (int j = 0; j < n; j++) {
+			const struct dns_rec *l = cands[j].d;
+			if (j == i || !cands[j].is_dns || !is_local(c, &l->server))
+				continue;
+			bool same = strcmp(u->qname, l->qname) == 0;
+			bool parent = is_zone_query(u->qtype) && ends_with_domain(l->qname, u->qname);
+			if ((same || parent) && u->ts >= l->ts && u->ts <= l->end_ns) {
+				cands[i].parent = j;
+				cands[i].rel = MXR_UPSTREAM;
+				break;
+			}
+		}
+	}
+	for (uint32_t i = 0; i < c->ident_n && n < MAX_CAND; i++) {
+		const struct ident_rec *p = &c->ident[(c->ident_head + i) % c->cfg.max_ident];
+		if (!is_local(c, &p->host))
+			continue;
+		int64_t ov = overlap_ns(t0, t1, p->ts, p->end_ns);
+		if (ov <= 0)
+			continue;
+		struct cand *k = &cands[n++];
+		k->i = p;
+		k->parent = -1;
+		k->overlap_ms = ns_to_ms(ov);
+		uint64_t qend = p->outcome == MXI_UNANSWERED && p->end_ns > t1 ? t1 : p->end_ns;
+		k->query_ms = qend > p->ts ? ns_to_ms((int64_t)(qend - p->ts)) : 0;
+		k->rel = mx_addr_eq(&p->peer, &h->client) ? MXR_IDENT : MXR_UNRELATED;
+	}
+
+	/* best related top-level cause, else best unrelated */
+	int best = -1, best_unrel = -1;
+	for (int i = 0; i < n; i++) {
+		if (cands[i].parent >= 0)
+			continue;
+		if (cands[i].rel == MXR_UNRELATED) {
+			if (best_unrel < 0 || cands[i].overlap_ms > cands[best_unrel].overlap_ms)
+				best_unrel = i;
+		} else if (best < 0 || cands[i].overlap_ms > cands[best].overlap_ms) {
+			best = i;
+		}
+	}
+	bool related = best >= 0;
+	if (!related)
+		best = best_unrel;
+
+	if (best < 0) {
+		emit_cause(c, h, NULL, 0, wait_ms, NULL);
+	} else if (related) {
+		for (int i = 0; i < n; i++) {
+			if (cands[i].parent >= 0 || cands[i].rel == MXR_UNRELATED)
+				continue;
+			uint64_t id = 0;
+			emit_cause(c, h, &cands[i], 0, wait_ms, &id);
+			for (int j = 0; j < n; j++)
+				if (cands[j].parent == i)
+					emit_cause(c, h, &cands[j], id, wait_ms, NULL);
+		}
+	} else {
+		/* nothing related: the unrelated activity that covered most of the wait */
+		for (int shown = 0; shown < MAX_UNRELATED_SHOWN; shown++) {
+			int top = -1;
+			for (int i = 0; i < n; i++)
+				if (cands[i].parent < 0 && cands[i].rel == MXR_UNRELATED &&
+				    !cands[i].taken &&
+				    (top < 0 || cands[i].overlap_ms > cands[top].overlap_ms))
+					top = i;
+			if (top < 0)
+				break;
+			emit_cause(c, h, &cands[top], 0, wait_ms, NULL);
+			cands[top].taken = true;
+		}
+	}
+	emit_diagnosis(c, h, cands, n, best, related, wait_ms);
+	free(cands);
+}
+
+static void
+hold_txn(struct corr *c, const struct mx_session *s, const struct mx_txn *t, uint64_t wait_end)
+{
+	if (c->nheld == c->cfg.max_held) {
+		/* full: settle the oldest now with what is known */
+		settle(c, &c->held[0]);
+		memmove(&c->held[0], &c->held[1], (c->nheld - 1) * sizeof(c->held[0]));
+		c->nheld--;
+	}
+	struct held *h = &c->held[c->nheld++];
+	memset(h, 0, sizeof(*h));
+	h->txn = *t;
+	h->wait_end = wait_end;
+	if (s) {
+		h->proto = s->proto;
+		h->outbound = s->outbound;
+		h->client = s->client.addr;
+		h->server = s->server.addr;
+		mx_strlcpy(h->helo, s->helo, sizeof(h->helo));
+		mx_strlcpy(h->banner, s->banner_host, sizeof(h->banner));
+		mx_strlcpy(h->sender, s->sender_domain, sizeof(h->sender));
+		h->nrcpt = s->n_rcpt_domains < MX_RCPT_DOMAINS ? s->n_rcpt_domains : MX_RCPT_DOMAINS;
+		for (int i = 0; i < h->nrcpt; i++)
+			mx_strlcpy(h->rcpt[i], s->rcpt_domains[i], sizeof(h->rcpt[i]));
+	}
+}
+
+static void
+add_dns(struct corr *c, const struct mx_dns *q)
+{
+	uint32_t slot;
+	if (c->dns_n < c->cfg.max_dns) {
+		slot = (c->dns_head + c->dns_n) % c->cfg.max_dns;
+		c->dns_n++;
+	} else {
+		slot = c->dns_head;
+		c->dns_head = (c->dns_head + 1) % c->cfg.max_dns;
+	}
+	struct dns_rec *d = &c->dns[slot];
+	d->id = q->id;
+	d->ts = q->ts_ns;
+	d->resp_ns = q->response_ns;
+	uint64_t last = q->last_send_ns > q->ts_ns ? q->last_send_ns : q->ts_ns;
+	d->end_ns = q->response_ns ? q->response_ns : last + c->cfg.unanswered_ns;
+	d->client = q->client.addr;
+	d->server = q->server.addr;
+	d->qtype = q->qtype;
+	d->outcome = q->outcome;
+	mx_strlcpy(d->qname, q->qname, sizeof(d->qname));
+	mx_strlcpy(d->answers, q->answers, sizeof(d->answers));
+}
+
+static void
+add_ident(struct corr *c, const struct mx_ident *p)
+{
+	uint32_t slot;
+	if (c->ident_n < c->cfg.max_ident) {
+		slot = (c->ident_head + c->ident_n) % c->cfg.max_ident;
+		c->ident_n++;
+	} else {
+		slot = c->ident_head;
+		c->ident_head = (c->ident_head + 1) % c->cfg.max_ident;
+	}
+	struct ident_rec *r = &c->ident[slot];
+	r->id = p->id;
+	r->ts = p->ts_ns;
+	r->host = p->host.addr;
+	r->peer = p->peer.addr;
+	r->outcome = p->outcome;
+	uint64_t end = p->end_ns > p->ts_ns ? p->end_ns : p->ts_ns;
+	r->end_ns = p->outcome == MXI_UNANSWERED ? end + c->cfg.unanswered_ns : end;
+}
+
+void
+corr_event(void *sink, const struct mx_event *ev)
+{
+	struct corr *c = sink;
+	switch (ev->type) {
+	case EV_DNS:
+		add_dns(c, &ev->u.dns);
+		break;
+	case EV_IDENT:
+		add_ident(c, &ev->u.ident);
+		break;
+	case EV_TXN: {
+		const struct mx_txn *t = &ev->u.txn;
+		uint64_t end = t->reply_ns ? t->reply_ns : t->end_ns;
+		if (end > t->request_ns && t->request_ns &&
+		    ns_to_ms((int64_t)(end - t->request_ns)) >= c->cfg.slow_ms)
+			hold_txn(c, ev->session, t, end);
+		break;
+	}
+	default:
+		break;
+	}
+	mx_sink_emit(&c->out, ev);
+}
+
+void
+corr_advance(struct corr *c, uint64_t now_ns)
+{
+	uint32_t keep = 0;
+	c->now_ns = now_ns;
+	for (uint32_t i = 0; i < c->nheld; i++) {
+		if (now_ns >= c->held[i].wait_end + c->cfg.hold_ns)
+			settle(c, &c->held[i]);
+		else
+			c->held[keep++] = c->held[i];
+	}
+	c->nheld = keep;
+}
+
+void
+corr_finish(struct corr *c)
+{
+	for (uint32_t i = 0; i < c->nheld; i++)
+		settle(c, &c->held[i]);
+	c->nheld = 0;
+}

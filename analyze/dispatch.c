@@ -1,0 +1,489 @@
+/*
+ * dispatch.c - flows to parsers, parsers to the correlator.
+ *
+ * Which parser a flow gets: the server port first (SMTP 25/587/2525,
+ * SMTPS 465, POP3 110, POP3S 995, DNS 53, ident 113) because nDPI can
+ * misname a mail flow by its client port; on any other port nDPI looks at
+ * the first packets and our own greeting probe has the last word.  Per-flow
+ * state is allocated lazily, when a mail flow carries data, so a SYN flood
+ * costs flow-table entries only.
+ */
+#include "dispatch.h"
+
+#include <ndpi_api.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dns.h"
+#include "evjson.h"
+#include "ident.h"
+
+#define NDPI_MAX_PACKETS 12
+
+enum fkind { FK_UNKNOWN = 0, FK_MAIL, FK_DNS, FK_IDENT, FK_IGNORE };
+
+struct fstate {
+	enum fkind kind;
+	const struct proto_parser_ops *ops; /* FK_MAIL: chosen parser (NULL until known) */
+	void *parser;
+	struct mx_session *sess;
+	bool implicit_tls;     /* 465 / 995 */
+	bool ended[2];         /* end() already told per direction */
+	struct dns_tcp *dtcp;
+	struct ident_probe *ident;
+	struct ndpi_flow_struct *nflow;
+	uint16_t ndpi_proto;
+	unsigned ndpi_pkts;
+};
+
+struct dispatch {
+	struct dispatch_cfg cfg;
+	struct cap_ops ops;
+	struct mx_ids ids;
+	struct mx_sink to_corr; /* parsers emit here (dispatch_emit) */
+	struct mx_sink corr_out; /* the correlator emits here (the store) */
+	struct corr *corr;
+	struct dns_tracker *dns;
+	struct ndpi_detection_module_struct *ndpi;
+	struct dispatch_stats st;
+	mx_emit_fn out;
+	void *out_ctx;
+};
+
+static const struct {
+	uint16_t port;
+	enum fkind kind;
+	const struct proto_parser_ops *ops;
+	bool tls;
+} known_ports[] = {
+	{25, FK_MAIL, &smtp_parser_ops, false},  {587, FK_MAIL, &smtp_parser_ops, false},
+	{2525, FK_MAIL, &smtp_parser_ops, false}, {465, FK_MAIL, &smtp_parser_ops, true},
+	{110, FK_MAIL, &pop3_parser_ops, false}, {995, FK_MAIL, &pop3_parser_ops, true},
+	{53, FK_DNS, NULL, false},               {113, FK_IDENT, NULL, false},
+};
+
+/* Events from the analyzers: count, print (--events), learn hosts, pass on. */
+static void
+dispatch_emit(void *ctx, const struct mx_event *ev)
+{
+	struct dispatch *d = ctx;
+	switch (ev->type) {
+	case EV_SESSION:
+		d->st.sessions++;
+		break;
+	case EV_TXN:
+		d->st.txns++;
+		break;
+	case EV_DNS:
+		d->st.dns_queries++;
+		if (!mx_addr_is_loopback(&ev->u.dns.client.addr) &&
+		    !corr_is_host(d->corr, &ev->u.dns.server.addr))
+			corr_add_host(d->corr, &ev->u.dns.client.addr);
+		break;
+	case EV_IDENT:
+		d->st.ident_probes++;
+		corr_add_host(d->corr, &ev->u.ident.host.addr);
+		break;
+	default:
+		break;
+	}
+	corr_event(d->corr, ev);
+}
+
+/* What the correlator passes on: print --events, then the real sink. */
+static void
+dispatch_out(void *ctx, const struct mx_event *ev)
+{
+	struct dispatch *d = ctx;
+	if (ev->type == EV_CAUSE)
+		d->st.causes++;
+	if (d->cfg.events_out)
+		mx_event_json(ev, d->cfg.events_out);
+	if (d->out)
+		d->out(d->out_ctx, ev);
+}
+
+static struct fstate *
+fs_of(struct cap_flow *f)
+{
+	return f->user;
+}
+
+static void
+ndpi_release(struct fstate *fs)
+{
+	if (fs->nflow) {
+		ndpi_flow_free(fs->nflow);
+		fs->nflow = NULL;
+	}
+}
+
+static void
+on_open(void *ctx, struct cap_flow *f, uint64_t ts_ns)
+{
+	struct dispatch *d = ctx;
+	struct fstate *fs = calloc(1, sizeof(*fs));
+	if (!fs)
+		return;
+	f->user = fs;
+	for (size_t i = 0; i < sizeof(known_ports) / sizeof(known_ports[0]); i++) {
+		if (f->srv.port != known_ports[i].port)
+			continue;
+		fs->kind = known_ports[i].kind;
+		fs->ops = known_ports[i].ops;
+		fs->implicit_tls = known_ports[i].tls;
+		break;
+	}
+	if (fs->kind == FK_UNKNOWN && d->cfg.use_ndpi)
+		f->want_packets = true;
+	if (fs->kind == FK_IDENT) {
+		fs->ident = ident_new(f, &d->to_corr);
+		corr_add_host(d->corr, &f->cli.addr);
+	} else if (fs->kind == FK_DNS) {
+		fs->dtcp = dns_tcp_new(d->dns, &f->cli, &f->srv);
+	}
+	(void)ts_ns;
+}
+
+static void
+on_packet(void *ctx, struct cap_flow *f, enum cap_dir dir, const struct decoded *pkt)
+{
+	struct dispatch *d = ctx;
+	struct fstate *fs = fs_of(f);
+	(void)dir;
+	if (!fs || fs->kind != FK_UNKNOWN || fs->ndpi_pkts >= NDPI_MAX_PACKETS) {
+		f->want_packets = false;
+		if (fs)
+			ndpi_release(fs);
+		return;
+	}
+	if (!d->ndpi) {
+		d->ndpi = ndpi_init_detection_module(ndpi_no_prefs);
+		if (!d->ndpi) {
+			d->cfg.use_ndpi = 0;
+			f->want_packets = false;
+			return;
+		}
+		NDPI_PROTOCOL_BITMASK all;
+		NDPI_BITMASK_SET_ALL(all);
+		ndpi_set_protocol_detection_bitmask2(d->ndpi, &all);
+		ndpi_finalize_initialization(d->ndpi);
+	}
+	if (!fs->nflow) {
+		fs->nflow = ndpi_flow_malloc(SIZEOF_FLOW_STRUCT);
+		if (!fs->nflow) {
+			f->want_packets = false;
+			return;
+		}
+		memset(fs->nflow, 0, SIZEOF_FLOW_STRUCT);
+		d->st.ndpi_flows++;
+	}
+	fs->ndpi_pkts++;
+	d->st.ndpi_packets++;
+	unsigned short len = pkt->l3.len > 65535 ? 65535 : (unsigned short)pkt->l3.len;
+	ndpi_protocol p = ndpi_detection_process_packet(d->ndpi, fs->nflow, pkt->l3.p, len,
+							pkt->ts_ns / 1000000ULL);
+	uint16_t app = p.app_protocol != NDPI_PROTOCOL_UNKNOWN ? p.app_protocol
+							       : p.master_protocol;
+	if (app != NDPI_PROTOCOL_UNKNOWN) {
+		fs->ndpi_proto = app;
+		d->st.ndpi_detected++;
+		f->want_packets = false;
+		ndpi_release(fs);
+		if (app != NDPI_PROTOCOL_MAIL_SMTP && app != NDPI_PROTOCOL_MAIL_POP &&
+		    app != NDPI_PROTOCOL_MAIL_SMTPS && app != NDPI_PROTOCOL_MAIL_POPS &&
+		    app != NDPI_PROTOCOL_DNS)
+			fs->kind = FK_IGNORE;
+		else if (app == NDPI_PROTOCOL_DNS) {
+			fs->kind = FK_DNS;
+			fs->dtcp = dns_tcp_new(d->dns, &f->cli, &f->srv);
+		}
+	}
+}
+
+/* Creates the session and its parser when a mail flow first needs them. */
+static bool
+ensure_session(struct dispatch *d, struct cap_flow *f, struct fstate *fs)
+{
+	if (fs->sess)
+		return true;
+	if (!fs->ops)
+		return false;
+	fs->sess = calloc(1, sizeof(*fs->sess));
+	if (!fs->sess)
+		return false;
+	struct mx_session *s = fs->sess;
+	s->id = ++d->ids.session;
+	s->proto = fs->ops->proto;
+	s->client = f->cli;
+	s->server = f->srv;
+	s->syn_ns = f->syn_ns;
+	s->start_ns = f->established_ns ? f->established_ns : f->syn_ns ? f->syn_ns : f->first_ns;
+	s->tls = fs->implicit_tls;
+	if (fs->ndpi_proto) {
+		snprintf(s->app, sizeof(s->app), "ndpi:%.10s",
+			 d->ndpi ? ndpi_get_proto_name(d->ndpi, fs->ndpi_proto) : "?");
+	} else {
+		mx_strlcpy(s->app, "port", sizeof(s->app));
+	}
+	/* the mail host is the server of the sessions it serves; a session whose
+	 * client is the mail host is one of its outbound deliveries */
+	if (corr_is_host(d->corr, &f->cli.addr))
+		s->outbound = true;
+	else
+		corr_add_host(d->corr, &f->srv.addr);
+	if (!fs->implicit_tls)
+		fs->parser = fs->ops->create(s, &d->to_corr, s->start_ns);
+	return true;
+}
+
+/* On an unknown port: the first server bytes decide, by our own probes. */
+static void
+probe_unknown(struct dispatch *d, struct fstate *fs, const uint8_t *p, size_t n)
+{
+	static const struct proto_parser_ops *const cands[] = {&smtp_parser_ops,
+							       &pop3_parser_ops};
+	(void)d;
+	for (size_t i = 0; i < sizeof(cands) / sizeof(cands[0]); i++) {
+		if (cands[i]->probe && cands[i]->probe(p, n) == 1) {
+			fs->kind = FK_MAIL;
+			fs->ops = cands[i];
+			return;
+		}
+	}
+	fs->kind = FK_IGNORE;
+}
+
+static void
+on_data(void *ctx, struct cap_flow *f, enum cap_dir dir, const uint8_t *p, size_t n, uint64_t ts)
+{
+	struct dispatch *d = ctx;
+	struct fstate *fs = fs_of(f);
+	if (!fs)
+		return;
+	if (fs->kind == FK_UNKNOWN) {
+		if (dir != DIR_S2C) {
+			/* mail servers speak first: client bytes first mean not mail */
+			fs->kind = FK_IGNORE;
+		} else {
+			probe_unknown(d, fs, p, n);
+		}
+		f->want_packets = false;
+		ndpi_release(fs);
+	}
+	switch (fs->kind) {
+	case FK_MAIL:
+		if (!ensure_session(d, f, fs))
+			return;
+		if (fs->parser)
+			fs->ops->data(fs->parser, (int)dir, p, n, ts);
+		break;
+	case FK_DNS:
+		if (fs->dtcp)
+			dns_tcp_data(fs->dtcp, (int)dir, p, n, ts);
+		break;
+	case FK_IDENT:
+		if (fs->ident)
+			ident_data(fs->ident, (int)dir, p, n, ts);
+		break;
+	default:
+		break;
+	}
+}
+
+static void
+on_gap(void *ctx, struct cap_flow *f, enum cap_dir dir, uint64_t lost, uint64_t ts)
+{
+	struct fstate *fs = fs_of(f);
+	(void)ctx;
+	if (!fs)
+		return;
+	if (fs->kind == FK_MAIL && fs->parser)
+		fs->ops->gap(fs->parser, (int)dir, lost, ts);
+	else if (fs->kind == FK_DNS && fs->dtcp)
+		dns_tcp_gap(fs->dtcp, (int)dir, lost, ts);
+}
+
+static void
+tell_end(struct fstate *fs, enum mx_end how, uint64_t ts)
+{
+	if (fs->parser)
+		fs->ops->end(fs->parser, how, ts);
+}
+
+static void
+on_event(void *ctx, struct cap_flow *f, enum cap_tcp_ev ev, enum cap_dir dir, uint64_t ts)
+{
+	struct dispatch *d = ctx;
+	struct fstate *fs = fs_of(f);
+	if (!fs || fs->kind != FK_MAIL)
+		return;
+	if (ev == TEV_ESTABLISHED) {
+		ensure_session(d, f, fs);
+		return;
+	}
+	if ((ev != TEV_FIN && ev != TEV_RST) || !fs->sess)
+		return;
+	if (fs->ended[dir])
+		return;
+	fs->ended[dir] = true;
+	if (dir == DIR_C2S)
+		tell_end(fs, ev == TEV_FIN ? MXE_CLIENT_FIN : MXE_CLIENT_RST, ts);
+	else
+		tell_end(fs, ev == TEV_FIN ? MXE_SERVER_FIN : MXE_SERVER_RST, ts);
+}
+
+/* A mail connection attempt that never got anywhere is still a session. */
+static void
+attempt_session(struct dispatch *d, struct cap_flow *f, struct fstate *fs)
+{
+	if (f->established || f->bytes[0] || f->bytes[1] || !f->saw_syn)
+		return;
+	if (!ensure_session(d, f, fs))
+		return;
+	fs->sess->start_ns = f->syn_ns;
+	if (f->rst_ns && f->rst_dir == DIR_S2C)
+		fs->sess->outcome = MXO_REFUSED;
+	else
+		fs->sess->outcome = MXO_UNANSWERED;
+}
+
+static void
+on_close(void *ctx, struct cap_flow *f, enum cap_close why, uint64_t ts)
+{
+	struct dispatch *d = ctx;
+	struct fstate *fs = fs_of(f);
+	if (!fs)
+		return;
+	switch (fs->kind) {
+	case FK_MAIL: {
+		if (!fs->sess)
+			attempt_session(d, f, fs);
+		if (!fs->sess)
+			break;
+		bool attempt = fs->sess->outcome == MXO_UNANSWERED ||
+			       fs->sess->outcome == MXO_REFUSED;
+		if (fs->parser) {
+			if (why != CLOSE_FIN && why != CLOSE_RST)
+				tell_end(fs, MXE_CAPTURE_END, ts);
+			fs->ops->destroy(fs->parser);
+			fs->parser = NULL;
+		} else if (!attempt && why != CLOSE_FIN && why != CLOSE_RST) {
+			fs->sess->outcome = MXO_INCOMPLETE;
+		}
+		fs->sess->end_ns = f->last_ns ? f->last_ns : ts;
+		struct mx_event ev;
+		memset(&ev, 0, sizeof(ev));
+		ev.type = EV_SESSION;
+		ev.u.session = *fs->sess;
+		dispatch_emit(d, &ev);
+		free(fs->sess);
+		break;
+	}
+	case FK_DNS:
+		if (fs->dtcp)
+			dns_tcp_free(fs->dtcp);
+		break;
+	case FK_IDENT:
+		if (fs->ident) {
+			ident_close(fs->ident, f, why, ts);
+			ident_free(fs->ident);
+		}
+		break;
+	default:
+		break;
+	}
+	ndpi_release(fs);
+	free(fs);
+	f->user = NULL;
+}
+
+static void
+on_datagram(void *ctx, const struct decoded *pkt)
+{
+	struct dispatch *d = ctx;
+	if (pkt->sport != 53 && pkt->dport != 53)
+		return;
+	struct mx_endpoint src = {pkt->src, pkt->sport}, dst = {pkt->dst, pkt->dport};
+	dns_datagram(d->dns, &src, &dst, pkt->payload.p, pkt->payload.len, pkt->ts_ns);
+}
+
+struct dispatch *
+dispatch_new(const struct dispatch_cfg *cfg, mx_emit_fn out, void *out_ctx)
+{
+	struct dispatch *d = calloc(1, sizeof(*d));
+	if (!d)
+		return NULL;
+	if (cfg)
+		d->cfg = *cfg;
+	else
+		d->cfg.use_ndpi = 1;
+	d->out = out;
+	d->out_ctx = out_ctx;
+	d->corr_out = (struct mx_sink){dispatch_out, d, &d->ids};
+	d->to_corr = (struct mx_sink){dispatch_emit, d, &d->ids};
+	d->corr = corr_new(&d->cfg.corr, &d->corr_out);
+	struct dns_cfg dc = {0};
+	dc.timeout_ns = d->cfg.dns_timeout_ns;
+	d->dns = dns_tracker_new(&dc, &d->to_corr);
+	if (!d->corr || !d->dns) {
+		dispatch_free(d);
+		return NULL;
+	}
+	d->ops = (struct cap_ops){
+		.ctx = d,
+		.open = on_open,
+		.packet = on_packet,
+		.data = on_data,
+		.gap = on_gap,
+		.event = on_event,
+		.close = on_close,
+		.datagram = on_datagram,
+	};
+	return d;
+}
+
+const struct cap_ops *
+dispatch_ops(struct dispatch *d)
+{
+	return &d->ops;
+}
+
+void
+dispatch_add_host(struct dispatch *d, const struct mx_addr *a)
+{
+	corr_add_host(d->corr, a);
+}
+
+void
+dispatch_tick(struct dispatch *d, uint64_t now_ns)
+{
+	dns_tracker_expire(d->dns, now_ns);
+	corr_advance(d->corr, now_ns);
+}
+
+void
+dispatch_finish(struct dispatch *d, uint64_t now_ns)
+{
+	dns_tracker_finish(d->dns, now_ns);
+	corr_finish(d->corr);
+}
+
+const struct dispatch_stats *
+dispatch_stats(const struct dispatch *d)
+{
+	return &d->st;
+}
+
+void
+dispatch_free(struct dispatch *d)
+{
+	if (!d)
+		return;
+	if (d->dns)
+		dns_tracker_free(d->dns);
+	corr_free(d->corr);
+	if (d->ndpi)
+		ndpi_exit_detection_module(d->ndpi);
+	free(d);
+}

@@ -1,0 +1,46 @@
+/*
+ * dispatch.h - the analyzer side of the capture interface: decides which
+ * parser a flow gets (well-known server ports first, then nDPI plus our own
+ * greeting probe), runs the SMTP/POP3/DNS/ident analyzers, learns the mail
+ * host's addresses and feeds every event into the correlator.
+ */
+#ifndef MXLAG_DISPATCH_H
+#define MXLAG_DISPATCH_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "../capture/flow.h"
+#include "correlate.h"
+#include "proto.h"
+
+struct dispatch_cfg {
+	struct corr_cfg corr;
+	uint64_t dns_timeout_ns; /* unanswered after this, default 30 s */
+	int use_ndpi;            /* classify flows on other ports with nDPI (default on) */
+	/* --events: every analyzer event as one JSON line here (NULL = off) */
+	FILE *events_out;
+};
+
+struct dispatch_stats {
+	uint64_t sessions, txns, dns_queries, ident_probes, causes;
+	uint64_t ndpi_flows, ndpi_packets, ndpi_detected;
+};
+
+struct dispatch;
+
+/*
+ * Events end up at out (the store, usually); cfg may be NULL.  The ops
+ * returned by dispatch_ops() are what capture_new() wants.
+ */
+struct dispatch *dispatch_new(const struct dispatch_cfg *cfg, mx_emit_fn out, void *out_ctx);
+const struct cap_ops *dispatch_ops(struct dispatch *d);
+void dispatch_add_host(struct dispatch *d, const struct mx_addr *a);
+/* Timeouts on packet time: call about once per second of capture time. */
+void dispatch_tick(struct dispatch *d, uint64_t now_ns);
+/* End of input, after capture_finish(): settles DNS and correlation. */
+void dispatch_finish(struct dispatch *d, uint64_t now_ns);
+const struct dispatch_stats *dispatch_stats(const struct dispatch *d);
+void dispatch_free(struct dispatch *d);
+
+#endif

@@ -1,0 +1,191 @@
+/*
+ * event.h - what the protocol analyzers emit: sessions, transactions
+ * (command + reply), DNS queries, ident probes, and the causes the
+ * correlator attaches to slow transactions.
+ *
+ * Events carry no pointers into packet memory: strings are copied,
+ * NUL-terminated and truncated to the field size.  Times are ns since the
+ * Unix epoch, 0 = unknown / never.  The words (outcomes, relations, command
+ * names) are the vocabulary of DESIGN.md; the *_str() helpers give them.
+ */
+#ifndef MXLAG_EVENT_H
+#define MXLAG_EVENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../capture/addr.h"
+
+enum mx_proto { MXP_UNKNOWN = 0, MXP_SMTP, MXP_POP3 };
+
+/* session and transaction outcome */
+enum mx_outcome {
+	MXO_OK = 0,
+	MXO_CLIENT_ABORT,
+	MXO_SERVER_CLOSE,
+	MXO_INCOMPLETE,
+	MXO_UNANSWERED, /* sessions: SYNs only */
+	MXO_REFUSED,    /* sessions: RST to the SYN */
+};
+
+/* dns outcome */
+enum mx_dns_outcome {
+	MXD_ANSWERED = 0,
+	MXD_NODATA,
+	MXD_NXDOMAIN,
+	MXD_SERVFAIL,
+	MXD_REFUSED,
+	MXD_TRUNCATED,
+	MXD_UNANSWERED,
+	MXD_OTHER, /* other rcode: see rcode */
+};
+
+/* ident outcome */
+enum mx_ident_outcome { MXI_ANSWERED = 0, MXI_REFUSED, MXI_UNANSWERED };
+
+enum mx_cause_kind { MXC_NONE = 0, MXC_DNS, MXC_IDENT };
+
+enum mx_relation {
+	MXR_NONE = 0, /* for kind none / ident */
+	MXR_CLIENT_PTR,
+	MXR_CLIENT_FORWARD,
+	MXR_SELF_PTR,
+	MXR_SELF_NAME,
+	MXR_HELO,
+	MXR_SENDER_DOMAIN,
+	MXR_RECIPIENT_DOMAIN,
+	MXR_SPF,
+	MXR_DNSBL,
+	MXR_IP_LITERAL,
+	MXR_UPSTREAM,
+	MXR_IDENT,
+	MXR_UNRELATED,
+};
+
+#define MX_NAME_MAX 256 /* a DNS name in text form fits in 254 */
+#define MX_ARG_MAX 256
+#define MX_RCPT_DOMAINS 8
+
+struct mx_session {
+	uint64_t id;
+	enum mx_proto proto;
+	struct mx_endpoint client, server;
+	uint64_t start_ns; /* handshake end (or SYN / first packet seen) */
+	uint64_t syn_ns;   /* client's first SYN, 0 if not seen */
+	uint64_t end_ns;
+	enum mx_outcome outcome;
+	bool tls;
+	bool outbound; /* the mail host is the client */
+	char app[16];  /* how the flow was classified: "port", "ndpi:SMTP", ... */
+	/* what correlation needs, filled by the protocol parser */
+	char banner_host[MX_NAME_MAX]; /* first word after the greeting code */
+	char helo[MX_NAME_MAX];
+	char sender_domain[MX_NAME_MAX];
+	char rcpt_domains[MX_RCPT_DOMAINS][MX_NAME_MAX];
+	int n_rcpt_domains;
+	uint64_t bytes_in;  /* message bytes: DATA/BDAT (SMTP) or RETR/TOP (POP3) */
+	uint32_t messages;  /* messages sent (SMTP) or retrieved (POP3) */
+};
+
+struct mx_txn {
+	uint64_t id;
+	uint64_t session_id;
+	char command[16];         /* GREETING, EHLO, MAIL, ..., DATA-END, USER ... */
+	char argument[MX_ARG_MAX]; /* secrets replaced by "***" */
+	uint64_t request_ns;      /* segment completing the command (connect time for GREETING) */
+	uint64_t reply_ns;        /* first byte of the reply; 0 = no reply */
+	char reply_code[8];       /* "250", "+OK", "-ERR", "" */
+	char reply_text[128];     /* first line of the reply, after the code */
+	enum mx_outcome outcome;
+	uint64_t size;            /* DATA-END/BDAT: message bytes; RETR/TOP: bytes */
+	uint64_t end_ns;          /* no reply: when the wait ended (client FIN/RST,
+				     server close, capture end); 0 = unknown */
+};
+
+struct mx_dns {
+	uint64_t id;
+	uint64_t ts_ns; /* first transmission */
+	struct mx_endpoint client, server;
+	bool tcp;
+	uint16_t txid;
+	char qname[MX_NAME_MAX]; /* lower-case, no trailing dot; "." for the root */
+	uint16_t qtype;
+	enum mx_dns_outcome outcome;
+	int rcode;              /* -1 = none */
+	char answers[512];      /* "name1,1.2.3.4,10 mx.example" summary */
+	uint64_t response_ns;   /* 0 = unanswered */
+	uint32_t retransmits;
+	uint64_t last_send_ns;  /* last retransmission */
+};
+
+struct mx_ident {
+	uint64_t id;
+	uint64_t ts_ns;           /* first SYN (or first packet) */
+	struct mx_endpoint host;  /* the prober (mail host) side */
+	struct mx_endpoint peer;  /* addr:113 */
+	enum mx_ident_outcome outcome;
+	uint64_t end_ns;          /* reply / RST / last SYN */
+	uint32_t syn_retransmits;
+	char response[128];       /* "USERID : UNIX : joe" or "ERROR : NO-USER" */
+};
+
+struct mx_cause {
+	uint64_t id;
+	uint64_t txn_id;
+	enum mx_cause_kind kind;
+	enum mx_relation relation;
+	uint64_t dns_id;   /* 0 = none */
+	uint64_t ident_id; /* 0 = none */
+	uint64_t parent_id; /* upstream causes point at their dns cause */
+	double overlap_ms;
+	double share;
+	/* how long the query/probe was outstanding, as far as this wait saw:
+	 * its latency when answered, else until the wait ended */
+	double query_ms;
+};
+
+enum mx_event_type {
+	EV_SESSION,  /* at session end, complete */
+	EV_TXN,      /* a transaction with its reply (or outcome) */
+	EV_DNS,      /* a finished DNS query */
+	EV_IDENT,    /* a finished ident probe */
+	EV_CAUSE,    /* correlator output */
+	EV_DIAGNOSIS, /* correlator output: diagnosis/remedy of a slow txn */
+};
+
+struct mx_diagnosis {
+	uint64_t txn_id;
+	char diagnosis[256];
+	char remedy[256];
+};
+
+struct mx_event {
+	enum mx_event_type type;
+	/* EV_TXN: the session it belongs to (valid during the call only) */
+	const struct mx_session *session;
+	union {
+		struct mx_session session;
+		struct mx_txn txn;
+		struct mx_dns dns;
+		struct mx_ident ident;
+		struct mx_cause cause;
+		struct mx_diagnosis diag;
+	} u;
+};
+
+/* Receives events; ev and everything it points to is valid during the call only. */
+typedef void (*mx_emit_fn)(void *sink, const struct mx_event *ev);
+
+const char *mx_proto_str(enum mx_proto p);
+const char *mx_outcome_str(enum mx_outcome o);
+const char *mx_dns_outcome_str(enum mx_dns_outcome o);
+const char *mx_ident_outcome_str(enum mx_ident_outcome o);
+const char *mx_cause_kind_str(enum mx_cause_kind k);
+const char *mx_relation_str(enum mx_relation r);
+/* "PTR", "A", ... or "TYPE123" into buf (>= 12 bytes); returns the name */
+const char *mx_qtype_str(uint16_t qtype, char *buf, unsigned buflen);
+
+/* Copies at most dstlen-1 bytes of src, NUL-terminates; returns true if it fit. */
+bool mx_strlcpy(char *dst, const char *src, unsigned long dstlen);
+
+#endif

@@ -1,0 +1,595 @@
+/*
+ * main.c - the mxlag command line and composition root: the only file
+ * that sees capture/, analyze/ and schema/ together.
+ *
+ *   mxlag analyze [--db FILE] [--slow MS] [--filter BPF] [--host ADDR] [--events] FILE...
+ *   mxlag capture -i IFACE [--db FILE] [--slow MS] [--filter BPF] [--duration S] [--user NAME]
+ *   mxlag report  [--db FILE] [--format text|csv|json|html] [--since T] [--until T] [-o OUT] NAME [ARG]
+ *   mxlag schema
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <grp.h>
+#include <inttypes.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "capture/capture.h"
+#include "capture/source.h"
+#include "analyze/dispatch.h"
+#include "schema/report.h"
+#include "schema/store.h"
+
+#define DEFAULT_DB "mxlag.db"
+#define DEFAULT_FILTER                                                                           \
+	"tcp port 25 or tcp port 587 or tcp port 465 or tcp port 2525 or tcp port 110 or "      \
+	"tcp port 995 or tcp port 113 or port 53 or (ip[6:2] & 0x1fff != 0) or "                 \
+	"(ip6 and ip6[6] == 44)"
+#define TICK_NS 1000000000ULL
+
+static volatile sig_atomic_t stop_requested;
+static struct src *live_src; /* for the signal handler only */
+
+static void
+on_signal(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+	if (live_src)
+		src_break(live_src);
+}
+
+static void
+usage(FILE *out)
+{
+	fputs("usage: mxlag analyze [--db FILE] [--slow MS] [--filter BPF] [--host ADDR]...\n"
+	      "                     [--events] [--no-db] [--quiet] FILE...   (pcap/pcapng, - = stdin)\n"
+	      "       mxlag capture -i IFACE [--db FILE] [--slow MS] [--filter BPF] [--duration S]\n"
+	      "                     [--user NAME] [--host ADDR]... [--snaplen N] [--buffer MB]\n"
+	      "       mxlag report  [--db FILE] [--format text|csv|json|html] [--since T] [--until T]\n"
+	      "                     [--slow MS] [--limit N] [--client ADDR] [--protocol P]\n"
+	      "                     [--fail-if-slow N] [-o OUT] NAME [ARG]\n"
+	      "       mxlag schema\n"
+	      "Default database: mxlag.db; default slow threshold 1000 ms.\n",
+	      out);
+}
+
+struct run_opts {
+	const char *db;
+	double slow_ms;
+	const char *filter;
+	int events;
+	int no_db;
+	int quiet;
+	struct mx_addr hosts[16];
+	int nhosts;
+	/* capture only */
+	const char *iface;
+	double duration;
+	const char *user;
+	int snaplen, buffer_mb;
+};
+
+/* FNV-1a over the size and first MiB of each file: what "same capture" means. */
+static int
+fingerprint(const char *const *paths, int n, char *out, size_t outlen)
+{
+	uint64_t h = 1469598103934665603ULL;
+	static unsigned char buf[65536];
+	for (int i = 0; i < n; i++) {
+		if (strcmp(paths[i], "-") == 0)
+			return -1;
+		FILE *f = fopen(paths[i], "rb");
+		if (!f)
+			continue;
+		struct stat st;
+		if (fstat(fileno(f), &st) == 0) {
+			uint64_t sz = (uint64_t)st.st_size;
+			for (int b = 0; b < 8; b++) {
+				h ^= (sz >> (8 * b)) & 0xff;
+				h *= 1099511628211ULL;
+			}
+		}
+		size_t total = 0, r;
+		while (total < (1u << 20) && (r = fread(buf, 1, sizeof(buf), f)) > 0) {
+			for (size_t k = 0; k < r; k++) {
+				h ^= buf[k];
+				h *= 1099511628211ULL;
+			}
+			total += r;
+		}
+		fclose(f);
+	}
+	snprintf(out, outlen, "fnv1a64:%016" PRIx64, h);
+	return 0;
+}
+
+static void
+progress(struct src *s, uint64_t pkts, time_t t0, int done)
+{
+	uint64_t total = src_total_bytes(s), done_b = src_read_bytes(s);
+	double el = difftime(time(NULL), t0);
+	if (total == 0)
+		return;
+	double frac = (double)done_b / (double)total;
+	if (frac > 1)
+		frac = 1;
+	int w = 30, fill = (int)(frac * w);
+	double rate = el > 0 ? (double)done_b / el / 1e6 : 0;
+	double eta = frac > 0 && el > 0 ? el / frac - el : 0;
+	fprintf(stderr, "\r[%.*s%*s] %5.1f%% %" PRIu64 " pkts %.1f MB/s ETA %.0fs ", fill,
+		"##############################", w - fill, "", frac * 100, pkts, rate,
+		done ? 0 : eta);
+	if (done)
+		fputc('\n', stderr);
+}
+
+static void
+fill_run_stats(struct run_stats *rs, struct cap_stats *st, uint64_t first, uint64_t last,
+	       const char **names, uint64_t *vals)
+{
+	memset(rs, 0, sizeof(*rs));
+	rs->first_ns = first;
+	rs->last_ns = last;
+	rs->packets = st->c[CNT_PACKETS];
+	rs->bytes = st->c[CNT_BYTES];
+	rs->kernel_drops = st->have_kernel ? (int64_t)st->kernel_drop : -1;
+	for (int i = 0; i < CNT__N; i++) {
+		names[i] = cap_counter_name((enum cap_counter)i);
+		vals[i] = st->c[i];
+	}
+	rs->counter_names = names;
+	rs->counter_values = vals;
+	rs->n_counters = CNT__N;
+}
+
+static void
+print_summary(FILE *out, struct cap_stats *st, const struct dispatch_stats *ds)
+{
+	fprintf(out,
+		"mxlag: %" PRIu64 " sessions, %" PRIu64 " replies, %" PRIu64 " DNS queries, %" PRIu64
+		" ident probes, %" PRIu64 " causes\n",
+		ds->sessions, ds->txns, ds->dns_queries, ds->ident_probes, ds->causes);
+	if (ds->ndpi_flows)
+		fprintf(out, "mxlag: nDPI looked at %" PRIu64 " flows (%" PRIu64 " packets)\n",
+			ds->ndpi_flows, ds->ndpi_packets);
+	fputs("counters:\n", out);
+	cap_stats_print(st, out, "  ");
+}
+
+static int
+drop_privileges(const char *user)
+{
+	if (geteuid() != 0)
+		return 0;
+	if (!user)
+		user = "nobody";
+	struct passwd *pw = getpwnam(user);
+	if (!pw) {
+		fprintf(stderr, "mxlag: unknown user %s\n", user);
+		return -1;
+	}
+	if (setgroups(0, NULL) != 0 || setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0) {
+		fprintf(stderr, "mxlag: cannot drop privileges to %s: %s\n", user, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* The analysis loop shared by analyze (files) and capture (live). */
+static int
+run(struct run_opts *o, struct src *s, const char *source, const char *fp, int live)
+{
+	char err[512];
+	struct store *st = NULL;
+	int rc = 0;
+
+	if (!o->no_db) {
+		int r = store_open(&st, o->db, err, sizeof(err));
+		if (r != STORE_OK) {
+			fprintf(stderr, "mxlag: %s: %s\n", o->db, err);
+			return 1;
+		}
+		if (live) {
+			/* the database file exists now: root is no longer needed */
+			if (drop_privileges(o->user) != 0) {
+				store_close(st);
+				return 1;
+			}
+		}
+		r = store_begin_run(st, source, fp, NULL);
+		if (r == STORE_DUPLICATE) {
+			fprintf(stderr, "mxlag: %s\n", store_errmsg(st));
+			store_close(st);
+			return 3;
+		}
+		if (r != STORE_OK) {
+			fprintf(stderr, "mxlag: %s: %s\n", o->db, store_errmsg(st));
+			store_close(st);
+			return 1;
+		}
+	} else if (live && drop_privileges(o->user) != 0) {
+		return 1;
+	}
+
+	struct dispatch_cfg dc;
+	memset(&dc, 0, sizeof(dc));
+	dc.corr.slow_ms = o->slow_ms;
+	dc.use_ndpi = 1;
+	dc.events_out = o->events ? stdout : NULL;
+	struct dispatch *d = dispatch_new(&dc, st ? store_emit : NULL, st);
+	struct capture *cap = d ? capture_new(NULL, dispatch_ops(d)) : NULL;
+	if (!d || !cap) {
+		fprintf(stderr, "mxlag: out of memory\n");
+		capture_free(cap);
+		dispatch_free(d);
+		store_close(st);
+		return 1;
+	}
+	for (int i = 0; i < o->nhosts; i++)
+		dispatch_add_host(d, &o->hosts[i]);
+
+	int tty = !live && !o->quiet && isatty(STDERR_FILENO);
+	time_t t0 = time(NULL), last_prog = 0, last_flush = time(NULL);
+	uint64_t first_ns = 0, next_tick = 0, pkts = 0;
+	struct pkt p;
+	int r;
+	uint64_t deadline_ns = 0;
+	struct timespec ts0;
+	clock_gettime(CLOCK_MONOTONIC, &ts0);
+	if (live && o->duration > 0)
+		deadline_ns = (uint64_t)ts0.tv_sec * 1000000000ULL + (uint64_t)ts0.tv_nsec +
+			      (uint64_t)(o->duration * 1e9);
+
+	while (!stop_requested && (r = src_next(s, &p)) != 0) {
+		if (r < 0) {
+			fprintf(stderr, "mxlag: %s\n", src_error(s));
+			rc = 1;
+			break;
+		}
+		if (r == 1) {
+			if (!first_ns)
+				first_ns = p.ts_ns;
+			pkts++;
+			capture_packet(cap, &p);
+			uint64_t now = capture_now(cap);
+			if (now >= next_tick) {
+				dispatch_tick(d, now);
+				next_tick = now + TICK_NS;
+			}
+		}
+		if ((pkts & 0xffff) == 0 || r == 2) {
+			time_t wall = time(NULL);
+			if (tty && wall != last_prog) {
+				progress(s, pkts, t0, 0);
+				last_prog = wall;
+			}
+			if (live) {
+				if (st && wall - last_flush >= 2) {
+					store_flush(st);
+					last_flush = wall;
+				}
+				if (deadline_ns) {
+					struct timespec tn;
+					clock_gettime(CLOCK_MONOTONIC, &tn);
+					if ((uint64_t)tn.tv_sec * 1000000000ULL + (uint64_t)tn.tv_nsec >=
+					    deadline_ns)
+						break;
+				}
+			}
+		}
+	}
+	if (tty)
+		progress(s, pkts, t0, 1);
+
+	capture_finish(cap);
+	dispatch_finish(d, capture_now(cap));
+	struct cap_stats *cs = capture_stats(cap);
+	src_kernel_stats(s, cs);
+
+	if (st) {
+		struct run_stats rs;
+		const char *names[CNT__N];
+		uint64_t vals[CNT__N];
+		fill_run_stats(&rs, cs, first_ns, capture_now(cap), names, vals);
+		if (store_end_run(st, &rs) != STORE_OK) {
+			fprintf(stderr, "mxlag: %s: %s\n", o->db, store_errmsg(st));
+			rc = 1;
+		}
+	}
+	if (!o->quiet)
+		print_summary(o->events ? stderr : stdout, cs, dispatch_stats(d));
+	if (pkts == 0 && !live && rc == 0) {
+		fprintf(stderr, "mxlag: no packets could be read\n");
+		rc = 1;
+	}
+	capture_free(cap);
+	dispatch_free(d);
+	store_close(st);
+	return rc;
+}
+
+enum {
+	OPT_DB = 1000,
+	OPT_SLOW,
+	OPT_FILTER,
+	OPT_HOST,
+	OPT_EVENTS,
+	OPT_NODB,
+	OPT_QUIET,
+	OPT_DURATION,
+	OPT_USER,
+	OPT_SNAPLEN,
+	OPT_BUFFER,
+	OPT_FORMAT,
+	OPT_SINCE,
+	OPT_UNTIL,
+	OPT_LIMIT,
+	OPT_CLIENT,
+	OPT_PROTOCOL,
+	OPT_FAILSLOW,
+};
+
+static const struct option run_longopts[] = {
+	{"db", required_argument, NULL, OPT_DB},
+	{"slow", required_argument, NULL, OPT_SLOW},
+	{"filter", required_argument, NULL, OPT_FILTER},
+	{"host", required_argument, NULL, OPT_HOST},
+	{"events", no_argument, NULL, OPT_EVENTS},
+	{"no-db", no_argument, NULL, OPT_NODB},
+	{"quiet", no_argument, NULL, OPT_QUIET},
+	{"interface", required_argument, NULL, 'i'},
+	{"duration", required_argument, NULL, OPT_DURATION},
+	{"user", required_argument, NULL, OPT_USER},
+	{"snaplen", required_argument, NULL, OPT_SNAPLEN},
+	{"buffer", required_argument, NULL, OPT_BUFFER},
+	{"help", no_argument, NULL, 'h'},
+	{NULL, 0, NULL, 0},
+};
+
+static int
+parse_double(const char *s, double *out, const char *what)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (errno || end == s || *end || v < 0) {
+		fprintf(stderr, "mxlag: bad %s: %s\n", what, s);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+static int
+parse_run_opts(int argc, char **argv, struct run_opts *o)
+{
+	int c;
+	memset(o, 0, sizeof(*o));
+	o->db = DEFAULT_DB;
+	o->slow_ms = 1000;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "i:h", run_longopts, NULL)) != -1) {
+		switch (c) {
+		case OPT_DB:
+			o->db = optarg;
+			break;
+		case OPT_SLOW:
+			if (parse_double(optarg, &o->slow_ms, "--slow") != 0)
+				return -1;
+			break;
+		case OPT_FILTER:
+			o->filter = optarg;
+			break;
+		case OPT_HOST:
+			if (o->nhosts == 16 || !mx_addr_parse(optarg, &o->hosts[o->nhosts])) {
+				fprintf(stderr, "mxlag: bad --host %s\n", optarg);
+				return -1;
+			}
+			o->nhosts++;
+			break;
+		case OPT_EVENTS:
+			o->events = 1;
+			break;
+		case OPT_NODB:
+			o->no_db = 1;
+			break;
+		case OPT_QUIET:
+			o->quiet = 1;
+			break;
+		case 'i':
+			o->iface = optarg;
+			break;
+		case OPT_DURATION:
+			if (parse_double(optarg, &o->duration, "--duration") != 0)
+				return -1;
+			break;
+		case OPT_USER:
+			o->user = optarg;
+			break;
+		case OPT_SNAPLEN:
+			o->snaplen = atoi(optarg);
+			break;
+		case OPT_BUFFER:
+			o->buffer_mb = atoi(optarg);
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			usage(stderr);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int
+cmd_analyze(int argc, char **argv)
+{
+	struct run_opts o;
+	char err[512], fp[64], source[1024];
+	if (parse_run_opts(argc, argv, &o) != 0)
+		return 2;
+	int n = argc - optind;
+	if (n <= 0) {
+		fprintf(stderr, "mxlag analyze: no capture file given\n");
+		usage(stderr);
+		return 2;
+	}
+	const char *const *paths = (const char *const *)&argv[optind];
+	struct src *s;
+	if (src_open_files(&s, paths, n, o.filter, err, sizeof(err)) != 0) {
+		fprintf(stderr, "mxlag: %s\n", err);
+		return 1;
+	}
+	source[0] = '\0';
+	for (int i = 0; i < n; i++) {
+		size_t l = strlen(source);
+		snprintf(source + l, sizeof(source) - l, "%s%s", i ? " " : "", paths[i]);
+	}
+	int have_fp = fingerprint(paths, n, fp, sizeof(fp)) == 0;
+	int rc = run(&o, s, source, have_fp ? fp : NULL, 0);
+	src_close(s);
+	return rc;
+}
+
+static int
+cmd_capture(int argc, char **argv)
+{
+	struct run_opts o;
+	char err[512], source[300];
+	if (parse_run_opts(argc, argv, &o) != 0)
+		return 2;
+	if (!o.iface) {
+		fprintf(stderr, "mxlag capture: -i IFACE is required\n");
+		return 2;
+	}
+	struct live_opts lo = {o.iface, o.snaplen, o.buffer_mb, 0,
+			       o.filter ? o.filter : DEFAULT_FILTER};
+	struct src *s;
+	if (src_open_live(&s, &lo, err, sizeof(err)) != 0) {
+		fprintf(stderr, "mxlag: %s\n", err);
+		return 1;
+	}
+	live_src = s;
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	snprintf(source, sizeof(source), "live:%s", o.iface);
+	int rc = run(&o, s, source, NULL, 1);
+	live_src = NULL;
+	src_close(s);
+	return rc;
+}
+
+static const struct option report_longopts[] = {
+	{"db", required_argument, NULL, OPT_DB},
+	{"format", required_argument, NULL, OPT_FORMAT},
+	{"since", required_argument, NULL, OPT_SINCE},
+	{"until", required_argument, NULL, OPT_UNTIL},
+	{"slow", required_argument, NULL, OPT_SLOW},
+	{"limit", required_argument, NULL, OPT_LIMIT},
+	{"client", required_argument, NULL, OPT_CLIENT},
+	{"protocol", required_argument, NULL, OPT_PROTOCOL},
+	{"fail-if-slow", required_argument, NULL, OPT_FAILSLOW},
+	{"output", required_argument, NULL, 'o'},
+	{"help", no_argument, NULL, 'h'},
+	{NULL, 0, NULL, 0},
+};
+
+static int
+cmd_report(int argc, char **argv)
+{
+	const char *db = DEFAULT_DB, *outpath = NULL;
+	struct report_opts ro;
+	char err[512];
+	int c;
+	report_opts_init(&ro);
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "o:h", report_longopts, NULL)) != -1) {
+		switch (c) {
+		case OPT_DB:
+			db = optarg;
+			break;
+		case 'o':
+			outpath = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			if (c == '?' || report_opt(&ro, c == OPT_FORMAT   ? "format"
+						   : c == OPT_SINCE   ? "since"
+						   : c == OPT_UNTIL   ? "until"
+						   : c == OPT_SLOW    ? "slow"
+						   : c == OPT_LIMIT   ? "limit"
+						   : c == OPT_CLIENT  ? "client"
+						   : c == OPT_PROTOCOL ? "protocol"
+								       : "fail-if-slow",
+						   optarg, err, sizeof(err)) != 0) {
+				if (c != '?')
+					fprintf(stderr, "mxlag report: %s\n", err);
+				usage(stderr);
+				return 2;
+			}
+		}
+	}
+	if (optind >= argc) {
+		fprintf(stderr, "mxlag report: which report? (%s)\n", report_names());
+		return 2;
+	}
+	ro.name = argv[optind];
+	ro.arg = optind + 1 < argc ? argv[optind + 1] : NULL;
+	FILE *out = stdout;
+	if (outpath && !(out = fopen(outpath, "w"))) {
+		fprintf(stderr, "mxlag: %s: %s\n", outpath, strerror(errno));
+		return 1;
+	}
+	int rc = report_main(db, &ro, out, err, sizeof(err));
+	if (rc == 1)
+		fprintf(stderr, "mxlag report: %s\n", err);
+	if (out != stdout && fclose(out) != 0) {
+		fprintf(stderr, "mxlag: %s: %s\n", outpath, strerror(errno));
+		rc = 1;
+	}
+	return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	const char *cmd = argv[1];
+	argv[1] = argv[0];
+	argc--;
+	argv++;
+	if (strcmp(cmd, "analyze") == 0)
+		return cmd_analyze(argc, argv);
+	if (strcmp(cmd, "capture") == 0)
+		return cmd_capture(argc, argv);
+	if (strcmp(cmd, "report") == 0)
+		return cmd_report(argc, argv);
+	if (strcmp(cmd, "schema") == 0) {
+		fputs(store_schema_sql(), stdout);
+		return 0;
+	}
+	if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	fprintf(stderr, "mxlag: unknown command %s\n", cmd);
+	usage(stderr);
+	return 2;
+}

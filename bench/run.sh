@@ -1,0 +1,81 @@
+#!/bin/sh
+# bench/run.sh - speed and memory of mxlag on the generated mail-host
+# workload, beside a bare pcap_next_ex() loop on the same file, in one run.
+#
+#   bench/run.sh [--sessions N] [--x4] [--tools]
+#     --sessions N  workload size (default 100000 sessions, ~2.7 M packets)
+#     --x4          also a 4x larger workload
+#     --tools       also time ndpiReader and tshark on the same file if installed
+#
+# Prints, per file: wall time, packets/s and peak RSS for
+#   bare      bare pcap_next_ex loop (bench/bare_loop.c)
+#   capture   the capture layer alone: decode, flows, reassembly (bench/capbench.c)
+#   analyze   mxlag analyze --no-db (capture + protocol analyzers + correlation)
+#   full      mxlag analyze into a fresh SQLite database (everything)
+# and the ratios to the bare loop.  Figures are measured, never assumed.
+set -eu
+cd "$(dirname "$0")/.."
+sessions=100000
+x4=0
+tools=0
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--sessions) sessions=$2; shift 2 ;;
+	--x4) x4=1; shift ;;
+	--tools) tools=1; shift ;;
+	*) echo "usage: bench/run.sh [--sessions N] [--x4] [--tools]" >&2; exit 2 ;;
+	esac
+done
+
+B=build-bench
+cmake -S . -B $B -DCMAKE_BUILD_TYPE=Release -DMXLAG_TESTS=OFF >/dev/null
+cmake --build $B -j"$(nproc)" --target mxlag mxlag-gen bare_loop capbench runstat >/dev/null
+mkdir -p bench/out
+
+measure() { # label packets cmd...
+	label=$1; pk=$2; shift 2
+	line=$($B/runstat "$@" 2>&1 >/dev/null | grep '^wall_s=' | tail -n 1)
+	wall=$(echo "$line" | sed 's/.*wall_s=\([0-9.]*\).*/\1/')
+	rss=$(echo "$line" | sed 's/.*maxrss_kb=\([0-9]*\).*/\1/')
+	st=$(echo "$line" | sed 's/.*status=\([0-9]*\).*/\1/')
+	pps=$(awk -v p="$pk" -v w="$wall" 'BEGIN { if (w > 0) printf "%.2f", p / w / 1e6; else print "inf" }')
+	printf "%-10s wall %8.3f s  %8s Mpkt/s  peak RSS %7.1f MiB  exit %s\n" \
+		"$label" "$wall" "$pps" "$(awk -v r="$rss" 'BEGIN{printf "%.1f", r/1024}')" "$st"
+	eval "wall_$label=$wall; rss_$label=$rss"
+}
+
+run_file() { # file
+	f=$1
+	pk=$($B/bare_loop "$f" | awk '{print $2}')
+	mb=$(awk -v b="$(stat -c %s "$f")" 'BEGIN{printf "%.1f", b/1048576}')
+	echo "== $f: $pk packets, $mb MiB"
+	measure bare "$pk" $B/bare_loop "$f"
+	measure capture "$pk" $B/capbench "$f"
+	measure analyze "$pk" $B/mxlag analyze --no-db --quiet "$f"
+	rm -f bench/out/bench.db bench/out/bench.db-wal bench/out/bench.db-shm
+	measure full "$pk" $B/mxlag analyze --quiet --db bench/out/bench.db "$f"
+	if [ "$tools" = 1 ] && command -v ndpiReader >/dev/null 2>&1; then
+		measure ndpi "$pk" ndpiReader -q -i "$f"
+	fi
+	if [ "$tools" = 1 ] && command -v tshark >/dev/null 2>&1; then
+		measure tshark "$pk" tshark -n -r "$f" -T fields -e smtp.response.code -e dns.time
+	fi
+	awk -v b="$wall_bare" -v c="$wall_capture" -v a="$wall_analyze" -v u="$wall_full" 'BEGIN {
+		printf "ratios to bare loop: capture %.2fx  analyze %.2fx  full %.2fx\n", c/b, a/b, u/b }'
+	if [ "$tools" = 1 ] && [ -n "${wall_ndpi:-}" ]; then
+		awk -v n="$wall_ndpi" -v u="$wall_full" 'BEGIN{printf "ndpiReader / mxlag full: %.2fx\n", n/u}'
+	fi
+	if [ "$tools" = 1 ] && [ -n "${wall_tshark:-}" ]; then
+		awk -v t="$wall_tshark" -v u="$wall_full" 'BEGIN{printf "tshark / mxlag full: %.2fx\n", t/u}'
+	fi
+}
+
+w=bench/out/workload-$sessions.pcap
+[ -f "$w" ] || $B/mxlag-gen workload -o "$w" --sessions "$sessions" --seed 1 >/dev/null
+run_file "$w"
+if [ "$x4" = 1 ]; then
+	n4=$((sessions * 4))
+	w4=bench/out/workload-$n4.pcap
+	[ -f "$w4" ] || $B/mxlag-gen workload -o "$w4" --sessions "$n4" --seed 1 >/dev/null
+	run_file "$w4"
+fi

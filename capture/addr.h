@@ -1,0 +1,35 @@
+/*
+ * addr.h - IPv4/IPv6 addresses and transport endpoints.
+ */
+#ifndef MXLAG_ADDR_H
+#define MXLAG_ADDR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define MX_ADDRSTRLEN 46 /* INET6_ADDRSTRLEN */
+
+struct mx_addr {
+	uint8_t family; /* 4 or 6; 0 = unset */
+	uint8_t a[16];  /* IPv4 in a[0..3], rest zero */
+};
+
+struct mx_endpoint {
+	struct mx_addr addr;
+	uint16_t port;
+};
+
+bool mx_addr_eq(const struct mx_addr *x, const struct mx_addr *y);
+bool mx_ep_eq(const struct mx_endpoint *x, const struct mx_endpoint *y);
+/* Formats like inet_ntop; always NUL-terminates; returns buf. */
+char *mx_addr_fmt(const struct mx_addr *a, char *buf, size_t n);
+/* Parses dotted quad or IPv6 text; returns false on junk. */
+bool mx_addr_parse(const char *s, struct mx_addr *out);
+bool mx_addr_is_loopback(const struct mx_addr *a);
+void mx_addr_set4(struct mx_addr *a, const uint8_t b[4]);
+void mx_addr_set6(struct mx_addr *a, const uint8_t b[16]);
+/* 64-bit hash of the address bytes (family included). */
+uint64_t mx_addr_hash(const struct mx_addr *a);
+
+#endif

@@ -1,0 +1,65 @@
+/*
+ * source.h - packet sources: pcap/pcapng files (merged into one timeline)
+ * and live interfaces, through libpcap.
+ *
+ * A source hands out struct pkt records in timestamp order.  pkt.data is
+ * owned by libpcap and valid only until the next src_next() call.
+ */
+#ifndef MXLAG_SOURCE_H
+#define MXLAG_SOURCE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "stats.h"
+
+struct pkt {
+	uint64_t ts_ns;  /* capture time, ns since the Unix epoch */
+	uint32_t caplen; /* bytes present at data */
+	uint32_t wirelen;
+	int dlt;         /* libpcap DLT_* of the file/interface it came from */
+	int origin;      /* index of the file (offline) it came from */
+	const uint8_t *data;
+};
+
+struct src;
+
+struct live_opts {
+	const char *iface;
+	int snaplen;       /* 0 = default (65535) */
+	int buffer_mb;     /* kernel buffer, 0 = default (32 MiB) */
+	int promisc;
+	const char *filter; /* BPF, NULL = none */
+};
+
+/*
+ * Opens n capture files ("-" = standard input).  Files that cannot be
+ * opened are reported on stderr and skipped; returns -1 (with err) only
+ * when none could be opened.  filter may be NULL.
+ */
+int src_open_files(struct src **out, const char *const *paths, int n, const char *filter,
+		   char *err, size_t errlen);
+/* Opens a live interface with nanosecond timestamps when available. */
+int src_open_live(struct src **out, const struct live_opts *o, char *err, size_t errlen);
+
+/*
+ * Next packet in timestamp order.  Returns 1 with *out filled, 0 at the
+ * end of all input, 2 when a live read timed out with nothing to deliver
+ * (call again), -1 on a fatal error (message in src_error()).  A truncated
+ * or corrupt file produces one warning on stderr naming the file and
+ * offset; its packets before the damage are still delivered.
+ */
+int src_next(struct src *s, struct pkt *out);
+/* Make a blocked live src_next() return; async-signal-safe. */
+void src_break(struct src *s);
+/* Kernel receive/drop figures for live sources (no-op offline). */
+void src_kernel_stats(struct src *s, struct cap_stats *st);
+/* Number of files that ended in damage or could not be opened. */
+int src_damaged(const struct src *s);
+/* Total bytes of the input files (0 if unknown, e.g. stdin), and read so far. */
+uint64_t src_total_bytes(const struct src *s);
+uint64_t src_read_bytes(const struct src *s);
+const char *src_error(const struct src *s);
+void src_close(struct src *s);
+
+#endif

@@ -1,0 +1,34 @@
+#!/bin/sh
+# setup.sh - installs what mxlag needs from Debian's packages.
+#   scripts/setup.sh          build dependencies
+#   scripts/setup.sh --test   plus what the test suite uses (clang for the
+#                             fuzzers, tshark and tcpdump for cross-checks)
+# As root it runs apt-get for whatever is missing; otherwise it prints the
+# apt-get line to run and fails.
+set -eu
+
+pkgs="gcc make cmake pkg-config libpcap-dev libndpi-dev libsqlite3-dev libcriterion-dev sqlite3"
+if [ "${1:-}" = "--test" ]; then
+	pkgs="$pkgs clang libclang-rt-dev tshark tcpdump iproute2 valgrind"
+fi
+
+missing=""
+for p in $pkgs; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+		missing="$missing $p"
+	fi
+done
+
+if [ -z "$missing" ]; then
+	exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+	echo "mxlag setup: missing packages:$missing" >&2
+	echo "mxlag setup: run as root:  apt-get install -y$missing" >&2
+	exit 1
+fi
+echo "mxlag setup: installing$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing >/dev/null

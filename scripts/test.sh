@@ -1,0 +1,49 @@
+#!/bin/sh
+# test.sh - the whole test suite on a fresh machine: installs what is
+# missing, builds (warnings are errors), runs ctest, runs it again in an
+# AddressSanitizer + UndefinedBehaviorSanitizer build, and gives every
+# libFuzzer harness a short bounded run.
+#   MXLAG_FUZZ_SECONDS=N   seconds per fuzz harness (default 20, 0 = skip)
+set -eu
+cd "$(dirname "$0")/.."
+jobs=$(nproc 2>/dev/null || echo 2)
+
+scripts/setup.sh --test
+
+echo "== build (RelWithDebInfo)"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j"$jobs"
+echo "== ctest"
+(cd build && ctest --output-on-failure -j"$jobs")
+
+echo "== build (ASan + UBSan)"
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DMXLAG_SANITIZE=ON >/dev/null
+cmake --build build-asan -j"$jobs"
+echo "== ctest under ASan + UBSan"
+(cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j"$jobs")
+
+secs=${MXLAG_FUZZ_SECONDS:-20}
+if [ "$secs" -gt 0 ]; then
+	echo "== fuzz smoke (${secs}s per harness, clang libFuzzer)"
+	CC=clang cmake -S . -B build-fuzz -DMXLAG_FUZZ=ON -DMXLAG_TESTS=OFF >/dev/null
+	cmake --build build-fuzz -j"$jobs"
+	for h in build-fuzz/fuzz_*; do
+		name=$(basename "$h" | sed 's/^fuzz_//')
+		seeds=fuzz/seeds/$name
+		work=$(mktemp -d)
+		[ -d "$seeds" ] && cp -r "$seeds"/. "$work"/ 2>/dev/null || true
+		echo "-- $name"
+		log=$(mktemp)
+		if ! "$h" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
+			-print_final_stats=1 "$work" >"$log" 2>&1; then
+			tail -n 60 "$log"
+			echo "fuzz_$name: libFuzzer found a problem (see above)" >&2
+			exit 1
+		fi
+		grep -E "^stat::(number_of_executed_runs|peak_rss_mb)" "$log" || true
+		rm -f "$log"
+		rm -rf "$work"
+	done
+fi
+echo "== all tests passed"

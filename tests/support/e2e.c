@@ -1,0 +1,367 @@
+/* e2e.c - end-to-end checks of captures against truth files. */
+#define _GNU_SOURCE
+#include "e2e.h"
+
+#include <criterion/criterion.h>
+#include <ftw.h>
+#include <math.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+const char *
+e2e_bin(const char *name, char *buf, size_t n)
+{
+	const char *b = getenv("MXLAG_BUILD");
+	snprintf(buf, n, "%s/%s", b ? b : ".", name);
+	return buf;
+}
+
+const char *
+e2e_shared(void)
+{
+	const char *s = getenv("MXLAG_SHARED");
+	if (!s || access(s, R_OK) != 0)
+		return NULL;
+	return s;
+}
+
+char *
+e2e_tmpdir(void)
+{
+	char *d = strdup("/tmp/mxlag-test-XXXXXX");
+	if (d && !mkdtemp(d)) {
+		free(d);
+		return NULL;
+	}
+	return d;
+}
+
+static int
+rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(p);
+}
+
+void
+e2e_rmdir(char *dir)
+{
+	if (!dir)
+		return;
+	if (!getenv("MXLAG_KEEP_TMP"))
+		nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	free(dir);
+}
+
+char *
+e2e_slurp(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return NULL;
+	size_t cap = 4096, len = 0;
+	char *buf = malloc(cap);
+	size_t r;
+	while (buf && (r = fread(buf + len, 1, cap - len - 1, f)) > 0) {
+		len += r;
+		if (cap - len - 1 == 0) {
+			char *nb = realloc(buf, cap * 2);
+			if (!nb) {
+				free(buf);
+				buf = NULL;
+				break;
+			}
+			buf = nb;
+			cap *= 2;
+		}
+	}
+	fclose(f);
+	if (buf)
+		buf[len] = '\0';
+	return buf;
+}
+
+int
+e2e_sh(char **out, const char *fmt, ...)
+{
+	char *cmd;
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vasprintf(&cmd, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return -1;
+	FILE *p = popen(cmd, "r");
+	free(cmd);
+	if (!p)
+		return -1;
+	size_t cap = 4096, len = 0;
+	char *buf = malloc(cap);
+	size_t r;
+	while (buf && (r = fread(buf + len, 1, cap - len - 1, p)) > 0) {
+		len += r;
+		if (cap - len - 1 == 0) {
+			char *nb = realloc(buf, cap * 2);
+			if (!nb)
+				break;
+			buf = nb;
+			cap *= 2;
+		}
+	}
+	if (buf)
+		buf[len] = '\0';
+	int st = pclose(p);
+	if (out)
+		*out = buf;
+	else
+		free(buf);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static int
+scalar_int(sqlite3 *db, const char *sql, const char *a1, const char *a2, const char *a3,
+	   const char *a4, const char *a5, const char *a6, const char *a7)
+{
+	sqlite3_stmt *st;
+	int v = -1;
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+		cr_log_error("SQL error: %s in %s", sqlite3_errmsg(db), sql);
+		return -1;
+	}
+	const char *args[] = {a1, a2, a3, a4, a5, a6, a7};
+	for (int i = 0; i < 7; i++) {
+		if (args[i])
+			sqlite3_bind_text(st, i + 1, args[i], -1, SQLITE_TRANSIENT);
+		else
+			sqlite3_bind_null(st, i + 1);
+	}
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+/* Stored transaction of client/protocol with command and latency >= 1 s */
+static const char Q_SLOW_TXN[] =
+	"SELECT count(*) FROM transactions t JOIN sessions s ON s.id = t.session_id "
+	"WHERE s.client = ?1 AND (?2 IS NULL OR s.protocol = ?2) AND t.command = ?3 "
+	"AND t.latency_ms >= 1000";
+
+/* A cause of such a transaction as the truth describes it (outcome: a JSON list). */
+static const char Q_CAUSE[] =
+	"SELECT count(*) FROM transactions t JOIN sessions s ON s.id = t.session_id "
+	"JOIN causes c ON c.transaction_id = t.id "
+	"LEFT JOIN dns_queries q ON q.id = c.dns_query_id "
+	"LEFT JOIN ident_probes i ON i.id = c.ident_probe_id "
+	"WHERE s.client = ?1 AND (?2 IS NULL OR s.protocol = ?2) AND t.command = ?3 "
+	"AND t.latency_ms >= 1000 AND c.kind = ?4 AND (?5 IS NULL OR c.relation = ?5) "
+	"AND (?6 IS NULL OR q.qname = ?6) "
+	"AND (?7 IS NULL OR coalesce(q.outcome, i.outcome) IN (SELECT value FROM json_each(?7)))";
+
+/* The same through the JSON report */
+static const char Q_REPORT_CAUSE[] =
+	"SELECT count(*) FROM json_each(readfile_report()) r, "
+	"json_each(json_extract(r.value, '$.causes')) c "
+	"WHERE json_extract(r.value, '$.client') = ?1 "
+	"AND (?2 IS NULL OR json_extract(r.value, '$.protocol') = ?2) "
+	"AND json_extract(r.value, '$.command') = ?3 "
+	"AND json_extract(c.value, '$.kind') = ?4 "
+	"AND (?5 IS NULL OR json_extract(c.value, '$.relation') = ?5) "
+	"AND (?6 IS NULL OR json_extract(c.value, '$.qname') = ?6) "
+	"AND (?7 IS NULL OR json_extract(c.value, '$.outcome') IN (SELECT value FROM json_each(?7)))";
+
+static const char *report_json;
+
+static void
+fn_report(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	(void)argc;
+	(void)argv;
+	sqlite3_result_text(ctx, report_json ? report_json : "[]", -1, SQLITE_STATIC);
+}
+
+/* Truth rows flattened by SQL: one row per expected slow cause. */
+static const char Q_TRUTH_CAUSES[] =
+	"SELECT json_extract(s.value,'$.client'), json_extract(s.value,'$.protocol'), "
+	"json_extract(w.value,'$.command'), json_extract(c.value,'$.kind'), "
+	"json_extract(c.value,'$.relation'), json_extract(c.value,'$.qname'), "
+	"CASE WHEN json_type(c.value,'$.outcome') = 'array' THEN json_extract(c.value,'$.outcome') "
+	"     WHEN json_type(c.value,'$.outcome') IS NULL THEN NULL "
+	"     ELSE json_array(json_extract(c.value,'$.outcome')) END, "
+	"json_extract(w.value,'$.latency_ms') "
+	"FROM json_each(?1,'$.sessions') s, json_each(s.value,'$.slow') w "
+	"LEFT JOIN json_each(w.value,'$.causes') c";
+
+static const char Q_TRUTH_QUIET[] =
+	"SELECT json_extract(s.value,'$.client'), json_extract(s.value,'$.protocol') "
+	"FROM json_each(?1,'$.sessions') s WHERE json_array_length(s.value,'$.slow') = 0";
+
+static const char *
+col(sqlite3_stmt *st, int i)
+{
+	return (const char *)sqlite3_column_text(st, i);
+}
+
+int
+e2e_check_truth(const char *pcap, const char *truth_path, const char *dir)
+{
+	char bin[512], *out = NULL, db[600];
+	int fails = 0;
+	char *truth = e2e_slurp(truth_path);
+	cr_assert_not_null(truth, "cannot read %s", truth_path);
+	e2e_bin("mxlag", bin, sizeof(bin));
+	snprintf(db, sizeof(db), "%s/mxlag.db", dir);
+	int rc = e2e_sh(&out, "'%s' analyze --quiet --db '%s' '%s' 2>&1", bin, db, pcap);
+	cr_assert_eq(rc, 0, "mxlag analyze %s failed (%d): %s", pcap, rc, out ? out : "");
+	free(out);
+	char *json = NULL;
+	rc = e2e_sh(&json, "'%s' report --db '%s' --format json slow", bin, db);
+	cr_assert_eq(rc, 0, "mxlag report failed (%d): %s", rc, json ? json : "");
+	report_json = json;
+
+	sqlite3 *h;
+	cr_assert_eq(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	sqlite3_create_function(h, "readfile_report", 0, SQLITE_UTF8, NULL, fn_report, NULL,
+				NULL);
+	cr_expect_eq(scalar_int(h, "SELECT json_valid(readfile_report()) AND "
+				   "json_type(readfile_report()) = 'array'",
+				NULL, NULL, NULL, NULL, NULL, NULL, NULL),
+		     1, "%s: report is not a JSON array: %.300s", pcap, json ? json : "");
+
+	sqlite3_stmt *st;
+	cr_assert_eq(sqlite3_prepare_v2(h, Q_TRUTH_CAUSES, -1, &st, NULL), SQLITE_OK, "%s",
+		     sqlite3_errmsg(h));
+	sqlite3_bind_text(st, 1, truth, -1, SQLITE_STATIC);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		const char *client = col(st, 0), *proto = col(st, 1), *cmd = col(st, 2);
+		const char *kind = col(st, 3), *rel = col(st, 4), *qname = col(st, 5);
+		const char *outc = col(st, 6);
+		int n = scalar_int(h, Q_SLOW_TXN, client, proto, cmd, NULL, NULL, NULL, NULL);
+		if (n <= 0) {
+			cr_expect_gt(n, 0, "%s: no slow %s for client %s", pcap, cmd, client);
+			fails++;
+			continue;
+		}
+		if (sqlite3_column_type(st, 7) != SQLITE_NULL) {
+			double want = sqlite3_column_double(st, 7);
+			char q[512];
+			snprintf(q, sizeof(q),
+				 "SELECT count(*) FROM transactions t JOIN sessions s ON s.id = "
+				 "t.session_id WHERE s.client = ?1 AND t.command = ?3 AND "
+				 "abs(t.latency_ms - %f) <= %f",
+				 want, want * 0.02);
+			int m = scalar_int(h, q, client, NULL, cmd, NULL, NULL, NULL, NULL);
+			cr_expect_gt(m, 0, "%s: %s latency of %s not within 2%% of %.1f ms", pcap, cmd,
+				     client, want);
+			fails += m <= 0;
+		}
+		if (!kind)
+			continue;
+		n = scalar_int(h, Q_CAUSE, client, proto, cmd, kind, rel, qname, outc);
+		cr_expect_gt(n, 0, "%s: %s of %s: no stored cause kind=%s relation=%s qname=%s "
+				   "outcome=%s",
+			     pcap, cmd, client, kind, rel ? rel : "*", qname ? qname : "*",
+			     outc ? outc : "*");
+		fails += n <= 0;
+		n = scalar_int(h, Q_REPORT_CAUSE, client, proto, cmd, kind, rel, qname, outc);
+		cr_expect_gt(n, 0, "%s: %s of %s: JSON report lacks cause kind=%s relation=%s "
+				   "qname=%s outcome=%s",
+			     pcap, cmd, client, kind, rel ? rel : "*", qname ? qname : "*",
+			     outc ? outc : "*");
+		fails += n <= 0;
+	}
+	sqlite3_finalize(st);
+
+	/* clients with nothing slow */
+	cr_assert_eq(sqlite3_prepare_v2(h, Q_TRUTH_QUIET, -1, &st, NULL), SQLITE_OK);
+	sqlite3_bind_text(st, 1, truth, -1, SQLITE_STATIC);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		int n = scalar_int(h,
+				   "SELECT count(*) FROM transactions t JOIN sessions s ON s.id = "
+				   "t.session_id WHERE s.client = ?1 AND (?2 IS NULL OR s.protocol "
+				   "= ?2) AND t.latency_ms >= 1000",
+				   col(st, 0), col(st, 1), NULL, NULL, NULL, NULL, NULL);
+		int m = scalar_int(h, "SELECT count(*) FROM sessions WHERE client = ?1", col(st, 0),
+				   NULL, NULL, NULL, NULL, NULL, NULL);
+		cr_expect_eq(n, 0, "%s: client %s should have no slow reply", pcap, col(st, 0));
+		cr_expect_gt(m, 0, "%s: no session of client %s", pcap, col(st, 0));
+		fails += n != 0 || m <= 0;
+	}
+	sqlite3_finalize(st);
+
+	/* dns and ident statements */
+	static const char Q_DNS[] =
+		"SELECT json_extract(d.value,'$.qname'), json_extract(d.value,'$.outcome') "
+		"FROM json_each(?1,'$.dns') d";
+	cr_assert_eq(sqlite3_prepare_v2(h, Q_DNS, -1, &st, NULL), SQLITE_OK);
+	sqlite3_bind_text(st, 1, truth, -1, SQLITE_STATIC);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		int n = scalar_int(h,
+				   "SELECT count(*) FROM dns_queries WHERE qname = ?1 AND "
+				   "(?2 IS NULL OR outcome = ?2)",
+				   col(st, 0), col(st, 1), NULL, NULL, NULL, NULL, NULL);
+		cr_expect_gt(n, 0, "%s: no DNS query %s with outcome %s", pcap, col(st, 0),
+			     col(st, 1));
+		fails += n <= 0;
+	}
+	sqlite3_finalize(st);
+	static const char Q_IDENT[] =
+		"SELECT json_extract(d.value,'$.outcome') FROM json_each(?1,'$.ident') d";
+	cr_assert_eq(sqlite3_prepare_v2(h, Q_IDENT, -1, &st, NULL), SQLITE_OK);
+	sqlite3_bind_text(st, 1, truth, -1, SQLITE_STATIC);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		int n = scalar_int(h, "SELECT count(*) FROM ident_probes WHERE outcome = ?1",
+				   col(st, 0), NULL, NULL, NULL, NULL, NULL, NULL);
+		cr_expect_gt(n, 0, "%s: no ident probe with outcome %s", pcap, col(st, 0));
+		fails += n <= 0;
+	}
+	sqlite3_finalize(st);
+
+	/* free-form SQL statements: [query, op, value] */
+	static const char Q_SQL[] = "SELECT json_extract(d.value,'$[0]'), "
+				    "json_extract(d.value,'$[1]'), json_extract(d.value,'$[2]') "
+				    "FROM json_each(?1,'$.sql') d";
+	cr_assert_eq(sqlite3_prepare_v2(h, Q_SQL, -1, &st, NULL), SQLITE_OK);
+	sqlite3_bind_text(st, 1, truth, -1, SQLITE_STATIC);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		const char *q = col(st, 0), *op = col(st, 1);
+		double want = sqlite3_column_double(st, 2);
+		sqlite3_stmt *qs;
+		double got = NAN;
+		if (sqlite3_prepare_v2(h, q, -1, &qs, NULL) == SQLITE_OK) {
+			if (sqlite3_step(qs) == SQLITE_ROW)
+				got = sqlite3_column_double(qs, 0);
+			sqlite3_finalize(qs);
+		}
+		int ok = strcmp(op, "=") == 0    ? got == want
+			 : strcmp(op, ">=") == 0 ? got >= want
+			 : strcmp(op, "<=") == 0 ? got <= want
+			 : strcmp(op, ">") == 0  ? got > want
+			 : strcmp(op, "<") == 0  ? got < want
+						 : 0;
+		cr_expect(ok, "%s: %s: got %g, want %s %g", pcap, q, got, op, want);
+		fails += !ok;
+	}
+	sqlite3_finalize(st);
+
+	/* secrets never stored or printed */
+	int leaks = scalar_int(h,
+			       "SELECT count(*) FROM transactions WHERE command IN ('PASS') AND "
+			       "argument <> '***'",
+			       NULL, NULL, NULL, NULL, NULL, NULL, NULL);
+	cr_expect_eq(leaks, 0, "%s: a PASS argument was stored", pcap);
+	fails += leaks != 0;
+
+	sqlite3_close(h);
+	report_json = NULL;
+	free(json);
+	free(truth);
+	return fails;
+}

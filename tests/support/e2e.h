@@ -1,0 +1,29 @@
+/*
+ * e2e.h - end-to-end test helpers: run the built mxlag binary on a
+ * capture and check the database and the JSON "slow" report against a
+ * truth file (the format of ../shared/captures/NAME.truth.json).
+ */
+#ifndef MXLAG_TEST_E2E_H
+#define MXLAG_TEST_E2E_H
+
+#include <stddef.h>
+
+/* Path of a built program ("mxlag", "mxlag-gen") via $MXLAG_BUILD. */
+const char *e2e_bin(const char *name, char *buf, size_t n);
+/* $MXLAG_SHARED or NULL when ../shared is not there. */
+const char *e2e_shared(void);
+/* A fresh temporary directory (mkdtemp); caller removes it with e2e_rmdir. */
+char *e2e_tmpdir(void);
+void e2e_rmdir(char *dir);
+/* Runs a shell command, returns its exit status (or -1); output to *out if not NULL (malloc'd). */
+int e2e_sh(char **out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Reads a whole file (malloc'd, NUL-terminated) or NULL. */
+char *e2e_slurp(const char *path);
+/*
+ * Analyzes pcap into dir/mxlag.db, prints the JSON slow report, and checks
+ * every statement of the truth file with cr_expect (so all mismatches are
+ * listed).  Returns the number of failed checks.
+ */
+int e2e_check_truth(const char *pcap, const char *truth_path, const char *dir);
+
+#endif

@@ -1,0 +1,2 @@
+/* keeps the test-support library non-empty */
+typedef int mxlag_empty_tu;
