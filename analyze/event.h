@@ -155,8 +155,8 @@ enum mx_event_type {
 
 struct mx_diagnosis {
 	uint64_t txn_id;
-	char diagnosis[256];
-	char remedy[256];
+	char diagnosis[1024];
+	char remedy[512];
 };
 
 struct mx_event {

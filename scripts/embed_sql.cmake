@@ -2,7 +2,7 @@
 # Usage: cmake -DOUT=file.c -DSRC_DIR=schema -P embed_sql.cmake
 file(GLOB files ${SRC_DIR}/*.sql ${SRC_DIR}/reports/*.sql)
 list(SORT files)
-set(body "/* generated from schema/*.sql by scripts/embed_sql.cmake: do not edit */\n#include <stddef.h>\n")
+set(body "/* generated from the schema/ SQL files by scripts/embed_sql.cmake: do not edit */\n#include <stddef.h>\n")
 set(table "")
 set(n 0)
 foreach(f ${files})

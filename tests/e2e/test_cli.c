@@ -1,0 +1,147 @@
+/*
+ * test_cli.c - the command line contract of DESIGN.md: subcommands,
+ * exit codes, one clear line for bad input, duplicate runs refused,
+ * --events JSON lines, multi-file timelines and stdin.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../support/e2e.h"
+
+static char bin[512];
+static char *dir;
+
+static void
+setup(void)
+{
+	e2e_bin("mxlag", bin, sizeof(bin));
+	dir = e2e_tmpdir();
+	cr_assert_not_null(dir);
+}
+
+static void
+teardown(void)
+{
+	e2e_rmdir(dir);
+}
+
+TestSuite(cli, .init = setup, .fini = teardown);
+
+Test(cli, usage_and_unknown_command)
+{
+	char *out = NULL;
+	cr_expect_eq(e2e_sh(&out, "'%s' 2>&1", bin), 2);
+	cr_expect(strstr(out, "usage") != NULL);
+	free(out);
+	cr_expect_eq(e2e_sh(&out, "'%s' frobnicate 2>&1", bin), 2);
+	cr_expect(strstr(out, "unknown command") != NULL);
+	free(out);
+	cr_expect_eq(e2e_sh(NULL, "'%s' --help >/dev/null", bin), 0);
+}
+
+Test(cli, schema_prints_the_tables)
+{
+	char *out = NULL;
+	cr_assert_eq(e2e_sh(&out, "'%s' schema", bin), 0);
+	static const char *const tables[] = {"sessions", "transactions", "dns_queries",
+					     "ident_probes", "causes", "runs"};
+	for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++)
+		cr_expect(strstr(out, tables[i]) != NULL, "schema lacks %s", tables[i]);
+	free(out);
+}
+
+Test(cli, unreadable_file_is_one_clear_line)
+{
+	char *out = NULL;
+	int rc = e2e_sh(&out, "cd '%s' && '%s' analyze /nonexistent/x.pcap 2>&1", dir, bin);
+	cr_expect_eq(rc, 1);
+	cr_expect(strstr(out, "/nonexistent/x.pcap") != NULL, "%s", out);
+	cr_expect_lt(strlen(out), 400, "%s", out);
+	free(out);
+	cr_expect_eq(e2e_sh(&out, "cd '%s' && '%s' analyze 2>&1", dir, bin), 2);
+	free(out);
+	cr_expect_eq(e2e_sh(&out, "'%s' analyze --slow abc x 2>&1", bin), 2);
+	free(out);
+}
+
+static const char *
+capture(const char *name, char *buf, size_t n)
+{
+	const char *sh = e2e_shared();
+	if (!sh)
+		return NULL;
+	snprintf(buf, n, "%s/captures/%s.pcap", sh, name);
+	return buf;
+}
+
+Test(cli, default_database_and_duplicate_refused)
+{
+	char pc[512], *out = NULL;
+	if (!capture("smtp-ptr-timeout", pc, sizeof(pc)))
+		cr_skip_test("no ../shared");
+	cr_assert_eq(e2e_sh(&out, "cd '%s' && '%s' analyze '%s' 2>&1", dir, bin, pc), 0, "%s",
+		     out);
+	cr_expect(strstr(out, "packets") != NULL, "counters printed: %s", out);
+	free(out);
+	char db[600];
+	snprintf(db, sizeof(db), "%s/mxlag.db", dir);
+	cr_expect_eq(access(db, R_OK), 0, "default database mxlag.db in the current directory");
+	int rc = e2e_sh(&out, "cd '%s' && '%s' analyze '%s' 2>&1", dir, bin, pc);
+	cr_expect_eq(rc, 3, "second analyze of the same capture is refused: %s", out);
+	cr_expect(strstr(out, "already") != NULL, "%s", out);
+	free(out);
+	cr_expect_eq(e2e_sh(&out, "cd '%s' && sqlite3 mxlag.db 'select count(*) from sessions'",
+			    dir),
+		     0);
+	cr_expect_str_eq(out, "1\n");
+	free(out);
+}
+
+Test(cli, events_are_json_lines)
+{
+	char pc[512], *out = NULL;
+	if (!capture("pop3-tcpserver-lookups", pc, sizeof(pc)))
+		cr_skip_test("no ../shared");
+	cr_assert_eq(e2e_sh(&out, "'%s' analyze --no-db --quiet --events '%s'", bin, pc), 0);
+	int lines = 0, txn = 0, dns = 0, ident = 0, session = 0;
+	for (char *l = strtok(out, "\n"); l; l = strtok(NULL, "\n")) {
+		lines++;
+		cr_expect_eq(l[0], '{', "%s", l);
+		cr_expect_eq(l[strlen(l) - 1], '}', "%s", l);
+		txn += strstr(l, "\"event\":\"transaction\"") != NULL;
+		dns += strstr(l, "\"event\":\"dns_query\"") != NULL;
+		ident += strstr(l, "\"event\":\"ident_probe\"") != NULL;
+		session += strstr(l, "\"event\":\"session\"") != NULL;
+		cr_expect(strstr(l, "s3cret") == NULL, "secret leaked: %s", l);
+	}
+	cr_expect_gt(txn, 2);
+	cr_expect_gt(dns, 1);
+	cr_expect_gt(ident, 0);
+	cr_expect_eq(session, 1);
+	free(out);
+}
+
+Test(cli, several_files_one_timeline_and_stdin)
+{
+	char a[512], b[512], *out = NULL;
+	if (!capture("smtp-ptr-timeout", a, sizeof(a)) || !capture("smtp-ident-timeout", b, sizeof(b)))
+		cr_skip_test("no ../shared");
+	cr_assert_eq(e2e_sh(&out, "cd '%s' && '%s' analyze --quiet --db two.db '%s' '%s' 2>&1", dir,
+			    bin, a, b),
+		     0, "%s", out);
+	free(out);
+	cr_expect_eq(e2e_sh(&out, "cd '%s' && sqlite3 two.db 'select count(*) from sessions'", dir),
+		     0);
+	cr_expect_str_eq(out, "2\n");
+	free(out);
+	cr_assert_eq(e2e_sh(&out, "cd '%s' && '%s' analyze --quiet --db in.db - < '%s' 2>&1", dir,
+			    bin, a),
+		     0, "%s", out);
+	free(out);
+	cr_expect_eq(e2e_sh(&out, "cd '%s' && sqlite3 in.db 'select count(*) from causes'", dir), 0);
+	cr_expect_neq(strcmp(out, "0\n"), 0, "stdin analysis found the cause");
+	free(out);
+}

@@ -1,0 +1,611 @@
+/*
+ * test_gen.c - mxlag-gen, the capture generator: every scenario writes a
+ * readable capture whose IP/TCP/UDP checksums are right and whose packets
+ * are in time order, the same arguments give the same bytes, the link
+ * variants decode, the truth latencies match the packets, and (when
+ * tshark is installed) Wireshark finds nothing malformed.
+ */
+#include <criterion/criterion.h>
+#include <criterion/parameterized.h>
+#include <pcap/pcap.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "gen.h"
+
+static char dir[64];
+
+static void
+setup(void)
+{
+	strcpy(dir, "/tmp/mxlag-gen-XXXXXX");
+	cr_assert_not_null(mkdtemp(dir));
+}
+
+static void
+teardown(void)
+{
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	cr_expect_eq(system(cmd), 0);
+}
+
+static void
+path_of(char *buf, size_t n, const char *name, const char *ext)
+{
+	snprintf(buf, n, "%s/%s%s", dir, name, ext);
+}
+
+static void
+gen_scenario(const char *name, const char *file, const char *truth, const struct gen_options *o)
+{
+	struct gen_options def;
+	struct gen_result res;
+
+	if (!o) {
+		memset(&def, 0, sizeof(def));
+		o = &def;
+	}
+	cr_assert_eq(gen_run_scenario(name, file, truth, o, &res), 0, "%s", name);
+	cr_assert_gt(res.packets, 0);
+}
+
+static char *
+slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf;
+	long n;
+
+	cr_assert_not_null(f, "%s", path);
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	buf = malloc((size_t)n + 1);
+	cr_assert_not_null(buf);
+	cr_assert_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
+	buf[n] = '\0';
+	fclose(f);
+	if (len)
+		*len = (size_t)n;
+	return buf;
+}
+
+static int
+same_file(const char *a, const char *b)
+{
+	size_t la, lb;
+	char *x = slurp(a, &la), *y = slurp(b, &lb);
+	int same = la == lb && memcmp(x, y, la) == 0;
+	free(x);
+	free(y);
+	return same;
+}
+
+/* ---- an independent packet checker ------------------------------------------ */
+
+struct scan {
+	int dlt;
+	long packets, ipv4, ipv6, tcp, udp, payload_tcp;
+	long bad_ipsum, bad_l4sum, bad_len, undecoded, backwards;
+	uint64_t first_ns;
+};
+
+static uint32_t
+sum16(uint32_t s, const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i + 1 < n; i += 2)
+		s += (uint32_t)(p[i] << 8 | p[i + 1]);
+	if (n & 1)
+		s += (uint32_t)p[n - 1] << 8;
+	return s;
+}
+
+static uint16_t
+fold(uint32_t s)
+{
+	while (s >> 16)
+		s = (s & 0xffff) + (s >> 16);
+	return (uint16_t)s;
+}
+
+static uint16_t
+rd16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+/* offset of the IP header, or -1 */
+static long
+l3_offset(int dlt, const uint8_t *p, uint32_t len)
+{
+	switch (dlt) {
+	case DLT_EN10MB: {
+		long o = 12;
+		uint16_t et = rd16(p + o);
+		while ((et == 0x8100 || et == 0x88a8) && (uint32_t)o + 6 <= len) {
+			o += 4;
+			et = rd16(p + o);
+		}
+		return o + 2;
+	}
+	case DLT_LINUX_SLL:
+		return 16;
+	case DLT_LINUX_SLL2:
+		return 20;
+	case DLT_RAW:
+		return 0;
+	case DLT_NULL:
+		return 4;
+	default:
+		return -1;
+	}
+}
+
+static void
+check_l4(struct scan *sc, const uint8_t *ip, int v6, uint8_t proto, const uint8_t *l4, size_t l4len)
+{
+	uint32_t s = 0;
+	uint8_t ph[4];
+
+	if (v6) {
+		s = sum16(s, ip + 8, 32);
+	} else {
+		s = sum16(s, ip + 12, 8);
+	}
+	ph[0] = 0;
+	ph[1] = proto;
+	ph[2] = (uint8_t)(l4len >> 8);
+	ph[3] = (uint8_t)l4len;
+	s = sum16(s, ph, 4);
+	if (v6 && l4len > 0xffff)
+		sc->bad_len++;
+	s = sum16(s, l4, l4len);
+	if (fold(s) != 0xffff)
+		sc->bad_l4sum++;
+	if (proto == 6) {
+		sc->tcp++;
+		if (l4len > (size_t)((l4[12] >> 4) * 4))
+			sc->payload_tcp++;
+	} else if (proto == 17) {
+		sc->udp++;
+		if (rd16(l4 + 4) != l4len)
+			sc->bad_len++;
+	}
+}
+
+static void
+scan_file(const char *path, struct scan *sc)
+{
+	char err[PCAP_ERRBUF_SIZE];
+	pcap_t *p = pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_NANO, err);
+	struct pcap_pkthdr *h;
+	const u_char *d;
+	uint64_t last = 0;
+
+	cr_assert_not_null(p, "%s: %s", path, err);
+	memset(sc, 0, sizeof(*sc));
+	sc->dlt = pcap_datalink(p);
+	while (pcap_next_ex(p, &h, &d) == 1) {
+		uint64_t ts = (uint64_t)h->ts.tv_sec * 1000000000ULL + (uint64_t)h->ts.tv_usec;
+		long o = l3_offset(sc->dlt, d, h->caplen);
+
+		if (!sc->packets)
+			sc->first_ns = ts;
+		sc->packets++;
+		if (ts < last)
+			sc->backwards++;
+		last = ts;
+		cr_assert_eq(h->caplen, h->len);
+		if (o < 0 || (uint32_t)o + 20 > h->caplen) {
+			sc->undecoded++;
+			continue;
+		}
+		const uint8_t *ip = d + o;
+		size_t iplen = h->caplen - (size_t)o;
+		if ((ip[0] >> 4) == 4) {
+			size_t ihl = (size_t)(ip[0] & 15) * 4;
+			sc->ipv4++;
+			if (rd16(ip + 2) != iplen) {
+				sc->bad_len++;
+				continue;
+			}
+			if (fold(sum16(0, ip, ihl)) != 0xffff)
+				sc->bad_ipsum++;
+			check_l4(sc, ip, 0, ip[9], ip + ihl, iplen - ihl);
+		} else if ((ip[0] >> 4) == 6) {
+			sc->ipv6++;
+			if ((size_t)rd16(ip + 4) + 40 != iplen) {
+				sc->bad_len++;
+				continue;
+			}
+			check_l4(sc, ip, 1, ip[6], ip + 40, iplen - 40);
+		} else {
+			sc->undecoded++;
+		}
+	}
+	pcap_close(p);
+}
+
+static void
+assert_clean(const char *what, const struct scan *sc)
+{
+	cr_expect_eq(sc->bad_ipsum, 0, "%s: IPv4 header checksums", what);
+	cr_expect_eq(sc->bad_l4sum, 0, "%s: TCP/UDP checksums", what);
+	cr_expect_eq(sc->bad_len, 0, "%s: lengths", what);
+	cr_expect_eq(sc->undecoded, 0, "%s: undecodable packets", what);
+	cr_expect_eq(sc->backwards, 0, "%s: timestamps going backwards", what);
+	cr_expect_eq(sc->ipv4 + sc->ipv6, sc->packets, "%s", what);
+	cr_expect_eq(sc->tcp + sc->udp, sc->packets, "%s", what);
+}
+
+/* ---- scenarios ------------------------------------------------------------------ */
+
+Test(gen, list)
+{
+	cr_assert_eq(gen_nscenarios, 14);
+	for (size_t i = 0; i < gen_nscenarios; i++) {
+		cr_expect_eq(gen_scenario_find(gen_scenarios[i].name), &gen_scenarios[i]);
+		cr_expect_gt(strlen(gen_scenarios[i].description), 10);
+	}
+	cr_expect_null(gen_scenario_find("no-such-scenario"));
+}
+
+ParameterizedTestParameters(gen, scenario)
+{
+	static int idx[14];
+	for (int i = 0; i < 14; i++)
+		idx[i] = i;
+	return cr_make_param_array(int, idx, sizeof(idx) / sizeof(idx[0]));
+}
+
+ParameterizedTest(int *i, gen, scenario, .init = setup, .fini = teardown)
+{
+	const struct scenario *s = &gen_scenarios[*i];
+	char a[128], b[128], ta[128], tb[128], want[96];
+	struct scan sc;
+	char *truth;
+
+	path_of(a, sizeof(a), s->name, "-1.pcap");
+	path_of(b, sizeof(b), s->name, "-2.pcap");
+	path_of(ta, sizeof(ta), s->name, "-1.json");
+	path_of(tb, sizeof(tb), s->name, "-2.json");
+	gen_scenario(s->name, a, ta, NULL);
+	gen_scenario(s->name, b, tb, NULL);
+	cr_expect(same_file(a, b), "%s: two runs differ", s->name);
+	cr_expect(same_file(ta, tb), "%s: truths differ", s->name);
+
+	scan_file(a, &sc);
+	assert_clean(s->name, &sc);
+	cr_expect_eq(sc.dlt, s->link == PW_LINK_SLL ? DLT_LINUX_SLL : DLT_EN10MB);
+	cr_expect_geq(sc.packets, 10, "%s: %ld packets", s->name, sc.packets);
+	cr_expect_lt(sc.packets, 5000, "%s: %ld packets", s->name, sc.packets);
+	cr_expect_gt(sc.payload_tcp, 0);
+	/* fixed base time: 2026-01-01T00:00:01Z (+ jitter below 1 ms) */
+	cr_expect_geq(sc.first_ns, GEN_EPOCH_NS + 1000000000ULL);
+	cr_expect_lt(sc.first_ns, GEN_EPOCH_NS + 1001000000ULL);
+
+	truth = slurp(ta, NULL);
+	snprintf(want, sizeof(want), "\"scenario\":\"%s\"", s->name);
+	cr_expect_not_null(strstr(truth, want), "%s", truth);
+	cr_expect_not_null(strstr(truth, "\"sessions\":["));
+	/* only the two controls and healthy have nothing slow */
+	if (strcmp(s->name, "ptr-fixed") && strcmp(s->name, "healthy") &&
+	    strcmp(s->name, "outbound"))
+		cr_expect_not_null(strstr(truth, "\"latency_ms\":"), "%s", s->name);
+	else
+		cr_expect_null(strstr(truth, "\"latency_ms\":"), "%s", s->name);
+	free(truth);
+}
+
+/* The truths the incidents table is about. */
+Test(gen, truths, .init = setup, .fini = teardown)
+{
+	static const struct {
+		const char *scenario;
+		const char *needle;
+	} cases[] = {
+	    {"ptr-timeout",
+	     "{\"command\":\"GREETING\",\"latency_ms\":30000.000,\"reply_code\":"
+	     "\"220\",\"outcome\":\"ok\",\"causes\":[{\"kind\":\"dns\",\"relation\":"
+	     "\"client-ptr\",\"qtype\":\"PTR\",\"qname\":\"200.2.0.192.in-addr.arpa\""},
+	    {"ptr-fixed", "\"outcome\":\"nxdomain\""},
+	    {"pop3-self-ptr", "\"latency_ms\":120000.000"},
+	    {"pop3-self-ptr", "\"relation\":\"self-ptr\",\"qtype\":\"PTR\",\"qname\":\"10.2.0.192."
+	                      "in-addr.arpa\""},
+	    {"pop3-self-ptr", "{\"kind\":\"ident\",\"peer\":\"192.0.2.200\",\"outcome\":"
+	                      "\"unanswered\",\"syn_retransmits\":3}"},
+	    {"pop3-self-ptr", "'%s3cret%'"},
+	    {"ident-timeout", "\"latency_ms\":26000.000"},
+	    {"sender-checks", "\"command\":\"MAIL\""},
+	    {"sender-checks", "\"relation\":\"dnsbl\""},
+	    {"slow-data",
+	     "{\"command\":\"DATA-END\",\"latency_ms\":4000.000,\"reply_code\":\"250\","
+	     "\"outcome\":\"ok\",\"causes\":[{\"kind\":\"none\"}]}"},
+	    {"ip-literal",
+	     "\"relation\":\"ip-literal\",\"qtype\":\"MX\",\"qname\":\"10.11.12.13\""},
+	    {"outbound", "\"server\":\"203.0.113.25\",\"server_port\":25,\"protocol\":\"smtp\","
+	                 "\"outbound\":true,\"tls\":false,\"outcome\":\"unanswered\""},
+	    {"outbound", "\"outcome\":\"refused\""},
+	    {"outbound", "\"message_bytes\":1048576"},
+	    {"concurrent", "\"qname\":\"117.2.0.192.in-addr.arpa\""},
+	    {"local-resolver-chain", "\"resolver\":\"127.0.0.1\",\"outcome\":\"servfail\""},
+	    {"local-resolver-chain", "\"relation\":\"upstream\",\"qtype\":\"NS\""},
+	    {"client-abort", "\"latency_ms\":60000.000,\"reply_code\":\"\",\"outcome\":"
+	                     "\"client-abort\""},
+	    {"ipv6", "ip6.arpa"},
+	    {"pipelining-bdat", "\"relation\":\"recipient-domain\""},
+	    {"pipelining-bdat", "\"tls\":true"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char p[128], t[128];
+		char *truth;
+		path_of(p, sizeof(p), cases[i].scenario, ".pcap");
+		path_of(t, sizeof(t), cases[i].scenario, ".json");
+		gen_scenario(cases[i].scenario, p, t, NULL);
+		truth = slurp(t, NULL);
+		cr_expect_not_null(strstr(truth, cases[i].needle), "%s: no %s in\n%s",
+		                   cases[i].scenario, cases[i].needle, truth);
+		free(truth);
+	}
+}
+
+/* ---- the truth's latencies are what the packets say ------------------------------- */
+
+struct tcpev {
+	uint64_t ts;
+	int from_server;
+	size_t plen;
+	uint8_t flags;
+	char head[8];
+	char tail[8];
+};
+
+/* TCP packets of one scenario between a client and server port 25 */
+static int
+tcp_events(const char *path, struct tcpev *ev, int max)
+{
+	char err[PCAP_ERRBUF_SIZE];
+	pcap_t *p = pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_NANO, err);
+	struct pcap_pkthdr *h;
+	const u_char *d;
+	int n = 0;
+
+	cr_assert_not_null(p, "%s", err);
+	while (pcap_next_ex(p, &h, &d) == 1 && n < max) {
+		const uint8_t *ip = d + 14;
+		if (rd16(d + 12) != 0x0800 || ip[9] != 6)
+			continue;
+		size_t ihl = (size_t)(ip[0] & 15) * 4;
+		const uint8_t *t = ip + ihl;
+		size_t thl = (size_t)(t[12] >> 4) * 4;
+		size_t plen = rd16(ip + 2) - ihl - thl;
+		struct tcpev *e = &ev[n++];
+		memset(e, 0, sizeof(*e));
+		e->ts = (uint64_t)h->ts.tv_sec * 1000000000ULL + (uint64_t)h->ts.tv_usec;
+		e->from_server = rd16(t) == 25;
+		e->plen = plen;
+		e->flags = t[13];
+		memcpy(e->head, t + thl, plen < 7 ? plen : 7);
+		if (plen >= 3)
+			memcpy(e->tail, t + thl + plen - 3, 3);
+	}
+	pcap_close(p);
+	return n;
+}
+
+Test(gen, latencies_match_packets, .init = setup, .fini = teardown)
+{
+	static struct tcpev ev[256];
+	char p[128];
+	int n, i;
+	uint64_t ack = 0, greet = 0, dot = 0, reply = 0;
+
+	path_of(p, sizeof(p), "ptr-timeout", ".pcap");
+	gen_scenario("ptr-timeout", p, NULL, NULL);
+	n = tcp_events(p, ev, 256);
+	for (i = 0; i < n; i++) {
+		if (!ack && !ev[i].from_server && ev[i].flags == 0x10)
+			ack = ev[i].ts;
+		if (!greet && ev[i].from_server && ev[i].plen && !memcmp(ev[i].head, "220 ", 4))
+			greet = ev[i].ts;
+	}
+	cr_assert(ack && greet);
+	cr_expect_eq(greet - ack, 30000000000ULL);
+
+	path_of(p, sizeof(p), "slow-data", ".pcap");
+	gen_scenario("slow-data", p, NULL, NULL);
+	n = tcp_events(p, ev, 256);
+	for (i = 0; i < n; i++) {
+		if (!ev[i].from_server && ev[i].plen >= 3 && !memcmp(ev[i].tail, ".\r\n", 3))
+			dot = ev[i].ts;
+		if (dot && !reply && ev[i].from_server && ev[i].plen)
+			reply = ev[i].ts;
+	}
+	cr_assert(dot && reply);
+	cr_expect_eq(reply - dot, 4000000000ULL);
+}
+
+/* ---- capture-layer variants ---------------------------------------------------- */
+
+Test(gen, link_types, .init = setup, .fini = teardown)
+{
+	static const struct {
+		enum pw_link link;
+		int dlt;
+	} links[] = {
+	    {PW_LINK_ETHERNET, DLT_EN10MB}, {PW_LINK_VLAN, DLT_EN10MB},
+	    {PW_LINK_QINQ, DLT_EN10MB},     {PW_LINK_SLL, DLT_LINUX_SLL},
+	    {PW_LINK_SLL2, DLT_LINUX_SLL2}, {PW_LINK_RAW, DLT_RAW},
+	    {PW_LINK_NULL, DLT_NULL},
+	};
+	long base = -1;
+
+	for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++) {
+		struct gen_options o;
+		struct scan sc;
+		char p[128];
+		memset(&o, 0, sizeof(o));
+		o.link = links[i].link;
+		o.link_set = 1;
+		cr_assert_eq(pw_link_parse(pw_link_name(links[i].link)), (int)links[i].link);
+		path_of(p, sizeof(p), pw_link_name(links[i].link), ".pcap");
+		gen_scenario("local-resolver-chain", p, NULL, &o);
+		scan_file(p, &sc);
+		assert_clean(p, &sc);
+		cr_expect_eq(sc.dlt, links[i].dlt, "%s", p);
+		if (base < 0)
+			base = sc.packets;
+		cr_expect_eq(sc.packets, base, "%s", p);
+	}
+	cr_expect_eq(pw_link_parse("token-ring"), -1);
+}
+
+Test(gen, nanosecond_and_pcapng, .init = setup, .fini = teardown)
+{
+	struct gen_options o;
+	struct scan plain, ns, ng;
+	char a[128], b[128], c[128];
+
+	memset(&o, 0, sizeof(o));
+	path_of(a, sizeof(a), "plain", ".pcap");
+	path_of(b, sizeof(b), "nano", ".pcap");
+	path_of(c, sizeof(c), "ng", ".pcapng");
+	gen_scenario("concurrent", a, NULL, &o);
+	o.nanosecond = 1;
+	gen_scenario("concurrent", b, NULL, &o);
+	o.pcapng = 1;
+	gen_scenario("concurrent", c, NULL, &o);
+	scan_file(a, &plain);
+	scan_file(b, &ns);
+	scan_file(c, &ng);
+	assert_clean("nano", &ns);
+	assert_clean("pcapng", &ng);
+	cr_expect_eq(plain.packets, ns.packets);
+	cr_expect_eq(plain.packets, ng.packets);
+	cr_expect_eq(ns.first_ns, ng.first_ns);
+	cr_expect(!same_file(a, b));
+}
+
+Test(gen, segment_variants, .init = setup, .fini = teardown)
+{
+	struct gen_options o;
+	struct scan base, split, rd;
+	char a[128], b[128], c[128];
+
+	memset(&o, 0, sizeof(o));
+	path_of(a, sizeof(a), "base", ".pcap");
+	path_of(b, sizeof(b), "split", ".pcap");
+	path_of(c, sizeof(c), "reorder-dup", ".pcap");
+	gen_scenario("slow-data", a, NULL, &o);
+	o.flags = GEN_SPLIT_SERVER;
+	gen_scenario("slow-data", b, NULL, &o);
+	o.flags = GEN_REORDER | GEN_DUP;
+	gen_scenario("outbound", c, NULL, &o);
+	scan_file(a, &base);
+	scan_file(b, &split);
+	scan_file(c, &rd);
+	assert_clean("split", &split);
+	assert_clean("reorder+dup", &rd);
+	/* every reply byte is its own segment: the EHLO reply alone is > 150 */
+	cr_expect_gt(split.packets, base.packets + 250);
+	cr_expect_gt(rd.packets, 1100);
+}
+
+/* ---- workload --------------------------------------------------------------------- */
+
+Test(gen, workload_small, .init = setup, .fini = teardown)
+{
+	struct gen_options o;
+	struct gen_result r1, r2;
+	struct scan sc;
+	char a[128], b[128], t[128];
+	char *truth;
+
+	memset(&o, 0, sizeof(o));
+	o.sessions = 2000;
+	path_of(a, sizeof(a), "wl1", ".pcap");
+	path_of(b, sizeof(b), "wl2", ".pcap");
+	path_of(t, sizeof(t), "wl", ".json");
+	cr_assert_eq(gen_run_workload(a, t, &o, &r1), 0);
+	cr_assert_eq(gen_run_workload(b, NULL, &o, &r2), 0);
+	cr_expect(same_file(a, b));
+	cr_expect_eq(r1.sessions, 2000);
+	cr_expect_eq(r1.packets, r2.packets);
+	/* ~27 packets per session */
+	cr_expect_gt(r1.packets, 2000 * 20);
+	cr_expect_lt(r1.packets, 2000 * 35);
+	scan_file(a, &sc);
+	assert_clean("workload", &sc);
+	cr_expect_eq((uint64_t)sc.packets, r1.packets);
+	cr_expect_gt(sc.ipv6, 0);
+	truth = slurp(t, NULL);
+	cr_expect_not_null(strstr(truth, "\"workload\":{\"sessions\":2000"), "%s", truth);
+	free(truth);
+	/* another seed, another capture */
+	o.seed = 7;
+	cr_assert_eq(gen_run_workload(b, NULL, &o, &r2), 0);
+	cr_expect(!same_file(a, b));
+}
+
+/* ---- Wireshark's opinion ------------------------------------------------------------ */
+
+static void
+tshark_clean(const char *file)
+{
+	char cmd[512], line[512];
+	FILE *f;
+	int lines = 0;
+
+	snprintf(cmd, sizeof(cmd),
+	         "/usr/bin/tshark -n -r '%s' -Y '_ws.malformed || _ws.expert.severity >= error' "
+	         "2>/dev/null",
+	         file);
+	f = popen(cmd, "r");
+	cr_assert_not_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		if (lines++ < 5)
+			cr_log_error("%s: %s", file, line);
+	}
+	cr_expect_eq(pclose(f), 0, "%s: tshark failed", file);
+	cr_expect_eq(lines, 0, "%s: tshark complains", file);
+}
+
+Test(gen, tshark, .init = setup, .fini = teardown, .timeout = 300)
+{
+	struct gen_options o;
+	char p[128];
+
+	if (access("/usr/bin/tshark", X_OK) != 0)
+		cr_skip_test("no tshark");
+	memset(&o, 0, sizeof(o));
+	for (size_t i = 0; i < gen_nscenarios; i++) {
+		path_of(p, sizeof(p), gen_scenarios[i].name, ".pcap");
+		gen_scenario(gen_scenarios[i].name, p, NULL, &o);
+		tshark_clean(p);
+	}
+	for (int l = PW_LINK_VLAN; l <= PW_LINK_NULL; l++) {
+		o.link = (enum pw_link)l;
+		o.link_set = 1;
+		path_of(p, sizeof(p), pw_link_name(o.link), ".pcap");
+		gen_scenario("local-resolver-chain", p, NULL, &o);
+		tshark_clean(p);
+	}
+	memset(&o, 0, sizeof(o));
+	o.flags = GEN_SPLIT_SERVER;
+	path_of(p, sizeof(p), "split", ".pcap");
+	gen_scenario("pipelining-bdat", p, NULL, &o);
+	tshark_clean(p);
+	o.flags = GEN_REORDER | GEN_DUP;
+	path_of(p, sizeof(p), "reorder", ".pcap");
+	gen_scenario("outbound", p, NULL, &o);
+	tshark_clean(p);
+	o.flags = 0;
+	o.pcapng = 1;
+	o.nanosecond = 1;
+	path_of(p, sizeof(p), "ng", ".pcapng");
+	gen_scenario("ipv6", p, NULL, &o);
+	tshark_clean(p);
+}

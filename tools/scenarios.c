@@ -1,0 +1,814 @@
+/*
+ * scenarios.c - the incident scenarios of mxlag-gen (DESIGN.md, "The
+ * incidents it exists for"), each a small capture with a known truth.
+ *
+ * Mail host 192.0.2.10 / 2001:db8::10 "mail.example.test", resolver
+ * 198.51.100.53 unless a scenario says otherwise.  Every slow reply's
+ * latency follows from the timestamps chosen here and is recorded in the
+ * truth by sess_reply_at() itself.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dnsmsg.h"
+#include "gen.h"
+
+#define T0 (GEN_EPOCH_NS + SEC(1))
+#define LAN_RTT US(200)
+
+static const char *const RCPT_LOCAL = "postmaster@mail.example.test";
+
+/* ---- small building blocks ------------------------------------------------- */
+
+static int
+dns_simple(struct gen *g, uint64_t *t, const char *qname, uint16_t qtype, int rcode,
+           uint64_t answer_ns, const char *answer)
+{
+	struct dns_spec d = {.qname = qname,
+	                     .qtype = qtype,
+	                     .tries = 1,
+	                     .retry_ns = SEC(5),
+	                     .rcode = rcode,
+	                     .answer_ns = answer_ns,
+	                     .answer = answer};
+	return gen_dns(g, t, &d);
+}
+
+static int
+dns_unanswered(struct gen *g, uint64_t *t, const char *qname, uint16_t qtype, int tries,
+               uint64_t retry_ns, int new_id)
+{
+	struct dns_spec d = {.qname = qname,
+	                     .qtype = qtype,
+	                     .tries = tries,
+	                     .retry_ns = retry_ns,
+	                     .new_id = new_id,
+	                     .rcode = -1};
+	return gen_dns(g, t, &d);
+}
+
+/* PTR of the client answered quickly, then the forward lookup of the name
+ * (exim's host_lookup with its forward check). */
+static void
+fast_ptr(struct gen *g, uint64_t *t, const struct pw_addr *cli, int idx)
+{
+	char ptr[96], name[64], ip[48];
+
+	pw_addr_ptrname(cli, ptr, sizeof(ptr));
+	pw_addr_fmt(cli, ip, sizeof(ip));
+	snprintf(name, sizeof(name), "host%d.example.net", idx);
+	dns_simple(g, t, ptr, DNS_T_PTR, DNS_R_NOERROR, US(prng_range(&g->rng, 900, 2500)), name);
+	*t += US(60);
+	dns_simple(g, t, name, cli->v6 ? DNS_T_AAAA : DNS_T_A, DNS_R_NOERROR,
+	           US(prng_range(&g->rng, 700, 2000)), ip);
+	*t += US(80);
+}
+
+static struct pw_addr
+client_n(int n)
+{
+	char buf[32];
+
+	snprintf(buf, sizeof(buf), "192.0.2.%d", n);
+	return pw_ip(buf);
+}
+
+/* A plain, quick message transaction and QUIT. */
+static void
+quick_mail(struct sess *s, size_t body)
+{
+	smtp_transaction(s, "alice@example.org", RCPT_LOCAL, body, MS(2));
+	smtp_quit(s);
+}
+
+/* Outbound connection attempt that gets no answer: the SYN and retrans
+ * retransmissions (1, 2, 4 ... s). */
+static void
+outbound_unanswered(struct gen *g, uint64_t t, const struct pw_addr *dst, int retrans)
+{
+	struct pw_tcp c;
+	uint16_t port = gen_ephemeral(g);
+	uint64_t back = SEC(1), at = t;
+
+	pw_tcp_init(&c, &g->host, port, dst, 25, (uint32_t)prng_next(&g->rng), 0,
+	            (uint32_t)prng_next(&g->rng), 0);
+	pw_tcp_syn(g->sink, &c, 0, t);
+	for (int i = 0; i < retrans; i++) {
+		at += back;
+		back *= 2;
+		pw_tcp_syn(g->sink, &c, 0, at);
+	}
+	if (g->truth) {
+		struct truth_session *tr = truth_add_session(g->truth);
+		snprintf(tr->protocol, sizeof(tr->protocol), "smtp");
+		pw_addr_fmt(&g->host, tr->client, sizeof(tr->client));
+		pw_addr_fmt(dst, tr->server, sizeof(tr->server));
+		tr->client_port = port;
+		tr->server_port = 25;
+		tr->outbound = 1;
+		snprintf(tr->outcome, sizeof(tr->outcome), "unanswered");
+	}
+}
+
+static void
+outbound_refused(struct gen *g, uint64_t t, const struct pw_addr *dst, uint64_t rtt)
+{
+	struct pw_tcp c;
+	uint16_t port = gen_ephemeral(g);
+
+	pw_tcp_init(&c, &g->host, port, dst, 25, (uint32_t)prng_next(&g->rng), 0,
+	            (uint32_t)prng_next(&g->rng), 0);
+	pw_tcp_syn(g->sink, &c, 0, t);
+	pw_tcp_rst(g->sink, &c, 1, t + rtt, 1);
+	if (g->truth) {
+		struct truth_session *tr = truth_add_session(g->truth);
+		snprintf(tr->protocol, sizeof(tr->protocol), "smtp");
+		pw_addr_fmt(&g->host, tr->client, sizeof(tr->client));
+		pw_addr_fmt(dst, tr->server, sizeof(tr->server));
+		tr->client_port = port;
+		tr->server_port = 25;
+		tr->outbound = 1;
+		snprintf(tr->outcome, sizeof(tr->outcome), "refused");
+	}
+}
+
+/* ---- 1, 2: client PTR ---------------------------------------------------------- */
+
+static void
+sc_ptr_timeout(struct gen *g)
+{
+	struct pw_addr cli = client_n(200);
+	struct sess s;
+	char ptr[96];
+	uint64_t t;
+	int q;
+
+	pw_addr_ptrname(&cli, ptr, sizeof(ptr));
+	sess_open(&s, g, "smtp", &cli, 40112, &g->host, 25, T0, LAN_RTT, 0);
+	t = s.req_t + US(500);
+	q = dns_unanswered(g, &t, ptr, DNS_T_PTR, 3, SEC(5), 0);
+	truth_cause_dns(smtp_greeting_ehlo(&s, s.req_t + SEC(30), "client.example.org"), q,
+	                "client-ptr");
+	quick_mail(&s, 1800);
+}
+
+static void
+sc_ptr_fixed(struct gen *g)
+{
+	struct pw_addr cli = client_n(200);
+	struct sess s;
+	char ptr[96];
+	uint64_t t;
+
+	pw_addr_ptrname(&cli, ptr, sizeof(ptr));
+	sess_open(&s, g, "smtp", &cli, 40112, &g->host, 25, T0, LAN_RTT, 0);
+	t = s.req_t + US(500);
+	dns_simple(g, &t, ptr, DNS_T_PTR, DNS_R_NXDOMAIN, MS(3), NULL);
+	smtp_greeting_ehlo(&s, t + US(300), "client.example.org");
+	quick_mail(&s, 1800);
+}
+
+/* ---- 3: POP3 behind tcpserver: self PTR, client PTR, ident ------------------------- */
+
+static void
+sc_pop3_self_ptr(struct gen *g)
+{
+	struct pw_addr cli = client_n(200);
+	struct sess s;
+	char self[96], ptr[96];
+	uint64_t t, greet;
+	int qs, qc, id;
+	struct truth_slow *sl;
+
+	pw_addr_ptrname(&g->host, self, sizeof(self));
+	pw_addr_ptrname(&cli, ptr, sizeof(ptr));
+	sess_open(&s, g, "pop3", &cli, 40113, &g->host, 110, T0, LAN_RTT, 0);
+	greet = s.req_t + SEC(120);
+	t = s.req_t + US(800);
+	/* tcpserver's own address: two tries, new ids, ~75 s */
+	qs = dns_unanswered(g, &t, self, DNS_T_PTR, 2, SEC(37) + MS(500), 1);
+	/* the client: SERVFAIL after 15 s */
+	t += US(200);
+	qc = dns_simple(g, &t, ptr, DNS_T_PTR, DNS_R_SERVFAIL, SEC(15), NULL);
+	/* ident: dropped by the client's firewall until the -t timeout */
+	t += US(300);
+	id = gen_ident(g, &t, &g->host, &cli, 40113, 110, IDENT_UNANSWERED, 3, greet - US(400) - t,
+	               LAN_RTT);
+	{
+		static const char banner[] = "+OK <2817.1767225721@mail.example.test>\r\n";
+		sl = sess_reply_at(&s, greet, "GREETING", banner, strlen(banner));
+	}
+	truth_cause_dns(sl, qs, "self-ptr");
+	truth_cause_dns(sl, qc, "client-ptr");
+	truth_cause_ident(sl, id);
+	sess_cmd(&s, "USER", "USER alice\r\n", sess_fast(&s), "+OK \r\n");
+	sess_cmd(&s, "PASS", "PASS s3cret\r\n", MS(3), "+OK \r\n");
+	sess_cmd(&s, "STAT", "STAT\r\n", sess_fast(&s), "+OK 2 3210\r\n");
+	sess_cmd(&s, "QUIT", "QUIT\r\n", sess_fast(&s), "+OK \r\n");
+	sess_close(&s, 1);
+	g->truth->sql_secret = "s3cret";
+}
+
+/* ---- 4: ident dropped ------------------------------------------------------------- */
+
+static void
+sc_ident_timeout(struct gen *g)
+{
+	struct pw_addr cli = client_n(200);
+	struct sess s;
+	char ptr[96];
+	uint64_t t, greet;
+	int id;
+
+	pw_addr_ptrname(&cli, ptr, sizeof(ptr));
+	sess_open(&s, g, "smtp", &cli, 40114, &g->host, 25, T0, LAN_RTT, 0);
+	greet = s.req_t + SEC(26);
+	t = s.req_t + US(700);
+	/* exim: ident first (here a 26 s timeout), then a quick PTR */
+	id = gen_ident(g, &t, &g->host, &cli, 40114, 25, IDENT_UNANSWERED, 3, greet - MS(2) - t,
+	               LAN_RTT);
+	dns_simple(g, &t, ptr, DNS_T_PTR, DNS_R_NXDOMAIN, US(300), NULL);
+	truth_cause_ident(smtp_greeting_ehlo(&s, greet, "client.example.org"), id);
+	quick_mail(&s, 1500);
+}
+
+/* ---- 5: sender/recipient checks ---------------------------------------------------- */
+
+static void
+sc_sender_checks(struct gen *g)
+{
+	struct pw_addr cli = client_n(200);
+	struct sess s;
+	uint64_t t;
+	int mx, a, bl;
+	struct truth_slow *sl;
+
+	sess_open(&s, g, "smtp", &cli, 40115, &g->host, 25, T0, LAN_RTT, 0);
+	t = s.req_t + US(400);
+	fast_ptr(g, &t, &cli, 200);
+	smtp_greeting_ehlo(&s, t, "client.example.org");
+
+	sess_sendstr(&s, "MAIL FROM:<a@slow.example>\r\n");
+	t = s.req_t + US(300);
+	mx = dns_unanswered(g, &t, "slow.example", DNS_T_MX, 2, SEC(5), 0);
+	a = dns_unanswered(g, &t, "slow.example", DNS_T_A, 2, SEC(5), 0);
+	sl = sess_reply_at(&s, t + US(200), "MAIL", "250 OK\r\n", 8);
+	truth_cause_dns(sl, mx, "sender-domain");
+	truth_cause_dns(sl, a, "sender-domain");
+
+	sess_sendstr(&s, "RCPT TO:<b@example.net>\r\n");
+	t = s.req_t + US(300);
+	bl = dns_simple(g, &t, "200.2.0.192.zen.dnsbl.example", DNS_T_A, DNS_R_NXDOMAIN, SEC(19),
+	                NULL);
+	sl = sess_reply_at(&s, s.req_t + SEC(19) + MS(1), "RCPT", "250 Accepted\r\n", 14);
+	truth_cause_dns(sl, bl, "dnsbl");
+
+	sess_cmd(&s, "DATA", "DATA\r\n", sess_fast(&s),
+	         "354 Enter message, ending with \".\" on a line by itself\r\n");
+	{
+		char body[1200];
+		gen_body(&g->rng, body, sizeof(body) - 3, "a@slow.example", "b@example.net");
+		memcpy(body + sizeof(body) - 3, ".\r\n", 3);
+		sess_send(&s, body, sizeof(body));
+		if (s.tr)
+			s.tr->message_bytes += (long)sizeof(body) - 3;
+	}
+	smtp_data_end_at(&s, s.req_t + MS(2));
+	smtp_quit(&s);
+}
+
+/* ---- 6: slow end of DATA, nothing on the network ------------------------------------ */
+
+static void
+sc_slow_data(struct gen *g)
+{
+	struct pw_addr cli = client_n(200);
+	struct sess s;
+	uint64_t t;
+
+	sess_open(&s, g, "smtp", &cli, 40116, &g->host, 25, T0, LAN_RTT, 0);
+	t = s.req_t + US(400);
+	fast_ptr(g, &t, &cli, 200);
+	smtp_greeting_ehlo(&s, t, "client.example.org");
+	truth_cause_none(smtp_transaction(&s, "alice@example.org", RCPT_LOCAL, 2600, SEC(4)));
+	smtp_quit(&s);
+}
+
+/* ---- 7: IP literal as smart host ------------------------------------------------------ */
+
+static void
+sc_ip_literal(struct gen *g)
+{
+	struct pw_addr cli = client_n(200);
+	struct sess s;
+	uint64_t t;
+	int mx, a;
+	struct truth_slow *sl;
+
+	sess_open(&s, g, "smtp", &cli, 40117, &g->host, 25, T0, LAN_RTT, 0);
+	t = s.req_t + US(400);
+	fast_ptr(g, &t, &cli, 200);
+	smtp_greeting_ehlo(&s, t, "client.example.org");
+	smtp_envelope_body(&s, "alice@example.org", "carol@example.com", NULL, 1400);
+	/* synchronous delivery to the "smart host" 10.11.12.13, written as a
+	 * name: MX and A lookups of an IP literal */
+	t = s.req_t + US(500);
+	mx = dns_simple(g, &t, "10.11.12.13", DNS_T_MX, DNS_R_NXDOMAIN, MS(1500), NULL);
+	t += US(300);
+	a = dns_simple(g, &t, "10.11.12.13", DNS_T_A, DNS_R_NXDOMAIN, MS(1490), NULL);
+	sl = smtp_data_end_at(&s, s.req_t + SEC(3));
+	truth_cause_dns(sl, mx, "ip-literal");
+	truth_cause_dns(sl, a, "ip-literal");
+	smtp_quit(&s);
+}
+
+/* ---- 8: outbound deliveries ---------------------------------------------------------- */
+
+static void
+sc_outbound(struct gen *g)
+{
+	struct pw_addr dead = pw_ip("203.0.113.25"), closed = pw_ip("203.0.113.26");
+	struct pw_addr good = pw_ip("203.0.113.27");
+	struct sess s;
+
+	outbound_unanswered(g, T0, &dead, 3);
+	outbound_refused(g, T0 + SEC(1), &closed, MS(30));
+	sess_open(&s, g, "smtp", &g->host, gen_ephemeral(g), &good, 25, T0 + SEC(2), MS(30), 1);
+	smtp_greeting_ehlo(&s, s.req_t + s.rtt + MS(3), g->hostname);
+	smtp_transaction(&s, "bounces@mail.example.test", "dave@remote.example", 1048576, MS(150));
+	smtp_quit(&s);
+}
+
+/* ---- 9: 40 concurrent sessions, one with an unanswered PTR ------------------------------ */
+
+static void
+sc_concurrent(struct gen *g)
+{
+	for (int i = 0; i < 40; i++) {
+		struct pw_addr cli = client_n(100 + i);
+		struct sess s;
+		char ptr[96], helo[64];
+		uint64_t t;
+
+		pw_addr_ptrname(&cli, ptr, sizeof(ptr));
+		snprintf(helo, sizeof(helo), "ws%d.example.org", 100 + i);
+		sess_open(&s, g, "smtp", &cli, (uint16_t)(41000 + i * 7), &g->host, 25,
+		          T0 + MS(200) * (uint64_t)i + US(prng_range(&g->rng, 0, 900)), LAN_RTT, 0);
+		t = s.req_t + US(prng_range(&g->rng, 200, 600));
+		if (100 + i == 117) {
+			int q = dns_unanswered(g, &t, ptr, DNS_T_PTR, 2, SEC(4), 0);
+			truth_cause_dns(smtp_greeting_ehlo(&s, s.req_t + SEC(8), helo), q,
+			                "client-ptr");
+		} else {
+			char name[64];
+			snprintf(name, sizeof(name), "ws%d.example.org", 100 + i);
+			dns_simple(g, &t, ptr, DNS_T_PTR, DNS_R_NOERROR,
+			           MS(prng_range(&g->rng, 1, 20)), name);
+			smtp_greeting_ehlo(&s, t + US(200), helo);
+		}
+		smtp_transaction(&s, "alice@example.org", RCPT_LOCAL,
+		                 (size_t)prng_range(&g->rng, 600, 4000), MS(2));
+		smtp_quit(&s);
+	}
+}
+
+/* ---- 10: resolver on the mail host ----------------------------------------------------- */
+
+static void
+sc_local_resolver_chain(struct gen *g)
+{
+	struct pw_addr cli = client_n(200), lo = pw_ip("127.0.0.1");
+	struct pw_addr as112a = pw_ip("192.175.48.42"), as112b = pw_ip("192.175.48.6");
+	struct sess s;
+	char ptr[96];
+	uint64_t t0, t, tu;
+	int stub, up;
+	struct truth_cause *c;
+
+	snprintf(g->truth->resolver, sizeof(g->truth->resolver), "127.0.0.1");
+	pw_addr_ptrname(&cli, ptr, sizeof(ptr));
+	sess_open(&s, g, "smtp", &cli, 40120, &g->host, 25, T0, LAN_RTT, 0);
+	t0 = t = s.req_t + US(500);
+	{
+		struct dns_spec d = {.from = &lo,
+		                     .resolver = &lo,
+		                     .qname = ptr,
+		                     .qtype = DNS_T_PTR,
+		                     .tries = 1,
+		                     .retry_ns = SEC(10),
+		                     .rcode = DNS_R_SERVFAIL,
+		                     .answer_ns = SEC(10)};
+		stub = gen_dns(g, &t, &d);
+	}
+	c = truth_cause_dns(smtp_greeting_ehlo(&s, t + US(400), "client.example.org"), stub,
+	                    "client-ptr");
+	/* the resolver's own upstream queries while the stub waits */
+	for (int i = 0; i < 3; i++) {
+		struct dns_spec d = {.from = &g->host,
+		                     .resolver = &as112a,
+		                     .qname = ptr,
+		                     .qtype = DNS_T_PTR,
+		                     .tries = 1,
+		                     .retry_ns = SEC(3),
+		                     .rcode = -1,
+		                     .upstream = 1};
+		tu = t0 + US(300) + MS(3200) * (uint64_t)i;
+		up = gen_dns(g, &tu, &d);
+		truth_cause_upstream(c, up);
+	}
+	{
+		struct dns_spec d = {.from = &g->host,
+		                     .resolver = &as112b,
+		                     .qname = "2.0.192.in-addr.arpa",
+		                     .qtype = DNS_T_NS,
+		                     .tries = 1,
+		                     .retry_ns = SEC(3),
+		                     .rcode = -1,
+		                     .upstream = 1};
+		tu = t0 + MS(1100);
+		up = gen_dns(g, &tu, &d);
+		truth_cause_upstream(c, up);
+	}
+	quick_mail(&s, 1600);
+}
+
+/* ---- 11: healthy ---------------------------------------------------------------------- */
+
+static void
+sc_healthy(struct gen *g)
+{
+	for (int i = 0; i < 3; i++) {
+		struct pw_addr cli = client_n(200 + i);
+		struct sess s;
+		uint64_t t;
+		uint16_t port = (uint16_t)(40200 + i * 13);
+
+		sess_open(&s, g, "smtp", &cli, port, &g->host, 25, T0 + SEC(2) * (uint64_t)i,
+		          LAN_RTT, 0);
+		t = s.req_t + US(500);
+		gen_ident(g, &t, &g->host, &cli, port, 25, IDENT_REFUSED, 0, SEC(5), LAN_RTT);
+		fast_ptr(g, &t, &cli, 200 + i);
+		smtp_greeting_ehlo(&s, t, "client.example.org");
+		quick_mail(&s, 900 + 700 * (size_t)i);
+	}
+}
+
+/* ---- 12: the client gives up ------------------------------------------------------------ */
+
+static void
+sc_client_abort(struct gen *g)
+{
+	struct pw_addr cli = client_n(200);
+	struct sess s;
+	char ptr[96], banner[128];
+	uint64_t t;
+	int q;
+
+	pw_addr_ptrname(&cli, ptr, sizeof(ptr));
+	sess_open(&s, g, "smtp", &cli, 40121, &g->host, 25, T0, LAN_RTT, 0);
+	t = s.req_t + US(500);
+	q = dns_unanswered(g, &t, ptr, DNS_T_PTR, 4, SEC(20), 0);
+	/* Outlook Express gives up after 60 s */
+	truth_cause_dns(sess_client_abort(&s, s.req_t + SEC(60), "GREETING"), q, "client-ptr");
+	/* the server's lookup times out at 80 s; its late banner meets a
+	 * closed socket */
+	snprintf(banner, sizeof(banner), "220 %s ESMTP Exim 4.96\r\n", g->hostname);
+	pw_tcp_send(g->sink, &s.c, 1, t + US(300), banner, strlen(banner), US(12), 0);
+	pw_tcp_rst(g->sink, &s.c, 0, t + US(300) + LAN_RTT, 0);
+}
+
+/* ---- 13: IPv6 --------------------------------------------------------------------------- */
+
+static void
+sc_ipv6(struct gen *g)
+{
+	struct pw_addr cli = pw_ip("2001:db8::200");
+	struct sess s;
+	char ptr[96];
+	uint64_t t;
+	int q;
+
+	g->resolver = pw_ip("2001:db8::53");
+	pw_addr_fmt(&g->resolver, g->truth->resolver, sizeof(g->truth->resolver));
+	pw_addr_ptrname(&cli, ptr, sizeof(ptr));
+	sess_open(&s, g, "smtp", &cli, 40122, &g->host6, 25, T0, LAN_RTT, 0);
+	t = s.req_t + US(500);
+	q = dns_unanswered(g, &t, ptr, DNS_T_PTR, 2, MS(2400), 0);
+	truth_cause_dns(smtp_greeting_ehlo(&s, s.req_t + SEC(5), "client6.example.org"), q,
+	                "client-ptr");
+	quick_mail(&s, 3000);
+}
+
+/* ---- 14: PIPELINING, BDAT, STARTTLS ----------------------------------------------------- */
+
+static size_t
+tls_client_hello(struct prng *r, uint8_t *b)
+{
+	static const uint8_t ext[] = {
+	    0x00, 0x2b, 0x00, 0x03, 0x02, 0x03, 0x04,                   /* supported_versions */
+	    0x00, 0x0a, 0x00, 0x04, 0x00, 0x02, 0x00, 0x1d,             /* supported_groups */
+	    0x00, 0x0d, 0x00, 0x04, 0x00, 0x02, 0x04, 0x03,             /* signature_algorithms */
+	    0x00, 0x33, 0x00, 0x26, 0x00, 0x24, 0x00, 0x1d, 0x00, 0x20, /* key_share + 32 */
+	};
+	size_t o = 9, hs;
+
+	b[o++] = 3;
+	b[o++] = 3;
+	for (int i = 0; i < 32; i++)
+		b[o++] = (uint8_t)prng_next(r);
+	b[o++] = 32;
+	for (int i = 0; i < 32; i++)
+		b[o++] = (uint8_t)prng_next(r);
+	b[o++] = 0;
+	b[o++] = 6;
+	b[o++] = 0x13;
+	b[o++] = 0x01;
+	b[o++] = 0x13;
+	b[o++] = 0x02;
+	b[o++] = 0x13;
+	b[o++] = 0x03;
+	b[o++] = 1;
+	b[o++] = 0;
+	b[o++] = 0;
+	b[o++] = (uint8_t)(sizeof(ext) + 32);
+	memcpy(b + o, ext, sizeof(ext));
+	o += sizeof(ext);
+	for (int i = 0; i < 32; i++)
+		b[o++] = (uint8_t)prng_next(r);
+	hs = o - 9;
+	b[0] = 0x16;
+	b[1] = 3;
+	b[2] = 1;
+	b[3] = (uint8_t)((hs + 4) >> 8);
+	b[4] = (uint8_t)(hs + 4);
+	b[5] = 1;
+	b[6] = 0;
+	b[7] = (uint8_t)(hs >> 8);
+	b[8] = (uint8_t)hs;
+	return o;
+}
+
+static size_t
+tls_server_hello(struct prng *r, uint8_t *b, const uint8_t *client_sid)
+{
+	static const uint8_t ext[] = {
+	    0x00, 0x2b, 0x00, 0x02, 0x03, 0x04,             /* supported_versions */
+	    0x00, 0x33, 0x00, 0x24, 0x00, 0x1d, 0x00, 0x20, /* key_share + 32 */
+	};
+	size_t o = 9, hs;
+
+	b[o++] = 3;
+	b[o++] = 3;
+	for (int i = 0; i < 32; i++)
+		b[o++] = (uint8_t)prng_next(r);
+	b[o++] = 32;
+	memcpy(b + o, client_sid, 32);
+	o += 32;
+	b[o++] = 0x13;
+	b[o++] = 0x01;
+	b[o++] = 0;
+	b[o++] = 0;
+	b[o++] = (uint8_t)(sizeof(ext) + 32);
+	memcpy(b + o, ext, sizeof(ext));
+	o += sizeof(ext);
+	for (int i = 0; i < 32; i++)
+		b[o++] = (uint8_t)prng_next(r);
+	hs = o - 9;
+	b[0] = 0x16;
+	b[1] = 3;
+	b[2] = 3;
+	b[3] = (uint8_t)((hs + 4) >> 8);
+	b[4] = (uint8_t)(hs + 4);
+	b[5] = 2;
+	b[6] = 0;
+	b[7] = (uint8_t)(hs >> 8);
+	b[8] = (uint8_t)hs;
+	/* ChangeCipherSpec */
+	static const uint8_t ccs[] = {0x14, 0x03, 0x03, 0x00, 0x01, 0x01};
+	memcpy(b + o, ccs, sizeof(ccs));
+	return o + sizeof(ccs);
+}
+
+/* n bytes of "encrypted" application data records */
+static size_t
+tls_appdata(struct prng *r, uint8_t *b, size_t n)
+{
+	b[0] = 0x17;
+	b[1] = 3;
+	b[2] = 3;
+	b[3] = (uint8_t)(n >> 8);
+	b[4] = (uint8_t)n;
+	for (size_t i = 0; i < n; i++)
+		b[5 + i] = (uint8_t)prng_next(r);
+	return n + 5;
+}
+
+static void
+sc_pipelining_bdat(struct gen *g)
+{
+	struct sess s;
+	uint64_t t;
+
+	/* A: PIPELINING */
+	{
+		struct pw_addr cli = client_n(201);
+		char body[2003];
+		sess_open(&s, g, "smtp", &cli, 40301, &g->host, 25, T0, LAN_RTT, 0);
+		t = s.req_t + US(400);
+		fast_ptr(g, &t, &cli, 201);
+		smtp_greeting_ehlo(&s, t, "pipe.example.org");
+		sess_sendstr(&s, "MAIL FROM:<a@example.org>\r\nRCPT TO:<x@mail.example.test>\r\n"
+		                 "RCPT TO:<y@mail.example.test>\r\nDATA\r\n");
+		sess_reply(&s, US(700), "MAIL RCPT RCPT DATA",
+		           "250 OK\r\n250 Accepted\r\n250 Accepted\r\n"
+		           "354 Enter message, ending with \".\" on a line by itself\r\n");
+		gen_body(&g->rng, body, sizeof(body) - 3, "a@example.org", "x@mail.example.test");
+		memcpy(body + sizeof(body) - 3, ".\r\n", 3);
+		sess_send(&s, body, sizeof(body));
+		s.tr->message_bytes = (long)sizeof(body) - 3;
+		smtp_data_end_at(&s, s.req_t + MS(2));
+		smtp_quit(&s);
+	}
+	/* B: CHUNKING, and a RCPT waiting for the A record of an MX host */
+	{
+		struct pw_addr cli = client_n(202);
+		uint8_t chunk[600];
+		struct truth_slow *sl;
+		int q;
+		sess_open(&s, g, "smtp", &cli, 40302, &g->host, 25, T0 + SEC(1), LAN_RTT, 0);
+		t = s.req_t + US(400);
+		fast_ptr(g, &t, &cli, 202);
+		smtp_greeting_ehlo(&s, t, "chunk.example.org");
+		sess_cmd(&s, "MAIL", "MAIL FROM:<b@example.org>\r\n", sess_fast(&s), "250 OK\r\n");
+		sess_sendstr(&s, "RCPT TO:<c@remote.example>\r\n");
+		t = s.req_t + US(300);
+		q = dns_simple(g, &t, "mx.remote.example", DNS_T_A, DNS_R_NOERROR, MS(1900),
+		               "203.0.113.27");
+		sl = sess_reply_at(&s, s.req_t + SEC(2), "RCPT", "250 Accepted\r\n", 14);
+		truth_cause_dns(sl, q, "recipient-domain");
+		memcpy(chunk, "BDAT 500\r\n", 10);
+		gen_body(&g->rng, (char *)chunk + 10, 500, "b@example.org", "c@remote.example");
+		sess_send(&s, chunk, 510);
+		sess_reply(&s, sess_fast(&s), "BDAT", "250 500 byte chunk received\r\n");
+		memcpy(chunk, "BDAT 312 LAST\r\n", 15);
+		gen_body(&g->rng, (char *)chunk + 15, 312, "b@example.org", "c@remote.example");
+		sess_send(&s, chunk, 327);
+		sess_reply(&s, MS(2), "BDAT", "250 OK id=1v0b0b-000b0b-0b\r\n");
+		s.tr->message_bytes = 812;
+		smtp_quit(&s);
+	}
+	/* C: STARTTLS */
+	{
+		struct pw_addr cli = client_n(203);
+		uint8_t buf[1400];
+		size_t n;
+		sess_open(&s, g, "smtp", &cli, 40303, &g->host, 25, T0 + SEC(4), LAN_RTT, 0);
+		t = s.req_t + US(400);
+		fast_ptr(g, &t, &cli, 203);
+		smtp_greeting_ehlo(&s, t, "tls.example.org");
+		sess_cmd(&s, "STARTTLS", "STARTTLS\r\n", sess_fast(&s), "220 TLS go ahead\r\n");
+		s.tr->tls = 1;
+		n = tls_client_hello(&g->rng, buf);
+		sess_send(&s, buf, n);
+		{
+			uint8_t sid[32];
+			memcpy(sid, buf + 9 + 2 + 32 + 1, 32);
+			n = tls_server_hello(&g->rng, buf, sid);
+		}
+		n += tls_appdata(&g->rng, buf + n, 900);
+		pw_tcp_send(g->sink, &s.c, 1, s.req_t + MS(1), buf, n, US(12), 0);
+		s.t = s.req_t + MS(1) + US(24) + s.rtt + MS(1);
+		n = tls_appdata(&g->rng, buf, 74);
+		sess_send(&s, buf, n); /* client Finished */
+		n = tls_appdata(&g->rng, buf, 40);
+		s.t += US(50);
+		sess_send(&s, buf, n); /* EHLO again, encrypted */
+		n = tls_appdata(&g->rng, buf, 180);
+		pw_tcp_send(g->sink, &s.c, 1, s.req_t + US(300), buf, n, US(12), 0);
+		s.t = s.req_t + US(300) + s.rtt + MS(1);
+		n = tls_appdata(&g->rng, buf, 22);
+		sess_send(&s, buf, n); /* QUIT */
+		n = tls_appdata(&g->rng, buf, 60);
+		pw_tcp_send(g->sink, &s.c, 1, s.req_t + US(200), buf, n, US(12), 0);
+		s.t = s.req_t + US(200) + s.rtt + s.think;
+		sess_close(&s, 0);
+	}
+}
+
+/* ---- table ------------------------------------------------------------------------------ */
+
+const struct scenario gen_scenarios[] = {
+    {"ptr-timeout", "greeting waits 30 s on an unanswered PTR of the client (2 retransmits)",
+     "exim-like", PW_LINK_ETHERNET, sc_ptr_timeout},
+    {"ptr-fixed", "same client, the PTR gets NXDOMAIN in 3 ms: prompt greeting (control)",
+     "exim-like", PW_LINK_ETHERNET, sc_ptr_fixed},
+    {"pop3-self-ptr",
+     "tcpserver POP3: PTR of its own address, client PTR (SERVFAIL), dropped ident: +OK after "
+     "120 s",
+     "tcpserver-like", PW_LINK_ETHERNET, sc_pop3_self_ptr},
+    {"ident-timeout", "greeting waits 26 s on an ident probe dropped by the client's firewall",
+     "exim-like", PW_LINK_ETHERNET, sc_ident_timeout},
+    {"sender-checks",
+     "MAIL and RCPT take ~20 s each: sender-domain MX/A unanswered, slow DNSBL answer",
+     "sendmail-like", PW_LINK_ETHERNET, sc_sender_checks},
+    {"slow-data", "only the reply to the final dot is slow (4 s), no network cause (control)",
+     "exim-like", PW_LINK_ETHERNET, sc_slow_data},
+    {"ip-literal", "DATA-END waits 3 s while the host looks up MX/A of the name 10.11.12.13",
+     "sendmail-like", PW_LINK_ETHERNET, sc_ip_literal},
+    {"outbound",
+     "the host delivers: 203.0.113.25 never answers, .26 refuses, .27 takes a 1 MB message",
+     "exim-like", PW_LINK_ETHERNET, sc_outbound},
+    {"concurrent", "40 overlapping sessions with their own PTR lookups; only 192.0.2.117 waits 8 s",
+     "exim-like", PW_LINK_ETHERNET, sc_concurrent},
+    {"local-resolver-chain",
+     "PTR to a resolver on 127.0.0.1 that asks the AS112 servers in vain: SERVFAIL after 10 s",
+     "exim-like", PW_LINK_SLL, sc_local_resolver_chain},
+    {"healthy", "three quick sessions, ident refused by RST, fast PTR: nothing slow", "exim-like",
+     PW_LINK_ETHERNET, sc_healthy},
+    {"client-abort",
+     "unanswered PTR; the client gives up with FIN after 60 s, the banner comes at 80 s",
+     "exim-like", PW_LINK_ETHERNET, sc_client_abort},
+    {"ipv6", "IPv6 client, unanswered ip6.arpa PTR: greeting after 5 s", "exim-like",
+     PW_LINK_ETHERNET, sc_ipv6},
+    {"pipelining-bdat", "PIPELINING, BDAT and STARTTLS sessions; one RCPT waits 2 s on an A lookup",
+     "exim-like", PW_LINK_ETHERNET, sc_pipelining_bdat},
+};
+const size_t gen_nscenarios = sizeof(gen_scenarios) / sizeof(gen_scenarios[0]);
+
+const struct scenario *
+gen_scenario_find(const char *name)
+{
+	for (size_t i = 0; i < gen_nscenarios; i++)
+		if (strcmp(gen_scenarios[i].name, name) == 0)
+			return &gen_scenarios[i];
+	return NULL;
+}
+
+static uint64_t
+name_seed(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
+}
+
+int
+gen_run_scenario(const char *name, const char *out, const char *truth_path,
+                 const struct gen_options *o, struct gen_result *res)
+{
+	const struct scenario *sc = gen_scenario_find(name);
+	struct pw_opts po;
+	struct pw_sink *sink;
+	struct truth truth;
+	struct gen g;
+	int rc = 0;
+
+	if (!sc) {
+		fprintf(stderr, "mxlag-gen: unknown scenario %s (see mxlag-gen list)\n", name);
+		return -1;
+	}
+	po.link = o->link_set ? o->link : sc->link;
+	po.nanosecond = o->nanosecond;
+	po.pcapng = o->pcapng;
+	sink = pw_sink_open(out, &po);
+	if (!sink) {
+		fprintf(stderr, "mxlag-gen: %s: %s\n", out, strerror(errno));
+		return -1;
+	}
+	truth_init(&truth);
+	truth.scenario = sc->name;
+	truth.description = sc->description;
+	truth.server = sc->server;
+	gen_init(&g, sink, &truth, o->seed ? o->seed : name_seed(sc->name));
+	g.flags = o->flags;
+	pw_sink_add_local(sink, &g.host);
+	pw_sink_add_local(sink, &g.host6);
+	sc->run(&g);
+	pw_sink_flush(sink, UINT64_MAX);
+	if (res) {
+		res->packets = pw_sink_packets(sink);
+		res->bytes = pw_sink_bytes(sink);
+		res->sessions = truth.nsess;
+	}
+	if (pw_sink_close(sink) != 0) {
+		fprintf(stderr, "mxlag-gen: %s: write error\n", out);
+		rc = -1;
+	}
+	if (rc == 0 && truth_path) {
+		FILE *f = strcmp(truth_path, "-") == 0 ? stdout : fopen(truth_path, "w");
+		if (!f) {
+			fprintf(stderr, "mxlag-gen: %s: %s\n", truth_path, strerror(errno));
+			rc = -1;
+		} else {
+			if (truth_write_json(&truth, f) != 0)
+				rc = -1;
+			if (f != stdout && fclose(f) != 0)
+				rc = -1;
+		}
+	}
+	truth_free(&truth);
+	return rc;
+}
