@@ -27,10 +27,12 @@
 
 #define MAX_CAND 256
 #define MAX_UNRELATED_SHOWN 3
+#define MIN_SHARE 0.01
 
 struct dns_rec {
 	uint64_t id;
 	uint64_t ts, end_ns, resp_ns;
+	uint64_t last_ns; /* last (re)transmission */
 	struct mx_addr client, server;
 	uint16_t qtype;
 	enum mx_dns_outcome outcome;
@@ -41,6 +43,7 @@ struct dns_rec {
 struct ident_rec {
 	uint64_t id;
 	uint64_t ts, end_ns;
+	uint64_t last_ns; /* last SYN / reply / RST */
 	struct mx_addr host, peer;
 	enum mx_ident_outcome outcome;
 };
@@ -81,6 +84,8 @@ struct cand {
 	double overlap_ms, query_ms;
 	int parent; /* index of the local query it is an upstream hop of, -1 */
 	bool taken;
+	bool unanswered;
+	uint64_t start, last, end; /* lifetime as far as this wait is concerned */
 };
 
 struct corr *
@@ -395,7 +400,7 @@ remedy_for(enum mx_relation r, bool is_dns)
 
 static void
 emit_diagnosis(struct corr *c, const struct held *h, const struct cand *cands, int n, int best,
-	       bool related, double wait_ms)
+	       bool related, double wait_ms, double floor_ms)
 {
 	struct mx_event ev;
 	char a[MX_ADDRSTRLEN], r[MX_ADDRSTRLEN], pre[96] = "";
@@ -403,8 +408,11 @@ emit_diagnosis(struct corr *c, const struct held *h, const struct cand *cands, i
 	ev.type = EV_DIAGNOSIS;
 	struct mx_diagnosis *g = &ev.u.diag;
 	g->txn_id = h->txn.id;
-	if (!h->txn.reply_ns)
+	if (!h->txn.reply_ns && h->txn.outcome == MXO_CLIENT_ABORT)
 		snprintf(pre, sizeof(pre), "The client gave up after %.1f s without a reply. ",
+			 wait_ms / 1000);
+	else if (!h->txn.reply_ns)
+		snprintf(pre, sizeof(pre), "The server closed after %.1f s without a reply. ",
 			 wait_ms / 1000);
 	if (best < 0) {
 		snprintf(g->diagnosis, sizeof(g->diagnosis),
@@ -421,36 +429,71 @@ emit_diagnosis(struct corr *c, const struct held *h, const struct cand *cands, i
 			 wait_ms / 1000);
 		mx_strlcpy(g->remedy, remedy_for(MXR_UNRELATED, true), sizeof(g->remedy));
 	} else {
-		const struct cand *k = &cands[best];
-		if (k->is_dns) {
-			char tb[12];
-			const char *qt = mx_qtype_str(k->d->qtype, tb, sizeof(tb));
-			mx_addr_fmt(&k->d->server, r, sizeof(r));
-			int up = 0, up_unans = 0;
+		/* every presented cause, largest share first; one remedy per kind */
+		size_t dl = strlen(pre), rl = 0;
+		mx_strlcpy(g->diagnosis, pre, sizeof(g->diagnosis));
+		bool done[MAX_CAND] = {false};
+		const char *remedies[8];
+		int nrem = 0;
+		for (;;) {
+			int top = -1;
 			for (int i = 0; i < n; i++)
-				if (cands[i].parent == best) {
-					up++;
-					up_unans += cands[i].d->outcome == MXD_UNANSWERED;
-				}
-			char chain[96] = "";
-			if (up)
-				snprintf(chain, sizeof(chain),
-					 "; the resolver's %d upstream quer%s (%d unanswered)", up,
-					 up == 1 ? "y" : "ies", up_unans);
-			snprintf(g->diagnosis, sizeof(g->diagnosis),
-				 "%s%s lookup %s %s to %s was %s (%s) for %.1f s of the %.1f s "
-				 "wait%s",
-				 pre, mx_relation_str(k->rel), qt, k->d->qname, r,
-				 mx_dns_outcome_str(k->d->outcome), mx_relation_str(k->rel),
-				 k->overlap_ms / 1000, wait_ms / 1000, chain);
-		} else {
-			mx_addr_fmt(&k->i->peer, a, sizeof(a));
-			snprintf(g->diagnosis, sizeof(g->diagnosis),
-				 "%sident probe to %s port 113 was %s for %.1f s of the %.1f s wait",
-				 pre, a, mx_ident_outcome_str(k->i->outcome), k->overlap_ms / 1000,
-				 wait_ms / 1000);
+				if (!done[i] && cands[i].parent < 0 && cands[i].rel != MXR_UNRELATED &&
+				    cands[i].overlap_ms >= floor_ms &&
+				    (top < 0 || cands[i].overlap_ms > cands[top].overlap_ms))
+					top = i;
+			if (top < 0)
+				break;
+			done[top] = true;
+			const struct cand *k = &cands[top];
+			char line[512];
+			if (k->is_dns) {
+				char tb[12];
+				const char *qt = mx_qtype_str(k->d->qtype, tb, sizeof(tb));
+				mx_addr_fmt(&k->d->server, r, sizeof(r));
+				int up = 0, up_unans = 0;
+				for (int i = 0; i < n; i++)
+					if (cands[i].parent == top) {
+						up++;
+						up_unans += cands[i].d->outcome == MXD_UNANSWERED;
+					}
+				char chain[96] = "";
+				if (up)
+					snprintf(chain, sizeof(chain),
+						 " (behind it %d upstream quer%s of the resolver, %d "
+						 "unanswered)",
+						 up, up == 1 ? "y" : "ies", up_unans);
+				snprintf(line, sizeof(line), "%s lookup %s %.200s to %s was %s for %.1f s%s",
+					 mx_relation_str(k->rel), qt, k->d->qname, r,
+					 mx_dns_outcome_str(k->d->outcome), k->overlap_ms / 1000, chain);
+			} else {
+				mx_addr_fmt(&k->i->peer, a, sizeof(a));
+				snprintf(line, sizeof(line), "ident probe to %s port 113 was %s for %.1f s",
+					 a, mx_ident_outcome_str(k->i->outcome), k->overlap_ms / 1000);
+			}
+			int w = snprintf(g->diagnosis + dl, sizeof(g->diagnosis) - dl, "%s%s",
+					 dl > strlen(pre) ? "; " : "", line);
+			if (w > 0)
+				dl += (size_t)w;
+			if (dl >= sizeof(g->diagnosis))
+				dl = sizeof(g->diagnosis) - 1;
+			const char *rem = remedy_for(k->rel, k->is_dns);
+			bool seen = false;
+			for (int i = 0; i < nrem; i++)
+				seen |= remedies[i] == rem;
+			if (!seen && nrem < 8)
+				remedies[nrem++] = rem;
 		}
-		mx_strlcpy(g->remedy, remedy_for(k->rel, k->is_dns), sizeof(g->remedy));
+		snprintf(g->diagnosis + dl, sizeof(g->diagnosis) - dl, " (of a %.1f s wait)",
+			 wait_ms / 1000);
+		for (int i = 0; i < nrem; i++) {
+			int w = snprintf(g->remedy + rl, sizeof(g->remedy) - rl, "%s%s",
+					 i ? "; " : "", remedies[i]);
+			if (w > 0)
+				rl += (size_t)w;
+			if (rl >= sizeof(g->remedy))
+				break;
+		}
 	}
 	mx_sink_emit(&c->out, &ev);
 }
@@ -459,6 +502,35 @@ static bool
 is_zone_query(uint16_t t)
 {
 	return t == QT_NS || t == QT_SOA || t == QT_DS || t == QT_DNSKEY;
+}
+
+/*
+ * How long was an unanswered query or probe outstanding?  The packets do
+ * not say when the asking process gave up.  A mail server's lookups for one
+ * connection run one after the other (tcpserver: own PTR, client PTR,
+ * ident), so an unanswered one lasted until the next related lookup of
+ * this wait began; the last one lasts until unanswered_ns after its last
+ * transmission (set when the record was added) or the end of the wait.
+ */
+static void
+settle_lifetimes(struct cand *k, int n, uint64_t t0, uint64_t t1)
+{
+	for (int i = 0; i < n; i++) {
+		if (k[i].unanswered && k[i].rel != MXR_UNRELATED && k[i].rel != MXR_UPSTREAM) {
+			uint64_t next = 0;
+			for (int j = 0; j < n; j++) {
+				if (j == i || k[j].rel == MXR_UNRELATED || k[j].rel == MXR_UPSTREAM)
+					continue;
+				if (k[j].start > k[i].last && (!next || k[j].start < next))
+					next = k[j].start;
+			}
+			if (next)
+				k[i].end = next;
+		}
+		k[i].overlap_ms = ns_to_ms(overlap_ns(t0, t1, k[i].start, k[i].end));
+		uint64_t qend = k[i].unanswered && k[i].end > t1 ? t1 : k[i].end;
+		k[i].query_ms = qend > k[i].start ? ns_to_ms((int64_t)(qend - k[i].start)) : 0;
+	}
 }
 
 static void
@@ -482,9 +554,10 @@ settle(struct corr *c, const struct held *h)
 		k->is_dns = 1;
 		k->d = d;
 		k->parent = -1;
-		k->overlap_ms = ns_to_ms(ov);
-		uint64_t qend = d->resp_ns ? d->resp_ns : (t1 < d->end_ns ? t1 : d->end_ns);
-		k->query_ms = qend > d->ts ? ns_to_ms((int64_t)(qend - d->ts)) : 0;
+		k->start = d->ts;
+		k->last = d->last_ns;
+		k->end = d->end_ns;
+		k->unanswered = d->resp_ns == 0;
 		k->rel = relation_of(c, h, d);
 	}
 	/* upstream hops: a non-local query made while a local-resolver query was outstanding */
@@ -515,11 +588,13 @@ settle(struct corr *c, const struct held *h)
 		struct cand *k = &cands[n++];
 		k->i = p;
 		k->parent = -1;
-		k->overlap_ms = ns_to_ms(ov);
-		uint64_t qend = p->outcome == MXI_UNANSWERED && p->end_ns > t1 ? t1 : p->end_ns;
-		k->query_ms = qend > p->ts ? ns_to_ms((int64_t)(qend - p->ts)) : 0;
+		k->start = p->ts;
+		k->last = p->last_ns;
+		k->end = p->end_ns;
+		k->unanswered = p->outcome == MXI_UNANSWERED;
 		k->rel = mx_addr_eq(&p->peer, &h->client) ? MXR_IDENT : MXR_UNRELATED;
 	}
+	settle_lifetimes(cands, n, t0, t1);
 
 	/* best related top-level cause, else best unrelated */
 	int best = -1, best_unrel = -1;
@@ -534,14 +609,19 @@ settle(struct corr *c, const struct held *h)
 		}
 	}
 	bool related = best >= 0;
+	double floor_ms = 0;
 	if (!related)
 		best = best_unrel;
 
 	if (best < 0) {
 		emit_cause(c, h, NULL, 0, wait_ms, NULL);
 	} else if (related) {
+		/* a related lookup that covered under 1 % of the wait explains
+		 * nothing when another one explains more: stored, not blamed */
+		floor_ms = cands[best].overlap_ms >= wait_ms * MIN_SHARE ? wait_ms * MIN_SHARE : 0;
 		for (int i = 0; i < n; i++) {
-			if (cands[i].parent >= 0 || cands[i].rel == MXR_UNRELATED)
+			if (cands[i].parent >= 0 || cands[i].rel == MXR_UNRELATED ||
+			    cands[i].overlap_ms < floor_ms)
 				continue;
 			uint64_t id = 0;
 			emit_cause(c, h, &cands[i], 0, wait_ms, &id);
@@ -564,7 +644,7 @@ settle(struct corr *c, const struct held *h)
 			cands[top].taken = true;
 		}
 	}
-	emit_diagnosis(c, h, cands, n, best, related, wait_ms);
+	emit_diagnosis(c, h, cands, n, best, related, wait_ms, floor_ms);
 	free(cands);
 }
 
@@ -611,6 +691,7 @@ add_dns(struct corr *c, const struct mx_dns *q)
 	d->ts = q->ts_ns;
 	d->resp_ns = q->response_ns;
 	uint64_t last = q->last_send_ns > q->ts_ns ? q->last_send_ns : q->ts_ns;
+	d->last_ns = last;
 	d->end_ns = q->response_ns ? q->response_ns : last + c->cfg.unanswered_ns;
 	d->client = q->client.addr;
 	d->server = q->server.addr;
@@ -638,6 +719,7 @@ add_ident(struct corr *c, const struct mx_ident *p)
 	r->peer = p->peer.addr;
 	r->outcome = p->outcome;
 	uint64_t end = p->end_ns > p->ts_ns ? p->end_ns : p->ts_ns;
+	r->last_ns = end;
 	r->end_ns = p->outcome == MXI_UNANSWERED ? end + c->cfg.unanswered_ns : end;
 }
 
@@ -654,7 +736,10 @@ corr_event(void *sink, const struct mx_event *ev)
 		break;
 	case EV_TXN: {
 		const struct mx_txn *t = &ev->u.txn;
-		uint64_t end = t->reply_ns ? t->reply_ns : t->end_ns;
+		/* a reply never sent counts when someone gave up waiting for it;
+		 * a wait cut off by the end of the capture is not judged */
+		bool gave_up = t->outcome == MXO_CLIENT_ABORT || t->outcome == MXO_SERVER_CLOSE;
+		uint64_t end = t->reply_ns ? t->reply_ns : gave_up ? t->end_ns : 0;
 		if (end > t->request_ns && t->request_ns &&
 		    ns_to_ms((int64_t)(end - t->request_ns)) >= c->cfg.slow_ms)
 			hold_txn(c, ev->session, t, end);

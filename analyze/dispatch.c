@@ -141,6 +141,8 @@ on_open(void *ctx, struct cap_flow *f, uint64_t ts_ns)
 		corr_add_host(d->corr, &f->cli.addr);
 	} else if (fs->kind == FK_DNS) {
 		fs->dtcp = dns_tcp_new(d->dns, &f->cli, &f->srv);
+		if (!corr_is_host(d->corr, &f->srv.addr))
+			corr_add_host(d->corr, &f->cli.addr);
 	}
 	(void)ts_ns;
 }
@@ -203,7 +205,7 @@ on_packet(void *ctx, struct cap_flow *f, enum cap_dir dir, const struct decoded 
 
 /* Creates the session and its parser when a mail flow first needs them. */
 static bool
-ensure_session(struct dispatch *d, struct cap_flow *f, struct fstate *fs)
+ensure_session(struct dispatch *d, struct cap_flow *f, struct fstate *fs, bool with_parser)
 {
 	if (fs->sess)
 		return true;
@@ -232,7 +234,7 @@ ensure_session(struct dispatch *d, struct cap_flow *f, struct fstate *fs)
 		s->outbound = true;
 	else
 		corr_add_host(d->corr, &f->srv.addr);
-	if (!fs->implicit_tls)
+	if (with_parser && !fs->implicit_tls)
 		fs->parser = fs->ops->create(s, &d->to_corr, s->start_ns);
 	return true;
 }
@@ -273,7 +275,7 @@ on_data(void *ctx, struct cap_flow *f, enum cap_dir dir, const uint8_t *p, size_
 	}
 	switch (fs->kind) {
 	case FK_MAIL:
-		if (!ensure_session(d, f, fs))
+		if (!ensure_session(d, f, fs, true))
 			return;
 		if (fs->parser)
 			fs->ops->data(fs->parser, (int)dir, p, n, ts);
@@ -319,7 +321,7 @@ on_event(void *ctx, struct cap_flow *f, enum cap_tcp_ev ev, enum cap_dir dir, ui
 	if (!fs || fs->kind != FK_MAIL)
 		return;
 	if (ev == TEV_ESTABLISHED) {
-		ensure_session(d, f, fs);
+		ensure_session(d, f, fs, true);
 		return;
 	}
 	if ((ev != TEV_FIN && ev != TEV_RST) || !fs->sess)
@@ -339,7 +341,7 @@ attempt_session(struct dispatch *d, struct cap_flow *f, struct fstate *fs)
 {
 	if (f->established || f->bytes[0] || f->bytes[1] || !f->saw_syn)
 		return;
-	if (!ensure_session(d, f, fs))
+	if (!ensure_session(d, f, fs, false))
 		return;
 	fs->sess->start_ns = f->syn_ns;
 	if (f->rst_ns && f->rst_dir == DIR_S2C)
@@ -405,6 +407,9 @@ on_datagram(void *ctx, const struct decoded *pkt)
 	if (pkt->sport != 53 && pkt->dport != 53)
 		return;
 	struct mx_endpoint src = {pkt->src, pkt->sport}, dst = {pkt->dst, pkt->dport};
+	/* whoever sends queries from here is the mail host (or its resolver) */
+	if (pkt->dport == 53 && !corr_is_host(d->corr, &pkt->dst))
+		corr_add_host(d->corr, &pkt->src);
 	dns_datagram(d->dns, &src, &dst, pkt->payload.p, pkt->payload.len, pkt->ts_ns);
 }
 

@@ -45,8 +45,8 @@ static void
 kv_ts(FILE *out, const char *k, uint64_t ns)
 {
 	if (ns)
-		fprintf(out, ",\"%s\":%" PRIu64 ".%09" PRIu64, k, ns / 1000000000ULL,
-			ns % 1000000000ULL);
+		fprintf(out, ",\"%s\":%" PRIu64 ".%09" PRIu64, k, (uint64_t)(ns / 1000000000u),
+			(uint64_t)(ns % 1000000000u));
 	else
 		fprintf(out, ",\"%s\":null", k);
 }

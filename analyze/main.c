@@ -53,8 +53,7 @@ usage(FILE *out)
 	      "       mxlag capture -i IFACE [--db FILE] [--slow MS] [--filter BPF] [--duration S]\n"
 	      "                     [--user NAME] [--host ADDR]... [--snaplen N] [--buffer MB]\n"
 	      "       mxlag report  [--db FILE] [--format text|csv|json|html] [--since T] [--until T]\n"
-	      "                     [--slow MS] [--limit N] [--client ADDR] [--protocol P]\n"
-	      "                     [--fail-if-slow N] [-o OUT] NAME [ARG]\n"
+	      "                     [--slow MS] [--limit N] [-o OUT] NAME [ARG]\n"
 	      "       mxlag schema\n"
 	      "Default database: mxlag.db; default slow threshold 1000 ms.\n",
 	      out);
@@ -331,9 +330,6 @@ enum {
 	OPT_SINCE,
 	OPT_UNTIL,
 	OPT_LIMIT,
-	OPT_CLIENT,
-	OPT_PROTOCOL,
-	OPT_FAILSLOW,
 };
 
 static const struct option run_longopts[] = {
@@ -498,9 +494,6 @@ static const struct option report_longopts[] = {
 	{"until", required_argument, NULL, OPT_UNTIL},
 	{"slow", required_argument, NULL, OPT_SLOW},
 	{"limit", required_argument, NULL, OPT_LIMIT},
-	{"client", required_argument, NULL, OPT_CLIENT},
-	{"protocol", required_argument, NULL, OPT_PROTOCOL},
-	{"fail-if-slow", required_argument, NULL, OPT_FAILSLOW},
 	{"output", required_argument, NULL, 'o'},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
@@ -512,6 +505,7 @@ cmd_report(int argc, char **argv)
 	const char *db = DEFAULT_DB, *outpath = NULL;
 	struct report_opts ro;
 	char err[512];
+	double v;
 	int c;
 	report_opts_init(&ro);
 	optind = 1;
@@ -523,24 +517,37 @@ cmd_report(int argc, char **argv)
 		case 'o':
 			outpath = optarg;
 			break;
+		case OPT_FORMAT:
+			if (report_format_parse(optarg, &ro.format) != 0) {
+				fprintf(stderr, "mxlag report: unknown format %s (text, csv, json, html)\n",
+					optarg);
+				return 2;
+			}
+			break;
+		case OPT_SINCE:
+		case OPT_UNTIL:
+			if (report_parse_time(optarg, &v) != 0) {
+				fprintf(stderr, "mxlag report: bad time %s\n", optarg);
+				return 2;
+			}
+			if (c == OPT_SINCE)
+				ro.since = v;
+			else
+				ro.until = v;
+			break;
+		case OPT_SLOW:
+			if (parse_double(optarg, &ro.slow_ms, "--slow") != 0)
+				return 2;
+			break;
+		case OPT_LIMIT:
+			ro.limit = atol(optarg);
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
 		default:
-			if (c == '?' || report_opt(&ro, c == OPT_FORMAT   ? "format"
-						   : c == OPT_SINCE   ? "since"
-						   : c == OPT_UNTIL   ? "until"
-						   : c == OPT_SLOW    ? "slow"
-						   : c == OPT_LIMIT   ? "limit"
-						   : c == OPT_CLIENT  ? "client"
-						   : c == OPT_PROTOCOL ? "protocol"
-								       : "fail-if-slow",
-						   optarg, err, sizeof(err)) != 0) {
-				if (c != '?')
-					fprintf(stderr, "mxlag report: %s\n", err);
-				usage(stderr);
-				return 2;
-			}
+			usage(stderr);
+			return 2;
 		}
 	}
 	if (optind >= argc) {
@@ -549,14 +556,23 @@ cmd_report(int argc, char **argv)
 	}
 	ro.name = argv[optind];
 	ro.arg = optind + 1 < argc ? argv[optind + 1] : NULL;
+	sqlite3 *h;
+	if (report_open(&h, db, err, sizeof(err)) != 0) {
+		fprintf(stderr, "mxlag report: %s\n", err);
+		return 1;
+	}
 	FILE *out = stdout;
 	if (outpath && !(out = fopen(outpath, "w"))) {
 		fprintf(stderr, "mxlag: %s: %s\n", outpath, strerror(errno));
+		sqlite3_close(h);
 		return 1;
 	}
-	int rc = report_main(db, &ro, out, err, sizeof(err));
-	if (rc == 1)
+	int rc = 0;
+	if (report_run(h, &ro, out, err, sizeof(err)) != 0) {
 		fprintf(stderr, "mxlag report: %s\n", err);
+		rc = 1;
+	}
+	sqlite3_close(h);
 	if (out != stdout && fclose(out) != 0) {
 		fprintf(stderr, "mxlag: %s: %s\n", outpath, strerror(errno));
 		rc = 1;

@@ -56,7 +56,9 @@
 	X(TCP_SYN_RETX, "tcp.syn_retransmits")                                 \
 	X(TCP_UNANSWERED_SYN, "tcp.unanswered_syn_flows")                      \
 	X(TCP_SNAPPED, "tcp.snapped_payload_bytes")                            \
-	X(TS_BACKWARDS, "weird.timestamp_backwards")
+	X(TS_BACKWARDS, "weird.timestamp_backwards")                          \
+	X(TCP_NO_FLOW, "tcp.segments_without_flow")                          \
+	X(FLOW_REUSED, "tcp.flows_port_reused")
 
 enum cap_counter {
 #define CAP_X(id, name) CNT_##id,

@@ -1,5 +1,4 @@
 /* e2e.c - end-to-end checks of captures against truth files. */
-#define _GNU_SOURCE
 #include "e2e.h"
 
 #include <criterion/criterion.h>

@@ -7,10 +7,11 @@
 #include "capture/bview.h"
 #include "capture/stats.h"
 
+/* by value: Criterion runs each case in a fresh process, so no pointers */
 struct rt {
-	const char *in;
+	char in[48];
 	int family;
-	const char *out;
+	char out[48];
 };
 
 ParameterizedTestParameters(addr, roundtrip)

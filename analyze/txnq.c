@@ -1,0 +1,153 @@
+/*
+ * txnq.c - pending-command queue (RFC 2920 reply ordering) and text helpers.
+ */
+#include "txnq.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct txnq_ent *
+txnq_push(struct txnq *q)
+{
+	if (q->count == q->cap) {
+		if (q->cap >= TXNQ_MAX) {
+			q->dropped++;
+			return NULL;
+		}
+		unsigned ncap = q->cap ? q->cap * 2 : 4;
+		if (ncap > TXNQ_MAX)
+			ncap = TXNQ_MAX;
+		struct txnq_ent *nv = calloc(ncap, sizeof(*nv));
+		if (!nv) {
+			q->dropped++;
+			return NULL;
+		}
+		for (unsigned i = 0; i < q->count; i++)
+			nv[i] = q->v[(q->head + i) % q->cap];
+		free(q->v);
+		q->v = nv;
+		q->cap = ncap;
+		q->head = 0;
+	}
+	struct txnq_ent *e = &q->v[(q->head + q->count) % q->cap];
+	memset(e, 0, sizeof(*e));
+	q->count++;
+	return e;
+}
+
+struct txnq_ent *
+txnq_head(struct txnq *q)
+{
+	return q->count ? &q->v[q->head] : NULL;
+}
+
+struct txnq_ent *
+txnq_tail(struct txnq *q)
+{
+	return q->count ? &q->v[(q->head + q->count - 1) % q->cap] : NULL;
+}
+
+void
+txnq_pop(struct txnq *q)
+{
+	if (!q->count)
+		return;
+	q->head = (q->head + 1) % q->cap;
+	q->count--;
+}
+
+void
+txnq_free(struct txnq *q)
+{
+	free(q->v);
+	q->v = NULL;
+	q->head = q->count = q->cap = 0;
+}
+
+void
+txnq_emit(const struct mx_sink *out, const struct mx_session *sess, struct txnq_ent *e)
+{
+	struct mx_event ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.type = EV_TXN;
+	ev.session = sess;
+	ev.u.txn = e->t;
+	ev.u.txn.id = out && out->ids ? ++out->ids->txn : 0;
+	ev.u.txn.session_id = sess ? sess->id : 0;
+	mx_sink_emit(out, &ev);
+}
+
+unsigned
+txnq_flush(struct txnq *q, const struct mx_sink *out, const struct mx_session *sess,
+           enum mx_outcome o, uint64_t ts_ns)
+{
+	unsigned n = 0;
+	struct txnq_ent *e;
+
+	while ((e = txnq_head(q)) != NULL) {
+		e->t.reply_ns = 0;
+		e->t.reply_code[0] = '\0';
+		e->t.reply_text[0] = '\0';
+		e->t.outcome = e->incomplete ? MXO_INCOMPLETE : o;
+		e->t.end_ns = ts_ns;
+		txnq_emit(out, sess, e);
+		txnq_pop(q);
+		n++;
+	}
+	return n;
+}
+
+void
+mx_copy_printable(char *dst, size_t dstlen, const char *src, size_t n)
+{
+	size_t i;
+
+	if (dstlen == 0)
+		return;
+	for (i = 0; i < n && i + 1 < dstlen; i++) {
+		unsigned char c = (unsigned char)src[i];
+		dst[i] = (c >= 0x20 && c <= 0x7e) ? (char)c : '?';
+	}
+	dst[i] = '\0';
+}
+
+void
+mx_copy_upper(char *dst, size_t dstlen, const char *src, size_t n)
+{
+	mx_copy_printable(dst, dstlen, src, n);
+	for (; dstlen && *dst; dst++)
+		if (*dst >= 'a' && *dst <= 'z')
+			*dst = (char)(*dst - 'a' + 'A');
+}
+
+void
+mx_copy_domain(char *dst, size_t dstlen, const char *src, size_t n)
+{
+	if (n > 0 && src[n - 1] == '.' && src[0] != '[')
+		n--;
+	mx_copy_printable(dst, dstlen, src, n);
+	for (; dstlen && *dst; dst++)
+		if (*dst >= 'A' && *dst <= 'Z')
+			*dst = (char)(*dst - 'A' + 'a');
+}
+
+size_t
+mx_word_len(const char *s, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n && s[i] != ' ' && s[i] != '\t')
+		i++;
+	return i;
+}
+
+size_t
+mx_blank_len(const char *s, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n && (s[i] == ' ' || s[i] == '\t'))
+		i++;
+	return i;
+}

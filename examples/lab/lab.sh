@@ -1,0 +1,916 @@
+#!/bin/bash
+# lab.sh - a real-server lab for mxlag: reproduces the incidents of
+# DESIGN.md with the real Debian 12 programs (exim 4.96, tcpserver 0.88,
+# dovecot, unbound 1.17) in network namespaces, records each scenario with
+# tcpdump on the mail host and writes SCENARIO.pcap + SCENARIO.truth.json.
+#
+#   lab.sh list
+#   lab.sh run SCENARIO... -o OUTDIR      (or: lab.sh run all -o OUTDIR)
+#   lab.sh cleanup
+#
+# Needs root on Debian 12 (installs its packages with apt-get when missing).
+# Everything runs in the namespaces mxlab-lan (a bridge), mxlab-client,
+# mxlab-mail, mxlab-resolver and mxlab-inet (an "internet" that drops every
+# IP packet); only documentation addresses are used and no namespace has a
+# route to the host, so no packet can leave the lab.  All configuration is
+# generated into a temporary directory; every process is stopped by PID and
+# every namespace removed at the end, also on failure or interruption.
+#
+# Environment: MXLAB_KEEP=1 keeps the temporary directory (configs, logs);
+# MXLAB_NO_INSTALL=1 never runs apt-get.
+set -u
+
+LAB_DIR=$(cd "$(dirname "$0")" && pwd)
+PY=/usr/bin/python3
+
+NS_LAN=mxlab-lan
+NS_CLIENT=mxlab-client
+NS_MAIL=mxlab-mail
+NS_RES=mxlab-resolver
+NS_INET=mxlab-inet
+ALL_NS="$NS_CLIENT $NS_MAIL $NS_RES $NS_INET $NS_LAN"
+
+# addresses (documentation ranges only)
+MAIL4=192.0.2.10
+MAIL6=2001:db8::10
+RES4=192.0.2.53
+GW4=192.0.2.1              # the "internet" router: answers ARP, drops all IP
+CLIENT4=192.0.2.200        # .200-.204 all live in mxlab-client
+CLIENT6=2001:db8::200
+ROOT1=198.51.100.1         # fake root servers (in the dead internet)
+ROOT2=203.0.113.1
+ISP_DNS=198.51.100.53      # upstream of the mail host's local cache (dead)
+REMOTE_MX=203.0.113.25     # a remote MX that never answers
+
+# scenario: description (in the order they run for "all": most important first)
+SCENARIOS="
+ptr-timeout|exim resolves the client's PTR; the resolver has no reverse zone for 192.0.2.0/24 and recurses into the dead internet: the 220 greeting waits for the lookup to time out
+ptr-fixed|the same with an (empty) reverse zone on the resolver: fast NXDOMAIN, prompt greeting
+ident-dropped|exim's ident (RFC 1413) probe to the client's port 113 is dropped by the client's firewall: greeting waits the 5 s ident timeout
+ident-rejected|the same, the client's firewall rejects port 113 with a TCP reset: ident refused at once, prompt greeting
+tcpserver-pop3|tcpserver without -H -R -l: PTR of its own address (unanswered), PTR of the client (unanswered), ident (dropped): +OK waits about two minutes
+tcpserver-pop3-fixed|the same network with tcpserver -H -R -l mx.example.org: no lookups, prompt +OK
+dovecot-pop3|dovecot POP3, healthy: nothing slow
+dovecot-selfname|dovecot POP3 on a host whose bare host name (mx) is not in /etc/hosts: the first login process looks the name up in DNS, the resolver never answers, +OK waits
+slow-data|exim delays the reply to the end of DATA by 4 s itself (delay in the DATA ACL): no DNS or ident traffic during the wait
+sender-checks|exim verifies the sender (verify = sender) whose domain's zone the resolver cannot reach: MAIL waits for the MX lookup to time out
+concurrent|five clients at once (192.0.2.200-204); only 192.0.2.202 has no PTR record and waits, the others resolve at once
+ipv6|an IPv6 client (2001:db8::200): exim's ip6.arpa PTR lookup goes unanswered (no reverse zone for 2001:db8::/32)
+local-resolver|a caching unbound on 127.0.0.1 of the mail host forwards to an upstream in the dead internet: the greeting waits for the PTR; upstream queries are captured too (capture on any)
+outbound|exim accepts a message for remote.example and delivers it at once to an MX (203.0.113.25) that never answers: SYNs only
+dnsbl|exim checks the client against a DNSBL zone (dnslists = dnsbl.example) the resolver cannot reach: RCPT waits
+outlook-abort|incident 1 as the user saw it: exim waits 90 s for the client's PTR (dns_retrans 30s), the client gives up like Outlook after 60 s without a greeting
+"
+
+PIDS=""          # processes started by this run
+T=""             # temporary directory
+S=""             # current scenario's directory
+OUT=""
+
+msg() { printf '%s lab: %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() {
+	msg "error: $*"
+	exit 1
+}
+
+scenario_names() { printf '%s\n' "$SCENARIOS" | sed -n 's/^\([a-z0-9-]*\)|.*/\1/p'; }
+
+usage() {
+	cat >&2 <<EOF
+usage: lab.sh list
+       lab.sh run SCENARIO...|all -o OUTDIR
+       lab.sh cleanup
+EOF
+	exit 2
+}
+
+# ---------------------------------------------------------------------------
+# packages
+
+need_root() { [ "$(id -u)" = 0 ] || die "must run as root (network namespaces, tcpdump, servers)"; }
+
+ensure_packages() {
+	local missing="" p
+	command -v ip >/dev/null || missing="$missing iproute2"
+	command -v tcpdump >/dev/null || missing="$missing tcpdump"
+	command -v ethtool >/dev/null || missing="$missing ethtool"
+	command -v nft >/dev/null || missing="$missing nftables"
+	command -v unbound >/dev/null || missing="$missing unbound"
+	command -v exim4 >/dev/null || missing="$missing exim4-daemon-light"
+	command -v tcpserver >/dev/null || missing="$missing ucspi-tcp"
+	[ -x /usr/sbin/dovecot ] && [ -e /usr/lib/dovecot/pop3 ] || missing="$missing dovecot-pop3d"
+	[ -x "$PY" ] || missing="$missing python3"
+	command -v ss >/dev/null || missing="$missing iproute2"
+	[ -z "$missing" ] && return 0
+	[ "${MXLAB_NO_INSTALL:-0}" = 1 ] && die "missing packages:$missing (MXLAB_NO_INSTALL=1)"
+	[ -r /etc/debian_version ] || die "missing packages:$missing (and this is not Debian)"
+	msg "installing:$missing"
+	# keep the packages' own daemons from starting in the root namespace
+	local prc=/usr/sbin/policy-rc.d made=""
+	if [ ! -e $prc ]; then
+		printf '#!/bin/sh\nexit 101\n' >$prc && chmod 755 $prc && made=1
+	fi
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq >&2 || msg "apt-get update failed (trying the install anyway)"
+	apt-get install -y -qq --no-install-recommends $missing >&2
+	p=$?
+	[ -n "$made" ] && rm -f $prc
+	[ $p = 0 ] || die "apt-get install failed"
+	# a package's init script may still have started something: we don't use those
+}
+
+# one lab at a time on a machine: the namespace names are fixed
+LOCK=/tmp/mxlab.lock
+take_lock() { # wait|nowait
+	exec 9>>"$LOCK" || die "cannot open $LOCK"
+	flock -n 9 && return 0
+	[ "$1" = wait ] || die "another lab run is going on (it holds $LOCK)"
+	msg "another lab run is going on (it holds $LOCK): waiting for it"
+	flock -w "${MXLAB_LOCK_WAIT:-1200}" 9 || die "gave up waiting for $LOCK"
+}
+
+# ---------------------------------------------------------------------------
+# processes: started in the background, remembered by PID, stopped by PID
+
+# spawn NAME NS CMD... : run CMD in namespace NS, output to $S/logs/NAME.log
+spawn() {
+	local name=$1 ns=$2
+	shift 2
+	ip netns exec "$ns" "$@" >"$S/logs/$name.log" 2>&1 9>&- &
+	local pid=$!
+	PIDS="$PIDS $pid"
+	echo "$pid $name" >>"$T/pids"
+	eval "PID_$(echo "$name" | tr -c 'a-zA-Z0-9\n' _)=$pid"
+	echo $pid
+}
+
+pid_of() { eval "echo \${PID_$(echo "$1" | tr -c 'a-zA-Z0-9\n' _):-}"; }
+
+# stop_pid PID [SIGNAL]: signal, wait up to 5 s, then SIGKILL
+stop_pid() {
+	local pid=$1 sig=${2:-TERM} i
+	kill -0 "$pid" 2>/dev/null || {
+		wait "$pid" 2>/dev/null
+		return 0
+	}
+	kill -"$sig" "$pid" 2>/dev/null
+	for i in $(seq 50); do
+		kill -0 "$pid" 2>/dev/null || break
+		# reap if it is our child
+		sleep 0.1
+	done
+	kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	return 0
+}
+
+stop_all() {
+	local pid rev=""
+	for pid in $PIDS; do rev="$pid $rev"; done
+	for pid in $rev; do stop_pid "$pid"; done
+	PIDS=""
+}
+
+# every process still inside one of our namespaces (children of servers,
+# e.g. exim's delivery processes) is stopped by its PID
+kill_ns_pids() {
+	local ns pids pid
+	for ns in $ALL_NS; do
+		ip netns list 2>/dev/null | grep -qw "^$ns" || continue
+		pids=$(ip netns pids "$ns" 2>/dev/null)
+		for pid in $pids; do kill -TERM "$pid" 2>/dev/null; done
+	done
+	sleep 0.3
+	for ns in $ALL_NS; do
+		ip netns list 2>/dev/null | grep -qw "^$ns" || continue
+		pids=$(ip netns pids "$ns" 2>/dev/null)
+		for pid in $pids; do kill -KILL "$pid" 2>/dev/null; done
+	done
+}
+
+# wait_for TIMEOUT_S CMD... : poll CMD until it succeeds
+wait_for() {
+	local t=$1 i
+	shift
+	for i in $(seq $((t * 10))); do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+listening() { # NS tcp|udp PORT ADDR
+	ip netns exec "$1" ss -Hln --"$2" "sport = :$3" 2>/dev/null | grep -q -F "$4"
+}
+
+# ---------------------------------------------------------------------------
+# network
+
+net_down() {
+	local ns
+	kill_ns_pids
+	for ns in $ALL_NS; do
+		ip netns list 2>/dev/null | grep -qw "^$ns" && ip netns del "$ns" 2>/dev/null
+	done
+	return 0
+}
+
+ns_new() {
+	ip netns add "$1" || return 1
+	ip -n "$1" link set lo up
+	ip netns exec "$1" sysctl -qw net.ipv6.conf.default.router_solicitations=0 \
+		net.ipv6.conf.all.router_solicitations=0 net.ipv6.conf.default.accept_ra=0 \
+		net.ipv6.conf.all.accept_ra=0 >/dev/null 2>&1
+	return 0
+}
+
+offload_off() { # NS IFACE: segments as a real NIC puts them on the wire
+	ip netns exec "$1" ethtool -K "$2" tso off gso off gro off tx off >/dev/null 2>&1 ||
+		msg "warning: ethtool -K $2 in $1 failed"
+}
+
+# attach NS PORTNAME: veth pair, eth0 in NS, PORTNAME on the bridge
+attach() {
+	ip -n $NS_LAN link add "$2" type veth peer name eth0 netns "$1" || return 1
+	ip -n $NS_LAN link set "$2" master br0 up
+	offload_off $NS_LAN "$2"
+	offload_off "$1" eth0
+	ip -n "$1" link set eth0 up
+}
+
+net_up() {
+	local ns a
+	net_down
+	for ns in $ALL_NS; do ns_new "$ns" || return 1; done
+	ip netns exec $NS_LAN sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1 >/dev/null
+	ip -n $NS_LAN link add br0 type bridge forward_delay 0 stp_state 0 || return 1
+	ip -n $NS_LAN link set br0 up
+	attach $NS_CLIENT p-client && attach $NS_MAIL p-mail && attach $NS_RES p-resolver &&
+		attach $NS_INET p-inet || return 1
+	for a in 200 201 202 203 204; do ip -n $NS_CLIENT addr add 192.0.2.$a/24 dev eth0; done
+	ip -n $NS_CLIENT addr add $CLIENT6/64 dev eth0 nodad
+	ip -n $NS_MAIL addr add $MAIL4/24 dev eth0
+	ip -n $NS_MAIL addr add $MAIL6/64 dev eth0 nodad
+	ip -n $NS_RES addr add $RES4/24 dev eth0
+	ip -n $NS_INET addr add $GW4/24 dev eth0
+	# the mail host and the resolver reach the "internet" through the router;
+	# no namespace has a default route, none has a route to the host
+	for ns in $NS_MAIL $NS_RES; do
+		ip -n $ns route add 198.51.100.0/24 via $GW4
+		ip -n $ns route add 203.0.113.0/24 via $GW4
+	done
+	# the internet: ARP is answered (so packets really go on the wire), every
+	# IP packet is dropped without a word
+	ip netns exec $NS_INET nft -f - <<'EOF' || return 1
+table inet blackhole {
+	chain pre {
+		type filter hook prerouting priority -300; policy drop;
+	}
+}
+EOF
+	return 0
+}
+
+client_firewall() { # drop|reject: what the client does to ident (TCP 113)
+	local verdict=drop
+	[ "$1" = reject ] && verdict="reject with tcp reset"
+	ip netns exec $NS_CLIENT nft -f - <<EOF
+table inet fw {
+	chain input {
+		type filter hook input priority 0; policy accept;
+		tcp dport 113 $verdict
+	}
+}
+EOF
+}
+
+# ---------------------------------------------------------------------------
+# configuration generators
+
+# unbound_conf DIR LISTEN ACCESS_NET EXTRA...: a recursive unbound whose
+# root servers are in the dead internet
+unbound_conf() {
+	local d=$1 listen=$2 acl=$3
+	shift 3
+	mkdir -p "$d"
+	cat >"$d/root.hints" <<EOF
+.                 3600000  NS  A.ROOT.LAB.
+A.ROOT.LAB.       3600000  A   $ROOT1
+.                 3600000  NS  B.ROOT.LAB.
+B.ROOT.LAB.       3600000  A   $ROOT2
+EOF
+	{
+		cat <<EOF
+# generated by mxlag examples/lab/lab.sh
+server:
+	interface: $listen
+	port: 53
+	access-control: 0.0.0.0/0 refuse
+	access-control: $acl allow
+	do-daemonize: no
+	username: ""
+	chroot: ""
+	directory: "$d"
+	pidfile: "$d/unbound.pid"
+	use-syslog: no
+	logfile: ""
+	verbosity: 1
+	log-servfail: yes
+	num-threads: 1
+	so-reuseport: no
+	do-ip6: no
+	module-config: "iterator"
+	root-hints: "$d/root.hints"
+	qname-minimisation: no
+	prefetch: no
+	minimal-responses: yes
+EOF
+		for l in "$@"; do printf '\t%s\n' "$l"; done
+	} >"$d/unbound.conf"
+}
+
+# the reverse zone of the lab network, as the scenarios need it
+ZONE_NONE='local-zone: "2.0.192.in-addr.arpa." nodefault'
+ZONE_EMPTY='local-zone: "2.0.192.in-addr.arpa." static'
+ZONE_SOA='local-data: "2.0.192.in-addr.arpa. 3600 IN SOA ns.example.org. hostmaster.example.org. 1 3600 600 86400 300"'
+
+start_resolver() { # EXTRA unbound.conf lines...
+	unbound_conf "$S/unbound" $RES4 192.0.2.0/24 "$@"
+	spawn unbound $NS_RES unbound -d -c "$S/unbound/unbound.conf" >/dev/null
+	wait_for 10 listening $NS_RES udp 53 $RES4 || {
+		msg "unbound did not start: $(tail -3 "$S/logs/unbound.log")"
+		return 1
+	}
+}
+
+# mail_env NAMESERVER [nohostname]: resolv.conf and hosts for programs in
+# the mail namespace, bind-mounted over /etc inside that program's own mount
+# namespace (ip netns exec makes one), never touching the host's files; the
+# programs also get their own UTS namespace with the host name "mx", which
+# /etc/hosts knows (as on a well-kept host) unless "nohostname" is given
+mail_env() {
+	mkdir -p "$S/mailhost"
+	printf 'nameserver %s\noptions timeout:2 attempts:2\n' "$1" >"$S/mailhost/resolv.conf"
+	{
+		printf '127.0.0.1\tlocalhost\n'
+		[ "${2:-}" = nohostname ] || printf '127.0.1.1\tmx.example.org mx\n'
+		printf '::1\tlocalhost ip6-localhost ip6-loopback\n'
+	} >"$S/mailhost/hosts"
+	cat >"$S/mailhost/run" <<EOF
+#!/bin/sh
+mount --bind "$S/mailhost/resolv.conf" /etc/resolv.conf || exit 1
+mount --bind "$S/mailhost/hosts" /etc/hosts || exit 1
+exec unshare --uts /bin/sh -c 'hostname mx && exec "\$@"' sh "\$@"
+EOF
+	chmod 755 "$S/mailhost/run"
+}
+
+# exim_conf: the knobs are shell variables
+#   X_IDENT (ident timeout, 0s = off), X_ACL_CONNECT, X_ACL_MAIL, X_ACL_RCPT, X_ACL_DATA
+exim_conf() {
+	local d=$S/exim
+	mkdir -p "$d/spool" "$d/log"
+	chown -R Debian-exim:Debian-exim "$d/spool" "$d/log"
+	cat >"$d/exim.conf" <<EOF
+# generated by mxlag examples/lab/lab.sh (scenario $SC)
+primary_hostname = mx.example.org
+exim_user = Debian-exim
+exim_group = Debian-exim
+never_users = root
+spool_directory = $d/spool
+log_file_path = $d/log/%slog
+pid_file_path = $d/exim.pid
+keep_environment =
+daemon_smtp_ports = 25
+local_interfaces = <; $MAIL4 ; $MAIL6
+domainlist local_domains = example.org
+hostlist relay_from_hosts = <; 127.0.0.1 ; 192.0.2.0/24 ; 2001:db8::/64
+host_lookup = *
+rfc1413_hosts = *
+rfc1413_query_timeout = ${X_IDENT:-0s}
+dns_retrans = ${X_DNS_RETRANS:-2s}
+dns_retry = ${X_DNS_RETRY:-2}
+log_selector = +smtp_connection +incoming_interface +outgoing_interface +pid +received_recipients
+timeout_frozen_after = 1d
+acl_smtp_connect = acl_connect
+acl_smtp_mail = acl_mail
+acl_smtp_rcpt = acl_rcpt
+acl_smtp_data = acl_data
+
+begin acl
+
+acl_connect:
+${X_ACL_CONNECT:-}
+  accept
+
+acl_mail:
+${X_ACL_MAIL:-}
+  accept
+
+acl_rcpt:
+${X_ACL_RCPT:-}
+  accept  domains = +local_domains
+  accept  hosts = +relay_from_hosts
+  deny    message = relay not permitted
+
+acl_data:
+${X_ACL_DATA:-}
+  accept
+
+begin routers
+
+remote:
+  driver = dnslookup
+  domains = ! +local_domains
+  transport = remote_smtp
+  no_more
+
+local:
+  driver = redirect
+  domains = +local_domains
+  data = :blackhole:
+
+begin transports
+
+remote_smtp:
+  driver = smtp
+  # without TCP Fast Open, so that connect_timeout (not the 5 min
+  # command_timeout) ends the wait for an MX that never answers
+  hosts_try_fastopen = :
+  connect_timeout = 4s
+
+begin retry
+
+*  *  F,1h,10m
+EOF
+}
+
+start_exim() {
+	exim_conf
+	spawn exim $NS_MAIL "$S/mailhost/run" exim4 -C "$S/exim/exim.conf" -bdf -oX 25 >/dev/null
+	wait_for 10 listening $NS_MAIL tcp 25 $MAIL4 || {
+		msg "exim did not start: $(tail -3 "$S/logs/exim.log") $(tail -3 "$S/exim/log/paniclog" 2>/dev/null)"
+		return 1
+	}
+}
+
+start_tcpserver() { # extra tcpserver options
+	cp "$LAB_DIR/pop3d.sh" "$S/pop3d.sh"
+	chmod 755 "$S/pop3d.sh"
+	spawn tcpserver $NS_MAIL "$S/mailhost/run" tcpserver -v -c 20 -t 5 "$@" $MAIL4 110 "$S/pop3d.sh" >/dev/null
+	wait_for 10 listening $NS_MAIL tcp 110 $MAIL4 || {
+		msg "tcpserver did not start: $(tail -3 "$S/logs/tcpserver.log")"
+		return 1
+	}
+}
+
+start_dovecot() {
+	local d=$S/dovecot
+	mkdir -p "$d/run" "$d/state" "$d/mail/alice"
+	cat >"$d/mail/alice/inbox" <<'EOF'
+From a@good.example Mon Jan  1 00:00:00 2024
+From: <a@good.example>
+To: <alice@example.org>
+Subject: mxlag lab
+
+Hello from the lab.
+
+EOF
+	chown -R mail:mail "$d/mail"
+	cat >"$d/dovecot.conf" <<EOF
+# generated by mxlag examples/lab/lab.sh
+base_dir = $d/run
+state_dir = $d/state
+log_path = $d/dovecot.log
+protocols = pop3
+listen = $MAIL4
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain
+login_greeting = mxlab POP3 (dovecot) ready.
+first_valid_uid = 8
+first_valid_gid = 8
+default_internal_user = dovecot
+default_login_user = dovenull
+mail_location = mbox:$d/mail/%u:INBOX=$d/mail/%u/inbox
+pop3_uidl_format = %08Xu%08Xv
+passdb {
+  driver = static
+  args = password=s3cret
+}
+userdb {
+  driver = static
+  args = uid=mail gid=mail home=$d/mail/%u
+}
+EOF
+	spawn dovecot $NS_MAIL "$S/mailhost/run" /usr/sbin/dovecot -F -c "$d/dovecot.conf" >/dev/null
+	wait_for 10 listening $NS_MAIL tcp 110 $MAIL4 || {
+		msg "dovecot did not start: $(tail -3 "$S/logs/dovecot.log") $(tail -3 "$d/dovecot.log" 2>/dev/null)"
+		return 1
+	}
+}
+
+# ---------------------------------------------------------------------------
+# capture and clients
+
+start_capture() { # IFACE
+	spawn tcpdump $NS_MAIL tcpdump -i "$1" -n -s 0 -U -Z root -w "$OUT/$SC.pcap" >/dev/null
+	wait_for 10 grep -q "listening on" "$S/logs/tcpdump.log" || {
+		msg "tcpdump did not start: $(cat "$S/logs/tcpdump.log")"
+		return 1
+	}
+	sleep 1
+}
+
+stop_capture() {
+	sleep 1
+	stop_pid "$(pid_of tcpdump)" INT
+	grep -E 'packets (captured|received|dropped)' "$S/logs/tcpdump.log" | tr '\n' ' ' | sed 's/^/  tcpdump: /' >&2
+	echo >&2
+}
+
+# client NAME ARGS...: run mxclient in the client namespace (foreground)
+client() {
+	local name=$1
+	shift
+	ip netns exec $NS_CLIENT $PY "$LAB_DIR/mxclient.py" "$@" >"$S/logs/$name.log" 2>&1 9>&-
+	local rc=$?
+	msg "  $name: exit $rc, $(tail -1 "$S/logs/$name.log")"
+	return 0
+}
+
+# client_bg NAME ARGS...: the same in the background (for concurrent clients)
+client_bg() {
+	local name=$1
+	shift
+	spawn "$name" $NS_CLIENT $PY "$LAB_DIR/mxclient.py" "$@" >/dev/null
+}
+
+truth() { cat >"$OUT/$SC.truth.json"; }
+
+# ---------------------------------------------------------------------------
+# scenarios: each sets up its servers, starts the capture, runs its clients
+# and writes its truth; the frame (network, teardown) is in run_one
+
+sc_ptr_timeout() {
+	start_resolver "$ZONE_NONE" && mail_env $RES4 && start_exim && start_capture eth0 || return 1
+	client smtp --source $CLIENT4 --server $MAIL4
+	truth <<'EOF'
+{"scenario": "ptr-timeout", "server": "exim 4.96", "resolver": "192.0.2.53",
+ "note": "no reverse zone for 192.0.2.0/24 on the resolver: exim's PTR query is never answered (dns_retrans 2s, dns_retry 2)",
+ "sessions": [{"client": "192.0.2.200", "protocol": "smtp",
+   "slow": [{"command": "GREETING", "causes": [
+     {"kind": "dns", "relation": "client-ptr", "qname": "200.2.0.192.in-addr.arpa", "outcome": "unanswered"}]}]}],
+ "dns": [{"qname": "200.2.0.192.in-addr.arpa", "outcome": "unanswered"}]}
+EOF
+}
+
+sc_ptr_fixed() {
+	start_resolver "$ZONE_EMPTY" "$ZONE_SOA" && mail_env $RES4 && start_exim && start_capture eth0 || return 1
+	client smtp --source $CLIENT4 --server $MAIL4
+	truth <<'EOF'
+{"scenario": "ptr-fixed", "server": "exim 4.96", "resolver": "192.0.2.53",
+ "note": "the resolver serves an empty 2.0.192.in-addr.arpa zone: fast NXDOMAIN",
+ "sessions": [{"client": "192.0.2.200", "protocol": "smtp", "slow": []}],
+ "dns": [{"qname": "200.2.0.192.in-addr.arpa", "outcome": "nxdomain"}]}
+EOF
+}
+
+sc_ident_dropped() {
+	client_firewall drop || return 1
+	X_IDENT=5s
+	start_resolver "$ZONE_EMPTY" "$ZONE_SOA" && mail_env $RES4 && start_exim && start_capture eth0 || return 1
+	client smtp --source $CLIENT4 --server $MAIL4
+	truth <<'EOF'
+{"scenario": "ident-dropped", "server": "exim 4.96 (rfc1413_query_timeout 5s)",
+ "note": "the client's firewall drops TCP 113: exim's ident probe gets no answer (SYNs only)",
+ "sessions": [{"client": "192.0.2.200", "protocol": "smtp",
+   "slow": [{"command": "GREETING", "causes": [{"kind": "ident", "outcome": "unanswered"}]}]}],
+ "ident": [{"outcome": "unanswered"}],
+ "dns": [{"qname": "200.2.0.192.in-addr.arpa", "outcome": "nxdomain"}]}
+EOF
+}
+
+sc_ident_rejected() {
+	client_firewall reject || return 1
+	X_IDENT=5s
+	start_resolver "$ZONE_EMPTY" "$ZONE_SOA" && mail_env $RES4 && start_exim && start_capture eth0 || return 1
+	client smtp --source $CLIENT4 --server $MAIL4
+	truth <<'EOF'
+{"scenario": "ident-rejected", "server": "exim 4.96 (rfc1413_query_timeout 5s)",
+ "note": "the client's firewall rejects TCP 113 with a reset: ident refused at once",
+ "sessions": [{"client": "192.0.2.200", "protocol": "smtp", "slow": []}],
+ "ident": [{"outcome": "refused"}]}
+EOF
+}
+
+sc_tcpserver_pop3() {
+	client_firewall drop || return 1
+	start_resolver "$ZONE_NONE" && mail_env $RES4 && start_tcpserver && start_capture eth0 || return 1
+	client pop3 --proto pop3 --source $CLIENT4 --server $MAIL4
+	truth <<'EOF'
+{"scenario": "tcpserver-pop3", "server": "tcpserver 0.88 -t 5 (no -H -R -l)", "resolver": "192.0.2.53",
+ "note": "tcpserver looks up the PTR of its own address, then of the client (djbdns timeouts 1+3+11+45 s each), then asks the client's identd, whose port the client's firewall drops",
+ "sessions": [{"client": "192.0.2.200", "protocol": "pop3",
+   "slow": [{"command": "GREETING", "causes": [
+     {"kind": "dns", "relation": "self-ptr", "qname": "10.2.0.192.in-addr.arpa", "outcome": "unanswered"},
+     {"kind": "dns", "relation": "client-ptr", "qname": "200.2.0.192.in-addr.arpa", "outcome": ["servfail", "unanswered"]},
+     {"kind": "ident", "outcome": "unanswered"}]}]}],
+ "ident": [{"outcome": "unanswered"}],
+ "sql": [["select count(*) from transactions where argument like '%s3cret%'", "=", 0]]}
+EOF
+}
+
+sc_tcpserver_pop3_fixed() {
+	client_firewall drop || return 1
+	start_resolver "$ZONE_NONE" && mail_env $RES4 && start_tcpserver -H -R -l mx.example.org &&
+		start_capture eth0 || return 1
+	client pop3 --proto pop3 --source $CLIENT4 --server $MAIL4
+	truth <<'EOF'
+{"scenario": "tcpserver-pop3-fixed", "server": "tcpserver 0.88 -t 5 -H -R -l mx.example.org", "resolver": "192.0.2.53",
+ "note": "same broken resolver and firewall as tcpserver-pop3, but tcpserver makes no lookups and no ident probe",
+ "sessions": [{"client": "192.0.2.200", "protocol": "pop3", "slow": []}],
+ "sql": [["select count(*) from dns_queries", "=", 0],
+         ["select count(*) from ident_probes", "=", 0],
+         ["select count(*) from transactions where argument like '%s3cret%'", "=", 0]]}
+EOF
+}
+
+sc_dovecot_pop3() {
+	start_resolver "$ZONE_EMPTY" "$ZONE_SOA" && mail_env $RES4 && start_dovecot && start_capture eth0 || return 1
+	client pop3 --proto pop3 --source $CLIENT4 --server $MAIL4
+	truth <<'EOF'
+{"scenario": "dovecot-pop3", "server": "dovecot 2.3.19",
+ "sessions": [{"client": "192.0.2.200", "protocol": "pop3", "slow": []}],
+ "sql": [["select count(*) from transactions where argument like '%s3cret%'", "=", 0],
+         ["select count(*) from sessions where protocol = 'pop3'", ">=", 1]]}
+EOF
+}
+
+sc_dovecot_selfname() {
+	start_resolver "$ZONE_EMPTY" "$ZONE_SOA" && mail_env $RES4 nohostname && start_dovecot &&
+		start_capture eth0 || return 1
+	client pop3 --proto pop3 --source $CLIENT4 --server $MAIL4
+	truth <<'EOF'
+{"scenario": "dovecot-selfname", "server": "dovecot 2.3.19 (host name mx not in /etc/hosts)", "resolver": "192.0.2.53",
+ "note": "the first pop3-login process resolves the host's own bare name; the resolver recurses for it into the dead internet",
+ "sessions": [{"client": "192.0.2.200", "protocol": "pop3",
+   "slow": [{"command": "GREETING", "causes": [
+     {"kind": "dns", "relation": "self-name", "qname": "mx", "outcome": ["unanswered", "servfail"]}]}]}],
+ "sql": [["select count(*) from transactions where argument like '%s3cret%'", "=", 0]]}
+EOF
+}
+
+sc_slow_data() {
+	X_ACL_DATA='  accept  delay = 4s'
+	start_resolver "$ZONE_EMPTY" "$ZONE_SOA" && mail_env $RES4 && start_exim && start_capture eth0 || return 1
+	client smtp --source $CLIENT4 --server $MAIL4
+	truth <<'EOF'
+{"scenario": "slow-data", "server": "exim 4.96 (acl_smtp_data: delay = 4s)",
+ "note": "the server itself waits 4 s before answering the end of DATA; no DNS or ident traffic meanwhile",
+ "sessions": [{"client": "192.0.2.200", "protocol": "smtp",
+   "slow": [{"command": "DATA-END", "causes": [{"kind": "none"}]}]}]}
+EOF
+}
+
+sc_sender_checks() {
+	X_ACL_MAIL='  warn    !verify = sender
+          log_message = sender verification failed or deferred'
+	start_resolver "$ZONE_EMPTY" "$ZONE_SOA" && mail_env $RES4 && start_exim && start_capture eth0 || return 1
+	client smtp --source $CLIENT4 --server $MAIL4 --from someone@slow.example
+	truth <<'EOF'
+{"scenario": "sender-checks", "server": "exim 4.96 (acl_smtp_mail: verify = sender)", "resolver": "192.0.2.53",
+ "note": "the sender domain slow.example lives in a zone the resolver cannot reach: the MX lookup of the sender domain times out",
+ "sessions": [{"client": "192.0.2.200", "protocol": "smtp",
+   "slow": [{"command": "MAIL", "causes": [
+     {"kind": "dns", "relation": "sender-domain", "qname": "slow.example", "outcome": ["unanswered", "servfail"]}]}]}]}
+EOF
+}
+
+sc_concurrent() {
+	local a
+	X_IDENT=0s
+	set -- 'local-zone: "2.0.192.in-addr.arpa." transparent' 'local-zone: "clients.example." static'
+	for a in 200 201 203 204; do
+		set -- "$@" "local-data-ptr: \"192.0.2.$a c$a.clients.example\"" \
+			"local-data: \"c$a.clients.example. 3600 IN A 192.0.2.$a\""
+	done
+	start_resolver "$@" && mail_env $RES4 && start_exim && start_capture eth0 || return 1
+	for a in 200 201 202 203 204; do
+		client_bg c$a --source 192.0.2.$a --server $MAIL4 --helo c$a.clients.example
+	done
+	for a in 200 201 202 203 204; do
+		wait "$(pid_of c$a)"
+		msg "  c$a: exit $?, $(tail -1 "$S/logs/c$a.log")"
+	done
+	truth <<'EOF'
+{"scenario": "concurrent", "server": "exim 4.96", "resolver": "192.0.2.53",
+ "note": "five clients at once; the resolver knows the PTR (and A) of all but 192.0.2.202, whose PTR it recurses for in vain",
+ "sessions": [
+   {"client": "192.0.2.200", "protocol": "smtp", "slow": []},
+   {"client": "192.0.2.201", "protocol": "smtp", "slow": []},
+   {"client": "192.0.2.202", "protocol": "smtp",
+    "slow": [{"command": "GREETING", "causes": [
+      {"kind": "dns", "relation": "client-ptr", "qname": "202.2.0.192.in-addr.arpa", "outcome": "unanswered"}]}]},
+   {"client": "192.0.2.203", "protocol": "smtp", "slow": []},
+   {"client": "192.0.2.204", "protocol": "smtp", "slow": []}],
+ "dns": [{"qname": "200.2.0.192.in-addr.arpa", "outcome": "answered"},
+         {"qname": "c201.clients.example", "outcome": "answered"}]}
+EOF
+}
+
+sc_ipv6() {
+	start_resolver "$ZONE_EMPTY" "$ZONE_SOA" 'local-zone: "8.b.d.0.1.0.0.2.ip6.arpa." nodefault' &&
+		mail_env $RES4 && start_exim && start_capture eth0 || return 1
+	client smtp --source $CLIENT6 --server $MAIL6
+	truth <<'EOF'
+{"scenario": "ipv6", "server": "exim 4.96", "resolver": "192.0.2.53",
+ "note": "the client connects over IPv6; the resolver has no reverse zone for 2001:db8::/32 and never answers the ip6.arpa PTR query",
+ "sessions": [{"client": "2001:db8::200", "protocol": "smtp",
+   "slow": [{"command": "GREETING", "causes": [
+     {"kind": "dns", "relation": "client-ptr",
+      "qname": "0.0.2.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa",
+      "outcome": "unanswered"}]}]}]}
+EOF
+}
+
+sc_local_resolver() {
+	# unbound on 127.0.0.1 of the mail host, forwarding to the ISP's
+	# resolver, which is in the dead internet
+	unbound_conf "$S/unbound" 127.0.0.1 127.0.0.0/8 "$ZONE_NONE" \
+		'do-not-query-localhost: yes' 'forward-zone:' '	name: "."' "	forward-addr: $ISP_DNS"
+	spawn unbound $NS_MAIL unbound -d -c "$S/unbound/unbound.conf" >/dev/null
+	wait_for 10 listening $NS_MAIL udp 53 127.0.0.1 || {
+		msg "unbound did not start: $(tail -3 "$S/logs/unbound.log")"
+		return 1
+	}
+	mail_env 127.0.0.1 && start_exim && start_capture any || return 1
+	client smtp --source $CLIENT4 --server $MAIL4
+	truth <<'EOF'
+{"scenario": "local-resolver", "server": "exim 4.96", "resolver": "127.0.0.1 (unbound, forwarding to 198.51.100.53)",
+ "note": "captured on any: exim's PTR query to the local cache on loopback, and the cache's own queries to 198.51.100.53, which never answers",
+ "sessions": [{"client": "192.0.2.200", "protocol": "smtp",
+   "slow": [{"command": "GREETING", "causes": [
+     {"kind": "dns", "relation": "client-ptr", "qname": "200.2.0.192.in-addr.arpa", "outcome": ["unanswered", "servfail"]}]}]}],
+ "sql": [["select count(*) from dns_queries where server = '198.51.100.53' and qname = '200.2.0.192.in-addr.arpa' and outcome = 'unanswered'", ">=", 1],
+         ["select count(*) from causes where relation = 'upstream'", ">=", 1]]}
+EOF
+}
+
+sc_outbound() {
+	start_resolver "$ZONE_EMPTY" "$ZONE_SOA" 'local-zone: "remote.example." static' \
+		'local-data: "remote.example. 3600 IN MX 10 mx.remote.example."' \
+		"local-data: \"mx.remote.example. 3600 IN A $REMOTE_MX\"" &&
+		mail_env $RES4 && start_exim && start_capture eth0 || return 1
+	client smtp --source $CLIENT4 --server $MAIL4 --rcpt someone@remote.example --size 20000
+	# exim delivers at once: MX/A lookups, then SYNs to the MX until its
+	# connect_timeout (4 s) runs out
+	sleep 7
+	truth <<'EOF'
+{"scenario": "outbound", "server": "exim 4.96 (remote_smtp connect_timeout 4s)", "resolver": "192.0.2.53",
+ "note": "the inbound session is quick; the host's own delivery to 203.0.113.25:25 is never answered (SYNs only)",
+ "sessions": [{"client": "192.0.2.200", "protocol": "smtp", "slow": []}],
+ "dns": [{"qname": "remote.example", "outcome": "answered"}],
+ "sql": [["select count(*) from sessions where outbound = 1 and server = '203.0.113.25' and server_port = 25 and outcome = 'unanswered'", ">=", 1]]}
+EOF
+}
+
+sc_dnsbl() {
+	X_ACL_RCPT='  deny    message = $sender_host_address is listed at $dnslist_domain
+          dnslists = dnsbl.example'
+	start_resolver "$ZONE_EMPTY" "$ZONE_SOA" && mail_env $RES4 && start_exim && start_capture eth0 || return 1
+	client smtp --source $CLIENT4 --server $MAIL4
+	truth <<'EOF'
+{"scenario": "dnsbl", "server": "exim 4.96 (acl_smtp_rcpt: dnslists = dnsbl.example)", "resolver": "192.0.2.53",
+ "note": "the DNSBL zone is unreachable: the A query for the reversed client address times out and exim accepts",
+ "sessions": [{"client": "192.0.2.200", "protocol": "smtp",
+   "slow": [{"command": "RCPT", "causes": [
+     {"kind": "dns", "relation": "dnsbl", "qname": "200.2.0.192.dnsbl.example", "outcome": ["unanswered", "servfail"]}]}]}]}
+EOF
+}
+
+sc_outlook_abort() {
+	# glibc waits retrans << attempt: 30 s, then 60 s
+	X_DNS_RETRANS=30s X_DNS_RETRY=2
+	start_resolver "$ZONE_NONE" && mail_env $RES4 && start_exim && start_capture eth0 || return 1
+	client smtp --source $CLIENT4 --server $MAIL4 --give-up 60
+	truth <<'EOF'
+{"scenario": "outlook-abort", "server": "exim 4.96 (dns_retrans 30s, dns_retry 2)", "resolver": "192.0.2.53",
+ "note": "no reverse zone; exim would wait 90 s for the client's PTR, the client closes the connection after 60 s without a greeting (capture ends soon after)",
+ "sessions": [{"client": "192.0.2.200", "protocol": "smtp",
+   "slow": [{"command": "GREETING", "causes": [
+     {"kind": "dns", "relation": "client-ptr", "qname": "200.2.0.192.in-addr.arpa", "outcome": "unanswered"}]}]}],
+ "sql": [["select count(*) from transactions where command = 'GREETING' and outcome = 'client-abort' and latency_ms >= 59000", ">=", 1]]}
+EOF
+}
+
+# ---------------------------------------------------------------------------
+
+run_one() {
+	SC=$1
+	S=$T/$SC
+	X_IDENT="" X_ACL_CONNECT="" X_ACL_MAIL="" X_ACL_RCPT="" X_ACL_DATA="" X_DNS_RETRANS="" X_DNS_RETRY=""
+	rm -rf "$S"
+	mkdir -p "$S/logs"
+	chmod 755 "$S"
+	rm -f "$OUT/$SC.pcap" "$OUT/$SC.truth.json"
+	local t0 rc=0
+	t0=$(date +%s)
+	msg "scenario $SC"
+	if net_up; then
+		"sc_$(echo "$SC" | tr - _)" || rc=1
+		[ -n "$(pid_of tcpdump)" ] && stop_capture
+	else
+		msg "network setup failed"
+		rc=1
+	fi
+	stop_all
+	net_down
+	# keep the servers' logs next to the capture
+	mkdir -p "$OUT/logs/$SC"
+	cp -r "$S/logs/." "$OUT/logs/$SC/" 2>/dev/null
+	[ -d "$S/exim/log" ] && cp "$S/exim/log/"* "$OUT/logs/$SC/" 2>/dev/null
+	[ -f "$S/dovecot/dovecot.log" ] && cp "$S/dovecot/dovecot.log" "$OUT/logs/$SC/" 2>/dev/null
+	for f in "$S"/*/*.conf; do [ -f "$f" ] && cp "$f" "$OUT/logs/$SC/"; done
+	if [ $rc = 0 ] && [ -s "$OUT/$SC.pcap" ] && [ -s "$OUT/$SC.truth.json" ]; then
+		msg "scenario $SC done in $(($(date +%s) - t0)) s: $OUT/$SC.pcap"
+	else
+		msg "scenario $SC FAILED (logs in $OUT/logs/$SC)"
+		rm -f "$OUT/$SC.truth.json"
+		rc=1
+	fi
+	unset "PID_tcpdump"
+	return $rc
+}
+
+on_exit() {
+	local rc=$?
+	trap - EXIT INT TERM
+	stop_all
+	net_down
+	if [ -n "$T" ] && [ -d "$T" ]; then
+		if [ "${MXLAB_KEEP:-0}" = 1 ]; then msg "kept $T"; else rm -rf "$T"; fi
+	fi
+	exit $rc
+}
+
+cmd_run() {
+	local list="" a fails=0 n=0 t0
+	while [ $# -gt 0 ]; do
+		case $1 in
+		-o) OUT=${2:-}; shift 2 || usage ;;
+		-o*) OUT=${1#-o}; shift ;;
+		all) list="$list $(scenario_names | tr '\n' ' ')"; shift ;;
+		-*) usage ;;
+		*)
+			scenario_names | grep -qx -- "$1" || die "unknown scenario $1 (see: lab.sh list)"
+			list="$list $1"
+			shift
+			;;
+		esac
+	done
+	[ -n "$OUT" ] && [ -n "$list" ] || usage
+	need_root
+	take_lock wait
+	ensure_packages
+	command -v ip >/dev/null && ip netns list >/dev/null 2>&1 || die "ip netns is not available"
+	mkdir -p "$OUT" || die "cannot create $OUT"
+	OUT=$(cd "$OUT" && pwd)
+	T=$(mktemp -d /tmp/mxlab.XXXXXX) || die "mktemp"
+	chmod 755 "$T"
+	: >"$T/pids"
+	trap on_exit EXIT
+	trap 'msg interrupted; exit 130' INT TERM
+	t0=$(date +%s)
+	for a in $list; do
+		n=$((n + 1))
+		run_one "$a" || fails=$((fails + 1))
+	done
+	msg "$n scenario(s) in $(($(date +%s) - t0)) s, $fails failed; results in $OUT"
+	[ $fails = 0 ]
+}
+
+cmd_cleanup() {
+	need_root
+	take_lock nowait
+	net_down
+	msg "removed the lab's namespaces and the processes in them"
+}
+
+main() {
+	case ${1:-} in
+	list)
+		printf '%s\n' "$SCENARIOS" | sed -n 's/^\([a-z0-9-]*\)|\(.*\)/\1\t\2/p'
+		;;
+	run)
+		shift
+		cmd_run "$@"
+		;;
+	cleanup) cmd_cleanup ;;
+	*) usage ;;
+	esac
+}
+
+# (on one line: bash stops reading this file here, so the script may be
+# replaced while a run is going on)
+main "$@"; exit $?

@@ -1,0 +1,195 @@
+#!/usr/bin/env python3
+"""mxclient.py - a small SMTP / POP3 client for the mxlag lab.
+
+It speaks one dialogue with realistic pacing (a short "think" pause
+between commands, the message body written in a few chunks like a real
+MUA does) and, when told to with --give-up, gives up waiting for a reply
+the way Outlook (Express) does: after that many seconds it closes the
+connection without QUIT.  It prints a timestamped transcript on stdout.
+
+Exit status: 0 dialogue completed, 2 gave up waiting, 1 other error.
+"""
+import argparse
+import socket
+import sys
+import time
+
+T0 = time.time()
+
+
+def log(msg):
+    print("%8.3f %s" % (time.time() - T0, msg), flush=True)
+
+
+class GaveUp(Exception):
+    pass
+
+
+class Conn:
+    def __init__(self, a):
+        fam = socket.AF_INET6 if ":" in a.server else socket.AF_INET
+        self.s = socket.socket(fam, socket.SOCK_STREAM)
+        if a.source:
+            self.s.bind((a.source, 0))
+        self.s.settimeout(a.connect_timeout)
+        log("connect %s port %d from %s" % (a.server, a.port, a.source or "*"))
+        self.s.connect((a.server, a.port))
+        self.buf = b""
+        self.give_up = a.give_up
+        self.think = a.think
+
+    def line(self):
+        """One reply line (without CRLF), waiting at most give_up seconds."""
+        deadline = time.time() + self.give_up
+        while b"\n" not in self.buf:
+            left = deadline - time.time()
+            if left <= 0:
+                raise GaveUp()
+            self.s.settimeout(left)
+            try:
+                d = self.s.recv(4096)
+            except socket.timeout:
+                raise GaveUp()
+            if not d:
+                raise EOFError("server closed the connection")
+            self.buf += d
+        l, self.buf = self.buf.split(b"\n", 1)
+        l = l.rstrip(b"\r").decode("latin-1")
+        log("S: " + l)
+        return l
+
+    def send(self, text, show=None):
+        if self.think > 0:
+            time.sleep(self.think)
+        log("C: " + (show if show is not None else text))
+        self.s.sendall(text.encode("latin-1") + b"\r\n")
+
+    def close(self):
+        try:
+            self.s.close()
+        except OSError:
+            pass
+
+
+def smtp_reply(c):
+    """A whole (multi-line) SMTP reply; returns the code."""
+    while True:
+        l = c.line()
+        if len(l) < 4 or l[3] != "-":
+            return l[:3]
+
+
+def smtp(c, a):
+    code = smtp_reply(c)
+    if not code.startswith("2"):
+        c.send("QUIT")
+        smtp_reply(c)
+        return
+    c.send("EHLO " + a.helo)
+    smtp_reply(c)
+    c.send("MAIL FROM:<%s>" % a.mail_from)
+    code = smtp_reply(c)
+    ok = code.startswith("2")
+    if ok:
+        for r in a.rcpt:
+            c.send("RCPT TO:<%s>" % r)
+            if smtp_reply(c).startswith("2"):
+                break
+        else:
+            ok = False
+    if ok:
+        c.send("DATA")
+        code = smtp_reply(c)
+        if code == "354":
+            body = [
+                "Date: %s" % time.strftime("%a, %d %b %Y %H:%M:%S +0000", time.gmtime()),
+                "From: <%s>" % a.mail_from,
+                "To: <%s>" % a.rcpt[0],
+                "Subject: mxlag lab message",
+                "Message-ID: <%d.%d@%s>" % (int(T0), int(T0 * 1000) % 1000, a.helo),
+                "",
+            ]
+            n = max(1, a.size // 72)
+            for i in range(n):
+                body.append(("line %05d " % i).ljust(72, "x"))
+            data = "\r\n".join(body) + "\r\n.\r\n"
+            if c.think > 0:
+                time.sleep(c.think)
+            log("C: <message, %d bytes> ." % len(data))
+            raw = data.encode("latin-1")
+            for off in range(0, len(raw), 16384):
+                c.s.sendall(raw[off:off + 16384])
+            smtp_reply(c)
+    c.send("QUIT")
+    smtp_reply(c)
+
+
+def pop3(c, a):
+    if not c.line().startswith("+OK"):
+        return
+    c.send("USER " + a.user)
+    c.line()
+    c.send("PASS " + a.password, show="PASS ***")
+    if not c.line().startswith("+OK"):
+        c.send("QUIT")
+        c.line()
+        return
+    c.send("STAT")
+    l = c.line()
+    count = int(l.split()[1]) if l.startswith("+OK") and len(l.split()) > 1 else 0
+    c.send("LIST")
+    if c.line().startswith("+OK"):
+        while c.line() != ".":
+            pass
+    for i in range(1, min(count, 2) + 1):
+        c.send("RETR %d" % i)
+        if c.line().startswith("+OK"):
+            while c.line() != ".":
+                pass
+    c.send("QUIT")
+    c.line()
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--proto", choices=["smtp", "pop3"], default="smtp")
+    p.add_argument("--server", required=True)
+    p.add_argument("--port", type=int)
+    p.add_argument("--source", help="local address to bind")
+    p.add_argument("--give-up", type=float, default=600.0,
+                   help="seconds to wait for any reply before closing (Outlook: 60)")
+    p.add_argument("--connect-timeout", type=float, default=30.0)
+    p.add_argument("--think", type=float, default=0.02, help="pause before each command (s)")
+    p.add_argument("--helo", default="client.good.example")
+    p.add_argument("--from", dest="mail_from", default="a@good.example")
+    p.add_argument("--rcpt", action="append", help="recipient (repeatable)")
+    p.add_argument("--size", type=int, default=200, help="approximate body size in bytes")
+    p.add_argument("--user", default="alice")
+    p.add_argument("--password", default="s3cret")
+    a = p.parse_args()
+    if not a.port:
+        a.port = 25 if a.proto == "smtp" else 110
+    if not a.rcpt:
+        a.rcpt = ["b@example.org"]
+    try:
+        c = Conn(a)
+    except OSError as e:
+        log("connect failed: %s" % e)
+        return 1
+    try:
+        (smtp if a.proto == "smtp" else pop3)(c, a)
+    except GaveUp:
+        log("no reply after %.0f s: giving up (closing without QUIT)" % a.give_up)
+        c.close()
+        return 2
+    except (OSError, EOFError) as e:
+        log("error: %s" % e)
+        c.close()
+        return 1
+    c.close()
+    log("done")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

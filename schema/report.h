@@ -1,0 +1,61 @@
+/*
+ * report.h - the report generator: runs the embedded schema/reports/NAME.sql
+ * queries against an mxlag database and renders text, CSV (RFC 4180) or
+ * JSON (built by SQLite's json_object()).
+ *
+ * Each report query returns one row per item with flat columns (text and
+ * CSV) and a "json" column holding the row's JSON object; columns whose name
+ * is "json" or ends in "_json" are not printed in CSV.  Parameters a query
+ * may use: :slow_ms, :since, :until (epoch seconds, NULL = unbounded),
+ * :limit (-1 = all), :arg (the report argument).
+ */
+#ifndef MXLAG_REPORT_H
+#define MXLAG_REPORT_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include <sqlite3.h>
+
+enum report_format { REPORT_TEXT = 0, REPORT_CSV, REPORT_JSON, REPORT_HTML };
+
+struct report_opts {
+	const char *name; /* "slow", "ptr", "summary" */
+	const char *arg;  /* report argument (e.g. a session id); NULL = none */
+	enum report_format format;
+	double since, until; /* epoch seconds on the request / query time; NAN = unbounded */
+	double slow_ms;      /* slow threshold; NAN or <= 0 = 1000 */
+	long limit;          /* <= 0 = no limit */
+};
+
+/* Defaults: text, no time bounds, 1000 ms, no limit, name and arg NULL. */
+void report_opts_init(struct report_opts *o);
+
+/* "text", "csv", "json", "html" -> *out; -1 if unknown. */
+int report_format_parse(const char *s, enum report_format *out);
+
+/*
+ * Parses a --since / --until time: epoch seconds ("1700000000.5"), or UTC
+ * "YYYY-MM-DD", "YYYY-MM-DD HH:MM", "YYYY-MM-DD HH:MM:SS" ('T' instead of
+ * the space is fine, a trailing 'Z' too).  0 on success, -1 on junk.
+ */
+int report_parse_time(const char *s, double *out);
+
+/* The names of the known reports, comma-separated ("slow, ptr, summary"). */
+const char *report_names(void);
+
+/*
+ * Opens an existing mxlag database for reports (migrating an older schema
+ * forward, refusing a newer one or a non-mxlag file); the connection is
+ * query-only.  0 on success; -1 with err set.  Close with sqlite3_close().
+ */
+int report_open(sqlite3 **out, const char *path, char *err, size_t errlen);
+
+/*
+ * Runs report o->name on db and writes it to out.  0 on success; -1 with a
+ * message in err: unknown report (the message lists the known ones), format
+ * not available for that report, missing argument, SQL or write error.
+ */
+int report_run(sqlite3 *db, const struct report_opts *o, FILE *out, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,37 @@
+-- ptr: which PTR lookups delayed which sessions.  One row per PTR query
+-- linked to a slow reply (upstream hops folded into "upstream"), newest
+-- first.  Parameters: :slow_ms, :since, :until, :limit.
+SELECT strftime('%Y-%m-%d %H:%M:%S', p.query_ts, 'unixepoch') AS query_utc,
+       p.qname, p.relation, p.resolver, p.dns_outcome AS outcome,
+       round(coalesce(p.query_ms, p.query_latency_ms,
+		      (coalesce(t.reply_ts, t.end_ts) - p.query_ts) * 1000.0), 1) AS query_ms,
+       p.session_id AS session, p.client, p.command,
+       round(p.latency_ms, 1) AS wait_ms, round(p.share, 2) AS share,
+       (SELECT group_concat(DISTINCT uq.server) FROM causes AS u
+	JOIN dns_queries AS uq ON uq.id = u.dns_query_id
+	WHERE u.parent_id = p.cause_id) AS upstream,
+       json_object('query_ts', p.query_ts, 'qname', p.qname, 'relation', p.relation,
+		   'resolver', p.resolver, 'outcome', p.dns_outcome, 'rcode', p.rcode,
+		   'retransmits', p.retransmits,
+		   'query_ms', round(coalesce(p.query_ms, p.query_latency_ms,
+				(coalesce(t.reply_ts, t.end_ts) - p.query_ts) * 1000.0), 3),
+		   'session', p.session_id, 'protocol', p.protocol,
+		   'client', p.client, 'client_port', p.client_port,
+		   'server', p.server, 'server_port', p.server_port,
+		   'transaction', p.transaction_id, 'command', p.command,
+		   'start', p.request_ts, 'latency_ms', p.latency_ms,
+		   'overlap_ms', round(p.overlap_ms, 3), 'share', round(p.share, 4),
+		   'upstream', (SELECT json_group_array(json_object(
+				'resolver', uq.server, 'qname', uq.qname, 'outcome', uq.outcome,
+				'retransmits', uq.retransmits))
+			FROM causes AS u JOIN dns_queries AS uq ON uq.id = u.dns_query_id
+			WHERE u.parent_id = p.cause_id),
+		   'diagnosis', p.diagnosis, 'remedy', p.remedy) AS json
+FROM ptr_delays AS p
+JOIN transactions AS t ON t.id = p.transaction_id
+WHERE p.parent_id IS NULL
+  AND p.latency_ms >= :slow_ms
+  AND (:since IS NULL OR p.request_ts >= :since)
+  AND (:until IS NULL OR p.request_ts < :until)
+ORDER BY p.query_ts DESC, p.cause_id DESC
+LIMIT :limit;

@@ -1,0 +1,64 @@
+-- summary: one row of totals over the runs, sessions, replies, DNS queries
+-- and ident probes (within :since / :until), and the slow replies
+-- (>= :slow_ms) by their main cause.
+WITH
+s AS (SELECT * FROM sessions
+      WHERE (:since IS NULL OR start >= :since) AND (:until IS NULL OR start < :until)),
+t AS (SELECT * FROM transactions
+      WHERE (:since IS NULL OR request_ts >= :since) AND (:until IS NULL OR request_ts < :until)),
+slow AS (SELECT t.id,
+		(SELECT c.kind FROM causes AS c WHERE c.transaction_id = t.id AND c.parent_id IS NULL
+		 ORDER BY c.kind = 'none', c.overlap_ms DESC, c.id LIMIT 1) AS main
+	 FROM t WHERE t.latency_ms >= :slow_ms),
+lat AS (SELECT latency_ms, row_number() OVER (ORDER BY latency_ms) AS rn,
+	       count(*) OVER () AS n
+	FROM t WHERE latency_ms IS NOT NULL),
+q AS (SELECT * FROM dns_queries
+      WHERE (:since IS NULL OR ts >= :since) AND (:until IS NULL OR ts < :until)),
+i AS (SELECT * FROM ident_probes
+      WHERE (:since IS NULL OR ts >= :since) AND (:until IS NULL OR ts < :until)),
+r AS (SELECT count(*) AS runs, min(first_ts) AS first_ts, max(last_ts) AS last_ts,
+	     sum(packets) AS packets, sum(kernel_drops) AS kernel_drops FROM runs),
+v AS (SELECT
+	r.runs,
+	strftime('%Y-%m-%d %H:%M:%S', r.first_ts, 'unixepoch') AS first_packet_utc,
+	strftime('%Y-%m-%d %H:%M:%S', r.last_ts, 'unixepoch') AS last_packet_utc,
+	r.packets, r.kernel_drops,
+	(SELECT count(*) FROM s) AS sessions,
+	(SELECT count(*) FROM s WHERE protocol = 'smtp' AND outbound = 0) AS smtp_inbound,
+	(SELECT count(*) FROM s WHERE protocol = 'pop3' AND outbound = 0) AS pop3_inbound,
+	(SELECT count(*) FROM s WHERE outbound = 1) AS outbound,
+	(SELECT count(*) FROM s WHERE outbound = 1 AND outcome IN ('unanswered', 'refused'))
+		AS outbound_failed,
+	(SELECT count(*) FROM s WHERE outcome = 'client-abort') AS client_aborts,
+	(SELECT count(*) FROM t) AS replies,
+	(SELECT round(latency_ms, 1) FROM lat WHERE rn = (n + 1) / 2) AS median_ms,
+	(SELECT round(latency_ms, 1) FROM lat WHERE rn = max(1, (n * 95 + 99) / 100)) AS p95_ms,
+	(SELECT round(max(latency_ms), 1) FROM lat) AS max_ms,
+	(SELECT count(*) FROM slow) AS slow,
+	(SELECT count(*) FROM slow WHERE main = 'dns') AS slow_dns,
+	(SELECT count(*) FROM slow WHERE main = 'ident') AS slow_ident,
+	(SELECT count(*) FROM slow WHERE main = 'none') AS slow_none,
+	(SELECT count(*) FROM slow WHERE main IS NULL) AS slow_unexplained,
+	(SELECT count(*) FROM q) AS dns_queries,
+	(SELECT count(*) FROM q WHERE outcome = 'unanswered') AS dns_unanswered,
+	(SELECT count(*) FROM q WHERE outcome IN ('servfail', 'refused')) AS dns_failed,
+	(SELECT count(*) FROM q WHERE qtype = 'PTR') AS dns_ptr,
+	(SELECT count(*) FROM i) AS ident_probes,
+	(SELECT count(*) FROM i WHERE outcome = 'unanswered') AS ident_unanswered
+      FROM r)
+SELECT v.*,
+       json_object('runs', runs, 'first_packet_utc', first_packet_utc,
+		   'last_packet_utc', last_packet_utc, 'packets', packets,
+		   'kernel_drops', kernel_drops, 'slow_ms', :slow_ms,
+		   'sessions', sessions, 'smtp_inbound', smtp_inbound,
+		   'pop3_inbound', pop3_inbound, 'outbound', outbound,
+		   'outbound_failed', outbound_failed, 'client_aborts', client_aborts,
+		   'replies', replies, 'median_ms', median_ms, 'p95_ms', p95_ms,
+		   'max_ms', max_ms, 'slow', slow,
+		   'slow_by_cause', json_object('dns', slow_dns, 'ident', slow_ident,
+						'none', slow_none, 'unexplained', slow_unexplained),
+		   'dns_queries', dns_queries, 'dns_unanswered', dns_unanswered,
+		   'dns_failed', dns_failed, 'dns_ptr', dns_ptr,
+		   'ident_probes', ident_probes, 'ident_unanswered', ident_unanswered) AS json
+FROM v;

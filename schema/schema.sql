@@ -1,0 +1,165 @@
+-- mxlag database schema, version 1.
+--
+-- Applied as a whole to an empty database.  A database at an older version
+-- is brought forward by schema/migrate_N.sql (N = 2, 3, ...: each step takes
+-- version N-1 to N); a newer database is refused.  Keep this file equal to
+-- "version 1 + every migrate_N.sql" whenever a step is added.
+--
+-- Conventions: times are Unix epoch seconds (REAL, UTC), durations are
+-- milliseconds (REAL), addresses are text (inet_ntop form), and text columns
+-- hold the vocabulary words of DESIGN.md ('smtp', 'client-ptr', 'unanswered',
+-- ...).  NULL means "not seen / not applicable".  Row ids are unique across
+-- runs: each run's events are offset past the ids already stored.
+
+-- One row per `mxlag analyze` / `mxlag capture` run.
+CREATE TABLE runs (
+	id           INTEGER PRIMARY KEY,
+	source       TEXT NOT NULL,      -- capture file names, or the interface
+	fingerprint  TEXT,               -- of the capture files; NULL for live runs
+	started      REAL NOT NULL,      -- wall clock when the run began
+	finished     REAL,               -- wall clock when it ended; NULL = running or died
+	first_ts     REAL,               -- packet time of the first packet
+	last_ts      REAL,               -- packet time of the last packet
+	packets      INTEGER,
+	bytes        INTEGER,
+	kernel_drops INTEGER,            -- NULL when unknown (offline)
+	counters     TEXT                -- JSON object {"counter.name": value, ...}
+);
+-- Refuses a second analysis of the same capture files.
+CREATE UNIQUE INDEX runs_fingerprint ON runs (fingerprint) WHERE fingerprint IS NOT NULL;
+
+-- SMTP/POP3 connections; the mail host is the server unless outbound = 1.
+CREATE TABLE sessions (
+	id            INTEGER PRIMARY KEY,
+	run_id        INTEGER REFERENCES runs (id),
+	protocol      TEXT,              -- smtp | pop3
+	client        TEXT,
+	client_port   INTEGER,
+	server        TEXT,
+	server_port   INTEGER,
+	syn           REAL,              -- client's first SYN
+	start         REAL,              -- handshake end (or first packet seen)
+	"end"         REAL,
+	outcome       TEXT,              -- ok | client-abort | server-close | incomplete | unanswered | refused
+	tls           INTEGER NOT NULL DEFAULT 0,
+	outbound      INTEGER NOT NULL DEFAULT 0,
+	app           TEXT,              -- how the flow was classified: port, ndpi:SMTP, ...
+	banner_host   TEXT,
+	helo          TEXT,
+	sender_domain TEXT,
+	rcpt_domains  TEXT,              -- comma-separated
+	bytes         INTEGER,           -- message bytes (DATA/BDAT, RETR/TOP)
+	messages      INTEGER,
+	complete      INTEGER NOT NULL DEFAULT 0  -- 0 while the session is still open
+);
+CREATE INDEX sessions_start ON sessions (start);
+
+-- One command and its reply (GREETING: connect to greeting).
+CREATE TABLE transactions (
+	id          INTEGER PRIMARY KEY,
+	run_id      INTEGER REFERENCES runs (id),
+	session_id  INTEGER REFERENCES sessions (id),
+	command     TEXT,                -- GREETING, EHLO, MAIL, ..., USER, PASS, ...
+	argument    TEXT,                -- secrets replaced by ***
+	request_ts  REAL,
+	reply_ts    REAL,                -- first byte of the reply; NULL = none
+	end_ts      REAL,                -- no reply: when the wait ended
+	latency_ms  REAL,                -- reply_ts - request_ts, or the time waited for no reply
+	reply_code  TEXT,                -- 250, +OK, -ERR, ...
+	reply_text  TEXT,
+	outcome     TEXT,                -- ok | client-abort | server-close | incomplete
+	size        INTEGER,             -- message bytes (DATA-END, BDAT, RETR, TOP)
+	diagnosis   TEXT,
+	remedy      TEXT
+);
+CREATE INDEX transactions_latency ON transactions (latency_ms);
+CREATE INDEX transactions_session ON transactions (session_id, request_ts);
+CREATE INDEX transactions_request ON transactions (request_ts);
+
+-- DNS queries seen on the wire (the mail host's and its resolver's).
+CREATE TABLE dns_queries (
+	id           INTEGER PRIMARY KEY,
+	run_id       INTEGER REFERENCES runs (id),
+	ts           REAL,               -- first transmission
+	client       TEXT,
+	client_port  INTEGER,
+	server       TEXT,               -- the resolver or authoritative server asked
+	server_port  INTEGER,
+	transport    TEXT,               -- udp | tcp
+	txid         INTEGER,
+	qname        TEXT,               -- lower case, no trailing dot
+	qtype        TEXT,               -- PTR, A, AAAA, MX, ... or TYPEnnn
+	outcome      TEXT,               -- answered | nodata | nxdomain | servfail | refused | truncated | unanswered | other
+	rcode        INTEGER,
+	answers      TEXT,
+	response_ts  REAL,
+	last_send_ts REAL,               -- last retransmission
+	latency_ms   REAL,               -- NULL when unanswered
+	retransmits  INTEGER
+);
+CREATE INDEX dns_queries_ts ON dns_queries (ts);
+CREATE INDEX dns_queries_qname ON dns_queries (qname);
+CREATE INDEX dns_queries_server ON dns_queries (server);
+
+-- ident (RFC 1413, TCP 113) probes from the mail host.
+CREATE TABLE ident_probes (
+	id              INTEGER PRIMARY KEY,
+	run_id          INTEGER REFERENCES runs (id),
+	ts              REAL,            -- first SYN
+	host            TEXT,            -- the prober (mail host)
+	host_port       INTEGER,
+	peer            TEXT,            -- the probed address (port 113)
+	peer_port       INTEGER,
+	outcome         TEXT,            -- answered | refused | unanswered
+	end_ts          REAL,            -- reply / RST / last SYN
+	latency_ms      REAL,            -- NULL when unanswered
+	syn_retransmits INTEGER,
+	response        TEXT
+);
+CREATE INDEX ident_probes_ts ON ident_probes (ts);
+
+-- Why a slow reply was slow: the correlator's links.
+CREATE TABLE causes (
+	id             INTEGER PRIMARY KEY,
+	run_id         INTEGER REFERENCES runs (id),
+	transaction_id INTEGER REFERENCES transactions (id),
+	kind           TEXT NOT NULL,    -- dns | ident | none
+	relation       TEXT,             -- client-ptr, self-ptr, ..., upstream, ident; NULL for none
+	dns_query_id   INTEGER REFERENCES dns_queries (id),
+	ident_probe_id INTEGER REFERENCES ident_probes (id),
+	parent_id      INTEGER REFERENCES causes (id),  -- upstream causes: their dns cause
+	overlap_ms     REAL,
+	share          REAL,             -- overlap_ms / the wait, 0..1
+	query_ms       REAL              -- how long the query/probe was outstanding as this
+	                                 -- wait saw it (latency, or until the wait ended)
+);
+CREATE INDEX causes_transaction ON causes (transaction_id);
+CREATE INDEX causes_parent ON causes (parent_id);
+CREATE INDEX causes_dns ON causes (dns_query_id);
+
+-- Replies (or waits for a reply never sent) with their session.
+CREATE VIEW slow_replies AS
+SELECT t.id AS transaction_id, t.session_id, t.run_id,
+       s.protocol, s.client, s.client_port, s.server, s.server_port, s.outbound,
+       t.command, t.argument, t.request_ts, t.reply_ts, t.end_ts, t.latency_ms,
+       t.reply_code, t.reply_text, t.outcome, t.diagnosis, t.remedy
+FROM transactions AS t
+LEFT JOIN sessions AS s ON s.id = t.session_id
+WHERE t.latency_ms IS NOT NULL;
+
+-- PTR lookups that overlapped a reply's wait, with the query, the reply
+-- and its session (upstream hops included: parent_id is set on those).
+CREATE VIEW ptr_delays AS
+SELECT c.id AS cause_id, c.parent_id, c.relation, c.overlap_ms, c.share, c.query_ms,
+       q.id AS dns_query_id, q.qname, q.server AS resolver, q.outcome AS dns_outcome,
+       q.rcode, q.ts AS query_ts, q.latency_ms AS query_latency_ms, q.retransmits,
+       t.id AS transaction_id, t.command, t.request_ts, t.latency_ms, t.reply_code,
+       t.outcome, t.diagnosis, t.remedy,
+       s.id AS session_id, s.protocol, s.client, s.client_port, s.server, s.server_port
+FROM causes AS c
+JOIN dns_queries AS q ON q.id = c.dns_query_id
+JOIN transactions AS t ON t.id = c.transaction_id
+LEFT JOIN sessions AS s ON s.id = t.session_id
+WHERE c.kind = 'dns' AND q.qtype = 'PTR';
+
+PRAGMA user_version = 1;

@@ -1,0 +1,942 @@
+/*
+ * store.c - the SQLite writer: events -> rows of schema/schema.sql, in
+ * batched transactions with statements prepared once.
+ */
+#include "store.h"
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+enum st_id { ST_SESSION, ST_TXN, ST_DIAG, ST_DNS, ST_IDENT, ST_CAUSE, ST_RUN_UPDATE, ST__N };
+
+/*
+ * Sessions: EV_TXN writes a provisional row (complete = 0) that the final
+ * EV_SESSION overwrites; a provisional write never overwrites a complete
+ * row.  All upserts only touch rows of the same run, so an id collision with
+ * another run shows up as "no row changed" instead of silently overwriting.
+ */
+static const char *const stmt_sql[ST__N] = {
+    [ST_SESSION] =
+        "INSERT INTO sessions (id, run_id, protocol, client, client_port, server, server_port,"
+        " syn, start, \"end\", outcome, tls, outbound, app, banner_host, helo, sender_domain,"
+        " rcpt_domains, bytes, messages, complete)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,"
+        " ?18, ?19, ?20, ?21)"
+        " ON CONFLICT (id) DO UPDATE SET protocol = excluded.protocol, client = excluded.client,"
+        " client_port = excluded.client_port, server = excluded.server,"
+        " server_port = excluded.server_port, syn = excluded.syn, start = excluded.start,"
+        " \"end\" = excluded.\"end\", outcome = excluded.outcome, tls = excluded.tls,"
+        " outbound = excluded.outbound, app = excluded.app, banner_host = excluded.banner_host,"
+        " helo = excluded.helo, sender_domain = excluded.sender_domain,"
+        " rcpt_domains = excluded.rcpt_domains, bytes = excluded.bytes,"
+        " messages = excluded.messages, complete = excluded.complete"
+        " WHERE sessions.run_id IS excluded.run_id"
+        " AND (excluded.complete = 1 OR sessions.complete = 0)",
+    [ST_TXN] = "INSERT INTO transactions (id, run_id, session_id, command, argument, request_ts,"
+               " reply_ts, end_ts, latency_ms, reply_code, reply_text, outcome, size)"
+               " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
+               " ON CONFLICT (id) DO UPDATE SET session_id = excluded.session_id,"
+               " command = excluded.command, argument = excluded.argument,"
+               " request_ts = excluded.request_ts, reply_ts = excluded.reply_ts,"
+               " end_ts = excluded.end_ts, latency_ms = excluded.latency_ms,"
+               " reply_code = excluded.reply_code, reply_text = excluded.reply_text,"
+               " outcome = excluded.outcome, size = excluded.size"
+               " WHERE transactions.run_id IS excluded.run_id",
+    /* the diagnosis may come before its transaction: the row is completed later */
+    [ST_DIAG] = "INSERT INTO transactions (id, run_id, diagnosis, remedy) VALUES (?1, ?2, ?3, ?4)"
+                " ON CONFLICT (id) DO UPDATE SET diagnosis = excluded.diagnosis,"
+                " remedy = excluded.remedy WHERE transactions.run_id IS excluded.run_id",
+    [ST_DNS] = "INSERT INTO dns_queries (id, run_id, ts, client, client_port, server, server_port,"
+               " transport, txid, qname, qtype, outcome, rcode, answers, response_ts, last_send_ts,"
+               " latency_ms, retransmits)"
+               " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,"
+               " ?17, ?18)",
+    [ST_IDENT] = "INSERT INTO ident_probes (id, run_id, ts, host, host_port, peer, peer_port,"
+                 " outcome, end_ts, latency_ms, syn_retransmits, response)"
+                 " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+    [ST_CAUSE] = "INSERT INTO causes (id, run_id, transaction_id, kind, relation, dns_query_id,"
+                 " ident_probe_id, parent_id, overlap_ms, share, query_ms)"
+                 " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    [ST_RUN_UPDATE] = "UPDATE runs SET first_ts = ?2, last_ts = ?3, packets = ?4, bytes = ?5,"
+                      " kernel_drops = ?6, counters = ?7, finished = ?8 WHERE id = ?1",
+};
+
+/* what each statement writes, for error messages */
+static const char *const stmt_what[ST__N] = {
+    [ST_SESSION] = "a session",     [ST_TXN] = "a transaction",    [ST_DIAG] = "a diagnosis",
+    [ST_DNS] = "a dns query",       [ST_IDENT] = "an ident probe", [ST_CAUSE] = "a cause",
+    [ST_RUN_UPDATE] = "run totals",
+};
+
+/* id bases of the current run, one per table */
+struct id_base {
+	int64_t session, txn, dns, ident, cause;
+};
+
+struct store {
+	sqlite3 *db;
+	sqlite3_stmt *st[ST__N];
+	int64_t run_id; /* 0 = no run active */
+	struct id_base base;
+	bool in_txn;
+	unsigned pending; /* rows in the open batch */
+	uint64_t txn_start_ms;
+	bool broken; /* sticky error */
+	char err[512];
+};
+
+static uint64_t
+mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static double
+wall_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void fmt_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+fmt_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+	if (!err || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+const char *
+store_sql_file(const char *name)
+{
+	for (const struct mxlag_sql_file *f = mxlag_sql_files; f->name; f++)
+		if (strcmp(f->name, name) == 0)
+			return f->text;
+	return NULL;
+}
+
+const char *
+store_schema_sql(void)
+{
+	const char *s = store_sql_file("schema.sql");
+	return s ? s : "";
+}
+
+/* ---- migrations ------------------------------------------------------------ */
+
+static int
+read_int(sqlite3 *db, const char *sql, int64_t *out)
+{
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return rc;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*out = sqlite3_column_int64(st, 0);
+		rc = SQLITE_OK;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int
+set_user_version(sqlite3 *db, int v)
+{
+	char sql[64];
+	snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", v);
+	return sqlite3_exec(db, sql, NULL, NULL, NULL);
+}
+
+int
+store_migrate(sqlite3 *db, const char *base_sql, const char *const *steps, int nsteps, char *err,
+              size_t errlen)
+{
+	const int target = nsteps + 1;
+
+	for (;;) {
+		int64_t v = 0, ntables = 0;
+		int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+		if (rc != SQLITE_OK) {
+			fmt_err(err, errlen, "cannot lock the database to check its schema: %s",
+			        sqlite3_errmsg(db));
+			return STORE_ERR;
+		}
+		rc = read_int(db, "PRAGMA user_version", &v);
+		if (rc == SQLITE_OK)
+			rc = read_int(db,
+			              "SELECT count(*) FROM sqlite_schema"
+			              " WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\'",
+			              &ntables);
+		if (rc != SQLITE_OK) {
+			fmt_err(err, errlen, "cannot read the database: %s", sqlite3_errmsg(db));
+			sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+			return STORE_ERR;
+		}
+		if (v > target) {
+			sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+			fmt_err(err, errlen,
+			        "database schema version %lld is newer than this mxlag supports "
+			        "(%d): use a newer mxlag, or another database",
+			        (long long)v, target);
+			return STORE_NEWER;
+		}
+		if (v == target) {
+			sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+			return STORE_OK;
+		}
+		if (v == 0 && ntables > 0) {
+			sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+			fmt_err(err, errlen,
+			        "not an mxlag database: it has %lld tables but no mxlag schema "
+			        "version (PRAGMA user_version is 0)",
+			        (long long)ntables);
+			return STORE_NOTOURS;
+		}
+		if (v < 0) {
+			sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+			fmt_err(err, errlen, "not an mxlag database: user_version %lld",
+			        (long long)v);
+			return STORE_NOTOURS;
+		}
+		/* v == 0: create the latest schema at once; else one step forward */
+		const char *sql = v == 0 ? base_sql : steps[v - 1];
+		int next = v == 0 ? target : (int)v + 1;
+		char *msg = NULL;
+		rc = sql ? sqlite3_exec(db, sql, NULL, NULL, &msg) : SQLITE_ERROR;
+		if (rc == SQLITE_OK)
+			rc = set_user_version(db, next);
+		if (rc == SQLITE_OK)
+			rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+		if (rc != SQLITE_OK) {
+			fmt_err(err, errlen, "migrating the database from version %lld to %d: %s",
+			        (long long)v, next,
+			        msg   ? msg
+			        : sql ? sqlite3_errmsg(db)
+			              : "migration step missing");
+			sqlite3_free(msg);
+			if (!sqlite3_get_autocommit(db))
+				sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+			return STORE_ERR;
+		}
+	}
+}
+
+/* The embedded steps migrate_2.sql, migrate_3.sql, ... (none yet). */
+int
+store_migrate_db(sqlite3 *db, char *err, size_t errlen)
+{
+	const char *steps[STORE_SCHEMA_VERSION > 1 ? STORE_SCHEMA_VERSION - 1 : 1] = {NULL};
+	for (int v = 2; v <= STORE_SCHEMA_VERSION; v++) {
+		char name[32];
+		snprintf(name, sizeof(name), "migrate_%d.sql", v);
+		steps[v - 2] = store_sql_file(name);
+	}
+	const char *base = store_sql_file("schema.sql");
+	if (!base) {
+		fmt_err(err, errlen, "schema.sql is not embedded in this binary");
+		return STORE_ERR;
+	}
+	return store_migrate(db, base, steps, STORE_SCHEMA_VERSION - 1, err, errlen);
+}
+
+/* ---- open / close ------------------------------------------------------------- */
+
+int
+store_open(struct store **out, const char *path, char *err, size_t errlen)
+{
+	struct store *s;
+	int rc;
+
+	*out = NULL;
+	if (err && errlen)
+		err[0] = '\0';
+	s = calloc(1, sizeof(*s));
+	if (!s) {
+		fmt_err(err, errlen, "out of memory");
+		return STORE_ERR;
+	}
+	rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+	if (rc != SQLITE_OK) {
+		fmt_err(err, errlen, "cannot open database %s: %s", path,
+		        s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+		goto fail;
+	}
+	sqlite3_extended_result_codes(s->db, 1);
+	sqlite3_busy_timeout(s->db, 10000);
+	rc = sqlite3_exec(s->db, "PRAGMA foreign_keys = OFF", NULL, NULL, NULL);
+	if (rc == SQLITE_OK) {
+		/* journal_mode answers with the mode in effect ("memory" for :memory:) */
+		char mode[16] = "";
+		sqlite3_stmt *st;
+		rc = sqlite3_prepare_v2(s->db, "PRAGMA journal_mode = WAL", -1, &st, NULL);
+		if (rc == SQLITE_OK) {
+			if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+				snprintf(mode, sizeof(mode), "%s",
+				         (const char *)sqlite3_column_text(st, 0));
+			rc = sqlite3_finalize(st);
+		}
+		if (rc == SQLITE_OK && strcmp(mode, "wal") != 0 && strcmp(mode, "memory") != 0) {
+			fmt_err(err, errlen, "cannot put database %s into WAL mode (mode is %s)",
+			        path, mode[0] ? mode : "unknown");
+			goto fail;
+		}
+	}
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(s->db, "PRAGMA synchronous = NORMAL", NULL, NULL, NULL);
+	if (rc != SQLITE_OK) {
+		fmt_err(err, errlen, "cannot set up database %s: %s", path, sqlite3_errmsg(s->db));
+		goto fail;
+	}
+	rc = store_migrate_db(s->db, err, errlen);
+	if (rc != STORE_OK) {
+		store_close(s);
+		return rc;
+	}
+	for (int i = 0; i < ST__N; i++) {
+		if (sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i],
+		                       NULL) != SQLITE_OK) {
+			fmt_err(err, errlen, "database %s: preparing the statement for %s: %s",
+			        path, stmt_what[i], sqlite3_errmsg(s->db));
+			goto fail;
+		}
+	}
+	*out = s;
+	return STORE_OK;
+fail:
+	store_close(s);
+	return STORE_ERR;
+}
+
+const char *
+store_errmsg(const struct store *s)
+{
+	return s ? s->err : "no store";
+}
+
+sqlite3 *
+store_db(struct store *s)
+{
+	return s ? s->db : NULL;
+}
+
+int64_t
+store_run_id(const struct store *s)
+{
+	return s ? s->run_id : 0;
+}
+
+/* ---- batches ----------------------------------------------------------------- */
+
+/* Records an SQLite failure, rolls back the open batch, makes the store broken. */
+static int
+fail_sqlite(struct store *s, const char *what)
+{
+	int ec = sqlite3_extended_errcode(s->db);
+	const char *hint = "";
+	unsigned lost = s->pending;
+
+	if ((ec & 0xff) == SQLITE_FULL)
+		hint = " (disk or database full)";
+	else if (ec == SQLITE_CONSTRAINT_PRIMARYKEY)
+		hint = " (id collision: is another mxlag run writing this database?)";
+	snprintf(s->err, sizeof(s->err), "database error while %s: %s%s", what,
+	         sqlite3_errmsg(s->db), hint);
+	if (!sqlite3_get_autocommit(s->db))
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	if (s->in_txn && lost) {
+		size_t n = strlen(s->err);
+		snprintf(s->err + n, sizeof(s->err) - n,
+		         "; the last %u uncommitted rows were "
+		         "rolled back",
+		         lost);
+	}
+	s->in_txn = false;
+	s->pending = 0;
+	s->broken = true;
+	return STORE_ERR;
+}
+
+static int
+batch_begin(struct store *s)
+{
+	if (s->in_txn)
+		return STORE_OK;
+	if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+		return fail_sqlite(s, "starting a transaction");
+	s->in_txn = true;
+	s->pending = 0;
+	s->txn_start_ms = mono_ms();
+	return STORE_OK;
+}
+
+static int
+batch_commit(struct store *s)
+{
+	if (!s->in_txn)
+		return STORE_OK;
+	if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+		return fail_sqlite(s, "committing");
+	s->in_txn = false;
+	s->pending = 0;
+	return STORE_OK;
+}
+
+static int
+check_usable(struct store *s, bool need_run)
+{
+	if (!s)
+		return STORE_USAGE;
+	if (s->broken)
+		return STORE_ERR; /* message already set */
+	if (need_run && s->run_id == 0) {
+		snprintf(s->err, sizeof(s->err), "no run active: call store_begin_run() first");
+		return STORE_USAGE;
+	}
+	return STORE_OK;
+}
+
+int
+store_flush(struct store *s)
+{
+	int rc = check_usable(s, false);
+	if (rc != STORE_OK)
+		return rc;
+	return batch_commit(s);
+}
+
+void
+store_close(struct store *s)
+{
+	if (!s)
+		return;
+	if (s->db) {
+		if (!s->broken && s->in_txn)
+			batch_commit(s);
+		else if (!sqlite3_get_autocommit(s->db))
+			sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+		for (int i = 0; i < ST__N; i++)
+			sqlite3_finalize(s->st[i]);
+		sqlite3_close(s->db);
+	}
+	free(s);
+}
+
+/* ---- runs -------------------------------------------------------------------- */
+
+static int
+table_max_id(sqlite3 *db, const char *table, int64_t *out)
+{
+	char sql[80];
+	snprintf(sql, sizeof(sql), "SELECT coalesce(max(id), 0) FROM %s", table);
+	return read_int(db, sql, out);
+}
+
+static void
+fmt_utc(double t, char *buf, size_t n)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+	if (gmtime_r(&tt, &tm) == NULL || strftime(buf, n, "%Y-%m-%d %H:%M:%S UTC", &tm) == 0)
+		snprintf(buf, n, "%.0f", t);
+}
+
+/* Refuses a fingerprint already stored; 1 = duplicate (message set), 0 = new, <0 error. */
+static int
+check_duplicate(struct store *s, const char *fingerprint)
+{
+	sqlite3_stmt *st;
+	int dup = 0;
+
+	if (sqlite3_prepare_v2(
+	        s->db, "SELECT id, source, started, finished FROM runs WHERE fingerprint = ?1", -1,
+	        &st, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_text(st, 1, fingerprint, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		char when[48];
+		const unsigned char *src = sqlite3_column_text(st, 1);
+		fmt_utc(sqlite3_column_double(st, 2), when, sizeof(when));
+		snprintf(s->err, sizeof(s->err),
+		         "this capture is already in the database: run %lld (%s, analyzed %s%s); "
+		         "refusing to store it twice (use another --db, or delete run %lld)",
+		         (long long)sqlite3_column_int64(st, 0), src ? (const char *)src : "?",
+		         when, sqlite3_column_type(st, 3) == SQLITE_NULL ? ", unfinished" : "",
+		         (long long)sqlite3_column_int64(st, 0));
+		dup = 1;
+	} else if (rc != SQLITE_DONE) {
+		dup = -1;
+	}
+	sqlite3_finalize(st);
+	return dup;
+}
+
+int
+store_begin_run(struct store *s, const char *source, const char *fingerprint, int64_t *run_id)
+{
+	int rc = check_usable(s, false);
+	if (rc != STORE_OK)
+		return rc;
+	if (s->run_id != 0) {
+		snprintf(s->err, sizeof(s->err), "run %lld is still active: store_end_run() first",
+		         (long long)s->run_id);
+		return STORE_USAGE;
+	}
+	/* the open batch (if any) belongs to nobody now; commit it first */
+	if ((rc = batch_commit(s)) != STORE_OK)
+		return rc;
+	if ((rc = batch_begin(s)) != STORE_OK)
+		return rc;
+
+	if (fingerprint && fingerprint[0]) {
+		int dup = check_duplicate(s, fingerprint);
+		if (dup != 0) {
+			if (dup < 0)
+				return fail_sqlite(s, "checking for an earlier run");
+			sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+			s->in_txn = false;
+			return STORE_DUPLICATE; /* not sticky: the store is still usable */
+		}
+	}
+
+	struct id_base b;
+	if (table_max_id(s->db, "sessions", &b.session) != SQLITE_OK ||
+	    table_max_id(s->db, "transactions", &b.txn) != SQLITE_OK ||
+	    table_max_id(s->db, "dns_queries", &b.dns) != SQLITE_OK ||
+	    table_max_id(s->db, "ident_probes", &b.ident) != SQLITE_OK ||
+	    table_max_id(s->db, "causes", &b.cause) != SQLITE_OK)
+		return fail_sqlite(s, "reading the id bases");
+
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(
+	        s->db, "INSERT INTO runs (source, fingerprint, started) VALUES (?1, ?2, ?3)", -1,
+	        &st, NULL) != SQLITE_OK)
+		return fail_sqlite(s, "creating the run");
+	sqlite3_bind_text(st, 1, source ? source : "", -1, SQLITE_STATIC);
+	if (fingerprint && fingerprint[0])
+		sqlite3_bind_text(st, 2, fingerprint, -1, SQLITE_STATIC);
+	sqlite3_bind_double(st, 3, wall_now());
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return fail_sqlite(s, "creating the run");
+	int64_t id = sqlite3_last_insert_rowid(s->db);
+	if ((rc = batch_commit(s)) != STORE_OK)
+		return rc;
+	s->run_id = id;
+	s->base = b;
+	s->err[0] = '\0';
+	if (run_id)
+		*run_id = id;
+	return STORE_OK;
+}
+
+/* Appends v as a JSON string (with quotes) to str. */
+static void
+json_str(sqlite3_str *str, const char *v)
+{
+	sqlite3_str_appendchar(str, 1, '"');
+	for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			sqlite3_str_appendf(str, "\\%c", *p);
+		else if (*p < 0x20)
+			sqlite3_str_appendf(str, "\\u%04x", *p);
+		else
+			sqlite3_str_appendchar(str, 1, (char)*p);
+	}
+	sqlite3_str_appendchar(str, 1, '"');
+}
+
+static void
+bind_ts(sqlite3_stmt *st, int i, uint64_t ns)
+{
+	if (ns == 0)
+		sqlite3_bind_null(st, i);
+	else
+		sqlite3_bind_double(st, i,
+		                    (double)(ns / 1000000000u) + (double)(ns % 1000000000u) / 1e9);
+}
+
+static int
+run_update(struct store *s, const struct run_stats *rs, bool finish)
+{
+	sqlite3_stmt *st = s->st[ST_RUN_UPDATE];
+	char *counters = NULL;
+	int rc;
+
+	if ((rc = batch_begin(s)) != STORE_OK)
+		return rc;
+	if (rs && rs->n_counters && rs->counter_names && rs->counter_values) {
+		sqlite3_str *str = sqlite3_str_new(s->db);
+		sqlite3_str_appendchar(str, 1, '{');
+		for (size_t i = 0; i < rs->n_counters; i++) {
+			if (i)
+				sqlite3_str_appendchar(str, 1, ',');
+			json_str(str, rs->counter_names[i] ? rs->counter_names[i] : "?");
+			sqlite3_str_appendf(str, ":%llu",
+			                    (unsigned long long)rs->counter_values[i]);
+		}
+		sqlite3_str_appendchar(str, 1, '}');
+		counters = sqlite3_str_finish(str);
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	sqlite3_bind_int64(st, 1, s->run_id);
+	if (rs) {
+		bind_ts(st, 2, rs->first_ns);
+		bind_ts(st, 3, rs->last_ns);
+		sqlite3_bind_int64(st, 4, (int64_t)rs->packets);
+		sqlite3_bind_int64(st, 5, (int64_t)rs->bytes);
+		if (rs->kernel_drops >= 0)
+			sqlite3_bind_int64(st, 6, rs->kernel_drops);
+	}
+	if (counters)
+		sqlite3_bind_text(st, 7, counters, -1, sqlite3_free);
+	if (finish)
+		sqlite3_bind_double(st, 8, wall_now());
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return fail_sqlite(s, "updating the run totals");
+	s->pending++;
+	return STORE_OK;
+}
+
+int
+store_update_run(struct store *s, const struct run_stats *st)
+{
+	int rc = check_usable(s, true);
+	if (rc != STORE_OK)
+		return rc;
+	return run_update(s, st, false);
+}
+
+int
+store_end_run(struct store *s, const struct run_stats *st)
+{
+	int rc = check_usable(s, true);
+	if (rc != STORE_OK)
+		return rc;
+	if ((rc = run_update(s, st, true)) != STORE_OK)
+		return rc;
+	if ((rc = batch_commit(s)) != STORE_OK)
+		return rc;
+	s->run_id = 0;
+	return STORE_OK;
+}
+
+/* ---- events ------------------------------------------------------------------- */
+
+static void
+bind_str(sqlite3_stmt *st, int i, const char *v)
+{
+	if (!v || !v[0])
+		sqlite3_bind_null(st, i);
+	else
+		sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
+}
+
+static void
+bind_addr(sqlite3_stmt *st, int i, const struct mx_addr *a)
+{
+	char buf[MX_ADDRSTRLEN];
+	bind_str(st, i, mx_addr_fmt(a, buf, sizeof(buf)));
+}
+
+/* (b - a) in ms; NULL if either is unknown */
+static void
+bind_ms(sqlite3_stmt *st, int i, uint64_t a, uint64_t b)
+{
+	if (a == 0 || b == 0)
+		sqlite3_bind_null(st, i);
+	else
+		sqlite3_bind_double(st, i, (double)(int64_t)(b - a) / 1e6);
+}
+
+static void
+bind_id(sqlite3_stmt *st, int i, uint64_t id, int64_t base)
+{
+	if (id == 0)
+		sqlite3_bind_null(st, i);
+	else
+		sqlite3_bind_int64(st, i, base + (int64_t)id);
+}
+
+static void
+bind_session(struct store *s, sqlite3_stmt *st, const struct mx_session *x, bool complete)
+{
+	char rcpt[MX_RCPT_DOMAINS * MX_NAME_MAX];
+	size_t n = 0;
+
+	rcpt[0] = '\0';
+	for (int i = 0; i < x->n_rcpt_domains && i < MX_RCPT_DOMAINS; i++) {
+		int w =
+		    snprintf(rcpt + n, sizeof(rcpt) - n, "%s%s", n ? "," : "", x->rcpt_domains[i]);
+		if (w < 0 || (size_t)w >= sizeof(rcpt) - n)
+			break;
+		n += (size_t)w;
+	}
+	bind_id(st, 1, x->id, s->base.session);
+	sqlite3_bind_int64(st, 2, s->run_id);
+	sqlite3_bind_text(st, 3, mx_proto_str(x->proto), -1, SQLITE_STATIC);
+	bind_addr(st, 4, &x->client.addr);
+	sqlite3_bind_int(st, 5, x->client.port);
+	bind_addr(st, 6, &x->server.addr);
+	sqlite3_bind_int(st, 7, x->server.port);
+	bind_ts(st, 8, x->syn_ns);
+	bind_ts(st, 9, x->start_ns);
+	bind_ts(st, 10, x->end_ns);
+	if (complete)
+		sqlite3_bind_text(st, 11, mx_outcome_str(x->outcome), -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 11); /* still open: no outcome yet */
+	sqlite3_bind_int(st, 12, x->tls);
+	sqlite3_bind_int(st, 13, x->outbound);
+	bind_str(st, 14, x->app);
+	bind_str(st, 15, x->banner_host);
+	bind_str(st, 16, x->helo);
+	bind_str(st, 17, x->sender_domain);
+	bind_str(st, 18, rcpt);
+	sqlite3_bind_int64(st, 19, (int64_t)x->bytes_in);
+	sqlite3_bind_int64(st, 20, x->messages);
+	sqlite3_bind_int(st, 21, complete);
+}
+
+/* commands whose argument is a secret (DESIGN.md: never stored) */
+static bool
+secret_command(const char *cmd)
+{
+	static const char *const secret[] = {"PASS", "APOP", "AUTH"};
+	for (size_t i = 0; i < sizeof(secret) / sizeof(secret[0]); i++)
+		if (strcmp(cmd, secret[i]) == 0)
+			return true;
+	return false;
+}
+
+static void
+bind_txn(struct store *s, sqlite3_stmt *st, const struct mx_txn *t)
+{
+	bind_id(st, 1, t->id, s->base.txn);
+	sqlite3_bind_int64(st, 2, s->run_id);
+	bind_id(st, 3, t->session_id, s->base.session);
+	bind_str(st, 4, t->command);
+	if (t->argument[0] && secret_command(t->command))
+		sqlite3_bind_text(st, 5, "***", -1, SQLITE_STATIC);
+	else
+		bind_str(st, 5, t->argument);
+	bind_ts(st, 6, t->request_ns);
+	bind_ts(st, 7, t->reply_ns);
+	if (t->reply_ns) {
+		sqlite3_bind_null(st, 8);
+		bind_ms(st, 9, t->request_ns, t->reply_ns);
+	} else {
+		/* no reply: the time waited until the client gave up / the end */
+		bind_ts(st, 8, t->end_ns);
+		bind_ms(st, 9, t->request_ns, t->end_ns);
+	}
+	bind_str(st, 10, t->reply_code);
+	bind_str(st, 11, t->reply_text);
+	sqlite3_bind_text(st, 12, mx_outcome_str(t->outcome), -1, SQLITE_STATIC);
+	if (t->size)
+		sqlite3_bind_int64(st, 13, (int64_t)t->size);
+}
+
+static void
+bind_dns(struct store *s, sqlite3_stmt *st, const struct mx_dns *q)
+{
+	char qt[16];
+	bind_id(st, 1, q->id, s->base.dns);
+	sqlite3_bind_int64(st, 2, s->run_id);
+	bind_ts(st, 3, q->ts_ns);
+	bind_addr(st, 4, &q->client.addr);
+	sqlite3_bind_int(st, 5, q->client.port);
+	bind_addr(st, 6, &q->server.addr);
+	sqlite3_bind_int(st, 7, q->server.port);
+	sqlite3_bind_text(st, 8, q->tcp ? "tcp" : "udp", -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 9, q->txid);
+	bind_str(st, 10, q->qname);
+	sqlite3_bind_text(st, 11, mx_qtype_str(q->qtype, qt, sizeof(qt)), -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 12, mx_dns_outcome_str(q->outcome), -1, SQLITE_STATIC);
+	if (q->rcode >= 0)
+		sqlite3_bind_int(st, 13, q->rcode);
+	bind_str(st, 14, q->answers);
+	bind_ts(st, 15, q->response_ns);
+	bind_ts(st, 16, q->last_send_ns);
+	bind_ms(st, 17, q->ts_ns, q->response_ns);
+	sqlite3_bind_int64(st, 18, q->retransmits);
+}
+
+static void
+bind_ident(struct store *s, sqlite3_stmt *st, const struct mx_ident *p)
+{
+	bind_id(st, 1, p->id, s->base.ident);
+	sqlite3_bind_int64(st, 2, s->run_id);
+	bind_ts(st, 3, p->ts_ns);
+	bind_addr(st, 4, &p->host.addr);
+	sqlite3_bind_int(st, 5, p->host.port);
+	bind_addr(st, 6, &p->peer.addr);
+	sqlite3_bind_int(st, 7, p->peer.port);
+	sqlite3_bind_text(st, 8, mx_ident_outcome_str(p->outcome), -1, SQLITE_STATIC);
+	bind_ts(st, 9, p->end_ns);
+	if (p->outcome != MXI_UNANSWERED)
+		bind_ms(st, 10, p->ts_ns, p->end_ns);
+	sqlite3_bind_int64(st, 11, p->syn_retransmits);
+	bind_str(st, 12, p->response);
+}
+
+static void
+bind_cause(struct store *s, sqlite3_stmt *st, const struct mx_cause *c)
+{
+	bind_id(st, 1, c->id, s->base.cause);
+	sqlite3_bind_int64(st, 2, s->run_id);
+	bind_id(st, 3, c->txn_id, s->base.txn);
+	sqlite3_bind_text(st, 4, mx_cause_kind_str(c->kind), -1, SQLITE_STATIC);
+	if (c->relation != MXR_NONE)
+		sqlite3_bind_text(st, 5, mx_relation_str(c->relation), -1, SQLITE_STATIC);
+	bind_id(st, 6, c->dns_id, s->base.dns);
+	bind_id(st, 7, c->ident_id, s->base.ident);
+	bind_id(st, 8, c->parent_id, s->base.cause);
+	if (c->kind != MXC_NONE) {
+		sqlite3_bind_double(st, 9, c->overlap_ms);
+		sqlite3_bind_double(st, 10, c->share);
+		if (c->query_ms > 0)
+			sqlite3_bind_double(st, 11, c->query_ms);
+	}
+}
+
+static void
+bind_diag(struct store *s, sqlite3_stmt *st, const struct mx_diagnosis *d)
+{
+	bind_id(st, 1, d->txn_id, s->base.txn);
+	sqlite3_bind_int64(st, 2, s->run_id);
+	bind_str(st, 3, d->diagnosis);
+	bind_str(st, 4, d->remedy);
+}
+
+/*
+ * Runs statement i (already bound).  must_change: an upsert that changed no
+ * row met a row of another run with the same id.
+ */
+static int
+exec_stmt(struct store *s, enum st_id i, bool must_change, uint64_t evid)
+{
+	sqlite3_stmt *st = s->st[i];
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (rc != SQLITE_DONE) {
+		char what[64];
+		snprintf(what, sizeof(what), "storing %s (event id %llu)", stmt_what[i],
+		         (unsigned long long)evid);
+		return fail_sqlite(s, what);
+	}
+	if (must_change && sqlite3_changes(s->db) == 0) {
+		snprintf(s->err, sizeof(s->err),
+		         "storing %s (event id %llu): the id is taken by another run "
+		         "(is another mxlag run writing this database?)",
+		         stmt_what[i], (unsigned long long)evid);
+		if (!sqlite3_get_autocommit(s->db))
+			sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+		s->in_txn = false;
+		s->broken = true;
+		return STORE_ERR;
+	}
+	s->pending++;
+	return STORE_OK;
+}
+
+static uint64_t
+event_id(const struct mx_event *ev)
+{
+	switch (ev->type) {
+	case EV_SESSION:
+		return ev->u.session.id;
+	case EV_TXN:
+		return ev->u.txn.id;
+	case EV_DNS:
+		return ev->u.dns.id;
+	case EV_IDENT:
+		return ev->u.ident.id;
+	case EV_CAUSE:
+		return ev->u.cause.id;
+	case EV_DIAGNOSIS:
+		return ev->u.diag.txn_id;
+	}
+	return 0;
+}
+
+int
+store_event(struct store *s, const struct mx_event *ev)
+{
+	int rc = check_usable(s, true);
+	if (rc != STORE_OK)
+		return rc;
+	uint64_t id = event_id(ev);
+	if (id == 0) {
+		snprintf(s->err, sizeof(s->err), "event of type %d without an id", (int)ev->type);
+		return STORE_USAGE;
+	}
+	if ((rc = batch_begin(s)) != STORE_OK)
+		return rc;
+
+	switch (ev->type) {
+	case EV_SESSION:
+		bind_session(s, s->st[ST_SESSION], &ev->u.session, true);
+		rc = exec_stmt(s, ST_SESSION, true, id);
+		break;
+	case EV_TXN:
+		if (ev->session && ev->session->id == ev->u.txn.session_id) {
+			bind_session(s, s->st[ST_SESSION], ev->session, false);
+			rc = exec_stmt(s, ST_SESSION, false, ev->session->id);
+			if (rc != STORE_OK)
+				break;
+		}
+		bind_txn(s, s->st[ST_TXN], &ev->u.txn);
+		rc = exec_stmt(s, ST_TXN, true, id);
+		break;
+	case EV_DNS:
+		bind_dns(s, s->st[ST_DNS], &ev->u.dns);
+		rc = exec_stmt(s, ST_DNS, false, id);
+		break;
+	case EV_IDENT:
+		bind_ident(s, s->st[ST_IDENT], &ev->u.ident);
+		rc = exec_stmt(s, ST_IDENT, false, id);
+		break;
+	case EV_CAUSE:
+		bind_cause(s, s->st[ST_CAUSE], &ev->u.cause);
+		rc = exec_stmt(s, ST_CAUSE, false, id);
+		break;
+	case EV_DIAGNOSIS:
+		bind_diag(s, s->st[ST_DIAG], &ev->u.diag);
+		rc = exec_stmt(s, ST_DIAG, true, id);
+		break;
+	default:
+		snprintf(s->err, sizeof(s->err), "unknown event type %d", (int)ev->type);
+		return STORE_USAGE;
+	}
+	if (rc != STORE_OK)
+		return rc;
+	if (s->pending >= STORE_BATCH_ROWS || mono_ms() - s->txn_start_ms >= STORE_BATCH_MS)
+		return batch_commit(s);
+	return STORE_OK;
+}
+
+void
+store_emit(void *store, const struct mx_event *ev)
+{
+	store_event(store, ev);
+}

@@ -1,0 +1,141 @@
+/*
+ * store.h - the SQLite writer: analysis events into the versioned schema of
+ * schema/schema.sql.
+ *
+ * Life cycle (modelled on sqlite3's CONSTRUCTOR / METHOD / DESTRUCTOR):
+ *
+ *   store_open()       CONSTRUCTOR: opens or creates the database, migrates
+ *                      it forward, sets WAL, synchronous=NORMAL, a 10 s busy
+ *                      timeout, foreign keys off; prepares every statement.
+ *   store_begin_run()  starts a run (one analyze / capture invocation).
+ *   store_event()      one analyzer / correlator event; rows are written in
+ *                      batched transactions (commit every STORE_BATCH_ROWS
+ *                      rows or STORE_BATCH_MS of wall clock, or on
+ *                      store_flush()).
+ *   store_update_run() packet counters of the run (any time, e.g. live).
+ *   store_end_run()    final counters; commits.
+ *   store_close()      DESTRUCTOR: commits the open batch, finalizes.
+ *
+ * Return codes: STORE_OK (0) or a negative STORE_* code; the message is in
+ * store_errmsg().  Errors are sticky: after a failed write the open batch is
+ * rolled back (the database stays consistent, never half-written, e.g. on
+ * SQLITE_FULL) and every later call fails with the same message.
+ *
+ * Ids: the analyzers number events 1, 2, 3 ... per run (struct mx_ids).  At
+ * store_begin_run() the store takes the largest id of each table as that
+ * table's base and adds it to every id and foreign key of the run, so rows of
+ * different runs never collide.  Two runs writing into one database at the
+ * same time are not supported (the second one fails on a duplicate id).
+ *
+ * Not thread-safe: one struct store per thread.
+ */
+#ifndef MXLAG_STORE_H
+#define MXLAG_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <sqlite3.h>
+
+#include "../analyze/event.h"
+
+#define STORE_SCHEMA_VERSION 1
+#define STORE_BATCH_ROWS 5000
+#define STORE_BATCH_MS 2000
+
+enum store_rc {
+	STORE_OK = 0,
+	STORE_ERR = -1,       /* SQLite or I/O error, see the message */
+	STORE_DUPLICATE = -2, /* store_begin_run: capture already in this database */
+	STORE_NEWER = -3,     /* store_open: database written by a newer mxlag */
+	STORE_NOTOURS = -4,   /* store_open: a database that is not mxlag's */
+	STORE_USAGE = -5,     /* API misuse (event before store_begin_run, ...) */
+};
+
+/* The SQL files embedded into the binary by scripts/embed_sql.cmake. */
+struct mxlag_sql_file {
+	const char *name; /* "schema.sql", "reports/slow.sql", ... */
+	const char *text;
+};
+extern const struct mxlag_sql_file mxlag_sql_files[]; /* NULL-terminated */
+
+/* The embedded file called name, or NULL. */
+const char *store_sql_file(const char *name);
+/* The schema (schema/schema.sql), for `mxlag schema`. */
+const char *store_schema_sql(void);
+
+struct store;
+
+/*
+ * Opens (creating if needed) the database at path and migrates it to
+ * STORE_SCHEMA_VERSION.  On success *out is the store; on failure *out is
+ * NULL, a negative STORE_* code is returned and err holds the reason.
+ */
+int store_open(struct store **out, const char *path, char *err, size_t errlen);
+
+/*
+ * Starts a run.  source: the capture file names or the interface (text);
+ * fingerprint: identifies the capture files (computed by the caller), NULL
+ * for live captures.  A fingerprint already in the database gives
+ * STORE_DUPLICATE and a message naming the earlier run; nothing is written.
+ * The runs row is committed at once.  *run_id (may be NULL) gets the new id.
+ */
+int store_begin_run(struct store *s, const char *source, const char *fingerprint, int64_t *run_id);
+
+/*
+ * Stores one event (all types of enum mx_event_type).  EV_TXN also writes a
+ * provisional sessions row from ev->session (if set) so reports can join an
+ * open session; the EV_SESSION at its end completes it.  EV_DIAGNOSIS sets
+ * transactions.diagnosis / remedy.
+ */
+int store_event(struct store *s, const struct mx_event *ev);
+
+/* An mx_emit_fn over store_event() (sink = the store); errors stay in the store. */
+void store_emit(void *store, const struct mx_event *ev);
+
+/* Commits the open batch now (the live capture calls this periodically). */
+int store_flush(struct store *s);
+
+/* Run totals; counters become a JSON object {"name": value, ...}. */
+struct run_stats {
+	uint64_t first_ns, last_ns; /* packet time of the first / last packet; 0 = none */
+	uint64_t packets, bytes;
+	int64_t kernel_drops; /* -1 = unknown (offline) */
+	const char *const *counter_names;
+	const uint64_t *counter_values;
+	size_t n_counters;
+};
+
+/* Updates the runs row of the current run (no commit). */
+int store_update_run(struct store *s, const struct run_stats *st);
+/* Updates the runs row, marks the run finished, commits. */
+int store_end_run(struct store *s, const struct run_stats *st);
+
+/* Message of the last error ("" if none); valid until the next call. */
+const char *store_errmsg(const struct store *s);
+/* The connection (for reports on the same database, and tests). */
+sqlite3 *store_db(struct store *s);
+/* Id of the current run, 0 before store_begin_run(). */
+int64_t store_run_id(const struct store *s);
+
+/* Commits the open batch, finalizes the statements and closes; NULL is fine. */
+void store_close(struct store *s);
+
+/*
+ * Migration engine (store_open() uses it with the embedded schema.sql and
+ * migrate_N.sql files): brings db to version nsteps + 1.  base_sql creates
+ * the latest version (nsteps + 1) directly in an empty database; steps[k]
+ * takes an existing database from version k + 1 to k + 2.  Each step runs in
+ * its own transaction and sets user_version.  A newer database gives
+ * STORE_NEWER, a database with tables but user_version 0 STORE_NOTOURS.
+ */
+int store_migrate(sqlite3 *db, const char *base_sql, const char *const *steps, int nsteps,
+                  char *err, size_t errlen);
+
+/*
+ * Brings an open connection to STORE_SCHEMA_VERSION with the embedded files
+ * (what store_open() does; reports use it on their own connection).
+ */
+int store_migrate_db(sqlite3 *db, char *err, size_t errlen);
+
+#endif

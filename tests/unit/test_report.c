@@ -1,0 +1,474 @@
+/* test_report.c - reports: `slow` JSON contract, text, CSV; ptr, summary; errors. */
+#include <criterion/criterion.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../schema/report.h"
+#include "../../schema/store.h"
+#include "../support/store_fixture.h"
+
+static char dbpath[256];
+static sqlite3 *db;  /* report connection */
+static sqlite3 *mem; /* :memory: connection to inspect JSON output */
+
+static void
+setup(void)
+{
+	char err[256];
+	fx_tmpdb(dbpath, sizeof(dbpath));
+	cr_assert_eq(fx_run(dbpath, "fp"), STORE_OK);
+	cr_assert_eq(report_open(&db, dbpath, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(sqlite3_open(":memory:", &mem), SQLITE_OK);
+}
+
+static void
+teardown(void)
+{
+	sqlite3_close(db);
+	sqlite3_close(mem);
+	fx_rmdb(dbpath);
+}
+
+TestSuite(report, .init = setup, .fini = teardown);
+
+/* Runs a report into a malloc'ed string; rc into *rc. */
+static char *
+run(const struct report_opts *o, int *rc, char *err, size_t errlen)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	cr_assert_not_null(f);
+	*rc = report_run(db, o, f, err, errlen);
+	fclose(f);
+	return buf;
+}
+
+static char *
+run_ok(const char *name, enum report_format fmt, double slow_ms)
+{
+	struct report_opts o;
+	char err[256];
+	int rc;
+	report_opts_init(&o);
+	o.name = name;
+	o.format = fmt;
+	o.slow_ms = slow_ms;
+	char *out = run(&o, &rc, err, sizeof(err));
+	cr_assert_eq(rc, 0, "report %s: %s", name, err);
+	return out;
+}
+
+/* SQL over the JSON document bound as ?1; returns the first column as text. */
+static const char *
+jq(const char *json, const char *sql)
+{
+	static char buf[1024];
+	sqlite3_stmt *st;
+	cr_assert_eq(sqlite3_prepare_v2(mem, sql, -1, &st, NULL), SQLITE_OK, "%s: %s", sql,
+	             sqlite3_errmsg(mem));
+	sqlite3_bind_text(st, 1, json, -1, SQLITE_STATIC);
+	cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
+	const unsigned char *v = sqlite3_column_text(st, 0);
+	snprintf(buf, sizeof(buf), "%s", v ? (const char *)v : "(null)");
+	sqlite3_finalize(st);
+	return buf;
+}
+
+/* json_extract(doc, path) as text */
+static const char *
+jx(const char *json, const char *path)
+{
+	char sql[512];
+	snprintf(sql, sizeof(sql), "SELECT json_extract(?1, '%s')", path);
+	return jq(json, sql);
+}
+
+/* the keys of the object at path, sorted, comma-separated */
+static const char *
+jkeys(const char *json, const char *path)
+{
+	char sql[512];
+	snprintf(sql, sizeof(sql),
+	         "SELECT group_concat(key, ',') FROM (SELECT key FROM json_each(?1, '%s')"
+	         " ORDER BY key)",
+	         path);
+	return jq(json, sql);
+}
+
+Test(report, slow_json_follows_the_contract)
+{
+	char *out = run_ok("slow", REPORT_JSON, 1000);
+	cr_assert_str_eq(jq(out, "SELECT json_valid(?1)"), "1", "%s", out);
+	cr_assert_str_eq(jq(out, "SELECT json_type(?1)"), "array");
+	/* GREETING 30 s, DATA-END 12 s, RCPT abandoned after 61 s; EHLO/AUTH/MAIL are fast */
+	cr_assert_str_eq(jq(out, "SELECT json_array_length(?1)"), "3");
+	/* newest first */
+	cr_assert_str_eq(jx(out, "$[0].command"), "RCPT");
+	cr_assert_str_eq(jx(out, "$[1].command"), "DATA-END");
+	cr_assert_str_eq(jx(out, "$[2].command"), "GREETING");
+
+	/* the greeting, key by key */
+	cr_assert_str_eq(jkeys(out, "$[2]"),
+	                 "argument,causes,client,client_port,command,diagnosis,latency_ms,outcome,"
+	                 "protocol,remedy,reply_code,server,server_port,session,start,transaction");
+	cr_assert_str_eq(jx(out, "$[2].session"), "1");
+	cr_assert_str_eq(jx(out, "$[2].protocol"), "smtp");
+	cr_assert_str_eq(jx(out, "$[2].client"), "192.0.2.200");
+	cr_assert_str_eq(jx(out, "$[2].client_port"), "40112");
+	cr_assert_str_eq(jx(out, "$[2].server"), "192.0.2.10");
+	cr_assert_str_eq(jx(out, "$[2].server_port"), "25");
+	cr_assert_str_eq(jq(out, "SELECT json_type(?1, '$[2].client_port')"), "integer");
+	cr_assert_str_eq(jq(out, "SELECT abs(json_extract(?1, '$[2].start') - 1700000000.123)"
+	                         " < 1e-6"),
+	                 "1");
+	cr_assert_str_eq(jx(out, "$[2].latency_ms"), "30012.5");
+	cr_assert_str_eq(jx(out, "$[2].reply_code"), "220");
+	cr_assert_str_eq(jq(out, "SELECT json_type(?1, '$[2].reply_code')"), "text");
+	cr_assert_str_eq(jx(out, "$[2].outcome"), "ok");
+	cr_assert(strstr(jx(out, "$[2].diagnosis"), "PTR") != NULL);
+	cr_assert(strstr(jx(out, "$[2].remedy"), "reverse zone") != NULL);
+
+	/* its causes: the client PTR (with the upstream hop), then ident */
+	cr_assert_str_eq(jq(out, "SELECT json_array_length(?1, '$[2].causes')"), "2");
+	cr_assert_str_eq(jkeys(out, "$[2].causes[0]"),
+	                 "kind,outcome,overlap_ms,qname,qtype,query_ms,relation,resolver,share,"
+	                 "upstream");
+	cr_assert_str_eq(jx(out, "$[2].causes[0].kind"), "dns");
+	cr_assert_str_eq(jx(out, "$[2].causes[0].relation"), "client-ptr");
+	cr_assert_str_eq(jx(out, "$[2].causes[0].qtype"), "PTR");
+	cr_assert_str_eq(jx(out, "$[2].causes[0].qname"), "200.2.0.192.in-addr.arpa");
+	cr_assert_str_eq(jx(out, "$[2].causes[0].resolver"), "127.0.0.1");
+	cr_assert_str_eq(jx(out, "$[2].causes[0].outcome"), "unanswered");
+	cr_assert_str_eq(jx(out, "$[2].causes[0].query_ms"), "30001.0");
+	cr_assert_str_eq(jx(out, "$[2].causes[0].overlap_ms"), "30001.0");
+	cr_assert_str_eq(jx(out, "$[2].causes[0].share"), "1.0");
+	cr_assert_str_eq(jq(out, "SELECT json_array_length(?1, '$[2].causes[0].upstream')"), "1");
+	cr_assert_str_eq(jx(out, "$[2].causes[0].upstream[0].kind"), "dns");
+	cr_assert_str_eq(jx(out, "$[2].causes[0].upstream[0].relation"), "upstream");
+	cr_assert_str_eq(jx(out, "$[2].causes[0].upstream[0].resolver"), "199.180.180.63");
+	cr_assert_str_eq(jx(out, "$[2].causes[0].upstream[0].outcome"), "unanswered");
+	cr_assert_str_eq(jx(out, "$[2].causes[0].upstream[0].query_ms"), "30000.5");
+
+	cr_assert_str_eq(jkeys(out, "$[2].causes[1]"),
+	                 "kind,outcome,overlap_ms,peer,query_ms,share");
+	cr_assert_str_eq(jx(out, "$[2].causes[1].kind"), "ident");
+	cr_assert_str_eq(jx(out, "$[2].causes[1].peer"), "192.0.2.200");
+	cr_assert_str_eq(jx(out, "$[2].causes[1].outcome"), "unanswered");
+	cr_assert_str_eq(jx(out, "$[2].causes[1].query_ms"), "30002.0");
+	cr_assert_str_eq(jx(out, "$[2].causes[1].overlap_ms"), "26000.0");
+	cr_assert_str_eq(jx(out, "$[2].causes[1].share"), "0.8663");
+
+	/* DATA-END: {"kind": "none"} exactly */
+	cr_assert_str_eq(jq(out, "SELECT json_extract(?1, '$[1].causes')"),
+	                 "[{\"kind\":\"none\"}]");
+	cr_assert_str_eq(jx(out, "$[1].latency_ms"), "12000.0");
+	cr_assert_str_eq(jx(out, "$[1].diagnosis"), "no network cause seen");
+
+	/* RCPT: the client gave up; no reply code, the time waited */
+	cr_assert_str_eq(jx(out, "$[0].outcome"), "client-abort");
+	cr_assert_str_eq(jx(out, "$[0].latency_ms"), "61000.0");
+	cr_assert_str_eq(jq(out, "SELECT json_type(?1, '$[0].reply_code')"), "null");
+	cr_assert_str_eq(jx(out, "$[0].causes"), "[]");
+	free(out);
+}
+
+Test(report, slow_threshold_time_window_and_limit)
+{
+	char err[256];
+	int rc;
+	struct report_opts o;
+	report_opts_init(&o);
+	o.name = "slow";
+	o.format = REPORT_JSON;
+
+	o.slow_ms = 20000;
+	char *out = run(&o, &rc, err, sizeof(err));
+	cr_assert_eq(rc, 0, "%s", err);
+	cr_assert_str_eq(jq(out, "SELECT json_array_length(?1)"), "2");
+	free(out);
+
+	o.slow_ms = 1;
+	out = run(&o, &rc, err, sizeof(err));
+	cr_assert_str_eq(jq(out, "SELECT json_array_length(?1)"), "6");
+	free(out);
+
+	o.slow_ms = 1000;
+	o.since = 1700000000.123 + 35; /* DATA-END (t0+40) and RCPT (t0+50) */
+	o.until = 1700000000.123 + 45;
+	out = run(&o, &rc, err, sizeof(err));
+	cr_assert_str_eq(jq(out, "SELECT json_array_length(?1)"), "1");
+	cr_assert_str_eq(jx(out, "$[0].command"), "DATA-END");
+	free(out);
+
+	o.since = o.until = NAN;
+	o.limit = 1;
+	out = run(&o, &rc, err, sizeof(err));
+	cr_assert_str_eq(jq(out, "SELECT json_array_length(?1)"), "1");
+	cr_assert_str_eq(jx(out, "$[0].command"), "RCPT");
+	free(out);
+
+	/* nothing slow: an empty array */
+	o.limit = 0;
+	o.slow_ms = 1e9;
+	out = run(&o, &rc, err, sizeof(err));
+	cr_assert_str_eq(out, "[]\n");
+	free(out);
+}
+
+Test(report, slow_text_fits_80_columns)
+{
+	char *out = run_ok("slow", REPORT_TEXT, 1000);
+	cr_assert(strstr(out, "WHEN") != NULL, "%s", out);
+	cr_assert(strstr(out, "2023-11-14 22:13:20") != NULL, "%s", out);
+	cr_assert(strstr(out, "GREETING") != NULL, "%s", out);
+	cr_assert(strstr(out, "30012.5") != NULL, "%s", out);
+	cr_assert(strstr(out, "client-ptr PTR 200.2.0.192.in-addr.arpa to 127.0.0.1") != NULL, "%s",
+	          out);
+	cr_assert(strstr(out, "upstream PTR 200.2.0.192.in-addr.arpa to 199.180.180.63") != NULL,
+	          "%s", out);
+	cr_assert(strstr(out, "ident to 192.0.2.200: unanswered") != NULL, "%s", out);
+	cr_assert(strstr(out, "no network cause seen: look at local processing") != NULL, "%s",
+	          out);
+	cr_assert(strstr(out, "remedy: serve an (even empty) reverse zone") != NULL, "%s", out);
+	/* rows newest first */
+	cr_assert(strstr(out, "RCPT") < strstr(out, "DATA-END"));
+	cr_assert(strstr(out, "DATA-END") < strstr(out, "GREETING"));
+	for (char *line = out, *nl; *line; line = nl + 1) {
+		nl = strchr(line, '\n');
+		cr_assert_not_null(nl);
+		cr_assert_leq(nl - line, 80, "line too long: %.*s", (int)(nl - line), line);
+	}
+	free(out);
+}
+
+/* A minimal RFC 4180 reader: splits into records of fields, in place. */
+#define MAXF 64
+#define MAXR 16
+struct csv {
+	int nrec;
+	int nf[MAXR];
+	char *f[MAXR][MAXF];
+};
+
+static void
+csv_parse(char *s, struct csv *c)
+{
+	char *w = s;
+	memset(c, 0, sizeof(*c));
+	while (*s && c->nrec < MAXR) {
+		int r = c->nrec;
+		for (;;) {
+			char *start = w;
+			if (*s == '"') {
+				s++;
+				for (;;) {
+					cr_assert(*s != '\0', "unterminated quoted field");
+					if (*s == '"' && s[1] == '"') {
+						*w++ = '"';
+						s += 2;
+					} else if (*s == '"') {
+						s++;
+						break;
+					} else {
+						*w++ = *s++;
+					}
+				}
+			} else {
+				while (*s && *s != ',' && *s != '\r' && *s != '\n') {
+					cr_assert(*s != '"', "bare quote in unquoted field");
+					*w++ = *s++;
+				}
+			}
+			cr_assert_lt(c->nf[r], MAXF);
+			c->f[r][c->nf[r]++] = start;
+			if (*s == ',') {
+				*w++ = '\0';
+				s++;
+				continue;
+			}
+			cr_assert(s[0] == '\r' && s[1] == '\n', "records end in CRLF");
+			*w++ = '\0';
+			s += 2;
+			break;
+		}
+		c->nrec++;
+	}
+}
+
+static int
+csv_col(const struct csv *c, const char *name)
+{
+	for (int i = 0; i < c->nf[0]; i++)
+		if (strcmp(c->f[0][i], name) == 0)
+			return i;
+	cr_assert_fail("no CSV column %s", name);
+	return -1;
+}
+
+Test(report, slow_csv_is_rfc4180)
+{
+	char *out = run_ok("slow", REPORT_CSV, 1); /* includes MAIL with , " and CRLF */
+	struct csv *c = calloc(1, sizeof(*c));
+	cr_assert(strstr(out, "\"FROM:<\"\"a,b\"\"@example.org>\r\nX\"") != NULL, "%s", out);
+	csv_parse(out, c);
+	cr_assert_eq(c->nrec, 1 + 6);
+	for (int r = 1; r < c->nrec; r++)
+		cr_assert_eq(c->nf[r], c->nf[0], "record %d has %d fields", r, c->nf[r]);
+	int cmd = csv_col(c, "command"), arg = csv_col(c, "argument");
+	int kind = csv_col(c, "cause_kind"), rel = csv_col(c, "cause_relation");
+	int srv = csv_col(c, "cause_server"), lat = csv_col(c, "latency_ms");
+	int found = 0;
+	for (int r = 1; r < c->nrec; r++) {
+		if (strcmp(c->f[r][cmd], "MAIL") == 0) {
+			cr_assert_str_eq(c->f[r][arg], "FROM:<\"a,b\"@example.org>\r\nX");
+			found++;
+		}
+		if (strcmp(c->f[r][cmd], "GREETING") == 0) {
+			cr_assert_str_eq(c->f[r][kind], "dns");
+			cr_assert_str_eq(c->f[r][rel], "client-ptr");
+			cr_assert_str_eq(c->f[r][srv], "127.0.0.1");
+			cr_assert_str_eq(c->f[r][lat], "30012.5");
+			found++;
+		}
+	}
+	cr_assert_eq(found, 2);
+	/* the JSON columns stay out of CSV */
+	for (int i = 0; i < c->nf[0]; i++)
+		cr_assert(strstr(c->f[0][i], "json") == NULL, "%s", c->f[0][i]);
+	free(c);
+	free(out);
+}
+
+Test(report, ptr_report)
+{
+	char *out = run_ok("ptr", REPORT_JSON, 1000);
+	cr_assert_str_eq(jq(out, "SELECT json_valid(?1)"), "1", "%s", out);
+	cr_assert_str_eq(jq(out, "SELECT json_array_length(?1)"), "1");
+	cr_assert_str_eq(jx(out, "$[0].qname"), "200.2.0.192.in-addr.arpa");
+	cr_assert_str_eq(jx(out, "$[0].relation"), "client-ptr");
+	cr_assert_str_eq(jx(out, "$[0].resolver"), "127.0.0.1");
+	cr_assert_str_eq(jx(out, "$[0].client"), "192.0.2.200");
+	cr_assert_str_eq(jx(out, "$[0].session"), "1");
+	cr_assert_str_eq(jx(out, "$[0].command"), "GREETING");
+	cr_assert_str_eq(jx(out, "$[0].upstream[0].resolver"), "199.180.180.63");
+	free(out);
+	out = run_ok("ptr", REPORT_TEXT, 1000);
+	cr_assert(strstr(out, "200.2.0.192.in-addr.arpa") != NULL, "%s", out);
+	cr_assert(strstr(out, "199.180.180.63") != NULL, "%s", out);
+	free(out);
+	out = run_ok("ptr", REPORT_CSV, 1000);
+	cr_assert(strncmp(out, "query_utc,qname,", 16) == 0, "%s", out);
+	free(out);
+}
+
+Test(report, summary_report)
+{
+	char *out = run_ok("summary", REPORT_JSON, 1000);
+	cr_assert_str_eq(jq(out, "SELECT json_valid(?1)"), "1", "%s", out);
+	cr_assert_str_eq(jq(out, "SELECT json_type(?1)"), "object");
+	cr_assert_str_eq(jx(out, "$.runs"), "1");
+	cr_assert_str_eq(jx(out, "$.sessions"), "1");
+	cr_assert_str_eq(jx(out, "$.replies"), "6");
+	cr_assert_str_eq(jx(out, "$.slow"), "3");
+	cr_assert_str_eq(jx(out, "$.slow_by_cause.dns"), "1");
+	cr_assert_str_eq(jx(out, "$.slow_by_cause.none"), "1");
+	cr_assert_str_eq(jx(out, "$.slow_by_cause.unexplained"), "1");
+	cr_assert_str_eq(jx(out, "$.dns_unanswered"), "2");
+	cr_assert_str_eq(jx(out, "$.ident_unanswered"), "1");
+	cr_assert_str_eq(jx(out, "$.max_ms"), "61000.0");
+	free(out);
+	out = run_ok("summary", REPORT_TEXT, 1000);
+	cr_assert(strstr(out, "sessions") != NULL, "%s", out);
+	cr_assert(strstr(out, "dns_unanswered") != NULL, "%s", out);
+	free(out);
+	out = run_ok("summary", REPORT_CSV, 1000);
+	cr_assert(strncmp(out, "runs,", 5) == 0, "%s", out);
+	free(out);
+}
+
+Test(report, unknown_report_lists_known_ones)
+{
+	struct report_opts o;
+	char err[256];
+	int rc;
+	report_opts_init(&o);
+	o.name = "bogus";
+	char *out = run(&o, &rc, err, sizeof(err));
+	cr_assert_eq(rc, -1);
+	cr_assert(strstr(err, "unknown report 'bogus'") != NULL, "%s", err);
+	cr_assert(strstr(err, "slow") != NULL && strstr(err, "ptr") != NULL &&
+	              strstr(err, "summary") != NULL,
+	          "%s", err);
+	free(out);
+
+	o.name = "slow";
+	o.format = REPORT_HTML;
+	out = run(&o, &rc, err, sizeof(err));
+	cr_assert_eq(rc, -1);
+	cr_assert(strstr(err, "html") != NULL, "%s", err);
+	free(out);
+}
+
+Test(report, report_on_the_store_connection)
+{
+	/* reports also run on the writer's own connection */
+	char err[256];
+	struct store *s;
+	cr_assert_eq(store_open(&s, dbpath, err, sizeof(err)), STORE_OK, "%s", err);
+	struct report_opts o;
+	report_opts_init(&o);
+	o.name = "slow";
+	o.format = REPORT_JSON;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	cr_assert_eq(report_run(store_db(s), &o, f, err, sizeof(err)), 0, "%s", err);
+	fclose(f);
+	cr_assert_str_eq(jq(buf, "SELECT json_array_length(?1)"), "3");
+	free(buf);
+	store_close(s);
+}
+
+Test(report, open_refuses_missing_empty_and_newer)
+{
+	char err[256];
+	sqlite3 *x = NULL;
+	cr_assert_eq(report_open(&x, "/tmp/mxlag-no-such.db", err, sizeof(err)), -1);
+	cr_assert_null(x);
+
+	char path[256];
+	fx_tmpdb(path, sizeof(path));
+	cr_assert_eq(report_open(&x, path, err, sizeof(err)), -1);
+	cr_assert(strstr(err, "not an mxlag database") != NULL, "%s", err);
+
+	cr_assert_eq(
+	    sqlite3_exec(db, "PRAGMA query_only = 0; PRAGMA user_version = 42", NULL, NULL, NULL),
+	    SQLITE_OK);
+	cr_assert_eq(report_open(&x, dbpath, err, sizeof(err)), -1);
+	cr_assert(strstr(err, "newer") != NULL, "%s", err);
+	fx_rmdb(path);
+}
+
+Test(report, parse_time_and_format)
+{
+	double t;
+	enum report_format f;
+	cr_assert_eq(report_parse_time("1700000000.5", &t), 0);
+	cr_assert_float_eq(t, 1700000000.5, 1e-9);
+	cr_assert_eq(report_parse_time("2023-11-14 22:13:20", &t), 0);
+	cr_assert_float_eq(t, 1700000000.0, 1e-9);
+	cr_assert_eq(report_parse_time("2023-11-14T22:13:20.25Z", &t), 0);
+	cr_assert_float_eq(t, 1700000000.25, 1e-9);
+	cr_assert_eq(report_parse_time("2023-11-14", &t), 0);
+	cr_assert_float_eq(t, 1699920000.0, 1e-9);
+	cr_assert_eq(report_parse_time("yesterday", &t), -1);
+	cr_assert_eq(report_parse_time("2023-13-01", &t), -1);
+	cr_assert_eq(report_parse_time("", &t), -1);
+	cr_assert_eq(report_format_parse("csv", &f), 0);
+	cr_assert_eq(f, REPORT_CSV);
+	cr_assert_eq(report_format_parse("xml", &f), -1);
+}

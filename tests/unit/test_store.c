@@ -1,0 +1,526 @@
+/* test_store.c - the SQLite writer: schema, migrations, rows, runs, WAL, errors. */
+#include <criterion/criterion.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "../../schema/store.h"
+#include "../support/store_fixture.h"
+
+static char dbpath[256];
+
+static void
+setup(void)
+{
+	fx_tmpdb(dbpath, sizeof(dbpath));
+}
+
+static void
+teardown(void)
+{
+	fx_rmdb(dbpath);
+}
+
+TestSuite(store, .init = setup, .fini = teardown);
+
+/* ---- small SQL helpers ---- */
+
+static sqlite3 *
+open_ro(const char *path)
+{
+	sqlite3 *db;
+	cr_assert_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	return db;
+}
+
+static int64_t
+q_int(sqlite3 *db, const char *sql)
+{
+	sqlite3_stmt *st;
+	cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK, "%s: %s", sql,
+	             sqlite3_errmsg(db));
+	cr_assert_eq(sqlite3_step(st), SQLITE_ROW, "%s: no row", sql);
+	int64_t v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+static double
+q_double(sqlite3 *db, const char *sql)
+{
+	sqlite3_stmt *st;
+	cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK, "%s: %s", sql,
+	             sqlite3_errmsg(db));
+	cr_assert_eq(sqlite3_step(st), SQLITE_ROW, "%s: no row", sql);
+	double v = sqlite3_column_type(st, 0) == SQLITE_NULL ? NAN : sqlite3_column_double(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+/* text of the first column, "(null)" for NULL; static buffer */
+static const char *
+q_text(sqlite3 *db, const char *sql)
+{
+	static char buf[1024];
+	sqlite3_stmt *st;
+	cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK, "%s: %s", sql,
+	             sqlite3_errmsg(db));
+	cr_assert_eq(sqlite3_step(st), SQLITE_ROW, "%s: no row", sql);
+	const unsigned char *v = sqlite3_column_text(st, 0);
+	snprintf(buf, sizeof(buf), "%s", v ? (const char *)v : "(null)");
+	sqlite3_finalize(st);
+	return buf;
+}
+
+static struct store *
+open_store(void)
+{
+	char err[256];
+	struct store *s = NULL;
+	int rc = store_open(&s, dbpath, err, sizeof(err));
+	cr_assert_eq(rc, STORE_OK, "store_open: %s", err);
+	cr_assert_not_null(s);
+	return s;
+}
+
+/* ---- schema and migrations ---- */
+
+Test(store, creates_schema_in_empty_file_with_wal)
+{
+	struct store *s = open_store();
+	sqlite3 *db = store_db(s);
+	cr_assert_eq(q_int(db, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
+	cr_assert_str_eq(q_text(db, "PRAGMA journal_mode"), "wal");
+	cr_assert_eq(q_int(db, "PRAGMA synchronous"), 1); /* NORMAL */
+	cr_assert_eq(q_int(db, "PRAGMA foreign_keys"), 0);
+	cr_assert_eq(q_int(db, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name IN"
+	                       " ('sessions','transactions','dns_queries','ident_probes','causes',"
+	                       "'runs')"),
+	             6);
+	cr_assert_eq(q_int(db, "SELECT count(*) FROM sqlite_schema WHERE type = 'view' AND name IN"
+	                       " ('slow_replies','ptr_delays')"),
+	             2);
+	/* DESIGN.md's columns are there (the views compile against them, too) */
+	cr_assert_eq(q_int(db, "SELECT count(*) FROM pragma_table_info('sessions') WHERE name IN"
+	                       " ('id','protocol','client','client_port','server','server_port',"
+	                       "'start','end','outcome','tls','outbound')"),
+	             11);
+	cr_assert_eq(q_int(db, "SELECT count(*) FROM pragma_table_info('dns_queries') WHERE name IN"
+	                       " ('id','ts','client','server','transport','txid','qname','qtype',"
+	                       "'outcome','rcode','answers','response_ts','latency_ms',"
+	                       "'retransmits')"),
+	             14);
+	cr_assert_eq(q_int(db, "SELECT count(*) FROM slow_replies"), 0);
+	cr_assert_eq(q_int(db, "SELECT count(*) FROM ptr_delays"), 0);
+	store_close(s);
+
+	/* reopening an up-to-date database changes nothing */
+	s = open_store();
+	cr_assert_eq(q_int(store_db(s), "PRAGMA user_version"), STORE_SCHEMA_VERSION);
+	store_close(s);
+}
+
+Test(store, schema_text_is_exposed)
+{
+	const char *sql = store_schema_sql();
+	cr_assert(strstr(sql, "CREATE TABLE sessions") != NULL);
+	cr_assert(strstr(sql, "PRAGMA user_version = 1") != NULL);
+	cr_assert_not_null(store_sql_file("reports/slow.sql"));
+	cr_assert_null(store_sql_file("nope.sql"));
+}
+
+Test(store, refuses_newer_database)
+{
+	sqlite3 *db = open_ro(dbpath);
+	cr_assert_eq(sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+
+	char err[256] = "";
+	struct store *s = (struct store *)1;
+	cr_assert_eq(store_open(&s, dbpath, err, sizeof(err)), STORE_NEWER);
+	cr_assert_null(s);
+	cr_assert(strstr(err, "newer") != NULL, "%s", err);
+	cr_assert(strstr(err, "99") != NULL, "%s", err);
+}
+
+Test(store, refuses_foreign_database)
+{
+	sqlite3 *db = open_ro(dbpath);
+	cr_assert_eq(sqlite3_exec(db, "CREATE TABLE cats (name TEXT)", NULL, NULL, NULL),
+	             SQLITE_OK);
+	sqlite3_close(db);
+
+	char err[256] = "";
+	struct store *s;
+	cr_assert_eq(store_open(&s, dbpath, err, sizeof(err)), STORE_NOTOURS);
+	cr_assert(strstr(err, "not an mxlag database") != NULL, "%s", err);
+}
+
+Test(store, migration_steps_apply_in_order)
+{
+	static const char base_v1[] = "CREATE TABLE a (x);";
+	static const char base_v3[] = "CREATE TABLE a (x, y); CREATE TABLE b (z);";
+	static const char *const steps[] = {
+	    "ALTER TABLE a ADD COLUMN y;",                   /* 1 -> 2 */
+	    "CREATE TABLE b (z); INSERT INTO b VALUES (2);", /* 2 -> 3 */
+	};
+	char err[256];
+	sqlite3 *db = open_ro(dbpath);
+
+	/* an empty database gets the latest schema directly */
+	cr_assert_eq(store_migrate(db, base_v1, NULL, 0, err, sizeof(err)), STORE_OK, "%s", err);
+	cr_assert_eq(q_int(db, "PRAGMA user_version"), 1);
+	cr_assert_eq(sqlite3_exec(db, "INSERT INTO a VALUES (1)", NULL, NULL, NULL), SQLITE_OK);
+	/* version 1 -> 3 through both steps, data kept */
+	cr_assert_eq(store_migrate(db, base_v3, steps, 2, err, sizeof(err)), STORE_OK, "%s", err);
+	cr_assert_eq(q_int(db, "PRAGMA user_version"), 3);
+	cr_assert_eq(q_int(db, "SELECT count(*) FROM a WHERE x = 1 AND y IS NULL"), 1);
+	cr_assert_eq(q_int(db, "SELECT z FROM b"), 2);
+	/* and it refuses to go back */
+	cr_assert_eq(store_migrate(db, base_v1, NULL, 0, err, sizeof(err)), STORE_NEWER);
+	sqlite3_close(db);
+}
+
+Test(store, failed_migration_step_rolls_back)
+{
+	static const char *const steps[] = {"CREATE TABLE c (q); SELECT nonsense FROM nowhere;"};
+	char err[256];
+	sqlite3 *db = open_ro(dbpath);
+	cr_assert_eq(store_migrate(db, "CREATE TABLE a (x);", NULL, 0, err, sizeof(err)), STORE_OK);
+	cr_assert_eq(store_migrate(db, "", steps, 1, err, sizeof(err)), STORE_ERR);
+	cr_assert(strstr(err, "from version 1 to 2") != NULL, "%s", err);
+	cr_assert_eq(q_int(db, "PRAGMA user_version"), 1);
+	cr_assert_eq(q_int(db, "SELECT count(*) FROM sqlite_schema WHERE name = 'c'"), 0);
+	sqlite3_close(db);
+}
+
+/* ---- rows ---- */
+
+Test(store, stores_the_scenario_rows)
+{
+	cr_assert_eq(fx_run(dbpath, "fp-1"), STORE_OK);
+	sqlite3 *db = open_ro(dbpath);
+
+	cr_assert_eq(q_int(db, "SELECT count(*) FROM sessions"), 1);
+	cr_assert_eq(q_int(db, "SELECT count(*) FROM sessions WHERE id = 1 AND protocol = 'smtp'"
+	                       " AND client = '192.0.2.200' AND client_port = 40112"
+	                       " AND server = '192.0.2.10' AND server_port = 25 AND complete = 1"
+	                       " AND outcome = 'client-abort' AND tls = 0 AND outbound = 0"
+	                       " AND helo = 'pc17.example' AND sender_domain = 'example.org'"
+	                       " AND messages = 1 AND bytes = 1234 AND run_id = 1"),
+	             1);
+	cr_assert_float_eq(q_double(db, "SELECT start FROM sessions"), 1700000000.123, 1e-6);
+	cr_assert_float_eq(q_double(db, "SELECT \"end\" - start FROM sessions"), 111.0, 1e-6);
+
+	cr_assert_eq(q_int(db, "SELECT count(*) FROM transactions"), FX_TXNS);
+	cr_assert_eq(q_double(db, "SELECT latency_ms FROM transactions WHERE id = 1"), 30012.5);
+	cr_assert_str_eq(q_text(db, "SELECT command || ' ' || reply_code || ' ' || outcome"
+	                            " FROM transactions WHERE id = 1"),
+	                 "GREETING 220 ok");
+	cr_assert_str_eq(q_text(db, "SELECT diagnosis FROM transactions WHERE id = 1"),
+	                 "the server's PTR query for the client went unanswered");
+	cr_assert(strstr(q_text(db, "SELECT remedy FROM transactions WHERE id = 1"),
+	                 "reverse zone") != NULL);
+	/* secrets never stored */
+	cr_assert_str_eq(q_text(db, "SELECT argument FROM transactions WHERE command = 'AUTH'"),
+	                 "***");
+	/* the client gave up: time waited, end_ts, no reply */
+	cr_assert_eq(q_double(db, "SELECT latency_ms FROM transactions WHERE id = 6"), 61000.0);
+	cr_assert_str_eq(q_text(db, "SELECT quote(reply_ts) || ' ' || quote(reply_code) || ' ' ||"
+	                            " outcome FROM transactions WHERE id = 6"),
+	                 "NULL NULL client-abort");
+	cr_assert_float_eq(
+	    q_double(db, "SELECT end_ts - request_ts FROM transactions WHERE id = 6"), 61.0, 1e-6);
+
+	cr_assert_eq(q_int(db,
+	                   "SELECT count(*) FROM dns_queries WHERE id = 1 AND qtype = 'PTR'"
+	                   " AND qname = '200.2.0.192.in-addr.arpa' AND server = '127.0.0.1'"
+	                   " AND server_port = 53 AND client = '192.0.2.10' AND transport = 'udp'"
+	                   " AND txid = 4660 AND outcome = 'unanswered' AND rcode IS NULL"
+	                   " AND latency_ms IS NULL AND response_ts IS NULL AND retransmits = 2"
+	                   " AND last_send_ts IS NOT NULL"),
+	             1);
+	cr_assert_eq(q_int(db,
+	                   "SELECT count(*) FROM ident_probes WHERE id = 1"
+	                   " AND peer = '192.0.2.200' AND peer_port = 113 AND host = '192.0.2.10'"
+	                   " AND outcome = 'unanswered' AND latency_ms IS NULL"
+	                   " AND syn_retransmits = 3 AND end_ts IS NOT NULL"),
+	             1);
+	cr_assert_eq(q_int(db, "SELECT count(*) FROM causes"), FX_CAUSES);
+	cr_assert_eq(q_int(db, "SELECT count(*) FROM causes WHERE id = 2 AND kind = 'dns'"
+	                       " AND relation = 'upstream' AND parent_id = 1 AND dns_query_id = 2"
+	                       " AND transaction_id = 1"),
+	             1);
+	cr_assert_eq(q_int(db, "SELECT count(*) FROM causes WHERE kind = 'ident'"
+	                       " AND relation = 'ident' AND ident_probe_id = 1"),
+	             1);
+	cr_assert_eq(q_int(db, "SELECT count(*) FROM causes WHERE kind = 'none'"
+	                       " AND relation IS NULL AND transaction_id = 5"),
+	             1);
+	/* the views */
+	cr_assert_eq(q_int(db, "SELECT count(*) FROM slow_replies WHERE latency_ms >= 1000"), 3);
+	cr_assert_eq(q_int(db, "SELECT count(*) FROM ptr_delays"), 2);
+	cr_assert_str_eq(q_text(db, "SELECT client || ' ' || resolver || ' ' || relation"
+	                            " FROM ptr_delays WHERE parent_id IS NULL"),
+	                 "192.0.2.200 127.0.0.1 client-ptr");
+	/* the run is finished */
+	cr_assert_eq(q_int(db, "SELECT count(*) FROM runs WHERE id = 1 AND fingerprint = 'fp-1'"
+	                       " AND source = 'fixture.pcap' AND finished IS NOT NULL"),
+	             1);
+	sqlite3_close(db);
+}
+
+Test(store, provisional_session_is_visible_before_it_ends)
+{
+	struct store *s = open_store();
+	cr_assert_eq(store_begin_run(s, "live:eth0", NULL, NULL), STORE_OK);
+	struct mx_session sess;
+	memset(&sess, 0, sizeof(sess));
+	sess.id = 7;
+	sess.proto = MXP_POP3;
+	mx_addr_parse("2001:db8::1", &sess.client.addr);
+	sess.client.port = 50000;
+	mx_addr_parse("2001:db8::10", &sess.server.addr);
+	sess.server.port = 110;
+	sess.start_ns = FX_T0_NS;
+	struct mx_event ev;
+	memset(&ev, 0, sizeof(ev));
+	ev.type = EV_TXN;
+	ev.session = &sess;
+	ev.u.txn.id = 1;
+	ev.u.txn.session_id = 7;
+	strcpy(ev.u.txn.command, "PASS");
+	strcpy(ev.u.txn.argument, "hunter2");
+	ev.u.txn.request_ns = FX_T0_NS;
+	ev.u.txn.reply_ns = FX_T0_NS + 1500 * FX_MS;
+	strcpy(ev.u.txn.reply_code, "+OK");
+	cr_assert_eq(store_event(s, &ev), STORE_OK, "%s", store_errmsg(s));
+	cr_assert_eq(store_flush(s), STORE_OK);
+
+	sqlite3 *db = open_ro(dbpath);
+	cr_assert_str_eq(q_text(db,
+	                        "SELECT protocol || ' ' || client || ' ' || server || ' ' ||"
+	                        " complete || ' ' || quote(outcome) FROM sessions WHERE id = 7"),
+	                 "pop3 2001:db8::1 2001:db8::10 0 NULL");
+	cr_assert_str_eq(q_text(db, "SELECT argument FROM transactions"), "***");
+	cr_assert_eq(q_int(db, "SELECT count(*) FROM slow_replies WHERE protocol = 'pop3'"), 1);
+	cr_assert_eq(q_int(db, "SELECT count(*) FROM runs WHERE fingerprint IS NULL"
+	                       " AND finished IS NULL"),
+	             1);
+
+	/* the final EV_SESSION completes it; a late provisional write does not undo that */
+	sess.end_ns = FX_T0_NS + 3 * FX_SEC;
+	sess.outcome = MXO_OK;
+	struct mx_event se;
+	memset(&se, 0, sizeof(se));
+	se.type = EV_SESSION;
+	se.u.session = sess;
+	cr_assert_eq(store_event(s, &se), STORE_OK, "%s", store_errmsg(s));
+	sess.outcome = MXO_INCOMPLETE;
+	ev.u.txn.id = 2;
+	cr_assert_eq(store_event(s, &ev), STORE_OK, "%s", store_errmsg(s));
+	cr_assert_eq(store_end_run(s, NULL), STORE_OK);
+	cr_assert_str_eq(q_text(db, "SELECT complete || ' ' || outcome FROM sessions"), "1 ok");
+	sqlite3_close(db);
+	store_close(s);
+}
+
+Test(store, event_before_run_is_refused)
+{
+	struct store *s = open_store();
+	struct mx_event ev;
+	memset(&ev, 0, sizeof(ev));
+	ev.type = EV_DNS;
+	ev.u.dns.id = 1;
+	cr_assert_eq(store_event(s, &ev), STORE_USAGE);
+	cr_assert(strstr(store_errmsg(s), "store_begin_run") != NULL);
+	/* not sticky: a run can still begin */
+	cr_assert_eq(store_begin_run(s, "x", NULL, NULL), STORE_OK);
+	cr_assert_eq(store_event(s, &ev), STORE_OK, "%s", store_errmsg(s));
+	store_close(s);
+}
+
+/* ---- runs ---- */
+
+Test(store, second_analysis_of_same_capture_is_refused)
+{
+	cr_assert_eq(fx_run(dbpath, "sha256:abc"), STORE_OK);
+
+	struct store *s = open_store();
+	int64_t id = -1;
+	cr_assert_eq(store_begin_run(s, "again.pcap", "sha256:abc", &id), STORE_DUPLICATE);
+	cr_assert_eq(id, -1);
+	cr_assert(strstr(store_errmsg(s), "already in the database") != NULL, "%s",
+	          store_errmsg(s));
+	cr_assert(strstr(store_errmsg(s), "run 1") != NULL, "%s", store_errmsg(s));
+	/* nothing written, and the store is still usable for another capture */
+	cr_assert_eq(q_int(store_db(s), "SELECT count(*) FROM runs"), 1);
+	cr_assert_eq(store_begin_run(s, "other.pcap", "sha256:def", &id), STORE_OK);
+	cr_assert_eq(id, 2);
+	cr_assert_eq(store_end_run(s, NULL), STORE_OK);
+	store_close(s);
+
+	/* and once more through fx_run */
+	cr_assert_eq(fx_run(dbpath, "sha256:def"), STORE_DUPLICATE);
+}
+
+Test(store, live_runs_have_no_fingerprint_and_never_collide)
+{
+	cr_assert_eq(fx_run(dbpath, NULL), STORE_OK);
+	cr_assert_eq(fx_run(dbpath, NULL), STORE_OK);
+	sqlite3 *db = open_ro(dbpath);
+	cr_assert_eq(q_int(db, "SELECT count(*) FROM runs"), 2);
+	sqlite3_close(db);
+}
+
+Test(store, ids_are_offset_across_runs)
+{
+	cr_assert_eq(fx_run(dbpath, "run-a"), STORE_OK);
+	cr_assert_eq(fx_run(dbpath, "run-b"), STORE_OK);
+	sqlite3 *db = open_ro(dbpath);
+
+	cr_assert_eq(q_int(db, "SELECT count(*) FROM sessions"), 2 * FX_SESSIONS);
+	cr_assert_eq(q_int(db, "SELECT count(*) FROM transactions"), 2 * FX_TXNS);
+	cr_assert_eq(q_int(db, "SELECT count(*) FROM dns_queries"), 2 * FX_DNS);
+	cr_assert_eq(q_int(db, "SELECT count(*) FROM ident_probes"), 2 * FX_IDENTS);
+	cr_assert_eq(q_int(db, "SELECT count(*) FROM causes"), 2 * FX_CAUSES);
+	cr_assert_eq(q_int(db, "SELECT max(id) FROM transactions WHERE run_id = 2"), 2 * FX_TXNS);
+	cr_assert_eq(q_int(db, "SELECT min(id) FROM transactions WHERE run_id = 2"), FX_TXNS + 1);
+	/* every foreign key of run 2 points at a row of run 2 */
+	cr_assert_eq(q_int(db, "SELECT count(*) FROM transactions t JOIN sessions s"
+	                       " ON s.id = t.session_id AND s.run_id = t.run_id"),
+	             2 * FX_TXNS);
+	cr_assert_eq(q_int(db, "SELECT count(*) FROM causes c JOIN transactions t"
+	                       " ON t.id = c.transaction_id AND t.run_id = c.run_id"),
+	             2 * FX_CAUSES);
+	cr_assert_eq(q_int(db, "SELECT count(*) FROM causes c JOIN dns_queries q"
+	                       " ON q.id = c.dns_query_id AND q.run_id = c.run_id"),
+	             2 * 2);
+	cr_assert_eq(q_int(db, "SELECT count(*) FROM causes c JOIN ident_probes i"
+	                       " ON i.id = c.ident_probe_id AND i.run_id = c.run_id"),
+	             2);
+	cr_assert_eq(q_int(db, "SELECT parent_id FROM causes WHERE run_id = 2"
+	                       " AND relation = 'upstream'"),
+	             FX_CAUSES + 1);
+	cr_assert_eq(q_int(db, "SELECT count(*) FROM causes c JOIN causes p ON p.id = c.parent_id"
+	                       " AND p.run_id = c.run_id AND p.relation = 'client-ptr'"),
+	             2);
+	cr_assert_eq(q_int(db, "SELECT count(*) FROM transactions WHERE diagnosis IS NOT NULL"
+	                       " AND command IN ('GREETING', 'DATA-END')"),
+	             4);
+	sqlite3_close(db);
+}
+
+Test(store, run_totals_and_counters)
+{
+	static const char *const names[] = {"packets", "weird.\"odd\"", "tcp.gaps"};
+	static const uint64_t values[] = {1000, 2, 7};
+	struct store *s = open_store();
+	int64_t id;
+	cr_assert_eq(store_begin_run(s, "a.pcap b.pcap", "fp", &id), STORE_OK);
+	struct run_stats st = {
+	    .first_ns = FX_T0_NS,
+	    .last_ns = FX_T0_NS + 60 * FX_SEC,
+	    .packets = 1000,
+	    .bytes = 123456,
+	    .kernel_drops = -1,
+	    .counter_names = names,
+	    .counter_values = values,
+	    .n_counters = 3,
+	};
+	cr_assert_eq(store_update_run(s, &st), STORE_OK, "%s", store_errmsg(s));
+	st.kernel_drops = 5;
+	cr_assert_eq(store_end_run(s, &st), STORE_OK, "%s", store_errmsg(s));
+	sqlite3 *db = store_db(s);
+	cr_assert_eq(q_int(db, "SELECT json_valid(counters) FROM runs"), 1);
+	cr_assert_eq(q_int(db, "SELECT json_extract(counters, '$.\"tcp.gaps\"') FROM runs"), 7);
+	cr_assert_eq(q_int(db, "SELECT value FROM runs, json_each(runs.counters)"
+	                       " WHERE key = 'weird.\"odd\"'"),
+	             2);
+	cr_assert_eq(q_int(db, "SELECT packets + bytes + kernel_drops FROM runs"), 124461);
+	cr_assert_float_eq(q_double(db, "SELECT last_ts - first_ts FROM runs"), 60.0, 1e-6);
+	cr_assert_str_eq(q_text(db, "SELECT source FROM runs"), "a.pcap b.pcap");
+	/* no run active any more */
+	struct mx_event ev = {.type = EV_DNS, .u.dns.id = 1};
+	cr_assert_eq(store_event(s, &ev), STORE_USAGE);
+	store_close(s);
+}
+
+/* ---- concurrency and errors ---- */
+
+Test(store, reader_does_not_block_writer)
+{
+	cr_assert_eq(fx_run(dbpath, "first"), STORE_OK);
+
+	sqlite3 *reader = open_ro(dbpath);
+	cr_assert_eq(sqlite3_exec(reader, "BEGIN", NULL, NULL, NULL), SQLITE_OK);
+	cr_assert_eq(q_int(reader, "SELECT count(*) FROM transactions"), FX_TXNS);
+
+	/* the writer commits while the read transaction is open */
+	struct store *s = open_store();
+	cr_assert_eq(store_begin_run(s, "second", "second", NULL), STORE_OK, "%s", store_errmsg(s));
+	cr_assert_eq(fx_store_scenario(s), STORE_OK, "%s", store_errmsg(s));
+	cr_assert_eq(store_flush(s), STORE_OK, "%s", store_errmsg(s));
+	cr_assert_eq(store_end_run(s, NULL), STORE_OK, "%s", store_errmsg(s));
+
+	/* the reader keeps its snapshot, then sees the new rows */
+	cr_assert_eq(q_int(reader, "SELECT count(*) FROM transactions"), FX_TXNS);
+	cr_assert_eq(sqlite3_exec(reader, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+	cr_assert_eq(q_int(reader, "SELECT count(*) FROM transactions"), 2 * FX_TXNS);
+	sqlite3_close(reader);
+	store_close(s);
+}
+
+Test(store, disk_full_is_an_error_not_a_corrupt_database)
+{
+	cr_assert_eq(fx_run(dbpath, "before"), STORE_OK);
+	struct store *s = open_store();
+	sqlite3 *db = store_db(s);
+	int64_t pages = q_int(db, "PRAGMA page_count");
+	char sql[64];
+	snprintf(sql, sizeof(sql), "PRAGMA max_page_count = %lld", (long long)pages + 3);
+	cr_assert_eq(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	cr_assert_eq(store_begin_run(s, "big", "big", NULL), STORE_OK, "%s", store_errmsg(s));
+
+	struct mx_event ev;
+	memset(&ev, 0, sizeof(ev));
+	ev.type = EV_DNS;
+	mx_addr_parse("127.0.0.1", &ev.u.dns.server.addr);
+	ev.u.dns.ts_ns = FX_T0_NS;
+	memset(ev.u.dns.answers, 'x', sizeof(ev.u.dns.answers) - 1);
+	int rc = STORE_OK;
+	for (uint64_t i = 1; i < 100000 && rc == STORE_OK; i++) {
+		ev.u.dns.id = i;
+		snprintf(ev.u.dns.qname, sizeof(ev.u.dns.qname), "q%llu.example",
+		         (unsigned long long)i);
+		rc = store_event(s, &ev);
+		if (rc == STORE_OK && i % 100 == 0)
+			rc = store_flush(s);
+	}
+	cr_assert_eq(rc, STORE_ERR);
+	cr_assert(strstr(store_errmsg(s), "full") != NULL, "%s", store_errmsg(s));
+	/* sticky */
+	cr_assert_eq(store_flush(s), STORE_ERR);
+	cr_assert_eq(store_event(s, &ev), STORE_ERR);
+	store_close(s);
+
+	sqlite3 *chk = open_ro(dbpath);
+	cr_assert_str_eq(q_text(chk, "PRAGMA integrity_check"), "ok");
+	cr_assert_eq(q_int(chk, "SELECT count(*) FROM transactions WHERE run_id = 1"), FX_TXNS);
+	/* what was committed is whole: every stored dns row of run 2 is complete */
+	cr_assert_eq(q_int(chk, "SELECT count(*) FROM dns_queries WHERE run_id = 2"
+	                        " AND length(answers) <> 511"),
+	             0);
+	sqlite3_close(chk);
+}
+
+Test(store, open_reports_unwritable_path)
+{
+	char err[256] = "";
+	struct store *s;
+	cr_assert_eq(store_open(&s, "/nonexistent-dir/x.db", err, sizeof(err)), STORE_ERR);
+	cr_assert_null(s);
+	cr_assert(strstr(err, "/nonexistent-dir/x.db") != NULL, "%s", err);
+}
