@@ -9,6 +9,8 @@
  */
 #include "correlate.h"
 
+#include "dns.h"
+
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -187,23 +189,6 @@ ends_with_domain(const char *name, const char *dom)
 	return n == d || name[n - d - 1] == '.';
 }
 
-static bool
-is_ip_literal(const char *name)
-{
-	char tmp[MX_NAME_MAX];
-	struct mx_addr a;
-	size_t n = strlen(name);
-	if (n >= 2 && name[0] == '[' && name[n - 1] == ']') {
-		memcpy(tmp, name + 1, n - 2);
-		tmp[n - 2] = '\0';
-	} else {
-		mx_strlcpy(tmp, name, sizeof(tmp));
-	}
-	if (strncmp(tmp, "ipv6:", 5) == 0)
-		memmove(tmp, tmp + 5, strlen(tmp + 5) + 1);
-	return mx_addr_parse(tmp, &a);
-}
-
 /* Does the comma-separated answer summary contain name (MX "10 host" too)? */
 static bool
 answers_contain(const char *answers, const char *name)
@@ -236,78 +221,120 @@ dns_at(const struct corr *c, uint32_t i)
 	return &c->dns[(c->dns_head + i) % c->cfg.max_dns];
 }
 
-/* Is name in the answers of a query (qtype, qname) in the window? */
-static bool
-answered_with(const struct corr *c, uint16_t qtype, const char *qname, const char *name)
+/*
+ * What one slow transaction's relations are judged against, gathered with
+ * one pass over the window: the reverse names of the client and the host,
+ * and the answers learned for them and for the envelope domains.
+ */
+struct rctx {
+	char arpa_client[80], arpa_server[80];
+	size_t dnsbl_prefix; /* "200.2.0.192." part of arpa_client */
+	char client_names[512]; /* PTR answers for the client */
+	char server_names[512]; /* PTR answers for the host */
+	char sender_mx[512];
+	char rcpt_mx[MX_RCPT_DOMAINS][256];
+};
+
+static void
+append_answers(char *dst, size_t n, const char *answers)
 {
+	/* truncation is fine: a cut-off list only loses late answers */
+	size_t l = strlen(dst);
+	if (l && l + 1 < n)
+		dst[l++] = ',';
+	size_t a = strlen(answers);
+	if (a > n - 1 - l)
+		a = n - 1 - l;
+	memcpy(dst + l, answers, a);
+	dst[l + a] = '\0';
+}
+
+static void
+rctx_init(struct rctx *r, const struct corr *c, const struct held *h)
+{
+	memset(r, 0, sizeof(*r));
+	corr_arpa_name(&h->client, r->arpa_client, sizeof(r->arpa_client));
+	corr_arpa_name(&h->server, r->arpa_server, sizeof(r->arpa_server));
+	char *suffix = strstr(r->arpa_client, h->client.family == 4 ? "in-addr.arpa" : "ip6.arpa");
+	r->dnsbl_prefix = suffix ? (size_t)(suffix - r->arpa_client) : 0;
 	for (uint32_t i = 0; i < c->dns_n; i++) {
 		const struct dns_rec *d = dns_at(c, i);
-		if (d->qtype == qtype && d->answers[0] && strcmp(d->qname, qname) == 0 &&
-		    answers_contain(d->answers, name))
-			return true;
+		if (!d->answers[0])
+			continue;
+		if (d->qtype == QT_PTR) {
+			if (strcmp(d->qname, r->arpa_client) == 0)
+				append_answers(r->client_names, sizeof(r->client_names), d->answers);
+			else if (strcmp(d->qname, r->arpa_server) == 0)
+				append_answers(r->server_names, sizeof(r->server_names), d->answers);
+		} else if (d->qtype == QT_MX) {
+			if (h->sender[0] && strcmp(d->qname, h->sender) == 0)
+				append_answers(r->sender_mx, sizeof(r->sender_mx), d->answers);
+			for (int k = 0; k < h->nrcpt; k++)
+				if (strcmp(d->qname, h->rcpt[k]) == 0)
+					append_answers(r->rcpt_mx[k], sizeof(r->rcpt_mx[k]),
+						       d->answers);
+		}
 	}
-	return false;
 }
 
 static bool
-is_domain_of(const struct corr *c, const char *qname, uint16_t qtype, const char *dom)
+is_domain_of(const char *qname, uint16_t qtype, const char *dom, const char *mx_answers)
 {
 	if (!dom[0])
 		return false;
 	if (ends_with_domain(qname, dom))
 		return true;
 	/* A/AAAA of an MX host of the domain */
-	return (qtype == QT_A || qtype == QT_AAAA) && answered_with(c, QT_MX, dom, qname);
+	return (qtype == QT_A || qtype == QT_AAAA) && answers_contain(mx_answers, qname);
 }
 
-static enum mx_relation
-relation_of(const struct corr *c, const struct held *h, const struct dns_rec *d)
+static bool
+is_self_arpa(const struct corr *c, const char *q)
 {
-	char arpa[80], hostarpa[80];
-	const char *q = d->qname;
-	bool addr_q = d->qtype == QT_A || d->qtype == QT_AAAA || d->qtype == QT_ANY;
-
-	corr_arpa_name(&h->client, arpa, sizeof(arpa));
-	if (strcmp(q, arpa) == 0)
-		return MXR_CLIENT_PTR;
-	corr_arpa_name(&h->server, hostarpa, sizeof(hostarpa));
-	if (strcmp(q, hostarpa) == 0)
-		return MXR_SELF_PTR;
+	char hostarpa[80];
 	for (int i = 0; i < c->nhosts; i++) {
 		corr_arpa_name(&c->hosts[i], hostarpa, sizeof(hostarpa));
 		if (strcmp(q, hostarpa) == 0)
-			return MXR_SELF_PTR;
+			return true;
 	}
-	if (is_ip_literal(q))
+	return false;
+}
+
+static enum mx_relation
+relation_of(const struct corr *c, const struct rctx *r, const struct held *h,
+	    const struct dns_rec *d)
+{
+	const char *q = d->qname;
+	bool addr_q = d->qtype == QT_A || d->qtype == QT_AAAA || d->qtype == QT_ANY;
+
+	if (strcmp(q, r->arpa_client) == 0)
+		return MXR_CLIENT_PTR;
+	if (strcmp(q, r->arpa_server) == 0 || (d->qtype == QT_PTR && is_self_arpa(c, q)))
+		return MXR_SELF_PTR;
+	struct mx_addr lit;
+	if (dns_name_is_ip_literal(q, &lit))
 		return MXR_IP_LITERAL;
 	/* DNSBL: the client's reversed address under some zone */
-	char *suffix = strstr(arpa, h->client.family == 4 ? "in-addr.arpa" : "ip6.arpa");
-	if (suffix) {
-		size_t plen = (size_t)(suffix - arpa);
-		if (strncmp(q, arpa, plen) == 0 && strlen(q) > plen)
-			return MXR_DNSBL;
-	}
-	if (addr_q && answered_with(c, QT_PTR, arpa, q))
+	if (r->dnsbl_prefix && strncmp(q, r->arpa_client, r->dnsbl_prefix) == 0 &&
+	    strlen(q) > r->dnsbl_prefix)
+		return MXR_DNSBL;
+	if (addr_q && answers_contain(r->client_names, q))
 		return MXR_CLIENT_FORWARD;
 	if (h->helo[0] && strcasecmp(q, h->helo) == 0)
 		return MXR_HELO;
-	if (addr_q) {
-		if ((h->banner[0] && strcasecmp(q, h->banner) == 0) || !strchr(q, '.'))
-			return MXR_SELF_NAME;
-		corr_arpa_name(&h->server, hostarpa, sizeof(hostarpa));
-		if (answered_with(c, QT_PTR, hostarpa, q))
-			return MXR_SELF_NAME;
-	}
+	if (addr_q && ((h->banner[0] && strcasecmp(q, h->banner) == 0) || !strchr(q, '.') ||
+		       answers_contain(r->server_names, q)))
+		return MXR_SELF_NAME;
 	if (h->sender[0]) {
 		if (d->qtype == QT_TXT &&
 		    (ends_with_domain(q, h->sender) || strncmp(q, "_spf.", 5) == 0 ||
 		     strstr(q, "spf") != NULL))
 			return MXR_SPF;
-		if (is_domain_of(c, q, d->qtype, h->sender))
+		if (is_domain_of(q, d->qtype, h->sender, r->sender_mx))
 			return MXR_SENDER_DOMAIN;
 	}
 	for (int i = 0; i < h->nrcpt; i++)
-		if (is_domain_of(c, q, d->qtype, h->rcpt[i]))
+		if (is_domain_of(q, d->qtype, h->rcpt[i], r->rcpt_mx[i]))
 			return MXR_RECIPIENT_DOMAIN;
 	return MXR_UNRELATED;
 }
@@ -504,6 +531,22 @@ is_zone_query(uint16_t t)
 	return t == QT_NS || t == QT_SOA || t == QT_DS || t == QT_DNSKEY;
 }
 
+/* Keeps the MAX_UNRELATED_SHOWN candidates with the largest overlap. */
+static void
+keep_top(struct cand *top, int *n, const struct cand *k)
+{
+	int at = *n < MAX_UNRELATED_SHOWN ? (*n)++ : -1;
+	if (at < 0) {
+		at = 0;
+		for (int i = 1; i < MAX_UNRELATED_SHOWN; i++)
+			if (top[i].overlap_ms < top[at].overlap_ms)
+				at = i;
+		if (top[at].overlap_ms >= k->overlap_ms)
+			return;
+	}
+	top[at] = *k;
+}
+
 /*
  * How long was an unanswered query or probe outstanding?  The packets do
  * not say when the asking process gave up.  A mail server's lookups for one
@@ -543,6 +586,15 @@ settle(struct corr *c, const struct held *h)
 
 	if (!cands)
 		return;
+	struct rctx *rc = malloc(sizeof(*rc));
+	if (!rc) {
+		free(cands);
+		return;
+	}
+	rctx_init(rc, c, h);
+	/* the unrelated activity that covered most of the wait, kept aside */
+	struct cand unrel[MAX_UNRELATED_SHOWN];
+	int nunrel = 0;
 	for (uint32_t i = 0; i < c->dns_n && n < MAX_CAND; i++) {
 		const struct dns_rec *d = dns_at(c, i);
 		if (!is_local(c, &d->client))
@@ -550,16 +602,18 @@ settle(struct corr *c, const struct held *h)
 		int64_t ov = overlap_ns(t0, t1, d->ts, d->end_ns);
 		if (ov <= 0)
 			continue;
-		struct cand *k = &cands[n++];
-		k->is_dns = 1;
-		k->d = d;
-		k->parent = -1;
-		k->start = d->ts;
-		k->last = d->last_ns;
-		k->end = d->end_ns;
-		k->unanswered = d->resp_ns == 0;
-		k->rel = relation_of(c, h, d);
+		struct cand k = {.is_dns = 1, .d = d, .parent = -1, .start = d->ts,
+				 .last = d->last_ns, .end = d->end_ns, .unanswered = d->resp_ns == 0};
+		k.rel = relation_of(c, rc, h, d);
+		/* zone queries to remote servers may be a local resolver's upstream hops */
+		if (k.rel == MXR_UNRELATED && !(is_zone_query(d->qtype) && !is_local(c, &d->server))) {
+			k.overlap_ms = ns_to_ms(ov);
+			keep_top(unrel, &nunrel, &k);
+			continue;
+		}
+		cands[n++] = k;
 	}
+	free(rc);
 	/* upstream hops: a non-local query made while a local-resolver query was outstanding */
 	for (int i = 0; i < n; i++) {
 		const struct dns_rec *u = cands[i].d;
@@ -585,15 +639,18 @@ settle(struct corr *c, const struct held *h)
 		int64_t ov = overlap_ns(t0, t1, p->ts, p->end_ns);
 		if (ov <= 0)
 			continue;
-		struct cand *k = &cands[n++];
-		k->i = p;
-		k->parent = -1;
-		k->start = p->ts;
-		k->last = p->last_ns;
-		k->end = p->end_ns;
-		k->unanswered = p->outcome == MXI_UNANSWERED;
-		k->rel = mx_addr_eq(&p->peer, &h->client) ? MXR_IDENT : MXR_UNRELATED;
+		struct cand k = {.i = p, .parent = -1, .start = p->ts, .last = p->last_ns,
+				 .end = p->end_ns, .unanswered = p->outcome == MXI_UNANSWERED};
+		k.rel = mx_addr_eq(&p->peer, &h->client) ? MXR_IDENT : MXR_UNRELATED;
+		if (k.rel == MXR_UNRELATED) {
+			k.overlap_ms = ns_to_ms(ov);
+			keep_top(unrel, &nunrel, &k);
+			continue;
+		}
+		cands[n++] = k;
 	}
+	for (int i = 0; i < nunrel && n < MAX_CAND; i++)
+		cands[n++] = unrel[i];
 	settle_lifetimes(cands, n, t0, t1);
 
 	/* best related top-level cause, else best unrelated */

@@ -626,7 +626,7 @@ pq_emit(struct dns_tracker *t, const struct pq *q, const struct dns_msg *rsp, ui
 	d->server = q->server;
 	d->tcp = q->tcp;
 	d->txid = q->txid;
-	memcpy(d->qname, q->qname, sizeof(d->qname));
+	mx_strlcpy(d->qname, q->qname, sizeof(d->qname));
 	d->qtype = q->qtype;
 	d->retransmits = q->retransmits;
 	d->last_send_ns = q->last_ns;
@@ -637,7 +637,7 @@ pq_emit(struct dns_tracker *t, const struct pq *q, const struct dns_msg *rsp, ui
 	} else {
 		d->rcode = rsp->rcode;
 		d->response_ns = rsp_ns;
-		memcpy(d->answers, rsp->answers, sizeof(d->answers));
+		mx_strlcpy(d->answers, rsp->answers, sizeof(d->answers));
 		if (rsp->tc)
 			d->outcome = MXD_TRUNCATED;
 		else if (rsp->rcode == 0)

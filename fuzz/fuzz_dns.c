@@ -5,7 +5,7 @@
  * 2. The input as a script for the tracker.  Byte 0 seeds the chunking;
  *    then records  ctl, len_hi, len_lo, payload[len] (clamped):
  *      ctl bit 0   direction: 0 client -> server, 1 server -> client
- *      ctl bit 1   client port (two of them)
+ *      ctl bit 1   client port (two of them, one address)
  *      ctl bit 2   server (two resolvers)
  *      ctl bit 3   TCP: the payload is stream bytes of one connection
  *                  (length prefixes included); else one UDP datagram
@@ -87,7 +87,7 @@ run(const uint8_t *data, size_t size, bool cut, struct fz *f, struct dns_stats *
 	memset(cli, 0, sizeof(cli));
 	memset(srv, 0, sizeof(srv));
 	for (int i = 0; i < 2; i++) {
-		const uint8_t a4[4] = {192, 0, 2, (uint8_t)(10 + i)};
+		const uint8_t a4[4] = {192, 0, 2, 10};
 		const uint8_t r4[4] = {198, 51, 100, (uint8_t)(53 + i)};
 		mx_addr_set4(&cli[i].addr, a4);
 		mx_addr_set4(&srv[i].addr, r4);

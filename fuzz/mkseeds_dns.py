@@ -75,6 +75,17 @@ def main():
                                + rec(0x08, framed(mxq)) + rec(0x09, framed(tc)))
     seeds["script_mixed"] = (b"\x21" + rec(0x00, tc) + rec(0x01, tc) + rec(0x0a, framed(mxq))
                              + rec(0x1b, framed(mxr)) + rec(0x04, bad[:20]) + rec(0x05, bad))
+    ov = bytearray(b"\x2b")
+    for i in range(20):
+        ov += rec(0x00, msg(i, 0x0100, "q%d.example" % i, 1))
+    ov += rec(0x01, msg(19, 0x8180, "q19.example", 1, [(1, b"\xc0\x00\x02\x01")]))
+    ov += rec(0x01, msg(0, 0x8183, "q0.example", 1))
+    seeds["script_overflow"] = bytes(ov)
+    rx = bytearray(b"\x2d")
+    for i in range(12):
+        rx += rec(0x10 | (i & 1) << 1, msg(100 + i, 0x0100, "mx.example", 15))
+    rx += rec(0x03, msg(111, 0x8180, "mx.example", 15, [(15, b"\x00\x0a\x02mx\xc0\x0c")]))
+    seeds["script_retx_many"] = bytes(rx)
     if os.path.exists("/usr/bin/tshark"):
         for rel in PCAPS:
             path = os.path.join(SHARED, "corpus", rel)

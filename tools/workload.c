@@ -104,7 +104,7 @@ pre_banner(struct wl *w, struct sess *s, const struct pw_addr *cli, uint16_t cpo
 		int dropped = prng_chance(&g->rng, 200);
 		w->t->w_ident++;
 		w->t->w_ident_dropped += dropped;
-		gen_ident(g, &t, &g->host, cli, cport, sport,
+		gen_ident(g, &t, cli->v6 ? &g->host6 : &g->host, cli, cport, sport,
 		          dropped ? IDENT_UNANSWERED : IDENT_REFUSED, 2, SEC(5), s->rtt);
 		if (dropped)
 			*slow = 1;
@@ -167,7 +167,7 @@ smtp_session(struct wl *w, const struct pw_addr *cli, uint16_t cport, uint64_t s
 	char from[64], to[64], helo[64];
 	unsigned kind = (unsigned)(prng_next(&g->rng) % 100);
 
-	sess_open(&s, g, "smtp", cli, cport, &g->host, 25, start, rtt, 0);
+	sess_open(&s, g, "smtp", cli, cport, cli->v6 ? &g->host6 : &g->host, 25, start, rtt, 0);
 	{
 		/* every connection is checked against a DNSBL */
 		uint64_t t = pre_banner(w, &s, cli, cport, 25, &slow);
@@ -227,7 +227,7 @@ pop3_session(struct wl *w, const struct pw_addr *cli, uint16_t cport, uint64_t s
 	char line[128];
 	unsigned nmsg = (unsigned)prng_range(&g->rng, 0, 2);
 
-	sess_open(&s, g, "pop3", cli, cport, &g->host, 110, start, rtt, 0);
+	sess_open(&s, g, "pop3", cli, cport, cli->v6 ? &g->host6 : &g->host, 110, start, rtt, 0);
 	snprintf(line, sizeof(line), "+OK <%u.%u@mail.example.test>\r\n",
 	         (unsigned)(prng_next(&g->rng) % 90000), (unsigned)(start / PW_NS_PER_S));
 	sess_reply_at(&s, pre_banner(w, &s, cli, cport, 110, &slow), "GREETING", line,
