@@ -162,9 +162,15 @@ print_summary(FILE *out, struct cap_stats *st, const struct dispatch_stats *ds)
 	cap_stats_print(st, out, "  ");
 }
 
+/*
+ * After the interface is open and the database created, root is not needed:
+ * hand the database files to the user (so it can write and later reopen
+ * them) and become that user.  Default "nobody" when started as root.
+ */
 static int
-drop_privileges(const char *user)
+drop_privileges(const char *user, const char *db)
 {
+	static const char *const suffixes[] = {"", "-wal", "-shm"};
 	if (geteuid() != 0)
 		return 0;
 	if (!user)
@@ -173,6 +179,15 @@ drop_privileges(const char *user)
 	if (!pw) {
 		fprintf(stderr, "mxlag: unknown user %s\n", user);
 		return -1;
+	}
+	for (size_t i = 0; db && i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+		char path[4096];
+		snprintf(path, sizeof(path), "%s%s", db, suffixes[i]);
+		if (chown(path, pw->pw_uid, pw->pw_gid) != 0 && errno != ENOENT) {
+			fprintf(stderr, "mxlag: cannot hand %s to %s: %s\n", path, user,
+				strerror(errno));
+			return -1;
+		}
 	}
 	if (setgroups(0, NULL) != 0 || setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0) {
 		fprintf(stderr, "mxlag: cannot drop privileges to %s: %s\n", user, strerror(errno));
@@ -197,7 +212,7 @@ run(struct run_opts *o, struct src *s, const char *source, const char *fp, int l
 		}
 		if (live) {
 			/* the database file exists now: root is no longer needed */
-			if (drop_privileges(o->user) != 0) {
+			if (drop_privileges(o->user, o->db) != 0) {
 				store_close(st);
 				return 1;
 			}
@@ -213,7 +228,7 @@ run(struct run_opts *o, struct src *s, const char *source, const char *fp, int l
 			store_close(st);
 			return 1;
 		}
-	} else if (live && drop_privileges(o->user) != 0) {
+	} else if (live && drop_privileges(o->user, NULL) != 0) {
 		return 1;
 	}
 

@@ -6,10 +6,14 @@
 
 #include <errno.h>
 #include <pcap/pcap.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+
+/* how long a live read waits for packets before returning to the caller */
+#define LIVE_POLL_MS 200
 
 struct src_file {
 	pcap_t *p;
@@ -135,6 +139,13 @@ src_open_live(struct src **out, const struct live_opts *o, char *err, size_t err
 	}
 	if (rc > 0)
 		fprintf(stderr, "mxlag: %s: warning: %s\n", o->iface, pcap_statustostr(rc));
+	/* non-blocking + poll(): on Linux a blocking read with no traffic may
+	 * never time out, and --duration and signals must still be noticed */
+	if (pcap_setnonblock(p, 1, perr) != 0) {
+		snprintf(err, errlen, "%s: %s", o->iface, perr);
+		pcap_close(p);
+		return -1;
+	}
 	if (set_filter(p, o->filter, o->iface, err, errlen) != 0) {
 		pcap_close(p);
 		return -1;
@@ -210,8 +221,14 @@ src_next(struct src *s, struct pkt *out)
 		if (f->done)
 			return 0;
 		int rc = advance(s, f);
-		if (rc == 0)
+		if (rc == 0) {
+			int fd = pcap_get_selectable_fd(f->p);
+			if (fd >= 0) {
+				struct pollfd pfd = {fd, POLLIN, 0};
+				poll(&pfd, 1, LIVE_POLL_MS);
+			}
 			return 2;
+		}
 		if (rc < 0) {
 			if (s->damaged) {
 				snprintf(s->err, sizeof(s->err), "%s: %s", f->path, pcap_geterr(f->p));
