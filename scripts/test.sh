@@ -41,7 +41,7 @@ if [ "$secs" -gt 0 ]; then
 			echo "fuzz_$name: libFuzzer found a problem (see above)" >&2
 			exit 1
 		fi
-		grep -E "^stat::(number_of_executed_runs|peak_rss_mb)" "$log" || true
+		grep -E "^stat::(number_of_executed_units|peak_rss_mb)" "$log" || true
 		rm -f "$log"
 		rm -rf "$work"
 	done
