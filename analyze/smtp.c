@@ -807,27 +807,11 @@ smtp_gap(void *parser, int dir, uint64_t lost, uint64_t ts_ns)
 		smtp_server_gap(s, lost, ts_ns);
 }
 
-static enum mx_outcome
-end_outcome(enum mx_end how)
-{
-	switch (how) {
-	case MXE_CLIENT_FIN:
-	case MXE_CLIENT_RST:
-		return MXO_CLIENT_ABORT;
-	case MXE_SERVER_FIN:
-	case MXE_SERVER_RST:
-		return MXO_SERVER_CLOSE;
-	case MXE_CAPTURE_END:
-	default:
-		return MXO_INCOMPLETE;
-	}
-}
-
 static void
 smtp_end(void *parser, enum mx_end how, uint64_t ts_ns)
 {
 	struct smtp *s = parser;
-	enum mx_outcome o = end_outcome(how);
+	enum mx_outcome o = txnq_end_outcome(how);
 	struct txnq_ent *tail;
 	bool cut = false;
 

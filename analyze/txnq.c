@@ -151,3 +151,19 @@ mx_blank_len(const char *s, size_t n)
 		i++;
 	return i;
 }
+
+enum mx_outcome
+txnq_end_outcome(enum mx_end how)
+{
+	switch (how) {
+	case MXE_CLIENT_FIN:
+	case MXE_CLIENT_RST:
+		return MXO_CLIENT_ABORT;
+	case MXE_SERVER_FIN:
+	case MXE_SERVER_RST:
+		return MXO_SERVER_CLOSE;
+	case MXE_CAPTURE_END:
+	default:
+		return MXO_INCOMPLETE;
+	}
+}

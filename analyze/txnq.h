@@ -41,6 +41,8 @@ struct txnq_ent *txnq_head(struct txnq *q);
 struct txnq_ent *txnq_tail(struct txnq *q);
 void txnq_pop(struct txnq *q);
 void txnq_free(struct txnq *q);
+/* The outcome of a command left waiting when a side closed or the capture ended. */
+enum mx_outcome txnq_end_outcome(enum mx_end how);
 
 /*
  * Emits e->t as an EV_TXN for sess: takes a txn id, sets session_id.
