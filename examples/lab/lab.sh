@@ -59,7 +59,7 @@ ipv6|an IPv6 client (2001:db8::200): exim's ip6.arpa PTR lookup goes unanswered 
 local-resolver|a caching unbound on 127.0.0.1 of the mail host forwards to an upstream in the dead internet: the greeting waits for the PTR; upstream queries are captured too (capture on any)
 outbound|exim accepts a message for remote.example and delivers it at once to an MX (203.0.113.25) that never answers: SYNs only
 dnsbl|exim checks the client against a DNSBL zone (dnslists = dnsbl.example) the resolver cannot reach: RCPT waits
-outlook-abort|incident 1 as the user saw it: exim waits 90 s for the client's PTR (dns_retrans 30s), the client gives up like Outlook after 60 s without a greeting
+outlook-abort|incident 1 as the user saw it: exim would wait 90 s for the client's PTR (dns_retrans 30s, dns_retry 3), the client gives up like Outlook after 60 s without a greeting
 "
 
 PIDS=""          # processes started by this run
@@ -529,12 +529,14 @@ stop_capture() {
 	echo >&2
 }
 
-# client NAME ARGS...: run mxclient in the client namespace (foreground)
+# client NAME ARGS...: run mxclient in the client namespace and wait for it
+# (in the background + wait, so that a signal to the lab is handled at once)
 client() {
-	local name=$1
+	local name=$1 rc
 	shift
-	ip netns exec $NS_CLIENT $PY "$LAB_DIR/mxclient.py" "$@" >"$S/logs/$name.log" 2>&1 9>&-
-	local rc=$?
+	spawn "$name" $NS_CLIENT $PY "$LAB_DIR/mxclient.py" "$@" >/dev/null
+	wait "$(pid_of "$name")"
+	rc=$?
 	msg "  $name: exit $rc, $(tail -1 "$S/logs/$name.log")"
 	return 0
 }
@@ -790,12 +792,12 @@ EOF
 }
 
 sc_outlook_abort() {
-	# glibc waits retrans << attempt: 30 s, then 60 s
-	X_DNS_RETRANS=30s X_DNS_RETRY=2
+	# the resolver library waits dns_retrans (30 s) for each of 3 attempts
+	X_DNS_RETRANS=30s X_DNS_RETRY=3
 	start_resolver "$ZONE_NONE" && mail_env $RES4 && start_exim && start_capture eth0 || return 1
 	client smtp --source $CLIENT4 --server $MAIL4 --give-up 60
 	truth <<'EOF'
-{"scenario": "outlook-abort", "server": "exim 4.96 (dns_retrans 30s, dns_retry 2)", "resolver": "192.0.2.53",
+{"scenario": "outlook-abort", "server": "exim 4.96 (dns_retrans 30s, dns_retry 3)", "resolver": "192.0.2.53",
  "note": "no reverse zone; exim would wait 90 s for the client's PTR, the client closes the connection after 60 s without a greeting (capture ends soon after)",
  "sessions": [{"client": "192.0.2.200", "protocol": "smtp",
    "slow": [{"command": "GREETING", "causes": [
