@@ -48,7 +48,14 @@ struct dispatch {
 	struct dispatch_stats st;
 	mx_emit_fn out;
 	void *out_ctx;
+	/* first SMTP server each client connected to (see learn_deliverer) */
+	struct smtp_pair {
+		struct mx_addr cli, srv;
+	} *pairs;
+	uint32_t npairs;
 };
+
+#define MAX_PAIRS 4096
 
 static const struct {
 	uint16_t port;
@@ -118,6 +125,37 @@ ndpi_release(struct fstate *fs)
 	}
 }
 
+/*
+ * A capture taken on the mail host may hold only its outbound deliveries
+ * (no inbound session, no lookup to learn its address from).  An address
+ * that opens SMTP connections to port 25 of two different servers is an
+ * MTA delivering mail: the mail host.
+ */
+static void
+learn_deliverer(struct dispatch *d, const struct cap_flow *f)
+{
+	if (f->srv.port != 25 || corr_is_host(d->corr, &f->cli.addr) ||
+	    corr_is_host(d->corr, &f->srv.addr))
+		return;
+	uint64_t h = mx_addr_hash(&f->cli.addr);
+	for (uint32_t k = 0; k < MAX_PAIRS; k++) {
+		struct smtp_pair *p = &d->pairs[(h + k) % MAX_PAIRS];
+		if (p->cli.family == 0) {
+			if (d->npairs < MAX_PAIRS / 2) { /* keep probes short */
+				p->cli = f->cli.addr;
+				p->srv = f->srv.addr;
+				d->npairs++;
+			}
+			return;
+		}
+		if (mx_addr_eq(&p->cli, &f->cli.addr)) {
+			if (!mx_addr_eq(&p->srv, &f->srv.addr))
+				corr_add_host(d->corr, &f->cli.addr);
+			return;
+		}
+	}
+}
+
 static void
 on_open(void *ctx, struct cap_flow *f, uint64_t ts_ns)
 {
@@ -136,6 +174,8 @@ on_open(void *ctx, struct cap_flow *f, uint64_t ts_ns)
 	}
 	if (fs->kind == FK_UNKNOWN && d->cfg.use_ndpi)
 		f->want_packets = true;
+	if (fs->kind == FK_MAIL)
+		learn_deliverer(d, f);
 	if (fs->kind == FK_IDENT) {
 		fs->ident = ident_new(f, &d->to_corr);
 		corr_add_host(d->corr, &f->cli.addr);
@@ -374,6 +414,8 @@ on_close(void *ctx, struct cap_flow *f, enum cap_close why, uint64_t ts)
 			fs->sess->outcome = MXO_INCOMPLETE;
 		}
 		fs->sess->end_ns = f->last_ns ? f->last_ns : ts;
+		/* what is known of the host by now decides the direction */
+		fs->sess->outbound = corr_is_host(d->corr, &f->cli.addr);
 		struct mx_event ev;
 		memset(&ev, 0, sizeof(ev));
 		ev.type = EV_SESSION;
@@ -428,10 +470,11 @@ dispatch_new(const struct dispatch_cfg *cfg, mx_emit_fn out, void *out_ctx)
 	d->corr_out = (struct mx_sink){dispatch_out, d, &d->ids};
 	d->to_corr = (struct mx_sink){dispatch_emit, d, &d->ids};
 	d->corr = corr_new(&d->cfg.corr, &d->corr_out);
+	d->pairs = calloc(MAX_PAIRS, sizeof(*d->pairs));
 	struct dns_cfg dc = {0};
 	dc.timeout_ns = d->cfg.dns_timeout_ns;
 	d->dns = dns_tracker_new(&dc, &d->to_corr);
-	if (!d->corr || !d->dns) {
+	if (!d->corr || !d->dns || !d->pairs) {
 		dispatch_free(d);
 		return NULL;
 	}
@@ -488,6 +531,7 @@ dispatch_free(struct dispatch *d)
 	if (d->dns)
 		dns_tracker_free(d->dns);
 	corr_free(d->corr);
+	free(d->pairs);
 	if (d->ndpi)
 		ndpi_exit_detection_module(d->ndpi);
 	free(d);

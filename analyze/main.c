@@ -4,7 +4,8 @@
  *
  *   mxlag analyze [--db FILE] [--slow MS] [--filter BPF] [--host ADDR] [--events] FILE...
  *   mxlag capture -i IFACE [--db FILE] [--slow MS] [--filter BPF] [--duration S] [--user NAME]
- *   mxlag report  [--db FILE] [--format text|csv|json|html] [--since T] [--until T] [-o OUT] NAME [ARG]
+ *   mxlag report  [--db FILE] [--format text|csv|json|html] [--since T] [--until T]
+ *                 [--client ADDR] [--protocol P] [--fail-if-slow N] [-o OUT] NAME [ARG]
  *   mxlag schema
  */
 #include <errno.h>
@@ -53,8 +54,13 @@ usage(FILE *out)
 	      "       mxlag capture -i IFACE [--db FILE] [--slow MS] [--filter BPF] [--duration S]\n"
 	      "                     [--user NAME] [--host ADDR]... [--snaplen N] [--buffer MB]\n"
 	      "       mxlag report  [--db FILE] [--format text|csv|json|html] [--since T] [--until T]\n"
-	      "                     [--slow MS] [--limit N] [-o OUT] NAME [ARG]\n"
+	      "                     [--slow MS] [--limit N] [--client ADDR] [--protocol smtp|pop3]\n"
+	      "                     [--fail-if-slow N] [-o OUT] NAME [ARG]\n"
 	      "       mxlag schema\n"
+	      "Reports: summary, slow, ptr, dns, ident, sessions, session ID, outbound.\n"
+	      "T: epoch seconds, ISO 8601 (2026-11-23T10:00:00Z, 2026-11-23 10:00; UTC unless\n"
+	      "   an offset is given) or relative to now (90s, 30m, 24h, 7d, 2w).\n"
+	      "--fail-if-slow N: exit status 2 when more than N slow replies are in the window.\n"
 	      "Default database: mxlag.db; default slow threshold 1000 ms.\n",
 	      out);
 }
@@ -217,7 +223,13 @@ run(struct run_opts *o, struct src *s, const char *source, const char *fp, int l
 				return 1;
 			}
 		}
-		r = store_begin_run(st, source, fp, NULL);
+		/* offline: big batches; into a new database, indexes built at the end */
+		r = live ? STORE_OK : store_bulk_load(st);
+		if (r == STORE_OK)
+			r = store_begin_run(st, source, fp, NULL);
+		/* SQLite work on a thread of its own, off the packet path */
+		if (r == STORE_OK)
+			r = store_start_writer(st);
 		if (r == STORE_DUPLICATE) {
 			fprintf(stderr, "mxlag: %s\n", store_errmsg(st));
 			store_close(st);
@@ -301,6 +313,11 @@ run(struct run_opts *o, struct src *s, const char *source, const char *fp, int l
 	}
 	if (tty)
 		progress(s, pkts, t0, 1);
+	if (stop_requested && !live)
+		fprintf(stderr,
+			"mxlag: interrupted: stopped reading after %" PRIu64
+			" packets; the analysis up to there is stored\n",
+			pkts);
 
 	capture_finish(cap);
 	dispatch_finish(d, capture_now(cap));
@@ -320,7 +337,10 @@ run(struct run_opts *o, struct src *s, const char *source, const char *fp, int l
 	if (!o->quiet)
 		print_summary(o->events ? stderr : stdout, cs, dispatch_stats(d));
 	if (pkts == 0 && !live && rc == 0) {
-		fprintf(stderr, "mxlag: no packets could be read\n");
+		/* a damaged file has said so in its own line already */
+		if (!src_damaged(s))
+			fprintf(stderr, "mxlag: %s: no packets%s\n", source,
+				o->filter ? " match the filter" : " in the capture");
 		rc = 1;
 	}
 	capture_free(cap);
@@ -345,6 +365,9 @@ enum {
 	OPT_SINCE,
 	OPT_UNTIL,
 	OPT_LIMIT,
+	OPT_CLIENT,
+	OPT_PROTOCOL,
+	OPT_FAIL_IF_SLOW,
 };
 
 static const struct option run_longopts[] = {
@@ -466,6 +489,15 @@ cmd_analyze(int argc, char **argv)
 		snprintf(source + l, sizeof(source) - l, "%s%s", i ? " " : "", paths[i]);
 	}
 	int have_fp = fingerprint(paths, n, fp, sizeof(fp)) == 0;
+	/* SIGINT/SIGTERM stop reading; what was read is finished and stored
+	 * (exit 0).  A second signal kills at once (SA_RESETHAND).  SA_RESTART:
+	 * a read from a pipe must not fail with EINTR (a false "damaged"). */
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sa.sa_flags = SA_RESETHAND | SA_RESTART;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
 	int rc = run(&o, s, source, have_fp ? fp : NULL, 0);
 	src_close(s);
 	return rc;
@@ -509,6 +541,9 @@ static const struct option report_longopts[] = {
 	{"until", required_argument, NULL, OPT_UNTIL},
 	{"slow", required_argument, NULL, OPT_SLOW},
 	{"limit", required_argument, NULL, OPT_LIMIT},
+	{"client", required_argument, NULL, OPT_CLIENT},
+	{"protocol", required_argument, NULL, OPT_PROTOCOL},
+	{"fail-if-slow", required_argument, NULL, OPT_FAIL_IF_SLOW},
 	{"output", required_argument, NULL, 'o'},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
@@ -521,6 +556,8 @@ cmd_report(int argc, char **argv)
 	struct report_opts ro;
 	char err[512];
 	double v;
+	long fail_if_slow = -1;
+	char *end;
 	int c;
 	report_opts_init(&ro);
 	optind = 1;
@@ -555,7 +592,39 @@ cmd_report(int argc, char **argv)
 				return 2;
 			break;
 		case OPT_LIMIT:
-			ro.limit = atol(optarg);
+			errno = 0;
+			ro.limit = strtol(optarg, &end, 10);
+			if (errno || end == optarg || *end || ro.limit < 0) {
+				fprintf(stderr, "mxlag report: bad --limit %s\n", optarg);
+				return 2;
+			}
+			break;
+		case OPT_CLIENT: {
+			/* the database holds the inet_ntop form: 2001:DB8::01 -> 2001:db8::1 */
+			static char client[64];
+			struct mx_addr a;
+			if (!mx_addr_parse(optarg, &a)) {
+				fprintf(stderr, "mxlag report: bad --client %s\n", optarg);
+				return 2;
+			}
+			ro.client = mx_addr_fmt(&a, client, sizeof(client));
+			break;
+		}
+		case OPT_PROTOCOL:
+			if (!report_protocol_valid(optarg)) {
+				fprintf(stderr, "mxlag report: bad --protocol %s (smtp or pop3)\n",
+					optarg);
+				return 2;
+			}
+			ro.protocol = optarg;
+			break;
+		case OPT_FAIL_IF_SLOW:
+			errno = 0;
+			fail_if_slow = strtol(optarg, &end, 10);
+			if (errno || end == optarg || *end || fail_if_slow < 0) {
+				fprintf(stderr, "mxlag report: bad --fail-if-slow %s\n", optarg);
+				return 2;
+			}
 			break;
 		case 'h':
 			usage(stdout);
@@ -582,10 +651,24 @@ cmd_report(int argc, char **argv)
 		sqlite3_close(h);
 		return 1;
 	}
+	/* colour only on a terminal, never in files or pipes */
+	ro.color = out == stdout && isatty(STDOUT_FILENO) && !getenv("NO_COLOR") &&
+		   ro.format == REPORT_TEXT;
 	int rc = 0;
 	if (report_run(h, &ro, out, err, sizeof(err)) != 0) {
 		fprintf(stderr, "mxlag report: %s\n", err);
 		rc = 1;
+	}
+	if (rc == 0 && fail_if_slow >= 0) {
+		long nslow;
+		if (report_count_slow(h, &ro, &nslow, err, sizeof(err)) != 0) {
+			fprintf(stderr, "mxlag report: %s\n", err);
+			rc = 1;
+		} else if (nslow > fail_if_slow) {
+			fprintf(stderr, "mxlag report: %ld slow replies (more than %ld)\n", nslow,
+				fail_if_slow);
+			rc = 2;
+		}
 	}
 	sqlite3_close(h);
 	if (out != stdout && fclose(out) != 0) {

@@ -5,6 +5,7 @@
 #include "source.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <pcap/pcap.h>
 #include <poll.h>
 #include <stdio.h>
@@ -26,6 +27,8 @@ struct src_file {
 	uint64_t ts_ns;
 	uint64_t size;             /* file size, 0 unknown */
 	int nano;
+	long rec_off;              /* offset of the record being read, -1 unknown */
+	uint64_t npkts;            /* packets read from this file */
 };
 
 struct src {
@@ -83,7 +86,9 @@ src_open_files(struct src **out, const char *const *paths, int n, const char *fi
 		f->p = pcap_open_offline_with_tstamp_precision(paths[i],
 							       PCAP_TSTAMP_PRECISION_NANO, perr);
 		if (!f->p) {
-			fprintf(stderr, "mxlag: %s: %s\n", paths[i], perr);
+			/* with one file the caller prints err: one line, not two */
+			if (n > 1)
+				fprintf(stderr, "mxlag: %s: %s\n", paths[i], perr);
 			snprintf(err, errlen, "%s: %s", paths[i], perr);
 			s->damaged++;
 			continue;
@@ -97,6 +102,10 @@ src_open_files(struct src **out, const char *const *paths, int n, const char *fi
 			return -1;
 		}
 		f->dlt = pcap_datalink(f->p);
+		/* a seek makes stdio track the offset itself, so the ftell()
+		 * before every record (advance()) costs no lseek() syscall */
+		if (pcap_file(f->p))
+			fseek(pcap_file(f->p), 0, SEEK_CUR);
 		f->nano = pcap_get_tstamp_precision(f->p) == PCAP_TSTAMP_PRECISION_NANO;
 		struct stat st;
 		if (strcmp(paths[i], "-") != 0 && stat(paths[i], &st) == 0) {
@@ -107,6 +116,8 @@ src_open_files(struct src **out, const char *const *paths, int n, const char *fi
 		opened++;
 	}
 	if (opened == 0) {
+		if (n > 1)
+			snprintf(err, errlen, "none of the %d capture files could be read", n);
 		free(s->files);
 		free(s);
 		return -1;
@@ -190,8 +201,12 @@ file_offset(pcap_t *p)
 static int
 advance(struct src *s, struct src_file *f)
 {
+	/* where the record starts, for the warning if it turns out damaged
+	 * (after a failed read the stream is somewhere inside the record) */
+	f->rec_off = s->live ? -1 : file_offset(f->p);
 	int rc = pcap_next_ex(f->p, &f->hdr, &f->data);
 	if (rc == 1) {
+		f->npkts++;
 		f->have = 1;
 		f->ts_ns = ts_of(f, f->hdr);
 		return 1;
@@ -201,13 +216,20 @@ advance(struct src *s, struct src_file *f)
 	f->have = 0;
 	f->done = 1;
 	if (rc == PCAP_ERROR) {
-		long off = file_offset(f->p);
+		long off = f->rec_off >= 0 ? f->rec_off : file_offset(f->p);
+		char where[48] = ""; /* no offset on a pipe */
 		if (off >= 0)
-			fprintf(stderr, "mxlag: %s: warning: input damaged near offset %ld: %s\n",
-				f->path, off, pcap_geterr(f->p));
+			snprintf(where, sizeof(where), " at offset %ld", off);
+		if (s->live)
+			fprintf(stderr, "mxlag: %s: read error: %s\n", f->path, pcap_geterr(f->p));
+		else if (f->npkts == 0)
+			fprintf(stderr, "mxlag: %s: no packet could be read: input damaged%s: %s\n",
+				f->path, where, pcap_geterr(f->p));
 		else
-			fprintf(stderr, "mxlag: %s: warning: read error: %s\n", f->path,
-				pcap_geterr(f->p));
+			fprintf(stderr,
+				"mxlag: %s: warning: input damaged%s (after %" PRIu64
+				" packets, which are analyzed): %s\n",
+				f->path, where, f->npkts, pcap_geterr(f->p));
 		s->damaged++;
 	}
 	return -1;

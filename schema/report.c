@@ -12,13 +12,17 @@
 #include <string.h>
 #include <time.h>
 
+#include "html.h"
 #include "store.h"
 
 #define TEXT_WIDTH 80
 
+struct report_def;
+
 struct rctx {
 	sqlite3 *db;
 	const struct report_opts *o;
+	const struct report_def *def;
 	double slow_ms;
 	FILE *out;
 	char *err;
@@ -34,16 +38,67 @@ struct report_def {
 	bool needs_arg;
 	bool single;  /* one row: JSON is that object, text is "name value" lines */
 	text_fn text; /* NULL: generic aligned table */
+	/* generic table: "column:HEADER,..." shown in text (NULL = all, names as headers) */
+	const char *text_cols;
+	const char *title; /* first text line (NULL = none) */
+	/* JSON: {"<wrap_key>": first row's <wrap_key>_json, "events": [rows]} (NULL = array) */
+	const char *wrap_key;
+	const char *csv_hide; /* ",col,col,": columns made for the text table only */
 };
 
 static int text_slow(struct rctx *c, sqlite3_stmt *st);
+static int text_summary(struct rctx *c, sqlite3_stmt *st);
+static int text_session(struct rctx *c, sqlite3_stmt *st);
 
 static const struct report_def reports[] = {
-    {"summary", "reports/summary.sql", "totals of the runs, sessions, slow replies and queries",
-     false, true, NULL},
-    {"slow", "reports/slow.sql", "slow replies with their causes, newest first", false, false,
-     text_slow},
-    {"ptr", "reports/ptr.sql", "which PTR lookups delayed which sessions", false, false, NULL},
+    {.name = "summary",
+     .sql = "reports/summary.sql",
+     .help = "totals, replies per command (p50/p95/p99/max), top causes with remedies",
+     .single = true,
+     .text = text_summary},
+    {.name = "slow",
+     .sql = "reports/slow.sql",
+     .help = "slow replies with their causes, newest first",
+     .text = text_slow},
+    {.name = "ptr",
+     .sql = "reports/ptr.sql",
+     .help = "which PTR lookups delayed which sessions",
+     .text_cols = "query_utc:WHEN,session:SESSION,client:CLIENT,command:COMMAND,"
+                  "wait_ms:WAIT ms,outcome:OUTCOME,query_ms:QUERY ms",
+     .title = "PTR lookups that delayed replies, newest first, times UTC"},
+    {.name = "dns",
+     .sql = "reports/dns.sql",
+     .help = "per DNS server: queries, outcomes, latency, slowest names",
+     .text_cols = "resolver:RESOLVER,queries:QUERIES,unanswered:UNANSW,servfail:SERVFAIL,"
+                  "nxdomain:NXDOMAIN,p50_ms:P50 ms,p95_ms:P95 ms,max_ms:MAX ms",
+     .title = "DNS servers asked, worst first (latency of the answered queries)"},
+    {.name = "ident",
+     .sql = "reports/ident.sql",
+     .help = "ident probes by peer and outcome",
+     .text_cols = "peer:PEER,outcome:OUTCOME,probes:PROBES,min_ms:MIN ms,avg_ms:AVG ms,"
+                  "max_ms:MAX ms,first_utc:FIRST",
+     .title = "ident probes by peer and outcome, times UTC"},
+    {.name = "sessions",
+     .sql = "reports/sessions.sql",
+     .help = "one row per session, oldest first",
+     .text_cols = "session:ID,protocol:PROTO,client:CLIENT,start_short:START,"
+                  "duration_ms:DUR ms,outcome:OUTCOME,slowest:SLOWEST ms",
+     .title = "sessions, oldest first, times UTC",
+     .csv_hide = ",start_short,slowest,"},
+    {.name = "session",
+     .sql = "reports/session.sql",
+     .help = "one session's timeline (argument: the session id)",
+     .needs_arg = true,
+     .text = text_session,
+     .wrap_key = "session"},
+    {.name = "outbound",
+     .sql = "reports/outbound.sql",
+     .help = "the host's own deliveries per remote address: failed attempts, slow replies, "
+             "sizes",
+     .text_cols = "remote:REMOTE,attempts:TRIES,ok:OK,unanswered:UNANSW,refused:REFUSED,"
+                  "failed_wait_ms:FAILED ms,slow_replies:SLOW,messages:MSGS,"
+                  "max_message_bytes:MAX BYTES",
+     .title = "outbound deliveries per remote address, worst first"},
 };
 #define N_REPORTS (sizeof(reports) / sizeof(reports[0]))
 
@@ -94,7 +149,7 @@ format_name(enum report_format f)
 const char *
 report_names(void)
 {
-	static char buf[128];
+	static char buf[256];
 	if (!buf[0]) {
 		size_t n = 0;
 		for (size_t i = 0; i < N_REPORTS; i++)
@@ -105,43 +160,81 @@ report_names(void)
 }
 
 int
-report_parse_time(const char *s, double *out)
+report_parse_time_at(const char *s, double now, double *out)
 {
 	char *end;
 	int y, mo, d, h = 0, mi = 0, n = 0;
-	double sec = 0;
+	double sec = 0, off = 0;
 
-	if (!s || !*s)
+	if (!s || !*s || isspace((unsigned char)*s))
 		return -1;
 	double v = strtod(s, &end);
-	if (*end == '\0' && isfinite(v) && !strchr(s, '-')) {
+	if (end != s && *end == '\0' && isfinite(v) && !strchr(s, '-')) {
 		*out = v;
 		return 0;
 	}
-	if (sscanf(s, "%4d-%2d-%2d%n", &y, &mo, &d, &n) != 3)
+	/* relative: NUMBER UNIT, now minus that */
+	if (end != s && isfinite(v) && v >= 0 && end[0] && !end[1] && !strchr(s, '-')) {
+		static const char units[] = "smhdw";
+		static const double mult[] = {1, 60, 3600, 86400, 7 * 86400};
+		const char *u = strchr(units, *end);
+		if (!u)
+			return -1;
+		*out = now - v * mult[u - units];
+		return 0;
+	}
+	if (sscanf(s, "%4d-%2d-%2d%n", &y, &mo, &d, &n) != 3 || n != 10)
 		return -1;
 	const char *p = s + n;
 	if (*p == ' ' || *p == 'T') {
 		int m = 0;
-		if (sscanf(p + 1, "%2d:%2d%n", &h, &mi, &m) != 2)
+		if (!isdigit((unsigned char)p[1]) || sscanf(p + 1, "%2d:%2d%n", &h, &mi, &m) != 2 ||
+		    m != 5)
 			return -1;
 		p += 1 + m;
 		if (*p == ':') {
-			sec = strtod(p + 1, &end);
-			if (end == p + 1)
+			if (!isdigit((unsigned char)p[1]))
 				return -1;
+			sec = strtod(p + 1, &end);
 			p = end;
 		}
-	}
-	if (*p == 'Z')
+		if (*p == 'Z') {
+			p++;
+		} else if (*p == '+' || *p == '-') {
+			int oh, om = 0, k = 0;
+			if (sscanf(p + 1, "%2d%n", &oh, &k) != 1 || k != 2)
+				return -1;
+			const char *q = p + 3;
+			if (*q == ':')
+				q++;
+			if (*q) {
+				if (sscanf(q, "%2d%n", &om, &k) != 1 || k != 2)
+					return -1;
+				q += 2;
+			}
+			if (oh > 23 || om > 59)
+				return -1;
+			off = (*p == '-' ? -1 : 1) * (oh * 3600.0 + om * 60.0);
+			p = q;
+		}
+	} else if (*p == 'Z') {
 		p++;
+	}
 	if (*p != '\0' || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec < 0 ||
 	    sec >= 61)
 		return -1;
 	struct tm tm = {
 	    .tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h, .tm_min = mi};
-	*out = (double)timegm(&tm) + sec;
+	*out = (double)timegm(&tm) + sec - off;
 	return 0;
+}
+
+int
+report_parse_time(const char *s, double *out)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	return report_parse_time_at(s, (double)now.tv_sec + now.tv_nsec / 1e9, out);
 }
 
 int
@@ -231,6 +324,22 @@ json_only(const char *name)
 	return strcmp(name, "json") == 0 || (n > 5 && strcmp(name + n - 5, "_json") == 0);
 }
 
+/* columns that only text output shows (under their row) */
+static bool
+text_only(const char *name)
+{
+	size_t n = strlen(name);
+	return n > 5 && strcmp(name + n - 5, "_text") == 0;
+}
+
+static bool
+not_csv(const struct report_def *def, const char *name)
+{
+	char key[80];
+	snprintf(key, sizeof(key), ",%s,", name);
+	return json_only(name) || text_only(name) || (def->csv_hide && strstr(def->csv_hide, key));
+}
+
 /*
  * Prints text word-wrapped to TEXT_WIDTH: the first line starts with lead
  * at column indent, later lines at indent + cont.
@@ -287,7 +396,7 @@ render_csv(struct rctx *c, sqlite3_stmt *st)
 	int rc;
 
 	for (int i = 0; i < n; i++) {
-		if (json_only(sqlite3_column_name(st, i)))
+		if (not_csv(c->def, sqlite3_column_name(st, i)))
 			continue;
 		if (!first)
 			fputc(',', c->out);
@@ -298,7 +407,7 @@ render_csv(struct rctx *c, sqlite3_stmt *st)
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		first = true;
 		for (int i = 0; i < n; i++) {
-			if (json_only(sqlite3_column_name(st, i)))
+			if (not_csv(c->def, sqlite3_column_name(st, i)))
 				continue;
 			if (!first)
 				fputc(',', c->out);
@@ -318,11 +427,17 @@ render_json(struct rctx *c, sqlite3_stmt *st, bool single)
 {
 	int j = col_index(st, "json");
 	int rc, rows = 0;
+	char wrapcol[64] = "";
 
-	if (!single)
+	if (c->def->wrap_key)
+		snprintf(wrapcol, sizeof(wrapcol), "%s_json", c->def->wrap_key);
+	if (!single && !wrapcol[0])
 		fputs("[", c->out);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		const unsigned char *v = sqlite3_column_text(st, j);
+		if (wrapcol[0] && rows == 0)
+			fprintf(c->out, "{\"%s\": %s,\n \"events\": [", c->def->wrap_key,
+			        col_null(st, wrapcol) ? "null" : col_str(st, wrapcol));
 		if (single) {
 			fprintf(c->out, "%s\n", v ? (const char *)v : "{}");
 			rows++;
@@ -335,7 +450,9 @@ render_json(struct rctx *c, sqlite3_stmt *st, bool single)
 		rc = SQLITE_DONE;
 	if (single && rows == 0)
 		fputs("{}\n", c->out);
-	if (!single)
+	if (wrapcol[0] && rows)
+		fputs("\n]}\n", c->out);
+	else if (!single && !wrapcol[0])
 		fputs(rows ? "\n]\n" : "]\n", c->out);
 	return rc;
 }
@@ -366,98 +483,221 @@ render_kv(struct rctx *c, sqlite3_stmt *st)
 	return SQLITE_DONE;
 }
 
-#define TABLE_CELL_MAX 40
+/* summary: the totals, then replies per command and the top causes */
+static int
+text_summary(struct rctx *c, sqlite3_stmt *st)
+{
+	int rc = render_kv(c, st);
+	if (rc != SQLITE_DONE || sqlite3_data_count(st) == 0)
+		return rc;
+	sqlite3_stmt *q;
+	const char *cmds = col_str(st, "commands_json");
+	if (cmds && sqlite3_prepare_v2(c->db,
+				       "SELECT json_extract(value, '$.protocol'), "
+				       "json_extract(value, '$.command'), json_extract(value, "
+				       "'$.replies'), json_extract(value, '$.p50_ms'), "
+				       "json_extract(value, '$.p95_ms'), json_extract(value, "
+				       "'$.p99_ms'), json_extract(value, '$.max_ms'), "
+				       "json_extract(value, '$.slow') FROM json_each(?1)",
+				       -1, &q, NULL) == SQLITE_OK) {
+		sqlite3_bind_text(q, 1, cmds, -1, SQLITE_TRANSIENT);
+		int n = 0;
+		while (sqlite3_step(q) == SQLITE_ROW) {
+			if (n++ == 0)
+				fprintf(c->out, "\nreplies per command, latency in ms\n"
+						"%-5s %-10s %7s %9s %9s %9s %9s %5s\n",
+					"PROTO", "COMMAND", "REPLIES", "P50", "P95", "P99", "MAX",
+					"SLOW");
+			fprintf(c->out, "%-5.5s %-10.10s %7d %9.1f %9.1f %9.1f %9.1f %5d\n",
+				(const char *)sqlite3_column_text(q, 0),
+				(const char *)sqlite3_column_text(q, 1), sqlite3_column_int(q, 2),
+				sqlite3_column_double(q, 3), sqlite3_column_double(q, 4),
+				sqlite3_column_double(q, 5), sqlite3_column_double(q, 6),
+				sqlite3_column_int(q, 7));
+		}
+		sqlite3_finalize(q);
+	}
+	const char *diags = col_str(st, "diagnoses_json");
+	if (diags && sqlite3_prepare_v2(c->db,
+					"SELECT json_extract(value, '$.cause'), json_extract(value, "
+					"'$.slow_replies'), json_extract(value, '$.total_wait_s'), "
+					"json_extract(value, '$.remedy') FROM json_each(?1)",
+					-1, &q, NULL) == SQLITE_OK) {
+		sqlite3_bind_text(q, 1, diags, -1, SQLITE_TRANSIENT);
+		int n = 0;
+		while (sqlite3_step(q) == SQLITE_ROW) {
+			char lead[160];
+			if (n++ == 0)
+				fputs("\ntop causes of slow replies\n", c->out);
+			snprintf(lead, sizeof(lead), "%s: %d slow repl%s, %.1f s of waiting",
+				 (const char *)sqlite3_column_text(q, 0), sqlite3_column_int(q, 1),
+				 sqlite3_column_int(q, 1) == 1 ? "y" : "ies",
+				 sqlite3_column_double(q, 2));
+			fprintf(c->out, "  %s\n", lead);
+			const char *rem = (const char *)sqlite3_column_text(q, 3);
+			if (rem && *rem)
+				put_wrapped(c->out, 4, "remedy: ", 4, rem);
+		}
+		sqlite3_finalize(q);
+	}
+	return SQLITE_DONE;
+}
 
-/* aligned columns; all rows are read first to size the columns */
+#define TABLE_CELL_MAX 40
+#define TABLE_CELL_MIN 10
+
+/* the text header of column name under def->text_cols ("col:HEADER,..."), or NULL: not shown */
+static bool
+text_col(const struct report_def *def, const char *name, char *hdr, size_t hdrlen)
+{
+	if (json_only(name) || text_only(name))
+		return false;
+	if (!def->text_cols) {
+		snprintf(hdr, hdrlen, "%s", name);
+		for (char *p = hdr; *p; p++)
+			*p = (char)toupper((unsigned char)*p);
+		return true;
+	}
+	size_t n = strlen(name);
+	for (const char *p = def->text_cols; *p;) {
+		size_t w = strcspn(p, ",");
+		if (w > n && strncmp(p, name, n) == 0 && p[n] == ':') {
+			snprintf(hdr, hdrlen, "%.*s", (int)(w - n - 1), p + n + 1);
+			return true;
+		}
+		p += w;
+		if (*p == ',')
+			p++;
+	}
+	return false;
+}
+
+static void
+cut_cell(char *cell, int w)
+{
+	if ((int)strlen(cell) > w && w > 3)
+		strcpy(cell + w - 3, "...");
+}
+
+/*
+ * Aligned columns (those of def->text_cols, or all), fitted to TEXT_WIDTH by
+ * shortening the widest text column; "_text" columns are printed wrapped
+ * under their row.  All rows are read first to size the columns.
+ */
 static int
 render_table(struct rctx *c, sqlite3_stmt *st)
 {
+	const struct report_def *def = c->def;
 	int n = sqlite3_column_count(st);
 	int *w = calloc((size_t)n, sizeof(*w));
 	bool *right = calloc((size_t)n, sizeof(*right));
+	bool *show = calloc((size_t)n, sizeof(*show));
+	char(*hdr)[32] = calloc((size_t)n, sizeof(*hdr));
 	char **cells = NULL;
 	size_t rows = 0, cap = 0;
 	int rc = SQLITE_DONE;
 
-	if (!w || !right)
-		goto oom;
-	for (int i = 0; i < n; i++)
-		w[i] = (int)strlen(sqlite3_column_name(st, i));
+	if (!w || !right || !show || !hdr) {
+		rc = SQLITE_NOMEM;
+		goto out;
+	}
+	for (int i = 0; i < n; i++) {
+		show[i] = text_col(def, sqlite3_column_name(st, i), hdr[i], sizeof(hdr[i]));
+		w[i] = (int)strlen(hdr[i]);
+	}
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		if (rows == cap) {
 			cap = cap ? cap * 2 : 64;
 			char **nc = realloc(cells, cap * (size_t)n * sizeof(*cells));
-			if (!nc)
-				goto oom;
+			if (!nc) {
+				rc = SQLITE_NOMEM;
+				goto out;
+			}
 			cells = nc;
 		}
 		for (int i = 0; i < n; i++) {
 			const unsigned char *v = sqlite3_column_text(st, i);
 			int t = sqlite3_column_type(st, i);
-			char *cell = strdup(v ? (const char *)v : "-");
-			if (!cell) {
+			bool keep = show[i] || text_only(sqlite3_column_name(st, i));
+			char *cell = keep ? strdup(v ? (const char *)v : show[i] ? "-" : "") : NULL;
+			if (keep && !cell) {
 				for (int k = 0; k < i; k++)
 					free(cells[rows * (size_t)n + (size_t)k]);
-				goto oom;
+				rc = SQLITE_NOMEM;
+				goto out;
 			}
-			if (strlen(cell) > TABLE_CELL_MAX)
-				strcpy(cell + TABLE_CELL_MAX - 3, "...");
-			if (t == SQLITE_INTEGER || t == SQLITE_FLOAT)
-				right[i] = true;
-			if ((int)strlen(cell) > w[i])
-				w[i] = (int)strlen(cell);
+			for (char *p = cell; keep && *p; p++) /* names from packets */
+				if ((unsigned char)*p < 0x20 || *p == 0x7f)
+					*p = '.';
+			if (show[i]) {
+				cut_cell(cell, TABLE_CELL_MAX);
+				if (t == SQLITE_INTEGER || t == SQLITE_FLOAT)
+					right[i] = true;
+				if ((int)strlen(cell) > w[i])
+					w[i] = (int)strlen(cell);
+			}
 			cells[rows * (size_t)n + (size_t)i] = cell;
 		}
 		rows++;
 	}
-	if (rc == SQLITE_DONE) {
-		bool first = true;
-		int last = -1; /* the last printed column is not padded */
-		for (int i = 0; i < n; i++)
-			if (!json_only(sqlite3_column_name(st, i)))
-				last = i;
+	if (rc != SQLITE_DONE)
+		goto out;
+
+	/* fit: shorten the widest left-aligned column until the line fits */
+	for (;;) {
+		int total = -1, widest = -1;
 		for (int i = 0; i < n; i++) {
-			const char *name = sqlite3_column_name(st, i);
-			if (json_only(name))
+			if (!show[i])
 				continue;
+			total += w[i] + 1;
+			if (!right[i] && w[i] > TABLE_CELL_MIN && (widest < 0 || w[i] > w[widest]))
+				widest = i;
+		}
+		if (total <= TEXT_WIDTH || widest < 0)
+			break;
+		int nw = w[widest] - (total - TEXT_WIDTH);
+		w[widest] = nw < TABLE_CELL_MIN ? TABLE_CELL_MIN : nw;
+	}
+	int last = -1; /* the last printed column is not padded */
+	for (int i = 0; i < n; i++)
+		if (show[i])
+			last = i;
+	for (int r = -1; r < (int)rows; r++) {
+		bool first = true;
+		if (r < 0 && c->o->color)
+			fputs("\033[1m", c->out);
+		for (int i = 0; i < n; i++) {
+			if (!show[i])
+				continue;
+			char *cell = r < 0 ? hdr[i] : cells[(size_t)r * (size_t)n + (size_t)i];
+			cut_cell(cell, w[i]);
 			fprintf(c->out, "%s%*s", first ? "" : " ",
 			        right[i]    ? w[i]
 			        : i == last ? 0
 			                    : -w[i],
-			        name);
+			        cell);
 			first = false;
 		}
+		if (r < 0 && c->o->color)
+			fputs("\033[0m", c->out);
 		fputc('\n', c->out);
-		for (size_t r = 0; r < rows; r++) {
-			first = true;
-			for (int i = 0; i < n; i++) {
-				if (json_only(sqlite3_column_name(st, i)))
-					continue;
-				fprintf(c->out, "%s%*s", first ? "" : " ",
-				        right[i]    ? w[i]
-				        : i == last ? 0
-				                    : -w[i],
-				        cells[r * (size_t)n + (size_t)i]);
-				first = false;
-			}
-			fputc('\n', c->out);
+		for (int i = 0; r >= 0 && i < n; i++) {
+			const char *cell = cells[(size_t)r * (size_t)n + (size_t)i];
+			if (!show[i] && cell && *cell)
+				put_wrapped(c->out, 2, "", 4, cell);
 		}
-		if (rows == 0)
-			fputs("(none)\n", c->out);
 	}
-	for (size_t k = 0; k < rows * (size_t)n; k++)
+	if (rows == 0)
+		fputs("(none)\n", c->out);
+out:
+	for (size_t k = 0; cells && k < rows * (size_t)n; k++)
 		free(cells[k]);
 	free(cells);
 	free(w);
 	free(right);
+	free(show);
+	free(hdr);
 	return rc;
-oom:
-	for (size_t k = 0; k < rows * (size_t)n; k++)
-		free(cells[k]);
-	free(cells);
-	free(w);
-	free(right);
-	return SQLITE_NOMEM;
 }
 
 /* ---- text: slow --------------------------------------------------------------- */
@@ -524,8 +764,9 @@ text_slow(struct rctx *c, sqlite3_stmt *st)
 	int rc, rows = 0;
 
 	fprintf(c->out, "slow replies (>= %g ms), newest first, times UTC\n", c->slow_ms);
-	fprintf(c->out, "%-19s %7s %-15s %-8s %9s %-4s %s\n", "WHEN", "SESSION", "CLIENT",
-	        "COMMAND", "WAIT ms", "CODE", "OUTCOME");
+	fprintf(c->out, "%s%-19s %7s %-15s %-8s %9s %-4s %s%s\n", c->o->color ? "\033[1m" : "",
+	        "WHEN", "SESSION", "CLIENT", "COMMAND", "WAIT ms", "CODE", "OUTCOME",
+	        c->o->color ? "\033[0m" : "");
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		char when[20];
 		snprintf(when, sizeof(when), "%s", col_str(st, "start_utc"));
@@ -552,6 +793,122 @@ text_slow(struct rctx *c, sqlite3_stmt *st)
 	return rc;
 }
 
+/* ---- text: session ------------------------------------------------------------ */
+
+/* copies s into buf with control characters shown as '.' */
+static const char *
+printable(const char *s, char *buf, size_t n)
+{
+	size_t k = 0;
+	for (; *s && k + 1 < n; s++)
+		buf[k++] = (unsigned char)*s < 0x20 || *s == 0x7f ? '.' : *s;
+	buf[k] = '\0';
+	return buf;
+}
+
+static int
+text_session_head(struct rctx *c, const char *sj)
+{
+	sqlite3_stmt *h;
+	int rc = sqlite3_prepare_v2(
+	    c->db,
+	    "SELECT ?1 ->> 'session', ?1 ->> 'protocol', ?1 ->> 'client', ?1 ->> 'client_port',"
+	    " ?1 ->> 'server', ?1 ->> 'server_port',"
+	    " strftime('%Y-%m-%d %H:%M:%f', ?1 ->> 'start', 'unixepoch'),"
+	    " printf('%.1f', (?1 ->> 'duration_ms') / 1000.0), ?1 ->> 'outcome',"
+	    " CASE WHEN ?1 ->> 'tls' THEN 'yes' ELSE 'no' END,"
+	    " CASE WHEN ?1 ->> 'outbound' THEN 'yes' ELSE 'no' END",
+	    -1, &h, NULL);
+	if (rc != SQLITE_OK)
+		return rc;
+	sqlite3_bind_text(h, 1, sj, -1, SQLITE_TRANSIENT);
+	if ((rc = sqlite3_step(h)) == SQLITE_ROW) {
+#define HS(i) (sqlite3_column_text(h, (i)) ? (const char *)sqlite3_column_text(h, (i)) : "-")
+		fprintf(c->out, "session %s: %s %s port %s to %s port %s\n", HS(0), HS(1), HS(2),
+		        HS(3), HS(4), HS(5));
+		fprintf(c->out, "started %s UTC, lasted %s s, outcome %s\n", HS(6), HS(7), HS(8));
+		fprintf(c->out, "tls %s, outbound %s; slow replies: >= %g ms\n", HS(9), HS(10),
+		        c->slow_ms);
+#undef HS
+		rc = SQLITE_OK;
+	}
+	sqlite3_finalize(h);
+	return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+static int
+text_session(struct rctx *c, sqlite3_stmt *st)
+{
+	int rc, rows = 0;
+	char line[1024], item[512], lead[64];
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (rows++ == 0) {
+			if ((rc = text_session_head(c, col_str(st, "session_json"))) != SQLITE_OK)
+				return rc;
+			fprintf(c->out, "%s%9s %-12s %-7s EVENT%s\n", c->o->color ? "\033[1m" : "",
+			        "+s", "TIME UTC", "KIND", c->o->color ? "\033[0m" : "");
+		}
+		const char *kind = col_str(st, "kind");
+		printable(col_str(st, "item"), item, sizeof(item));
+		bool slow = strcmp(kind, "command") == 0 && col_double(st, "slow") != 0;
+		if (strcmp(kind, "command") == 0) {
+			if (!col_null(st, "result") && col_str(st, "result")[0])
+				snprintf(line, sizeof(line), "%s -> %s after %.1f ms%s%s%s", item,
+				         col_str(st, "result"), col_double(st, "latency_ms"),
+				         strcmp(col_str(st, "outcome"), "ok") ? ", " : "",
+				         strcmp(col_str(st, "outcome"), "ok")
+				             ? col_str(st, "outcome")
+				             : "",
+				         slow ? " SLOW" : "");
+			else
+				snprintf(line, sizeof(line), "%s -> no reply, %s after %.1f ms%s",
+				         item, col_str(st, "outcome"), col_double(st, "latency_ms"),
+				         slow ? " SLOW" : "");
+		} else if (strcmp(kind, "dns") == 0) {
+			char res[64];
+			if (col_null(st, "latency_ms"))
+				snprintf(res, sizeof(res), "%s", col_str(st, "outcome"));
+			else
+				snprintf(res, sizeof(res), "%s in %.1f ms", col_str(st, "outcome"),
+				         col_double(st, "latency_ms"));
+			snprintf(line, sizeof(line), "%s to %s: %s%s%s%s", item,
+			         col_str(st, "target"), res, col_null(st, "relation") ? "" : " [",
+			         col_str(st, "relation"), col_null(st, "relation") ? "" : "]");
+		} else if (strcmp(kind, "ident") == 0) {
+			snprintf(line, sizeof(line), "to %s: %s after %.1f ms%s", item,
+			         col_str(st, "outcome"), col_double(st, "latency_ms"),
+			         col_null(st, "relation") ? "" : " [ident]");
+		} else if (strcmp(kind, "close") == 0) {
+			snprintf(line, sizeof(line), "outcome %s", col_str(st, "outcome"));
+		} else {
+			snprintf(line, sizeof(line), "%s", item);
+		}
+		snprintf(lead, sizeof(lead), "%+9.3f %-12s %-7s ",
+		         col_double(st, "offset_ms") / 1000.0, col_str(st, "time_utc"), kind);
+		if (slow && c->o->color)
+			fputs("\033[31m", c->out);
+		put_wrapped(c->out, 0, lead, 32, line);
+		if (slow && c->o->color)
+			fputs("\033[0m", c->out);
+		if (slow) {
+			const char *causes = col_str(st, "causes_json");
+			if (!causes[0] || strcmp(causes, "[]") == 0)
+				put_wrapped(c->out, 4, "", 4,
+				            "causes not analyzed (below the analysis threshold?)");
+			else if ((rc = text_causes(c, causes, 4, false)) != SQLITE_OK)
+				return rc;
+			if (!col_null(st, "diagnosis"))
+				put_wrapped(c->out, 4, "diagnosis: ", 4, col_str(st, "diagnosis"));
+			if (!col_null(st, "remedy"))
+				put_wrapped(c->out, 4, "remedy: ", 4, col_str(st, "remedy"));
+		}
+	}
+	if (rc == SQLITE_DONE && rows == 0)
+		fputs("(none)\n", c->out);
+	return rc;
+}
+
 /* ---- running ------------------------------------------------------------------ */
 
 static void
@@ -570,6 +927,67 @@ bind_params(struct rctx *c, sqlite3_stmt *st)
 		sqlite3_bind_int64(st, i, o->limit > 0 ? o->limit : -1);
 	if ((i = sqlite3_bind_parameter_index(st, ":arg")) > 0 && o->arg)
 		sqlite3_bind_text(st, i, o->arg, -1, SQLITE_STATIC);
+	if ((i = sqlite3_bind_parameter_index(st, ":client")) > 0 && o->client && o->client[0])
+		sqlite3_bind_text(st, i, o->client, -1, SQLITE_STATIC);
+	if ((i = sqlite3_bind_parameter_index(st, ":protocol")) > 0 && o->protocol &&
+	    o->protocol[0])
+		sqlite3_bind_text(st, i, o->protocol, -1, SQLITE_STATIC);
+}
+
+int
+report_protocol_valid(const char *name)
+{
+	return name && (strcmp(name, "smtp") == 0 || strcmp(name, "pop3") == 0);
+}
+
+int
+report_count_slow(sqlite3 *db, const struct report_opts *o, long *n, char *err, size_t errlen)
+{
+	sqlite3_stmt *st;
+	struct rctx c = {
+	    db,   o,   NULL,  isnan(o->slow_ms) || o->slow_ms <= 0 ? 1000.0 : o->slow_ms,
+	    NULL, err, errlen};
+
+	*n = 0;
+	if (sqlite3_prepare_v2(db,
+	                       "SELECT count(*) FROM transactions AS t"
+	                       " LEFT JOIN sessions AS s ON s.id = t.session_id"
+	                       " WHERE t.latency_ms >= :slow_ms"
+	                       " AND (:since IS NULL OR t.request_ts >= :since)"
+	                       " AND (:until IS NULL OR t.request_ts < :until)"
+	                       " AND (:client IS NULL OR s.client = :client OR s.server = :client)"
+	                       " AND (:protocol IS NULL OR s.protocol = :protocol)",
+	                       -1, &st, NULL) != SQLITE_OK) {
+		fmt_err(err, errlen, "counting slow replies: %s", sqlite3_errmsg(db));
+		return -1;
+	}
+	bind_params(&c, st);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*n = (long)sqlite3_column_int64(st, 0);
+	else
+		fmt_err(err, errlen, "counting slow replies: %s", sqlite3_errmsg(db));
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? 0 : -1;
+}
+
+/* Is id not the number of a stored session? */
+static bool
+session_missing(sqlite3 *db, const char *id)
+{
+	sqlite3_stmt *st;
+	char *end;
+	bool missing = true;
+	long long v = strtoll(id, &end, 10);
+
+	if (end == id || *end != '\0' ||
+	    sqlite3_prepare_v2(db, "SELECT 1 FROM sessions WHERE id = ?1", -1, &st, NULL) !=
+	        SQLITE_OK)
+		return true;
+	sqlite3_bind_int64(st, 1, v);
+	missing = sqlite3_step(st) != SQLITE_ROW;
+	sqlite3_finalize(st);
+	return missing;
 }
 
 int
@@ -589,6 +1007,8 @@ report_run(sqlite3 *db, const struct report_opts *o, FILE *out, char *err, size_
 		        o->name ? o->name : "", report_names());
 		return -1;
 	}
+	if (o->format == REPORT_HTML) /* one page for slow and summary: html.c */
+		return report_html(db, o, out, err, errlen);
 	if (o->format != REPORT_TEXT && o->format != REPORT_CSV && o->format != REPORT_JSON) {
 		fmt_err(err, errlen,
 		        "report %s: format %s is not available (use text, csv or json)", def->name,
@@ -597,6 +1017,10 @@ report_run(sqlite3 *db, const struct report_opts *o, FILE *out, char *err, size_
 	}
 	if (def->needs_arg && (!o->arg || !o->arg[0])) {
 		fmt_err(err, errlen, "report %s needs an argument", def->name);
+		return -1;
+	}
+	if (def->wrap_key && session_missing(db, o->arg)) {
+		fmt_err(err, errlen, "report %s: no session %s", def->name, o->arg);
 		return -1;
 	}
 	const char *sql = store_sql_file(def->sql);
@@ -609,8 +1033,9 @@ report_run(sqlite3 *db, const struct report_opts *o, FILE *out, char *err, size_
 		fmt_err(err, errlen, "report %s: %s", def->name, sqlite3_errmsg(db));
 		return -1;
 	}
-	struct rctx c = {db,  o,   isnan(o->slow_ms) || o->slow_ms <= 0 ? 1000.0 : o->slow_ms,
-	                 out, err, errlen};
+	struct rctx c = {
+	    db,  o,   def,   isnan(o->slow_ms) || o->slow_ms <= 0 ? 1000.0 : o->slow_ms,
+	    out, err, errlen};
 	bind_params(&c, st);
 	switch (o->format) {
 	case REPORT_CSV:
@@ -620,6 +1045,8 @@ report_run(sqlite3 *db, const struct report_opts *o, FILE *out, char *err, size_
 		rc = col_index(st, "json") < 0 ? SQLITE_MISUSE : render_json(&c, st, def->single);
 		break;
 	default:
+		if (def->title)
+			fprintf(out, "%s\n", def->title);
 		rc = def->text     ? def->text(&c, st)
 		     : def->single ? render_kv(&c, st)
 		                   : render_table(&c, st);

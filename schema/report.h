@@ -5,9 +5,11 @@
  *
  * Each report query returns one row per item with flat columns (text and
  * CSV) and a "json" column holding the row's JSON object; columns whose name
- * is "json" or ends in "_json" are not printed in CSV.  Parameters a query
- * may use: :slow_ms, :since, :until (epoch seconds, NULL = unbounded),
- * :limit (-1 = all), :arg (the report argument).
+ * is "json" or ends in "_json" are not printed in CSV; columns ending in
+ * "_text" are text only (printed wrapped under their row).  Parameters a
+ * query may use: :slow_ms, :since, :until (epoch seconds, NULL =
+ * unbounded), :limit (-1 = all), :arg (the report argument), :client (an
+ * address, NULL = any), :protocol ("smtp", "pop3", NULL = any).
  */
 #ifndef MXLAG_REPORT_H
 #define MXLAG_REPORT_H
@@ -20,12 +22,15 @@
 enum report_format { REPORT_TEXT = 0, REPORT_CSV, REPORT_JSON, REPORT_HTML };
 
 struct report_opts {
-	const char *name; /* "slow", "ptr", "summary" */
+	const char *name; /* "slow", "ptr", "summary", "dns", "ident", "sessions", ... */
 	const char *arg;  /* report argument (e.g. a session id); NULL = none */
 	enum report_format format;
-	double since, until; /* epoch seconds on the request / query time; NAN = unbounded */
-	double slow_ms;      /* slow threshold; NAN or <= 0 = 1000 */
-	long limit;          /* <= 0 = no limit */
+	double since, until;  /* epoch seconds on the request / query time; NAN = unbounded */
+	double slow_ms;       /* slow threshold; NAN or <= 0 = 1000 */
+	long limit;           /* <= 0 = no limit */
+	const char *client;   /* only sessions with this address at either end; NULL = any */
+	const char *protocol; /* "smtp" or "pop3"; NULL = any */
+	int color;            /* text: ANSI colour (only when writing to a terminal) */
 };
 
 /* Defaults: text, no time bounds, 1000 ms, no limit, name and arg NULL. */
@@ -35,11 +40,25 @@ void report_opts_init(struct report_opts *o);
 int report_format_parse(const char *s, enum report_format *out);
 
 /*
- * Parses a --since / --until time: epoch seconds ("1700000000.5"), or UTC
- * "YYYY-MM-DD", "YYYY-MM-DD HH:MM", "YYYY-MM-DD HH:MM:SS" ('T' instead of
- * the space is fine, a trailing 'Z' too).  0 on success, -1 on junk.
+ * Parses a --since / --until time: epoch seconds ("1700000000.5"); ISO 8601
+ * "YYYY-MM-DD", "YYYY-MM-DD HH:MM", "YYYY-MM-DD HH:MM:SS[.frac]" ('T'
+ * instead of the space is fine; UTC unless a 'Z' or "+HH:MM"/"-HH:MM"
+ * offset says otherwise); or a time relative to now: "90s", "30m", "24h",
+ * "7d", "2w" (now minus that).  0 on success, -1 on junk.
+ * report_parse_time_at() takes "now" (epoch seconds) for relative times.
  */
 int report_parse_time(const char *s, double *out);
+int report_parse_time_at(const char *s, double now, double *out);
+
+/* Is name "smtp" or "pop3"? */
+int report_protocol_valid(const char *name);
+
+/*
+ * Counts the slow replies (>= o->slow_ms) within o's time window, client and
+ * protocol filters (what `slow` would list without a limit) into *n.
+ * 0 on success; -1 with err set.
+ */
+int report_count_slow(sqlite3 *db, const struct report_opts *o, long *n, char *err, size_t errlen);
 
 /* The names of the known reports, comma-separated ("slow, ptr, summary"). */
 const char *report_names(void);

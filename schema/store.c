@@ -4,12 +4,17 @@
  */
 #include "store.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+/* open sessions kept for their provisional rows before the batch is committed early */
+#define STORE_PROV_MAX 1024
 
 enum st_id { ST_SESSION, ST_TXN, ST_DIAG, ST_DNS, ST_IDENT, ST_CAUSE, ST_RUN_UPDATE, ST__N };
 
@@ -77,15 +82,43 @@ struct id_base {
 	int64_t session, txn, dns, ident, cause;
 };
 
+/* a secondary index of the schema: its name and CREATE statement */
+struct index_def {
+	char *name, *sql;
+};
+
+/*
+ * Provisional session rows (EV_TXN) are not written per transaction: the
+ * latest state of each session seen in the open batch is kept here and
+ * written once, just before the batch commits, unless the session's
+ * EV_SESSION came first (the complete row supersedes it).
+ */
+struct prov_set {
+	struct mx_session *sess; /* latest state, in first-seen order */
+	bool *done;              /* completed in this batch: nothing to write */
+	size_t n, cap;
+	uint32_t *slot; /* open addressing: index + 1 into sess, 0 = empty */
+	size_t nslot;   /* power of two, >= 2 * cap */
+};
+
+struct writer;
+
 struct store {
+	struct writer *w; /* store_start_writer(): the thread doing the SQLite work */
 	sqlite3 *db;
 	sqlite3_stmt *st[ST__N];
 	int64_t run_id; /* 0 = no run active */
 	struct id_base base;
 	bool in_txn;
-	unsigned pending; /* rows in the open batch */
+	unsigned pending;    /* rows in the open batch */
+	unsigned batch_rows; /* commit after this many rows */
 	uint64_t txn_start_ms;
-	bool broken; /* sticky error */
+	bool broken;          /* sticky error */
+	bool bulk;            /* store_bulk_load(): an offline load */
+	bool deferred_ix;     /* secondary indexes dropped, built at store_end_run */
+	struct index_def *ix; /* the schema's secondary indexes (not on runs) */
+	size_t nix;
+	struct prov_set prov;
 	char err[512];
 };
 
@@ -253,6 +286,106 @@ store_migrate_db(sqlite3 *db, char *err, size_t errlen)
 	return store_migrate(db, base, steps, STORE_SCHEMA_VERSION - 1, err, errlen);
 }
 
+/* ---- secondary indexes ---------------------------------------------------------- */
+
+static void
+free_indexes(struct store *s)
+{
+	for (size_t i = 0; i < s->nix; i++) {
+		free(s->ix[i].name);
+		free(s->ix[i].sql);
+	}
+	free(s->ix);
+	s->ix = NULL;
+	s->nix = 0;
+}
+
+/*
+ * The secondary indexes of the embedded schema (all but those on runs: the
+ * fingerprint index guards every run), read from a scratch in-memory copy
+ * of schema.sql so that the list never drifts from the schema file.
+ */
+static int
+load_index_defs(struct store *s)
+{
+	sqlite3 *ref = NULL;
+	sqlite3_stmt *st = NULL;
+	int rc = sqlite3_open_v2(":memory:", &ref, SQLITE_OPEN_READWRITE, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(ref, store_schema_sql(), NULL, NULL, NULL);
+	if (rc == SQLITE_OK)
+		rc =
+		    sqlite3_prepare_v2(ref,
+		                       "SELECT name, sql FROM sqlite_schema WHERE type = 'index'"
+		                       " AND sql IS NOT NULL AND tbl_name <> 'runs' ORDER BY rowid",
+		                       -1, &st, NULL);
+	while (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
+		struct index_def *nx = realloc(s->ix, (s->nix + 1) * sizeof(*nx));
+		if (!nx) {
+			rc = SQLITE_NOMEM;
+			break;
+		}
+		s->ix = nx;
+		nx[s->nix].name = strdup((const char *)sqlite3_column_text(st, 0));
+		nx[s->nix].sql = strdup((const char *)sqlite3_column_text(st, 1));
+		s->nix++;
+		if (!nx[s->nix - 1].name || !nx[s->nix - 1].sql)
+			rc = SQLITE_NOMEM;
+	}
+	sqlite3_finalize(st);
+	sqlite3_close(ref);
+	return rc;
+}
+
+/*
+ * Creates the secondary indexes that are missing: all of them at the end of
+ * a bulk load, or those of a bulk load that died before its end.  SQLite
+ * code, message in s->err.
+ */
+static int
+create_missing_indexes(struct store *s)
+{
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(
+	    s->db, "SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name = ?1", -1, &st,
+	    NULL);
+	for (size_t i = 0; rc == SQLITE_OK && i < s->nix; i++) {
+		sqlite3_reset(st);
+		sqlite3_bind_text(st, 1, s->ix[i].name, -1, SQLITE_STATIC);
+		rc = sqlite3_step(st);
+		if (rc != SQLITE_ROW)
+			break;
+		rc = SQLITE_OK;
+		if (sqlite3_column_int(st, 0) == 0)
+			rc = sqlite3_exec(s->db, s->ix[i].sql, NULL, NULL, NULL);
+		if (rc != SQLITE_OK)
+			snprintf(s->err, sizeof(s->err),
+			         "database error while creating index %s: %s", s->ix[i].name,
+			         sqlite3_errmsg(s->db));
+	}
+	if (rc != SQLITE_OK && !s->err[0])
+		snprintf(s->err, sizeof(s->err), "database error while checking the indexes: %s",
+		         sqlite3_errmsg(s->db));
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* Drops the secondary indexes (inside the open transaction). */
+static int
+drop_indexes(struct store *s)
+{
+	for (size_t i = 0; i < s->nix; i++) {
+		char *sql = sqlite3_mprintf("DROP INDEX IF EXISTS \"%w\"", s->ix[i].name);
+		if (!sql)
+			return SQLITE_NOMEM;
+		int rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
+		sqlite3_free(sql);
+		if (rc != SQLITE_OK)
+			return rc;
+	}
+	return SQLITE_OK;
+}
+
 /* ---- open / close ------------------------------------------------------------- */
 
 int
@@ -312,6 +445,16 @@ store_open(struct store **out, const char *path, char *err, size_t errlen)
 		store_close(s);
 		return rc;
 	}
+	if (load_index_defs(s) != SQLITE_OK) {
+		fmt_err(err, errlen, "database %s: reading the index list of the schema", path);
+		goto fail;
+	}
+	s->batch_rows = STORE_BATCH_ROWS;
+	/* an earlier bulk load that died before its end left its indexes out */
+	if (create_missing_indexes(s) != SQLITE_OK) {
+		fmt_err(err, errlen, "database %s: %s", path, s->err);
+		goto fail;
+	}
 	for (int i = 0; i < ST__N; i++) {
 		if (sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i],
 		                       NULL) != SQLITE_OK) {
@@ -345,22 +488,124 @@ store_run_id(const struct store *s)
 	return s ? s->run_id : 0;
 }
 
+/* ---- provisional sessions ----------------------------------------------------- */
+
+static void
+prov_free(struct prov_set *p)
+{
+	free(p->sess);
+	free(p->done);
+	free(p->slot);
+	memset(p, 0, sizeof(*p));
+}
+
+static void
+prov_clear(struct prov_set *p)
+{
+	if (p->n && p->slot)
+		memset(p->slot, 0, p->nslot * sizeof(*p->slot));
+	p->n = 0;
+}
+
+static size_t
+prov_hash(uint64_t id, size_t nslot)
+{
+	return (size_t)((id * 0x9E3779B97F4A7C15ULL) >> 32) & (nslot - 1);
+}
+
+/* The slot of session id (holding 0 if absent). */
+static uint32_t *
+prov_slot(const struct prov_set *p, uint64_t id)
+{
+	size_t h = prov_hash(id, p->nslot);
+	while (p->slot[h] && p->sess[p->slot[h] - 1].id != id)
+		h = (h + 1) & (p->nslot - 1);
+	return &p->slot[h];
+}
+
+static bool
+prov_grow(struct prov_set *p)
+{
+	size_t cap = p->cap ? p->cap * 2 : 64;
+	struct mx_session *ns = realloc(p->sess, cap * sizeof(*ns));
+	if (!ns)
+		return false;
+	p->sess = ns;
+	bool *nd = realloc(p->done, cap * sizeof(*nd));
+	if (!nd)
+		return false;
+	p->done = nd;
+	uint32_t *slot = calloc(cap * 2, sizeof(*slot));
+	if (!slot)
+		return false;
+	free(p->slot);
+	p->slot = slot;
+	p->nslot = cap * 2;
+	p->cap = cap;
+	for (size_t i = 0; i < p->n; i++)
+		*prov_slot(p, p->sess[i].id) = (uint32_t)(i + 1);
+	return true;
+}
+
+/* Copies what a session row needs (not the unused tails of the name buffers). */
+static void
+copy_session(struct mx_session *d, const struct mx_session *x)
+{
+	d->id = x->id;
+	d->proto = x->proto;
+	d->client = x->client;
+	d->server = x->server;
+	d->start_ns = x->start_ns;
+	d->syn_ns = x->syn_ns;
+	d->end_ns = x->end_ns;
+	d->outcome = x->outcome;
+	d->tls = x->tls;
+	d->outbound = x->outbound;
+	mx_strlcpy(d->app, x->app, sizeof(d->app));
+	mx_strlcpy(d->banner_host, x->banner_host, sizeof(d->banner_host));
+	mx_strlcpy(d->helo, x->helo, sizeof(d->helo));
+	mx_strlcpy(d->sender_domain, x->sender_domain, sizeof(d->sender_domain));
+	d->n_rcpt_domains = x->n_rcpt_domains;
+	for (int i = 0; i < x->n_rcpt_domains && i < MX_RCPT_DOMAINS; i++)
+		mx_strlcpy(d->rcpt_domains[i], x->rcpt_domains[i], sizeof(d->rcpt_domains[i]));
+	d->bytes_in = x->bytes_in;
+	d->messages = x->messages;
+}
+
+/* Remembers the latest state of an open session; false = out of memory. */
+static bool
+prov_note(struct prov_set *p, const struct mx_session *x)
+{
+	if (p->n == p->cap && !prov_grow(p))
+		return false;
+	uint32_t *slot = prov_slot(p, x->id);
+	if (*slot == 0) {
+		*slot = (uint32_t)(p->n + 1);
+		p->n++;
+	}
+	copy_session(&p->sess[*slot - 1], x);
+	p->done[*slot - 1] = false;
+	return true;
+}
+
+/* The session ended in this batch: its complete row is written instead. */
+static void
+prov_done(struct prov_set *p, uint64_t id)
+{
+	if (p->n == 0)
+		return;
+	uint32_t *slot = prov_slot(p, id);
+	if (*slot)
+		p->done[*slot - 1] = true;
+}
+
 /* ---- batches ----------------------------------------------------------------- */
 
-/* Records an SQLite failure, rolls back the open batch, makes the store broken. */
+/* Rolls back the open batch (noting it in the message) and makes the store broken. */
 static int
-fail_sqlite(struct store *s, const char *what)
+break_store(struct store *s)
 {
-	int ec = sqlite3_extended_errcode(s->db);
-	const char *hint = "";
 	unsigned lost = s->pending;
-
-	if ((ec & 0xff) == SQLITE_FULL)
-		hint = " (disk or database full)";
-	else if (ec == SQLITE_CONSTRAINT_PRIMARYKEY)
-		hint = " (id collision: is another mxlag run writing this database?)";
-	snprintf(s->err, sizeof(s->err), "database error while %s: %s%s", what,
-	         sqlite3_errmsg(s->db), hint);
 	if (!sqlite3_get_autocommit(s->db))
 		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 	if (s->in_txn && lost) {
@@ -372,9 +617,28 @@ fail_sqlite(struct store *s, const char *what)
 	}
 	s->in_txn = false;
 	s->pending = 0;
+	prov_clear(&s->prov);
 	s->broken = true;
 	return STORE_ERR;
 }
+
+/* Records an SQLite failure, rolls back the open batch, makes the store broken. */
+static int
+fail_sqlite(struct store *s, const char *what)
+{
+	int ec = sqlite3_extended_errcode(s->db);
+	const char *hint = "";
+
+	if ((ec & 0xff) == SQLITE_FULL)
+		hint = " (disk or database full)";
+	else if (ec == SQLITE_CONSTRAINT_PRIMARYKEY)
+		hint = " (id collision: is another mxlag run writing this database?)";
+	snprintf(s->err, sizeof(s->err), "database error while %s: %s%s", what,
+	         sqlite3_errmsg(s->db), hint);
+	return break_store(s);
+}
+
+static int write_provisional(struct store *s);
 
 static int
 batch_begin(struct store *s)
@@ -394,6 +658,9 @@ batch_commit(struct store *s)
 {
 	if (!s->in_txn)
 		return STORE_OK;
+	int rc = write_provisional(s);
+	if (rc != STORE_OK)
+		return rc;
 	if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
 		return fail_sqlite(s, "committing");
 	s->in_txn = false;
@@ -415,10 +682,70 @@ check_usable(struct store *s, bool need_run)
 	return STORE_OK;
 }
 
+/*
+ * End of a bulk load into a new database: builds the secondary indexes in
+ * one transaction (sorting on disk, not in memory) and goes back to the
+ * durable settings of live capture.
+ */
+static int
+build_indexes(struct store *s)
+{
+	int rc;
+	s->deferred_ix = false;
+	if ((rc = batch_commit(s)) != STORE_OK)
+		return rc;
+	/* the sorter works within the cache size: a small one is faster here
+	   (it stays in the CPU caches) and keeps the memory flat */
+	sqlite3_exec(s->db, "PRAGMA temp_store = FILE; PRAGMA cache_size = -2048", NULL, NULL,
+	             NULL);
+	if ((rc = batch_begin(s)) != STORE_OK)
+		return rc;
+	s->err[0] = '\0';
+	if (create_missing_indexes(s) != SQLITE_OK)
+		return break_store(s);
+	if ((rc = batch_commit(s)) != STORE_OK)
+		return rc;
+	if (sqlite3_exec(s->db,
+	                 "PRAGMA temp_store = MEMORY;"
+	                 "PRAGMA cache_size = -24576;"
+	                 "PRAGMA synchronous = NORMAL;"
+	                 "PRAGMA wal_checkpoint(PASSIVE);",
+	                 NULL, NULL, NULL) != SQLITE_OK)
+		return fail_sqlite(s, "restoring the settings after the bulk load");
+	s->batch_rows = STORE_BATCH_ROWS;
+	return STORE_OK;
+}
+
+static void writer_drain(struct store *s);
+static void writer_stop(struct store *s);
+
+/* check_usable() for the API calls: the writer thread's queue is drained first */
+static int
+check_api(struct store *s, bool need_run)
+{
+	if (s)
+		writer_drain(s);
+	return check_usable(s, need_run);
+}
+
+int
+store_bulk_load(struct store *s)
+{
+	int rc = check_api(s, false);
+	if (rc != STORE_OK)
+		return rc;
+	if (s->run_id != 0) {
+		snprintf(s->err, sizeof(s->err), "store_bulk_load() after store_begin_run()");
+		return STORE_USAGE;
+	}
+	s->bulk = true;
+	return STORE_OK;
+}
+
 int
 store_flush(struct store *s)
 {
-	int rc = check_usable(s, false);
+	int rc = check_api(s, false);
 	if (rc != STORE_OK)
 		return rc;
 	return batch_commit(s);
@@ -429,15 +756,21 @@ store_close(struct store *s)
 {
 	if (!s)
 		return;
+	writer_stop(s); /* stores what is queued */
 	if (s->db) {
 		if (!s->broken && s->in_txn)
 			batch_commit(s);
 		else if (!sqlite3_get_autocommit(s->db))
 			sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+		/* a bulk load that did not reach store_end_run: its indexes still */
+		if (!s->broken && s->deferred_ix)
+			build_indexes(s);
 		for (int i = 0; i < ST__N; i++)
 			sqlite3_finalize(s->st[i]);
 		sqlite3_close(s->db);
 	}
+	free_indexes(s);
+	prov_free(&s->prov);
 	free(s);
 }
 
@@ -494,7 +827,7 @@ check_duplicate(struct store *s, const char *fingerprint)
 int
 store_begin_run(struct store *s, const char *source, const char *fingerprint, int64_t *run_id)
 {
-	int rc = check_usable(s, false);
+	int rc = check_api(s, false);
 	if (rc != STORE_OK)
 		return rc;
 	if (s->run_id != 0) {
@@ -527,6 +860,26 @@ store_begin_run(struct store *s, const char *source, const char *fingerprint, in
 	    table_max_id(s->db, "causes", &b.cause) != SQLITE_OK)
 		return fail_sqlite(s, "reading the id bases");
 
+	if (s->bulk) {
+		int64_t nruns = 0;
+		if (read_int(s->db, "SELECT count(*) FROM runs", &nruns) != SQLITE_OK)
+			return fail_sqlite(s, "counting the runs");
+		if (nruns == 0 && b.session == 0 && b.txn == 0 && b.dns == 0 && b.ident == 0 &&
+		    b.cause == 0) {
+			/* a new database: no index maintenance row by row, no fsync; a
+			   crash leaves a database that store_open completes (indexes) */
+			if (drop_indexes(s) != SQLITE_OK)
+				return fail_sqlite(s, "preparing the bulk load");
+			s->deferred_ix = true;
+			/* rows are appended in id order: a small cache does (and it
+			   also bounds the sorter of the index build at the end) */
+			if (sqlite3_exec(s->db, "PRAGMA cache_size = -8192", NULL, NULL, NULL) !=
+			    SQLITE_OK)
+				return fail_sqlite(s, "preparing the bulk load");
+		}
+		s->batch_rows = STORE_BULK_BATCH_ROWS;
+	}
+
 	sqlite3_stmt *st;
 	if (sqlite3_prepare_v2(
 	        s->db, "INSERT INTO runs (source, fingerprint, started) VALUES (?1, ?2, ?3)", -1,
@@ -543,6 +896,9 @@ store_begin_run(struct store *s, const char *source, const char *fingerprint, in
 	int64_t id = sqlite3_last_insert_rowid(s->db);
 	if ((rc = batch_commit(s)) != STORE_OK)
 		return rc;
+	if (s->deferred_ix &&
+	    sqlite3_exec(s->db, "PRAGMA synchronous = OFF", NULL, NULL, NULL) != SQLITE_OK)
+		return fail_sqlite(s, "preparing the bulk load");
 	s->run_id = id;
 	s->base = b;
 	s->err[0] = '\0';
@@ -625,7 +981,7 @@ run_update(struct store *s, const struct run_stats *rs, bool finish)
 int
 store_update_run(struct store *s, const struct run_stats *st)
 {
-	int rc = check_usable(s, true);
+	int rc = check_api(s, true);
 	if (rc != STORE_OK)
 		return rc;
 	return run_update(s, st, false);
@@ -634,21 +990,25 @@ store_update_run(struct store *s, const struct run_stats *st)
 int
 store_end_run(struct store *s, const struct run_stats *st)
 {
-	int rc = check_usable(s, true);
+	int rc = check_api(s, true);
 	if (rc != STORE_OK)
 		return rc;
 	if ((rc = run_update(s, st, true)) != STORE_OK)
 		return rc;
 	if ((rc = batch_commit(s)) != STORE_OK)
 		return rc;
+	if (s->deferred_ix && (rc = build_indexes(s)) != STORE_OK)
+		return rc;
+	s->batch_rows = STORE_BATCH_ROWS;
 	s->run_id = 0;
 	return STORE_OK;
 }
 
 /* ---- events ------------------------------------------------------------------- */
 
+/* a string SQLite copies (v may be gone before the statement runs) */
 static void
-bind_str(sqlite3_stmt *st, int i, const char *v)
+bind_copy(sqlite3_stmt *st, int i, const char *v)
 {
 	if (!v || !v[0])
 		sqlite3_bind_null(st, i);
@@ -656,11 +1016,21 @@ bind_str(sqlite3_stmt *st, int i, const char *v)
 		sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
 }
 
+/* a string of the event: it outlives the statement's run, no copy needed */
+static void
+bind_str(sqlite3_stmt *st, int i, const char *v)
+{
+	if (!v || !v[0])
+		sqlite3_bind_null(st, i);
+	else
+		sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+}
+
 static void
 bind_addr(sqlite3_stmt *st, int i, const struct mx_addr *a)
 {
 	char buf[MX_ADDRSTRLEN];
-	bind_str(st, i, mx_addr_fmt(a, buf, sizeof(buf)));
+	bind_copy(st, i, mx_addr_fmt(a, buf, sizeof(buf)));
 }
 
 /* (b - a) in ms; NULL if either is unknown */
@@ -716,7 +1086,7 @@ bind_session(struct store *s, sqlite3_stmt *st, const struct mx_session *x, bool
 	bind_str(st, 15, x->banner_host);
 	bind_str(st, 16, x->helo);
 	bind_str(st, 17, x->sender_domain);
-	bind_str(st, 18, rcpt);
+	bind_copy(st, 18, rcpt);
 	sqlite3_bind_int64(st, 19, (int64_t)x->bytes_in);
 	sqlite3_bind_int64(st, 20, x->messages);
 	sqlite3_bind_int(st, 21, complete);
@@ -858,11 +1228,27 @@ exec_stmt(struct store *s, enum st_id i, bool must_change, uint64_t evid)
 		if (!sqlite3_get_autocommit(s->db))
 			sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 		s->in_txn = false;
+		prov_clear(&s->prov);
 		s->broken = true;
 		return STORE_ERR;
 	}
 	s->pending++;
 	return STORE_OK;
+}
+
+/* Writes the provisional rows of the sessions still open (see struct prov_set). */
+static int
+write_provisional(struct store *s)
+{
+	int rc = STORE_OK;
+	for (size_t i = 0; i < s->prov.n && rc == STORE_OK; i++) {
+		if (s->prov.done[i])
+			continue;
+		bind_session(s, s->st[ST_SESSION], &s->prov.sess[i], false);
+		rc = exec_stmt(s, ST_SESSION, false, s->prov.sess[i].id);
+	}
+	prov_clear(&s->prov);
+	return rc;
 }
 
 static uint64_t
@@ -885,8 +1271,8 @@ event_id(const struct mx_event *ev)
 	return 0;
 }
 
-int
-store_event(struct store *s, const struct mx_event *ev)
+static int
+event_sync(struct store *s, const struct mx_event *ev)
 {
 	int rc = check_usable(s, true);
 	if (rc != STORE_OK)
@@ -901,15 +1287,16 @@ store_event(struct store *s, const struct mx_event *ev)
 
 	switch (ev->type) {
 	case EV_SESSION:
+		prov_done(&s->prov, id);
 		bind_session(s, s->st[ST_SESSION], &ev->u.session, true);
 		rc = exec_stmt(s, ST_SESSION, true, id);
 		break;
 	case EV_TXN:
-		if (ev->session && ev->session->id == ev->u.txn.session_id) {
-			bind_session(s, s->st[ST_SESSION], ev->session, false);
-			rc = exec_stmt(s, ST_SESSION, false, ev->session->id);
-			if (rc != STORE_OK)
-				break;
+		/* the provisional session row is written once, at the commit */
+		if (ev->session && ev->session->id == ev->u.txn.session_id &&
+		    !prov_note(&s->prov, ev->session)) {
+			snprintf(s->err, sizeof(s->err), "out of memory for an open session");
+			return break_store(s);
 		}
 		bind_txn(s, s->st[ST_TXN], &ev->u.txn);
 		rc = exec_stmt(s, ST_TXN, true, id);
@@ -936,9 +1323,219 @@ store_event(struct store *s, const struct mx_event *ev)
 	}
 	if (rc != STORE_OK)
 		return rc;
-	if (s->pending >= STORE_BATCH_ROWS || mono_ms() - s->txn_start_ms >= STORE_BATCH_MS)
+	if (s->pending >= s->batch_rows || s->prov.n >= STORE_PROV_MAX ||
+	    mono_ms() - s->txn_start_ms >= STORE_BATCH_MS)
 		return batch_commit(s);
 	return STORE_OK;
+}
+
+/* ---- writer thread --------------------------------------------------------------- */
+
+#define WRITER_SLOTS 256
+#define WRITER_WAKE 32 /* queued events before a sleeping writer is woken */
+
+/* one queued event, copied (ev.session points at sess when set) */
+struct wslot {
+	struct mx_event ev;
+	struct mx_session sess;
+};
+
+/*
+ * Single producer (the packet path: store_event), single consumer (the
+ * thread).  head / tail count events taken / queued; the slots between them
+ * belong to the consumer, the others to the producer.  Every other store
+ * call first drains the queue, then works on the connection itself while
+ * the thread sleeps.
+ */
+struct writer {
+	pthread_t th;
+	pthread_mutex_t mu;
+	pthread_cond_t cv_item;  /* consumer waits for events (or quit) */
+	pthread_cond_t cv_space; /* producer waits for room (or an empty queue) */
+	struct wslot *slot;
+	uint64_t head, tail;
+	bool consumer_waiting, producer_waiting;
+	bool quit;
+	bool failed; /* the store broke in the thread; the message is in s->err */
+};
+
+static void *
+writer_main(void *arg)
+{
+	struct store *s = arg;
+	struct writer *w = s->w;
+
+	pthread_mutex_lock(&w->mu);
+	for (;;) {
+		while (w->head == w->tail && !w->quit) {
+			w->consumer_waiting = true;
+			pthread_cond_wait(&w->cv_item, &w->mu);
+			w->consumer_waiting = false;
+		}
+		if (w->head == w->tail)
+			break; /* quit and drained */
+		struct wslot *e = &w->slot[w->head % WRITER_SLOTS];
+		pthread_mutex_unlock(&w->mu);
+		event_sync(s, &e->ev); /* an error makes the store broken: sticky */
+		pthread_mutex_lock(&w->mu);
+		w->head++;
+		w->failed = s->broken;
+		/* a full queue wakes its producer when half empty, not slot by slot */
+		if (w->producer_waiting && (w->tail - w->head <= WRITER_SLOTS / 2 || w->failed))
+			pthread_cond_signal(&w->cv_space);
+	}
+	pthread_mutex_unlock(&w->mu);
+	return NULL;
+}
+
+/* Waits until the thread has stored every queued event. */
+static void
+writer_drain(struct store *s)
+{
+	struct writer *w = s->w;
+	if (!w)
+		return;
+	pthread_mutex_lock(&w->mu);
+	while (w->head != w->tail) {
+		if (w->consumer_waiting)
+			pthread_cond_signal(&w->cv_item);
+		w->producer_waiting = true;
+		pthread_cond_wait(&w->cv_space, &w->mu);
+		w->producer_waiting = false;
+	}
+	pthread_mutex_unlock(&w->mu);
+}
+
+static void
+writer_stop(struct store *s)
+{
+	struct writer *w = s->w;
+	if (!w)
+		return;
+	pthread_mutex_lock(&w->mu);
+	w->quit = true;
+	pthread_cond_signal(&w->cv_item);
+	pthread_mutex_unlock(&w->mu);
+	pthread_join(w->th, NULL);
+	pthread_mutex_destroy(&w->mu);
+	pthread_cond_destroy(&w->cv_item);
+	pthread_cond_destroy(&w->cv_space);
+	free(w->slot);
+	free(w);
+	s->w = NULL;
+}
+
+int
+store_start_writer(struct store *s)
+{
+	if (!s)
+		return STORE_USAGE;
+	writer_drain(s);
+	int rc = check_usable(s, false);
+	if (rc != STORE_OK || s->w)
+		return rc;
+	struct writer *w = calloc(1, sizeof(*w));
+	if (w)
+		w->slot = malloc(WRITER_SLOTS * sizeof(*w->slot));
+	if (!w || !w->slot) {
+		free(w);
+		snprintf(s->err, sizeof(s->err), "out of memory for the writer thread");
+		return STORE_ERR;
+	}
+	pthread_mutex_init(&w->mu, NULL);
+	pthread_cond_init(&w->cv_item, NULL);
+	pthread_cond_init(&w->cv_space, NULL);
+	s->w = w;
+	if (pthread_create(&w->th, NULL, writer_main, s) != 0) {
+		pthread_mutex_destroy(&w->mu);
+		pthread_cond_destroy(&w->cv_item);
+		pthread_cond_destroy(&w->cv_space);
+		free(w->slot);
+		free(w);
+		s->w = NULL;
+		snprintf(s->err, sizeof(s->err), "cannot start the writer thread");
+		return STORE_ERR;
+	}
+	return STORE_OK;
+}
+
+/* Copies ev into a queue slot: only the member of the union in use. */
+static void
+copy_event(struct wslot *d, const struct mx_event *ev)
+{
+	size_t n;
+	switch (ev->type) {
+	case EV_SESSION:
+		d->ev.type = ev->type;
+		copy_session(&d->ev.u.session, &ev->u.session);
+		d->ev.session = NULL;
+		return;
+	case EV_TXN:
+		n = sizeof(ev->u.txn);
+		break;
+	case EV_DNS:
+		n = sizeof(ev->u.dns);
+		break;
+	case EV_IDENT:
+		n = sizeof(ev->u.ident);
+		break;
+	case EV_CAUSE:
+		n = sizeof(ev->u.cause);
+		break;
+	case EV_DIAGNOSIS:
+		n = sizeof(ev->u.diag);
+		break;
+	default:
+		n = sizeof(ev->u);
+		break;
+	}
+	memcpy(&d->ev, ev, offsetof(struct mx_event, u) + n);
+	d->ev.session = NULL;
+	if (ev->session) {
+		copy_session(&d->sess, ev->session);
+		d->ev.session = &d->sess;
+	}
+}
+
+/* store_event() with the thread: queues a copy, waiting while the queue is full. */
+static int
+writer_event(struct store *s, const struct mx_event *ev)
+{
+	struct writer *w = s->w;
+	if (s->run_id == 0 || event_id(ev) == 0 || (unsigned)ev->type > EV_DIAGNOSIS) {
+		/* misuse: reported at once, by event_sync() on the drained store */
+		writer_drain(s);
+		return event_sync(s, ev);
+	}
+	pthread_mutex_lock(&w->mu);
+	while (!w->failed && w->tail - w->head == WRITER_SLOTS) {
+		if (w->consumer_waiting)
+			pthread_cond_signal(&w->cv_item);
+		w->producer_waiting = true;
+		pthread_cond_wait(&w->cv_space, &w->mu);
+		w->producer_waiting = false;
+	}
+	bool failed = w->failed;
+	pthread_mutex_unlock(&w->mu);
+	if (failed)
+		return STORE_ERR; /* the message is in store_errmsg() */
+
+	copy_event(&w->slot[w->tail % WRITER_SLOTS], ev);
+
+	pthread_mutex_lock(&w->mu);
+	w->tail++;
+	if (w->consumer_waiting && w->tail - w->head >= WRITER_WAKE)
+		pthread_cond_signal(&w->cv_item);
+	pthread_mutex_unlock(&w->mu);
+	return STORE_OK;
+}
+
+int
+store_event(struct store *s, const struct mx_event *ev)
+{
+	if (s && s->w)
+		return writer_event(s, ev);
+	return event_sync(s, ev);
 }
 
 void

@@ -7,6 +7,8 @@
  *   store_open()       CONSTRUCTOR: opens or creates the database, migrates
  *                      it forward, sets WAL, synchronous=NORMAL, a 10 s busy
  *                      timeout, foreign keys off; prepares every statement.
+ *   store_bulk_load()  optional, before store_begin_run(): an offline load
+ *                      (mxlag analyze), see below.
  *   store_begin_run()  starts a run (one analyze / capture invocation).
  *   store_event()      one analyzer / correlator event; rows are written in
  *                      batched transactions (commit every STORE_BATCH_ROWS
@@ -27,7 +29,8 @@
  * different runs never collide.  Two runs writing into one database at the
  * same time are not supported (the second one fails on a duplicate id).
  *
- * Not thread-safe: one struct store per thread.
+ * Not thread-safe: one struct store per thread (store_start_writer() adds a
+ * thread of the store's own behind the same API).
  */
 #ifndef MXLAG_STORE_H
 #define MXLAG_STORE_H
@@ -42,6 +45,7 @@
 #define STORE_SCHEMA_VERSION 1
 #define STORE_BATCH_ROWS 5000
 #define STORE_BATCH_MS 2000
+#define STORE_BULK_BATCH_ROWS 50000 /* store_bulk_load() */
 
 enum store_rc {
 	STORE_OK = 0,
@@ -85,13 +89,40 @@ int store_begin_run(struct store *s, const char *source, const char *fingerprint
 /*
  * Stores one event (all types of enum mx_event_type).  EV_TXN also writes a
  * provisional sessions row from ev->session (if set) so reports can join an
- * open session; the EV_SESSION at its end completes it.  EV_DIAGNOSIS sets
+ * open session; the EV_SESSION at its end completes it.  The provisional row
+ * is written once per batch, with the session's latest state, when the batch
+ * commits (nothing of a batch is visible before), and not at all when the
+ * session ended in the same batch.  EV_DIAGNOSIS sets
  * transactions.diagnosis / remedy.
  */
 int store_event(struct store *s, const struct mx_event *ev);
 
 /* An mx_emit_fn over store_event() (sink = the store); errors stay in the store. */
 void store_emit(void *store, const struct mx_event *ev);
+
+/*
+ * Declares the runs of this store offline bulk loads (mxlag analyze, not the
+ * live capture).  Batches become STORE_BULK_BATCH_ROWS rows.  If the
+ * database is new (no runs, no rows) at store_begin_run(), the secondary
+ * indexes are dropped and built once at store_end_run() (or store_close()),
+ * and the run is written with synchronous = OFF: a crashed process still
+ * leaves an intact database (WAL), only an OS crash or power loss during
+ * the load could damage it, and then the capture is simply analyzed again.
+ * store_open() recreates indexes an interrupted load left out.  Live
+ * capture never calls this and keeps synchronous = NORMAL.
+ */
+int store_bulk_load(struct store *s);
+
+/*
+ * Moves the SQLite work to a thread of its own (optional, any time after
+ * store_open()): store_event() then queues a copy of the event in a bounded
+ * queue (it waits while the queue is full) and returns; a write error shows
+ * in a later store_event() and in every later call (sticky, as ever).  Every
+ * other call first waits until the thread has stored what is queued:
+ * store_flush() still commits everything given so far, store_close() stores
+ * all of it and stops the thread.  Use store_db() only after store_flush().
+ */
+int store_start_writer(struct store *s);
 
 /* Commits the open batch now (the live capture calls this periodically). */
 int store_flush(struct store *s);

@@ -2,14 +2,15 @@
 # setup.sh - installs what mxlag needs from Debian's packages.
 #   scripts/setup.sh          build dependencies
 #   scripts/setup.sh --test   plus what the test suite uses (clang for the
-#                             fuzzers, tshark and tcpdump for cross-checks)
+#                             fuzzers, tshark and tcpdump for cross-checks,
+#                             chromium to render the HTML report headless)
 # As root it runs apt-get for whatever is missing; otherwise it prints the
 # apt-get line to run and fails.
 set -eu
 
 pkgs="gcc make cmake pkg-config libpcap-dev libndpi-dev libsqlite3-dev libcriterion-dev sqlite3"
 if [ "${1:-}" = "--test" ]; then
-	pkgs="$pkgs clang libclang-rt-dev tshark tcpdump iproute2 valgrind"
+	pkgs="$pkgs clang libclang-rt-dev tshark tcpdump iproute2 valgrind chromium"
 fi
 
 missing=""

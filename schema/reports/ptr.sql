@@ -1,6 +1,6 @@
 -- ptr: which PTR lookups delayed which sessions.  One row per PTR query
 -- linked to a slow reply (upstream hops folded into "upstream"), newest
--- first.  Parameters: :slow_ms, :since, :until, :limit.
+-- first.  Parameters: :slow_ms, :since, :until, :limit, :client, :protocol.
 SELECT strftime('%Y-%m-%d %H:%M:%S', p.query_ts, 'unixepoch') AS query_utc,
        p.qname, p.relation, p.resolver, p.dns_outcome AS outcome,
        round(coalesce(p.query_ms, p.query_latency_ms,
@@ -10,6 +10,11 @@ SELECT strftime('%Y-%m-%d %H:%M:%S', p.query_ts, 'unixepoch') AS query_utc,
        (SELECT group_concat(DISTINCT uq.server) FROM causes AS u
 	JOIN dns_queries AS uq ON uq.id = u.dns_query_id
 	WHERE u.parent_id = p.cause_id) AS upstream,
+       'PTR ' || p.qname || ' to ' || p.resolver || ' [' || p.relation || ']' ||
+	       coalesce(', upstream: ' || (SELECT group_concat(DISTINCT uq.server)
+					  FROM causes AS u
+					  JOIN dns_queries AS uq ON uq.id = u.dns_query_id
+					  WHERE u.parent_id = p.cause_id), '') AS ptr_text,
        json_object('query_ts', p.query_ts, 'qname', p.qname, 'relation', p.relation,
 		   'resolver', p.resolver, 'outcome', p.dns_outcome, 'rcode', p.rcode,
 		   'retransmits', p.retransmits,
@@ -33,5 +38,7 @@ WHERE p.parent_id IS NULL
   AND p.latency_ms >= :slow_ms
   AND (:since IS NULL OR p.request_ts >= :since)
   AND (:until IS NULL OR p.request_ts < :until)
+  AND (:client IS NULL OR p.client = :client OR p.server = :client)
+  AND (:protocol IS NULL OR p.protocol = :protocol)
 ORDER BY p.query_ts DESC, p.cause_id DESC
 LIMIT :limit;

@@ -3,7 +3,8 @@
 -- for text/CSV (the main cause = the first of "causes") and "json", the
 -- object of DESIGN.md's contract.
 --
--- Parameters: :slow_ms, :since, :until (epoch seconds or NULL), :limit (-1 = all).
+-- Parameters: :slow_ms, :since, :until (epoch seconds or NULL), :limit (-1 = all),
+-- :client (either end of the session), :protocol (NULL = any).
 -- A cause's query_ms is the correlator's (causes.query_ms), else the query's
 -- latency, else (no answer) how long it had been outstanding when the wait ended.
 WITH slow AS (
@@ -16,6 +17,8 @@ WITH slow AS (
 	WHERE t.latency_ms >= :slow_ms
 	  AND (:since IS NULL OR t.request_ts >= :since)
 	  AND (:until IS NULL OR t.request_ts < :until)
+	  AND (:client IS NULL OR s.client = :client OR s.server = :client)
+	  AND (:protocol IS NULL OR s.protocol = :protocol)
 	ORDER BY t.request_ts DESC, t.id DESC
 	LIMIT :limit
 ),

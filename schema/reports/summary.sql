@@ -17,6 +17,28 @@ q AS (SELECT * FROM dns_queries
       WHERE (:since IS NULL OR ts >= :since) AND (:until IS NULL OR ts < :until)),
 i AS (SELECT * FROM ident_probes
       WHERE (:since IS NULL OR ts >= :since) AND (:until IS NULL OR ts < :until)),
+cmd AS (SELECT s2.protocol, t.command, t.latency_ms,
+		row_number() OVER (PARTITION BY s2.protocol, t.command ORDER BY t.latency_ms) AS rn,
+		count(*) OVER (PARTITION BY s2.protocol, t.command) AS n
+	 FROM t JOIN sessions AS s2 ON s2.id = t.session_id
+	 WHERE t.latency_ms IS NOT NULL),
+cstat AS (SELECT protocol, command, max(n) AS replies,
+		 max(CASE WHEN rn = (n + 1) / 2 THEN latency_ms END) AS p50,
+		 max(CASE WHEN rn = max(1, (n * 95 + 99) / 100) THEN latency_ms END) AS p95,
+		 max(CASE WHEN rn = max(1, (n * 99 + 99) / 100) THEN latency_ms END) AS p99,
+		 max(latency_ms) AS max_ms,
+		 sum(latency_ms >= :slow_ms) AS slow
+	  FROM cmd GROUP BY protocol, command),
+-- the main cause of each slow reply, and what to do about it
+diag AS (SELECT coalesce((SELECT CASE c.kind WHEN 'dns' THEN c.relation ELSE c.kind END
+			  FROM causes AS c WHERE c.transaction_id = t.id AND c.parent_id IS NULL
+			  ORDER BY c.kind = 'none', c.overlap_ms DESC, c.id LIMIT 1),
+			 'unexplained') AS cause,
+		t.latency_ms, t.remedy
+	 FROM t WHERE t.latency_ms >= :slow_ms),
+dtop AS (SELECT cause, count(*) AS n, round(sum(latency_ms) / 1000.0, 1) AS wait_s,
+		max(remedy) AS remedy
+	 FROM diag GROUP BY cause ORDER BY n DESC, wait_s DESC, cause LIMIT 5),
 r AS (SELECT count(*) AS runs, min(first_ts) AS first_ts, max(last_ts) AS last_ts,
 	     sum(packets) AS packets, sum(kernel_drops) AS kernel_drops FROM runs),
 v AS (SELECT
@@ -46,8 +68,17 @@ v AS (SELECT
 	(SELECT count(*) FROM q WHERE qtype = 'PTR') AS dns_ptr,
 	(SELECT count(*) FROM i) AS ident_probes,
 	(SELECT count(*) FROM i WHERE outcome = 'unanswered') AS ident_unanswered
-      FROM r)
-SELECT v.*,
+      FROM r),
+x AS (SELECT
+       (SELECT json_group_array(json_object('protocol', protocol, 'command', command,
+					     'replies', replies, 'p50_ms', round(p50, 1),
+					     'p95_ms', round(p95, 1), 'p99_ms', round(p99, 1),
+					     'max_ms', round(max_ms, 1), 'slow', slow))
+	FROM (SELECT * FROM cstat ORDER BY protocol, max_ms DESC, command)) AS commands_json,
+       (SELECT json_group_array(json_object('cause', cause, 'slow_replies', n,
+					     'total_wait_s', wait_s, 'remedy', remedy))
+	FROM dtop) AS diagnoses_json)
+SELECT v.*, x.commands_json, x.diagnoses_json,
        json_object('runs', runs, 'first_packet_utc', first_packet_utc,
 		   'last_packet_utc', last_packet_utc, 'packets', packets,
 		   'kernel_drops', kernel_drops, 'slow_ms', :slow_ms,
@@ -60,5 +91,7 @@ SELECT v.*,
 						'none', slow_none, 'unexplained', slow_unexplained),
 		   'dns_queries', dns_queries, 'dns_unanswered', dns_unanswered,
 		   'dns_failed', dns_failed, 'dns_ptr', dns_ptr,
-		   'ident_probes', ident_probes, 'ident_unanswered', ident_unanswered) AS json
-FROM v;
+		   'ident_probes', ident_probes, 'ident_unanswered', ident_unanswered,
+		   'commands', json(x.commands_json),
+		   'top_diagnoses', json(x.diagnoses_json)) AS json
+FROM v, x;

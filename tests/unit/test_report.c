@@ -1,13 +1,18 @@
-/* test_report.c - reports: `slow` JSON contract, text, CSV; ptr, summary; errors. */
+/*
+ * test_report.c - reports: `slow` JSON contract, text, CSV; ptr, summary, dns, ident,
+ * sessions, session ID, outbound; filters, time parsing, --fail-if-slow; errors.
+ */
 #include <criterion/criterion.h>
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "../../schema/report.h"
 #include "../../schema/store.h"
+#include "../support/e2e.h"
 #include "../support/store_fixture.h"
 
 static char dbpath[256];
@@ -405,7 +410,7 @@ Test(report, unknown_report_lists_known_ones)
 	          "%s", err);
 	free(out);
 
-	o.name = "slow";
+	o.name = "ptr"; /* html is the whole page, given for slow and summary only */
 	o.format = REPORT_HTML;
 	out = run(&o, &rc, err, sizeof(err));
 	cr_assert_eq(rc, -1);
@@ -471,4 +476,446 @@ Test(report, parse_time_and_format)
 	cr_assert_eq(report_format_parse("csv", &f), 0);
 	cr_assert_eq(f, REPORT_CSV);
 	cr_assert_eq(report_format_parse("xml", &f), -1);
+}
+
+/* ---- dns, ident, sessions, session ID, outbound; options ------------------------ */
+
+static char *
+run_opts_ok(struct report_opts *o)
+{
+	char err[256];
+	int rc;
+	char *out = run(o, &rc, err, sizeof(err));
+	cr_assert_eq(rc, 0, "report %s: %s", o->name, err);
+	return out;
+}
+
+static bool
+starts(const char *s, const char *prefix)
+{
+	return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+static void
+assert_fits_80(const char *name, const char *out)
+{
+	for (const char *line = out, *nl; *line; line = nl + 1) {
+		nl = strchr(line, '\n');
+		cr_assert_not_null(nl, "%s: last line without newline", name);
+		cr_assert_leq(nl - line, 80, "%s: line too long: %.*s", name, (int)(nl - line),
+		              line);
+	}
+}
+
+Test(report, dns_report)
+{
+	char *out = run_ok("dns", REPORT_JSON, 1000);
+	cr_assert_str_eq(jq(out, "SELECT json_valid(?1)"), "1", "%s", out);
+	/* the local resolver and its upstream server, one query each, both unanswered */
+	cr_assert_str_eq(jq(out, "SELECT json_array_length(?1)"), "2");
+	cr_assert_str_eq(jkeys(out, "$[0]"),
+	                 "answered,max_ms,nxdomain,other,p50_ms,p95_ms,queries,resolver,"
+	                 "retransmits,servfail,slowest,unanswered");
+	cr_assert_str_eq(jq(out, "SELECT group_concat(value ->> 'resolver') FROM ("
+	                         "SELECT value FROM json_each(?1) ORDER BY value ->> 'resolver')"),
+	                 "127.0.0.1,199.180.180.63");
+	cr_assert_str_eq(jx(out, "$[0].queries"), "1");
+	cr_assert_str_eq(jx(out, "$[0].unanswered"), "1");
+	cr_assert_str_eq(jx(out, "$[0].servfail"), "0");
+	cr_assert_str_eq(jx(out, "$[0].p50_ms"), "(null)"); /* nothing answered */
+	cr_assert_str_eq(jx(out, "$[0].slowest[0].qname"), "200.2.0.192.in-addr.arpa");
+	cr_assert_str_eq(jx(out, "$[0].slowest[0].outcome"), "unanswered");
+	free(out);
+	out = run_ok("dns", REPORT_TEXT, 1000);
+	cr_assert(strstr(out, "RESOLVER") != NULL, "%s", out);
+	cr_assert(strstr(out, "199.180.180.63") != NULL, "%s", out);
+	cr_assert(strstr(out, "slowest: PTR 200.2.0.192.in-addr.arpa unanswered") != NULL, "%s",
+	          out);
+	assert_fits_80("dns", out);
+	free(out);
+	out = run_ok("dns", REPORT_CSV, 1000);
+	cr_assert(starts(out, "resolver,queries,answered,unanswered,servfail,nxdomain,"), "%s",
+	          out);
+	cr_assert(strstr(out, "_text") == NULL && strstr(out, "slowest: ") == NULL, "%s", out);
+	free(out);
+}
+
+Test(report, ident_report)
+{
+	char *out = run_ok("ident", REPORT_JSON, 1000);
+	cr_assert_str_eq(jq(out, "SELECT json_array_length(?1)"), "1", "%s", out);
+	cr_assert_str_eq(jx(out, "$[0].peer"), "192.0.2.200");
+	cr_assert_str_eq(jx(out, "$[0].outcome"), "unanswered");
+	cr_assert_str_eq(jx(out, "$[0].probes"), "1");
+	cr_assert_str_eq(jx(out, "$[0].syn_retransmits"), "3");
+	/* unanswered: first to last SYN, t0+10.5 ms .. t0+20 s */
+	cr_assert_str_eq(jx(out, "$[0].max_ms"), "19989.5");
+	free(out);
+	out = run_ok("ident", REPORT_TEXT, 1000);
+	cr_assert(strstr(out, "192.0.2.200 unanswered") != NULL, "%s", out);
+	assert_fits_80("ident", out);
+	free(out);
+	out = run_ok("ident", REPORT_CSV, 1000);
+	cr_assert(starts(out, "peer,outcome,probes,"), "%s", out);
+	free(out);
+}
+
+Test(report, sessions_report_and_filters)
+{
+	struct report_opts o;
+	report_opts_init(&o);
+	o.name = "sessions";
+	o.format = REPORT_JSON;
+	char *out = run_opts_ok(&o);
+	cr_assert_str_eq(jq(out, "SELECT json_array_length(?1)"), "1", "%s", out);
+	cr_assert_str_eq(jkeys(out, "$[0]"),
+	                 "bytes,client,client_port,duration_ms,end,outbound,outcome,protocol,"
+	                 "replies,server,server_port,session,slowest,start,tls");
+	cr_assert_str_eq(jx(out, "$[0].session"), "1");
+	cr_assert_str_eq(jx(out, "$[0].protocol"), "smtp");
+	cr_assert_str_eq(jx(out, "$[0].outcome"), "client-abort");
+	cr_assert_str_eq(jq(out, "SELECT json_type(?1, '$[0].tls')"), "false");
+	cr_assert_str_eq(jq(out, "SELECT json_type(?1, '$[0].outbound')"), "false");
+	cr_assert_str_eq(jx(out, "$[0].replies"), "6");
+	cr_assert_str_eq(jx(out, "$[0].slowest.command"), "RCPT");
+	cr_assert_str_eq(jx(out, "$[0].slowest.latency_ms"), "61000.0");
+	/* from the SYN (t0 - 1 ms) to the end (t0 + 111 s) */
+	cr_assert_str_eq(jx(out, "$[0].duration_ms"), "111001.0");
+	free(out);
+
+	o.client = "192.0.2.200";
+	out = run_opts_ok(&o);
+	cr_assert_str_eq(jq(out, "SELECT json_array_length(?1)"), "1");
+	free(out);
+	o.client = "192.0.2.10"; /* either end */
+	out = run_opts_ok(&o);
+	cr_assert_str_eq(jq(out, "SELECT json_array_length(?1)"), "1");
+	free(out);
+	o.client = "192.0.2.99";
+	out = run_opts_ok(&o);
+	cr_assert_str_eq(out, "[]\n");
+	free(out);
+	o.client = NULL;
+	o.protocol = "pop3";
+	out = run_opts_ok(&o);
+	cr_assert_str_eq(out, "[]\n");
+	free(out);
+	o.protocol = "smtp";
+	o.since = 1700000000.123 + 1; /* the session started before */
+	out = run_opts_ok(&o);
+	cr_assert_str_eq(out, "[]\n");
+	free(out);
+
+	o.since = NAN;
+	o.format = REPORT_TEXT;
+	out = run_opts_ok(&o);
+	cr_assert(strstr(out, "ID PROTO CLIENT") != NULL, "%s", out);
+	cr_assert(strstr(out, "192.0.2.200") != NULL, "%s", out);
+	cr_assert(strstr(out, "RCPT 61000.0") != NULL, "%s", out);
+	assert_fits_80("sessions", out);
+	free(out);
+	o.format = REPORT_CSV;
+	out = run_opts_ok(&o);
+	cr_assert(starts(out, "session,protocol,client,client_port,server,server_port,start,"),
+	          "%s", out);
+	free(out);
+}
+
+Test(report, slow_and_ptr_filters)
+{
+	struct report_opts o;
+	report_opts_init(&o);
+	o.name = "slow";
+	o.format = REPORT_JSON;
+	o.client = "192.0.2.99";
+	char *out = run_opts_ok(&o);
+	cr_assert_str_eq(out, "[]\n");
+	free(out);
+	o.client = "192.0.2.200";
+	o.protocol = "smtp";
+	out = run_opts_ok(&o);
+	cr_assert_str_eq(jq(out, "SELECT json_array_length(?1)"), "3");
+	free(out);
+	o.name = "ptr";
+	out = run_opts_ok(&o);
+	cr_assert_str_eq(jq(out, "SELECT json_array_length(?1)"), "1");
+	free(out);
+	o.protocol = "pop3";
+	out = run_opts_ok(&o);
+	cr_assert_str_eq(out, "[]\n");
+	free(out);
+}
+
+Test(report, session_timeline)
+{
+	struct report_opts o;
+	report_opts_init(&o);
+	o.name = "session";
+	o.arg = "1";
+	o.format = REPORT_JSON;
+	char *out = run_opts_ok(&o);
+	cr_assert_str_eq(jq(out, "SELECT json_valid(?1)"), "1", "%s", out);
+	cr_assert_str_eq(jkeys(out, "$"), "events,session");
+	cr_assert_str_eq(jx(out, "$.session.session"), "1");
+	cr_assert_str_eq(jx(out, "$.session.client"), "192.0.2.200");
+	cr_assert_str_eq(jx(out, "$.session.outcome"), "client-abort");
+	/* connect, 6 commands, 2 DNS queries, 1 ident probe, close; in time order */
+	cr_assert_str_eq(jq(out, "SELECT group_concat(value ->> 'kind', ',') FROM"
+	                         " json_each(?1, '$.events')"),
+	                 "connect,command,ident,dns,dns,command,command,command,command,command,"
+	                 "close");
+	cr_assert_str_eq(jq(out,
+	                    "SELECT count(*) FROM json_each(?1, '$.events') AS a,"
+	                    " json_each(?1, '$.events') AS b"
+	                    " WHERE b.key = a.key + 1 AND b.value ->> 'ts' < a.value ->> 'ts'"),
+	                 "0");
+	/* the slow greeting with its causes; a fast command without */
+	cr_assert_str_eq(jx(out, "$.events[1].command"), "GREETING");
+	cr_assert_str_eq(jq(out, "SELECT json_type(?1, '$.events[1].slow')"), "true");
+	cr_assert_str_eq(jx(out, "$.events[1].causes[0].relation"), "client-ptr");
+	cr_assert_str_eq(jx(out, "$.events[1].causes[0].upstream[0].resolver"), "199.180.180.63");
+	cr_assert_str_eq(jx(out, "$.events[5].command"), "EHLO");
+	cr_assert_str_eq(jq(out, "SELECT json_type(?1, '$.events[5].slow')"), "false");
+	cr_assert_str_eq(jx(out, "$.events[3].relation"), "client-ptr");
+	cr_assert_str_eq(jx(out, "$.events[4].relation"), "upstream");
+	cr_assert_str_eq(jx(out, "$.events[2].peer"), "192.0.2.200");
+	/* secrets stay out */
+	cr_assert(strstr(out, "c2VjcmV0") == NULL, "%s", out);
+	free(out);
+
+	o.format = REPORT_TEXT;
+	out = run_opts_ok(&o);
+	cr_assert(strstr(out, "session 1: smtp 192.0.2.200 port 40112 to 192.0.2.10 port 25") !=
+	              NULL,
+	          "%s", out);
+	cr_assert(strstr(out, "GREETING -> 220 after 30012.5 ms SLOW") != NULL, "%s", out);
+	cr_assert(strstr(out, "dns client-ptr PTR 200.2.0.192.in-addr.arpa to 127.0.0.1") != NULL,
+	          "%s", out);
+	cr_assert(strstr(out, "RCPT TO:<joe@example.net> -> no reply,") != NULL, "%s", out);
+	cr_assert(strstr(out, "MAIL FROM:<\"a,b\"@example.org>..X") != NULL,
+	          "control characters: %s", out);
+	cr_assert(strstr(out, "\033[") == NULL, "no colour unless asked");
+	assert_fits_80("session", out);
+	free(out);
+
+	o.format = REPORT_CSV;
+	out = run_opts_ok(&o);
+	cr_assert(starts(out, "ts,time_utc,offset_ms,kind,item,"), "%s", out);
+	cr_assert(strstr(out, "session_json") == NULL, "%s", out);
+	free(out);
+
+	char err[256];
+	int rc;
+	o.arg = "99";
+	out = run(&o, &rc, err, sizeof(err));
+	cr_assert_eq(rc, -1);
+	cr_assert(strstr(err, "no session 99") != NULL, "%s", err);
+	free(out);
+	o.arg = "x1";
+	out = run(&o, &rc, err, sizeof(err));
+	cr_assert_eq(rc, -1);
+	free(out);
+	o.arg = NULL;
+	out = run(&o, &rc, err, sizeof(err));
+	cr_assert_eq(rc, -1);
+	cr_assert(strstr(err, "needs an argument") != NULL, "%s", err);
+	free(out);
+}
+
+Test(report, outbound_report_without_deliveries)
+{
+	char *out = run_ok("outbound", REPORT_JSON, 1000);
+	cr_assert_str_eq(out, "[]\n");
+	free(out);
+	out = run_ok("outbound", REPORT_TEXT, 1000);
+	cr_assert(strstr(out, "REMOTE") != NULL && strstr(out, "(none)") != NULL, "%s", out);
+	free(out);
+	out = run_ok("outbound", REPORT_CSV, 1000);
+	cr_assert(starts(out, "remote,attempts,ok,unanswered,refused,"), "%s", out);
+	free(out);
+}
+
+Test(report, outbound_report_with_deliveries)
+{
+	/* turn the fixture's session into one of the host's deliveries */
+	sqlite3 *w;
+	cr_assert_eq(sqlite3_open(dbpath, &w), SQLITE_OK);
+	cr_assert_eq(sqlite3_exec(w,
+	                          "UPDATE sessions SET outbound = 1;"
+	                          "INSERT INTO sessions (id, protocol, client, client_port, server,"
+	                          " server_port, syn, start, \"end\", outcome, outbound)"
+	                          " VALUES (7, 'smtp', '192.0.2.10', 40000, '192.0.2.200', 25,"
+	                          " 1700000100, 1700000100, 1700000121, 'unanswered', 1);"
+	                          "UPDATE transactions SET size = 1234 WHERE command = 'DATA-END'",
+	                          NULL, NULL, NULL),
+	             SQLITE_OK, "%s", sqlite3_errmsg(w));
+	sqlite3_close(w);
+	char *out = run_ok("outbound", REPORT_JSON, 1000);
+	cr_assert_str_eq(jq(out, "SELECT json_array_length(?1)"), "2", "%s", out);
+	cr_assert_str_eq(jx(out, "$[1].remote"), "192.0.2.10"); /* the fixture's server end */
+	free(out);
+	out = run_ok("outbound", REPORT_TEXT, 1000);
+	cr_assert(strstr(out, "192.0.2.10") != NULL, "%s", out);
+	assert_fits_80("outbound", out);
+	free(out);
+
+	/* the second delivery attempt goes to 192.0.2.200 and is never answered */
+	struct report_opts o;
+	report_opts_init(&o);
+	o.name = "outbound";
+	o.format = REPORT_JSON;
+	o.client = "192.0.2.200";
+	out = run_opts_ok(&o);
+	cr_assert_str_eq(jq(out, "SELECT json_array_length(?1)"), "2", "%s", out);
+	cr_assert_str_eq(jx(out, "$[0].remote"), "192.0.2.200"); /* failures first */
+	cr_assert_str_eq(jx(out, "$[0].unanswered"), "1");
+	cr_assert_str_eq(jx(out, "$[0].failed_wait_ms"), "21000.0");
+	cr_assert_str_eq(jx(out, "$[0].sessions[0].session"), "7");
+	cr_assert_str_eq(jx(out, "$[1].slow[0].command"), "RCPT");
+	cr_assert_str_eq(jx(out, "$[1].messages"), "1");
+	cr_assert_str_eq(jx(out, "$[1].max_message_bytes"), "1234");
+	free(out);
+}
+
+Test(report, every_text_report_fits_80_columns)
+{
+	static const char *const names[] = {"summary", "slow",     "ptr",     "dns",
+	                                    "ident",   "sessions", "session", "outbound"};
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		struct report_opts o;
+		report_opts_init(&o);
+		o.name = names[i];
+		o.arg = "1";
+		o.slow_ms = 1; /* as many rows as there are */
+		char *out = run_opts_ok(&o);
+		assert_fits_80(names[i], out);
+		cr_assert(strstr(out, "\033[") == NULL, "%s: colour without a terminal", names[i]);
+		free(out);
+	}
+}
+
+Test(report, colour_only_when_asked)
+{
+	struct report_opts o;
+	report_opts_init(&o);
+	o.name = "sessions";
+	o.color = 1;
+	char *out = run_opts_ok(&o);
+	cr_assert(strncmp(strchr(out, '\n') + 1, "\033[1m", 4) == 0, "%s", out);
+	free(out);
+	o.format = REPORT_CSV;
+	o.color = 0;
+	out = run_opts_ok(&o);
+	cr_assert(strchr(out, '\033') == NULL, "%s", out);
+	free(out);
+}
+
+Test(report, parse_time_iso_and_relative)
+{
+	double t;
+	const double now = 1795428000.0; /* 2026-11-23 10:00:00 UTC */
+	cr_assert_eq(report_parse_time_at("2026-11-23T10:00:00Z", now, &t), 0);
+	cr_assert_float_eq(t, 1795428000.0, 1e-9);
+	cr_assert_eq(report_parse_time_at("2026-11-23 10:00", now, &t), 0);
+	cr_assert_float_eq(t, 1795428000.0, 1e-9);
+	cr_assert_eq(report_parse_time_at("2026-11-23T11:30:00+01:30", now, &t), 0);
+	cr_assert_float_eq(t, 1795428000.0, 1e-9);
+	cr_assert_eq(report_parse_time_at("2026-11-23T08:00-0200", now, &t), 0);
+	cr_assert_float_eq(t, 1795428000.0, 1e-9);
+	cr_assert_eq(report_parse_time_at("1795428000", now, &t), 0);
+	cr_assert_float_eq(t, 1795428000.0, 1e-9);
+	cr_assert_eq(report_parse_time_at("24h", now, &t), 0);
+	cr_assert_float_eq(t, now - 86400, 1e-9);
+	cr_assert_eq(report_parse_time_at("30m", now, &t), 0);
+	cr_assert_float_eq(t, now - 1800, 1e-9);
+	cr_assert_eq(report_parse_time_at("7d", now, &t), 0);
+	cr_assert_float_eq(t, now - 7 * 86400, 1e-9);
+	cr_assert_eq(report_parse_time_at("90s", now, &t), 0);
+	cr_assert_float_eq(t, now - 90, 1e-9);
+	cr_assert_eq(report_parse_time_at("2w", now, &t), 0);
+	cr_assert_float_eq(t, now - 14 * 86400, 1e-9);
+	cr_assert_eq(report_parse_time_at("1.5h", now, &t), 0);
+	cr_assert_float_eq(t, now - 5400, 1e-9);
+	static const char *const bad[] = {"24x",           "h",  "-5h",  "24hours",
+	                                  "2026-11-23 10", " 1", "24 h", "2026-11-23T10:00+25",
+	                                  "2026-1-2"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		cr_expect_eq(report_parse_time_at(bad[i], now, &t), -1, "accepted %s", bad[i]);
+	/* relative to the wall clock */
+	cr_assert_eq(report_parse_time("1h", &t), 0);
+	cr_assert_float_eq(t, (double)time(NULL) - 3600, 5);
+}
+
+Test(report, count_slow)
+{
+	struct report_opts o;
+	char err[256];
+	long n;
+	report_opts_init(&o);
+	cr_assert_eq(report_count_slow(db, &o, &n, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(n, 3);
+	o.slow_ms = 20000;
+	cr_assert_eq(report_count_slow(db, &o, &n, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(n, 2);
+	o.client = "192.0.2.99";
+	cr_assert_eq(report_count_slow(db, &o, &n, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(n, 0);
+	o.client = NULL;
+	o.since = 1700000000.123 + 35;
+	cr_assert_eq(report_count_slow(db, &o, &n, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(n, 1);
+}
+
+/* the binary: --fail-if-slow exit status, bad options, no colour into a pipe */
+Test(report, cli_fail_if_slow_and_options)
+{
+	char bin[512];
+	char *out = NULL;
+	e2e_bin("mxlag", bin, sizeof(bin));
+	cr_assert_eq(e2e_sh(&out, "'%s' report --db '%s' --fail-if-slow 2 slow 2>&1", bin, dbpath),
+	             2, "%s", out ? out : "");
+	cr_assert(strstr(out, "GREETING") != NULL, "the report is still printed: %s", out);
+	cr_assert(strstr(out, "3 slow replies") != NULL, "%s", out);
+	cr_assert(strchr(out, '\033') == NULL, "no colour into a pipe");
+	free(out);
+	cr_assert_eq(e2e_sh(NULL, "'%s' report --db '%s' --fail-if-slow 3 slow", bin, dbpath), 0);
+	/* counted in the window, not limited by --limit, for any report */
+	cr_assert_eq(
+	    e2e_sh(NULL, "'%s' report --db '%s' --fail-if-slow 0 --limit 1 --format json summary",
+	           bin, dbpath),
+	    2);
+	cr_assert_eq(e2e_sh(NULL,
+	                    "'%s' report --db '%s' --fail-if-slow 0 --since 2023-11-14T22:14:00Z"
+	                    " --until '2023-11-14 22:15' slow",
+	                    bin, dbpath),
+	             2);
+	cr_assert_eq(
+	    e2e_sh(NULL, "'%s' report --db '%s' --fail-if-slow 0 --since 1h slow", bin, dbpath), 0,
+	    "nothing in the last hour");
+	cr_assert_eq(e2e_sh(NULL, "'%s' report --db '%s' --fail-if-slow 0 --client 192.0.2.99 slow",
+	                    bin, dbpath),
+	             0);
+	cr_assert_eq(e2e_sh(NULL, "'%s' report --db '%s' --fail-if-slow 0 --protocol pop3 slow",
+	                    bin, dbpath),
+	             0);
+	cr_assert_eq(e2e_sh(&out, "'%s' report --db '%s' --protocol imap slow 2>&1", bin, dbpath),
+	             2);
+	cr_assert(strstr(out, "bad --protocol") != NULL, "%s", out);
+	free(out);
+	cr_assert_eq(
+	    e2e_sh(NULL, "'%s' report --db '%s' --client nothost slow 2>/dev/null", bin, dbpath),
+	    2);
+	cr_assert_eq(e2e_sh(NULL, "'%s' report --db '%s' --since 3x slow 2>/dev/null", bin, dbpath),
+	             2);
+	cr_assert_eq(
+	    e2e_sh(NULL, "'%s' report --db '%s' --fail-if-slow -1 slow 2>/dev/null", bin, dbpath),
+	    2);
+	cr_assert_eq(
+	    e2e_sh(&out, "'%s' report --db '%s' session 1 --client 192.0.2.200", bin, dbpath), 0);
+	cr_assert(strstr(out, "session 1: smtp") != NULL, "%s", out);
+	free(out);
+	cr_assert_eq(e2e_sh(&out, "'%s' report --help", bin), 0);
+	cr_assert(strstr(out, "--fail-if-slow N") != NULL && strstr(out, "--protocol") != NULL,
+	          "%s", out);
+	free(out);
 }

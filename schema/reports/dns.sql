@@ -1,0 +1,56 @@
+-- dns: one row per DNS server asked (the mail host's resolvers, and the
+-- upstream servers of a resolver on the mail host): queries, outcomes,
+-- latency percentiles of the answered ones, and its three slowest names
+-- (unanswered first).  Parameters: :since, :until (on the query time),
+-- :limit (rows).
+WITH
+q AS (SELECT * FROM dns_queries
+      WHERE (:since IS NULL OR ts >= :since) AND (:until IS NULL OR ts < :until)),
+lat AS (SELECT server, latency_ms,
+	       row_number() OVER (PARTITION BY server ORDER BY latency_ms) AS rn,
+	       count(*) OVER (PARTITION BY server) AS n
+	FROM q WHERE latency_ms IS NOT NULL),
+pct AS (SELECT server,
+	       max(CASE WHEN rn = (n + 1) / 2 THEN latency_ms END) AS p50,
+	       max(CASE WHEN rn = max(1, (n * 95 + 99) / 100) THEN latency_ms END) AS p95,
+	       max(latency_ms) AS mx
+	FROM lat GROUP BY server),
+ranked AS (SELECT server, qname, qtype, outcome, latency_ms, retransmits, ts,
+		  row_number() OVER (PARTITION BY server
+				     ORDER BY latency_ms IS NOT NULL, latency_ms DESC, ts, id) AS rk
+	   FROM q),
+agg AS (SELECT server AS resolver, count(*) AS queries,
+	       sum(outcome = 'answered') AS answered,
+	       sum(outcome = 'unanswered') AS unanswered,
+	       sum(outcome = 'servfail') AS servfail,
+	       sum(outcome = 'nxdomain') AS nxdomain,
+	       sum(outcome NOT IN ('answered', 'unanswered', 'servfail', 'nxdomain')) AS other,
+	       sum(coalesce(retransmits, 0)) AS retransmits
+	FROM q GROUP BY server)
+SELECT a.resolver, a.queries, a.answered, a.unanswered, a.servfail, a.nxdomain, a.other,
+       a.retransmits,
+       round(p.p50, 1) AS p50_ms, round(p.p95, 1) AS p95_ms, round(p.mx, 1) AS max_ms,
+       (SELECT group_concat(r.qtype || ' ' || r.qname || ' ' ||
+			    CASE WHEN r.latency_ms IS NULL THEN r.outcome
+				 ELSE r.outcome || ' ' || printf('%.1f', r.latency_ms) || ' ms' END,
+			    '; ')
+	FROM (SELECT * FROM ranked WHERE server = a.resolver AND rk <= 3 ORDER BY rk) AS r) AS slowest,
+       (SELECT 'slowest: ' || group_concat(r.qtype || ' ' || r.qname || ' ' ||
+			    CASE WHEN r.latency_ms IS NULL THEN r.outcome
+				 ELSE r.outcome || ' ' || printf('%.1f', r.latency_ms) || ' ms' END,
+			    '; ')
+	FROM (SELECT * FROM ranked WHERE server = a.resolver AND rk <= 3 ORDER BY rk) AS r) AS slowest_text,
+       json_object('resolver', a.resolver, 'queries', a.queries, 'answered', a.answered,
+		   'unanswered', a.unanswered, 'servfail', a.servfail, 'nxdomain', a.nxdomain,
+		   'other', a.other, 'retransmits', a.retransmits,
+		   'p50_ms', round(p.p50, 3), 'p95_ms', round(p.p95, 3), 'max_ms', round(p.mx, 3),
+		   'slowest', (SELECT json_group_array(json_object(
+					'qname', r.qname, 'qtype', r.qtype, 'outcome', r.outcome,
+					'latency_ms', r.latency_ms, 'retransmits', r.retransmits,
+					'ts', r.ts))
+				FROM (SELECT * FROM ranked WHERE server = a.resolver AND rk <= 3
+				      ORDER BY rk) AS r)) AS json
+FROM agg AS a
+LEFT JOIN pct AS p ON p.server = a.resolver
+ORDER BY a.unanswered + a.servfail DESC, a.queries DESC, a.resolver
+LIMIT :limit;

@@ -1,0 +1,488 @@
+/*
+ * test_store_bulk.c - the store's fast paths: offline bulk loads (indexes
+ * built at the end into a new database, recreated after a crash), the
+ * provisional session row written once per batch, errors during a bulk load.
+ */
+#include <criterion/criterion.h>
+
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../../schema/store.h"
+#include "../support/store_fixture.h"
+
+static char dbpath[256];
+
+static void
+setup(void)
+{
+	fx_tmpdb(dbpath, sizeof(dbpath));
+}
+
+static void
+teardown(void)
+{
+	fx_rmdb(dbpath);
+}
+
+TestSuite(store_bulk, .init = setup, .fini = teardown);
+
+static int64_t
+q_int(sqlite3 *db, const char *sql)
+{
+	sqlite3_stmt *st;
+	cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK, "%s: %s", sql,
+	             sqlite3_errmsg(db));
+	cr_assert_eq(sqlite3_step(st), SQLITE_ROW, "%s: no row", sql);
+	int64_t v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+static const char *
+q_text(sqlite3 *db, const char *sql)
+{
+	static char buf[512];
+	sqlite3_stmt *st;
+	cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK, "%s: %s", sql,
+	             sqlite3_errmsg(db));
+	cr_assert_eq(sqlite3_step(st), SQLITE_ROW, "%s: no row", sql);
+	const unsigned char *v = sqlite3_column_text(st, 0);
+	snprintf(buf, sizeof(buf), "%s", v ? (const char *)v : "(null)");
+	sqlite3_finalize(st);
+	return buf;
+}
+
+static sqlite3 *
+open_db(void)
+{
+	sqlite3 *db;
+	cr_assert_eq(sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	return db;
+}
+
+static struct store *
+open_store(void)
+{
+	char err[256];
+	struct store *s = NULL;
+	cr_assert_eq(store_open(&s, dbpath, err, sizeof(err)), STORE_OK, "store_open: %s", err);
+	return s;
+}
+
+/* the secondary indexes of schema.sql (all but runs_fingerprint) */
+#define N_SECONDARY 11
+static const char *const count_ix_sql =
+    "SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND sql IS NOT NULL"
+    " AND tbl_name <> 'runs'";
+
+static int
+bulk_run(const char *fingerprint)
+{
+	struct store *s = open_store();
+	int rc = store_bulk_load(s);
+	if (rc == STORE_OK)
+		rc = store_begin_run(s, fingerprint, fingerprint, NULL);
+	if (rc == STORE_OK)
+		rc = fx_store_scenario(s);
+	if (rc == STORE_OK)
+		rc = store_end_run(s, NULL);
+	store_close(s);
+	return rc;
+}
+
+static void
+assert_ids_unique(sqlite3 *db)
+{
+	static const char *const tables[] = {"sessions", "transactions", "dns_queries",
+	                                     "ident_probes", "causes"};
+	for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
+		char sql[128];
+		snprintf(sql, sizeof(sql), "SELECT count(*) = count(DISTINCT id) FROM %s",
+		         tables[i]);
+		cr_assert_eq(q_int(db, sql), 1, "%s", tables[i]);
+	}
+}
+
+Test(store_bulk, new_database_gets_its_indexes_at_the_end)
+{
+	struct store *s = open_store();
+	cr_assert_eq(store_bulk_load(s), STORE_OK);
+	cr_assert_eq(store_begin_run(s, "bulk.pcap", "bulk", NULL), STORE_OK, "%s",
+	             store_errmsg(s));
+	cr_assert_eq(q_int(store_db(s), "PRAGMA synchronous"), 0); /* OFF while loading */
+	cr_assert_eq(fx_store_scenario(s), STORE_OK, "%s", store_errmsg(s));
+	cr_assert_eq(store_flush(s), STORE_OK, "%s", store_errmsg(s));
+
+	sqlite3 *db = open_db();
+	cr_assert_eq(q_int(db, count_ix_sql), 0); /* not maintained row by row */
+	cr_assert_eq(q_int(db, "SELECT count(*) FROM transactions"), FX_TXNS);
+	cr_assert_eq(
+	    q_int(db, "SELECT count(*) FROM sqlite_schema WHERE name = 'runs_fingerprint'"),
+	    1); /* the duplicate guard stays */
+
+	cr_assert_eq(store_end_run(s, NULL), STORE_OK, "%s", store_errmsg(s));
+	cr_assert_eq(q_int(db, count_ix_sql), N_SECONDARY);
+	cr_assert_eq(q_int(store_db(s), "PRAGMA synchronous"), 1); /* NORMAL again */
+	cr_assert_str_eq(q_text(db, "PRAGMA integrity_check"), "ok");
+	/* the indexes are used and hold every row */
+	cr_assert_eq(q_int(db, "SELECT count(*) FROM transactions INDEXED BY transactions_session"
+	                       " WHERE session_id > 0"),
+	             FX_TXNS);
+	cr_assert_eq(q_int(db, "SELECT count(*) FROM runs WHERE finished IS NOT NULL"), 1);
+	sqlite3_close(db);
+	store_close(s);
+}
+
+Test(store_bulk, existing_database_keeps_its_indexes_and_ids_stay_unique)
+{
+	cr_assert_eq(fx_run(dbpath, "first"), STORE_OK);
+	struct store *s = open_store();
+	cr_assert_eq(store_bulk_load(s), STORE_OK);
+	cr_assert_eq(store_begin_run(s, "second", "second", NULL), STORE_OK, "%s", store_errmsg(s));
+	cr_assert_eq(q_int(store_db(s), "PRAGMA synchronous"), 1); /* not new: durable */
+	cr_assert_eq(fx_store_scenario(s), STORE_OK, "%s", store_errmsg(s));
+	cr_assert_eq(store_flush(s), STORE_OK, "%s", store_errmsg(s));
+	sqlite3 *db = open_db();
+	cr_assert_eq(q_int(db, count_ix_sql), N_SECONDARY);
+	cr_assert_eq(store_end_run(s, NULL), STORE_OK, "%s", store_errmsg(s));
+	store_close(s);
+
+	/* and a third, bulk again, after a bulk one */
+	cr_assert_eq(bulk_run("third"), STORE_OK);
+	cr_assert_eq(q_int(db, count_ix_sql), N_SECONDARY);
+	cr_assert_eq(q_int(db, "SELECT count(*) FROM transactions"), 3 * FX_TXNS);
+	cr_assert_eq(q_int(db, "SELECT count(DISTINCT run_id) FROM causes"), 3);
+	assert_ids_unique(db);
+	cr_assert_str_eq(q_text(db, "PRAGMA integrity_check"), "ok");
+	sqlite3_close(db);
+}
+
+Test(store_bulk, second_run_after_a_bulk_load_into_a_new_database)
+{
+	cr_assert_eq(bulk_run("one"), STORE_OK);
+	cr_assert_eq(bulk_run("two"), STORE_OK);
+	cr_assert_eq(fx_run(dbpath, "three"), STORE_OK);
+	cr_assert_eq(bulk_run("one"), STORE_DUPLICATE);
+	sqlite3 *db = open_db();
+	cr_assert_eq(q_int(db, count_ix_sql), N_SECONDARY);
+	cr_assert_eq(q_int(db, "SELECT count(*) FROM sessions"), 3 * FX_SESSIONS);
+	cr_assert_eq(q_int(db, "SELECT count(*) FROM runs WHERE finished IS NOT NULL"), 3);
+	assert_ids_unique(db);
+	sqlite3_close(db);
+}
+
+Test(store_bulk, a_load_that_dies_leaves_a_database_store_open_completes)
+{
+	fflush(NULL);
+	pid_t pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		struct store *s = NULL;
+		char err[256];
+		if (store_open(&s, dbpath, err, sizeof(err)) != STORE_OK ||
+		    store_bulk_load(s) != STORE_OK ||
+		    store_begin_run(s, "dies", "dies", NULL) != STORE_OK ||
+		    fx_store_scenario(s) != STORE_OK || store_flush(s) != STORE_OK)
+			_exit(1);
+		_exit(0); /* no store_end_run, no store_close: as if killed */
+	}
+	int status;
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+	sqlite3 *db = open_db();
+	cr_assert_str_eq(q_text(db, "PRAGMA integrity_check"), "ok");
+	cr_assert_eq(q_int(db, count_ix_sql), 0);
+	cr_assert_eq(q_int(db, "SELECT count(*) FROM transactions"), FX_TXNS);
+	cr_assert_eq(q_int(db, "SELECT count(*) FROM runs WHERE finished IS NULL"), 1);
+
+	struct store *s = open_store();
+	cr_assert_eq(q_int(db, count_ix_sql), N_SECONDARY);
+	/* the next run goes on with unique ids */
+	cr_assert_eq(store_begin_run(s, "next", "next", NULL), STORE_OK, "%s", store_errmsg(s));
+	cr_assert_eq(fx_store_scenario(s), STORE_OK, "%s", store_errmsg(s));
+	cr_assert_eq(store_end_run(s, NULL), STORE_OK, "%s", store_errmsg(s));
+	store_close(s);
+	assert_ids_unique(db);
+	cr_assert_str_eq(q_text(db, "PRAGMA integrity_check"), "ok");
+	sqlite3_close(db);
+}
+
+Test(store_bulk, close_without_end_run_still_builds_the_indexes)
+{
+	struct store *s = open_store();
+	cr_assert_eq(store_bulk_load(s), STORE_OK);
+	cr_assert_eq(store_begin_run(s, "x", "x", NULL), STORE_OK, "%s", store_errmsg(s));
+	cr_assert_eq(fx_store_scenario(s), STORE_OK, "%s", store_errmsg(s));
+	store_close(s);
+	sqlite3 *db = open_db();
+	cr_assert_eq(q_int(db, count_ix_sql), N_SECONDARY);
+	cr_assert_eq(q_int(db, "SELECT count(*) FROM transactions"), FX_TXNS);
+	sqlite3_close(db);
+}
+
+Test(store_bulk, bulk_load_after_begin_run_is_misuse)
+{
+	struct store *s = open_store();
+	cr_assert_eq(store_begin_run(s, "x", NULL, NULL), STORE_OK);
+	cr_assert_eq(store_bulk_load(s), STORE_USAGE);
+	cr_assert_eq(store_event(s, &(struct mx_event){.type = EV_DNS, .u.dns.id = 1}), STORE_OK,
+	             "%s", store_errmsg(s));
+	cr_assert_eq(store_end_run(s, NULL), STORE_OK, "%s", store_errmsg(s));
+	store_close(s);
+}
+
+Test(store_bulk, disk_full_during_a_bulk_load_is_sticky_and_recoverable)
+{
+	struct store *s = open_store();
+	cr_assert_eq(store_bulk_load(s), STORE_OK);
+	cr_assert_eq(store_begin_run(s, "big", "big", NULL), STORE_OK, "%s", store_errmsg(s));
+	sqlite3 *sdb = store_db(s);
+	char sql[64];
+	snprintf(sql, sizeof(sql), "PRAGMA max_page_count = %lld",
+	         (long long)q_int(sdb, "PRAGMA page_count") + 20);
+	cr_assert_eq(sqlite3_exec(sdb, sql, NULL, NULL, NULL), SQLITE_OK);
+
+	struct mx_event ev;
+	memset(&ev, 0, sizeof(ev));
+	ev.type = EV_DNS;
+	ev.u.dns.ts_ns = FX_T0_NS;
+	memset(ev.u.dns.answers, 'x', sizeof(ev.u.dns.answers) - 1);
+	int rc = STORE_OK;
+	for (uint64_t i = 1; i < 100000 && rc == STORE_OK; i++) {
+		ev.u.dns.id = i;
+		rc = store_event(s, &ev);
+		if (rc == STORE_OK && i % 10 == 0)
+			rc = store_flush(s);
+	}
+	cr_assert_eq(rc, STORE_ERR);
+	cr_assert(strstr(store_errmsg(s), "full") != NULL, "%s", store_errmsg(s));
+	cr_assert_eq(store_flush(s), STORE_ERR);
+	cr_assert_eq(store_end_run(s, NULL), STORE_ERR);
+	store_close(s);
+
+	sqlite3 *db = open_db();
+	cr_assert_str_eq(q_text(db, "PRAGMA integrity_check"), "ok");
+	cr_assert_eq(q_int(db, "SELECT count(*) FROM dns_queries WHERE length(answers) <> 511"), 0);
+	s = open_store(); /* completes the indexes */
+	store_close(s);
+	cr_assert_eq(q_int(db, count_ix_sql), N_SECONDARY);
+	cr_assert_str_eq(q_text(db, "PRAGMA integrity_check"), "ok");
+	sqlite3_close(db);
+}
+
+/* ---- provisional sessions ---- */
+
+static int
+txn_event(struct store *s, const struct mx_session *sess, uint64_t id, const char *cmd)
+{
+	struct mx_event ev;
+	memset(&ev, 0, sizeof(ev));
+	ev.type = EV_TXN;
+	ev.session = sess;
+	ev.u.txn.id = id;
+	ev.u.txn.session_id = sess->id;
+	mx_strlcpy(ev.u.txn.command, cmd, sizeof(ev.u.txn.command));
+	ev.u.txn.request_ns = FX_T0_NS + id * FX_MS;
+	ev.u.txn.reply_ns = FX_T0_NS + id * FX_MS + 10 * FX_MS;
+	mx_strlcpy(ev.u.txn.reply_code, "250", sizeof(ev.u.txn.reply_code));
+	return store_event(s, &ev);
+}
+
+static void
+session(struct mx_session *x, uint64_t id)
+{
+	memset(x, 0, sizeof(*x));
+	x->id = id;
+	x->proto = MXP_SMTP;
+	mx_addr_parse("192.0.2.1", &x->client.addr);
+	x->client.port = (uint16_t)(40000 + id);
+	mx_addr_parse("192.0.2.10", &x->server.addr);
+	x->server.port = 25;
+	x->start_ns = FX_T0_NS;
+}
+
+Test(store_bulk, provisional_row_is_written_once_per_batch_with_the_latest_state)
+{
+	struct store *s = open_store();
+	cr_assert_eq(store_begin_run(s, "live:lo", NULL, NULL), STORE_OK);
+	sqlite3 *sdb = store_db(s);
+
+	/* 40 interleaved open sessions, 5 transactions each, one batch */
+	static struct mx_session sess[40];
+	for (int i = 0; i < 40; i++)
+		session(&sess[i], (uint64_t)i + 1);
+	int before = sqlite3_total_changes(sdb);
+	uint64_t tid = 1;
+	for (int k = 0; k < 5; k++) {
+		for (int i = 0; i < 40; i++) {
+			if (k == 1)
+				snprintf(sess[i].helo, sizeof(sess[i].helo), "client%d.example", i);
+			cr_assert_eq(txn_event(s, &sess[i], tid++, k == 1 ? "EHLO" : "RCPT"),
+			             STORE_OK, "%s", store_errmsg(s));
+		}
+	}
+	mx_strlcpy(sess[7].rcpt_domains[0], "a.example", MX_NAME_MAX);
+	mx_strlcpy(sess[7].rcpt_domains[1], "b.example", MX_NAME_MAX);
+	sess[7].n_rcpt_domains = 2;
+	cr_assert_eq(txn_event(s, &sess[7], tid++, "RCPT"), STORE_OK);
+	/* session 40 ends in the same batch: only its complete row is written */
+	struct mx_event end;
+	memset(&end, 0, sizeof(end));
+	end.type = EV_SESSION;
+	end.u.session = sess[39];
+	end.u.session.end_ns = FX_T0_NS + FX_SEC;
+	end.u.session.outcome = MXO_OK;
+	cr_assert_eq(store_event(s, &end), STORE_OK, "%s", store_errmsg(s));
+	cr_assert_eq(store_flush(s), STORE_OK, "%s", store_errmsg(s));
+	/* 201 transactions, 39 provisional rows, 1 complete row */
+	cr_assert_eq(sqlite3_total_changes(sdb) - before, 201 + 39 + 1);
+
+	sqlite3 *db = open_db();
+	cr_assert_eq(q_int(db, "SELECT count(*) FROM sessions WHERE complete = 0"), 39);
+	cr_assert_eq(q_int(db, "SELECT count(*) FROM sessions WHERE complete = 1"
+	                       " AND outcome = 'ok' AND id = 40"),
+	             1);
+	cr_assert_str_eq(q_text(db, "SELECT helo FROM sessions WHERE id = 5"), "client4.example");
+	cr_assert_str_eq(q_text(db, "SELECT rcpt_domains FROM sessions WHERE id = 8"),
+	                 "a.example,b.example");
+	cr_assert_eq(q_int(db, "SELECT count(*) FROM slow_replies WHERE protocol = 'smtp'"), 201);
+
+	/* next batch: a late transaction updates the open row, not the ended one */
+	mx_strlcpy(sess[0].sender_domain, "sender.example", MX_NAME_MAX);
+	cr_assert_eq(txn_event(s, &sess[0], tid++, "MAIL"), STORE_OK);
+	cr_assert_eq(txn_event(s, &sess[39], tid++, "QUIT"), STORE_OK);
+	cr_assert_eq(store_end_run(s, NULL), STORE_OK, "%s", store_errmsg(s));
+	cr_assert_str_eq(q_text(db, "SELECT sender_domain FROM sessions WHERE id = 1"),
+	                 "sender.example");
+	cr_assert_str_eq(q_text(db, "SELECT complete || outcome FROM sessions WHERE id = 40"),
+	                 "1ok");
+	sqlite3_close(db);
+	store_close(s);
+}
+
+Test(store_bulk, many_open_sessions_commit_early_and_lose_nothing)
+{
+	struct store *s = open_store();
+	cr_assert_eq(store_bulk_load(s), STORE_OK);
+	cr_assert_eq(store_begin_run(s, "many", "many", NULL), STORE_OK);
+	static struct mx_session x;
+	for (uint64_t i = 1; i <= 5000; i++) {
+		session(&x, i);
+		cr_assert_eq(txn_event(s, &x, i, "GREETING"), STORE_OK, "%s", store_errmsg(s));
+	}
+	cr_assert_eq(store_end_run(s, NULL), STORE_OK, "%s", store_errmsg(s));
+	store_close(s);
+	sqlite3 *db = open_db();
+	cr_assert_eq(q_int(db, "SELECT count(*) FROM sessions WHERE complete = 0"), 5000);
+	cr_assert_eq(q_int(db, "SELECT count(*) FROM transactions t JOIN sessions s"
+	                       " ON s.id = t.session_id"),
+	             5000);
+	sqlite3_close(db);
+}
+
+/* ---- the writer thread ---- */
+
+Test(store_bulk, writer_thread_stores_everything_at_close)
+{
+	struct store *s = open_store();
+	cr_assert_eq(store_bulk_load(s), STORE_OK);
+	cr_assert_eq(store_begin_run(s, "threaded", "threaded", NULL), STORE_OK);
+	cr_assert_eq(store_start_writer(s), STORE_OK, "%s", store_errmsg(s));
+	cr_assert_eq(store_start_writer(s), STORE_OK); /* once is enough */
+	cr_assert_eq(fx_store_scenario(s), STORE_OK, "%s", store_errmsg(s));
+	/* far more events than the queue holds */
+	static struct mx_session x;
+	for (uint64_t i = 100; i < 3100; i++) {
+		session(&x, i);
+		cr_assert_eq(txn_event(s, &x, i, "NOOP"), STORE_OK, "%s", store_errmsg(s));
+	}
+	store_close(s); /* no store_end_run: close alone must store the queue */
+	sqlite3 *db = open_db();
+	cr_assert_eq(q_int(db, "SELECT count(*) FROM transactions"), FX_TXNS + 3000);
+	cr_assert_eq(q_int(db, "SELECT count(*) FROM sessions"), FX_SESSIONS + 3000);
+	cr_assert_eq(q_int(db, count_ix_sql), N_SECONDARY);
+	cr_assert_str_eq(q_text(db, "PRAGMA integrity_check"), "ok");
+	sqlite3_close(db);
+}
+
+Test(store_bulk, writer_thread_flush_commits_for_live_capture)
+{
+	struct store *s = open_store();
+	cr_assert_eq(store_begin_run(s, "live:lo", NULL, NULL), STORE_OK);
+	cr_assert_eq(store_start_writer(s), STORE_OK, "%s", store_errmsg(s));
+	sqlite3 *db = open_db();
+	for (int round = 1; round <= 3; round++) {
+		static struct mx_session x;
+		for (uint64_t i = 1; i <= 100; i++) {
+			uint64_t id = (uint64_t)(round - 1) * 100 + i;
+			session(&x, id);
+			cr_assert_eq(txn_event(s, &x, id, "EHLO"), STORE_OK, "%s", store_errmsg(s));
+		}
+		cr_assert_eq(store_flush(s), STORE_OK, "%s", store_errmsg(s));
+		/* visible to another connection right after the flush */
+		cr_assert_eq(q_int(db, "SELECT count(*) FROM transactions"), round * 100);
+		cr_assert_eq(q_int(db, "SELECT count(*) FROM sessions WHERE complete = 0"),
+		             round * 100);
+	}
+	cr_assert_eq(q_int(store_db(s), "PRAGMA synchronous"), 1);
+	cr_assert_eq(store_end_run(s, NULL), STORE_OK, "%s", store_errmsg(s));
+	cr_assert_eq(q_int(db, "SELECT count(*) FROM runs WHERE finished IS NOT NULL"), 1);
+	/* a second run through the same store and thread */
+	cr_assert_eq(store_begin_run(s, "live:lo", NULL, NULL), STORE_OK, "%s", store_errmsg(s));
+	cr_assert_eq(fx_store_scenario(s), STORE_OK, "%s", store_errmsg(s));
+	cr_assert_eq(store_end_run(s, NULL), STORE_OK, "%s", store_errmsg(s));
+	store_close(s);
+	assert_ids_unique(db);
+	cr_assert_eq(q_int(db, "SELECT count(*) FROM transactions"), 300 + FX_TXNS);
+	sqlite3_close(db);
+}
+
+Test(store_bulk, writer_thread_errors_are_reported_and_sticky)
+{
+	struct store *s = open_store();
+	cr_assert_eq(store_start_writer(s), STORE_OK);
+	/* misuse is still reported at once */
+	struct mx_event ev;
+	memset(&ev, 0, sizeof(ev));
+	ev.type = EV_DNS;
+	ev.u.dns.id = 1;
+	cr_assert_eq(store_event(s, &ev), STORE_USAGE);
+	cr_assert(strstr(store_errmsg(s), "store_begin_run") != NULL, "%s", store_errmsg(s));
+	cr_assert_eq(store_begin_run(s, "full", "full", NULL), STORE_OK, "%s", store_errmsg(s));
+	ev.u.dns.id = 0;
+	cr_assert_eq(store_event(s, &ev), STORE_USAGE);
+	cr_assert(strstr(store_errmsg(s), "without an id") != NULL, "%s", store_errmsg(s));
+
+	cr_assert_eq(store_flush(s), STORE_OK);
+	sqlite3 *sdb = store_db(s);
+	char sql[64];
+	snprintf(sql, sizeof(sql), "PRAGMA max_page_count = %lld",
+	         (long long)q_int(sdb, "PRAGMA page_count") + 20);
+	cr_assert_eq(sqlite3_exec(sdb, sql, NULL, NULL, NULL), SQLITE_OK);
+	ev.u.dns.ts_ns = FX_T0_NS;
+	memset(ev.u.dns.answers, 'x', sizeof(ev.u.dns.answers) - 1);
+	int rc = STORE_OK;
+	uint64_t i;
+	for (i = 1; i < 100000 && rc == STORE_OK; i++) {
+		ev.u.dns.id = i;
+		rc = store_event(s, &ev);
+	}
+	/* reported by a later store_event (the queue was in between) */
+	cr_assert_eq(rc, STORE_ERR);
+	cr_assert(strstr(store_errmsg(s), "full") != NULL, "%s", store_errmsg(s));
+	cr_assert_eq(store_event(s, &ev), STORE_ERR);
+	cr_assert_eq(store_flush(s), STORE_ERR);
+	cr_assert_eq(store_end_run(s, NULL), STORE_ERR);
+	cr_assert(strstr(store_errmsg(s), "full") != NULL, "%s", store_errmsg(s));
+	store_close(s);
+
+	sqlite3 *db = open_db();
+	cr_assert_str_eq(q_text(db, "PRAGMA integrity_check"), "ok");
+	cr_assert_eq(q_int(db, "SELECT count(*) FROM dns_queries WHERE length(answers) <> 511"), 0);
+	sqlite3_close(db);
+}
