@@ -1,6 +1,9 @@
 -- ptr: which PTR lookups delayed which sessions.  One row per PTR query
 -- linked to a slow reply (upstream hops folded into "upstream"), newest
--- first.  Parameters: :slow_ms, :since, :until, :limit, :client, :protocol.
+-- first, with the totals of its name over the window: how many slow replies
+-- in how many sessions it delayed and how long they waited in all.
+-- Parameters: :slow_ms, :since, :until, :limit, :client, :protocol.
+WITH rows AS (
 SELECT strftime('%Y-%m-%d %H:%M:%S', p.query_ts, 'unixepoch') AS query_utc,
        p.qname, p.relation, p.resolver, p.dns_outcome AS outcome,
        round(coalesce(p.query_ms, p.query_latency_ms,
@@ -31,7 +34,8 @@ SELECT strftime('%Y-%m-%d %H:%M:%S', p.query_ts, 'unixepoch') AS query_utc,
 				'retransmits', uq.retransmits))
 			FROM causes AS u JOIN dns_queries AS uq ON uq.id = u.dns_query_id
 			WHERE u.parent_id = p.cause_id),
-		   'diagnosis', p.diagnosis, 'remedy', p.remedy) AS json
+		   'diagnosis', p.diagnosis, 'remedy', p.remedy) AS json,
+       p.query_ts AS sort_ts, p.cause_id AS sort_id
 FROM ptr_delays AS p
 JOIN transactions AS t ON t.id = p.transaction_id
 WHERE p.parent_id IS NULL
@@ -39,6 +43,19 @@ WHERE p.parent_id IS NULL
   AND (:since IS NULL OR p.request_ts >= :since)
   AND (:until IS NULL OR p.request_ts < :until)
   AND (:client IS NULL OR p.client = :client OR p.server = :client)
-  AND (:protocol IS NULL OR p.protocol = :protocol)
-ORDER BY p.query_ts DESC, p.cause_id DESC
+  AND (:protocol IS NULL OR p.protocol = :protocol)),
+tot AS (SELECT qname, count(*) AS replies, count(DISTINCT session) AS sessions,
+	       round(sum(wait_ms), 1) AS total_wait_ms
+	FROM rows GROUP BY qname)
+SELECT r.query_utc, r.qname, r.relation, r.resolver, r.outcome, r.query_ms, r.session,
+       r.client, r.command, r.wait_ms, r.share, r.upstream,
+       tot.sessions AS name_sessions, tot.total_wait_ms AS name_total_wait_ms,
+       r.ptr_text || '; this name delayed ' || tot.replies || ' slow repl' ||
+	       CASE tot.replies WHEN 1 THEN 'y' ELSE 'ies' END || ' in ' || tot.sessions ||
+	       ' session' || CASE tot.sessions WHEN 1 THEN '' ELSE 's' END || ', ' ||
+	       printf('%.1f', tot.total_wait_ms / 1000.0) || ' s of waiting in all' AS ptr_text,
+       json_set(r.json, '$.name_sessions', tot.sessions, '$.name_slow_replies', tot.replies,
+		'$.name_total_wait_ms', tot.total_wait_ms) AS json
+FROM rows AS r JOIN tot ON tot.qname = r.qname
+ORDER BY r.sort_ts DESC, r.sort_id DESC
 LIMIT :limit;

@@ -145,3 +145,28 @@ Test(cli, several_files_one_timeline_and_stdin)
 	cr_expect_neq(strcmp(out, "0\n"), 0, "stdin analysis found the cause");
 	free(out);
 }
+
+/* A progress bar (bytes, rate, ETA) on a terminal, nothing in a pipe. */
+Test(cli, progress_bar_only_on_a_tty, .timeout = 120)
+{
+	char gen[512], *out = NULL;
+	if (access("/usr/bin/script", X_OK) != 0)
+		cr_skip_test("script(1) not installed");
+	e2e_bin("mxlag-gen", gen, sizeof(gen));
+	cr_assert_eq(e2e_sh(NULL, "'%s' workload -q -o '%s/w.pcap' --sessions 3000 --seed 2", gen,
+			    dir),
+		     0);
+	cr_assert_eq(e2e_sh(&out,
+			    "cd '%s' && script -qec \"'%s' analyze --db tty.db w.pcap\" /dev/null",
+			    dir, bin),
+		     0, "%s", out);
+	cr_expect(strstr(out, "100.0%") != NULL && strstr(out, "ETA") != NULL &&
+			  strstr(out, "MB/s") != NULL,
+		  "no progress bar on a terminal: %.300s", out);
+	free(out);
+	cr_assert_eq(e2e_sh(&out, "cd '%s' && '%s' analyze --db pipe.db w.pcap 2>&1 | cat", dir,
+			    bin),
+		     0);
+	cr_expect(strstr(out, "ETA") == NULL, "progress bar in a pipe: %.300s", out);
+	free(out);
+}
