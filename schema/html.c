@@ -17,6 +17,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "fmterr.h"
 #include "store.h"
 
 #define SVG_W 1160
@@ -50,19 +51,6 @@ struct hctx {
 
 #define P(...) fprintf(h->out, __VA_ARGS__)
 
-static void fmt_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-fmt_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	if (!err || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* ---- text --------------------------------------------------------------------- */
 

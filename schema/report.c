@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "fmterr.h"
 #include "html.h"
 #include "store.h"
 
@@ -102,19 +103,6 @@ static const struct report_def reports[] = {
 };
 #define N_REPORTS (sizeof(reports) / sizeof(reports[0]))
 
-static void fmt_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-fmt_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	if (!err || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 void
 report_opts_init(struct report_opts *o)

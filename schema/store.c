@@ -4,6 +4,8 @@
  */
 #include "store.h"
 
+#include "fmterr.h"
+
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -138,10 +140,7 @@ wall_now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static void fmt_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
+void
 fmt_err(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
