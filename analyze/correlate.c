@@ -49,8 +49,20 @@ struct dns_rec {
  */
 struct dns_key {
 	uint64_t ts, end_ns;
+	uint32_t qhash; /* name_hash(qname): most names are told apart without strcmp */
 	uint16_t qtype;
 	bool answers; /* PTR/MX with a non-empty answer summary */
+};
+
+/*
+ * The ring's slots in blocks of DNS_BLK with the earliest start and latest
+ * end of the records in them: a settle pass skips a block whose records all
+ * lie outside the wait, so a wait costs ~max_dns/DNS_BLK checks plus the
+ * records near it rather than the whole ring.
+ */
+#define DNS_BLK 64
+struct dns_blk {
+	uint64_t min_ts, max_end;
 };
 
 struct ident_rec {
@@ -81,6 +93,7 @@ struct corr {
 	int nhosts;
 	struct dns_rec *dns;
 	struct dns_key *dkey;
+	struct dns_blk *dblk;
 	uint32_t dns_head, dns_n;
 	struct ident_rec *ident;
 	uint32_t ident_head, ident_n;
@@ -125,9 +138,10 @@ corr_new(const struct corr_cfg *cfg, const struct mx_sink *out)
 	c->out = *out;
 	c->dns = calloc(c->cfg.max_dns, sizeof(*c->dns));
 	c->dkey = calloc(c->cfg.max_dns, sizeof(*c->dkey));
+	c->dblk = calloc((c->cfg.max_dns + DNS_BLK - 1) / DNS_BLK, sizeof(*c->dblk));
 	c->ident = calloc(c->cfg.max_ident, sizeof(*c->ident));
 	c->held = calloc(c->cfg.max_held, sizeof(*c->held));
-	if (!c->dns || !c->dkey || !c->ident || !c->held) {
+	if (!c->dns || !c->dkey || !c->dblk || !c->ident || !c->held) {
 		corr_free(c);
 		return NULL;
 	}
@@ -141,6 +155,7 @@ corr_free(struct corr *c)
 		return;
 	free(c->dns);
 	free(c->dkey);
+	free(c->dblk);
 	free(c->ident);
 	free(c->held);
 	free(c);
@@ -178,8 +193,10 @@ corr_arpa_name(const struct mx_addr *a, char *buf, unsigned long n)
 	if (n == 0)
 		return;
 	buf[0] = '\0';
-	if (a->family == 4) {
-		snprintf(buf, n, "%u.%u.%u.%u.in-addr.arpa", a->a[3], a->a[2], a->a[1], a->a[0]);
+	if (a->family == 4 && n >= 29) {
+		struct mx_addr r = {.family = 4, .a = {a->a[3], a->a[2], a->a[1], a->a[0]}};
+		mx_addr_fmt(&r, buf, n);
+		memcpy(buf + strlen(buf), ".in-addr.arpa", 14);
 	} else if (a->family == 6 && n >= 73) {
 		char *p = buf;
 		for (int i = 15; i >= 0; i--) {
@@ -227,6 +244,16 @@ answers_contain(const char *answers, const char *name)
 		p = e + 1;
 	}
 	return false;
+}
+
+/* FNV-1a: names are compared exactly (lower case), so is the hash */
+static uint32_t
+name_hash(const char *s)
+{
+	uint32_t h = 2166136261u;
+	for (; *s; s++)
+		h = (h ^ (uint8_t)*s) * 16777619u;
+	return h;
 }
 
 static uint32_t
@@ -277,8 +304,18 @@ rctx_init(struct rctx *r, const struct corr *c, const struct held *h)
 	corr_arpa_name(&h->server, r->arpa_server, sizeof(r->arpa_server));
 	char *suffix = strstr(r->arpa_client, h->client.family == 4 ? "in-addr.arpa" : "ip6.arpa");
 	r->dnsbl_prefix = suffix ? (size_t)(suffix - r->arpa_client) : 0;
+	uint32_t hc = name_hash(r->arpa_client), hs = name_hash(r->arpa_server);
+	uint32_t hsender = name_hash(h->sender), hrcpt[MX_RCPT_DOMAINS];
+	for (int k = 0; k < h->nrcpt; k++)
+		hrcpt[k] = name_hash(h->rcpt[k]);
 	for (uint32_t i = 0; i < c->dns_n; i++) {
-		if (!c->dkey[dns_slot(c, i)].answers)
+		const struct dns_key *key = &c->dkey[dns_slot(c, i)];
+		if (!key->answers)
+			continue;
+		bool maybe = key->qhash == hc || key->qhash == hs || key->qhash == hsender;
+		for (int k = 0; k < h->nrcpt && !maybe; k++)
+			maybe = key->qhash == hrcpt[k];
+		if (!maybe)
 			continue;
 		const struct dns_rec *d = dns_at(c, i);
 		if (d->qtype == QT_PTR) {
@@ -616,7 +653,19 @@ settle(struct corr *c, const struct held *h)
 	struct cand unrel[MAX_UNRELATED_SHOWN];
 	int nunrel = 0;
 	for (uint32_t i = 0; i < c->dns_n && n < MAX_CAND; i++) {
-		const struct dns_key *key = &c->dkey[dns_slot(c, i)];
+		uint32_t slot = dns_slot(c, i);
+		if (i == 0 || slot % DNS_BLK == 0) {
+			const struct dns_blk *b = &c->dblk[slot / DNS_BLK];
+			if (b->max_end <= t0 || b->min_ts >= t1) {
+				/* nothing in the rest of this block overlaps the wait */
+				uint32_t blk_end = (slot / DNS_BLK + 1) * DNS_BLK;
+				if (blk_end > c->cfg.max_dns)
+					blk_end = c->cfg.max_dns;
+				i += blk_end - slot - 1;
+				continue;
+			}
+		}
+		const struct dns_key *key = &c->dkey[slot];
 		int64_t ov = overlap_ns(t0, t1, key->ts, key->end_ns);
 		if (ov <= 0)
 			continue;
@@ -751,14 +800,44 @@ hold_txn(struct corr *c, const struct mx_session *s, const struct mx_txn *t, uin
 	}
 }
 
+/* Keeps the summary of slot's block true after the slot was (re)written. */
+static void
+blk_update(struct corr *c, uint32_t slot, bool overwrite)
+{
+	struct dns_blk *b = &c->dblk[slot / DNS_BLK];
+	const struct dns_key *k = &c->dkey[slot];
+	if (overwrite) {
+		/* the old record may have been the block's extreme: recount (a
+		   full ring has every slot of the block in use) */
+		uint32_t lo = slot / DNS_BLK * DNS_BLK, hi = lo + DNS_BLK;
+		if (hi > c->cfg.max_dns)
+			hi = c->cfg.max_dns;
+		b->min_ts = UINT64_MAX;
+		b->max_end = 0;
+		for (uint32_t j = lo; j < hi; j++) {
+			if (c->dkey[j].ts < b->min_ts)
+				b->min_ts = c->dkey[j].ts;
+			if (c->dkey[j].end_ns > b->max_end)
+				b->max_end = c->dkey[j].end_ns;
+		}
+		return;
+	}
+	if (slot % DNS_BLK == 0 || k->ts < b->min_ts)
+		b->min_ts = k->ts;
+	if (slot % DNS_BLK == 0 || k->end_ns > b->max_end)
+		b->max_end = k->end_ns;
+}
+
 static void
 add_dns(struct corr *c, const struct mx_dns *q)
 {
 	uint32_t slot;
+	bool overwrite = false;
 	if (c->dns_n < c->cfg.max_dns) {
 		slot = (c->dns_head + c->dns_n) % c->cfg.max_dns;
 		c->dns_n++;
 	} else {
+		overwrite = true;
 		slot = c->dns_head;
 		c->dns_head = (c->dns_head + 1) % c->cfg.max_dns;
 	}
@@ -775,8 +854,9 @@ add_dns(struct corr *c, const struct mx_dns *q)
 	d->outcome = q->outcome;
 	mx_strlcpy(d->qname, q->qname, sizeof(d->qname));
 	mx_strlcpy(d->answers, q->answers, sizeof(d->answers));
-	c->dkey[slot] = (struct dns_key){d->ts, d->end_ns, d->qtype,
+	c->dkey[slot] = (struct dns_key){d->ts, d->end_ns, name_hash(d->qname), d->qtype,
 					 d->answers[0] && (d->qtype == QT_PTR || d->qtype == QT_MX)};
+	blk_update(c, slot, overwrite);
 }
 
 static void

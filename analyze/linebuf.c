@@ -108,10 +108,21 @@ dotend_scan(struct dotend *d, const uint8_t *p, size_t n)
 
 		switch (d->st) {
 		case DOT_LINE:
-		case DOT_CR:
-			d->bytes++;
-			d->st = dotend_plain(c);
+		case DOT_CR: {
+			/* inside a line every byte up to the LF is message data:
+			   skip there at memchr() speed (bodies are most of the bytes) */
+			const uint8_t *lf = memchr(p + i, '\n', n - i);
+			if (!lf) {
+				d->bytes += n - i;
+				d->st = dotend_plain(p[n - 1]);
+				i = n - 1;
+			} else {
+				d->bytes += (size_t)(lf - (p + i)) + 1;
+				d->st = DOT_BOL;
+				i = (size_t)(lf - p);
+			}
 			break;
+		}
 		case DOT_BOL:
 			if (c == '.') {
 				d->st = DOT_DOT; /* not counted: terminator or stuffing */

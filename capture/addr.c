@@ -24,7 +24,19 @@ mx_addr_fmt(const struct mx_addr *a, char *buf, size_t n)
 	if (n == 0)
 		return buf;
 	buf[0] = '\0';
-	if (a->family == 4)
+	if (a->family == 4 && n >= 16) {
+		/* inet_ntop() goes through sprintf: this is on every stored row */
+		char *p = buf;
+		for (int i = 0; i < 4; i++) {
+			unsigned v = a->a[i];
+			if (v >= 100)
+				*p++ = (char)('0' + v / 100);
+			if (v >= 10)
+				*p++ = (char)('0' + v / 10 % 10);
+			*p++ = (char)('0' + v % 10);
+			*p++ = i < 3 ? '.' : '\0';
+		}
+	} else if (a->family == 4)
 		inet_ntop(AF_INET, a->a, buf, (socklen_t)n);
 	else if (a->family == 6)
 		inet_ntop(AF_INET6, a->a, buf, (socklen_t)n);

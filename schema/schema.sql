@@ -1,4 +1,4 @@
--- mxlag database schema, version 1.
+-- mxlag database schema, version 2.
 --
 -- Applied as a whole to an empty database.  A database at an older version
 -- is brought forward by schema/migrate_N.sql (N = 2, 3, ...: each step takes
@@ -52,7 +52,6 @@ CREATE TABLE sessions (
 	messages      INTEGER,
 	complete      INTEGER NOT NULL DEFAULT 0  -- 0 while the session is still open
 );
-CREATE INDEX sessions_start ON sessions (start);
 
 -- One command and its reply (GREETING: connect to greeting).
 CREATE TABLE transactions (
@@ -74,7 +73,6 @@ CREATE TABLE transactions (
 );
 CREATE INDEX transactions_latency ON transactions (latency_ms);
 CREATE INDEX transactions_session ON transactions (session_id, request_ts);
-CREATE INDEX transactions_request ON transactions (request_ts);
 
 -- DNS queries seen on the wire (the mail host's and its resolver's).
 CREATE TABLE dns_queries (
@@ -98,8 +96,6 @@ CREATE TABLE dns_queries (
 	retransmits  INTEGER
 );
 CREATE INDEX dns_queries_ts ON dns_queries (ts);
-CREATE INDEX dns_queries_qname ON dns_queries (qname);
-CREATE INDEX dns_queries_server ON dns_queries (server);
 
 -- ident (RFC 1413, TCP 113) probes from the mail host.
 CREATE TABLE ident_probes (
@@ -162,4 +158,4 @@ JOIN transactions AS t ON t.id = c.transaction_id
 LEFT JOIN sessions AS s ON s.id = t.session_id
 WHERE c.kind = 'dns' AND q.qtype = 'PTR';
 
-PRAGMA user_version = 1;
+PRAGMA user_version = 2;

@@ -7,6 +7,7 @@
 #include "fmterr.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -267,7 +268,7 @@ store_migrate(sqlite3 *db, const char *base_sql, const char *const *steps, int n
 	}
 }
 
-/* The embedded steps migrate_2.sql, migrate_3.sql, ... (none yet). */
+/* The embedded steps migrate_2.sql, migrate_3.sql, ... */
 int
 store_migrate_db(sqlite3 *db, char *err, size_t errlen)
 {
@@ -1345,6 +1346,12 @@ struct wslot {
  * belong to the consumer, the others to the producer.  Every other store
  * call first drains the queue, then works on the connection itself while
  * the thread sleeps.
+ *
+ * head and tail are atomics, so queueing and taking an event cost no lock;
+ * the mutex and the condition variables are only for going to sleep.  A
+ * side sets its *_waiting flag, then re-checks the counter, and the other
+ * side moves the counter, then checks the flag (all sequentially
+ * consistent): one of them always sees the other, so no wake-up is lost.
  */
 struct writer {
 	pthread_t th;
@@ -1352,11 +1359,20 @@ struct writer {
 	pthread_cond_t cv_item;  /* consumer waits for events (or quit) */
 	pthread_cond_t cv_space; /* producer waits for room (or an empty queue) */
 	struct wslot *slot;
-	uint64_t head, tail;
-	bool consumer_waiting, producer_waiting;
-	bool quit;
-	bool failed; /* the store broke in the thread; the message is in s->err */
+	_Atomic uint64_t head, tail;
+	atomic_bool consumer_waiting, producer_waiting;
+	bool quit; /* under mu */
+	atomic_bool failed; /* the store broke in the thread; the message is in s->err */
 };
+
+/* Wakes the side sleeping on cv (it re-checks its condition under mu). */
+static void
+writer_wake(struct writer *w, pthread_cond_t *cv)
+{
+	pthread_mutex_lock(&w->mu);
+	pthread_cond_signal(cv);
+	pthread_mutex_unlock(&w->mu);
+}
 
 static void *
 writer_main(void *arg)
@@ -1364,26 +1380,35 @@ writer_main(void *arg)
 	struct store *s = arg;
 	struct writer *w = s->w;
 
-	pthread_mutex_lock(&w->mu);
+	uint64_t head = atomic_load(&w->head); /* only this thread moves it */
 	for (;;) {
-		while (w->head == w->tail && !w->quit) {
-			w->consumer_waiting = true;
-			pthread_cond_wait(&w->cv_item, &w->mu);
-			w->consumer_waiting = false;
+		uint64_t tail = atomic_load(&w->tail);
+		if (head == tail) {
+			bool quit;
+			pthread_mutex_lock(&w->mu);
+			atomic_store(&w->consumer_waiting, true);
+			while ((tail = atomic_load(&w->tail)) == head && !w->quit)
+				pthread_cond_wait(&w->cv_item, &w->mu);
+			atomic_store(&w->consumer_waiting, false);
+			quit = w->quit;
+			pthread_mutex_unlock(&w->mu);
+			if (head == tail && quit)
+				break; /* quit and drained */
+			continue;
 		}
-		if (w->head == w->tail)
-			break; /* quit and drained */
-		struct wslot *e = &w->slot[w->head % WRITER_SLOTS];
-		pthread_mutex_unlock(&w->mu);
-		event_sync(s, &e->ev); /* an error makes the store broken: sticky */
-		pthread_mutex_lock(&w->mu);
-		w->head++;
-		w->failed = s->broken;
-		/* a full queue wakes its producer when half empty, not slot by slot */
-		if (w->producer_waiting && (w->tail - w->head <= WRITER_SLOTS / 2 || w->failed))
-			pthread_cond_signal(&w->cv_space);
+		for (; head != tail; head++) {
+			struct wslot *e = &w->slot[head % WRITER_SLOTS];
+			event_sync(s, &e->ev); /* an error makes the store broken: sticky */
+			if (s->broken)
+				atomic_store(&w->failed, true);
+			atomic_store(&w->head, head + 1);
+			/* a full queue wakes its producer when half empty, not slot by slot */
+			if (atomic_load(&w->producer_waiting) &&
+			    (atomic_load(&w->tail) - (head + 1) <= WRITER_SLOTS / 2 ||
+			     atomic_load(&w->failed)))
+				writer_wake(w, &w->cv_space);
+		}
 	}
-	pthread_mutex_unlock(&w->mu);
 	return NULL;
 }
 
@@ -1395,13 +1420,14 @@ writer_drain(struct store *s)
 	if (!w)
 		return;
 	pthread_mutex_lock(&w->mu);
-	while (w->head != w->tail) {
-		if (w->consumer_waiting)
+	atomic_store(&w->producer_waiting, true);
+	while (atomic_load(&w->head) != atomic_load(&w->tail)) {
+		/* the consumer may sleep on fewer than WRITER_WAKE events */
+		if (atomic_load(&w->consumer_waiting))
 			pthread_cond_signal(&w->cv_item);
-		w->producer_waiting = true;
 		pthread_cond_wait(&w->cv_space, &w->mu);
-		w->producer_waiting = false;
 	}
+	atomic_store(&w->producer_waiting, false);
 	pthread_mutex_unlock(&w->mu);
 }
 
@@ -1506,26 +1532,25 @@ writer_event(struct store *s, const struct mx_event *ev)
 		writer_drain(s);
 		return event_sync(s, ev);
 	}
-	pthread_mutex_lock(&w->mu);
-	while (!w->failed && w->tail - w->head == WRITER_SLOTS) {
-		if (w->consumer_waiting)
-			pthread_cond_signal(&w->cv_item);
-		w->producer_waiting = true;
-		pthread_cond_wait(&w->cv_space, &w->mu);
-		w->producer_waiting = false;
+	uint64_t tail = atomic_load(&w->tail); /* only this thread moves it */
+	if (tail - atomic_load(&w->head) == WRITER_SLOTS && !atomic_load(&w->failed)) {
+		pthread_mutex_lock(&w->mu);
+		atomic_store(&w->producer_waiting, true);
+		while (!atomic_load(&w->failed) && tail - atomic_load(&w->head) == WRITER_SLOTS) {
+			if (atomic_load(&w->consumer_waiting))
+				pthread_cond_signal(&w->cv_item);
+			pthread_cond_wait(&w->cv_space, &w->mu);
+		}
+		atomic_store(&w->producer_waiting, false);
+		pthread_mutex_unlock(&w->mu);
 	}
-	bool failed = w->failed;
-	pthread_mutex_unlock(&w->mu);
-	if (failed)
+	if (atomic_load(&w->failed))
 		return STORE_ERR; /* the message is in store_errmsg() */
 
-	copy_event(&w->slot[w->tail % WRITER_SLOTS], ev);
-
-	pthread_mutex_lock(&w->mu);
-	w->tail++;
-	if (w->consumer_waiting && w->tail - w->head >= WRITER_WAKE)
-		pthread_cond_signal(&w->cv_item);
-	pthread_mutex_unlock(&w->mu);
+	copy_event(&w->slot[tail % WRITER_SLOTS], ev);
+	atomic_store(&w->tail, tail + 1);
+	if (atomic_load(&w->consumer_waiting) && tail + 1 - atomic_load(&w->head) >= WRITER_WAKE)
+		writer_wake(w, &w->cv_item);
 	return STORE_OK;
 }
 

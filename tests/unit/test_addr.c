@@ -1,6 +1,8 @@
 /* test_addr.c - address parsing, formatting, comparison, hashing. */
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
+
+#include <arpa/inet.h>
 #include <string.h>
 
 #include "capture/addr.h"
@@ -40,6 +42,26 @@ ParameterizedTest(struct rt *c, addr, roundtrip)
 		return;
 	cr_expect_eq(a.family, c->family);
 	cr_expect_str_eq(mx_addr_fmt(&a, buf, sizeof(buf)), c->out);
+}
+
+/* the hand-written IPv4 formatter against the C library's */
+Test(addr, ipv4_format_matches_inet_ntop)
+{
+	struct mx_addr a = {.family = 4};
+	char ours[MX_ADDRSTRLEN], libc[INET_ADDRSTRLEN];
+	for (unsigned v = 0; v < 256; v++) {
+		for (int pos = 0; pos < 4; pos++) {
+			memset(a.a, 0, sizeof(a.a));
+			a.a[pos] = (uint8_t)v;
+			a.a[(pos + 1) % 4] = (uint8_t)(255 - v);
+			inet_ntop(AF_INET, a.a, libc, sizeof(libc));
+			cr_assert_str_eq(mx_addr_fmt(&a, ours, sizeof(ours)), libc);
+		}
+	}
+	char small[12]; /* too small for 255.255.255.255: still terminated, never overrun */
+	memset(a.a, 255, 4);
+	mx_addr_fmt(&a, small, sizeof(small));
+	cr_expect_lt(strlen(small), sizeof(small));
 }
 
 Test(addr, equality_hash_and_loopback)

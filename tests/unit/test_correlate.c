@@ -397,3 +397,98 @@ Test(correlate, held_cap_settles_early)
 	c = saved;
 	corr_free(small);
 }
+
+/*
+ * The settle pass skips blocks of the query ring that lie outside the wait.
+ * Against a brute-force overlap over the same ring (wrapped several times,
+ * a size that is not a multiple of the block), every wait must be blamed on
+ * exactly the related queries that overlap it (1 % floor included).
+ */
+#define RING 200
+#define NQ 1000
+#define NW 300
+static uint64_t big_ids[NW][RING];
+static int big_n[NW];
+static uint64_t big_txn0;
+
+static void
+collect_big(void *ctx, const struct mx_event *ev)
+{
+	(void)ctx;
+	if (ev->type != EV_CAUSE || ev->u.cause.relation != MXR_CLIENT_PTR)
+		return;
+	uint64_t w = ev->u.cause.txn_id - big_txn0;
+	cr_assert_lt(w, (uint64_t)NW);
+	cr_assert_lt(big_n[w], RING);
+	big_ids[w][big_n[w]++] = ev->u.cause.dns_id;
+}
+
+static uint64_t rng = 88172645463325252ULL;
+static uint64_t
+next_rand(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return rng;
+}
+
+Test(correlate, block_skipping_equals_brute_force)
+{
+	struct corr_cfg cfg = {.max_dns = RING, .max_held = NW + 1};
+	struct mx_sink out = {collect_big, NULL, &ids};
+	struct corr *ring = corr_new(&cfg, &out);
+	struct corr *saved = c;
+	c = ring;
+	struct mx_session s;
+	session(&s, "192.0.2.200", "192.0.2.10");
+	corr_add_host(c, &s.server.addr);
+	static uint64_t qts[NQ], qend[NQ], qid[NQ];
+	static bool related[NQ];
+	for (int i = 0; i < NQ; i++) {
+		/* queries over 600 s in arrival order with some jitter, 10 ms..8 s long */
+		qts[i] = T0 + MS(600 * i) + MS(next_rand() % 3000);
+		qend[i] = qts[i] + MS(10 + next_rand() % 8000);
+		related[i] = next_rand() % 3 != 0;
+		qid[i] = dns("192.0.2.10", "198.51.100.53",
+			     related[i] ? "200.2.0.192.in-addr.arpa" : "1.0.0.10.in-addr.arpa", 12,
+			     qts[i], qend[i], MXD_ANSWERED, "host.example");
+	}
+	big_txn0 = ids.txn + 1;
+	static uint64_t w0[NW], w1[NW];
+	for (int w = 0; w < NW; w++) {
+		w0[w] = T0 + MS(next_rand() % 610000);
+		w1[w] = w0[w] + S(1) + MS(next_rand() % 20000);
+		txn(&s, "GREETING", w0[w], w1[w]);
+	}
+	corr_finish(c);
+	int blamed = 0;
+	for (int w = 0; w < NW; w++) {
+		double wait = (double)(w1[w] - w0[w]) / 1e6, best = 0, ov[NQ];
+		for (int i = NQ - RING; i < NQ; i++) {
+			uint64_t a = w0[w] > qts[i] ? w0[w] : qts[i];
+			uint64_t b = w1[w] < qend[i] ? w1[w] : qend[i];
+			ov[i] = related[i] && b > a ? (double)(b - a) / 1e6 : 0;
+			if (ov[i] > best)
+				best = ov[i];
+		}
+		double floor_ms = best >= wait * 0.01 ? wait * 0.01 : 0;
+		int want = 0;
+		for (int i = NQ - RING; i < NQ; i++) {
+			if (ov[i] <= 0 || ov[i] < floor_ms)
+				continue;
+			want++;
+			bool found = false;
+			for (int k = 0; k < big_n[w]; k++)
+				found |= big_ids[w][k] == qid[i];
+			cr_expect(found, "wait %d: query %d (id %llu) not blamed", w, i,
+				  (unsigned long long)qid[i]);
+		}
+		cr_expect_eq(big_n[w], want, "wait %d: %d causes, brute force says %d", w,
+			     big_n[w], want);
+		blamed += want > 0;
+	}
+	cr_expect_gt(blamed, NW / 4, "the property was exercised (%d waits blamed)", blamed);
+	c = saved;
+	corr_free(ring);
+}

@@ -126,7 +126,7 @@ Test(store, schema_text_is_exposed)
 {
 	const char *sql = store_schema_sql();
 	cr_assert(strstr(sql, "CREATE TABLE sessions") != NULL);
-	cr_assert(strstr(sql, "PRAGMA user_version = 1") != NULL);
+	cr_assert(strstr(sql, "PRAGMA user_version = 2") != NULL);
 	cr_assert_not_null(store_sql_file("reports/slow.sql"));
 	cr_assert_null(store_sql_file("nope.sql"));
 }
@@ -181,6 +181,36 @@ Test(store, migration_steps_apply_in_order)
 	/* and it refuses to go back */
 	cr_assert_eq(store_migrate(db, base_v1, NULL, 0, err, sizeof(err)), STORE_NEWER);
 	sqlite3_close(db);
+}
+
+/* A version-1 database (its four extra indexes) is brought to version 2 on open. */
+Test(store, version_1_database_is_migrated)
+{
+	char err[256];
+	sqlite3 *db = open_ro(dbpath);
+	cr_assert_eq(store_migrate_db(db, err, sizeof(err)), STORE_OK, "%s", err);
+	/* what version 1 had on top of version 2 */
+	cr_assert_eq(sqlite3_exec(db,
+	                          "CREATE INDEX sessions_start ON sessions (start);"
+	                          "CREATE INDEX transactions_request ON transactions (request_ts);"
+	                          "CREATE INDEX dns_queries_qname ON dns_queries (qname);"
+	                          "CREATE INDEX dns_queries_server ON dns_queries (server);"
+	                          "INSERT INTO sessions (id, protocol) VALUES (7, 'smtp');"
+	                          "PRAGMA user_version = 1;",
+	                          NULL, NULL, NULL),
+	             SQLITE_OK);
+	sqlite3_close(db);
+	struct store *s = open_store();
+	db = store_db(s);
+	cr_expect_eq(q_int(db, "PRAGMA user_version"), 2);
+	cr_expect_eq(q_int(db, "SELECT count(*) FROM sqlite_schema WHERE name IN ('sessions_start',"
+	                       " 'transactions_request', 'dns_queries_qname', 'dns_queries_server')"),
+	             0);
+	cr_expect_gt(q_int(db, "SELECT count(*) FROM sqlite_schema WHERE name = "
+	                       "'transactions_latency'"),
+	             0, "the indexes the reports use stay");
+	cr_expect_eq(q_int(db, "SELECT count(*) FROM sessions WHERE id = 7"), 1, "data kept");
+	store_close(s);
 }
 
 Test(store, failed_migration_step_rolls_back)
