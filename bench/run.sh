@@ -27,6 +27,11 @@ while [ $# -gt 0 ]; do
 	esac
 done
 
+if [ "$tools" = 1 ]; then
+	# ndpiReader (libndpi-bin) and tshark to compare with; as root they are
+	# installed when missing, otherwise the comparison lines are left out
+	scripts/setup.sh --bench || echo "bench: without ndpiReader/tshark (see above)" >&2
+fi
 B=build-bench
 cmake -S . -B $B -DCMAKE_BUILD_TYPE=Release -DMXLAG_TESTS=OFF >/dev/null
 cmake --build $B -j"$(nproc)" --target mxlag mxlag-gen bare_loop capbench runstat >/dev/null

@@ -402,7 +402,16 @@ store_open(struct store **out, const char *path, char *err, size_t errlen)
 		fmt_err(err, errlen, "out of memory");
 		return STORE_ERR;
 	}
-	rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+	/*
+	 * The connection is used by one thread at a time (the writer thread
+	 * only between drains), so SQLite's per-call connection mutex is not
+	 * needed (NOMUTEX); nor is its global count of allocated memory, which
+	 * takes another mutex on every malloc.  sqlite3_config() only works
+	 * before SQLite's first use and fails harmlessly after that.
+	 */
+	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+	rc = sqlite3_open_v2(path, &s->db,
+	                     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK) {
 		fmt_err(err, errlen, "cannot open database %s: %s", path,
 		        s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));

@@ -4,14 +4,17 @@
 #   scripts/setup.sh --test   plus what the test suite uses (clang for the
 #                             fuzzers, tshark and tcpdump for cross-checks,
 #                             chromium to render the HTML report headless)
+#   scripts/setup.sh --bench  plus what bench/ compares with and replays
+#                             with (ndpiReader, tshark, tcpreplay)
 # As root it runs apt-get for whatever is missing; otherwise it prints the
 # apt-get line to run and fails.
 set -eu
 
 pkgs="gcc make cmake pkg-config libpcap-dev libndpi-dev libsqlite3-dev libcriterion-dev sqlite3"
-if [ "${1:-}" = "--test" ]; then
-	pkgs="$pkgs clang libclang-rt-dev tshark tcpdump iproute2 valgrind chromium"
-fi
+case "${1:-}" in
+--test) pkgs="$pkgs clang libclang-rt-dev tshark tcpdump iproute2 valgrind chromium" ;;
+--bench) pkgs="$pkgs libndpi-bin tshark tcpreplay iproute2 ethtool" ;;
+esac
 
 missing=""
 for p in $pkgs; do
