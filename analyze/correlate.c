@@ -94,6 +94,15 @@ struct corr {
 	struct dns_rec *dns;
 	struct dns_key *dkey;
 	struct dns_blk *dblk;
+	/*
+	 * The records with answers (dns_key.answers), chained by qhash: what a
+	 * settle pass needs of earlier answers (the client's PTR target, MX
+	 * hosts) is found without reading the whole ring.  -1 ends a chain.
+	 */
+	int32_t *ans_head; /* ans_mask + 1 buckets */
+	int32_t *ans_next, *ans_prev; /* per slot */
+	uint32_t ans_mask;
+	uint32_t *scratch; /* max_dns logical indexes, for one rctx_init() */
 	uint32_t dns_head, dns_n;
 	struct ident_rec *ident;
 	uint32_t ident_head, ident_n;
@@ -139,9 +148,20 @@ corr_new(const struct corr_cfg *cfg, const struct mx_sink *out)
 	c->dns = calloc(c->cfg.max_dns, sizeof(*c->dns));
 	c->dkey = calloc(c->cfg.max_dns, sizeof(*c->dkey));
 	c->dblk = calloc((c->cfg.max_dns + DNS_BLK - 1) / DNS_BLK, sizeof(*c->dblk));
+	c->ans_mask = 1;
+	while (c->ans_mask < c->cfg.max_dns)
+		c->ans_mask <<= 1;
+	c->ans_head = malloc(c->ans_mask * sizeof(*c->ans_head));
+	c->ans_mask--;
+	c->ans_next = calloc(c->cfg.max_dns, sizeof(*c->ans_next));
+	c->ans_prev = calloc(c->cfg.max_dns, sizeof(*c->ans_prev));
+	c->scratch = calloc(c->cfg.max_dns, sizeof(*c->scratch));
+	if (c->ans_head)
+		memset(c->ans_head, 0xff, (c->ans_mask + 1) * sizeof(*c->ans_head));
 	c->ident = calloc(c->cfg.max_ident, sizeof(*c->ident));
 	c->held = calloc(c->cfg.max_held, sizeof(*c->held));
-	if (!c->dns || !c->dkey || !c->dblk || !c->ident || !c->held) {
+	if (!c->dns || !c->dkey || !c->dblk || !c->ans_head || !c->ans_next || !c->ans_prev ||
+	    !c->scratch || !c->ident || !c->held) {
 		corr_free(c);
 		return NULL;
 	}
@@ -156,6 +176,10 @@ corr_free(struct corr *c)
 	free(c->dns);
 	free(c->dkey);
 	free(c->dblk);
+	free(c->ans_head);
+	free(c->ans_next);
+	free(c->ans_prev);
+	free(c->scratch);
 	free(c->ident);
 	free(c->held);
 	free(c);
@@ -296,6 +320,13 @@ append_answers(char *dst, size_t n, const char *answers)
 	dst[l + a] = '\0';
 }
 
+static int
+cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
 static void
 rctx_init(struct rctx *r, const struct corr *c, const struct held *h)
 {
@@ -304,20 +335,30 @@ rctx_init(struct rctx *r, const struct corr *c, const struct held *h)
 	corr_arpa_name(&h->server, r->arpa_server, sizeof(r->arpa_server));
 	char *suffix = strstr(r->arpa_client, h->client.family == 4 ? "in-addr.arpa" : "ip6.arpa");
 	r->dnsbl_prefix = suffix ? (size_t)(suffix - r->arpa_client) : 0;
-	uint32_t hc = name_hash(r->arpa_client), hs = name_hash(r->arpa_server);
-	uint32_t hsender = name_hash(h->sender), hrcpt[MX_RCPT_DOMAINS];
+	/* the names whose answers matter, by hash; then their records, oldest first */
+	uint32_t want[2 + 1 + MX_RCPT_DOMAINS];
+	int nwant = 0;
+	want[nwant++] = name_hash(r->arpa_client);
+	want[nwant++] = name_hash(r->arpa_server);
+	if (h->sender[0])
+		want[nwant++] = name_hash(h->sender);
 	for (int k = 0; k < h->nrcpt; k++)
-		hrcpt[k] = name_hash(h->rcpt[k]);
-	for (uint32_t i = 0; i < c->dns_n; i++) {
-		const struct dns_key *key = &c->dkey[dns_slot(c, i)];
-		if (!key->answers)
+		want[nwant++] = name_hash(h->rcpt[k]);
+	uint32_t nidx = 0;
+	for (int w = 0; w < nwant; w++) {
+		bool again = false;
+		for (int v = 0; v < w; v++)
+			again |= want[v] == want[w];
+		if (again)
 			continue;
-		bool maybe = key->qhash == hc || key->qhash == hs || key->qhash == hsender;
-		for (int k = 0; k < h->nrcpt && !maybe; k++)
-			maybe = key->qhash == hrcpt[k];
-		if (!maybe)
-			continue;
-		const struct dns_rec *d = dns_at(c, i);
+		for (int32_t sl = c->ans_head[want[w] & c->ans_mask]; sl >= 0; sl = c->ans_next[sl])
+			if (c->dkey[sl].qhash == want[w] && nidx < c->cfg.max_dns)
+				c->scratch[nidx++] = ((uint32_t)sl + c->cfg.max_dns - c->dns_head) %
+						     c->cfg.max_dns;
+	}
+	qsort(c->scratch, nidx, sizeof(*c->scratch), cmp_u32);
+	for (uint32_t j = 0; j < nidx; j++) {
+		const struct dns_rec *d = dns_at(c, c->scratch[j]);
 		if (d->qtype == QT_PTR) {
 			if (strcmp(d->qname, r->arpa_client) == 0)
 				append_answers(r->client_names, sizeof(r->client_names), d->answers);
@@ -498,7 +539,19 @@ emit_diagnosis(struct corr *c, const struct held *h, const struct cand *cands, i
 	else if (!h->txn.reply_ns)
 		snprintf(pre, sizeof(pre), "The server closed after %.1f s without a reply. ",
 			 wait_ms / 1000);
-	if (best < 0) {
+	if (best < 0 && h->outbound) {
+		/* the host is the client here: the remote server kept it waiting */
+		mx_addr_fmt(&h->server, r, sizeof(r));
+		snprintf(g->diagnosis, sizeof(g->diagnosis),
+			 "%sthe remote server %s took %.1f s to answer the mail host's %s; nothing "
+			 "the host did on the network explains it",
+			 pre, r, wait_ms / 1000, h->txn.command);
+		mx_strlcpy(g->remedy,
+			   "the delay is on the remote side (its checks or content filter); "
+			   "locally, only make sure such waits do not use up the delivery "
+			   "slots (outbound concurrency, connect and data timeouts)",
+			   sizeof(g->remedy));
+	} else if (best < 0) {
 		snprintf(g->diagnosis, sizeof(g->diagnosis),
 			 "%sno DNS or ident traffic of the host during the %.1f s wait: no network "
 			 "cause seen",
@@ -800,6 +853,30 @@ hold_txn(struct corr *c, const struct mx_session *s, const struct mx_txn *t, uin
 	}
 }
 
+/* Takes slot (its dkey still the old record's) out of its answer chain. */
+static void
+ans_unlink(struct corr *c, uint32_t slot)
+{
+	int32_t p = c->ans_prev[slot], n = c->ans_next[slot];
+	if (p >= 0)
+		c->ans_next[p] = n;
+	else
+		c->ans_head[c->dkey[slot].qhash & c->ans_mask] = n;
+	if (n >= 0)
+		c->ans_prev[n] = p;
+}
+
+static void
+ans_link(struct corr *c, uint32_t slot)
+{
+	int32_t *head = &c->ans_head[c->dkey[slot].qhash & c->ans_mask];
+	c->ans_next[slot] = *head;
+	c->ans_prev[slot] = -1;
+	if (*head >= 0)
+		c->ans_prev[*head] = (int32_t)slot;
+	*head = (int32_t)slot;
+}
+
 /* Keeps the summary of slot's block true after the slot was (re)written. */
 static void
 blk_update(struct corr *c, uint32_t slot, bool overwrite)
@@ -854,8 +931,12 @@ add_dns(struct corr *c, const struct mx_dns *q)
 	d->outcome = q->outcome;
 	mx_strlcpy(d->qname, q->qname, sizeof(d->qname));
 	mx_strlcpy(d->answers, q->answers, sizeof(d->answers));
+	if (overwrite && c->dkey[slot].answers)
+		ans_unlink(c, slot);
 	c->dkey[slot] = (struct dns_key){d->ts, d->end_ns, name_hash(d->qname), d->qtype,
 					 d->answers[0] && (d->qtype == QT_PTR || d->qtype == QT_MX)};
+	if (c->dkey[slot].answers)
+		ans_link(c, slot);
 	blk_update(c, slot, overwrite);
 }
 

@@ -25,6 +25,7 @@ struct rctx {
 	const struct report_opts *o;
 	const struct report_def *def;
 	double slow_ms;
+	bool outbound; /* the row being printed is one of the host's own deliveries */
 	FILE *out;
 	char *err;
 	size_t errlen;
@@ -717,7 +718,9 @@ text_cause(struct rctx *c, sqlite3_stmt *cs, int indent, bool upstream)
 		put_wrapped(c->out, indent, "ident ", 6, line);
 	} else {
 		put_wrapped(c->out, indent, "", 6,
-		            "no network cause seen: look at local processing");
+		            c->outbound ? "no network cause on the mail host's side: the remote "
+		                          "server took its time"
+		                        : "no network cause seen: look at local processing");
 	}
 #undef CS
 }
@@ -764,6 +767,7 @@ text_slow(struct rctx *c, sqlite3_stmt *st)
 		        col_null(st, "reply_code") ? "-" : col_str(st, "reply_code"),
 		        col_str(st, "outcome"));
 		const char *causes = col_str(st, "causes_json");
+		c->outbound = col_double(st, "outbound") != 0;
 		if (strcmp(causes, "[]") == 0)
 			put_wrapped(c->out, 2, "", 4,
 			            "causes not analyzed (below the analysis "
@@ -817,6 +821,7 @@ text_session_head(struct rctx *c, const char *sj)
 		fprintf(c->out, "started %s UTC, lasted %s s, outcome %s\n", HS(6), HS(7), HS(8));
 		fprintf(c->out, "tls %s, outbound %s; slow replies: >= %g ms\n", HS(9), HS(10),
 		        c->slow_ms);
+		c->outbound = strcmp(HS(10), "yes") == 0;
 #undef HS
 		rc = SQLITE_OK;
 	}
@@ -932,9 +937,11 @@ int
 report_count_slow(sqlite3 *db, const struct report_opts *o, long *n, char *err, size_t errlen)
 {
 	sqlite3_stmt *st;
-	struct rctx c = {
-	    db,   o,   NULL,  isnan(o->slow_ms) || o->slow_ms <= 0 ? 1000.0 : o->slow_ms,
-	    NULL, err, errlen};
+	struct rctx c = {.db = db,
+	                 .o = o,
+	                 .slow_ms = isnan(o->slow_ms) || o->slow_ms <= 0 ? 1000.0 : o->slow_ms,
+	                 .err = err,
+	                 .errlen = errlen};
 
 	*n = 0;
 	if (sqlite3_prepare_v2(db,
@@ -1021,9 +1028,13 @@ report_run(sqlite3 *db, const struct report_opts *o, FILE *out, char *err, size_
 		fmt_err(err, errlen, "report %s: %s", def->name, sqlite3_errmsg(db));
 		return -1;
 	}
-	struct rctx c = {
-	    db,  o,   def,   isnan(o->slow_ms) || o->slow_ms <= 0 ? 1000.0 : o->slow_ms,
-	    out, err, errlen};
+	struct rctx c = {.db = db,
+	                 .o = o,
+	                 .def = def,
+	                 .slow_ms = isnan(o->slow_ms) || o->slow_ms <= 0 ? 1000.0 : o->slow_ms,
+	                 .out = out,
+	                 .err = err,
+	                 .errlen = errlen};
 	bind_params(&c, st);
 	switch (o->format) {
 	case REPORT_CSV:

@@ -1,8 +1,10 @@
 #!/bin/bash
 # lab.sh - a real-server lab for mxlag: reproduces the incidents of
 # DESIGN.md with the real Debian 12 programs (exim 4.96, tcpserver 0.88,
-# dovecot, unbound 1.17) in network namespaces, records each scenario with
-# tcpdump on the mail host and writes SCENARIO.pcap + SCENARIO.truth.json.
+# dovecot, unbound 1.17; postfix 3.7 and sendmail 8.17, which conflict with
+# exim4, unpacked from their .debs into /var/cache/mxlab instead of being
+# installed) in network namespaces, records each scenario with tcpdump on
+# the mail host and writes SCENARIO.pcap + SCENARIO.truth.json.
 #
 #   lab.sh list
 #   lab.sh run SCENARIO... -o OUTDIR      (or: lab.sh run all -o OUTDIR)
@@ -11,13 +13,15 @@
 # Needs root on Debian 12 (installs its packages with apt-get when missing).
 # Everything runs in the namespaces mxlab-lan (a bridge), mxlab-client,
 # mxlab-mail, mxlab-resolver and mxlab-inet (an "internet" that drops every
-# IP packet); only documentation addresses are used and no namespace has a
+# IP packet, but for one answering remote MX in outbound-size); only
+# documentation addresses are used and no namespace has a
 # route to the host, so no packet can leave the lab.  All configuration is
 # generated into a temporary directory; every process is stopped by PID and
 # every namespace removed at the end, also on failure or interruption.
 #
 # Environment: MXLAB_KEEP=1 keeps the temporary directory (configs, logs);
-# MXLAB_NO_INSTALL=1 never runs apt-get.
+# MXLAB_NO_INSTALL=1 never runs apt-get; MXLAB_CACHE=DIR holds the unpacked
+# postfix and sendmail (default /var/cache/mxlab).
 set -u
 
 LAB_DIR=$(cd "$(dirname "$0")" && pwd)
@@ -41,6 +45,7 @@ ROOT1=198.51.100.1         # fake root servers (in the dead internet)
 ROOT2=203.0.113.1
 ISP_DNS=198.51.100.53      # upstream of the mail host's local cache (dead)
 REMOTE_MX=203.0.113.25     # a remote MX that never answers
+SINK_MX=203.0.113.26       # a remote MX that answers (smtpsink.py in mxlab-inet)
 
 # scenario: description (in the order they run for "all": most important first)
 SCENARIOS="
@@ -60,6 +65,11 @@ local-resolver|a caching unbound on 127.0.0.1 of the mail host forwards to an up
 outbound|exim accepts a message for remote.example and delivers it at once to an MX (203.0.113.25) that never answers: SYNs only
 dnsbl|exim checks the client against a DNSBL zone (dnslists = dnsbl.example) the resolver cannot reach: RCPT waits
 outlook-abort|incident 1 as the user saw it: exim would wait 90 s for the client's PTR (dns_retrans 30s, dns_retry 3), the client gives up like Outlook after 60 s without a greeting
+postfix-ptr-timeout|incident 1 with postfix 3.7: smtpd resolves the client's PTR (libc resolver, timeout:2 attempts:2); the resolver has no reverse zone and recurses into the dead internet: the 220 greeting waits
+ip-literal-relay|incident 6: sendmail 8.17 with its smart host written as a bare IP (DS203.0.113.25, not [203.0.113.25]) delivers interactively: the reply to the final dot waits for the MX lookup of the name 203.0.113.25
+ip-literal-relay-fixed|the remedy, DS[203.0.113.25]: no lookup; the final dot's reply still waits, now for the connection to the dead relay (no DNS cause)
+outbound-size|incident 7 (sizes): exim delivers a 3 MB message to a remote MX (203.0.113.26, smtpsink.py) that answers the final dot after 3 s
+postfix-relay-ip|the same bare-IP smart host with postfix 3.7 (relayhost = 203.0.113.25): no lookup of the numeric name, a direct connection that is never answered (SYNs only)
 "
 
 PIDS=""          # processes started by this run
@@ -117,6 +127,86 @@ ensure_packages() {
 	[ -n "$made" ] && rm -f $prc
 	[ $p = 0 ] || die "apt-get install failed"
 	# a package's init script may still have started something: we don't use those
+}
+
+# Postfix conflicts with exim4 as a Debian package, so it is never
+# installed: its .deb is fetched with `apt-get download` into $PF_CACHE and
+# unpacked there with dpkg-deb -x; the lab runs that copy's master(8) with
+# a generated configuration.  The shared libraries it needs (its Depends:
+# lib* packages) are installed with apt-get when missing, and the users it
+# runs as (postfix, group postdrop) are created when missing.
+PF_CACHE=${MXLAB_CACHE:-/var/cache/mxlab}
+PF_ROOT=$PF_CACHE/postfix-root
+PF_LIB=$PF_ROOT/usr/lib/postfix
+PF_DAEMON=$PF_LIB/sbin
+
+ensure_postfix() {
+	[ -x "$PF_DAEMON/master" ] && [ -x "$PF_DAEMON/smtpd" ] || unpack_debs "$PF_ROOT" postfix
+	unpacked_libs "$PF_ROOT" "$PF_LIB" "$(ls "$PF_CACHE"/postfix_*.deb | head -1)" \
+		"$PF_DAEMON"/master "$PF_DAEMON"/smtpd "$PF_DAEMON"/smtp "$PF_DAEMON"/cleanup \
+		"$PF_DAEMON"/qmgr "$PF_DAEMON"/trivial-rewrite "$PF_DAEMON"/postlogd "$PF_LIB"/*.so
+	postfix_users
+}
+
+postfix_users() {
+	getent group postdrop >/dev/null || groupadd --system postdrop || die "groupadd postdrop failed"
+	getent passwd postfix >/dev/null ||
+		useradd --system --user-group --no-create-home --home-dir /nonexistent \
+			--shell /usr/sbin/nologin postfix || die "useradd postfix failed"
+}
+
+# unpacked_libs ROOT LIBDIR DEB BIN...: install the lib* packages of DEB's
+# Depends: when one of BIN... lacks a shared library (apt-get only then)
+unpacked_libs() {
+	local root=$1 libdir=$2 deb=$3 nf p missing=""
+	shift 3
+	nf=$(for p in "$@"; do
+		LD_LIBRARY_PATH=$libdir ldd "$p" 2>/dev/null | sed -n 's/^[[:space:]]*\([^ ]*\) => not found.*/\1/p'
+	done | sort -u)
+	[ -z "$nf" ] && return 0
+	for p in $(dpkg-deb -f "$deb" Depends 2>/dev/null | tr ',|' '\n\n' |
+		sed -n 's/^[[:space:]]*\(lib[a-z0-9.+-]*\).*/\1/p' | sort -u); do
+		dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
+	done
+	[ -n "$missing" ] || die "$root lacks$(echo $nf | sed 's/^/ /') and no package of its Depends: provides them"
+	[ "${MXLAB_NO_INSTALL:-0}" = 1 ] && die "$root lacks libraries: missing packages:$missing (MXLAB_NO_INSTALL=1)"
+	msg "installing libraries:$missing"
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >&2 ||
+		die "apt-get install$missing failed"
+}
+
+# unpack_debs ROOT PKG...: apt-get download PKG... into $PF_CACHE and
+# unpack them all into ROOT (nothing is installed)
+unpack_debs() {
+	local root=$1 p deb
+	shift
+	[ "${MXLAB_NO_INSTALL:-0}" = 1 ] && die "no unpacked $* in $root (MXLAB_NO_INSTALL=1)"
+	[ -r /etc/debian_version ] || die "no unpacked $* in $root (and this is not Debian)"
+	mkdir -p "$PF_CACHE" || die "cannot create $PF_CACHE"
+	msg "fetching $* into $PF_CACHE (apt-get download; not installed)"
+	(cd "$PF_CACHE" && for p in "$@"; do rm -f "${p}"_*.deb; done &&
+		{ apt-get download -o APT::Sandbox::User=root "$@" >&2 ||
+			{ apt-get update -qq >&2 && apt-get download -o APT::Sandbox::User=root "$@" >&2; }; }) ||
+		die "apt-get download $* failed"
+	rm -rf "$root.new"
+	for p in "$@"; do
+		deb=$(ls "$PF_CACHE/${p}"_*.deb 2>/dev/null | head -1)
+		[ -n "$deb" ] && dpkg-deb -x "$deb" "$root.new" || die "cannot unpack $p"
+	done
+	rm -rf "$root" && mv "$root.new" "$root" || die "cannot move $root.new"
+}
+
+# sendmail (8.17) for the IP-literal smart host of incident 6: like postfix,
+# it conflicts with exim4, so it is unpacked, not installed (with m4 and
+# sendmail-cf to build its sendmail.cf from a generated .mc)
+SM_ROOT=$PF_CACHE/sendmail-root
+SM_BIN=$SM_ROOT/usr/libexec/sendmail/sendmail
+SM_CF=$SM_ROOT/usr/share/sendmail/cf
+
+ensure_sendmail() {
+	[ -x "$SM_BIN" ] && [ -x "$SM_ROOT/usr/bin/m4" ] && [ -r "$SM_CF/m4/cf.m4" ] ||
+		unpack_debs "$SM_ROOT" sendmail-bin sendmail-base sendmail-cf m4
+	unpacked_libs "$SM_ROOT" "" "$(ls "$PF_CACHE"/sendmail-bin_*.deb | head -1)" "$SM_BIN" "$SM_ROOT/usr/bin/m4"
 }
 
 # one lab at a time on a machine: the namespace names are fixed
@@ -510,6 +600,155 @@ EOF
 	}
 }
 
+# postfix_conf: main.cf and master.cf for the unpacked postfix, every
+# directory inside the scenario's; the knobs are shell variables
+#   P_MAIN (extra main.cf lines)
+postfix_conf() {
+	local d=$S/postfix q
+	mkdir -p "$d/etc" "$d/data" "$d/queue"
+	for q in incoming active deferred bounce defer trace flush hold corrupt saved maildrop private public pid; do
+		mkdir -p "$d/queue/$q"
+	done
+	chown -R postfix:postfix "$d/data" "$d/queue"
+	chown root:root "$d/queue" "$d/queue/pid"
+	chgrp postdrop "$d/queue/maildrop" "$d/queue/public"
+	chmod 730 "$d/queue/maildrop"
+	chmod 710 "$d/queue/public"
+	chmod 700 "$d/queue/private"
+	cat >"$d/etc/main.cf" <<EOF
+# generated by mxlag examples/lab/lab.sh (scenario $SC); postfix unpacked in $PF_ROOT
+compatibility_level = 3.6
+config_directory = $d/etc
+meta_directory = $d/etc
+queue_directory = $d/queue
+data_directory = $d/data
+daemon_directory = $PF_DAEMON
+command_directory = $PF_ROOT/usr/sbin
+shlib_directory = $PF_LIB
+mail_owner = postfix
+setgid_group = postdrop
+import_environment = MAIL_CONFIG MAIL_DEBUG MAIL_LOGTAG TZ LANG=C POSTLOG_SERVICE POSTLOG_HOSTNAME LD_LIBRARY_PATH
+maillog_file_prefixes = $d
+maillog_file = $d/maillog
+myhostname = mx.example.org
+mydomain = example.org
+myorigin = \$myhostname
+mydestination = example.org
+inet_interfaces = $MAIL4
+inet_protocols = ipv4
+mynetworks = 127.0.0.0/8 192.0.2.0/24
+alias_maps =
+alias_database =
+local_recipient_maps =
+relay_domains =
+transport_maps =
+smtputf8_enable = no
+biff = no
+smtp_tls_security_level = none
+smtpd_tls_security_level = none
+smtpd_banner = \$myhostname ESMTP mxlab (postfix)
+local_transport = discard
+default_transport = smtp
+delay_warning_time = 0
+EOF
+	[ -n "${P_MAIN:-}" ] && printf '%s\n' "$P_MAIN" >>"$d/etc/main.cf"
+	cat >"$d/etc/master.cf" <<EOF
+# generated by mxlag examples/lab/lab.sh: nothing chrooted
+# service      type  private unpriv chroot wakeup maxproc command
+$MAIL4:25    inet  n       -      n      -      -       smtpd
+pickup         unix  n       -      n      60     1       pickup
+cleanup        unix  n       -      n      -      0       cleanup
+qmgr           unix  n       -      n      300    1       qmgr
+rewrite        unix  -       -      n      -      -       trivial-rewrite
+bounce         unix  -       -      n      -      0       bounce
+defer          unix  -       -      n      -      0       bounce
+trace          unix  -       -      n      -      0       bounce
+verify         unix  -       -      n      -      1       verify
+flush          unix  n       -      n      1000?  0       flush
+proxymap       unix  -       -      n      -      -       proxymap
+smtp           unix  -       -      n      -      -       smtp
+relay          unix  -       -      n      -      -       smtp
+showq          unix  n       -      n      -      -       showq
+error          unix  -       -      n      -      -       error
+retry          unix  -       -      n      -      -       error
+discard        unix  -       -      n      -      -       discard
+anvil          unix  -       -      n      -      1       anvil
+scache         unix  -       -      n      -      1       scache
+postlog        unix-dgram n  -      n      -      1       postlogd
+EOF
+}
+
+start_postfix() {
+	postfix_conf
+	spawn postfix $NS_MAIL "$S/mailhost/run" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
+		LD_LIBRARY_PATH="$PF_LIB" MAIL_CONFIG="$S/postfix/etc" \
+		"$PF_DAEMON/master" -d -c "$S/postfix/etc" >/dev/null
+	wait_for 10 listening $NS_MAIL tcp 25 $MAIL4 || {
+		msg "postfix did not start: $(tail -3 "$S/logs/postfix.log") $(tail -3 "$S/postfix/maillog" 2>/dev/null)"
+		return 1
+	}
+}
+
+# sendmail_conf: sendmail.cf built with m4 from a generated .mc; the knob
+#   M_MC (extra .mc lines)
+sendmail_conf() {
+	local d=$S/sendmail
+	mkdir -p "$d/queue" "$d/etc"
+	chmod 700 "$d/queue"
+	: >"$d/etc/local-host-names"
+	printf 'hosts\tfiles dns\naliases\tfiles\n' >"$d/etc/service.switch"
+	cat >"$d/sendmail.mc" <<EOF
+divert(-1)
+# generated by mxlag examples/lab/lab.sh (scenario $SC); sendmail unpacked in $SM_ROOT
+divert(0)dnl
+VERSIONID(\`mxlab')dnl
+OSTYPE(\`linux')dnl
+define(\`confDOMAIN_NAME', \`mx.example.org')dnl
+define(\`confDONT_PROBE_INTERFACES', \`true')dnl
+define(\`QUEUE_DIR', \`$d/queue')dnl
+define(\`confPID_FILE', \`$d/sendmail.pid')dnl
+define(\`STATUS_FILE', \`$d/statistics')dnl
+define(\`ALIAS_FILE', \`')dnl
+define(\`confCW_FILE', \`-o $d/etc/local-host-names')dnl
+define(\`confSERVICE_SWITCH_FILE', \`$d/etc/service.switch')dnl
+define(\`confDEF_USER_ID', \`8:8')dnl
+define(\`confTO_IDENT', \`0s')dnl
+define(\`confLOG_LEVEL', \`9')dnl
+FEATURE(\`promiscuous_relay')dnl
+FEATURE(\`accept_unresolvable_domains')dnl
+${M_MC:-}
+DAEMON_OPTIONS(\`Port=25, Addr=$MAIL4, Name=MTA')dnl
+MAILER(\`local')dnl
+MAILER(\`smtp')dnl
+EOF
+	"$SM_ROOT/usr/bin/m4" -D_CF_DIR_="$SM_CF/" "$SM_CF/m4/cf.m4" "$d/sendmail.mc" >"$d/sendmail.cf" 2>"$S/logs/m4.log" || {
+		msg "m4 failed: $(tail -3 "$S/logs/m4.log")"
+		return 1
+	}
+	chmod 644 "$d/sendmail.cf"
+}
+
+start_sendmail() {
+	sendmail_conf || return 1
+	spawn sendmail $NS_MAIL "$S/mailhost/run" "$SM_BIN" -bD -C "$S/sendmail/sendmail.cf" >/dev/null
+	wait_for 10 listening $NS_MAIL tcp 25 $MAIL4 || {
+		msg "sendmail did not start: $(tail -3 "$S/logs/sendmail.log")"
+		return 1
+	}
+}
+
+# start_sink ARGS...: a remote MX that answers, at $SINK_MX in the
+# "internet" namespace (the only address there that gets through)
+start_sink() {
+	ip -n $NS_INET addr add $SINK_MX/32 dev eth0 || return 1
+	ip netns exec $NS_INET nft insert rule inet blackhole pre ip daddr $SINK_MX tcp dport 25 accept || return 1
+	spawn sink $NS_INET $PY "$LAB_DIR/smtpsink.py" --listen $SINK_MX "$@" >/dev/null
+	wait_for 10 listening $NS_INET tcp 25 $SINK_MX || {
+		msg "smtpsink did not start: $(tail -3 "$S/logs/sink.log")"
+		return 1
+	}
+}
+
 # ---------------------------------------------------------------------------
 # capture and clients
 
@@ -806,12 +1045,115 @@ sc_outlook_abort() {
 EOF
 }
 
+sc_postfix_ptr_timeout() {
+	start_resolver "$ZONE_NONE" && mail_env $RES4 && start_postfix && start_capture eth0 || return 1
+	client smtp --source $CLIENT4 --server $MAIL4
+	truth <<'EOF'
+{"scenario": "postfix-ptr-timeout", "server": "postfix 3.7 smtpd (libc resolver: options timeout:2 attempts:2)", "resolver": "192.0.2.53",
+ "note": "no reverse zone for 192.0.2.0/24 on the resolver: smtpd's PTR query for the client is never answered before the libc resolver gives up (2 s x 2 attempts); postfix then greets with the client as unknown",
+ "sessions": [{"client": "192.0.2.200", "protocol": "smtp",
+   "slow": [{"command": "GREETING", "causes": [
+     {"kind": "dns", "relation": "client-ptr", "qname": "200.2.0.192.in-addr.arpa", "outcome": "unanswered"}]}]}],
+ "dns": [{"qname": "200.2.0.192.in-addr.arpa", "outcome": "unanswered"}]}
+EOF
+}
+
+# sendmail_relay SMARTHOST: sendmail relays everything to SMARTHOST,
+# interactively (the reply to the final dot waits for the delivery)
+sendmail_relay() {
+	M_MC="define(\`SMART_HOST', \`$1')dnl
+define(\`confDELIVERY_MODE', \`interactive')dnl
+define(\`confTO_RESOLVER_RETRANS', \`2s')dnl
+define(\`confTO_RESOLVER_RETRY', \`2')dnl
+define(\`confTO_CONNECT', \`4s')dnl
+define(\`confTO_ICONNECT', \`4s')dnl"
+	# the envelope domains resolve at once (sendmail checks them at MAIL
+	# and RCPT); the smart host's "name" is left to the dead internet
+	start_resolver "$ZONE_EMPTY" "$ZONE_SOA" 'local-zone: "good.example." static' \
+		'local-data: "good.example. 3600 IN MX 10 mx.good.example."' \
+		'local-data: "mx.good.example. 3600 IN A 198.51.100.25"' 'local-zone: "remote.example." static' \
+		'local-data: "remote.example. 3600 IN MX 10 mx.remote.example."' \
+		'local-data: "mx.remote.example. 3600 IN A 198.51.100.26"' &&
+		mail_env $RES4 && start_sendmail && start_capture eth0 || return 1
+	client smtp --source $CLIENT4 --server $MAIL4 --rcpt someone@remote.example
+}
+
+sc_ip_literal_relay_fixed() {
+	sendmail_relay "[$REMOTE_MX]" || return 1
+	truth <<'EOF'
+{"scenario": "ip-literal-relay-fixed", "server": "sendmail 8.17 (DS[203.0.113.25], DeliveryMode=interactive, Timeout.connect 4s)", "resolver": "192.0.2.53",
+ "note": "the remedy of ip-literal-relay: the smart host in brackets; sendmail makes no lookup for it and connects at once, but 203.0.113.25 never answers, so the reply to the final dot still waits for the connect timeout (4 s): the wait's cause is the host's own unanswered outbound connection, not DNS",
+ "sessions": [{"client": "192.0.2.200", "protocol": "smtp", "slow": [{"command": "DATA-END"}]}],
+ "sql": [["select count(*) from dns_queries where qname = '203.0.113.25'", "=", 0],
+         ["select count(*) from causes where relation = 'ip-literal'", "=", 0],
+         ["select count(*) from sessions where outbound = 1 and server = '203.0.113.25' and server_port = 25 and outcome = 'unanswered'", ">=", 1]]}
+EOF
+}
+
+sc_ip_literal_relay() {
+	sendmail_relay "$REMOTE_MX" || return 1
+	truth <<'EOF'
+{"scenario": "ip-literal-relay", "server": "sendmail 8.17 (DS203.0.113.25, DeliveryMode=interactive, Timeout.resolver.retrans 2s, retry 2)", "resolver": "192.0.2.53",
+ "note": "the smart host is written as a bare IP, so sendmail asks for MX records of the name 203.0.113.25 while the client waits for the reply to its final dot; the resolver recurses for that name into the dead internet and never answers (sendmail then defers the message)",
+ "sessions": [{"client": "192.0.2.200", "protocol": "smtp",
+   "slow": [{"command": "DATA-END", "causes": [
+     {"kind": "dns", "relation": "ip-literal", "qname": "203.0.113.25", "outcome": ["unanswered", "servfail"]}]}]}],
+ "dns": [{"qname": "203.0.113.25"}],
+ "sql": [["select count(*) from transactions where command = 'DATA-END' and latency_ms >= 1000 and remedy like '%brackets%'", ">=", 1]]}
+EOF
+}
+
+sc_outbound_size() {
+	start_resolver "$ZONE_EMPTY" "$ZONE_SOA" 'local-zone: "remote.example." static' \
+		'local-data: "remote.example. 3600 IN MX 10 mx.remote.example."' \
+		"local-data: \"mx.remote.example. 3600 IN A $SINK_MX\"" &&
+		start_sink --delay-data 3 && mail_env $RES4 && start_exim && start_capture eth0 || return 1
+	client smtp --source $CLIENT4 --server $MAIL4 --rcpt someone@remote.example --size 3000000
+	# exim delivers at once: 3 MB to the remote MX, which takes 3 s to
+	# answer the final dot
+	local i
+	for i in $(seq 100); do
+		grep -q "disconnect" "$S/logs/sink.log" && break
+		sleep 0.2
+	done
+	msg "  sink: $(grep message "$S/logs/sink.log" | tail -1)"
+	truth <<'EOF'
+{"scenario": "outbound-size", "server": "exim 4.96; remote MX 203.0.113.26 (smtpsink.py --delay-data 3)", "resolver": "192.0.2.53",
+ "note": "the client submits a 3 MB message for remote.example; exim delivers it at once to the remote MX, which accepts after 3 s: the outbound session, its DATA size and the remote's slow reply to the final dot are what report outbound must show",
+ "sessions": [{"client": "192.0.2.200", "protocol": "smtp", "slow": []},
+   {"client": "192.0.2.10", "protocol": "smtp", "slow": [{"command": "DATA-END", "causes": [{"kind": "none"}]}]}],
+ "dns": [{"qname": "remote.example", "outcome": "answered"}],
+ "sql": [["select count(*) from sessions where outbound = 1 and server = '203.0.113.26' and server_port = 25 and outcome = 'ok'", ">=", 1],
+         ["select max(t.size) from transactions t join sessions s on s.id = t.session_id where s.outbound = 0 and t.command = 'DATA-END'", ">=", 3000000],
+         ["select max(t.size) from transactions t join sessions s on s.id = t.session_id where s.outbound = 1 and s.server = '203.0.113.26' and t.command in ('DATA-END', 'BDAT')", ">=", 3000000],
+         ["select max(t.latency_ms) from transactions t join sessions s on s.id = t.session_id where s.outbound = 1 and s.server = '203.0.113.26' and t.command = 'DATA-END'", ">=", 2900]]}
+EOF
+}
+
+sc_postfix_relay_ip() {
+	P_MAIN="relayhost = $REMOTE_MX
+smtp_connect_timeout = 4s"
+	start_resolver "$ZONE_EMPTY" "$ZONE_SOA" && mail_env $RES4 && start_postfix && start_capture eth0 || return 1
+	client smtp --source $CLIENT4 --server $MAIL4 --rcpt someone@remote.example
+	# the queue manager hands the message to smtp(8) at once; it gives up
+	# connecting after smtp_connect_timeout (4 s)
+	sleep 6
+	truth <<'EOF'
+{"scenario": "postfix-relay-ip", "server": "postfix 3.7 (relayhost = 203.0.113.25, smtp_connect_timeout 4s)", "resolver": "192.0.2.53",
+ "note": "the same bare-IP smart host as ip-literal-relay, with postfix: it makes no DNS lookup for the numeric name and connects to 203.0.113.25 at once, after the client's message is queued; the relay never answers (SYNs only)",
+ "sessions": [{"client": "192.0.2.200", "protocol": "smtp", "slow": []}],
+ "sql": [["select count(*) from dns_queries where qname = '203.0.113.25'", "=", 0],
+         ["select count(*) from sessions where outbound = 1 and server = '203.0.113.25' and server_port = 25 and outcome = 'unanswered'", ">=", 1]]}
+EOF
+}
+
 # ---------------------------------------------------------------------------
 
 run_one() {
 	SC=$1
 	S=$T/$SC
 	X_IDENT="" X_ACL_CONNECT="" X_ACL_MAIL="" X_ACL_RCPT="" X_ACL_DATA="" X_DNS_RETRANS="" X_DNS_RETRY=""
+	P_MAIN="" M_MC=""
 	rm -rf "$S"
 	mkdir -p "$S/logs"
 	chmod 755 "$S"
@@ -833,6 +1175,9 @@ run_one() {
 	cp -r "$S/logs/." "$OUT/logs/$SC/" 2>/dev/null
 	[ -d "$S/exim/log" ] && cp "$S/exim/log/"* "$OUT/logs/$SC/" 2>/dev/null
 	[ -f "$S/dovecot/dovecot.log" ] && cp "$S/dovecot/dovecot.log" "$OUT/logs/$SC/" 2>/dev/null
+	[ -f "$S/postfix/maillog" ] && cp "$S/postfix/maillog" "$OUT/logs/$SC/postfix-maillog" 2>/dev/null
+	[ -f "$S/postfix/etc/main.cf" ] && cp "$S/postfix/etc/main.cf" "$S/postfix/etc/master.cf" "$OUT/logs/$SC/" 2>/dev/null
+	[ -f "$S/sendmail/sendmail.mc" ] && cp "$S/sendmail/sendmail.mc" "$S/sendmail/sendmail.cf" "$OUT/logs/$SC/" 2>/dev/null
 	for f in "$S"/*/*.conf; do [ -f "$f" ] && cp "$f" "$OUT/logs/$SC/"; done
 	if [ $rc = 0 ] && [ -s "$OUT/$SC.pcap" ] && [ -s "$OUT/$SC.truth.json" ]; then
 		msg "scenario $SC done in $(($(date +%s) - t0)) s: $OUT/$SC.pcap"
@@ -875,6 +1220,8 @@ cmd_run() {
 	need_root
 	take_lock wait
 	ensure_packages
+	case " $list " in *" postfix-"*) ensure_postfix ;; esac
+	case " $list " in *" ip-literal-relay"*) ensure_sendmail ;; esac
 	command -v ip >/dev/null && ip netns list >/dev/null 2>&1 || die "ip netns is not available"
 	mkdir -p "$OUT" || die "cannot create $OUT"
 	OUT=$(cd "$OUT" && pwd)

@@ -4,6 +4,7 @@
  * concurrency.
  */
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "analyze/correlate.h"
@@ -433,7 +434,7 @@ next_rand(void)
 	return rng;
 }
 
-Test(correlate, block_skipping_equals_brute_force)
+Test(correlate, block_skipping_equals_brute_force, .timeout = 30)
 {
 	struct corr_cfg cfg = {.max_dns = RING, .max_held = NW + 1};
 	struct mx_sink out = {collect_big, NULL, &ids};
@@ -491,4 +492,109 @@ Test(correlate, block_skipping_equals_brute_force)
 	cr_expect_gt(blamed, NW / 4, "the property was exercised (%d waits blamed)", blamed);
 	c = saved;
 	corr_free(ring);
+}
+
+/*
+ * Earlier answers are found through per-name chains that follow the ring:
+ * an A query for the client's PTR target is client-forward exactly while a
+ * PTR record giving that target is still in the ring (answers change over
+ * time, the ring wraps many times, chains lose evicted records).
+ */
+#define NCLI 20
+static struct {
+	uint64_t dns_id;
+	int rel;
+} fwd_seen[NCLI];
+
+static void
+collect_fwd(void *ctx, const struct mx_event *ev)
+{
+	uint64_t *ids_a = ctx;
+	if (ev->type != EV_CAUSE || ev->u.cause.kind != MXC_DNS)
+		return;
+	for (int k = 0; k < NCLI; k++)
+		if (ids_a[k] == ev->u.cause.dns_id) {
+			fwd_seen[k].dns_id = ev->u.cause.dns_id;
+			fwd_seen[k].rel = ev->u.cause.relation;
+		}
+}
+
+Test(correlate, answer_chains_follow_the_ring, .timeout = 30)
+{
+	static uint64_t a_ids[NCLI];
+	struct corr_cfg cfg = {.max_dns = RING};
+	struct mx_sink out = {collect_fwd, a_ids, &ids};
+	struct corr *ring = corr_new(&cfg, &out);
+	struct corr *saved = c;
+	c = ring;
+	struct mx_addr host = A("192.0.2.10");
+	corr_add_host(c, &host);
+	/* the records in order: PTR answers, then one A query per client */
+	static char qn[NQ + NCLI][64], an[NQ + NCLI][64];
+	int nrec = 0;
+	for (int i = 0; i < NQ; i++, nrec++) {
+		int k = (int)(next_rand() % NCLI);
+		snprintf(qn[nrec], sizeof(qn[nrec]), "%d.2.0.192.in-addr.arpa", k + 1);
+		snprintf(an[nrec], sizeof(an[nrec]), "h%d-%d.example", k, i);
+		dns("192.0.2.10", "198.51.100.53", qn[nrec], 12, T0 + MS(i), T0 + MS(i) + MS(1),
+		    MXD_ANSWERED, an[nrec]);
+	}
+	bool want[NCLI];
+	for (int k = 0; k < NCLI; k++) {
+		/* a target some PTR record once gave for this client: recent or long gone */
+		int pick = (int)(next_rand() % NQ);
+		char arpa[64];
+		snprintf(arpa, sizeof(arpa), "%d.2.0.192.in-addr.arpa", k + 1);
+		while (strcmp(qn[pick], arpa) != 0)
+			pick = (pick + 1) % NQ;
+		snprintf(qn[nrec], sizeof(qn[nrec]), "%s", an[pick]);
+		an[nrec][0] = '\0';
+		nrec++;
+		a_ids[k] = dns("192.0.2.10", "198.51.100.53", an[pick], 1, T0 + S(100 + 10 * k),
+			       T0 + S(100 + 10 * k) + MS(900), MXD_ANSWERED, NULL);
+	}
+	/* what the ring holds once everything is in: the last RING records */
+	for (int k = 0; k < NCLI; k++) {
+		char arpa[64];
+		snprintf(arpa, sizeof(arpa), "%d.2.0.192.in-addr.arpa", k + 1);
+		want[k] = false;
+		for (int r = nrec - RING; r < nrec; r++)
+			want[k] |= strcmp(qn[r], arpa) == 0 && strcmp(an[r], qn[NQ + k]) == 0;
+	}
+	int in_ring = 0;
+	for (int k = 0; k < NCLI; k++) {
+		struct mx_session s;
+		char cli[32];
+		snprintf(cli, sizeof(cli), "192.0.2.%d", k + 1);
+		session(&s, cli, "192.0.2.10");
+		txn(&s, "GREETING", T0 + S(100 + 10 * k), T0 + S(100 + 10 * k) + S(1));
+	}
+	corr_finish(c);
+	for (int k = 0; k < NCLI; k++) {
+		cr_expect_eq(fwd_seen[k].dns_id, a_ids[k], "client %d: its A query is a cause", k);
+		cr_expect_eq(fwd_seen[k].rel == MXR_CLIENT_FORWARD, want[k],
+			     "client %d: client-forward %d, expected %d", k,
+			     fwd_seen[k].rel == MXR_CLIENT_FORWARD, want[k]);
+		in_ring += want[k];
+	}
+	cr_expect(in_ring > 0 && in_ring < NCLI, "both cases exercised (%d of %d in the ring)",
+		  in_ring, NCLI);
+	c = saved;
+	corr_free(ring);
+}
+
+/* The host's own delivery waited on the remote MX: said so, not "local processing". */
+Test(correlate, outbound_wait_is_the_remote_side)
+{
+	struct mx_session s;
+	session(&s, "192.0.2.10", "203.0.113.25");
+	s.outbound = true;
+	uint64_t t = txn(&s, "DATA-END", T0, T0 + S(3));
+	corr_finish(c);
+	cr_assert_eq(lg.ndiag, 1);
+	cr_expect_eq(lg.diag[0].txn_id, t);
+	cr_expect(strstr(lg.diag[0].diagnosis, "remote server 203.0.113.25 took 3.0 s") != NULL,
+		  "%s", lg.diag[0].diagnosis);
+	cr_expect(strstr(lg.diag[0].remedy, "remote side") != NULL, "%s", lg.diag[0].remedy);
+	cr_expect(strstr(lg.diag[0].remedy, "local processing") == NULL, "%s", lg.diag[0].remedy);
 }

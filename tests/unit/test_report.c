@@ -118,7 +118,7 @@ Test(report, slow_json_follows_the_contract)
 
 	/* the greeting, key by key */
 	cr_assert_str_eq(jkeys(out, "$[2]"),
-	                 "argument,causes,client,client_port,command,diagnosis,latency_ms,outcome,"
+	                 "argument,causes,client,client_port,command,diagnosis,latency_ms,outbound,outcome,"
 	                 "protocol,remedy,reply_code,server,server_port,session,start,transaction");
 	cr_assert_str_eq(jx(out, "$[2].session"), "1");
 	cr_assert_str_eq(jx(out, "$[2].protocol"), "smtp");
