@@ -298,7 +298,7 @@ run(struct run_opts *o, struct src *s, const char *source, const char *fp, int l
 			}
 			if (live) {
 				if (st && wall - last_flush >= 2) {
-					store_flush(st);
+					store_commit_soon(st);
 					last_flush = wall;
 				}
 				if (deadline_ns) {

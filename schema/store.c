@@ -440,6 +440,8 @@ store_open(struct store **out, const char *path, char *err, size_t errlen)
 	if (rc == SQLITE_OK)
 		rc = sqlite3_exec(s->db,
 		                  "PRAGMA synchronous = NORMAL;"
+		                  /* checkpoint (and fsync) every 16 MiB of WAL, not every 4 */
+		                  "PRAGMA wal_autocheckpoint = 4096;"
 		                  /* bulk loads touch index pages all over: keep them in memory
 		                     (24 MiB) rather than re-reading them from the OS */
 		                  "PRAGMA cache_size = -24576;"
@@ -1340,13 +1342,14 @@ event_sync(struct store *s, const struct mx_event *ev)
 
 /* ---- writer thread --------------------------------------------------------------- */
 
-#define WRITER_SLOTS 256
+#define WRITER_SLOTS 1024 /* a few MiB: rides out the writer's commits and checkpoints */
 #define WRITER_WAKE 32 /* queued events before a sleeping writer is woken */
 
 /* one queued event, copied (ev.session points at sess when set) */
 struct wslot {
 	struct mx_event ev;
 	struct mx_session sess;
+	bool commit; /* not an event: store_commit_soon()'s request */
 };
 
 /*
@@ -1407,7 +1410,13 @@ writer_main(void *arg)
 		}
 		for (; head != tail; head++) {
 			struct wslot *e = &w->slot[head % WRITER_SLOTS];
-			event_sync(s, &e->ev); /* an error makes the store broken: sticky */
+			/* an error makes the store broken: sticky */
+			if (e->commit) {
+				if (!s->broken)
+					batch_commit(s);
+			} else {
+				event_sync(s, &e->ev);
+			}
 			if (s->broken)
 				atomic_store(&w->failed, true);
 			atomic_store(&w->head, head + 1);
@@ -1531,6 +1540,9 @@ copy_event(struct wslot *d, const struct mx_event *ev)
 	}
 }
 
+static struct wslot *writer_reserve(struct writer *w, uint64_t *tail_out);
+static void writer_publish(struct writer *w, uint64_t tail, bool urgent);
+
 /* store_event() with the thread: queues a copy, waiting while the queue is full. */
 static int
 writer_event(struct store *s, const struct mx_event *ev)
@@ -1541,7 +1553,35 @@ writer_event(struct store *s, const struct mx_event *ev)
 		writer_drain(s);
 		return event_sync(s, ev);
 	}
-	uint64_t tail = atomic_load(&w->tail); /* only this thread moves it */
+	uint64_t tail;
+	struct wslot *slot = writer_reserve(w, &tail);
+	if (!slot)
+		return STORE_ERR; /* the message is in store_errmsg() */
+	copy_event(slot, ev);
+	slot->commit = false;
+	writer_publish(w, tail, false);
+	return STORE_OK;
+}
+
+int
+store_commit_soon(struct store *s)
+{
+	if (!s || !s->w)
+		return store_flush(s);
+	uint64_t tail;
+	struct wslot *slot = writer_reserve(s->w, &tail);
+	if (!slot)
+		return STORE_ERR;
+	slot->commit = true;
+	writer_publish(s->w, tail, true);
+	return STORE_OK;
+}
+
+/* The next free slot (waiting while the queue is full); NULL once the store broke. */
+static struct wslot *
+writer_reserve(struct writer *w, uint64_t *tail_out)
+{
+	uint64_t tail = atomic_load(&w->tail); /* only the producer moves it */
 	if (tail - atomic_load(&w->head) == WRITER_SLOTS && !atomic_load(&w->failed)) {
 		pthread_mutex_lock(&w->mu);
 		atomic_store(&w->producer_waiting, true);
@@ -1554,13 +1594,19 @@ writer_event(struct store *s, const struct mx_event *ev)
 		pthread_mutex_unlock(&w->mu);
 	}
 	if (atomic_load(&w->failed))
-		return STORE_ERR; /* the message is in store_errmsg() */
+		return NULL;
+	*tail_out = tail;
+	return &w->slot[tail % WRITER_SLOTS];
+}
 
-	copy_event(&w->slot[tail % WRITER_SLOTS], ev);
+/* Hands the slot reserved at tail to the thread (woken at once if urgent). */
+static void
+writer_publish(struct writer *w, uint64_t tail, bool urgent)
+{
 	atomic_store(&w->tail, tail + 1);
-	if (atomic_load(&w->consumer_waiting) && tail + 1 - atomic_load(&w->head) >= WRITER_WAKE)
+	if (atomic_load(&w->consumer_waiting) &&
+	    (urgent || tail + 1 - atomic_load(&w->head) >= WRITER_WAKE))
 		writer_wake(w, &w->cv_item);
-	return STORE_OK;
 }
 
 int

@@ -124,8 +124,17 @@ int store_bulk_load(struct store *s);
  */
 int store_start_writer(struct store *s);
 
-/* Commits the open batch now (the live capture calls this periodically). */
+/* Commits the open batch now (after the writer thread stored what is queued). */
 int store_flush(struct store *s);
+
+/*
+ * Asks for a commit of everything given so far without waiting for it: with
+ * the writer thread the request is queued behind the events and the thread
+ * commits (the packet path does not stall while it drains); without it, the
+ * same as store_flush().  Live capture calls this every few seconds so that
+ * quiet periods still reach the database.
+ */
+int store_commit_soon(struct store *s);
 
 /* Run totals; counters become a JSON object {"name": value, ...}. */
 struct run_stats {

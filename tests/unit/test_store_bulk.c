@@ -442,6 +442,45 @@ Test(store_bulk, writer_thread_flush_commits_for_live_capture)
 	sqlite3_close(db);
 }
 
+/* store_commit_soon(): the thread commits by itself, the caller never waits */
+Test(store_bulk, writer_thread_commits_soon_without_a_drain, .timeout = 60)
+{
+	struct store *s = open_store();
+	cr_assert_eq(store_begin_run(s, "live:lo", NULL, NULL), STORE_OK);
+	cr_assert_eq(store_start_writer(s), STORE_OK, "%s", store_errmsg(s));
+	sqlite3 *db = open_db();
+	static struct mx_session x;
+	for (int round = 1; round <= 3; round++) {
+		/* fewer events than wake a sleeping writer: only the request does */
+		for (uint64_t i = 1; i <= 5; i++) {
+			uint64_t id = (uint64_t)(round - 1) * 5 + i;
+			session(&x, id);
+			cr_assert_eq(txn_event(s, &x, id, "EHLO"), STORE_OK, "%s", store_errmsg(s));
+		}
+		cr_assert_eq(store_commit_soon(s), STORE_OK, "%s", store_errmsg(s));
+		int64_t n = 0;
+		for (int tries = 0; tries < 500 && n < round * 5; tries++) {
+			usleep(10000);
+			n = q_int(db, "SELECT count(*) FROM transactions");
+		}
+		cr_assert_eq(n, round * 5, "round %d: committed by the thread", round);
+	}
+	cr_assert_eq(store_end_run(s, NULL), STORE_OK, "%s", store_errmsg(s));
+	store_close(s);
+	cr_assert_eq(q_int(db, "SELECT count(*) FROM transactions"), 15);
+	sqlite3_close(db);
+	/* without a thread it is a plain flush */
+	s = open_store();
+	cr_assert_eq(store_begin_run(s, "live:lo", NULL, NULL), STORE_OK);
+	session(&x, 100);
+	cr_assert_eq(txn_event(s, &x, 100, "EHLO"), STORE_OK, "%s", store_errmsg(s));
+	cr_assert_eq(store_commit_soon(s), STORE_OK);
+	db = open_db();
+	cr_assert_eq(q_int(db, "SELECT count(*) FROM transactions WHERE id > 15"), 1);
+	sqlite3_close(db);
+	store_close(s);
+}
+
 Test(store_bulk, writer_thread_errors_are_reported_and_sticky)
 {
 	struct store *s = open_store();
