@@ -28,7 +28,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define LB_LINE_MAX 4096
+/*
+ * Two per SMTP/POP3 session, for every session at once: this size is most
+ * of a session's memory.  RFC 5321 allows 512-octet command and reply
+ * lines, RFC 1939 512-octet POP3 lines; what the analyzers keep of a line
+ * (command, argument, reply code and text) is shorter still.  Longer lines
+ * (AUTH payloads, abuse) are counted and cut.
+ */
+#define LB_LINE_MAX 1024
 
 struct linebuf {
 	size_t len;                /* bytes of the line held in buf (<= LB_LINE_MAX) */
