@@ -46,6 +46,7 @@ struct dispatch {
 	struct dns_tracker *dns;
 	struct ndpi_detection_module_struct *ndpi;
 	struct dispatch_stats st;
+	uint32_t open_sessions; /* mail sessions with state right now */
 	mx_emit_fn out;
 	void *out_ctx;
 	/* first SMTP server each client connected to (see learn_deliverer) */
@@ -251,9 +252,17 @@ ensure_session(struct dispatch *d, struct cap_flow *f, struct fstate *fs, bool w
 		return true;
 	if (!fs->ops)
 		return false;
+	if (with_parser && d->open_sessions >= d->cfg.max_sessions) {
+		/* a flood of connections must not cost memory without bound (an
+		   attempt that never got anywhere is made and freed at its close) */
+		d->st.sessions_over_cap++;
+		fs->kind = FK_IGNORE;
+		return false;
+	}
 	fs->sess = calloc(1, sizeof(*fs->sess));
 	if (!fs->sess)
 		return false;
+	d->open_sessions++;
 	struct mx_session *s = fs->sess;
 	s->id = ++d->ids.session;
 	s->proto = fs->ops->proto;
@@ -422,6 +431,7 @@ on_close(void *ctx, struct cap_flow *f, enum cap_close why, uint64_t ts)
 		ev.u.session = *fs->sess;
 		dispatch_emit(d, &ev);
 		free(fs->sess);
+		d->open_sessions--;
 		break;
 	}
 	case FK_DNS:
@@ -465,6 +475,8 @@ dispatch_new(const struct dispatch_cfg *cfg, mx_emit_fn out, void *out_ctx)
 		d->cfg = *cfg;
 	else
 		d->cfg.use_ndpi = 1;
+	if (!d->cfg.max_sessions)
+		d->cfg.max_sessions = DISPATCH_MAX_SESSIONS;
 	d->out = out;
 	d->out_ctx = out_ctx;
 	d->corr_out = (struct mx_sink){dispatch_out, d, &d->ids};

@@ -18,12 +18,19 @@ struct dispatch_cfg {
 	struct corr_cfg corr;
 	uint64_t dns_timeout_ns; /* unanswered after this, default 30 s */
 	int use_ndpi;            /* classify flows on other ports with nDPI (default on) */
+	/* SMTP/POP3 sessions analyzed at once (a few KiB each); a mail flow
+	   opened beyond this is counted in sessions_over_cap and not analyzed.
+	   0 = DISPATCH_MAX_SESSIONS */
+	uint32_t max_sessions;
 	/* --events: every analyzer event as one JSON line here (NULL = off) */
 	FILE *events_out;
 };
 
+#define DISPATCH_MAX_SESSIONS 8192
+
 struct dispatch_stats {
 	uint64_t sessions, txns, dns_queries, ident_probes, causes;
+	uint64_t sessions_over_cap; /* mail flows left out: max_sessions were open */
 	uint64_t ndpi_flows, ndpi_packets, ndpi_detected;
 };
 

@@ -50,9 +50,11 @@ static void
 usage(FILE *out)
 {
 	fputs("usage: mxlag analyze [--db FILE] [--slow MS] [--filter BPF] [--host ADDR]...\n"
-	      "                     [--events] [--no-db] [--quiet] FILE...   (pcap/pcapng, - = stdin)\n"
+	      "                     [--events] [--no-db] [--quiet] [--max-sessions N]\n"
+	      "                     FILE...   (pcap/pcapng, - = stdin)\n"
 	      "       mxlag capture -i IFACE [--db FILE] [--slow MS] [--filter BPF] [--duration S]\n"
 	      "                     [--user NAME] [--host ADDR]... [--snaplen N] [--buffer MB]\n"
+	      "                     [--max-sessions N]\n"
 	      "       mxlag report  [--db FILE] [--format text|csv|json|html] [--since T] [--until T]\n"
 	      "                     [--slow MS] [--limit N] [--client ADDR] [--protocol smtp|pop3]\n"
 	      "                     [--fail-if-slow N] [-o OUT] NAME [ARG]\n"
@@ -61,6 +63,8 @@ usage(FILE *out)
 	      "T: epoch seconds, ISO 8601 (2026-11-23T10:00:00Z, 2026-11-23 10:00; UTC unless\n"
 	      "   an offset is given) or relative to now (90s, 30m, 24h, 7d, 2w).\n"
 	      "--fail-if-slow N: exit status 2 when more than N slow replies are in the window.\n"
+	      "--max-sessions N: SMTP/POP3 sessions analyzed at once (default 8192); more\n"
+	      "   open at the same time are counted, not analyzed (floods cost no memory).\n"
 	      "Default database: mxlag.db; default slow threshold 1000 ms.\n",
 	      out);
 }
@@ -79,6 +83,7 @@ struct run_opts {
 	double duration;
 	const char *user;
 	int snaplen, buffer_mb;
+	uint32_t max_sessions;
 };
 
 /* FNV-1a over the size and first MiB of each file: what "same capture" means. */
@@ -155,12 +160,18 @@ fill_run_stats(struct run_stats *rs, struct cap_stats *st, uint64_t first, uint6
 }
 
 static void
-print_summary(FILE *out, struct cap_stats *st, const struct dispatch_stats *ds)
+print_summary(FILE *out, struct cap_stats *st, const struct dispatch_stats *ds,
+	      uint32_t max_sessions)
 {
 	fprintf(out,
 		"mxlag: %" PRIu64 " sessions, %" PRIu64 " replies, %" PRIu64 " DNS queries, %" PRIu64
 		" ident probes, %" PRIu64 " causes\n",
 		ds->sessions, ds->txns, ds->dns_queries, ds->ident_probes, ds->causes);
+	if (ds->sessions_over_cap)
+		fprintf(out,
+			"mxlag: %" PRIu64 " mail connections not analyzed: %u sessions were open "
+			"(--max-sessions)\n",
+			ds->sessions_over_cap, max_sessions);
 	if (ds->ndpi_flows)
 		fprintf(out, "mxlag: nDPI looked at %" PRIu64 " flows (%" PRIu64 " packets)\n",
 			ds->ndpi_flows, ds->ndpi_packets);
@@ -248,6 +259,7 @@ run(struct run_opts *o, struct src *s, const char *source, const char *fp, int l
 	memset(&dc, 0, sizeof(dc));
 	dc.corr.slow_ms = o->slow_ms;
 	dc.use_ndpi = 1;
+	dc.max_sessions = o->max_sessions;
 	dc.events_out = o->events ? stdout : NULL;
 	struct dispatch *d = dispatch_new(&dc, st ? store_emit : NULL, st);
 	struct capture *cap = d ? capture_new(NULL, dispatch_ops(d)) : NULL;
@@ -335,7 +347,8 @@ run(struct run_opts *o, struct src *s, const char *source, const char *fp, int l
 		}
 	}
 	if (!o->quiet)
-		print_summary(o->events ? stderr : stdout, cs, dispatch_stats(d));
+		print_summary(o->events ? stderr : stdout, cs, dispatch_stats(d),
+			      o->max_sessions ? o->max_sessions : DISPATCH_MAX_SESSIONS);
 	if (pkts == 0 && !live && rc == 0) {
 		/* a damaged file has said so in its own line already */
 		if (!src_damaged(s))
@@ -368,6 +381,7 @@ enum {
 	OPT_CLIENT,
 	OPT_PROTOCOL,
 	OPT_FAIL_IF_SLOW,
+	OPT_MAX_SESSIONS,
 };
 
 static const struct option run_longopts[] = {
@@ -383,6 +397,7 @@ static const struct option run_longopts[] = {
 	{"user", required_argument, NULL, OPT_USER},
 	{"snaplen", required_argument, NULL, OPT_SNAPLEN},
 	{"buffer", required_argument, NULL, OPT_BUFFER},
+	{"max-sessions", required_argument, NULL, OPT_MAX_SESSIONS},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
 };
@@ -453,6 +468,16 @@ parse_run_opts(int argc, char **argv, struct run_opts *o)
 		case OPT_BUFFER:
 			o->buffer_mb = atoi(optarg);
 			break;
+		case OPT_MAX_SESSIONS: {
+			char *end;
+			unsigned long v = strtoul(optarg, &end, 10);
+			if (*end || v == 0 || v > 10000000) {
+				fprintf(stderr, "mxlag: bad --max-sessions %s\n", optarg);
+				return -1;
+			}
+			o->max_sessions = (uint32_t)v;
+			break;
+		}
 		case 'h':
 			usage(stdout);
 			exit(0);

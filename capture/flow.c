@@ -25,7 +25,7 @@
 
 #include "tcpreasm.h"
 
-#define DEF_MAX_FLOWS 262144u
+#define DEF_MAX_FLOWS 131072u
 #define DEF_IDLE_NS (600ull * 1000000000ull)
 #define DEF_SYN_IDLE_NS (75ull * 1000000000ull)
 #define DEF_OOO_BYTES (256u * 1024u)

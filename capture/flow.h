@@ -88,7 +88,7 @@ struct cap_ops {
 };
 
 struct flow_limits {
-	uint32_t max_flows;     /* default 262144 */
+	uint32_t max_flows;     /* default 131072 */
 	uint64_t idle_ns;       /* established/mid-stream flows, default 600 s */
 	uint64_t syn_idle_ns;   /* flows without SYN-ACK or after FIN/RST, default 75 s */
 	uint32_t ooo_max_bytes; /* buffered out-of-order bytes per direction, default 256 KiB */

@@ -830,16 +830,70 @@ Test(hostile, syn_flood_is_bounded_by_the_flow_cap, .timeout = 600)
 	fprintf(stderr,
 	        "hostile: SYN flood 300k flows: %.1f s, %ld KiB; %ld flows: %.1f s, %ld KiB\n",
 	        w_small, kb_small, FLOOD_FLOWS, w_big, kb_big);
-	/* both exceed the 262144-flow cap: the bigger flood costs no more memory */
+	/* both exceed the 131072-flow cap: the bigger flood costs no more memory */
 	cr_expect_lt(kb_big, kb_small + kb_small / 4, "300k flows %ld KiB, %ld flows %ld KiB",
 	             kb_small, FLOOD_FLOWS, kb_big);
 	cr_expect_lt(w_big, 120.0, "%ld flows took %.1f s", FLOOD_FLOWS, w_big);
+	cr_expect_lt(kb_big, 64 * 1024, "a full flow table stays under 64 MiB: %ld KiB", kb_big);
 
 	snprintf(cmd, sizeof(cmd), "analyze --no-db '%s'", big);
 	cr_assert_eq(mx(&out, cmd), 0);
 	long ev = counter(out, "tcp.flows_evicted"), fl = counter(out, "tcp.flows");
 	cr_expect_gt(ev, 0, "evictions are counted: %.2000s", out);
 	cr_expect_eq(fl, FLOOD_FLOWS, "%.2000s", out);
+	free(out);
+}
+
+/* n established connections to port 25 that say EHLO and then nothing, never closed. */
+static void
+conn_flood(const char *path, long n)
+{
+	struct pw_sink *s = open_sink(path);
+	uint64_t t = T0;
+	static const char ehlo[] = "EHLO x\r\n";
+	for (long i = 0; i < n; i++) {
+		char a[32];
+		snprintf(a, sizeof(a), "10.%ld.%ld.%ld", (i >> 16) & 0xff, (i >> 8) & 0xff,
+		         i & 0xff);
+		struct pw_addr cli = pw_ip(a);
+		struct pw_tcp c;
+		pw_tcp_init(&c, &cli, (uint16_t)(1024 + (i % 60000)), &host, 25,
+		            (uint32_t)i * 7919u, 1, 1, 1);
+		t = pw_tcp_handshake(s, &c, t, US(20), US(20));
+		pw_tcp_send(s, &c, 0, t + US(10), ehlo, sizeof(ehlo) - 1, 0, 0);
+		t += US(50);
+		if ((i & 0xfff) == 0)
+			pw_sink_flush(s, t);
+	}
+	cr_assert_eq(pw_sink_close(s), 0);
+}
+
+Test(hostile, connection_flood_is_bounded_by_the_session_cap, .timeout = 600)
+{
+	char path[600], cmd[2000], *out = NULL;
+	path_in(path, sizeof(path), "conn.pcap");
+	conn_flood(path, 60000);
+	int rc;
+	double w_cap = 0, w_all = 0;
+	snprintf(cmd, sizeof(cmd), "analyze --no-db --quiet --max-sessions 2000 '%s'", path);
+	long kb_cap = mx_peak_kb(cmd, &rc, &w_cap);
+	cr_expect_eq(rc, 0);
+	snprintf(cmd, sizeof(cmd), "analyze --no-db --quiet --max-sessions 1000000 '%s'", path);
+	long kb_all = mx_peak_kb(cmd, &rc, &w_all);
+	cr_expect_eq(rc, 0);
+	fprintf(stderr,
+	        "hostile: 60000 open SMTP connections: %ld KiB with 2000 analyzed at once, "
+	        "%ld KiB with all of them\n",
+	        kb_cap, kb_all);
+	/* a session costs a few KiB: 58000 of them left out is well over 100 MiB */
+	cr_expect_gt(kb_all, kb_cap + 100 * 1024, "cap %ld KiB, all %ld KiB", kb_cap, kb_all);
+	cr_expect_lt(kb_cap, 64 * 1024, "with the cap: %ld KiB", kb_cap);
+	snprintf(cmd, sizeof(cmd), "analyze --no-db --max-sessions 2000 '%s'", path);
+	cr_assert_eq(mx(&out, cmd), 0);
+	cr_expect(strstr(out, "58000 mail connections not analyzed: 2000 sessions were open") !=
+	              NULL,
+	          "%.3000s", out);
+	cr_expect(strstr(out, "mxlag: 2000 sessions,") != NULL, "%.3000s", out);
 	free(out);
 }
 
