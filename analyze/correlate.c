@@ -73,6 +73,14 @@ struct ident_rec {
 	enum mx_ident_outcome outcome;
 };
 
+/* one of the host's own outgoing mail connections (delivery, callout) */
+#define MAX_OUT 256
+struct out_rec {
+	uint64_t ts, end_ns; /* first SYN (or start) .. last packet */
+	struct mx_endpoint server;
+	enum mx_outcome outcome;
+};
+
 struct held {
 	struct mx_txn txn;
 	uint64_t wait_end;
@@ -108,6 +116,8 @@ struct corr {
 	uint32_t ident_head, ident_n;
 	struct held *held;
 	uint32_t nheld;
+	struct out_rec out_conn[MAX_OUT]; /* ring of the latest outbound sessions */
+	uint32_t out_n;                   /* added so far (index = out_n % MAX_OUT) */
 	uint64_t now_ns;
 };
 
@@ -523,12 +533,39 @@ remedy_for(enum mx_relation r, bool is_dns)
 	}
 }
 
+struct out_hit {
+	const struct out_rec *rec;
+	double overlap_ms;
+};
+
+/* The host's own outbound connection that overlapped an inbound wait most. */
+static bool
+outbound_during(const struct corr *c, const struct held *h, struct out_hit *hit)
+{
+	uint64_t t0 = h->txn.request_ns, t1 = h->wait_end;
+	uint32_t n = c->out_n < MAX_OUT ? c->out_n : MAX_OUT;
+	hit->rec = NULL;
+	hit->overlap_ms = 0;
+	if (h->outbound)
+		return false;
+	for (uint32_t i = 0; i < n; i++) {
+		const struct out_rec *o = &c->out_conn[i];
+		double ov = ns_to_ms(overlap_ns(t0, t1, o->ts, o->end_ns));
+		if (ov > hit->overlap_ms && ov >= ns_to_ms((int64_t)(t1 - t0)) * MIN_SHARE) {
+			hit->rec = o;
+			hit->overlap_ms = ov;
+		}
+	}
+	return hit->rec != NULL;
+}
+
 static void
 emit_diagnosis(struct corr *c, const struct held *h, const struct cand *cands, int n, int best,
 	       bool related, double wait_ms, double floor_ms)
 {
 	struct mx_event ev;
 	char a[MX_ADDRSTRLEN], r[MX_ADDRSTRLEN], pre[96] = "";
+	struct out_hit oc;
 	memset(&ev, 0, sizeof(ev));
 	ev.type = EV_DIAGNOSIS;
 	struct mx_diagnosis *g = &ev.u.diag;
@@ -550,6 +587,22 @@ emit_diagnosis(struct corr *c, const struct held *h, const struct cand *cands, i
 			   "the delay is on the remote side (its checks or content filter); "
 			   "locally, only make sure such waits do not use up the delivery "
 			   "slots (outbound concurrency, connect and data timeouts)",
+			   sizeof(g->remedy));
+	} else if (best < 0 && outbound_during(c, h, &oc)) {
+		/* no lookups, but the host itself was connecting out meanwhile */
+		mx_addr_fmt(&oc.rec->server.addr, r, sizeof(r));
+		snprintf(g->diagnosis, sizeof(g->diagnosis),
+			 "%sno DNS or ident traffic of the host during the %.1f s wait, but its own "
+			 "SMTP connection to %s port %u was %s for %.1f s of it",
+			 pre, wait_ms / 1000, r, oc.rec->server.port,
+			 oc.rec->outcome == MXO_UNANSWERED ? "unanswered (SYNs only)"
+			 : oc.rec->outcome == MXO_REFUSED  ? "refused"
+							   : "open",
+			 oc.overlap_ms / 1000);
+		mx_strlcpy(g->remedy,
+			   "the reply waits for a connection the host makes itself (a sender or "
+			   "recipient callout, or an interactive delivery to a smart host): make "
+			   "that destination reachable or turn the callout/interactive delivery off",
 			   sizeof(g->remedy));
 	} else if (best < 0) {
 		snprintf(g->diagnosis, sizeof(g->diagnosis),
@@ -972,6 +1025,16 @@ corr_event(void *sink, const struct mx_event *ev)
 		break;
 	case EV_IDENT:
 		add_ident(c, &ev->u.ident);
+		break;
+	case EV_SESSION:
+		if (ev->u.session.outbound) {
+			const struct mx_session *x = &ev->u.session;
+			struct out_rec *o = &c->out_conn[c->out_n++ % MAX_OUT];
+			o->ts = x->syn_ns ? x->syn_ns : x->start_ns;
+			o->end_ns = x->end_ns > o->ts ? x->end_ns : o->ts;
+			o->server = x->server;
+			o->outcome = x->outcome;
+		}
 		break;
 	case EV_TXN: {
 		const struct mx_txn *t = &ev->u.txn;

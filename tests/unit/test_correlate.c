@@ -598,3 +598,35 @@ Test(correlate, outbound_wait_is_the_remote_side)
 	cr_expect(strstr(lg.diag[0].remedy, "remote side") != NULL, "%s", lg.diag[0].remedy);
 	cr_expect(strstr(lg.diag[0].remedy, "local processing") == NULL, "%s", lg.diag[0].remedy);
 }
+
+/* No lookups, but the host's own connection out overlapped the wait: named. */
+Test(correlate, own_outbound_connection_is_named_in_the_diagnosis)
+{
+	struct mx_session in, out;
+	session(&in, "192.0.2.200", "192.0.2.10");
+	corr_add_host(c, &in.server.addr);
+	session(&out, "192.0.2.10", "203.0.113.25");
+	out.outbound = true;
+	out.server.port = 25;
+	out.syn_ns = T0 + MS(100);
+	out.end_ns = T0 + MS(3100);
+	out.outcome = MXO_UNANSWERED;
+	struct mx_event ev;
+	memset(&ev, 0, sizeof(ev));
+	ev.type = EV_SESSION;
+	ev.u.session = out;
+	corr_event(c, &ev);
+	uint64_t t = txn(&in, "DATA-END", T0, T0 + S(4));
+	/* an outbound connection outside the wait says nothing */
+	uint64_t t2 = txn(&in, "RCPT", T0 + S(10), T0 + S(12));
+	corr_finish(c);
+	cr_assert_eq(lg.ndiag, 2);
+	const struct mx_diagnosis *g = lg.diag[0].txn_id == t ? &lg.diag[0] : &lg.diag[1];
+	const struct mx_diagnosis *g2 = lg.diag[0].txn_id == t2 ? &lg.diag[0] : &lg.diag[1];
+	cr_expect(strstr(g->diagnosis, "SMTP connection to 203.0.113.25 port 25 was unanswered "
+				       "(SYNs only) for 3.0 s") != NULL,
+		  "%s", g->diagnosis);
+	cr_expect(strstr(g->remedy, "callout") != NULL, "%s", g->remedy);
+	cr_expect(cause_for(t, MXR_NONE) != NULL, "the cause stays kind none");
+	cr_expect(strstr(g2->diagnosis, "203.0.113.25") == NULL, "%s", g2->diagnosis);
+}
