@@ -932,13 +932,13 @@ ans_link(struct corr *c, uint32_t slot)
 
 /* Keeps the summary of slot's block true after the slot was (re)written. */
 static void
-blk_update(struct corr *c, uint32_t slot, bool overwrite)
+blk_update(struct corr *c, uint32_t slot, const struct dns_key *old)
 {
 	struct dns_blk *b = &c->dblk[slot / DNS_BLK];
 	const struct dns_key *k = &c->dkey[slot];
-	if (overwrite) {
-		/* the old record may have been the block's extreme: recount (a
-		   full ring has every slot of the block in use) */
+	if (old && (old->ts == b->min_ts || old->end_ns == b->max_end)) {
+		/* the old record was the block's extreme: recount (a full ring
+		   has every slot of the block in use) */
 		uint32_t lo = slot / DNS_BLK * DNS_BLK, hi = lo + DNS_BLK;
 		if (hi > c->cfg.max_dns)
 			hi = c->cfg.max_dns;
@@ -952,9 +952,10 @@ blk_update(struct corr *c, uint32_t slot, bool overwrite)
 		}
 		return;
 	}
-	if (slot % DNS_BLK == 0 || k->ts < b->min_ts)
+	bool first = !old && slot % DNS_BLK == 0; /* the block's first record ever */
+	if (first || k->ts < b->min_ts)
 		b->min_ts = k->ts;
-	if (slot % DNS_BLK == 0 || k->end_ns > b->max_end)
+	if (first || k->end_ns > b->max_end)
 		b->max_end = k->end_ns;
 }
 
@@ -984,13 +985,14 @@ add_dns(struct corr *c, const struct mx_dns *q)
 	d->outcome = q->outcome;
 	mx_strlcpy(d->qname, q->qname, sizeof(d->qname));
 	mx_strlcpy(d->answers, q->answers, sizeof(d->answers));
-	if (overwrite && c->dkey[slot].answers)
+	struct dns_key old = c->dkey[slot];
+	if (overwrite && old.answers)
 		ans_unlink(c, slot);
 	c->dkey[slot] = (struct dns_key){d->ts, d->end_ns, name_hash(d->qname), d->qtype,
 					 d->answers[0] && (d->qtype == QT_PTR || d->qtype == QT_MX)};
 	if (c->dkey[slot].answers)
 		ans_link(c, slot);
-	blk_update(c, slot, overwrite);
+	blk_update(c, slot, overwrite ? &old : NULL);
 }
 
 static void
@@ -1061,8 +1063,8 @@ corr_advance(struct corr *c, uint64_t now_ns)
 	for (uint32_t i = 0; i < c->nheld; i++) {
 		if (now_ns >= c->held[i].wait_end + c->cfg.hold_ns)
 			settle(c, &c->held[i]);
-		else
-			c->held[keep++] = c->held[i];
+		else if (keep++ != i) /* a few KiB each: move only what must move */
+			c->held[keep - 1] = c->held[i];
 	}
 	c->nheld = keep;
 }
