@@ -17,18 +17,20 @@ q AS (SELECT * FROM dns_queries
       WHERE (:since IS NULL OR ts >= :since) AND (:until IS NULL OR ts < :until)),
 i AS (SELECT * FROM ident_probes
       WHERE (:since IS NULL OR ts >= :since) AND (:until IS NULL OR ts < :until)),
+-- one sort for the ranks; the group sizes from a plain GROUP BY (a second
+-- window for count(*) would sort every reply again)
 cmd AS (SELECT s2.protocol, t.command, t.latency_ms,
-		row_number() OVER (PARTITION BY s2.protocol, t.command ORDER BY t.latency_ms) AS rn,
-		count(*) OVER (PARTITION BY s2.protocol, t.command) AS n
+		row_number() OVER (PARTITION BY s2.protocol, t.command ORDER BY t.latency_ms) AS rn
 	 FROM t JOIN sessions AS s2 ON s2.id = t.session_id
 	 WHERE t.latency_ms IS NOT NULL),
-cstat AS (SELECT protocol, command, max(n) AS replies,
+cnt AS (SELECT protocol, command, count(*) AS n FROM cmd GROUP BY protocol, command),
+cstat AS (SELECT c.protocol, c.command, max(n) AS replies,
 		 max(CASE WHEN rn = (n + 1) / 2 THEN latency_ms END) AS p50,
 		 max(CASE WHEN rn = max(1, (n * 95 + 99) / 100) THEN latency_ms END) AS p95,
 		 max(CASE WHEN rn = max(1, (n * 99 + 99) / 100) THEN latency_ms END) AS p99,
 		 max(latency_ms) AS max_ms,
 		 sum(latency_ms >= :slow_ms) AS slow
-	  FROM cmd GROUP BY protocol, command),
+	  FROM cmd AS c JOIN cnt USING (protocol, command) GROUP BY c.protocol, c.command),
 -- the main cause of each slow reply, and what to do about it
 diag AS (SELECT coalesce((SELECT CASE c.kind WHEN 'dns' THEN c.relation ELSE c.kind END
 			  FROM causes AS c WHERE c.transaction_id = t.id AND c.parent_id IS NULL
