@@ -98,6 +98,7 @@ struct corr {
 	struct corr_cfg cfg;
 	struct mx_sink out;
 	struct mx_addr hosts[CORR_MAX_HOSTS];
+	char host_arpa[CORR_MAX_HOSTS][80]; /* their reverse names */
 	int nhosts;
 	struct dns_rec *dns;
 	struct dns_key *dkey;
@@ -200,8 +201,10 @@ corr_add_host(struct corr *c, const struct mx_addr *a)
 {
 	if (a->family == 0 || mx_addr_is_loopback(a) || corr_is_host(c, a))
 		return;
-	if (c->nhosts < CORR_MAX_HOSTS)
+	if (c->nhosts < CORR_MAX_HOSTS) {
+		corr_arpa_name(a, c->host_arpa[c->nhosts], sizeof(c->host_arpa[0]));
 		c->hosts[c->nhosts++] = *a;
+	}
 }
 
 bool
@@ -254,29 +257,48 @@ ends_with_domain(const char *name, const char *dom)
 	return n == d || name[n - d - 1] == '.';
 }
 
-/* Does the comma-separated answer summary contain name (MX "10 host" too)? */
-static bool
-answers_contain(const char *answers, const char *name)
+/*
+ * The names of a comma-separated answer summary ("host.example",
+ * "10 mx.example." for MX: the last word of each item, without its final
+ * dot), split once per settle pass and then looked up for every candidate.
+ */
+#define MAX_WORDS 256 /* a 512-byte list holds fewer */
+struct words {
+	const char *w[MAX_WORDS];
+	uint16_t len[MAX_WORDS];
+	int n;
+};
+
+static void
+words_split(struct words *ws, const char *answers)
 {
 	const char *p = answers;
-	size_t nl = strlen(name);
-	while (*p) {
+	ws->n = 0;
+	while (*p && ws->n < MAX_WORDS) {
 		const char *e = strchr(p, ',');
 		size_t len = e ? (size_t)(e - p) : strlen(p);
 		const char *w = p;
-		/* last word of the item */
 		for (size_t i = 0; i < len; i++)
 			if (p[i] == ' ')
 				w = p + i + 1;
 		size_t wl = len - (size_t)(w - p);
 		if (wl > 0 && w[wl - 1] == '.')
 			wl--;
-		if (wl == nl && strncasecmp(w, name, nl) == 0)
-			return true;
+		ws->w[ws->n] = w;
+		ws->len[ws->n++] = (uint16_t)wl;
 		if (!e)
 			break;
 		p = e + 1;
 	}
+}
+
+/* Is name (of length nl) one of the words (case-insensitively)? */
+static bool
+words_have(const struct words *ws, const char *name, size_t nl)
+{
+	for (int i = 0; i < ws->n; i++)
+		if (ws->len[i] == nl && strncasecmp(ws->w[i], name, nl) == 0)
+			return true;
 	return false;
 }
 
@@ -314,6 +336,8 @@ struct rctx {
 	char server_names[512]; /* PTR answers for the host */
 	char sender_mx[512];
 	char rcpt_mx[MX_RCPT_DOMAINS][256];
+	/* the same lists split into names (words_split) */
+	struct words w_client, w_server, w_sender, w_rcpt[MX_RCPT_DOMAINS];
 };
 
 static void
@@ -383,28 +407,31 @@ rctx_init(struct rctx *r, const struct corr *c, const struct held *h)
 						       d->answers);
 		}
 	}
+	words_split(&r->w_client, r->client_names);
+	words_split(&r->w_server, r->server_names);
+	words_split(&r->w_sender, r->sender_mx);
+	for (int k = 0; k < h->nrcpt; k++)
+		words_split(&r->w_rcpt[k], r->rcpt_mx[k]);
 }
 
 static bool
-is_domain_of(const char *qname, uint16_t qtype, const char *dom, const char *mx_answers)
+is_domain_of(const char *qname, size_t ql, uint16_t qtype, const char *dom,
+	     const struct words *mx_hosts)
 {
 	if (!dom[0])
 		return false;
 	if (ends_with_domain(qname, dom))
 		return true;
 	/* A/AAAA of an MX host of the domain */
-	return (qtype == QT_A || qtype == QT_AAAA) && answers_contain(mx_answers, qname);
+	return (qtype == QT_A || qtype == QT_AAAA) && words_have(mx_hosts, qname, ql);
 }
 
 static bool
 is_self_arpa(const struct corr *c, const char *q)
 {
-	char hostarpa[80];
-	for (int i = 0; i < c->nhosts; i++) {
-		corr_arpa_name(&c->hosts[i], hostarpa, sizeof(hostarpa));
-		if (strcmp(q, hostarpa) == 0)
+	for (int i = 0; i < c->nhosts; i++)
+		if (strcmp(q, c->host_arpa[i]) == 0)
 			return true;
-	}
 	return false;
 }
 
@@ -413,6 +440,7 @@ relation_of(const struct corr *c, const struct rctx *r, const struct held *h,
 	    const struct dns_rec *d)
 {
 	const char *q = d->qname;
+	size_t ql = strlen(q);
 	bool addr_q = d->qtype == QT_A || d->qtype == QT_AAAA || d->qtype == QT_ANY;
 
 	if (strcmp(q, r->arpa_client) == 0)
@@ -424,25 +452,25 @@ relation_of(const struct corr *c, const struct rctx *r, const struct held *h,
 		return MXR_IP_LITERAL;
 	/* DNSBL: the client's reversed address under some zone */
 	if (r->dnsbl_prefix && strncmp(q, r->arpa_client, r->dnsbl_prefix) == 0 &&
-	    strlen(q) > r->dnsbl_prefix)
+	    ql > r->dnsbl_prefix)
 		return MXR_DNSBL;
-	if (addr_q && answers_contain(r->client_names, q))
+	if (addr_q && words_have(&r->w_client, q, ql))
 		return MXR_CLIENT_FORWARD;
 	if (h->helo[0] && strcasecmp(q, h->helo) == 0)
 		return MXR_HELO;
 	if (addr_q && ((h->banner[0] && strcasecmp(q, h->banner) == 0) || !strchr(q, '.') ||
-		       answers_contain(r->server_names, q)))
+		       words_have(&r->w_server, q, ql)))
 		return MXR_SELF_NAME;
 	if (h->sender[0]) {
 		if (d->qtype == QT_TXT &&
 		    (ends_with_domain(q, h->sender) || strncmp(q, "_spf.", 5) == 0 ||
 		     strstr(q, "spf") != NULL))
 			return MXR_SPF;
-		if (is_domain_of(q, d->qtype, h->sender, r->sender_mx))
+		if (is_domain_of(q, ql, d->qtype, h->sender, &r->w_sender))
 			return MXR_SENDER_DOMAIN;
 	}
 	for (int i = 0; i < h->nrcpt; i++)
-		if (is_domain_of(q, d->qtype, h->rcpt[i], r->rcpt_mx[i]))
+		if (is_domain_of(q, ql, d->qtype, h->rcpt[i], &r->w_rcpt[i]))
 			return MXR_RECIPIENT_DOMAIN;
 	return MXR_UNRELATED;
 }

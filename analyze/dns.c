@@ -10,6 +10,7 @@
  */
 #include "dns.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -449,7 +450,13 @@ dns_name_is_ip_literal(const char *name, struct mx_addr *out)
 {
 	char tmp[MX_NAME_MAX];
 	struct mx_addr a;
-	size_t n = strlen(name);
+	size_t n = 0;
+	/* an unbracketed literal has only hex digits, dots and colons: most
+	   names fail on their first letters, before any copy */
+	for (; name[n]; n++)
+		if (name[0] != '[' && !isxdigit((unsigned char)name[n]) && name[n] != '.' &&
+		    name[n] != ':')
+			return false;
 	if (n >= sizeof(tmp))
 		return false;
 	if (n >= 2 && name[0] == '[' && name[n - 1] == ']') {
