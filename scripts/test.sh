@@ -1,8 +1,10 @@
 #!/bin/sh
 # test.sh - the whole test suite on a fresh machine: installs what is
 # missing, builds (warnings are errors), runs ctest, runs it again in an
-# AddressSanitizer + UndefinedBehaviorSanitizer build, and gives every
-# libFuzzer harness a short bounded run.
+# AddressSanitizer + UndefinedBehaviorSanitizer build, runs it and every
+# corpus capture under valgrind memcheck, and gives every libFuzzer harness
+# a short bounded run.
+#   MXLAG_VALGRIND=0       skip the valgrind memcheck pass (~15-25 min on 2 cores)
 #   MXLAG_FUZZ_SECONDS=N   seconds per fuzz harness (default 20, 0 = skip)
 set -eu
 cd "$(dirname "$0")/.."
@@ -23,6 +25,13 @@ cmake --build build-asan -j"$jobs"
 echo "== ctest under ASan + UBSan"
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j"$jobs")
+
+if [ "${MXLAG_VALGRIND:-1}" != 0 ]; then
+	# the plain build again: ctest (no lab) and every corpus capture under
+	# memcheck; fails on any memcheck error or definite/indirect leak
+	echo "== ctest and the corpus under valgrind memcheck"
+	scripts/valgrind.sh build
+fi
 
 secs=${MXLAG_FUZZ_SECONDS:-20}
 if [ "$secs" -gt 0 ]; then
