@@ -477,6 +477,7 @@ dispatch_new(const struct dispatch_cfg *cfg, mx_emit_fn out, void *out_ctx)
 		d->cfg.use_ndpi = 1;
 	if (!d->cfg.max_sessions)
 		d->cfg.max_sessions = DISPATCH_MAX_SESSIONS;
+	d->st.max_sessions = d->cfg.max_sessions;
 	d->out = out;
 	d->out_ctx = out_ctx;
 	d->corr_out = (struct mx_sink){dispatch_out, d, &d->ids};

@@ -31,6 +31,7 @@ struct dispatch_cfg {
 struct dispatch_stats {
 	uint64_t sessions, txns, dns_queries, ident_probes, causes;
 	uint64_t sessions_over_cap; /* mail flows left out: max_sessions were open */
+	uint32_t max_sessions;      /* the cap in force (the configured one or the default) */
 	uint64_t ndpi_flows, ndpi_packets, ndpi_detected;
 };
 

@@ -469,11 +469,6 @@ dns_name_is_ip_literal(const char *name, struct mx_addr *out)
 		if (n > 1 && tmp[n - 1] == '.')
 			tmp[n - 1] = '\0';
 	}
-	/* most names have a letter outside a-f: no need to ask inet_pton() */
-	for (const char *p = tmp; *p; p++)
-		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f') ||
-		      (*p >= 'A' && *p <= 'F') || *p == '.' || *p == ':'))
-			return false;
 	if (!mx_addr_parse(tmp, &a))
 		return false;
 	if (out)

@@ -160,8 +160,7 @@ fill_run_stats(struct run_stats *rs, struct cap_stats *st, uint64_t first, uint6
 }
 
 static void
-print_summary(FILE *out, struct cap_stats *st, const struct dispatch_stats *ds,
-	      uint32_t max_sessions)
+print_summary(FILE *out, struct cap_stats *st, const struct dispatch_stats *ds)
 {
 	fprintf(out,
 		"mxlag: %" PRIu64 " sessions, %" PRIu64 " replies, %" PRIu64 " DNS queries, %" PRIu64
@@ -171,7 +170,7 @@ print_summary(FILE *out, struct cap_stats *st, const struct dispatch_stats *ds,
 		fprintf(out,
 			"mxlag: %" PRIu64 " mail connections not analyzed: %u sessions were open "
 			"(--max-sessions)\n",
-			ds->sessions_over_cap, max_sessions);
+			ds->sessions_over_cap, ds->max_sessions);
 	if (ds->ndpi_flows)
 		fprintf(out, "mxlag: nDPI looked at %" PRIu64 " flows (%" PRIu64 " packets)\n",
 			ds->ndpi_flows, ds->ndpi_packets);
@@ -347,8 +346,7 @@ run(struct run_opts *o, struct src *s, const char *source, const char *fp, int l
 		}
 	}
 	if (!o->quiet)
-		print_summary(o->events ? stderr : stdout, cs, dispatch_stats(d),
-			      o->max_sessions ? o->max_sessions : DISPATCH_MAX_SESSIONS);
+		print_summary(o->events ? stderr : stdout, cs, dispatch_stats(d));
 	if (pkts == 0 && !live && rc == 0) {
 		/* a damaged file has said so in its own line already */
 		if (!src_damaged(s))

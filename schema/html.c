@@ -51,7 +51,6 @@ struct hctx {
 
 #define P(...) fprintf(h->out, __VA_ARGS__)
 
-
 /* ---- text --------------------------------------------------------------------- */
 
 /* length of the valid UTF-8 sequence at p, 0 if invalid (never reads past a NUL) */

@@ -104,7 +104,6 @@ static const struct report_def reports[] = {
 };
 #define N_REPORTS (sizeof(reports) / sizeof(reports[0]))
 
-
 void
 report_opts_init(struct report_opts *o)
 {

@@ -1431,16 +1431,17 @@ writer_main(void *arg)
 	return NULL;
 }
 
-/* Waits until the thread has stored every queued event. */
+/*
+ * The producer sleeps until at most max_queued events are queued, or, with
+ * stop_if_failed, the store broke in the thread.
+ */
 static void
-writer_drain(struct store *s)
+writer_wait(struct writer *w, uint64_t max_queued, bool stop_if_failed)
 {
-	struct writer *w = s->w;
-	if (!w)
-		return;
 	pthread_mutex_lock(&w->mu);
 	atomic_store(&w->producer_waiting, true);
-	while (atomic_load(&w->head) != atomic_load(&w->tail)) {
+	while (!(stop_if_failed && atomic_load(&w->failed)) &&
+	       atomic_load(&w->tail) - atomic_load(&w->head) > max_queued) {
 		/* the consumer may sleep on fewer than WRITER_WAKE events */
 		if (atomic_load(&w->consumer_waiting))
 			pthread_cond_signal(&w->cv_item);
@@ -1448,6 +1449,15 @@ writer_drain(struct store *s)
 	}
 	atomic_store(&w->producer_waiting, false);
 	pthread_mutex_unlock(&w->mu);
+}
+
+/* Waits until the thread has stored every queued event. */
+static void
+writer_drain(struct store *s)
+{
+	struct writer *w = s->w;
+	if (w)
+		writer_wait(w, 0, false);
 }
 
 static void
@@ -1583,17 +1593,8 @@ static struct wslot *
 writer_reserve(struct writer *w, uint64_t *tail_out)
 {
 	uint64_t tail = atomic_load(&w->tail); /* only the producer moves it */
-	if (tail - atomic_load(&w->head) == WRITER_SLOTS && !atomic_load(&w->failed)) {
-		pthread_mutex_lock(&w->mu);
-		atomic_store(&w->producer_waiting, true);
-		while (!atomic_load(&w->failed) && tail - atomic_load(&w->head) == WRITER_SLOTS) {
-			if (atomic_load(&w->consumer_waiting))
-				pthread_cond_signal(&w->cv_item);
-			pthread_cond_wait(&w->cv_space, &w->mu);
-		}
-		atomic_store(&w->producer_waiting, false);
-		pthread_mutex_unlock(&w->mu);
-	}
+	if (tail - atomic_load(&w->head) == WRITER_SLOTS && !atomic_load(&w->failed))
+		writer_wait(w, WRITER_SLOTS - 1, true);
 	if (atomic_load(&w->failed))
 		return NULL;
 	*tail_out = tail;

@@ -774,6 +774,29 @@ Test(hostile, megabyte_command_and_reply_lines, .timeout = 300)
 
 /* ---- floods --------------------------------------------------------------------------- */
 
+/* The i-th connection of a flood: a client of its own to the host's port 25. */
+static void
+flood_conn(struct pw_tcp *c, long i)
+{
+	char a[32];
+	snprintf(a, sizeof(a), "10.%ld.%ld.%ld", (i >> 16) & 0xff, (i >> 8) & 0xff, i & 0xff);
+	struct pw_addr cli = pw_ip(a);
+	pw_tcp_init(c, &cli, (uint16_t)(1024 + (i % 60000)), &host, 25, (uint32_t)i * 7919u, 1, 1,
+	            1);
+}
+
+/* Peak RSS of `mxlag analyze --no-db --quiet OPTS PATH`, which must succeed. */
+static long
+analyze_peak_kb(const char *opts, const char *path, double *wall_s)
+{
+	char cmd[2000];
+	int rc;
+	snprintf(cmd, sizeof(cmd), "analyze --no-db --quiet %s '%s'", opts, path);
+	long kb = mx_peak_kb(cmd, &rc, wall_s);
+	cr_expect_eq(rc, 0, "%s", cmd);
+	return kb;
+}
+
 /* n SYNs from distinct clients to port 25, 5 us apart, never answered. */
 static void
 syn_flood(const char *path, long n)
@@ -781,13 +804,8 @@ syn_flood(const char *path, long n)
 	struct pw_sink *s = open_sink(path);
 	uint64_t t = T0;
 	for (long i = 0; i < n; i++) {
-		char a[32];
-		snprintf(a, sizeof(a), "10.%ld.%ld.%ld", (i >> 16) & 0xff, (i >> 8) & 0xff,
-		         i & 0xff);
-		struct pw_addr cli = pw_ip(a);
 		struct pw_tcp c;
-		pw_tcp_init(&c, &cli, (uint16_t)(1024 + (i % 60000)), &host, 25,
-		            (uint32_t)i * 7919u, 1, 1, 1);
+		flood_conn(&c, i);
 		pw_tcp_syn(s, &c, 0, t);
 		t += US(5);
 		if ((i & 0xfff) == 0)
@@ -819,14 +837,9 @@ Test(hostile, syn_flood_is_bounded_by_the_flow_cap, .timeout = 600)
 	path_in(big, sizeof(big), "syn-big.pcap");
 	syn_flood(small, 300000);
 	syn_flood(big, FLOOD_FLOWS);
-	int rc;
 	double w_small = 0, w_big = 0;
-	snprintf(cmd, sizeof(cmd), "analyze --no-db --quiet '%s'", small);
-	long kb_small = mx_peak_kb(cmd, &rc, &w_small);
-	cr_expect_eq(rc, 0);
-	snprintf(cmd, sizeof(cmd), "analyze --no-db --quiet '%s'", big);
-	long kb_big = mx_peak_kb(cmd, &rc, &w_big);
-	cr_expect_eq(rc, 0);
+	long kb_small = analyze_peak_kb("", small, &w_small);
+	long kb_big = analyze_peak_kb("", big, &w_big);
 	fprintf(stderr,
 	        "hostile: SYN flood 300k flows: %.1f s, %ld KiB; %ld flows: %.1f s, %ld KiB\n",
 	        w_small, kb_small, FLOOD_FLOWS, w_big, kb_big);
@@ -854,13 +867,8 @@ conn_flood(const char *path, long n)
 	uint64_t t = T0;
 	static const char ehlo[] = "EHLO x\r\n";
 	for (long i = 0; i < n; i++) {
-		char a[32];
-		snprintf(a, sizeof(a), "10.%ld.%ld.%ld", (i >> 16) & 0xff, (i >> 8) & 0xff,
-		         i & 0xff);
-		struct pw_addr cli = pw_ip(a);
 		struct pw_tcp c;
-		pw_tcp_init(&c, &cli, (uint16_t)(1024 + (i % 60000)), &host, 25,
-		            (uint32_t)i * 7919u, 1, 1, 1);
+		flood_conn(&c, i);
 		t = pw_tcp_handshake(s, &c, t, US(20), US(20));
 		pw_tcp_send(s, &c, 0, t + US(10), ehlo, sizeof(ehlo) - 1, 0, 0);
 		t += US(50);
@@ -875,14 +883,9 @@ Test(hostile, connection_flood_is_bounded_by_the_session_cap, .timeout = 600)
 	char path[600], cmd[2000], *out = NULL;
 	path_in(path, sizeof(path), "conn.pcap");
 	conn_flood(path, 60000);
-	int rc;
 	double w_cap = 0, w_all = 0;
-	snprintf(cmd, sizeof(cmd), "analyze --no-db --quiet --max-sessions 2000 '%s'", path);
-	long kb_cap = mx_peak_kb(cmd, &rc, &w_cap);
-	cr_expect_eq(rc, 0);
-	snprintf(cmd, sizeof(cmd), "analyze --no-db --quiet --max-sessions 1000000 '%s'", path);
-	long kb_all = mx_peak_kb(cmd, &rc, &w_all);
-	cr_expect_eq(rc, 0);
+	long kb_cap = analyze_peak_kb("--max-sessions 2000", path, &w_cap);
+	long kb_all = analyze_peak_kb("--max-sessions 1000000", path, &w_all);
 	fprintf(stderr,
 	        "hostile: 60000 open SMTP connections: %ld KiB with 2000 analyzed at once, "
 	        "%ld KiB with all of them\n",
@@ -937,14 +940,9 @@ Test(hostile, dns_flood_is_bounded_by_the_pending_cap, .timeout = 600)
 	path_in(db, sizeof(db), "flood.db");
 	dns_flood(small, 80000);
 	dns_flood(big, 200000);
-	int rc;
 	double w_small = 0, w_big = 0;
-	snprintf(cmd, sizeof(cmd), "analyze --no-db --quiet '%s'", small);
-	long kb_small = mx_peak_kb(cmd, &rc, &w_small);
-	cr_expect_eq(rc, 0);
-	snprintf(cmd, sizeof(cmd), "analyze --no-db --quiet '%s'", big);
-	long kb_big = mx_peak_kb(cmd, &rc, &w_big);
-	cr_expect_eq(rc, 0);
+	long kb_small = analyze_peak_kb("", small, &w_small);
+	long kb_big = analyze_peak_kb("", big, &w_big);
 	fprintf(stderr, "hostile: DNS flood 80k: %.1f s, %ld KiB; 200k: %.1f s, %ld KiB\n", w_small,
 	        kb_small, w_big, kb_big);
 	cr_expect_lt(kb_big, kb_small + kb_small / 4, "80k queries %ld KiB, 200k %ld KiB", kb_small,
