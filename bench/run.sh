@@ -12,6 +12,8 @@
 #   capture   the capture layer alone: decode, flows, reassembly (bench/capbench.c)
 #   analyze   mxlag analyze --no-db (capture + protocol analyzers + correlation)
 #   full      mxlag analyze into a fresh SQLite database (everything)
+#   sqlite    the full run's rows inserted again by SQLite alone (bench/sqlite_floor.c):
+#             a floor under any run that stores them
 # and the ratios to the bare loop.  Figures are measured, never assumed.
 set -eu
 cd "$(dirname "$0")/.."
@@ -34,7 +36,7 @@ if [ "$tools" = 1 ]; then
 fi
 B=build-bench
 cmake -S . -B $B -DCMAKE_BUILD_TYPE=Release -DMXLAG_TESTS=OFF >/dev/null
-cmake --build $B -j"$(nproc)" --target mxlag mxlag-gen bare_loop capbench runstat >/dev/null
+cmake --build $B -j"$(nproc)" --target mxlag mxlag-gen bare_loop capbench runstat sqlite_floor >/dev/null
 mkdir -p bench/out
 
 measure() { # label packets cmd...
@@ -65,6 +67,11 @@ run_file() { # file
 	if [ "$tools" = 1 ] && command -v tshark >/dev/null 2>&1; then
 		measure tshark "$pk" tshark -n -r "$f" -T fields -e smtp.response.code -e dns.time
 	fi
+	# the rows the full run stored, inserted again by SQLite alone (no packets)
+	fl=$($B/sqlite_floor bench/out/bench.db)
+	echo "$fl" | awk -v p="$pk" '{
+		printf "sqlite    the %d rows alone: insert %.3f s (%.2f us/row), %d indexes %.3f s\n", $2, $4, $6, $8, $10
+		printf "          2.5 M pkt/s leaves %.3f s for this file: SQLite alone needs %.2fx that\n", p / 2.5e6, ($4 + $10) / (p / 2.5e6) }'
 	awk -v b="$wall_bare" -v c="$wall_capture" -v a="$wall_analyze" -v u="$wall_full" 'BEGIN {
 		printf "ratios to bare loop: capture %.2fx  analyze %.2fx  full %.2fx\n", c/b, a/b, u/b }'
 	if [ "$tools" = 1 ] && [ -n "${wall_ndpi:-}" ]; then

@@ -114,6 +114,8 @@ Test(store_bulk, new_database_gets_its_indexes_at_the_end)
 	cr_assert_eq(store_begin_run(s, "bulk.pcap", "bulk", NULL), STORE_OK, "%s",
 	             store_errmsg(s));
 	cr_assert_eq(q_int(store_db(s), "PRAGMA synchronous"), 0); /* OFF while loading */
+	/* a rollback journal while loading: appended pages are written once */
+	cr_assert_str_eq(q_text(store_db(s), "PRAGMA journal_mode"), "truncate");
 	cr_assert_eq(fx_store_scenario(s), STORE_OK, "%s", store_errmsg(s));
 	cr_assert_eq(store_flush(s), STORE_OK, "%s", store_errmsg(s));
 
@@ -127,6 +129,7 @@ Test(store_bulk, new_database_gets_its_indexes_at_the_end)
 	cr_assert_eq(store_end_run(s, NULL), STORE_OK, "%s", store_errmsg(s));
 	cr_assert_eq(q_int(db, count_ix_sql), N_SECONDARY);
 	cr_assert_eq(q_int(store_db(s), "PRAGMA synchronous"), 1); /* NORMAL again */
+	cr_assert_str_eq(q_text(store_db(s), "PRAGMA journal_mode"), "wal"); /* WAL again */
 	cr_assert_str_eq(q_text(db, "PRAGMA integrity_check"), "ok");
 	/* the indexes are used and hold every row */
 	cr_assert_eq(q_int(db, "SELECT count(*) FROM transactions INDEXED BY transactions_session"
@@ -144,6 +147,7 @@ Test(store_bulk, existing_database_keeps_its_indexes_and_ids_stay_unique)
 	cr_assert_eq(store_bulk_load(s), STORE_OK);
 	cr_assert_eq(store_begin_run(s, "second", "second", NULL), STORE_OK, "%s", store_errmsg(s));
 	cr_assert_eq(q_int(store_db(s), "PRAGMA synchronous"), 1); /* not new: durable */
+	cr_assert_str_eq(q_text(store_db(s), "PRAGMA journal_mode"), "wal");
 	cr_assert_eq(fx_store_scenario(s), STORE_OK, "%s", store_errmsg(s));
 	cr_assert_eq(store_flush(s), STORE_OK, "%s", store_errmsg(s));
 	sqlite3 *db = open_db();
@@ -202,6 +206,7 @@ Test(store_bulk, a_load_that_dies_leaves_a_database_store_open_completes)
 
 	struct store *s = open_store();
 	cr_assert_eq(q_int(db, count_ix_sql), N_SECONDARY);
+	cr_assert_str_eq(q_text(store_db(s), "PRAGMA journal_mode"), "wal");
 	/* the next run goes on with unique ids */
 	cr_assert_eq(store_begin_run(s, "next", "next", NULL), STORE_OK, "%s", store_errmsg(s));
 	cr_assert_eq(fx_store_scenario(s), STORE_OK, "%s", store_errmsg(s));
