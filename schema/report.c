@@ -14,6 +14,7 @@
 
 #include "fmterr.h"
 #include "html.h"
+#include "sqlfn.h"
 #include "store.h"
 
 #define TEXT_WIDTH 80
@@ -262,6 +263,12 @@ report_open(sqlite3 **out, const char *path, char *err, size_t errlen)
 	char merr[256];
 	if (store_migrate_db(db, merr, sizeof(merr)) != STORE_OK) {
 		fmt_err(err, errlen, "%s: %s", path, merr);
+		sqlite3_close(db);
+		return -1;
+	}
+	if (sqlfn_register(db) != SQLITE_OK) {
+		fmt_err(err, errlen, "%s: cannot register the report functions: %s", path,
+		        sqlite3_errmsg(db));
 		sqlite3_close(db);
 		return -1;
 	}

@@ -4,17 +4,12 @@
 -- (unanswered first).  Parameters: :since, :until (on the query time),
 -- :limit (rows).
 WITH
-q AS (SELECT * FROM dns_queries
+q AS NOT MATERIALIZED (SELECT * FROM dns_queries
       WHERE (:since IS NULL OR ts >= :since) AND (:until IS NULL OR ts < :until)),
-lat AS (SELECT server, latency_ms,
-	       row_number() OVER (PARTITION BY server ORDER BY latency_ms) AS rn,
-	       count(*) OVER (PARTITION BY server) AS n
-	FROM q WHERE latency_ms IS NOT NULL),
-pct AS (SELECT server,
-	       max(CASE WHEN rn = (n + 1) / 2 THEN latency_ms END) AS p50,
-	       max(CASE WHEN rn = max(1, (n * 95 + 99) / 100) THEN latency_ms END) AS p95,
-	       max(latency_ms) AS mx
-	FROM lat GROUP BY server),
+-- percentiles: mx_percentiles (schema/sqlfn.c), the nearest-rank method
+pct AS (SELECT server, mx_percentile(p, 50) AS p50, mx_percentile(p, 95) AS p95, mx
+	FROM (SELECT server, mx_percentiles(latency_ms) AS p, max(latency_ms) AS mx
+	      FROM q WHERE latency_ms IS NOT NULL GROUP BY server)),
 ranked AS (SELECT server, qname, qtype, outcome, latency_ms, retransmits, ts,
 		  row_number() OVER (PARTITION BY server
 				     ORDER BY latency_ms IS NOT NULL, latency_ms DESC, ts, id) AS rk

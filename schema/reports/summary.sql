@@ -2,35 +2,29 @@
 -- and ident probes (within :since / :until), and the slow replies
 -- (>= :slow_ms) by their main cause.
 WITH
-s AS (SELECT * FROM sessions
+s AS NOT MATERIALIZED (SELECT * FROM sessions
       WHERE (:since IS NULL OR start >= :since) AND (:until IS NULL OR start < :until)),
-t AS (SELECT * FROM transactions
+t AS NOT MATERIALIZED (SELECT * FROM transactions
       WHERE (:since IS NULL OR request_ts >= :since) AND (:until IS NULL OR request_ts < :until)),
 slow AS (SELECT t.id,
 		(SELECT c.kind FROM causes AS c WHERE c.transaction_id = t.id AND c.parent_id IS NULL
 		 ORDER BY c.kind = 'none', c.overlap_ms DESC, c.id LIMIT 1) AS main
 	 FROM t WHERE t.latency_ms >= :slow_ms),
-lat AS (SELECT latency_ms, row_number() OVER (ORDER BY latency_ms) AS rn,
-	       count(*) OVER () AS n
-	FROM t WHERE latency_ms IS NOT NULL),
-q AS (SELECT * FROM dns_queries
+-- percentiles: mx_percentiles (schema/sqlfn.c), the nearest-rank method
+lat AS (SELECT mx_percentiles(latency_ms) AS p, max(latency_ms) AS mx FROM t),
+q AS NOT MATERIALIZED (SELECT * FROM dns_queries
       WHERE (:since IS NULL OR ts >= :since) AND (:until IS NULL OR ts < :until)),
-i AS (SELECT * FROM ident_probes
+i AS NOT MATERIALIZED (SELECT * FROM ident_probes
       WHERE (:since IS NULL OR ts >= :since) AND (:until IS NULL OR ts < :until)),
--- one sort for the ranks; the group sizes from a plain GROUP BY (a second
--- window for count(*) would sort every reply again)
-cmd AS (SELECT s2.protocol, t.command, t.latency_ms,
-		row_number() OVER (PARTITION BY s2.protocol, t.command ORDER BY t.latency_ms) AS rn
-	 FROM t JOIN sessions AS s2 ON s2.id = t.session_id
-	 WHERE t.latency_ms IS NOT NULL),
-cnt AS (SELECT protocol, command, count(*) AS n FROM cmd GROUP BY protocol, command),
-cstat AS (SELECT c.protocol, c.command, max(n) AS replies,
-		 max(CASE WHEN rn = (n + 1) / 2 THEN latency_ms END) AS p50,
-		 max(CASE WHEN rn = max(1, (n * 95 + 99) / 100) THEN latency_ms END) AS p95,
-		 max(CASE WHEN rn = max(1, (n * 99 + 99) / 100) THEN latency_ms END) AS p99,
-		 max(latency_ms) AS max_ms,
-		 sum(latency_ms >= :slow_ms) AS slow
-	  FROM cmd AS c JOIN cnt USING (protocol, command) GROUP BY c.protocol, c.command),
+cstat AS (SELECT protocol, command, replies,
+		 mx_percentile(p, 50) AS p50, mx_percentile(p, 95) AS p95,
+		 mx_percentile(p, 99) AS p99, max_ms, slow
+	  FROM (SELECT s2.protocol, t.command, count(*) AS replies,
+		       mx_percentiles(t.latency_ms) AS p, max(t.latency_ms) AS max_ms,
+		       sum(t.latency_ms >= :slow_ms) AS slow
+		FROM t JOIN sessions AS s2 ON s2.id = t.session_id
+		WHERE t.latency_ms IS NOT NULL
+		GROUP BY s2.protocol, t.command)),
 -- the main cause of each slow reply, and what to do about it
 diag AS (SELECT coalesce((SELECT CASE c.kind WHEN 'dns' THEN c.relation ELSE c.kind END
 			  FROM causes AS c WHERE c.transaction_id = t.id AND c.parent_id IS NULL
@@ -43,7 +37,7 @@ dtop AS (SELECT cause, count(*) AS n, round(sum(latency_ms) / 1000.0, 1) AS wait
 	 FROM diag GROUP BY cause ORDER BY n DESC, wait_s DESC, cause LIMIT 5),
 r AS (SELECT count(*) AS runs, min(first_ts) AS first_ts, max(last_ts) AS last_ts,
 	     sum(packets) AS packets, sum(kernel_drops) AS kernel_drops FROM runs),
-v AS (SELECT
+v AS MATERIALIZED (SELECT
 	r.runs,
 	strftime('%Y-%m-%d %H:%M:%S', r.first_ts, 'unixepoch') AS first_packet_utc,
 	strftime('%Y-%m-%d %H:%M:%S', r.last_ts, 'unixepoch') AS last_packet_utc,
@@ -56,9 +50,9 @@ v AS (SELECT
 		AS outbound_failed,
 	(SELECT count(*) FROM s WHERE outcome = 'client-abort') AS client_aborts,
 	(SELECT count(*) FROM t) AS replies,
-	(SELECT round(latency_ms, 1) FROM lat WHERE rn = (n + 1) / 2) AS median_ms,
-	(SELECT round(latency_ms, 1) FROM lat WHERE rn = max(1, (n * 95 + 99) / 100)) AS p95_ms,
-	(SELECT round(max(latency_ms), 1) FROM lat) AS max_ms,
+	(SELECT round(mx_percentile(p, 50), 1) FROM lat) AS median_ms,
+	(SELECT round(mx_percentile(p, 95), 1) FROM lat) AS p95_ms,
+	(SELECT round(mx, 1) FROM lat) AS max_ms,
 	(SELECT count(*) FROM slow) AS slow,
 	(SELECT count(*) FROM slow WHERE main = 'dns') AS slow_dns,
 	(SELECT count(*) FROM slow WHERE main = 'ident') AS slow_ident,

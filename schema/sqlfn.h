@@ -1,0 +1,22 @@
+/*
+ * sqlfn.h - SQL functions the report queries use.
+ *
+ *   mx_percentiles(x)    aggregate: the 50th, 95th and 99th percentile of
+ *                        the non-NULL x of the group, as one blob
+ *   mx_percentile(b, k)  the k-th (50, 95 or 99) of such a blob; NULL for
+ *                        an empty group or another k
+ *
+ * The k-th percentile of n values is the one at rank max(1, ceil(n * k /
+ * 100)) in ascending order (the nearest-rank method: always a value that
+ * occurred).  One sort per group in C instead of a window function over
+ * every row: SQLite's window sort took 12 s for 2.8 M replies, this 1–2 s.
+ */
+#ifndef MXLAG_SQLFN_H
+#define MXLAG_SQLFN_H
+
+#include <sqlite3.h>
+
+/* Registers the functions on db; SQLite result code. */
+int sqlfn_register(sqlite3 *db);
+
+#endif
