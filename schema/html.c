@@ -464,8 +464,23 @@ sec_header(struct hctx *h)
 
 /* ---- slow replies ------------------------------------------------------------- */
 
+/* what a slow reply without a network cause means: in the host's own
+   deliveries (outbound) the remote server kept it waiting */
+static const char *
+no_cause_label(bool outbound)
+{
+	return outbound ? "no network cause on the mail host's side" : "no network cause seen";
+}
+
+static const char *
+no_cause_note(bool outbound)
+{
+	return outbound ? "the remote server took its time"
+	                : "look at local processing (filters, disk)";
+}
+
 static void
-put_causes(struct hctx *h, const char *json, bool upstream)
+put_causes(struct hctx *h, const char *json, bool upstream, bool outbound)
 {
 	sqlite3_stmt *st;
 	char a[32];
@@ -481,8 +496,8 @@ put_causes(struct hctx *h, const char *json, bool upstream)
 	while (step(h, st)) {
 		const char *kind = ct(st, 0), *outcome = ct(st, 5);
 		if (!kind || (strcmp(kind, "dns") != 0 && strcmp(kind, "ident") != 0)) {
-			P("<li class=\"none\">no network cause seen: look at local "
-			  "processing</li>");
+			P("<li class=\"none\">%s: %s</li>", no_cause_label(outbound),
+			  no_cause_note(outbound));
 			continue;
 		}
 		P("<li><span class=\"tag o-%s\">", ocls(outcome));
@@ -506,7 +521,7 @@ put_causes(struct hctx *h, const char *json, bool upstream)
 			P(", %.0f%% of the wait", cd(st, 7) * 100.0);
 		const char *up = ct(st, 8);
 		if (up && strcmp(up, "[]") != 0)
-			put_causes(h, up, true);
+			put_causes(h, up, true, outbound);
 		P("</li>");
 	}
 	P("</ul>");
@@ -547,7 +562,8 @@ sec_slow(struct hctx *h)
 	    c_arg = cidx(st, "argument"), c_start = cidx(st, "start"),
 	    c_lat = cidx(st, "latency_ms"), c_code = cidx(st, "reply_code"),
 	    c_out = cidx(st, "outcome"), c_causes = cidx(st, "causes_json"),
-	    c_diag = cidx(st, "diagnosis"), c_rem = cidx(st, "remedy");
+	    c_diag = cidx(st, "diagnosis"), c_rem = cidx(st, "remedy"),
+	    c_outb = cidx(st, "outbound");
 	P("<section id=\"slow\">\n<h2>Slow replies (&ge; %g ms), newest first</h2>\n", h->slow_ms);
 	while (step(h, st)) {
 		if (rows++ == 0)
@@ -585,7 +601,7 @@ sec_slow(struct hctx *h)
 			P("<span class=\"none\">causes not analyzed (below the analysis "
 			  "threshold?)</span>");
 		else
-			put_causes(h, causes, false);
+			put_causes(h, causes, false, sqlite3_column_int(st, c_outb) != 0);
 		P("</td></tr>\n");
 		if (!cnull(st, c_diag) || !cnull(st, c_rem)) {
 			P("<tr class=\"dr\"><td></td><td colspan=\"6\">");
@@ -656,7 +672,8 @@ xprintf(const char *fmt, ...)
 #define S(x) ((x) ? (x) : "?")
 
 static void
-wf_causes(struct hctx *h, struct wf *w, int wait, int64_t id, double wend, bool upstream)
+wf_causes(struct hctx *h, struct wf *w, int wait, int64_t id, double wend, bool upstream,
+          bool outbound)
 {
 	static const char *const sql[2] = {
 	    "SELECT c.id, c.kind, c.relation, q.qtype, q.qname, q.server, q.outcome, q.ts,"
@@ -701,7 +718,7 @@ wf_causes(struct hctx *h, struct wf *w, int wait, int64_t id, double wend, bool 
 			                           dur(a, sizeof(a), cd(st, 9)), S(ct(st, 5)));
 			int64_t cid = sqlite3_column_int64(st, 0);
 			if (!upstream)
-				wf_causes(h, w, wait, cid, wend, true);
+				wf_causes(h, w, wait, cid, wend, true, outbound);
 		} else if (kind && strcmp(kind, "ident") == 0 && !cnull(st, 12)) {
 			r->t0 = cd(st, 12);
 			r->t1 = r->t0 + fmax(cd(st, 13), 0) / 1000.0;
@@ -716,8 +733,8 @@ wf_causes(struct hctx *h, struct wf *w, int wait, int64_t id, double wend, bool 
 		} else {
 			r->t0 = r->t1 = NAN; /* drawn over the wait */
 			r->cls = NULL;
-			r->label = xprintf("no network cause seen");
-			r->note = xprintf("look at local processing (filters, disk)");
+			r->label = xprintf("%s", no_cause_label(outbound));
+			r->note = xprintf("%s", no_cause_note(outbound));
 		}
 		if (r->label && r->note)
 			r->tip = xprintf("%s: %s", r->label, r->note);
@@ -839,6 +856,7 @@ wf_session(struct hctx *h, int64_t sid, struct wf *w)
 {
 	sqlite3_stmt *st;
 	char a[48], d[32];
+	bool outbound = false;
 
 	if (!(st = prep(h, "SELECT protocol, client, client_port, server, server_port, start,"
 	                   " outcome, outbound FROM sessions WHERE id = :sid")))
@@ -846,9 +864,10 @@ wf_session(struct hctx *h, int64_t sid, struct wf *w)
 	bind_i(st, ":sid", sid);
 	P("<h3 id=\"s%lld\">Session %lld", (long long)sid, (long long)sid);
 	if (step(h, st)) {
+		outbound = sqlite3_column_int(st, 7) != 0;
 		P(" &middot; ");
 		E(ct(st, 0));
-		P("%s <span class=\"mono\">", sqlite3_column_int(st, 7) ? " outbound" : "");
+		P("%s <span class=\"mono\">", outbound ? " outbound" : "");
 		E(ct(st, 1));
 		P(":%d &rarr; ", sqlite3_column_int(st, 2));
 		E(ct(st, 3));
@@ -888,7 +907,7 @@ wf_session(struct hctx *h, int64_t sid, struct wf *w)
 		                  S(ct(st, 6)));
 		if (r->label && r->note)
 			r->tip = xprintf("%s: %s", r->label, r->note);
-		wf_causes(h, w, wi, sqlite3_column_int64(st, 0), r->t1, false);
+		wf_causes(h, w, wi, sqlite3_column_int64(st, 0), r->t1, false, outbound);
 		if (w->n == wi + 1) {
 			struct wrow *n = wf_add(w);
 			if (n) {

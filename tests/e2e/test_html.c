@@ -108,6 +108,30 @@ Test(html, slow_page_has_table_and_charts)
 	free(p);
 }
 
+/* a slow reply of a remote MX in the host's own delivery: not "local processing" */
+Test(html, outbound_slow_reply_is_put_on_the_remote_side)
+{
+	char *out = NULL;
+	int rc = e2e_sh(&out,
+	                "cd '%s' && '%s' scenario outbound -q -o ob.pcap --truth ob.json 2>&1 && "
+	                "'%s' analyze --quiet --slow 100 --db ob.db ob.pcap 2>&1",
+	                dir, gen, bin);
+	cr_assert_eq(rc, 0, "%s", out ? out : "");
+	free(out);
+	char *p = page("ob.db", "slow", "--slow 100", "ob.html");
+	expect_self_contained(p);
+	/* 203.0.113.27 takes 180 ms to accept the 1 MB message */
+	cr_expect_eq(count(p, "<tr class=\"main\""), 1, "one slow reply");
+	cr_expect(strstr(p, "203.0.113.27") != NULL);
+	cr_expect(strstr(p, "outbound") != NULL, "the waterfall names the session outbound");
+	cr_expect(strstr(p, "the remote server took its time") != NULL, "%s", p);
+	cr_expect_geq(count(p, "no network cause on the mail host"), 2,
+	              "in the table and in the waterfall");
+	cr_expect(strstr(p, "look at local processing") == NULL,
+	          "not the wording of an inbound session");
+	free(p);
+}
+
 Test(html, summary_is_the_same_page_and_deterministic)
 {
 	scenario_db("pop3-self-ptr");
