@@ -418,7 +418,7 @@ store_open(struct store **out, const char *path, char *err, size_t errlen)
 		goto fail;
 	}
 	sqlite3_extended_result_codes(s->db, 1);
-	sqlite3_busy_timeout(s->db, 10000);
+	sqlite3_busy_timeout(s->db, STORE_BUSY_MS);
 	rc = sqlite3_exec(s->db, "PRAGMA foreign_keys = OFF", NULL, NULL, NULL);
 	if (rc == SQLITE_OK) {
 		/* journal_mode answers with the mode in effect ("memory" for :memory:) */
@@ -695,15 +695,21 @@ check_usable(struct store *s, bool need_run)
 
 /*
  * PRAGMA journal_mode = mode, as far as SQLite agrees: it does not leave WAL
- * while other connections have the database open, and the mode then stays
- * what it was (slower, not wrong).
+ * while another connection is reading, and the mode then stays what it was
+ * (slower, not wrong).  True if the database is in that mode now.
  */
-static void
+static bool
 set_journal_mode(sqlite3 *db, const char *mode)
 {
-	char sql[48];
+	char sql[48], now[16] = "";
+	sqlite3_stmt *st;
 	snprintf(sql, sizeof(sql), "PRAGMA journal_mode = %s", mode);
-	sqlite3_exec(db, sql, NULL, NULL, NULL);
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		return false;
+	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+		snprintf(now, sizeof(now), "%s", (const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	return sqlite3_stricmp(now, mode) == 0;
 }
 
 /*
@@ -734,6 +740,7 @@ build_indexes(struct store *s)
 	/* back to WAL (see store_begin_run); if another connection keeps the
 	   database in rollback mode, the next store_open() switches it */
 	set_journal_mode(s->db, "WAL");
+	sqlite3_busy_timeout(s->db, STORE_BUSY_MS);
 	if (sqlite3_exec(s->db,
 	                 "PRAGMA temp_store = MEMORY;"
 	                 "PRAGMA cache_size = -24576;"
@@ -934,10 +941,12 @@ store_begin_run(struct store *s, const char *source, const char *fingerprint, in
 		 * journal only keeps the few pages that existed before a batch
 		 * (appended pages need no copy).  A killed load still leaves a
 		 * consistent database: the next open rolls the journal back.
-		 * build_indexes() returns to WAL.  Readers of a database being
-		 * loaded may wait for a batch's commit meanwhile.
+		 * build_indexes() returns to WAL.  Meanwhile a reader holds up
+		 * the commits (in WAL it would not): the load waits longer for
+		 * it, rather than failing after the usual 10 s.
 		 */
-		set_journal_mode(s->db, "TRUNCATE");
+		if (set_journal_mode(s->db, "TRUNCATE"))
+			sqlite3_busy_timeout(s->db, STORE_BULK_BUSY_MS);
 	}
 	s->run_id = id;
 	s->base = b;

@@ -46,6 +46,8 @@
 #define STORE_BATCH_ROWS 5000
 #define STORE_BATCH_MS 2000
 #define STORE_BULK_BATCH_ROWS 50000 /* store_bulk_load() */
+#define STORE_BUSY_MS 10000         /* waiting for a lock another process holds */
+#define STORE_BULK_BUSY_MS 120000   /* the same while a new database is bulk-loaded */
 
 enum store_rc {
 	STORE_OK = 0,
@@ -105,9 +107,12 @@ void store_emit(void *store, const struct mx_event *ev);
  * live capture).  Batches become STORE_BULK_BATCH_ROWS rows.  If the
  * database is new (no runs, no rows) at store_begin_run(), the secondary
  * indexes are dropped and built once at store_end_run() (or store_close()),
- * and the run is written with synchronous = OFF: a crashed process still
- * leaves an intact database (WAL), only an OS crash or power loss during
- * the load could damage it, and then the capture is simply analyzed again.
+ * and the run is written with synchronous = OFF and a rollback journal
+ * instead of WAL (back to WAL at the end): a crashed process still leaves
+ * an intact database, only an OS crash or power loss during the load could
+ * damage it, and then the capture is simply analyzed again.  Without WAL a
+ * reader holds up the load's commits, so the load waits for locks up to
+ * STORE_BULK_BUSY_MS instead of STORE_BUSY_MS.
  * store_open() recreates indexes an interrupted load left out.  Live
  * capture never calls this and keeps synchronous = NORMAL.
  */

@@ -418,6 +418,56 @@ Test(faults, long_reader_does_not_stop_the_writer, .timeout = 120)
 	cr_expect_eq(sql_long(db, "select count(*) from sessions"), 110);
 }
 
+/*
+ * A load into a new database runs with a rollback journal (not WAL), where a
+ * reader holds up the writer's commits: the load waits for a reader that
+ * keeps its snapshot longer than the usual 10 s, it does not fail.
+ */
+Test(faults, long_reader_during_a_load_into_a_new_database, .timeout = 180)
+{
+	char cap[600], db[600], journal[700], cmd[2000];
+	struct feeder f;
+	struct stat sb;
+	path_in(cap, sizeof(cap), "w.pcap");
+	path_in(db, sizeof(db), "new.db");
+	workload(cap, 20000);
+	feed_start(&f, cap, db, file_size(cap) * 6 / 10);
+	wait_for_rows(f.pid, db, 60);
+	snprintf(journal, sizeof(journal), "%s-journal", db);
+	cr_expect_eq(stat(journal, &sb), 0, "the load runs with a rollback journal");
+
+	/* a reader (waiting for the lock if it must) keeps its snapshot for 14 s */
+	snprintf(cmd, sizeof(cmd),
+	         "(printf '.timeout 60000\\nBEGIN;\\nSELECT count(*) FROM sessions;\\n'; "
+	         "sleep 14; echo 'COMMIT;') | sqlite3 '%s' >/dev/null",
+	         db);
+	pid_t h = fork();
+	cr_assert_geq(h, 0);
+	if (h == 0) {
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	usleep(700000);
+	double t0 = now_s();
+	feed_rest(&f);
+	int st = wait_for(f.pid, 150);
+	double took = now_s() - t0;
+	char *err = err_text();
+	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status 0x%x: %s", st, err);
+	free(err);
+	cr_expect_geq(took, 8.0, "it waited for the reader (%.1f s)", took);
+	fprintf(stderr, "faults: a new database's load waited %.1f s for a 14 s reader\n", took);
+	waitpid(h, NULL, 0);
+	cr_expect(integrity_ok(db));
+	cr_expect_eq(sql_long(db, "select count(*) from sessions"), 20000);
+	cr_expect_eq(sql_long(db, "select count(*) from runs where finished is not null"), 1);
+	cr_expect_eq(sql_long(db, "select count(*) from sqlite_schema where type = 'index'"
+	                          " and sql is not null"),
+	             8, "indexes built");
+	cr_expect_eq(sql_long(db, "select journal_mode = 'wal' from pragma_journal_mode"), 1,
+	             "back to WAL");
+}
+
 Test(faults, write_lock_held_too_long_is_one_clear_error, .timeout = 120)
 {
 	char a[600], b[600], db[600], *out = NULL;
