@@ -464,21 +464,6 @@ sec_header(struct hctx *h)
 
 /* ---- slow replies ------------------------------------------------------------- */
 
-/* what a slow reply without a network cause means: in the host's own
-   deliveries (outbound) the remote server kept it waiting */
-static const char *
-no_cause_label(bool outbound)
-{
-	return outbound ? "no network cause on the mail host's side" : "no network cause seen";
-}
-
-static const char *
-no_cause_note(bool outbound)
-{
-	return outbound ? "the remote server took its time"
-	                : "look at local processing (filters, disk)";
-}
-
 static void
 put_causes(struct hctx *h, const char *json, bool upstream, bool outbound)
 {
@@ -496,8 +481,8 @@ put_causes(struct hctx *h, const char *json, bool upstream, bool outbound)
 	while (step(h, st)) {
 		const char *kind = ct(st, 0), *outcome = ct(st, 5);
 		if (!kind || (strcmp(kind, "dns") != 0 && strcmp(kind, "ident") != 0)) {
-			P("<li class=\"none\">%s: %s</li>", no_cause_label(outbound),
-			  no_cause_note(outbound));
+			P("<li class=\"none\">%s: %s</li>", report_no_cause(outbound),
+			  report_no_cause_advice(outbound));
 			continue;
 		}
 		P("<li><span class=\"tag o-%s\">", ocls(outcome));
@@ -733,8 +718,9 @@ wf_causes(struct hctx *h, struct wf *w, int wait, int64_t id, double wend, bool 
 		} else {
 			r->t0 = r->t1 = NAN; /* drawn over the wait */
 			r->cls = NULL;
-			r->label = xprintf("%s", no_cause_label(outbound));
-			r->note = xprintf("%s", no_cause_note(outbound));
+			r->label = xprintf("%s", report_no_cause(outbound));
+			r->note = xprintf("%s%s", report_no_cause_advice(outbound),
+			                  outbound ? "" : " (filters, disk)");
 		}
 		if (r->label && r->note)
 			r->tip = xprintf("%s: %s", r->label, r->note);

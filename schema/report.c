@@ -697,6 +697,18 @@ out:
 
 /* ---- text: slow --------------------------------------------------------------- */
 
+const char *
+report_no_cause(int outbound)
+{
+	return outbound ? "no network cause on the mail host's side" : "no network cause seen";
+}
+
+const char *
+report_no_cause_advice(int outbound)
+{
+	return outbound ? "the remote server took its time" : "look at local processing";
+}
+
 static void
 text_cause(struct rctx *c, sqlite3_stmt *cs, int indent, bool upstream)
 {
@@ -723,10 +735,9 @@ text_cause(struct rctx *c, sqlite3_stmt *cs, int indent, bool upstream)
 		         sqlite3_column_double(cs, 6), share);
 		put_wrapped(c->out, indent, "ident ", 6, line);
 	} else {
-		put_wrapped(c->out, indent, "", 6,
-		            c->outbound ? "no network cause on the mail host's side: the remote "
-		                          "server took its time"
-		                        : "no network cause seen: look at local processing");
+		snprintf(line, sizeof(line), "%s: %s", report_no_cause(c->outbound),
+		         report_no_cause_advice(c->outbound));
+		put_wrapped(c->out, indent, "", 6, line);
 	}
 #undef CS
 }

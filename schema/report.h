@@ -54,6 +54,13 @@ int report_parse_time_at(const char *s, double now, double *out);
 int report_protocol_valid(const char *name);
 
 /*
+ * A slow reply without a network cause: what it is and where to look.  In
+ * the host's own deliveries (outbound) the remote server kept it waiting.
+ */
+const char *report_no_cause(int outbound);
+const char *report_no_cause_advice(int outbound);
+
+/*
  * Counts the slow replies (>= o->slow_ms) within o's time window, client and
  * protocol filters (what `slow` would list without a limit) into *n.
  * 0 on success; -1 with err set.

@@ -388,6 +388,28 @@ drop_indexes(struct store *s)
 
 /* ---- open / close ------------------------------------------------------------- */
 
+/*
+ * PRAGMA journal_mode = mode; now (if not NULL) gets the mode in effect
+ * afterwards, which SQLite answers with: "memory" for :memory:, and the old
+ * mode when it refuses to leave WAL while another connection reads (slower,
+ * not wrong).  SQLite code.
+ */
+static int
+set_journal_mode(sqlite3 *db, const char *mode, char *now, size_t nowlen)
+{
+	char sql[48];
+	sqlite3_stmt *st;
+	if (now && nowlen)
+		now[0] = '\0';
+	snprintf(sql, sizeof(sql), "PRAGMA journal_mode = %s", mode);
+	int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return rc;
+	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0) && now && nowlen)
+		snprintf(now, nowlen, "%s", (const char *)sqlite3_column_text(st, 0));
+	return sqlite3_finalize(st);
+}
+
 int
 store_open(struct store **out, const char *path, char *err, size_t errlen)
 {
@@ -421,16 +443,8 @@ store_open(struct store **out, const char *path, char *err, size_t errlen)
 	sqlite3_busy_timeout(s->db, STORE_BUSY_MS);
 	rc = sqlite3_exec(s->db, "PRAGMA foreign_keys = OFF", NULL, NULL, NULL);
 	if (rc == SQLITE_OK) {
-		/* journal_mode answers with the mode in effect ("memory" for :memory:) */
-		char mode[16] = "";
-		sqlite3_stmt *st;
-		rc = sqlite3_prepare_v2(s->db, "PRAGMA journal_mode = WAL", -1, &st, NULL);
-		if (rc == SQLITE_OK) {
-			if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
-				snprintf(mode, sizeof(mode), "%s",
-				         (const char *)sqlite3_column_text(st, 0));
-			rc = sqlite3_finalize(st);
-		}
+		char mode[16];
+		rc = set_journal_mode(s->db, "WAL", mode, sizeof(mode));
 		if (rc == SQLITE_OK && strcmp(mode, "wal") != 0 && strcmp(mode, "memory") != 0) {
 			fmt_err(err, errlen, "cannot put database %s into WAL mode (mode is %s)",
 			        path, mode[0] ? mode : "unknown");
@@ -694,25 +708,6 @@ check_usable(struct store *s, bool need_run)
 }
 
 /*
- * PRAGMA journal_mode = mode, as far as SQLite agrees: it does not leave WAL
- * while another connection is reading, and the mode then stays what it was
- * (slower, not wrong).  True if the database is in that mode now.
- */
-static bool
-set_journal_mode(sqlite3 *db, const char *mode)
-{
-	char sql[48], now[16] = "";
-	sqlite3_stmt *st;
-	snprintf(sql, sizeof(sql), "PRAGMA journal_mode = %s", mode);
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-		return false;
-	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
-		snprintf(now, sizeof(now), "%s", (const char *)sqlite3_column_text(st, 0));
-	sqlite3_finalize(st);
-	return sqlite3_stricmp(now, mode) == 0;
-}
-
-/*
  * End of a bulk load into a new database: builds the secondary indexes in
  * one transaction (sorting on disk, not in memory) and goes back to the
  * durable settings of live capture.
@@ -739,7 +734,7 @@ build_indexes(struct store *s)
 		return rc;
 	/* back to WAL (see store_begin_run); if another connection keeps the
 	   database in rollback mode, the next store_open() switches it */
-	set_journal_mode(s->db, "WAL");
+	set_journal_mode(s->db, "WAL", NULL, 0);
 	sqlite3_busy_timeout(s->db, STORE_BUSY_MS);
 	if (sqlite3_exec(s->db,
 	                 "PRAGMA temp_store = MEMORY;"
@@ -945,7 +940,9 @@ store_begin_run(struct store *s, const char *source, const char *fingerprint, in
 		 * the commits (in WAL it would not): the load waits longer for
 		 * it, rather than failing after the usual 10 s.
 		 */
-		if (set_journal_mode(s->db, "TRUNCATE"))
+		char mode[16];
+		if (set_journal_mode(s->db, "TRUNCATE", mode, sizeof(mode)) == SQLITE_OK &&
+		    strcmp(mode, "truncate") == 0)
 			sqlite3_busy_timeout(s->db, STORE_BULK_BUSY_MS);
 	}
 	s->run_id = id;

@@ -351,14 +351,18 @@ make_db(const char *db, const char *cap)
 	free(out);
 }
 
-/* Holds sql open in a sqlite3 shell for hold_s seconds (in the background). */
+/*
+ * Holds sql open in a sqlite3 shell for hold_s seconds (in the background);
+ * the shell waits up to 60 s for the lock if another process has it.
+ */
 static pid_t
 hold_lock(const char *db, const char *sql, int hold_s)
 {
 	char cmd[2000];
 	snprintf(cmd, sizeof(cmd),
-	         "(echo '%s'; sleep %d; echo 'COMMIT;') | sqlite3 '%s' >/dev/null", sql, hold_s,
-	         db);
+	         "(echo '.timeout 60000'; echo '%s'; sleep %d; echo 'COMMIT;') | sqlite3 '%s' "
+	         ">/dev/null",
+	         sql, hold_s, db);
 	pid_t pid = fork();
 	cr_assert_geq(pid, 0);
 	if (pid == 0) {
@@ -425,7 +429,7 @@ Test(faults, long_reader_does_not_stop_the_writer, .timeout = 120)
  */
 Test(faults, long_reader_during_a_load_into_a_new_database, .timeout = 180)
 {
-	char cap[600], db[600], journal[700], cmd[2000];
+	char cap[600], db[600], journal[700];
 	struct feeder f;
 	struct stat sb;
 	path_in(cap, sizeof(cap), "w.pcap");
@@ -437,17 +441,7 @@ Test(faults, long_reader_during_a_load_into_a_new_database, .timeout = 180)
 	cr_expect_eq(stat(journal, &sb), 0, "the load runs with a rollback journal");
 
 	/* a reader (waiting for the lock if it must) keeps its snapshot for 14 s */
-	snprintf(cmd, sizeof(cmd),
-	         "(printf '.timeout 60000\\nBEGIN;\\nSELECT count(*) FROM sessions;\\n'; "
-	         "sleep 14; echo 'COMMIT;') | sqlite3 '%s' >/dev/null",
-	         db);
-	pid_t h = fork();
-	cr_assert_geq(h, 0);
-	if (h == 0) {
-		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
-		_exit(127);
-	}
-	usleep(700000);
+	pid_t h = hold_lock(db, "BEGIN; SELECT count(*) FROM sessions;", 14);
 	double t0 = now_s();
 	feed_rest(&f);
 	int st = wait_for(f.pid, 150);
