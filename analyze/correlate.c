@@ -5,16 +5,27 @@
  * the reverse name of the client or of the host itself, the names the
  * session carried (HELO, banner, envelope domains), names learned from
  * earlier answers (the client's PTR target, MX hosts), DNSBL-shaped names
- * and IP literals.  Time overlap alone only ever gives "unrelated".
+ * and IP literals.  Time overlap alone only ever gives "unrelated", and
+ * only for lookups of the same machine.
+ *
+ * Four stores, each bounded by its cap:
+ *  - the window of finished queries, in the order they finished (which is
+ *    the order of their ends), forgotten once no held or open wait can
+ *    overlap them;
+ *  - the same for ident probes;
+ *  - the recent mail connections, by handle and by client address;
+ *  - the learned answers of PTR and MX lookups, oldest out first.
+ * The held slow replies wait until their evidence is final (corr_advance).
  */
 #include "correlate.h"
 
-#include "dns.h"
-
-#include <arpa/inet.h>
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "diagnose.h"
+#include "dns.h"
 
 #define QT_A 1
 #define QT_NS 2
@@ -30,197 +41,187 @@
 #define MAX_CAND 256
 #define MAX_UNRELATED_SHOWN 3
 #define MIN_SHARE 0.01
+#define NS_PER_S 1000000000ULL
+/* evidence that two host addresses are one machine: the connections of the
+   looked-up client in this span before the lookup (and 1 s after it) */
+#define MERGE_BEFORE_NS (10 * NS_PER_S)
+#define MERGE_AFTER_NS (1 * NS_PER_S)
+#define NAME_ANSWERS_MAX 256
+
+/* ---- records ---------------------------------------------------------------- */
+
+/*
+ * A finished query as the window keeps it: 72 bytes plus its name in the
+ * window's name arena.  Its last send and its end are microseconds after
+ * its first send (rec_last(), rec_end()).
+ */
+enum name_kind {
+	NK_OTHER = 0,
+	NK_REVERSE, /* an in-addr.arpa / ip6.arpa name of a whole address */
+	NK_REVERSED, /* a reversed address under another zone (DNSBL-shaped) */
+	NK_LITERAL, /* an IP address */
+};
 
 struct dns_rec {
 	uint64_t id;
-	uint64_t ts, end_ns, resp_ns;
-	uint64_t last_ns; /* last (re)transmission */
+	uint64_t ts;
+	uint32_t last_us, end_us;
+	uint32_t qpos;  /* of the name in the arena */
+	uint32_t qhash; /* name_hash() of the name */
+	uint16_t qtype;
+	uint8_t outcome; /* enum mx_dns_outcome */
+	uint8_t kind : 2, from_resolver : 1;
 	struct mx_addr client, server;
-	uint16_t qtype;
-	enum mx_dns_outcome outcome;
-	char qname[MX_NAME_MAX];
-	char answers[256];
 };
 
 /*
- * What a settle pass scans for every record: kept apart from the records
- * (24 bytes instead of ~600) so the scan stays in cache; the record itself
- * is only read for queries that overlap the wait or carry useful answers.
- */
-struct dns_key {
-	uint64_t ts, end_ns;
-	uint32_t qhash; /* name_hash(qname): most names are told apart without strcmp */
-	uint16_t qtype;
-	bool answers; /* PTR/MX with a non-empty answer summary */
-};
-
-/*
- * The ring's slots in blocks of DNS_BLK with the earliest start and latest
- * end of the records in them: a settle pass skips a block whose records all
- * lie outside the wait, so a wait costs ~max_dns/DNS_BLK checks plus the
- * records near it rather than the whole ring.
+ * The window's slots in blocks of DNS_BLK with the earliest start and the
+ * latest end of the live records in them: a settle pass skips a block that
+ * lies outside the wait, so a wait costs about n/DNS_BLK checks plus the
+ * records near it.
  */
 #define DNS_BLK 64
 struct dns_blk {
 	uint64_t min_ts, max_end;
 };
 
+/*
+ * The names of the window's records, in the same order: a ring of bytes
+ * whose positions run on modulo 2^32 (the size is a power of two); a name
+ * never wraps around the end (the rest of the ring is skipped instead).
+ */
+struct arena {
+	char *buf;
+	uint32_t size, head, tail;
+};
+
+struct dwin {
+	struct dns_rec *v;
+	struct dns_blk *blk;
+	uint32_t cap, head, n; /* cap: a power of two, multiple of DNS_BLK */
+	uint32_t n_resolver;   /* records sent by a DNS server (upstream hops) */
+	struct arena names;
+};
+
 struct ident_rec {
 	uint64_t id;
-	uint64_t ts, end_ns;
-	uint64_t last_ns; /* last SYN / reply / RST */
+	uint64_t ts, last_ns, end_ns;
 	struct mx_addr host, peer;
-	enum mx_ident_outcome outcome;
+	uint8_t outcome; /* enum mx_ident_outcome */
 };
 
-/* one of the host's own outgoing mail connections (delivery, callout) */
-#define MAX_OUT 256
-struct out_rec {
-	uint64_t ts, end_ns; /* first SYN (or start) .. last packet */
-	struct mx_endpoint server;
-	enum mx_outcome outcome;
+struct iwin {
+	struct ident_rec *v;
+	uint32_t cap, head, n;
 };
 
+/* one mail connection (session or attempt), by handle and by client */
+struct conn_rec {
+	uint64_t seq; /* the handle; 0 = empty slot */
+	struct mx_endpoint cli, srv;
+	uint64_t ts, end_ns; /* end_ns 0: still open */
+	uint8_t outcome;     /* enum mx_outcome once closed */
+	int32_t next, prev;  /* chain of the client address, -1 ends */
+};
+
+struct conns {
+	struct conn_rec *v;
+	uint32_t cap; /* power of two */
+	uint64_t seq;
+	uint32_t *head; /* cap buckets by client address: 1 + slot, 0 = none */
+};
+
+/* learned answers: qname -> answer summary (PTR targets, MX hosts) */
+struct name_ent {
+	uint32_t hash;
+	char *name;
+	char answers[NAME_ANSWERS_MAX];
+};
+
+struct names {
+	struct name_ent *v; /* oldest at head */
+	uint32_t cap, head, n;
+	uint32_t *tab; /* 2*cap slots (power of two): 1 + index into v, 0 empty */
+	uint32_t tmask;
+};
+
+/* a slow reply waiting for its evidence */
 struct held {
-	struct mx_txn txn;
-	uint64_t wait_end;
-	enum mx_proto proto;
-	bool outbound;
+	uint64_t txn_id;
+	char command[16];
+	uint64_t t0, t1;     /* the client's wait */
+	uint64_t prev_reply; /* the session's previous reply, 0 = none */
+	bool replied, outbound;
+	uint8_t outcome; /* enum mx_outcome */
 	struct mx_addr client, server;
-	char helo[MX_NAME_MAX];
-	char banner[MX_NAME_MAX];
-	char sender[MX_NAME_MAX];
-	char rcpt[MX_RCPT_DOMAINS][MX_NAME_MAX];
-	int nrcpt;
+	/* helo, banner, sender, then nrcpt recipient domains, each NUL-ended */
+	char *names;
+	uint8_t nrcpt;
 };
 
 struct corr {
 	struct corr_cfg cfg;
 	struct mx_sink out;
-	struct mx_addr hosts[CORR_MAX_HOSTS];
-	char host_arpa[CORR_MAX_HOSTS][80]; /* their reverse names */
-	int nhosts;
-	struct dns_rec *dns;
-	struct dns_key *dkey;
-	struct dns_blk *dblk;
-	/*
-	 * The records with answers (dns_key.answers), chained by qhash: what a
-	 * settle pass needs of earlier answers (the client's PTR target, MX
-	 * hosts) is found without reading the whole ring.  -1 ends a chain.
-	 */
-	int32_t *ans_head; /* ans_mask + 1 buckets */
-	int32_t *ans_next, *ans_prev; /* per slot */
-	uint32_t ans_mask;
-	uint32_t *scratch; /* max_dns logical indexes, for one rctx_init() */
-	uint32_t dns_head, dns_n;
-	struct ident_rec *ident;
-	uint32_t ident_head, ident_n;
+	struct hosts *hosts;
+	struct dwin dns;
+	struct iwin ident;
+	struct conns conn;
+	struct names names;
 	struct held *held;
 	uint32_t nheld;
-	struct out_rec out_conn[MAX_OUT]; /* ring of the latest outbound sessions */
-	uint32_t out_n;                   /* added so far (index = out_n % MAX_OUT) */
 	uint64_t now_ns;
+	uint64_t final_ns;  /* every query and probe that began before this is in */
+	uint64_t keep_from; /* records ending before this are needed by no wait */
+	uint64_t lost_until; /* records a wait might need were dropped up to here */
+	struct corr_stats st;
 };
 
-/* a candidate cause while one transaction is being settled */
+/* a candidate cause while one wait is being settled */
 struct cand {
 	int is_dns;
 	const struct dns_rec *d;
 	const struct ident_rec *i;
 	enum mx_relation rel;
 	double overlap_ms, query_ms;
-	int parent; /* index of the local query it is an upstream hop of, -1 */
+	int parent; /* index of the query it is an upstream hop of, -1 */
+	bool from_resolver; /* sent by a resolver the machine asked */
 	bool taken;
 	bool unanswered;
 	uint64_t start, last, end; /* lifetime as far as this wait is concerned */
 };
 
-struct corr *
-corr_new(const struct corr_cfg *cfg, const struct mx_sink *out)
+/* ---- small helpers ------------------------------------------------------------- */
+
+static double
+ns_to_ms(int64_t ns)
 {
-	struct corr *c = calloc(1, sizeof(*c));
-	if (!c)
-		return NULL;
-	if (cfg)
-		c->cfg = *cfg;
-	if (c->cfg.slow_ms <= 0)
-		c->cfg.slow_ms = 1000;
-	if (!c->cfg.hold_ns)
-		c->cfg.hold_ns = 120ULL * 1000000000ULL;
-	if (!c->cfg.unanswered_ns)
-		c->cfg.unanswered_ns = 30ULL * 1000000000ULL;
-	if (!c->cfg.max_dns)
-		c->cfg.max_dns = 16384;
-	if (!c->cfg.max_ident)
-		c->cfg.max_ident = 4096;
-	if (!c->cfg.max_held)
-		c->cfg.max_held = 2048;
-	c->out = *out;
-	c->dns = calloc(c->cfg.max_dns, sizeof(*c->dns));
-	c->dkey = calloc(c->cfg.max_dns, sizeof(*c->dkey));
-	c->dblk = calloc((c->cfg.max_dns + DNS_BLK - 1) / DNS_BLK, sizeof(*c->dblk));
-	c->ans_mask = 1;
-	while (c->ans_mask < c->cfg.max_dns)
-		c->ans_mask <<= 1;
-	c->ans_head = malloc(c->ans_mask * sizeof(*c->ans_head));
-	c->ans_mask--;
-	c->ans_next = calloc(c->cfg.max_dns, sizeof(*c->ans_next));
-	c->ans_prev = calloc(c->cfg.max_dns, sizeof(*c->ans_prev));
-	c->scratch = calloc(c->cfg.max_dns, sizeof(*c->scratch));
-	if (c->ans_head)
-		memset(c->ans_head, 0xff, (c->ans_mask + 1) * sizeof(*c->ans_head));
-	c->ident = calloc(c->cfg.max_ident, sizeof(*c->ident));
-	c->held = calloc(c->cfg.max_held, sizeof(*c->held));
-	if (!c->dns || !c->dkey || !c->dblk || !c->ans_head || !c->ans_next || !c->ans_prev ||
-	    !c->scratch || !c->ident || !c->held) {
-		corr_free(c);
-		return NULL;
-	}
-	return c;
+	return (double)ns / 1e6;
 }
 
-void
-corr_free(struct corr *c)
+static int64_t
+overlap_ns(uint64_t a0, uint64_t a1, uint64_t b0, uint64_t b1)
 {
-	if (!c)
-		return;
-	free(c->dns);
-	free(c->dkey);
-	free(c->dblk);
-	free(c->ans_head);
-	free(c->ans_next);
-	free(c->ans_prev);
-	free(c->scratch);
-	free(c->ident);
-	free(c->held);
-	free(c);
+	uint64_t s = a0 > b0 ? a0 : b0, e = a1 < b1 ? a1 : b1;
+	return e > s ? (int64_t)(e - s) : 0;
 }
 
-void
-corr_add_host(struct corr *c, const struct mx_addr *a)
+/* FNV-1a: names are compared exactly (lower case), so is the hash */
+static uint32_t
+name_hash(const char *s)
 {
-	if (a->family == 0 || mx_addr_is_loopback(a) || corr_is_host(c, a))
-		return;
-	if (c->nhosts < CORR_MAX_HOSTS) {
-		corr_arpa_name(a, c->host_arpa[c->nhosts], sizeof(c->host_arpa[0]));
-		c->hosts[c->nhosts++] = *a;
-	}
+	uint32_t h = 2166136261u;
+	for (; *s; s++)
+		h = (h ^ (uint8_t)*s) * 16777619u;
+	return h;
 }
 
-bool
-corr_is_host(const struct corr *c, const struct mx_addr *a)
+static uint32_t
+pow2_at_least(uint32_t n)
 {
-	for (int i = 0; i < c->nhosts; i++)
-		if (mx_addr_eq(&c->hosts[i], a))
-			return true;
-	return false;
-}
-
-/* the host itself: one of its addresses or loopback */
-static bool
-is_local(const struct corr *c, const struct mx_addr *a)
-{
-	return mx_addr_is_loopback(a) || corr_is_host(c, a);
+	uint32_t p = 1;
+	while (p < n && p < (1u << 30))
+		p <<= 1;
+	return p;
 }
 
 void
@@ -257,12 +258,511 @@ ends_with_domain(const char *name, const char *dom)
 	return n == d || name[n - d - 1] == '.';
 }
 
+/* ---- the query window ----------------------------------------------------------- */
+
+static uint64_t
+rec_last(const struct dns_rec *d)
+{
+	return d->ts + (uint64_t)d->last_us * 1000;
+}
+
+static uint64_t
+rec_end(const struct dns_rec *d)
+{
+	return d->ts + (uint64_t)d->end_us * 1000;
+}
+
+static uint32_t
+us_after(uint64_t t, uint64_t t0)
+{
+	uint64_t us = t > t0 ? (t - t0 + 999) / 1000 : 0;
+	return us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
+}
+
+static const char *
+rec_qname(const struct dwin *w, const struct dns_rec *d)
+{
+	return &w->names.buf[d->qpos & (w->names.size - 1)];
+}
+
+static bool
+arena_grow(struct arena *a, uint32_t need)
+{
+	uint32_t size = a->size ? a->size : 65536;
+	while (size - (a->tail - a->head) < need)
+		size *= 2;
+	if (size == a->size)
+		return true;
+	char *b = malloc(size);
+	if (!b)
+		return false;
+	/* same positions, bigger modulus: a name that did not wrap does not */
+	for (uint32_t p = a->head; p != a->tail; p++)
+		b[p & (size - 1)] = a->buf[p & (a->size - 1)];
+	free(a->buf);
+	a->buf = b;
+	a->size = size;
+	return true;
+}
+
+/* Appends a name; its position, or false when out of memory. */
+static bool
+arena_put(struct arena *a, const char *s, uint32_t *pos)
+{
+	uint32_t len = (uint32_t)strlen(s) + 1;
+	for (;;) {
+		uint32_t at = a->tail & (a->size - 1), skip = at + len > a->size ? a->size - at : 0;
+		if (a->size && a->size - (a->tail - a->head) >= skip + len) {
+			a->tail += skip;
+			*pos = a->tail;
+			memcpy(&a->buf[a->tail & (a->size - 1)], s, len);
+			a->tail += len;
+			return true;
+		}
+		if (!arena_grow(a, skip + len + (a->size ? a->size : 0)))
+			return false;
+	}
+}
+
+static uint32_t
+dwin_slot(const struct dwin *w, uint32_t i)
+{
+	return (w->head + i) & (w->cap - 1);
+}
+
+static bool
+dwin_live(const struct dwin *w, uint32_t slot)
+{
+	return ((slot - w->head) & (w->cap - 1)) < w->n;
+}
+
+static void
+blk_recount(struct dwin *w, uint32_t b)
+{
+	struct dns_blk *k = &w->blk[b];
+	k->min_ts = UINT64_MAX;
+	k->max_end = 0;
+	for (uint32_t s = b * DNS_BLK; s < (b + 1) * DNS_BLK; s++) {
+		if (!dwin_live(w, s))
+			continue;
+		if (w->v[s].ts < k->min_ts)
+			k->min_ts = w->v[s].ts;
+		if (rec_end(&w->v[s]) > k->max_end)
+			k->max_end = rec_end(&w->v[s]);
+	}
+}
+
+static bool
+dwin_grow(struct dwin *w, uint32_t max)
+{
+	uint32_t cap = w->cap ? w->cap * 2 : max < 1024 ? max : 1024;
+	if (cap > max)
+		return false;
+	struct dns_rec *v = malloc(cap * sizeof(*v));
+	struct dns_blk *b = malloc(cap / DNS_BLK * sizeof(*b));
+	if (!v || !b) {
+		free(v);
+		free(b);
+		return false;
+	}
+	for (uint32_t i = 0; i < w->n; i++)
+		v[i] = w->v[dwin_slot(w, i)];
+	free(w->v);
+	free(w->blk);
+	w->v = v;
+	w->blk = b;
+	w->cap = cap;
+	w->head = 0;
+	for (uint32_t k = 0; k < cap / DNS_BLK; k++)
+		blk_recount(w, k);
+	return true;
+}
+
+/* Forgets the oldest record. */
+static void
+dwin_pop(struct dwin *w)
+{
+	uint32_t s = w->head;
+	w->names.head = w->v[s].qpos + (uint32_t)strlen(rec_qname(w, &w->v[s])) + 1;
+	w->n_resolver -= w->v[s].from_resolver;
+	w->head = (w->head + 1) & (w->cap - 1);
+	w->n--;
+	if (w->head % DNS_BLK == 0 || w->n == 0)
+		blk_recount(w, s / DNS_BLK); /* the block the head left */
+}
+
+/* ---- the probe window ------------------------------------------------------------ */
+
+static struct ident_rec *
+iwin_at(const struct iwin *w, uint32_t i)
+{
+	return &w->v[(w->head + i) & (w->cap - 1)];
+}
+
+static bool
+iwin_grow(struct iwin *w, uint32_t max)
+{
+	uint32_t cap = w->cap ? w->cap * 2 : max < 256 ? max : 256;
+	if (cap > max)
+		return false;
+	struct ident_rec *v = malloc(cap * sizeof(*v));
+	if (!v)
+		return false;
+	for (uint32_t i = 0; i < w->n; i++)
+		v[i] = *iwin_at(w, i);
+	free(w->v);
+	w->v = v;
+	w->cap = cap;
+	w->head = 0;
+	return true;
+}
+
+/* ---- mail connections ----------------------------------------------------------- */
+
+static uint32_t
+conn_bucket(const struct conns *k, const struct mx_addr *a)
+{
+	return (uint32_t)mx_addr_hash(a) & (k->cap - 1);
+}
+
+static void
+conn_unlink(struct conns *k, uint32_t slot)
+{
+	struct conn_rec *r = &k->v[slot];
+	if (r->prev >= 0)
+		k->v[r->prev].next = r->next;
+	else
+		k->head[conn_bucket(k, &r->cli.addr)] = (uint32_t)(r->next + 1);
+	if (r->next >= 0)
+		k->v[r->next].prev = r->prev;
+}
+
+uint64_t
+corr_conn_open(struct corr *c, const struct mx_endpoint *cli, const struct mx_endpoint *srv,
+	       uint64_t ts_ns)
+{
+	struct conns *k = &c->conn;
+	uint64_t seq = ++k->seq;
+	uint32_t slot = (uint32_t)seq & (k->cap - 1);
+	struct conn_rec *r = &k->v[slot];
+	if (r->seq)
+		conn_unlink(k, slot);
+	memset(r, 0, sizeof(*r));
+	r->seq = seq;
+	r->cli = *cli;
+	r->srv = *srv;
+	r->ts = ts_ns;
+	uint32_t *h = &k->head[conn_bucket(k, &cli->addr)];
+	r->next = (int32_t)*h - 1;
+	r->prev = -1;
+	if (r->next >= 0)
+		k->v[r->next].prev = (int32_t)slot;
+	*h = slot + 1;
+	return seq;
+}
+
+void
+corr_conn_close(struct corr *c, uint64_t handle, uint64_t end_ns, enum mx_outcome outcome)
+{
+	struct conn_rec *r = &c->conn.v[(uint32_t)handle & (c->conn.cap - 1)];
+	if (!handle || r->seq != handle)
+		return;
+	r->end_ns = end_ns > r->ts ? end_ns : r->ts + 1;
+	r->outcome = (uint8_t)outcome;
+}
+
+/* Start of the span the connection memory still covers completely. */
+static uint64_t
+conn_memory_from(const struct conns *k)
+{
+	if (k->seq < k->cap)
+		return 0;
+	const struct conn_rec *oldest = &k->v[(uint32_t)(k->seq + 1) & (k->cap - 1)];
+	return oldest->ts;
+}
+
+/* ---- learned answers ---------------------------------------------------------- */
+
+static uint32_t *
+names_find_slot(const struct names *m, const char *name, uint32_t h)
+{
+	for (uint32_t s = h & m->tmask;; s = (s + 1) & m->tmask) {
+		uint32_t i = m->tab[s];
+		if (!i || (m->v[i - 1].hash == h && strcmp(m->v[i - 1].name, name) == 0))
+			return &m->tab[s];
+	}
+}
+
+static const char *
+names_get(const struct names *m, const char *name)
+{
+	if (!name[0])
+		return "";
+	uint32_t i = *names_find_slot(m, name, name_hash(name));
+	return i ? m->v[i - 1].answers : "";
+}
+
+/* Removes table slot s (linear probing: later entries of the run move up). */
+static void
+names_tab_delete(struct names *m, uint32_t s)
+{
+	m->tab[s] = 0;
+	for (uint32_t j = (s + 1) & m->tmask; m->tab[j]; j = (j + 1) & m->tmask) {
+		uint32_t want = m->v[m->tab[j] - 1].hash & m->tmask;
+		/* does j's entry belong at or before the hole (cyclically)? */
+		bool move = s <= j ? (want <= s || want > j) : (want <= s && want > j);
+		if (move) {
+			m->tab[s] = m->tab[j];
+			m->tab[j] = 0;
+			s = j;
+		}
+	}
+}
+
+static void
+append_answers(char *dst, size_t n, const char *answers)
+{
+	/* a cut-off list only loses late answers */
+	size_t l = strlen(dst);
+	if (l && l + 1 < n)
+		dst[l++] = ',';
+	size_t a = strlen(answers);
+	if (a > n - 1 - l)
+		a = n - 1 - l;
+	memcpy(dst + l, answers, a);
+	dst[l + a] = '\0';
+}
+
+static void
+names_put(struct names *m, const char *name, const char *answers)
+{
+	uint32_t h = name_hash(name);
+	uint32_t *slot = names_find_slot(m, name, h);
+	if (*slot) {
+		char *have = m->v[*slot - 1].answers;
+		if (!strstr(have, answers)) /* answers that change are all kept */
+			append_answers(have, sizeof(m->v[0].answers), answers);
+		return;
+	}
+	char *copy = strdup(name);
+	if (!copy)
+		return;
+	if (m->n == m->cap) { /* the oldest goes */
+		struct name_ent *old = &m->v[m->head];
+		uint32_t *os = names_find_slot(m, old->name, old->hash);
+		names_tab_delete(m, (uint32_t)(os - m->tab));
+		free(old->name);
+		m->head = (m->head + 1) % m->cap;
+		m->n--;
+		slot = names_find_slot(m, name, h); /* the deletion moved entries */
+	}
+	uint32_t i = (m->head + m->n++) % m->cap;
+	m->v[i].hash = h;
+	m->v[i].name = copy;
+	m->v[i].answers[0] = '\0';
+	append_answers(m->v[i].answers, sizeof(m->v[i].answers), answers);
+	*slot = i + 1;
+}
+
+/* ---- life cycle ---------------------------------------------------------------- */
+
+struct corr *
+corr_new(const struct corr_cfg *cfg, struct hosts *hosts, const struct mx_sink *out)
+{
+	struct corr *c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	if (cfg)
+		c->cfg = *cfg;
+	if (c->cfg.slow_ms <= 0)
+		c->cfg.slow_ms = 1000;
+	if (!c->cfg.unanswered_ns)
+		c->cfg.unanswered_ns = 30ULL * NS_PER_S;
+	if (!c->cfg.max_dns)
+		c->cfg.max_dns = 262144;
+	if (!c->cfg.max_ident)
+		c->cfg.max_ident = 65536;
+	if (!c->cfg.max_conn)
+		c->cfg.max_conn = 16384;
+	if (!c->cfg.max_held)
+		c->cfg.max_held = 16384;
+	if (!c->cfg.max_names)
+		c->cfg.max_names = 65536;
+	/* the windows grow in powers of two: a cap is rounded up to one */
+	c->cfg.max_dns = pow2_at_least(c->cfg.max_dns < DNS_BLK ? DNS_BLK : c->cfg.max_dns);
+	c->cfg.max_ident = pow2_at_least(c->cfg.max_ident);
+	c->out = *out;
+	c->hosts = hosts;
+	c->conn.cap = pow2_at_least(c->cfg.max_conn);
+	c->conn.v = calloc(c->conn.cap, sizeof(*c->conn.v));
+	c->conn.head = calloc(c->conn.cap, sizeof(*c->conn.head));
+	c->names.cap = c->cfg.max_names;
+	c->names.v = calloc(c->names.cap, sizeof(*c->names.v));
+	c->names.tmask = pow2_at_least(2 * c->names.cap) - 1;
+	c->names.tab = calloc(c->names.tmask + 1, sizeof(*c->names.tab));
+	c->held = calloc(c->cfg.max_held, sizeof(*c->held));
+	if (!hosts || !c->conn.v || !c->conn.head || !c->names.v || !c->names.tab || !c->held ||
+	    !dwin_grow(&c->dns, c->cfg.max_dns) || !iwin_grow(&c->ident, c->cfg.max_ident)) {
+		corr_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+void
+corr_free(struct corr *c)
+{
+	if (!c)
+		return;
+	free(c->dns.names.buf);
+	free(c->dns.v);
+	free(c->dns.blk);
+	free(c->ident.v);
+	free(c->conn.v);
+	free(c->conn.head);
+	for (uint32_t i = 0; i < c->names.n; i++)
+		free(c->names.v[(c->names.head + i) % c->names.cap].name);
+	free(c->names.v);
+	free(c->names.tab);
+	for (uint32_t i = 0; i < c->nheld; i++)
+		free(c->held[i].names);
+	free(c->held);
+	free(c);
+}
+
+const struct corr_stats *
+corr_stats(const struct corr *c)
+{
+	return &c->st;
+}
+
+/* ---- machines ------------------------------------------------------------------ */
+
+/*
+ * sender looked up something about address x at ts (its PTR or DNSBL name,
+ * or an ident probe).  When x was connected then only to servers of one
+ * other machine, and never to sender's, sender is an address of that
+ * machine (an IPv4 address resolving the IPv6 client of the same host).
+ */
+static void
+learn_machine(struct corr *c, const struct mx_addr *sender, const struct mx_addr *x, uint64_t ts)
+{
+	if (hosts_given(c->hosts) || mx_addr_is_loopback(sender) ||
+	    hosts_is_resolver(c->hosts, sender))
+		return;
+	uint64_t from = ts > MERGE_BEFORE_NS ? ts - MERGE_BEFORE_NS : 0;
+	if (conn_memory_from(&c->conn) > from)
+		return; /* the connections of that time are not all remembered */
+	const struct conns *k = &c->conn;
+	const struct mx_addr *other = NULL;
+	for (int32_t s = (int32_t)k->head[conn_bucket(k, x)] - 1; s >= 0; s = k->v[s].next) {
+		const struct conn_rec *r = &k->v[s];
+		if (!mx_addr_eq(&r->cli.addr, x) || r->ts > ts + MERGE_AFTER_NS ||
+		    (r->end_ns && r->end_ns < from))
+			continue;
+		if (hosts_same_machine(c->hosts, &r->srv.addr, sender))
+			return; /* its own business */
+		if (other && !hosts_same_machine(c->hosts, other, &r->srv.addr))
+			return; /* x talks to several machines: no evidence */
+		other = &r->srv.addr;
+	}
+	if (other && hosts_merge(c->hosts, sender, other))
+		c->st.machines_merged++;
+}
+
+/* ---- adding records ---------------------------------------------------------- */
+
+static void
+add_dns(struct corr *c, const struct mx_dns *q)
+{
+	struct dwin *w = &c->dns;
+	if (w->n == w->cap && !dwin_grow(w, c->cfg.max_dns)) {
+		/* full at its cap: the oldest goes, needed or not */
+		const struct dns_rec *old = &w->v[w->head];
+		if (rec_end(old) >= c->keep_from) {
+			c->st.dropped_dns++;
+			if (rec_end(old) > c->lost_until)
+				c->lost_until = rec_end(old);
+		}
+		dwin_pop(w);
+	}
+	uint32_t slot = dwin_slot(w, w->n);
+	struct dns_rec *d = &w->v[slot];
+	if (!arena_put(&w->names, q->qname, &d->qpos))
+		return;
+	uint64_t last = q->last_send_ns > q->ts_ns ? q->last_send_ns : q->ts_ns;
+	d->id = q->id;
+	d->ts = q->ts_ns;
+	d->last_us = us_after(last, d->ts);
+	d->end_us = us_after(q->response_ns ? q->response_ns : last + c->cfg.unanswered_ns, d->ts);
+	d->client = q->client.addr;
+	d->server = q->server.addr;
+	d->qtype = q->qtype;
+	d->outcome = (uint8_t)q->outcome;
+	d->qhash = name_hash(q->qname);
+	/* what a settle pass would work out for every wait: once, here */
+	struct mx_addr x;
+	bool rev = dns_arpa_to_addr(q->qname, &x);
+	d->kind = rev ? NK_REVERSE
+		: dns_name_reversed_addr(q->qname, &x, NULL) ? NK_REVERSED
+		: dns_name_is_ip_literal(q->qname, NULL)   ? NK_LITERAL
+							   : NK_OTHER;
+	d->from_resolver = hosts_is_resolver(c->hosts, &d->client);
+	w->n_resolver += d->from_resolver;
+	struct dns_blk *b = &w->blk[slot / DNS_BLK];
+	if (d->ts < b->min_ts)
+		b->min_ts = d->ts;
+	if (rec_end(d) > b->max_end)
+		b->max_end = rec_end(d);
+	w->n++;
+	if (w->n > c->st.peak_dns)
+		c->st.peak_dns = w->n;
+
+	/* answers that later relations are judged by */
+	if (q->answers[0] && (q->qtype == QT_PTR || q->qtype == QT_MX))
+		names_put(&c->names, q->qname, q->answers);
+	/* whose lookup: a reverse or DNSBL name says which client it is about */
+	if ((q->qtype == QT_PTR && d->kind == NK_REVERSE) ||
+	    ((q->qtype == QT_A || q->qtype == QT_TXT) && d->kind == NK_REVERSED))
+		learn_machine(c, &q->client.addr, &x, q->ts_ns);
+}
+
+static void
+add_ident(struct corr *c, const struct mx_ident *p)
+{
+	struct iwin *w = &c->ident;
+	if (w->n == w->cap && !iwin_grow(w, c->cfg.max_ident)) {
+		const struct ident_rec *old = iwin_at(w, 0);
+		if (old->end_ns >= c->keep_from) {
+			c->st.dropped_ident++;
+			if (old->end_ns > c->lost_until)
+				c->lost_until = old->end_ns;
+		}
+		w->head = (w->head + 1) & (w->cap - 1);
+		w->n--;
+	}
+	struct ident_rec *r = iwin_at(w, w->n++);
+	if (w->n > c->st.peak_ident)
+		c->st.peak_ident = w->n;
+	r->id = p->id;
+	r->ts = p->ts_ns;
+	r->host = p->host.addr;
+	r->peer = p->peer.addr;
+	r->outcome = (uint8_t)p->outcome;
+	uint64_t end = p->end_ns > p->ts_ns ? p->end_ns : p->ts_ns;
+	r->last_ns = end;
+	r->end_ns = p->outcome == MXI_UNANSWERED ? end + c->cfg.unanswered_ns : end;
+	learn_machine(c, &p->host.addr, &p->peer.addr, p->ts_ns);
+}
+
+/* ---- relations -------------------------------------------------------------------- */
+
 /*
  * The names of a comma-separated answer summary ("host.example",
  * "10 mx.example." for MX: the last word of each item, without its final
  * dot), split once per settle pass and then looked up for every candidate.
  */
-#define MAX_WORDS 256 /* a 512-byte list holds fewer */
+#define MAX_WORDS 128 /* a 256-byte list holds fewer */
 struct words {
 	const char *w[MAX_WORDS];
 	uint16_t len[MAX_WORDS];
@@ -302,116 +802,57 @@ words_have(const struct words *ws, const char *name, size_t nl)
 	return false;
 }
 
-/* FNV-1a: names are compared exactly (lower case), so is the hash */
-static uint32_t
-name_hash(const char *s)
-{
-	uint32_t h = 2166136261u;
-	for (; *s; s++)
-		h = (h ^ (uint8_t)*s) * 16777619u;
-	return h;
-}
-
-static uint32_t
-dns_slot(const struct corr *c, uint32_t i)
-{
-	return (c->dns_head + i) % c->cfg.max_dns;
-}
-
-static const struct dns_rec *
-dns_at(const struct corr *c, uint32_t i)
-{
-	return &c->dns[dns_slot(c, i)];
-}
-
-/*
- * What one slow transaction's relations are judged against, gathered with
- * one pass over the window: the reverse names of the client and the host,
- * and the answers learned for them and for the envelope domains.
- */
+/* What one wait's relations are judged against. */
+#define MACHINE_ADDRS 8
 struct rctx {
+	const struct held *h;
+	struct hosts_machine m; /* the server's machine */
+	uint32_t hash_client, hash_server; /* of the reverse names */
+	uint32_t hash_helo, hash_banner;
+	char arpa_self[MACHINE_ADDRS][80]; /* reverse names of the machine's other addresses */
+	int nself;
+	const char *helo, *banner, *sender;
+	const char *rcpt[MX_RCPT_DOMAINS];
+	int nrcpt;
 	char arpa_client[80], arpa_server[80];
 	size_t dnsbl_prefix; /* "200.2.0.192." part of arpa_client */
-	char client_names[512]; /* PTR answers for the client */
-	char server_names[512]; /* PTR answers for the host */
-	char sender_mx[512];
-	char rcpt_mx[MX_RCPT_DOMAINS][256];
-	/* the same lists split into names (words_split) */
 	struct words w_client, w_server, w_sender, w_rcpt[MX_RCPT_DOMAINS];
 };
-
-static void
-append_answers(char *dst, size_t n, const char *answers)
-{
-	/* truncation is fine: a cut-off list only loses late answers */
-	size_t l = strlen(dst);
-	if (l && l + 1 < n)
-		dst[l++] = ',';
-	size_t a = strlen(answers);
-	if (a > n - 1 - l)
-		a = n - 1 - l;
-	memcpy(dst + l, answers, a);
-	dst[l + a] = '\0';
-}
-
-static int
-cmp_u32(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-	return x < y ? -1 : x > y;
-}
 
 static void
 rctx_init(struct rctx *r, const struct corr *c, const struct held *h)
 {
 	memset(r, 0, sizeof(*r));
+	r->h = h;
+	const char *p = h->names;
+	r->helo = p;
+	p += strlen(p) + 1;
+	r->banner = p;
+	p += strlen(p) + 1;
+	r->sender = p;
+	p += strlen(p) + 1;
+	for (int k = 0; k < h->nrcpt && k < MX_RCPT_DOMAINS; k++, p += strlen(p) + 1)
+		r->rcpt[r->nrcpt++] = p;
 	corr_arpa_name(&h->client, r->arpa_client, sizeof(r->arpa_client));
 	corr_arpa_name(&h->server, r->arpa_server, sizeof(r->arpa_server));
+	r->hash_client = name_hash(r->arpa_client);
+	r->hash_server = name_hash(r->arpa_server);
+	r->hash_helo = name_hash(r->helo);
+	r->hash_banner = name_hash(r->banner);
+	hosts_machine_of(c->hosts, &h->server, &r->m);
+	if (r->m.several) {
+		struct mx_addr a[MACHINE_ADDRS];
+		unsigned n = hosts_machine_addrs(c->hosts, &r->m, a, MACHINE_ADDRS);
+		for (unsigned i = 1; i < n; i++)
+			corr_arpa_name(&a[i], r->arpa_self[r->nself++], sizeof(r->arpa_self[0]));
+	}
 	char *suffix = strstr(r->arpa_client, h->client.family == 4 ? "in-addr.arpa" : "ip6.arpa");
 	r->dnsbl_prefix = suffix ? (size_t)(suffix - r->arpa_client) : 0;
-	/* the names whose answers matter, by hash; then their records, oldest first */
-	uint32_t want[2 + 1 + MX_RCPT_DOMAINS];
-	int nwant = 0;
-	want[nwant++] = name_hash(r->arpa_client);
-	want[nwant++] = name_hash(r->arpa_server);
-	if (h->sender[0])
-		want[nwant++] = name_hash(h->sender);
-	for (int k = 0; k < h->nrcpt; k++)
-		want[nwant++] = name_hash(h->rcpt[k]);
-	uint32_t nidx = 0;
-	for (int w = 0; w < nwant; w++) {
-		bool again = false;
-		for (int v = 0; v < w; v++)
-			again |= want[v] == want[w];
-		if (again)
-			continue;
-		for (int32_t sl = c->ans_head[want[w] & c->ans_mask]; sl >= 0; sl = c->ans_next[sl])
-			if (c->dkey[sl].qhash == want[w] && nidx < c->cfg.max_dns)
-				c->scratch[nidx++] = ((uint32_t)sl + c->cfg.max_dns - c->dns_head) %
-						     c->cfg.max_dns;
-	}
-	qsort(c->scratch, nidx, sizeof(*c->scratch), cmp_u32);
-	for (uint32_t j = 0; j < nidx; j++) {
-		const struct dns_rec *d = dns_at(c, c->scratch[j]);
-		if (d->qtype == QT_PTR) {
-			if (strcmp(d->qname, r->arpa_client) == 0)
-				append_answers(r->client_names, sizeof(r->client_names), d->answers);
-			else if (strcmp(d->qname, r->arpa_server) == 0)
-				append_answers(r->server_names, sizeof(r->server_names), d->answers);
-		} else if (d->qtype == QT_MX) {
-			if (h->sender[0] && strcmp(d->qname, h->sender) == 0)
-				append_answers(r->sender_mx, sizeof(r->sender_mx), d->answers);
-			for (int k = 0; k < h->nrcpt; k++)
-				if (strcmp(d->qname, h->rcpt[k]) == 0)
-					append_answers(r->rcpt_mx[k], sizeof(r->rcpt_mx[k]),
-						       d->answers);
-		}
-	}
-	words_split(&r->w_client, r->client_names);
-	words_split(&r->w_server, r->server_names);
-	words_split(&r->w_sender, r->sender_mx);
-	for (int k = 0; k < h->nrcpt; k++)
-		words_split(&r->w_rcpt[k], r->rcpt_mx[k]);
+	words_split(&r->w_client, names_get(&c->names, r->arpa_client));
+	words_split(&r->w_server, names_get(&c->names, r->arpa_server));
+	words_split(&r->w_sender, names_get(&c->names, r->sender));
+	for (int k = 0; k < r->nrcpt; k++)
+		words_split(&r->w_rcpt[k], names_get(&c->names, r->rcpt[k]));
 }
 
 static bool
@@ -426,67 +867,76 @@ is_domain_of(const char *qname, size_t ql, uint16_t qtype, const char *dom,
 	return (qtype == QT_A || qtype == QT_AAAA) && words_have(mx_hosts, qname, ql);
 }
 
+/* A reverse name of one of the machine's other addresses? */
 static bool
-is_self_arpa(const struct corr *c, const char *q)
+is_self_arpa(const struct rctx *r, const char *q)
 {
-	for (int i = 0; i < c->nhosts; i++)
-		if (strcmp(q, c->host_arpa[i]) == 0)
+	for (int i = 0; i < r->nself; i++)
+		if (strcmp(q, r->arpa_self[i]) == 0)
 			return true;
 	return false;
 }
 
 static enum mx_relation
-relation_of(const struct corr *c, const struct rctx *r, const struct held *h,
-	    const struct dns_rec *d)
+relation_of(const struct corr *c, const struct rctx *r, const struct dns_rec *d)
 {
-	const char *q = d->qname;
-	size_t ql = strlen(q);
+	const char *q = rec_qname(&c->dns, d);
+	size_t ql;
 	bool addr_q = d->qtype == QT_A || d->qtype == QT_AAAA || d->qtype == QT_ANY;
 
-	if (strcmp(q, r->arpa_client) == 0)
-		return MXR_CLIENT_PTR;
-	if (strcmp(q, r->arpa_server) == 0 || (d->qtype == QT_PTR && is_self_arpa(c, q)))
-		return MXR_SELF_PTR;
-	struct mx_addr lit;
-	if (dns_name_is_ip_literal(q, &lit))
+	switch (d->kind) {
+	case NK_REVERSE:
+		/* the reverse name of an address: the client's, the machine's or
+		   someone else's (another session's client) */
+		if (d->qhash == r->hash_client && strcmp(q, r->arpa_client) == 0)
+			return MXR_CLIENT_PTR;
+		if ((d->qhash == r->hash_server && strcmp(q, r->arpa_server) == 0) ||
+		    (d->qtype == QT_PTR && is_self_arpa(r, q)))
+			return MXR_SELF_PTR;
+		return MXR_UNRELATED;
+	case NK_LITERAL:
 		return MXR_IP_LITERAL;
-	/* DNSBL: the client's reversed address under some zone */
-	if (r->dnsbl_prefix && strncmp(q, r->arpa_client, r->dnsbl_prefix) == 0 &&
-	    ql > r->dnsbl_prefix)
-		return MXR_DNSBL;
-	if (addr_q && words_have(&r->w_client, q, ql))
+	case NK_REVERSED:
+		/* DNSBL: the client's reversed address under some zone (another
+		   address under a zone is another session's DNSBL lookup) */
+		ql = strlen(q);
+		if (r->dnsbl_prefix && ql > r->dnsbl_prefix &&
+		    strncmp(q, r->arpa_client, r->dnsbl_prefix) == 0)
+			return MXR_DNSBL;
+		return MXR_UNRELATED;
+	default:
+		ql = strlen(q);
+		break;
+	}
+	if (addr_q && r->w_client.n && words_have(&r->w_client, q, ql))
 		return MXR_CLIENT_FORWARD;
-	if (h->helo[0] && strcasecmp(q, h->helo) == 0)
+	/* names are lower case (dns.c, pack_names()): the hash first */
+	if (r->helo[0] && d->qhash == r->hash_helo && strcmp(q, r->helo) == 0)
 		return MXR_HELO;
-	if (addr_q && ((h->banner[0] && strcasecmp(q, h->banner) == 0) || !strchr(q, '.') ||
-		       words_have(&r->w_server, q, ql)))
+	if (addr_q && ((r->banner[0] && d->qhash == r->hash_banner && strcmp(q, r->banner) == 0) ||
+		       !strchr(q, '.') || words_have(&r->w_server, q, ql)))
 		return MXR_SELF_NAME;
-	if (h->sender[0]) {
+	if (r->sender[0]) {
 		if (d->qtype == QT_TXT &&
-		    (ends_with_domain(q, h->sender) || strncmp(q, "_spf.", 5) == 0 ||
+		    (ends_with_domain(q, r->sender) || strncmp(q, "_spf.", 5) == 0 ||
 		     strstr(q, "spf") != NULL))
 			return MXR_SPF;
-		if (is_domain_of(q, ql, d->qtype, h->sender, &r->w_sender))
+		if (is_domain_of(q, ql, d->qtype, r->sender, &r->w_sender))
 			return MXR_SENDER_DOMAIN;
 	}
-	for (int i = 0; i < h->nrcpt; i++)
-		if (is_domain_of(q, ql, d->qtype, h->rcpt[i], &r->w_rcpt[i]))
+	for (int i = 0; i < r->nrcpt; i++)
+		if (is_domain_of(q, ql, d->qtype, r->rcpt[i], &r->w_rcpt[i]))
 			return MXR_RECIPIENT_DOMAIN;
 	return MXR_UNRELATED;
 }
 
-static double
-ns_to_ms(int64_t ns)
+static bool
+is_zone_query(uint16_t t)
 {
-	return (double)ns / 1e6;
+	return t == QT_NS || t == QT_SOA || t == QT_DS || t == QT_DNSKEY;
 }
 
-static int64_t
-overlap_ns(uint64_t a0, uint64_t a1, uint64_t b0, uint64_t b1)
-{
-	uint64_t s = a0 > b0 ? a0 : b0, e = a1 < b1 ? a1 : b1;
-	return e > s ? (int64_t)(e - s) : 0;
-}
+/* ---- settling ---------------------------------------------------------------------- */
 
 static void
 emit_cause(struct corr *c, const struct held *h, const struct cand *k, uint64_t parent,
@@ -497,7 +947,7 @@ emit_cause(struct corr *c, const struct held *h, const struct cand *k, uint64_t 
 	ev.type = EV_CAUSE;
 	struct mx_cause *x = &ev.u.cause;
 	x->id = ++c->out.ids->cause;
-	x->txn_id = h->txn.id;
+	x->txn_id = h->txn_id;
 	x->parent_id = parent;
 	if (!k) {
 		x->kind = MXC_NONE;
@@ -523,243 +973,55 @@ emit_cause(struct corr *c, const struct held *h, const struct cand *k, uint64_t 
 	mx_sink_emit(&c->out, &ev);
 }
 
-static const char *
-remedy_for(enum mx_relation r, bool is_dns)
-{
-	if (!is_dns)
-		return "disable ident (RFC 1413) lookups (tcpserver -R, exim rfc1413_query_timeout = "
-		       "0s, sendmail Timeout.ident=0) or make the client's firewall reject port 113 "
-		       "instead of dropping it";
-	switch (r) {
-	case MXR_CLIENT_PTR:
-		return "serve an (even empty) reverse zone for the client's address range on the "
-		       "resolver so PTR lookups get a fast NXDOMAIN, or turn off the server's client "
-		       "reverse lookups (tcpserver -H)";
-	case MXR_SELF_PTR:
-		return "publish a PTR record / reverse zone for the server's own address, or give "
-		       "the name directly (tcpserver -l NAME; with -H -R against client PTR and "
-		       "ident)";
-	case MXR_SELF_NAME:
-		return "make the host's own name resolvable locally (/etc/hosts or the local zone)";
-	case MXR_CLIENT_FORWARD:
-		return "fix the resolver or the forward zone of the client's PTR name";
-	case MXR_DNSBL:
-		return "the DNSBL zone answers slowly or not at all: remove or replace it, or lower "
-		       "the DNSBL lookup timeout";
-	case MXR_IP_LITERAL:
-		return "write the relay/smart host as an address literal in brackets, e.g. "
-		       "[10.11.12.13], so no MX/A lookup is made for it";
-	case MXR_HELO:
-	case MXR_SENDER_DOMAIN:
-	case MXR_RECIPIENT_DOMAIN:
-	case MXR_SPF:
-		return "fix the resolver or the slow zone; shorter resolver timeouts for the "
-		       "sender/recipient checks (sendmail Timeout.resolver.*, exim dns_retrans/"
-		       "dns_retry)";
-	default:
-		return "look at local processing or at lookups not visible in this capture";
-	}
-}
-
-struct out_hit {
-	const struct out_rec *rec;
-	double overlap_ms;
-};
-
-/* The host's own outbound connection that overlapped an inbound wait most. */
-static bool
-outbound_during(const struct corr *c, const struct held *h, struct out_hit *hit)
-{
-	uint64_t t0 = h->txn.request_ns, t1 = h->wait_end;
-	uint32_t n = c->out_n < MAX_OUT ? c->out_n : MAX_OUT;
-	hit->rec = NULL;
-	hit->overlap_ms = 0;
-	if (h->outbound)
-		return false;
-	for (uint32_t i = 0; i < n; i++) {
-		const struct out_rec *o = &c->out_conn[i];
-		double ov = ns_to_ms(overlap_ns(t0, t1, o->ts, o->end_ns));
-		if (ov > hit->overlap_ms && ov >= ns_to_ms((int64_t)(t1 - t0)) * MIN_SHARE) {
-			hit->rec = o;
-			hit->overlap_ms = ov;
-		}
-	}
-	return hit->rec != NULL;
-}
-
-static void
-emit_diagnosis(struct corr *c, const struct held *h, const struct cand *cands, int n, int best,
-	       bool related, double wait_ms, double floor_ms)
-{
-	struct mx_event ev;
-	char a[MX_ADDRSTRLEN], r[MX_ADDRSTRLEN], pre[96] = "";
-	struct out_hit oc;
-	memset(&ev, 0, sizeof(ev));
-	ev.type = EV_DIAGNOSIS;
-	struct mx_diagnosis *g = &ev.u.diag;
-	g->txn_id = h->txn.id;
-	if (!h->txn.reply_ns && h->txn.outcome == MXO_CLIENT_ABORT)
-		snprintf(pre, sizeof(pre), "The client gave up after %.1f s without a reply. ",
-			 wait_ms / 1000);
-	else if (!h->txn.reply_ns)
-		snprintf(pre, sizeof(pre), "The server closed after %.1f s without a reply. ",
-			 wait_ms / 1000);
-	if (best < 0 && h->outbound) {
-		/* the host is the client here: the remote server kept it waiting */
-		mx_addr_fmt(&h->server, r, sizeof(r));
-		snprintf(g->diagnosis, sizeof(g->diagnosis),
-			 "%sthe remote server %s took %.1f s to answer the mail host's %s; nothing "
-			 "the host did on the network explains it",
-			 pre, r, wait_ms / 1000, h->txn.command);
-		mx_strlcpy(g->remedy,
-			   "the delay is on the remote side (its checks or content filter); "
-			   "locally, only make sure such waits do not use up the delivery "
-			   "slots (outbound concurrency, connect and data timeouts)",
-			   sizeof(g->remedy));
-	} else if (best < 0 && outbound_during(c, h, &oc)) {
-		/* no lookups, but the host itself was connecting out meanwhile */
-		mx_addr_fmt(&oc.rec->server.addr, r, sizeof(r));
-		snprintf(g->diagnosis, sizeof(g->diagnosis),
-			 "%sno DNS or ident traffic of the host during the %.1f s wait, but its own "
-			 "SMTP connection to %s port %u was %s for %.1f s of it",
-			 pre, wait_ms / 1000, r, oc.rec->server.port,
-			 oc.rec->outcome == MXO_UNANSWERED ? "unanswered (SYNs only)"
-			 : oc.rec->outcome == MXO_REFUSED  ? "refused"
-							   : "open",
-			 oc.overlap_ms / 1000);
-		mx_strlcpy(g->remedy,
-			   "the reply waits for a connection the host makes itself (a sender or "
-			   "recipient callout, or an interactive delivery to a smart host): make "
-			   "that destination reachable or turn the callout/interactive delivery off",
-			   sizeof(g->remedy));
-	} else if (best < 0) {
-		snprintf(g->diagnosis, sizeof(g->diagnosis),
-			 "%sno DNS or ident traffic of the host during the %.1f s wait: no network "
-			 "cause seen",
-			 pre, wait_ms / 1000);
-		mx_strlcpy(g->remedy,
-			   "look at local processing: content filter, queue disk, load "
-			   "(no network cause seen)",
-			   sizeof(g->remedy));
-	} else if (!related) {
-		snprintf(g->diagnosis, sizeof(g->diagnosis),
-			 "%sonly lookups unrelated to this session overlapped the %.1f s wait", pre,
-			 wait_ms / 1000);
-		mx_strlcpy(g->remedy, remedy_for(MXR_UNRELATED, true), sizeof(g->remedy));
-	} else {
-		/* every presented cause, largest share first; one remedy per kind */
-		size_t dl = strlen(pre), rl = 0;
-		mx_strlcpy(g->diagnosis, pre, sizeof(g->diagnosis));
-		bool done[MAX_CAND] = {false};
-		const char *remedies[8];
-		int nrem = 0;
-		for (;;) {
-			int top = -1;
-			for (int i = 0; i < n; i++)
-				if (!done[i] && cands[i].parent < 0 && cands[i].rel != MXR_UNRELATED &&
-				    cands[i].overlap_ms >= floor_ms &&
-				    (top < 0 || cands[i].overlap_ms > cands[top].overlap_ms))
-					top = i;
-			if (top < 0)
-				break;
-			done[top] = true;
-			const struct cand *k = &cands[top];
-			char line[512];
-			if (k->is_dns) {
-				char tb[12];
-				const char *qt = mx_qtype_str(k->d->qtype, tb, sizeof(tb));
-				mx_addr_fmt(&k->d->server, r, sizeof(r));
-				int up = 0, up_unans = 0;
-				for (int i = 0; i < n; i++)
-					if (cands[i].parent == top) {
-						up++;
-						up_unans += cands[i].d->outcome == MXD_UNANSWERED;
-					}
-				char chain[96] = "";
-				if (up)
-					snprintf(chain, sizeof(chain),
-						 " (behind it %d upstream quer%s of the resolver, %d "
-						 "unanswered)",
-						 up, up == 1 ? "y" : "ies", up_unans);
-				snprintf(line, sizeof(line), "%s lookup %s %.200s to %s was %s for %.1f s%s",
-					 mx_relation_str(k->rel), qt, k->d->qname, r,
-					 mx_dns_outcome_str(k->d->outcome), k->overlap_ms / 1000, chain);
-			} else {
-				mx_addr_fmt(&k->i->peer, a, sizeof(a));
-				snprintf(line, sizeof(line), "ident probe to %s port 113 was %s for %.1f s",
-					 a, mx_ident_outcome_str(k->i->outcome), k->overlap_ms / 1000);
-			}
-			int w = snprintf(g->diagnosis + dl, sizeof(g->diagnosis) - dl, "%s%s",
-					 dl > strlen(pre) ? "; " : "", line);
-			if (w > 0)
-				dl += (size_t)w;
-			if (dl >= sizeof(g->diagnosis))
-				dl = sizeof(g->diagnosis) - 1;
-			const char *rem = remedy_for(k->rel, k->is_dns);
-			bool seen = false;
-			for (int i = 0; i < nrem; i++)
-				seen |= remedies[i] == rem;
-			if (!seen && nrem < 8)
-				remedies[nrem++] = rem;
-		}
-		snprintf(g->diagnosis + dl, sizeof(g->diagnosis) - dl, " (of a %.1f s wait)",
-			 wait_ms / 1000);
-		for (int i = 0; i < nrem; i++) {
-			int w = snprintf(g->remedy + rl, sizeof(g->remedy) - rl, "%s%s",
-					 i ? "; " : "", remedies[i]);
-			if (w > 0)
-				rl += (size_t)w;
-			if (rl >= sizeof(g->remedy))
-				break;
-		}
-	}
-	mx_sink_emit(&c->out, &ev);
-}
-
-static bool
-is_zone_query(uint16_t t)
-{
-	return t == QT_NS || t == QT_SOA || t == QT_DS || t == QT_DNSKEY;
-}
-
-/* Keeps the MAX_UNRELATED_SHOWN candidates with the largest overlap. */
+/* Keeps the MAX_UNRELATED_SHOWN candidates with the largest overlap (top[0] the smallest of them). */
 static void
 keep_top(struct cand *top, int *n, const struct cand *k)
 {
-	int at = *n < MAX_UNRELATED_SHOWN ? (*n)++ : -1;
-	if (at < 0) {
-		at = 0;
-		for (int i = 1; i < MAX_UNRELATED_SHOWN; i++)
-			if (top[i].overlap_ms < top[at].overlap_ms)
-				at = i;
-		if (top[at].overlap_ms >= k->overlap_ms)
-			return;
-	}
+	if (*n == MAX_UNRELATED_SHOWN && top[0].overlap_ms >= k->overlap_ms)
+		return; /* the common case in a busy window: quick */
+	int at = *n < MAX_UNRELATED_SHOWN ? (*n)++ : 0;
 	top[at] = *k;
+	for (int i = 1; i < *n; i++) /* the smallest to the front */
+		if (top[i].overlap_ms < top[0].overlap_ms) {
+			struct cand x = top[0];
+			top[0] = top[i];
+			top[i] = x;
+		}
+}
+
+static bool
+related(const struct cand *k)
+{
+	return k->rel != MXR_UNRELATED && k->rel != MXR_UPSTREAM;
 }
 
 /*
  * How long was an unanswered query or probe outstanding?  The packets do
- * not say when the asking process gave up.  A mail server's lookups for one
- * connection run one after the other (tcpserver: own PTR, client PTR,
- * ident), so an unanswered one lasted until the next related lookup of
- * this wait began; the last one lasts until unanswered_ns after its last
- * transmission (set when the record was added) or the end of the wait.
+ * not say when the asking process gave up.  Its lifetime ends
+ *  - when the next related lookup of this wait began: a mail server's
+ *    lookups for one connection run one after the other (tcpserver: own
+ *    PTR, client PTR, ident);
+ *  - when the session's server sent a reply after the lookup's last
+ *    transmission: it stopped waiting for it, so it delays no later reply;
+ *  - else unanswered_ns after its last transmission (set when the record
+ *    was added), or at the end of the wait.
  */
 static void
-settle_lifetimes(struct cand *k, int n, uint64_t t0, uint64_t t1)
+settle_lifetimes(struct cand *k, int n, uint64_t t0, uint64_t t1, uint64_t prev_reply)
 {
 	for (int i = 0; i < n; i++) {
-		if (k[i].unanswered && k[i].rel != MXR_UNRELATED && k[i].rel != MXR_UPSTREAM) {
+		if (k[i].unanswered && related(&k[i])) {
 			uint64_t next = 0;
 			for (int j = 0; j < n; j++) {
-				if (j == i || k[j].rel == MXR_UNRELATED || k[j].rel == MXR_UPSTREAM)
+				if (j == i || !related(&k[j]))
 					continue;
 				if (k[j].start > k[i].last && (!next || k[j].start < next))
 					next = k[j].start;
 			}
 			if (next)
 				k[i].end = next;
+			if (prev_reply > k[i].last && prev_reply < k[i].end)
+				k[i].end = prev_reply;
 		}
 		k[i].overlap_ms = ns_to_ms(overlap_ns(t0, t1, k[i].start, k[i].end));
 		uint64_t qend = k[i].unanswered && k[i].end > t1 ? t1 : k[i].end;
@@ -767,98 +1029,228 @@ settle_lifetimes(struct cand *k, int n, uint64_t t0, uint64_t t1)
 	}
 }
 
-static void
-settle(struct corr *c, const struct held *h)
-{
-	struct cand *cands = calloc(MAX_CAND, sizeof(*cands));
-	int n = 0;
-	uint64_t t0 = h->txn.request_ns, t1 = h->wait_end;
-	double wait_ms = ns_to_ms((int64_t)(t1 - t0));
+/*
+ * The queries overlapping [t0, t1] that pass keep(), in window order.
+ * Returns the number of candidates now in cands.
+ */
+typedef bool (*dns_keep_fn)(const struct corr *c, const struct rctx *rc, const struct dns_rec *d,
+			    const struct cand *cands, int n);
 
-	if (!cands)
-		return;
-	struct rctx *rc = malloc(sizeof(*rc));
-	if (!rc) {
-		free(cands);
-		return;
-	}
-	rctx_init(rc, c, h);
-	/* the unrelated activity that covered most of the wait, kept aside */
-	struct cand unrel[MAX_UNRELATED_SHOWN];
-	int nunrel = 0;
-	for (uint32_t i = 0; i < c->dns_n && n < MAX_CAND; i++) {
-		uint32_t slot = dns_slot(c, i);
+static int
+scan_dns(const struct corr *c, const struct held *h, struct cand *cands, int n, dns_keep_fn keep,
+	 bool from_resolver, const struct rctx *rc, struct cand *unrel, int *nunrel)
+{
+	const struct dwin *w = &c->dns;
+	uint64_t t0 = h->t0, t1 = h->t1;
+	for (uint32_t i = 0; i < w->n && n < MAX_CAND; i++) {
+		uint32_t slot = dwin_slot(w, i);
 		if (i == 0 || slot % DNS_BLK == 0) {
-			const struct dns_blk *b = &c->dblk[slot / DNS_BLK];
+			const struct dns_blk *b = &w->blk[slot / DNS_BLK];
 			if (b->max_end <= t0 || b->min_ts >= t1) {
 				/* nothing in the rest of this block overlaps the wait */
-				uint32_t blk_end = (slot / DNS_BLK + 1) * DNS_BLK;
-				if (blk_end > c->cfg.max_dns)
-					blk_end = c->cfg.max_dns;
-				i += blk_end - slot - 1;
+				i += DNS_BLK - slot % DNS_BLK - 1;
 				continue;
 			}
 		}
-		const struct dns_key *key = &c->dkey[slot];
-		int64_t ov = overlap_ns(t0, t1, key->ts, key->end_ns);
-		if (ov <= 0)
-			continue;
-		const struct dns_rec *d = dns_at(c, i);
-		if (!is_local(c, &d->client))
+		const struct dns_rec *d = &w->v[slot];
+		int64_t ov = overlap_ns(t0, t1, d->ts, rec_end(d));
+		if (ov <= 0 || !keep(c, rc, d, cands, n))
 			continue;
 		struct cand k = {.is_dns = 1, .d = d, .parent = -1, .start = d->ts,
-				 .last = d->last_ns, .end = d->end_ns, .unanswered = d->resp_ns == 0};
-		k.rel = relation_of(c, rc, h, d);
+				 .last = rec_last(d), .end = rec_end(d),
+				 .unanswered = d->outcome == MXD_UNANSWERED,
+				 .from_resolver = from_resolver};
+		k.rel = from_resolver ? MXR_UPSTREAM : relation_of(c, rc, d);
 		/* zone queries to remote servers may be a local resolver's upstream hops */
-		if (k.rel == MXR_UNRELATED && !(is_zone_query(d->qtype) && !is_local(c, &d->server))) {
+		if (k.rel == MXR_UNRELATED &&
+		    !(is_zone_query(d->qtype) && !hosts_in_machine(c->hosts, &rc->m, &d->server))) {
 			k.overlap_ms = ns_to_ms(ov);
-			keep_top(unrel, &nunrel, &k);
+			keep_top(unrel, nunrel, &k);
 			continue;
 		}
 		cands[n++] = k;
 	}
-	free(rc);
-	/* upstream hops: a non-local query made while a local-resolver query was outstanding */
+	return n;
+}
+
+/* the server's machine sent it */
+static bool
+keep_own(const struct corr *c, const struct rctx *rc, const struct dns_rec *d,
+	 const struct cand *cands, int n)
+{
+	(void)cands;
+	(void)n;
+	return hosts_in_machine(c->hosts, &rc->m, &d->client);
+}
+
+/* a resolver the machine asked (not itself) sent it */
+static bool
+keep_resolver(const struct corr *c, const struct rctx *rc, const struct dns_rec *d,
+	      const struct cand *cands, int n)
+{
+	if (!d->from_resolver || hosts_in_machine(c->hosts, &rc->m, &d->client))
+		return false;
+	for (int i = 0; i < n; i++)
+		if (cands[i].is_dns && !cands[i].from_resolver &&
+		    mx_addr_eq(&cands[i].d->server, &d->client))
+			return true;
+	return false;
+}
+
+/* Links upstream hops to the query they serve; returns the count kept. */
+static int
+link_upstream(const struct corr *c, const struct held *h, struct cand *cands, int n)
+{
 	for (int i = 0; i < n; i++) {
+		if (!cands[i].is_dns)
+			continue;
 		const struct dns_rec *u = cands[i].d;
-		if (is_local(c, &u->server))
+		bool u_local_server = mx_addr_is_loopback(&u->server) ||
+				      hosts_same_machine(c->hosts, &u->server, &h->server);
+		if (!cands[i].from_resolver && u_local_server)
 			continue;
 		for (int j = 0; j < n; j++) {
-			const struct dns_rec *l = cands[j].d;
-			if (j == i || !cands[j].is_dns || !is_local(c, &l->server))
+			if (j == i || !cands[j].is_dns || cands[j].from_resolver)
 				continue;
-			bool same = strcmp(u->qname, l->qname) == 0;
-			bool parent = is_zone_query(u->qtype) && ends_with_domain(l->qname, u->qname);
-			if ((same || parent) && u->ts >= l->ts && u->ts <= l->end_ns) {
+			const struct dns_rec *l = cands[j].d;
+			/* a local resolver on the machine, or the resolver that sent u */
+			bool via = cands[i].from_resolver
+					   ? mx_addr_eq(&l->server, &u->client)
+					   : mx_addr_is_loopback(&l->server) ||
+						     hosts_same_machine(c->hosts, &l->server, &h->server);
+			if (!via)
+				continue;
+			const char *un = rec_qname(&c->dns, u), *ln = rec_qname(&c->dns, l);
+			bool same = strcmp(un, ln) == 0;
+			bool parent = is_zone_query(u->qtype) && ends_with_domain(ln, un);
+			if ((same || parent) && u->ts >= l->ts && u->ts <= rec_end(l)) {
 				cands[i].parent = j;
 				cands[i].rel = MXR_UPSTREAM;
 				break;
 			}
 		}
 	}
-	for (uint32_t i = 0; i < c->ident_n && n < MAX_CAND; i++) {
-		const struct ident_rec *p = &c->ident[(c->ident_head + i) % c->cfg.max_ident];
-		int64_t ov = overlap_ns(t0, t1, p->ts, p->end_ns);
-		if (ov <= 0 || !is_local(c, &p->host))
+	/* a resolver's query that serves none of the machine's goes */
+	int m = 0;
+	int *map = calloc((size_t)n + 1, sizeof(*map));
+	if (!map)
+		return n;
+	for (int i = 0; i < n; i++) {
+		map[i] = -1;
+		if (cands[i].from_resolver && cands[i].parent < 0)
 			continue;
-		struct cand k = {.i = p, .parent = -1, .start = p->ts, .last = p->last_ns,
-				 .end = p->end_ns, .unanswered = p->outcome == MXI_UNANSWERED};
-		k.rel = mx_addr_eq(&p->peer, &h->client) ? MXR_IDENT : MXR_UNRELATED;
-		if (k.rel == MXR_UNRELATED) {
-			k.overlap_ms = ns_to_ms(ov);
-			keep_top(unrel, &nunrel, &k);
-			continue;
-		}
-		cands[n++] = k;
+		map[i] = m;
+		cands[m++] = cands[i];
 	}
-	for (int i = 0; i < nunrel && n < MAX_CAND; i++)
-		cands[n++] = unrel[i];
-	settle_lifetimes(cands, n, t0, t1);
+	for (int i = 0; i < m; i++)
+		if (cands[i].parent >= 0)
+			cands[i].parent = map[cands[i].parent];
+	free(map);
+	return m;
+}
+
+/* The host's own outbound connection that overlapped an inbound wait most. */
+static bool
+outbound_during(const struct corr *c, const struct held *h, struct diag_conn *hit)
+{
+	const struct conns *k = &c->conn;
+	uint64_t t0 = h->t0, t1 = h->t1;
+	double best = 0, floor_ms = ns_to_ms((int64_t)(t1 - t0)) * MIN_SHARE;
+	for (int32_t s = (int32_t)k->head[conn_bucket(k, &h->server)] - 1; s >= 0;
+	     s = k->v[s].next) {
+		const struct conn_rec *r = &k->v[s];
+		if (!mx_addr_eq(&r->cli.addr, &h->server) ||
+		    hosts_same_machine(c->hosts, &r->srv.addr, &h->server))
+			continue;
+		uint64_t end = r->end_ns ? r->end_ns : c->now_ns > t1 ? c->now_ns : t1;
+		double ov = ns_to_ms(overlap_ns(t0, t1, r->ts, end));
+		if (ov > best && ov >= floor_ms) {
+			best = ov;
+			hit->server = r->srv;
+			hit->outcome = r->end_ns ? (enum mx_outcome)r->outcome : MXO_OK;
+			hit->overlap_ms = ov;
+		}
+	}
+	return best > 0;
+}
+
+static void
+fill_diag_cause(const struct corr *c, struct diag_cause *g, const struct cand *cands, int n, int i)
+{
+	const struct cand *k = &cands[i];
+	memset(g, 0, sizeof(*g));
+	g->rel = k->rel;
+	g->overlap_ms = k->overlap_ms;
+	if (!k->is_dns) {
+		g->kind = MXC_IDENT;
+		g->peer = k->i->peer;
+		g->ident_outcome = (enum mx_ident_outcome)k->i->outcome;
+		return;
+	}
+	g->kind = MXC_DNS;
+	g->qtype = k->d->qtype;
+	g->qname = rec_qname(&c->dns, k->d);
+	g->resolver = k->d->server;
+	g->dns_outcome = (enum mx_dns_outcome)k->d->outcome;
+	for (int j = 0; j < n; j++)
+		if (cands[j].parent == i) {
+			g->upstream++;
+			g->upstream_unanswered += cands[j].d->outcome == MXD_UNANSWERED;
+		}
+}
+
+static void
+settle(struct corr *c, const struct held *h, bool forced)
+{
+	uint64_t t0 = h->t0, t1 = h->t1;
+	double wait_ms = ns_to_ms((int64_t)(t1 - t0));
+	bool outbound = h->outbound || (hosts_is_host(c->hosts, &h->client) &&
+					!hosts_is_host(c->hosts, &h->server));
+	bool incomplete = forced || t0 < c->lost_until;
+	struct cand *cands = calloc(MAX_CAND, sizeof(*cands));
+	struct rctx *rc = malloc(sizeof(*rc));
+	if (!cands || !rc) {
+		free(cands);
+		free(rc);
+		return;
+	}
+	c->st.settled++;
+	c->st.incomplete += incomplete;
+	int n = 0;
+	struct cand unrel[MAX_UNRELATED_SHOWN];
+	int nunrel = 0;
+	/* the remote server of an outbound delivery waited: the host's lookups
+	   are not its causes */
+	if (!outbound) {
+		rctx_init(rc, c, h);
+		n = scan_dns(c, h, cands, n, keep_own, false, rc, unrel, &nunrel);
+		if (c->dns.n_resolver) /* a resolver's own queries are on the wire */
+			n = scan_dns(c, h, cands, n, keep_resolver, true, rc, unrel, &nunrel);
+		n = link_upstream(c, h, cands, n);
+		for (uint32_t i = 0; i < c->ident.n && n < MAX_CAND; i++) {
+			const struct ident_rec *p = iwin_at(&c->ident, i);
+			int64_t ov = overlap_ns(t0, t1, p->ts, p->end_ns);
+			if (ov <= 0 || !hosts_in_machine(c->hosts, &rc->m, &p->host))
+				continue;
+			struct cand k = {.i = p, .parent = -1, .start = p->ts, .last = p->last_ns,
+					 .end = p->end_ns, .unanswered = p->outcome == MXI_UNANSWERED};
+			k.rel = mx_addr_eq(&p->peer, &h->client) ? MXR_IDENT : MXR_UNRELATED;
+			if (k.rel == MXR_UNRELATED) {
+				k.overlap_ms = ns_to_ms(ov);
+				keep_top(unrel, &nunrel, &k);
+				continue;
+			}
+			cands[n++] = k;
+		}
+		for (int i = 0; i < nunrel && n < MAX_CAND; i++)
+			cands[n++] = unrel[i];
+	}
+	settle_lifetimes(cands, n, t0, t1, h->prev_reply);
 
 	/* best related top-level cause, else best unrelated */
 	int best = -1, best_unrel = -1;
 	for (int i = 0; i < n; i++) {
-		if (cands[i].parent >= 0)
+		if (cands[i].parent >= 0 || cands[i].overlap_ms <= 0)
 			continue;
 		if (cands[i].rel == MXR_UNRELATED) {
 			if (best_unrel < 0 || cands[i].overlap_ms > cands[best_unrel].overlap_ms)
@@ -867,34 +1259,35 @@ settle(struct corr *c, const struct held *h)
 			best = i;
 		}
 	}
-	bool related = best >= 0;
-	double floor_ms = 0;
-	if (!related)
-		best = best_unrel;
-
-	if (best < 0) {
-		emit_cause(c, h, NULL, 0, wait_ms, NULL);
-	} else if (related) {
+	struct diag_cause *shown = calloc(MAX_CAND, sizeof(*shown));
+	struct diag_conn conn;
+	struct diag_wait dw = {.command = h->command, .wait_ms = wait_ms, .replied = h->replied,
+			       .outcome = (enum mx_outcome)h->outcome, .outbound = outbound,
+			       .server = h->server, .causes = shown, .incomplete = incomplete};
+	if (best >= 0) {
 		/* a related lookup that covered under 1 % of the wait explains
 		 * nothing when another one explains more: stored, not blamed */
-		floor_ms = cands[best].overlap_ms >= wait_ms * MIN_SHARE ? wait_ms * MIN_SHARE : 0;
+		double floor_ms =
+			cands[best].overlap_ms >= wait_ms * MIN_SHARE ? wait_ms * MIN_SHARE : 0;
 		for (int i = 0; i < n; i++) {
 			if (cands[i].parent >= 0 || cands[i].rel == MXR_UNRELATED ||
-			    cands[i].overlap_ms < floor_ms)
+			    cands[i].overlap_ms < floor_ms || cands[i].overlap_ms <= 0)
 				continue;
 			uint64_t id = 0;
 			emit_cause(c, h, &cands[i], 0, wait_ms, &id);
 			for (int j = 0; j < n; j++)
 				if (cands[j].parent == i)
 					emit_cause(c, h, &cands[j], id, wait_ms, NULL);
+			if (shown)
+				fill_diag_cause(c, &shown[dw.ncauses++], cands, n, i);
 		}
-	} else {
+	} else if (best_unrel >= 0) {
 		/* nothing related: the unrelated activity that covered most of the wait */
-		for (int shown = 0; shown < MAX_UNRELATED_SHOWN; shown++) {
+		for (int k = 0; k < MAX_UNRELATED_SHOWN; k++) {
 			int top = -1;
 			for (int i = 0; i < n; i++)
 				if (cands[i].parent < 0 && cands[i].rel == MXR_UNRELATED &&
-				    !cands[i].taken &&
+				    !cands[i].taken && cands[i].overlap_ms > 0 &&
 				    (top < 0 || cands[i].overlap_ms > cands[top].overlap_ms))
 					top = i;
 			if (top < 0)
@@ -902,147 +1295,100 @@ settle(struct corr *c, const struct held *h)
 			emit_cause(c, h, &cands[top], 0, wait_ms, NULL);
 			cands[top].taken = true;
 		}
+		dw.unrelated_only = true;
+	} else if (!incomplete) {
+		/* a none cause is a claim: not made when evidence is missing */
+		emit_cause(c, h, NULL, 0, wait_ms, NULL);
+		if (!outbound && outbound_during(c, h, &conn))
+			dw.conn = &conn;
 	}
-	emit_diagnosis(c, h, cands, n, best, related, wait_ms, floor_ms);
+	struct mx_event ev;
+	memset(&ev, 0, sizeof(ev));
+	ev.type = EV_DIAGNOSIS;
+	ev.u.diag.txn_id = h->txn_id;
+	if (!shown)
+		dw.ncauses = 0;
+	diag_compose(&dw, &ev.u.diag);
+	mx_sink_emit(&c->out, &ev);
+	free(shown);
+	free(rc);
 	free(cands);
+}
+
+/* ---- holding ---------------------------------------------------------------------- */
+
+static char *
+pack_names(const struct mx_session *s, uint8_t *nrcpt)
+{
+	size_t len = 3;
+	int n = 0;
+	if (s) {
+		n = s->n_rcpt_domains < MX_RCPT_DOMAINS ? s->n_rcpt_domains : MX_RCPT_DOMAINS;
+		len += strlen(s->helo) + strlen(s->banner_host) + strlen(s->sender_domain);
+		for (int i = 0; i < n; i++)
+			len += strlen(s->rcpt_domains[i]) + 1;
+	}
+	char *p = malloc(len), *q = p;
+	if (!p)
+		return NULL;
+	const char *parts[3] = {s ? s->helo : "", s ? s->banner_host : "",
+				s ? s->sender_domain : ""};
+	for (int i = 0; i < 3; i++) {
+		/* lower case, as DNS names are (HELO and banner names may not be) */
+		for (const char *x = parts[i];; x++) {
+			*q++ = (char)tolower((unsigned char)*x);
+			if (!*x)
+				break;
+		}
+	}
+	for (int i = 0; i < n; i++) {
+		size_t l = strlen(s->rcpt_domains[i]) + 1;
+		memcpy(q, s->rcpt_domains[i], l);
+		q += l;
+	}
+	*nrcpt = (uint8_t)n;
+	return p;
+}
+
+static void
+drop_held(struct corr *c, uint32_t i)
+{
+	free(c->held[i].names);
+	memmove(&c->held[i], &c->held[i + 1], (c->nheld - i - 1) * sizeof(c->held[0]));
+	c->nheld--;
 }
 
 static void
 hold_txn(struct corr *c, const struct mx_session *s, const struct mx_txn *t, uint64_t wait_end)
 {
+	uint8_t nrcpt = 0;
+	char *names = pack_names(s, &nrcpt);
+	if (!names)
+		return;
 	if (c->nheld == c->cfg.max_held) {
-		/* full: settle the oldest now with what is known */
-		settle(c, &c->held[0]);
-		memmove(&c->held[0], &c->held[1], (c->nheld - 1) * sizeof(c->held[0]));
-		c->nheld--;
+		/* full: the oldest is settled now with what is known */
+		c->st.held_forced++;
+		settle(c, &c->held[0], c->held[0].t1 > c->final_ns);
+		drop_held(c, 0);
 	}
 	struct held *h = &c->held[c->nheld++];
+	if (c->nheld > c->st.peak_held)
+		c->st.peak_held = c->nheld;
 	memset(h, 0, sizeof(*h));
-	h->txn = *t;
-	h->wait_end = wait_end;
+	h->txn_id = t->id;
+	mx_strlcpy(h->command, t->command, sizeof(h->command));
+	h->t0 = t->request_ns;
+	h->t1 = wait_end;
+	h->prev_reply = t->prev_reply_ns;
+	h->replied = t->reply_ns != 0;
+	h->outcome = (uint8_t)t->outcome;
+	h->names = names;
+	h->nrcpt = nrcpt;
 	if (s) {
-		h->proto = s->proto;
 		h->outbound = s->outbound;
 		h->client = s->client.addr;
 		h->server = s->server.addr;
-		mx_strlcpy(h->helo, s->helo, sizeof(h->helo));
-		mx_strlcpy(h->banner, s->banner_host, sizeof(h->banner));
-		mx_strlcpy(h->sender, s->sender_domain, sizeof(h->sender));
-		h->nrcpt = s->n_rcpt_domains < MX_RCPT_DOMAINS ? s->n_rcpt_domains : MX_RCPT_DOMAINS;
-		for (int i = 0; i < h->nrcpt; i++)
-			mx_strlcpy(h->rcpt[i], s->rcpt_domains[i], sizeof(h->rcpt[i]));
 	}
-}
-
-/* Takes slot (its dkey still the old record's) out of its answer chain. */
-static void
-ans_unlink(struct corr *c, uint32_t slot)
-{
-	int32_t p = c->ans_prev[slot], n = c->ans_next[slot];
-	if (p >= 0)
-		c->ans_next[p] = n;
-	else
-		c->ans_head[c->dkey[slot].qhash & c->ans_mask] = n;
-	if (n >= 0)
-		c->ans_prev[n] = p;
-}
-
-static void
-ans_link(struct corr *c, uint32_t slot)
-{
-	int32_t *head = &c->ans_head[c->dkey[slot].qhash & c->ans_mask];
-	c->ans_next[slot] = *head;
-	c->ans_prev[slot] = -1;
-	if (*head >= 0)
-		c->ans_prev[*head] = (int32_t)slot;
-	*head = (int32_t)slot;
-}
-
-/* Keeps the summary of slot's block true after the slot was (re)written. */
-static void
-blk_update(struct corr *c, uint32_t slot, const struct dns_key *old)
-{
-	struct dns_blk *b = &c->dblk[slot / DNS_BLK];
-	const struct dns_key *k = &c->dkey[slot];
-	if (old && (old->ts == b->min_ts || old->end_ns == b->max_end)) {
-		/* the old record was the block's extreme: recount (a full ring
-		   has every slot of the block in use) */
-		uint32_t lo = slot / DNS_BLK * DNS_BLK, hi = lo + DNS_BLK;
-		if (hi > c->cfg.max_dns)
-			hi = c->cfg.max_dns;
-		b->min_ts = UINT64_MAX;
-		b->max_end = 0;
-		for (uint32_t j = lo; j < hi; j++) {
-			if (c->dkey[j].ts < b->min_ts)
-				b->min_ts = c->dkey[j].ts;
-			if (c->dkey[j].end_ns > b->max_end)
-				b->max_end = c->dkey[j].end_ns;
-		}
-		return;
-	}
-	bool first = !old && slot % DNS_BLK == 0; /* the block's first record ever */
-	if (first || k->ts < b->min_ts)
-		b->min_ts = k->ts;
-	if (first || k->end_ns > b->max_end)
-		b->max_end = k->end_ns;
-}
-
-static void
-add_dns(struct corr *c, const struct mx_dns *q)
-{
-	uint32_t slot;
-	bool overwrite = false;
-	if (c->dns_n < c->cfg.max_dns) {
-		slot = (c->dns_head + c->dns_n) % c->cfg.max_dns;
-		c->dns_n++;
-	} else {
-		overwrite = true;
-		slot = c->dns_head;
-		c->dns_head = (c->dns_head + 1) % c->cfg.max_dns;
-	}
-	struct dns_rec *d = &c->dns[slot];
-	d->id = q->id;
-	d->ts = q->ts_ns;
-	d->resp_ns = q->response_ns;
-	uint64_t last = q->last_send_ns > q->ts_ns ? q->last_send_ns : q->ts_ns;
-	d->last_ns = last;
-	d->end_ns = q->response_ns ? q->response_ns : last + c->cfg.unanswered_ns;
-	d->client = q->client.addr;
-	d->server = q->server.addr;
-	d->qtype = q->qtype;
-	d->outcome = q->outcome;
-	mx_strlcpy(d->qname, q->qname, sizeof(d->qname));
-	mx_strlcpy(d->answers, q->answers, sizeof(d->answers));
-	struct dns_key old = c->dkey[slot];
-	if (overwrite && old.answers)
-		ans_unlink(c, slot);
-	c->dkey[slot] = (struct dns_key){d->ts, d->end_ns, name_hash(d->qname), d->qtype,
-					 d->answers[0] && (d->qtype == QT_PTR || d->qtype == QT_MX)};
-	if (c->dkey[slot].answers)
-		ans_link(c, slot);
-	blk_update(c, slot, overwrite ? &old : NULL);
-}
-
-static void
-add_ident(struct corr *c, const struct mx_ident *p)
-{
-	uint32_t slot;
-	if (c->ident_n < c->cfg.max_ident) {
-		slot = (c->ident_head + c->ident_n) % c->cfg.max_ident;
-		c->ident_n++;
-	} else {
-		slot = c->ident_head;
-		c->ident_head = (c->ident_head + 1) % c->cfg.max_ident;
-	}
-	struct ident_rec *r = &c->ident[slot];
-	r->id = p->id;
-	r->ts = p->ts_ns;
-	r->host = p->host.addr;
-	r->peer = p->peer.addr;
-	r->outcome = p->outcome;
-	uint64_t end = p->end_ns > p->ts_ns ? p->end_ns : p->ts_ns;
-	r->last_ns = end;
-	r->end_ns = p->outcome == MXI_UNANSWERED ? end + c->cfg.unanswered_ns : end;
 }
 
 void
@@ -1055,16 +1401,6 @@ corr_event(void *sink, const struct mx_event *ev)
 		break;
 	case EV_IDENT:
 		add_ident(c, &ev->u.ident);
-		break;
-	case EV_SESSION:
-		if (ev->u.session.outbound) {
-			const struct mx_session *x = &ev->u.session;
-			struct out_rec *o = &c->out_conn[c->out_n++ % MAX_OUT];
-			o->ts = x->syn_ns ? x->syn_ns : x->start_ns;
-			o->end_ns = x->end_ns > o->ts ? x->end_ns : o->ts;
-			o->server = x->server;
-			o->outcome = x->outcome;
-		}
 		break;
 	case EV_TXN: {
 		const struct mx_txn *t = &ev->u.txn;
@@ -1084,23 +1420,45 @@ corr_event(void *sink, const struct mx_event *ev)
 }
 
 void
-corr_advance(struct corr *c, uint64_t now_ns)
+corr_advance(struct corr *c, uint64_t now_ns, uint64_t final_ns, uint64_t open_ns)
 {
+	if (now_ns > c->now_ns)
+		c->now_ns = now_ns;
+	if (final_ns > c->final_ns)
+		c->final_ns = final_ns;
 	uint32_t keep = 0;
-	c->now_ns = now_ns;
+	uint64_t need = open_ns ? open_ns : UINT64_MAX;
 	for (uint32_t i = 0; i < c->nheld; i++) {
-		if (now_ns >= c->held[i].wait_end + c->cfg.hold_ns)
-			settle(c, &c->held[i]);
-		else if (keep++ != i) /* a few KiB each: move only what must move */
-			c->held[keep - 1] = c->held[i];
+		struct held *h = &c->held[i];
+		if (h->t1 <= final_ns) {
+			settle(c, h, false);
+			free(h->names);
+			continue;
+		}
+		if (h->t0 < need)
+			need = h->t0;
+		if (keep++ != i) /* move only what must move */
+			c->held[keep - 1] = *h;
 	}
 	c->nheld = keep;
+	/* nothing ending before the oldest wait that may still settle is needed */
+	if (need == UINT64_MAX)
+		need = now_ns;
+	c->keep_from = need;
+	while (c->dns.n && rec_end(&c->dns.v[c->dns.head]) < need)
+		dwin_pop(&c->dns);
+	while (c->ident.n && iwin_at(&c->ident, 0)->end_ns < need) {
+		c->ident.head = (c->ident.head + 1) & (c->ident.cap - 1);
+		c->ident.n--;
+	}
 }
 
 void
 corr_finish(struct corr *c)
 {
-	for (uint32_t i = 0; i < c->nheld; i++)
-		settle(c, &c->held[i]);
+	for (uint32_t i = 0; i < c->nheld; i++) {
+		settle(c, &c->held[i], false);
+		free(c->held[i].names);
+	}
 	c->nheld = 0;
 }

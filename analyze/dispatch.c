@@ -22,18 +22,22 @@
 
 enum fkind { FK_UNKNOWN = 0, FK_MAIL, FK_DNS, FK_IDENT, FK_IGNORE };
 
+/* one per flow (a SYN flood makes 131072 of them): kept small */
 struct fstate {
-	enum fkind kind;
 	const struct proto_parser_ops *ops; /* FK_MAIL: chosen parser (NULL until known) */
 	void *parser;
 	struct mx_session *sess;
-	bool implicit_tls;     /* 465 / 995 */
-	bool ended[2];         /* end() already told per direction */
 	struct dns_tcp *dtcp;
 	struct ident_probe *ident;
 	struct ndpi_flow_struct *nflow;
+	uint64_t conn;     /* correlator's handle of a mail connection, 0 = none */
+	uint32_t list_idx; /* 1 + its index in the open-session or probe list, 0 = none */
+	uint8_t kind;      /* enum fkind */
+	uint8_t ndpi_pkts;
 	uint16_t ndpi_proto;
-	unsigned ndpi_pkts;
+	bool implicit_tls; /* 465 / 995 */
+	bool ended[2];     /* end() already told per direction */
+	bool served;       /* the server of a mail flow sent data */
 };
 
 struct dispatch {
@@ -43,20 +47,23 @@ struct dispatch {
 	struct mx_sink to_corr; /* parsers emit here (dispatch_emit) */
 	struct mx_sink corr_out; /* the correlator emits here (the store) */
 	struct corr *corr;
+	struct hosts *hosts;
 	struct dns_tracker *dns;
+	/* what corr_advance() needs: when the oldest open wait began (the mail
+	   sessions with a parser), and before when every probe is final */
+	struct fslist {
+		struct listed {
+			struct fstate *fs;
+			struct cap_flow *flow;
+		} *v;
+		uint32_t n, cap;
+	} mail, probes;
 	struct ndpi_detection_module_struct *ndpi;
 	struct dispatch_stats st;
 	uint32_t open_sessions; /* mail sessions with state right now */
 	mx_emit_fn out;
 	void *out_ctx;
-	/* first SMTP server each client connected to (see learn_deliverer) */
-	struct smtp_pair {
-		struct mx_addr cli, srv;
-	} *pairs;
-	uint32_t npairs;
 };
-
-#define MAX_PAIRS 4096
 
 static const struct {
 	uint16_t port;
@@ -84,13 +91,9 @@ dispatch_emit(void *ctx, const struct mx_event *ev)
 		break;
 	case EV_DNS:
 		d->st.dns_queries++;
-		if (!mx_addr_is_loopback(&ev->u.dns.client.addr) &&
-		    !corr_is_host(d->corr, &ev->u.dns.server.addr))
-			corr_add_host(d->corr, &ev->u.dns.client.addr);
 		break;
 	case EV_IDENT:
 		d->st.ident_probes++;
-		corr_add_host(d->corr, &ev->u.ident.host.addr);
 		break;
 	default:
 		break;
@@ -126,35 +129,41 @@ ndpi_release(struct fstate *fs)
 	}
 }
 
-/*
- * A capture taken on the mail host may hold only its outbound deliveries
- * (no inbound session, no lookup to learn its address from).  An address
- * that opens SMTP connections to port 25 of two different servers is an
- * MTA delivering mail: the mail host.
- */
+/* Lists fs (unordered; removal swaps the last entry in). */
 static void
-learn_deliverer(struct dispatch *d, const struct cap_flow *f)
+fs_list(struct fslist *l, struct fstate *fs, struct cap_flow *f)
 {
-	if (f->srv.port != 25 || corr_is_host(d->corr, &f->cli.addr) ||
-	    corr_is_host(d->corr, &f->srv.addr))
-		return;
-	uint64_t h = mx_addr_hash(&f->cli.addr);
-	for (uint32_t k = 0; k < MAX_PAIRS; k++) {
-		struct smtp_pair *p = &d->pairs[(h + k) % MAX_PAIRS];
-		if (p->cli.family == 0) {
-			if (d->npairs < MAX_PAIRS / 2) { /* keep probes short */
-				p->cli = f->cli.addr;
-				p->srv = f->srv.addr;
-				d->npairs++;
-			}
-			return;
-		}
-		if (mx_addr_eq(&p->cli, &f->cli.addr)) {
-			if (!mx_addr_eq(&p->srv, &f->srv.addr))
-				corr_add_host(d->corr, &f->cli.addr);
-			return;
-		}
+	if (l->n == l->cap) {
+		uint32_t cap = l->cap ? l->cap * 2 : 64;
+		struct listed *v = realloc(l->v, cap * sizeof(*v));
+		if (!v)
+			return; /* not listed: its wait or probe is not waited for */
+		l->v = v;
+		l->cap = cap;
 	}
+	l->v[l->n] = (struct listed){fs, f};
+	fs->list_idx = ++l->n;
+}
+
+static void
+fs_unlist(struct fslist *l, struct fstate *fs)
+{
+	if (!fs->list_idx)
+		return;
+	uint32_t i = fs->list_idx - 1;
+	l->v[i] = l->v[--l->n];
+	l->v[i].fs->list_idx = i + 1;
+	fs->list_idx = 0;
+}
+
+/* A mail connection the correlator keeps in mind (callouts, machines). */
+static void
+conn_open(struct dispatch *d, struct cap_flow *f, struct fstate *fs, uint64_t ts)
+{
+	if (fs->conn)
+		return;
+	hosts_saw_connect(d->hosts, &f->cli.addr, &f->srv.addr);
+	fs->conn = corr_conn_open(d->corr, &f->cli, &f->srv, f->syn_ns ? f->syn_ns : ts);
 }
 
 static void
@@ -176,16 +185,16 @@ on_open(void *ctx, struct cap_flow *f, uint64_t ts_ns)
 	if (fs->kind == FK_UNKNOWN && d->cfg.use_ndpi)
 		f->want_packets = true;
 	if (fs->kind == FK_MAIL)
-		learn_deliverer(d, f);
+		conn_open(d, f, fs, ts_ns);
 	if (fs->kind == FK_IDENT) {
 		fs->ident = ident_new(f, &d->to_corr);
-		corr_add_host(d->corr, &f->cli.addr);
+		hosts_saw_probe(d->hosts, &f->cli.addr);
+		if (fs->ident)
+			fs_list(&d->probes, fs, f);
 	} else if (fs->kind == FK_DNS) {
 		fs->dtcp = dns_tcp_new(d->dns, &f->cli, &f->srv);
-		if (!corr_is_host(d->corr, &f->srv.addr))
-			corr_add_host(d->corr, &f->cli.addr);
+		hosts_saw_query(d->hosts, &f->cli.addr, &f->srv.addr);
 	}
-	(void)ts_ns;
 }
 
 static void
@@ -240,8 +249,18 @@ on_packet(void *ctx, struct cap_flow *f, enum cap_dir dir, const struct decoded 
 		else if (app == NDPI_PROTOCOL_DNS) {
 			fs->kind = FK_DNS;
 			fs->dtcp = dns_tcp_new(d->dns, &f->cli, &f->srv);
+			hosts_saw_query(d->hosts, &f->cli.addr, &f->srv.addr);
 		}
 	}
+}
+
+/* Which end of the session is a monitored host, as known now. */
+static void
+session_hosts(struct dispatch *d, struct mx_session *s)
+{
+	s->client_is_host = hosts_is_host(d->hosts, &s->client.addr);
+	s->server_is_host = hosts_is_host(d->hosts, &s->server.addr);
+	s->outbound = s->client_is_host && !s->server_is_host;
 }
 
 /* Creates the session and its parser when a mail flow first needs them. */
@@ -263,6 +282,7 @@ ensure_session(struct dispatch *d, struct cap_flow *f, struct fstate *fs, bool w
 	if (!fs->sess)
 		return false;
 	d->open_sessions++;
+	conn_open(d, f, fs, f->first_ns);
 	struct mx_session *s = fs->sess;
 	s->id = ++d->ids.session;
 	s->proto = fs->ops->proto;
@@ -277,14 +297,12 @@ ensure_session(struct dispatch *d, struct cap_flow *f, struct fstate *fs, bool w
 	} else {
 		mx_strlcpy(s->app, "port", sizeof(s->app));
 	}
-	/* the mail host is the server of the sessions it serves; a session whose
-	 * client is the mail host is one of its outbound deliveries */
-	if (corr_is_host(d->corr, &f->cli.addr))
-		s->outbound = true;
-	else
-		corr_add_host(d->corr, &f->srv.addr);
-	if (with_parser && !fs->implicit_tls)
+	session_hosts(d, s); /* for its provisional rows; decided again at its end */
+	if (with_parser && !fs->implicit_tls) {
 		fs->parser = fs->ops->create(s, &d->to_corr, s->start_ns);
+		if (fs->parser)
+			fs_list(&d->mail, fs, f);
+	}
 	return true;
 }
 
@@ -326,6 +344,10 @@ on_data(void *ctx, struct cap_flow *f, enum cap_dir dir, const uint8_t *p, size_
 	case FK_MAIL:
 		if (!ensure_session(d, f, fs, true))
 			return;
+		if (dir == DIR_S2C && !fs->served) {
+			fs->served = true;
+			hosts_saw_served(d->hosts, &f->cli.addr, &f->srv.addr);
+		}
 		if (fs->parser)
 			fs->ops->data(fs->parser, (int)dir, p, n, ts);
 		break;
@@ -422,9 +444,11 @@ on_close(void *ctx, struct cap_flow *f, enum cap_close why, uint64_t ts)
 		} else if (!attempt && why != CLOSE_FIN && why != CLOSE_RST) {
 			fs->sess->outcome = MXO_INCOMPLETE;
 		}
+		fs_unlist(&d->mail, fs);
 		fs->sess->end_ns = f->last_ns ? f->last_ns : ts;
-		/* what is known of the host by now decides the direction */
-		fs->sess->outbound = corr_is_host(d->corr, &f->cli.addr);
+		corr_conn_close(d->corr, fs->conn, fs->sess->end_ns, fs->sess->outcome);
+		/* what is known of the hosts by now decides the direction */
+		session_hosts(d, fs->sess);
 		struct mx_event ev;
 		memset(&ev, 0, sizeof(ev));
 		ev.type = EV_SESSION;
@@ -443,8 +467,12 @@ on_close(void *ctx, struct cap_flow *f, enum cap_close why, uint64_t ts)
 			ident_close(fs->ident, f, why, ts);
 			ident_free(fs->ident);
 		}
+		fs_unlist(&d->probes, fs);
 		break;
 	default:
+		if (fs->conn) /* a mail port that turned out not to be mail */
+			corr_conn_close(d->corr, fs->conn, f->last_ns ? f->last_ns : ts,
+					MXO_INCOMPLETE);
 		break;
 	}
 	ndpi_release(fs);
@@ -459,9 +487,10 @@ on_datagram(void *ctx, const struct decoded *pkt)
 	if (pkt->sport != 53 && pkt->dport != 53)
 		return;
 	struct mx_endpoint src = {pkt->src, pkt->sport}, dst = {pkt->dst, pkt->dport};
-	/* whoever sends queries from here is the mail host (or its resolver) */
-	if (pkt->dport == 53 && !corr_is_host(d->corr, &pkt->dst))
-		corr_add_host(d->corr, &pkt->src);
+	if (pkt->dport == 53)
+		hosts_saw_query(d->hosts, &pkt->src, &pkt->dst);
+	else
+		hosts_saw_answer(d->hosts, &pkt->src);
 	dns_datagram(d->dns, &src, &dst, pkt->payload.p, pkt->payload.len, pkt->ts_ns);
 }
 
@@ -482,12 +511,13 @@ dispatch_new(const struct dispatch_cfg *cfg, mx_emit_fn out, void *out_ctx)
 	d->out_ctx = out_ctx;
 	d->corr_out = (struct mx_sink){dispatch_out, d, &d->ids};
 	d->to_corr = (struct mx_sink){dispatch_emit, d, &d->ids};
-	d->corr = corr_new(&d->cfg.corr, &d->corr_out);
-	d->pairs = calloc(MAX_PAIRS, sizeof(*d->pairs));
+	d->hosts = hosts_new();
+	d->corr = d->hosts ? corr_new(&d->cfg.corr, d->hosts, &d->corr_out) : NULL;
 	struct dns_cfg dc = {0};
 	dc.timeout_ns = d->cfg.dns_timeout_ns;
+	dc.retry_ns = d->cfg.dns_retry_ns;
 	d->dns = dns_tracker_new(&dc, &d->to_corr);
-	if (!d->corr || !d->dns || !d->pairs) {
+	if (!d->corr || !d->dns) {
 		dispatch_free(d);
 		return NULL;
 	}
@@ -510,17 +540,65 @@ dispatch_ops(struct dispatch *d)
 	return &d->ops;
 }
 
-void
-dispatch_add_host(struct dispatch *d, const struct mx_addr *a)
+int
+dispatch_add_host(struct dispatch *d, const char *spec, char *err, size_t errlen)
 {
-	corr_add_host(d->corr, a);
+	return hosts_add_spec(d->hosts, spec, err, errlen);
+}
+
+struct hosts *
+dispatch_hosts(struct dispatch *d)
+{
+	return d->hosts;
+}
+
+/*
+ * An ident probe that got neither SYN-ACK nor RST for the unanswered time
+ * after its last SYN is final: the prober gave up long ago.  Emitted now,
+ * not when its flow times out, so that the waits it overlapped settle.
+ */
+static void
+expire_probes(struct dispatch *d, uint64_t now_ns)
+{
+	uint64_t after = d->cfg.corr.unanswered_ns ? d->cfg.corr.unanswered_ns
+						   : 30ULL * 1000000000ULL;
+	for (uint32_t i = 0; i < d->probes.n;) {
+		struct fstate *fs = d->probes.v[i].fs;
+		const struct cap_flow *f = d->probes.v[i].flow;
+		uint64_t last = f->last_syn_ns ? f->last_syn_ns : f->last_ns;
+		if (f->saw_synack || f->rst_ns || now_ns < last + after) {
+			i++;
+			continue;
+		}
+		ident_close(fs->ident, f, CLOSE_IDLE, now_ns);
+		fs_unlist(&d->probes, fs); /* the last entry moved to i */
+	}
 }
 
 void
 dispatch_tick(struct dispatch *d, uint64_t now_ns)
 {
 	dns_tracker_expire(d->dns, now_ns);
-	corr_advance(d->corr, now_ns);
+	expire_probes(d, now_ns);
+	/* every lookup and probe that began before final is known */
+	uint64_t final = now_ns, t = dns_tracker_oldest_start(d->dns);
+	if (t && t < final)
+		final = t;
+	for (uint32_t i = 0; i < d->probes.n; i++) {
+		const struct cap_flow *f = d->probes.v[i].flow;
+		t = f->syn_ns ? f->syn_ns : f->first_ns;
+		if (t < final)
+			final = t;
+	}
+	/* the oldest wait still open: what a later slow reply may overlap */
+	uint64_t open = 0;
+	for (uint32_t i = 0; i < d->mail.n; i++) {
+		const struct fstate *fs = d->mail.v[i].fs;
+		t = fs->ops->waiting_since ? fs->ops->waiting_since(fs->parser) : 0;
+		if (t && (!open || t < open))
+			open = t;
+	}
+	corr_advance(d->corr, now_ns, final, open);
 }
 
 void
@@ -544,7 +622,9 @@ dispatch_free(struct dispatch *d)
 	if (d->dns)
 		dns_tracker_free(d->dns);
 	corr_free(d->corr);
-	free(d->pairs);
+	hosts_free(d->hosts);
+	free(d->mail.v);
+	free(d->probes.v);
 	if (d->ndpi)
 		ndpi_exit_detection_module(d->ndpi);
 	free(d);

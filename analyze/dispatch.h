@@ -12,11 +12,13 @@
 
 #include "../capture/flow.h"
 #include "correlate.h"
+#include "hosts.h"
 #include "proto.h"
 
 struct dispatch_cfg {
 	struct corr_cfg corr;
 	uint64_t dns_timeout_ns; /* unanswered after this, default 30 s */
+	uint64_t dns_retry_ns;   /* retransmissions fold within this, default 15 s */
 	int use_ndpi;            /* classify flows on other ports with nDPI (default on) */
 	/* SMTP/POP3 sessions analyzed at once (a few KiB each); a mail flow
 	   opened beyond this is counted in sessions_over_cap and not analyzed.
@@ -43,7 +45,10 @@ struct dispatch;
  */
 struct dispatch *dispatch_new(const struct dispatch_cfg *cfg, mx_emit_fn out, void *out_ctx);
 const struct cap_ops *dispatch_ops(struct dispatch *d);
-void dispatch_add_host(struct dispatch *d, const struct mx_addr *a);
+/* One --host specification (hosts.h); 0, or -1 with a message in err. */
+int dispatch_add_host(struct dispatch *d, const char *spec, char *err, size_t errlen);
+/* The host model (valid until dispatch_free). */
+struct hosts *dispatch_hosts(struct dispatch *d);
 /* Timeouts on packet time: call about once per second of capture time. */
 void dispatch_tick(struct dispatch *d, uint64_t now_ns);
 /* End of input, after capture_finish(): settles DNS and correlation. */

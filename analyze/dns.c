@@ -480,6 +480,8 @@ dns_name_is_ip_literal(const char *name, struct mx_addr *out)
 
 #define DNS_ALIASES 8 /* (txid, port) pairs remembered per logical query */
 #define DEFAULT_TIMEOUT_NS (30ULL * 1000000000ULL)
+#define DEFAULT_RETRY_NS (15ULL * 1000000000ULL)
+#define DEFAULT_SPAN_NS (60ULL * 1000000000ULL)
 #define DEFAULT_MAX_PENDING 65536u
 
 struct alias {
@@ -489,6 +491,7 @@ struct alias {
 struct pq {
 	struct pq *hnext;       /* hash chain */
 	struct pq *prev, *next; /* age list, oldest last send first */
+	struct pq *fprev, *fnext; /* start list, oldest first send first */
 	uint64_t hash;
 	struct mx_endpoint client, server;
 	bool tcp;
@@ -510,6 +513,7 @@ struct dns_tracker {
 	size_t nbuckets; /* power of two */
 	size_t npending;
 	struct pq *oldest, *newest;
+	struct pq *first, *last; /* by first send */
 	struct pq *free; /* reusable entries, chained by hnext */
 	struct dns_stats st;
 };
@@ -548,6 +552,8 @@ dns_tracker_new(const struct dns_cfg *cfg, const struct mx_sink *out)
 	if (!t)
 		return NULL;
 	t->cfg.timeout_ns = cfg && cfg->timeout_ns ? cfg->timeout_ns : DEFAULT_TIMEOUT_NS;
+	t->cfg.retry_ns = cfg && cfg->retry_ns ? cfg->retry_ns : DEFAULT_RETRY_NS;
+	t->cfg.span_ns = cfg && cfg->span_ns ? cfg->span_ns : DEFAULT_SPAN_NS;
 	t->cfg.max_pending = cfg && cfg->max_pending ? cfg->max_pending : DEFAULT_MAX_PENDING;
 	if (out)
 		t->out = *out;
@@ -566,16 +572,49 @@ dns_tracker_new(const struct dns_cfg *cfg, const struct mx_sink *out)
 	return t;
 }
 
+static bool alias_has(const struct pq *q, uint16_t txid, uint16_t port);
+
+/*
+ * The newest pending query with this key (chains hold the newest first);
+ * with match_id, the one that sent (txid, port).
+ */
 static struct pq *
 pq_find(const struct dns_tracker *t, uint64_t h, const struct mx_addr *cli,
-        const struct mx_addr *srv, const char *qname, uint16_t qtype, uint16_t qclass, bool tcp)
+        const struct mx_addr *srv, const struct dns_msg *m, bool tcp, bool match_id,
+        uint16_t port)
 {
 	for (struct pq *q = t->buckets[h & (t->nbuckets - 1)]; q; q = q->hnext)
-		if (q->hash == h && q->qtype == qtype && q->qclass == qclass && q->tcp == tcp &&
+		if (q->hash == h && q->qtype == m->qtype && q->qclass == m->qclass && q->tcp == tcp &&
 		    mx_addr_eq(&q->client.addr, cli) && mx_addr_eq(&q->server.addr, srv) &&
-		    strcmp(q->qname, qname) == 0)
+		    strcmp(q->qname, m->qname) == 0 && (!match_id || alias_has(q, m->id, port)))
 			return q;
 	return NULL;
+}
+
+static void
+first_unlink(struct dns_tracker *t, struct pq *q)
+{
+	if (q->fprev)
+		q->fprev->fnext = q->fnext;
+	else
+		t->first = q->fnext;
+	if (q->fnext)
+		q->fnext->fprev = q->fprev;
+	else
+		t->last = q->fprev;
+	q->fprev = q->fnext = NULL;
+}
+
+static void
+first_append(struct dns_tracker *t, struct pq *q)
+{
+	q->fprev = t->last;
+	q->fnext = NULL;
+	if (t->last)
+		t->last->fnext = q;
+	else
+		t->first = q;
+	t->last = q;
 }
 
 static void
@@ -614,6 +653,7 @@ pq_release(struct dns_tracker *t, struct pq *q)
 	if (*pp)
 		*pp = q->hnext;
 	age_unlink(t, q);
+	first_unlink(t, q);
 	t->npending--;
 	q->hnext = t->free;
 	t->free = q;
@@ -718,7 +758,13 @@ on_query(struct dns_tracker *t, const struct mx_endpoint *cli, const struct mx_e
          bool tcp, const struct dns_msg *m, uint64_t ts)
 {
 	uint64_t h = key_hash(t, &cli->addr, &srv->addr, m->qname, m->qtype, m->qclass, tcp);
-	struct pq *q = pq_find(t, h, &cli->addr, &srv->addr, m->qname, m->qtype, m->qclass, tcp);
+	struct pq *q = pq_find(t, h, &cli->addr, &srv->addr, m, tcp, false, 0);
+	/* a retry comes within a resolver's retry interval of the last send,
+	   and a lookup does not go on for ever: later, it is a new lookup (a
+	   client that reconnects); an answered query is no longer pending */
+	if (q && ts >= q->last_ns && (ts - q->last_ns > t->cfg.retry_ns ||
+	                              ts - q->first_ns > t->cfg.span_ns))
+		q = NULL;
 	if (q) {
 		t->st.folded++;
 		q->retransmits++;
@@ -758,6 +804,7 @@ on_query(struct dns_tracker *t, const struct mx_endpoint *cli, const struct mx_e
 	q->hnext = *b;
 	*b = q;
 	age_append(t, q);
+	first_append(t, q);
 	t->npending++;
 }
 
@@ -766,8 +813,8 @@ on_response(struct dns_tracker *t, const struct mx_endpoint *srv, const struct m
             bool tcp, const struct dns_msg *m, uint64_t ts)
 {
 	uint64_t h = key_hash(t, &cli->addr, &srv->addr, m->qname, m->qtype, m->qclass, tcp);
-	struct pq *q = pq_find(t, h, &cli->addr, &srv->addr, m->qname, m->qtype, m->qclass, tcp);
-	if (!q || !alias_has(q, m->id, cli->port)) {
+	struct pq *q = pq_find(t, h, &cli->addr, &srv->addr, m, tcp, true, cli->port);
+	if (!q) {
 		t->st.unsolicited++;
 		return;
 	}
@@ -816,6 +863,12 @@ dns_datagram(struct dns_tracker *t, const struct mx_endpoint *src, const struct 
              const uint8_t *p, size_t n, uint64_t ts_ns)
 {
 	on_message(t, src, dst, false, p, n, ts_ns, ts_ns);
+}
+
+uint64_t
+dns_tracker_oldest_start(const struct dns_tracker *t)
+{
+	return t->first ? t->first->first_ns : 0;
 }
 
 size_t

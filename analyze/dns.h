@@ -145,6 +145,9 @@ bool dns_name_is_ip_literal(const char *name, struct mx_addr *out);
 
 struct dns_cfg {
 	uint64_t timeout_ns;  /* unanswered this long after the last send; default 30 s */
+	uint64_t retry_ns;    /* a repeat within this of the last send is a retransmission;
+	                         default 15 s (glibc retries after 5 s, djbdns after 3 and 11) */
+	uint64_t span_ns;     /* ... and within this of the first send; default 60 s */
 	uint32_t max_pending; /* logical queries awaiting a response; default 65536 */
 };
 
@@ -180,8 +183,12 @@ struct dns_tracker *dns_tracker_new(const struct dns_cfg *cfg, const struct mx_s
  * client address+port, server address, txid and question; a query equal
  * in (client address, server address, qname, qtype, qclass, transport) to
  * one still pending is folded into it as a retransmission, whatever its
- * txid or port, and a response to any of the folded txids answers it
- * (the first and the last 7 txid/port pairs of a query are remembered).
+ * txid or port, when it comes within retry_ns of that one's last send and
+ * span_ns of its first (else it is a new logical query, and the older one
+ * stays pending for its own answer); a response to any of the folded
+ * txids answers it (the first and the last 7 txid/port pairs of a query
+ * are remembered).  Nothing is folded across an answer: an answered query
+ * is no longer pending.
  * The event carries the first transmission's txid and client port, ts_ns =
  * first send, last_send_ns = last send, response_ns = the response's
  * first octet.  Expiry (as dns_tracker_expire) also runs on every message.
@@ -210,6 +217,8 @@ void dns_tracker_expire(struct dns_tracker *t, uint64_t now_ns);
 /* Emits every pending query as unanswered (end of input). */
 void dns_tracker_finish(struct dns_tracker *t, uint64_t now_ns);
 size_t dns_tracker_pending(const struct dns_tracker *t);
+/* First send of the oldest pending query, 0 when none is pending. */
+uint64_t dns_tracker_oldest_start(const struct dns_tracker *t);
 const struct dns_stats *dns_tracker_stats(const struct dns_tracker *t);
 /* Frees the tracker; pending queries are dropped without events. */
 void dns_tracker_free(struct dns_tracker *t);

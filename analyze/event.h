@@ -75,7 +75,12 @@ struct mx_session {
 	uint64_t end_ns;
 	enum mx_outcome outcome;
 	bool tls;
-	bool outbound; /* the mail host is the client */
+	/* which end is a monitored mail host (hosts.h), as known at the end of
+	 * the session: outbound = the client is one and the server is not (one
+	 * of the host's own deliveries); both set: a delivery between two
+	 * monitored hosts, inbound for the server's host */
+	bool outbound;
+	bool client_is_host, server_is_host;
 	char app[16];  /* how the flow was classified: "port", "ndpi:SMTP", ... */
 	/* what correlation needs, filled by the protocol parser */
 	char banner_host[MX_NAME_MAX]; /* first word after the greeting code */
@@ -85,6 +90,7 @@ struct mx_session {
 	int n_rcpt_domains;
 	uint64_t bytes_in;  /* message bytes: DATA/BDAT (SMTP) or RETR/TOP (POP3) */
 	uint32_t messages;  /* messages sent (SMTP) or retrieved (POP3) */
+	uint64_t last_reply_ns; /* first byte of the latest reply emitted, 0 = none */
 };
 
 struct mx_txn {
@@ -100,6 +106,7 @@ struct mx_txn {
 	uint64_t size;            /* DATA-END/BDAT: message bytes; RETR/TOP: bytes */
 	uint64_t end_ns;          /* no reply: when the wait ended (client FIN/RST,
 				     server close, capture end); 0 = unknown */
+	uint64_t prev_reply_ns;   /* the session's reply before this one, 0 = none */
 };
 
 struct mx_dns {

@@ -65,6 +65,9 @@ usage(FILE *out)
 	      "--fail-if-slow N: exit status 2 when more than N slow replies are in the window.\n"
 	      "--max-sessions N: SMTP/POP3 sessions analyzed at once (default 8192); more\n"
 	      "   open at the same time are counted, not analyzed (floods cost no memory).\n"
+	      "--host H: a monitored mail host: ADDR, ADDR,ADDR (one host's addresses) or\n"
+	      "   PREFIX/LEN (every address in it a host); repeat it for several hosts.\n"
+	      "   Without --host the hosts are learned from the traffic.\n"
 	      "Default database: mxlag.db; default slow threshold 1000 ms.\n",
 	      out);
 }
@@ -76,7 +79,7 @@ struct run_opts {
 	int events;
 	int no_db;
 	int quiet;
-	struct mx_addr hosts[16];
+	const char *hosts[64]; /* --host specifications */
 	int nhosts;
 	/* capture only */
 	const char *iface;
@@ -269,8 +272,15 @@ run(struct run_opts *o, struct src *s, const char *source, const char *fp, int l
 		store_close(st);
 		return 1;
 	}
-	for (int i = 0; i < o->nhosts; i++)
-		dispatch_add_host(d, &o->hosts[i]);
+	for (int i = 0; i < o->nhosts; i++) {
+		if (dispatch_add_host(d, o->hosts[i], err, sizeof(err)) != 0) {
+			fprintf(stderr, "mxlag: %s\n", err);
+			capture_free(cap);
+			dispatch_free(d);
+			store_close(st);
+			return 2;
+		}
+	}
 
 	int tty = !live && !o->quiet && isatty(STDERR_FILENO);
 	time_t t0 = time(NULL), last_prog = 0, last_flush = time(NULL);
@@ -435,11 +445,11 @@ parse_run_opts(int argc, char **argv, struct run_opts *o)
 			o->filter = optarg;
 			break;
 		case OPT_HOST:
-			if (o->nhosts == 16 || !mx_addr_parse(optarg, &o->hosts[o->nhosts])) {
-				fprintf(stderr, "mxlag: bad --host %s\n", optarg);
+			if (o->nhosts == 64) {
+				fprintf(stderr, "mxlag: more than 64 --host options\n");
 				return -1;
 			}
-			o->nhosts++;
+			o->hosts[o->nhosts++] = optarg;
 			break;
 		case OPT_EVENTS:
 			o->events = 1;

@@ -614,6 +614,13 @@ pop3_destroy(void *parser)
 	free(p);
 }
 
+static uint64_t
+pop3_waiting_since(const void *parser)
+{
+	const struct pop3 *x = parser;
+	return x ? txnq_waiting_since(&x->q) : 0;
+}
+
 const struct proto_parser_ops pop3_parser_ops = {
     .proto = MXP_POP3,
     .name = "pop3",
@@ -622,5 +629,6 @@ const struct proto_parser_ops pop3_parser_ops = {
     .data = pop3_data,
     .gap = pop3_gap,
     .end = pop3_end,
+    .waiting_since = pop3_waiting_since,
     .destroy = pop3_destroy,
 };

@@ -72,6 +72,11 @@ struct proto_parser_ops {
 	 * set sess->outcome.
 	 */
 	void (*end)(void *parser, enum mx_end how, uint64_t ts_ns);
+	/*
+	 * When the oldest command still waiting for its reply was complete (its
+	 * request time; the connection for the greeting), 0 when none waits.
+	 */
+	uint64_t (*waiting_since)(const void *parser);
 	void (*destroy)(void *parser);
 };
 

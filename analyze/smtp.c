@@ -869,6 +869,13 @@ smtp_destroy(void *parser)
 	free(s);
 }
 
+static uint64_t
+smtp_waiting_since(const void *parser)
+{
+	const struct smtp *x = parser;
+	return x ? txnq_waiting_since(&x->q) : 0;
+}
+
 const struct proto_parser_ops smtp_parser_ops = {
     .proto = MXP_SMTP,
     .name = "smtp",
@@ -877,5 +884,6 @@ const struct proto_parser_ops smtp_parser_ops = {
     .data = smtp_data,
     .gap = smtp_gap,
     .end = smtp_end,
+    .waiting_since = smtp_waiting_since,
     .destroy = smtp_destroy,
 };

@@ -56,6 +56,12 @@ txnq_pop(struct txnq *q)
 	q->count--;
 }
 
+uint64_t
+txnq_waiting_since(const struct txnq *q)
+{
+	return q->count ? q->v[q->head].t.request_ns : 0;
+}
+
 void
 txnq_free(struct txnq *q)
 {
@@ -65,7 +71,7 @@ txnq_free(struct txnq *q)
 }
 
 void
-txnq_emit(const struct mx_sink *out, const struct mx_session *sess, struct txnq_ent *e)
+txnq_emit(const struct mx_sink *out, struct mx_session *sess, struct txnq_ent *e)
 {
 	struct mx_event ev;
 
@@ -75,11 +81,16 @@ txnq_emit(const struct mx_sink *out, const struct mx_session *sess, struct txnq_
 	ev.u.txn = e->t;
 	ev.u.txn.id = out && out->ids ? ++out->ids->txn : 0;
 	ev.u.txn.session_id = sess ? sess->id : 0;
+	if (sess) {
+		ev.u.txn.prev_reply_ns = sess->last_reply_ns;
+		if (e->t.reply_ns > sess->last_reply_ns)
+			sess->last_reply_ns = e->t.reply_ns;
+	}
 	mx_sink_emit(out, &ev);
 }
 
 unsigned
-txnq_flush(struct txnq *q, const struct mx_sink *out, const struct mx_session *sess,
+txnq_flush(struct txnq *q, const struct mx_sink *out, struct mx_session *sess,
            enum mx_outcome o, uint64_t ts_ns)
 {
 	unsigned n = 0;

@@ -40,21 +40,24 @@ struct txnq_ent *txnq_head(struct txnq *q);
 /* Newest entry, or NULL when empty. */
 struct txnq_ent *txnq_tail(struct txnq *q);
 void txnq_pop(struct txnq *q);
+/* Request time of the oldest entry, 0 when empty. */
+uint64_t txnq_waiting_since(const struct txnq *q);
 void txnq_free(struct txnq *q);
 /* The outcome of a command left waiting when a side closed or the capture ended. */
 enum mx_outcome txnq_end_outcome(enum mx_end how);
 
 /*
- * Emits e->t as an EV_TXN for sess: takes a txn id, sets session_id.
+ * Emits e->t as an EV_TXN for sess: takes a txn id, sets session_id and
+ * prev_reply_ns (and sess->last_reply_ns when it has a reply).
  * reply_ns / reply_code / reply_text / outcome / end_ns must be filled.
  */
-void txnq_emit(const struct mx_sink *out, const struct mx_session *sess, struct txnq_ent *e);
+void txnq_emit(const struct mx_sink *out, struct mx_session *sess, struct txnq_ent *e);
 
 /*
  * Emits every queued entry with outcome o, no reply, end_ns = ts_ns, and
  * empties the queue.  Returns how many it emitted.
  */
-unsigned txnq_flush(struct txnq *q, const struct mx_sink *out, const struct mx_session *sess,
+unsigned txnq_flush(struct txnq *q, const struct mx_sink *out, struct mx_session *sess,
                     enum mx_outcome o, uint64_t ts_ns);
 
 /*

@@ -75,7 +75,7 @@ run(const uint8_t *data, size_t size, bool cut, struct fz *f, struct dns_stats *
 {
 	struct mx_ids ids = {0};
 	struct mx_sink sink = {on_event, f, &ids};
-	struct dns_cfg cfg = {5ull * 1000000000ull, 16};
+	struct dns_cfg cfg = {.timeout_ns = 5ull * 1000000000ull, .max_pending = 16};
 	struct dns_tracker *t = dns_tracker_new(&cfg, &sink);
 	struct mx_endpoint cli[2], srv[2];
 	uint32_t seed = data[0];

@@ -1,4 +1,4 @@
--- mxlag database schema, version 2.
+-- mxlag database schema, version 3.
 --
 -- Applied as a whole to an empty database.  A database at an older version
 -- is brought forward by schema/migrate_N.sql (N = 2, 3, ...: each step takes
@@ -28,7 +28,11 @@ CREATE TABLE runs (
 -- Refuses a second analysis of the same capture files.
 CREATE UNIQUE INDEX runs_fingerprint ON runs (fingerprint) WHERE fingerprint IS NOT NULL;
 
--- SMTP/POP3 connections; the mail host is the server unless outbound = 1.
+-- SMTP/POP3 connections.  host is the monitored mail host the session
+-- belongs to: its server, or its client when outbound = 1 (one of the host's
+-- own deliveries); NULL when neither end is a monitored host.  A delivery
+-- between two monitored hosts has host = server and client_is_host = 1: it
+-- is the server's inbound session and the client's outbound delivery.
 CREATE TABLE sessions (
 	id            INTEGER PRIMARY KEY,
 	run_id        INTEGER REFERENCES runs (id),
@@ -50,7 +54,9 @@ CREATE TABLE sessions (
 	rcpt_domains  TEXT,              -- comma-separated
 	bytes         INTEGER,           -- message bytes (DATA/BDAT, RETR/TOP)
 	messages      INTEGER,
-	complete      INTEGER NOT NULL DEFAULT 0  -- 0 while the session is still open
+	complete      INTEGER NOT NULL DEFAULT 0, -- 0 while the session is still open
+	host          TEXT,              -- the monitored host (version 3)
+	client_is_host INTEGER NOT NULL DEFAULT 0 -- the client is a monitored host too (version 3)
 );
 
 -- One command and its reply (GREETING: connect to greeting).
@@ -136,7 +142,7 @@ CREATE INDEX causes_dns ON causes (dns_query_id);
 -- Replies (or waits for a reply never sent) with their session.
 CREATE VIEW slow_replies AS
 SELECT t.id AS transaction_id, t.session_id, t.run_id,
-       s.protocol, s.client, s.client_port, s.server, s.server_port, s.outbound,
+       s.protocol, s.client, s.client_port, s.server, s.server_port, s.outbound, s.host,
        t.command, t.argument, t.request_ts, t.reply_ts, t.end_ts, t.latency_ms,
        t.reply_code, t.reply_text, t.outcome, t.diagnosis, t.remedy
 FROM transactions AS t
@@ -158,4 +164,4 @@ JOIN transactions AS t ON t.id = c.transaction_id
 LEFT JOIN sessions AS s ON s.id = t.session_id
 WHERE c.kind = 'dns' AND q.qtype = 'PTR';
 
-PRAGMA user_version = 2;
+PRAGMA user_version = 3;

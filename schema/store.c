@@ -31,9 +31,9 @@ static const char *const stmt_sql[ST__N] = {
     [ST_SESSION] =
         "INSERT INTO sessions (id, run_id, protocol, client, client_port, server, server_port,"
         " syn, start, \"end\", outcome, tls, outbound, app, banner_host, helo, sender_domain,"
-        " rcpt_domains, bytes, messages, complete)"
+        " rcpt_domains, bytes, messages, complete, host, client_is_host)"
         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,"
-        " ?18, ?19, ?20, ?21)"
+        " ?18, ?19, ?20, ?21, ?22, ?23)"
         " ON CONFLICT (id) DO UPDATE SET protocol = excluded.protocol, client = excluded.client,"
         " client_port = excluded.client_port, server = excluded.server,"
         " server_port = excluded.server_port, syn = excluded.syn, start = excluded.start,"
@@ -41,7 +41,8 @@ static const char *const stmt_sql[ST__N] = {
         " outbound = excluded.outbound, app = excluded.app, banner_host = excluded.banner_host,"
         " helo = excluded.helo, sender_domain = excluded.sender_domain,"
         " rcpt_domains = excluded.rcpt_domains, bytes = excluded.bytes,"
-        " messages = excluded.messages, complete = excluded.complete"
+        " messages = excluded.messages, complete = excluded.complete,"
+        " host = excluded.host, client_is_host = excluded.client_is_host"
         " WHERE sessions.run_id IS excluded.run_id"
         " AND (excluded.complete = 1 OR sessions.complete = 0)",
     [ST_TXN] = "INSERT INTO transactions (id, run_id, session_id, command, argument, request_ts,"
@@ -586,6 +587,8 @@ copy_session(struct mx_session *d, const struct mx_session *x)
 	d->outcome = x->outcome;
 	d->tls = x->tls;
 	d->outbound = x->outbound;
+	d->client_is_host = x->client_is_host;
+	d->server_is_host = x->server_is_host;
 	mx_strlcpy(d->app, x->app, sizeof(d->app));
 	mx_strlcpy(d->banner_host, x->banner_host, sizeof(d->banner_host));
 	mx_strlcpy(d->helo, x->helo, sizeof(d->helo));
@@ -1136,6 +1139,14 @@ bind_session(struct store *s, sqlite3_stmt *st, const struct mx_session *x, bool
 	sqlite3_bind_int64(st, 19, (int64_t)x->bytes_in);
 	sqlite3_bind_int64(st, 20, x->messages);
 	sqlite3_bind_int(st, 21, complete);
+	/* the monitored host: the server, or the client of a host's own delivery */
+	if (x->server_is_host)
+		bind_addr(st, 22, &x->server.addr);
+	else if (x->client_is_host)
+		bind_addr(st, 22, &x->client.addr);
+	else
+		sqlite3_bind_null(st, 22);
+	sqlite3_bind_int(st, 23, x->client_is_host);
 }
 
 /* commands whose argument is a secret (DESIGN.md: never stored) */

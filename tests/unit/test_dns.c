@@ -699,7 +699,7 @@ ep(const char *a, uint16_t port)
 static struct dns_tracker *
 tracker(uint64_t timeout, uint32_t cap)
 {
-	struct dns_cfg cfg = {timeout, cap};
+	struct dns_cfg cfg = {.timeout_ns = timeout, .max_pending = cap};
 	nev = 0;
 	memset(&ids, 0, sizeof(ids));
 	struct dns_tracker *t = dns_tracker_new(&cfg, &sink);
@@ -1386,4 +1386,88 @@ Test(dns_tracker, many_retransmissions)
 		cr_expect_eq(evs[0].last_send_ns, 20 * SEC);
 		dns_tracker_free(t);
 	}
+}
+
+/*
+ * A repeat of a question is a retransmission only within a resolver's
+ * retry interval of the last send (and a minute of the first): the same
+ * name looked up 17 s later (a client that reconnects) is a new lookup,
+ * and each keeps its own answer.
+ */
+Test(dns_tracker, separate_lookups_are_not_folded)
+{
+	struct dns_tracker *t = tracker(0, 0);
+	struct mx_endpoint c1 = ep("192.0.2.10", 40000), c2 = ep("192.0.2.10", 40001);
+	struct mx_endpoint r = ep("198.51.100.53", 53);
+	struct mb m;
+	ptr_query(&m, 1);
+	send_msg(t, &c1, &r, &m, 1 * SEC);
+	cr_expect_eq(dns_tracker_oldest_start(t), 1 * SEC);
+	ptr_query(&m, 2);
+	send_msg(t, &c2, &r, &m, 18 * SEC);
+	cr_expect_eq(dns_tracker_pending(t), 2, "17 s later: a lookup of its own");
+	cr_expect_eq(dns_tracker_stats(t)->folded, 0);
+	ptr_response(&m, 2, 3);
+	send_msg(t, &r, &c2, &m, 18 * SEC + 50000000);
+	cr_assert_eq(nev, 1);
+	cr_expect_eq(evs[0].outcome, MXD_NXDOMAIN);
+	cr_expect_eq(evs[0].ts_ns, 18 * SEC);
+	cr_expect_eq(evs[0].retransmits, 0);
+	cr_expect_eq(dns_tracker_oldest_start(t), 1 * SEC, "the first is still pending");
+	dns_tracker_finish(t, 19 * SEC);
+	cr_assert_eq(nev, 2);
+	cr_expect_eq(evs[1].outcome, MXD_UNANSWERED);
+	cr_expect_eq(evs[1].ts_ns, 1 * SEC);
+	cr_expect_eq(dns_tracker_oldest_start(t), 0);
+	dns_tracker_free(t);
+}
+
+Test(dns_tracker, retry_window_and_span)
+{
+	struct dns_tracker *t = tracker(0, 0);
+	struct mx_endpoint c = ep("192.0.2.10", 40000), r = ep("198.51.100.53", 53);
+	struct mb m;
+	ptr_query(&m, 7);
+	/* djbdns waits 3 and 11 s between tries: one lookup */
+	send_msg(t, &c, &r, &m, 1 * SEC);
+	send_msg(t, &c, &r, &m, 4 * SEC);
+	send_msg(t, &c, &r, &m, 15 * SEC);
+	cr_expect_eq(dns_tracker_pending(t), 1);
+	/* 16 s after the last try: past the 15 s retry window */
+	send_msg(t, &c, &r, &m, 31 * SEC);
+	cr_expect_eq(dns_tracker_pending(t), 2);
+	/* tries every 10 s for ever: a new lookup once a minute has passed */
+	for (int i = 1; i <= 7; i++)
+		send_msg(t, &c, &r, &m, (uint64_t)(31 + 10 * i) * SEC);
+	cr_expect_eq(nev, 1, "the first timed out 30 s after its last try");
+	cr_expect_eq(dns_tracker_pending(t), 2);
+	dns_tracker_finish(t, 200 * SEC);
+	cr_assert_eq(nev, 3);
+	cr_expect_eq(evs[0].retransmits, 2);
+	cr_expect_eq(evs[0].last_send_ns, 15 * SEC);
+	cr_expect_eq(evs[1].ts_ns, 31 * SEC);
+	cr_expect_eq(evs[1].last_send_ns, 91 * SEC, "60 s after its first send");
+	cr_expect_eq(evs[2].ts_ns, 101 * SEC);
+	dns_tracker_free(t);
+}
+
+/* An answered query is over: the same question again is a new lookup. */
+Test(dns_tracker, never_folded_across_an_answer)
+{
+	struct dns_tracker *t = tracker(0, 0);
+	struct mx_endpoint c = ep("192.0.2.10", 40000), r = ep("198.51.100.53", 53);
+	struct mb m;
+	ptr_query(&m, 9);
+	send_msg(t, &c, &r, &m, 1 * SEC);
+	ptr_response(&m, 9, 0);
+	send_msg(t, &r, &c, &m, 1 * SEC + 1000000);
+	ptr_query(&m, 9);
+	send_msg(t, &c, &r, &m, 2 * SEC);
+	cr_expect_eq(dns_tracker_pending(t), 1);
+	dns_tracker_finish(t, 3 * SEC);
+	cr_assert_eq(nev, 2);
+	cr_expect_eq(evs[0].outcome, MXD_ANSWERED);
+	cr_expect_eq(evs[1].outcome, MXD_UNANSWERED);
+	cr_expect_eq(evs[1].retransmits, 0);
+	dns_tracker_free(t);
 }

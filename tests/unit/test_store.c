@@ -126,7 +126,7 @@ Test(store, schema_text_is_exposed)
 {
 	const char *sql = store_schema_sql();
 	cr_assert(strstr(sql, "CREATE TABLE sessions") != NULL);
-	cr_assert(strstr(sql, "PRAGMA user_version = 2") != NULL);
+	cr_assert(strstr(sql, "PRAGMA user_version = 3") != NULL);
 	cr_assert_not_null(store_sql_file("reports/slow.sql"));
 	cr_assert_null(store_sql_file("nope.sql"));
 }
@@ -183,33 +183,74 @@ Test(store, migration_steps_apply_in_order)
 	sqlite3_close(db);
 }
 
-/* A version-1 database (its four extra indexes) is brought to version 2 on open. */
+/* A version-1 database (four more indexes, no host columns) is brought to the current version on open. */
 Test(store, version_1_database_is_migrated)
 {
 	char err[256];
 	sqlite3 *db = open_ro(dbpath);
 	cr_assert_eq(store_migrate_db(db, err, sizeof(err)), STORE_OK, "%s", err);
-	/* what version 1 had on top of version 2 */
+	/* what version 1 had instead of versions 2 and 3 */
 	cr_assert_eq(sqlite3_exec(db,
 	                          "CREATE INDEX sessions_start ON sessions (start);"
 	                          "CREATE INDEX transactions_request ON transactions (request_ts);"
 	                          "CREATE INDEX dns_queries_qname ON dns_queries (qname);"
 	                          "CREATE INDEX dns_queries_server ON dns_queries (server);"
-	                          "INSERT INTO sessions (id, protocol) VALUES (7, 'smtp');"
+	                          "DROP VIEW slow_replies;"
+	                          "ALTER TABLE sessions DROP COLUMN host;"
+	                          "ALTER TABLE sessions DROP COLUMN client_is_host;"
+	                          "CREATE VIEW slow_replies AS SELECT t.id AS transaction_id"
+	                          " FROM transactions AS t;"
+	                          "INSERT INTO sessions (id, protocol, client, server, outbound)"
+	                          " VALUES (7, 'smtp', '192.0.2.200', '192.0.2.10', 0),"
+	                          " (8, 'smtp', '192.0.2.10', '203.0.113.25', 1);"
 	                          "PRAGMA user_version = 1;",
 	                          NULL, NULL, NULL),
 	             SQLITE_OK);
 	sqlite3_close(db);
 	struct store *s = open_store();
 	db = store_db(s);
-	cr_expect_eq(q_int(db, "PRAGMA user_version"), 2);
+	cr_expect_eq(q_int(db, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
 	cr_expect_eq(q_int(db, "SELECT count(*) FROM sqlite_schema WHERE name IN ('sessions_start',"
 	                       " 'transactions_request', 'dns_queries_qname', 'dns_queries_server')"),
 	             0);
 	cr_expect_gt(q_int(db, "SELECT count(*) FROM sqlite_schema WHERE name = "
 	                       "'transactions_latency'"),
 	             0, "the indexes the reports use stay");
-	cr_expect_eq(q_int(db, "SELECT count(*) FROM sessions WHERE id = 7"), 1, "data kept");
+	cr_expect_eq(q_int(db, "SELECT count(*) FROM sessions WHERE id = 7 AND host = '192.0.2.10'"),
+	             1, "data kept, the host filled in");
+	cr_expect_eq(q_int(db, "SELECT count(*) FROM sessions WHERE id = 8 AND host = '192.0.2.10'"
+	                       " AND client_is_host = 0"),
+	             1, "an outbound delivery belongs to its client");
+	store_close(s);
+}
+
+/*
+ * A database written by the release before version 3 (tests/fixtures/
+ * v2-release.db: examples/ptr-timeout.pcap and the generated outbound
+ * scenario, analyzed by that release) opens, migrates and reports.
+ */
+Test(store, previous_release_database_is_migrated)
+{
+	const char *src = getenv("MXLAG_SRC");
+	char fixture[1024], cmd[3000];
+	snprintf(fixture, sizeof(fixture), "%s/tests/fixtures/v2-release.db", src ? src : ".");
+	snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", fixture, dbpath);
+	cr_assert_eq(system(cmd), 0, "%s", cmd);
+	sqlite3 *db = open_ro(dbpath);
+	cr_assert_eq(q_int(db, "PRAGMA user_version"), 2);
+	sqlite3_close(db);
+	struct store *s = open_store();
+	db = store_db(s);
+	cr_expect_eq(q_int(db, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
+	cr_expect_eq(q_int(db, "SELECT count(*) FROM sessions WHERE outbound = 0 AND host = server"),
+	             1);
+	cr_expect_eq(q_int(db, "SELECT count(*) FROM sessions WHERE outbound = 1 AND host = client"),
+	             3);
+	cr_expect_eq(q_int(db, "SELECT count(*) FROM slow_replies WHERE host = '192.0.2.10'"),
+	             q_int(db, "SELECT count(*) FROM slow_replies"));
+	cr_expect_eq(q_int(db, "SELECT count(*) FROM pragma_integrity_check"
+	                       " WHERE integrity_check = 'ok'"),
+	             1);
 	store_close(s);
 }
 

@@ -1,0 +1,61 @@
+/*
+ * diagnose.h - the words of a diagnosis and its remedy.
+ *
+ * The correlator decides which lookups and probes explain a slow reply;
+ * this module only says it: one diagnosis sentence naming each cause with
+ * its share of the wait, and one remedy per kind of cause, in the terms of
+ * DESIGN.md's incidents.  Nothing here looks at packets or time windows.
+ */
+#ifndef MXLAG_DIAGNOSE_H
+#define MXLAG_DIAGNOSE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "event.h"
+
+/* One presented cause, as the diagnosis names it. */
+struct diag_cause {
+	enum mx_cause_kind kind; /* MXC_DNS or MXC_IDENT */
+	enum mx_relation rel;
+	double overlap_ms;
+	/* dns */
+	uint16_t qtype;
+	const char *qname;
+	struct mx_addr resolver;
+	enum mx_dns_outcome dns_outcome;
+	int upstream, upstream_unanswered; /* the resolver's own queries behind it */
+	/* ident */
+	struct mx_addr peer;
+	enum mx_ident_outcome ident_outcome;
+};
+
+/* The host's own mail connection that overlapped a wait with no lookups. */
+struct diag_conn {
+	struct mx_endpoint server;
+	enum mx_outcome outcome; /* unanswered, refused, or anything else: open */
+	double overlap_ms;
+};
+
+struct diag_wait {
+	const char *command;
+	double wait_ms;
+	bool replied;            /* false: the wait ended without a reply */
+	enum mx_outcome outcome; /* of the reply (client-abort, server-close, ...) */
+	bool outbound;           /* the mail host is the client: the remote server waited */
+	struct mx_addr server;
+	/* related causes to present, any order (the text puts the largest first) */
+	const struct diag_cause *causes;
+	int ncauses;
+	bool unrelated_only; /* nothing related: only other sessions' lookups overlapped */
+	const struct diag_conn *conn; /* NULL = none */
+	bool incomplete; /* some lookups or probes of that time were not kept (caps) */
+};
+
+/* Fills d->diagnosis and d->remedy (d->txn_id is left to the caller). */
+void diag_compose(const struct diag_wait *w, struct mx_diagnosis *d);
+
+/* The remedy for one kind of cause (MXR_UNRELATED and MXR_NONE: look locally). */
+const char *diag_remedy(enum mx_cause_kind kind, enum mx_relation r);
+
+#endif
