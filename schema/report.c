@@ -27,6 +27,7 @@ struct rctx {
 	const struct report_def *def;
 	double slow_ms;
 	bool outbound; /* the row being printed is one of the host's own deliveries */
+	bool multi_host; /* sessions of more than one monitored host: say which */
 	FILE *out;
 	char *err;
 	size_t errlen;
@@ -41,7 +42,8 @@ struct report_def {
 	bool needs_arg;
 	bool single;  /* one row: JSON is that object, text is "name value" lines */
 	text_fn text; /* NULL: generic aligned table */
-	/* generic table: "column:HEADER,..." shown in text (NULL = all, names as headers) */
+	/* generic table: "column:HEADER,..." shown in text (NULL = all, names as headers);
+	   a HEADER ending in '?' is shown only when several hosts are in the database */
 	const char *text_cols;
 	const char *title; /* first text line (NULL = none) */
 	/* JSON: {"<wrap_key>": first row's <wrap_key>_json, "events": [rows]} (NULL = array) */
@@ -66,8 +68,8 @@ static const struct report_def reports[] = {
     {.name = "ptr",
      .sql = "reports/ptr.sql",
      .help = "which PTR lookups delayed which sessions",
-     .text_cols = "query_utc:WHEN,session:SESSION,client:CLIENT,command:COMMAND,"
-                  "wait_ms:WAIT ms,outcome:OUTCOME,query_ms:QUERY ms",
+     .text_cols = "query_utc:WHEN,session:SESSION,client:CLIENT,server:SERVER?,"
+                  "command:COMMAND,wait_ms:WAIT ms,outcome:OUTCOME,query_ms:QUERY ms",
      .title = "PTR lookups that delayed replies, newest first, times UTC"},
     {.name = "dns",
      .sql = "reports/dns.sql",
@@ -78,13 +80,13 @@ static const struct report_def reports[] = {
     {.name = "ident",
      .sql = "reports/ident.sql",
      .help = "ident probes by peer and outcome",
-     .text_cols = "peer:PEER,outcome:OUTCOME,probes:PROBES,min_ms:MIN ms,avg_ms:AVG ms,"
-                  "max_ms:MAX ms,first_utc:FIRST",
+     .text_cols = "host:HOST?,peer:PEER,outcome:OUTCOME,probes:PROBES,min_ms:MIN ms,"
+                  "avg_ms:AVG ms,max_ms:MAX ms,first_utc:FIRST",
      .title = "ident probes by peer and outcome, times UTC"},
     {.name = "sessions",
      .sql = "reports/sessions.sql",
      .help = "one row per session, oldest first",
-     .text_cols = "session:ID,protocol:PROTO,client:CLIENT,start_short:START,"
+     .text_cols = "session:ID,protocol:PROTO,client:CLIENT,server:SERVER?,start_short:START,"
                   "duration_ms:DUR ms,outcome:OUTCOME,slowest:SLOWEST ms",
      .title = "sessions, oldest first, times UTC",
      .csv_hide = ",start_short,slowest,"},
@@ -98,8 +100,8 @@ static const struct report_def reports[] = {
      .sql = "reports/outbound.sql",
      .help = "the host's own deliveries per remote address: failed attempts, slow replies, "
              "sizes",
-     .text_cols = "remote:REMOTE,attempts:TRIES,ok:OK,unanswered:UNANSW,refused:REFUSED,"
-                  "failed_wait_ms:FAILED ms,slow_replies:SLOW,messages:MSGS,"
+     .text_cols = "host:HOST?,remote:REMOTE,attempts:TRIES,ok:OK,unanswered:UNANSW,"
+                  "refused:REFUSED,failed_wait_ms:FAILED ms,slow_replies:SLOW,messages:MSGS,"
                   "max_message_bytes:MAX BYTES",
      .title = "outbound deliveries per remote address, worst first"},
 };
@@ -512,6 +514,30 @@ text_summary(struct rctx *c, sqlite3_stmt *st)
 		}
 		sqlite3_finalize(q);
 	}
+	const char *hosts = col_str(st, "hosts_json");
+	if (c->multi_host && hosts &&
+	    sqlite3_prepare_v2(c->db,
+			       "SELECT value ->> 'host', value ->> 'sessions', value ->> 'replies',"
+			       " value ->> 'p50_ms', value ->> 'p95_ms', value ->> 'max_ms',"
+			       " value ->> 'slow', coalesce(value ->> 'top_cause', '-')"
+			       " FROM json_each(?1)",
+			       -1, &q, NULL) == SQLITE_OK) {
+		sqlite3_bind_text(q, 1, hosts, -1, SQLITE_TRANSIENT);
+		int n = 0;
+		while (sqlite3_step(q) == SQLITE_ROW) {
+			if (n++ == 0)
+				fprintf(c->out, "\nper host, latency in ms\n"
+						"%-15s %8s %8s %8s %8s %9s %5s %s\n",
+					"HOST", "SESSIONS", "REPLIES", "P50", "P95", "MAX", "SLOW",
+					"MAIN CAUSE");
+			fprintf(c->out, "%-15.39s %8d %8d %8.1f %8.1f %9.1f %5d %s\n",
+				(const char *)sqlite3_column_text(q, 0), sqlite3_column_int(q, 1),
+				sqlite3_column_int(q, 2), sqlite3_column_double(q, 3),
+				sqlite3_column_double(q, 4), sqlite3_column_double(q, 5),
+				sqlite3_column_int(q, 6), (const char *)sqlite3_column_text(q, 7));
+		}
+		sqlite3_finalize(q);
+	}
 	const char *diags = col_str(st, "diagnoses_json");
 	if (diags && sqlite3_prepare_v2(c->db,
 					"SELECT json_extract(value, '$.cause'), json_extract(value, "
@@ -543,8 +569,9 @@ text_summary(struct rctx *c, sqlite3_stmt *st)
 
 /* the text header of column name under def->text_cols ("col:HEADER,..."), or NULL: not shown */
 static bool
-text_col(const struct report_def *def, const char *name, char *hdr, size_t hdrlen)
+text_col(const struct rctx *c, const char *name, char *hdr, size_t hdrlen)
 {
+	const struct report_def *def = c->def;
 	if (json_only(name) || text_only(name))
 		return false;
 	if (!def->text_cols) {
@@ -557,8 +584,10 @@ text_col(const struct report_def *def, const char *name, char *hdr, size_t hdrle
 	for (const char *p = def->text_cols; *p;) {
 		size_t w = strcspn(p, ",");
 		if (w > n && strncmp(p, name, n) == 0 && p[n] == ':') {
-			snprintf(hdr, hdrlen, "%.*s", (int)(w - n - 1), p + n + 1);
-			return true;
+			int hl = (int)(w - n - 1);
+			bool multi_only = hl > 0 && p[n + hl] == '?';
+			snprintf(hdr, hdrlen, "%.*s", hl - multi_only, p + n + 1);
+			return !multi_only || c->multi_host;
 		}
 		p += w;
 		if (*p == ',')
@@ -582,7 +611,6 @@ cut_cell(char *cell, int w)
 static int
 render_table(struct rctx *c, sqlite3_stmt *st)
 {
-	const struct report_def *def = c->def;
 	int n = sqlite3_column_count(st);
 	int *w = calloc((size_t)n, sizeof(*w));
 	bool *right = calloc((size_t)n, sizeof(*right));
@@ -597,7 +625,7 @@ render_table(struct rctx *c, sqlite3_stmt *st)
 		goto out;
 	}
 	for (int i = 0; i < n; i++) {
-		show[i] = text_col(def, sqlite3_column_name(st, i), hdr[i], sizeof(hdr[i]));
+		show[i] = text_col(c, sqlite3_column_name(st, i), hdr[i], sizeof(hdr[i]));
 		w[i] = (int)strlen(hdr[i]);
 	}
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -766,23 +794,45 @@ text_causes(struct rctx *c, const char *causes, int indent, bool upstream)
 	return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
+/*
+ * One line per slow reply, its causes, diagnosis and remedy under it.  With
+ * several hosts the server shows too; to stay within 80 columns the line
+ * then carries the time of day (the date heads each day's replies) and one
+ * REPLY column: the reply code, or the outcome when it is not ok.
+ */
 static int
 text_slow(struct rctx *c, sqlite3_stmt *st)
 {
 	int rc, rows = 0;
+	char day[11] = "";
+	const char *bold = c->o->color ? "\033[1m" : "", *plain = c->o->color ? "\033[0m" : "";
 
 	fprintf(c->out, "slow replies (>= %g ms), newest first, times UTC\n", c->slow_ms);
-	fprintf(c->out, "%s%-19s %7s %-15s %-8s %9s %-4s %s%s\n", c->o->color ? "\033[1m" : "",
-	        "WHEN", "SESSION", "CLIENT", "COMMAND", "WAIT ms", "CODE", "OUTCOME",
-	        c->o->color ? "\033[0m" : "");
+	if (c->multi_host)
+		fprintf(c->out, "%s%-8s %6s %-15s %-15s %-8s %8s %s%s\n", bold, "TIME", "SESS",
+		        "SERVER", "CLIENT", "COMMAND", "WAIT ms", "REPLY", plain);
+	else
+		fprintf(c->out, "%s%-19s %7s %-15s %-8s %9s %-4s %s%s\n", bold, "WHEN", "SESSION",
+		        "CLIENT", "COMMAND", "WAIT ms", "CODE", "OUTCOME", plain);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		char when[20];
+		const char *code = col_null(st, "reply_code") ? "-" : col_str(st, "reply_code");
 		snprintf(when, sizeof(when), "%s", col_str(st, "start_utc"));
-		fprintf(c->out, "%-19s %7s %-15s %-8s %9.1f %-4s %s\n", when,
-		        col_str(st, "session"), col_str(st, "client"), col_str(st, "command"),
-		        col_double(st, "latency_ms"),
-		        col_null(st, "reply_code") ? "-" : col_str(st, "reply_code"),
-		        col_str(st, "outcome"));
+		if (c->multi_host) {
+			if (strncmp(day, when, 10) != 0) {
+				snprintf(day, sizeof(day), "%.10s", when);
+				fprintf(c->out, "%s\n", day);
+			}
+			const char *oc = col_str(st, "outcome");
+			fprintf(c->out, "%-8.8s %6s %-15s %-15s %-8s %8.1f %s\n", when + 11,
+			        col_str(st, "session"), col_str(st, "server"), col_str(st, "client"),
+			        col_str(st, "command"), col_double(st, "latency_ms"),
+			        strcmp(oc, "ok") == 0 ? code : oc);
+		} else {
+			fprintf(c->out, "%-19s %7s %-15s %-8s %9.1f %-4s %s\n", when,
+			        col_str(st, "session"), col_str(st, "client"), col_str(st, "command"),
+			        col_double(st, "latency_ms"), code, col_str(st, "outcome"));
+		}
 		const char *causes = col_str(st, "causes_json");
 		c->outbound = col_double(st, "outbound") != 0;
 		if (strcmp(causes, "[]") == 0)
@@ -826,7 +876,7 @@ text_session_head(struct rctx *c, const char *sj)
 	    " strftime('%Y-%m-%d %H:%M:%f', ?1 ->> 'start', 'unixepoch'),"
 	    " printf('%.1f', (?1 ->> 'duration_ms') / 1000.0), ?1 ->> 'outcome',"
 	    " CASE WHEN ?1 ->> 'tls' THEN 'yes' ELSE 'no' END,"
-	    " CASE WHEN ?1 ->> 'outbound' THEN 'yes' ELSE 'no' END",
+	    " CASE WHEN ?1 ->> 'outbound' THEN 'yes' ELSE 'no' END, ?1 ->> 'host'",
 	    -1, &h, NULL);
 	if (rc != SQLITE_OK)
 		return rc;
@@ -836,8 +886,12 @@ text_session_head(struct rctx *c, const char *sj)
 		fprintf(c->out, "session %s: %s %s port %s to %s port %s\n", HS(0), HS(1), HS(2),
 		        HS(3), HS(4), HS(5));
 		fprintf(c->out, "started %s UTC, lasted %s s, outcome %s\n", HS(6), HS(7), HS(8));
-		fprintf(c->out, "tls %s, outbound %s; slow replies: >= %g ms\n", HS(9), HS(10),
-		        c->slow_ms);
+		if (c->multi_host)
+			fprintf(c->out, "host %s, tls %s, outbound %s; slow replies: >= %g ms\n",
+			        HS(11), HS(9), HS(10), c->slow_ms);
+		else
+			fprintf(c->out, "tls %s, outbound %s; slow replies: >= %g ms\n", HS(9),
+			        HS(10), c->slow_ms);
 		c->outbound = strcmp(HS(10), "yes") == 0;
 #undef HS
 		rc = SQLITE_OK;
@@ -983,6 +1037,22 @@ report_count_slow(sqlite3 *db, const struct report_opts *o, long *n, char *err, 
 	return rc == SQLITE_ROW ? 0 : -1;
 }
 
+bool
+report_multi_host(sqlite3 *db)
+{
+	sqlite3_stmt *st;
+	bool multi = false;
+	if (sqlite3_prepare_v2(db,
+	                       "SELECT EXISTS (SELECT 1 FROM sessions WHERE host IS NOT NULL AND host <>"
+	                       " (SELECT host FROM sessions WHERE host IS NOT NULL LIMIT 1))",
+	                       -1, &st, NULL) != SQLITE_OK)
+		return false;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		multi = sqlite3_column_int(st, 0) != 0;
+	sqlite3_finalize(st);
+	return multi;
+}
+
 /* Is id not the number of a stored session? */
 static bool
 session_missing(sqlite3 *db, const char *id)
@@ -1052,6 +1122,7 @@ report_run(sqlite3 *db, const struct report_opts *o, FILE *out, char *err, size_
 	                 .out = out,
 	                 .err = err,
 	                 .errlen = errlen};
+	c.multi_host = o->format == REPORT_TEXT && report_multi_host(db);
 	bind_params(&c, st);
 	switch (o->format) {
 	case REPORT_CSV:

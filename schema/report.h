@@ -15,6 +15,7 @@
 #define MXLAG_REPORT_H
 
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdio.h>
 
 #include <sqlite3.h>
@@ -66,6 +67,12 @@ const char *report_no_cause_advice(int outbound);
  * 0 on success; -1 with err set.
  */
 int report_count_slow(sqlite3 *db, const struct report_opts *o, long *n, char *err, size_t errlen);
+
+/*
+ * Do the sessions belong to more than one monitored host?  Then the text
+ * reports show which (a SERVER or HOST column, the summary per host).
+ */
+bool report_multi_host(sqlite3 *db);
 
 /* The names of the known reports, comma-separated ("slow, ptr, summary"). */
 const char *report_names(void);

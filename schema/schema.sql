@@ -157,7 +157,7 @@ SELECT c.id AS cause_id, c.parent_id, c.relation, c.overlap_ms, c.share, c.query
        q.rcode, q.ts AS query_ts, q.latency_ms AS query_latency_ms, q.retransmits,
        t.id AS transaction_id, t.command, t.request_ts, t.latency_ms, t.reply_code,
        t.outcome, t.diagnosis, t.remedy,
-       s.id AS session_id, s.protocol, s.client, s.client_port, s.server, s.server_port
+       s.id AS session_id, s.protocol, s.client, s.client_port, s.server, s.server_port, s.host
 FROM causes AS c
 JOIN dns_queries AS q ON q.id = c.dns_query_id
 JOIN transactions AS t ON t.id = c.transaction_id

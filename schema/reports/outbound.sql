@@ -1,5 +1,6 @@
--- outbound: the mail host's own deliveries (sessions with outbound = 1),
--- one row per remote address: connection attempts and how they ended
+-- outbound: the mail hosts' own deliveries (sessions with outbound = 1, and
+-- deliveries to another monitored host: client_is_host = 1), one row per
+-- delivering host and remote address: connection attempts and how they ended
 -- (unanswered SYNs, refused), the time spent on failed attempts, the remote
 -- MX's slow replies (>= :slow_ms) and the message sizes sent.
 -- Parameters: :since, :until (session start), :client (remote address),
@@ -8,16 +9,18 @@ WITH
 s AS (SELECT *, coalesce(start, syn) AS t0,
 	     (coalesce("end", start, syn) - coalesce(syn, start)) * 1000.0 AS dur_ms
       FROM sessions
-      WHERE outbound = 1
+      WHERE (outbound = 1 OR client_is_host = 1)
 	AND (:since IS NULL OR coalesce(start, syn) >= :since)
 	AND (:until IS NULL OR coalesce(start, syn) < :until)
 	AND (:client IS NULL OR server = :client OR client = :client)
 	AND (:protocol IS NULL OR protocol = :protocol)),
-sl AS (SELECT t.*, s.server AS remote FROM transactions AS t JOIN s ON s.id = t.session_id
+sl AS (SELECT t.*, s.server AS remote, s.client AS host FROM transactions AS t
+       JOIN s ON s.id = t.session_id
        WHERE t.latency_ms >= :slow_ms),
-sz AS (SELECT t.size, s.server AS remote FROM transactions AS t JOIN s ON s.id = t.session_id
+sz AS (SELECT t.size, s.server AS remote, s.client AS host FROM transactions AS t
+       JOIN s ON s.id = t.session_id
        WHERE t.size IS NOT NULL AND t.command IN ('DATA-END', 'BDAT')),
-agg AS (SELECT server AS remote, count(*) AS attempts,
+agg AS (SELECT client AS host, server AS remote, count(*) AS attempts,
 	       sum(outcome = 'ok') AS ok,
 	       sum(outcome = 'unanswered') AS unanswered,
 	       sum(outcome = 'refused') AS refused,
@@ -25,38 +28,38 @@ agg AS (SELECT server AS remote, count(*) AS attempts,
 	       round(sum(CASE WHEN outcome IN ('unanswered', 'refused') THEN dur_ms END), 1)
 		       AS failed_wait_ms,
 	       min(t0) AS first_ts, max(t0) AS last_ts
-	FROM s GROUP BY server)
-SELECT a.remote, a.attempts, a.ok, a.unanswered, a.refused, a.other, a.failed_wait_ms,
-       (SELECT count(*) FROM sl WHERE sl.remote = a.remote) AS slow_replies,
-       (SELECT round(max(latency_ms), 1) FROM sl WHERE sl.remote = a.remote) AS slowest_ms,
-       (SELECT count(*) FROM sz WHERE sz.remote = a.remote) AS messages,
-       (SELECT sum(size) FROM sz WHERE sz.remote = a.remote) AS bytes,
-       (SELECT max(size) FROM sz WHERE sz.remote = a.remote) AS max_message_bytes,
+	FROM s GROUP BY client, server)
+SELECT a.host, a.remote, a.attempts, a.ok, a.unanswered, a.refused, a.other, a.failed_wait_ms,
+       (SELECT count(*) FROM sl WHERE sl.remote = a.remote AND sl.host = a.host) AS slow_replies,
+       (SELECT round(max(latency_ms), 1) FROM sl WHERE sl.remote = a.remote AND sl.host = a.host) AS slowest_ms,
+       (SELECT count(*) FROM sz WHERE sz.remote = a.remote AND sz.host = a.host) AS messages,
+       (SELECT sum(size) FROM sz WHERE sz.remote = a.remote AND sz.host = a.host) AS bytes,
+       (SELECT max(size) FROM sz WHERE sz.remote = a.remote AND sz.host = a.host) AS max_message_bytes,
        strftime('%Y-%m-%d %H:%M:%S', a.first_ts, 'unixepoch') AS first_utc,
        (SELECT 'slow: ' || group_concat(command || ' ' || printf('%.1f', latency_ms) ||
 					' ms (session ' || session_id || ')', '; ')
-	FROM (SELECT * FROM sl WHERE sl.remote = a.remote ORDER BY latency_ms DESC, id
+	FROM (SELECT * FROM sl WHERE sl.remote = a.remote AND sl.host = a.host ORDER BY latency_ms DESC, id
 	      LIMIT 5)) AS slow_text,
-       json_object('remote', a.remote, 'attempts', a.attempts, 'ok', a.ok,
+       json_object('host', a.host, 'remote', a.remote, 'attempts', a.attempts, 'ok', a.ok,
 		   'unanswered', a.unanswered, 'refused', a.refused, 'other', a.other,
 		   'failed_wait_ms', a.failed_wait_ms, 'first', a.first_ts, 'last', a.last_ts,
-		   'messages', (SELECT count(*) FROM sz WHERE sz.remote = a.remote),
-		   'bytes', (SELECT sum(size) FROM sz WHERE sz.remote = a.remote),
-		   'max_message_bytes', (SELECT max(size) FROM sz WHERE sz.remote = a.remote),
+		   'messages', (SELECT count(*) FROM sz WHERE sz.remote = a.remote AND sz.host = a.host),
+		   'bytes', (SELECT sum(size) FROM sz WHERE sz.remote = a.remote AND sz.host = a.host),
+		   'max_message_bytes', (SELECT max(size) FROM sz WHERE sz.remote = a.remote AND sz.host = a.host),
 		   'sessions', (SELECT json_group_array(json_object(
 					'session', x.id, 'protocol', x.protocol,
 					'client', x.client, 'client_port', x.client_port,
 					'server_port', x.server_port, 'start', x.t0,
 					'duration_ms', round(x.dur_ms, 3), 'outcome', x.outcome,
 					'bytes', x.bytes))
-				FROM (SELECT * FROM s WHERE s.server = a.remote
+				FROM (SELECT * FROM s WHERE s.server = a.remote AND s.client = a.host
 				      ORDER BY t0, id) AS x),
 		   'slow', (SELECT json_group_array(json_object(
 					'session', y.session_id, 'transaction', y.id,
 					'command', y.command, 'start', y.request_ts,
 					'latency_ms', y.latency_ms, 'reply_code', y.reply_code,
 					'outcome', y.outcome))
-			    FROM (SELECT * FROM sl WHERE sl.remote = a.remote
+			    FROM (SELECT * FROM sl WHERE sl.remote = a.remote AND sl.host = a.host
 				  ORDER BY latency_ms DESC, id) AS y)) AS json
 FROM agg AS a
 ORDER BY a.unanswered + a.refused DESC, a.attempts DESC, a.remote

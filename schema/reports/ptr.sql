@@ -8,7 +8,7 @@ SELECT strftime('%Y-%m-%d %H:%M:%S', p.query_ts, 'unixepoch') AS query_utc,
        p.qname, p.relation, p.resolver, p.dns_outcome AS outcome,
        round(coalesce(p.query_ms, p.query_latency_ms,
 		      (coalesce(t.reply_ts, t.end_ts) - p.query_ts) * 1000.0), 1) AS query_ms,
-       p.session_id AS session, p.client, p.command,
+       p.session_id AS session, p.client, p.server, p.host, p.command,
        round(p.latency_ms, 1) AS wait_ms, round(p.share, 2) AS share,
        (SELECT group_concat(DISTINCT uq.server) FROM causes AS u
 	JOIN dns_queries AS uq ON uq.id = u.dns_query_id
@@ -25,7 +25,7 @@ SELECT strftime('%Y-%m-%d %H:%M:%S', p.query_ts, 'unixepoch') AS query_utc,
 				(coalesce(t.reply_ts, t.end_ts) - p.query_ts) * 1000.0), 3),
 		   'session', p.session_id, 'protocol', p.protocol,
 		   'client', p.client, 'client_port', p.client_port,
-		   'server', p.server, 'server_port', p.server_port,
+		   'server', p.server, 'server_port', p.server_port, 'host', p.host,
 		   'transaction', p.transaction_id, 'command', p.command,
 		   'start', p.request_ts, 'latency_ms', p.latency_ms,
 		   'overlap_ms', round(p.overlap_ms, 3), 'share', round(p.share, 4),
@@ -48,7 +48,7 @@ tot AS (SELECT qname, count(*) AS replies, count(DISTINCT session) AS sessions,
 	       round(sum(wait_ms), 1) AS total_wait_ms
 	FROM rows GROUP BY qname)
 SELECT r.query_utc, r.qname, r.relation, r.resolver, r.outcome, r.query_ms, r.session,
-       r.client, r.command, r.wait_ms, r.share, r.upstream,
+       r.client, r.server, r.host, r.command, r.wait_ms, r.share, r.upstream,
        tot.sessions AS name_sessions, tot.total_wait_ms AS name_total_wait_ms,
        r.ptr_text || '; this name delayed ' || tot.replies || ' slow repl' ||
 	       CASE tot.replies WHEN 1 THEN 'y' ELSE 'ies' END || ' in ' || tot.sessions ||

@@ -2,6 +2,10 @@
 -- command with its reply (latency, outcome; the causes, diagnosis and
 -- remedy of the slow ones), the DNS queries and ident probes of the host
 -- whose lifetime overlapped the session, and the end of the session.
+-- The host's queries: sent from the session's server address (or its
+-- client's, for the host's own delivery) or from loopback, and any query
+-- linked as a cause of one of its replies; on a mirror port the other
+-- hosts' lookups are not this session's.
 -- Parameters: :arg (the session id), :slow_ms.  One row per event; every
 -- row carries the session's object in session_json.
 WITH
@@ -19,6 +23,8 @@ sj AS (SELECT json_object('session', id, 'protocol', protocol,
 			  'outcome', outcome,
 			  'tls', json(CASE WHEN tls THEN 'true' ELSE 'false' END),
 			  'outbound', json(CASE WHEN outbound THEN 'true' ELSE 'false' END),
+			  'host', host,
+			  'client_is_host', json(CASE WHEN client_is_host THEN 'true' ELSE 'false' END),
 			  'helo', helo, 'sender_domain', sender_domain, 'bytes', bytes,
 			  'slow_ms', :slow_ms) AS j
        FROM s),
@@ -97,6 +103,9 @@ ev AS (
 					WHERE c.dns_query_id = q.id ORDER BY c.id LIMIT 1))
 	FROM dns_queries AS q, s
 	WHERE q.ts <= s.t_end AND coalesce(q.response_ts, q.last_send_ts, q.ts) >= s.t_begin
+	  AND (q.client IN (s.server, coalesce(s.host, s.server), '::1') OR q.client LIKE '127.%'
+	       OR EXISTS (SELECT 1 FROM causes AS c JOIN cmd ON cmd.id = c.transaction_id
+			  WHERE c.dns_query_id = q.id))
 	UNION ALL
 	SELECT 3, i.id, i.ts, 'ident', i.peer, i.peer, NULL,
 	       coalesce(i.latency_ms, (i.end_ts - i.ts) * 1000.0), i.outcome,
@@ -108,6 +117,9 @@ ev AS (
 			   'syn_retransmits', i.syn_retransmits)
 	FROM ident_probes AS i, s
 	WHERE i.ts <= s.t_end AND coalesce(i.end_ts, i.ts) >= s.t_begin
+	  AND (i.host IN (s.server, coalesce(s.host, s.server))
+	       OR EXISTS (SELECT 1 FROM causes AS c JOIN cmd ON cmd.id = c.transaction_id
+			  WHERE c.ident_probe_id = i.id))
 	UNION ALL
 	SELECT 4, s.id, s.t_end, 'close', NULL, NULL, NULL, NULL, s.outcome, NULL, 0, NULL,
 	       NULL, NULL, json_object('kind', 'close', 'outcome', s.outcome)

@@ -18,7 +18,7 @@ SELECT w.id AS session, w.protocol, w.client, w.client_port, w.server, w.server_
        w.t0 AS start, strftime('%Y-%m-%d %H:%M:%S', w.t0, 'unixepoch') AS start_utc,
        strftime('%m-%d %H:%M:%S', w.t0, 'unixepoch') AS start_short,
        round((w."end" - coalesce(w.syn, w.t0)) * 1000.0, 1) AS duration_ms,
-       w.outcome, w.tls, w.outbound, w.replies,
+       w.outcome, w.tls, w.outbound, w.host, w.client_is_host, w.replies,
        t.command AS slowest_command, round(t.latency_ms, 1) AS slowest_ms,
        CASE WHEN t.id IS NULL THEN NULL
 	    ELSE t.command || ' ' || printf('%.1f', t.latency_ms) END AS slowest,
@@ -30,6 +30,8 @@ SELECT w.id AS session, w.protocol, w.client, w.client_port, w.server, w.server_
 		   'duration_ms', round((w."end" - coalesce(w.syn, w.t0)) * 1000.0, 3),
 		   'outcome', w.outcome, 'tls', json(CASE WHEN w.tls THEN 'true' ELSE 'false' END),
 		   'outbound', json(CASE WHEN w.outbound THEN 'true' ELSE 'false' END),
+		   'host', w.host,
+		   'client_is_host', json(CASE WHEN w.client_is_host THEN 'true' ELSE 'false' END),
 		   'replies', w.replies, 'bytes', w.bytes,
 		   'slowest', CASE WHEN t.id IS NULL THEN NULL
 				   ELSE json_object('transaction', t.id, 'command', t.command,

@@ -9,7 +9,8 @@
 -- latency, else (no answer) how long it had been outstanding when the wait ended.
 WITH slow AS (
 	SELECT t.id AS tid, t.session_id, s.protocol, s.client, s.client_port,
-	       s.server, s.server_port, coalesce(s.outbound, 0) AS outbound, t.command, t.argument, t.request_ts,
+	       s.server, s.server_port, s.host, coalesce(s.outbound, 0) AS outbound, t.command,
+	       t.argument, t.request_ts,
 	       t.latency_ms, t.reply_code, t.outcome, t.diagnosis, t.remedy,
 	       coalesce(t.reply_ts, t.end_ts, t.request_ts + t.latency_ms / 1000.0) AS wait_end
 	FROM transactions AS t
@@ -60,7 +61,7 @@ with_causes AS (
 	FROM slow
 )
 SELECT tid AS "transaction", session_id AS session, protocol, client, client_port,
-       server, server_port, outbound, command, argument, request_ts AS start,
+       server, server_port, host, outbound, command, argument, request_ts AS start,
        strftime('%Y-%m-%d %H:%M:%f', request_ts, 'unixepoch') AS start_utc,
        latency_ms, reply_code, outcome,
        json_array_length(causes) AS n_causes,
@@ -78,7 +79,7 @@ SELECT tid AS "transaction", session_id AS session, protocol, client, client_por
        causes AS causes_json,
        json_object('session', session_id, 'transaction', tid, 'protocol', protocol,
 		   'client', client, 'client_port', client_port,
-		   'server', server, 'server_port', server_port,
+		   'server', server, 'server_port', server_port, 'host', host,
 		   'outbound', json(CASE WHEN outbound THEN 'true' ELSE 'false' END),
 		   'command', command, 'argument', argument, 'start', request_ts,
 		   'latency_ms', latency_ms, 'reply_code', reply_code, 'outcome', outcome,

@@ -1,6 +1,6 @@
 -- summary: one row of totals over the runs, sessions, replies, DNS queries
 -- and ident probes (within :since / :until), and the slow replies
--- (>= :slow_ms) by their main cause.
+-- (>= :slow_ms) by their main cause; the same per monitored host.
 WITH
 s AS NOT MATERIALIZED (SELECT * FROM sessions
       WHERE (:since IS NULL OR start >= :since) AND (:until IS NULL OR start < :until)),
@@ -30,8 +30,26 @@ diag AS (SELECT coalesce((SELECT CASE c.kind WHEN 'dns' THEN c.relation ELSE c.k
 			  FROM causes AS c WHERE c.transaction_id = t.id AND c.parent_id IS NULL
 			  ORDER BY c.kind = 'none', c.overlap_ms DESC, c.id LIMIT 1),
 			 'unexplained') AS cause,
-		t.latency_ms, t.remedy
+		t.latency_ms, t.remedy, (SELECT host FROM sessions WHERE id = t.session_id) AS host
 	 FROM t WHERE t.latency_ms >= :slow_ms),
+-- per monitored host: its sessions, its replies' latency, its slow replies
+-- and their most frequent main cause
+hsess AS (SELECT host, count(*) AS sessions, sum(outbound = 0) AS inbound,
+		 sum(outbound = 1 OR client_is_host = 1) AS outbound
+	  FROM s WHERE host IS NOT NULL GROUP BY host),
+hlat AS (SELECT s2.host, count(*) AS replies, mx_percentiles(t.latency_ms) AS p,
+		max(t.latency_ms) AS max_ms, sum(t.latency_ms >= :slow_ms) AS slow
+	 FROM t JOIN sessions AS s2 ON s2.id = t.session_id
+	 WHERE t.latency_ms IS NOT NULL AND s2.host IS NOT NULL
+	 GROUP BY s2.host),
+hcause AS (SELECT host, cause, count(*) AS n,
+		  row_number() OVER (PARTITION BY host ORDER BY count(*) DESC, cause) AS k
+	   FROM diag WHERE host IS NOT NULL GROUP BY host, cause),
+hst AS (SELECT h.host, h.sessions, h.inbound, h.outbound, coalesce(l.replies, 0) AS replies,
+	       round(mx_percentile(l.p, 50), 1) AS p50_ms, round(mx_percentile(l.p, 95), 1) AS p95_ms,
+	       round(l.max_ms, 1) AS max_ms, coalesce(l.slow, 0) AS slow,
+	       (SELECT cause FROM hcause AS c WHERE c.host = h.host AND c.k = 1) AS top_cause
+	FROM hsess AS h LEFT JOIN hlat AS l ON l.host = h.host),
 dtop AS (SELECT cause, count(*) AS n, round(sum(latency_ms) / 1000.0, 1) AS wait_s,
 		max(remedy) AS remedy
 	 FROM diag GROUP BY cause ORDER BY n DESC, wait_s DESC, cause LIMIT 5),
@@ -42,6 +60,7 @@ v AS MATERIALIZED (SELECT
 	strftime('%Y-%m-%d %H:%M:%S', r.first_ts, 'unixepoch') AS first_packet_utc,
 	strftime('%Y-%m-%d %H:%M:%S', r.last_ts, 'unixepoch') AS last_packet_utc,
 	r.packets, r.kernel_drops,
+	(SELECT count(DISTINCT host) FROM s) AS hosts,
 	(SELECT count(*) FROM s) AS sessions,
 	(SELECT count(*) FROM s WHERE protocol = 'smtp' AND outbound = 0) AS smtp_inbound,
 	(SELECT count(*) FROM s WHERE protocol = 'pop3' AND outbound = 0) AS pop3_inbound,
@@ -73,12 +92,18 @@ x AS (SELECT
 	FROM (SELECT * FROM cstat ORDER BY protocol, max_ms DESC, command)) AS commands_json,
        (SELECT json_group_array(json_object('cause', cause, 'slow_replies', n,
 					     'total_wait_s', wait_s, 'remedy', remedy))
-	FROM dtop) AS diagnoses_json)
-SELECT v.*, x.commands_json, x.diagnoses_json,
+	FROM dtop) AS diagnoses_json,
+       (SELECT json_group_array(json_object('host', host, 'sessions', sessions,
+					     'inbound', inbound, 'outbound', outbound,
+					     'replies', replies, 'p50_ms', p50_ms,
+					     'p95_ms', p95_ms, 'max_ms', max_ms, 'slow', slow,
+					     'top_cause', top_cause))
+	FROM (SELECT * FROM hst ORDER BY slow DESC, sessions DESC, host)) AS hosts_json)
+SELECT v.*, x.commands_json, x.diagnoses_json, x.hosts_json,
        json_object('runs', runs, 'first_packet_utc', first_packet_utc,
 		   'last_packet_utc', last_packet_utc, 'packets', packets,
 		   'kernel_drops', kernel_drops, 'slow_ms', :slow_ms,
-		   'sessions', sessions, 'smtp_inbound', smtp_inbound,
+		   'hosts', json(x.hosts_json), 'sessions', sessions, 'smtp_inbound', smtp_inbound,
 		   'pop3_inbound', pop3_inbound, 'outbound', outbound,
 		   'outbound_failed', outbound_failed, 'client_aborts', client_aborts,
 		   'replies', replies, 'median_ms', median_ms, 'p95_ms', p95_ms,

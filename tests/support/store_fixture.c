@@ -92,6 +92,7 @@ fx_store_scenario(struct store *s)
 	sess.proto = MXP_SMTP;
 	ep(&sess.client, "192.0.2.200", 40112);
 	ep(&sess.server, "192.0.2.10", 25);
+	sess.server_is_host = true; /* the monitored host */
 	sess.start_ns = t0;
 	sess.syn_ns = t0 - FX_MS;
 	mx_strlcpy(sess.app, "port", sizeof(sess.app));

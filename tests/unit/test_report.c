@@ -118,8 +118,9 @@ Test(report, slow_json_follows_the_contract)
 
 	/* the greeting, key by key */
 	cr_assert_str_eq(jkeys(out, "$[2]"),
-	                 "argument,causes,client,client_port,command,diagnosis,latency_ms,outbound,outcome,"
-	                 "protocol,remedy,reply_code,server,server_port,session,start,transaction");
+	                 "argument,causes,client,client_port,command,diagnosis,host,latency_ms,outbound,"
+	                 "outcome,protocol,remedy,reply_code,server,server_port,session,start,"
+	                 "transaction");
 	cr_assert_str_eq(jx(out, "$[2].session"), "1");
 	cr_assert_str_eq(jx(out, "$[2].protocol"), "smtp");
 	cr_assert_str_eq(jx(out, "$[2].client"), "192.0.2.200");
@@ -556,7 +557,7 @@ Test(report, ident_report)
 	assert_fits_80("ident", out);
 	free(out);
 	out = run_ok("ident", REPORT_CSV, 1000);
-	cr_assert(starts(out, "peer,outcome,probes,"), "%s", out);
+	cr_assert(starts(out, "host,peer,outcome,probes,"), "%s", out);
 	free(out);
 }
 
@@ -569,8 +570,8 @@ Test(report, sessions_report_and_filters)
 	char *out = run_opts_ok(&o);
 	cr_assert_str_eq(jq(out, "SELECT json_array_length(?1)"), "1", "%s", out);
 	cr_assert_str_eq(jkeys(out, "$[0]"),
-	                 "bytes,client,client_port,duration_ms,end,outbound,outcome,protocol,"
-	                 "replies,server,server_port,session,slowest,start,tls");
+	                 "bytes,client,client_is_host,client_port,duration_ms,end,host,outbound,"
+	                 "outcome,protocol,replies,server,server_port,session,slowest,start,tls");
 	cr_assert_str_eq(jx(out, "$[0].session"), "1");
 	cr_assert_str_eq(jx(out, "$[0].protocol"), "smtp");
 	cr_assert_str_eq(jx(out, "$[0].outcome"), "client-abort");
@@ -731,7 +732,7 @@ Test(report, outbound_report_without_deliveries)
 	cr_assert(strstr(out, "REMOTE") != NULL && strstr(out, "(none)") != NULL, "%s", out);
 	free(out);
 	out = run_ok("outbound", REPORT_CSV, 1000);
-	cr_assert(starts(out, "remote,attempts,ok,unanswered,refused,"), "%s", out);
+	cr_assert(starts(out, "host,remote,attempts,ok,unanswered,refused,"), "%s", out);
 	free(out);
 }
 
@@ -774,6 +775,56 @@ Test(report, outbound_report_with_deliveries)
 	cr_assert_str_eq(jx(out, "$[1].slow[0].command"), "RCPT");
 	cr_assert_str_eq(jx(out, "$[1].messages"), "1");
 	cr_assert_str_eq(jx(out, "$[1].max_message_bytes"), "1234");
+	free(out);
+}
+
+/* A second monitored host: the text reports say which server, the summary splits by host. */
+Test(report, several_hosts_are_told_apart)
+{
+	char *out = run_ok("slow", REPORT_TEXT, 1000);
+	cr_assert(strstr(out, "SERVER") == NULL, "one host: no SERVER column\n%s", out);
+	free(out);
+	sqlite3 *w;
+	cr_assert_eq(sqlite3_open(dbpath, &w), SQLITE_OK);
+	cr_assert_eq(sqlite3_exec(w,
+	                          "INSERT INTO sessions (id, protocol, client, client_port, server,"
+	                          " server_port, syn, start, \"end\", outcome, outbound, host,"
+	                          " complete)"
+	                          " VALUES (9, 'smtp', '192.0.2.200', 40009, '192.0.2.11', 25,"
+	                          " 1700000001, 1700000001, 1700000030, 'ok', 0, '192.0.2.11', 1);"
+	                          "INSERT INTO transactions (id, session_id, command, request_ts,"
+	                          " reply_ts, latency_ms, reply_code, outcome, diagnosis)"
+	                          " VALUES (90, 9, 'DATA-END', 1700000010, 1700000014, 4000.0, '250',"
+	                          " 'ok', 'no DNS or ident traffic of the host');"
+	                          "INSERT INTO causes (id, transaction_id, kind) VALUES (90, 90, 'none')",
+	                          NULL, NULL, NULL),
+	             SQLITE_OK, "%s", sqlite3_errmsg(w));
+	sqlite3_close(w);
+	cr_assert(report_multi_host(db));
+	out = run_ok("slow", REPORT_TEXT, 1000);
+	cr_assert(strstr(out, "SERVER") != NULL, "%s", out);
+	cr_assert(strstr(out, "192.0.2.11      192.0.2.200") != NULL, "%s", out);
+	assert_fits_80("slow", out);
+	free(out);
+	out = run_ok("sessions", REPORT_TEXT, 1000);
+	cr_assert(strstr(out, "SERVER") != NULL && strstr(out, "192.0.2.11") != NULL, "%s", out);
+	assert_fits_80("sessions", out);
+	free(out);
+	out = run_ok("summary", REPORT_TEXT, 1000);
+	cr_assert(strstr(out, "per host") != NULL, "%s", out);
+	cr_assert(strstr(out, "192.0.2.11") != NULL && strstr(out, "192.0.2.10") != NULL, "%s",
+	          out);
+	assert_fits_80("summary", out);
+	free(out);
+	out = run_ok("summary", REPORT_JSON, 1000);
+	cr_assert_str_eq(jq(out, "SELECT json_array_length(?1, '$.hosts')"), "2", "%s", out);
+	cr_assert_str_eq(jx(out, "$.hosts[0].host"), "192.0.2.10", "the slowest first");
+	cr_assert_str_eq(jx(out, "$.hosts[1].top_cause"), "none");
+	free(out);
+	out = run_ok("slow", REPORT_JSON, 1000);
+	cr_assert_str_eq(jq(out, "SELECT count(*) FROM json_each(?1) WHERE value ->> 'host' ="
+	                         " '192.0.2.11' AND value ->> 'command' = 'DATA-END'"),
+	                 "1", "%s", out);
 	free(out);
 }
 

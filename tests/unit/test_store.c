@@ -196,6 +196,7 @@ Test(store, version_1_database_is_migrated)
 	                          "CREATE INDEX dns_queries_qname ON dns_queries (qname);"
 	                          "CREATE INDEX dns_queries_server ON dns_queries (server);"
 	                          "DROP VIEW slow_replies;"
+	                          "DROP VIEW ptr_delays;"
 	                          "ALTER TABLE sessions DROP COLUMN host;"
 	                          "ALTER TABLE sessions DROP COLUMN client_is_host;"
 	                          "CREATE VIEW slow_replies AS SELECT t.id AS transaction_id"
