@@ -162,7 +162,7 @@ conn_open(struct dispatch *d, struct cap_flow *f, struct fstate *fs, uint64_t ts
 {
 	if (fs->conn)
 		return;
-	hosts_saw_connect(d->hosts, &f->cli.addr, &f->srv.addr);
+	hosts_saw_connect(d->hosts, &f->cli.addr, &f->srv.addr, f->srv.port == 25);
 	fs->conn = corr_conn_open(d->corr, &f->cli, &f->srv, f->syn_ns ? f->syn_ns : ts);
 }
 
@@ -184,6 +184,10 @@ on_open(void *ctx, struct cap_flow *f, uint64_t ts_ns)
 	}
 	if (fs->kind == FK_UNKNOWN && d->cfg.use_ndpi)
 		f->want_packets = true;
+	/* mail, or maybe mail: its greeting is awaited from the handshake on,
+	   before there is a session or a parser */
+	if (fs->kind == FK_UNKNOWN || fs->kind == FK_MAIL)
+		fs_list(&d->mail, fs, f);
 	if (fs->kind == FK_MAIL)
 		conn_open(d, f, fs, ts_ns);
 	if (fs->kind == FK_IDENT) {
@@ -300,7 +304,7 @@ ensure_session(struct dispatch *d, struct cap_flow *f, struct fstate *fs, bool w
 	session_hosts(d, s); /* for its provisional rows; decided again at its end */
 	if (with_parser && !fs->implicit_tls) {
 		fs->parser = fs->ops->create(s, &d->to_corr, s->start_ns);
-		if (fs->parser)
+		if (fs->parser && !fs->list_idx)
 			fs_list(&d->mail, fs, f);
 	}
 	return true;
@@ -444,7 +448,6 @@ on_close(void *ctx, struct cap_flow *f, enum cap_close why, uint64_t ts)
 		} else if (!attempt && why != CLOSE_FIN && why != CLOSE_RST) {
 			fs->sess->outcome = MXO_INCOMPLETE;
 		}
-		fs_unlist(&d->mail, fs);
 		fs->sess->end_ns = f->last_ns ? f->last_ns : ts;
 		corr_conn_close(d->corr, fs->conn, fs->sess->end_ns, fs->sess->outcome);
 		/* what is known of the hosts by now decides the direction */
@@ -467,7 +470,6 @@ on_close(void *ctx, struct cap_flow *f, enum cap_close why, uint64_t ts)
 			ident_close(fs->ident, f, why, ts);
 			ident_free(fs->ident);
 		}
-		fs_unlist(&d->probes, fs);
 		break;
 	default:
 		if (fs->conn) /* a mail port that turned out not to be mail */
@@ -475,6 +477,8 @@ on_close(void *ctx, struct cap_flow *f, enum cap_close why, uint64_t ts)
 					MXO_INCOMPLETE);
 		break;
 	}
+	/* ident probes are on their own list; everything else listed is on mail's */
+	fs_unlist(fs->kind == FK_IDENT ? &d->probes : &d->mail, fs);
 	ndpi_release(fs);
 	free(fs);
 	f->user = NULL;
@@ -590,13 +594,26 @@ dispatch_tick(struct dispatch *d, uint64_t now_ns)
 		if (t < final)
 			final = t;
 	}
-	/* the oldest wait still open: what a later slow reply may overlap */
+	/* the oldest wait still open: what a later slow reply may overlap (a
+	   flow on another port may turn out to be mail when its greeting comes:
+	   it has been waiting since its handshake) */
 	uint64_t open = 0;
-	for (uint32_t i = 0; i < d->mail.n; i++) {
-		const struct fstate *fs = d->mail.v[i].fs;
-		t = fs->ops->waiting_since ? fs->ops->waiting_since(fs->parser) : 0;
+	for (uint32_t i = 0; i < d->mail.n;) {
+		struct fstate *fs = d->mail.v[i].fs;
+		const struct cap_flow *f = d->mail.v[i].flow;
+		if (fs->kind == FK_MAIL && fs->parser)
+			t = fs->ops->waiting_since ? fs->ops->waiting_since(fs->parser) : 0;
+		else if ((fs->kind == FK_UNKNOWN || fs->kind == FK_MAIL) && !fs->sess)
+			t = f->established_ns; /* 0 while only SYNs were seen: no wait yet */
+		else if (fs->kind == FK_MAIL) /* an attempt, or a session beyond the cap */
+			t = 0;
+		else {
+			fs_unlist(&d->mail, fs); /* not mail after all: the last entry moved to i */
+			continue;
+		}
 		if (t && (!open || t < open))
 			open = t;
+		i++;
 	}
 	corr_advance(d->corr, now_ns, final, open);
 }

@@ -19,10 +19,9 @@
 #define F_SERVES 0x08
 #define F_CONNECTS 0x10
 #define F_STRONG 0x20   /* counted in nstrong */
-#define F_STRANGER 0x40 /* counted in nstranger */
+#define F_LISTED 0x40 /* in the list of servers */
 #define F_RESOLVER 0x80 /* asked or answering DNS queries */
-#define F_DELIVERS 0x100 /* connected to two different mail servers */
-#define ROLE (F_QUERIES | F_PROBES | F_SERVES | F_DELIVERS)
+#define F_DELIVERS 0x100 /* connected to port 25 of two different servers */
 
 #define PEERS 4
 #define SLOTS (2 * HOSTS_MAX_RECORDS) /* a power of two, load <= 1/2 */
@@ -57,7 +56,8 @@ struct hosts {
 	unsigned npfx;
 	unsigned ngiven;  /* specifications given */
 	uint32_t nstrong;   /* records that are hosts by ident or serve+query */
-	uint32_t nstranger; /* servers that served a plain client */
+	uint32_t *servers; /* records that serve mail */
+	uint32_t nservers, capservers;
 	struct hosts_stats st;
 };
 
@@ -86,6 +86,7 @@ hosts_free(struct hosts *h)
 	free(h->slot);
 	free(h->cos);
 	free(h->first);
+	free(h->servers);
 	free(h);
 }
 
@@ -364,8 +365,11 @@ hosts_saw_probe(struct hosts *h, const struct mx_addr *prober)
 }
 
 void
-hosts_saw_connect(struct hosts *h, const struct mx_addr *cli, const struct mx_addr *srv)
+hosts_saw_connect(struct hosts *h, const struct mx_addr *cli, const struct mx_addr *srv,
+		  bool relay)
 {
+	if (!relay)
+		return;
 	struct hrec *r = find(h, cli);
 	if (!r) {
 		/* plain clients get no record until they deliver to a second
@@ -391,17 +395,24 @@ hosts_saw_connect(struct hosts *h, const struct mx_addr *cli, const struct mx_ad
 void
 hosts_saw_served(struct hosts *h, const struct mx_addr *cli, const struct mx_addr *srv)
 {
-	const struct hrec *c = find(h, cli);
-	bool plain = !c || !(c->flags & ROLE);
 	struct hrec *r = get(h, srv);
 	if (!r)
 		return;
 	r->flags |= F_SERVES;
 	add_peer(r->clients, &r->nclients, cli);
-	if (plain && !(r->flags & F_STRANGER)) {
-		r->flags |= F_STRANGER;
-		h->nstranger++;
+	if (!(r->flags & F_LISTED)) {
+		if (h->nservers == h->capservers) {
+			uint32_t cap = h->capservers ? h->capservers * 2 : 16;
+			uint32_t *v = realloc(h->servers, cap * sizeof(*v));
+			if (!v)
+				goto listed; /* it still serves; only the last resort misses it */
+			h->servers = v;
+			h->capservers = cap;
+		}
+		h->servers[h->nservers++] = (uint32_t)(r - h->rec);
+		r->flags |= F_LISTED;
 	}
+listed:
 	grew(h, r);
 	if (r->flags & F_STRONG)
 		cos_add(h, cli);
@@ -431,24 +442,41 @@ given_host(const struct hosts *h, const struct mx_addr *a)
 	return false;
 }
 
+/* An MTA: serves mail, probes, or relays (see hosts.h)? */
+static bool
+mta(const struct hrec *c)
+{
+	return (c->flags & (F_SERVES | F_PROBES | F_DELIVERS)) ||
+	       (c->flags & (F_QUERIES | F_CONNECTS)) == (F_QUERIES | F_CONNECTS);
+}
+
+/* A server of a client that is no MTA, or of one that also delivers to a host? */
+static bool
+serves_clients(const struct hosts *h, const struct hrec *r)
+{
+	for (unsigned i = 0; i < r->nclients; i++) {
+		const struct hrec *c = find(h, &r->clients[i]);
+		if (!c || !mta(c) || cos_has(h, &r->clients[i]))
+			return true;
+	}
+	return false; /* a remote MX: only hosts (or deliverers) deliver to it */
+}
+
 static bool
 learned_host(const struct hosts *h, const struct hrec *r)
 {
 	if (strong(r))
 		return true;
-	if (r->flags & F_SERVES) {
-		/* serves a plain client, or one that also delivers to a host */
-		for (unsigned i = 0; i < r->nclients; i++) {
-			const struct hrec *c = find(h, &r->clients[i]);
-			if (!c || !(c->flags & ROLE) || cos_has(h, &r->clients[i]))
-				return true;
-		}
-		return false; /* a remote MX: only hosts deliver to it */
-	}
-	/* the deliverer of a capture that shows nothing else */
-	return ((r->flags & (F_QUERIES | F_CONNECTS)) == (F_QUERIES | F_CONNECTS) ||
-		(r->flags & F_DELIVERS)) &&
-	       h->nstrong == 0 && h->nstranger == 0;
+	if (r->flags & F_SERVES)
+		return serves_clients(h, r);
+	/* the deliverer of a capture that shows nothing else: no host by the
+	   rules above (asked now, as the facts stand) */
+	if (!mta(r) || h->nstrong)
+		return false;
+	for (uint32_t i = 0; i < h->nservers; i++)
+		if (serves_clients(h, &h->rec[h->servers[i]]))
+			return false;
+	return true;
 }
 
 bool

@@ -18,15 +18,16 @@
  *  - it sent ident (RFC 1413) probes: only servers do that;
  *  - it served mail (its greeting or replies were seen) and sent DNS
  *    queries of its own;
- *  - it served mail to a plain client (an address that neither serves
- *    mail, nor sends DNS queries, nor probes) or to a client that also
- *    delivers to one of the hosts above: a sender that delivers to several
- *    of our hosts is a client, not a host;
+ *  - it served mail to a client that is not itself an MTA (an MTA serves
+ *    mail, probes, or relays: connects to port 25 of two servers, or of
+ *    one while it sends DNS queries), or to one that also delivers to one
+ *    of the hosts above: a sender that delivers to several of our hosts is
+ *    a client, not a host;
  *  - as a last resort, when no address qualifies by the rules above (a
- *    capture of one host's outbound deliveries only), it sent DNS queries
- *    and opened mail connections: the deliverer.
- * A remote MX the host delivers to serves only the host, which sends DNS
- * queries: it is not a host.  Facts never expire; the answer for an
+ *    capture of one host's outbound deliveries only), it relays: the
+ *    deliverer.
+ * A remote MX the host delivers to serves only the host, an MTA: it is not
+ * a host.  Facts never expire; the answer for an
  * address may change as facts arrive (it is computed when asked).
  *
  * Machines: the addresses of one given specification are one machine.
@@ -79,8 +80,13 @@ bool hosts_given(const struct hosts *h);
 void hosts_saw_query(struct hosts *h, const struct mx_addr *cli, const struct mx_addr *srv);
 /* prober opened an ident connection. */
 void hosts_saw_probe(struct hosts *h, const struct mx_addr *prober);
-/* cli opened a mail connection to srv (SYN seen or first data). */
-void hosts_saw_connect(struct hosts *h, const struct mx_addr *cli, const struct mx_addr *srv);
+/*
+ * cli opened a mail connection to srv (SYN seen or first data); relay: to
+ * port 25, as an MTA delivers (POP3 and submission clients are users, and
+ * their connections say nothing about who is a mail host).
+ */
+void hosts_saw_connect(struct hosts *h, const struct mx_addr *cli, const struct mx_addr *srv,
+		       bool relay);
 /* srv sent data on a mail connection from cli: it serves mail. */
 void hosts_saw_served(struct hosts *h, const struct mx_addr *cli, const struct mx_addr *srv);
 /* srv answered DNS queries: a resolver (or an authoritative server); being

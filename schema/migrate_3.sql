@@ -5,7 +5,8 @@
 -- server, or its client for the host's own deliveries (outbound = 1).
 ALTER TABLE sessions ADD COLUMN host TEXT;
 ALTER TABLE sessions ADD COLUMN client_is_host INTEGER NOT NULL DEFAULT 0;
-UPDATE sessions SET host = CASE WHEN outbound = 1 THEN client ELSE server END;
+UPDATE sessions SET host = CASE WHEN outbound = 1 THEN client ELSE server END,
+                    client_is_host = outbound;
 DROP VIEW IF EXISTS slow_replies;
 CREATE VIEW slow_replies AS
 SELECT t.id AS transaction_id, t.session_id, t.run_id,

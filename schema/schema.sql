@@ -30,9 +30,10 @@ CREATE UNIQUE INDEX runs_fingerprint ON runs (fingerprint) WHERE fingerprint IS 
 
 -- SMTP/POP3 connections.  host is the monitored mail host the session
 -- belongs to: its server, or its client when outbound = 1 (one of the host's
--- own deliveries); NULL when neither end is a monitored host.  A delivery
--- between two monitored hosts has host = server and client_is_host = 1: it
--- is the server's inbound session and the client's outbound delivery.
+-- own deliveries); NULL when neither end is a monitored host.
+-- client_is_host = 1: the client is a monitored host; with outbound = 0 the
+-- session is a delivery between two monitored hosts (host = the server): the
+-- server's inbound session and the client's outbound delivery.
 CREATE TABLE sessions (
 	id            INTEGER PRIMARY KEY,
 	run_id        INTEGER REFERENCES runs (id),
@@ -56,7 +57,7 @@ CREATE TABLE sessions (
 	messages      INTEGER,
 	complete      INTEGER NOT NULL DEFAULT 0, -- 0 while the session is still open
 	host          TEXT,              -- the monitored host (version 3)
-	client_is_host INTEGER NOT NULL DEFAULT 0 -- the client is a monitored host too (version 3)
+	client_is_host INTEGER NOT NULL DEFAULT 0 -- the client is a monitored host (version 3)
 );
 
 -- One command and its reply (GREETING: connect to greeting).

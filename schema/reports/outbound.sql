@@ -1,6 +1,6 @@
--- outbound: the mail hosts' own deliveries (sessions with outbound = 1, and
--- deliveries to another monitored host: client_is_host = 1), one row per
--- delivering host and remote address: connection attempts and how they ended
+-- outbound: the mail hosts' own deliveries (sessions whose client is a
+-- monitored host: outbound = 1, or a delivery to another monitored host),
+-- one row per delivering host and remote address: connection attempts and how they ended
 -- (unanswered SYNs, refused), the time spent on failed attempts, the remote
 -- MX's slow replies (>= :slow_ms) and the message sizes sent.
 -- Parameters: :since, :until (session start), :client (remote address),

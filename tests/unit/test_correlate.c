@@ -609,7 +609,7 @@ learned_host_facts(const char *host, const char *client)
 	struct mx_addr h = A(host), cl = A(client), r = A("198.51.100.53");
 	hosts_saw_query(H, &h, &r);
 	hosts_saw_answer(H, &r);
-	hosts_saw_connect(H, &cl, &h);
+	hosts_saw_connect(H, &cl, &h, true);
 	hosts_saw_served(H, &cl, &h);
 }
 
@@ -855,7 +855,7 @@ Test(correlate, mirror_other_hosts_lookups_are_never_blamed_learned)
 {
 	learned_host_facts("192.0.2.10", "198.51.100.7");
 	struct mx_addr cl = A("198.51.100.7"), b = A("192.0.2.11");
-	hosts_saw_connect(H, &cl, &b);
+	hosts_saw_connect(H, &cl, &b, true);
 	hosts_saw_served(H, &cl, &b);
 	struct mx_addr ha = A("192.0.2.10");
 	cr_assert(hosts_is_host(H, &ha) && hosts_is_host(H, &b) && !hosts_is_host(H, &cl));

@@ -61,7 +61,7 @@ static void
 mail(const char *cli, const char *srv, bool answered)
 {
 	struct mx_addr c = A(cli), s = A(srv);
-	hosts_saw_connect(h, &c, &s);
+	hosts_saw_connect(h, &c, &s, true);
 	if (answered)
 		hosts_saw_served(h, &c, &s);
 }
@@ -165,6 +165,21 @@ Test(hosts, learned_from_deliveries_only)
 	cr_expect(is_host("192.0.2.10"), "the deliverer");
 	cr_expect(!is_host("203.0.113.27"));
 	cr_expect_eq(hosts_count(h), 1);
+}
+
+/* A mail reader's capture: it looks names up and reads POP3 from several servers. */
+Test(hosts, learned_from_a_pop3_readers_capture)
+{
+	query("192.168.0.4");
+	const char *srv[] = {"212.227.15.188", "212.227.15.171", "212.227.15.166"};
+	for (int i = 0; i < 3; i++) {
+		struct mx_addr c = A("192.168.0.4"), s = A(srv[i]);
+		hosts_saw_connect(h, &c, &s, false); /* POP3: a user, not a relay */
+		hosts_saw_served(h, &c, &s);
+	}
+	for (int i = 0; i < 3; i++)
+		cr_expect(is_host(srv[i]), "%s serves a reader", srv[i]);
+	cr_expect(!is_host("192.168.0.4"));
 }
 
 Test(hosts, prober_is_a_host)

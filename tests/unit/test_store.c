@@ -220,8 +220,8 @@ Test(store, version_1_database_is_migrated)
 	cr_expect_eq(q_int(db, "SELECT count(*) FROM sessions WHERE id = 7 AND host = '192.0.2.10'"),
 	             1, "data kept, the host filled in");
 	cr_expect_eq(q_int(db, "SELECT count(*) FROM sessions WHERE id = 8 AND host = '192.0.2.10'"
-	                       " AND client_is_host = 0"),
-	             1, "an outbound delivery belongs to its client");
+	                       " AND client_is_host = 1"),
+	             1, "an outbound delivery belongs to its client, a host");
 	store_close(s);
 }
 
@@ -245,7 +245,8 @@ Test(store, previous_release_database_is_migrated)
 	cr_expect_eq(q_int(db, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
 	cr_expect_eq(q_int(db, "SELECT count(*) FROM sessions WHERE outbound = 0 AND host = server"),
 	             1);
-	cr_expect_eq(q_int(db, "SELECT count(*) FROM sessions WHERE outbound = 1 AND host = client"),
+	cr_expect_eq(q_int(db, "SELECT count(*) FROM sessions WHERE outbound = 1 AND host = client"
+	                       " AND client_is_host = 1"),
 	             3);
 	cr_expect_eq(q_int(db, "SELECT count(*) FROM slow_replies WHERE host = '192.0.2.10'"),
 	             q_int(db, "SELECT count(*) FROM slow_replies"));
