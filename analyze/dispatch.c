@@ -52,10 +52,7 @@ struct dispatch {
 	/* what corr_advance() needs: when the oldest open wait began (the mail
 	   sessions with a parser), and before when every probe is final */
 	struct fslist {
-		struct listed {
-			struct fstate *fs;
-			struct cap_flow *flow;
-		} *v;
+		struct cap_flow **v; /* their state is flow->user */
 		uint32_t n, cap;
 	} mail, probes;
 	struct ndpi_detection_module_struct *ndpi;
@@ -129,19 +126,19 @@ ndpi_release(struct fstate *fs)
 	}
 }
 
-/* Lists fs (unordered; removal swaps the last entry in). */
+/* Lists flow f, whose state is fs (unordered; removal swaps the last entry in). */
 static void
 fs_list(struct fslist *l, struct fstate *fs, struct cap_flow *f)
 {
 	if (l->n == l->cap) {
 		uint32_t cap = l->cap ? l->cap * 2 : 64;
-		struct listed *v = realloc(l->v, cap * sizeof(*v));
+		struct cap_flow **v = realloc(l->v, cap * sizeof(*v));
 		if (!v)
 			return; /* not listed: its wait or probe is not waited for */
 		l->v = v;
 		l->cap = cap;
 	}
-	l->v[l->n] = (struct listed){fs, f};
+	l->v[l->n] = f;
 	fs->list_idx = ++l->n;
 }
 
@@ -152,7 +149,7 @@ fs_unlist(struct fslist *l, struct fstate *fs)
 		return;
 	uint32_t i = fs->list_idx - 1;
 	l->v[i] = l->v[--l->n];
-	l->v[i].fs->list_idx = i + 1;
+	fs_of(l->v[i])->list_idx = i + 1;
 	fs->list_idx = 0;
 }
 
@@ -567,8 +564,8 @@ expire_probes(struct dispatch *d, uint64_t now_ns)
 	uint64_t after = d->cfg.corr.unanswered_ns ? d->cfg.corr.unanswered_ns
 						   : 30ULL * 1000000000ULL;
 	for (uint32_t i = 0; i < d->probes.n;) {
-		struct fstate *fs = d->probes.v[i].fs;
-		const struct cap_flow *f = d->probes.v[i].flow;
+		const struct cap_flow *f = d->probes.v[i];
+		struct fstate *fs = f->user;
 		uint64_t last = f->last_syn_ns ? f->last_syn_ns : f->last_ns;
 		if (f->saw_synack || f->rst_ns || now_ns < last + after) {
 			i++;
@@ -589,7 +586,7 @@ dispatch_tick(struct dispatch *d, uint64_t now_ns)
 	if (t && t < final)
 		final = t;
 	for (uint32_t i = 0; i < d->probes.n; i++) {
-		const struct cap_flow *f = d->probes.v[i].flow;
+		const struct cap_flow *f = d->probes.v[i];
 		t = f->syn_ns ? f->syn_ns : f->first_ns;
 		if (t < final)
 			final = t;
@@ -599,8 +596,8 @@ dispatch_tick(struct dispatch *d, uint64_t now_ns)
 	   it has been waiting since its handshake) */
 	uint64_t open = 0;
 	for (uint32_t i = 0; i < d->mail.n;) {
-		struct fstate *fs = d->mail.v[i].fs;
-		const struct cap_flow *f = d->mail.v[i].flow;
+		const struct cap_flow *f = d->mail.v[i];
+		struct fstate *fs = f->user;
 		if (fs->kind == FK_MAIL && fs->parser)
 			t = fs->ops->waiting_since ? fs->ops->waiting_since(fs->parser) : 0;
 		else if ((fs->kind == FK_UNKNOWN || fs->kind == FK_MAIL) && !fs->sess)
