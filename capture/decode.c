@@ -182,7 +182,6 @@ decode_ip4(struct decoder *d, struct bview v, struct decoded *out, bool nested)
 		addr4(&k.dst, ip + 16);
 		k.id = (uint32_t)(ip[4] << 8 | ip[5]);
 		k.proto = ip[9];
-		k.vlan = out->vlan;
 		struct ipfrag_piece pc = {
 		    .off = (ff & 0x1fff) * 8,
 		    .more = (ff & 0x2000) != 0,
@@ -290,7 +289,6 @@ decode_ip6(struct decoder *d, struct bview v, struct decoded *out, bool nested)
 				addr6(&k.dst, ip + 24);
 				k.id = id;
 				k.proto = 0; /* RFC 8200: (src, dst, id) */
-				k.vlan = out->vlan;
 				struct ipfrag_piece pc = {
 				    .off = foff,
 				    .more = more,
