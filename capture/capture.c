@@ -1,6 +1,13 @@
 /*
- * capture.c - the capture pipeline: decode -> TCP flow table / UDP
- * datagrams, with timeouts driven by packet time.
+ * capture.c - the capture pipeline: decode (SPAN duplicates dropped) ->
+ * TCP flow table / UDP datagrams, with timeouts driven by packet time.
+ *
+ * The duplicate check runs inside decode_packet(), as its filter: it must
+ * see each IP fragment before reassembly, so that a fragment's copy never
+ * reaches ipfrag.c (where, arriving after its datagram was complete, it
+ * would open a second, never-finished datagram under the same IP ID).
+ * A reassembled datagram is not checked again: every fragment of its copy
+ * was dropped already.
  */
 #include "capture.h"
 
@@ -12,11 +19,18 @@
 struct capture {
 	struct cap_stats stats;
 	struct decoder *dec;
+	struct dedup *dedup;
 	struct flowtab *flows;
 	const struct cap_ops *ops;
 	uint64_t now_ns;
 	uint64_t next_expire_ns;
 };
+
+static bool
+drop_copy(void *ctx, struct bview l3, uint32_t wirelen, uint64_t ts_ns)
+{
+	return dedup_seen(ctx, l3, wirelen, ts_ns);
+}
 
 struct capture *
 capture_new(const struct capture_cfg *cfg, const struct cap_ops *ops)
@@ -26,11 +40,13 @@ capture_new(const struct capture_cfg *cfg, const struct cap_ops *ops)
 		return NULL;
 	c->ops = ops;
 	c->dec = decoder_new(cfg ? &cfg->dec : NULL, &c->stats);
+	c->dedup = dedup_new(cfg ? &cfg->dedup : NULL, &c->stats);
 	c->flows = flowtab_new(cfg ? &cfg->flow : NULL, ops, &c->stats);
-	if (!c->dec || !c->flows) {
+	if (!c->dec || !c->dedup || !c->flows) {
 		capture_free(c);
 		return NULL;
 	}
+	decoder_set_filter(c->dec, drop_copy, c->dedup);
 	return c;
 }
 
@@ -90,5 +106,6 @@ capture_free(struct capture *c)
 		flowtab_free(c->flows);
 	if (c->dec)
 		decoder_free(c->dec);
+	dedup_free(c->dedup);
 	free(c);
 }
