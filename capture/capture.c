@@ -11,6 +11,7 @@
  */
 #include "capture.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 
 /* how often (packet time) fragment state is expired */
@@ -24,12 +25,15 @@ struct capture {
 	const struct cap_ops *ops;
 	uint64_t now_ns;
 	uint64_t next_expire_ns;
+	bool copy; /* the packet being decoded was dropped as a SPAN copy */
 };
 
 static bool
 drop_copy(void *ctx, struct bview l3, uint32_t wirelen, uint64_t ts_ns)
 {
-	return dedup_seen(ctx, l3, wirelen, ts_ns);
+	struct capture *c = ctx;
+	c->copy = dedup_seen(c->dedup, l3, wirelen, ts_ns);
+	return c->copy;
 }
 
 struct capture *
@@ -46,7 +50,7 @@ capture_new(const struct capture_cfg *cfg, const struct cap_ops *ops)
 		capture_free(c);
 		return NULL;
 	}
-	decoder_set_filter(c->dec, drop_copy, c->dedup);
+	decoder_set_filter(c->dec, drop_copy, c);
 	return c;
 }
 
@@ -57,12 +61,18 @@ capture_packet(struct capture *c, const struct pkt *p)
 
 	CAP_COUNT(&c->stats, PACKETS);
 	CAP_ADD(&c->stats, BYTES, p->wirelen);
+	c->copy = false;
+	enum decode_rc rc = decode_packet(c->dec, p, &d);
+	/* a copy is as if never captured: even its time, later than the
+	 * original's, must not move the clock (end of input, timeouts) */
+	if (c->copy)
+		return;
 	if (p->ts_ns < c->now_ns)
 		CAP_COUNT(&c->stats, TS_BACKWARDS);
 	else
 		c->now_ns = p->ts_ns;
 
-	if (decode_packet(c->dec, p, &d) == DEC_OK) {
+	if (rc == DEC_OK) {
 		if (d.l4proto == 6) {
 			CAP_COUNT(&c->stats, TCP);
 			flowtab_tcp(c->flows, &d);
