@@ -73,23 +73,33 @@ tcp_at(uint8_t *t, unsigned sport, unsigned dport, uint32_t seq, uint32_t ack, u
 	return 32 + plen;
 }
 
-/* IPv4 + TCP to buf; returns its length */
+/* a 20-byte IPv4 header from a.b.c.s to a.b.c.d (192.0.2.x or 198.51.100.x) */
+static void
+ip4_hdr(uint8_t *b, unsigned proto, size_t l4len, unsigned id, unsigned ff, int net,
+        uint8_t src, uint8_t dst)
+{
+	static const uint8_t nets[2][3] = {{192, 0, 2}, {198, 51, 100}};
+	b[0] = 0x45;
+	b[1] = 0;
+	put16(b + 2, (unsigned)(20 + l4len));
+	put16(b + 4, id);
+	put16(b + 6, ff);
+	b[8] = 64;
+	b[9] = (uint8_t)proto;
+	memcpy(b + 12, nets[0], 3);
+	b[15] = src;
+	memcpy(b + 16, nets[net], 3);
+	b[19] = dst;
+	ip4_csum(b);
+}
+
+/* IPv4 + TCP, 192.0.2.200 -> 192.0.2.10, to buf; returns its length */
 static size_t
 ip4_tcp(uint8_t *b, unsigned id, unsigned sport, unsigned dport, uint32_t seq, unsigned flags,
         size_t plen)
 {
-	static const uint8_t src[4] = {192, 0, 2, 200}, dst[4] = {192, 0, 2, 10};
 	size_t l4 = tcp_at(b + 20, sport, dport, seq, 77, flags, plen, (uint8_t)seq);
-	b[0] = 0x45;
-	b[1] = 0;
-	put16(b + 2, (unsigned)(20 + l4));
-	put16(b + 4, id);
-	put16(b + 6, 0x4000);
-	b[8] = 64;
-	b[9] = 6;
-	memcpy(b + 12, src, 4);
-	memcpy(b + 16, dst, 4);
-	ip4_csum(b);
+	ip4_hdr(b, 6, l4, id, 0x4000, 0, 200, 10);
 	return 20 + l4;
 }
 
@@ -481,21 +491,12 @@ span(struct capture *c, const uint8_t *ip, size_t n, uint64_t ts, int tagged_fir
 	feed_frame(c, tagged_first ? 0 : 10, tagged_first ? ip : r, n, ts + 3000);
 }
 
+/* IPv4 + UDP, 192.0.2.10:33000 -> 198.51.100.53:53 */
 static size_t
 ip4_udp(uint8_t *b, unsigned id, const char *payload)
 {
-	static const uint8_t src[4] = {192, 0, 2, 10}, dst[4] = {198, 51, 100, 53};
 	size_t n = strlen(payload);
-	b[0] = 0x45;
-	b[1] = 0;
-	put16(b + 2, (unsigned)(28 + n));
-	put16(b + 4, id);
-	put16(b + 6, 0);
-	b[8] = 64;
-	b[9] = 17;
-	memcpy(b + 12, src, 4);
-	memcpy(b + 16, dst, 4);
-	ip4_csum(b);
+	ip4_hdr(b, 17, 8 + n, id, 0, 1, 10, 53);
 	put16(b + 20, 33000);
 	put16(b + 22, 53);
 	put16(b + 24, (unsigned)(8 + n));
@@ -587,16 +588,7 @@ frag(uint8_t *b, int v6, int i)
 	put16(l4 + 6, 0);
 	int more = i < FRAG_N - 1;
 	if (!v6) {
-		b[0] = 0x45;
-		b[1] = 0;
-		put16(b + 2, 20 + F_LEN[i]);
-		put16(b + 4, 0x4242);
-		put16(b + 6, (more ? 0x2000u : 0) | F_OFF[i] / 8);
-		b[8] = 64;
-		b[9] = 17;
-		memset(b + 12, 0, 8);
-		b[12] = 192, b[15] = 1, b[16] = 198, b[19] = 53;
-		ip4_csum(b);
+		ip4_hdr(b, 17, F_LEN[i], 0x4242, (more ? 0x2000u : 0) | F_OFF[i] / 8, 1, 1, 53);
 		memcpy(b + 20, l4 + F_OFF[i], F_LEN[i]);
 		return 20 + F_LEN[i];
 	}
