@@ -4,6 +4,7 @@
  *
  *   mxlag analyze [--db FILE] [--slow MS] [--filter BPF] [--host ADDR] [--events] FILE...
  *   mxlag capture -i IFACE [--db FILE] [--slow MS] [--filter BPF] [--duration S] [--user NAME]
+ *                 [--no-promisc]
  *   mxlag report  [--db FILE] [--format text|csv|json|html] [--since T] [--until T]
  *                 [--client ADDR] [--protocol P] [--fail-if-slow N] [-o OUT] NAME [ARG]
  *   mxlag schema
@@ -54,7 +55,7 @@ usage(FILE *out)
 	      "                     FILE...   (pcap/pcapng, - = stdin)\n"
 	      "       mxlag capture -i IFACE [--db FILE] [--slow MS] [--filter BPF] [--duration S]\n"
 	      "                     [--user NAME] [--host ADDR]... [--snaplen N] [--buffer MB]\n"
-	      "                     [--max-sessions N]\n"
+	      "                     [--max-sessions N] [--no-promisc]\n"
 	      "       mxlag report  [--db FILE] [--format text|csv|json|html] [--since T] [--until T]\n"
 	      "                     [--slow MS] [--limit N] [--client ADDR] [--protocol smtp|pop3]\n"
 	      "                     [--fail-if-slow N] [-o OUT] NAME [ARG]\n"
@@ -68,6 +69,8 @@ usage(FILE *out)
 	      "--host H: a monitored mail host: ADDR, ADDR,ADDR (one host's addresses) or\n"
 	      "   PREFIX/LEN (every address in it a host); repeat it for several hosts.\n"
 	      "   Without --host the hosts are learned from the traffic.\n"
+	      "capture puts the interface in promiscuous mode (a switch's mirror port delivers\n"
+	      "   other hosts' frames); --no-promisc: only what is addressed to this host.\n"
 	      "Default database: mxlag.db; default slow threshold 1000 ms.\n",
 	      out);
 }
@@ -86,6 +89,7 @@ struct run_opts {
 	double duration;
 	const char *user;
 	int snaplen, buffer_mb;
+	int no_promisc;
 	uint32_t max_sessions;
 };
 
@@ -390,6 +394,7 @@ enum {
 	OPT_PROTOCOL,
 	OPT_FAIL_IF_SLOW,
 	OPT_MAX_SESSIONS,
+	OPT_NO_PROMISC,
 };
 
 static const struct option run_longopts[] = {
@@ -406,6 +411,7 @@ static const struct option run_longopts[] = {
 	{"snaplen", required_argument, NULL, OPT_SNAPLEN},
 	{"buffer", required_argument, NULL, OPT_BUFFER},
 	{"max-sessions", required_argument, NULL, OPT_MAX_SESSIONS},
+	{"no-promisc", no_argument, NULL, OPT_NO_PROMISC},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
 };
@@ -475,6 +481,9 @@ parse_run_opts(int argc, char **argv, struct run_opts *o)
 			break;
 		case OPT_BUFFER:
 			o->buffer_mb = atoi(optarg);
+			break;
+		case OPT_NO_PROMISC:
+			o->no_promisc = 1;
 			break;
 		case OPT_MAX_SESSIONS: {
 			char *end;
@@ -547,7 +556,9 @@ cmd_capture(int argc, char **argv)
 		fprintf(stderr, "mxlag capture: -i IFACE is required\n");
 		return 2;
 	}
-	struct live_opts lo = {o.iface, o.snaplen, o.buffer_mb, 0,
+	/* promiscuous by default: on a mirror (SPAN) port the frames are
+	 * addressed to other hosts, and a NIC drops those otherwise */
+	struct live_opts lo = {o.iface, o.snaplen, o.buffer_mb, !o.no_promisc,
 			       o.filter ? o.filter : DEFAULT_FILTER};
 	struct src *s;
 	if (src_open_live(&s, &lo, err, sizeof(err)) != 0) {

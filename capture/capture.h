@@ -2,12 +2,17 @@
  * capture.h - the capture pipeline: packets in, streams/datagrams/events
  * out through struct cap_ops.  Knows nothing about mail.
  *
+ * Copies of one IP packet seen twice within a few milliseconds (a switch's
+ * mirror port, dedup.h) are dropped before reassembly and flow tracking,
+ * counted in dup.span_duplicates.
+ *
  * One struct capture per analysis run; no global state.
  */
 #ifndef MXLAG_CAPTURE_H
 #define MXLAG_CAPTURE_H
 
 #include "decode.h"
+#include "dedup.h"
 #include "flow.h"
 #include "source.h"
 #include "stats.h"
@@ -15,6 +20,7 @@
 struct capture_cfg {
 	struct decode_limits dec;
 	struct flow_limits flow;
+	struct dedup_limits dedup;
 };
 
 struct capture;

@@ -3,7 +3,8 @@
  *
  * RFC 791 (IPv4), RFC 8200 (IPv6), RFC 4302 (AH length), RFC 9293 (TCP),
  * RFC 768 (UDP), IEEE 802.1Q/802.1ad tag stacks, Linux cooked capture v1
- * and v2, BSD loopback.  Fragments go to ipfrag.c.
+ * and v2, BSD loopback.  Fragments go to ipfrag.c, after the caller's
+ * filter (capture.c: SPAN duplicates) has seen them.
  *
  * Every read is bounded by the captured length through bview.h.  The
  * unfragmented path does not allocate and touches only the fields of
@@ -35,6 +36,8 @@ struct decoder {
 	uint64_t frag_deadline; /* packet time of the next fragment expiry */
 	int cached_dlt;
 	link_fn cached_fn;
+	decode_filter_fn filter;
+	void *filter_ctx;
 	struct cap_stats own_stats; /* used when the caller gave none */
 };
 
@@ -169,6 +172,8 @@ decode_ip4(struct decoder *d, struct bview v, struct decoded *out, bool nested)
 	if (tot > v.len)
 		CAP_COUNT(d->st, ERR_IP_SNAPPED);
 	struct bview l3 = bv_sub(v, 0, tot); /* also drops link padding */
+	if (!nested && d->filter && d->filter(d->filter_ctx, l3, tot, out->ts_ns))
+		return DEC_SKIP;
 
 	uint32_t ff = (uint32_t)(ip[6] << 8 | ip[7]);
 	if (ff & 0x3fff) { /* MF or a non-zero offset */
@@ -182,7 +187,6 @@ decode_ip4(struct decoder *d, struct bview v, struct decoded *out, bool nested)
 		addr4(&k.dst, ip + 16);
 		k.id = (uint32_t)(ip[4] << 8 | ip[5]);
 		k.proto = ip[9];
-		k.vlan = out->vlan;
 		struct ipfrag_piece pc = {
 		    .off = (ff & 0x1fff) * 8,
 		    .more = (ff & 0x2000) != 0,
@@ -227,6 +231,8 @@ decode_ip6(struct decoder *d, struct bview v, struct decoded *out, bool nested)
 	if (wire > v.len)
 		CAP_COUNT(d->st, ERR_IP_SNAPPED);
 	struct bview l3 = bv_sub(v, 0, wire);
+	if (!nested && d->filter && d->filter(d->filter_ctx, l3, wire, out->ts_ns))
+		return DEC_SKIP;
 
 	uint8_t nh = ip[6];
 	uint32_t nh_off = 6, off = 40;
@@ -290,7 +296,6 @@ decode_ip6(struct decoder *d, struct bview v, struct decoded *out, bool nested)
 				addr6(&k.dst, ip + 24);
 				k.id = id;
 				k.proto = 0; /* RFC 8200: (src, dst, id) */
-				k.vlan = out->vlan;
 				struct ipfrag_piece pc = {
 				    .off = foff,
 				    .more = more,
@@ -533,6 +538,13 @@ decode_packet(struct decoder *d, const struct pkt *pkt, struct decoded *out)
 	out->ts_ns = pkt->ts_ns;
 	out->vlan = 0;
 	return d->cached_fn(d, bv_make(pkt->data, pkt->caplen), out);
+}
+
+void
+decoder_set_filter(struct decoder *d, decode_filter_fn fn, void *ctx)
+{
+	d->filter = fn;
+	d->filter_ctx = ctx;
 }
 
 void

@@ -67,6 +67,16 @@ struct decoder *decoder_new(const struct decode_limits *limits, struct cap_stats
  * next decode_packet() call.
  */
 enum decode_rc decode_packet(struct decoder *d, const struct pkt *pkt, struct decoded *out);
+/*
+ * A filter sees every IP packet whose IP header checked out, before
+ * fragment reassembly (each fragment, never a datagram reassembled from
+ * them): l3 from the IP header on, clamped to the IP length, and wirelen,
+ * the IP length the header announces (l3.len < wirelen when snapped).
+ * Returning true drops the packet (decode_packet() returns DEC_SKIP); the
+ * filter counts what it drops.  fn NULL removes the filter.
+ */
+typedef bool (*decode_filter_fn)(void *ctx, struct bview l3, uint32_t wirelen, uint64_t ts_ns);
+void decoder_set_filter(struct decoder *d, decode_filter_fn fn, void *ctx);
 /* Drops fragment state older than the timeout (packet time). */
 void decoder_expire(struct decoder *d, uint64_t now_ns);
 void decoder_free(struct decoder *d);

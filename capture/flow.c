@@ -16,6 +16,12 @@
  * new connect() after an unanswered one) closes the old flow with
  * CLOSE_IDLE (counted in tcp.flows_port_reused) and opens a new one.
  *
+ * The key is the address/port pair only, never the VLAN: on a switch's
+ * mirror (SPAN) port one connection's packets come tagged and untagged
+ * (or under two VLAN IDs) and must make one flow.  Flows with the same
+ * addresses and ports in two VLANs (overlapping private address spaces,
+ * VRFs) are merged; a mail host's own addresses do not overlap.
+ *
  * Per-direction byte streams are tcpreasm.c's job.
  */
 #include "flow.h"
@@ -110,7 +116,7 @@ static inline uint64_t
 key_hash(const struct decoded *p)
 {
 	/* addition is commutative: both directions hash alike */
-	return mix64(ep_hash(&p->src, p->sport) + ep_hash(&p->dst, p->dport) + p->vlan);
+	return mix64(ep_hash(&p->src, p->sport) + ep_hash(&p->dst, p->dport));
 }
 
 static inline bool
@@ -134,7 +140,7 @@ static struct flow *
 lookup(const struct flowtab *t, const struct decoded *p, uint64_t h, enum cap_dir *d)
 {
 	for (struct flow *f = t->bkt[h & (t->nbkt - 1)]; f; f = f->hnext) {
-		if (f->hash != h || f->pub.vlan != p->vlan)
+		if (f->hash != h)
 			continue;
 		if (ep_match(&f->pub.cli, &p->src, p->sport) &&
 		    ep_match(&f->pub.srv, &p->dst, p->dport)) {

@@ -55,7 +55,7 @@ enum cap_close {
 
 struct cap_flow {
 	uint64_t id; /* 1, 2, ... in order of first packet */
-	uint16_t vlan;
+	uint16_t vlan; /* 802.1Q VID of the first packet; not part of the key */
 	struct mx_endpoint cli, srv;
 	bool saw_syn, saw_synack, established;
 	uint32_t syn_count;     /* client SYNs including retransmissions */

@@ -53,7 +53,7 @@ key_hash(const struct ipfrag_key *k)
 {
 	uint64_t h = mx_addr_hash(&k->src);
 	h ^= mx_addr_hash(&k->dst) * 0x9e3779b97f4a7c15ULL;
-	h ^= ((uint64_t)k->id << 24) ^ ((uint64_t)k->proto << 8) ^ k->vlan;
+	h ^= ((uint64_t)k->id << 24) ^ ((uint64_t)k->proto << 8);
 	h ^= h >> 29;
 	h *= 0xbf58476d1ce4e5b9ULL;
 	h ^= h >> 32;
@@ -63,7 +63,7 @@ key_hash(const struct ipfrag_key *k)
 static bool
 key_eq(const struct ipfrag_key *x, const struct ipfrag_key *y)
 {
-	return x->id == y->id && x->proto == y->proto && x->vlan == y->vlan &&
+	return x->id == y->id && x->proto == y->proto &&
 	       mx_addr_eq(&x->src, &y->src) && mx_addr_eq(&x->dst, &y->dst);
 }
 

@@ -3,8 +3,10 @@
  * RFC 8200 section 4.5, RFC 5722: overlaps are never allowed to rewrite
  * bytes already received).
  *
- * Datagrams are keyed by (family, src, dst, id, proto, vlan); for IPv6 the
- * caller passes proto 0, as RFC 8200 keys on (src, dst, id) only.  Each
+ * Datagrams are keyed by (family, src, dst, id, proto); for IPv6 the
+ * caller passes proto 0, as RFC 8200 keys on (src, dst, id) only.  The
+ * VLAN is not in the key: on a mirror (SPAN) port the fragments of one
+ * datagram may come under different tags.  Each
  * datagram keeps the header of its offset-0 fragment (the IPv4 header, or
  * the IPv6 unfragmentable part) and the payload bytes received so far as a
  * sorted list of covered ranges.  Overlapping bytes: the first copy wins.
@@ -37,7 +39,6 @@
 struct ipfrag_key {
 	struct mx_addr src, dst;
 	uint32_t id;
-	uint16_t vlan;
 	uint8_t proto;
 };
 

@@ -28,7 +28,7 @@ struct live_opts {
 	const char *iface;
 	int snaplen;       /* 0 = default (65535) */
 	int buffer_mb;     /* kernel buffer, 0 = default (32 MiB) */
-	int promisc;
+	int promisc;       /* 1: promiscuous mode (mxlag capture: unless --no-promisc) */
 	const char *filter; /* BPF, NULL = none */
 };
 

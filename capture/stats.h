@@ -30,6 +30,8 @@
 	X(FRAG_TIMEOUT, "ip.frag_timeout")                                     \
 	X(FRAG_OVERFLOW, "ip.frag_overflow")                                   \
 	X(FRAG_BAD, "ip.frag_bad")                                             \
+	X(DUP_SPAN, "dup.span_duplicates")                                     \
+	X(DUP_TABLE_FULL, "dup.table_full_evictions")                          \
 	X(TCP, "tcp.packets")                                                  \
 	X(UDP, "udp.packets")                                                  \
 	X(ERR_TRUNC_LINK, "weird.truncated_link_header")                       \

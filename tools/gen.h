@@ -251,6 +251,7 @@ struct gen_options {
 	int link_set; /* link given on the command line */
 	int nanosecond;
 	int pcapng;
+	int span_dup;   /* every packet twice, as a mirror port (pw_opts.span_dup) */
 	unsigned flags; /* GEN_SPLIT_SERVER | GEN_REORDER | GEN_DUP */
 	uint64_t seed;  /* 0: the default */
 	long sessions;  /* workload: 0 = default */

@@ -7,7 +7,7 @@
  *   mxlag-gen workload -o FILE [--sessions N] [--seed S] [--truth FILE.json] [options]
  *
  * options: --link ethernet|vlan|qinq|sll|sll2|raw|null, --nanosecond,
- *          --pcapng, --segment-split, --reorder, --dup
+ *          --pcapng, --segment-split, --reorder, --dup, --span-dup
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -32,6 +32,9 @@ usage(FILE *f)
 	        "  --segment-split   server data in 1-byte TCP segments\n"
 	        "  --reorder         swap two adjacent segments of every long send\n"
 	        "  --dup             duplicate every fifth data segment\n"
+	        "  --span-dup        every packet twice, as a switch's mirror port: the copy\n"
+	        "                    802.1Q-tagged (untagged on vlan/qinq, as is on raw/null),\n"
+	        "                    1-20 us apart, sometimes first, sometimes TTL - 1\n"
 	        "  --seed S          PRNG seed (default: fixed per scenario / workload)\n"
 	        "  --sessions N      workload sessions (default 100000)\n"
 	        "  -q, --quiet       no summary on stderr\n");
@@ -58,6 +61,7 @@ main(int argc, char **argv)
 	    {"segment-split", no_argument, NULL, 'S'},
 	    {"reorder", no_argument, NULL, 'R'},
 	    {"dup", no_argument, NULL, 'D'},
+	    {"span-dup", no_argument, NULL, 'P'},
 	    {"seed", required_argument, NULL, 's'},
 	    {"sessions", required_argument, NULL, 'N'},
 	    {"quiet", no_argument, NULL, 'q'},
@@ -119,6 +123,9 @@ main(int argc, char **argv)
 			break;
 		case 'D':
 			o.flags |= GEN_DUP;
+			break;
+		case 'P':
+			o.span_dup = 1;
 			break;
 		case 's': {
 			char *end;

@@ -19,6 +19,7 @@
 #define SNAPLEN 262144
 #define MAX_LOCAL 8
 #define MAX_LINKHDR 24
+#define SPAN_VLAN 10
 
 static const char *const link_names[] = {"ethernet", "vlan", "qinq", "sll", "sll2", "raw", "null"};
 
@@ -497,12 +498,9 @@ link_header(const struct pw_sink *s, uint8_t *h, const struct pw_addr *src,
 	return 0;
 }
 
-void
-pw_emit_ip(struct pw_sink *s, uint64_t ts, const struct pw_addr *src, const struct pw_addr *dst,
-           const uint8_t *ip, size_t len)
+static void
+queue(struct pw_sink *s, uint64_t ts, const uint8_t *lh, size_t hl, const uint8_t *ip, size_t len)
 {
-	uint8_t lh[MAX_LINKHDR];
-	size_t hl = link_header(s, lh, src, dst);
 	struct qpkt *p = malloc(sizeof(*p) + hl + len);
 
 	if (!p) {
@@ -515,6 +513,85 @@ pw_emit_ip(struct pw_sink *s, uint64_t ts, const struct pw_addr *src, const stru
 	memcpy(p->data, lh, hl);
 	memcpy(p->data + hl, ip, len);
 	heap_push(s, p);
+}
+
+/* The link header of the span copy: a tag added, or the outermost removed. */
+static size_t
+span_link(enum pw_link l, const uint8_t *lh, size_t hl, uint8_t *out)
+{
+	size_t at;
+
+	switch (l) {
+	case PW_LINK_VLAN:
+	case PW_LINK_QINQ: /* the outermost tag is at 12 */
+		memcpy(out, lh, 12);
+		memcpy(out + 12, lh + 16, hl - 16);
+		return hl - 4;
+	case PW_LINK_ETHERNET: /* MACs, tag, type */
+	case PW_LINK_SLL:      /* header with protocol 802.1Q, tag, protocol */
+		at = l == PW_LINK_ETHERNET ? 12 : 14;
+		memcpy(out, lh, at);
+		be16(out + at, 0x8100);
+		be16(out + at + 2, SPAN_VLAN);
+		memcpy(out + at + 4, lh + at, hl - at);
+		return hl + 4;
+	case PW_LINK_SLL2: /* protocol 802.1Q in the header, tag, protocol after it */
+		memcpy(out, lh, hl);
+		be16(out, 0x8100);
+		be16(out + hl, SPAN_VLAN);
+		memcpy(out + hl + 2, lh, 2);
+		return hl + 4;
+	default: /* raw, null: no room for a tag */
+		memcpy(out, lh, hl);
+		return hl;
+	}
+}
+
+static uint64_t
+mix64(uint64_t x)
+{
+	x ^= x >> 31;
+	x *= 0x7fb5d329728ea185ULL;
+	x ^= x >> 27;
+	x *= 0x81dadef4bc2dd44dULL;
+	return x ^ (x >> 33);
+}
+
+void
+pw_emit_ip(struct pw_sink *s, uint64_t ts, const struct pw_addr *src, const struct pw_addr *dst,
+           const uint8_t *ip, size_t len)
+{
+	uint8_t lh[MAX_LINKHDR], ch[MAX_LINKHDR + 4];
+	size_t hl = link_header(s, lh, src, dst);
+
+	if (!s->o.span_dup) {
+		queue(s, ts, lh, hl, ip, len);
+		return;
+	}
+	uint64_t h = mix64(s->order + 1);
+	uint64_t later = ts + US(1 + (h >> 8) % 20);
+	int copy_first = h % 3 == 0;
+	size_t chl = span_link(s->o.link, lh, hl, ch);
+	uint8_t *r = malloc(len ? len : 1);
+
+	if (!r) {
+		fprintf(stderr, "mxlag-gen: out of memory\n");
+		abort();
+	}
+	memcpy(r, ip, len);
+	if ((h >> 4) & 1) { /* routed between the two mirror points */
+		if (src->v6) {
+			r[7]--;
+		} else {
+			size_t ihl = (size_t)(r[0] & 15) * 4;
+			r[8]--;
+			r[10] = r[11] = 0;
+			be16(r + 10, pw_csum_fold(pw_csum_add(0, r, ihl)));
+		}
+	}
+	queue(s, copy_first ? later : ts, lh, hl, ip, len);
+	queue(s, copy_first ? ts : later, ch, chl, r, len);
+	free(r);
 }
 
 /* ---- IP / transport ---------------------------------------------------------- */

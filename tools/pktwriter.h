@@ -56,6 +56,7 @@ struct pw_opts {
 	enum pw_link link;
 	int nanosecond; /* nanosecond timestamps */
 	int pcapng;     /* pcapng instead of pcap */
+	int span_dup;   /* every packet twice, as a mirror (SPAN) port: pw_emit_ip() */
 };
 
 struct pw_sink;
@@ -72,7 +73,18 @@ uint64_t pw_sink_packets(const struct pw_sink *s);
 uint64_t pw_sink_bytes(const struct pw_sink *s);
 size_t pw_sink_queued(const struct pw_sink *s);
 
-/* Queues one IP datagram (starting with the IPv4/IPv6 header). */
+/*
+ * Queues one IP datagram (starting with the IPv4/IPv6 header).  With
+ * span_dup a second frame follows, as the other mirror point of a switch
+ * sees it: with an 802.1Q tag (VLAN 10) added on ethernet, sll and sll2,
+ * without the outermost tag on vlan and qinq, identical on raw and null
+ * (no room for a tag); in every other packet the switch routed it (TTL /
+ * hop limit one lower, IPv4 checksum fixed).  It comes 1-20 us after the
+ * original, and in a third of the packets the copy comes first, at the
+ * original's time: chosen by a hash of the packet's number, so the file
+ * stays deterministic and the first of the two frames always has the
+ * time the packet would have without span_dup.
+ */
 void pw_emit_ip(struct pw_sink *s, uint64_t ts, const struct pw_addr *src,
                 const struct pw_addr *dst, const uint8_t *ip, size_t len);
 

@@ -773,6 +773,7 @@ gen_run_scenario(const char *name, const char *out, const char *truth_path,
 	po.link = o->link_set ? o->link : sc->link;
 	po.nanosecond = o->nanosecond;
 	po.pcapng = o->pcapng;
+	po.span_dup = o->span_dup;
 	sink = pw_sink_open(out, &po);
 	if (!sink) {
 		fprintf(stderr, "mxlag-gen: %s: %s\n", out, strerror(errno));

@@ -266,7 +266,8 @@ gen_run_workload(const char *out, const char *truth_path, const struct gen_optio
                  struct gen_result *res)
 {
 	long n = o->sessions > 0 ? o->sessions : W_DEFAULT_SESSIONS;
-	struct pw_opts po = {o->link_set ? o->link : PW_LINK_ETHERNET, o->nanosecond, o->pcapng};
+	struct pw_opts po = {o->link_set ? o->link : PW_LINK_ETHERNET, o->nanosecond, o->pcapng,
+	                     o->span_dup};
 	struct pw_sink *sink = pw_sink_open(out, &po);
 	struct truth truth;
 	struct gen g;

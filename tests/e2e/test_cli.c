@@ -1,7 +1,8 @@
 /*
  * test_cli.c - the command line contract of DESIGN.md: subcommands,
  * exit codes, one clear line for bad input, duplicate runs refused,
- * --events JSON lines, multi-file timelines and stdin.
+ * --events JSON lines, multi-file timelines and stdin, capture's
+ * --no-promisc.
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -98,6 +99,29 @@ Test(cli, default_database_and_duplicate_refused)
 		     0);
 	cr_expect_str_eq(out, "1\n");
 	free(out);
+}
+
+/* capture is promiscuous unless --no-promisc (the live effect: test_live) */
+Test(cli, capture_no_promisc_option)
+{
+	char *out = NULL;
+	cr_expect_eq(e2e_sh(&out, "'%s' --help", bin), 0);
+	cr_expect(strstr(out, "[--max-sessions N] [--no-promisc]") != NULL, "%s", out);
+	cr_expect(strstr(out, "promiscuous mode") != NULL, "%s", out);
+	free(out);
+	/* accepted: the run gets as far as opening the interface */
+	int rc = e2e_sh(&out, "'%s' capture --no-promisc -i mxlag-no-such-if0 --db '%s/x.db' 2>&1",
+			bin, dir);
+	cr_expect_eq(rc, 1, "%s", out);
+	cr_expect(strstr(out, "mxlag-no-such-if0") != NULL, "%s", out);
+	free(out);
+	static const char *const bad[] = {"--promisc", "--no-promiscuous", "--no-promisc=1"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		rc = e2e_sh(&out, "'%s' capture %s -i mxlag-no-such-if0 --db '%s/x.db' 2>&1", bin,
+			    bad[i], dir);
+		cr_expect_eq(rc, 2, "%s: %s", bad[i], out);
+		free(out);
+	}
 }
 
 Test(cli, events_are_json_lines)

@@ -115,7 +115,7 @@ static struct pw_addr host, resolver;
 static struct pw_sink *
 open_sink(const char *path)
 {
-	struct pw_opts o = {PW_LINK_ETHERNET, 0, 0};
+	struct pw_opts o = {PW_LINK_ETHERNET, 0, 0, 0};
 	struct pw_sink *s = pw_sink_open(path, &o);
 	cr_assert_not_null(s, "cannot write %s", path);
 	host = pw_ip("192.0.2.10");
@@ -296,7 +296,7 @@ Test(hostile, truncated_pcapng_at_many_offsets, .timeout = 300)
 {
 	char whole[600];
 	path_in(whole, sizeof(whole), "whole.pcapng");
-	struct pw_opts o = {PW_LINK_ETHERNET, 1, 1};
+	struct pw_opts o = {PW_LINK_ETHERNET, 1, 1, 0};
 	struct pw_sink *s = pw_sink_open(whole, &o);
 	cr_assert_not_null(s);
 	host = pw_ip("192.0.2.10");

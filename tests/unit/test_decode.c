@@ -775,12 +775,17 @@ Test(decode, ipv4_fragments_reversed_with_vlan)
 	}
 	assert_reassembled_udp(&o, 0);
 	cr_assert_eq(o.vlan, 12);
-	/* same id on another VLAN is another datagram */
+	/* the VLAN is not part of the key: fragments of one datagram that a
+	 * mirror port delivers under different tags (or none) reassemble */
 	frag4(&p, l4full, 0, 80, 1, 0x99, 12);
 	cr_assert_eq(run(DLT_EN10MB, &p, 6, &o), DEC_PENDING);
-	frag4(&p, l4full, 80, 128, 0, 0x99, 13);
+	frag4(&p, l4full, 80, 80, 1, 0x99, 0);
 	cr_assert_eq(run(DLT_EN10MB, &p, 6, &o), DEC_PENDING);
-	cr_assert_eq(st.c[CNT_FRAG_REASSEMBLED], 1);
+	frag4(&p, l4full, 160, 48, 0, 0x99, 13);
+	cr_assert_eq(run(DLT_EN10MB, &p, 6, &o), DEC_OK);
+	assert_reassembled_udp(&o, 0);
+	cr_assert_eq(o.vlan, 13);
+	cr_assert_eq(st.c[CNT_FRAG_REASSEMBLED], 2);
 }
 
 Test(decode, ipv4_fragments_overlap_first_wins_and_duplicates)
@@ -887,6 +892,68 @@ Test(decode, ipv6_fragments)
 	frag4(&p, l4full, 0, 80, 1, 5, 3);
 	truncated_twins(DLT_EN10MB, &p, 0);
 	twins_allow_pending = false;
+}
+
+/* what a decoder filter (capture.c: SPAN duplicates) is shown */
+static struct {
+	unsigned calls;
+	size_t len[8];
+	uint32_t wire[8];
+	uint8_t first[8];
+	bool drop;
+} FL;
+
+static bool
+record_filter(void *ctx, struct bview l3, uint32_t wirelen, uint64_t ts_ns)
+{
+	cr_assert_eq(ctx, &FL);
+	if (FL.calls < 8) {
+		FL.len[FL.calls] = l3.len;
+		FL.wire[FL.calls] = wirelen;
+		FL.first[FL.calls] = l3.len ? l3.p[0] : 0;
+	}
+	FL.calls++;
+	return FL.drop;
+}
+
+Test(decode, filter_sees_each_fragment_not_the_datagram)
+{
+	make_l4();
+	memset(&FL, 0, sizeof(FL));
+	decoder_set_filter(dec, record_filter, &FL);
+	struct decoded o;
+	struct pb p;
+	for (int i = 0; i < 3; i++) {
+		frag4(&p, l4full, F_OFF[i], F_LEN[i], i < 2, 0x77, 0);
+		cr_assert_eq(run(DLT_EN10MB, &p, 1, &o), i < 2 ? DEC_PENDING : DEC_OK);
+	}
+	cr_assert_eq(FL.calls, 3, "three fragments, no reassembled datagram");
+	cr_assert_eq(FL.len[0], 24 + 80);
+	cr_assert_eq(FL.wire[2], 20 + 48);
+	cr_assert_eq(FL.first[1], 0x45);
+	/* IPv6, link padding cut off, a snapped packet: l3.len < wirelen */
+	p.n = 0;
+	eth(&p, 0x86dd, NULL, 0);
+	ip6(&p, 17, 8 + 4);
+	udp(&p, 53, 40000, "abcd", 4, -1);
+	for (int i = 0; i < 6; i++)
+		u8(&p, 0); /* padding */
+	cr_assert_eq(run(DLT_EN10MB, &p, 2, &o), DEC_OK);
+	cr_assert_eq(FL.len[3], 52);
+	cr_assert_eq(FL.wire[3], 52);
+	cr_assert_eq(run_cap(DLT_EN10MB, &p, 14 + 50, 3, &o), DEC_OK);
+	cr_assert_eq(FL.len[4], 50);
+	cr_assert_eq(FL.wire[4], 52);
+	/* a dropped packet is skipped; a dropped fragment never reaches reassembly */
+	FL.drop = true;
+	cr_assert_eq(run(DLT_EN10MB, &p, 4, &o), DEC_SKIP);
+	frag4(&p, l4full, 0, 80, 1, 0x78, 0);
+	cr_assert_eq(run(DLT_EN10MB, &p, 5, &o), DEC_SKIP);
+	cr_assert_eq(st.c[CNT_FRAGMENTS], 3);
+	/* removed */
+	decoder_set_filter(dec, NULL, NULL);
+	cr_assert_eq(run(DLT_EN10MB, &p, 6, &o), DEC_PENDING);
+	cr_assert_eq(FL.calls, 7);
 }
 
 Test(decode, fragment_caps)

@@ -649,21 +649,29 @@ Test(flow, orientation_ports_and_first_sender)
 	flowtab_free(t);
 }
 
-Test(flow, vlan_and_ipv6_are_part_of_the_key)
+Test(flow, vlan_is_not_part_of_the_key_ipv6_is)
 {
+	/* a mirror (SPAN) port delivers one connection tagged and untagged:
+	 * one flow, whatever the tag of each packet */
 	struct flowtab *t = newtab(NULL);
 	struct conn a = C, b = C;
 	b.vlan = 7;
-	feed(t, &a, 1, S, 1, 0, NULL, 1);
-	feed(t, &b, 1, S, 1, 0, NULL, 2);
+	feed(t, &b, 1, S, 1, 0, NULL, 1);
+	feed(t, &a, 0, S | A, 500, 2, NULL, 2);
+	feed(t, &b, 1, A, 2, 501, NULL, 3);
+	feed(t, &a, 0, A | P, 501, 2, "220 hi\r\n", 4);
+	feed(t, &b, 1, A | P, 2, 509, "QUIT\r\n", 5);
 	struct conn v6 = mkconn("2001:db8::1", 40112, "2001:db8::2", 25);
-	feed(t, &v6, 1, S, 1, 0, NULL, 3);
-	feed(t, &v6, 0, S | A, 9, 2, NULL, 4);
-	cr_assert_eq(flowtab_count(t), 3);
+	feed(t, &v6, 1, S, 1, 0, NULL, 6);
+	feed(t, &v6, 0, S | A, 9, 2, NULL, 7);
+	cr_assert_eq(flowtab_count(t), 2);
 	flowtab_finish(t, 9);
-	cr_assert_eq(R.closed[2].vlan, 7);
-	cr_assert(R.closed[3].saw_synack);
-	cr_assert(!R.closed[1].saw_synack);
+	cr_assert_eq(R.closed[1].vlan, 7, "the VID of the first packet is kept");
+	cr_assert(R.closed[1].established);
+	assert_stream(1, 0, "QUIT\r\n");
+	assert_stream(1, 1, "220 hi\r\n");
+	cr_assert(R.closed[2].saw_synack);
+	cr_assert_eq(ST.c[CNT_FLOWS], 2);
 	flowtab_free(t);
 }
 

@@ -131,10 +131,10 @@ l3_offset(int dlt, const uint8_t *p, uint32_t len)
 		}
 		return o + 2;
 	}
-	case DLT_LINUX_SLL:
-		return 16;
+	case DLT_LINUX_SLL: /* a tagged frame: protocol 802.1Q, the tag after the header */
+		return rd16(p + 14) == 0x8100 ? 20 : 16;
 	case DLT_LINUX_SLL2:
-		return 20;
+		return rd16(p) == 0x8100 ? 24 : 20;
 	case DLT_RAW:
 		return 0;
 	case DLT_NULL:
@@ -430,17 +430,19 @@ Test(gen, latencies_match_packets, .init = setup, .fini = teardown)
 
 /* ---- capture-layer variants ---------------------------------------------------- */
 
+static const struct {
+	enum pw_link link;
+	int dlt;
+	int tags; /* 802.1Q tags of a frame */
+} links[] = {
+    {PW_LINK_ETHERNET, DLT_EN10MB, 0},    {PW_LINK_VLAN, DLT_EN10MB, 1},
+    {PW_LINK_QINQ, DLT_EN10MB, 2},        {PW_LINK_SLL, DLT_LINUX_SLL, 0},
+    {PW_LINK_SLL2, DLT_LINUX_SLL2, 0},    {PW_LINK_RAW, DLT_RAW, 0},
+    {PW_LINK_NULL, DLT_NULL, 0},
+};
+
 Test(gen, link_types, .init = setup, .fini = teardown)
 {
-	static const struct {
-		enum pw_link link;
-		int dlt;
-	} links[] = {
-	    {PW_LINK_ETHERNET, DLT_EN10MB}, {PW_LINK_VLAN, DLT_EN10MB},
-	    {PW_LINK_QINQ, DLT_EN10MB},     {PW_LINK_SLL, DLT_LINUX_SLL},
-	    {PW_LINK_SLL2, DLT_LINUX_SLL2}, {PW_LINK_RAW, DLT_RAW},
-	    {PW_LINK_NULL, DLT_NULL},
-	};
 	long base = -1;
 
 	for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++) {
@@ -512,6 +514,127 @@ Test(gen, segment_variants, .init = setup, .fini = teardown)
 	/* every reply byte is its own segment: the EHLO reply alone is > 150 */
 	cr_expect_gt(split.packets, base.packets + 250);
 	cr_expect_gt(rd.packets, 1100);
+}
+
+/* ---- --span-dup ---------------------------------------------------------------------- */
+
+struct frame {
+	uint64_t ts;
+	int tags;
+	uint8_t hops; /* TTL / hop limit */
+	size_t n;
+	uint8_t ip[2048]; /* with TTL / hop limit and IPv4 checksum cleared */
+	int paired;
+};
+
+static struct frame *
+read_frames(const char *path, size_t *count)
+{
+	char err[PCAP_ERRBUF_SIZE];
+	pcap_t *p = pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_NANO, err);
+	struct pcap_pkthdr *h;
+	const u_char *d;
+	size_t n = 0, cap = 64;
+	struct frame *f = malloc(cap * sizeof(*f));
+
+	cr_assert_not_null(p, "%s: %s", path, err);
+	int dlt = pcap_datalink(p);
+	while (pcap_next_ex(p, &h, &d) == 1) {
+		if (n == cap) {
+			cap *= 2;
+			f = realloc(f, cap * sizeof(*f));
+		}
+		cr_assert_not_null(f);
+		struct frame *x = &f[n++];
+		long o = l3_offset(dlt, d, h->caplen);
+		cr_assert(o >= 0 && (size_t)o + 20 <= h->caplen && h->caplen - (size_t)o <= sizeof(x->ip));
+		x->ts = (uint64_t)h->ts.tv_sec * 1000000000ULL + (uint64_t)h->ts.tv_usec;
+		/* the header without tags: 14, 16, 20 bytes; each tag adds 4 */
+		x->tags = dlt == DLT_EN10MB        ? (int)(o - 14) / 4
+		          : dlt == DLT_LINUX_SLL  ? (int)(o - 16) / 4
+		          : dlt == DLT_LINUX_SLL2 ? (int)(o - 20) / 4
+		                                  : 0;
+		x->n = h->caplen - (size_t)o;
+		memcpy(x->ip, d + o, x->n);
+		int v6 = x->ip[0] >> 4 == 6;
+		x->hops = x->ip[v6 ? 7 : 8];
+		x->ip[v6 ? 7 : 8] = 0;
+		if (!v6)
+			x->ip[10] = x->ip[11] = 0;
+		x->paired = 0;
+	}
+	pcap_close(p);
+	*count = n;
+	return f;
+}
+
+Test(gen, span_dup, .init = setup, .fini = teardown)
+{
+	for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++) {
+		struct gen_options o;
+		struct scan sc;
+		char a[128], b[128], c[128];
+		size_t np, ns;
+		const char *ln = pw_link_name(links[i].link);
+
+		memset(&o, 0, sizeof(o));
+		o.link = links[i].link;
+		o.link_set = 1;
+		path_of(a, sizeof(a), ln, ".pcap");
+		path_of(b, sizeof(b), ln, "-span.pcap");
+		path_of(c, sizeof(c), ln, "-span2.pcap");
+		gen_scenario("local-resolver-chain", a, NULL, &o);
+		o.span_dup = 1;
+		gen_scenario("local-resolver-chain", b, NULL, &o);
+		gen_scenario("local-resolver-chain", c, NULL, &o);
+		cr_expect(same_file(b, c), "%s: deterministic", ln);
+		scan_file(b, &sc);
+		assert_clean(b, &sc);
+		struct frame *p = read_frames(a, &np), *s = read_frames(b, &ns);
+		cr_assert_eq(ns, 2 * np, "%s: every packet twice", ln);
+		size_t k = 0, copy_first = 0, routed = 0;
+		for (size_t x = 0; x < ns; x++) {
+			if (s[x].paired)
+				continue;
+			size_t y = x + 1;
+			while (y < ns && (s[y].paired || s[y].n != s[x].n ||
+			                  memcmp(s[y].ip, s[x].ip, s[x].n) != 0))
+				y++;
+			cr_assert_lt(y, ns, "%s: frame %zu has no copy", ln, x);
+			s[x].paired = s[y].paired = 1;
+			/* the pair stands for the k-th packet written without --span-dup */
+			cr_assert_lt(k, np);
+			cr_assert(p[k].n == s[x].n && memcmp(p[k].ip, s[x].ip, s[x].n) == 0,
+			          "%s: pair %zu is not packet %zu", ln, k, k);
+			cr_assert_eq(s[x].ts, p[k].ts, "%s: the first frame has the packet's time", ln);
+			uint64_t gap = s[y].ts - s[x].ts;
+			cr_assert(gap >= 1000 && gap <= 20000, "%s: copy %llu ns later", ln,
+			          (unsigned long long)gap);
+			int tx = s[x].tags, ty = s[y].tags, want = links[i].tags;
+			if (links[i].link == PW_LINK_RAW || links[i].link == PW_LINK_NULL) {
+				cr_assert(tx == 0 && ty == 0);
+			} else {
+				/* one frame as written without --span-dup, one with a tag
+				 * more (untagged links) or the outermost tag less */
+				int other = want ? want - 1 : 1;
+				cr_assert((tx == want && ty == other) || (tx == other && ty == want),
+				          "%s: tags %d and %d", ln, tx, ty);
+				copy_first += tx != want;
+			}
+			cr_assert(s[x].hops == s[y].hops || s[x].hops == s[y].hops + 1 ||
+			          s[y].hops == s[x].hops + 1);
+			routed += s[x].hops != s[y].hops;
+			k++;
+		}
+		cr_assert_eq(k, np);
+		if (links[i].link != PW_LINK_RAW && links[i].link != PW_LINK_NULL)
+			cr_expect(copy_first > np / 6 && copy_first < np / 2, "%s: %zu of %zu copies first",
+			          ln, copy_first, np);
+		cr_expect(routed > np / 4 && routed < 3 * np / 4, "%s: %zu of %zu routed", ln, routed,
+		          np);
+		free(p);
+		free(s);
+	}
 }
 
 /* ---- workload --------------------------------------------------------------------- */
