@@ -351,14 +351,19 @@ parse_spb(struct pcapng *r, struct bview b, struct pcapng_packet *out)
 		return -1;
 	}
 	/* captured: min(original length, snaplen of interface 0), padded */
-	size_t caplen = b.len - 16;
-	if (wirelen < caplen)
-		caplen = wirelen;
-	if (r->ifs[0].snaplen && r->ifs[0].snaplen < caplen)
-		caplen = r->ifs[0].snaplen;
+	uint32_t caplen = wirelen, snaplen = r->ifs[0].snaplen;
+	if (snaplen && snaplen < caplen)
+		caplen = snaplen;
+	if (caplen > b.len - 16) {
+		fail(r, PCAPNG_DAMAGED,
+		     "simple packet block of %zu bytes is too short for its %" PRIu32
+		     " captured bytes",
+		     b.len, caplen);
+		return -1;
+	}
 	out->iface = &r->ifs[0];
 	out->ts_ns = r->last_ts;
-	out->caplen = (uint32_t)caplen;
+	out->caplen = caplen;
 	out->wirelen = wirelen;
 	out->data = b.p + 12;
 	return 1;

@@ -293,7 +293,7 @@ Test(pcapng, simple_and_obsolete_packet_blocks)
 	ngw_epb(&w, 1, 1700000000000000007ull, payload(2, 30), 30, 30);
 	ngw_spb(&w, payload(3, 100), 100, 100); /* cut to interface 0's snaplen */
 	ngw_spb(&w, payload(4, 10), 10, 10);    /* padded to 12 */
-	ngw_spb(&w, payload(5, 40), 40, 1500);  /* snapped by the writer */
+	ngw_spb(&w, payload(5, 64), 64, 1500);  /* snapped at 64 */
 	ngw_pb(&w, 1, 1700000000000000042ull, payload(6, 25), 25, 80);
 	ngw_pb(&w, 0, 1700000000000042ull, payload(7, 12), 12, 12);
 	struct got g;
@@ -309,8 +309,9 @@ Test(pcapng, simple_and_obsolete_packet_blocks)
 	cr_expect_eq(g.p[2].wirelen, 100);
 	cr_expect_eq(g.p[3].caplen, 10);
 	cr_expect_eq(g.p[3].last, 13);
-	cr_expect_eq(g.p[4].caplen, 40);
+	cr_expect_eq(g.p[4].caplen, 64);
 	cr_expect_eq(g.p[4].wirelen, 1500);
+	cr_expect_eq(g.p[4].last, 68);
 	cr_expect_eq(g.p[5].linktype, LT_ETHER);
 	cr_expect_eq(g.p[5].ts_ns, 1700000000000000042ull);
 	cr_expect_eq(g.p[5].caplen, 25);
@@ -432,6 +433,7 @@ enum dmg {
 	D_SKIPPED_TRAILER,
 	D_SKIPPED_TRUNC,
 	D_SPB_NO_IFACE,
+	D_SPB_SHORT,
 	D_IDB_SHORT,
 	D_SHB_SHORT,
 	D__N
@@ -454,6 +456,7 @@ static const char *const dmg_words[D__N] = {
     [D_SKIPPED_TRAILER] = "block total length 28 at its start but 12 at its end",
     [D_SKIPPED_TRUNC] = "truncated block",
     [D_SPB_NO_IFACE] = "simple packet block, but section 1 has no interface",
+    [D_SPB_SHORT] = "simple packet block of 56 bytes is too short for its 50 captured bytes",
     [D_IDB_SHORT] = "below the minimum 20 of interface description block",
     [D_SHB_SHORT] = "below the minimum 28 of section header block",
 };
@@ -545,6 +548,9 @@ damage_case(enum dmg d, int be)
 		ngw_shb(&w, !be);
 		at = w.n;
 		ngw_spb(&w, payload(3, 20), 20, 20);
+		break;
+	case D_SPB_SHORT: /* min(wirelen, snaplen 0 = none) bytes must be there */
+		ngw_spb(&w, payload(3, 40), 40, 50);
 		break;
 	case D_IDB_SHORT:
 		ngw_block(&w, 1, payload(0, 4), 4);
