@@ -265,8 +265,8 @@ parse_idb(struct pcapng *r, struct bview b, struct pcapng_packet *out)
 		return -1;
 	if (r->nifs >= PCAPNG_MAX_IFACES) {
 		fail(r, PCAPNG_UNSUPPORTED,
-		     "section %" PRIu32 " describes more than %u interfaces, more than mxlag reads;"
-		     " extract the ones you need with tshark -r FILE -w OUT"
+		     "section %" PRIu32 " describes more than %u interfaces (mxlag's limit):"
+		     " keep the ones you need with tshark -r FILE -w OUT"
 		     " -Y 'frame.interface_id < %u'",
 		     ifc.section, PCAPNG_MAX_IFACES, PCAPNG_MAX_IFACES);
 		return -1;
@@ -385,22 +385,12 @@ static const struct {
     {BT_PB, 32, "packet block", parse_pb},
 };
 
-/* Reads past the rest of a block that is not decoded (hn bytes of it read). */
+/* Does the trailing copy t of the block total length say len too? */
 static bool
-skip_block(struct pcapng *r, uint32_t len, size_t hn)
+trailer_ok(struct pcapng *r, const uint8_t t[4], uint32_t len)
 {
-	size_t left = len - hn - 4;
-	uint8_t t[4];
 	uint32_t trail;
-	if (!reserve(r, CHUNK))
-		return false;
-	while (left) {
-		size_t n = left < r->cap ? left : r->cap;
-		if (!rd_exact(r, r->buf, n, len))
-			return false;
-		left -= n;
-	}
-	if (!rd_exact(r, t, 4, len) || !get32(r, bv_make(t, 4), 0, &trail))
+	if (!get32(r, bv_make(t, 4), 0, &trail))
 		return false;
 	if (trail != len) {
 		fail(r, PCAPNG_DAMAGED,
@@ -409,6 +399,23 @@ skip_block(struct pcapng *r, uint32_t len, size_t hn)
 		return false;
 	}
 	return true;
+}
+
+/* Reads past the rest of a block that is not decoded (hn bytes of it read). */
+static bool
+skip_block(struct pcapng *r, uint32_t len, size_t hn)
+{
+	size_t left = len - hn - 4;
+	uint8_t t[4];
+	if (!reserve(r, CHUNK))
+		return false;
+	while (left) {
+		size_t n = left < r->cap ? left : r->cap;
+		if (!rd_exact(r, r->buf, n, len))
+			return false;
+		left -= n;
+	}
+	return rd_exact(r, t, 4, len) && trailer_ok(r, t, len);
 }
 
 /* Reads a whole block of len bytes (its first hn bytes in h) into buf,
@@ -428,16 +435,7 @@ read_block(struct pcapng *r, const uint8_t *h, size_t hn, uint32_t len)
 			return false;
 		have += n;
 	}
-	uint32_t trail;
-	if (!get32(r, bv_make(r->buf, len), len - 4, &trail))
-		return false;
-	if (trail != len) {
-		fail(r, PCAPNG_DAMAGED,
-		     "block total length %" PRIu32 " at its start but %" PRIu32 " at its end", len,
-		     trail);
-		return false;
-	}
-	return true;
+	return trailer_ok(r, r->buf + len - 4, len);
 }
 
 /* Index of type in blocks[], -1 for a block that is skipped. */

@@ -147,12 +147,18 @@ ngw_idb(struct ngw *w, uint16_t linktype, uint32_t snaplen, int tsresol, const i
 	return end_block(w, at);
 }
 
-size_t
-ngw_epb(struct ngw *w, uint32_t ifid, uint64_t ts, const void *data, uint32_t caplen,
-	uint32_t wirelen)
+/* EPB, or PB (pb: a 16-bit interface id and a 16-bit drop count). */
+static size_t
+timed(struct ngw *w, int pb, uint32_t ifid, uint64_t ts, const void *data, uint32_t caplen,
+      uint32_t wirelen)
 {
-	size_t at = begin(w, BT_EPB);
-	u32(w, ifid);
+	size_t at = begin(w, pb ? BT_PB : BT_EPB);
+	if (pb) {
+		u16(w, (uint16_t)ifid);
+		u16(w, 0);
+	} else {
+		u32(w, ifid);
+	}
 	u32(w, (uint32_t)(ts >> 32));
 	u32(w, (uint32_t)ts);
 	u32(w, caplen);
@@ -161,19 +167,26 @@ ngw_epb(struct ngw *w, uint32_t ifid, uint64_t ts, const void *data, uint32_t ca
 	return end_block(w, at);
 }
 
+void
+ngw_start(struct ngw *w, int be, uint16_t linktype, int tsresol)
+{
+	ngw_init(w);
+	ngw_shb(w, be);
+	ngw_idb(w, linktype, 0, tsresol, NULL);
+}
+
+size_t
+ngw_epb(struct ngw *w, uint32_t ifid, uint64_t ts, const void *data, uint32_t caplen,
+	uint32_t wirelen)
+{
+	return timed(w, 0, ifid, ts, data, caplen, wirelen);
+}
+
 size_t
 ngw_pb(struct ngw *w, uint16_t ifid, uint64_t ts, const void *data, uint32_t caplen,
        uint32_t wirelen)
 {
-	size_t at = begin(w, BT_PB);
-	u16(w, ifid);
-	u16(w, 0); /* drops */
-	u32(w, (uint32_t)(ts >> 32));
-	u32(w, (uint32_t)ts);
-	u32(w, caplen);
-	u32(w, wirelen);
-	bytes(w, data, caplen);
-	return end_block(w, at);
+	return timed(w, 1, ifid, ts, data, caplen, wirelen);
 }
 
 size_t

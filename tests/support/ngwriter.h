@@ -22,6 +22,10 @@ struct ngw {
 void ngw_init(struct ngw *w);
 void ngw_free(struct ngw *w);
 
+/* ngw_init(), a section header in byte order be, and one interface of
+ * linktype with no snap length limit and tsresol (see ngw_idb). */
+void ngw_start(struct ngw *w, int be, uint16_t linktype, int tsresol);
+
 /* Each appends one block and returns the offset it starts at. */
 size_t ngw_shb(struct ngw *w, int be);
 /* An IDB; tsresol NGW_NO_TSRESOL leaves the option out (10^-6 s), tsoffset

@@ -269,9 +269,7 @@ Test(pcapng, sections_in_both_byte_orders_number_interfaces_afresh)
 	ngw_free(&w);
 
 	/* interface 1 of section 0 does not exist in section 1 */
-	ngw_init(&w);
-	ngw_shb(&w, 0);
-	ngw_idb(&w, LT_ETHER, 0, 9, NULL);
+	ngw_start(&w, 0, LT_ETHER, 9);
 	ngw_idb(&w, LT_SLL, 0, 9, NULL);
 	ngw_epb(&w, 1, 1, payload(1, 30), 30, 30);
 	ngw_shb(&w, 1);
@@ -366,9 +364,7 @@ Test(pcapng, other_blocks_are_skipped)
 Test(pcapng, head_bytes_are_read_first)
 {
 	struct ngw w;
-	ngw_init(&w);
-	ngw_shb(&w, 1);
-	ngw_idb(&w, LT_ETHER, 0, 9, NULL);
+	ngw_start(&w, 1, LT_ETHER, 9);
 	ngw_epb(&w, 0, 77, payload(1, 30), 30, 30);
 	for (size_t h = 0; h <= 16; h += 4) {
 		struct got g;
@@ -384,9 +380,7 @@ Test(pcapng, large_packets_and_the_block_limit)
 {
 	static uint8_t big[1 << 20];
 	struct ngw w;
-	ngw_init(&w);
-	ngw_shb(&w, 0);
-	ngw_idb(&w, LT_ETHER, 0, 9, NULL);
+	ngw_start(&w, 0, LT_ETHER, 9);
 	ngw_epb(&w, 0, 1, payload(1, 30), 30, 30);
 	memset(big, 0x5a, sizeof(big));
 	ngw_epb(&w, 0, 2, big, sizeof(big), sizeof(big));
@@ -479,9 +473,7 @@ static void
 damage_case(enum dmg d, int be)
 {
 	struct ngw w;
-	ngw_init(&w);
-	ngw_shb(&w, be);
-	ngw_idb(&w, LT_ETHER, 0, 9, NULL);
+	ngw_start(&w, be, LT_ETHER, 9);
 	ngw_idb(&w, LT_SLL, 0, 6, NULL);
 	ngw_epb(&w, 0, 1, payload(1, 30), 30, 30);
 	ngw_epb(&w, 1, 2, payload(2, 30), 30, 30);
@@ -660,9 +652,7 @@ Test(pcapng, truncated_twins_at_every_byte)
 Test(pcapng, unknown_major_version_is_unsupported_not_damaged)
 {
 	struct ngw w;
-	ngw_init(&w);
-	ngw_shb(&w, 0);
-	ngw_idb(&w, LT_ETHER, 0, 9, NULL);
+	ngw_start(&w, 0, LT_ETHER, 9);
 	ngw_epb(&w, 0, 1, payload(1, 30), 30, 30);
 	size_t at = ngw_shb(&w, 1);
 	ngw_set16(&w, at + 12, 2);

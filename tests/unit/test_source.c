@@ -319,9 +319,7 @@ Test(source, pcapng_and_pcap_files_merge_by_timestamp)
 	snprintf(a, sizeof(a), "%s/a.pcapng", dir);
 	snprintf(b, sizeof(b), "%s/b.pcap", dir);
 	struct ngw w;
-	ngw_init(&w);
-	ngw_shb(&w, 1);
-	ngw_idb(&w, LT_SLL, 0, 9, NULL);
+	ngw_start(&w, 1, LT_SLL, 9);
 	ngw_idb(&w, LT_ETHER, 0, 6, NULL);
 	uint8_t pk[60] = {'a'};
 	ngw_epb(&w, 0, 1000000000ull, pk, 60, 60);
@@ -384,9 +382,7 @@ Test(source, damaged_pcapng_warns_with_the_block_offset, .init = setup_redirect)
 	snprintf(a, sizeof(a), "%s/d.pcapng", dir);
 	struct ngw w;
 	uint8_t pk[40] = {0};
-	ngw_init(&w);
-	ngw_shb(&w, 0);
-	ngw_idb(&w, LT_ETHER, 0, 9, NULL);
+	ngw_start(&w, 0, LT_ETHER, 9);
 	ngw_idb(&w, LT_SLL, 0, 9, NULL);
 	ngw_epb(&w, 0, 1, pk, 40, 40);
 	ngw_epb(&w, 1, 2, pk, 40, 40);
@@ -442,9 +438,7 @@ Test(source, unreadable_pcapng_section_is_not_called_damaged, .init = setup_redi
 	snprintf(a, sizeof(a), "%s/v2.pcapng", dir);
 	struct ngw w;
 	uint8_t pk[40] = {0};
-	ngw_init(&w);
-	ngw_shb(&w, 0);
-	ngw_idb(&w, LT_ETHER, 0, 9, NULL);
+	ngw_start(&w, 0, LT_ETHER, 9);
 	ngw_epb(&w, 0, 1, pk, 40, 40);
 	size_t at = ngw_shb(&w, 0);
 	ngw_set16(&w, at + 12, 2);
@@ -561,9 +555,7 @@ Test(source, standard_input_pipe_pcap_and_pcapng, .init = setup_redirect)
 	write_pcap(a, 0, ts, 3000, 'p');
 	struct ngw w;
 	uint8_t pk[100] = {'n'};
-	ngw_init(&w);
-	ngw_shb(&w, 0);
-	ngw_idb(&w, LT_ETHER, 0, 9, NULL);
+	ngw_start(&w, 0, LT_ETHER, 9);
 	ngw_idb(&w, LT_SLL, 0, 6, NULL);
 	for (uint32_t i = 0; i < 2000; i++)
 		ngw_epb(&w, i % 2, i, pk, 100, 100);
