@@ -1,6 +1,8 @@
 /*
- * source.c - packet sources over libpcap: offline files merged by
- * timestamp into one timeline, or a live interface.
+ * source.c - packet sources: offline files merged by timestamp into one
+ * timeline, or a live interface.  pcapng files are read by pcapng.c (every
+ * interface with its own link type); classic pcap files and live
+ * interfaces by libpcap.
  */
 #include "source.h"
 
@@ -13,18 +15,31 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "pcapng.h"
+
 /* how long a live read waits for packets before returning to the caller */
 #define LIVE_POLL_MS 200
+/* libpcap's largest snapshot length; also stands for "no limit" (0) */
+#define SNAPLEN_MAX 262144
+
+/* --filter compiled for one link type of a pcapng file */
+struct ng_filter {
+	int dlt;
+	int ok; /* compiled; when not, the link type's packets are skipped */
+	struct bpf_program prog;
+};
 
 struct src_file {
-	pcap_t *p;
+	pcap_t *p;         /* classic pcap file or live interface (libpcap) */
+	struct pcapng *ng; /* pcapng file (pcapng.c) */
+	FILE *ngf;         /* the pcapng file's stream */
+	struct ng_filter *flt;
+	int nflt, lastflt;
 	const char *path;
-	int dlt;
+	int dlt;                   /* libpcap: the file's or interface's link type */
 	int have;                  /* head packet pending */
 	int done;
-	struct pcap_pkthdr *hdr;
-	const u_char *data;
-	uint64_t ts_ns;
+	struct pkt head;           /* the pending packet */
 	uint64_t size;             /* file size, 0 unknown */
 	int nano;
 	long rec_off;              /* offset of the record being read, -1 unknown */
@@ -38,6 +53,7 @@ struct src {
 	int live;
 	int damaged;
 	uint64_t total_bytes;
+	char *filter;   /* offline --filter, for the pcapng files */
 	char err[PCAP_ERRBUF_SIZE + 128];
 };
 
@@ -60,6 +76,182 @@ set_filter(pcap_t *p, const char *filter, const char *what, char *err, size_t er
 	return 0;
 }
 
+/* Compiles filter for link type dlt; 0, or -1 with libpcap's message in msg. */
+static int
+compile_filter(int dlt, uint32_t snaplen, const char *filter, struct bpf_program *prog, char *msg,
+	       size_t msglen)
+{
+	pcap_t *p = pcap_open_dead(dlt, snaplen == 0 || snaplen > SNAPLEN_MAX ? SNAPLEN_MAX
+									: (int)snaplen);
+	if (!p) {
+		snprintf(msg, msglen, "out of memory");
+		return -1;
+	}
+	int rc = pcap_compile(p, prog, filter, 1, PCAP_NETMASK_UNKNOWN);
+	if (rc != 0)
+		snprintf(msg, msglen, "%s", pcap_geterr(p));
+	pcap_close(p);
+	return rc == 0 ? 0 : -1;
+}
+
+/*
+ * The libpcap DLT_* of a file's LINKTYPE_*: the same number but for a few
+ * early types whose DLT_ values differ between platforms.
+ */
+static int
+dlt_of_linktype(unsigned linktype)
+{
+	static const struct {
+		unsigned linktype;
+		int dlt;
+	} map[] = {
+	    {100, DLT_ATM_RFC1483}, {101, DLT_RAW},      {102, DLT_SLIP_BSDOS}, {103, DLT_PPP_BSDOS},
+	    {106, DLT_ATM_CLIP},    {246, DLT_PFSYNC},   {258, DLT_PKTAP},
+	};
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (map[i].linktype == linktype)
+			return map[i].dlt;
+	return (int)linktype;
+}
+
+static void
+close_stream(FILE *fp)
+{
+	if (fp && fp != stdin)
+		fclose(fp);
+}
+
+/* A stream that cannot seek back: the bytes read to recognize its format,
+ * then the rest of it. */
+struct replay {
+	FILE *under;
+	uint8_t head[4];
+	size_t n, pos;
+	uint64_t off; /* bytes handed out */
+};
+
+static ssize_t
+replay_read(void *c, char *buf, size_t size)
+{
+	struct replay *r = c;
+	size_t got = 0;
+	while (got < size && r->pos < r->n)
+		buf[got++] = (char)r->head[r->pos++];
+	if (got < size)
+		got += fread(buf + got, 1, size - got, r->under);
+	if (got == 0 && ferror(r->under))
+		return -1;
+	r->off += got;
+	return (ssize_t)got;
+}
+
+/* Only "where are we", so ftell() gives offsets for the warnings. */
+static int
+replay_seek(void *c, off64_t *pos, int whence)
+{
+	struct replay *r = c;
+	if (!(whence == SEEK_CUR && *pos == 0) &&
+	    !(whence == SEEK_SET && *pos >= 0 && (uint64_t)*pos == r->off)) {
+		errno = ESPIPE;
+		return -1;
+	}
+	*pos = (off64_t)r->off;
+	return 0;
+}
+
+static int
+replay_close(void *c)
+{
+	struct replay *r = c;
+	FILE *under = r->under;
+	free(r);
+	return under == stdin ? 0 : fclose(under);
+}
+
+/*
+ * f as if its first n bytes (m), read to recognize the format, had not
+ * been read: f itself sought back when it is a regular file, else a
+ * stream replaying them (a pipe, standard input).  NULL when out of
+ * memory; closing the result closes f (unless f is stdin).
+ */
+static FILE *
+unread(FILE *f, const uint8_t *m, size_t n)
+{
+	struct stat st;
+	if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) && fseek(f, -(long)n, SEEK_CUR) == 0)
+		return f;
+	struct replay *r = calloc(1, sizeof(*r));
+	if (!r)
+		return NULL;
+	r->under = f;
+	memcpy(r->head, m, n);
+	r->n = n;
+	cookie_io_functions_t io = {replay_read, NULL, replay_seek, replay_close};
+	FILE *rf = fopencookie(r, "rb", io);
+	if (!rf)
+		free(r);
+	return rf;
+}
+
+/* Opens one capture file into f: pcapng (by its magic) with pcapng.c,
+ * anything else with libpcap.  perr holds PCAP_ERRBUF_SIZE bytes. */
+static int
+open_offline(struct src_file *f, const char *path, char *perr)
+{
+	static const uint8_t ng_magic[4] = {0x0a, 0x0d, 0x0d, 0x0a};
+	FILE *fp = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+	if (!fp) {
+		snprintf(perr, PCAP_ERRBUF_SIZE, "%s", strerror(errno));
+		return -1;
+	}
+	uint8_t m[4];
+	size_t n = fread(m, 1, sizeof(m), fp);
+	if (n == sizeof(m) && memcmp(m, ng_magic, sizeof(m)) == 0) {
+		f->ng = pcapng_new(fp, m, n);
+		if (f->ng) {
+			f->ngf = fp;
+			return 0;
+		}
+		close_stream(fp);
+		snprintf(perr, PCAP_ERRBUF_SIZE, "out of memory");
+		return -1;
+	}
+	FILE *lp = unread(fp, m, n);
+	if (!lp) {
+		close_stream(fp);
+		snprintf(perr, PCAP_ERRBUF_SIZE, "out of memory");
+		return -1;
+	}
+	f->p = pcap_fopen_offline_with_tstamp_precision(lp, PCAP_TSTAMP_PRECISION_NANO, perr);
+	if (!f->p) {
+		close_stream(lp);
+		return -1;
+	}
+	return 0;
+}
+
+/* A pcapng file's filter is compiled per link type as its packets come:
+ * check it once against Ethernet now, so a typo fails before reading. */
+static int
+check_filter(struct src *s, const char *filter, const char *what, char *err, size_t errlen)
+{
+	if (!filter || !*filter || s->filter)
+		return 0;
+	struct bpf_program prog;
+	char msg[PCAP_ERRBUF_SIZE];
+	if (compile_filter(DLT_EN10MB, SNAPLEN_MAX, filter, &prog, msg, sizeof(msg)) != 0) {
+		snprintf(err, errlen, "%s: bad filter \"%s\": %s", what, filter, msg);
+		return -1;
+	}
+	pcap_freecode(&prog);
+	s->filter = strdup(filter);
+	if (!s->filter) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
 int
 src_open_files(struct src **out, const char *const *paths, int n, const char *filter, char *err,
 	       size_t errlen)
@@ -77,15 +269,12 @@ src_open_files(struct src **out, const char *const *paths, int n, const char *fi
 		return -1;
 	}
 	s->last = -1;
-	int opened = 0;
 	for (int i = 0; i < n; i++) {
 		struct src_file *f = &s->files[s->nfiles];
 		char perr[PCAP_ERRBUF_SIZE];
 		perr[0] = '\0';
 		f->path = paths[i];
-		f->p = pcap_open_offline_with_tstamp_precision(paths[i],
-							       PCAP_TSTAMP_PRECISION_NANO, perr);
-		if (!f->p) {
+		if (open_offline(f, paths[i], perr) != 0) {
 			/* with one file the caller prints err: one line, not two */
 			if (n > 1)
 				fprintf(stderr, "mxlag: %s: %s\n", paths[i], perr);
@@ -93,33 +282,31 @@ src_open_files(struct src **out, const char *const *paths, int n, const char *fi
 			s->damaged++;
 			continue;
 		}
-		if (set_filter(f->p, filter, paths[i], err, errlen) != 0) {
-			pcap_close(f->p);
-			for (int j = 0; j < s->nfiles; j++)
-				pcap_close(s->files[j].p);
-			free(s->files);
-			free(s);
+		s->nfiles++; /* src_close() closes it from here on */
+		if (f->p) {
+			if (set_filter(f->p, filter, paths[i], err, errlen) != 0) {
+				src_close(s);
+				return -1;
+			}
+			f->dlt = pcap_datalink(f->p);
+			/* a seek makes stdio track the offset itself, so the ftell()
+			 * before every record (next_pcap()) costs no lseek() syscall */
+			fseek(pcap_file(f->p), 0, SEEK_CUR);
+			f->nano = pcap_get_tstamp_precision(f->p) == PCAP_TSTAMP_PRECISION_NANO;
+		} else if (check_filter(s, filter, paths[i], err, errlen) != 0) {
+			src_close(s);
 			return -1;
 		}
-		f->dlt = pcap_datalink(f->p);
-		/* a seek makes stdio track the offset itself, so the ftell()
-		 * before every record (advance()) costs no lseek() syscall */
-		if (pcap_file(f->p))
-			fseek(pcap_file(f->p), 0, SEEK_CUR);
-		f->nano = pcap_get_tstamp_precision(f->p) == PCAP_TSTAMP_PRECISION_NANO;
 		struct stat st;
 		if (strcmp(paths[i], "-") != 0 && stat(paths[i], &st) == 0) {
 			f->size = (uint64_t)st.st_size;
 			s->total_bytes += f->size;
 		}
-		s->nfiles++;
-		opened++;
 	}
-	if (opened == 0) {
+	if (s->nfiles == 0) {
 		if (n > 1)
 			snprintf(err, errlen, "none of the %d capture files could be read", n);
-		free(s->files);
-		free(s);
+		src_close(s);
 		return -1;
 	}
 	*out = s;
@@ -197,42 +384,133 @@ file_offset(pcap_t *p)
 	return fp ? ftell(fp) : -1;
 }
 
-/* Reads the next packet of file f into its head slot; 1 ok, 0 none now, -1 done. */
-static int
-advance(struct src *s, struct src_file *f)
+/* One line for a file that ends before its end: damaged, or (damaged 0)
+ * well-formed but not readable on; off -1 when unknown. */
+static void
+report_stop(struct src *s, const struct src_file *f, long off, int damaged, const char *msg)
 {
+	char where[48] = "";
+	if (off >= 0)
+		snprintf(where, sizeof(where), " at offset %ld", off);
+	const char *what = damaged ? "input damaged" : "stopped";
+	if (f->npkts == 0)
+		fprintf(stderr, "mxlag: %s: no packet could be read: %s%s: %s\n", f->path, what,
+			where, msg);
+	else
+		fprintf(stderr,
+			"mxlag: %s: warning: %s%s (after %" PRIu64
+			" packets, which are analyzed): %s\n",
+			f->path, what, where, f->npkts, msg);
+	s->damaged++;
+}
+
+/* libpcap's next packet into f->head: 1, 0 none yet (live), -1 end or error. */
+static int
+next_pcap(struct src *s, struct src_file *f)
+{
+	struct pcap_pkthdr *h;
+	const u_char *data;
 	/* where the record starts, for the warning if it turns out damaged
 	 * (after a failed read the stream is somewhere inside the record) */
 	f->rec_off = s->live ? -1 : file_offset(f->p);
-	int rc = pcap_next_ex(f->p, &f->hdr, &f->data);
+	int rc = pcap_next_ex(f->p, &h, &data);
 	if (rc == 1) {
-		f->npkts++;
-		f->have = 1;
-		f->ts_ns = ts_of(f, f->hdr);
+		f->head.ts_ns = ts_of(f, h);
+		f->head.caplen = h->caplen;
+		f->head.wirelen = h->len;
+		f->head.dlt = f->dlt;
+		f->head.data = data;
 		return 1;
 	}
 	if (rc == 0)
 		return 0; /* live timeout */
-	f->have = 0;
-	f->done = 1;
-	if (rc == PCAP_ERROR) {
-		long off = f->rec_off >= 0 ? f->rec_off : file_offset(f->p);
-		char where[48] = ""; /* no offset on a pipe */
-		if (off >= 0)
-			snprintf(where, sizeof(where), " at offset %ld", off);
-		if (s->live)
-			fprintf(stderr, "mxlag: %s: read error: %s\n", f->path, pcap_geterr(f->p));
-		else if (f->npkts == 0)
-			fprintf(stderr, "mxlag: %s: no packet could be read: input damaged%s: %s\n",
-				f->path, where, pcap_geterr(f->p));
-		else
-			fprintf(stderr,
-				"mxlag: %s: warning: input damaged%s (after %" PRIu64
-				" packets, which are analyzed): %s\n",
-				f->path, where, f->npkts, pcap_geterr(f->p));
+	if (rc == PCAP_ERROR && s->live) {
+		fprintf(stderr, "mxlag: %s: read error: %s\n", f->path, pcap_geterr(f->p));
 		s->damaged++;
+	} else if (rc == PCAP_ERROR) {
+		report_stop(s, f, f->rec_off >= 0 ? f->rec_off : file_offset(f->p), 1,
+			    pcap_geterr(f->p));
 	}
 	return -1;
+}
+
+/* The compiled filter for the link type of pcapng packet k (compiled on
+ * first use; the snap length only sets BPF's accept value, so one
+ * program serves every interface of a link type).  NULL: no memory. */
+static const struct ng_filter *
+ng_filter(struct src *s, struct src_file *f, const struct pcapng_packet *k, int dlt)
+{
+	if (f->nflt && f->flt[f->lastflt].dlt == dlt)
+		return &f->flt[f->lastflt];
+	for (int i = 0; i < f->nflt; i++) {
+		if (f->flt[i].dlt == dlt) {
+			f->lastflt = i;
+			return &f->flt[i];
+		}
+	}
+	struct ng_filter *nf = realloc(f->flt, (size_t)(f->nflt + 1) * sizeof(*nf));
+	if (!nf)
+		return NULL;
+	f->flt = nf;
+	struct ng_filter *g = &f->flt[f->nflt];
+	char msg[PCAP_ERRBUF_SIZE];
+	g->dlt = dlt;
+	g->ok = compile_filter(dlt, k->iface->snaplen, s->filter, &g->prog, msg, sizeof(msg)) == 0;
+	if (!g->ok) {
+		const char *name = pcap_datalink_val_to_name(dlt);
+		fprintf(stderr,
+			"mxlag: %s: warning: interface %" PRIu32 " has link type %d (%s), for which "
+			"the filter cannot be compiled (%s): its packets are skipped\n",
+			f->path, k->iface->id, dlt, name ? name : "unknown", msg);
+	}
+	f->lastflt = f->nflt++;
+	return g;
+}
+
+/* The pcapng file's next packet that passes the filter into f->head:
+ * 1, or -1 at its end or where it stops. */
+static int
+next_pcapng(struct src *s, struct src_file *f)
+{
+	struct pcapng_packet k;
+	int rc;
+	while ((rc = pcapng_next(f->ng, &k)) == 1) {
+		int dlt = dlt_of_linktype(k.iface->linktype);
+		if (s->filter) {
+			const struct ng_filter *g = ng_filter(s, f, &k, dlt);
+			struct pcap_pkthdr h;
+			memset(&h, 0, sizeof(h));
+			h.caplen = k.caplen;
+			h.len = k.wirelen;
+			if (!g || !g->ok || pcap_offline_filter(&g->prog, &h, k.data) == 0)
+				continue;
+		}
+		f->head.ts_ns = k.ts_ns;
+		f->head.caplen = k.caplen;
+		f->head.wirelen = k.wirelen;
+		f->head.dlt = dlt;
+		f->head.data = k.data;
+		return 1;
+	}
+	if (rc < 0)
+		report_stop(s, f, (long)pcapng_error_offset(f->ng),
+			    pcapng_stop(f->ng) == PCAPNG_DAMAGED, pcapng_error(f->ng));
+	return -1;
+}
+
+/* Reads the next packet of file f into its head slot; 1 ok, 0 none now, -1 done. */
+static int
+advance(struct src *s, struct src_file *f)
+{
+	int rc = f->ng ? next_pcapng(s, f) : next_pcap(s, f);
+	if (rc == 1) {
+		f->npkts++;
+		f->have = 1;
+	} else if (rc < 0) {
+		f->have = 0;
+		f->done = 1;
+	}
+	return rc;
 }
 
 int
@@ -271,7 +549,7 @@ src_next(struct src *s, struct pkt *out)
 		for (int i = 0; i < s->nfiles; i++) {
 			if (!s->files[i].have)
 				continue;
-			if (best < 0 || s->files[i].ts_ns < s->files[best].ts_ns)
+			if (best < 0 || s->files[i].head.ts_ns < s->files[best].head.ts_ns)
 				best = i;
 		}
 		if (best < 0)
@@ -280,12 +558,8 @@ src_next(struct src *s, struct pkt *out)
 	}
 	struct src_file *f = &s->files[s->last];
 	f->have = 0;
-	out->ts_ns = f->ts_ns;
-	out->caplen = f->hdr->caplen;
-	out->wirelen = f->hdr->len;
-	out->dlt = f->dlt;
+	*out = f->head;
 	out->origin = s->last;
-	out->data = f->data;
 	return 1;
 }
 
@@ -328,15 +602,16 @@ src_read_bytes(const struct src *s)
 {
 	uint64_t sum = 0;
 	for (int i = 0; i < s->nfiles; i++) {
-		if (!s->files[i].p)
-			continue;
-		if (s->files[i].done) {
-			sum += s->files[i].size;
-			continue;
+		const struct src_file *f = &s->files[i];
+		if (f->done) {
+			sum += f->size;
+		} else if (f->ng) {
+			sum += pcapng_offset(f->ng);
+		} else if (f->p) {
+			long off = file_offset(f->p);
+			if (off > 0)
+				sum += (uint64_t)off;
 		}
-		long off = file_offset(s->files[i].p);
-		if (off > 0)
-			sum += (uint64_t)off;
 	}
 	return sum;
 }
@@ -352,9 +627,18 @@ src_close(struct src *s)
 {
 	if (!s)
 		return;
-	for (int i = 0; i < s->nfiles; i++)
-		if (s->files[i].p)
-			pcap_close(s->files[i].p);
+	for (int i = 0; i < s->nfiles; i++) {
+		struct src_file *f = &s->files[i];
+		if (f->p)
+			pcap_close(f->p);
+		pcapng_free(f->ng);
+		close_stream(f->ngf);
+		for (int k = 0; k < f->nflt; k++)
+			if (f->flt[k].ok)
+				pcap_freecode(&f->flt[k].prog);
+		free(f->flt);
+	}
 	free(s->files);
+	free(s->filter);
 	free(s);
 }

@@ -1,9 +1,10 @@
 /*
  * source.h - packet sources: pcap/pcapng files (merged into one timeline)
- * and live interfaces, through libpcap.
+ * and live interfaces; pcapng through pcapng.c, the rest through libpcap.
  *
- * A source hands out struct pkt records in timestamp order.  pkt.data is
- * owned by libpcap and valid only until the next src_next() call.
+ * A source hands out struct pkt records in timestamp order (within one
+ * file, in file order).  pkt.data is owned by the source and valid only
+ * until the next src_next() call.
  */
 #ifndef MXLAG_SOURCE_H
 #define MXLAG_SOURCE_H
@@ -17,7 +18,7 @@ struct pkt {
 	uint64_t ts_ns;  /* capture time, ns since the Unix epoch */
 	uint32_t caplen; /* bytes present at data */
 	uint32_t wirelen;
-	int dlt;         /* libpcap DLT_* of the file/interface it came from */
+	int dlt;         /* libpcap DLT_* of the file or pcapng interface it came from */
 	int origin;      /* index of the file (offline) it came from */
 	const uint8_t *data;
 };
@@ -33,9 +34,13 @@ struct live_opts {
 };
 
 /*
- * Opens n capture files ("-" = standard input).  Files that cannot be
- * opened are reported on stderr and skipped; returns -1 (with err) only
- * when none could be opened.  filter may be NULL.
+ * Opens n capture files ("-" = standard input; the paths are kept and
+ * must stay valid until src_close()).  pcapng files are read by
+ * pcapng.c, every interface with its own link type; other files by
+ * libpcap.  Files that cannot be opened are reported on stderr and
+ * skipped; returns -1 (with err) only when none could be opened or the
+ * filter does not compile.  filter may be NULL; for pcapng it is compiled
+ * per link type.
  */
 int src_open_files(struct src **out, const char *const *paths, int n, const char *filter,
 		   char *err, size_t errlen);

@@ -1,16 +1,19 @@
 /*
  * fuzz_pipeline.c - the whole analysis from raw capture-file bytes: the
- * input is read as a pcap/pcapng file by libpcap and goes through decode,
+ * input is opened as a capture file by capture/source.c (pcapng by our
+ * reader, pcap by libpcap, from a memory file) and goes through decode,
  * flows, reassembly, the four protocol analyzers and the correlator (no
  * database).  Small limits make the caps and evictions reachable.
  */
-#include <pcap/pcap.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "analyze/dispatch.h"
 #include "capture/capture.h"
+#include "capture/source.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -21,18 +24,38 @@ sink(void *ctx, const struct mx_event *ev)
 	(*(unsigned long *)ctx)++;
 }
 
+/* The input as a file source opens it: a memory file named by its fd. */
+static struct src *
+open_input(const uint8_t *data, size_t size, int *fd)
+{
+	*fd = memfd_create("fuzz_pipeline", 0);
+	if (*fd < 0)
+		return NULL;
+	size_t done = 0;
+	while (done < size) {
+		ssize_t w = write(*fd, data + done, size - done);
+		if (w <= 0)
+			return NULL;
+		done += (size_t)w;
+	}
+	static char path[64]; /* the source keeps the name */
+	char err[256];
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", *fd);
+	const char *paths[] = {path};
+	struct src *s;
+	return src_open_files(&s, paths, 1, NULL, err, sizeof(err)) == 0 ? s : NULL;
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	char err[PCAP_ERRBUF_SIZE];
 	if (size == 0)
 		return 0;
-	FILE *f = fmemopen((void *)(uintptr_t)data, size, "rb");
-	if (!f)
-		return 0;
-	pcap_t *p = pcap_fopen_offline_with_tstamp_precision(f, PCAP_TSTAMP_PRECISION_NANO, err);
-	if (!p) {
-		fclose(f);
+	int fd;
+	struct src *s = open_input(data, size, &fd);
+	if (!s) {
+		if (fd >= 0)
+			close(fd);
 		return 0;
 	}
 	unsigned long events = 0;
@@ -52,19 +75,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cc.dec.frag_max_bytes = 65536;
 	struct capture *c = d ? capture_new(&cc, dispatch_ops(d)) : NULL;
 	if (c) {
-		struct pcap_pkthdr *h;
-		const u_char *pkt;
-		int dlt = pcap_datalink(p), nano = pcap_get_tstamp_precision(p);
+		struct pkt k;
 		uint64_t next_tick = 0;
-		for (int n = 0; n < 100000 && pcap_next_ex(p, &h, &pkt) == 1; n++) {
-			struct pkt k;
-			k.ts_ns = (uint64_t)h->ts.tv_sec * 1000000000ULL +
-				  (uint64_t)h->ts.tv_usec * (nano == PCAP_TSTAMP_PRECISION_NANO ? 1 : 1000);
-			k.caplen = h->caplen;
-			k.wirelen = h->len;
-			k.dlt = dlt;
-			k.origin = 0;
-			k.data = pkt;
+		for (int n = 0; n < 100000 && src_next(s, &k) == 1; n++) {
 			capture_packet(c, &k);
 			if (capture_now(c) >= next_tick) {
 				dispatch_tick(d, capture_now(c));
@@ -76,6 +89,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	capture_free(c);
 	dispatch_free(d);
-	pcap_close(p); /* closes f */
+	src_close(s);
+	close(fd);
 	return 0;
 }
