@@ -71,6 +71,7 @@ struct dns_rec {
 	uint16_t qtype;
 	uint8_t outcome; /* enum mx_dns_outcome */
 	uint8_t kind : 2, from_resolver : 1;
+	uint8_t qlen; /* strlen of the name (text names are at most 254) */
 	struct mx_addr client, server;
 };
 
@@ -383,7 +384,7 @@ static void
 dwin_pop(struct dwin *w)
 {
 	uint32_t s = w->head;
-	w->names.head = w->v[s].qpos + (uint32_t)strlen(rec_qname(w, &w->v[s])) + 1;
+	w->names.head = w->v[s].qpos + w->v[s].qlen + 1u;
 	w->n_resolver -= w->v[s].from_resolver;
 	w->head = (w->head + 1) & (w->cap - 1);
 	w->n--;
@@ -688,8 +689,10 @@ add_dns(struct corr *c, const struct mx_dns *q)
 	}
 	uint32_t slot = dwin_slot(w, w->n);
 	struct dns_rec *d = &w->v[slot];
-	if (!arena_put(&w->names, q->qname, &d->qpos))
-		return;
+	size_t qlen = strlen(q->qname);
+	if (qlen > UINT8_MAX || !arena_put(&w->names, q->qname, &d->qpos))
+		return; /* (a text name is at most 254 characters) */
+	d->qlen = (uint8_t)qlen;
 	uint64_t last = q->last_send_ns > q->ts_ns ? q->last_send_ns : q->ts_ns;
 	d->id = q->id;
 	d->ts = q->ts_ns;
@@ -881,7 +884,7 @@ static enum mx_relation
 relation_of(const struct corr *c, const struct rctx *r, const struct dns_rec *d)
 {
 	const char *q = rec_qname(&c->dns, d);
-	size_t ql;
+	size_t ql = d->qlen;
 	bool addr_q = d->qtype == QT_A || d->qtype == QT_AAAA || d->qtype == QT_ANY;
 
 	switch (d->kind) {
@@ -899,13 +902,11 @@ relation_of(const struct corr *c, const struct rctx *r, const struct dns_rec *d)
 	case NK_REVERSED:
 		/* DNSBL: the client's reversed address under some zone (another
 		   address under a zone is another session's DNSBL lookup) */
-		ql = strlen(q);
 		if (r->dnsbl_prefix && ql > r->dnsbl_prefix &&
 		    strncmp(q, r->arpa_client, r->dnsbl_prefix) == 0)
 			return MXR_DNSBL;
 		return MXR_UNRELATED;
 	default:
-		ql = strlen(q);
 		break;
 	}
 	if (addr_q && r->w_client.n && words_have(&r->w_client, q, ql))
@@ -1056,14 +1057,19 @@ scan_dns(const struct corr *c, const struct held *h, struct cand *cands, int n, 
 		int64_t ov = overlap_ns(t0, t1, d->ts, rec_end(d));
 		if (ov <= 0 || !keep(c, rc, d, cands, n))
 			continue;
-		struct cand k = {.is_dns = 1, .d = d, .parent = -1, .start = d->ts,
+		enum mx_relation rel = from_resolver ? MXR_UPSTREAM : relation_of(c, rc, d);
+		/* zone queries to remote servers may be a local resolver's upstream hops */
+		bool aside = rel == MXR_UNRELATED &&
+			     !(is_zone_query(d->qtype) && !hosts_in_machine(c->hosts, &rc->m, &d->server));
+		/* most of a busy window: another session's lookup, shorter than the
+		   unrelated ones kept already */
+		if (aside && *nunrel == MAX_UNRELATED_SHOWN && unrel[0].overlap_ms >= ns_to_ms(ov))
+			continue;
+		struct cand k = {.is_dns = 1, .d = d, .rel = rel, .parent = -1, .start = d->ts,
 				 .last = rec_last(d), .end = rec_end(d),
 				 .unanswered = d->outcome == MXD_UNANSWERED,
 				 .from_resolver = from_resolver};
-		k.rel = from_resolver ? MXR_UPSTREAM : relation_of(c, rc, d);
-		/* zone queries to remote servers may be a local resolver's upstream hops */
-		if (k.rel == MXR_UNRELATED &&
-		    !(is_zone_query(d->qtype) && !hosts_in_machine(c->hosts, &rc->m, &d->server))) {
+		if (aside) {
 			k.overlap_ms = ns_to_ms(ov);
 			keep_top(unrel, nunrel, &k);
 			continue;

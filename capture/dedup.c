@@ -219,6 +219,36 @@ victim(struct dedup *d, struct dd_entry *b, uint64_t now)
 	return v;
 }
 
+/*
+ * Offset of the TCP or UDP checksum inside the prefix when it is there and
+ * not zero, else 0.  That checksum covers the payload: two packets whose
+ * prefixes (headers and checksum) are equal carry equal payloads but by a
+ * checksum collision, so their tails need no hashing.  Only first
+ * fragments (or whole datagrams) have the header; an IPv4 UDP checksum of
+ * zero means none.
+ */
+static size_t
+l4_checksum_at(const uint8_t *p, size_t cov)
+{
+	size_t off;
+	uint8_t proto;
+	if ((p[0] >> 4) == 4 && cov >= 20) {
+		if ((p[6] & 0x1f) || p[7]) /* a later fragment */
+			return 0;
+		off = (size_t)(p[0] & 15) * 4;
+		proto = p[9];
+	} else if ((p[0] >> 4) == 6 && cov >= 40) {
+		off = 40; /* without extension headers only */
+		proto = p[6];
+	} else {
+		return 0;
+	}
+	size_t at = proto == 6 ? off + 16 : proto == 17 ? off + 6 : 0;
+	if (!at || at + 2 > cov || (p[at] == 0 && p[at + 1] == 0))
+		return 0;
+	return at;
+}
+
 bool
 dedup_seen(struct dedup *d, struct bview l3, uint32_t wirelen, uint64_t ts_ns)
 {
@@ -245,7 +275,8 @@ dedup_seen(struct dedup *d, struct bview l3, uint32_t wirelen, uint64_t ts_ns)
 	uint64_t tail = TAIL_USED;
 	if (l3.len < wirelen) {
 		tail |= TAIL_SNAPPED;
-	} else if (l3.len > cov) { /* else no tail (the IP length is in the key) */
+	} else if (l3.len > cov && !l4_checksum_at(p, cov)) {
+		/* else no tail: the IP length (and the checksum) are in the key */
 		absorb(&h, p + cov, l3.len - cov);
 		tail |= digest(&h) & ~3ull;
 	}

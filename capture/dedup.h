@@ -32,6 +32,11 @@
  *
  * Only fingerprints are kept: a 64-bit hash of the IP length and the first
  * DEDUP_PREFIX bytes (normalized as above), and a 62-bit hash of the rest.
+ * When the prefix holds a TCP or UDP header with a checksum (not zero),
+ * the rest is not hashed: the checksum covers the payload, so equal
+ * prefixes mean equal payloads but for a checksum collision of two
+ * segments with the same headers (sequence numbers, IP ID) within the
+ * window; TCP reassembly keeps the first of two such segments anyway.
  * A packet snapped by the capture (fewer bytes than its IP length) is
  * compared on the prefix alone, since the tagged copy is snapped 4 bytes
  * earlier than the untagged one; a packet snapped inside the prefix is
@@ -52,7 +57,8 @@
  * copy came already.  At the full size (more than 8192 new packets in 5 ms,
  * 1.6 M packets/s) such evictions are counted in dup.table_full_evictions:
  * a copy of an evicted packet would get through.
- * The cost per packet is one pass over its bytes and one bucket (96 bytes).
+ * The cost per packet is one pass over its first 64 bytes (all of them
+ * without an L4 checksum) and one bucket (96 bytes).
  */
 #ifndef MXLAG_DEDUP_H
 #define MXLAG_DEDUP_H

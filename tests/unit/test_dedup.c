@@ -167,6 +167,33 @@ Test(dedup, copies_within_the_window_are_dropped_outside_kept)
 	dedup_free(d);
 }
 
+/*
+ * With a TCP or UDP checksum in the prefix the payload is not hashed: the
+ * checksum covers it.  A payload that differs (its checksum with it) is
+ * another packet; without a checksum (zero) every payload byte is hashed.
+ */
+Test(dedup, the_l4_checksum_stands_for_the_payload)
+{
+	uint8_t a[200], b[200];
+	size_t n = ip4_tcp(a, 1, 40112, 25, 1000, 0x18, 100);
+	a[20 + 16] = 0x12; /* a TCP checksum */
+	a[20 + 17] = 0x34;
+	struct dedup *d = mk(0);
+	cr_assert_not(seen(d, a, n, MS));
+	memcpy(b, a, n);
+	b[n - 1] ^= 1;
+	b[20 + 17] ^= 1; /* the payload's checksum changes with it */
+	cr_assert_not(seen(d, b, n, MS + 1000), "another payload, another checksum: kept");
+	cr_assert(seen(d, a, n, MS + 2000), "the copy");
+	/* checksum zero: the payload itself decides */
+	memcpy(b, a, n);
+	b[20 + 16] = b[20 + 17] = 0;
+	cr_assert_not(seen(d, b, n, MS + 3000));
+	b[n - 1] ^= 1;
+	cr_assert_not(seen(d, b, n, MS + 4000), "one payload bit: kept");
+	dedup_free(d);
+}
+
 Test(dedup, default_window_is_5ms)
 {
 	uint8_t a[200];
