@@ -318,4 +318,20 @@ int gen_run_scenario(const char *name, const char *out, const char *truth_path,
 int gen_run_workload(const char *out, const char *truth_path, const struct gen_options *o,
                      struct gen_result *res);
 
+struct traffic_result {
+	struct gen_result gen; /* packets, bytes, sessions */
+	long lookups;          /* the mail hosts' queries (retransmissions not counted) */
+	long upstream;         /* the resolver's queries on the wire */
+	long slow;             /* slow replies in the truth */
+	double lookups_per_s;
+	size_t max_queued; /* most packets waiting in the sink at once */
+};
+
+/*
+ * mxlag-gen traffic (traffic.c): argv[0] is "traffic", the options follow
+ * (see its usage).  Returns the exit status (0, 1 on failure, 2 on bad
+ * usage); res (may be NULL) gets the figures of a run.
+ */
+int gen_traffic(int argc, char **argv, struct traffic_result *res);
+
 #endif

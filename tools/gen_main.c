@@ -5,6 +5,7 @@
  *   mxlag-gen list
  *   mxlag-gen scenario NAME -o FILE [--truth FILE.json] [options]
  *   mxlag-gen workload -o FILE [--sessions N] [--seed S] [--truth FILE.json] [options]
+ *   mxlag-gen traffic -o FILE [--truth FILE.tsv] [--profile NAME] [...]  (traffic.c)
  *
  * options: --link ethernet|vlan|qinq|sll|sll2|raw|null, --nanosecond,
  *          --pcapng, --segment-split, --reorder, --dup, --span-dup
@@ -25,6 +26,8 @@ usage(FILE *f)
 	        "       mxlag-gen scenario NAME -o FILE [--truth FILE.json] [options]\n"
 	        "       mxlag-gen workload -o FILE [--sessions N] [--seed S] [--truth FILE.json] "
 	        "[options]\n"
+	        "       mxlag-gen traffic -o FILE [--truth FILE.tsv] [--profile NAME] ... "
+	        "(traffic --help)\n"
 	        "options:\n"
 	        "  --link TYPE       ethernet (default), vlan, qinq, sll, sll2, raw, null\n"
 	        "  --nanosecond      nanosecond timestamps\n"
@@ -85,6 +88,8 @@ main(int argc, char **argv)
 		usage(stdout);
 		return 0;
 	}
+	if (strcmp(cmd, "traffic") == 0)
+		return gen_traffic(argc - 1, argv + 1, NULL);
 	if (strcmp(cmd, "list") == 0) {
 		for (size_t i = 0; i < gen_nscenarios; i++)
 			printf("%-22s %s\n", gen_scenarios[i].name, gen_scenarios[i].description);
