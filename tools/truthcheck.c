@@ -4,7 +4,8 @@
  *
  *   mxlag-truthcheck --db X.db --truth F.tsv [--totals F.tsv.totals]
  *                    [--min-right PCT] [--max-foreign N] [--max-false-slow N]
- *                    [--slow MS] [--minor PCT] [--lenient-none] [--show N]
+ *                    [--slow MS] [--minor PCT] [--lenient-none] [--unrelated-ok]
+ *                    [--show N]
  *
  * Each truth line (one slow reply) is found in the database by its session
  * (client, ports, server, start within 2 s) and command (request within
@@ -45,6 +46,7 @@ struct opts {
 	double min_right;
 	long max_foreign, max_false_slow;
 	int lenient_none;
+	int unrelated_ok; /* top-level `unrelated` causes are not held against a reply */
 	int show;
 };
 
@@ -298,13 +300,13 @@ static const char *const SQL_MATCH[] = {
     " q.ts AS qts, i.peer, i.ts AS its, coalesce(q.client, i.host) AS sender,"
     " (SELECT pq.server FROM main.causes pc JOIN main.dns_queries pq ON pq.id = pc.dns_query_id"
     "  WHERE pc.id = c.parent_id) AS parent_resolver,"
-    " t.host AS host"
+    " t.host AS host, c.parent_id IS NULL AND NOT (:unrel AND c.relation = 'unrelated') AS top"
     " FROM truth t JOIN main.causes c ON c.transaction_id = t.txn"
     " LEFT JOIN main.dns_queries q ON q.id = c.dns_query_id"
     " LEFT JOIN main.ident_probes i ON i.id = c.ident_probe_id",
     "CREATE INDEX temp.dbc_tid ON dbc (tid, cid)",
     "CREATE TEMP TABLE pairs AS SELECT tc.tid, tc.n, d.cid FROM tcause tc"
-    " JOIN dbc d ON d.tid = tc.tid AND d.parent IS NULL AND d.kind = tc.kind"
+    " JOIN dbc d ON d.tid = tc.tid AND d.top AND d.kind = tc.kind"
     " WHERE (tc.kind = 'dns' AND d.relation = tc.relation AND d.qtype = tc.qtype"
     "        AND d.qname = tc.qname AND d.resolver = tc.resolver AND abs(d.qts - tc.ts) <= :tol)"
     "    OR (tc.kind = 'ident' AND d.peer = tc.peer AND abs(d.its - tc.ts) <= :tol)"
@@ -316,12 +318,12 @@ static const char *const SQL_MATCH[] = {
     " (SELECT count(*) FROM tcause WHERE tid = t.id) AS n_inj,"
     " (SELECT count(*) FROM tcause WHERE tid = t.id AND kind = 'none') AS want_none,"
     " (SELECT count(DISTINCT n) FROM pairs WHERE tid = t.id) AS n_found,"
-    " (SELECT max(share) FROM dbc WHERE tid = t.id AND parent IS NULL) AS top_share,"
-    " (SELECT max(d.share) FROM dbc d WHERE d.tid = t.id AND d.parent IS NULL"
+    " (SELECT max(share) FROM dbc WHERE tid = t.id AND top) AS top_share,"
+    " (SELECT max(d.share) FROM dbc d WHERE d.tid = t.id AND d.top"
     "  AND d.cid IN (SELECT cid FROM pairs WHERE tid = t.id)) AS inj_share,"
-    " (SELECT count(*) FROM dbc d WHERE d.tid = t.id AND d.parent IS NULL"
+    " (SELECT count(*) FROM dbc d WHERE d.tid = t.id AND d.top"
     "  AND d.cid NOT IN (SELECT cid FROM pairs WHERE tid = t.id)) AS extra_all,"
-    " (SELECT count(*) FROM dbc d WHERE d.tid = t.id AND d.parent IS NULL"
+    " (SELECT count(*) FROM dbc d WHERE d.tid = t.id AND d.top"
     "  AND d.cid NOT IN (SELECT cid FROM pairs WHERE tid = t.id) AND d.share >= :minor)"
     "  AS extra_major,"
     " (SELECT count(*) FROM dbc d WHERE d.tid = t.id AND d.sender IS NOT NULL"
@@ -353,6 +355,8 @@ run_match(struct ck *c)
 			sqlite3_bind_double(st, idx, c->o.minor);
 		if ((idx = sqlite3_bind_parameter_index(st, ":tol")) > 0)
 			sqlite3_bind_double(st, idx, 0.002);
+		if ((idx = sqlite3_bind_parameter_index(st, ":unrel")) > 0)
+			sqlite3_bind_int(st, idx, c->o.unrelated_ok);
 		if (sqlite3_step(st) != SQLITE_DONE) {
 			fprintf(stderr, "mxlag-truthcheck: %s\n  in: %.200s\n", sqlite3_errmsg(c->h),
 			        SQL_MATCH[i]);
@@ -370,7 +374,9 @@ run_match(struct ck *c)
 	         " ELSE n_found = n_inj AND inj_share IS NOT NULL AND inj_share >= top_share - 1e-9"
 	         " AND extra_major = 0 END;"
 	         "CREATE INDEX temp.v_kind ON v (kind, right, tid);",
-	         c->o.lenient_none ? "extra_major = 0" : "n_found = 1 AND extra_all = 0");
+	         c->o.lenient_none   ? "extra_major = 0"
+	         : c->o.unrelated_ok ? "extra_all = 0"
+	                             : "n_found = 1 AND extra_all = 0");
 	return exec(c, sql);
 }
 
@@ -382,23 +388,21 @@ struct row {
 	long up_rows, up_linked, dir_wrong;
 };
 
-static const char SQL_KINDS[] =
-    "SELECT kind, count(*), sum(found), sum(slow), sum(right), sum(n_foreign > 0),"
-    " sum(NOT found), sum(found AND NOT slow),"
-    " sum(found AND slow AND CASE WHEN want_none > 0 THEN n_found = 0 ELSE n_found < n_inj END),"
-    " sum(found AND slow AND want_none = 0 AND (inj_share IS NULL OR inj_share < top_share - 1e-9)),"
-    " sum(found AND slow AND CASE WHEN want_none > 0 THEN extra_all > 0 ELSE extra_major > 0 END),"
-    " sum(up_want > 0), sum(up_want > 0 AND up_found = up_want),"
-    " sum(found AND db_outbound IS NOT outbound)"
-    " FROM v GROUP BY kind UNION ALL"
-    " SELECT 'all', count(*), sum(found), sum(slow), sum(right), sum(n_foreign > 0),"
-    " sum(NOT found), sum(found AND NOT slow),"
-    " sum(found AND slow AND CASE WHEN want_none > 0 THEN n_found = 0 ELSE n_found < n_inj END),"
-    " sum(found AND slow AND want_none = 0 AND (inj_share IS NULL OR inj_share < top_share - 1e-9)),"
-    " sum(found AND slow AND CASE WHEN want_none > 0 THEN extra_all > 0 ELSE extra_major > 0 END),"
-    " sum(up_want > 0), sum(up_want > 0 AND up_found = up_want),"
-    " sum(found AND db_outbound IS NOT outbound)"
-    " FROM v";
+/* per kind: counts, then why the wrong ones are wrong (one reply may have several reasons) */
+#define KIND_COLUMNS                                                                               \
+	" count(*), sum(found), sum(slow), sum(right), sum(n_foreign > 0), sum(NOT found),"         \
+	" sum(found AND NOT slow),"                                                                 \
+	" sum(found AND slow AND NOT right AND CASE WHEN want_none > 0"                             \
+	"     THEN n_found = 0 AND extra_all = 0 ELSE n_found < n_inj END),"                        \
+	" sum(found AND slow AND NOT right AND want_none = 0"                                       \
+	"     AND (inj_share IS NULL OR inj_share < top_share - 1e-9)),"                            \
+	" sum(found AND slow AND NOT right AND CASE WHEN want_none > 0"                             \
+	"     THEN extra_all > 0 ELSE extra_major > 0 END),"                                        \
+	" sum(up_want > 0), sum(up_want > 0 AND up_found = up_want),"                               \
+	" sum(found AND db_outbound IS NOT outbound)"
+
+static const char SQL_KINDS[] = "SELECT kind," KIND_COLUMNS " FROM v GROUP BY kind"
+                                " UNION ALL SELECT 'all'," KIND_COLUMNS " FROM v";
 
 static double
 percent(long a, long b)
@@ -562,9 +566,10 @@ report(struct ck *c)
 	if (!st)
 		return -1;
 	printf("mxlag-truthcheck: %s against %s: slow >= %.0f ms, other causes allowed below %.0f "
-	       "%% share%s\n",
+	       "%% share%s%s\n",
 	       c->o.db, c->o.truth, c->o.slow_ms, c->o.minor * 100,
-	       c->o.lenient_none ? ", none: causes below that share allowed" : "");
+	       c->o.lenient_none ? ", none: causes below that share allowed" : "",
+	       c->o.unrelated_ok ? ", unrelated causes ignored" : "");
 	printf("%-24s %7s %7s %7s %7s %6s %7s | %9s %8s %7s %8s %6s %7s\n", "kind", "truth",
 	       "found", "slow", "right", "%right", "foreign", "not-found", "not-slow", "missing",
 	       "not-top", "extra", "dir");
@@ -681,6 +686,8 @@ usage(FILE *f)
 	        "  --slow MS            slow threshold (default 1000)\n"
 	        "  --minor PCT          share under which other causes are tolerated (default 5)\n"
 	        "  --lenient-none       a `none` truth is also right with only such minor causes\n"
+	        "  --unrelated-ok       top-level causes of relation `unrelated` are ignored (not\n"
+	        "                       for the foreign count)\n"
 	        "  --show N             wrong replies listed per kind (default 3, 0: none)\n");
 }
 
@@ -705,6 +712,7 @@ main(int argc, char **argv)
 	    {"slow", required_argument, NULL, 's'},
 	    {"minor", required_argument, NULL, 'm'},
 	    {"lenient-none", no_argument, NULL, 'L'},
+	    {"unrelated-ok", no_argument, NULL, 'U'},
 	    {"show", required_argument, NULL, 'n'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
@@ -733,6 +741,9 @@ main(int argc, char **argv)
 			break;
 		case 'L':
 			c.o.lenient_none = 1;
+			break;
+		case 'U':
+			c.o.unrelated_ok = 1;
 			break;
 		case 'h':
 			usage(stdout);
