@@ -76,9 +76,13 @@ truth_free(struct truth *t)
 void
 truth_clear(struct truth *t)
 {
-	memset(t->sess, 0, (size_t)t->nsess * sizeof(*t->sess));
-	memset(t->dns, 0, (size_t)t->ndns * sizeof(*t->dns));
-	memset(t->ident, 0, (size_t)t->nident * sizeof(*t->ident));
+	/* (an array never grown is NULL: memset must not see it) */
+	if (t->nsess)
+		memset(t->sess, 0, (size_t)t->nsess * sizeof(*t->sess));
+	if (t->ndns)
+		memset(t->dns, 0, (size_t)t->ndns * sizeof(*t->dns));
+	if (t->nident)
+		memset(t->ident, 0, (size_t)t->nident * sizeof(*t->ident));
 	t->nsess = t->ndns = t->nident = 0;
 }
 
@@ -524,6 +528,37 @@ gen_ident(struct gen *g, uint64_t *t, const struct pw_addr *host, const struct p
 	return idx;
 }
 
+/* The truth of the host's connection attempt that got no session. */
+static void
+truth_attempt(struct gen *g, uint16_t port, const struct pw_addr *dst, const char *outcome)
+{
+	struct truth_session *tr;
+
+	if (!g->truth)
+		return;
+	tr = truth_add_session(g->truth);
+	snprintf(tr->protocol, sizeof(tr->protocol), "smtp");
+	pw_addr_fmt(&g->host, tr->client, sizeof(tr->client));
+	pw_addr_fmt(dst, tr->server, sizeof(tr->server));
+	tr->client_port = port;
+	tr->server_port = 25;
+	tr->outbound = 1;
+	snprintf(tr->outcome, sizeof(tr->outcome), "%s", outcome);
+}
+
+void
+gen_connect_refused(struct gen *g, uint64_t t, const struct pw_addr *dst, uint64_t rtt)
+{
+	struct pw_tcp c;
+	uint16_t port = gen_ephemeral(g);
+
+	pw_tcp_init(&c, &g->host, port, dst, 25, (uint32_t)prng_next(&g->rng), 0,
+	            (uint32_t)prng_next(&g->rng), 0);
+	pw_tcp_syn(g->sink, &c, 0, t);
+	pw_tcp_rst(g->sink, &c, 1, t + rtt, 1);
+	truth_attempt(g, port, dst, "refused");
+}
+
 void
 gen_connect_unanswered(struct gen *g, uint64_t t, const struct pw_addr *dst, int retrans)
 {
@@ -539,16 +574,7 @@ gen_connect_unanswered(struct gen *g, uint64_t t, const struct pw_addr *dst, int
 		back *= 2;
 		pw_tcp_syn(g->sink, &c, 0, at);
 	}
-	if (g->truth) {
-		struct truth_session *tr = truth_add_session(g->truth);
-		snprintf(tr->protocol, sizeof(tr->protocol), "smtp");
-		pw_addr_fmt(&g->host, tr->client, sizeof(tr->client));
-		pw_addr_fmt(dst, tr->server, sizeof(tr->server));
-		tr->client_port = port;
-		tr->server_port = 25;
-		tr->outbound = 1;
-		snprintf(tr->outcome, sizeof(tr->outcome), "unanswered");
-	}
+	truth_attempt(g, port, dst, "unanswered");
 }
 
 /* ---- sessions ------------------------------------------------------------------------ */

@@ -192,6 +192,8 @@ int gen_ident(struct gen *g, uint64_t *t, const struct pw_addr *host, const stru
  * outbound truth session with outcome unanswered.
  */
 void gen_connect_unanswered(struct gen *g, uint64_t t, const struct pw_addr *dst, int retrans);
+/* The same refused (RST) rtt later. */
+void gen_connect_refused(struct gen *g, uint64_t t, const struct pw_addr *dst, uint64_t rtt);
 
 /* ---- TCP sessions with a command/reply dialogue ------------------------------ */
 
@@ -325,6 +327,8 @@ struct traffic_result {
 	long slow;             /* slow replies in the truth */
 	double lookups_per_s;
 	size_t max_queued; /* most packets waiting in the sink at once */
+	const char *out;   /* the capture written (NULL: none, e.g. --help) */
+	int quiet;         /* -q: the caller prints no summary */
 };
 
 /*

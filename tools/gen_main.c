@@ -88,8 +88,19 @@ main(int argc, char **argv)
 		usage(stdout);
 		return 0;
 	}
-	if (strcmp(cmd, "traffic") == 0)
-		return gen_traffic(argc - 1, argv + 1, NULL);
+	if (strcmp(cmd, "traffic") == 0) {
+		struct traffic_result tr;
+		t0 = now_s();
+		rc = gen_traffic(argc - 1, argv + 1, &tr);
+		if (rc == 0 && tr.out && !tr.quiet)
+			fprintf(stderr,
+			        "mxlag-gen: %s: %ld sessions, %ld lookups (%.1f/s) + %ld upstream, %ld "
+			        "slow replies, %llu packets, %llu bytes in %.2f s\n",
+			        tr.out, tr.gen.sessions, tr.lookups, tr.lookups_per_s, tr.upstream,
+			        tr.slow, (unsigned long long)tr.gen.packets,
+			        (unsigned long long)tr.gen.bytes, now_s() - t0);
+		return rc;
+	}
 	if (strcmp(cmd, "list") == 0) {
 		for (size_t i = 0; i < gen_nscenarios; i++)
 			printf("%-22s %s\n", gen_scenarios[i].name, gen_scenarios[i].description);

@@ -33,7 +33,6 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "dnsmsg.h"
 #include "gen.h"
@@ -1386,15 +1385,6 @@ parse_num(const char *s, double lo, double hi, double *v, const char *what)
 	return 0;
 }
 
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 int
 gen_traffic(int argc, char **argv, struct traffic_result *res)
 {
@@ -1451,9 +1441,11 @@ gen_traffic(int argc, char **argv, struct traffic_result *res)
 	struct tr_opts o;
 	struct traffic_result local;
 	const char *prof = "light";
-	double v, t0;
+	double v;
 	int c, rc, li = 0;
 
+	if (res)
+		memset(res, 0, sizeof(*res));
 	/* the profile first: every other option overrides it */
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--profile") == 0 && i + 1 < argc)
@@ -1597,15 +1589,9 @@ gen_traffic(int argc, char **argv, struct traffic_result *res)
 	tf->o = o;
 	if (!res)
 		res = &local;
-	t0 = now_s();
 	rc = run(tf, res);
-	if (rc == 0 && !o.gen.quiet)
-		fprintf(stderr,
-		        "mxlag-gen: %s: %ld sessions, %ld lookups (%.1f/s) + %ld upstream, %ld slow "
-		        "replies, %llu packets, %llu bytes in %.2f s\n",
-		        o.out, res->gen.sessions, res->lookups, res->lookups_per_s, res->upstream,
-		        res->slow, (unsigned long long)res->gen.packets,
-		        (unsigned long long)res->gen.bytes, now_s() - t0);
+	res->out = o.out;
+	res->quiet = o.gen.quiet;
 	free(tf->ep_host);
 	free(tf->scratch);
 	free(tf);
