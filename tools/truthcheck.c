@@ -278,15 +278,14 @@ out:
 static const char *const SQL_MATCH[] = {
     "CREATE INDEX temp.tcause_tid ON tcause (tid, n)",
     "CREATE INDEX temp.tup_tid ON tup (tid)",
-    "CREATE TEMP TABLE s AS SELECT id, client, client_port, server, server_port, start, outbound"
-    " FROM main.sessions",
-    "CREATE INDEX temp.s_key ON s (client_port, client, server_port, server, start)",
-    /* SQLite's min() with bare columns: the row with the nearest start */
+    "CREATE INDEX temp.truth_key ON truth (client_port, client, server_port, server)",
+    /* every session once against the truth's key (CROSS JOIN: sessions outside); SQLite's
+     * min() with bare columns: the session with the nearest start */
     "CREATE TEMP TABLE msess (tid INTEGER PRIMARY KEY, sid INTEGER, d REAL)",
-    "INSERT INTO msess SELECT t.id, s.id,"
-    " min(abs(s.start - t.session_start)) FROM truth t JOIN s ON s.client_port = t.client_port"
-    " AND s.client = t.client AND s.server_port = t.server_port AND s.server = t.server"
-    " AND s.start BETWEEN t.session_start - 2 AND t.session_start + 2 GROUP BY t.id",
+    "INSERT INTO msess SELECT t.id, s.id, min(abs(s.start - t.session_start))"
+    " FROM main.sessions s CROSS JOIN truth t ON t.client_port = s.client_port"
+    " AND t.client = s.client AND t.server_port = s.server_port AND t.server = s.server"
+    " WHERE s.start BETWEEN t.session_start - 2 AND t.session_start + 2 GROUP BY t.id",
     "UPDATE truth SET sid = (SELECT sid FROM msess WHERE tid = truth.id)",
     "CREATE TEMP TABLE mtxn (tid INTEGER PRIMARY KEY, txn INTEGER, d REAL)",
     "INSERT INTO mtxn SELECT t.id, x.id,"
@@ -294,8 +293,14 @@ static const char *const SQL_MATCH[] = {
     " ON x.session_id = t.sid AND x.request_ts BETWEEN t.request_ts - 1 AND t.request_ts + 1"
     " AND x.command = t.command GROUP BY t.id",
     "UPDATE truth SET txn = (SELECT txn FROM mtxn WHERE tid = truth.id)",
-    "CREATE INDEX temp.truth_txn ON truth (txn)",
-    "CREATE TEMP TABLE dbc AS SELECT t.id AS tid, c.id AS cid, c.parent_id AS parent, c.kind,"
+    /* the causes of the matched replies; other_host: sent by another address than the
+     * session's host (loopback is the host; an upstream hop may come from the resolver
+     * its parent query asked) */
+    "CREATE TEMP TABLE dbc AS SELECT *, sender IS NOT NULL"
+    " AND instr(',' || host || ',', ',' || sender || ',') = 0"
+    " AND sender NOT LIKE '127.%' AND sender <> '::1'"
+    " AND (parent IS NULL OR parent_resolver IS NULL OR sender <> parent_resolver) AS other_host"
+    " FROM (SELECT t.id AS tid, c.id AS cid, c.parent_id AS parent, c.kind,"
     " c.relation, coalesce(c.share, 0) AS share, q.qtype, q.qname, q.server AS resolver,"
     " q.ts AS qts, i.peer, i.ts AS its, coalesce(q.client, i.host) AS sender,"
     " (SELECT pq.server FROM main.causes pc JOIN main.dns_queries pq ON pq.id = pc.dns_query_id"
@@ -303,8 +308,9 @@ static const char *const SQL_MATCH[] = {
     " t.host AS host, c.parent_id IS NULL AND NOT (:unrel AND c.relation = 'unrelated') AS top"
     " FROM truth t JOIN main.causes c ON c.transaction_id = t.txn"
     " LEFT JOIN main.dns_queries q ON q.id = c.dns_query_id"
-    " LEFT JOIN main.ident_probes i ON i.id = c.ident_probe_id",
+    " LEFT JOIN main.ident_probes i ON i.id = c.ident_probe_id)",
     "CREATE INDEX temp.dbc_tid ON dbc (tid, cid)",
+    /* an injected cause and the top-level database cause that is it */
     "CREATE TEMP TABLE pairs AS SELECT tc.tid, tc.n, d.cid FROM tcause tc"
     " JOIN dbc d ON d.tid = tc.tid AND d.top AND d.kind = tc.kind"
     " WHERE (tc.kind = 'dns' AND d.relation = tc.relation AND d.qtype = tc.qtype"
@@ -312,32 +318,37 @@ static const char *const SQL_MATCH[] = {
     "    OR (tc.kind = 'ident' AND d.peer = tc.peer AND abs(d.its - tc.ts) <= :tol)"
     "    OR tc.kind = 'none'",
     "CREATE INDEX temp.pairs_tid ON pairs (tid, cid)",
+    /* per truth line, in one pass each */
+    "CREATE TEMP TABLE a_inj (tid INTEGER PRIMARY KEY, n_inj INTEGER, want_none INTEGER)",
+    "INSERT INTO a_inj SELECT tid, count(*), sum(kind = 'none') FROM tcause GROUP BY tid",
+    "CREATE TEMP TABLE a_found (tid INTEGER PRIMARY KEY, n_found INTEGER)",
+    "INSERT INTO a_found SELECT tid, count(DISTINCT n) FROM pairs GROUP BY tid",
+    "CREATE TEMP TABLE a_db (tid INTEGER PRIMARY KEY, top_share REAL, inj_share REAL,"
+    " extra_all INTEGER, extra_major INTEGER, n_foreign INTEGER)",
+    "INSERT INTO a_db SELECT d.tid, max(CASE WHEN d.top THEN d.share END),"
+    " max(CASE WHEN d.top AND p.cid IS NOT NULL THEN d.share END),"
+    " sum(d.top AND p.cid IS NULL), sum(d.top AND p.cid IS NULL AND d.share >= :minor),"
+    " sum(d.other_host) FROM dbc d"
+    " LEFT JOIN (SELECT DISTINCT tid, cid FROM pairs) p ON p.tid = d.tid AND p.cid = d.cid"
+    " GROUP BY d.tid",
+    "CREATE TEMP TABLE a_up (tid INTEGER PRIMARY KEY, up_want INTEGER, up_found INTEGER)",
+    "INSERT INTO a_up SELECT u.tid, count(*), sum(EXISTS (SELECT 1 FROM dbc d"
+    "  WHERE d.tid = u.tid AND d.parent IS NOT NULL AND d.relation = 'upstream'"
+    "  AND d.qtype = u.qtype AND d.qname = u.qname AND d.resolver = u.server"
+    "  AND abs(d.qts - u.ts) <= :tol)) FROM tup u GROUP BY u.tid",
     "CREATE TEMP TABLE v AS SELECT t.id AS tid, t.kind AS kind,"
     " t.txn IS NOT NULL AS found, x.latency_ms AS db_ms,"
     " coalesce(x.latency_ms >= :slow, 0) AS slow,"
-    " (SELECT count(*) FROM tcause WHERE tid = t.id) AS n_inj,"
-    " (SELECT count(*) FROM tcause WHERE tid = t.id AND kind = 'none') AS want_none,"
-    " (SELECT count(DISTINCT n) FROM pairs WHERE tid = t.id) AS n_found,"
-    " (SELECT max(share) FROM dbc WHERE tid = t.id AND top) AS top_share,"
-    " (SELECT max(d.share) FROM dbc d WHERE d.tid = t.id AND d.top"
-    "  AND d.cid IN (SELECT cid FROM pairs WHERE tid = t.id)) AS inj_share,"
-    " (SELECT count(*) FROM dbc d WHERE d.tid = t.id AND d.top"
-    "  AND d.cid NOT IN (SELECT cid FROM pairs WHERE tid = t.id)) AS extra_all,"
-    " (SELECT count(*) FROM dbc d WHERE d.tid = t.id AND d.top"
-    "  AND d.cid NOT IN (SELECT cid FROM pairs WHERE tid = t.id) AND d.share >= :minor)"
-    "  AS extra_major,"
-    " (SELECT count(*) FROM dbc d WHERE d.tid = t.id AND d.sender IS NOT NULL"
-    "  AND instr(',' || d.host || ',', ',' || d.sender || ',') = 0"
-    "  AND d.sender NOT LIKE '127.%' AND d.sender <> '::1'"
-    "  AND (d.parent IS NULL OR d.parent_resolver IS NULL OR d.sender <> d.parent_resolver))"
-    "  AS n_foreign,"
-    " (SELECT count(*) FROM tup WHERE tid = t.id) AS up_want,"
-    " (SELECT count(*) FROM tup u WHERE u.tid = t.id AND EXISTS (SELECT 1 FROM dbc d"
-    "  WHERE d.tid = u.tid AND d.parent IS NOT NULL AND d.relation = 'upstream'"
-    "  AND d.qtype = u.qtype AND d.qname = u.qname AND d.resolver = u.server"
-    "  AND abs(d.qts - u.ts) <= :tol)) AS up_found,"
+    " coalesce(ai.n_inj, 0) AS n_inj, coalesce(ai.want_none, 0) AS want_none,"
+    " coalesce(af.n_found, 0) AS n_found, ad.top_share, ad.inj_share,"
+    " coalesce(ad.extra_all, 0) AS extra_all, coalesce(ad.extra_major, 0) AS extra_major,"
+    " coalesce(ad.n_foreign, 0) AS n_foreign,"
+    " coalesce(au.up_want, 0) AS up_want, coalesce(au.up_found, 0) AS up_found,"
     " s.outbound AS db_outbound, t.outbound AS outbound"
-    " FROM truth t LEFT JOIN main.transactions x ON x.id = t.txn LEFT JOIN s ON s.id = t.sid",
+    " FROM truth t LEFT JOIN main.transactions x ON x.id = t.txn"
+    " LEFT JOIN main.sessions s ON s.id = t.sid LEFT JOIN a_inj ai ON ai.tid = t.id"
+    " LEFT JOIN a_found af ON af.tid = t.id LEFT JOIN a_db ad ON ad.tid = t.id"
+    " LEFT JOIN a_up au ON au.tid = t.id",
     NULL,
 };
 
@@ -451,10 +462,7 @@ list_wrong(struct ck *c, const char *kind, int max)
 	sqlite3_stmt *d = prep(
 	    c, "SELECT d.kind, d.parent, d.relation, d.qtype, d.qname, d.resolver, d.qts, d.peer,"
 	       " d.its, d.share, d.sender,"
-	       " d.cid IN (SELECT cid FROM pairs p WHERE p.tid = d.tid),"
-	       " d.sender IS NOT NULL AND instr(',' || d.host || ',', ',' || d.sender || ',') = 0"
-	       " AND d.sender NOT LIKE '127.%' AND d.sender <> '::1'"
-	       " AND (d.parent IS NULL OR d.parent_resolver IS NULL OR d.sender <> d.parent_resolver)"
+	       " d.cid IN (SELECT cid FROM pairs p WHERE p.tid = d.tid), d.other_host"
 	       " FROM dbc d WHERE d.tid = ?1"
 	       " ORDER BY coalesce((SELECT p.share FROM dbc p WHERE p.tid = d.tid"
 	       " AND p.cid = d.parent), d.share) DESC, coalesce(d.parent, d.cid),"
