@@ -815,7 +815,8 @@ gen_body(struct prng *r, char *buf, size_t len, const char *from, const char *to
 	}
 }
 
-/* ---- clients ---------------------------------------------------------------------------------- */
+/* ---- clients ----------------------------------------------------------------------------------
+ */
 
 struct pw_addr
 gen_client_v4(unsigned i)
@@ -866,7 +867,8 @@ gen_client_port(uint16_t *p, struct prng *r)
 	return *p;
 }
 
-/* ---- POP3 ------------------------------------------------------------------------------------- */
+/* ---- POP3 -------------------------------------------------------------------------------------
+ */
 
 void
 pop3_mailbox(struct sess *s, unsigned nmsg, char *scratch)

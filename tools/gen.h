@@ -68,7 +68,7 @@ struct truth_cause {
 
 struct truth_slow {
 	char command[12];
-	uint64_t req_ns; /* the request (for GREETING: the handshake's end) */
+	uint64_t req_ns;   /* the request (for GREETING: the handshake's end) */
 	const char *label; /* generator's tag (traffic: the incident kind); not in the JSON */
 	double latency_ms;
 	char reply_code[8];

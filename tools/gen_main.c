@@ -93,12 +93,13 @@ main(int argc, char **argv)
 		t0 = now_s();
 		rc = gen_traffic(argc - 1, argv + 1, &tr);
 		if (rc == 0 && tr.out && !tr.quiet)
-			fprintf(stderr,
-			        "mxlag-gen: %s: %ld sessions, %ld lookups (%.1f/s) + %ld upstream, %ld "
-			        "slow replies, %llu packets, %llu bytes in %.2f s\n",
-			        tr.out, tr.gen.sessions, tr.lookups, tr.lookups_per_s, tr.upstream,
-			        tr.slow, (unsigned long long)tr.gen.packets,
-			        (unsigned long long)tr.gen.bytes, now_s() - t0);
+			fprintf(
+			    stderr,
+			    "mxlag-gen: %s: %ld sessions, %ld lookups (%.1f/s) + %ld upstream, %ld "
+			    "slow replies, %llu packets, %llu bytes in %.2f s\n",
+			    tr.out, tr.gen.sessions, tr.lookups, tr.lookups_per_s, tr.upstream,
+			    tr.slow, (unsigned long long)tr.gen.packets,
+			    (unsigned long long)tr.gen.bytes, now_s() - t0);
 		return rc;
 	}
 	if (strcmp(cmd, "list") == 0) {

@@ -45,10 +45,11 @@
 #define TR_MAX_LABELS 32
 
 #define TRUTH_HEADER                                                                               \
-	"client\tclient_port\tserver\tserver_port\tsession_start\thost\toutbound\tprotocol\tcommand" \
+	"client\tclient_port\tserver\tserver_port\tsession_"                                       \
+	"start\thost\toutbound\tprotocol\tcommand"                                                 \
 	"\trequest_ts\tlatency_ms\tkind\tcauses\tcause_ts\tupstream\tupstream_ts\n"
 
-/* ---- incident kinds ------------------------------------------------------------------ */
+/* ---- incident kinds ---------------------------------------------------------- */
 
 enum kind {
 	K_CLIENT_PTR, /* client PTR unanswered: slow greeting */
@@ -96,7 +97,7 @@ static const struct stub stubs[] = {
 static const struct stub stub_djbdns = {"djbdns", 3, {0, SEC(3), SEC(14)}, SEC(25), 1};
 static const struct stub stub_3s = {"timeout:3 attempts:1", 1, {0, 0, 0}, SEC(3), 0};
 
-/* ---- options and profiles --------------------------------------------------------------- */
+/* ---- options and profiles ---------------------------------------------------- */
 
 struct tr_opts {
 	struct gen_options gen;
@@ -118,7 +119,8 @@ struct profile {
 };
 
 static const struct profile profiles[] = {
-    {"light", "one host, 60 s, 50 sessions/s, 4 lookups, every incident kind now and then",
+    {"light",
+     "one host, 60 s, 50 sessions/s, 4 lookups, every incident kind now and then",
      {.hosts = 1,
       .seconds = 60,
       .rate = 50,
@@ -178,7 +180,7 @@ static const struct profile profiles[] = {
 };
 #define NPROFILES ((int)(sizeof(profiles) / sizeof(profiles[0])))
 
-/* ---- state ----------------------------------------------------------------------------- */
+/* ---- state ------------------------------------------------------------------- */
 
 struct tr_host {
 	struct pw_addr v4, v6; /* v6 == v4 when the host has no IPv6 address */
@@ -235,14 +237,14 @@ struct tr {
 	uint16_t port[TR_CLIENTS];
 	FILE *tsv;
 	char *scratch;
-	long dead_seq; /* fresh names for dead sender domains */
+	long dead_seq;    /* fresh names for dead sender domains */
 	uint64_t ptr2_at; /* K_RECONNECT: when part 1 sent its PTR query */
 	struct totals tot;
 	size_t max_queued;
 	int err;
 };
 
-/* ---- small helpers ------------------------------------------------------------------------ */
+/* ---- small helpers ----------------------------------------------------------- */
 
 /* 1 with probability pct percent */
 static int
@@ -334,8 +336,8 @@ dnsbl_name(const struct pw_addr *cli, const char *zone, char *buf, size_t n)
 
 /* DNSBL zones: the first two asked at connect, then one at RCPT, then
  * (past 11 lookups) the others at connect */
-static const char *const bl_zones[] = {"zen.dnsbl.example",  "b.barracuda.example",
-                                       "bl.spamcop.example", "dnsbl.sorbs.example",
+static const char *const bl_zones[] = {"zen.dnsbl.example",    "b.barracuda.example",
+                                       "bl.spamcop.example",   "dnsbl.sorbs.example",
                                        "psbl.surriel.example", "ix.dnsbl.example",
                                        "bl.mailspike.example", "truncate.gbudb.example"};
 #define NZONES ((int)(sizeof(bl_zones) / sizeof(bl_zones[0])))
@@ -343,7 +345,7 @@ static const char *const bl_zones[] = {"zen.dnsbl.example",  "b.barracuda.exampl
 #define MAX_LOOKUPS (11 + NZONES - 3)
 static const char DEAD_ZONE[] = "rbl.unreachable.example";
 
-/* ---- lookups ---------------------------------------------------------------------------------- */
+/* ---- lookups ----------------------------------------------------------------- */
 
 /* The authoritative server the resolver asks for qname. */
 static struct pw_addr
@@ -387,7 +389,8 @@ ask_after(struct tr *tf, uint64_t *t, const char *qname, uint16_t qtype, int rco
 		                     .qtype = qtype,
 		                     .tries = 1,
 		                     .rcode = rcode,
-		                     .answer_ns = dt > MS(1) ? dt - MS(1) : US(prng_range(&g->rng, 2000, 9000)),
+		                     .answer_ns = dt > MS(1) ? dt - MS(1)
+		                                             : US(prng_range(&g->rng, 2000, 9000)),
 		                     .answer = answer,
 		                     .upstream = 1};
 		gen_dns(g, &tu, &u);
@@ -424,7 +427,8 @@ ask(struct tr *tf, uint64_t *t, const char *qname, uint16_t qtype, int rcode, co
 static struct dead
 ask_dead(struct tr *tf, uint64_t *t, const char *qname, uint16_t qtype, const struct stub *st)
 {
-	static const uint64_t hop_at[] = {US(300), MS(800), MS(2000), MS(4500), MS(9000), MS(18000)};
+	static const uint64_t hop_at[] = {US(300),  MS(800),  MS(2000),
+	                                  MS(4500), MS(9000), MS(18000)};
 	struct gen *g = &tf->g;
 	struct dead d = {.q = -1};
 	uint64_t t0 = *t;
@@ -496,7 +500,7 @@ ident(struct tr *tf, uint64_t *t, const struct sess *s, enum ident_outcome o, in
 	                 retrans, timeout, s->rtt);
 }
 
-/* ---- one inbound session --------------------------------------------------------------- */
+/* ---- one inbound session ----------------------------------------------------- */
 
 static struct truth_slow *
 pop3_greeting(struct sess *s, uint64_t at)
@@ -504,8 +508,9 @@ pop3_greeting(struct sess *s, uint64_t at)
 	char line[96];
 	struct truth_slow *sl;
 
-	snprintf(line, sizeof(line), "+OK <%u.%u@%s>\r\n", (unsigned)(prng_next(&s->g->rng) % 90000),
-	         (unsigned)(s->req_t / PW_NS_PER_S), s->g->hostname);
+	snprintf(line, sizeof(line), "+OK <%u.%u@%s>\r\n",
+	         (unsigned)(prng_next(&s->g->rng) % 90000), (unsigned)(s->req_t / PW_NS_PER_S),
+	         s->g->hostname);
 	sl = sess_reply_at(s, at, "GREETING", line, strlen(line));
 	sess_quickack(s);
 	return sl;
@@ -537,7 +542,8 @@ at_connect(struct tr *tf, const struct plan *p, struct sess *s, struct dead *dq,
 		ask(tf, &t, h->arpa, DNS_T_PTR, DNS_R_NOERROR, h->name);
 	if (!p->pop3) {
 		if (p->kind == K_IDENT)
-			*id = ident(tf, &t, s, IDENT_UNANSWERED, 4, SEC(prng_range(&g->rng, 1, 2) * 5));
+			*id = ident(tf, &t, s, IDENT_UNANSWERED, 4,
+			            SEC(prng_range(&g->rng, 1, 2) * 5));
 		else if (pct(&g->rng, tf->o.ident_refused))
 			ident(tf, &t, s, IDENT_REFUSED, 0, SEC(5));
 		else if (pct(&g->rng, tf->o.ident_probe))
@@ -548,7 +554,7 @@ at_connect(struct tr *tf, const struct plan *p, struct sess *s, struct dead *dq,
 		if (p->part == 1)
 			tf->ptr2_at = t + SEC(17);
 		*dq = ask_dead(tf, &t, ptr, DNS_T_PTR,
-		               p->kind == K_OUTLIVED  ? &stub_3s
+		               p->kind == K_OUTLIVED    ? &stub_3s
 		               : p->kind == K_RECONNECT ? &stubs[0]
 		                                        : pick_stub(tf));
 		ptr_ok = 0;
@@ -689,7 +695,8 @@ inbound(struct tr *tf, const struct plan *p)
 	else if (p->client < 0)
 		snprintf(sender, sizeof(sender), "%s", tf->host[-1 - p->client].domain);
 	else
-		snprintf(sender, sizeof(sender), "sender%u.example", (unsigned)(prng_next(&g->rng) % 300));
+		snprintf(sender, sizeof(sender), "sender%u.example",
+		         (unsigned)(prng_next(&g->rng) % 300));
 	snprintf(from, sizeof(from), "user%u@%s", (unsigned)(prng_next(&g->rng) % 5000), sender);
 	snprintf(line, sizeof(line), "MAIL FROM:<%s>\r\n", from);
 	sess_sendstr(&s, line);
@@ -736,7 +743,8 @@ inbound(struct tr *tf, const struct plan *p)
 		smtp_quit(&s);
 		return;
 	}
-	sl = sess_reply_at(&s, t + US(prng_range(&g->rng, 30, 150)), "RCPT", "250 Accepted\r\n", 14);
+	sl =
+	    sess_reply_at(&s, t + US(prng_range(&g->rng, 30, 150)), "RCPT", "250 Accepted\r\n", 14);
 	if (p->kind == K_DNSBL && p->part == 1)
 		blame(planned(tf, sl, lab[K_DNSBL]), &dq, "dnsbl");
 
@@ -752,9 +760,10 @@ inbound(struct tr *tf, const struct plan *p)
 		char key[96];
 		t = s.req_t + US(prng_range(&g->rng, 60, 250));
 		if (n >= 10) {
-			snprintf(key, sizeof(key), "s%u._domainkey.%s", (unsigned)prng_range(&g->rng, 1, 3),
-			         sender);
-			ask(tf, &t, key, DNS_T_TXT, DNS_R_NOERROR, "v=DKIM1; k=rsa; p=MIGfMA0GCSqGSIb3");
+			snprintf(key, sizeof(key), "s%u._domainkey.%s",
+			         (unsigned)prng_range(&g->rng, 1, 3), sender);
+			ask(tf, &t, key, DNS_T_TXT, DNS_R_NOERROR,
+			    "v=DKIM1; k=rsa; p=MIGfMA0GCSqGSIb3");
 		}
 		if (n >= 11) {
 			snprintf(key, sizeof(key), "_dmarc.%s", sender);
@@ -765,7 +774,7 @@ inbound(struct tr *tf, const struct plan *p)
 	smtp_quit(&s);
 }
 
-/* ---- episodes ------------------------------------------------------------------------------- */
+/* ---- episodes ---------------------------------------------------------------- */
 
 static enum kind
 roll_kind(struct tr *tf, const double *mix)
@@ -857,7 +866,7 @@ ep_plain(struct tr *tf, uint64_t t)
 static int
 ep_shared(struct tr *tf, uint64_t t)
 {
-	static const enum kind pool[] = {K_CLIENT_PTR, K_FILTER, K_IDENT,   K_DNSBL,
+	static const enum kind pool[] = {K_CLIENT_PTR, K_FILTER,   K_IDENT, K_DNSBL,
 	                                 K_SENDER,     K_OUTLIVED, K_NONE};
 	struct gen *g = &tf->g;
 	int nh = tf->o.hosts, k = 2 + (int)(prng_next(&g->rng) % 3), chosen[TR_MAX_HOSTS];
@@ -971,8 +980,8 @@ ep_outbound(struct tr *tf, uint64_t t)
 	snprintf(to, sizeof(to), "user%u@%s", (unsigned)(prng_next(&g->rng) % 900), dom);
 	smtp_envelope_body(&s, from, to, NULL, (size_t)prng_range(&g->rng, 300, 2000));
 	if (roll < 20) {
-		struct truth_slow *sl = smtp_data_end_at(
-		    &s, s.req_t + s.rtt + MS(prng_range(&g->rng, 3000, 20000)));
+		struct truth_slow *sl =
+		    smtp_data_end_at(&s, s.req_t + s.rtt + MS(prng_range(&g->rng, 3000, 20000)));
 		truth_cause_none(planned(tf, sl, LABEL_REMOTE));
 	} else {
 		smtp_data_end_at(&s, s.req_t + s.rtt + MS(prng_range(&g->rng, 5, 300)));
@@ -998,7 +1007,7 @@ episode(struct tr *tf, uint64_t t)
 	return ep_plain(tf, t);
 }
 
-/* ---- truth output ------------------------------------------------------------------------ */
+/* ---- truth output ------------------------------------------------------------ */
 
 static void
 count_label(struct totals *tot, const char *label)
@@ -1098,11 +1107,12 @@ end_episode(struct tr *tf)
 		for (int j = 0; j < s->nslow; j++) {
 			const struct truth_slow *sl = &s->slow[j];
 			if (!sl->label || !sl->ncauses) {
-				fprintf(stderr,
-				        "mxlag-gen: traffic: unplanned slow %s (%.0f ms) of %s:%d -> "
-				        "%s:%d\n",
-				        sl->command, sl->latency_ms, s->client, s->client_port, s->server,
-				        s->server_port);
+				fprintf(
+				    stderr,
+				    "mxlag-gen: traffic: unplanned slow %s (%.0f ms) of %s:%d -> "
+				    "%s:%d\n",
+				    sl->command, sl->latency_ms, s->client, s->client_port,
+				    s->server, s->server_port);
 				tf->err = 1;
 				continue;
 			}
@@ -1169,7 +1179,7 @@ write_totals(struct tr *tf, const char *path, const struct gen_result *r, uint64
 	return 0;
 }
 
-/* ---- the run ------------------------------------------------------------------------------ */
+/* ---- the run ----------------------------------------------------------------- */
 
 static void
 host_init(struct tr_host *h, int i)
@@ -1287,35 +1297,36 @@ run(struct tr *tf, struct traffic_result *res)
 	return rc;
 }
 
-/* ---- command line ----------------------------------------------------------------------------- */
+/* ---- command line ------------------------------------------------------------ */
 
 static void
 usage(FILE *f)
 {
-	fprintf(f,
-	        "usage: mxlag-gen traffic -o FILE.pcap [--truth FILE.tsv] [--totals FILE] [options]\n"
-	        "  --profile NAME        preset (default light); the options below override it\n"
-	        "  --hosts N             mail hosts 192.0.2.10, .11, ... (1-%d); 2 or more: a mirror "
-	        "port\n"
-	        "  --seconds S           packet time over which sessions start\n"
-	        "  --sessions-per-s R    SMTP/POP3 sessions per second, all hosts together\n"
-	        "  --lookups N           lookups per SMTP session (1 = the PTR; up to 11 in protocol "
-	        "order,\n"
-	        "                        more (up to %d): further DNSBL zones)\n"
-	        "  --mix KIND=PCT,...    incidents, percent of sessions (unlisted kinds: 0)\n"
-	        "  --stub NAME|mixed     the hosts' resolver retries: glibc-5, glibc-3, glibc-2x3\n"
-	        "  --pop3 PCT  --v6 PCT  POP3 sessions; IPv6 clients (to the first host)\n"
-	        "  --ident-probe PCT     an ident SYN that gets no answer, given up in < 0.4 s\n"
-	        "  --ident-refused PCT   an ident probe refused at once\n"
-	        "  --shared PCT          episodes with one client on 2-4 hosts at once (incidents "
-	        "overlap)\n"
-	        "  --relay PCT           deliveries from one monitored host to another\n"
-	        "  --outbound PCT        deliveries to remote MXes (10 %% dead, 10 %% slow DATA-END)\n"
-	        "  --upstream            the resolver's own queries to authoritative servers on the "
-	        "wire\n"
-	        "  --seed S  --link TYPE  --nanosecond  --pcapng  -q\n"
-	        "kinds:",
-	        TR_MAX_HOSTS, MAX_LOOKUPS);
+	fprintf(
+	    f,
+	    "usage: mxlag-gen traffic -o FILE.pcap [--truth FILE.tsv] [--totals FILE] [options]\n"
+	    "  --profile NAME        preset (default light); the options below override it\n"
+	    "  --hosts N             mail hosts 192.0.2.10, .11, ... (1-%d); 2 or more: a mirror "
+	    "port\n"
+	    "  --seconds S           packet time over which sessions start\n"
+	    "  --sessions-per-s R    SMTP/POP3 sessions per second, all hosts together\n"
+	    "  --lookups N           lookups per SMTP session (1 = the PTR; up to 11 in protocol "
+	    "order,\n"
+	    "                        more (up to %d): further DNSBL zones)\n"
+	    "  --mix KIND=PCT,...    incidents, percent of sessions (unlisted kinds: 0)\n"
+	    "  --stub NAME|mixed     the hosts' resolver retries: glibc-5, glibc-3, glibc-2x3\n"
+	    "  --pop3 PCT  --v6 PCT  POP3 sessions; IPv6 clients (to the first host)\n"
+	    "  --ident-probe PCT     an ident SYN that gets no answer, given up in < 0.4 s\n"
+	    "  --ident-refused PCT   an ident probe refused at once\n"
+	    "  --shared PCT          episodes with one client on 2-4 hosts at once (incidents "
+	    "overlap)\n"
+	    "  --relay PCT           deliveries from one monitored host to another\n"
+	    "  --outbound PCT        deliveries to remote MXes (10 %% dead, 10 %% slow DATA-END)\n"
+	    "  --upstream            the resolver's own queries to authoritative servers on the "
+	    "wire\n"
+	    "  --seed S  --link TYPE  --nanosecond  --pcapng  -q\n"
+	    "kinds:",
+	    TR_MAX_HOSTS, MAX_LOOKUPS);
 	for (int k = 0; k < K_NKINDS; k++)
 		fprintf(f, " %s", labels[SC_PLAIN][k]);
 	fprintf(f, "\nprofiles:\n");
@@ -1377,8 +1388,8 @@ parse_num(const char *s, double lo, double hi, double *v, const char *what)
 	double x = strtod(s, &end);
 
 	if (*s == '\0' || *end || x < lo || x > hi) {
-		fprintf(stderr, "mxlag-gen: %s wants a number from %g to %g, not %s\n", what, lo, hi,
-		        s);
+		fprintf(stderr, "mxlag-gen: %s wants a number from %g to %g, not %s\n", what, lo,
+		        hi, s);
 		return -1;
 	}
 	*v = x;
@@ -1515,13 +1526,13 @@ gen_traffic(int argc, char **argv, struct traffic_result *res)
 		case O_SHARED:
 		case O_RELAY:
 		case O_OUTBOUND: {
-			double *dst = c == O_POP3          ? &o.pop3
-			              : c == O_V6          ? &o.v6
-			              : c == O_IDENT_PROBE ? &o.ident_probe
+			double *dst = c == O_POP3            ? &o.pop3
+			              : c == O_V6            ? &o.v6
+			              : c == O_IDENT_PROBE   ? &o.ident_probe
 			              : c == O_IDENT_REFUSED ? &o.ident_refused
-			              : c == O_SHARED      ? &o.shared
-			              : c == O_RELAY       ? &o.relay
-			                                   : &o.outbound;
+			              : c == O_SHARED        ? &o.shared
+			              : c == O_RELAY         ? &o.relay
+			                                     : &o.outbound;
 			if (parse_pct(optarg, dst, longopts[li].name) != 0)
 				return 2;
 			break;
@@ -1574,7 +1585,8 @@ gen_traffic(int argc, char **argv, struct traffic_result *res)
 		return 2;
 	}
 	if (o.shared + o.relay + o.outbound > 100) {
-		fprintf(stderr, "mxlag-gen: --shared, --relay and --outbound add up to over 100 %%\n");
+		fprintf(stderr,
+		        "mxlag-gen: --shared, --relay and --outbound add up to over 100 %%\n");
 		return 2;
 	}
 	if (!o.gen.seed)

@@ -34,9 +34,9 @@
 #define NCOLS 16
 #define MAX_CAUSE_LINES 12 /* per listed reply */
 static const char *const COLS[NCOLS] = {
-    "client",   "client_port", "server",     "server_port", "session_start", "host",
-    "outbound", "protocol",    "command",    "request_ts",  "latency_ms",    "kind",
-    "causes",   "cause_ts",    "upstream",   "upstream_ts",
+    "client",   "client_port", "server",   "server_port", "session_start", "host",
+    "outbound", "protocol",    "command",  "request_ts",  "latency_ms",    "kind",
+    "causes",   "cause_ts",    "upstream", "upstream_ts",
 };
 
 struct opts {
@@ -56,7 +56,7 @@ struct ck {
 	int failed;
 };
 
-/* ---- SQLite helpers --------------------------------------------------------------- */
+/* ---- SQLite helpers ---------------------------------------------------------- */
 
 static int
 exec(struct ck *c, const char *sql)
@@ -103,7 +103,7 @@ text(sqlite3_stmt *st, int i)
 	return s ? s : "";
 }
 
-/* ---- loading the truth ------------------------------------------------------------- */
+/* ---- loading the truth ------------------------------------------------------- */
 
 static const char SQL_TRUTH[] =
     "PRAGMA temp_store = MEMORY;"
@@ -198,13 +198,15 @@ load_truth(struct ck *c)
 			for (int i = 0; ok && i < NCOLS; i++)
 				ok = strcmp(fld[i], COLS[i]) == 0;
 			if (!ok) {
-				fprintf(stderr, "%s: not a traffic truth file (header)\n", c->o.truth);
+				fprintf(stderr, "%s: not a traffic truth file (header)\n",
+				        c->o.truth);
 				goto out;
 			}
 			continue;
 		}
 		if (n != NCOLS) {
-			fprintf(stderr, "%s:%ld: %d columns, want %d\n", c->o.truth, lineno, n, NCOLS);
+			fprintf(stderr, "%s:%ld: %d columns, want %d\n", c->o.truth, lineno, n,
+			        NCOLS);
 			goto out;
 		}
 		rows++;
@@ -229,8 +231,8 @@ load_truth(struct ck *c)
 			nc = split(specs, ';', cs, 64);
 			nt = split(tss, ';', ts, 64);
 			if (nt != nc) {
-				fprintf(stderr, "%s:%ld: %d causes but %d times\n", c->o.truth, lineno,
-				        nc, nt);
+				fprintf(stderr, "%s:%ld: %d causes but %d times\n", c->o.truth,
+				        lineno, nc, nt);
 				goto out;
 			}
 			for (int k = 0; k < nc; k++) {
@@ -238,8 +240,8 @@ load_truth(struct ck *c)
 				sqlite3_bind_int64(st, 1, rows);
 				sqlite3_bind_int(st, 2, k);
 				if (bind_cause(st, cs[k]) != 0) {
-					fprintf(stderr, "%s:%ld: bad cause %s\n", c->o.truth, lineno,
-					        cs[k]);
+					fprintf(stderr, "%s:%ld: bad cause %s\n", c->o.truth,
+					        lineno, cs[k]);
 					goto out;
 				}
 				if (strcmp(ts[k], "-") == 0)
@@ -268,7 +270,7 @@ out:
 	return rc;
 }
 
-/* ---- matching ----------------------------------------------------------------------- */
+/* ---- matching ---------------------------------------------------------------- */
 
 /*
  * dbc: every cause of a matched reply, with its query or probe; pairs: an
@@ -369,8 +371,8 @@ run_match(struct ck *c)
 		if ((idx = sqlite3_bind_parameter_index(st, ":unrel")) > 0)
 			sqlite3_bind_int(st, idx, c->o.unrelated_ok);
 		if (sqlite3_step(st) != SQLITE_DONE) {
-			fprintf(stderr, "mxlag-truthcheck: %s\n  in: %.200s\n", sqlite3_errmsg(c->h),
-			        SQL_MATCH[i]);
+			fprintf(stderr, "mxlag-truthcheck: %s\n  in: %.200s\n",
+			        sqlite3_errmsg(c->h), SQL_MATCH[i]);
 			sqlite3_finalize(st);
 			return -1;
 		}
@@ -391,7 +393,7 @@ run_match(struct ck *c)
 	return exec(c, sql);
 }
 
-/* ---- report ------------------------------------------------------------------------- */
+/* ---- report ------------------------------------------------------------------ */
 
 struct row {
 	char kind[40];
@@ -401,15 +403,15 @@ struct row {
 
 /* per kind: counts, then why the wrong ones are wrong (one reply may have several reasons) */
 #define KIND_COLUMNS                                                                               \
-	" count(*), sum(found), sum(slow), sum(right), sum(n_foreign > 0), sum(NOT found),"         \
-	" sum(found AND NOT slow),"                                                                 \
-	" sum(found AND slow AND NOT right AND CASE WHEN want_none > 0"                             \
-	"     THEN n_found = 0 AND extra_all = 0 ELSE n_found < n_inj END),"                        \
-	" sum(found AND slow AND NOT right AND want_none = 0"                                       \
-	"     AND (inj_share IS NULL OR inj_share < top_share - 1e-9)),"                            \
-	" sum(found AND slow AND NOT right AND CASE WHEN want_none > 0"                             \
-	"     THEN extra_all > 0 ELSE extra_major > 0 END),"                                        \
-	" sum(up_want > 0), sum(up_want > 0 AND up_found = up_want),"                               \
+	" count(*), sum(found), sum(slow), sum(right), sum(n_foreign > 0), sum(NOT found),"        \
+	" sum(found AND NOT slow),"                                                                \
+	" sum(found AND slow AND NOT right AND CASE WHEN want_none > 0"                            \
+	"     THEN n_found = 0 AND extra_all = 0 ELSE n_found < n_inj END),"                       \
+	" sum(found AND slow AND NOT right AND want_none = 0"                                      \
+	"     AND (inj_share IS NULL OR inj_share < top_share - 1e-9)),"                           \
+	" sum(found AND slow AND NOT right AND CASE WHEN want_none > 0"                            \
+	"     THEN extra_all > 0 ELSE extra_major > 0 END),"                                       \
+	" sum(up_want > 0), sum(up_want > 0 AND up_found = up_want),"                              \
 	" sum(found AND db_outbound IS NOT outbound)"
 
 static const char SQL_KINDS[] = "SELECT kind," KIND_COLUMNS " FROM v GROUP BY kind"
@@ -432,10 +434,12 @@ print_cause_line(sqlite3_stmt *d)
 		snprintf(what, sizeof(what), "dns:%s:%s:%s:%s @%.6f", text(d, 2), text(d, 3),
 		         text(d, 4), text(d, 5), sqlite3_column_double(d, 6));
 	else if (strcmp(kind, "ident") == 0)
-		snprintf(what, sizeof(what), "ident:%s @%.6f", text(d, 7), sqlite3_column_double(d, 8));
+		snprintf(what, sizeof(what), "ident:%s @%.6f", text(d, 7),
+		         sqlite3_column_double(d, 8));
 	else
 		snprintf(what, sizeof(what), "%s", kind);
-	printf("    %s%s share %.3f", child ? "  upstream " : "", what, sqlite3_column_double(d, 9));
+	printf("    %s%s share %.3f", child ? "  upstream " : "", what,
+	       sqlite3_column_double(d, 9));
 	if (sqlite3_column_type(d, 10) != SQLITE_NULL)
 		printf(" from %s", text(d, 10));
 	if (sqlite3_column_int(d, 11))
@@ -475,17 +479,18 @@ list_wrong(struct ck *c, const char *kind, int max)
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		long tid = sqlite3_column_int64(st, 0);
 		printf("[%s] %s:%d -> %s:%d (host %s), session %s, %s at %s: truth %.1f ms; ", kind,
-		       text(st, 1), sqlite3_column_int(st, 2), text(st, 3), sqlite3_column_int(st, 4),
-		       text(st, 9), text(st, 5), text(st, 6), text(st, 7),
-		       sqlite3_column_double(st, 8));
+		       text(st, 1), sqlite3_column_int(st, 2), text(st, 3),
+		       sqlite3_column_int(st, 4), text(st, 9), text(st, 5), text(st, 6),
+		       text(st, 7), sqlite3_column_double(st, 8));
 		if (!sqlite3_column_int(st, 10)) {
 			printf("mxlag: %s\n", sqlite3_column_type(st, 13) == SQLITE_NULL
 			                          ? "no such session"
 			                          : "no such reply in the session");
 			continue;
 		}
-		printf("mxlag: session %lld, transaction %lld, %.1f ms\n", sqlite3_column_int64(st, 13),
-		       sqlite3_column_int64(st, 14), sqlite3_column_double(st, 11));
+		printf("mxlag: session %lld, transaction %lld, %.1f ms\n",
+		       sqlite3_column_int64(st, 13), sqlite3_column_int64(st, 14),
+		       sqlite3_column_double(st, 11));
 		printf("  expected:\n");
 		sqlite3_reset(tc);
 		sqlite3_bind_int64(tc, 1, tid);
@@ -495,7 +500,8 @@ list_wrong(struct ck *c, const char *kind, int max)
 				printf("    dns:%s:%s:%s:%s @%.6f\n", text(tc, 1), text(tc, 2),
 				       text(tc, 3), text(tc, 4), sqlite3_column_double(tc, 6));
 			else if (strcmp(k, "ident") == 0)
-				printf("    ident:%s @%.6f\n", text(tc, 5), sqlite3_column_double(tc, 6));
+				printf("    ident:%s @%.6f\n", text(tc, 5),
+				       sqlite3_column_double(tc, 6));
 			else
 				printf("    none\n");
 		}
@@ -585,18 +591,19 @@ report(struct ck *c)
 		struct row r;
 		memset(&r, 0, sizeof(r));
 		snprintf(r.kind, sizeof(r.kind), "%s", text(st, 0));
-		long *f[] = {&r.truth,   &r.found,       &r.slow,  &r.right,   &r.foreign,
-		             &r.not_found, &r.not_slow,  &r.missing, &r.not_largest, &r.extra,
-		             &r.up_rows, &r.up_linked,   &r.dir_wrong};
+		long *f[] = {&r.truth,     &r.found,     &r.slow,     &r.right,       &r.foreign,
+		             &r.not_found, &r.not_slow,  &r.missing,  &r.not_largest, &r.extra,
+		             &r.up_rows,   &r.up_linked, &r.dir_wrong};
 		for (int i = 0; i < 13; i++)
 			*f[i] = sqlite3_column_int64(st, i + 1);
 		if (strcmp(r.kind, "all") == 0)
 			all = r;
 		else if (nk < 64)
 			snprintf(kinds[nk++], sizeof(kinds[0]), "%s", r.kind);
-		printf("%-24s %7ld %7ld %7ld %7ld %6.2f %7ld | %9ld %8ld %7ld %8ld %6ld %7ld\n", r.kind,
-		       r.truth, r.found, r.slow, r.right, percent(r.right, r.truth), r.foreign,
-		       r.not_found, r.not_slow, r.missing, r.not_largest, r.extra, r.dir_wrong);
+		printf("%-24s %7ld %7ld %7ld %7ld %6.2f %7ld | %9ld %8ld %7ld %8ld %6ld %7ld\n",
+		       r.kind, r.truth, r.found, r.slow, r.right, percent(r.right, r.truth),
+		       r.foreign, r.not_found, r.not_slow, r.missing, r.not_largest, r.extra,
+		       r.dir_wrong);
 	}
 	sqlite3_finalize(st);
 	{
@@ -621,10 +628,12 @@ report(struct ck *c)
 			snprintf(def, sizeof(def), "%s.totals", c->o.truth);
 			tp = def;
 		}
-		double lookups = totals_value(tp, "lookups"), ups = totals_value(tp, "upstream_lookups");
+		double lookups = totals_value(tp, "lookups"),
+		       ups = totals_value(tp, "upstream_lookups");
 		double sess = totals_value(tp, "sessions");
 		if (lookups >= 0) {
-			printf("dns queries: %.0f in the truth (%.0f of the hosts, %.0f upstream), %.0f "
+			printf("dns queries: %.0f in the truth (%.0f of the hosts, %.0f upstream), "
+			       "%.0f "
 			       "in the database\n",
 			       lookups + (ups > 0 ? ups : 0), lookups, ups > 0 ? ups : 0,
 			       scalar(c, "SELECT count(*) FROM main.dns_queries"));
@@ -651,16 +660,16 @@ report(struct ck *c)
 		while (fs && sqlite3_step(fs) == SQLITE_ROW)
 			printf("  %s:%d -> %s:%d %s at %.6f: %.1f ms (%s)\n", text(fs, 0),
 			       sqlite3_column_int(fs, 1), text(fs, 2), sqlite3_column_int(fs, 3),
-			       text(fs, 4), sqlite3_column_double(fs, 5), sqlite3_column_double(fs, 6),
-			       text(fs, 7));
+			       text(fs, 4), sqlite3_column_double(fs, 5),
+			       sqlite3_column_double(fs, 6), text(fs, 7));
 		sqlite3_finalize(fs);
 	}
 	/* thresholds */
 	if (!isnan(c->o.min_right)) {
 		double p = percent(all.right, all.truth);
 		if (all.truth == 0 || p < c->o.min_right) {
-			printf("FAIL: %.2f %% of %ld slow replies exactly right, want >= %.2f %%\n", p,
-			       all.truth, c->o.min_right);
+			printf("FAIL: %.2f %% of %ld slow replies exactly right, want >= %.2f %%\n",
+			       p, all.truth, c->o.min_right);
 			c->failed = 1;
 		}
 	}
@@ -671,7 +680,8 @@ report(struct ck *c)
 		c->failed = 1;
 	}
 	if (c->o.max_false_slow >= 0 && false_slow > c->o.max_false_slow) {
-		printf("FAIL: %ld false slow replies, want <= %ld\n", false_slow, c->o.max_false_slow);
+		printf("FAIL: %ld false slow replies, want <= %ld\n", false_slow,
+		       c->o.max_false_slow);
 		c->failed = 1;
 	}
 	if (!c->failed)
@@ -679,7 +689,7 @@ report(struct ck *c)
 	return 0;
 }
 
-/* ---- main ----------------------------------------------------------------------------- */
+/* ---- main -------------------------------------------------------------------- */
 
 static void
 usage(FILE *f)

@@ -31,13 +31,14 @@ setup(void)
 	snprintf(work, sizeof(work), "%s/work.db", dir);
 	e2e_bin("mxlag-gen", gen, sizeof(gen));
 	e2e_bin("mxlag", bin, sizeof(bin));
-	cr_assert_eq(e2e_sh(&out,
-	                    "'%s' traffic --seconds 300 --sessions-per-s 1 --lookups 4 --mix "
-	                    "client-ptr=10,ident=5,dnsbl=5,sender-domain=5,content-filter=5 --pop3 0 "
-	                    "--outbound 0 --ident-probe 0 --ident-refused 0 -q -o '%s' --truth '%s' "
-	                    "2>&1 && '%s' analyze --quiet --db '%s' '%s' 2>&1",
-	                    gen, pcap, tsv, bin, db, pcap),
-	             0, "%s", out ? out : "");
+	cr_assert_eq(
+	    e2e_sh(&out,
+	           "'%s' traffic --seconds 300 --sessions-per-s 1 --lookups 4 --mix "
+	           "client-ptr=10,ident=5,dnsbl=5,sender-domain=5,content-filter=5 --pop3 0 "
+	           "--outbound 0 --ident-probe 0 --ident-refused 0 -q -o '%s' --truth '%s' "
+	           "2>&1 && '%s' analyze --quiet --db '%s' '%s' 2>&1",
+	           gen, pcap, tsv, bin, db, pcap),
+	    0, "%s", out ? out : "");
 	free(out);
 }
 
@@ -103,8 +104,9 @@ Test(checker, right_when_mxlag_is_right, .init = setup, .fini = teardown)
 
 	tamper(NULL);
 	/* today's contract shows unrelated lookups where nothing related overlapped */
-	cr_expect_eq(check(&out, "--min-right 100 --max-foreign 0 --max-false-slow 0 --unrelated-ok"),
-	             0, "%s", out);
+	cr_expect_eq(
+	    check(&out, "--min-right 100 --max-foreign 0 --max-false-slow 0 --unrelated-ok"), 0,
+	    "%s", out);
 	kind_line(out, "all", v);
 	cr_expect_gt(v[TRUTH], 40);
 	cr_expect_eq(v[RIGHT], v[TRUTH], "%s", out);
@@ -113,7 +115,8 @@ Test(checker, right_when_mxlag_is_right, .init = setup, .fini = teardown)
 	cr_expect_eq(v[RIGHT], v[TRUTH]);
 	kind_line(out, "sender-domain", v);
 	cr_expect_eq(v[RIGHT], v[TRUTH]);
-	cr_expect_not_null(strstr(out, "false slow replies (slow in the database, not in the truth): 0"));
+	cr_expect_not_null(
+	    strstr(out, "false slow replies (slow in the database, not in the truth): 0"));
 	free(out);
 	/* strictly, a `none` truth wants the single cause none */
 	cr_expect_eq(check(&out, "--min-right 100"), 1, "%s", out);
@@ -129,16 +132,25 @@ struct expect {
 	enum how how;
 	int v;
 };
-#define NUM(f, n) {f, E_NUM, n}
-#define SAME(f, g) {f, E_FIELD, g}
-#define MORE(f, n) {f, E_MORE, n}
+#define NUM(f, n)                                                                                  \
+	{                                                                                          \
+		f, E_NUM, n                                                                        \
+	}
+#define SAME(f, g)                                                                                 \
+	{                                                                                          \
+		f, E_FIELD, g                                                                      \
+	}
+#define MORE(f, n)                                                                                 \
+	{                                                                                          \
+		f, E_MORE, n                                                                       \
+	}
 
 /* inline strings: Criterion copies the cases into another process */
 struct tamper_case {
-	char sql[320];  /* made to the copy of the database */
-	char opts[32];  /* for the checker */
-	int exit;       /* its status */
-	char kind[32];  /* the line looked at */
+	char sql[320]; /* made to the copy of the database */
+	char opts[32]; /* for the checker */
+	int exit;      /* its status */
+	char kind[32]; /* the line looked at */
 	struct expect e[3];
 };
 
@@ -207,7 +219,8 @@ ParameterizedTestParameters(checker, tampered)
 	     "content-filter",
 	     {NUM(RIGHT, 0), SAME(EXTRA, TRUTH)}},
 	    /* not slow in the database */
-	    {"UPDATE transactions SET latency_ms = 900 WHERE command = 'MAIL' AND latency_ms >= 1000",
+	    {"UPDATE transactions SET latency_ms = 900 WHERE command = 'MAIL' AND latency_ms >= "
+	     "1000",
 	     "--min-right 99.5",
 	     1,
 	     "sender-domain",
@@ -237,7 +250,8 @@ ParameterizedTest(struct tamper_case *tc, checker, tampered, .init = setup, .fin
 		const struct expect *e = &tc->e[i];
 		long got = v[e->field];
 		if (e->how == E_MORE)
-			cr_expect_gt(got, e->v, "%s: %s field %d\n%s", tc->sql, tc->kind, e->field, out);
+			cr_expect_gt(got, e->v, "%s: %s field %d\n%s", tc->sql, tc->kind, e->field,
+			             out);
 		else
 			cr_expect_eq(got, e->how == E_NUM ? e->v : v[e->v], "%s: %s field %d\n%s",
 			             tc->sql, tc->kind, e->field, out);
@@ -267,8 +281,9 @@ Test(checker, false_slow_replies, .init = setup, .fini = teardown)
 	tamper("UPDATE transactions SET latency_ms = 5000 WHERE id IN (SELECT id FROM transactions "
 	       "WHERE command = 'EHLO' LIMIT 3)");
 	cr_expect_eq(check(&out, "--max-false-slow 0 --unrelated-ok"), 1, "%s", out);
-	cr_expect_not_null(strstr(out, "false slow replies (slow in the database, not in the truth): 3"),
-	                   "%s", out);
+	cr_expect_not_null(
+	    strstr(out, "false slow replies (slow in the database, not in the truth): 3"), "%s",
+	    out);
 	cr_expect_not_null(strstr(out, "first false slow replies:\n  "));
 	free(out);
 	cr_expect_eq(check(&out, "--max-false-slow 3 --unrelated-ok"), 0, "%s", out);
@@ -289,6 +304,7 @@ Test(checker, bad_input, .init = setup, .fini = teardown)
 	free(out);
 	cr_expect_eq(e2e_sh(&out, "'%s' --db /nonexistent.db --truth '%s' 2>&1", chk, tsv), 2);
 	free(out);
-	cr_expect_eq(e2e_sh(&out, "'%s' --db '%s' --truth '%s' --min-right x 2>&1", chk, db, tsv), 2);
+	cr_expect_eq(e2e_sh(&out, "'%s' --db '%s' --truth '%s' --min-right x 2>&1", chk, db, tsv),
+	             2);
 	free(out);
 }

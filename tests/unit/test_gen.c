@@ -745,8 +745,8 @@ Test(gen, tshark, .init = setup, .fini = teardown, .timeout = 300)
 /* ---- traffic: dense, long, multi-host captures with a TSV truth ------------------------- */
 
 /* Runs gen_traffic with the words of a formatted command line. */
-static int
-traffic(struct traffic_result *res, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int traffic(struct traffic_result *res, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 static int
 traffic(struct traffic_result *res, const char *fmt, ...)
@@ -920,7 +920,8 @@ connections(const struct walk *w, int mail)
 		/* a retransmission repeats the tuple within 30 s, just before */
 		for (size_t j = i; j-- > 0 && w->s[j].us + 30000000ULL > s->us && !again;)
 			again = w->s[j].sport == s->sport && w->s[j].dport == s->dport &&
-			        strcmp(w->s[j].src, s->src) == 0 && strcmp(w->s[j].dst, s->dst) == 0;
+			        strcmp(w->s[j].src, s->src) == 0 &&
+			        strcmp(w->s[j].dst, s->dst) == 0;
 		n += !again;
 	}
 	return n;
@@ -959,14 +960,16 @@ check_truth_lines(const char *tsv, const struct walk *w)
 
 	cr_assert_not_null(f);
 	cr_assert_not_null(fgets(line, sizeof(line), f));
-	cr_assert_str_eq(line, "client\tclient_port\tserver\tserver_port\tsession_start\thost\toutbound"
-	                       "\tprotocol\tcommand\trequest_ts\tlatency_ms\tkind\tcauses\tcause_ts"
-	                       "\tupstream\tupstream_ts\n");
+	cr_assert_str_eq(line,
+	                 "client\tclient_port\tserver\tserver_port\tsession_start\thost\toutbound"
+	                 "\tprotocol\tcommand\trequest_ts\tlatency_ms\tkind\tcauses\tcause_ts"
+	                 "\tupstream\tupstream_ts\n");
 	while (fgets(line, sizeof(line), f)) {
 		char *col[17], *save = NULL, *cs[16], *ts[16], *s1 = NULL, *s2 = NULL;
 		int nc = 0, nt = 0, found = 0;
 		line[strcspn(line, "\n")] = '\0';
-		for (char *c = strtok_r(line, "\t", &save); c && nc < 17; c = strtok_r(NULL, "\t", &save))
+		for (char *c = strtok_r(line, "\t", &save); c && nc < 17;
+		     c = strtok_r(NULL, "\t", &save))
 			col[nc++] = c;
 		cr_assert_eq(nc, 16, "truth line %ld: %d columns", n + 1, nc);
 		n++;
@@ -1003,10 +1006,12 @@ check_truth_lines(const char *tsv, const struct walk *w)
 					        in_list(col[5], w->s[i].src);
 			} else {
 				char rel[32], qt[8], qn[160];
-				cr_assert_eq(sscanf(cs[k], "dns:%31[^:]:%7[^:]:%159[^:]:", rel, qt, qn), 3,
-				             "line %ld: %s", n, cs[k]);
+				cr_assert_eq(
+				    sscanf(cs[k], "dns:%31[^:]:%7[^:]:%159[^:]:", rel, qt, qn), 3,
+				    "line %ld: %s", n, cs[k]);
 				for (size_t i = 0; i < w->nq && !found; i++)
-					found = w->q[i].us == at && strcmp(w->q[i].qname, qn) == 0 &&
+					found = w->q[i].us == at &&
+					        strcmp(w->q[i].qname, qn) == 0 &&
 					        in_list(col[5], w->q[i].src);
 			}
 			cr_expect(found, "line %ld: %s not sent by host %s at %s", n, cs[k], col[5],
@@ -1060,8 +1065,9 @@ Test(traffic, truth_and_capture_agree, .init = setup, .fini = teardown, .timeout
 	struct scan sc;
 
 	tfiles(&f, "m");
-	cr_assert_eq(traffic(&r, "--profile mirror --seconds 40 --sessions-per-s 40 --shared 15 "
-	                         "--relay 10 --seed 5 -q -o %s --truth %s",
+	cr_assert_eq(traffic(&r,
+	                     "--profile mirror --seconds 40 --sessions-per-s 40 --shared 15 "
+	                     "--relay 10 --seed 5 -q -o %s --truth %s",
 	                     f.pcap, f.tsv),
 	             0);
 	scan_file(f.pcap, &sc);
@@ -1071,12 +1077,12 @@ Test(traffic, truth_and_capture_agree, .init = setup, .fini = teardown, .timeout
 	/* sessions, lookups, answers, probes: as the totals say */
 	cr_expect_eq(connections(&w, 1), (long)e2e_total(f.totals, "sessions"));
 	cr_expect_eq(r.gen.sessions, (long)e2e_total(f.totals, "sessions"));
-	cr_expect_eq(w.dns_queries,
-	             (long)(e2e_total(f.totals, "lookup_transmissions") + e2e_total(f.totals, "upstream_lookups")));
-	cr_expect_eq(w.dns_responses,
-	             (long)(e2e_total(f.totals, "lookups") - e2e_total(f.totals, "lookups.unanswered") +
-	                    e2e_total(f.totals, "upstream_lookups") -
-	                    e2e_total(f.totals, "upstream_lookups.unanswered")));
+	cr_expect_eq(w.dns_queries, (long)(e2e_total(f.totals, "lookup_transmissions") +
+	                                   e2e_total(f.totals, "upstream_lookups")));
+	cr_expect_eq(w.dns_responses, (long)(e2e_total(f.totals, "lookups") -
+	                                     e2e_total(f.totals, "lookups.unanswered") +
+	                                     e2e_total(f.totals, "upstream_lookups") -
+	                                     e2e_total(f.totals, "upstream_lookups.unanswered")));
 	cr_expect_eq(connections(&w, 0), (long)e2e_total(f.totals, "ident_probes"));
 	cr_expect_gt(e2e_total(f.totals, "upstream_lookups"), 0);
 	cr_expect_eq(r.lookups, (long)e2e_total(f.totals, "lookups"));
@@ -1111,8 +1117,9 @@ Test(traffic, lookup_rate_as_asked, .init = setup, .fini = teardown, .timeout = 
 
 	tfiles(&f, "r");
 	/* 4 lookups a session at connect, nothing else: exactly 150 x 4 a second */
-	cr_assert_eq(traffic(&r, "--seconds 60 --sessions-per-s 150 --lookups 4 --mix client-ptr=0 "
-	                         "--pop3 0 --outbound 0 -q -o %s --truth %s",
+	cr_assert_eq(traffic(&r,
+	                     "--seconds 60 --sessions-per-s 150 --lookups 4 --mix client-ptr=0 "
+	                     "--pop3 0 --outbound 0 -q -o %s --truth %s",
 	                     f.pcap, f.tsv),
 	             0);
 	walk_file(f.pcap, &w);
@@ -1125,8 +1132,9 @@ Test(traffic, lookup_rate_as_asked, .init = setup, .fini = teardown, .timeout = 
 	                   w.dns_queries, span);
 	walk_free(&w);
 	/* 10 a session (a few rejected at RCPT skip the DATA-END ones), > 2000/s */
-	cr_assert_eq(traffic(&r, "--seconds 30 --sessions-per-s 220 --lookups 10 --mix client-ptr=0 "
-	                         "--pop3 0 --outbound 0 -q -o %s --truth %s",
+	cr_assert_eq(traffic(&r,
+	                     "--seconds 30 --sessions-per-s 220 --lookups 10 --mix client-ptr=0 "
+	                     "--pop3 0 --outbound 0 -q -o %s --truth %s",
 	                     f.pcap, f.tsv),
 	             0);
 	walk_file(f.pcap, &w);
@@ -1149,9 +1157,8 @@ Test(traffic, issue12_profile, .init = setup, .fini = teardown, .timeout = 300)
 	long rows = 0;
 
 	tfiles(&tf, "i12");
-	cr_assert_eq(traffic(&r, "--profile issue12 --seconds 100 -q -o %s --truth %s", tf.pcap,
-	                     tf.tsv),
-	             0);
+	cr_assert_eq(
+	    traffic(&r, "--profile issue12 --seconds 100 -q -o %s --truth %s", tf.pcap, tf.tsv), 0);
 	cr_expect_eq(r.gen.sessions, 20000);
 	cr_expect_float_eq(r.lookups_per_s, 200.0, 1e-9);
 	/* 5 % +- 4.5 sigma */
@@ -1164,14 +1171,16 @@ Test(traffic, issue12_profile, .init = setup, .fini = teardown, .timeout = 300)
 	cr_assert_not_null(f);
 	cr_assert_not_null(fgets(line, sizeof(line), f));
 	while (fgets(line, sizeof(line), f)) {
-		char cli[48], srv[48], host[64], proto[8], cmd[16], kind[32], causes[256], want[256];
+		char cli[48], srv[48], host[64], proto[8], cmd[16], kind[32], causes[256],
+		    want[256];
 		char ptr[96];
 		double ms;
 		rows++;
-		cr_assert_eq(sscanf(line,
-		                    "%47s\t%*d\t%47s\t%*d\t%*s\t%63s\t0\t%7s\t%15s\t%*s\t%lf\t%31s\t%255s",
-		                    cli, srv, host, proto, cmd, &ms, kind, causes),
-		             8, "%s", line);
+		cr_assert_eq(
+		    sscanf(line,
+		           "%47s\t%*d\t%47s\t%*d\t%*s\t%63s\t0\t%7s\t%15s\t%*s\t%lf\t%31s\t%255s",
+		           cli, srv, host, proto, cmd, &ms, kind, causes),
+		    8, "%s", line);
 		cr_expect_str_eq(kind, "client-ptr");
 		cr_expect_str_eq(cmd, "GREETING");
 		/* 10 s after the lookup, which may follow a short ident try */
@@ -1219,12 +1228,14 @@ Test(traffic, memory_flat_with_length, .init = setup, .fini = teardown, .timeout
 	struct traffic_result shrt, lng;
 
 	tfiles(&f, "flat");
-	cr_assert_eq(traffic(&shrt, "--profile light --sessions-per-s 100 --seconds 60 -q -o %s "
-	                            "--truth %s",
+	cr_assert_eq(traffic(&shrt,
+	                     "--profile light --sessions-per-s 100 --seconds 60 -q -o %s "
+	                     "--truth %s",
 	                     f.pcap, f.tsv),
 	             0);
-	cr_assert_eq(traffic(&lng, "--profile light --sessions-per-s 100 --seconds 600 -q -o %s "
-	                           "--truth %s",
+	cr_assert_eq(traffic(&lng,
+	                     "--profile light --sessions-per-s 100 --seconds 600 -q -o %s "
+	                     "--truth %s",
 	                     f.pcap, f.tsv),
 	             0);
 	cr_expect_eq(lng.gen.sessions, 10 * shrt.gen.sessions);
