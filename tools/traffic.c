@@ -1209,7 +1209,7 @@ run(struct tr *tf, struct traffic_result *res)
 {
 	struct tr_opts *o = &tf->o;
 	struct pw_opts po = {o->gen.link_set ? o->gen.link : PW_LINK_ETHERNET, o->gen.nanosecond,
-	                     o->gen.pcapng};
+	                     o->gen.pcapng, o->gen.span_dup};
 	uint64_t t0 = GEN_EPOCH_NS + SEC(1), end = t0 + (uint64_t)(o->seconds * 1e9), t = t0;
 	double gap = 1e9 / o->rate;
 	struct gen_result r = {0, 0, 0};
@@ -1324,6 +1324,8 @@ usage(FILE *f)
 	    "  --outbound PCT        deliveries to remote MXes (10 %% dead, 10 %% slow DATA-END)\n"
 	    "  --upstream            the resolver's own queries to authoritative servers on the "
 	    "wire\n"
+	    "  --span-dup            every packet twice, as a switch's mirror port (the truth is\n"
+	    "                        the same: the first frame keeps the time)\n"
 	    "  --seed S  --link TYPE  --nanosecond  --pcapng  -q\n"
 	    "kinds:",
 	    TR_MAX_HOSTS, MAX_LOOKUPS);
@@ -1420,6 +1422,7 @@ gen_traffic(int argc, char **argv, struct traffic_result *res)
 		O_NANO,
 		O_PCAPNG,
 		O_SEED,
+		O_SPAN_DUP,
 	};
 	static const struct option longopts[] = {
 	    {"output", required_argument, NULL, 'o'},
@@ -1444,6 +1447,7 @@ gen_traffic(int argc, char **argv, struct traffic_result *res)
 	    {"nanosecond", no_argument, NULL, O_NANO},
 	    {"pcapng", no_argument, NULL, O_PCAPNG},
 	    {"seed", required_argument, NULL, O_SEED},
+	    {"span-dup", no_argument, NULL, O_SPAN_DUP},
 	    {"quiet", no_argument, NULL, 'q'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
@@ -1555,6 +1559,9 @@ gen_traffic(int argc, char **argv, struct traffic_result *res)
 			break;
 		case O_PCAPNG:
 			o.gen.pcapng = 1;
+			break;
+		case O_SPAN_DUP:
+			o.gen.span_dup = 1;
 			break;
 		case O_SEED: {
 			char *end;

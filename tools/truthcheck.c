@@ -17,7 +17,9 @@
  * truth wants the single cause kind none.  A reply is foreign when any of
  * its causes is a query or probe sent by another address than its host
  * (the truth's host column; loopback counts as the host, and an upstream
- * hop may come from the resolver its parent query asked).
+ * hop may come from the resolver its parent query asked).  Also counted:
+ * replies whose session mxlag stored with another outbound flag (dir) or,
+ * where sessions have a host column, under another host (host).
  *
  * Everything is plain SQL over the database (opened read-only) and the
  * truth loaded into temporary tables.  Exit status: 0, 1 when a threshold
@@ -54,6 +56,7 @@ struct ck {
 	struct opts o;
 	sqlite3 *h;
 	int failed;
+	int has_host; /* sessions.host is there */
 };
 
 /* ---- SQLite helpers ---------------------------------------------------------- */
@@ -346,9 +349,11 @@ static const char *const SQL_MATCH[] = {
     " coalesce(ad.extra_all, 0) AS extra_all, coalesce(ad.extra_major, 0) AS extra_major,"
     " coalesce(ad.n_foreign, 0) AS n_foreign,"
     " coalesce(au.up_want, 0) AS up_want, coalesce(au.up_found, 0) AS up_found,"
-    " s.outbound AS db_outbound, t.outbound AS outbound"
+    " s.outbound AS db_outbound, t.outbound AS outbound, sh.host AS db_host,"
+    " t.host AS host"
     " FROM truth t LEFT JOIN main.transactions x ON x.id = t.txn"
-    " LEFT JOIN main.sessions s ON s.id = t.sid LEFT JOIN a_inj ai ON ai.tid = t.id"
+    " LEFT JOIN main.sessions s ON s.id = t.sid LEFT JOIN shost sh ON sh.id = t.sid"
+    " LEFT JOIN a_inj ai ON ai.tid = t.id"
     " LEFT JOIN a_found af ON af.tid = t.id LEFT JOIN a_db ad ON ad.tid = t.id"
     " LEFT JOIN a_up au ON au.tid = t.id",
     NULL,
@@ -357,6 +362,13 @@ static const char *const SQL_MATCH[] = {
 static int
 run_match(struct ck *c)
 {
+	/* the monitored host of a session (schema version 3 on): NULL before */
+	c->has_host = scalar(c, "SELECT count(*) FROM pragma_table_info('sessions', 'main')"
+	                        " WHERE name = 'host'") > 0;
+	if (exec(c, c->has_host ? "CREATE TEMP VIEW shost AS SELECT id, host FROM main.sessions"
+	                        : "CREATE TEMP VIEW shost AS SELECT id, NULL AS host"
+	                          " FROM main.sessions") != 0)
+		return -1;
 	for (int i = 0; SQL_MATCH[i]; i++) {
 		sqlite3_stmt *st = prep(c, SQL_MATCH[i]);
 		int idx;
@@ -398,7 +410,7 @@ run_match(struct ck *c)
 struct row {
 	char kind[40];
 	long truth, found, slow, right, foreign, not_found, not_slow, missing, not_largest, extra;
-	long up_rows, up_linked, dir_wrong;
+	long up_rows, up_linked, up_some, dir_wrong, host_wrong;
 };
 
 /* per kind: counts, then why the wrong ones are wrong (one reply may have several reasons) */
@@ -411,8 +423,10 @@ struct row {
 	"     AND (inj_share IS NULL OR inj_share < top_share - 1e-9)),"                           \
 	" sum(found AND slow AND NOT right AND CASE WHEN want_none > 0"                            \
 	"     THEN extra_all > 0 ELSE extra_major > 0 END),"                                       \
-	" sum(up_want > 0), sum(up_want > 0 AND up_found = up_want),"                              \
-	" sum(found AND db_outbound IS NOT outbound)"
+	" sum(up_want > 0), sum(up_want > 0 AND up_found = up_want), sum(up_found > 0),"           \
+	" sum(found AND db_outbound IS NOT outbound),"                                             \
+	" sum(found AND (db_host IS NULL OR instr(',' || host || ',', ',' || db_host || ',') = "   \
+	"0))"
 
 static const char SQL_KINDS[] = "SELECT kind," KIND_COLUMNS " FROM v GROUP BY kind"
                                 " UNION ALL SELECT 'all'," KIND_COLUMNS " FROM v";
@@ -584,26 +598,30 @@ report(struct ck *c)
 	       c->o.db, c->o.truth, c->o.slow_ms, c->o.minor * 100,
 	       c->o.lenient_none ? ", none: causes below that share allowed" : "",
 	       c->o.unrelated_ok ? ", unrelated causes ignored" : "");
-	printf("%-24s %7s %7s %7s %7s %6s %7s | %9s %8s %7s %8s %6s %7s\n", "kind", "truth",
+	printf("%-24s %7s %7s %7s %7s %6s %7s | %9s %8s %7s %8s %6s %5s %5s\n", "kind", "truth",
 	       "found", "slow", "right", "%right", "foreign", "not-found", "not-slow", "missing",
-	       "not-top", "extra", "dir");
+	       "not-top", "extra", "dir", "host");
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		struct row r;
 		memset(&r, 0, sizeof(r));
 		snprintf(r.kind, sizeof(r.kind), "%s", text(st, 0));
-		long *f[] = {&r.truth,     &r.found,     &r.slow,     &r.right,       &r.foreign,
-		             &r.not_found, &r.not_slow,  &r.missing,  &r.not_largest, &r.extra,
-		             &r.up_rows,   &r.up_linked, &r.dir_wrong};
-		for (int i = 0; i < 13; i++)
+		long *f[] = {&r.truth,     &r.found,     &r.slow,    &r.right,       &r.foreign,
+		             &r.not_found, &r.not_slow,  &r.missing, &r.not_largest, &r.extra,
+		             &r.up_rows,   &r.up_linked, &r.up_some, &r.dir_wrong,   &r.host_wrong};
+		for (int i = 0; i < 15; i++)
 			*f[i] = sqlite3_column_int64(st, i + 1);
 		if (strcmp(r.kind, "all") == 0)
 			all = r;
 		else if (nk < 64)
 			snprintf(kinds[nk++], sizeof(kinds[0]), "%s", r.kind);
-		printf("%-24s %7ld %7ld %7ld %7ld %6.2f %7ld | %9ld %8ld %7ld %8ld %6ld %7ld\n",
+		printf("%-24s %7ld %7ld %7ld %7ld %6.2f %7ld | %9ld %8ld %7ld %8ld %6ld %5ld ",
 		       r.kind, r.truth, r.found, r.slow, r.right, percent(r.right, r.truth),
 		       r.foreign, r.not_found, r.not_slow, r.missing, r.not_largest, r.extra,
 		       r.dir_wrong);
+		if (c->has_host)
+			printf("%5ld\n", r.host_wrong);
+		else
+			printf("%5s\n", "-");
 	}
 	sqlite3_finalize(st);
 	{
@@ -617,10 +635,16 @@ report(struct ck *c)
 	printf("false slow replies (slow in the database, not in the truth): %ld\n", false_slow);
 	if (all.up_rows)
 		printf("upstream: %ld of %ld replies with the resolver's queries on the wire have "
-		       "every hop linked under their cause\n",
-		       all.up_linked, all.up_rows);
-	printf("direction: %ld replies whose session mxlag stored with the wrong outbound flag\n",
+		       "every hop linked under their cause, %ld at least one\n",
+		       all.up_linked, all.up_rows, all.up_some);
+	printf("direction: %ld replies whose session mxlag stored with the wrong outbound flag "
+	       "(dir)\n",
 	       all.dir_wrong);
+	if (c->has_host)
+		printf("host: %ld replies whose session mxlag gave to another monitored host or to "
+		       "none "
+		       "(sessions.host; host)\n",
+		       all.host_wrong);
 	{
 		const char *tp = c->o.totals;
 		char def[1024];

@@ -2,7 +2,8 @@
  * test_dense.c - issue 12: the causes of slow replies hold at any rate, any
  * capture length, any number of hosts.  Each test makes a capture with
  * `mxlag-gen traffic` (ten minutes of one busy host at >= 200 and at >= 2000
- * lookups/s, or a mirror port with several hosts), analyzes it with `mxlag
+ * lookups/s, or a mirror port with several hosts, also as a switch's SPAN
+ * port delivers it: every packet twice), analyzes it with `mxlag
  * analyze` and measures the database against the generator's truth with
  * `mxlag-truthcheck --min-right 99.5 --max-foreign 0`: at least 99.5 % of
  * the slow replies carry exactly their injected cause, none carries another
@@ -128,5 +129,17 @@ Test(dense, mirror_5_hosts_shared_resolver_and_clients, .timeout = 1200)
 	cr_assert_gt(e2e_total(r.totals, "upstream_lookups"), 1000);
 	cr_assert_gt(e2e_total(r.totals, "slow.shared-client-ptr"), 50);
 	cr_assert_gt(e2e_total(r.totals, "slow.shared-content-filter"), 50);
+	analyze_and_check(&r);
+}
+
+/* The same mirror port with every packet twice, as a switch's SPAN port
+ * delivers it: the same truth, the same figures wanted. */
+Test(dense, mirror_span_duplicated_twin, .timeout = 1200)
+{
+	struct run r;
+
+	generate(&r, "mirror-span", "--profile mirror --span-dup");
+	cr_assert_geq(e2e_total(r.totals, "hosts"), 3);
+	cr_assert_gt(e2e_total(r.totals, "episodes.shared"), 100);
 	analyze_and_check(&r);
 }

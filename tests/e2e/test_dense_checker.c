@@ -89,13 +89,27 @@ kind_line(const char *out, const char *kind, long v[13])
 	p = strstr(out, want);
 	cr_assert_not_null(p, "no line for %s in:\n%s", kind, out);
 	double pct;
-	cr_assert_eq(sscanf(p + strlen(want), "%ld %ld %ld %ld %lf %ld | %ld %ld %ld %ld %ld %ld",
-	                    &v[0], &v[1], &v[2], &v[3], &pct, &v[4], &v[5], &v[6], &v[7], &v[8],
-	                    &v[9], &v[10]),
-	             12, "%s", p);
+	cr_assert_eq(sscanf(p + strlen(want),
+	                    "%ld %ld %ld %ld %lf %ld | %ld %ld %ld %ld %ld %ld %ld", &v[0], &v[1],
+	                    &v[2], &v[3], &pct, &v[4], &v[5], &v[6], &v[7], &v[8], &v[9], &v[10],
+	                    &v[11]),
+	             13, "%s", p);
 }
 
-enum { TRUTH, FOUND, SLOW, RIGHT, FOREIGN, NOT_FOUND, NOT_SLOW, MISSING, NOT_TOP, EXTRA, DIR };
+enum {
+	TRUTH,
+	FOUND,
+	SLOW,
+	RIGHT,
+	FOREIGN,
+	NOT_FOUND,
+	NOT_SLOW,
+	MISSING,
+	NOT_TOP,
+	EXTRA,
+	DIR,
+	HOST
+};
 
 Test(checker, right_when_mxlag_is_right, .init = setup, .fini = teardown)
 {
@@ -218,6 +232,19 @@ ParameterizedTestParameters(checker, tampered)
 	     1,
 	     "content-filter",
 	     {NUM(RIGHT, 0), SAME(EXTRA, TRUTH)}},
+	    /* stored under another host, with another direction: counted, not failed */
+	    {"UPDATE sessions SET host = '192.0.2.99', outbound = 1 WHERE id IN (SELECT session_id "
+	     "FROM transactions WHERE command = 'MAIL' AND latency_ms >= 1000)",
+	     "--min-right 100",
+	     0,
+	     "sender-domain",
+	     {SAME(HOST, TRUTH), SAME(DIR, TRUTH), SAME(RIGHT, TRUTH)}},
+	    {"UPDATE sessions SET host = NULL WHERE id IN (SELECT session_id FROM transactions "
+	     "WHERE command = 'MAIL' AND latency_ms >= 1000)",
+	     "",
+	     0,
+	     "sender-domain",
+	     {SAME(HOST, TRUTH), NUM(DIR, 0)}},
 	    /* not slow in the database */
 	    {"UPDATE transactions SET latency_ms = 900 WHERE command = 'MAIL' AND latency_ms >= "
 	     "1000",

@@ -1057,6 +1057,26 @@ Test(traffic, deterministic, .init = setup, .fini = teardown)
 	cr_expect(!same_file(a.tsv, c.tsv));
 }
 
+/* A mirror port's duplicates change the capture, not the truth. */
+Test(traffic, span_duplicated_twin, .init = setup, .fini = teardown)
+{
+	struct tfiles a, b;
+	struct traffic_result ra, rb;
+	struct scan sc;
+	static const char args[] = "--profile mirror --seconds 20 --sessions-per-s 40 -q";
+
+	tfiles(&a, "plain");
+	tfiles(&b, "twin");
+	cr_assert_eq(traffic(&ra, "%s -o %s --truth %s", args, a.pcap, a.tsv), 0);
+	cr_assert_eq(traffic(&rb, "%s --span-dup -o %s --truth %s", args, b.pcap, b.tsv), 0);
+	cr_expect_eq(rb.gen.packets, 2 * ra.gen.packets);
+	cr_expect(same_file(a.tsv, b.tsv), "the twin's truth differs");
+	cr_expect_eq(rb.slow, ra.slow);
+	cr_expect_gt(ra.slow, 10);
+	scan_file(b.pcap, &sc);
+	assert_clean("twin", &sc);
+}
+
 Test(traffic, truth_and_capture_agree, .init = setup, .fini = teardown, .timeout = 300)
 {
 	struct tfiles f;
