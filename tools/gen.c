@@ -73,6 +73,19 @@ truth_free(struct truth *t)
 	t->ident = NULL;
 }
 
+void
+truth_clear(struct truth *t)
+{
+	/* (an array never grown is NULL: memset must not see it) */
+	if (t->nsess)
+		memset(t->sess, 0, (size_t)t->nsess * sizeof(*t->sess));
+	if (t->ndns)
+		memset(t->dns, 0, (size_t)t->ndns * sizeof(*t->dns));
+	if (t->nident)
+		memset(t->ident, 0, (size_t)t->nident * sizeof(*t->ident));
+	t->nsess = t->ndns = t->nident = 0;
+}
+
 struct truth_session *
 truth_add_session(struct truth *t)
 {
@@ -400,7 +413,7 @@ gen_dns(struct gen *g, uint64_t *t, const struct dns_spec *d)
 	}
 	for (int i = 0; i < tries; i++) {
 		if (i > 0) {
-			ts += d->retry_ns;
+			ts = d->at_ns ? *t + d->at_ns[i] : ts + d->retry_ns;
 			if (d->new_id) {
 				id = (uint16_t)prng_next(&g->rng);
 				if (!d->from_port)
@@ -497,6 +510,7 @@ gen_ident(struct gen *g, uint64_t *t, const struct pw_addr *host, const struct p
 		pw_addr_fmt(peer, ti->peer, sizeof(ti->peer));
 		snprintf(ti->outcome, sizeof(ti->outcome), "%s", names[o]);
 		ti->syn_retransmits = retrans;
+		ti->start_ms = ms_since_start(ts);
 		if (o == IDENT_UNANSWERED) {
 			/* count what really went out */
 			uint64_t back = SEC(1), at = 0;
@@ -512,6 +526,55 @@ gen_ident(struct gen *g, uint64_t *t, const struct pw_addr *host, const struct p
 		}
 	}
 	return idx;
+}
+
+/* The truth of the host's connection attempt that got no session. */
+static void
+truth_attempt(struct gen *g, uint16_t port, const struct pw_addr *dst, const char *outcome)
+{
+	struct truth_session *tr;
+
+	if (!g->truth)
+		return;
+	tr = truth_add_session(g->truth);
+	snprintf(tr->protocol, sizeof(tr->protocol), "smtp");
+	pw_addr_fmt(&g->host, tr->client, sizeof(tr->client));
+	pw_addr_fmt(dst, tr->server, sizeof(tr->server));
+	tr->client_port = port;
+	tr->server_port = 25;
+	tr->outbound = 1;
+	snprintf(tr->outcome, sizeof(tr->outcome), "%s", outcome);
+}
+
+void
+gen_connect_refused(struct gen *g, uint64_t t, const struct pw_addr *dst, uint64_t rtt)
+{
+	struct pw_tcp c;
+	uint16_t port = gen_ephemeral(g);
+
+	pw_tcp_init(&c, &g->host, port, dst, 25, (uint32_t)prng_next(&g->rng), 0,
+	            (uint32_t)prng_next(&g->rng), 0);
+	pw_tcp_syn(g->sink, &c, 0, t);
+	pw_tcp_rst(g->sink, &c, 1, t + rtt, 1);
+	truth_attempt(g, port, dst, "refused");
+}
+
+void
+gen_connect_unanswered(struct gen *g, uint64_t t, const struct pw_addr *dst, int retrans)
+{
+	struct pw_tcp c;
+	uint16_t port = gen_ephemeral(g);
+	uint64_t back = SEC(1), at = t;
+
+	pw_tcp_init(&c, &g->host, port, dst, 25, (uint32_t)prng_next(&g->rng), 0,
+	            (uint32_t)prng_next(&g->rng), 0);
+	pw_tcp_syn(g->sink, &c, 0, t);
+	for (int i = 0; i < retrans; i++) {
+		at += back;
+		back *= 2;
+		pw_tcp_syn(g->sink, &c, 0, at);
+	}
+	truth_attempt(g, port, dst, "unanswered");
 }
 
 /* ---- sessions ------------------------------------------------------------------------ */
@@ -564,6 +627,7 @@ sess_open(struct sess *s, struct gen *g, const char *proto, const struct pw_addr
 		pw_addr_fmt(srv, tr->server, sizeof(tr->server));
 		tr->client_port = cport;
 		tr->server_port = sport;
+		tr->start_ns = s->req_t;
 		tr->outbound = outbound;
 		snprintf(tr->outcome, sizeof(tr->outcome), "ok");
 	}
@@ -605,6 +669,7 @@ add_slow(struct sess *s, const char *command, double ms, const char *code, const
 	sl = &s->tr->slow[s->tr->nslow++];
 	memset(sl, 0, sizeof(*sl));
 	snprintf(sl->command, sizeof(sl->command), "%.*s", (int)strcspn(command, " "), command);
+	sl->req_ns = s->req_t;
 	sl->latency_ms = ms;
 	snprintf(sl->reply_code, sizeof(sl->reply_code), "%s", code);
 	snprintf(sl->outcome, sizeof(sl->outcome), "%s", outcome);
@@ -750,6 +815,94 @@ gen_body(struct prng *r, char *buf, size_t len, const char *from, const char *to
 	}
 }
 
+/* ---- clients ----------------------------------------------------------------------------------
+ */
+
+struct pw_addr
+gen_client_v4(unsigned i)
+{
+	struct pw_addr a;
+
+	memset(&a, 0, sizeof(a));
+	/* 198.51.100.1-254 except the resolver .53, and 203.0.113.1-254 */
+	if (i < 253) {
+		a.b[0] = 198;
+		a.b[1] = 51;
+		a.b[2] = 100;
+		a.b[3] = (uint8_t)(i + 1 + (i >= 52));
+	} else {
+		a.b[0] = 203;
+		a.b[1] = 0;
+		a.b[2] = 113;
+		a.b[3] = (uint8_t)(i - 253 + 1);
+	}
+	return a;
+}
+
+struct pw_addr
+gen_client_v6(unsigned i)
+{
+	struct pw_addr a;
+
+	memset(&a, 0, sizeof(a));
+	a.v6 = 1;
+	a.b[0] = 0x20;
+	a.b[1] = 0x01;
+	a.b[2] = 0x0d;
+	a.b[3] = 0xb8;
+	a.b[4] = (uint8_t)(0x10 + (i >> 8));
+	a.b[5] = 0x00;
+	a.b[7] = (uint8_t)(i & 0xff);
+	a.b[15] = (uint8_t)(1 + (i % 250));
+	a.b[14] = (uint8_t)(i >> 10);
+	return a;
+}
+
+uint16_t
+gen_client_port(uint16_t *p, struct prng *r)
+{
+	if (*p < 32768 || *p > 60000)
+		*p = (uint16_t)prng_range(r, 32768, 45000);
+	*p = (uint16_t)(*p + prng_range(r, 1, 9));
+	return *p;
+}
+
+/* ---- POP3 -------------------------------------------------------------------------------------
+ */
+
+void
+pop3_mailbox(struct sess *s, unsigned nmsg, char *scratch)
+{
+	struct gen *g = s->g;
+	char line[128];
+
+	snprintf(line, sizeof(line), "USER u%u\r\n", (unsigned)(prng_next(&g->rng) % 800));
+	sess_cmd(s, "USER", line, sess_fast(s), "+OK \r\n");
+	snprintf(line, sizeof(line), "PASS pw%08x\r\n", (unsigned)prng_next(&g->rng));
+	sess_cmd(s, "PASS", line, MS(prng_range(&g->rng, 1, 8)), "+OK \r\n");
+	if (nmsg == 0) {
+		sess_cmd(s, "STAT", "STAT\r\n", sess_fast(s), "+OK 0 0\r\n");
+	} else {
+		size_t len = (size_t)prng_range(&g->rng, 600, 3000);
+		char *buf = scratch;
+		int hl = snprintf(buf, 64, "+OK %zu octets\r\n", len);
+		gen_body(&g->rng, buf + hl, len, "someone@example.org", "u@mail.example.test");
+		memcpy(buf + hl + len, ".\r\n", 3);
+		snprintf(line, sizeof(line), "+OK %u %zu\r\n", nmsg, len * nmsg);
+		sess_cmd(s, "STAT", "STAT\r\n", sess_fast(s), line);
+		if (nmsg == 1)
+			snprintf(line, sizeof(line), "+OK\r\n1 %zu\r\n.\r\n", len);
+		else
+			snprintf(line, sizeof(line), "+OK\r\n1 %zu\r\n2 %zu\r\n.\r\n", len, len);
+		sess_cmd(s, "LIST", "LIST\r\n", sess_fast(s), line);
+		sess_sendstr(s, "RETR 1\r\n");
+		sess_reply_at(s, s->req_t + sess_fast(s), "RETR", buf, (size_t)hl + len + 3);
+		sess_cmd(s, "DELE", "DELE 1\r\n", sess_fast(s), "+OK \r\n");
+	}
+	sess_cmd(s, "QUIT", "QUIT\r\n", sess_fast(s), "+OK \r\n");
+	sess_close(s, 1);
+}
+
 /* ---- SMTP building blocks ------------------------------------------------------------------ */
 
 struct truth_slow *
@@ -767,18 +920,26 @@ smtp_greeting(struct sess *s, uint64_t greet_at)
 }
 
 void
-smtp_ehlo(struct sess *s, const char *helo)
+smtp_ehlo_reply(struct sess *s, const char *helo, uint64_t delay)
 {
 	char buf[512], cli[48];
 
-	snprintf(buf, sizeof(buf), "EHLO %s\r\n", helo);
-	sess_sendstr(s, buf);
 	pw_addr_fmt(&s->c.addr[0], cli, sizeof(cli));
 	snprintf(buf, sizeof(buf),
 	         "250-%s Hello %s [%s]\r\n250-SIZE 52428800\r\n250-8BITMIME\r\n"
 	         "250-PIPELINING\r\n250-CHUNKING\r\n250-STARTTLS\r\n250 HELP\r\n",
 	         s->srvname, helo, cli);
-	sess_reply(s, sess_fast(s), "EHLO", buf);
+	sess_reply(s, delay, "EHLO", buf);
+}
+
+void
+smtp_ehlo(struct sess *s, const char *helo)
+{
+	char buf[512];
+
+	snprintf(buf, sizeof(buf), "EHLO %s\r\n", helo);
+	sess_sendstr(s, buf);
+	smtp_ehlo_reply(s, helo, sess_fast(s));
 }
 
 struct truth_slow *
@@ -795,10 +956,7 @@ smtp_envelope_body(struct sess *s, const char *from, const char *to, const char 
                    size_t body_len)
 {
 	char line[256];
-	char *body = malloc(body_len + 3);
 
-	if (!body)
-		abort();
 	snprintf(line, sizeof(line), "MAIL FROM:<%s>\r\n", from);
 	sess_cmd(s, "MAIL", line, sess_fast(s), "250 OK\r\n");
 	snprintf(line, sizeof(line), "RCPT TO:<%s>\r\n", to);
@@ -807,6 +965,16 @@ smtp_envelope_body(struct sess *s, const char *from, const char *to, const char 
 		snprintf(line, sizeof(line), "RCPT TO:<%s>\r\n", to2);
 		sess_cmd(s, "RCPT", line, sess_fast(s), "250 Accepted\r\n");
 	}
+	smtp_data_body(s, from, to, body_len);
+}
+
+void
+smtp_data_body(struct sess *s, const char *from, const char *to, size_t body_len)
+{
+	char *body = malloc(body_len + 3);
+
+	if (!body)
+		abort();
 	sess_sendstr(s, "DATA\r\n");
 	pw_tcp_ack(s->g->sink, &s->c, 1, s->req_t + (s->capture_at_client ? s->rtt : 0) + US(10));
 	sess_reply(s, US(prng_range(&s->g->rng, 20, 60)), "DATA",

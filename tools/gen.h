@@ -54,6 +54,7 @@ struct truth_ident {
 	char peer[48];
 	char outcome[16];
 	int syn_retransmits;
+	double start_ms; /* first SYN, offset from the capture start */
 };
 
 struct truth_cause {
@@ -67,6 +68,8 @@ struct truth_cause {
 
 struct truth_slow {
 	char command[12];
+	uint64_t req_ns;   /* the request (for GREETING: the handshake's end) */
+	const char *label; /* generator's tag (traffic: the incident kind); not in the JSON */
 	double latency_ms;
 	char reply_code[8];
 	char outcome[16];
@@ -80,6 +83,7 @@ struct truth_session {
 	int client_port;
 	char server[48];
 	int server_port;
+	uint64_t start_ns; /* end of the TCP handshake */
 	int outbound;
 	int tls;
 	char outcome[16];
@@ -107,6 +111,9 @@ struct truth {
 
 void truth_init(struct truth *t);
 void truth_free(struct truth *t);
+/* Forgets every record but keeps the memory (a generator that writes its
+ * truth as it goes clears it after each batch). */
+void truth_clear(struct truth *t);
 struct truth_session *truth_add_session(struct truth *t);
 int truth_write_json(const struct truth *t, FILE *f);
 /* Cause helpers; sl may be NULL (then nothing happens). */
@@ -152,6 +159,10 @@ struct dns_spec {
 	uint64_t answer_ns; /* answer delay after the last transmission */
 	const char *answer; /* see dns_response() */
 	int upstream;       /* resolver -> authoritative (truth only) */
+	/* non-NULL: the tries' offsets from *t (tries entries) instead of
+	 * retry_ns apart; an unanswered query then ends retry_ns after the
+	 * last one */
+	const uint64_t *at_ns;
 };
 
 /*
@@ -174,6 +185,15 @@ enum ident_outcome { IDENT_REFUSED, IDENT_UNANSWERED, IDENT_ANSWERED };
 int gen_ident(struct gen *g, uint64_t *t, const struct pw_addr *host, const struct pw_addr *peer,
               uint16_t peer_port, uint16_t local_port, enum ident_outcome o, int retrans,
               uint64_t timeout, uint64_t rtt);
+
+/*
+ * The mail host's SMTP connection attempt to dst:25 at t that gets no
+ * answer: the SYN and retrans retransmissions (1, 2, 4 ... s); adds an
+ * outbound truth session with outcome unanswered.
+ */
+void gen_connect_unanswered(struct gen *g, uint64_t t, const struct pw_addr *dst, int retrans);
+/* The same refused (RST) rtt later. */
+void gen_connect_refused(struct gen *g, uint64_t t, const struct pw_addr *dst, uint64_t rtt);
 
 /* ---- TCP sessions with a command/reply dialogue ------------------------------ */
 
@@ -231,18 +251,36 @@ uint64_t sess_fast(struct sess *s);
  * dot), ending in CRLF. */
 void gen_body(struct prng *r, char *buf, size_t len, const char *from, const char *to);
 
+/* ---- clients: 198.51.100.1-254 (not the resolver .53), 203.0.113.1-254, 2001:db8:: ---- */
+
+#define GEN_V4_CLIENTS 507
+#define GEN_V6_CLIENTS 4096
+
+/* Client number i (i < GEN_V4_CLIENTS / GEN_V6_CLIENTS). */
+struct pw_addr gen_client_v4(unsigned i);
+struct pw_addr gen_client_v6(unsigned i);
+/* The client's next source port (*p: its last one, 0 at first). */
+uint16_t gen_client_port(uint16_t *p, struct prng *r);
+
 /* SMTP/POP3 building blocks */
 struct truth_slow *smtp_greeting(struct sess *s, uint64_t greet_at);
 void smtp_ehlo(struct sess *s, const char *helo);
+/* The EHLO reply, delay after the EHLO that s->req_t completed. */
+void smtp_ehlo_reply(struct sess *s, const char *helo, uint64_t delay);
 struct truth_slow *smtp_greeting_ehlo(struct sess *s, uint64_t greet_at, const char *helo);
 /* MAIL, RCPT, DATA (fast) and the body with its final dot; s->req_t is then
  * the end of the body. */
 void smtp_envelope_body(struct sess *s, const char *from, const char *to, const char *to2,
                         size_t body_len);
+/* DATA (fast), then the body with its final dot. */
+void smtp_data_body(struct sess *s, const char *from, const char *to, size_t body_len);
 struct truth_slow *smtp_data_end_at(struct sess *s, uint64_t at);
 struct truth_slow *smtp_transaction(struct sess *s, const char *from, const char *to,
                                     size_t body_len, uint64_t data_end_delay);
 void smtp_quit(struct sess *s);
+/* After the POP3 greeting: USER, PASS, STAT, and with nmsg > 0 LIST, RETR
+ * and DELE of one message, QUIT and the close; scratch holds 3200 bytes. */
+void pop3_mailbox(struct sess *s, unsigned nmsg, char *scratch);
 
 /* ---- entry points (scenarios.c, workload.c) ------------------------------------ */
 
@@ -281,5 +319,23 @@ int gen_run_scenario(const char *name, const char *out, const char *truth_path,
                      const struct gen_options *o, struct gen_result *res);
 int gen_run_workload(const char *out, const char *truth_path, const struct gen_options *o,
                      struct gen_result *res);
+
+struct traffic_result {
+	struct gen_result gen; /* packets, bytes, sessions */
+	long lookups;          /* the mail hosts' queries (retransmissions not counted) */
+	long upstream;         /* the resolver's queries on the wire */
+	long slow;             /* slow replies in the truth */
+	double lookups_per_s;
+	size_t max_queued; /* most packets waiting in the sink at once */
+	const char *out;   /* the capture written (NULL: none, e.g. --help) */
+	int quiet;         /* -q: the caller prints no summary */
+};
+
+/*
+ * mxlag-gen traffic (traffic.c): argv[0] is "traffic", the options follow
+ * (see its usage).  Returns the exit status (0, 1 on failure, 2 on bad
+ * usage); res (may be NULL) gets the figures of a run.
+ */
+int gen_traffic(int argc, char **argv, struct traffic_result *res);
 
 #endif

@@ -5,6 +5,7 @@
  *   mxlag-gen list
  *   mxlag-gen scenario NAME -o FILE [--truth FILE.json] [options]
  *   mxlag-gen workload -o FILE [--sessions N] [--seed S] [--truth FILE.json] [options]
+ *   mxlag-gen traffic -o FILE [--truth FILE.tsv] [--profile NAME] [...]  (traffic.c)
  *
  * options: --link ethernet|vlan|qinq|sll|sll2|raw|null, --nanosecond,
  *          --pcapng, --segment-split, --reorder, --dup, --span-dup
@@ -25,6 +26,8 @@ usage(FILE *f)
 	        "       mxlag-gen scenario NAME -o FILE [--truth FILE.json] [options]\n"
 	        "       mxlag-gen workload -o FILE [--sessions N] [--seed S] [--truth FILE.json] "
 	        "[options]\n"
+	        "       mxlag-gen traffic -o FILE [--truth FILE.tsv] [--profile NAME] ... "
+	        "(traffic --help)\n"
 	        "options:\n"
 	        "  --link TYPE       ethernet (default), vlan, qinq, sll, sll2, raw, null\n"
 	        "  --nanosecond      nanosecond timestamps\n"
@@ -84,6 +87,20 @@ main(int argc, char **argv)
 	if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
 		usage(stdout);
 		return 0;
+	}
+	if (strcmp(cmd, "traffic") == 0) {
+		struct traffic_result tr;
+		t0 = now_s();
+		rc = gen_traffic(argc - 1, argv + 1, &tr);
+		if (rc == 0 && tr.out && !tr.quiet)
+			fprintf(
+			    stderr,
+			    "mxlag-gen: %s: %ld sessions, %ld lookups (%.1f/s) + %ld upstream, %ld "
+			    "slow replies, %llu packets, %llu bytes in %.2f s\n",
+			    tr.out, tr.gen.sessions, tr.lookups, tr.lookups_per_s, tr.upstream,
+			    tr.slow, (unsigned long long)tr.gen.packets,
+			    (unsigned long long)tr.gen.bytes, now_s() - t0);
+		return rc;
 	}
 	if (strcmp(cmd, "list") == 0) {
 		for (size_t i = 0; i < gen_nscenarios; i++)

@@ -82,57 +82,6 @@ quick_mail(struct sess *s, size_t body)
 	smtp_quit(s);
 }
 
-/* Outbound connection attempt that gets no answer: the SYN and retrans
- * retransmissions (1, 2, 4 ... s). */
-static void
-outbound_unanswered(struct gen *g, uint64_t t, const struct pw_addr *dst, int retrans)
-{
-	struct pw_tcp c;
-	uint16_t port = gen_ephemeral(g);
-	uint64_t back = SEC(1), at = t;
-
-	pw_tcp_init(&c, &g->host, port, dst, 25, (uint32_t)prng_next(&g->rng), 0,
-	            (uint32_t)prng_next(&g->rng), 0);
-	pw_tcp_syn(g->sink, &c, 0, t);
-	for (int i = 0; i < retrans; i++) {
-		at += back;
-		back *= 2;
-		pw_tcp_syn(g->sink, &c, 0, at);
-	}
-	if (g->truth) {
-		struct truth_session *tr = truth_add_session(g->truth);
-		snprintf(tr->protocol, sizeof(tr->protocol), "smtp");
-		pw_addr_fmt(&g->host, tr->client, sizeof(tr->client));
-		pw_addr_fmt(dst, tr->server, sizeof(tr->server));
-		tr->client_port = port;
-		tr->server_port = 25;
-		tr->outbound = 1;
-		snprintf(tr->outcome, sizeof(tr->outcome), "unanswered");
-	}
-}
-
-static void
-outbound_refused(struct gen *g, uint64_t t, const struct pw_addr *dst, uint64_t rtt)
-{
-	struct pw_tcp c;
-	uint16_t port = gen_ephemeral(g);
-
-	pw_tcp_init(&c, &g->host, port, dst, 25, (uint32_t)prng_next(&g->rng), 0,
-	            (uint32_t)prng_next(&g->rng), 0);
-	pw_tcp_syn(g->sink, &c, 0, t);
-	pw_tcp_rst(g->sink, &c, 1, t + rtt, 1);
-	if (g->truth) {
-		struct truth_session *tr = truth_add_session(g->truth);
-		snprintf(tr->protocol, sizeof(tr->protocol), "smtp");
-		pw_addr_fmt(&g->host, tr->client, sizeof(tr->client));
-		pw_addr_fmt(dst, tr->server, sizeof(tr->server));
-		tr->client_port = port;
-		tr->server_port = 25;
-		tr->outbound = 1;
-		snprintf(tr->outcome, sizeof(tr->outcome), "refused");
-	}
-}
-
 /* ---- 1, 2: client PTR ---------------------------------------------------------- */
 
 static void
@@ -332,8 +281,8 @@ sc_outbound(struct gen *g)
 	struct pw_addr good = pw_ip("203.0.113.27");
 	struct sess s;
 
-	outbound_unanswered(g, T0, &dead, 3);
-	outbound_refused(g, T0 + SEC(1), &closed, MS(30));
+	gen_connect_unanswered(g, T0, &dead, 3);
+	gen_connect_refused(g, T0 + SEC(1), &closed, MS(30));
 	sess_open(&s, g, "smtp", &g->host, gen_ephemeral(g), &good, 25, T0 + SEC(2), MS(30), 1);
 	smtp_greeting_ehlo(&s, s.req_t + s.rtt + MS(3), g->hostname);
 	smtp_transaction(&s, "bounces@mail.example.test", "dave@remote.example", 1048576, MS(150));

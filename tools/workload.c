@@ -17,8 +17,6 @@
 #include "gen.h"
 
 #define W_DEFAULT_SESSIONS 100000L
-#define W_V4_CLIENTS 507
-#define W_V6_CLIENTS 4096
 /* clients without TCP timestamps (Windows) */
 #ifndef NO_TS_PERMILLE
 #define NO_TS_PERMILLE 600
@@ -35,59 +33,10 @@
 struct wl {
 	struct gen *g;
 	struct truth *t;
-	uint16_t v4port[W_V4_CLIENTS];
-	uint16_t v6port[W_V6_CLIENTS];
+	uint16_t v4port[GEN_V4_CLIENTS];
+	uint16_t v6port[GEN_V6_CLIENTS];
 	char *body; /* scratch for message texts */
 };
-
-static struct pw_addr
-v4_client(unsigned i)
-{
-	struct pw_addr a;
-
-	memset(&a, 0, sizeof(a));
-	/* 198.51.100.1-254 except the resolver .53, and 203.0.113.1-254 */
-	if (i < 253) {
-		a.b[0] = 198;
-		a.b[1] = 51;
-		a.b[2] = 100;
-		a.b[3] = (uint8_t)(i + 1 + (i >= 52));
-	} else {
-		a.b[0] = 203;
-		a.b[1] = 0;
-		a.b[2] = 113;
-		a.b[3] = (uint8_t)(i - 253 + 1);
-	}
-	return a;
-}
-
-static struct pw_addr
-v6_client(unsigned i)
-{
-	struct pw_addr a;
-
-	memset(&a, 0, sizeof(a));
-	a.v6 = 1;
-	a.b[0] = 0x20;
-	a.b[1] = 0x01;
-	a.b[2] = 0x0d;
-	a.b[3] = 0xb8;
-	a.b[4] = (uint8_t)(0x10 + (i >> 8));
-	a.b[5] = 0x00;
-	a.b[7] = (uint8_t)(i & 0xff);
-	a.b[15] = (uint8_t)(1 + (i % 250));
-	a.b[14] = (uint8_t)(i >> 10);
-	return a;
-}
-
-static uint16_t
-next_port(uint16_t *p, struct prng *r)
-{
-	if (*p < 32768 || *p > 60000)
-		*p = (uint16_t)prng_range(r, 32768, 45000);
-	*p = (uint16_t)(*p + prng_range(r, 1, 9));
-	return *p;
-}
 
 /* The lookups the server does before its banner; returns when it is done. */
 static uint64_t
@@ -234,31 +183,7 @@ pop3_session(struct wl *w, const struct pw_addr *cli, uint16_t cport, uint64_t s
 	              strlen(line));
 	sess_quickack(&s);
 	w->t->w_slow_greeting += slow;
-	snprintf(line, sizeof(line), "USER u%u\r\n", (unsigned)(prng_next(&g->rng) % 800));
-	sess_cmd(&s, "USER", line, sess_fast(&s), "+OK \r\n");
-	snprintf(line, sizeof(line), "PASS pw%08x\r\n", (unsigned)prng_next(&g->rng));
-	sess_cmd(&s, "PASS", line, MS(prng_range(&g->rng, 1, 8)), "+OK \r\n");
-	if (nmsg == 0) {
-		sess_cmd(&s, "STAT", "STAT\r\n", sess_fast(&s), "+OK 0 0\r\n");
-	} else {
-		size_t len = (size_t)prng_range(&g->rng, 600, 3000);
-		char *buf = w->body;
-		int hl = snprintf(buf, 64, "+OK %zu octets\r\n", len);
-		gen_body(&g->rng, buf + hl, len, "someone@example.org", "u@mail.example.test");
-		memcpy(buf + hl + len, ".\r\n", 3);
-		snprintf(line, sizeof(line), "+OK %u %zu\r\n", nmsg, len * nmsg);
-		sess_cmd(&s, "STAT", "STAT\r\n", sess_fast(&s), line);
-		if (nmsg == 1)
-			snprintf(line, sizeof(line), "+OK\r\n1 %zu\r\n.\r\n", len);
-		else
-			snprintf(line, sizeof(line), "+OK\r\n1 %zu\r\n2 %zu\r\n.\r\n", len, len);
-		sess_cmd(&s, "LIST", "LIST\r\n", sess_fast(&s), line);
-		sess_sendstr(&s, "RETR 1\r\n");
-		sess_reply_at(&s, s.req_t + sess_fast(&s), "RETR", buf, (size_t)hl + len + 3);
-		sess_cmd(&s, "DELE", "DELE 1\r\n", sess_fast(&s), "+OK \r\n");
-	}
-	sess_cmd(&s, "QUIT", "QUIT\r\n", sess_fast(&s), "+OK \r\n");
-	sess_close(&s, 1);
+	pop3_mailbox(&s, nmsg, w->body);
 }
 
 int
@@ -311,14 +236,14 @@ gen_run_workload(const char *out, const char *truth_path, const struct gen_optio
 			break;
 		}
 		if (v6) {
-			unsigned k = (unsigned)(prng_next(&g.rng) % W_V6_CLIENTS);
-			cli = v6_client(k);
-			port = next_port(&w->v6port[k], &g.rng);
+			unsigned k = (unsigned)(prng_next(&g.rng) % GEN_V6_CLIENTS);
+			cli = gen_client_v6(k);
+			port = gen_client_port(&w->v6port[k], &g.rng);
 			truth.w_v6++;
 		} else {
-			unsigned k = (unsigned)(prng_next(&g.rng) % W_V4_CLIENTS);
-			cli = v4_client(k);
-			port = next_port(&w->v4port[k], &g.rng);
+			unsigned k = (unsigned)(prng_next(&g.rng) % GEN_V4_CLIENTS);
+			cli = gen_client_v4(k);
+			port = gen_client_port(&w->v4port[k], &g.rng);
 		}
 		rtt = US(prng_range(&g.rng, 8000, 120000));
 		g.no_ts = prng_chance(&g.rng, NO_TS_PERMILLE);

@@ -87,6 +87,21 @@ e2e_slurp(const char *path)
 	return buf;
 }
 
+double
+e2e_total(const char *path, const char *key)
+{
+	char *all = e2e_slurp(path), want[128], *p;
+	double v = -1;
+
+	cr_assert_not_null(all, "cannot read %s", path);
+	snprintf(want, sizeof(want), "\n%s\t", key);
+	p = strstr(all, want);
+	if (p)
+		v = strtod(p + strlen(want), NULL);
+	free(all);
+	return v;
+}
+
 int
 e2e_sh(char **out, const char *fmt, ...)
 {

@@ -19,6 +19,9 @@ void e2e_rmdir(char *dir);
 int e2e_sh(char **out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Reads a whole file (malloc'd, NUL-terminated) or NULL. */
 char *e2e_slurp(const char *path);
+/* A value of a "key<TAB>value" file (mxlag-gen traffic's totals); -1 when
+ * the key is not there.  Asserts that the file can be read. */
+double e2e_total(const char *path, const char *key);
 /*
  * Analyzes pcap into dir/mxlag.db, prints the JSON slow report, and checks
  * every statement of the truth file with cr_expect (so all mismatches are
