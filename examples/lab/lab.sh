@@ -4,7 +4,8 @@
 # dovecot, unbound 1.17; postfix 3.7 and sendmail 8.17, which conflict with
 # exim4, unpacked from their .debs into /var/cache/mxlab instead of being
 # installed) in network namespaces, records each scenario with tcpdump on
-# the mail host and writes SCENARIO.pcap + SCENARIO.truth.json.
+# the mail host (the mirror-* scenarios: on the bridge, as a switch's mirror
+# port sees two mail hosts) and writes SCENARIO.pcap + SCENARIO.truth.json.
 #
 #   lab.sh list
 #   lab.sh run SCENARIO... -o OUTDIR      (or: lab.sh run all -o OUTDIR)
@@ -13,7 +14,8 @@
 # Needs root on Debian 12 (installs its packages with apt-get when missing).
 # Everything runs in the namespaces mxlab-lan (a bridge), mxlab-client,
 # mxlab-mail, mxlab-resolver and mxlab-inet (an "internet" that drops every
-# IP packet, but for one answering remote MX in outbound-size); only
+# IP packet, but for one answering remote MX in outbound-size), and for the
+# mirror-* scenarios mxlab-mail2 (a second mail host); only
 # documentation addresses are used and no namespace has a
 # route to the host, so no packet can leave the lab.  All configuration is
 # generated into a temporary directory; every process is stopped by PID and
@@ -32,11 +34,14 @@ NS_CLIENT=mxlab-client
 NS_MAIL=mxlab-mail
 NS_RES=mxlab-resolver
 NS_INET=mxlab-inet
-ALL_NS="$NS_CLIENT $NS_MAIL $NS_RES $NS_INET $NS_LAN"
+NS_MAIL2=mxlab-mail2       # a second mail host, only in the mirror-* scenarios
+BASE_NS="$NS_CLIENT $NS_MAIL $NS_RES $NS_INET $NS_LAN"
+ALL_NS="$NS_CLIENT $NS_MAIL $NS_MAIL2 $NS_RES $NS_INET $NS_LAN"
 
 # addresses (documentation ranges only)
 MAIL4=192.0.2.10
 MAIL6=2001:db8::10
+MAIL2_4=192.0.2.11         # the second mail host (mxlab-mail2)
 RES4=192.0.2.53
 GW4=192.0.2.1              # the "internet" router: answers ARP, drops all IP
 CLIENT4=192.0.2.200        # .200-.204 all live in mxlab-client
@@ -70,6 +75,8 @@ ip-literal-relay|incident 6: sendmail 8.17 with its smart host written as a bare
 ip-literal-relay-fixed|the remedy, DS[203.0.113.25]: no lookup; the final dot's reply still waits, now for the connection to the dead relay (no DNS cause)
 outbound-size|incident 7 (sizes): exim delivers a 3 MB message to a remote MX (203.0.113.26, smtpsink.py) that answers the final dot after 3 s
 postfix-relay-ip|the same bare-IP smart host with postfix 3.7 (relayhost = 203.0.113.25): no lookup of the numeric name, a direct connection that is never answered (SYNs only)
+mirror-two-mtas|a mirror port (capture on the bridge) with two mail hosts: exim on 192.0.2.10 waits for the client's unanswered PTR before its greeting while postfix on 192.0.2.11 (fast NXDOMAIN) holds the final dot for its slow content filter; the same client delivers to both at once
+mirror-two-mtas-relay|the same, and exim relays the client's message to postfix (a session between two monitored hosts) while a second session to exim waits for the client's PTR
 "
 
 PIDS=""          # processes started by this run
@@ -331,7 +338,7 @@ attach() {
 net_up() {
 	local ns a
 	net_down
-	for ns in $ALL_NS; do ns_new "$ns" || return 1; done
+	for ns in $BASE_NS; do ns_new "$ns" || return 1; done
 	ip netns exec $NS_LAN sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1 >/dev/null
 	ip -n $NS_LAN link add br0 type bridge forward_delay 0 stp_state 0 || return 1
 	ip -n $NS_LAN link set br0 up
@@ -359,6 +366,16 @@ table inet blackhole {
 }
 EOF
 	return 0
+}
+
+# mail2_up: the second mail host of the mirror-* scenarios, 192.0.2.11 in
+# mxlab-mail2 on the same bridge (like the first, it reaches the "internet"
+# only through the router)
+mail2_up() {
+	ns_new $NS_MAIL2 && attach $NS_MAIL2 p-mail2 || return 1
+	ip -n $NS_MAIL2 addr add $MAIL2_4/24 dev eth0
+	ip -n $NS_MAIL2 route add 198.51.100.0/24 via $GW4
+	ip -n $NS_MAIL2 route add 203.0.113.0/24 via $GW4
 }
 
 client_firewall() { # drop|reject: what the client does to ident (TCP 113)
@@ -437,22 +454,29 @@ start_resolver() { # EXTRA unbound.conf lines...
 # the mail namespace, bind-mounted over /etc inside that program's own mount
 # namespace (ip netns exec makes one), never touching the host's files; the
 # programs also get their own UTS namespace with the host name "mx", which
-# /etc/hosts knows (as on a well-kept host) unless "nohostname" is given
-mail_env() {
-	mkdir -p "$S/mailhost"
-	printf 'nameserver %s\noptions timeout:2 attempts:2\n' "$1" >"$S/mailhost/resolv.conf"
+# /etc/hosts knows (as on a well-kept host) unless "nohostname" is given;
+# they are started through $S/mailhost/run
+mail_env() { host_env "$S/mailhost" mx "$@"; }
+
+# host_env DIR NAME NAMESERVER [nohostname]: the same for a host named NAME
+# (NAME.example.org), started through DIR/run
+host_env() {
+	local d=$1 name=$2
+	shift 2
+	mkdir -p "$d"
+	printf 'nameserver %s\noptions timeout:2 attempts:2\n' "$1" >"$d/resolv.conf"
 	{
 		printf '127.0.0.1\tlocalhost\n'
-		[ "${2:-}" = nohostname ] || printf '127.0.1.1\tmx.example.org mx\n'
+		[ "${2:-}" = nohostname ] || printf '127.0.1.1\t%s.example.org %s\n' "$name" "$name"
 		printf '::1\tlocalhost ip6-localhost ip6-loopback\n'
-	} >"$S/mailhost/hosts"
-	cat >"$S/mailhost/run" <<EOF
+	} >"$d/hosts"
+	cat >"$d/run" <<EOF
 #!/bin/sh
-mount --bind "$S/mailhost/resolv.conf" /etc/resolv.conf || exit 1
-mount --bind "$S/mailhost/hosts" /etc/hosts || exit 1
-exec unshare --uts /bin/sh -c 'hostname mx && exec "\$@"' sh "\$@"
+mount --bind "$d/resolv.conf" /etc/resolv.conf || exit 1
+mount --bind "$d/hosts" /etc/hosts || exit 1
+exec unshare --uts /bin/sh -c 'hostname $name && exec "\$@"' sh "\$@"
 EOF
-	chmod 755 "$S/mailhost/run"
+	chmod 755 "$d/run"
 }
 
 # exim_conf: the knobs are shell variables
@@ -602,7 +626,9 @@ EOF
 
 # postfix_conf: main.cf and master.cf for the unpacked postfix, every
 # directory inside the scenario's; the knobs are shell variables
-#   P_MAIN (extra main.cf lines)
+#   P_MAIN (extra main.cf lines), P_MASTER (extra master.cf lines),
+#   P_ADDR (its address, default $MAIL4), P_NAME (its host name, default mx),
+#   P_NS and P_ENV (namespace and host_env directory, default the mail host's)
 postfix_conf() {
 	local d=$S/postfix q
 	mkdir -p "$d/etc" "$d/data" "$d/queue"
@@ -630,11 +656,11 @@ setgid_group = postdrop
 import_environment = MAIL_CONFIG MAIL_DEBUG MAIL_LOGTAG TZ LANG=C POSTLOG_SERVICE POSTLOG_HOSTNAME LD_LIBRARY_PATH
 maillog_file_prefixes = $d
 maillog_file = $d/maillog
-myhostname = mx.example.org
+myhostname = ${P_NAME:-mx}.example.org
 mydomain = example.org
 myorigin = \$myhostname
 mydestination = example.org
-inet_interfaces = $MAIL4
+inet_interfaces = ${P_ADDR:-$MAIL4}
 inet_protocols = ipv4
 mynetworks = 127.0.0.0/8 192.0.2.0/24
 alias_maps =
@@ -655,7 +681,7 @@ EOF
 	cat >"$d/etc/master.cf" <<EOF
 # generated by mxlag examples/lab/lab.sh: nothing chrooted
 # service      type  private unpriv chroot wakeup maxproc command
-$MAIL4:25    inet  n       -      n      -      -       smtpd
+${P_ADDR:-$MAIL4}:25    inet  n       -      n      -      -       smtpd
 pickup         unix  n       -      n      60     1       pickup
 cleanup        unix  n       -      n      -      0       cleanup
 qmgr           unix  n       -      n      300    1       qmgr
@@ -676,14 +702,16 @@ anvil          unix  -       -      n      -      1       anvil
 scache         unix  -       -      n      -      1       scache
 postlog        unix-dgram n  -      n      -      1       postlogd
 EOF
+	[ -n "${P_MASTER:-}" ] && printf '%s\n' "$P_MASTER" >>"$d/etc/master.cf"
+	return 0
 }
 
 start_postfix() {
 	postfix_conf
-	spawn postfix $NS_MAIL "$S/mailhost/run" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
+	spawn postfix "${P_NS:-$NS_MAIL}" "${P_ENV:-$S/mailhost}/run" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
 		LD_LIBRARY_PATH="$PF_LIB" MAIL_CONFIG="$S/postfix/etc" \
 		"$PF_DAEMON/master" -d -c "$S/postfix/etc" >/dev/null
-	wait_for 10 listening $NS_MAIL tcp 25 $MAIL4 || {
+	wait_for 10 listening "${P_NS:-$NS_MAIL}" tcp 25 "${P_ADDR:-$MAIL4}" || {
 		msg "postfix did not start: $(tail -3 "$S/logs/postfix.log") $(tail -3 "$S/postfix/maillog" 2>/dev/null)"
 		return 1
 	}
@@ -749,11 +777,23 @@ start_sink() {
 	}
 }
 
+# start_filter DELAY: slowfilter.py in the second mail host, postfix's
+# before-queue content filter (smtpd_proxy_filter 127.0.0.1:10025, passing
+# on to the smtpd on 127.0.0.1:10026), holding each final dot DELAY seconds
+start_filter() {
+	spawn filter $NS_MAIL2 $PY "$LAB_DIR/slowfilter.py" --listen 127.0.0.1:10025 \
+		--next 127.0.0.1:10026 --delay "$1" >/dev/null
+	wait_for 10 listening $NS_MAIL2 tcp 10025 127.0.0.1 || {
+		msg "slowfilter did not start: $(tail -3 "$S/logs/filter.log")"
+		return 1
+	}
+}
+
 # ---------------------------------------------------------------------------
 # capture and clients
 
-start_capture() { # IFACE
-	spawn tcpdump $NS_MAIL tcpdump -i "$1" -n -s 0 -U -Z root -w "$OUT/$SC.pcap" >/dev/null
+start_capture() { # IFACE [NAMESPACE, default the mail host's]
+	spawn tcpdump "${2:-$NS_MAIL}" tcpdump -i "$1" -n -s 0 -U -Z root -w "$OUT/$SC.pcap" >/dev/null
 	wait_for 10 grep -q "listening on" "$S/logs/tcpdump.log" || {
 		msg "tcpdump did not start: $(cat "$S/logs/tcpdump.log")"
 		return 1
@@ -1147,13 +1187,148 @@ smtp_connect_timeout = 4s"
 EOF
 }
 
+# mirror_setup EXTRA-UNBOUND-LINES...: two mail hosts on the bridge and a
+# capture on the bridge itself (what a switch's mirror port sees).
+#  A: exim on 192.0.2.10 (mxlab-mail) looks up the client's PTR, which the
+#     resolver never answers (no reverse zone, the dead internet): its
+#     greeting waits dns_retrans 3s x dns_retry 2;
+#  B: postfix on 192.0.2.11 (mxlab-mail2, host name mx-b) asks the same
+#     resolver for the same PTR and gets a fast NXDOMAIN (an unbound view
+#     for 192.0.2.11 serves the reverse zone empty), but its before-queue
+#     content filter (slowfilter.py) holds every final dot 4 s.
+mirror_setup() {
+	X_DNS_RETRANS=3s X_DNS_RETRY=2
+	P_ADDR=$MAIL2_4 P_NAME=mx-b P_NS=$NS_MAIL2 P_ENV=$S/mailhost-b
+	P_MAIN="mydestination = example.org b.example
+inet_interfaces = $MAIL2_4, 127.0.0.1
+smtpd_proxy_filter = 127.0.0.1:10025"
+	P_MASTER="127.0.0.1:10026 inet n   -      n      -      -       smtpd
+  -o smtpd_proxy_filter=
+  -o smtpd_authorized_xforward_hosts=127.0.0.0/8
+  -o mynetworks=127.0.0.0/8
+  -o smtpd_client_restrictions=
+  -o smtpd_helo_restrictions=
+  -o smtpd_sender_restrictions=
+  -o smtpd_relay_restrictions=permit_mynetworks,reject
+  -o smtpd_recipient_restrictions=
+  -o smtpd_data_restrictions=
+  -o receive_override_options=no_unknown_recipient_checks"
+	mail2_up && start_resolver "$ZONE_NONE" "access-control: $MAIL2_4/32 allow" \
+		"access-control-view: $MAIL2_4/32 mx-b" "$@" 'view:' '	name: "mx-b"' \
+		'	local-zone: "2.0.192.in-addr.arpa." static' "	$ZONE_SOA" &&
+		mail_env $RES4 && start_exim && host_env "$S/mailhost-b" mx-b $RES4 &&
+		start_filter 4 && start_postfix && start_capture br0 $NS_LAN
+}
+
+# the truth statements both mirror scenarios share: whose lookup is whose,
+# that neither host's lookups are causes of the other's waits, which host
+# each session belongs to (none is an outbound delivery: both ends of the
+# relay session are monitored hosts), that B's slow replies are diagnosed as
+# B's own local processing (incident 5), and that the lab really made A's
+# unanswered lookup overlap B's wait (a wait of A's greeting is its lookup in
+# flight) for at least 2 s, half of it
+MIRROR_SQL=$(
+	cat <<'EOF'
+  ["select count(*) from dns_queries where client = '192.0.2.10' and qname = '200.2.0.192.in-addr.arpa' and outcome = 'unanswered'", ">=", 1],
+  ["select count(*) from dns_queries where client = '192.0.2.11' and qname = '200.2.0.192.in-addr.arpa' and outcome = 'nxdomain'", ">=", 1],
+  ["select count(*) from causes c join transactions t on t.id = c.transaction_id join sessions s on s.id = t.session_id join dns_queries q on q.id = c.dns_query_id where s.server = '192.0.2.11' and q.client = '192.0.2.10'", "=", 0],
+  ["select count(*) from causes c join transactions t on t.id = c.transaction_id join sessions s on s.id = t.session_id join dns_queries q on q.id = c.dns_query_id where s.server = '192.0.2.10' and q.client = '192.0.2.11'", "=", 0],
+  ["select count(*) from sessions where server = '192.0.2.10' and host = '192.0.2.10'", ">=", 1],
+  ["select count(*) from sessions where server = '192.0.2.11' and host = '192.0.2.11'", ">=", 1],
+  ["select count(*) from sessions where host is null or host not in ('192.0.2.10', '192.0.2.11')", "=", 0],
+  ["select count(*) from sessions where outbound = 1", "=", 0],
+  ["select count(*) from transactions t join sessions s on s.id = t.session_id where s.server = '192.0.2.11' and t.latency_ms >= 1000 and (t.remedy is null or t.remedy not like '%local processing%')", "=", 0],
+  ["select count(*) from transactions tb join sessions sb on sb.id = tb.session_id, transactions ta join sessions sa on sa.id = ta.session_id where sb.client = '192.0.2.200' and sb.server = '192.0.2.11' and tb.command = 'DATA-END' and sa.server = '192.0.2.10' and ta.command = 'GREETING' and min(ta.reply_ts, tb.reply_ts) - max(ta.request_ts, tb.request_ts) >= 2.0", ">=", 1]
+EOF
+)
+
+sc_mirror_two_mtas() {
+	mirror_setup || return 1
+	# A first, B half a second later: B's whole wait for its filter falls
+	# inside A's unanswered lookup (the order is fixed, not left to chance)
+	client_bg to-a --source $CLIENT4 --server $MAIL4 --rcpt a-user@example.org
+	sleep 0.5
+	client_bg to-b --source $CLIENT4 --server $MAIL2_4 --rcpt b-user@example.org
+	local c
+	for c in to-a to-b; do
+		wait "$(pid_of $c)"
+		msg "  $c: exit $?, $(tail -1 "$S/logs/$c.log")"
+	done
+	msg "  filter: $(grep message "$S/logs/filter.log" | tail -1)"
+	truth <<EOF
+{"scenario": "mirror-two-mtas", "server": "A: exim 4.96 on 192.0.2.10 (dns_retrans 3s, dns_retry 2); B: postfix 3.7 on 192.0.2.11 (smtpd_proxy_filter: slowfilter.py holds the final dot 4 s)",
+ "resolver": "192.0.2.53 (unbound; no reverse zone for 192.0.2.0/24, but a view serves it empty to 192.0.2.11)",
+ "capture": "br0 in mxlab-lan: the bridge, as a switch's mirror port sees the traffic",
+ "note": "the same client (192.0.2.200) delivers to A and B at once; A's PTR query for the client is never answered, B's for the same name gets NXDOMAIN at once; B's reply to the final dot waits for its content filter while A's unanswered lookup is in flight: A's lookup must not be blamed for B's wait",
+ "hosts": ["192.0.2.10", "192.0.2.11"],
+ "sessions": [
+   {"client": "192.0.2.200", "server_addr": "192.0.2.10", "protocol": "smtp",
+    "slow": [{"command": "GREETING", "exact": true, "causes": [
+      {"kind": "dns", "relation": "client-ptr", "qname": "200.2.0.192.in-addr.arpa", "outcome": "unanswered"}]}]},
+   {"client": "192.0.2.200", "server_addr": "192.0.2.11", "protocol": "smtp",
+    "slow": [{"command": "DATA-END", "exact": true, "causes": [{"kind": "none"}]}]}],
+ "dns": [{"qname": "200.2.0.192.in-addr.arpa", "outcome": "unanswered"},
+         {"qname": "200.2.0.192.in-addr.arpa", "outcome": "nxdomain"}],
+ "sql": [$MIRROR_SQL]}
+EOF
+}
+
+sc_mirror_two_mtas_relay() {
+	# exim routes b.example to B by its MX record
+	mirror_setup 'local-zone: "b.example." static' \
+		'local-data: "b.example. 3600 IN MX 10 mx.b.example."' \
+		"local-data: \"mx.b.example. 3600 IN A $MAIL2_4\"" || return 1
+	client_bg to-a --source $CLIENT4 --server $MAIL4 --rcpt someone@b.example
+	sleep 0.5
+	client_bg to-b --source $CLIENT4 --server $MAIL2_4 --rcpt b-user@example.org
+	# a second session to A whose PTR lookup (6 s) is in flight while A's
+	# own delivery to B (after the first session's message, at 6-7 s)
+	# waits for B's filter
+	sleep 5.5
+	client_bg to-a2 --source $CLIENT4 --server $MAIL4 --rcpt a-user@example.org
+	local c i
+	for c in to-a to-b to-a2; do
+		wait "$(pid_of $c)"
+		msg "  $c: exit $?, $(tail -1 "$S/logs/$c.log")"
+	done
+	for i in $(seq 50); do
+		[ "$(grep -c message "$S/logs/filter.log")" -ge 2 ] && break
+		sleep 0.2
+	done
+	msg "  filter: $(grep message "$S/logs/filter.log" | tr '\n' ' ')"
+	sleep 1
+	truth <<EOF
+{"scenario": "mirror-two-mtas-relay", "server": "A: exim 4.96 on 192.0.2.10 (dns_retrans 3s, dns_retry 2); B: postfix 3.7 on 192.0.2.11 (smtpd_proxy_filter: slowfilter.py holds the final dot 4 s)",
+ "resolver": "192.0.2.53 (unbound; no reverse zone for 192.0.2.0/24, but a view serves it empty to 192.0.2.11; b.example MX mx.b.example = 192.0.2.11)",
+ "capture": "br0 in mxlab-lan: the bridge, as a switch's mirror port sees the traffic",
+ "note": "as mirror-two-mtas, and the client's first message to A is for b.example: A delivers it to B (outbound for A, inbound for B; exim pipelines MAIL, RCPT, BDAT LAST and QUIT, postfix advertises CHUNKING), and B's filter holds that message's end too, so all four replies come 4 s late, while a second session of the client to A waits for its unanswered PTR lookup: neither host's lookups may be blamed for the other's waits",
+ "hosts": ["192.0.2.10", "192.0.2.11"],
+ "sessions": [
+   {"client": "192.0.2.200", "server_addr": "192.0.2.10", "protocol": "smtp",
+    "slow": [{"command": "GREETING", "exact": true, "causes": [
+      {"kind": "dns", "relation": "client-ptr", "qname": "200.2.0.192.in-addr.arpa", "outcome": "unanswered"}]}]},
+   {"client": "192.0.2.200", "server_addr": "192.0.2.11", "protocol": "smtp",
+    "slow": [{"command": "DATA-END", "exact": true, "causes": [{"kind": "none"}]}]},
+   {"client": "192.0.2.10", "server_addr": "192.0.2.11", "protocol": "smtp",
+    "slow": [{"command": "BDAT", "exact": true, "causes": [{"kind": "none"}]}]}],
+ "dns": [{"qname": "200.2.0.192.in-addr.arpa", "outcome": "unanswered"},
+         {"qname": "200.2.0.192.in-addr.arpa", "outcome": "nxdomain"},
+         {"qname": "10.2.0.192.in-addr.arpa", "outcome": "nxdomain"},
+         {"qname": "b.example", "outcome": "answered"}],
+ "sql": [$MIRROR_SQL,
+  ["select count(*) from sessions where client = '192.0.2.200' and server = '192.0.2.10'", ">=", 2],
+  ["select count(*) from sessions where client = '192.0.2.10' and server = '192.0.2.11' and host = '192.0.2.11' and client_is_host = 1", ">=", 1],
+  ["select count(*) from transactions tb join sessions sb on sb.id = tb.session_id, transactions ta join sessions sa on sa.id = ta.session_id where sb.client = '192.0.2.10' and sb.server = '192.0.2.11' and tb.command = 'BDAT' and sa.server = '192.0.2.10' and ta.command = 'GREETING' and min(ta.reply_ts, tb.reply_ts) - max(ta.request_ts, tb.request_ts) >= 2.0", ">=", 1]]}
+EOF
+}
+
 # ---------------------------------------------------------------------------
 
 run_one() {
 	SC=$1
 	S=$T/$SC
 	X_IDENT="" X_ACL_CONNECT="" X_ACL_MAIL="" X_ACL_RCPT="" X_ACL_DATA="" X_DNS_RETRANS="" X_DNS_RETRY=""
-	P_MAIN="" M_MC=""
+	P_MAIN="" P_MASTER="" P_ADDR="" P_NAME="" P_NS="" P_ENV="" M_MC=""
 	rm -rf "$S"
 	mkdir -p "$S/logs"
 	chmod 755 "$S"
@@ -1220,7 +1395,7 @@ cmd_run() {
 	need_root
 	take_lock wait
 	ensure_packages
-	case " $list " in *" postfix-"*) ensure_postfix ;; esac
+	case " $list " in *" postfix-"* | *" mirror-"*) ensure_postfix ;; esac
 	case " $list " in *" ip-literal-relay"*) ensure_sendmail ;; esac
 	command -v ip >/dev/null && ip netns list >/dev/null 2>&1 || die "ip netns is not available"
 	mkdir -p "$OUT" || die "cannot create $OUT"

@@ -6,6 +6,7 @@
 #include <math.h>
 #include <sqlite3.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -139,9 +140,10 @@ e2e_sh(char **out, const char *fmt, ...)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+/* The first column of sql's first row as an integer, with ?1..?8 bound (NULL: SQL NULL). */
 static int
 scalar_int(sqlite3 *db, const char *sql, const char *a1, const char *a2, const char *a3,
-	   const char *a4, const char *a5, const char *a6, const char *a7)
+	   const char *a4, const char *a5, const char *a6, const char *a7, const char *a8)
 {
 	sqlite3_stmt *st;
 	int v = -1;
@@ -149,8 +151,8 @@ scalar_int(sqlite3 *db, const char *sql, const char *a1, const char *a2, const c
 		cr_log_error("SQL error: %s in %s", sqlite3_errmsg(db), sql);
 		return -1;
 	}
-	const char *args[] = {a1, a2, a3, a4, a5, a6, a7};
-	for (int i = 0; i < 7; i++) {
+	const char *args[] = {a1, a2, a3, a4, a5, a6, a7, a8};
+	for (int i = 0; i < 8; i++) {
 		if (args[i])
 			sqlite3_bind_text(st, i + 1, args[i], -1, SQLITE_TRANSIENT);
 		else
@@ -162,11 +164,18 @@ scalar_int(sqlite3 *db, const char *sql, const char *a1, const char *a2, const c
 	return v;
 }
 
+/*
+ * The queries below bind ?1 client, ?2 protocol, ?3 command and ?8 the
+ * truth session's "server_addr" (NULL when the truth does not name the
+ * server: then every session of the client counts, as before there was
+ * such a key).
+ */
+
 /* Stored transaction of client/protocol with command and latency >= 1 s */
 static const char Q_SLOW_TXN[] =
 	"SELECT count(*) FROM transactions t JOIN sessions s ON s.id = t.session_id "
 	"WHERE s.client = ?1 AND (?2 IS NULL OR s.protocol = ?2) AND t.command = ?3 "
-	"AND t.latency_ms >= 1000";
+	"AND t.latency_ms >= 1000 AND (?8 IS NULL OR s.server = ?8)";
 
 /* A cause of such a transaction as the truth describes it (outcome: a JSON list). */
 static const char Q_CAUSE[] =
@@ -175,7 +184,8 @@ static const char Q_CAUSE[] =
 	"LEFT JOIN dns_queries q ON q.id = c.dns_query_id "
 	"LEFT JOIN ident_probes i ON i.id = c.ident_probe_id "
 	"WHERE s.client = ?1 AND (?2 IS NULL OR s.protocol = ?2) AND t.command = ?3 "
-	"AND t.latency_ms >= 1000 AND c.kind = ?4 AND (?5 IS NULL OR c.relation = ?5) "
+	"AND t.latency_ms >= 1000 AND (?8 IS NULL OR s.server = ?8) "
+	"AND c.kind = ?4 AND (?5 IS NULL OR c.relation = ?5) "
 	"AND (?6 IS NULL OR q.qname = ?6) "
 	"AND (?7 IS NULL OR coalesce(q.outcome, i.outcome) IN (SELECT value FROM json_each(?7)))";
 
@@ -186,6 +196,7 @@ static const char Q_REPORT_CAUSE[] =
 	"WHERE json_extract(r.value, '$.client') = ?1 "
 	"AND (?2 IS NULL OR json_extract(r.value, '$.protocol') = ?2) "
 	"AND json_extract(r.value, '$.command') = ?3 "
+	"AND (?8 IS NULL OR json_extract(r.value, '$.server') = ?8) "
 	"AND json_extract(c.value, '$.kind') = ?4 "
 	"AND (?5 IS NULL OR json_extract(c.value, '$.relation') = ?5) "
 	"AND (?6 IS NULL OR json_extract(c.value, '$.qname') = ?6) "
@@ -209,13 +220,59 @@ static const char Q_TRUTH_CAUSES[] =
 	"CASE WHEN json_type(c.value,'$.outcome') = 'array' THEN json_extract(c.value,'$.outcome') "
 	"     WHEN json_type(c.value,'$.outcome') IS NULL THEN NULL "
 	"     ELSE json_array(json_extract(c.value,'$.outcome')) END, "
-	"json_extract(w.value,'$.latency_ms') "
+	"json_extract(w.value,'$.latency_ms'), json_extract(s.value,'$.server_addr') "
 	"FROM json_each(?1,'$.sessions') s, json_each(s.value,'$.slow') w "
 	"LEFT JOIN json_each(w.value,'$.causes') c";
 
 static const char Q_TRUTH_QUIET[] =
-	"SELECT json_extract(s.value,'$.client'), json_extract(s.value,'$.protocol') "
+	"SELECT json_extract(s.value,'$.client'), json_extract(s.value,'$.protocol'), "
+	"json_extract(s.value,'$.server_addr') "
 	"FROM json_each(?1,'$.sessions') s WHERE json_array_length(s.value,'$.slow') = 0";
+
+/*
+ * Slow replies whose truth says "exact": true: their causes must be the
+ * listed ones and no others (top-level causes; a listed cause stands for
+ * the upstream hops under it).
+ */
+static const char Q_TRUTH_EXACT[] =
+	"SELECT json_extract(s.value,'$.client'), json_extract(s.value,'$.protocol'), "
+	"json_extract(w.value,'$.command'), json_extract(w.value,'$.causes'), "
+	"json_extract(s.value,'$.server_addr') "
+	"FROM json_each(?1,'$.sessions') s, json_each(s.value,'$.slow') w "
+	"WHERE json_extract(w.value,'$.exact') = 1";
+
+/* Stored top-level causes of such replies that match none of the list ?4. */
+static const char Q_CAUSE_UNLISTED[] =
+	"SELECT count(*) FROM transactions t JOIN sessions s ON s.id = t.session_id "
+	"JOIN causes c ON c.transaction_id = t.id "
+	"LEFT JOIN dns_queries q ON q.id = c.dns_query_id "
+	"LEFT JOIN ident_probes i ON i.id = c.ident_probe_id "
+	"WHERE s.client = ?1 AND (?2 IS NULL OR s.protocol = ?2) AND t.command = ?3 "
+	"AND t.latency_ms >= 1000 AND (?8 IS NULL OR s.server = ?8) AND c.parent_id IS NULL "
+	"AND NOT EXISTS (SELECT 1 FROM json_each(?4) w "
+	"  WHERE json_extract(w.value,'$.kind') = c.kind "
+	"  AND (json_extract(w.value,'$.relation') IS NULL "
+	"       OR json_extract(w.value,'$.relation') = c.relation) "
+	"  AND (json_extract(w.value,'$.qname') IS NULL OR json_extract(w.value,'$.qname') = q.qname) "
+	"  AND (json_type(w.value,'$.outcome') IS NULL OR coalesce(q.outcome, i.outcome) IN "
+	"       (SELECT value FROM json_each(w.value,'$.outcome'))))";
+
+/* The same through the JSON report. */
+static const char Q_REPORT_UNLISTED[] =
+	"SELECT count(*) FROM json_each(readfile_report()) r, "
+	"json_each(json_extract(r.value, '$.causes')) c "
+	"WHERE json_extract(r.value, '$.client') = ?1 "
+	"AND (?2 IS NULL OR json_extract(r.value, '$.protocol') = ?2) "
+	"AND json_extract(r.value, '$.command') = ?3 "
+	"AND (?8 IS NULL OR json_extract(r.value, '$.server') = ?8) "
+	"AND NOT EXISTS (SELECT 1 FROM json_each(?4) w "
+	"  WHERE json_extract(w.value,'$.kind') = json_extract(c.value,'$.kind') "
+	"  AND (json_extract(w.value,'$.relation') IS NULL "
+	"       OR json_extract(w.value,'$.relation') = json_extract(c.value,'$.relation')) "
+	"  AND (json_extract(w.value,'$.qname') IS NULL "
+	"       OR json_extract(w.value,'$.qname') = json_extract(c.value,'$.qname')) "
+	"  AND (json_type(w.value,'$.outcome') IS NULL OR json_extract(c.value,'$.outcome') IN "
+	"       (SELECT value FROM json_each(w.value,'$.outcome'))))";
 
 static const char *
 col(sqlite3_stmt *st, int i)
@@ -223,17 +280,18 @@ col(sqlite3_stmt *st, int i)
 	return (const char *)sqlite3_column_text(st, i);
 }
 
-int
-e2e_check_truth(const char *pcap, const char *truth_path, const char *dir)
+/*
+ * Analyzes pcap into db (with extra analyze options opts, "" for none) and
+ * checks every statement of the truth; what names the run in messages.
+ */
+static int
+check_db(const char *pcap, const char *truth, const char *db, const char *opts, const char *what)
 {
-	char bin[512], *out = NULL, db[600];
+	char bin[512], *out = NULL;
 	int fails = 0;
-	char *truth = e2e_slurp(truth_path);
-	cr_assert_not_null(truth, "cannot read %s", truth_path);
 	e2e_bin("mxlag", bin, sizeof(bin));
-	snprintf(db, sizeof(db), "%s/mxlag.db", dir);
-	int rc = e2e_sh(&out, "'%s' analyze --quiet --db '%s' '%s' 2>&1", bin, db, pcap);
-	cr_assert_eq(rc, 0, "mxlag analyze %s failed (%d): %s", pcap, rc, out ? out : "");
+	int rc = e2e_sh(&out, "'%s' analyze --quiet%s --db '%s' '%s' 2>&1", bin, opts, db, pcap);
+	cr_assert_eq(rc, 0, "mxlag analyze%s %s failed (%d): %s", opts, pcap, rc, out ? out : "");
 	free(out);
 	char *json = NULL;
 	rc = e2e_sh(&json, "'%s' report --db '%s' --format json slow", bin, db);
@@ -246,8 +304,8 @@ e2e_check_truth(const char *pcap, const char *truth_path, const char *dir)
 				NULL);
 	cr_expect_eq(scalar_int(h, "SELECT json_valid(readfile_report()) AND "
 				   "json_type(readfile_report()) = 'array'",
-				NULL, NULL, NULL, NULL, NULL, NULL, NULL),
-		     1, "%s: report is not a JSON array: %.300s", pcap, json ? json : "");
+				NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
+		     1, "%s: report is not a JSON array: %.300s", what, json ? json : "");
 
 	sqlite3_stmt *st;
 	cr_assert_eq(sqlite3_prepare_v2(h, Q_TRUTH_CAUSES, -1, &st, NULL), SQLITE_OK, "%s",
@@ -256,10 +314,11 @@ e2e_check_truth(const char *pcap, const char *truth_path, const char *dir)
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		const char *client = col(st, 0), *proto = col(st, 1), *cmd = col(st, 2);
 		const char *kind = col(st, 3), *rel = col(st, 4), *qname = col(st, 5);
-		const char *outc = col(st, 6);
-		int n = scalar_int(h, Q_SLOW_TXN, client, proto, cmd, NULL, NULL, NULL, NULL);
+		const char *outc = col(st, 6), *srv = col(st, 8);
+		int n = scalar_int(h, Q_SLOW_TXN, client, proto, cmd, NULL, NULL, NULL, NULL, srv);
 		if (n <= 0) {
-			cr_expect_gt(n, 0, "%s: no slow %s for client %s", pcap, cmd, client);
+			cr_expect_gt(n, 0, "%s: no slow %s for client %s%s%s", what, cmd, client,
+				     srv ? " at " : "", srv ? srv : "");
 			fails++;
 			continue;
 		}
@@ -269,27 +328,49 @@ e2e_check_truth(const char *pcap, const char *truth_path, const char *dir)
 			snprintf(q, sizeof(q),
 				 "SELECT count(*) FROM transactions t JOIN sessions s ON s.id = "
 				 "t.session_id WHERE s.client = ?1 AND t.command = ?3 AND "
-				 "abs(t.latency_ms - %f) <= %f",
+				 "(?8 IS NULL OR s.server = ?8) AND abs(t.latency_ms - %f) <= %f",
 				 want, want * 0.02);
-			int m = scalar_int(h, q, client, NULL, cmd, NULL, NULL, NULL, NULL);
-			cr_expect_gt(m, 0, "%s: %s latency of %s not within 2%% of %.1f ms", pcap, cmd,
+			int m = scalar_int(h, q, client, NULL, cmd, NULL, NULL, NULL, NULL, srv);
+			cr_expect_gt(m, 0, "%s: %s latency of %s not within 2%% of %.1f ms", what, cmd,
 				     client, want);
 			fails += m <= 0;
 		}
 		if (!kind)
 			continue;
-		n = scalar_int(h, Q_CAUSE, client, proto, cmd, kind, rel, qname, outc);
+		n = scalar_int(h, Q_CAUSE, client, proto, cmd, kind, rel, qname, outc, srv);
 		cr_expect_gt(n, 0, "%s: %s of %s: no stored cause kind=%s relation=%s qname=%s "
 				   "outcome=%s",
-			     pcap, cmd, client, kind, rel ? rel : "*", qname ? qname : "*",
+			     what, cmd, client, kind, rel ? rel : "*", qname ? qname : "*",
 			     outc ? outc : "*");
 		fails += n <= 0;
-		n = scalar_int(h, Q_REPORT_CAUSE, client, proto, cmd, kind, rel, qname, outc);
+		n = scalar_int(h, Q_REPORT_CAUSE, client, proto, cmd, kind, rel, qname, outc, srv);
 		cr_expect_gt(n, 0, "%s: %s of %s: JSON report lacks cause kind=%s relation=%s "
 				   "qname=%s outcome=%s",
-			     pcap, cmd, client, kind, rel ? rel : "*", qname ? qname : "*",
+			     what, cmd, client, kind, rel ? rel : "*", qname ? qname : "*",
 			     outc ? outc : "*");
 		fails += n <= 0;
+	}
+	sqlite3_finalize(st);
+
+	/* slow replies whose causes are exactly the listed ones */
+	cr_assert_eq(sqlite3_prepare_v2(h, Q_TRUTH_EXACT, -1, &st, NULL), SQLITE_OK, "%s",
+		     sqlite3_errmsg(h));
+	sqlite3_bind_text(st, 1, truth, -1, SQLITE_STATIC);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		const char *client = col(st, 0), *proto = col(st, 1), *cmd = col(st, 2);
+		const char *list = col(st, 3), *srv = col(st, 4);
+		if (!list)
+			list = "[]";
+		int n = scalar_int(h, Q_CAUSE_UNLISTED, client, proto, cmd, list, NULL, NULL, NULL,
+				   srv);
+		cr_expect_eq(n, 0, "%s: %s of %s%s%s: %d stored causes besides %s", what, cmd,
+			     client, srv ? " at " : "", srv ? srv : "", n, list);
+		fails += n != 0;
+		n = scalar_int(h, Q_REPORT_UNLISTED, client, proto, cmd, list, NULL, NULL, NULL,
+			       srv);
+		cr_expect_eq(n, 0, "%s: %s of %s%s%s: %d causes in the JSON report besides %s",
+			     what, cmd, client, srv ? " at " : "", srv ? srv : "", n, list);
+		fails += n != 0;
 	}
 	sqlite3_finalize(st);
 
@@ -297,15 +378,18 @@ e2e_check_truth(const char *pcap, const char *truth_path, const char *dir)
 	cr_assert_eq(sqlite3_prepare_v2(h, Q_TRUTH_QUIET, -1, &st, NULL), SQLITE_OK);
 	sqlite3_bind_text(st, 1, truth, -1, SQLITE_STATIC);
 	while (sqlite3_step(st) == SQLITE_ROW) {
+		const char *srv = col(st, 2);
 		int n = scalar_int(h,
 				   "SELECT count(*) FROM transactions t JOIN sessions s ON s.id = "
 				   "t.session_id WHERE s.client = ?1 AND (?2 IS NULL OR s.protocol "
-				   "= ?2) AND t.latency_ms >= 1000",
-				   col(st, 0), col(st, 1), NULL, NULL, NULL, NULL, NULL);
-		int m = scalar_int(h, "SELECT count(*) FROM sessions WHERE client = ?1", col(st, 0),
-				   NULL, NULL, NULL, NULL, NULL, NULL);
-		cr_expect_eq(n, 0, "%s: client %s should have no slow reply", pcap, col(st, 0));
-		cr_expect_gt(m, 0, "%s: no session of client %s", pcap, col(st, 0));
+				   "= ?2) AND (?8 IS NULL OR s.server = ?8) AND t.latency_ms >= 1000",
+				   col(st, 0), col(st, 1), NULL, NULL, NULL, NULL, NULL, srv);
+		int m = scalar_int(h,
+				   "SELECT count(*) FROM sessions WHERE client = ?1 AND "
+				   "(?8 IS NULL OR server = ?8)",
+				   col(st, 0), NULL, NULL, NULL, NULL, NULL, NULL, srv);
+		cr_expect_eq(n, 0, "%s: client %s should have no slow reply", what, col(st, 0));
+		cr_expect_gt(m, 0, "%s: no session of client %s", what, col(st, 0));
 		fails += n != 0 || m <= 0;
 	}
 	sqlite3_finalize(st);
@@ -320,8 +404,8 @@ e2e_check_truth(const char *pcap, const char *truth_path, const char *dir)
 		int n = scalar_int(h,
 				   "SELECT count(*) FROM dns_queries WHERE qname = ?1 AND "
 				   "(?2 IS NULL OR outcome = ?2)",
-				   col(st, 0), col(st, 1), NULL, NULL, NULL, NULL, NULL);
-		cr_expect_gt(n, 0, "%s: no DNS query %s with outcome %s", pcap, col(st, 0),
+				   col(st, 0), col(st, 1), NULL, NULL, NULL, NULL, NULL, NULL);
+		cr_expect_gt(n, 0, "%s: no DNS query %s with outcome %s", what, col(st, 0),
 			     col(st, 1));
 		fails += n <= 0;
 	}
@@ -332,8 +416,8 @@ e2e_check_truth(const char *pcap, const char *truth_path, const char *dir)
 	sqlite3_bind_text(st, 1, truth, -1, SQLITE_STATIC);
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		int n = scalar_int(h, "SELECT count(*) FROM ident_probes WHERE outcome = ?1",
-				   col(st, 0), NULL, NULL, NULL, NULL, NULL, NULL);
-		cr_expect_gt(n, 0, "%s: no ident probe with outcome %s", pcap, col(st, 0));
+				   col(st, 0), NULL, NULL, NULL, NULL, NULL, NULL, NULL);
+		cr_expect_gt(n, 0, "%s: no ident probe with outcome %s", what, col(st, 0));
 		fails += n <= 0;
 	}
 	sqlite3_finalize(st);
@@ -360,7 +444,7 @@ e2e_check_truth(const char *pcap, const char *truth_path, const char *dir)
 			 : strcmp(op, ">") == 0  ? got > want
 			 : strcmp(op, "<") == 0  ? got < want
 						 : 0;
-		cr_expect(ok, "%s: %s: got %g, want %s %g", pcap, q, got, op, want);
+		cr_expect(ok, "%s: %s: got %g, want %s %g", what, q, got, op, want);
 		fails += !ok;
 	}
 	sqlite3_finalize(st);
@@ -369,13 +453,73 @@ e2e_check_truth(const char *pcap, const char *truth_path, const char *dir)
 	int leaks = scalar_int(h,
 			       "SELECT count(*) FROM transactions WHERE command IN ('PASS') AND "
 			       "argument <> '***'",
-			       NULL, NULL, NULL, NULL, NULL, NULL, NULL);
-	cr_expect_eq(leaks, 0, "%s: a PASS argument was stored", pcap);
+			       NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
+	cr_expect_eq(leaks, 0, "%s: a PASS argument was stored", what);
 	fails += leaks != 0;
 
 	sqlite3_close(h);
 	report_json = NULL;
 	free(json);
+	return fails;
+}
+
+/*
+ * The truth's "hosts" (a capture of several mail hosts, e.g. a mirror port)
+ * as analyze options: " --host A --host B".  Returns false when there are
+ * none; a malformed list is a failed check.
+ */
+static bool
+host_opts(const char *truth, char *opts, size_t n, int *fails)
+{
+	sqlite3 *m;
+	sqlite3_stmt *st;
+	bool any = false;
+	opts[0] = '\0';
+	cr_assert_eq(sqlite3_open(":memory:", &m), SQLITE_OK);
+	cr_assert_eq(sqlite3_prepare_v2(m, "SELECT value FROM json_each(?1,'$.hosts')", -1, &st,
+					NULL),
+		     SQLITE_OK);
+	sqlite3_bind_text(st, 1, truth, -1, SQLITE_STATIC);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		const char *a = col(st, 0);
+		size_t l = strlen(opts);
+		bool ok = a && *a && strspn(a, "0123456789abcdefABCDEF.:/,") == strlen(a) &&
+			  l + strlen(a) + 9 < n;
+		cr_expect(ok, "truth: bad host %s", a ? a : "(null)");
+		if (!ok) {
+			(*fails)++;
+			continue;
+		}
+		snprintf(opts + l, n - l, " --host %s", a);
+		any = true;
+	}
+	sqlite3_finalize(st);
+	sqlite3_close(m);
+	return any;
+}
+
+int
+e2e_check_truth(const char *pcap, const char *truth_path, const char *dir)
+{
+	char db[600];
+	char *truth = e2e_slurp(truth_path);
+	cr_assert_not_null(truth, "cannot read %s", truth_path);
+	snprintf(db, sizeof(db), "%s/mxlag.db", dir);
+	/* learned hosts */
+	int fails = check_db(pcap, truth, db, "", pcap);
+	/* and, when the truth names the hosts, the same checks with --host */
+	char opts[1024];
+	if (host_opts(truth, opts, sizeof(opts), &fails)) {
+		char what[1700];
+		static const char *const ext[] = {"", "-wal", "-shm"};
+		for (int e = 0; e < 3; e++) {
+			snprintf(db, sizeof(db), "%s/mxlag-hosts.db%s", dir, ext[e]);
+			unlink(db);
+		}
+		snprintf(db, sizeof(db), "%s/mxlag-hosts.db", dir);
+		snprintf(what, sizeof(what), "%s (analyze%s)", pcap, opts);
+		fails += check_db(pcap, truth, db, opts, what);
+	}
 	free(truth);
 	return fails;
 }

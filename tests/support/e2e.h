@@ -26,6 +26,16 @@ double e2e_total(const char *path, const char *key);
  * Analyzes pcap into dir/mxlag.db, prints the JSON slow report, and checks
  * every statement of the truth file with cr_expect (so all mismatches are
  * listed).  Returns the number of failed checks.
+ *
+ * The truth: "sessions" (per client, optionally "protocol" and
+ * "server_addr": then only that client's sessions with that server count;
+ * "slow": the slow replies by "command" with their "causes", each matched
+ * by kind, relation, qname, outcome (a string or a list of accepted ones);
+ * "exact": true on a slow reply: no other top-level cause may be stored or
+ * reported for it; an empty "slow": nothing slow), "dns" (qname, outcome),
+ * "ident" (outcome), "sql" ([query, op, value]).  "hosts": ["ADDR", ...]
+ * (a capture of several mail hosts): every check is made twice, on the
+ * learned hosts (dir/mxlag.db) and with --host for each (dir/mxlag-hosts.db).
  */
 int e2e_check_truth(const char *pcap, const char *truth_path, const char *dir);
 
