@@ -152,7 +152,7 @@ struct held {
 	char command[16];
 	uint64_t t0, t1;     /* the client's wait */
 	uint64_t prev_reply; /* the session's previous reply, 0 = none */
-	bool replied, outbound;
+	bool replied;
 	uint8_t outcome; /* enum mx_outcome */
 	struct mx_addr client, server;
 	/* helo, banner, sender, then nrcpt recipient domains, each NUL-ended */
@@ -1210,8 +1210,10 @@ settle(struct corr *c, const struct held *h, bool forced)
 {
 	uint64_t t0 = h->t0, t1 = h->t1;
 	double wait_ms = ns_to_ms((int64_t)(t1 - t0));
-	bool outbound = h->outbound || (hosts_is_host(c->hosts, &h->client) &&
-					!hosts_is_host(c->hosts, &h->server));
+	/* whose wait it is, as the host model knows it now (not as it was at the
+	   session's start: a capture's first connections come before anything
+	   told the hosts from their clients) */
+	bool outbound = hosts_is_host(c->hosts, &h->client) && !hosts_is_host(c->hosts, &h->server);
 	bool incomplete = forced || t0 < c->lost_until;
 	struct cand *cands = calloc(MAX_CAND, sizeof(*cands));
 	struct rctx *rc = malloc(sizeof(*rc));
@@ -1391,7 +1393,6 @@ hold_txn(struct corr *c, const struct mx_session *s, const struct mx_txn *t, uin
 	h->names = names;
 	h->nrcpt = nrcpt;
 	if (s) {
-		h->outbound = s->outbound;
 		h->client = s->client.addr;
 		h->server = s->server.addr;
 	}

@@ -566,6 +566,7 @@ Test(correlate, outbound_wait_is_the_remote_side)
 {
 	struct mx_session s;
 	session(&s, "192.0.2.10", "203.0.113.25");
+	hosts_add(H, &s.client.addr);
 	s.outbound = true;
 	uint64_t t = txn(&s, "DATA-END", T0, T0 + S(3));
 	corr_finish(c);
