@@ -649,8 +649,8 @@ static void
 learn_machine(struct corr *c, const struct mx_addr *sender, const struct mx_addr *x, uint64_t ts)
 {
 	if (hosts_given(c->hosts) || mx_addr_is_loopback(sender) ||
-	    hosts_is_resolver(c->hosts, sender))
-		return;
+	    hosts_is_resolver(c->hosts, sender) || hosts_same_machine(c->hosts, sender, x))
+		return; /* (the host's own reverse name says nothing of its clients) */
 	uint64_t from = ts > MERGE_BEFORE_NS ? ts - MERGE_BEFORE_NS : 0;
 	if (conn_memory_from(&c->conn) > from)
 		return; /* the connections of that time are not all remembered */

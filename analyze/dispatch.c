@@ -628,6 +628,12 @@ dispatch_stats(const struct dispatch *d)
 	return &d->st;
 }
 
+const struct corr_stats *
+dispatch_corr_stats(const struct dispatch *d)
+{
+	return corr_stats(d->corr);
+}
+
 void
 dispatch_free(struct dispatch *d)
 {

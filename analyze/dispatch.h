@@ -54,6 +54,8 @@ void dispatch_tick(struct dispatch *d, uint64_t now_ns);
 /* End of input, after capture_finish(): settles DNS and correlation. */
 void dispatch_finish(struct dispatch *d, uint64_t now_ns);
 const struct dispatch_stats *dispatch_stats(const struct dispatch *d);
+/* The correlator's figures (held, dropped, merged machines). */
+const struct corr_stats *dispatch_corr_stats(const struct dispatch *d);
 void dispatch_free(struct dispatch *d);
 
 #endif

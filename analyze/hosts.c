@@ -450,13 +450,17 @@ mta(const struct hrec *c)
 	       (c->flags & (F_QUERIES | F_CONNECTS)) == (F_QUERIES | F_CONNECTS);
 }
 
-/* A server of a client that is no MTA, or of one that also delivers to a host? */
+/*
+ * A server of a client that is no MTA, or of an outside sender that also
+ * delivers to a host (not a host itself: hosts deliver to each other and
+ * to remote MXes alike)?
+ */
 static bool
 serves_clients(const struct hosts *h, const struct hrec *r)
 {
 	for (unsigned i = 0; i < r->nclients; i++) {
 		const struct hrec *c = find(h, &r->clients[i]);
-		if (!c || !mta(c) || cos_has(h, &r->clients[i]))
+		if (!c || !mta(c) || (cos_has(h, &r->clients[i]) && !strong(c)))
 			return true;
 	}
 	return false; /* a remote MX: only hosts (or deliverers) deliver to it */

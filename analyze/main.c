@@ -167,7 +167,8 @@ fill_run_stats(struct run_stats *rs, struct cap_stats *st, uint64_t first, uint6
 }
 
 static void
-print_summary(FILE *out, struct cap_stats *st, const struct dispatch_stats *ds)
+print_summary(FILE *out, struct cap_stats *st, const struct dispatch_stats *ds,
+	      const struct corr_stats *cs, unsigned hosts)
 {
 	fprintf(out,
 		"mxlag: %" PRIu64 " sessions, %" PRIu64 " replies, %" PRIu64 " DNS queries, %" PRIu64
@@ -181,6 +182,16 @@ print_summary(FILE *out, struct cap_stats *st, const struct dispatch_stats *ds)
 	if (ds->ndpi_flows)
 		fprintf(out, "mxlag: nDPI looked at %" PRIu64 " flows (%" PRIu64 " packets)\n",
 			ds->ndpi_flows, ds->ndpi_packets);
+	fprintf(out,
+		"mxlag: %u mail host%s; %" PRIu64 " slow replies judged (peak %u waiting for "
+		"their evidence), %" PRIu64 " host addresses found to be one machine\n",
+		hosts, hosts == 1 ? "" : "s", cs->settled, cs->peak_held, cs->machines_merged);
+	if (cs->incomplete || cs->held_forced || cs->dropped_dns || cs->dropped_ident)
+		fprintf(out,
+			"mxlag: memory caps: %" PRIu64 " slow replies judged without all their "
+			"evidence (%" PRIu64 " early); %" PRIu64 " DNS queries and %" PRIu64
+			" ident probes dropped while a wait might need them\n",
+			cs->incomplete, cs->held_forced, cs->dropped_dns, cs->dropped_ident);
 	fputs("counters:\n", out);
 	cap_stats_print(st, out, "  ");
 }
@@ -360,7 +371,8 @@ run(struct run_opts *o, struct src *s, const char *source, const char *fp, int l
 		}
 	}
 	if (!o->quiet)
-		print_summary(o->events ? stderr : stdout, cs, dispatch_stats(d));
+		print_summary(o->events ? stderr : stdout, cs, dispatch_stats(d),
+			      dispatch_corr_stats(d), hosts_count(dispatch_hosts(d)));
 	if (pkts == 0 && !live && rc == 0) {
 		/* a damaged file has said so in its own line already */
 		if (!src_damaged(s))

@@ -154,6 +154,9 @@ Test(hosts, learned_on_a_mirror_port_with_a_looking_up_client)
 	cr_expect(is_host("192.0.2.10"));
 	cr_expect(is_host("192.0.2.11"));
 	cr_expect(!is_host("198.51.100.7"), "delivers to a host: a client");
+	/* A, which delivers to B, also delivers to a remote MX: still remote */
+	mail("192.0.2.10", "203.0.113.25", true);
+	cr_expect(!is_host("203.0.113.25"), "only hosts deliver to it");
 }
 
 /* A capture of one host's deliveries only (no inbound mail, no lookups). */
