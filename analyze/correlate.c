@@ -51,7 +51,7 @@
 /* ---- records ---------------------------------------------------------------- */
 
 /*
- * A finished query as the window keeps it: 72 bytes plus its name in the
+ * A finished query as the window keeps it: 80 bytes plus its name in the
  * window's name arena.  Its last send and its end are microseconds after
  * its first send (rec_last(), rec_end()).
  */
@@ -64,6 +64,7 @@ enum name_kind {
 
 struct dns_rec {
 	uint64_t id;
+	uint64_t owner; /* the session it was made for, 0 = cannot tell */
 	uint64_t ts;
 	uint32_t last_us, end_us;
 	uint32_t qpos;  /* of the name in the arena */
@@ -106,6 +107,7 @@ struct dwin {
 
 struct ident_rec {
 	uint64_t id;
+	uint64_t owner;
 	uint64_t ts, last_ns, end_ns;
 	struct mx_addr host, peer;
 	uint8_t outcome; /* enum mx_ident_outcome */
@@ -149,6 +151,7 @@ struct names {
 /* a slow reply waiting for its evidence */
 struct held {
 	uint64_t txn_id;
+	uint64_t session_id;
 	char command[16];
 	uint64_t t0, t1;     /* the client's wait */
 	uint64_t prev_reply; /* the session's previous reply, 0 = none */
@@ -695,6 +698,7 @@ add_dns(struct corr *c, const struct mx_dns *q)
 	d->qlen = (uint8_t)qlen;
 	uint64_t last = q->last_send_ns > q->ts_ns ? q->last_send_ns : q->ts_ns;
 	d->id = q->id;
+	d->owner = q->owner;
 	d->ts = q->ts_ns;
 	d->last_us = us_after(last, d->ts);
 	d->end_us = us_after(q->response_ns ? q->response_ns : last + c->cfg.unanswered_ns, d->ts);
@@ -748,6 +752,7 @@ add_ident(struct corr *c, const struct mx_ident *p)
 	if (w->n > c->st.peak_ident)
 		c->st.peak_ident = w->n;
 	r->id = p->id;
+	r->owner = p->owner;
 	r->ts = p->ts_ns;
 	r->host = p->host.addr;
 	r->peer = p->peer.addr;
@@ -1057,6 +1062,9 @@ scan_dns(const struct corr *c, const struct held *h, struct cand *cands, int n, 
 		int64_t ov = overlap_ns(t0, t1, d->ts, rec_end(d));
 		if (ov <= 0 || !keep(c, rc, d, cands, n))
 			continue;
+		/* made for another session: not this wait's, whatever its name */
+		if (!from_resolver && d->owner && d->owner != h->session_id)
+			continue;
 		enum mx_relation rel = from_resolver ? MXR_UPSTREAM : relation_of(c, rc, d);
 		/* zone queries to remote servers may be a local resolver's upstream hops */
 		bool aside = rel == MXR_UNRELATED &&
@@ -1238,7 +1246,8 @@ settle(struct corr *c, const struct held *h, bool forced)
 		for (uint32_t i = 0; i < c->ident.n && n < MAX_CAND; i++) {
 			const struct ident_rec *p = iwin_at(&c->ident, i);
 			int64_t ov = overlap_ns(t0, t1, p->ts, p->end_ns);
-			if (ov <= 0 || !hosts_in_machine(c->hosts, &rc->m, &p->host))
+			if (ov <= 0 || !hosts_in_machine(c->hosts, &rc->m, &p->host) ||
+			    (p->owner && p->owner != h->session_id))
 				continue;
 			struct cand k = {.i = p, .parent = -1, .start = p->ts, .last = p->last_ns,
 					 .end = p->end_ns, .unanswered = p->outcome == MXI_UNANSWERED};
@@ -1255,11 +1264,20 @@ settle(struct corr *c, const struct held *h, bool forced)
 	}
 	settle_lifetimes(cands, n, t0, t1, h->prev_reply);
 
-	/* best related top-level cause, else best unrelated */
+	/*
+	 * What covered at least 1 % of the wait explains it: the related
+	 * lookups and probes.  Less explains nothing: said in the diagnosis.
+	 */
+	double floor_ms = wait_ms * MIN_SHARE, minor_ms = 0;
 	int best = -1, best_unrel = -1;
 	for (int i = 0; i < n; i++) {
 		if (cands[i].parent >= 0 || cands[i].overlap_ms <= 0)
 			continue;
+		if (cands[i].overlap_ms < floor_ms) {
+			if (cands[i].rel != MXR_UNRELATED && cands[i].overlap_ms > minor_ms)
+				minor_ms = cands[i].overlap_ms;
+			continue;
+		}
 		if (cands[i].rel == MXR_UNRELATED) {
 			if (best_unrel < 0 || cands[i].overlap_ms > cands[best_unrel].overlap_ms)
 				best_unrel = i;
@@ -1271,12 +1289,9 @@ settle(struct corr *c, const struct held *h, bool forced)
 	struct diag_conn conn;
 	struct diag_wait dw = {.command = h->command, .wait_ms = wait_ms, .replied = h->replied,
 			       .outcome = (enum mx_outcome)h->outcome, .outbound = outbound,
-			       .server = h->server, .causes = shown, .incomplete = incomplete};
+			       .server = h->server, .causes = shown, .incomplete = incomplete,
+			       .minor_ms = minor_ms};
 	if (best >= 0) {
-		/* a related lookup that covered under 1 % of the wait explains
-		 * nothing when another one explains more: stored, not blamed */
-		double floor_ms =
-			cands[best].overlap_ms >= wait_ms * MIN_SHARE ? wait_ms * MIN_SHARE : 0;
 		for (int i = 0; i < n; i++) {
 			if (cands[i].parent >= 0 || cands[i].rel == MXR_UNRELATED ||
 			    cands[i].overlap_ms < floor_ms || cands[i].overlap_ms <= 0)
@@ -1289,24 +1304,19 @@ settle(struct corr *c, const struct held *h, bool forced)
 			if (shown)
 				fill_diag_cause(c, &shown[dw.ncauses++], cands, n, i);
 		}
-	} else if (best_unrel >= 0) {
-		/* nothing related: the unrelated activity that covered most of the wait */
-		for (int k = 0; k < MAX_UNRELATED_SHOWN; k++) {
-			int top = -1;
-			for (int i = 0; i < n; i++)
-				if (cands[i].parent < 0 && cands[i].rel == MXR_UNRELATED &&
-				    !cands[i].taken && cands[i].overlap_ms > 0 &&
-				    (top < 0 || cands[i].overlap_ms > cands[top].overlap_ms))
-					top = i;
-			if (top < 0)
-				break;
-			emit_cause(c, h, &cands[top], 0, wait_ms, NULL);
-			cands[top].taken = true;
-		}
-		dw.unrelated_only = true;
 	} else if (!incomplete) {
-		/* a none cause is a claim: not made when evidence is missing */
+		/*
+		 * A none cause is a claim: not made when evidence is missing.  A
+		 * lookup that no relation ties to this session, and that no other
+		 * session is known to have made, is no cause either; the
+		 * diagnosis names the one that covered most of the wait (it may
+		 * be a content filter's, under a name nothing here relates).
+		 */
 		emit_cause(c, h, NULL, 0, wait_ms, NULL);
+		if (best_unrel >= 0 && shown) {
+			fill_diag_cause(c, &shown[0], cands, n, best_unrel);
+			dw.other = &shown[0];
+		}
 		if (!outbound && outbound_during(c, h, &conn))
 			dw.conn = &conn;
 	}
@@ -1384,6 +1394,7 @@ hold_txn(struct corr *c, const struct mx_session *s, const struct mx_txn *t, uin
 		c->st.peak_held = c->nheld;
 	memset(h, 0, sizeof(*h));
 	h->txn_id = t->id;
+	h->session_id = t->session_id;
 	mx_strlcpy(h->command, t->command, sizeof(h->command));
 	h->t0 = t->request_ns;
 	h->t1 = wait_end;

@@ -123,10 +123,15 @@ diag_compose(const struct diag_wait *w, struct mx_diagnosis *g)
 		rem = "the delay is on the remote side (its checks or content filter); locally, only "
 		      "make sure such waits do not use up the delivery slots (outbound concurrency, "
 		      "connect and data timeouts)";
-	} else if (w->ncauses == 0 && w->unrelated_only) {
+	} else if (w->ncauses == 0 && w->other) {
+		char line[512];
+		cause_line(w->other, line, sizeof(line));
 		put(g->diagnosis, sizeof(g->diagnosis), &dl,
-		    "%sonly lookups unrelated to this session overlapped the %.1f s wait", pre, ws);
-		rem = diag_remedy(MXC_DNS, MXR_UNRELATED);
+		    "%sno DNS or ident lookup of the host related to this session during the %.1f s "
+		    "wait (an %s): no network cause seen",
+		    pre, ws, line);
+		rem = "look at local processing: content filter (and any lookups it makes itself), "
+		      "queue disk, load (no network cause seen)";
 	} else if (w->ncauses == 0 && w->conn) {
 		/* no lookups, but the host itself was connecting out meanwhile */
 		mx_addr_fmt(&w->conn->server.addr, r, sizeof(r));
@@ -138,6 +143,13 @@ diag_compose(const struct diag_wait *w, struct mx_diagnosis *g)
 		rem = "the reply waits for a connection the host makes itself (a sender or recipient "
 		      "callout, or an interactive delivery to a smart host): make that destination "
 		      "reachable or turn the callout/interactive delivery off";
+	} else if (w->ncauses == 0 && w->minor_ms > 0) {
+		put(g->diagnosis, sizeof(g->diagnosis), &dl,
+		    "%sthe host's lookups for this session covered at most %.1f ms of the %.1f s "
+		    "wait: no network cause seen",
+		    pre, w->minor_ms, ws);
+		rem = "look at local processing: content filter, queue disk, load (no network cause "
+		      "seen)";
 	} else if (w->ncauses == 0) {
 		put(g->diagnosis, sizeof(g->diagnosis), &dl,
 		    "%sno DNS or ident traffic of the host during the %.1f s wait: no network cause "

@@ -47,9 +47,12 @@ struct diag_wait {
 	/* related causes to present, any order (the text puts the largest first) */
 	const struct diag_cause *causes;
 	int ncauses;
-	bool unrelated_only; /* nothing related: only other sessions' lookups overlapped */
+	/* nothing related: the host's lookup, related to no session known, that
+	   covered most of the wait (NULL = none) */
+	const struct diag_cause *other;
 	const struct diag_conn *conn; /* NULL = none */
 	bool incomplete; /* some lookups or probes of that time were not kept (caps) */
+	double minor_ms; /* the largest overlap of a related lookup too short to explain it */
 };
 
 /* Fills d->diagnosis and d->remedy (d->txn_id is left to the caller). */

@@ -38,6 +38,17 @@ struct fstate {
 	bool implicit_tls; /* 465 / 995 */
 	bool ended[2];     /* end() already told per direction */
 	bool served;       /* the server of a mail flow sent data */
+	struct used *used; /* the lookups made for this session (owner_of()) */
+};
+
+/*
+ * What a mail session has had looked up for it, by question: a server
+ * process looks a name up once per session (retries aside).
+ */
+#define USED_NAMES 8
+struct used {
+	uint32_t key[USED_NAMES];
+	uint8_t n, next;
 };
 
 struct dispatch {
@@ -73,6 +84,109 @@ static const struct {
 	{110, FK_MAIL, &pop3_parser_ops, false}, {995, FK_MAIL, &pop3_parser_ops, true},
 	{53, FK_DNS, NULL, false},               {113, FK_IDENT, NULL, false},
 };
+
+/* ---- which session a lookup or probe was made for ----------------------------- */
+
+static uint32_t
+question_key(const char *qname, uint16_t qtype)
+{
+	uint32_t h = 2166136261u ^ qtype;
+	for (; *qname; qname++)
+		h = (h ^ (uint8_t)*qname) * 16777619u;
+	return h ? h : 1;
+}
+
+static bool
+used_has(const struct fstate *fs, uint32_t key)
+{
+	for (unsigned i = 0; fs->used && i < fs->used->n; i++)
+		if (fs->used->key[i] == key)
+			return true;
+	return false;
+}
+
+static void
+used_add(struct fstate *fs, uint32_t key)
+{
+	if (!fs->used && !(fs->used = calloc(1, sizeof(*fs->used))))
+		return;
+	struct used *u = fs->used;
+	if (u->n < USED_NAMES)
+		u->key[u->n++] = key;
+	else
+		u->key[u->next++ % USED_NAMES] = key;
+}
+
+enum about { ABOUT_NOTHING, ABOUT_CLIENT, ABOUT_SELF };
+
+/* A lookup about a client (its reverse or DNSBL name), about the host itself, or neither. */
+static enum about
+about_of(const struct dispatch *d, const struct mx_addr *sender, const char *qname,
+	 struct mx_addr *x)
+{
+	if (dns_arpa_to_addr(qname, x) || dns_name_reversed_addr(qname, x, NULL))
+		return hosts_same_machine(d->hosts, x, sender) ? ABOUT_SELF : ABOUT_CLIENT;
+	return strchr(qname, '.') ? ABOUT_NOTHING : ABOUT_SELF; /* a bare host name */
+}
+
+/*
+ * The session a new lookup or probe of sender was made for: among the
+ * sessions of sender's machine (about a client: of that client) that are
+ * waiting for a reply right now and have had no such lookup yet, the one
+ * whose wait began last (a server looks things up as a command or a
+ * connection arrives: tcpserver its own name for each new connection,
+ * while the sessions of another daemon on the same machine never make
+ * that lookup at all); else, when the pending lookup of the same question
+ * is still waited for by its owner, a retry of it; else 0 (cannot tell).
+ */
+static uint64_t
+owner_of(struct dispatch *d, const struct mx_addr *sender, enum about ab, const struct mx_addr *x,
+	 uint32_t key, uint64_t pending_owner, uint64_t ts)
+{
+	struct fstate *best = NULL;
+	uint64_t best_w = 0;
+	bool pending_waits = false;
+	if (ab == ABOUT_NOTHING)
+		return 0;
+	for (uint32_t i = 0; i < d->mail.n; i++) {
+		struct fstate *fs = d->mail.v[i]->user;
+		if (!fs->sess || !fs->parser)
+			continue;
+		const struct mx_session *s = fs->sess;
+		if (ab == ABOUT_CLIENT && !mx_addr_eq(&s->client.addr, x))
+			continue;
+		if (!mx_addr_eq(&s->server.addr, sender) &&
+		    !hosts_same_machine(d->hosts, &s->server.addr, sender))
+			continue;
+		uint64_t w = fs->ops->waiting_since(fs->parser);
+		if (!w || w > ts)
+			continue;
+		if (used_has(fs, key)) {
+			pending_waits |= s->id == pending_owner;
+			continue;
+		}
+		if (!best || w >= best_w) {
+			best = fs;
+			best_w = w;
+		}
+	}
+	if (best) {
+		used_add(best, key);
+		return best->sess->id;
+	}
+	return pending_waits ? pending_owner : 0;
+}
+
+/* dns_owner_fn */
+static uint64_t
+dns_owner(void *ctx, const struct mx_endpoint *cli, const struct dns_msg *m,
+	  uint64_t pending_owner, uint64_t ts)
+{
+	struct dispatch *d = ctx;
+	struct mx_addr x;
+	enum about ab = about_of(d, &cli->addr, m->qname, &x);
+	return owner_of(d, &cli->addr, ab, &x, question_key(m->qname, m->qtype), pending_owner, ts);
+}
 
 /* Events from the analyzers: count, print (--events), learn hosts, pass on. */
 static void
@@ -190,6 +304,9 @@ on_open(void *ctx, struct cap_flow *f, uint64_t ts_ns)
 	if (fs->kind == FK_IDENT) {
 		fs->ident = ident_new(f, &d->to_corr);
 		hosts_saw_probe(d->hosts, &f->cli.addr);
+		ident_set_owner(fs->ident, owner_of(d, &f->cli.addr, ABOUT_CLIENT, &f->srv.addr,
+						    question_key("ident", IDENT_PORT), 0,
+						    f->syn_ns ? f->syn_ns : ts_ns));
 		if (fs->ident)
 			fs_list(&d->probes, fs, f);
 	} else if (fs->kind == FK_DNS) {
@@ -477,6 +594,7 @@ on_close(void *ctx, struct cap_flow *f, enum cap_close why, uint64_t ts)
 	/* ident probes are on their own list; everything else listed is on mail's */
 	fs_unlist(fs->kind == FK_IDENT ? &d->probes : &d->mail, fs);
 	ndpi_release(fs);
+	free(fs->used);
 	free(fs);
 	f->user = NULL;
 }
@@ -518,6 +636,8 @@ dispatch_new(const struct dispatch_cfg *cfg, mx_emit_fn out, void *out_ctx)
 	dc.timeout_ns = d->cfg.dns_timeout_ns;
 	dc.retry_ns = d->cfg.dns_retry_ns;
 	d->dns = dns_tracker_new(&dc, &d->to_corr);
+	if (d->dns)
+		dns_tracker_set_owner(d->dns, dns_owner, d);
 	if (!d->corr || !d->dns) {
 		dispatch_free(d);
 		return NULL;

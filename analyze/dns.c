@@ -498,6 +498,7 @@ struct pq {
 	uint16_t qtype, qclass;
 	uint16_t txid; /* of the first transmission */
 	uint64_t first_ns, last_ns;
+	uint64_t owner; /* the session it was made for (dns_owner_fn), 0 = unknown */
 	uint32_t retransmits;
 	uint8_t nalias, alias_next;
 	struct alias alias[DNS_ALIASES];
@@ -515,6 +516,8 @@ struct dns_tracker {
 	struct pq *oldest, *newest;
 	struct pq *first, *last; /* by first send */
 	struct pq *free; /* reusable entries, chained by hnext */
+	dns_owner_fn owner_fn;
+	void *owner_ctx;
 	struct dns_stats st;
 };
 
@@ -677,6 +680,7 @@ pq_emit(struct dns_tracker *t, const struct pq *q, const struct dns_msg *rsp, ui
 	d->qtype = q->qtype;
 	d->retransmits = q->retransmits;
 	d->last_send_ns = q->last_ns;
+	d->owner = q->owner;
 	if (!rsp) {
 		d->outcome = MXD_UNANSWERED;
 		d->rcode = -1;
@@ -759,12 +763,24 @@ on_query(struct dns_tracker *t, const struct mx_endpoint *cli, const struct mx_e
 {
 	uint64_t h = key_hash(t, &cli->addr, &srv->addr, m->qname, m->qtype, m->qclass, tcp);
 	struct pq *q = pq_find(t, h, &cli->addr, &srv->addr, m, tcp, false, 0);
+	uint64_t owner = 0;
 	/* a retry comes within a resolver's retry interval of the last send,
 	   and a lookup does not go on for ever: later, it is a new lookup (a
 	   client that reconnects); an answered query is no longer pending */
 	if (q && ts >= q->last_ns && (ts - q->last_ns > t->cfg.retry_ns ||
 	                              ts - q->first_ns > t->cfg.span_ns))
 		q = NULL;
+	/* a resend of the same id and port is a retransmission; another id or
+	   port may be a retry (djbdns) or a lookup of its own made for another
+	   session: its owner tells */
+	if (!q || !alias_has(q, m->id, cli->port)) {
+		if (t->owner_fn)
+			owner = t->owner_fn(t->owner_ctx, cli, m, q ? q->owner : 0, ts);
+		if (q && owner != q->owner) {
+			t->st.owned_apart++;
+			q = NULL;
+		}
+	}
 	if (q) {
 		t->st.folded++;
 		q->retransmits++;
@@ -795,6 +811,7 @@ on_query(struct dns_tracker *t, const struct mx_endpoint *cli, const struct mx_e
 	q->qclass = m->qclass;
 	q->txid = m->id;
 	q->first_ns = q->last_ns = ts;
+	q->owner = owner;
 	q->retransmits = 0;
 	q->nalias = 1;
 	q->alias_next = 1;
@@ -863,6 +880,13 @@ dns_datagram(struct dns_tracker *t, const struct mx_endpoint *src, const struct 
              const uint8_t *p, size_t n, uint64_t ts_ns)
 {
 	on_message(t, src, dst, false, p, n, ts_ns, ts_ns);
+}
+
+void
+dns_tracker_set_owner(struct dns_tracker *t, dns_owner_fn fn, void *ctx)
+{
+	t->owner_fn = fn;
+	t->owner_ctx = ctx;
 }
 
 uint64_t

@@ -160,6 +160,7 @@ struct dns_stats {
 	uint64_t overflow;    /* ... of which forced out early by max_pending */
 	uint64_t malformed;   /* messages dns_parse() rejected */
 	uint64_t folded;      /* retransmissions folded into an earlier query */
+	uint64_t owned_apart; /* repeats kept apart: made for another session (owner) */
 	uint64_t no_question; /* messages without a question: ignored */
 	uint64_t tcp_dropped; /* TCP bytes ignored after a gap or a bad length */
 	uint64_t emitted;     /* EV_DNS events */
@@ -211,6 +212,18 @@ struct dns_tcp *dns_tcp_new(struct dns_tracker *t, const struct mx_endpoint *cli
 void dns_tcp_data(struct dns_tcp *c, int dir, const uint8_t *p, size_t n, uint64_t ts_ns);
 void dns_tcp_gap(struct dns_tcp *c, int dir, uint64_t lost, uint64_t ts_ns);
 void dns_tcp_free(struct dns_tcp *c);
+
+/*
+ * Which session a new transmission was made for (a mail session's id, 0 =
+ * cannot tell), asked for every query that is not a resend of a pending
+ * query's own id and port.  pending_owner: the owner of the pending query
+ * of the same question, 0 = none.  A repeat whose owner differs from the
+ * pending query's is a lookup of its own, not a retry.  The owner goes
+ * into the event (mx_dns.owner).
+ */
+typedef uint64_t (*dns_owner_fn)(void *ctx, const struct mx_endpoint *cli,
+                                 const struct dns_msg *m, uint64_t pending_owner, uint64_t ts_ns);
+void dns_tracker_set_owner(struct dns_tracker *t, dns_owner_fn fn, void *ctx);
 
 /* Emits (unanswered) every query whose last send is timeout_ns or more before now_ns. */
 void dns_tracker_expire(struct dns_tracker *t, uint64_t now_ns);

@@ -123,6 +123,7 @@ struct mx_dns {
 	uint64_t response_ns;   /* 0 = unanswered */
 	uint32_t retransmits;
 	uint64_t last_send_ns;  /* last retransmission */
+	uint64_t owner;         /* the session it was made for, 0 = cannot tell */
 };
 
 struct mx_ident {
@@ -134,6 +135,7 @@ struct mx_ident {
 	uint64_t end_ns;          /* reply / RST / last SYN */
 	uint32_t syn_retransmits;
 	char response[128];       /* "USERID : UNIX : joe" or "ERROR : NO-USER" */
+	uint64_t owner;           /* the session it was made for, 0 = cannot tell */
 };
 
 struct mx_cause {

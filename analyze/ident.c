@@ -144,9 +144,17 @@ struct ident_probe {
 	size_t len;        /* octets in line */
 	bool line_done;    /* LF seen: later octets are ignored */
 	bool emitted;
+	uint64_t owner; /* ident_set_owner() */
 	uint64_t request_bytes, reply_bytes;
 	char line[IDENT_LINE_MAX];
 };
+
+void
+ident_set_owner(struct ident_probe *pr, uint64_t session_id)
+{
+	if (pr)
+		pr->owner = session_id;
+}
 
 struct ident_probe *
 ident_new(const struct cap_flow *f, const struct mx_sink *out)
@@ -205,6 +213,7 @@ ident_close(struct ident_probe *pr, const struct cap_flow *f, enum cap_close why
 	x->id = pr->out.ids ? ++pr->out.ids->ident : 0;
 	x->host = pr->host;
 	x->peer = pr->peer;
+	x->owner = pr->owner;
 	x->ts_ns = f->syn_ns ? f->syn_ns : pr->first_ns;
 	if (!x->ts_ns)
 		x->ts_ns = f->first_ns;

@@ -70,6 +70,9 @@ void ident_data(struct ident_probe *pr, int dir, const uint8_t *p, size_t n, uin
 void ident_close(struct ident_probe *pr, const struct cap_flow *f, enum cap_close why,
                  uint64_t ts_ns);
 
+/* The session the probe was made for (mx_ident.owner), 0 = cannot tell. */
+void ident_set_owner(struct ident_probe *pr, uint64_t session_id);
+
 void ident_free(struct ident_probe *pr);
 
 #endif
