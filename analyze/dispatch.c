@@ -45,7 +45,7 @@ struct fstate {
  * What a mail session has had looked up for it, by question: a server
  * process looks a name up once per session (retries aside).
  */
-#define USED_NAMES 8
+#define USED_NAMES 32
 struct used {
 	uint32_t key[USED_NAMES];
 	uint8_t n, next;
@@ -130,62 +130,77 @@ about_of(const struct dispatch *d, const struct mx_addr *sender, const char *qna
 }
 
 /*
- * The session a new lookup or probe of sender was made for: among the
- * sessions of sender's machine (about a client: of that client) that are
- * waiting for a reply right now and have had no such lookup yet, the one
- * whose wait began last (a server looks things up as a command or a
- * connection arrives: tcpserver its own name for each new connection,
- * while the sessions of another daemon on the same machine never make
- * that lookup at all); else, when the pending lookup of the same question
- * is still waited for by its owner, a retry of it; else 0 (cannot tell).
+ * The session a new lookup or probe of sender was made for.  Candidates:
+ * the sessions of sender's machine (about a client: of that client) that
+ * are waiting for a reply right now and have had no such lookup yet; the
+ * one whose wait began last (a server looks things up as a command or a
+ * connection arrives).  When none is left and the pending lookup of the
+ * same question is still waited for by its owner, this is a retry of it
+ * (djbdns resends with another id and port).  About the host itself, while
+ * such a lookup is pending, only the owner's own service (server port)
+ * counts: tcpserver looks its own name up for every connection, while the
+ * sessions of another daemon on the same machine may never make that
+ * lookup.  0: cannot tell.
  */
 static uint64_t
 owner_of(struct dispatch *d, const struct mx_addr *sender, enum about ab, const struct mx_addr *x,
-	 uint32_t key, uint64_t pending_owner, uint64_t ts)
+	 uint32_t key, const struct pending_lookup *pend, uint64_t ts)
 {
-	struct fstate *best = NULL;
-	uint64_t best_w = 0;
-	bool pending_waits = false;
+	int port = -1; /* any, or the pending owner's service */
 	if (ab == ABOUT_NOTHING)
 		return 0;
-	for (uint32_t i = 0; i < d->mail.n; i++) {
-		struct fstate *fs = d->mail.v[i]->user;
-		if (!fs->sess || !fs->parser)
-			continue;
-		const struct mx_session *s = fs->sess;
-		if (ab == ABOUT_CLIENT && !mx_addr_eq(&s->client.addr, x))
-			continue;
-		if (!mx_addr_eq(&s->server.addr, sender) &&
-		    !hosts_same_machine(d->hosts, &s->server.addr, sender))
-			continue;
-		uint64_t w = fs->ops->waiting_since(fs->parser);
-		if (!w || w > ts)
-			continue;
-		if (used_has(fs, key)) {
-			pending_waits |= s->id == pending_owner;
-			continue;
+	for (int pass = 0; pass < 2; pass++) {
+		struct fstate *best = NULL;
+		uint64_t best_w = 0;
+		bool pending_waits = false;
+		for (uint32_t i = 0; i < d->mail.n; i++) {
+			struct fstate *fs = d->mail.v[i]->user;
+			if (!fs->sess || !fs->parser)
+				continue;
+			const struct mx_session *s = fs->sess;
+			if (ab == ABOUT_CLIENT && !mx_addr_eq(&s->client.addr, x))
+				continue;
+			if (!mx_addr_eq(&s->server.addr, sender) &&
+			    !hosts_same_machine(d->hosts, &s->server.addr, sender))
+				continue;
+			uint64_t w = fs->ops->waiting_since(fs->parser);
+			if (!w || w > ts)
+				continue;
+			if (used_has(fs, key)) {
+				if (pend && s->id == pend->owner) {
+					pending_waits = true;
+					if (ab == ABOUT_SELF && pass == 0)
+						port = s->server.port;
+				}
+				continue;
+			}
+			if (port >= 0 && s->server.port != port)
+				continue;
+			if (!best || w >= best_w) {
+				best = fs;
+				best_w = w;
+			}
 		}
-		if (!best || w >= best_w) {
-			best = fs;
-			best_w = w;
+		if (port >= 0 && pass == 0)
+			continue; /* again, with the owner's service only */
+		if (best) {
+			used_add(best, key);
+			return best->sess->id;
 		}
+		return pending_waits ? pend->owner : 0;
 	}
-	if (best) {
-		used_add(best, key);
-		return best->sess->id;
-	}
-	return pending_waits ? pending_owner : 0;
+	return 0;
 }
 
 /* dns_owner_fn */
 static uint64_t
 dns_owner(void *ctx, const struct mx_endpoint *cli, const struct dns_msg *m,
-	  uint64_t pending_owner, uint64_t ts)
+	  const struct pending_lookup *pend, uint64_t ts)
 {
 	struct dispatch *d = ctx;
 	struct mx_addr x;
 	enum about ab = about_of(d, &cli->addr, m->qname, &x);
-	return owner_of(d, &cli->addr, ab, &x, question_key(m->qname, m->qtype), pending_owner, ts);
+	return owner_of(d, &cli->addr, ab, &x, question_key(m->qname, m->qtype), pend, ts);
 }
 
 /* Events from the analyzers: count, print (--events), learn hosts, pass on. */
@@ -305,7 +320,7 @@ on_open(void *ctx, struct cap_flow *f, uint64_t ts_ns)
 		fs->ident = ident_new(f, &d->to_corr);
 		hosts_saw_probe(d->hosts, &f->cli.addr);
 		ident_set_owner(fs->ident, owner_of(d, &f->cli.addr, ABOUT_CLIENT, &f->srv.addr,
-						    question_key("ident", IDENT_PORT), 0,
+						    question_key("ident", IDENT_PORT), NULL,
 						    f->syn_ns ? f->syn_ns : ts_ns));
 		if (fs->ident)
 			fs_list(&d->probes, fs, f);

@@ -774,8 +774,10 @@ on_query(struct dns_tracker *t, const struct mx_endpoint *cli, const struct mx_e
 	   port may be a retry (djbdns) or a lookup of its own made for another
 	   session: its owner tells */
 	if (!q || !alias_has(q, m->id, cli->port)) {
-		if (t->owner_fn)
-			owner = t->owner_fn(t->owner_ctx, cli, m, q ? q->owner : 0, ts);
+		if (t->owner_fn) {
+			struct pending_lookup pl = {q ? q->owner : 0, q ? q->last_ns : 0};
+			owner = t->owner_fn(t->owner_ctx, cli, m, q ? &pl : NULL, ts);
+		}
 		if (q && owner != q->owner) {
 			t->st.owned_apart++;
 			q = NULL;

@@ -216,13 +216,18 @@ void dns_tcp_free(struct dns_tcp *c);
 /*
  * Which session a new transmission was made for (a mail session's id, 0 =
  * cannot tell), asked for every query that is not a resend of a pending
- * query's own id and port.  pending_owner: the owner of the pending query
- * of the same question, 0 = none.  A repeat whose owner differs from the
- * pending query's is a lookup of its own, not a retry.  The owner goes
- * into the event (mx_dns.owner).
+ * query's own id and port.  pending: the pending query of the same
+ * question (its owner and last send), NULL = none.  A repeat whose owner
+ * differs from the pending query's is a lookup of its own, not a retry.
+ * The owner goes into the event (mx_dns.owner).
  */
+struct pending_lookup {
+	uint64_t owner;
+	uint64_t last_ns;
+};
 typedef uint64_t (*dns_owner_fn)(void *ctx, const struct mx_endpoint *cli,
-                                 const struct dns_msg *m, uint64_t pending_owner, uint64_t ts_ns);
+                                 const struct dns_msg *m, const struct pending_lookup *pending,
+                                 uint64_t ts_ns);
 void dns_tracker_set_owner(struct dns_tracker *t, dns_owner_fn fn, void *ctx);
 
 /* Emits (unanswered) every query whose last send is timeout_ns or more before now_ns. */
