@@ -134,7 +134,8 @@ about_of(const struct dispatch *d, const struct mx_addr *sender, const char *qna
  * the sessions of sender's machine (about a client: of that client) that
  * are waiting for a reply right now and have had no such lookup yet; the
  * one whose wait began last (a server looks things up as a command or a
- * connection arrives).  When none is left and the pending lookup of the
+ * connection arrives; about the host itself, a session still waiting for
+ * its greeting first).  When none is left and the pending lookup of the
  * same question is still waited for by its owner, this is a retry of it
  * (djbdns resends with another id and port).  About the host itself, while
  * such a lookup is pending, only the owner's own service (server port)
@@ -152,6 +153,7 @@ owner_of(struct dispatch *d, const struct mx_addr *sender, enum about ab, const 
 	for (int pass = 0; pass < 2; pass++) {
 		struct fstate *best = NULL;
 		uint64_t best_w = 0;
+		bool best_greets = false;
 		bool pending_waits = false;
 		for (uint32_t i = 0; i < d->mail.n; i++) {
 			struct fstate *fs = d->mail.v[i]->user;
@@ -176,9 +178,15 @@ owner_of(struct dispatch *d, const struct mx_addr *sender, enum about ab, const 
 			}
 			if (port >= 0 && s->server.port != port)
 				continue;
-			if (!best || w >= best_w) {
+			/* about the host itself: a session still waiting for its
+			   greeting first (tcpserver resolves its own name as it
+			   accepts; a session in the middle of a transaction does
+			   not start on that) */
+			bool greets = ab == ABOUT_SELF && w == s->start_ns;
+			if (!best || (greets && !best_greets) || (greets == best_greets && w >= best_w)) {
 				best = fs;
 				best_w = w;
+				best_greets = greets;
 			}
 		}
 		if (port >= 0 && pass == 0)
