@@ -38,7 +38,7 @@ struct fstate {
 	bool implicit_tls; /* 465 / 995 */
 	bool ended[2];     /* end() already told per direction */
 	bool served;       /* the server of a mail flow sent data */
-	struct used *used; /* the lookups made for this session (owner_of()) */
+	struct used *used; /* a session with a parser: the lookups made for it (owner_of()) */
 };
 
 /*
@@ -47,9 +47,12 @@ struct fstate {
  */
 #define USED_NAMES 32
 struct used {
+	struct fstate *fs;
+	struct used *cnext, *cprev; /* the sessions of the same client address */
 	uint32_t key[USED_NAMES];
 	uint8_t n, next;
 };
+#define BY_CLIENT 16384 /* buckets of the client index, a power of two */
 
 struct dispatch {
 	struct dispatch_cfg cfg;
@@ -66,6 +69,7 @@ struct dispatch {
 		struct cap_flow **v; /* their state is flow->user */
 		uint32_t n, cap;
 	} mail, probes;
+	struct used **by_client; /* sessions with a parser, by client address */
 	struct ndpi_detection_module_struct *ndpi;
 	struct dispatch_stats st;
 	uint32_t open_sessions; /* mail sessions with state right now */
@@ -105,11 +109,48 @@ used_has(const struct fstate *fs, uint32_t key)
 	return false;
 }
 
+static uint32_t
+client_bucket(const struct mx_addr *a)
+{
+	return (uint32_t)mx_addr_hash(a) & (BY_CLIENT - 1);
+}
+
+/* A session that got a parser: into the client index (false: out of memory). */
+static bool
+index_session(struct dispatch *d, struct fstate *fs)
+{
+	struct used *u = calloc(1, sizeof(*u));
+	if (!u)
+		return false;
+	u->fs = fs;
+	struct used **head = &d->by_client[client_bucket(&fs->sess->client.addr)];
+	u->cnext = *head;
+	if (*head)
+		(*head)->cprev = u;
+	*head = u;
+	fs->used = u;
+	return true;
+}
+
+static void
+unindex_session(struct dispatch *d, struct fstate *fs)
+{
+	struct used *u = fs->used;
+	if (!u)
+		return;
+	if (u->cprev)
+		u->cprev->cnext = u->cnext;
+	else
+		d->by_client[client_bucket(&fs->sess->client.addr)] = u->cnext;
+	if (u->cnext)
+		u->cnext->cprev = u->cprev;
+	free(u);
+	fs->used = NULL;
+}
+
 static void
 used_add(struct fstate *fs, uint32_t key)
 {
-	if (!fs->used && !(fs->used = calloc(1, sizeof(*fs->used))))
-		return;
 	struct used *u = fs->used;
 	if (u->n < USED_NAMES)
 		u->key[u->n++] = key;
@@ -155,9 +196,22 @@ owner_of(struct dispatch *d, const struct mx_addr *sender, enum about ab, const 
 		uint64_t best_w = 0;
 		bool best_greets = false;
 		bool pending_waits = false;
-		for (uint32_t i = 0; i < d->mail.n; i++) {
-			struct fstate *fs = d->mail.v[i]->user;
-			if (!fs->sess || !fs->parser)
+		/* about a client: its sessions from the index; else all of them */
+		struct used *chain = ab == ABOUT_CLIENT ? d->by_client[client_bucket(x)] : NULL;
+		uint32_t i = 0;
+		for (;;) {
+			struct fstate *fs;
+			if (ab == ABOUT_CLIENT) {
+				if (!chain)
+					break;
+				fs = chain->fs;
+				chain = chain->cnext;
+			} else {
+				if (i == d->mail.n)
+					break;
+				fs = d->mail.v[i++]->user;
+			}
+			if (!fs->sess || !fs->parser || !fs->used)
 				continue;
 			const struct mx_session *s = fs->sess;
 			if (ab == ABOUT_CLIENT && !mx_addr_eq(&s->client.addr, x))
@@ -443,6 +497,8 @@ ensure_session(struct dispatch *d, struct cap_flow *f, struct fstate *fs, bool w
 		fs->parser = fs->ops->create(s, &d->to_corr, s->start_ns);
 		if (fs->parser && !fs->list_idx)
 			fs_list(&d->mail, fs, f);
+		if (fs->parser)
+			index_session(d, fs);
 	}
 	return true;
 }
@@ -594,6 +650,7 @@ on_close(void *ctx, struct cap_flow *f, enum cap_close why, uint64_t ts)
 		ev.type = EV_SESSION;
 		ev.u.session = *fs->sess;
 		dispatch_emit(d, &ev);
+		unindex_session(d, fs);
 		free(fs->sess);
 		d->open_sessions--;
 		break;
@@ -617,7 +674,6 @@ on_close(void *ctx, struct cap_flow *f, enum cap_close why, uint64_t ts)
 	/* ident probes are on their own list; everything else listed is on mail's */
 	fs_unlist(fs->kind == FK_IDENT ? &d->probes : &d->mail, fs);
 	ndpi_release(fs);
-	free(fs->used);
 	free(fs);
 	f->user = NULL;
 }
@@ -654,6 +710,7 @@ dispatch_new(const struct dispatch_cfg *cfg, mx_emit_fn out, void *out_ctx)
 	d->corr_out = (struct mx_sink){dispatch_out, d, &d->ids};
 	d->to_corr = (struct mx_sink){dispatch_emit, d, &d->ids};
 	d->hosts = hosts_new();
+	d->by_client = calloc(BY_CLIENT, sizeof(*d->by_client));
 	d->corr = d->hosts ? corr_new(&d->cfg.corr, d->hosts, &d->corr_out) : NULL;
 	struct dns_cfg dc = {0};
 	dc.timeout_ns = d->cfg.dns_timeout_ns;
@@ -661,7 +718,7 @@ dispatch_new(const struct dispatch_cfg *cfg, mx_emit_fn out, void *out_ctx)
 	d->dns = dns_tracker_new(&dc, &d->to_corr);
 	if (d->dns)
 		dns_tracker_set_owner(d->dns, dns_owner, d);
-	if (!d->corr || !d->dns) {
+	if (!d->corr || !d->dns || !d->by_client) {
 		dispatch_free(d);
 		return NULL;
 	}
@@ -788,6 +845,7 @@ dispatch_free(struct dispatch *d)
 	hosts_free(d->hosts);
 	free(d->mail.v);
 	free(d->probes.v);
+	free(d->by_client);
 	if (d->ndpi)
 		ndpi_exit_detection_module(d->ndpi);
 	free(d);
