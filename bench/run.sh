@@ -2,10 +2,12 @@
 # bench/run.sh - speed and memory of mxlag on the generated mail-host
 # workload, beside a bare pcap_next_ex() loop on the same file, in one run.
 #
-#   bench/run.sh [--sessions N] [--x4] [--tools]
+#   bench/run.sh [--sessions N] [--x4] [--tools] [--no-truth]
 #     --sessions N  workload size (default 100000 sessions, ~2.7 M packets)
 #     --x4          also a 4x larger workload
 #     --tools       also time ndpiReader and tshark on the same file if installed
+#     --no-truth    leave out the diagnosis check on generated traffic with
+#                   ground truth (below)
 #
 # Prints, per file: wall time, packets/s and peak RSS for
 #   bare      bare pcap_next_ex loop (bench/bare_loop.c)
@@ -14,18 +16,25 @@
 #   full      mxlag analyze into a fresh SQLite database (everything)
 #   sqlite    the full run's rows inserted again by SQLite alone (bench/sqlite_floor.c):
 #             a floor under any run that stores them
-# and the ratios to the bare loop.  Figures are measured, never assumed.
+# and the ratios to the bare loop.  Then, on generated traffic with ground
+# truth (mxlag-gen traffic: one busy host for 10 minutes at > 2000 lookups/s
+# with every incident kind mixed, and a mirror port of 5 hosts), the share
+# of slow replies diagnosed with exactly their injected cause and the
+# replies blamed on another host's lookup (mxlag-truthcheck), with the time
+# and peak RSS of that analysis.  Figures are measured, never assumed.
 set -eu
 cd "$(dirname "$0")/.."
 sessions=100000
 x4=0
 tools=0
+truth=1
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--sessions) sessions=$2; shift 2 ;;
 	--x4) x4=1; shift ;;
 	--tools) tools=1; shift ;;
-	*) echo "usage: bench/run.sh [--sessions N] [--x4] [--tools]" >&2; exit 2 ;;
+	--no-truth) truth=0; shift ;;
+	*) echo "usage: bench/run.sh [--sessions N] [--x4] [--tools] [--no-truth]" >&2; exit 2 ;;
 	esac
 done
 
@@ -36,7 +45,8 @@ if [ "$tools" = 1 ]; then
 fi
 B=build-bench
 cmake -S . -B $B -DCMAKE_BUILD_TYPE=Release -DMXLAG_TESTS=OFF >/dev/null
-cmake --build $B -j"$(nproc)" --target mxlag mxlag-gen bare_loop capbench runstat sqlite_floor >/dev/null
+cmake --build $B -j"$(nproc)" --target mxlag mxlag-gen mxlag-truthcheck bare_loop capbench runstat \
+	sqlite_floor >/dev/null
 mkdir -p bench/out
 
 measure() { # label packets cmd...
@@ -105,4 +115,21 @@ if [ "$x4" = 1 ]; then
 	w4=bench/out/workload-$n4.pcap
 	[ -f "$w4" ] || $B/mxlag-gen workload -o "$w4" --sessions "$n4" --seed 1 >/dev/null
 	run_file "$w4"
+fi
+
+# the diagnosis on traffic whose causes are known
+diagnose() { # profile
+	p=$1
+	f=bench/out/traffic-$p.pcap
+	[ -f "$f" ] || $B/mxlag-gen traffic --profile "$p" -q -o "$f" --truth "$f.tsv" >/dev/null
+	pk=$($B/bare_loop "$f" | awk '{print $2}')
+	echo "== generated traffic, profile $p: $pk packets, $(awk '$1 == "lookups_per_s" {print $2}' "$f.tsv.totals") lookups/s, $(awk '$1 == "seconds" {print $2}' "$f.tsv.totals") s, $(awk '$1 == "hosts" {print $2}' "$f.tsv.totals") host(s)"
+	rm -f bench/out/truth.db bench/out/truth.db-wal bench/out/truth.db-shm
+	measure truth "$pk" $B/mxlag analyze --quiet --db bench/out/truth.db "$f"
+	$B/mxlag-truthcheck --db bench/out/truth.db --truth "$f.tsv" --show 0 | awk '
+		$1 == "all" { printf "diagnosis  %d slow replies, %d exactly their injected cause: %s %%; %d blamed on another host\x27s lookup\n", $2, $5, $6, $7 }'
+}
+if [ "$truth" = 1 ]; then
+	diagnose dense
+	diagnose mirror
 fi
