@@ -9,6 +9,9 @@
 
 #define MAX_REMEDIES 8
 
+static const char local_processing[] =
+	"look at local processing: content filter, queue disk, load (no network cause seen)";
+
 const char *
 diag_remedy(enum mx_cause_kind kind, enum mx_relation r)
 {
@@ -148,15 +151,13 @@ diag_compose(const struct diag_wait *w, struct mx_diagnosis *g)
 		    "%sthe host's lookups for this session covered at most %.1f ms of the %.1f s "
 		    "wait: no network cause seen",
 		    pre, w->minor_ms, ws);
-		rem = "look at local processing: content filter, queue disk, load (no network cause "
-		      "seen)";
+		rem = local_processing;
 	} else if (w->ncauses == 0) {
 		put(g->diagnosis, sizeof(g->diagnosis), &dl,
 		    "%sno DNS or ident traffic of the host during the %.1f s wait: no network cause "
 		    "seen",
 		    pre, ws);
-		rem = "look at local processing: content filter, queue disk, load (no network cause "
-		      "seen)";
+		rem = local_processing;
 	}
 	if (rem) {
 		put(g->remedy, sizeof(g->remedy), &rl, "%s", rem);

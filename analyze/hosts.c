@@ -234,21 +234,34 @@ prefix_match(const struct prefix *p, const struct mx_addr *a)
 	return true;
 }
 
+/* The address text p[0..n) (not NUL-terminated); false if it is none. */
+static bool
+parse_addr_n(const char *p, size_t n, struct mx_addr *a)
+{
+	char buf[64];
+	if (n == 0 || n >= sizeof(buf))
+		return false;
+	memcpy(buf, p, n);
+	buf[n] = '\0';
+	return mx_addr_parse(buf, a);
+}
+
+static int
+bad_spec(const char *spec, char *err, size_t errlen)
+{
+	snprintf(err, errlen, "bad --host %s (ADDR, ADDR,ADDR... or PREFIX/LEN)", spec);
+	return -1;
+}
+
 static int
 add_prefix(struct hosts *h, const char *spec, const char *slash, char *err, size_t errlen)
 {
-	char buf[64];
-	size_t n = (size_t)(slash - spec);
-	if (n >= sizeof(buf))
-		goto bad;
-	memcpy(buf, spec, n);
-	buf[n] = '\0';
 	struct prefix p;
 	char *end;
 	unsigned long len = strtoul(slash + 1, &end, 10);
-	if (!mx_addr_parse(buf, &p.a) || *end || end == slash + 1 ||
+	if (!parse_addr_n(spec, (size_t)(slash - spec), &p.a) || *end || end == slash + 1 ||
 	    len > (p.a.family == 4 ? 32u : 128u))
-		goto bad;
+		return bad_spec(spec, err, errlen);
 	if (h->npfx == HOSTS_MAX_PREFIXES) {
 		snprintf(err, errlen, "more than %d --host prefixes", HOSTS_MAX_PREFIXES);
 		return -1;
@@ -260,32 +273,21 @@ add_prefix(struct hosts *h, const char *spec, const char *slash, char *err, size
 	h->pfx[h->npfx++] = p;
 	h->ngiven++;
 	return 0;
-bad:
-	snprintf(err, errlen, "bad --host %s (ADDR, ADDR,ADDR... or PREFIX/LEN)", spec);
-	return -1;
 }
 
 int
 hosts_add_spec(struct hosts *h, const char *spec, char *err, size_t errlen)
 {
 	const char *slash = strchr(spec, '/');
-	if (slash) {
-		if (strchr(spec, ','))
-			goto bad;
-		return add_prefix(h, spec, slash, err, errlen);
-	}
+	if (slash)
+		return strchr(spec, ',') ? bad_spec(spec, err, errlen)
+					 : add_prefix(h, spec, slash, err, errlen);
 	struct mx_addr first = {0}; /* the machine's first address */
 	for (const char *p = spec;;) {
 		const char *e = strchr(p, ',');
-		size_t n = e ? (size_t)(e - p) : strlen(p);
-		char buf[64];
 		struct mx_addr a;
-		if (n == 0 || n >= sizeof(buf))
-			goto bad;
-		memcpy(buf, p, n);
-		buf[n] = '\0';
-		if (!mx_addr_parse(buf, &a) || mx_addr_is_loopback(&a))
-			goto bad;
+		if (!parse_addr_n(p, e ? (size_t)(e - p) : strlen(p), &a) || mx_addr_is_loopback(&a))
+			return bad_spec(spec, err, errlen);
 		struct hrec *r = get(h, &a);
 		if (!r) {
 			snprintf(err, errlen, "too many addresses");
@@ -302,9 +304,6 @@ hosts_add_spec(struct hosts *h, const char *spec, char *err, size_t errlen)
 	}
 	h->ngiven++;
 	return 0;
-bad:
-	snprintf(err, errlen, "bad --host %s (ADDR, ADDR,ADDR... or PREFIX/LEN)", spec);
-	return -1;
 }
 
 bool
