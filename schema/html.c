@@ -44,6 +44,7 @@ struct hctx {
 	const char *what; /* section, for error messages */
 	struct kv *sum;   /* the summary report's row */
 	int nsum;
+	char *hosts_json; /* its per-host rows */
 	int64_t wf[HTML_MAX_WATERFALLS]; /* sessions to draw, newest slow reply first */
 	int nwf;
 	bool wf_more;
@@ -325,6 +326,8 @@ load_summary(struct hctx *h)
 		int n = sqlite3_column_count(st);
 		h->sum = calloc((size_t)n, sizeof(*h->sum));
 		for (int i = 0; h->sum && i < n; i++) {
+			if (strcmp(sqlite3_column_name(st, i), "hosts_json") == 0 && ct(st, i))
+				h->hosts_json = strdup(ct(st, i));
 			if (json_col(sqlite3_column_name(st, i)))
 				continue;
 			h->sum[h->nsum].name = strdup(sqlite3_column_name(st, i));
@@ -456,8 +459,10 @@ sec_header(struct hctx *h)
 	const char *iu = sum_get(h, "ident_unanswered");
 	snprintf(sub, sizeof(sub), "%s unanswered", iu ? iu : "-");
 	card(h, sum_get(h, "ident_probes"), "ident probes", sub, iu && strcmp(iu, "0") != 0);
-	P("</div>\n<nav><a href=\"#slow\">Slow replies</a><a href=\"#waterfalls\">Waterfalls</a>"
-	  "<a href=\"#latency\">Latency per command</a><a href=\"#dns\">Unanswered DNS</a>"
+	const char *nh = sum_get(h, "hosts");
+	P("</div>\n<nav>%s<a href=\"#slow\">Slow replies</a><a href=\"#waterfalls\">Waterfalls</a>",
+	  nh && atoi(nh) > 1 && h->hosts_json ? "<a href=\"#hosts\">Hosts</a>" : "");
+	P("<a href=\"#latency\">Latency per command</a><a href=\"#dns\">Unanswered DNS</a>"
 	  "<a href=\"#totals\">Totals</a></nav>\n</header>\n");
 	return h->failed ? -1 : 0;
 }
@@ -1364,6 +1369,46 @@ sec_dns(struct hctx *h)
 	return h->failed ? -1 : 0;
 }
 
+/* ---- hosts -------------------------------------------------------------------- */
+
+/* one row per mail host, only when the database holds several (a mirror port) */
+static int
+sec_hosts(struct hctx *h)
+{
+	const char *n = sum_get(h, "hosts");
+	sqlite3_stmt *st;
+
+	h->what = "hosts";
+	if (!n || atoi(n) < 2 || !h->hosts_json)
+		return 0;
+	if (!(st = prep(h, "SELECT value ->> 'host', value ->> 'sessions', value ->> 'inbound',"
+	                   " value ->> 'outbound', value ->> 'replies', value ->> 'p50_ms',"
+	                   " value ->> 'p95_ms', value ->> 'max_ms', value ->> 'slow',"
+	                   " value ->> 'top_cause' FROM json_each(:hosts)")))
+		return -1;
+	bind_t(st, ":hosts", h->hosts_json);
+	P("<section id=\"hosts\">\n<h2>Mail hosts in this capture</h2>\n"
+	  "<table>\n<tr><th>Host</th><th>Sessions</th><th>Inbound</th><th>Outbound</th>"
+	  "<th>Replies</th><th>p50 ms</th><th>p95 ms</th><th>Max ms</th><th>Slow</th>"
+	  "<th>Main cause</th></tr>\n");
+	while (step(h, st)) {
+		P("<tr><td class=\"mono\">");
+		E(ct(st, 0) ? ct(st, 0) : "-");
+		P("</td>");
+		for (int i = 1; i <= 8; i++) {
+			P("<td class=\"num\">");
+			E(ct(st, i) ? ct(st, i) : "-");
+			P("</td>");
+		}
+		P("<td>");
+		E(ct(st, 9) ? ct(st, 9) : "-");
+		P("</td></tr>\n");
+	}
+	P("</table>\n</section>\n");
+	sqlite3_finalize(st);
+	return h->failed ? -1 : 0;
+}
+
 /* ---- totals ------------------------------------------------------------------- */
 
 static void
@@ -1402,7 +1447,7 @@ report_html(sqlite3 *db, const struct report_opts *o, FILE *out, char *err, size
 		        o->name ? o->name : "");
 		return -1;
 	}
-	if (load_summary(h) != 0 || sec_header(h) != 0 || sec_slow(h) != 0 ||
+	if (load_summary(h) != 0 || sec_header(h) != 0 || sec_hosts(h) != 0 || sec_slow(h) != 0 ||
 	    sec_waterfalls(h) != 0 || sec_latency(h) != 0 || sec_dns(h) != 0)
 		goto done;
 	sec_totals(h);
@@ -1422,5 +1467,6 @@ done:
 		free(h->sum[i].val);
 	}
 	free(h->sum);
+	free(h->hosts_json);
 	return rc;
 }

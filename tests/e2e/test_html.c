@@ -210,6 +210,44 @@ Test(html, hostile_names_are_escaped)
 	free(p);
 }
 
+/* a mirror port: a table of the hosts, linked from the navigation; one host: none */
+Test(html, mirror_port_has_a_table_of_hosts)
+{
+	char *out = NULL;
+	int rc = e2e_sh(&out,
+	                "cd '%s' && '%s' traffic -q --hosts 3 --seconds 20 --sessions-per-s 6"
+	                " --lookups 2 --mix client-ptr=20 --v6 0 --seed 7 -o m.pcap 2>&1 && "
+	                "'%s' analyze --quiet --db m.db m.pcap 2>&1",
+	                dir, gen, bin);
+	cr_assert_eq(rc, 0, "%s", out ? out : "");
+	free(out);
+	char *p = page("m.db", "summary", "", "m.html");
+	expect_self_contained(p);
+	cr_expect(strstr(p, "id=\"hosts\"") != NULL, "a hosts section");
+	cr_expect(strstr(p, "<a href=\"#hosts\">") != NULL, "linked from the navigation");
+	const char *sec = strstr(p, "id=\"hosts\"");
+	const char *end = sec ? strstr(sec, "</section>") : NULL;
+	cr_assert(sec && end);
+	int rows = 0;
+	for (const char *q = sec; (q = strstr(q, "<tr><td class=\"mono\">")) && q < end; q++)
+		rows++;
+	cr_expect_eq(rows, 3, "one row per host");
+	for (int i = 10; i <= 12; i++) {
+		char host[32];
+		snprintf(host, sizeof(host), ">192.0.2.%d<", i);
+		const char *hit = strstr(sec, host);
+		cr_expect(hit && hit < end, "host %s in the table", host);
+	}
+	cr_expect(strstr(sec, "client-ptr") != NULL && strstr(sec, "client-ptr") < end,
+	          "a host's main cause");
+	free(p);
+	scenario_db("concurrent");
+	p = page("concurrent.db", "summary", "", "one.html");
+	cr_expect(strstr(p, "id=\"hosts\"") == NULL, "one host: no hosts table");
+	cr_expect(strstr(p, "href=\"#hosts\"") == NULL);
+	free(p);
+}
+
 #define CHROMIUM "/usr/bin/chromium"
 
 Test(html, chromium_renders_a_screenshot, .timeout = 300)
