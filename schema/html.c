@@ -44,7 +44,7 @@ struct hctx {
 	const char *what; /* section, for error messages */
 	struct kv *sum;   /* the summary report's row */
 	int nsum;
-	char *hosts_json; /* its per-host rows */
+	char *hosts_json;                /* its per-host rows */
 	int64_t wf[HTML_MAX_WATERFALLS]; /* sessions to draw, newest slow reply first */
 	int nwf;
 	bool wf_more;
