@@ -24,6 +24,7 @@
 # tshark, sqlite3, ...) run natively (--trace-children-skip).
 # Criterion's runner ignores a worker's exit status, so the verdict comes
 # from the "ERROR SUMMARY" line of every log, not from exit codes alone.
+# Tests see MXLAG_UNDER_VALGRIND=1: a peak-RSS bound is valgrind's there.
 set -eu
 cd "$(dirname "$0")/.."
 src=$(pwd)
@@ -182,7 +183,7 @@ foreach(i RANGE ${last})
     endforeach()
   endif()
   file(WRITE "${WORK}/t/${name}.sh"
-       "cd '${wd}' || exit 125\nexec env${envs} MXLAG_LAB=0 \"$@\"${cmd} \${VG_FILTER:+\"--filter=\$VG_FILTER\"}\n")
+       "cd '${wd}' || exit 125\nexec env${envs} MXLAG_LAB=0 MXLAG_UNDER_VALGRIND=1 \"$@\"${cmd} \${VG_FILTER:+\"--filter=\$VG_FILTER\"}\n")
   string(APPEND lst "${name}\t${timeout}\n")
 endforeach()
 file(WRITE "${WORK}/tests.lst" "${lst}")

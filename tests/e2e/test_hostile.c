@@ -953,8 +953,10 @@ Test(hostile, dns_flood_is_bounded_by_the_pending_cap, .timeout = 600)
 	cr_expect_lt(kb_big, kb_small + kb_small / 5, "300k queries %ld KiB, 600k %ld KiB",
 	             kb_small, kb_big);
 #ifndef __SANITIZE_ADDRESS__ /* ASan's shadow memory and redzones inflate the RSS */
-	cr_expect_lt(kb_big, 96 * 1024, "a DNS flood at every cap stays under 96 MiB: %ld KiB",
-	             kb_big);
+	/* and so does memcheck (scripts/valgrind.sh): only the ratio above holds there */
+	if (!getenv("MXLAG_UNDER_VALGRIND"))
+		cr_expect_lt(kb_big, 96 * 1024,
+		             "a DNS flood at every cap stays under 96 MiB: %ld KiB", kb_big);
 #endif
 
 	snprintf(cmd, sizeof(cmd), "analyze --db '%s' '%s'", db, big);
