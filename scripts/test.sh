@@ -6,21 +6,38 @@
 # a short bounded run.
 #   MXLAG_VALGRIND=0       skip the valgrind memcheck pass (~15-25 min on 2 cores)
 #   MXLAG_FUZZ_SECONDS=N   seconds per fuzz harness (default 20, 0 = skip)
+# scripts/test.sh --quick is the day-to-day tier: the plain build and every
+# test but the slow ones (ctest label `slow`: the real-server lab and the
+# dense-traffic truth runs), about a minute on 2 cores.
 set -eu
+quick=0
+case "${1:-}" in
+--quick) quick=1 ;;
+"") ;;
+*) echo "usage: scripts/test.sh [--quick]" >&2; exit 2 ;;
+esac
 cd "$(dirname "$0")/.."
 jobs=$(nproc 2>/dev/null || echo 2)
 
 scripts/setup.sh --test
 
 echo "== build (RelWithDebInfo)"
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+# MXLAG_TESTS=ON on purpose: scripts/demo.sh configures the same build/
+# without tests, and a cached OFF would leave ctest nothing to run
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMXLAG_TESTS=ON >/dev/null
 cmake --build build -j"$jobs"
+if [ "$quick" = 1 ]; then
+	echo "== ctest (quick tier: no lab, no dense-traffic runs)"
+	(cd build && MXLAG_LAB=0 ctest --output-on-failure -j"$jobs" -LE slow)
+	echo "== quick tests passed (the whole suite: scripts/test.sh)"
+	exit 0
+fi
 echo "== ctest"
 # the real-server lab (about 5 minutes) runs once, in the sanitizer pass below
 (cd build && MXLAG_LAB=0 ctest --output-on-failure -j"$jobs")
 
 echo "== build (ASan + UBSan)"
-cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DMXLAG_SANITIZE=ON >/dev/null
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DMXLAG_SANITIZE=ON -DMXLAG_TESTS=ON >/dev/null
 cmake --build build-asan -j"$jobs"
 echo "== ctest under ASan + UBSan"
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \

@@ -118,7 +118,10 @@ command -v valgrind >/dev/null || {
 }
 
 if [ ! -f "$b/CMakeCache.txt" ]; then
-	cmake -S . -B "$b" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	cmake -S . -B "$b" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMXLAG_TESTS=ON >/dev/null
+elif grep -q "^MXLAG_TESTS:BOOL=OFF" "$b/CMakeCache.txt"; then
+	# configured by scripts/demo.sh, which builds no tests
+	cmake -S . -B "$b" -DMXLAG_TESTS=ON >/dev/null
 fi
 if grep -Eq "^MXLAG_(SANITIZE|FUZZ):BOOL=ON" "$b/CMakeCache.txt"; then
 	echo "valgrind.sh: $b is a sanitizer/fuzzer build; valgrind needs a plain one" >&2
@@ -147,6 +150,9 @@ export VG_WORK VG_BUILD VG_OPTS
 cat >"$VG_WORK/tests.cmake" <<'EOF'
 file(READ "${WORK}/tests.json" j)
 string(JSON n LENGTH "${j}" tests)
+if(n EQUAL 0)
+  message(FATAL_ERROR "valgrind.sh: ctest lists no tests in this build (configured with MXLAG_TESTS=OFF?)")
+endif()
 math(EXPR last "${n} - 1")
 set(lst "")
 foreach(i RANGE ${last})
