@@ -1419,7 +1419,10 @@ hold_txn(struct corr *c, const struct mx_session *s, const struct mx_txn *t, uin
 	memset(h, 0, sizeof(*h));
 	h->txn_id = t->id;
 	h->session_id = t->session_id;
-	mx_strlcpy(h->command, t->command, sizeof(h->command));
+	if (t->guess[0]) /* inside TLS: "TLS RCPT?" */
+		snprintf(h->command, sizeof(h->command), "%.3s %.10s?", t->command, t->guess);
+	else
+		mx_strlcpy(h->command, t->command, sizeof(h->command));
 	h->t0 = t->request_ns;
 	h->t1 = wait_end;
 	h->prev_reply = t->prev_reply_ns;

@@ -17,6 +17,7 @@
 #include "dns.h"
 #include "evjson.h"
 #include "ident.h"
+#include "tls.h"
 
 #define NDPI_MAX_PACKETS 12
 
@@ -84,8 +85,8 @@ static const struct {
 	bool tls;
 } known_ports[] = {
 	{25, FK_MAIL, &smtp_parser_ops, false},  {587, FK_MAIL, &smtp_parser_ops, false},
-	{2525, FK_MAIL, &smtp_parser_ops, false}, {465, FK_MAIL, &smtp_parser_ops, true},
-	{110, FK_MAIL, &pop3_parser_ops, false}, {995, FK_MAIL, &pop3_parser_ops, true},
+	{2525, FK_MAIL, &smtp_parser_ops, false}, {465, FK_MAIL, &smtps_parser_ops, true},
+	{110, FK_MAIL, &pop3_parser_ops, false}, {995, FK_MAIL, &pop3s_parser_ops, true},
 	{53, FK_DNS, NULL, false},               {113, FK_IDENT, NULL, false},
 };
 
@@ -493,7 +494,7 @@ ensure_session(struct dispatch *d, struct cap_flow *f, struct fstate *fs, bool w
 		mx_strlcpy(s->app, "port", sizeof(s->app));
 	}
 	session_hosts(d, s); /* for its provisional rows; decided again at its end */
-	if (with_parser && !fs->implicit_tls) {
+	if (with_parser) {
 		fs->parser = fs->ops->create(s, &d->to_corr, s->start_ns);
 		if (fs->parser && !fs->list_idx)
 			fs_list(&d->mail, fs, f);

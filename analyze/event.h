@@ -26,6 +26,10 @@ enum mx_outcome {
 	MXO_INCOMPLETE,
 	MXO_UNANSWERED, /* sessions: SYNs only */
 	MXO_REFUSED,    /* sessions: RST to the SYN */
+	/* sessions inside TLS (tls.h) */
+	MXO_TLS_UNANSWERED, /* the ClientHello got no server record */
+	MXO_TLS_ALERT,      /* a fatal alert in the handshake */
+	MXO_TLS_FAILED,     /* closed before the handshake ended, or not TLS */
 };
 
 /* dns outcome */
@@ -96,7 +100,9 @@ struct mx_session {
 struct mx_txn {
 	uint64_t id;
 	uint64_t session_id;
-	char command[16];         /* GREETING, EHLO, MAIL, ..., DATA-END, USER ... */
+	char command[16];         /* GREETING, EHLO, MAIL, ..., DATA-END, USER ...,
+				     TLS-HELLO, TLS (an encrypted exchange) */
+	char guess[16];           /* TLS: the command it most likely was, "" = no guess */
 	char argument[MX_ARG_MAX]; /* secrets replaced by "***" */
 	uint64_t request_ns;      /* segment completing the command (connect time for GREETING) */
 	uint64_t reply_ns;        /* first byte of the reply; 0 = no reply */

@@ -14,12 +14,13 @@
 
 #include "linebuf.h"
 #include "proto.h"
+#include "tls.h"
 #include "txnq.h"
 
 enum pop3_state {
 	POP3_CMD,  /* client sends command lines */
 	POP3_AUTH, /* client lines are SASL responses (secrets) */
-	POP3_TLS,  /* after STLS: nothing is parsed */
+	POP3_TLS,  /* after STLS: TLS records are timed (tls.h) */
 };
 
 enum pop3_srv {
@@ -66,6 +67,7 @@ struct pop3 {
 	bool quit_done;
 	bool ended;
 	uint64_t unmatched;
+	struct tls_timer *tls; /* after STLS */
 };
 
 struct pop3_cmd_def {
@@ -137,6 +139,8 @@ pop3_enter_state(struct pop3 *p, enum pop3_state st)
 	p->state = st;
 	if (st == POP3_TLS) {
 		p->sess->tls = true;
+		if (!p->tls)
+			p->tls = tls_timer_new(p->sess, &p->out, false);
 		lb_reset(&p->cl);
 		lb_reset(&p->sl);
 	}
@@ -302,7 +306,7 @@ pop3_client_data(struct pop3 *p, const uint8_t *b, size_t n, uint64_t ts_ns)
 		if (p->stls_sent && !lb_partial(&p->cl) && b[0] == 0x16) {
 			/* a TLS ClientHello: the STLS reply was lost */
 			pop3_enter_state(p, POP3_TLS);
-			return;
+			break;
 		}
 		size_t used = lb_feed(&p->cl, b, n, ts_ns);
 		if (p->cl.complete)
@@ -310,6 +314,8 @@ pop3_client_data(struct pop3 *p, const uint8_t *b, size_t n, uint64_t ts_ns)
 		b += used;
 		n -= used;
 	}
+	if (n > 0 && p->state == POP3_TLS)
+		tls_timer_data(p->tls, MX_C2S, b, n, ts_ns);
 }
 
 /* ---- server side -------------------------------------------------------- */
@@ -433,6 +439,8 @@ pop3_server_data(struct pop3 *p, const uint8_t *b, size_t n, uint64_t ts_ns)
 		b += used;
 		n -= used;
 	}
+	if (n > 0 && p->state == POP3_TLS)
+		tls_timer_data(p->tls, MX_S2C, b, n, ts_ns);
 }
 
 /* ---- gaps --------------------------------------------------------------- */
@@ -442,8 +450,10 @@ pop3_client_gap(struct pop3 *p, uint64_t lost, uint64_t ts_ns)
 {
 	struct txnq_ent e;
 
-	if (p->state == POP3_TLS)
+	if (p->state == POP3_TLS) {
+		tls_timer_gap(p->tls, MX_C2S, lost, ts_ns);
 		return;
+	}
 	memset(&e, 0, sizeof(e));
 	e.t.request_ns = ts_ns;
 	e.incomplete = true;
@@ -476,8 +486,10 @@ pop3_server_gap(struct pop3 *p, uint64_t lost, uint64_t ts_ns)
 	bool partial = lb_partial(&p->sl);
 	bool resync = partial || p->srv != SRV_LINE;
 
-	if (p->state == POP3_TLS)
+	if (p->state == POP3_TLS) {
+		tls_timer_gap(p->tls, MX_S2C, lost, ts_ns);
 		return;
+	}
 	if (e) {
 		if (p->srv == SRV_MULTI) {
 			dotend_gap(&p->body, lost);
@@ -569,6 +581,12 @@ pop3_end(void *parser, enum mx_end how, uint64_t ts_ns)
 
 	if (!p)
 		return;
+	if (p->state == POP3_TLS && p->tls) {
+		/* inside TLS the timer knows how it ended */
+		tls_timer_end(p->tls, how, ts_ns);
+		p->ended = true;
+		return;
+	}
 	if (p->state != POP3_TLS && lb_partial(&p->cl))
 		cut = true; /* the client stopped in the middle of a command */
 	lb_reset(&p->cl);
@@ -611,6 +629,7 @@ pop3_destroy(void *parser)
 	if (!p)
 		return;
 	txnq_free(&p->q);
+	tls_timer_free(p->tls);
 	free(p);
 }
 
@@ -618,6 +637,8 @@ static uint64_t
 pop3_waiting_since(const void *parser)
 {
 	const struct pop3 *x = parser;
+	if (x && x->state == POP3_TLS)
+		return tls_timer_waiting_since(x->tls);
 	return x ? txnq_waiting_since(&x->q) : 0;
 }
 

@@ -17,6 +17,7 @@
 
 #include "linebuf.h"
 #include "proto.h"
+#include "tls.h"
 #include "txnq.h"
 
 enum smtp_state {
@@ -24,7 +25,7 @@ enum smtp_state {
 	SMTP_BODY, /* client sends a DATA body, up to CRLF.CRLF */
 	SMTP_BDAT, /* client sends a BDAT chunk of known size */
 	SMTP_AUTH, /* client lines are SASL responses (secrets) */
-	SMTP_TLS,  /* after STARTTLS: nothing is parsed */
+	SMTP_TLS,  /* after STARTTLS: TLS records are timed (tls.h) */
 	SMTP_DONE, /* after 421: nothing is parsed */
 };
 
@@ -86,6 +87,8 @@ struct smtp {
 	struct txnq_ent bdat;
 	uint64_t bdat_left;
 	bool bdat_last;
+
+	struct tls_timer *tls; /* after STARTTLS */
 
 	bool quit_done; /* QUIT got its reply */
 	bool got_421;
@@ -177,6 +180,8 @@ smtp_enter_state(struct smtp *s, enum smtp_state st)
 		break;
 	case SMTP_TLS:
 		s->sess->tls = true;
+		if (!s->tls)
+			s->tls = tls_timer_new(s->sess, &s->out, false);
 		/* fall through */
 	case SMTP_DONE:
 		lb_reset(&s->cl);
@@ -511,6 +516,7 @@ smtp_client_data(struct smtp *s, const uint8_t *p, size_t n, uint64_t ts_ns)
 			if (s->starttls_sent && !lb_partial(&s->cl) && p[0] == 0x16) {
 				/* a TLS ClientHello: the STARTTLS reply was lost */
 				smtp_enter_state(s, SMTP_TLS);
+				tls_timer_data(s->tls, MX_C2S, p, n, ts_ns);
 				return;
 			}
 			used = lb_feed(&s->cl, p, n, ts_ns);
@@ -524,6 +530,8 @@ smtp_client_data(struct smtp *s, const uint8_t *p, size_t n, uint64_t ts_ns)
 			used = smtp_client_chunk(s, p, n, ts_ns);
 			break;
 		case SMTP_TLS:
+			tls_timer_data(s->tls, MX_C2S, p, n, ts_ns);
+			return;
 		case SMTP_DONE:
 		default:
 			return;
@@ -645,6 +653,8 @@ smtp_server_data(struct smtp *s, const uint8_t *p, size_t n, uint64_t ts_ns)
 		p += used;
 		n -= used;
 	}
+	if (n > 0 && s->state == SMTP_TLS)
+		tls_timer_data(s->tls, MX_S2C, p, n, ts_ns);
 }
 
 /* ---- gaps --------------------------------------------------------------- */
@@ -672,6 +682,8 @@ smtp_client_gap(struct smtp *s, uint64_t lost, uint64_t ts_ns)
 			return;
 		break;
 	case SMTP_TLS:
+		tls_timer_gap(s->tls, MX_C2S, lost, ts_ns);
+		return;
 	case SMTP_DONE:
 		return;
 	default:
@@ -709,6 +721,8 @@ smtp_server_gap(struct smtp *s, uint64_t lost, uint64_t ts_ns)
 	bool partial = lb_partial(&s->sl);
 	char sep = s->sl.len > 3 ? s->sl.buf[3] : '\0';
 
+	if (s->state == SMTP_TLS)
+		tls_timer_gap(s->tls, MX_S2C, lost, ts_ns);
 	if (s->state == SMTP_TLS || s->state == SMTP_DONE)
 		return;
 	if (e) {
@@ -817,6 +831,12 @@ smtp_end(void *parser, enum mx_end how, uint64_t ts_ns)
 
 	if (!s)
 		return;
+	if (s->state == SMTP_TLS && s->tls) {
+		/* inside TLS the timer knows how it ended */
+		tls_timer_end(s->tls, how, ts_ns);
+		s->ended = true;
+		return;
+	}
 	/* an unfinished DATA body or BDAT chunk becomes its txn, unanswered */
 	if (s->state == SMTP_BODY && s->body.wire > 0) {
 		struct txnq_ent e;
@@ -866,6 +886,7 @@ smtp_destroy(void *parser)
 	if (!s)
 		return;
 	txnq_free(&s->q);
+	tls_timer_free(s->tls);
 	free(s);
 }
 
@@ -873,6 +894,8 @@ static uint64_t
 smtp_waiting_since(const void *parser)
 {
 	const struct smtp *x = parser;
+	if (x && x->state == SMTP_TLS)
+		return tls_timer_waiting_since(x->tls);
 	return x ? txnq_waiting_since(&x->q) : 0;
 }
 

@@ -868,9 +868,10 @@ wf_session(struct hctx *h, int64_t sid, struct wf *w)
 	}
 	P("</h3>\n");
 	sqlite3_finalize(st);
-	if (!(st = prep(h, "SELECT id, command, request_ts,"
+	if (!(st = prep(h, "SELECT id, command || coalesce(' ' || guess || '?', ''), request_ts,"
 	                   " coalesce(reply_ts, end_ts, request_ts + latency_ms / 1000.0),"
-	                   " latency_ms, reply_code, outcome FROM transactions"
+	                   " latency_ms, coalesce(reply_code, CASE WHEN reply_ts IS NOT NULL"
+	                   " THEN coalesce(reply_text, 'reply') END), outcome FROM transactions"
 	                   " WHERE session_id = :sid AND latency_ms >= :slow_ms"
 	                   " AND (:since IS NULL OR request_ts >= :since)"
 	                   " AND (:until IS NULL OR request_ts < :until)"
@@ -969,13 +970,24 @@ static int
 cmd_rank(const char *c)
 {
 	static const char *const order[] = {
-	    "GREETING", "HELO", "EHLO", "STARTTLS", "STLS",     "CAPA", "AUTH", "USER", "PASS",
-	    "APOP",     "MAIL", "RCPT", "DATA",     "DATA-END", "BDAT", "STAT", "LIST", "UIDL",
-	    "RETR",     "TOP",  "DELE", "VRFY",     "EXPN",     "RSET", "NOOP", "QUIT"};
+	    "GREETING", "HELO", "EHLO", "STARTTLS", "STLS",     "TLS-HELLO", "CAPA", "AUTH", "USER",
+	    "PASS",     "APOP", "MAIL", "RCPT",     "DATA", "DATA-END",  "BDAT", "STAT", "LIST",
+	    "UIDL",     "RETR", "TOP",  "DELE",     "VRFY", "EXPN",      "RSET", "NOOP", "QUIT"};
+	char g[16];
+	int base = 0;
+	if (c && strncmp(c, "TLS ", 4) == 0) {
+		/* an encrypted exchange "TLS RCPT?": after the clear ones, by its guess */
+		size_t n = strcspn(c + 4, "?");
+		snprintf(g, sizeof(g), "%.*s", (int)(n < sizeof(g) - 1 ? n : sizeof(g) - 1), c + 4);
+		c = g;
+		base = 100;
+	} else if (c && strcmp(c, "TLS") == 0) {
+		return 199;
+	}
 	for (size_t i = 0; c && i < sizeof(order) / sizeof(order[0]); i++)
 		if (strcmp(c, order[i]) == 0)
-			return (int)i;
-	return 1000;
+			return base + (int)i;
+	return base ? 199 : 1000;
 }
 
 static int
@@ -1100,7 +1112,7 @@ sec_latency(struct hctx *h)
 	  "diamond: maximum.</p>\n");
 	snprintf(sql, sizeof(sql),
 	         "SELECT coalesce(s.protocol, '?'), coalesce(s.outbound, 0),"
-	         " coalesce(t.command, '?'), count(*), min(t.latency_ms), max(t.latency_ms)"
+	         " coalesce(t.command || coalesce(' ' || t.guess || '?', ''), '?'), count(*), min(t.latency_ms), max(t.latency_ms)"
 	         " FROM transactions AS t LEFT JOIN sessions AS s ON s.id = t.session_id"
 	         " WHERE t.latency_ms IS NOT NULL AND %s GROUP BY 1, 2, 3",
 	         WINDOW_T);
@@ -1150,7 +1162,7 @@ sec_latency(struct hctx *h)
 	}
 	snprintf(sql, sizeof(sql),
 	         "SELECT coalesce(s.protocol, '?'), coalesce(s.outbound, 0),"
-	         " coalesce(t.command, '?'), t.latency_ms"
+	         " coalesce(t.command || coalesce(' ' || t.guess || '?', ''), '?'), t.latency_ms"
 	         " FROM transactions AS t LEFT JOIN sessions AS s ON s.id = t.session_id"
 	         " WHERE t.latency_ms IS NOT NULL AND %s ORDER BY 1, 2, 3, 4",
 	         WINDOW_T);

@@ -502,10 +502,11 @@ text_summary(struct rctx *c, sqlite3_stmt *st)
 		while (sqlite3_step(q) == SQLITE_ROW) {
 			if (n++ == 0)
 				fprintf(c->out, "\nreplies per command, latency in ms\n"
-						"%-5s %-10s %7s %9s %9s %9s %9s %5s\n",
+						"%-5s %-13s %7s %9s %9s %9s %9s %5s\n",
 					"PROTO", "COMMAND", "REPLIES", "P50", "P95", "P99", "MAX",
 					"SLOW");
-			fprintf(c->out, "%-5.5s %-10.10s %7d %9.1f %9.1f %9.1f %9.1f %5d\n",
+			/* 13: an encrypted exchange and its guess, "TLS DATA-END?" */
+			fprintf(c->out, "%-5.5s %-13.13s %7d %9.1f %9.1f %9.1f %9.1f %5d\n",
 				(const char *)sqlite3_column_text(q, 0),
 				(const char *)sqlite3_column_text(q, 1), sqlite3_column_int(q, 2),
 				sqlite3_column_double(q, 3), sqlite3_column_double(q, 4),

@@ -1,4 +1,4 @@
--- mxlag database schema, version 3.
+-- mxlag database schema, version 4.
 --
 -- Applied as a whole to an empty database.  A database at an older version
 -- is brought forward by schema/migrate_N.sql (N = 2, 3, ...: each step takes
@@ -46,6 +46,7 @@ CREATE TABLE sessions (
 	start         REAL,              -- handshake end (or first packet seen)
 	"end"         REAL,
 	outcome       TEXT,              -- ok | client-abort | server-close | incomplete | unanswered | refused
+	                                 -- | tls-unanswered | tls-alert | tls-failed (inside TLS)
 	tls           INTEGER NOT NULL DEFAULT 0,
 	outbound      INTEGER NOT NULL DEFAULT 0,
 	app           TEXT,              -- how the flow was classified: port, ndpi:SMTP, ...
@@ -65,7 +66,8 @@ CREATE TABLE transactions (
 	id          INTEGER PRIMARY KEY,
 	run_id      INTEGER REFERENCES runs (id),
 	session_id  INTEGER REFERENCES sessions (id),
-	command     TEXT,                -- GREETING, EHLO, MAIL, ..., USER, PASS, ...
+	command     TEXT,                -- GREETING, EHLO, MAIL, ..., USER, PASS, ...;
+	                                 -- TLS-HELLO, TLS (encrypted exchanges)
 	argument    TEXT,                -- secrets replaced by ***
 	request_ts  REAL,
 	reply_ts    REAL,                -- first byte of the reply; NULL = none
@@ -76,7 +78,8 @@ CREATE TABLE transactions (
 	outcome     TEXT,                -- ok | client-abort | server-close | incomplete
 	size        INTEGER,             -- message bytes (DATA-END, BDAT, RETR, TOP)
 	diagnosis   TEXT,
-	remedy      TEXT
+	remedy      TEXT,
+	guess       TEXT                 -- TLS: the command it most likely was (version 4)
 );
 CREATE INDEX transactions_latency ON transactions (latency_ms);
 CREATE INDEX transactions_session ON transactions (session_id, request_ts);
@@ -145,7 +148,7 @@ CREATE VIEW slow_replies AS
 SELECT t.id AS transaction_id, t.session_id, t.run_id,
        s.protocol, s.client, s.client_port, s.server, s.server_port, s.outbound, s.host,
        t.command, t.argument, t.request_ts, t.reply_ts, t.end_ts, t.latency_ms,
-       t.reply_code, t.reply_text, t.outcome, t.diagnosis, t.remedy
+       t.reply_code, t.reply_text, t.outcome, t.diagnosis, t.remedy, t.guess
 FROM transactions AS t
 LEFT JOIN sessions AS s ON s.id = t.session_id
 WHERE t.latency_ms IS NOT NULL;
@@ -165,4 +168,4 @@ JOIN transactions AS t ON t.id = c.transaction_id
 LEFT JOIN sessions AS s ON s.id = t.session_id
 WHERE c.kind = 'dns' AND q.qtype = 'PTR';
 
-PRAGMA user_version = 3;
+PRAGMA user_version = 4;

@@ -46,14 +46,14 @@ static const char *const stmt_sql[ST__N] = {
         " WHERE sessions.run_id IS excluded.run_id"
         " AND (excluded.complete = 1 OR sessions.complete = 0)",
     [ST_TXN] = "INSERT INTO transactions (id, run_id, session_id, command, argument, request_ts,"
-               " reply_ts, end_ts, latency_ms, reply_code, reply_text, outcome, size)"
-               " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
+               " reply_ts, end_ts, latency_ms, reply_code, reply_text, outcome, size, guess)"
+               " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
                " ON CONFLICT (id) DO UPDATE SET session_id = excluded.session_id,"
                " command = excluded.command, argument = excluded.argument,"
                " request_ts = excluded.request_ts, reply_ts = excluded.reply_ts,"
                " end_ts = excluded.end_ts, latency_ms = excluded.latency_ms,"
                " reply_code = excluded.reply_code, reply_text = excluded.reply_text,"
-               " outcome = excluded.outcome, size = excluded.size"
+               " outcome = excluded.outcome, size = excluded.size, guess = excluded.guess"
                " WHERE transactions.run_id IS excluded.run_id",
     /* the diagnosis may come before its transaction: the row is completed later */
     [ST_DIAG] = "INSERT INTO transactions (id, run_id, diagnosis, remedy) VALUES (?1, ?2, ?3, ?4)"
@@ -1186,6 +1186,7 @@ bind_txn(struct store *s, sqlite3_stmt *st, const struct mx_txn *t)
 	sqlite3_bind_text(st, 12, mx_outcome_str(t->outcome), -1, SQLITE_STATIC);
 	if (t->size)
 		sqlite3_bind_int64(st, 13, (int64_t)t->size);
+	bind_str(st, 14, t->guess);
 }
 
 static void

@@ -288,6 +288,11 @@ truth_write_json(const struct truth *t, FILE *f)
 			const struct truth_slow *sl = &s->slow[j];
 			fprintf(f, "%s{\"command\":", j ? ",\n    " : "");
 			jstr(f, sl->command);
+			if (sl->guess[0] || strcmp(sl->command, "TLS") == 0) {
+				/* "" = no guess: mxlag must not name one */
+				fprintf(f, ",\"guess\":");
+				jstr(f, sl->guess);
+			}
 			fprintf(f, ",\"latency_ms\":%.3f,\"reply_code\":", sl->latency_ms);
 			jstr(f, sl->reply_code);
 			fprintf(f, ",\"outcome\":");

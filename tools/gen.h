@@ -68,6 +68,7 @@ struct truth_cause {
 
 struct truth_slow {
 	char command[12];
+	char guess[12];    /* TLS: the command mxlag should guess, "" = none */
 	uint64_t req_ns;   /* the request (for GREETING: the handshake's end) */
 	const char *label; /* generator's tag (traffic: the incident kind); not in the JSON */
 	double latency_ms;
@@ -281,6 +282,32 @@ void smtp_quit(struct sess *s);
 /* After the POP3 greeting: USER, PASS, STAT, and with nmsg > 0 LIST, RETR
  * and DELE of one message, QUIT and the close; scratch holds 3200 bytes. */
 void pop3_mailbox(struct sess *s, unsigned nmsg, char *scratch);
+
+/* ---- TLS (tlsgen.c) ------------------------------------------------------------ */
+size_t tlsgen_client_hello(struct prng *r, uint8_t *b);
+/* ServerHello (TLS 1.3: with supported_versions and the CCS) */
+size_t tlsgen_server_hello(struct prng *r, uint8_t *b, const uint8_t *client_sid, int v13);
+/* a record of type with n random bytes (an alert of 2: close_notify) */
+size_t tlsgen_record(struct prng *r, uint8_t *b, uint8_t type, size_t n);
+/*
+ * The handshake from s->t: ClientHello, the server's first flight
+ * hello_delay after it (the TLS-HELLO wait, returned when slow), the rest.
+ * TLS 1.3: early = a request sent with the client's Finished (its reply is
+ * then tlsgen_reply()'s), tickets = two NewSessionTickets right after it.
+ * TLS 1.2: s->req_t is then the handshake end (for a banner inside TLS).
+ */
+struct truth_slow *tlsgen_handshake(struct sess *s, int v13, uint64_t hello_delay, int tickets,
+                                    const char *early);
+/* The server's reply record (slen bytes of plaintext) at `at` to the client
+ * flight that completed at s->req_t; guess = what mxlag should guess. */
+struct truth_slow *tlsgen_reply(struct sess *s, const char *guess, uint64_t at, size_t slen);
+/* A client flight of clen plaintext bytes (records of at most 16 KiB). */
+void tlsgen_send(struct sess *s, size_t clen);
+/* The same, and the reply delay later. */
+struct truth_slow *tlsgen_exchange(struct sess *s, const char *guess, size_t clen, uint64_t delay,
+                                   size_t slen);
+/* The server's close_notify and FIN, then the client's. */
+void tlsgen_close(struct sess *s);
 
 /* ---- entry points (scenarios.c, workload.c) ------------------------------------ */
 

@@ -451,108 +451,6 @@ sc_ipv6(struct gen *g)
 
 /* ---- 14: PIPELINING, BDAT, STARTTLS ----------------------------------------------------- */
 
-static size_t
-tls_client_hello(struct prng *r, uint8_t *b)
-{
-	static const uint8_t ext[] = {
-	    0x00, 0x2b, 0x00, 0x03, 0x02, 0x03, 0x04,                   /* supported_versions */
-	    0x00, 0x0a, 0x00, 0x04, 0x00, 0x02, 0x00, 0x1d,             /* supported_groups */
-	    0x00, 0x0d, 0x00, 0x04, 0x00, 0x02, 0x04, 0x03,             /* signature_algorithms */
-	    0x00, 0x33, 0x00, 0x26, 0x00, 0x24, 0x00, 0x1d, 0x00, 0x20, /* key_share + 32 */
-	};
-	size_t o = 9, hs;
-
-	b[o++] = 3;
-	b[o++] = 3;
-	for (int i = 0; i < 32; i++)
-		b[o++] = (uint8_t)prng_next(r);
-	b[o++] = 32;
-	for (int i = 0; i < 32; i++)
-		b[o++] = (uint8_t)prng_next(r);
-	b[o++] = 0;
-	b[o++] = 6;
-	b[o++] = 0x13;
-	b[o++] = 0x01;
-	b[o++] = 0x13;
-	b[o++] = 0x02;
-	b[o++] = 0x13;
-	b[o++] = 0x03;
-	b[o++] = 1;
-	b[o++] = 0;
-	b[o++] = 0;
-	b[o++] = (uint8_t)(sizeof(ext) + 32);
-	memcpy(b + o, ext, sizeof(ext));
-	o += sizeof(ext);
-	for (int i = 0; i < 32; i++)
-		b[o++] = (uint8_t)prng_next(r);
-	hs = o - 9;
-	b[0] = 0x16;
-	b[1] = 3;
-	b[2] = 1;
-	b[3] = (uint8_t)((hs + 4) >> 8);
-	b[4] = (uint8_t)(hs + 4);
-	b[5] = 1;
-	b[6] = 0;
-	b[7] = (uint8_t)(hs >> 8);
-	b[8] = (uint8_t)hs;
-	return o;
-}
-
-static size_t
-tls_server_hello(struct prng *r, uint8_t *b, const uint8_t *client_sid)
-{
-	static const uint8_t ext[] = {
-	    0x00, 0x2b, 0x00, 0x02, 0x03, 0x04,             /* supported_versions */
-	    0x00, 0x33, 0x00, 0x24, 0x00, 0x1d, 0x00, 0x20, /* key_share + 32 */
-	};
-	size_t o = 9, hs;
-
-	b[o++] = 3;
-	b[o++] = 3;
-	for (int i = 0; i < 32; i++)
-		b[o++] = (uint8_t)prng_next(r);
-	b[o++] = 32;
-	memcpy(b + o, client_sid, 32);
-	o += 32;
-	b[o++] = 0x13;
-	b[o++] = 0x01;
-	b[o++] = 0;
-	b[o++] = 0;
-	b[o++] = (uint8_t)(sizeof(ext) + 32);
-	memcpy(b + o, ext, sizeof(ext));
-	o += sizeof(ext);
-	for (int i = 0; i < 32; i++)
-		b[o++] = (uint8_t)prng_next(r);
-	hs = o - 9;
-	b[0] = 0x16;
-	b[1] = 3;
-	b[2] = 3;
-	b[3] = (uint8_t)((hs + 4) >> 8);
-	b[4] = (uint8_t)(hs + 4);
-	b[5] = 2;
-	b[6] = 0;
-	b[7] = (uint8_t)(hs >> 8);
-	b[8] = (uint8_t)hs;
-	/* ChangeCipherSpec */
-	static const uint8_t ccs[] = {0x14, 0x03, 0x03, 0x00, 0x01, 0x01};
-	memcpy(b + o, ccs, sizeof(ccs));
-	return o + sizeof(ccs);
-}
-
-/* n bytes of "encrypted" application data records */
-static size_t
-tls_appdata(struct prng *r, uint8_t *b, size_t n)
-{
-	b[0] = 0x17;
-	b[1] = 3;
-	b[2] = 3;
-	b[3] = (uint8_t)(n >> 8);
-	b[4] = (uint8_t)n;
-	for (size_t i = 0; i < n; i++)
-		b[5 + i] = (uint8_t)prng_next(r);
-	return n + 5;
-}
-
 static void
 sc_pipelining_bdat(struct gen *g)
 {
@@ -618,31 +516,145 @@ sc_pipelining_bdat(struct gen *g)
 		smtp_greeting_ehlo(&s, t, "tls.example.org");
 		sess_cmd(&s, "STARTTLS", "STARTTLS\r\n", sess_fast(&s), "220 TLS go ahead\r\n");
 		s.tr->tls = 1;
-		n = tls_client_hello(&g->rng, buf);
+		n = tlsgen_client_hello(&g->rng, buf);
 		sess_send(&s, buf, n);
 		{
 			uint8_t sid[32];
 			memcpy(sid, buf + 9 + 2 + 32 + 1, 32);
-			n = tls_server_hello(&g->rng, buf, sid);
+			n = tlsgen_server_hello(&g->rng, buf, sid, 1);
 		}
-		n += tls_appdata(&g->rng, buf + n, 900);
+		n += tlsgen_record(&g->rng, buf + n, 0x17, 900);
 		pw_tcp_send(g->sink, &s.c, 1, s.req_t + MS(1), buf, n, US(12), 0);
 		s.t = s.req_t + MS(1) + US(24) + s.rtt + MS(1);
-		n = tls_appdata(&g->rng, buf, 74);
+		n = tlsgen_record(&g->rng, buf, 0x17, 74);
 		sess_send(&s, buf, n); /* client Finished */
-		n = tls_appdata(&g->rng, buf, 40);
+		n = tlsgen_record(&g->rng, buf, 0x17, 40);
 		s.t += US(50);
 		sess_send(&s, buf, n); /* EHLO again, encrypted */
-		n = tls_appdata(&g->rng, buf, 180);
+		n = tlsgen_record(&g->rng, buf, 0x17, 180);
 		pw_tcp_send(g->sink, &s.c, 1, s.req_t + US(300), buf, n, US(12), 0);
 		s.t = s.req_t + US(300) + s.rtt + MS(1);
-		n = tls_appdata(&g->rng, buf, 22);
+		n = tlsgen_record(&g->rng, buf, 0x17, 22);
 		sess_send(&s, buf, n); /* QUIT */
-		n = tls_appdata(&g->rng, buf, 60);
+		n = tlsgen_record(&g->rng, buf, 0x17, 60);
 		pw_tcp_send(g->sink, &s.c, 1, s.req_t + US(200), buf, n, US(12), 0);
 		s.t = s.req_t + US(200) + s.rtt + s.think;
 		sess_close(&s, 0);
 	}
+}
+
+/* ---- 15-18: mail inside TLS ---------------------------------------------------------- */
+
+/* STARTTLS (TLS 1.2), then the DNSBL lookup of the client at RCPT is never
+ * answered: the encrypted RCPT reply comes after 4 s; the content filter
+ * holds the encrypted DATA-END 2 s (no network cause). */
+static void
+sc_tls_dnsbl(struct gen *g)
+{
+	struct pw_addr cli = client_n(200);
+	struct truth_slow *sl;
+	struct sess s;
+	uint64_t t;
+	int q;
+
+	sess_open(&s, g, "smtp", &cli, 40401, &g->host, 25, T0, LAN_RTT, 0);
+	t = s.req_t + US(400);
+	fast_ptr(g, &t, &cli, 200);
+	smtp_greeting_ehlo(&s, t, "client.example.org");
+	sess_cmd(&s, "STARTTLS", "STARTTLS\r\n", sess_fast(&s), "220 2.0.0 TLS go ahead\r\n");
+	tlsgen_handshake(&s, 0, MS(2), 0, NULL);
+	tlsgen_exchange(&s, "EHLO", 26, sess_fast(&s), 160);
+	tlsgen_exchange(&s, "MAIL", 32, sess_fast(&s), 14);
+	tlsgen_send(&s, 36);
+	t = s.req_t + US(300);
+	q = dns_unanswered(g, &t, "200.2.0.192.bl.example", DNS_T_A, 2, SEC(2), 0);
+	sl = tlsgen_reply(&s, "RCPT", s.req_t + SEC(4), 20);
+	truth_cause_dns(sl, q, "dnsbl");
+	tlsgen_exchange(&s, "DATA", 6, sess_fast(&s), 50);
+	truth_cause_none(tlsgen_exchange(&s, "DATA-END", 2400, SEC(2), 30));
+	tlsgen_exchange(&s, "QUIT", 6, sess_fast(&s), 30);
+	tlsgen_close(&s);
+}
+
+/* STARTTLS with TLS 1.3: the client's Finished and its EHLO in one flight,
+ * two session tickets at once, the EHLO reply 2 s later (a DNSBL lookup at
+ * EHLO); MAIL, RCPT and DATA pipelined in one flight; the filter holds the
+ * DATA-END 2.5 s. */
+static void
+sc_tls13_pipelining(struct gen *g)
+{
+	struct pw_addr cli = client_n(201);
+	struct truth_slow *sl;
+	struct sess s;
+	uint64_t t;
+	int q;
+
+	sess_open(&s, g, "smtp", &cli, 40402, &g->host, 25, T0, LAN_RTT, 0);
+	t = s.req_t + US(400);
+	fast_ptr(g, &t, &cli, 201);
+	smtp_greeting_ehlo(&s, t, "pipe13.example.org");
+	sess_cmd(&s, "STARTTLS", "STARTTLS\r\n", sess_fast(&s), "220 2.0.0 TLS go ahead\r\n");
+	tlsgen_handshake(&s, 1, MS(3), 1, "EHLO pipe13.example.org\r\n");
+	t = s.req_t + US(500);
+	q = dns_unanswered(g, &t, "201.2.0.192.zen.example", DNS_T_A, 1, SEC(2), 0);
+	sl = tlsgen_reply(&s, "EHLO", s.req_t + SEC(2), 170);
+	truth_cause_dns(sl, q, "dnsbl");
+	/* MAIL, RCPT, DATA in one record: its reply is the three replies */
+	tlsgen_exchange(&s, "DATA", 96, sess_fast(&s), 70);
+	truth_cause_none(tlsgen_exchange(&s, "DATA-END", 5200, MS(2500), 30));
+	tlsgen_exchange(&s, "QUIT", 6, sess_fast(&s), 30);
+	tlsgen_close(&s);
+}
+
+/* Port 465: TLS from the connect.  The server looks the client's address
+ * up first (unanswered, twice), so the ServerHello comes 4 s after the
+ * ClientHello; the banner inside TLS follows the handshake at once. */
+static void
+sc_smtps_ptr(struct gen *g)
+{
+	struct pw_addr cli = client_n(202);
+	struct truth_slow *sl;
+	struct sess s;
+	char ptr[96];
+	uint64_t t;
+	int q;
+
+	pw_addr_ptrname(&cli, ptr, sizeof(ptr));
+	sess_open(&s, g, "smtp", &cli, 40403, &g->host, 465, T0, LAN_RTT, 0);
+	t = s.t + US(300);
+	q = dns_unanswered(g, &t, ptr, DNS_T_PTR, 2, SEC(2), 0);
+	sl = tlsgen_handshake(&s, 0, SEC(4), 0, NULL);
+	truth_cause_dns(sl, q, "client-ptr");
+	tlsgen_reply(&s, "GREETING", s.req_t + MS(1), 40);
+	tlsgen_exchange(&s, "EHLO", 26, sess_fast(&s), 180);
+	tlsgen_exchange(&s, "", 40, sess_fast(&s), 30); /* AUTH: no guess on 465 */
+	tlsgen_exchange(&s, "QUIT", 6, sess_fast(&s), 30);
+	tlsgen_close(&s);
+}
+
+/* Port 995 with TLS 1.3: tickets, the banner, USER; the first login waits
+ * 2.5 s while the server looks up its own short name (unanswered). */
+static void
+sc_pop3s_login(struct gen *g)
+{
+	struct pw_addr cli = client_n(203);
+	struct truth_slow *sl;
+	struct sess s;
+	uint64_t t;
+	int q;
+
+	sess_open(&s, g, "pop3", &cli, 40404, &g->host, 995, T0, LAN_RTT, 0);
+	tlsgen_handshake(&s, 1, MS(2), 1, NULL);
+	tlsgen_reply(&s, "GREETING", s.req_t + MS(30), 40);
+	tlsgen_exchange(&s, "", 18, sess_fast(&s), 20); /* USER */
+	tlsgen_send(&s, 20);                             /* PASS */
+	t = s.req_t + US(700);
+	q = dns_unanswered(g, &t, "mail", DNS_T_A, 2, MS(1200), 0);
+	sl = tlsgen_reply(&s, "", s.req_t + MS(2500), 30);
+	truth_cause_dns(sl, q, "self-name");
+	tlsgen_exchange(&s, "", 6, sess_fast(&s), 20);   /* STAT */
+	tlsgen_exchange(&s, "QUIT", 6, sess_fast(&s), 30);
+	tlsgen_close(&s);
 }
 
 /* ---- table ------------------------------------------------------------------------------ */
@@ -682,6 +694,19 @@ const struct scenario gen_scenarios[] = {
      PW_LINK_ETHERNET, sc_ipv6},
     {"pipelining-bdat", "PIPELINING, BDAT and STARTTLS sessions; one RCPT waits 2 s on an A lookup",
      "exim-like", PW_LINK_ETHERNET, sc_pipelining_bdat},
+    {"tls-dnsbl",
+     "STARTTLS (TLS 1.2); the encrypted RCPT waits 4 s on an unanswered DNSBL lookup, "
+     "DATA-END 2 s on the filter",
+     "exim-like", PW_LINK_ETHERNET, sc_tls_dnsbl},
+    {"tls13-pipelining",
+     "STARTTLS (TLS 1.3, tickets); EHLO waits 2 s on a DNSBL lookup, pipelined MAIL/RCPT/DATA, "
+     "DATA-END 2.5 s",
+     "exim-like", PW_LINK_ETHERNET, sc_tls13_pipelining},
+    {"smtps-ptr", "port 465: the ServerHello waits 4 s on an unanswered PTR of the client",
+     "exim-like", PW_LINK_ETHERNET, sc_smtps_ptr},
+    {"pop3s-login",
+     "port 995 (TLS 1.3): the first login waits 2.5 s on the server's lookup of its own name",
+     "dovecot-like", PW_LINK_ETHERNET, sc_pop3s_login},
 };
 const size_t gen_nscenarios = sizeof(gen_scenarios) / sizeof(gen_scenarios[0]);
 

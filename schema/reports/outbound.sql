@@ -36,7 +36,8 @@ SELECT a.host, a.remote, a.attempts, a.ok, a.unanswered, a.refused, a.other, a.f
        (SELECT sum(size) FROM sz WHERE sz.remote = a.remote AND sz.host = a.host) AS bytes,
        (SELECT max(size) FROM sz WHERE sz.remote = a.remote AND sz.host = a.host) AS max_message_bytes,
        strftime('%Y-%m-%d %H:%M:%S', a.first_ts, 'unixepoch') AS first_utc,
-       (SELECT 'slow: ' || group_concat(command || ' ' || printf('%.1f', latency_ms) ||
+       (SELECT 'slow: ' || group_concat(command || coalesce(' ' || guess || '?', '') || ' ' ||
+					printf('%.1f', latency_ms) ||
 					' ms (session ' || session_id || ')', '; ')
 	FROM (SELECT * FROM sl WHERE sl.remote = a.remote AND sl.host = a.host ORDER BY latency_ms DESC, id
 	      LIMIT 5)) AS slow_text,

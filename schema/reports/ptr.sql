@@ -8,7 +8,8 @@ SELECT strftime('%Y-%m-%d %H:%M:%S', p.query_ts, 'unixepoch') AS query_utc,
        p.qname, p.relation, p.resolver, p.dns_outcome AS outcome,
        round(coalesce(p.query_ms, p.query_latency_ms,
 		      (coalesce(t.reply_ts, t.end_ts) - p.query_ts) * 1000.0), 1) AS query_ms,
-       p.session_id AS session, p.client, p.server, p.host, p.command,
+       p.session_id AS session, p.client, p.server, p.host,
+       p.command || coalesce(' ' || t.guess || '?', '') AS command, t.guess,
        round(p.latency_ms, 1) AS wait_ms, round(p.share, 2) AS share,
        (SELECT group_concat(DISTINCT uq.server) FROM causes AS u
 	JOIN dns_queries AS uq ON uq.id = u.dns_query_id
@@ -54,8 +55,10 @@ SELECT r.query_utc, r.qname, r.relation, r.resolver, r.outcome, r.query_ms, r.se
 	       CASE tot.replies WHEN 1 THEN 'y' ELSE 'ies' END || ' in ' || tot.sessions ||
 	       ' session' || CASE tot.sessions WHEN 1 THEN '' ELSE 's' END || ', ' ||
 	       printf('%.1f', tot.total_wait_ms / 1000.0) || ' s of waiting in all' AS ptr_text,
-       json_set(r.json, '$.name_sessions', tot.sessions, '$.name_slow_replies', tot.replies,
-		'$.name_total_wait_ms', tot.total_wait_ms) AS json
+       json_patch(json_set(r.json, '$.name_sessions', tot.sessions,
+			   '$.name_slow_replies', tot.replies,
+			   '$.name_total_wait_ms', tot.total_wait_ms),
+		  CASE WHEN r.guess IS NULL THEN '{}' ELSE json_object('guess', r.guess) END) AS json
 FROM rows AS r JOIN tot ON tot.qname = r.qname
 ORDER BY r.sort_ts DESC, r.sort_id DESC
 LIMIT :limit;

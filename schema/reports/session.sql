@@ -78,16 +78,22 @@ ev AS (
 	FROM s
 	UNION ALL
 	SELECT 1, cmd.id, cmd.request_ts, 'command',
-	       cmd.command || CASE WHEN coalesce(cmd.argument, '') = '' THEN ''
+	       cmd.command || coalesce(' ' || cmd.guess || '?', '') ||
+		       CASE WHEN coalesce(cmd.argument, '') = '' THEN ''
 				   ELSE ' ' || cmd.argument END,
-	       NULL, cmd.reply_code, cmd.latency_ms, cmd.outcome, NULL, cmd.slow, co.causes,
+	       -- inside TLS a reply has no code: its summary ("ServerHello", "1 record, ...")
+	       NULL, coalesce(cmd.reply_code, CASE WHEN cmd.reply_ts IS NOT NULL
+						  THEN coalesce(cmd.reply_text, 'reply') END),
+	       cmd.latency_ms, cmd.outcome, NULL, cmd.slow, co.causes,
 	       cmd.diagnosis, cmd.remedy,
-	       json_object('kind', 'command', 'transaction', cmd.id, 'command', cmd.command,
+	       json_patch(json_object('kind', 'command', 'transaction', cmd.id,
+			   'command', cmd.command,
 			   'argument', cmd.argument, 'reply_code', cmd.reply_code,
 			   'latency_ms', cmd.latency_ms, 'outcome', cmd.outcome,
 			   'slow', json(CASE WHEN cmd.slow THEN 'true' ELSE 'false' END),
 			   'causes', json(co.causes), 'diagnosis', cmd.diagnosis,
-			   'remedy', cmd.remedy)
+			   'remedy', cmd.remedy),
+			  CASE WHEN cmd.guess IS NULL THEN '{}' ELSE json_object('guess', cmd.guess) END)
 	FROM cmd LEFT JOIN causes_of AS co ON co.tid = cmd.id
 	UNION ALL
 	SELECT 2, q.id, q.ts, 'dns', q.qtype || ' ' || q.qname, q.server, q.rcode, q.latency_ms,

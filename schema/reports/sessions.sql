@@ -19,9 +19,11 @@ SELECT w.id AS session, w.protocol, w.client, w.client_port, w.server, w.server_
        strftime('%m-%d %H:%M:%S', w.t0, 'unixepoch') AS start_short,
        round((w."end" - coalesce(w.syn, w.t0)) * 1000.0, 1) AS duration_ms,
        w.outcome, w.tls, w.outbound, w.host, w.client_is_host, w.replies,
-       t.command AS slowest_command, round(t.latency_ms, 1) AS slowest_ms,
+       t.command || coalesce(' ' || t.guess || '?', '') AS slowest_command,
+       round(t.latency_ms, 1) AS slowest_ms,
        CASE WHEN t.id IS NULL THEN NULL
-	    ELSE t.command || ' ' || printf('%.1f', t.latency_ms) END AS slowest,
+	    ELSE t.command || coalesce(' ' || t.guess || '?', '') || ' ' ||
+		 printf('%.1f', t.latency_ms) END AS slowest,
        w.bytes,
        json_object('session', w.id, 'protocol', w.protocol,
 		   'client', w.client, 'client_port', w.client_port,

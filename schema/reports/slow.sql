@@ -9,7 +9,7 @@
 -- latency, else (no answer) how long it had been outstanding when the wait ended.
 WITH slow AS (
 	SELECT t.id AS tid, t.session_id, s.protocol, s.client, s.client_port,
-	       s.server, s.server_port, s.host, coalesce(s.outbound, 0) AS outbound, t.command,
+	       s.server, s.server_port, s.host, coalesce(s.outbound, 0) AS outbound, t.command, t.guess,
 	       t.argument, t.request_ts,
 	       t.latency_ms, t.reply_code, t.outcome, t.diagnosis, t.remedy,
 	       coalesce(t.reply_ts, t.end_ts, t.request_ts + t.latency_ms / 1000.0) AS wait_end
@@ -61,7 +61,8 @@ with_causes AS (
 	FROM slow
 )
 SELECT tid AS "transaction", session_id AS session, protocol, client, client_port,
-       server, server_port, host, outbound, command, argument, request_ts AS start,
+       server, server_port, host, outbound,
+       command || coalesce(' ' || guess || '?', '') AS command, argument, request_ts AS start,
        strftime('%Y-%m-%d %H:%M:%f', request_ts, 'unixepoch') AS start_utc,
        latency_ms, reply_code, outcome,
        json_array_length(causes) AS n_causes,
@@ -77,12 +78,14 @@ SELECT tid AS "transaction", session_id AS session, protocol, client, client_por
        json_extract(causes, '$[0].share') AS cause_share,
        diagnosis, remedy,
        causes AS causes_json,
-       json_object('session', session_id, 'transaction', tid, 'protocol', protocol,
+       json_patch(json_object('session', session_id, 'transaction', tid, 'protocol', protocol,
 		   'client', client, 'client_port', client_port,
 		   'server', server, 'server_port', server_port, 'host', host,
 		   'outbound', json(CASE WHEN outbound THEN 'true' ELSE 'false' END),
 		   'command', command, 'argument', argument, 'start', request_ts,
 		   'latency_ms', latency_ms, 'reply_code', reply_code, 'outcome', outcome,
-		   'causes', json(causes), 'diagnosis', diagnosis, 'remedy', remedy) AS json
+		   'causes', json(causes), 'diagnosis', diagnosis, 'remedy', remedy),
+		  -- inside TLS: the command it most likely was (issue 18)
+		  CASE WHEN guess IS NULL THEN '{}' ELSE json_object('guess', guess) END) AS json
 FROM with_causes
 ORDER BY request_ts DESC, tid DESC;

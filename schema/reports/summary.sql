@@ -19,12 +19,13 @@ i AS NOT MATERIALIZED (SELECT * FROM ident_probes
 cstat AS (SELECT protocol, command, replies,
 		 mx_percentile(p, 50) AS p50, mx_percentile(p, 95) AS p95,
 		 mx_percentile(p, 99) AS p99, max_ms, slow
-	  FROM (SELECT s2.protocol, t.command, count(*) AS replies,
+	  FROM (SELECT s2.protocol, t.command || coalesce(' ' || t.guess || '?', '') AS command,
+		       count(*) AS replies,
 		       mx_percentiles(t.latency_ms) AS p, max(t.latency_ms) AS max_ms,
 		       sum(t.latency_ms >= :slow_ms) AS slow
 		FROM t JOIN sessions AS s2 ON s2.id = t.session_id
 		WHERE t.latency_ms IS NOT NULL
-		GROUP BY s2.protocol, t.command)),
+		GROUP BY s2.protocol, 2)),
 -- the main cause of each slow reply, and what to do about it
 diag AS (SELECT coalesce((SELECT CASE c.kind WHEN 'dns' THEN c.relation ELSE c.kind END
 			  FROM causes AS c WHERE c.transaction_id = t.id AND c.parent_id IS NULL

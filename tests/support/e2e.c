@@ -220,7 +220,8 @@ static const char Q_TRUTH_CAUSES[] =
 	"CASE WHEN json_type(c.value,'$.outcome') = 'array' THEN json_extract(c.value,'$.outcome') "
 	"     WHEN json_type(c.value,'$.outcome') IS NULL THEN NULL "
 	"     ELSE json_array(json_extract(c.value,'$.outcome')) END, "
-	"json_extract(w.value,'$.latency_ms'), json_extract(s.value,'$.server_addr') "
+	"json_extract(w.value,'$.latency_ms'), json_extract(s.value,'$.server_addr'), "
+	"json_extract(w.value,'$.guess') "
 	"FROM json_each(?1,'$.sessions') s, json_each(s.value,'$.slow') w "
 	"LEFT JOIN json_each(w.value,'$.causes') c";
 
@@ -334,6 +335,27 @@ check_db(const char *pcap, const char *truth, const char *db, const char *opts, 
 			cr_expect_gt(m, 0, "%s: %s latency of %s not within 2%% of %.1f ms", what, cmd,
 				     client, want);
 			fails += m <= 0;
+		}
+		const char *guess = col(st, 9);
+		if (guess) {
+			/* inside TLS: the command mxlag guessed, in the table and the report */
+			int m = scalar_int(h,
+			                   "SELECT count(*) FROM transactions t JOIN sessions s ON "
+			                   "s.id = t.session_id WHERE s.client = ?1 AND t.command = ?3 "
+			                   "AND t.guess IS ?4 AND t.latency_ms >= 1000",
+			                   client, NULL, cmd, guess[0] ? guess : NULL, NULL, NULL, NULL,
+			                   NULL);
+			int j = scalar_int(h,
+			                   "SELECT count(*) FROM json_each(readfile_report()) r "
+			                   "WHERE json_extract(r.value, '$.client') = ?1 "
+			                   "AND json_extract(r.value, '$.command') = ?3 "
+			                   "AND json_extract(r.value, '$.guess') IS ?4",
+			                   client, NULL, cmd, guess[0] ? guess : NULL, NULL, NULL, NULL,
+			                   NULL);
+			cr_expect(m > 0 && j > 0, "%s: slow %s of %s: guess '%s' not in the table (%d) "
+			                          "or the report (%d)",
+			          what, cmd, client, guess, m, j);
+			fails += m <= 0 || j <= 0;
 		}
 		if (!kind)
 			continue;

@@ -54,6 +54,8 @@ feed(const struct proto_parser_ops *ops, void *p, int dir, const char *data, siz
 	}
 }
 
+uint16_t mxs_server_port;
+
 bool
 mxs_run(const struct proto_parser_ops *ops, const struct mxs_step *steps, size_t nsteps,
         enum mxs_split split, size_t param, bool guard, struct mxs_result *out)
@@ -64,6 +66,7 @@ mxs_run(const struct proto_parser_ops *ops, const struct mxs_step *steps, size_t
 	memset(out, 0, sizeof(*out));
 	out->sess.id = 42;
 	out->sess.proto = ops->proto;
+	out->sess.server.port = mxs_server_port;
 	void *p = ops->create(&out->sess, &sink, MS(0));
 	if (!p)
 		return false;
@@ -137,6 +140,7 @@ mxs_txn_eq(const struct mx_txn *a, const struct mx_txn *b, char *why, size_t why
 	CMP_U(session_id);
 	CMP_S(command);
 	CMP_S(argument);
+	CMP_S(guess);
 	CMP_U(request_ns);
 	CMP_U(reply_ns);
 	CMP_S(reply_code);

@@ -53,6 +53,9 @@ struct mxs_step {
 		MXS_END, 0, MS(t), NULL, 0, 0, (h)                                                 \
 	}
 
+/* the server port of the session mxs_run() makes (default 0) */
+extern uint16_t mxs_server_port;
+
 enum mxs_split {
 	MXS_WHOLE,  /* each step in one call */
 	MXS_AT,     /* each data step cut once at offset param (if inside) */

@@ -269,7 +269,9 @@ Test(smtp, starttls_stops_parsing)
 	expect(&r, 2, "STARTTLS", "", 8, 9, "220", MXO_OK);
 	cr_assert(r.sess.tls);
 	cr_assert_str_eq(r.sess.sender_domain, "");
-	cr_assert_eq(r.sess.outcome, MXO_OK);
+	/* the records never complete: the handshake did not end (test_tls.c
+	   has the timing of well-formed ones) */
+	cr_assert_eq(r.sess.outcome, MXO_TLS_FAILED);
 	mxs_result_free(&r);
 }
 

@@ -126,7 +126,7 @@ Test(store, schema_text_is_exposed)
 {
 	const char *sql = store_schema_sql();
 	cr_assert(strstr(sql, "CREATE TABLE sessions") != NULL);
-	cr_assert(strstr(sql, "PRAGMA user_version = 3") != NULL);
+	cr_assert(strstr(sql, "PRAGMA user_version = 4") != NULL);
 	cr_assert_not_null(store_sql_file("reports/slow.sql"));
 	cr_assert_null(store_sql_file("nope.sql"));
 }
@@ -189,7 +189,7 @@ Test(store, version_1_database_is_migrated)
 	char err[256];
 	sqlite3 *db = open_ro(dbpath);
 	cr_assert_eq(store_migrate_db(db, err, sizeof(err)), STORE_OK, "%s", err);
-	/* what version 1 had instead of versions 2 and 3 */
+	/* what version 1 had instead of versions 2, 3 and 4 */
 	cr_assert_eq(sqlite3_exec(db,
 	                          "CREATE INDEX sessions_start ON sessions (start);"
 	                          "CREATE INDEX transactions_request ON transactions (request_ts);"
@@ -199,6 +199,7 @@ Test(store, version_1_database_is_migrated)
 	                          "DROP VIEW ptr_delays;"
 	                          "ALTER TABLE sessions DROP COLUMN host;"
 	                          "ALTER TABLE sessions DROP COLUMN client_is_host;"
+	                          "ALTER TABLE transactions DROP COLUMN guess;"
 	                          "CREATE VIEW slow_replies AS SELECT t.id AS transaction_id"
 	                          " FROM transactions AS t;"
 	                          "INSERT INTO sessions (id, protocol, client, server, outbound)"
@@ -253,6 +254,9 @@ Test(store, previous_release_database_is_migrated)
 	cr_expect_eq(q_int(db, "SELECT count(*) FROM pragma_integrity_check"
 	                       " WHERE integrity_check = 'ok'"),
 	             1);
+	/* version 4: the guess of encrypted exchanges, NULL for clear text */
+	cr_expect_eq(q_int(db, "SELECT count(*) FROM slow_replies WHERE guess IS NULL"),
+	             q_int(db, "SELECT count(*) FROM slow_replies"));
 	store_close(s);
 }
 
