@@ -1,5 +1,5 @@
 /*
- * fuzz_stream.h - the shared body of fuzz_smtp.c and fuzz_pop3.c.
+ * fuzz_stream.h - the shared body of fuzz_smtp.c, fuzz_pop3.c and fuzz_tls.c.
  *
  * Input: byte 0 seeds the chunking; the rest is a conversation.  Data bytes
  * go to the current direction; markers (escape a literal with 0xFC):
@@ -57,6 +57,7 @@ fz_emit(void *sink, const struct mx_event *ev)
 	f->n++;
 	fz_mix(f, &t->id, sizeof(t->id));
 	fz_mix_str(f, t->command, sizeof(t->command));
+	fz_mix_str(f, t->guess, sizeof(t->guess));
 	fz_mix_str(f, t->argument, sizeof(t->argument));
 	fz_mix_str(f, t->reply_code, sizeof(t->reply_code));
 	fz_mix_str(f, t->reply_text, sizeof(t->reply_text));

@@ -82,8 +82,40 @@ POP3 = {
  'abort_before_greeting': [('end', 0), ('S', '+OK late\r\n'), ('end', 1)],
 }
 
+def rec(t, body):
+    """a TLS record of type t (bytes body)"""
+    return bytes([t, 3, 3, len(body) >> 8, len(body) & 0xff]) + body
+
+def txt(b):
+    return b.decode('latin-1')
+
+CH = rec(22, b'\x01\x00\x00\x2c\x03\x03' + bytes(range(40)))
+SH12 = rec(22, b'\x02\x00\x00\x26\x03\x03' + bytes(38)) + rec(22, b'\x0b' + bytes(300))
+SH13 = rec(22, b'\x02\x00\x00\x26\x03\x03' + bytes(38)) + rec(20, b'\x01') + rec(23, bytes(900))
+APP = lambda n: rec(23, bytes([0x41]) * n)
+
+# TLS from the connect (465/995): the client speaks first
+TLS = {
+ 'tls12_full': [
+  ('C', txt(CH)), ('S', txt(SH12)),
+  ('C', txt(rec(22, bytes(70)) + rec(20, b'\x01') + rec(22, bytes(40)))),
+  ('S', txt(rec(20, b'\x01') + rec(22, bytes(40)))), ('S', txt(APP(40))),
+  ('C', txt(APP(30))), ('S', txt(APP(150))), ('C', txt(APP(400))), ('S', txt(APP(30))),
+  ('C', txt(APP(10))), ('S', txt(APP(30))), ('S', txt(rec(21, bytes(26)))),
+  ('end', 2), ('end', 0)],
+ 'tls13_tickets': [
+  ('C', txt(CH)), ('S', txt(SH13)),
+  ('C', txt(rec(20, b'\x01') + APP(53) + APP(30))), ('S', txt(APP(233) + APP(233))),
+  ('S', txt(APP(170))), ('C', txt(APP(19))), ('end', 0), ('end', 2)],
+ 'alert': [('C', txt(CH)), ('S', txt(rec(21, b'\x02\x28'))), ('end', 2), ('end', 0)],
+ 'sslv2_gap_garbage': [
+  ('C', txt(b'\x80\x2e\x01\x03\x01' + bytes(43))), ('gap', 3), ('S', 'EHLO\r\n'),
+  ('end', 1)],
+ 'unanswered': [('C', txt(CH)), ('end', 0), ('end', 3)],
+}
+
 here = os.path.dirname(os.path.abspath(__file__))
-for proto, table in (('smtp', SMTP), ('pop3', POP3)):
+for proto, table in (('smtp', SMTP), ('pop3', POP3), ('tls', TLS)):
     for i, (name, steps) in enumerate(sorted(table.items())):
         with open(os.path.join(here, 'seeds', proto, name), 'wb') as f:
             f.write(enc(7 + 13 * i, steps))
