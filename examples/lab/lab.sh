@@ -77,6 +77,10 @@ outbound-size|incident 7 (sizes): exim delivers a 3 MB message to a remote MX (2
 postfix-relay-ip|the same bare-IP smart host with postfix 3.7 (relayhost = 203.0.113.25): no lookup of the numeric name, a direct connection that is never answered (SYNs only)
 mirror-two-mtas|a mirror port (capture on the bridge) with two mail hosts: exim on 192.0.2.10 waits for the client's unanswered PTR before its greeting while postfix on 192.0.2.11 (fast NXDOMAIN) holds the final dot for its slow content filter; the same client delivers to both at once
 mirror-two-mtas-relay|the same, and exim relays the client's message to postfix (a session between two monitored hosts) while a second session to exim waits for the client's PTR
+tls-dnsbl|exim with STARTTLS (TLS 1.3): the client's encrypted RCPT waits for a DNSBL zone (dnslists = dnsbl.example) the resolver cannot reach
+tls12-dnsbl|the same with the client held to TLS 1.2
+smtps-ptr|exim on port 465 (TLS on connect) with no reverse zone on the resolver: the ServerHello waits for exim's PTR lookup of the client
+dovecot-pop3s-selfname|dovecot POP3S on port 995 on a host whose bare host name (mx) is not in /etc/hosts: the first login process looks the name up in DNS, the resolver never answers
 "
 
 PIDS=""          # processes started by this run
@@ -118,6 +122,7 @@ ensure_packages() {
 	[ -x /usr/sbin/dovecot ] && [ -e /usr/lib/dovecot/pop3 ] || missing="$missing dovecot-pop3d"
 	[ -x "$PY" ] || missing="$missing python3"
 	command -v ss >/dev/null || missing="$missing iproute2"
+	command -v openssl >/dev/null || missing="$missing openssl"
 	[ -z "$missing" ] && return 0
 	[ "${MXLAB_NO_INSTALL:-0}" = 1 ] && die "missing packages:$missing (MXLAB_NO_INSTALL=1)"
 	[ -r /etc/debian_version ] || die "missing packages:$missing (and this is not Debian)"
@@ -479,10 +484,21 @@ EOF
 	chmod 755 "$d/run"
 }
 
+# a self-signed certificate for the lab's TLS scenarios: DIR/cert.pem,
+# DIR/key.pem (readable by GROUP)
+lab_cert() { # DIR GROUP
+	mkdir -p "$1"
+	openssl req -x509 -newkey rsa:2048 -nodes -days 7 -subj /CN=mx.example.org \
+		-keyout "$1/key.pem" -out "$1/cert.pem" >/dev/null 2>&1 || return 1
+	chgrp "$2" "$1/key.pem" "$1/cert.pem" && chmod 640 "$1/key.pem"
+}
+
 # exim_conf: the knobs are shell variables
-#   X_IDENT (ident timeout, 0s = off), X_ACL_CONNECT, X_ACL_MAIL, X_ACL_RCPT, X_ACL_DATA
+#   X_IDENT (ident timeout, 0s = off), X_ACL_CONNECT, X_ACL_MAIL, X_ACL_RCPT, X_ACL_DATA,
+#   X_TLS=1 (STARTTLS on 25 and TLS on connect on 465)
 exim_conf() {
-	local d=$S/exim
+	local d=$S/exim ports=25
+	[ -n "${X_TLS:-}" ] && ports="25 : 465"
 	mkdir -p "$d/spool" "$d/log"
 	chown -R Debian-exim:Debian-exim "$d/spool" "$d/log"
 	cat >"$d/exim.conf" <<EOF
@@ -495,8 +511,12 @@ spool_directory = $d/spool
 log_file_path = $d/log/%slog
 pid_file_path = $d/exim.pid
 keep_environment =
-daemon_smtp_ports = 25
+daemon_smtp_ports = $ports
 local_interfaces = <; $MAIL4 ; $MAIL6
+${X_TLS:+tls_certificate = $d/tls/cert.pem
+tls_privatekey = $d/tls/key.pem
+tls_advertise_hosts = *
+tls_on_connect_ports = 465}
 domainlist local_domains = example.org
 hostlist relay_from_hosts = <; 127.0.0.1 ; 192.0.2.0/24 ; 2001:db8::/64
 host_lookup = *
@@ -561,7 +581,10 @@ EOF
 
 start_exim() {
 	exim_conf
-	spawn exim $NS_MAIL "$S/mailhost/run" exim4 -C "$S/exim/exim.conf" -bdf -oX 25 >/dev/null
+	if [ -n "${X_TLS:-}" ]; then
+		lab_cert "$S/exim/tls" Debian-exim || return 1
+	fi
+	spawn exim $NS_MAIL "$S/mailhost/run" exim4 -C "$S/exim/exim.conf" -bdf -oX "$(if [ -n "${X_TLS:-}" ]; then echo 25:465; else echo 25; fi)" >/dev/null
 	wait_for 10 listening $NS_MAIL tcp 25 $MAIL4 || {
 		msg "exim did not start: $(tail -3 "$S/logs/exim.log") $(tail -3 "$S/exim/log/paniclog" 2>/dev/null)"
 		return 1
@@ -579,7 +602,20 @@ start_tcpserver() { # extra tcpserver options
 }
 
 start_dovecot() {
-	local d=$S/dovecot
+	local d=$S/dovecot ssl_conf="ssl = no"
+	# D_TLS=1: POP3S on 995 only (TLS from the connect)
+	[ -n "${D_TLS:-}" ] && ssl_conf="ssl = required
+ssl_cert = <$d/tls/cert.pem
+ssl_key = <$d/tls/key.pem
+service pop3-login {
+  inet_listener pop3 {
+    port = 0
+  }
+  inet_listener pop3s {
+    port = 995
+    ssl = yes
+  }
+}"
 	mkdir -p "$d/run" "$d/state" "$d/mail/alice"
 	cat >"$d/mail/alice/inbox" <<'EOF'
 From a@good.example Mon Jan  1 00:00:00 2024
@@ -598,7 +634,7 @@ state_dir = $d/state
 log_path = $d/dovecot.log
 protocols = pop3
 listen = $MAIL4
-ssl = no
+$ssl_conf
 disable_plaintext_auth = no
 auth_mechanisms = plain
 login_greeting = mxlab POP3 (dovecot) ready.
@@ -617,8 +653,11 @@ userdb {
   args = uid=mail gid=mail home=$d/mail/%u
 }
 EOF
+	if [ -n "${D_TLS:-}" ]; then
+		lab_cert "$d/tls" dovecot || return 1
+	fi
 	spawn dovecot $NS_MAIL "$S/mailhost/run" /usr/sbin/dovecot -F -c "$d/dovecot.conf" >/dev/null
-	wait_for 10 listening $NS_MAIL tcp 110 $MAIL4 || {
+	wait_for 10 listening $NS_MAIL tcp "$(if [ -n "${D_TLS:-}" ]; then echo 995; else echo 110; fi)" $MAIL4 || {
 		msg "dovecot did not start: $(tail -3 "$S/logs/dovecot.log") $(tail -3 "$d/dovecot.log" 2>/dev/null)"
 		return 1
 	}
@@ -1324,10 +1363,74 @@ EOF
 
 # ---------------------------------------------------------------------------
 
+# ---- mail inside TLS (issue 18) -------------------------------------------
+
+tls_dnsbl() { # TLS-MAX
+	X_TLS=1
+	X_ACL_RCPT='  deny    message = $sender_host_address is listed at $dnslist_domain
+          dnslists = dnsbl.example'
+	start_resolver "$ZONE_EMPTY" "$ZONE_SOA" && mail_env $RES4 && start_exim && start_capture eth0 || return 1
+	client smtp --source $CLIENT4 --server $MAIL4 --tls starttls --tls-max "$1"
+}
+
+sc_tls_dnsbl() {
+	tls_dnsbl 1.3 || return 1
+	tls_dnsbl_truth tls-dnsbl 1.3
+}
+
+sc_tls12_dnsbl() {
+	tls_dnsbl 1.2 || return 1
+	tls_dnsbl_truth tls12-dnsbl 1.2
+}
+
+tls_dnsbl_truth() { # NAME VERSION
+	truth <<EOF
+{"scenario": "$1", "server": "exim 4.96 (GnuTLS; STARTTLS, the client at most TLS $2; acl_smtp_rcpt: dnslists = dnsbl.example)", "resolver": "192.0.2.53",
+ "note": "the DNSBL zone is unreachable: inside TLS the encrypted RCPT waits for the A query of the reversed client address",
+ "sessions": [{"client": "192.0.2.200", "protocol": "smtp",
+   "slow": [{"command": "TLS", "guess": "RCPT", "causes": [
+     {"kind": "dns", "relation": "dnsbl", "qname": "200.2.0.192.dnsbl.example", "outcome": ["unanswered", "servfail"]}]}]}],
+ "sql": [["select count(*) from sessions where tls = 1 and outcome = 'ok'", "=", 1],
+         ["select count(*) from transactions where command = 'TLS-HELLO' and reply_ts is not null", "=", 1],
+         ["select count(*) from transactions where command = 'TLS' and guess = 'EHLO'", "=", 1]]}
+EOF
+}
+
+sc_smtps_ptr() {
+	X_TLS=1
+	start_resolver "$ZONE_NONE" && mail_env $RES4 && start_exim && start_capture eth0 || return 1
+	client smtp --source $CLIENT4 --server $MAIL4 --tls implicit
+	truth <<'EOF'
+{"scenario": "smtps-ptr", "server": "exim 4.96 (GnuTLS; tls_on_connect_ports = 465)", "resolver": "192.0.2.53",
+ "note": "no reverse zone for 192.0.2.0/24 on the resolver: on port 465 exim looks the client up before its TLS handshake, so the ServerHello waits",
+ "sessions": [{"client": "192.0.2.200", "protocol": "smtp",
+   "slow": [{"command": "TLS-HELLO", "causes": [
+     {"kind": "dns", "relation": "client-ptr", "qname": "200.2.0.192.in-addr.arpa", "outcome": "unanswered"}]}]}],
+ "sql": [["select count(*) from sessions where server_port = 465 and tls = 1 and outcome = 'ok'", "=", 1],
+         ["select count(*) from transactions where command = 'TLS' and guess = 'GREETING'", "=", 1]]}
+EOF
+}
+
+sc_dovecot_pop3s_selfname() {
+	D_TLS=1
+	start_resolver "$ZONE_EMPTY" "$ZONE_SOA" && mail_env $RES4 nohostname && start_dovecot &&
+		start_capture eth0 || return 1
+	client pop3 --proto pop3 --source $CLIENT4 --server $MAIL4 --tls implicit
+	truth <<'EOF'
+{"scenario": "dovecot-pop3s-selfname", "server": "dovecot 2.3.19 (POP3S on 995; host name mx not in /etc/hosts)", "resolver": "192.0.2.53",
+ "note": "the first pop3-login process resolves the host's own bare name before it answers the ClientHello; the resolver recurses for it into the dead internet",
+ "sessions": [{"client": "192.0.2.200", "protocol": "pop3",
+   "slow": [{"command": "TLS-HELLO", "causes": [
+     {"kind": "dns", "relation": "self-name", "qname": "mx", "outcome": ["unanswered", "servfail"]}]}]}],
+ "sql": [["select count(*) from sessions where server_port = 995 and tls = 1", "=", 1]]}
+EOF
+}
+
 run_one() {
 	SC=$1
 	S=$T/$SC
 	X_IDENT="" X_ACL_CONNECT="" X_ACL_MAIL="" X_ACL_RCPT="" X_ACL_DATA="" X_DNS_RETRANS="" X_DNS_RETRY=""
+	X_TLS="" D_TLS=""
 	P_MAIN="" P_MASTER="" P_ADDR="" P_NAME="" P_NS="" P_ENV="" M_MC=""
 	rm -rf "$S"
 	mkdir -p "$S/logs"

@@ -7,10 +7,16 @@ MUA does) and, when told to with --give-up, gives up waiting for a reply
 the way Outlook (Express) does: after that many seconds it closes the
 connection without QUIT.  It prints a timestamped transcript on stdout.
 
+With --tls starttls it sends STARTTLS after the first EHLO (STLS for
+POP3) and speaks the rest inside TLS; with --tls implicit (ports 465 and
+995) the whole connection is TLS.  Certificates are not verified (the lab's
+are self-signed); --tls-max 1.2 keeps it to TLS 1.2.
+
 Exit status: 0 dialogue completed, 2 gave up waiting, 1 other error.
 """
 import argparse
 import socket
+import ssl
 import sys
 import time
 
@@ -70,6 +76,21 @@ class Conn:
         except OSError:
             pass
 
+    def start_tls(self, a):
+        """The TLS handshake on the connection (nothing buffered may be left)."""
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        if a.tls_max == "1.2":
+            ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+        self.s.settimeout(self.give_up)
+        log("TLS handshake")
+        try:
+            self.s = ctx.wrap_socket(self.s)
+        except socket.timeout:
+            raise GaveUp()
+        log("TLS %s established" % self.s.version())
+
 
 def smtp_reply(c):
     """A whole (multi-line) SMTP reply; returns the code."""
@@ -87,6 +108,13 @@ def smtp(c, a):
         return
     c.send("EHLO " + a.helo)
     smtp_reply(c)
+    if a.tls == "starttls":
+        c.send("STARTTLS")
+        if not smtp_reply(c).startswith("2"):
+            raise EOFError("STARTTLS refused")
+        c.start_tls(a)
+        c.send("EHLO " + a.helo)
+        smtp_reply(c)
     c.send("MAIL FROM:<%s>" % a.mail_from)
     code = smtp_reply(c)
     ok = code.startswith("2")
@@ -127,6 +155,11 @@ def smtp(c, a):
 def pop3(c, a):
     if not c.line().startswith("+OK"):
         return
+    if a.tls == "starttls":
+        c.send("STLS")
+        if not c.line().startswith("+OK"):
+            raise EOFError("STLS refused")
+        c.start_tls(a)
     c.send("USER " + a.user)
     c.line()
     c.send("PASS " + a.password, show="PASS ***")
@@ -166,9 +199,14 @@ def main():
     p.add_argument("--size", type=int, default=200, help="approximate body size in bytes")
     p.add_argument("--user", default="alice")
     p.add_argument("--password", default="s3cret")
+    p.add_argument("--tls", choices=["none", "starttls", "implicit"], default="none")
+    p.add_argument("--tls-max", choices=["1.2", "1.3"], default="1.3")
     a = p.parse_args()
     if not a.port:
-        a.port = 25 if a.proto == "smtp" else 110
+        if a.tls == "implicit":
+            a.port = 465 if a.proto == "smtp" else 995
+        else:
+            a.port = 25 if a.proto == "smtp" else 110
     if not a.rcpt:
         a.rcpt = ["b@example.org"]
     try:
@@ -177,6 +215,8 @@ def main():
         log("connect failed: %s" % e)
         return 1
     try:
+        if a.tls == "implicit":
+            c.start_tls(a)
         (smtp if a.proto == "smtp" else pop3)(c, a)
     except GaveUp:
         log("no reply after %.0f s: giving up (closing without QUIT)" % a.give_up)
