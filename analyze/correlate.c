@@ -906,6 +906,29 @@ is_self_arpa(const struct rctx *r, const char *q)
 	return false;
 }
 
+/*
+ * A lookup tied to an encrypted wait by timing (MX_OWNER_TIMING): its
+ * relation follows from the command the exchange most likely was
+ * ("TLS MAIL?"): the names the server checks then are hidden by TLS.
+ */
+static enum mx_relation
+tls_relation(const char *shown, uint16_t qtype)
+{
+	char g[16];
+	if (strncmp(shown, "TLS ", 4) != 0)
+		return MXR_UNRELATED;
+	snprintf(g, sizeof(g), "%.*s", (int)strcspn(shown + 4, "?"), shown + 4);
+	if (strcmp(g, "EHLO") == 0)
+		return MXR_HELO;
+	if (strcmp(g, "MAIL") == 0)
+		return qtype == QT_TXT ? MXR_SPF : MXR_SENDER_DOMAIN;
+	if (strcmp(g, "RCPT") == 0)
+		return MXR_RECIPIENT_DOMAIN;
+	if (strcmp(g, "DATA-END") == 0)
+		return MXR_SENDER_DOMAIN; /* DKIM, DMARC: the sender's domain */
+	return MXR_UNRELATED;
+}
+
 static enum mx_relation
 relation_of(const struct corr *c, const struct rctx *r, const struct dns_rec *d)
 {
@@ -954,6 +977,8 @@ relation_of(const struct corr *c, const struct rctx *r, const struct dns_rec *d)
 	for (int i = 0; i < r->nrcpt; i++)
 		if (is_domain_of(q, ql, d->qtype, r->rcpt[i], &r->w_rcpt[i]))
 			return MXR_RECIPIENT_DOMAIN;
+	if (d->owner & MX_OWNER_TIMING)
+		return tls_relation(r->h->command, d->qtype);
 	return MXR_UNRELATED;
 }
 
@@ -1085,7 +1110,7 @@ scan_dns(const struct corr *c, const struct held *h, struct cand *cands, int n, 
 		if (ov <= 0 || (!from_resolver && x->owner && x->owner != (uint32_t)h->session_id))
 			continue;
 		const struct dns_rec *d = &w->v[slot];
-		if (!from_resolver && d->owner && d->owner != h->session_id)
+		if (!from_resolver && d->owner && MX_OWNER_ID(d->owner) != h->session_id)
 			continue; /* (the low bits of two owners were equal) */
 		if (!keep(c, rc, d, cands, n))
 			continue;

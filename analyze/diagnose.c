@@ -126,6 +126,19 @@ diag_compose(const struct diag_wait *w, struct mx_diagnosis *g)
 		rem = "the delay is on the remote side (its checks or content filter); locally, only "
 		      "make sure such waits do not use up the delivery slots (outbound concurrency, "
 		      "connect and data timeouts)";
+	} else if (w->ncauses == 0 && w->other && strncmp(w->command, "TLS", 3) == 0) {
+		/* inside TLS the names the server checks are hidden: a lookup that
+		   other sessions' waits overlapped too may well be this one's */
+		char line[512];
+		cause_line(w->other, line, sizeof(line));
+		put(g->diagnosis, sizeof(g->diagnosis), &dl,
+		    "%sinside TLS the names this session's checks use are hidden, and other sessions "
+		    "were waiting too, so no lookup of the host can be tied to this %.1f s wait; "
+		    "the host's %s",
+		    pre, ws, strncmp(line, "unrelated ", 10) == 0 ? line + 10 : line);
+		rem = "if that lookup is this session's check (sender, recipient, HELO, SPF), fix "
+		      "its zone or the resolver, or shorten the resolver timeouts of those checks; "
+		      "else look at local processing (content filter, queue disk, load)";
 	} else if (w->ncauses == 0 && w->other) {
 		char line[512];
 		cause_line(w->other, line, sizeof(line));

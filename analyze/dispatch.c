@@ -185,13 +185,52 @@ about_of(const struct dispatch *d, const struct mx_addr *sender, const char *qna
  * sessions of another daemon on the same machine may never make that
  * lookup.  0: cannot tell.
  */
+/* a lookup sent this soon after an encrypted request may be tied to it by timing */
+#define TLS_CLAIM_NS 50000000ull /* 50 ms */
+
+/*
+ * A lookup about nothing the host's sessions show (a domain name): inside
+ * TLS the HELO name, sender and recipients are hidden, so it cannot be tied
+ * to a session by name.  It is tied by timing when exactly one session of
+ * sender's machine is waiting for a reply, that wait is inside TLS and
+ * began at most TLS_CLAIM_NS before the lookup (servers look a name up as
+ * the command arrives).  With two sessions waiting it stays nobody's: a
+ * wrong cause is worse than none.
+ */
+static uint64_t
+tls_claim(struct dispatch *d, const struct mx_addr *sender, uint64_t ts)
+{
+	struct fstate *only = NULL;
+	uint64_t only_w = 0;
+	for (uint32_t i = 0; i < d->mail.n; i++) {
+		struct fstate *fs = d->mail.v[i]->user;
+		if (!fs || !fs->sess || !fs->parser)
+			continue;
+		const struct mx_session *s = fs->sess;
+		if (!mx_addr_eq(&s->server.addr, sender) &&
+		    !hosts_same_machine(d->hosts, &s->server.addr, sender))
+			continue;
+		uint64_t w = fs->ops->waiting_since(fs->parser);
+		if (!w || w > ts)
+			continue;
+		if (only)
+			return 0;
+		only = fs;
+		only_w = w;
+	}
+	if (!only || !only->sess->tls || ts - only_w > TLS_CLAIM_NS)
+		return 0;
+	d->st.tls_claimed++;
+	return only->sess->id | MX_OWNER_TIMING;
+}
+
 static uint64_t
 owner_of(struct dispatch *d, const struct mx_addr *sender, enum about ab, const struct mx_addr *x,
 	 uint32_t key, const struct pending_lookup *pend, uint64_t ts)
 {
 	int port = -1; /* any, or the pending owner's service */
 	if (ab == ABOUT_NOTHING)
-		return 0;
+		return tls_claim(d, sender, ts);
 	for (int pass = 0; pass < 2; pass++) {
 		struct fstate *best = NULL;
 		uint64_t best_w = 0;
@@ -224,7 +263,7 @@ owner_of(struct dispatch *d, const struct mx_addr *sender, enum about ab, const 
 			if (!w || w > ts)
 				continue;
 			if (used_has(fs, key)) {
-				if (pend && s->id == pend->owner) {
+				if (pend && s->id == MX_OWNER_ID(pend->owner)) {
 					pending_waits = true;
 					if (ab == ABOUT_SELF && pass == 0)
 						port = s->server.port;
@@ -800,7 +839,9 @@ dispatch_tick(struct dispatch *d, uint64_t now_ns)
 		const struct cap_flow *f = d->mail.v[i];
 		struct fstate *fs = f->user;
 		if (fs->kind == FK_MAIL && fs->parser)
-			t = fs->ops->waiting_since ? fs->ops->waiting_since(fs->parser) : 0;
+			t = fs->ops->pending_since    ? fs->ops->pending_since(fs->parser)
+			    : fs->ops->waiting_since ? fs->ops->waiting_since(fs->parser)
+			                             : 0;
 		else if ((fs->kind == FK_UNKNOWN || fs->kind == FK_MAIL) && !fs->sess)
 			t = f->established_ns; /* 0 while only SYNs were seen: no wait yet */
 		else if (fs->kind == FK_MAIL) /* an attempt, or a session beyond the cap */

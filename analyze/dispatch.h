@@ -35,6 +35,7 @@ struct dispatch_stats {
 	uint64_t sessions_over_cap; /* mail flows left out: max_sessions were open */
 	uint32_t max_sessions;      /* the cap in force (the configured one or the default) */
 	uint64_t ndpi_flows, ndpi_packets, ndpi_detected;
+	uint64_t tls_claimed; /* lookups tied to an encrypted wait by timing alone */
 };
 
 struct dispatch;

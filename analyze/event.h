@@ -115,6 +115,15 @@ struct mx_txn {
 	uint64_t prev_reply_ns;   /* the session's reply before this one, 0 = none */
 };
 
+/*
+ * mx_dns.owner with this bit: tied to its session by timing alone, not by
+ * name (inside TLS the HELO name, sender and recipients are not seen: a
+ * lookup sent within 50 ms of an encrypted request while no other session
+ * of that host waits; dispatch.c tls_claim()).  MX_OWNER_ID() is the id.
+ */
+#define MX_OWNER_TIMING (1ull << 62)
+#define MX_OWNER_ID(o) ((o) & ~MX_OWNER_TIMING)
+
 struct mx_dns {
 	uint64_t id;
 	uint64_t ts_ns; /* first transmission */

@@ -642,6 +642,15 @@ pop3_waiting_since(const void *parser)
 	return x ? txnq_waiting_since(&x->q) : 0;
 }
 
+static uint64_t
+pop3_pending_since(const void *parser)
+{
+	const struct pop3 *x = parser;
+	if (x && x->state == POP3_TLS)
+		return tls_timer_pending_since(x->tls);
+	return x ? txnq_waiting_since(&x->q) : 0;
+}
+
 const struct proto_parser_ops pop3_parser_ops = {
     .proto = MXP_POP3,
     .name = "pop3",
@@ -651,5 +660,6 @@ const struct proto_parser_ops pop3_parser_ops = {
     .gap = pop3_gap,
     .end = pop3_end,
     .waiting_since = pop3_waiting_since,
+    .pending_since = pop3_pending_since,
     .destroy = pop3_destroy,
 };

@@ -77,6 +77,12 @@ struct proto_parser_ops {
 	 * request time; the connection for the greeting), 0 when none waits.
 	 */
 	uint64_t (*waiting_since)(const void *parser);
+	/*
+	 * When the oldest request not yet emitted was complete, answered or
+	 * not (inside TLS an answered exchange is held until the client's next
+	 * flight: what overlapped it must be kept); NULL = waiting_since.
+	 */
+	uint64_t (*pending_since)(const void *parser);
 	void (*destroy)(void *parser);
 };
 

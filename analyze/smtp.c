@@ -899,6 +899,15 @@ smtp_waiting_since(const void *parser)
 	return x ? txnq_waiting_since(&x->q) : 0;
 }
 
+static uint64_t
+smtp_pending_since(const void *parser)
+{
+	const struct smtp *x = parser;
+	if (x && x->state == SMTP_TLS)
+		return tls_timer_pending_since(x->tls);
+	return x ? txnq_waiting_since(&x->q) : 0;
+}
+
 const struct proto_parser_ops smtp_parser_ops = {
     .proto = MXP_SMTP,
     .name = "smtp",
@@ -908,5 +917,6 @@ const struct proto_parser_ops smtp_parser_ops = {
     .gap = smtp_gap,
     .end = smtp_end,
     .waiting_since = smtp_waiting_since,
+    .pending_since = smtp_pending_since,
     .destroy = smtp_destroy,
 };

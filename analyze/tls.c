@@ -582,16 +582,23 @@ tls_timer_end(struct tls_timer *t, enum mx_end how, uint64_t ts_ns)
 }
 
 uint64_t
-tls_timer_waiting_since(const struct tls_timer *t)
+tls_timer_pending_since(const struct tls_timer *t)
 {
 	if (!t || t->not_tls || t->desync)
 		return 0;
 	const struct xchg *x = &t->cur;
 	if (x->kind != X_HELLO && x->kind != X_BANNER && x->kind != X_APP)
 		return 0;
-	/* an answer may still move (a ticket), and a held exchange is emitted
-	   at the next flight: keep what overlapped it */
+	/* a held exchange is emitted at the next flight: keep what overlapped it */
 	return x->req_ns;
+}
+
+uint64_t
+tls_timer_waiting_since(const struct tls_timer *t)
+{
+	uint64_t p = tls_timer_pending_since(t);
+	/* answered: no longer waiting, unless a ticket took the answer's place */
+	return p && (!t->cur.answered || t->cur.maybe_ticket) ? p : 0;
 }
 
 /* ---- 465 / 995: the whole session is TLS --------------------------------------- */
@@ -643,6 +650,12 @@ tlsport_waiting_since(const void *parser)
 	return tls_timer_waiting_since(parser);
 }
 
+static uint64_t
+tlsport_pending_since(const void *parser)
+{
+	return tls_timer_pending_since(parser);
+}
+
 static void
 tlsport_destroy(void *parser)
 {
@@ -658,6 +671,7 @@ const struct proto_parser_ops smtps_parser_ops = {
     .gap = tlsport_gap,
     .end = tlsport_end,
     .waiting_since = tlsport_waiting_since,
+    .pending_since = tlsport_pending_since,
     .destroy = tlsport_destroy,
 };
 
@@ -670,5 +684,6 @@ const struct proto_parser_ops pop3s_parser_ops = {
     .gap = tlsport_gap,
     .end = tlsport_end,
     .waiting_since = tlsport_waiting_since,
+    .pending_since = tlsport_pending_since,
     .destroy = tlsport_destroy,
 };

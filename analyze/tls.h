@@ -116,8 +116,10 @@ void tls_timer_gap(struct tls_timer *t, int dir, uint64_t lost, uint64_t ts_ns);
 /* a side closed or the capture ended; sets sess->outcome (may be called
    more than once) */
 void tls_timer_end(struct tls_timer *t, enum mx_end how, uint64_t ts_ns);
-/* when the exchange waiting for the server began, 0 = none */
+/* when the exchange waiting for the server's reply began, 0 = none */
 uint64_t tls_timer_waiting_since(const struct tls_timer *t);
+/* when the exchange not yet emitted began, answered or not, 0 = none */
+uint64_t tls_timer_pending_since(const struct tls_timer *t);
 void tls_timer_free(struct tls_timer *t);
 
 /* 465 and 995: the whole session is TLS */

@@ -657,6 +657,67 @@ sc_pop3s_login(struct gen *g)
 	tlsgen_close(&s);
 }
 
+/* Inside TLS the sender is hidden: a lookup is tied to an encrypted wait by
+ * timing only while no other session waits.  A: alone, its encrypted MAIL
+ * waits 4 s on the unanswered MX lookup of the sender's domain (tied).  B
+ * and C, 4 s later, send their encrypted MAIL 3 ms apart; one unanswered
+ * MX lookup follows and both wait 3 s: it is neither's (none). */
+static void
+sc_tls_sender(struct gen *g)
+{
+	struct truth_slow *sl;
+	struct sess a, b, c;
+	uint64_t t;
+	int q;
+	{
+		struct pw_addr cli = client_n(204);
+		sess_open(&a, g, "smtp", &cli, 40405, &g->host, 25, T0, LAN_RTT, 0);
+		t = a.req_t + US(400);
+		fast_ptr(g, &t, &cli, 204);
+		smtp_greeting_ehlo(&a, t, "client.example.org");
+		sess_cmd(&a, "STARTTLS", "STARTTLS\r\n", sess_fast(&a), "220 2.0.0 TLS go ahead\r\n");
+		tlsgen_handshake(&a, 0, MS(2), 0, NULL);
+		tlsgen_exchange(&a, "EHLO", 26, sess_fast(&a), 160);
+		tlsgen_send(&a, 34);
+		t = a.req_t + US(600);
+		q = dns_unanswered(g, &t, "slow.example", DNS_T_MX, 2, SEC(2), 0);
+		sl = tlsgen_reply(&a, "MAIL", a.req_t + SEC(4), 14);
+		truth_cause_dns(sl, q, "sender-domain");
+		tlsgen_exchange(&a, "QUIT", 6, sess_fast(&a), 30);
+		tlsgen_close(&a);
+	}
+	{
+		struct pw_addr cb = client_n(205), cc = client_n(206);
+		uint64_t t1 = T0 + SEC(8);
+		sess_open(&b, g, "smtp", &cb, 40406, &g->host, 25, t1, LAN_RTT, 0);
+		sess_open(&c, g, "smtp", &cc, 40407, &g->host, 25, t1 + MS(1), LAN_RTT, 0);
+		t = b.req_t + US(400);
+		fast_ptr(g, &t, &cb, 205);
+		t += US(100);
+		fast_ptr(g, &t, &cc, 206);
+		smtp_greeting_ehlo(&b, t, "b.example.org");
+		smtp_greeting_ehlo(&c, t + US(300), "c.example.org");
+		sess_cmd(&b, "STARTTLS", "STARTTLS\r\n", sess_fast(&b), "220 2.0.0 TLS go ahead\r\n");
+		sess_cmd(&c, "STARTTLS", "STARTTLS\r\n", sess_fast(&c), "220 2.0.0 TLS go ahead\r\n");
+		tlsgen_handshake(&b, 0, MS(2), 0, NULL);
+		tlsgen_handshake(&c, 0, MS(2), 0, NULL);
+		tlsgen_exchange(&b, "EHLO", 26, sess_fast(&b), 160);
+		tlsgen_exchange(&c, "EHLO", 26, sess_fast(&c), 160);
+		b.t = c.t = (b.t > c.t ? b.t : c.t) + MS(5);
+		tlsgen_send(&b, 34);
+		c.t = b.req_t + MS(3);
+		tlsgen_send(&c, 34);
+		t = c.req_t + US(500);
+		dns_unanswered(g, &t, "other.example", DNS_T_MX, 1, SEC(3), 0);
+		truth_cause_none(tlsgen_reply(&b, "MAIL", c.req_t + SEC(3), 14));
+		truth_cause_none(tlsgen_reply(&c, "MAIL", c.req_t + SEC(3) + MS(1), 14));
+		tlsgen_exchange(&b, "QUIT", 6, sess_fast(&b), 30);
+		tlsgen_exchange(&c, "QUIT", 6, sess_fast(&c), 30);
+		tlsgen_close(&b);
+		tlsgen_close(&c);
+	}
+}
+
 /* ---- table ------------------------------------------------------------------------------ */
 
 const struct scenario gen_scenarios[] = {
@@ -707,6 +768,10 @@ const struct scenario gen_scenarios[] = {
     {"pop3s-login",
      "port 995 (TLS 1.3): the first login waits 2.5 s on the server's lookup of its own name",
      "dovecot-like", PW_LINK_ETHERNET, sc_pop3s_login},
+    {"tls-sender",
+     "inside TLS: a lone session's MAIL waits 4 s on its sender domain's MX (tied by timing); "
+     "two sessions' MAIL waits share one lookup (tied to neither)",
+     "exim-like", PW_LINK_ETHERNET, sc_tls_sender},
 };
 const size_t gen_nscenarios = sizeof(gen_scenarios) / sizeof(gen_scenarios[0]);
 

@@ -79,6 +79,7 @@ mirror-two-mtas|a mirror port (capture on the bridge) with two mail hosts: exim 
 mirror-two-mtas-relay|the same, and exim relays the client's message to postfix (a session between two monitored hosts) while a second session to exim waits for the client's PTR
 tls-dnsbl|exim with STARTTLS (TLS 1.3): the client's encrypted RCPT waits for a DNSBL zone (dnslists = dnsbl.example) the resolver cannot reach
 tls12-dnsbl|the same with the client held to TLS 1.2
+tls-sender|exim with STARTTLS verifies the sender (verify = sender) whose domain's zone the resolver cannot reach: the encrypted MAIL waits for the MX lookup
 smtps-ptr|exim on port 465 (TLS on connect) with no reverse zone on the resolver: the ServerHello waits for exim's PTR lookup of the client
 dovecot-pop3s-selfname|dovecot POP3S on port 995 on a host whose bare host name (mx) is not in /etc/hosts: the first login process looks the name up in DNS, the resolver never answers
 "
@@ -1393,6 +1394,21 @@ tls_dnsbl_truth() { # NAME VERSION
  "sql": [["select count(*) from sessions where tls = 1 and outcome = 'ok'", "=", 1],
          ["select count(*) from transactions where command = 'TLS-HELLO' and reply_ts is not null", "=", 1],
          ["select count(*) from transactions where command = 'TLS' and guess = 'EHLO'", "=", 1]]}
+EOF
+}
+
+sc_tls_sender() {
+	X_TLS=1
+	X_ACL_MAIL='  warn    !verify = sender
+          log_message = sender verification failed or deferred'
+	start_resolver "$ZONE_EMPTY" "$ZONE_SOA" && mail_env $RES4 && start_exim && start_capture eth0 || return 1
+	client smtp --source $CLIENT4 --server $MAIL4 --from someone@slow.example --tls starttls
+	truth <<'EOF'
+{"scenario": "tls-sender", "server": "exim 4.96 (GnuTLS; STARTTLS; acl_smtp_mail: verify = sender)", "resolver": "192.0.2.53",
+ "note": "the sender domain slow.example lives in a zone the resolver cannot reach; inside TLS the sender is hidden, the lookup is tied to the encrypted MAIL by timing (the only session waiting)",
+ "sessions": [{"client": "192.0.2.200", "protocol": "smtp",
+   "slow": [{"command": "TLS", "guess": "MAIL", "causes": [
+     {"kind": "dns", "relation": "sender-domain", "qname": "slow.example", "outcome": ["unanswered", "servfail"]}]}]}]}
 EOF
 }
 

@@ -1006,3 +1006,76 @@ Test(correlate, upstream_hops_of_a_resolver_on_the_wire)
 	cr_expect_eq(ncauses_for(tb), 1);
 	cr_expect_not_null(cause_for(tb, MXR_NONE));
 }
+
+/*
+ * Inside TLS (issue 18): a domain lookup tied to an encrypted wait by
+ * timing (MX_OWNER_TIMING) gets the relation of the guessed command; tied
+ * to another session it is not a cause; tied to none it is named in a
+ * diagnosis that says why it could not be tied.
+ */
+static uint64_t
+tls_txn(const struct mx_session *s, const char *guess, uint64_t req, uint64_t rep)
+{
+	struct mx_event ev;
+	memset(&ev, 0, sizeof(ev));
+	ev.type = EV_TXN;
+	ev.session = s;
+	ev.u.txn.id = ++ids.txn;
+	ev.u.txn.session_id = s->id;
+	strcpy(ev.u.txn.command, "TLS");
+	strcpy(ev.u.txn.guess, guess);
+	ev.u.txn.request_ns = req;
+	ev.u.txn.reply_ns = rep;
+	corr_event(c, &ev);
+	return ev.u.txn.id;
+}
+
+static void
+owned_dns(const char *qname, uint16_t qtype, uint64_t ts, uint64_t owner)
+{
+	struct mx_event ev;
+	memset(&ev, 0, sizeof(ev));
+	ev.type = EV_DNS;
+	struct mx_dns *q = &ev.u.dns;
+	q->id = ++ids.dns;
+	q->ts_ns = q->last_send_ns = ts;
+	q->client.addr = A("192.0.2.10");
+	q->client.port = 33333;
+	q->server.addr = A("198.51.100.53");
+	q->server.port = 53;
+	strcpy(q->qname, qname);
+	q->qtype = qtype;
+	q->outcome = MXD_UNANSWERED;
+	q->rcode = -1;
+	q->owner = owner;
+	corr_event(c, &ev);
+}
+
+Test(correlate, inside_tls_a_lookup_tied_by_timing)
+{
+	struct mx_session a, b, x;
+	session(&a, "192.0.2.60", "192.0.2.10");
+	session(&b, "192.0.2.61", "192.0.2.10");
+	session(&x, "192.0.2.62", "192.0.2.10");
+	hosts_add(H, &a.server.addr);
+	owned_dns("slow.example", 15 /* MX */, T0 + MS(1), a.id | MX_OWNER_TIMING);
+	owned_dns("spf.slow.example", 16 /* TXT */, T0 + S(2), a.id | MX_OWNER_TIMING);
+	owned_dns("other.example", 15, T0 + MS(3), b.id | MX_OWNER_TIMING);
+	owned_dns("nobody.example", 1, T0 + S(10) + MS(1), 0);
+	uint64_t ta = tls_txn(&a, "MAIL", T0, T0 + S(4));
+	uint64_t tb = tls_txn(&b, "RCPT", T0, T0 + S(4));
+	uint64_t tx = tls_txn(&x, "MAIL", T0 + S(10), T0 + S(13));
+	corr_finish(c);
+	cr_expect_not_null(cause_for(ta, MXR_SENDER_DOMAIN));
+	cr_expect_not_null(cause_for(ta, MXR_SPF));
+	cr_expect_null(cause_for(ta, MXR_RECIPIENT_DOMAIN), "b's lookup is not a's cause");
+	cr_expect_not_null(cause_for(tb, MXR_RECIPIENT_DOMAIN));
+	cr_expect_eq(ncauses_for(tb), 1);
+	cr_expect_not_null(cause_for(tx, MXR_NONE));
+	bool said = false;
+	for (int i = 0; i < lg.ndiag; i++)
+		if (lg.diag[i].txn_id == tx)
+			said = strstr(lg.diag[i].diagnosis, "inside TLS") &&
+			       strstr(lg.diag[i].diagnosis, "nobody.example");
+	cr_expect(said, "the untied lookup is named and why it is not tied is said");
+}

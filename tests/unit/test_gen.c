@@ -254,7 +254,7 @@ assert_clean(const char *what, const struct scan *sc)
 
 Test(gen, list)
 {
-	cr_assert_eq(gen_nscenarios, 18);
+	cr_assert_eq(gen_nscenarios, 19);
 	for (size_t i = 0; i < gen_nscenarios; i++) {
 		cr_expect_eq(gen_scenario_find(gen_scenarios[i].name), &gen_scenarios[i]);
 		cr_expect_gt(strlen(gen_scenarios[i].description), 10);
@@ -264,8 +264,8 @@ Test(gen, list)
 
 ParameterizedTestParameters(gen, scenario)
 {
-	static int idx[18];
-	for (int i = 0; i < 18; i++)
+	static int idx[19];
+	for (int i = 0; i < 19; i++)
 		idx[i] = i;
 	return cr_make_param_array(int, idx, sizeof(idx) / sizeof(idx[0]));
 }
