@@ -924,8 +924,8 @@ tls_relation(const char *shown, uint16_t qtype)
 		return qtype == QT_TXT ? MXR_SPF : MXR_SENDER_DOMAIN;
 	if (strcmp(g, "RCPT") == 0)
 		return MXR_RECIPIENT_DOMAIN;
-	if (strcmp(g, "DATA-END") == 0)
-		return MXR_SENDER_DOMAIN; /* DKIM, DMARC: the sender's domain */
+	if (strcmp(g, "DATA-END") == 0) /* DKIM, DMARC: the sender's domain */
+		return qtype == QT_TXT ? MXR_SPF : MXR_SENDER_DOMAIN;
 	return MXR_UNRELATED;
 }
 

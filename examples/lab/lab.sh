@@ -80,6 +80,7 @@ mirror-two-mtas-relay|the same, and exim relays the client's message to postfix 
 tls-dnsbl|exim with STARTTLS (TLS 1.3): the client's encrypted RCPT waits for a DNSBL zone (dnslists = dnsbl.example) the resolver cannot reach
 tls12-dnsbl|the same with the client held to TLS 1.2
 tls-sender|exim with STARTTLS verifies the sender (verify = sender) whose domain's zone the resolver cannot reach: the encrypted MAIL waits for the MX lookup
+tls-data|exim with STARTTLS looks up the sender domain's DMARC record (TXT _dmarc.slow.example) after the message, in a zone the resolver cannot reach: the encrypted end of DATA waits
 smtps-ptr|exim on port 465 (TLS on connect) with no reverse zone on the resolver: the ServerHello waits for exim's PTR lookup of the client
 dovecot-pop3s-selfname|dovecot POP3S on port 995 on a host whose bare host name (mx) is not in /etc/hosts: the first login process looks the name up in DNS, the resolver never answers
 "
@@ -1409,6 +1410,21 @@ sc_tls_sender() {
  "sessions": [{"client": "192.0.2.200", "protocol": "smtp",
    "slow": [{"command": "TLS", "guess": "MAIL", "causes": [
      {"kind": "dns", "relation": "sender-domain", "qname": "slow.example", "outcome": ["unanswered", "servfail"]}]}]}]}
+EOF
+}
+
+sc_tls_data() {
+	X_TLS=1
+	X_ACL_DATA='  warn    condition = ${lookup dnsdb{txt=_dmarc.$sender_address_domain}{1}{0}}
+          log_message = DMARC record looked up'
+	start_resolver "$ZONE_EMPTY" "$ZONE_SOA" && mail_env $RES4 && start_exim && start_capture eth0 || return 1
+	client smtp --source $CLIENT4 --server $MAIL4 --from someone@slow.example --tls starttls --size 2000
+	truth <<'EOF'
+{"scenario": "tls-data", "server": "exim 4.96 (GnuTLS; STARTTLS; acl_smtp_data: dnsdb TXT _dmarc.<sender domain>)", "resolver": "192.0.2.53",
+ "note": "after the message, exim looks up the sender domain's DMARC record in a zone the resolver cannot reach; inside TLS the lookup is tied to the encrypted end of DATA by timing (the only session waiting)",
+ "sessions": [{"client": "192.0.2.200", "protocol": "smtp",
+   "slow": [{"command": "TLS", "guess": "DATA-END", "causes": [
+     {"kind": "dns", "relation": "spf", "qname": "_dmarc.slow.example", "outcome": ["unanswered", "servfail"]}]}]}]}
 EOF
 }
 

@@ -248,6 +248,19 @@ Test(html, mirror_port_has_a_table_of_hosts)
 	free(p);
 }
 
+/* Inside TLS (issue 18): encrypted exchanges are on the page like others,
+   with their guessed command marked as a guess */
+Test(html, tls_exchanges_show_their_guess)
+{
+	scenario_db("tls-dnsbl");
+	char *p = page("tls-dnsbl.db", "slow", "", "tls.html");
+	expect_self_contained(p);
+	cr_expect(strstr(p, "TLS RCPT?") != NULL, "the slow encrypted RCPT, marked as a guess");
+	cr_expect(strstr(p, "dnsbl") != NULL, "with its cause");
+	cr_expect(strstr(p, "TLS-HELLO") != NULL, "the handshake in the latency chart");
+	free(p);
+}
+
 #define CHROMIUM "/usr/bin/chromium"
 
 Test(html, chromium_renders_a_screenshot, .timeout = 300)

@@ -71,4 +71,7 @@ Test(scenarios, split_reordered_and_duplicated_segments)
 	run_scenario("pipelining-bdat", "--segment-split --reorder --dup");
 	run_scenario("slow-data", "--reorder --dup");
 	run_scenario("concurrent", "--dup");
+	/* TLS records cut into one-byte server segments, reordered, twice */
+	run_scenario("tls13-pipelining", "--segment-split --reorder --dup");
+	run_scenario("smtps-ptr", "--segment-split");
 }
