@@ -37,10 +37,11 @@ tlsr_fill(const struct tlsr *r, struct tlsr_out *o)
 }
 
 static enum tlsr_ev
-tlsr_stop(struct tlsr *r, size_t n, size_t *used)
+tlsr_stop(struct tlsr *r, size_t n, size_t *used, struct tlsr_out *out)
 {
 	r->bad = true;
 	*used = n;
+	memset(out, 0, sizeof(*out));
 	return TLSR_BAD;
 }
 
@@ -92,7 +93,7 @@ tlsr_feed(struct tlsr *r, const uint8_t *p, size_t n, uint64_t ts_ns, size_t *us
 				r->in_body = false;
 				*used = i;
 				if (r->sslv2 && (r->headlen < 1 || r->head[0] != 1))
-					return tlsr_stop(r, n, used); /* not a CLIENT-HELLO */
+					return tlsr_stop(r, n, used, out); /* not a CLIENT-HELLO */
 				tlsr_fill(r, out);
 				r->hlen = 0;
 				r->sslv2 = false;
@@ -104,7 +105,7 @@ tlsr_feed(struct tlsr *r, const uint8_t *p, size_t n, uint64_t ts_ns, size_t *us
 			uint8_t b = p[i];
 			bool v2 = r->allow_v2 && (b & 0x80);
 			if (!v2 && !tls_type_ok(b))
-				return tlsr_stop(r, n, used);
+				return tlsr_stop(r, n, used, out);
 			r->sslv2 = v2;
 			r->allow_v2 = false;
 			r->first_ns = ts_ns;
@@ -118,7 +119,7 @@ tlsr_feed(struct tlsr *r, const uint8_t *p, size_t n, uint64_t ts_ns, size_t *us
 		if (r->hlen < (r->sslv2 ? 2 : 5))
 			continue;
 		if (!tlsr_header(r))
-			return tlsr_stop(r, n, used);
+			return tlsr_stop(r, n, used, out);
 		if (r->len == 0) {
 			r->in_body = false;
 			*used = i;

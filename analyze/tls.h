@@ -79,7 +79,7 @@ enum tlsr_ev {
 	TLSR_MORE = 0, /* all bytes taken, nothing to report */
 	TLSR_BEGIN,    /* first byte of a record: out->type, out->first_ns */
 	TLSR_END,      /* a whole record: type, len, head, first_ns */
-	TLSR_BAD,      /* not a TLS record: the reader stopped */
+	TLSR_BAD,      /* not a TLS record: the reader stopped (out zeroed) */
 };
 
 struct tlsr_out {

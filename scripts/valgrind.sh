@@ -269,7 +269,7 @@ fi
 
 echo "== valgrind memcheck: $ntests ctest tests, $(grep -c "^l " "$VG_WORK/jobs" || true) live capture, $ncaps captures, $jobs at a time ($b)"
 start=$(date +%s)
-xargs -P "$jobs" -L 1 sh "$src/scripts/valgrind.sh" --job <"$VG_WORK/jobs"
+xargs -r -P "$jobs" -L 1 sh "$src/scripts/valgrind.sh" --job <"$VG_WORK/jobs"
 secs=$(($(date +%s) - start))
 
 fails=$(grep -l "^FAIL" "$VG_WORK"/res/* 2>/dev/null || true)
