@@ -185,6 +185,23 @@ about_of(const struct dispatch *d, const struct mx_addr *sender, const char *qna
  * sessions of another daemon on the same machine may never make that
  * lookup.  0: cannot tell.
  */
+/*
+ * When the session of fs began waiting for a reply, if it is served on
+ * sender's machine and was waiting at ts; else 0.
+ */
+static uint64_t
+wait_on_machine(struct dispatch *d, const struct fstate *fs, const struct mx_addr *sender,
+		uint64_t ts)
+{
+	if (!fs || !fs->sess || !fs->parser)
+		return 0;
+	const struct mx_addr *srv = &fs->sess->server.addr;
+	if (!mx_addr_eq(srv, sender) && !hosts_same_machine(d->hosts, srv, sender))
+		return 0;
+	uint64_t w = fs->ops->waiting_since(fs->parser);
+	return w && w <= ts ? w : 0;
+}
+
 /* a lookup sent this soon after an encrypted request may be tied to it by timing */
 #define TLS_CLAIM_NS 50000000ull /* 50 ms */
 
@@ -204,14 +221,8 @@ tls_claim(struct dispatch *d, const struct mx_addr *sender, uint64_t ts)
 	uint64_t only_w = 0;
 	for (uint32_t i = 0; i < d->mail.n; i++) {
 		struct fstate *fs = d->mail.v[i]->user;
-		if (!fs || !fs->sess || !fs->parser)
-			continue;
-		const struct mx_session *s = fs->sess;
-		if (!mx_addr_eq(&s->server.addr, sender) &&
-		    !hosts_same_machine(d->hosts, &s->server.addr, sender))
-			continue;
-		uint64_t w = fs->ops->waiting_since(fs->parser);
-		if (!w || w > ts)
+		uint64_t w = wait_on_machine(d, fs, sender, ts);
+		if (!w)
 			continue;
 		if (only)
 			return 0;
@@ -256,11 +267,8 @@ owner_of(struct dispatch *d, const struct mx_addr *sender, enum about ab, const 
 			const struct mx_session *s = fs->sess;
 			if (ab == ABOUT_CLIENT && !mx_addr_eq(&s->client.addr, x))
 				continue;
-			if (!mx_addr_eq(&s->server.addr, sender) &&
-			    !hosts_same_machine(d->hosts, &s->server.addr, sender))
-				continue;
-			uint64_t w = fs->ops->waiting_since(fs->parser);
-			if (!w || w > ts)
+			uint64_t w = wait_on_machine(d, fs, sender, ts);
+			if (!w)
 				continue;
 			if (used_has(fs, key)) {
 				if (pend && s->id == MX_OWNER_ID(pend->owner)) {

@@ -148,6 +148,13 @@ enum xkind {
 	X_CLOSE,  /* close_notify only (not emitted) */
 };
 
+/* the kinds emitted as transactions (the others are not waits of the server) */
+static bool
+x_timed(enum xkind k)
+{
+	return k == X_HELLO || k == X_BANNER || k == X_APP;
+}
+
 struct xchg {
 	enum xkind kind;
 	bool answered;
@@ -282,7 +289,7 @@ x_emit(struct tls_timer *t, uint32_t next_len, bool last, enum mx_outcome o, uin
 	struct xchg *x = &t->cur;
 	struct txnq_ent e;
 
-	if (x->kind != X_HELLO && x->kind != X_BANNER && x->kind != X_APP) {
+	if (!x_timed(x->kind)) {
 		memset(x, 0, sizeof(*x));
 		return;
 	}
@@ -588,7 +595,7 @@ tls_timer_pending_since(const struct tls_timer *t)
 	if (!t || t->not_tls || t->desync)
 		return 0;
 	const struct xchg *x = &t->cur;
-	if (x->kind != X_HELLO && x->kind != X_BANNER && x->kind != X_APP)
+	if (!x_timed(x->kind))
 		return 0;
 	/* a held exchange is emitted at the next flight: keep what overlapped it */
 	return x->req_ns;

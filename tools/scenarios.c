@@ -545,23 +545,33 @@ sc_pipelining_bdat(struct gen *g)
 
 /* ---- 15-18: mail inside TLS ---------------------------------------------------------- */
 
+/* Client 192.0.2.n connects from cport at T0: a quick PTR of it, the
+ * greeting, EHLO helo and a successful STARTTLS; TLS comes next. */
+static void
+starttls_open(struct gen *g, struct sess *s, int n, uint16_t cport, const char *helo)
+{
+	struct pw_addr cli = client_n(n);
+	uint64_t t;
+
+	sess_open(s, g, "smtp", &cli, cport, &g->host, 25, T0, LAN_RTT, 0);
+	t = s->req_t + US(400);
+	fast_ptr(g, &t, &cli, n);
+	smtp_greeting_ehlo(s, t, helo);
+	sess_cmd(s, "STARTTLS", "STARTTLS\r\n", sess_fast(s), "220 2.0.0 TLS go ahead\r\n");
+}
+
 /* STARTTLS (TLS 1.2), then the DNSBL lookup of the client at RCPT is never
  * answered: the encrypted RCPT reply comes after 4 s; the content filter
  * holds the encrypted DATA-END 2 s (no network cause). */
 static void
 sc_tls_dnsbl(struct gen *g)
 {
-	struct pw_addr cli = client_n(200);
 	struct truth_slow *sl;
 	struct sess s;
 	uint64_t t;
 	int q;
 
-	sess_open(&s, g, "smtp", &cli, 40401, &g->host, 25, T0, LAN_RTT, 0);
-	t = s.req_t + US(400);
-	fast_ptr(g, &t, &cli, 200);
-	smtp_greeting_ehlo(&s, t, "client.example.org");
-	sess_cmd(&s, "STARTTLS", "STARTTLS\r\n", sess_fast(&s), "220 2.0.0 TLS go ahead\r\n");
+	starttls_open(g, &s, 200, 40401, "client.example.org");
 	tlsgen_handshake(&s, 0, MS(2), 0, NULL);
 	tlsgen_exchange(&s, "EHLO", 26, sess_fast(&s), 160);
 	tlsgen_exchange(&s, "MAIL", 32, sess_fast(&s), 14);
@@ -583,17 +593,12 @@ sc_tls_dnsbl(struct gen *g)
 static void
 sc_tls13_pipelining(struct gen *g)
 {
-	struct pw_addr cli = client_n(201);
 	struct truth_slow *sl;
 	struct sess s;
 	uint64_t t;
 	int q;
 
-	sess_open(&s, g, "smtp", &cli, 40402, &g->host, 25, T0, LAN_RTT, 0);
-	t = s.req_t + US(400);
-	fast_ptr(g, &t, &cli, 201);
-	smtp_greeting_ehlo(&s, t, "pipe13.example.org");
-	sess_cmd(&s, "STARTTLS", "STARTTLS\r\n", sess_fast(&s), "220 2.0.0 TLS go ahead\r\n");
+	starttls_open(g, &s, 201, 40402, "pipe13.example.org");
 	tlsgen_handshake(&s, 1, MS(3), 1, "EHLO pipe13.example.org\r\n");
 	t = s.req_t + US(500);
 	q = dns_unanswered(g, &t, "201.2.0.192.zen.example", DNS_T_A, 1, SEC(2), 0);
@@ -670,12 +675,7 @@ sc_tls_sender(struct gen *g)
 	uint64_t t;
 	int q;
 	{
-		struct pw_addr cli = client_n(204);
-		sess_open(&a, g, "smtp", &cli, 40405, &g->host, 25, T0, LAN_RTT, 0);
-		t = a.req_t + US(400);
-		fast_ptr(g, &t, &cli, 204);
-		smtp_greeting_ehlo(&a, t, "client.example.org");
-		sess_cmd(&a, "STARTTLS", "STARTTLS\r\n", sess_fast(&a), "220 2.0.0 TLS go ahead\r\n");
+		starttls_open(g, &a, 204, 40405, "client.example.org");
 		tlsgen_handshake(&a, 0, MS(2), 0, NULL);
 		tlsgen_exchange(&a, "EHLO", 26, sess_fast(&a), 160);
 		tlsgen_send(&a, 34);

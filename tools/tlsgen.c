@@ -9,6 +9,22 @@
 
 #include "gen.h"
 
+/* the record and handshake headers in b[0..9) of a hello whose body (after
+   them) is hs bytes: record version 3.minor, handshake message type */
+static void
+hello_headers(uint8_t *b, uint8_t minor, uint8_t type, size_t hs)
+{
+	b[0] = 0x16;
+	b[1] = 3;
+	b[2] = minor;
+	b[3] = (uint8_t)((hs + 4) >> 8);
+	b[4] = (uint8_t)(hs + 4);
+	b[5] = type;
+	b[6] = 0;
+	b[7] = (uint8_t)(hs >> 8);
+	b[8] = (uint8_t)hs;
+}
+
 size_t
 tlsgen_client_hello(struct prng *r, uint8_t *b)
 {
@@ -44,15 +60,7 @@ tlsgen_client_hello(struct prng *r, uint8_t *b)
 	for (int i = 0; i < 32; i++)
 		b[o++] = (uint8_t)prng_next(r);
 	hs = o - 9;
-	b[0] = 0x16;
-	b[1] = 3;
-	b[2] = 1;
-	b[3] = (uint8_t)((hs + 4) >> 8);
-	b[4] = (uint8_t)(hs + 4);
-	b[5] = 1;
-	b[6] = 0;
-	b[7] = (uint8_t)(hs >> 8);
-	b[8] = (uint8_t)hs;
+	hello_headers(b, 1, 1, hs);
 	return o;
 }
 
@@ -90,15 +98,7 @@ tlsgen_server_hello(struct prng *r, uint8_t *b, const uint8_t *client_sid, int v
 		o += sizeof(ext12);
 	}
 	hs = o - 9;
-	b[0] = 0x16;
-	b[1] = 3;
-	b[2] = 3;
-	b[3] = (uint8_t)((hs + 4) >> 8);
-	b[4] = (uint8_t)(hs + 4);
-	b[5] = 2;
-	b[6] = 0;
-	b[7] = (uint8_t)(hs >> 8);
-	b[8] = (uint8_t)hs;
+	hello_headers(b, 3, 2, hs);
 	if (v13) {
 		/* middlebox-compatibility ChangeCipherSpec */
 		static const uint8_t ccs[] = {0x14, 0x03, 0x03, 0x00, 0x01, 0x01};

@@ -1,6 +1,7 @@
 /* mxscript.c - scripted replays through a stream parser (see mxscript.h). */
 #include "mxscript.h"
 
+#include <criterion/criterion.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -233,4 +234,44 @@ mxs_dump(const struct mxs_result *r)
 	        " msgs=%u\n",
 	        mx_outcome_str(r->sess.outcome), r->sess.tls, r->sess.banner_host, r->sess.helo,
 	        r->sess.sender_domain, r->sess.n_rcpt_domains, r->sess.bytes_in, r->sess.messages);
+}
+
+void
+mxs_check_splits(const struct proto_parser_ops *ops, const struct mxs_step *steps, size_t n,
+                 struct mxs_result *ref)
+{
+	char why[400];
+	struct mxs_result r;
+
+	cr_assert(mxs_run(ops, steps, n, MXS_WHOLE, 0, true, ref));
+	cr_assert_eq(ref->bad_session_ptr, 0);
+	cr_assert_eq(ref->other_events, 0);
+	size_t max = mxs_max_len(steps, n);
+	for (size_t k = 1; k < max; k++) {
+		cr_assert(mxs_run(ops, steps, n, MXS_AT, k, true, &r));
+		if (!mxs_result_eq(ref, &r, why, sizeof(why))) {
+			mxs_dump(ref);
+			mxs_dump(&r);
+			cr_assert_fail("cut at %zu: %s", k, why);
+		}
+		mxs_result_free(&r);
+	}
+	for (size_t k = 1; k <= 7; k++) {
+		cr_assert(mxs_run(ops, steps, n, MXS_CHUNKS, k, k == 1, &r));
+		if (!mxs_result_eq(ref, &r, why, sizeof(why))) {
+			mxs_dump(ref);
+			mxs_dump(&r);
+			cr_assert_fail("chunks of %zu: %s", k, why);
+		}
+		mxs_result_free(&r);
+	}
+}
+
+void
+mxs_expect_n(const struct mxs_result *r, size_t n)
+{
+	if (r->n != n) {
+		mxs_dump(r);
+		cr_assert_fail("%zu events, want %zu", r->n, n);
+	}
 }

@@ -97,4 +97,14 @@ int mxs_find(const struct mxs_result *r, const char *command, size_t from);
 /* Prints the events (for failing tests). */
 void mxs_dump(const struct mxs_result *r);
 
+/*
+ * Criterion checks: runs the script whole (leaving the reference in *ref),
+ * then cut at every offset of every data step, then in chunks of 1..7
+ * bytes, in guard-page buffers, and asserts identical events each time.
+ */
+void mxs_check_splits(const struct proto_parser_ops *ops, const struct mxs_step *steps, size_t n,
+                      struct mxs_result *ref);
+/* Asserts r has n transactions (dumps it when not). */
+void mxs_expect_n(const struct mxs_result *r, size_t n);
+
 #endif

@@ -86,8 +86,10 @@ session(struct mx_session *s, const char *client, const char *server)
 	s->server.port = 25;
 }
 
+/* a transaction; guess "" and code "220" for a clear-text one */
 static uint64_t
-txn(const struct mx_session *s, const char *cmd, uint64_t req, uint64_t rep)
+txn_g(const struct mx_session *s, const char *cmd, const char *guess, const char *code,
+      uint64_t req, uint64_t rep)
 {
 	struct mx_event ev;
 	memset(&ev, 0, sizeof(ev));
@@ -96,16 +98,24 @@ txn(const struct mx_session *s, const char *cmd, uint64_t req, uint64_t rep)
 	ev.u.txn.id = ++ids.txn;
 	ev.u.txn.session_id = s->id;
 	strcpy(ev.u.txn.command, cmd);
+	strcpy(ev.u.txn.guess, guess);
 	ev.u.txn.request_ns = req;
 	ev.u.txn.reply_ns = rep;
-	strcpy(ev.u.txn.reply_code, "220");
+	strcpy(ev.u.txn.reply_code, code);
 	corr_event(c, &ev);
 	return ev.u.txn.id;
 }
 
 static uint64_t
-dns(const char *client, const char *server, const char *qname, uint16_t qtype, uint64_t ts,
-    uint64_t resp, enum mx_dns_outcome oc, const char *answers)
+txn(const struct mx_session *s, const char *cmd, uint64_t req, uint64_t rep)
+{
+	return txn_g(s, cmd, "", "220", req, rep);
+}
+
+/* a query, made for session owner (0 = cannot tell) */
+static uint64_t
+dns_o(const char *client, const char *server, const char *qname, uint16_t qtype, uint64_t ts,
+      uint64_t resp, enum mx_dns_outcome oc, const char *answers, uint64_t owner)
 {
 	struct mx_event ev;
 	memset(&ev, 0, sizeof(ev));
@@ -125,8 +135,16 @@ dns(const char *client, const char *server, const char *qname, uint16_t qtype, u
 	q->rcode = resp ? 0 : -1;
 	if (answers)
 		strcpy(q->answers, answers);
+	q->owner = owner;
 	corr_event(c, &ev);
 	return q->id;
+}
+
+static uint64_t
+dns(const char *client, const char *server, const char *qname, uint16_t qtype, uint64_t ts,
+    uint64_t resp, enum mx_dns_outcome oc, const char *answers)
+{
+	return dns_o(client, server, qname, qtype, ts, resp, oc, answers, 0);
 }
 
 static uint64_t
@@ -1016,39 +1034,14 @@ Test(correlate, upstream_hops_of_a_resolver_on_the_wire)
 static uint64_t
 tls_txn(const struct mx_session *s, const char *guess, uint64_t req, uint64_t rep)
 {
-	struct mx_event ev;
-	memset(&ev, 0, sizeof(ev));
-	ev.type = EV_TXN;
-	ev.session = s;
-	ev.u.txn.id = ++ids.txn;
-	ev.u.txn.session_id = s->id;
-	strcpy(ev.u.txn.command, "TLS");
-	strcpy(ev.u.txn.guess, guess);
-	ev.u.txn.request_ns = req;
-	ev.u.txn.reply_ns = rep;
-	corr_event(c, &ev);
-	return ev.u.txn.id;
+	return txn_g(s, "TLS", guess, "", req, rep);
 }
 
+/* an unanswered lookup of the host 192.0.2.10, made for owner */
 static void
 owned_dns(const char *qname, uint16_t qtype, uint64_t ts, uint64_t owner)
 {
-	struct mx_event ev;
-	memset(&ev, 0, sizeof(ev));
-	ev.type = EV_DNS;
-	struct mx_dns *q = &ev.u.dns;
-	q->id = ++ids.dns;
-	q->ts_ns = q->last_send_ns = ts;
-	q->client.addr = A("192.0.2.10");
-	q->client.port = 33333;
-	q->server.addr = A("198.51.100.53");
-	q->server.port = 53;
-	strcpy(q->qname, qname);
-	q->qtype = qtype;
-	q->outcome = MXD_UNANSWERED;
-	q->rcode = -1;
-	q->owner = owner;
-	corr_event(c, &ev);
+	dns_o("192.0.2.10", "198.51.100.53", qname, qtype, ts, 0, MXD_UNANSWERED, NULL, owner);
 }
 
 Test(correlate, inside_tls_a_lookup_tied_by_timing)

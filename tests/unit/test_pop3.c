@@ -11,44 +11,6 @@
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
 static void
-check_splits(const struct mxs_step *steps, size_t n, struct mxs_result *ref)
-{
-	char why[400];
-	struct mxs_result r;
-
-	cr_assert(mxs_run(&pop3_parser_ops, steps, n, MXS_WHOLE, 0, true, ref));
-	cr_assert_eq(ref->bad_session_ptr, 0);
-	size_t max = mxs_max_len(steps, n);
-	for (size_t k = 1; k < max; k++) {
-		cr_assert(mxs_run(&pop3_parser_ops, steps, n, MXS_AT, k, true, &r));
-		if (!mxs_result_eq(ref, &r, why, sizeof(why))) {
-			mxs_dump(ref);
-			mxs_dump(&r);
-			cr_assert_fail("cut at %zu: %s", k, why);
-		}
-		mxs_result_free(&r);
-	}
-	for (size_t k = 1; k <= 7; k++) {
-		cr_assert(mxs_run(&pop3_parser_ops, steps, n, MXS_CHUNKS, k, k == 1, &r));
-		if (!mxs_result_eq(ref, &r, why, sizeof(why))) {
-			mxs_dump(ref);
-			mxs_dump(&r);
-			cr_assert_fail("chunks of %zu: %s", k, why);
-		}
-		mxs_result_free(&r);
-	}
-}
-
-static void
-expect_n(const struct mxs_result *r, size_t n)
-{
-	if (r->n != n) {
-		mxs_dump(r);
-		cr_assert_fail("%zu events, want %zu", r->n, n);
-	}
-}
-
-static void
 expect(const struct mxs_result *r, size_t i, const char *cmd, const char *arg, double req_ms,
        double rep_ms, const char *code, enum mx_outcome o)
 {
@@ -104,9 +66,9 @@ static const struct mxs_step session[] = {
 Test(pop3, full_session)
 {
 	struct mxs_result r;
-	check_splits(session, N(session), &r);
+	mxs_check_splits(&pop3_parser_ops, session, N(session), &r);
 
-	expect_n(&r, 16);
+	mxs_expect_n(&r, 16);
 	expect(&r, 0, "GREETING", "", 0, 120000, "+OK", MXO_OK);
 	expect(&r, 1, "CAPA", "", 120010, 120011, "+OK", MXO_OK);
 	cr_assert_str_eq(r.txn[1].reply_text, "Capability list follows");
@@ -165,9 +127,9 @@ static const struct mxs_step auth[] = {
 Test(pop3, apop_and_auth_redacted)
 {
 	struct mxs_result r;
-	check_splits(auth, N(auth), &r);
+	mxs_check_splits(&pop3_parser_ops, auth, N(auth), &r);
 
-	expect_n(&r, 8);
+	mxs_expect_n(&r, 8);
 	cr_assert_str_eq(r.sess.banner_host, "pop3");
 	expect(&r, 1, "APOP", "mrose ***", 2, 3, "-ERR", MXO_OK);
 	expect(&r, 2, "AUTH", "", 4, 5, "+OK", MXO_OK);
@@ -205,9 +167,9 @@ static const struct mxs_step stls[] = {
 Test(pop3, stls_stops_parsing)
 {
 	struct mxs_result r;
-	check_splits(stls, N(stls), &r);
+	mxs_check_splits(&pop3_parser_ops, stls, N(stls), &r);
 	/* after the record, "+OK" is no TLS: the TLS timer stops there (tls.h) */
-	expect_n(&r, 3);
+	mxs_expect_n(&r, 3);
 	expect(&r, 1, "STLS", "", 2, 3, "+OK", MXO_OK);
 	cr_assert_str_eq(r.txn[2].command, "TLS-HELLO");
 	cr_assert_eq(r.txn[2].outcome, MXO_INCOMPLETE);
@@ -228,8 +190,8 @@ static const struct mxs_step greet_abort[] = {
 Test(pop3, client_gives_up_before_greeting)
 {
 	struct mxs_result r;
-	check_splits(greet_abort, N(greet_abort), &r);
-	expect_n(&r, 1);
+	mxs_check_splits(&pop3_parser_ops, greet_abort, N(greet_abort), &r);
+	mxs_expect_n(&r, 1);
 	expect(&r, 0, "GREETING", "", 0, 0, "", MXO_CLIENT_ABORT);
 	cr_assert_eq(r.txn[0].end_ns, MS(60000));
 	cr_assert_eq(r.sess.outcome, MXO_CLIENT_ABORT);
@@ -246,8 +208,8 @@ static const struct mxs_step retr_cut[] = {
 Test(pop3, retr_cut_by_server)
 {
 	struct mxs_result r;
-	check_splits(retr_cut, N(retr_cut), &r);
-	expect_n(&r, 3);
+	mxs_check_splits(&pop3_parser_ops, retr_cut, N(retr_cut), &r);
+	mxs_expect_n(&r, 3);
 	expect(&r, 1, "RETR", "1", 2, 3, "+OK", MXO_SERVER_CLOSE);
 	cr_assert_eq(r.txn[1].size, 14);
 	cr_assert_eq(r.txn[1].end_ns, MS(4));
@@ -267,8 +229,8 @@ static const struct mxs_step mid_cmd[] = {
 Test(pop3, capture_ends_mid_command)
 {
 	struct mxs_result r;
-	check_splits(mid_cmd, N(mid_cmd), &r);
-	expect_n(&r, 2);
+	mxs_check_splits(&pop3_parser_ops, mid_cmd, N(mid_cmd), &r);
+	mxs_expect_n(&r, 2);
 	cr_assert_eq(r.sess.outcome, MXO_INCOMPLETE);
 	mxs_result_free(&r);
 }
@@ -297,8 +259,8 @@ static const struct mxs_step gaps[] = {
 Test(pop3, gaps_resync)
 {
 	struct mxs_result r;
-	check_splits(gaps, N(gaps), &r);
-	expect_n(&r, 7);
+	mxs_check_splits(&pop3_parser_ops, gaps, N(gaps), &r);
+	mxs_expect_n(&r, 7);
 	expect(&r, 3, "RETR", "1", 6, 7, "+OK", MXO_INCOMPLETE);
 	cr_assert_eq(r.txn[3].size, 6 + 100000);
 	/* after the gap the body's "+OK not a status" line ends the resync
@@ -330,7 +292,7 @@ Test(pop3, megabyte_line_resyncs)
 	};
 	struct mxs_result r;
 	cr_assert(mxs_run(&pop3_parser_ops, st, N(st), MXS_CHUNKS, 1460, true, &r));
-	expect_n(&r, 3);
+	mxs_expect_n(&r, 3);
 	expect(&r, 1, "UUUUUUUUUUUUUUU", "", 2, 3, "-ERR", MXO_OK);
 	expect(&r, 2, "NOOP", "", 2, 3, "+OK", MXO_OK);
 	mxs_result_free(&r);

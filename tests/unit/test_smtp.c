@@ -10,50 +10,6 @@
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
-/*
- * Runs the script whole (reference), then cut at every offset of every
- * data step, then in chunks of 1..7 bytes, all in guard-page buffers, and
- * asserts identical events.  Leaves the reference in *ref.
- */
-static void
-check_splits(const struct mxs_step *steps, size_t n, struct mxs_result *ref)
-{
-	char why[400];
-	struct mxs_result r;
-
-	cr_assert(mxs_run(&smtp_parser_ops, steps, n, MXS_WHOLE, 0, true, ref));
-	cr_assert_eq(ref->bad_session_ptr, 0);
-	cr_assert_eq(ref->other_events, 0);
-	size_t max = mxs_max_len(steps, n);
-	for (size_t k = 1; k < max; k++) {
-		cr_assert(mxs_run(&smtp_parser_ops, steps, n, MXS_AT, k, true, &r));
-		if (!mxs_result_eq(ref, &r, why, sizeof(why))) {
-			mxs_dump(ref);
-			mxs_dump(&r);
-			cr_assert_fail("cut at %zu: %s", k, why);
-		}
-		mxs_result_free(&r);
-	}
-	for (size_t k = 1; k <= 7; k++) {
-		cr_assert(mxs_run(&smtp_parser_ops, steps, n, MXS_CHUNKS, k, k == 1, &r));
-		if (!mxs_result_eq(ref, &r, why, sizeof(why))) {
-			mxs_dump(ref);
-			mxs_dump(&r);
-			cr_assert_fail("chunks of %zu: %s", k, why);
-		}
-		mxs_result_free(&r);
-	}
-}
-
-static void
-expect_n(const struct mxs_result *r, size_t n)
-{
-	if (r->n != n) {
-		mxs_dump(r);
-		cr_assert_fail("%zu events, want %zu", r->n, n);
-	}
-}
-
 static double
 lat_ms(const struct mx_txn *t)
 {
@@ -113,9 +69,9 @@ static const struct mxs_step exim[] = {
 Test(smtp, exim_pipelining_session)
 {
 	struct mxs_result r;
-	check_splits(exim, N(exim), &r);
+	mxs_check_splits(&smtp_parser_ops, exim, N(exim), &r);
 
-	expect_n(&r, 9);
+	mxs_expect_n(&r, 9);
 	expect(&r, 0, "GREETING", "", 0, 1500, "220", MXO_OK);
 	expect(&r, 1, "EHLO", "Client.Good.Example", 1510, 1530, "250", MXO_OK);
 	cr_assert_str_eq(r.txn[1].reply_text,
@@ -167,9 +123,9 @@ static const struct mxs_step bdat[] = {
 Test(smtp, bdat_chunks)
 {
 	struct mxs_result r;
-	check_splits(bdat, N(bdat), &r);
+	mxs_check_splits(&smtp_parser_ops, bdat, N(bdat), &r);
 
-	expect_n(&r, 7);
+	mxs_expect_n(&r, 7);
 	expect(&r, 0, "GREETING", "", 0, 100, "220", MXO_OK);
 	cr_assert_str_eq(r.txn[0].reply_text, "mx.example.org ESMTP");
 	expect(&r, 2, "MAIL", "FROM:<>", 120, 130, "250", MXO_OK);
@@ -219,9 +175,9 @@ static const struct mxs_step auth[] = {
 Test(smtp, auth_plain_login_redacted)
 {
 	struct mxs_result r;
-	check_splits(auth, N(auth), &r);
+	mxs_check_splits(&smtp_parser_ops, auth, N(auth), &r);
 
-	expect_n(&r, 9);
+	mxs_expect_n(&r, 9);
 	expect(&r, 2, "AUTH", "PLAIN ***", 30, 530, "535", MXO_OK);
 	expect(&r, 3, "AUTH", "LOGIN", 540, 541, "334", MXO_OK);
 	cr_assert_str_eq(r.txn[3].reply_text, "", "SASL challenges are not kept");
@@ -263,9 +219,9 @@ static const struct mxs_step starttls[] = {
 Test(smtp, starttls_stops_parsing)
 {
 	struct mxs_result r;
-	check_splits(starttls, N(starttls), &r);
+	mxs_check_splits(&smtp_parser_ops, starttls, N(starttls), &r);
 
-	expect_n(&r, 3);
+	mxs_expect_n(&r, 3);
 	expect(&r, 2, "STARTTLS", "", 8, 9, "220", MXO_OK);
 	cr_assert(r.sess.tls);
 	cr_assert_str_eq(r.sess.sender_domain, "");
@@ -290,9 +246,9 @@ static const struct mxs_step s421[] = {
 Test(smtp, reply_421_closes)
 {
 	struct mxs_result r;
-	check_splits(s421, N(s421), &r);
+	mxs_check_splits(&smtp_parser_ops, s421, N(s421), &r);
 
-	expect_n(&r, 5);
+	mxs_expect_n(&r, 5);
 	expect(&r, 2, "MAIL", NULL, 8, 20008, "421", MXO_SERVER_CLOSE);
 	expect(&r, 3, "RCPT", NULL, 8, 0, "", MXO_SERVER_CLOSE);
 	cr_assert_eq(r.txn[3].end_ns, MS(20008));
@@ -313,9 +269,9 @@ static const struct mxs_step oe_abort[] = {
 Test(smtp, client_abort_before_greeting)
 {
 	struct mxs_result r;
-	check_splits(oe_abort, N(oe_abort), &r);
+	mxs_check_splits(&smtp_parser_ops, oe_abort, N(oe_abort), &r);
 
-	expect_n(&r, 1);
+	mxs_expect_n(&r, 1);
 	expect(&r, 0, "GREETING", "", 0, 0, "", MXO_CLIENT_ABORT);
 	cr_assert_eq(r.txn[0].end_ns, MS(60000));
 	cr_assert_eq(r.txn[0].end_ns - r.txn[0].request_ns, MS(60000), "the wait is computable");
@@ -331,8 +287,8 @@ static const struct mxs_step rst_no_greeting[] = {
 Test(smtp, client_rst_before_greeting)
 {
 	struct mxs_result r;
-	check_splits(rst_no_greeting, N(rst_no_greeting), &r);
-	expect_n(&r, 1);
+	mxs_check_splits(&smtp_parser_ops, rst_no_greeting, N(rst_no_greeting), &r);
+	mxs_expect_n(&r, 1);
 	expect(&r, 0, "GREETING", "", 0, 0, "", MXO_CLIENT_ABORT);
 	cr_assert_eq(r.txn[0].end_ns, MS(30000));
 	mxs_result_free(&r);
@@ -351,8 +307,8 @@ static const struct mxs_step mid_cmd[] = {
 Test(smtp, client_abort_mid_command)
 {
 	struct mxs_result r;
-	check_splits(mid_cmd, N(mid_cmd), &r);
-	expect_n(&r, 2);
+	mxs_check_splits(&smtp_parser_ops, mid_cmd, N(mid_cmd), &r);
+	mxs_expect_n(&r, 2);
 	expect(&r, 1, "HELO", "c.example", 6, 7, "250", MXO_OK);
 	cr_assert_eq(r.sess.outcome, MXO_CLIENT_ABORT);
 	mxs_result_free(&r);
@@ -370,8 +326,8 @@ static const struct mxs_step wait_abort[] = {
 Test(smtp, client_abort_while_waiting)
 {
 	struct mxs_result r;
-	check_splits(wait_abort, N(wait_abort), &r);
-	expect_n(&r, 3);
+	mxs_check_splits(&smtp_parser_ops, wait_abort, N(wait_abort), &r);
+	mxs_expect_n(&r, 3);
 	expect(&r, 2, "MAIL", NULL, 8, 0, "", MXO_CLIENT_ABORT);
 	cr_assert_eq(r.txn[2].end_ns, MS(20008));
 	cr_assert_eq(r.sess.outcome, MXO_CLIENT_ABORT);
@@ -386,8 +342,8 @@ static const struct mxs_step quit_fin[] = {
 Test(smtp, quit_then_fin_is_normal)
 {
 	struct mxs_result r;
-	check_splits(quit_fin, N(quit_fin), &r);
-	expect_n(&r, 3);
+	mxs_check_splits(&smtp_parser_ops, quit_fin, N(quit_fin), &r);
+	mxs_expect_n(&r, 3);
 	expect(&r, 1, "RSET", "", 6, 8, "250", MXO_OK);
 	expect(&r, 2, "QUIT", "", 6, 8, "221", MXO_OK);
 	cr_assert_eq(r.sess.outcome, MXO_OK);
@@ -404,8 +360,8 @@ static const struct mxs_step cap_end[] = {
 Test(smtp, capture_end_incomplete)
 {
 	struct mxs_result r;
-	check_splits(cap_end, N(cap_end), &r);
-	expect_n(&r, 2);
+	mxs_check_splits(&smtp_parser_ops, cap_end, N(cap_end), &r);
+	mxs_expect_n(&r, 2);
 	expect(&r, 1, "EHLO", "c", 6, 0, "", MXO_INCOMPLETE);
 	cr_assert_eq(r.txn[1].end_ns, MS(9));
 	cr_assert_eq(r.sess.outcome, MXO_INCOMPLETE);
@@ -426,8 +382,8 @@ static const struct mxs_step empty_body[] = {
 Test(smtp, empty_body)
 {
 	struct mxs_result r;
-	check_splits(empty_body, N(empty_body), &r);
-	expect_n(&r, 6);
+	mxs_check_splits(&smtp_parser_ops, empty_body, N(empty_body), &r);
+	mxs_expect_n(&r, 6);
 	expect(&r, 4, "DATA-END", "", 4, 5, "250", MXO_OK);
 	cr_assert_eq(r.txn[4].size, 0);
 	expect(&r, 5, "QUIT", "", 4, 5, "221", MXO_OK);
@@ -447,8 +403,8 @@ static const struct mxs_step refused_data[] = {
 Test(smtp, refused_data_returns_to_commands)
 {
 	struct mxs_result r;
-	check_splits(refused_data, N(refused_data), &r);
-	expect_n(&r, 5);
+	mxs_check_splits(&smtp_parser_ops, refused_data, N(refused_data), &r);
+	mxs_expect_n(&r, 5);
 	expect(&r, 3, "DATA", "", 2, 3, "554", MXO_OK);
 	expect(&r, 4, "QUIT", "", 4, 5, "221", MXO_OK);
 	cr_assert_eq(r.sess.messages, 0);
@@ -465,8 +421,8 @@ static const struct mxs_step body_cut[] = {
 Test(smtp, body_cut_by_client)
 {
 	struct mxs_result r;
-	check_splits(body_cut, N(body_cut), &r);
-	expect_n(&r, 3);
+	mxs_check_splits(&smtp_parser_ops, body_cut, N(body_cut), &r);
+	mxs_expect_n(&r, 3);
 	expect(&r, 2, "DATA-END", "", 4, 0, "", MXO_CLIENT_ABORT);
 	cr_assert_eq(r.txn[2].size, 24);
 	cr_assert_eq(r.sess.outcome, MXO_CLIENT_ABORT);
@@ -489,8 +445,8 @@ static const struct mxs_step odd[] = {
 Test(smtp, verbs_and_arguments)
 {
 	struct mxs_result r;
-	check_splits(odd, N(odd), &r);
-	expect_n(&r, 7);
+	mxs_check_splits(&smtp_parser_ops, odd, N(odd), &r);
+	mxs_expect_n(&r, 7);
 	expect(&r, 1, "XCLIENT", "NAME=foo", 2, 3, "550", MXO_OK);
 	expect(&r, 2, "VERYLONGUNKNOWN", NULL, 2, 3, "500", MXO_OK);
 	cr_assert_eq(strlen(r.txn[2].command), 15);
@@ -520,7 +476,7 @@ Test(smtp, pipelining_overflow_is_graceful)
 	struct mxs_result r;
 	cr_assert(mxs_run(&smtp_parser_ops, st, N(st), MXS_WHOLE, 0, true, &r));
 	/* 64 queued at most (the greeting was answered first) */
-	expect_n(&r, 1 + 64);
+	mxs_expect_n(&r, 1 + 64);
 	for (size_t i = 1; i < r.n; i++)
 		cr_assert_eq(r.txn[i].outcome, MXO_OK);
 	mxs_result_free(&r);
@@ -546,7 +502,7 @@ Test(smtp, megabyte_lines_resync)
 	struct mxs_result r, r2;
 	char why[200];
 	cr_assert(mxs_run(&smtp_parser_ops, st, N(st), MXS_WHOLE, 0, true, &r));
-	expect_n(&r, 3);
+	mxs_expect_n(&r, 3);
 	expect(&r, 1, "XXXXXXXXXXXXXXX", "", 2, 3, "500", MXO_OK);
 	cr_assert_eq(strlen(r.txn[1].reply_text), 127);
 	expect(&r, 2, "NOOP", "", 2, 3, "250", MXO_OK);
@@ -581,8 +537,8 @@ static const struct mxs_step gaps[] = {
 Test(smtp, gaps_resync)
 {
 	struct mxs_result r;
-	check_splits(gaps, N(gaps), &r);
-	expect_n(&r, 7);
+	mxs_check_splits(&smtp_parser_ops, gaps, N(gaps), &r);
+	mxs_expect_n(&r, 7);
 	expect(&r, 1, "EHLO", "c.example", 2, 5, "250", MXO_INCOMPLETE);
 	expect(&r, 2, "MAIL", "", 3, 7, "250", MXO_INCOMPLETE);
 	expect(&r, 3, "RCPT", "TO:<r@d.example>", 4, 7, "250", MXO_OK);
@@ -610,7 +566,7 @@ static const struct mxs_step gap_auth[] = {
 Test(smtp, gap_during_auth_never_leaks)
 {
 	struct mxs_result r;
-	check_splits(gap_auth, N(gap_auth), &r);
+	mxs_check_splits(&smtp_parser_ops, gap_auth, N(gap_auth), &r);
 	cr_assert_not(mxs_leaks(&r, LOGIN_USER));
 	cr_assert_not(mxs_leaks(&r, LOGIN_PASS));
 	cr_assert_not(mxs_leaks(&r, "czNj"));

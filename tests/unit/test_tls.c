@@ -57,45 +57,6 @@ rec_text(struct buf *o, uint8_t t, uint8_t b0, const char *text)
 		MXS_DATA, (d), MS(t), (const char *)(bf)->b, (bf)->n, 0, MXE_CAPTURE_END           \
 	}
 
-static void
-check_splits(const struct proto_parser_ops *ops, const struct mxs_step *steps, size_t n,
-             struct mxs_result *ref)
-{
-	char why[400];
-	struct mxs_result r;
-
-	cr_assert(mxs_run(ops, steps, n, MXS_WHOLE, 0, true, ref));
-	cr_assert_eq(ref->other_events, 0);
-	size_t max = mxs_max_len(steps, n);
-	for (size_t k = 1; k < max; k++) {
-		cr_assert(mxs_run(ops, steps, n, MXS_AT, k, false, &r));
-		if (!mxs_result_eq(ref, &r, why, sizeof(why))) {
-			mxs_dump(ref);
-			mxs_dump(&r);
-			cr_assert_fail("cut at %zu: %s", k, why);
-		}
-		mxs_result_free(&r);
-	}
-	for (size_t k = 1; k <= 5; k++) {
-		cr_assert(mxs_run(ops, steps, n, MXS_CHUNKS, k, k == 1, &r));
-		if (!mxs_result_eq(ref, &r, why, sizeof(why))) {
-			mxs_dump(ref);
-			mxs_dump(&r);
-			cr_assert_fail("chunks of %zu: %s", k, why);
-		}
-		mxs_result_free(&r);
-	}
-}
-
-static void
-expect_n(const struct mxs_result *r, size_t n)
-{
-	if (r->n != n) {
-		mxs_dump(r);
-		cr_assert_fail("%zu events, want %zu", r->n, n);
-	}
-}
-
 /* txn i: command, guess, request and reply ms (reply 0 = none), outcome */
 static void
 expect_tls(const struct mxs_result *r, size_t i, const char *cmd, const char *guess,
@@ -301,8 +262,8 @@ Test(tls, starttls_tls12_exchanges_are_timed)
 	    END(4034, MXE_CLIENT_FIN),
 	};
 	struct mxs_result r;
-	check_splits(&smtp_parser_ops, steps, N(steps), &r);
-	expect_n(&r, 10);
+	mxs_check_splits(&smtp_parser_ops, steps, N(steps), &r);
+	mxs_expect_n(&r, 10);
 	expect_tls(&r, 3, "TLS-HELLO", "", 10, 11, MXO_OK);
 	cr_assert_str_eq(r.txn[3].reply_text, "ServerHello");
 	expect_tls(&r, 4, "TLS", "EHLO", 20, 21, MXO_OK);
@@ -334,8 +295,8 @@ Test(tls, client_gives_up_inside_tls)
 	    END(30020, MXE_CLIENT_FIN),        END(30021, MXE_SERVER_FIN),
 	};
 	struct mxs_result r;
-	check_splits(&smtp_parser_ops, steps, N(steps), &r);
-	expect_n(&r, 4);
+	mxs_check_splits(&smtp_parser_ops, steps, N(steps), &r);
+	mxs_expect_n(&r, 4);
 	expect_tls(&r, 3, "TLS", "EHLO", 20, 0, MXO_CLIENT_ABORT);
 	cr_assert_eq(r.txn[3].end_ns, MS(30020));
 	cr_assert_eq(r.sess.outcome, MXO_CLIENT_ABORT);
@@ -371,8 +332,8 @@ Test(tls, tls13_ticket_is_not_the_reply)
 	    END(2017, MXE_SERVER_FIN),
 	};
 	struct mxs_result r;
-	check_splits(&smtp_parser_ops, steps, N(steps), &r);
-	expect_n(&r, 5);
+	mxs_check_splits(&smtp_parser_ops, steps, N(steps), &r);
+	mxs_expect_n(&r, 5);
 	expect_tls(&r, 2, "TLS-HELLO", "", 10, 11, MXO_OK);
 	cr_assert_str_eq(r.txn[2].reply_text, "ServerHello, TLS 1.3");
 	expect_tls(&r, 3, "TLS", "EHLO", 12, 2012, MXO_OK);
@@ -401,8 +362,8 @@ Test(tls, port465_slow_server_hello_and_banner)
 	    END(4021, MXE_CLIENT_FIN),
 	};
 	struct mxs_result r;
-	check_splits(&smtps_parser_ops, steps, N(steps), &r);
-	expect_n(&r, 4);
+	mxs_check_splits(&smtps_parser_ops, steps, N(steps), &r);
+	mxs_expect_n(&r, 4);
 	expect_tls(&r, 0, "TLS-HELLO", "", 10, 4010, MXO_OK);
 	expect_tls(&r, 1, "TLS", "GREETING", 4012, 4015, MXO_OK);
 	cr_assert_str_eq(r.txn[1].argument, "handshake end");
@@ -427,8 +388,8 @@ Test(tls, port995_tls13_banner_after_tickets)
 	    END(3016, MXE_SERVER_FIN),
 	};
 	struct mxs_result r;
-	check_splits(&pop3s_parser_ops, steps, N(steps), &r);
-	expect_n(&r, 3);
+	mxs_check_splits(&pop3s_parser_ops, steps, N(steps), &r);
+	mxs_expect_n(&r, 3);
 	expect_tls(&r, 0, "TLS-HELLO", "", 10, 11, MXO_OK);
 	expect_tls(&r, 1, "TLS", "GREETING", 12, 3012, MXO_OK);
 	expect_tls(&r, 2, "TLS", "QUIT", 3013, 3014, MXO_OK);
@@ -450,8 +411,8 @@ Test(tls, handshake_alert)
 	    END(13, MXE_CLIENT_FIN),
 	};
 	struct mxs_result r;
-	check_splits(&smtps_parser_ops, steps, N(steps), &r);
-	expect_n(&r, 1);
+	mxs_check_splits(&smtps_parser_ops, steps, N(steps), &r);
+	mxs_expect_n(&r, 1);
 	expect_tls(&r, 0, "TLS-HELLO", "", 10, 11, MXO_OK);
 	cr_assert_str_eq(r.txn[0].reply_code, "alert");
 	cr_assert_str_eq(r.txn[0].reply_text, "fatal alert 40 handshake_failure");
@@ -468,8 +429,8 @@ Test(tls, client_hello_never_answered)
 	    END(60011, MXE_SERVER_RST),
 	};
 	struct mxs_result r;
-	check_splits(&smtps_parser_ops, steps, N(steps), &r);
-	expect_n(&r, 1);
+	mxs_check_splits(&smtps_parser_ops, steps, N(steps), &r);
+	mxs_expect_n(&r, 1);
 	expect_tls(&r, 0, "TLS-HELLO", "", 10, 0, MXO_CLIENT_ABORT);
 	cr_assert_eq(r.txn[0].end_ns, MS(60010));
 	cr_assert_eq(r.sess.outcome, MXO_TLS_UNANSWERED, "%s", mx_outcome_str(r.sess.outcome));
@@ -485,8 +446,8 @@ Test(tls, handshake_cut_is_a_failure)
 	    END(12, MXE_CLIENT_RST),
 	};
 	struct mxs_result r;
-	check_splits(&smtps_parser_ops, steps, N(steps), &r);
-	expect_n(&r, 1);
+	mxs_check_splits(&smtps_parser_ops, steps, N(steps), &r);
+	mxs_expect_n(&r, 1);
 	cr_assert_eq(r.sess.outcome, MXO_TLS_FAILED, "%s", mx_outcome_str(r.sess.outcome));
 	mxs_result_free(&r);
 }
@@ -503,8 +464,8 @@ Test(tls, garbage_after_starttls)
 	    END(13, MXE_CLIENT_FIN),
 	};
 	struct mxs_result r;
-	check_splits(&smtp_parser_ops, steps, N(steps), &r);
-	expect_n(&r, 2);
+	mxs_check_splits(&smtp_parser_ops, steps, N(steps), &r);
+	mxs_expect_n(&r, 2);
 	cr_assert_str_eq(r.txn[1].command, "STARTTLS");
 	cr_assert_eq(r.sess.outcome, MXO_TLS_FAILED, "%s", mx_outcome_str(r.sess.outcome));
 	cr_assert_str_eq(r.sess.helo, "", "bytes after STARTTLS are never SMTP");
@@ -521,8 +482,8 @@ Test(tls, gap_stops_timing)
 	    END(24, MXE_CLIENT_FIN),  END(25, MXE_SERVER_FIN),
 	};
 	struct mxs_result r;
-	check_splits(&smtps_parser_ops, steps, N(steps), &r);
-	expect_n(&r, 3);
+	mxs_check_splits(&smtps_parser_ops, steps, N(steps), &r);
+	mxs_expect_n(&r, 3);
 	expect_tls(&r, 2, "TLS", "EHLO", 20, 0, MXO_INCOMPLETE);
 	cr_assert_eq(r.sess.outcome, MXO_OK);
 	mxs_result_free(&r);
@@ -550,8 +511,8 @@ Test(tls, pop3_stls_then_timed_inside)
 	    END(2513, MXE_SERVER_FIN),
 	};
 	struct mxs_result r;
-	check_splits(&pop3_parser_ops, steps, N(steps), &r);
-	expect_n(&r, 6);
+	mxs_check_splits(&pop3_parser_ops, steps, N(steps), &r);
+	mxs_expect_n(&r, 6);
 	expect_tls(&r, 2, "TLS-HELLO", "", 4, 5, MXO_OK);
 	expect_tls(&r, 3, "TLS", "", 8, 9, MXO_OK);
 	expect_tls(&r, 4, "TLS", "", 10, 2510, MXO_OK);
