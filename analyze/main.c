@@ -253,6 +253,10 @@ run(struct run_opts *o, struct src *s, const char *source, const char *fp, int l
 		}
 		/* offline: big batches; into a new database, indexes built at the end */
 		r = live ? STORE_OK : store_bulk_load(st);
+		/* replies below the analysis threshold (and not failed) are kept
+		   compact: a reply with a cause is always a row */
+		if (r == STORE_OK)
+			r = store_set_notable_ms(st, o->slow_ms);
 		if (r == STORE_OK)
 			r = store_begin_run(st, source, fp, NULL);
 		/* SQLite work on a thread of its own, off the packet path */

@@ -30,6 +30,18 @@ bool mx_addr_is_loopback(const struct mx_addr *a);
 void mx_addr_set4(struct mx_addr *a, const uint8_t b[4]);
 void mx_addr_set6(struct mx_addr *a, const uint8_t b[16]);
 /* 64-bit hash of the address bytes (family included). */
+/* A 64-bit finalizer (MurmurHash3's fmix64): spreads the bits of x over the result. */
+static inline uint64_t
+mx_mix64(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ULL;
+	x ^= x >> 33;
+	return x;
+}
+
 uint64_t mx_addr_hash(const struct mx_addr *a);
 
 #endif

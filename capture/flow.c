@@ -87,17 +87,6 @@ static const struct cap_ops no_ops;
 /* ---- hashing ------------------------------------------------------------ */
 
 static inline uint64_t
-mix64(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdULL;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ULL;
-	x ^= x >> 33;
-	return x;
-}
-
-static inline uint64_t
 ep_hash(const struct mx_addr *a, uint16_t port)
 {
 	uint64_t w0 = 0, w1 = 0;
@@ -109,14 +98,14 @@ ep_hash(const struct mx_addr *a, uint16_t port)
 		memcpy(&w0, a->a, 8);
 		memcpy(&w1, a->a + 8, 8);
 	}
-	return mix64(w0 * 0x9e3779b97f4a7c15ULL ^ w1 ^ ((uint64_t)port << 48 | a->family));
+	return mx_mix64(w0 * 0x9e3779b97f4a7c15ULL ^ w1 ^ ((uint64_t)port << 48 | a->family));
 }
 
 static inline uint64_t
 key_hash(const struct decoded *p)
 {
 	/* addition is commutative: both directions hash alike */
-	return mix64(ep_hash(&p->src, p->sport) + ep_hash(&p->dst, p->dport));
+	return mx_mix64(ep_hash(&p->src, p->sport) + ep_hash(&p->dst, p->dport));
 }
 
 static inline bool

@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "fmterr.h"
+#include "hist.h"
 #include "store.h"
 
 #define SVG_W 1160
@@ -871,7 +872,7 @@ wf_session(struct hctx *h, int64_t sid, struct wf *w)
 	if (!(st = prep(h, "SELECT id, command || coalesce(' ' || guess || '?', ''), request_ts,"
 	                   " coalesce(reply_ts, end_ts, request_ts + latency_ms / 1000.0),"
 	                   " latency_ms, coalesce(reply_code, CASE WHEN reply_ts IS NOT NULL"
-	                   " THEN coalesce(reply_text, 'reply') END), outcome FROM transactions"
+	                   " THEN coalesce(reply_text, 'reply') END), outcome FROM replies"
 	                   " WHERE session_id = :sid AND latency_ms >= :slow_ms"
 	                   " AND (:since IS NULL OR request_ts >= :since)"
 	                   " AND (:until IS NULL OR request_ts < :until)"
@@ -1011,8 +1012,11 @@ by_order(const void *a, const void *b)
 	return strcmp(x->cmd, y->cmd);
 }
 
-static const char WINDOW_T[] = " (:since IS NULL OR t.request_ts >= :since)"
-                               " AND (:until IS NULL OR t.request_ts < :until)";
+static const char WINDOW_T[] = " t.request_ts >= coalesce(:since, -1e18)"
+                               " AND t.request_ts < coalesce(:until, 1e18)";
+/* the histograms of the minutes the window starts in and covers (hist.h) */
+static const char WINDOW_H[] = " minute >= coalesce(floor(:since / 60.0) * 60, -1e18)"
+                               " AND minute < coalesce(floor(:until / 60.0) * 60, 1e18)";
 
 static void
 lat_draw(struct hctx *h, struct lgroup *g, int ng, int lo, int hi)
@@ -1099,6 +1103,7 @@ lat_draw(struct hctx *h, struct lgroup *g, int ng, int lo, int hi)
 static int
 sec_latency(struct hctx *h)
 {
+	struct hist *hg = NULL; /* per group drawn */
 	struct lgroup *g = NULL;
 	int ng = 0, cap = 0, total = 0;
 	sqlite3_stmt *st;
@@ -1110,12 +1115,13 @@ sec_latency(struct hctx *h)
 	  "<p class=\"legend\">Log-scale histogram of every reply's latency (bar height &#8733; "
 	  "&#8730;count; red bins are slow), solid tick: median, dashed tick: p95, "
 	  "diamond: maximum.</p>\n");
+	/* the groups: from the histograms of the window's minutes (hist.h) */
 	snprintf(sql, sizeof(sql),
-	         "SELECT coalesce(s.protocol, '?'), coalesce(s.outbound, 0),"
-	         " coalesce(t.command || coalesce(' ' || t.guess || '?', ''), '?'), count(*), min(t.latency_ms), max(t.latency_ms)"
-	         " FROM transactions AS t LEFT JOIN sessions AS s ON s.id = t.session_id"
-	         " WHERE t.latency_ms IS NOT NULL AND %s GROUP BY 1, 2, 3",
-	         WINDOW_T);
+	         "SELECT coalesce(protocol, '?'), outbound,"
+	         " coalesce(command || coalesce(' ' || guess || '?', ''), '?'), sum(n),"
+	         " min(min_ms), max(max_ms)"
+	         " FROM latency_hist WHERE n > 0 AND %s GROUP BY 1, 2, 3",
+	         WINDOW_H);
 	if (!(st = prep(h, sql)))
 		return -1;
 	while (step(h, st)) {
@@ -1153,7 +1159,12 @@ sec_latency(struct hctx *h)
 	}
 	if (ng)
 		qsort(g, (size_t)ng, sizeof(*g), by_order);
-	/* the range of the groups drawn, then one pass over every latency in group order */
+	/* the range of the groups drawn, then their bins */
+	hg = ng ? calloc((size_t)ng, sizeof(*hg)) : NULL;
+	if (ng && !hg) {
+		h->failed = true;
+		goto out;
+	}
 	for (int i = 0; i < ng; i++) {
 		if (g[i].lo > 0 && g[i].lo < gmin)
 			gmin = g[i].lo;
@@ -1161,11 +1172,10 @@ sec_latency(struct hctx *h)
 			gmax = g[i].hi;
 	}
 	snprintf(sql, sizeof(sql),
-	         "SELECT coalesce(s.protocol, '?'), coalesce(s.outbound, 0),"
-	         " coalesce(t.command || coalesce(' ' || t.guess || '?', ''), '?'), t.latency_ms"
-	         " FROM transactions AS t LEFT JOIN sessions AS s ON s.id = t.session_id"
-	         " WHERE t.latency_ms IS NOT NULL AND %s ORDER BY 1, 2, 3, 4",
-	         WINDOW_T);
+	         "SELECT coalesce(protocol, '?'), outbound,"
+	         " coalesce(command || coalesce(' ' || guess || '?', ''), '?'), bins, min_ms, max_ms"
+	         " FROM latency_hist WHERE n > 0 AND %s",
+	         WINDOW_H);
 	int lo = 0, hi = 0;
 	if (ng && !h->failed) {
 		if (!(st = prep(h, sql)))
@@ -1181,32 +1191,59 @@ sec_latency(struct hctx *h)
 		if (hi - lo < 3)
 			lo = hi - 3;
 		int nb = (hi - lo) * NBINS_PER_DEC;
-		/* bins and percentiles */
-		struct lgroup *cur = NULL;
 		while (step(h, st)) {
 			const char *p = S(ct(st, 0)), *c = S(ct(st, 2));
 			int ob = sqlite3_column_int(st, 1);
-			if (!cur || strcmp(cur->proto, p) != 0 || cur->outb != ob ||
-			    strcmp(cur->cmd, c) != 0) {
-				cur = NULL;
-				for (int i = 0; i < ng; i++)
-					if (strcmp(g[i].proto, p) == 0 && g[i].outb == ob &&
-					    strcmp(g[i].cmd, c) == 0)
-						cur = &g[i];
-				if (!cur)
+			int gi = -1;
+			for (int i = 0; i < ng && gi < 0; i++)
+				if (strcmp(g[i].proto, p) == 0 && g[i].outb == ob &&
+				    strcmp(g[i].cmd, c) == 0)
+					gi = i;
+			if (gi < 0)
+				continue;
+			const char *bins = (const char *)sqlite3_column_text(st, 3);
+			double mn = sqlite3_column_double(st, 4), mx = sqlite3_column_double(st, 5);
+			bool first = hg[gi].n == 0;
+			if (!bins || hist_merge_text(&hg[gi], bins,
+			                             (size_t)sqlite3_column_bytes(st, 3)) != 0)
+				continue;
+			if (first || mn < hg[gi].min_ms)
+				hg[gi].min_ms = mn;
+			if (first || mx > hg[gi].max_ms)
+				hg[gi].max_ms = mx;
+		}
+		sqlite3_finalize(st);
+		for (int i = 0; i < ng; i++) {
+			struct lgroup *cur = &g[i];
+			cur->p50 = hist_percentile(&hg[i], 50);
+			cur->p95 = hist_percentile(&hg[i], 95);
+			cur->max = hg[i].max_ms;
+			for (int b = 0; b < HIST_NBINS; b++) {
+				if (!hg[i].c[b])
 					continue;
+				double v = fmax(fmin(hist_value(b), hg[i].max_ms), hg[i].min_ms);
+				int k = v > 0 ? (int)floor((log10(v) - lo) * NBINS_PER_DEC) : 0;
+				cur->bins[k < 0 ? 0 : k >= nb ? nb - 1 : k] += hg[i].c[b];
 			}
-			double v = sqlite3_column_double(st, 3);
-			int64_t rn = ++cur->seen;
-			if (rn == (cur->n + 1) / 2)
-				cur->p50 = v;
-			if (rn == (cur->n * 95 + 99) / 100 || (rn == 1 && cur->n * 95 < 1))
-				cur->p95 = v;
-			cur->max = v;
-			if (v >= h->slow_ms)
-				cur->nslow++;
-			int k = v > 0 ? (int)floor((log10(v) - lo) * NBINS_PER_DEC) : 0;
-			cur->bins[k < 0 ? 0 : k >= nb ? nb - 1 : k]++;
+		}
+		/* the slow replies of each group: their rows */
+		snprintf(sql, sizeof(sql),
+		         "SELECT coalesce(s.protocol, '?'), coalesce(s.outbound, 0),"
+		         " coalesce(t.command || coalesce(' ' || t.guess || '?', ''), '?'), count(*)"
+		         " FROM (SELECT * FROM transactions WHERE latency_ms >= :slow_ms"
+		         " UNION ALL SELECT * FROM compact_replies"
+		         " WHERE :slow_ms < (SELECT coalesce(max(notable_ms), 0) FROM runs)"
+		         " AND latency_ms >= :slow_ms) AS t"
+		         " LEFT JOIN sessions AS s ON s.id = t.session_id WHERE %s GROUP BY 1, 2, 3",
+		         WINDOW_T);
+		if (!(st = prep(h, sql)))
+			goto out;
+		while (step(h, st)) {
+			for (int i = 0; i < ng; i++)
+				if (strcmp(g[i].proto, S(ct(st, 0))) == 0 &&
+				    g[i].outb == sqlite3_column_int(st, 1) &&
+				    strcmp(g[i].cmd, S(ct(st, 2))) == 0)
+					g[i].nslow = sqlite3_column_int64(st, 3);
 		}
 		sqlite3_finalize(st);
 		if (!h->failed)
@@ -1224,14 +1261,15 @@ out:
 		free(g[i].cmd);
 	}
 	free(g);
+	free(hg);
 	P("</section>\n");
 	return h->failed ? -1 : 0;
 }
 
 /* ---- unanswered DNS over time ------------------------------------------------- */
 
-static const char WINDOW_Q[] = " (:since IS NULL OR ts >= :since)"
-                               " AND (:until IS NULL OR ts < :until)";
+static const char WINDOW_Q[] = " ts >= coalesce(:since, -1e18)"
+                               " AND ts < coalesce(:until, 1e18)";
 
 static int
 sec_dns(struct hctx *h)

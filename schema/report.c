@@ -1017,11 +1017,15 @@ report_count_slow(sqlite3 *db, const struct report_opts *o, long *n, char *err, 
 
 	*n = 0;
 	if (sqlite3_prepare_v2(db,
-	                       "SELECT count(*) FROM transactions AS t"
+	                       "SELECT count(*) FROM (SELECT * FROM transactions"
+	                       " WHERE latency_ms >= :slow_ms UNION ALL"
+	                       " SELECT * FROM compact_replies"
+	                       " WHERE :slow_ms < (SELECT coalesce(max(notable_ms), 0) FROM runs)"
+	                       " AND latency_ms >= :slow_ms) AS t"
 	                       " LEFT JOIN sessions AS s ON s.id = t.session_id"
 	                       " WHERE t.latency_ms >= :slow_ms"
-	                       " AND (:since IS NULL OR t.request_ts >= :since)"
-	                       " AND (:until IS NULL OR t.request_ts < :until)"
+	                       " AND t.request_ts >= coalesce(:since, -1e18)"
+	                       " AND t.request_ts < coalesce(:until, 1e18)"
 	                       " AND (:client IS NULL OR s.client = :client OR s.server = :client)"
 	                       " AND (:protocol IS NULL OR s.protocol = :protocol)",
 	                       -1, &st, NULL) != SQLITE_OK) {

@@ -1,4 +1,4 @@
--- mxlag database schema, version 4.
+-- mxlag database schema, version 5.
 --
 -- Applied as a whole to an empty database.  A database at an older version
 -- is brought forward by schema/migrate_N.sql (N = 2, 3, ...: each step takes
@@ -23,8 +23,14 @@ CREATE TABLE runs (
 	packets      INTEGER,
 	bytes        INTEGER,
 	kernel_drops INTEGER,            -- NULL when unknown (offline)
-	counters     TEXT                -- JSON object {"counter.name": value, ...}
+	counters     TEXT,               -- JSON object {"counter.name": value, ...}
+	notable_ms   REAL,               -- version 5: see below
+	txn_ids      INTEGER             -- version 5: see below
 );
+-- runs.notable_ms: replies this slow (and every failed, cut or unanswered
+-- one) are rows of transactions, the others are in sessions.replies (0 or
+-- NULL: every reply is a row).  runs.txn_ids: the largest transaction id of
+-- the run, rows and compact replies alike.
 -- Refuses a second analysis of the same capture files.
 CREATE UNIQUE INDEX runs_fingerprint ON runs (fingerprint) WHERE fingerprint IS NOT NULL;
 
@@ -58,10 +64,19 @@ CREATE TABLE sessions (
 	messages      INTEGER,
 	complete      INTEGER NOT NULL DEFAULT 0, -- 0 while the session is still open
 	host          TEXT,              -- the monitored host (version 3)
-	client_is_host INTEGER NOT NULL DEFAULT 0 -- the client is a monitored host (version 3)
+	client_is_host INTEGER NOT NULL DEFAULT 0, -- the client is a monitored host (version 3)
+	replies       TEXT               -- version 5: see below
 );
+-- sessions.replies: the session's ordinary replies, a JSON array of
+-- [id, command, argument, request_us, latency_us, reply_code (, size (, guess
+-- (, reply_text)))]: request_us from coalesce(syn, start), latency_us to the
+-- reply's first byte; trailing NULLs left out; reply_text only for a reply
+-- without a code (inside TLS); expanded by the view compact_replies.
+CREATE INDEX sessions_t0 ON sessions (coalesce(start, syn));
 
--- One command and its reply (GREETING: connect to greeting).
+-- One command and its reply (GREETING: connect to greeting): since version
+-- 5 only the notable ones (see runs.notable_ms); every reply is in the view
+-- replies.
 CREATE TABLE transactions (
 	id          INTEGER PRIMARY KEY,
 	run_id      INTEGER REFERENCES runs (id),
@@ -83,6 +98,31 @@ CREATE TABLE transactions (
 );
 CREATE INDEX transactions_latency ON transactions (latency_ms);
 CREATE INDEX transactions_session ON transactions (session_id, request_ts);
+CREATE INDEX transactions_ts ON transactions (request_ts);
+
+-- Latency histograms (version 5): every reply counted once, by the minute
+-- of its request, its run, the session's monitored host, protocol and
+-- direction, its command and guess.  bins: a JSON array of (bin, count)
+-- pairs, flat, in bin order: bin 0 holds latencies up to 1 us, bin i >= 1
+-- those in (0.001 * g^(i-1), 0.001 * g^i] ms with g = 1.01 / 0.99 (1 %
+-- relative error; schema/hist.h).  One group can have several rows (a reply
+-- that came after its minute was written): readers add them up.
+CREATE TABLE latency_hist (
+	minute      INTEGER NOT NULL,    -- epoch seconds, a multiple of 60
+	run_id      INTEGER REFERENCES runs (id),
+	host        TEXT,
+	protocol    TEXT,
+	outbound    INTEGER NOT NULL DEFAULT 0,
+	command     TEXT,
+	guess       TEXT,
+	replies     INTEGER NOT NULL,    -- replies and waits counted
+	n           INTEGER NOT NULL,    -- of them with a latency (in the bins)
+	min_ms      REAL,
+	max_ms      REAL,
+	sum_ms      REAL,
+	bins        TEXT NOT NULL
+);
+CREATE INDEX latency_hist_minute ON latency_hist (minute);
 
 -- DNS queries seen on the wire (the mail host's and its resolver's).
 CREATE TABLE dns_queries (
@@ -143,13 +183,39 @@ CREATE INDEX causes_transaction ON causes (transaction_id);
 CREATE INDEX causes_parent ON causes (parent_id);
 CREATE INDEX causes_dns ON causes (dns_query_id);
 
+-- The compact replies as rows with transactions' columns (version 5).
+CREATE VIEW compact_replies AS
+SELECT id, run_id, session_id, command, argument,
+       -- whole microseconds, then seconds + fraction (as the writer binds a time)
+       req_us / 1000000 + (req_us % 1000000) / 1e6 AS request_ts,
+       (req_us + lat_us) / 1000000 + ((req_us + lat_us) % 1000000) / 1e6 AS reply_ts,
+       NULL AS end_ts, lat_us / 1000.0 AS latency_ms,
+       reply_code, reply_text, 'ok' AS outcome, size, NULL AS diagnosis, NULL AS remedy, guess
+FROM (SELECT json_extract(r.value, '$[0]') AS id, s.run_id, s.id AS session_id,
+       json_extract(r.value, '$[1]') AS command, json_extract(r.value, '$[2]') AS argument,
+       CAST(round(coalesce(s.syn, s.start) * 1e6) AS INTEGER) + json_extract(r.value, '$[3]')
+	       AS req_us,
+       json_extract(r.value, '$[4]') AS lat_us,
+       json_extract(r.value, '$[5]') AS reply_code, json_extract(r.value, '$[8]') AS reply_text,
+       json_extract(r.value, '$[6]') AS size, json_extract(r.value, '$[7]') AS guess
+      FROM sessions AS s, json_each(s.replies) AS r
+      WHERE s.replies IS NOT NULL);
+
+-- Every reply: the rows of transactions and the compact ones (version 5).
+CREATE VIEW replies AS
+SELECT id, run_id, session_id, command, argument, request_ts, reply_ts, end_ts, latency_ms,
+       reply_code, reply_text, outcome, size, diagnosis, remedy, guess
+FROM transactions
+UNION ALL
+SELECT * FROM compact_replies;
+
 -- Replies (or waits for a reply never sent) with their session.
 CREATE VIEW slow_replies AS
 SELECT t.id AS transaction_id, t.session_id, t.run_id,
        s.protocol, s.client, s.client_port, s.server, s.server_port, s.outbound, s.host,
        t.command, t.argument, t.request_ts, t.reply_ts, t.end_ts, t.latency_ms,
        t.reply_code, t.reply_text, t.outcome, t.diagnosis, t.remedy, t.guess
-FROM transactions AS t
+FROM replies AS t
 LEFT JOIN sessions AS s ON s.id = t.session_id
 WHERE t.latency_ms IS NOT NULL;
 
@@ -168,4 +234,4 @@ JOIN transactions AS t ON t.id = c.transaction_id
 LEFT JOIN sessions AS s ON s.id = t.session_id
 WHERE c.kind = 'dns' AND q.qtype = 'PTR';
 
-PRAGMA user_version = 4;
+PRAGMA user_version = 5;

@@ -3,6 +3,8 @@
  */
 #include "sqlfn.h"
 
+#include "hist.h"
+
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -104,5 +106,7 @@ sqlfn_register(sqlite3 *db)
 	if (rc == SQLITE_OK)
 		rc = sqlite3_create_function(db, "mx_percentile", 2, flags, NULL, pct_get, NULL,
 		                             NULL);
+	if (rc == SQLITE_OK)
+		rc = hist_register(db);
 	return rc;
 }

@@ -4,7 +4,9 @@
  */
 #include "store.h"
 
+#include "compact.h"
 #include "fmterr.h"
+#include "hist.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -19,7 +21,18 @@
 /* open sessions kept for their provisional rows before the batch is committed early */
 #define STORE_PROV_MAX 1024
 
-enum st_id { ST_SESSION, ST_TXN, ST_DIAG, ST_DNS, ST_IDENT, ST_CAUSE, ST_RUN_UPDATE, ST__N };
+enum st_id {
+	ST_SESSION,
+	ST_TXN,
+	ST_DIAG,
+	ST_DNS,
+	ST_IDENT,
+	ST_CAUSE,
+	ST_RUN_UPDATE,
+	ST_HIST,
+	ST_RUN_TXN,
+	ST__N
+};
 
 /*
  * Sessions: EV_TXN writes a provisional row (complete = 0) that the final
@@ -31,9 +44,9 @@ static const char *const stmt_sql[ST__N] = {
     [ST_SESSION] =
         "INSERT INTO sessions (id, run_id, protocol, client, client_port, server, server_port,"
         " syn, start, \"end\", outcome, tls, outbound, app, banner_host, helo, sender_domain,"
-        " rcpt_domains, bytes, messages, complete, host, client_is_host)"
+        " rcpt_domains, bytes, messages, complete, host, client_is_host, replies)"
         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,"
-        " ?18, ?19, ?20, ?21, ?22, ?23)"
+        " ?18, ?19, ?20, ?21, ?22, ?23, ?24)"
         " ON CONFLICT (id) DO UPDATE SET protocol = excluded.protocol, client = excluded.client,"
         " client_port = excluded.client_port, server = excluded.server,"
         " server_port = excluded.server_port, syn = excluded.syn, start = excluded.start,"
@@ -42,7 +55,8 @@ static const char *const stmt_sql[ST__N] = {
         " helo = excluded.helo, sender_domain = excluded.sender_domain,"
         " rcpt_domains = excluded.rcpt_domains, bytes = excluded.bytes,"
         " messages = excluded.messages, complete = excluded.complete,"
-        " host = excluded.host, client_is_host = excluded.client_is_host"
+        " host = excluded.host, client_is_host = excluded.client_is_host,"
+        " replies = excluded.replies"
         " WHERE sessions.run_id IS excluded.run_id"
         " AND (excluded.complete = 1 OR sessions.complete = 0)",
     [ST_TXN] = "INSERT INTO transactions (id, run_id, session_id, command, argument, request_ts,"
@@ -72,13 +86,18 @@ static const char *const stmt_sql[ST__N] = {
                  " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     [ST_RUN_UPDATE] = "UPDATE runs SET first_ts = ?2, last_ts = ?3, packets = ?4, bytes = ?5,"
                       " kernel_drops = ?6, counters = ?7, finished = ?8 WHERE id = ?1",
+    [ST_HIST] = "INSERT INTO latency_hist (minute, run_id, host, protocol, outbound, command, guess,"
+                " replies, n, min_ms, max_ms, sum_ms, bins)"
+                " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+    [ST_RUN_TXN] = "UPDATE runs SET txn_ids = max(coalesce(txn_ids, 0), ?2) WHERE id = ?1",
 };
 
 /* what each statement writes, for error messages */
 static const char *const stmt_what[ST__N] = {
     [ST_SESSION] = "a session",     [ST_TXN] = "a transaction",    [ST_DIAG] = "a diagnosis",
     [ST_DNS] = "a dns query",       [ST_IDENT] = "an ident probe", [ST_CAUSE] = "a cause",
-    [ST_RUN_UPDATE] = "run totals",
+    [ST_RUN_UPDATE] = "run totals", [ST_HIST] = "a latency histogram",
+    [ST_RUN_TXN] = "the run's largest transaction id",
 };
 
 /* id bases of the current run, one per table */
@@ -123,6 +142,10 @@ struct store {
 	struct index_def *ix; /* the schema's secondary indexes (not on runs) */
 	size_t nix;
 	struct prov_set prov;
+	struct compact *cmp; /* open sessions' ordinary replies, open histograms */
+	double notable_ms;   /* store_set_notable_ms(); 0 = every reply a row */
+	uint64_t max_txn;    /* the run's largest transaction id (analyzer's) */
+	uint64_t txn_noted;  /* max_txn as last written to runs.txn_ids */
 	char err[512];
 };
 
@@ -284,6 +307,11 @@ store_migrate_db(sqlite3 *db, char *err, size_t errlen)
 		fmt_err(err, errlen, "schema.sql is not embedded in this binary");
 		return STORE_ERR;
 	}
+	/* migrate_5.sql bins the existing replies with the writer's function */
+	if (hist_register(db) != SQLITE_OK) {
+		fmt_err(err, errlen, "registering the histogram functions: %s", sqlite3_errmsg(db));
+		return STORE_ERR;
+	}
 	return store_migrate(db, base, steps, STORE_SCHEMA_VERSION - 1, err, errlen);
 }
 
@@ -421,7 +449,8 @@ store_open(struct store **out, const char *path, char *err, size_t errlen)
 	if (err && errlen)
 		err[0] = '\0';
 	s = calloc(1, sizeof(*s));
-	if (!s) {
+	if (!s || !(s->cmp = compact_new())) {
+		free(s);
 		fmt_err(err, errlen, "out of memory");
 		return STORE_ERR;
 	}
@@ -681,6 +710,41 @@ batch_begin(struct store *s)
 	return STORE_OK;
 }
 
+static int write_hist(void *arg, const struct compact_group *g);
+static int exec_stmt(struct store *s, enum st_id i, bool must_change, uint64_t evid);
+static int finish_compact(struct store *s);
+
+/*
+ * Writes the histogram groups of minutes that began before before_s, and
+ * the run's largest transaction id (so that the next run's ids start past
+ * the compact replies too).  Inside the open batch.
+ */
+static int
+write_compact_state(struct store *s, int64_t before_s)
+{
+	if (s->run_id == 0)
+		return STORE_OK;
+	int rc = compact_flush_groups(s->cmp, before_s, write_hist, s);
+	if (rc == COMPACT_NOMEM) {
+		snprintf(s->err, sizeof(s->err), "out of memory for the latency histograms");
+		return break_store(s);
+	}
+	if (rc != 0)
+		return rc;
+	if (s->max_txn > s->txn_noted) {
+		sqlite3_stmt *st = s->st[ST_RUN_TXN];
+		sqlite3_bind_int64(st, 1, s->run_id);
+		sqlite3_bind_int64(st, 2, (int64_t)s->max_txn + s->base.txn);
+		if ((rc = exec_stmt(s, ST_RUN_TXN, false, s->max_txn)) != STORE_OK)
+			return rc;
+		s->txn_noted = s->max_txn;
+	}
+	return STORE_OK;
+}
+
+/* histogram groups are written this long after their minute (late replies start a new row) */
+#define HIST_LAG_S 180
+
 static int
 batch_commit(struct store *s)
 {
@@ -688,6 +752,10 @@ batch_commit(struct store *s)
 		return STORE_OK;
 	int rc = write_provisional(s);
 	if (rc != STORE_OK)
+		return rc;
+	uint64_t latest = compact_latest_ns(s->cmp);
+	if (latest && (rc = write_compact_state(s, (int64_t)(latest / 1000000000u) - HIST_LAG_S)) !=
+	                  STORE_OK)
 		return rc;
 	if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
 		return fail_sqlite(s, "committing");
@@ -762,18 +830,36 @@ check_api(struct store *s, bool need_run)
 	return check_usable(s, need_run);
 }
 
-int
-store_bulk_load(struct store *s)
+/* check_api() for the calls that set up the next run: none may be active */
+static int
+check_setup(struct store *s, const char *call)
 {
 	int rc = check_api(s, false);
 	if (rc != STORE_OK)
 		return rc;
 	if (s->run_id != 0) {
-		snprintf(s->err, sizeof(s->err), "store_bulk_load() after store_begin_run()");
+		snprintf(s->err, sizeof(s->err), "%s() after store_begin_run()", call);
 		return STORE_USAGE;
 	}
-	s->bulk = true;
 	return STORE_OK;
+}
+
+int
+store_bulk_load(struct store *s)
+{
+	int rc = check_setup(s, "store_bulk_load");
+	if (rc == STORE_OK)
+		s->bulk = true;
+	return rc;
+}
+
+int
+store_set_notable_ms(struct store *s, double ms)
+{
+	int rc = check_setup(s, "store_set_notable_ms");
+	if (rc == STORE_OK)
+		s->notable_ms = ms > 0 && ms == ms ? ms : 0;
+	return rc;
 }
 
 int
@@ -792,6 +878,8 @@ store_close(struct store *s)
 		return;
 	writer_stop(s); /* stores what is queued */
 	if (s->db) {
+		if (!s->broken && s->run_id != 0)
+			finish_compact(s);
 		if (!s->broken && s->in_txn)
 			batch_commit(s);
 		else if (!sqlite3_get_autocommit(s->db))
@@ -805,6 +893,7 @@ store_close(struct store *s)
 	}
 	free_indexes(s);
 	prov_free(&s->prov);
+	compact_free(s->cmp);
 	free(s);
 }
 
@@ -887,12 +976,17 @@ store_begin_run(struct store *s, const char *source, const char *fingerprint, in
 	}
 
 	struct id_base b;
+	int64_t compact_txn = 0;
 	if (table_max_id(s->db, "sessions", &b.session) != SQLITE_OK ||
 	    table_max_id(s->db, "transactions", &b.txn) != SQLITE_OK ||
+	    read_int(s->db, "SELECT coalesce(max(txn_ids), 0) FROM runs", &compact_txn) !=
+	        SQLITE_OK ||
 	    table_max_id(s->db, "dns_queries", &b.dns) != SQLITE_OK ||
 	    table_max_id(s->db, "ident_probes", &b.ident) != SQLITE_OK ||
 	    table_max_id(s->db, "causes", &b.cause) != SQLITE_OK)
 		return fail_sqlite(s, "reading the id bases");
+	if (compact_txn > b.txn)
+		b.txn = compact_txn; /* compact replies keep ids past the last row */
 
 	if (s->bulk) {
 		int64_t nruns = 0;
@@ -916,13 +1010,15 @@ store_begin_run(struct store *s, const char *source, const char *fingerprint, in
 
 	sqlite3_stmt *st;
 	if (sqlite3_prepare_v2(
-	        s->db, "INSERT INTO runs (source, fingerprint, started) VALUES (?1, ?2, ?3)", -1,
-	        &st, NULL) != SQLITE_OK)
+	        s->db,
+	        "INSERT INTO runs (source, fingerprint, started, notable_ms) VALUES (?1, ?2, ?3, ?4)",
+	        -1, &st, NULL) != SQLITE_OK)
 		return fail_sqlite(s, "creating the run");
 	sqlite3_bind_text(st, 1, source ? source : "", -1, SQLITE_STATIC);
 	if (fingerprint && fingerprint[0])
 		sqlite3_bind_text(st, 2, fingerprint, -1, SQLITE_STATIC);
 	sqlite3_bind_double(st, 3, wall_now());
+	sqlite3_bind_double(st, 4, s->notable_ms);
 	rc = sqlite3_step(st);
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE)
@@ -950,6 +1046,7 @@ store_begin_run(struct store *s, const char *source, const char *fingerprint, in
 	}
 	s->run_id = id;
 	s->base = b;
+	s->max_txn = s->txn_noted = 0;
 	s->err[0] = '\0';
 	if (run_id)
 		*run_id = id;
@@ -1042,6 +1139,8 @@ store_end_run(struct store *s, const struct run_stats *st)
 	int rc = check_api(s, true);
 	if (rc != STORE_OK)
 		return rc;
+	if ((rc = finish_compact(s)) != STORE_OK)
+		return rc;
 	if ((rc = run_update(s, st, true)) != STORE_OK)
 		return rc;
 	if ((rc = batch_commit(s)) != STORE_OK)
@@ -1101,7 +1200,8 @@ bind_id(sqlite3_stmt *st, int i, uint64_t id, int64_t base)
 		sqlite3_bind_int64(st, i, base + (int64_t)id);
 }
 
-static void
+/* 0, or -1 when memory for the compact replies ran out (nothing bound then) */
+static int
 bind_session(struct store *s, sqlite3_stmt *st, const struct mx_session *x, bool complete)
 {
 	char rcpt[MX_RCPT_DOMAINS * MX_NAME_MAX];
@@ -1147,6 +1247,13 @@ bind_session(struct store *s, sqlite3_stmt *st, const struct mx_session *x, bool
 	else
 		sqlite3_bind_null(st, 22);
 	sqlite3_bind_int(st, 23, x->client_is_host);
+	/* the ordinary replies so far (compact.h), times from the first SYN */
+	bool nomem = false;
+	const char *rj = compact_session_json(s->cmp, x->id, s->base.txn,
+	                                      x->syn_ns ? x->syn_ns : x->start_ns, &nomem);
+	if (rj)
+		sqlite3_bind_text(st, 24, rj, -1, SQLITE_TRANSIENT);
+	return nomem ? -1 : 0;
 }
 
 /* commands whose argument is a secret (DESIGN.md: never stored) */
@@ -1160,6 +1267,13 @@ secret_command(const char *cmd)
 	return false;
 }
 
+/* the argument as stored: a secret's is "***" */
+static const char *
+txn_argument(const struct mx_txn *t)
+{
+	return t->argument[0] && secret_command(t->command) ? "***" : t->argument;
+}
+
 static void
 bind_txn(struct store *s, sqlite3_stmt *st, const struct mx_txn *t)
 {
@@ -1167,10 +1281,7 @@ bind_txn(struct store *s, sqlite3_stmt *st, const struct mx_txn *t)
 	sqlite3_bind_int64(st, 2, s->run_id);
 	bind_id(st, 3, t->session_id, s->base.session);
 	bind_str(st, 4, t->command);
-	if (t->argument[0] && secret_command(t->command))
-		sqlite3_bind_text(st, 5, "***", -1, SQLITE_STATIC);
-	else
-		bind_str(st, 5, t->argument);
+	bind_str(st, 5, txn_argument(t));
 	bind_ts(st, 6, t->request_ns);
 	bind_ts(st, 7, t->reply_ns);
 	if (t->reply_ns) {
@@ -1302,11 +1413,59 @@ write_provisional(struct store *s)
 	for (size_t i = 0; i < s->prov.n && rc == STORE_OK; i++) {
 		if (s->prov.done[i])
 			continue;
-		bind_session(s, s->st[ST_SESSION], &s->prov.sess[i], false);
+		if (bind_session(s, s->st[ST_SESSION], &s->prov.sess[i], false) != 0) {
+			sqlite3_reset(s->st[ST_SESSION]);
+			sqlite3_clear_bindings(s->st[ST_SESSION]);
+			snprintf(s->err, sizeof(s->err), "out of memory for an open session's replies");
+			return break_store(s);
+		}
 		rc = exec_stmt(s, ST_SESSION, false, s->prov.sess[i].id);
 	}
 	prov_clear(&s->prov);
 	return rc;
+}
+
+static int
+write_hist(void *arg, const struct compact_group *g)
+{
+	struct store *s = arg;
+	sqlite3_stmt *st = s->st[ST_HIST];
+	sqlite3_bind_int64(st, 1, g->minute);
+	sqlite3_bind_int64(st, 2, s->run_id);
+	bind_str(st, 3, g->host);
+	bind_str(st, 4, g->protocol);
+	sqlite3_bind_int(st, 5, g->outbound);
+	bind_str(st, 6, g->command);
+	bind_str(st, 7, g->guess);
+	sqlite3_bind_int64(st, 8, (int64_t)g->replies);
+	sqlite3_bind_int64(st, 9, (int64_t)g->n);
+	if (g->n) {
+		sqlite3_bind_double(st, 10, g->min_ms);
+		sqlite3_bind_double(st, 11, g->max_ms);
+		sqlite3_bind_double(st, 12, g->sum_ms);
+	}
+	bind_str(st, 13, g->bins);
+	return exec_stmt(s, ST_HIST, false, (uint64_t)g->minute);
+}
+
+/*
+ * The end of a run (or of the store): the rows of the open sessions go out
+ * with their compact replies, then every reply still held is counted with
+ * its session's last known state and every histogram group is written.
+ */
+static int
+finish_compact(struct store *s)
+{
+	int rc = batch_commit(s);
+	if (rc != STORE_OK)
+		return rc;
+	if (compact_end_all(s->cmp) != 0) {
+		snprintf(s->err, sizeof(s->err), "out of memory for the latency histograms");
+		return break_store(s);
+	}
+	if ((rc = batch_begin(s)) != STORE_OK)
+		return rc;
+	return write_compact_state(s, INT64_MAX);
 }
 
 static uint64_t
@@ -1346,19 +1505,42 @@ event_sync(struct store *s, const struct mx_event *ev)
 	switch (ev->type) {
 	case EV_SESSION:
 		prov_done(&s->prov, id);
-		bind_session(s, s->st[ST_SESSION], &ev->u.session, true);
+		if (bind_session(s, s->st[ST_SESSION], &ev->u.session, true) != 0 ||
+		    compact_session_end(s->cmp, &ev->u.session) != 0) {
+			/* compact_session_end comes after the row: it drops the list */
+			sqlite3_reset(s->st[ST_SESSION]);
+			sqlite3_clear_bindings(s->st[ST_SESSION]);
+			snprintf(s->err, sizeof(s->err), "out of memory for a session's replies");
+			return break_store(s);
+		}
 		rc = exec_stmt(s, ST_SESSION, true, id);
 		break;
-	case EV_TXN:
+	case EV_TXN: {
+		const struct mx_txn *t = &ev->u.txn;
 		/* the provisional session row is written once, at the commit */
-		if (ev->session && ev->session->id == ev->u.txn.session_id &&
+		if (ev->session && ev->session->id == t->session_id &&
 		    !prov_note(&s->prov, ev->session)) {
 			snprintf(s->err, sizeof(s->err), "out of memory for an open session");
 			return break_store(s);
 		}
-		bind_txn(s, s->st[ST_TXN], &ev->u.txn);
+		if (t->id > s->max_txn)
+			s->max_txn = t->id;
+		/* an ordinary reply goes into its session's compact record (compact.h) */
+		bool notable = compact_is_notable(t, s->notable_ms);
+		int cr = compact_reply(s->cmp, ev->session, t, txn_argument(t), notable);
+		if (cr < 0) {
+			snprintf(s->err, sizeof(s->err), "out of memory for an open session's replies");
+			return break_store(s);
+		}
+		if (cr == COMPACT_KEPT) {
+			s->pending++;
+			rc = STORE_OK;
+			break;
+		}
+		bind_txn(s, s->st[ST_TXN], t);
 		rc = exec_stmt(s, ST_TXN, true, id);
 		break;
+	}
 	case EV_DNS:
 		bind_dns(s, s->st[ST_DNS], &ev->u.dns);
 		rc = exec_stmt(s, ST_DNS, false, id);

@@ -42,7 +42,7 @@
 
 #include "../analyze/event.h"
 
-#define STORE_SCHEMA_VERSION 4
+#define STORE_SCHEMA_VERSION 5
 #define STORE_BATCH_ROWS 5000
 #define STORE_BATCH_MS 2000
 #define STORE_BULK_BATCH_ROWS 50000 /* store_bulk_load() */
@@ -128,6 +128,16 @@ int store_bulk_load(struct store *s);
  * all of it and stops the thread.  Use store_db() only after store_flush().
  */
 int store_start_writer(struct store *s);
+
+/*
+ * The notable threshold of the next runs (schema 5, compact.h): a reply
+ * answered ok (not 4xx/5xx/-ERR) faster than ms is stored in its session's
+ * compact record (sessions.replies), every other one as a row of
+ * transactions.  Set it to the analysis threshold (the correlator's slow_ms)
+ * so that every reply with a cause or a diagnosis is a row.  0 (the
+ * default): every reply is a row.  Before store_begin_run().
+ */
+int store_set_notable_ms(struct store *s, double ms);
 
 /* Commits the open batch now (after the writer thread stored what is queued). */
 int store_flush(struct store *s);

@@ -5,7 +5,7 @@
 -- :limit (rows).
 WITH
 q AS NOT MATERIALIZED (SELECT * FROM dns_queries
-      WHERE (:since IS NULL OR ts >= :since) AND (:until IS NULL OR ts < :until)),
+      WHERE ts >= coalesce(:since, -1e18) AND ts < coalesce(:until, 1e18)),
 -- percentiles: mx_percentiles (schema/sqlfn.c), the nearest-rank method
 pct AS (SELECT server, mx_percentile(p, 50) AS p50, mx_percentile(p, 95) AS p95, mx
 	FROM (SELECT server, mx_percentiles(latency_ms) AS p, max(latency_ms) AS mx

@@ -5,7 +5,7 @@
 WITH
 p AS (SELECT *, coalesce(latency_ms, (end_ts - ts) * 1000.0) AS dur_ms
       FROM ident_probes
-      WHERE (:since IS NULL OR ts >= :since) AND (:until IS NULL OR ts < :until)
+      WHERE ts >= coalesce(:since, -1e18) AND ts < coalesce(:until, 1e18)
 	AND (:client IS NULL OR peer = :client))
 SELECT host, peer, outcome, count(*) AS probes, sum(coalesce(syn_retransmits, 0)) AS syn_retransmits,
        round(min(dur_ms), 1) AS min_ms, round(avg(dur_ms), 1) AS avg_ms,

@@ -7,19 +7,31 @@
 -- :slow_ms, :limit.
 WITH
 s AS (SELECT *, coalesce(start, syn) AS t0,
-	     (coalesce("end", start, syn) - coalesce(syn, start)) * 1000.0 AS dur_ms
+	     (coalesce("end", start, syn) - coalesce(syn, start)) * 1000.0 AS dur_ms,
+	     -- the session's messages: [count, bytes, largest]
+	     (SELECT json_array(count(z), sum(z), max(z))
+	      FROM (SELECT t.size AS z FROM transactions AS t
+		    WHERE t.session_id = sessions.id AND t.command IN ('DATA-END', 'BDAT')
+		    UNION ALL
+		    SELECT json_extract(value, '$[6]') FROM json_each(sessions.replies)
+		    WHERE json_extract(value, '$[1]') IN ('DATA-END', 'BDAT'))
+	      WHERE z IS NOT NULL) AS msz
       FROM sessions
       WHERE (outbound = 1 OR client_is_host = 1)
-	AND (:since IS NULL OR coalesce(start, syn) >= :since)
-	AND (:until IS NULL OR coalesce(start, syn) < :until)
+	AND coalesce(start, syn) >= coalesce(:since, -1e18)
+	AND coalesce(start, syn) < coalesce(:until, 1e18)
 	AND (:client IS NULL OR server = :client OR client = :client)
 	AND (:protocol IS NULL OR protocol = :protocol)),
-sl AS (SELECT t.*, s.server AS remote, s.client AS host FROM transactions AS t
-       JOIN s ON s.id = t.session_id
-       WHERE t.latency_ms >= :slow_ms),
-sz AS (SELECT t.size, s.server AS remote, s.client AS host FROM transactions AS t
-       JOIN s ON s.id = t.session_id
-       WHERE t.size IS NOT NULL AND t.command IN ('DATA-END', 'BDAT')),
+sl AS (SELECT t.*, s.server AS remote, s.client AS host
+       FROM (SELECT * FROM transactions WHERE latency_ms >= :slow_ms
+	     UNION ALL
+	     -- compact replies are all below the run's notable threshold
+	     SELECT * FROM compact_replies
+	     WHERE :slow_ms < (SELECT coalesce(max(notable_ms), 0) FROM runs)
+	       AND latency_ms >= :slow_ms) AS t
+       JOIN s ON s.id = t.session_id),
+sz AS (SELECT s.server AS remote, s.client AS host, json_extract(s.msz, '$[0]') AS n,
+	      json_extract(s.msz, '$[1]') AS bytes, json_extract(s.msz, '$[2]') AS mx FROM s),
 agg AS (SELECT client AS host, server AS remote, count(*) AS attempts,
 	       sum(outcome = 'ok') AS ok,
 	       sum(outcome = 'unanswered') AS unanswered,
@@ -32,9 +44,9 @@ agg AS (SELECT client AS host, server AS remote, count(*) AS attempts,
 SELECT a.host, a.remote, a.attempts, a.ok, a.unanswered, a.refused, a.other, a.failed_wait_ms,
        (SELECT count(*) FROM sl WHERE sl.remote = a.remote AND sl.host = a.host) AS slow_replies,
        (SELECT round(max(latency_ms), 1) FROM sl WHERE sl.remote = a.remote AND sl.host = a.host) AS slowest_ms,
-       (SELECT count(*) FROM sz WHERE sz.remote = a.remote AND sz.host = a.host) AS messages,
-       (SELECT sum(size) FROM sz WHERE sz.remote = a.remote AND sz.host = a.host) AS bytes,
-       (SELECT max(size) FROM sz WHERE sz.remote = a.remote AND sz.host = a.host) AS max_message_bytes,
+       (SELECT sum(n) FROM sz WHERE sz.remote = a.remote AND sz.host = a.host) AS messages,
+       (SELECT sum(bytes) FROM sz WHERE sz.remote = a.remote AND sz.host = a.host) AS bytes,
+       (SELECT max(mx) FROM sz WHERE sz.remote = a.remote AND sz.host = a.host) AS max_message_bytes,
        strftime('%Y-%m-%d %H:%M:%S', a.first_ts, 'unixepoch') AS first_utc,
        (SELECT 'slow: ' || group_concat(command || coalesce(' ' || guess || '?', '') || ' ' ||
 					printf('%.1f', latency_ms) ||
@@ -44,9 +56,9 @@ SELECT a.host, a.remote, a.attempts, a.ok, a.unanswered, a.refused, a.other, a.f
        json_object('host', a.host, 'remote', a.remote, 'attempts', a.attempts, 'ok', a.ok,
 		   'unanswered', a.unanswered, 'refused', a.refused, 'other', a.other,
 		   'failed_wait_ms', a.failed_wait_ms, 'first', a.first_ts, 'last', a.last_ts,
-		   'messages', (SELECT count(*) FROM sz WHERE sz.remote = a.remote AND sz.host = a.host),
-		   'bytes', (SELECT sum(size) FROM sz WHERE sz.remote = a.remote AND sz.host = a.host),
-		   'max_message_bytes', (SELECT max(size) FROM sz WHERE sz.remote = a.remote AND sz.host = a.host),
+		   'messages', (SELECT sum(n) FROM sz WHERE sz.remote = a.remote AND sz.host = a.host),
+		   'bytes', (SELECT sum(bytes) FROM sz WHERE sz.remote = a.remote AND sz.host = a.host),
+		   'max_message_bytes', (SELECT max(mx) FROM sz WHERE sz.remote = a.remote AND sz.host = a.host),
 		   'sessions', (SELECT json_group_array(json_object(
 					'session', x.id, 'protocol', x.protocol,
 					'client', x.client, 'client_port', x.client_port,

@@ -12,7 +12,7 @@ WITH
 s AS (SELECT *, coalesce(syn, start) AS t_begin,
 	     max(coalesce("end", start),
 		 coalesce((SELECT max(coalesce(t.reply_ts, t.end_ts, t.request_ts))
-			   FROM transactions AS t WHERE t.session_id = sessions.id), start))
+			   FROM replies AS t WHERE t.session_id = CAST(:arg AS INTEGER)), start))
 		 AS t_end
       FROM sessions WHERE id = CAST(:arg AS INTEGER)),
 sj AS (SELECT json_object('session', id, 'protocol', protocol,
@@ -31,7 +31,7 @@ sj AS (SELECT json_object('session', id, 'protocol', protocol,
 cmd AS (SELECT t.*, coalesce(t.reply_ts, t.end_ts, t.request_ts + t.latency_ms / 1000.0)
 		AS wait_end,
 	       t.latency_ms >= :slow_ms AS slow
-	FROM transactions AS t, s WHERE t.session_id = s.id),
+	FROM replies AS t WHERE t.session_id = CAST(:arg AS INTEGER)),
 causes_of AS (SELECT cmd.id AS tid,
 		     (SELECT json_group_array(json(obj)) FROM (
 			SELECT CASE c.kind

@@ -3,43 +3,58 @@
 -- session start), :client (either end), :protocol, :limit.
 WITH
 s AS (SELECT *, coalesce(start, syn) AS t0 FROM sessions
-      WHERE (:since IS NULL OR coalesce(start, syn) >= :since)
-	AND (:until IS NULL OR coalesce(start, syn) < :until)
+      WHERE coalesce(start, syn) >= coalesce(:since, -1e18)
+	AND coalesce(start, syn) < coalesce(:until, 1e18)
 	AND (:client IS NULL OR client = :client OR server = :client)
 	AND (:protocol IS NULL OR protocol = :protocol)
       ORDER BY coalesce(start, syn), id
       LIMIT :limit),
-w AS (SELECT s.*,
-	     (SELECT count(*) FROM transactions AS t WHERE t.session_id = s.id) AS replies,
-	     (SELECT t.id FROM transactions AS t WHERE t.session_id = s.id
-	      ORDER BY t.latency_ms DESC, t.id LIMIT 1) AS slow_tid
-      FROM s)
-SELECT w.id AS session, w.protocol, w.client, w.client_port, w.server, w.server_port,
-       w.t0 AS start, strftime('%Y-%m-%d %H:%M:%S', w.t0, 'unixepoch') AS start_utc,
-       strftime('%m-%d %H:%M:%S', w.t0, 'unixepoch') AS start_short,
-       round((w."end" - coalesce(w.syn, w.t0)) * 1000.0, 1) AS duration_ms,
-       w.outcome, w.tls, w.outbound, w.host, w.client_is_host, w.replies,
-       t.command || coalesce(' ' || t.guess || '?', '') AS slowest_command,
-       round(t.latency_ms, 1) AS slowest_ms,
-       CASE WHEN t.id IS NULL THEN NULL
-	    ELSE t.command || coalesce(' ' || t.guess || '?', '') || ' ' ||
-		 printf('%.1f', t.latency_ms) END AS slowest,
-       w.bytes,
-       json_object('session', w.id, 'protocol', w.protocol,
-		   'client', w.client, 'client_port', w.client_port,
-		   'server', w.server, 'server_port', w.server_port,
-		   'start', w.t0, 'end', w."end",
-		   'duration_ms', round((w."end" - coalesce(w.syn, w.t0)) * 1000.0, 3),
-		   'outcome', w.outcome, 'tls', json(CASE WHEN w.tls THEN 'true' ELSE 'false' END),
-		   'outbound', json(CASE WHEN w.outbound THEN 'true' ELSE 'false' END),
-		   'host', w.host,
-		   'client_is_host', json(CASE WHEN w.client_is_host THEN 'true' ELSE 'false' END),
-		   'replies', w.replies, 'bytes', w.bytes,
-		   'slowest', CASE WHEN t.id IS NULL THEN NULL
-				   ELSE json_object('transaction', t.id, 'command', t.command,
-						    'latency_ms', t.latency_ms,
-						    'reply_code', t.reply_code,
-						    'outcome', t.outcome) END) AS json
-FROM w
-LEFT JOIN transactions AS t ON t.id = w.slow_tid
-ORDER BY w.t0, w.id;
+-- a session's replies: its rows and its compact record (the view replies
+-- would be read whole for every session: SQLite does not push a correlated
+-- term into a compound view)
+w AS MATERIALIZED (SELECT s.*,
+	     (SELECT count(*) FROM transactions AS t WHERE t.session_id = s.id)
+		     + coalesce(json_array_length(s.replies), 0) AS n_replies,
+	     (SELECT json_array(id, command, guess, latency_ms, reply_code, outcome)
+	      FROM (SELECT id, command, guess, latency_ms, reply_code, outcome
+		    FROM transactions AS t WHERE t.session_id = s.id
+		    UNION ALL
+		    SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'),
+			   json_extract(value, '$[7]'), json_extract(value, '$[4]') / 1000.0,
+			   json_extract(value, '$[5]'), 'ok'
+		    FROM json_each(s.replies))
+	      ORDER BY latency_ms DESC, id LIMIT 1) AS slow_j
+      FROM s),
+x AS (SELECT w.*, json_extract(slow_j, '$[0]') AS slow_id,
+	     json_extract(slow_j, '$[1]') AS slow_cmd, json_extract(slow_j, '$[2]') AS slow_guess,
+	     json_extract(slow_j, '$[3]') AS slow_ms, json_extract(slow_j, '$[4]') AS slow_code,
+	     json_extract(slow_j, '$[5]') AS slow_outcome
+      FROM w)
+SELECT x.id AS session, x.protocol, x.client, x.client_port, x.server, x.server_port,
+       x.t0 AS start, strftime('%Y-%m-%d %H:%M:%S', x.t0, 'unixepoch') AS start_utc,
+       strftime('%m-%d %H:%M:%S', x.t0, 'unixepoch') AS start_short,
+       round((x."end" - coalesce(x.syn, x.t0)) * 1000.0, 1) AS duration_ms,
+       x.outcome, x.tls, x.outbound, x.host, x.client_is_host, x.n_replies AS replies,
+       x.slow_cmd || coalesce(' ' || x.slow_guess || '?', '') AS slowest_command,
+       round(x.slow_ms, 1) AS slowest_ms,
+       CASE WHEN x.slow_j IS NULL THEN NULL
+	    ELSE x.slow_cmd || coalesce(' ' || x.slow_guess || '?', '') || ' ' ||
+		 printf('%.1f', x.slow_ms) END AS slowest,
+       x.bytes,
+       json_object('session', x.id, 'protocol', x.protocol,
+		   'client', x.client, 'client_port', x.client_port,
+		   'server', x.server, 'server_port', x.server_port,
+		   'start', x.t0, 'end', x."end",
+		   'duration_ms', round((x."end" - coalesce(x.syn, x.t0)) * 1000.0, 3),
+		   'outcome', x.outcome, 'tls', json(CASE WHEN x.tls THEN 'true' ELSE 'false' END),
+		   'outbound', json(CASE WHEN x.outbound THEN 'true' ELSE 'false' END),
+		   'host', x.host,
+		   'client_is_host', json(CASE WHEN x.client_is_host THEN 'true' ELSE 'false' END),
+		   'replies', x.n_replies, 'bytes', x.bytes,
+		   'slowest', CASE WHEN x.slow_j IS NULL THEN NULL
+				   ELSE json_object('transaction', x.slow_id, 'command', x.slow_cmd,
+						    'latency_ms', x.slow_ms,
+						    'reply_code', x.slow_code,
+						    'outcome', x.slow_outcome) END) AS json
+FROM x
+ORDER BY x.t0, x.id;

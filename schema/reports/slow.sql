@@ -13,11 +13,15 @@ WITH slow AS (
 	       t.argument, t.request_ts,
 	       t.latency_ms, t.reply_code, t.outcome, t.diagnosis, t.remedy,
 	       coalesce(t.reply_ts, t.end_ts, t.request_ts + t.latency_ms / 1000.0) AS wait_end
-	FROM transactions AS t
+	FROM (SELECT * FROM transactions WHERE latency_ms >= :slow_ms
+	      UNION ALL
+	      -- compact replies are all below the run's notable threshold
+	      SELECT * FROM compact_replies
+	      WHERE :slow_ms < (SELECT coalesce(max(notable_ms), 0) FROM runs)
+		AND latency_ms >= :slow_ms) AS t
 	LEFT JOIN sessions AS s ON s.id = t.session_id
 	WHERE t.latency_ms >= :slow_ms
-	  AND (:since IS NULL OR t.request_ts >= :since)
-	  AND (:until IS NULL OR t.request_ts < :until)
+	  AND t.request_ts >= coalesce(:since, -1e18) AND t.request_ts < coalesce(:until, 1e18)
 	  AND (:client IS NULL OR s.client = :client OR s.server = :client)
 	  AND (:protocol IS NULL OR s.protocol = :protocol)
 	ORDER BY t.request_ts DESC, t.id DESC

@@ -1,48 +1,71 @@
 -- summary: one row of totals over the runs, sessions, replies, DNS queries
 -- and ident probes (within :since / :until), and the slow replies
 -- (>= :slow_ms) by their main cause; the same per monitored host.
+-- The window is whole minutes: :since and :until are rounded down to the
+-- minute (the latency histograms are per minute).  Reply counts and
+-- percentiles come from latency_hist (percentiles within 1 %, schema/hist.h),
+-- the slow replies from their rows.
 WITH
+w AS MATERIALIZED (SELECT CASE WHEN :since IS NULL THEN -1e18
+			       ELSE floor(:since / 60.0) * 60 END AS lo,
+			  CASE WHEN :until IS NULL THEN 1e18
+			       ELSE floor(:until / 60.0) * 60 END AS hi),
 s AS NOT MATERIALIZED (SELECT * FROM sessions
-      WHERE (:since IS NULL OR start >= :since) AND (:until IS NULL OR start < :until)),
-t AS NOT MATERIALIZED (SELECT * FROM transactions
-      WHERE (:since IS NULL OR request_ts >= :since) AND (:until IS NULL OR request_ts < :until)),
+      WHERE coalesce(start, syn) >= (SELECT lo FROM w) AND coalesce(start, syn) < (SELECT hi FROM w)),
+-- the slow replies: rows, and compact ones only below the runs' notable threshold
+t AS NOT MATERIALIZED (
+	SELECT * FROM transactions
+	WHERE latency_ms >= :slow_ms
+	  AND request_ts >= (SELECT lo FROM w) AND request_ts < (SELECT hi FROM w)
+	UNION ALL
+	SELECT * FROM compact_replies
+	WHERE :slow_ms < (SELECT coalesce(max(notable_ms), 0) FROM runs)
+	  AND latency_ms >= :slow_ms
+	  AND request_ts >= (SELECT lo FROM w) AND request_ts < (SELECT hi FROM w)),
+h AS NOT MATERIALIZED (SELECT * FROM latency_hist
+      WHERE minute >= (SELECT lo FROM w) AND minute < (SELECT hi FROM w)),
 slow AS (SELECT t.id,
 		(SELECT c.kind FROM causes AS c WHERE c.transaction_id = t.id AND c.parent_id IS NULL
 		 ORDER BY c.kind = 'none', c.overlap_ms DESC, c.id LIMIT 1) AS main
-	 FROM t WHERE t.latency_ms >= :slow_ms),
--- percentiles: mx_percentiles (schema/sqlfn.c), the nearest-rank method
-lat AS (SELECT mx_percentiles(latency_ms) AS p, max(latency_ms) AS mx FROM t),
+	 FROM t),
+-- percentiles: mx_hist_percentiles (schema/hist.c), nearest rank over the bins
+lat AS (SELECT mx_hist_percentiles(bins, min_ms, max_ms) AS p, max(max_ms) AS mx FROM h),
 q AS NOT MATERIALIZED (SELECT * FROM dns_queries
-      WHERE (:since IS NULL OR ts >= :since) AND (:until IS NULL OR ts < :until)),
+      WHERE ts >= (SELECT lo FROM w) AND ts < (SELECT hi FROM w)),
 i AS NOT MATERIALIZED (SELECT * FROM ident_probes
-      WHERE (:since IS NULL OR ts >= :since) AND (:until IS NULL OR ts < :until)),
+      WHERE ts >= (SELECT lo FROM w) AND ts < (SELECT hi FROM w)),
+tslow AS (SELECT s2.protocol, t.command || coalesce(' ' || t.guess || '?', '') AS command,
+		 s2.host, count(*) AS slow
+	  FROM t JOIN sessions AS s2 ON s2.id = t.session_id
+	  GROUP BY 1, 2, 3),
 cstat AS (SELECT protocol, command, replies,
 		 mx_percentile(p, 50) AS p50, mx_percentile(p, 95) AS p95,
-		 mx_percentile(p, 99) AS p99, max_ms, slow
-	  FROM (SELECT s2.protocol, t.command || coalesce(' ' || t.guess || '?', '') AS command,
-		       count(*) AS replies,
-		       mx_percentiles(t.latency_ms) AS p, max(t.latency_ms) AS max_ms,
-		       sum(t.latency_ms >= :slow_ms) AS slow
-		FROM t JOIN sessions AS s2 ON s2.id = t.session_id
-		WHERE t.latency_ms IS NOT NULL
-		GROUP BY s2.protocol, 2)),
+		 mx_percentile(p, 99) AS p99, max_ms,
+		 (SELECT coalesce(sum(x.slow), 0) FROM tslow AS x
+		  WHERE x.protocol = g.protocol AND x.command = g.command) AS slow
+	  FROM (SELECT protocol, command || coalesce(' ' || guess || '?', '') AS command,
+		       sum(n) AS replies,
+		       mx_hist_percentiles(bins, min_ms, max_ms) AS p, max(max_ms) AS max_ms
+		FROM h
+		WHERE protocol IS NOT NULL
+		GROUP BY protocol, 2 HAVING sum(n) > 0) AS g),
 -- the main cause of each slow reply, and what to do about it
 diag AS (SELECT coalesce((SELECT CASE c.kind WHEN 'dns' THEN c.relation ELSE c.kind END
 			  FROM causes AS c WHERE c.transaction_id = t.id AND c.parent_id IS NULL
 			  ORDER BY c.kind = 'none', c.overlap_ms DESC, c.id LIMIT 1),
 			 'unexplained') AS cause,
 		t.latency_ms, t.remedy, (SELECT host FROM sessions WHERE id = t.session_id) AS host
-	 FROM t WHERE t.latency_ms >= :slow_ms),
+	 FROM t),
 -- per monitored host: its sessions, its replies' latency, its slow replies
 -- and their most frequent main cause
 hsess AS (SELECT host, count(*) AS sessions, sum(outbound = 0) AS inbound,
 		 sum(outbound = 1 OR client_is_host = 1) AS outbound
 	  FROM s WHERE host IS NOT NULL GROUP BY host),
-hlat AS (SELECT s2.host, count(*) AS replies, mx_percentiles(t.latency_ms) AS p,
-		max(t.latency_ms) AS max_ms, sum(t.latency_ms >= :slow_ms) AS slow
-	 FROM t JOIN sessions AS s2 ON s2.id = t.session_id
-	 WHERE t.latency_ms IS NOT NULL AND s2.host IS NOT NULL
-	 GROUP BY s2.host),
+hlat AS (SELECT host, sum(n) AS replies, mx_hist_percentiles(bins, min_ms, max_ms) AS p,
+		max(max_ms) AS max_ms,
+		(SELECT coalesce(sum(x.slow), 0) FROM tslow AS x WHERE x.host = h.host) AS slow
+	 FROM h WHERE host IS NOT NULL AND protocol IS NOT NULL
+	 GROUP BY host HAVING sum(n) > 0),
 hcause AS (SELECT host, cause, count(*) AS n,
 		  row_number() OVER (PARTITION BY host ORDER BY count(*) DESC, cause) AS k
 	   FROM diag WHERE host IS NOT NULL GROUP BY host, cause),
@@ -69,7 +92,7 @@ v AS MATERIALIZED (SELECT
 	(SELECT count(*) FROM s WHERE outbound = 1 AND outcome IN ('unanswered', 'refused'))
 		AS outbound_failed,
 	(SELECT count(*) FROM s WHERE outcome = 'client-abort') AS client_aborts,
-	(SELECT count(*) FROM t) AS replies,
+	(SELECT coalesce(sum(replies), 0) FROM h) AS replies,
 	(SELECT round(mx_percentile(p, 50), 1) FROM lat) AS median_ms,
 	(SELECT round(mx_percentile(p, 95), 1) FROM lat) AS p95_ms,
 	(SELECT round(mx, 1) FROM lat) AS max_ms,

@@ -762,13 +762,13 @@ Test(hostile, megabyte_command_and_reply_lines, .timeout = 300)
 	free(out);
 	cr_expect(integrity_ok(db));
 	cr_expect_eq(sql_long(db, "select count(*) from sessions"), 3);
-	cr_expect_eq(sql_long(db, "select count(*) from transactions where command = 'MAIL'"), 1);
-	cr_expect_eq(sql_long(db, "select count(*) from transactions where command = 'HELO' and "
+	cr_expect_eq(sql_long(db, "select count(*) from replies where command = 'MAIL'"), 1);
+	cr_expect_eq(sql_long(db, "select count(*) from replies where command = 'HELO' and "
 	                          "reply_code = '250'"),
 	             1, "the session after the long lines is parsed");
-	cr_expect_lt(sql_long(db, "select max(length(argument)) from transactions"), 65536,
+	cr_expect_lt(sql_long(db, "select max(length(argument)) from replies"), 65536,
 	             "stored arguments are capped");
-	cr_expect_lt(sql_long(db, "select coalesce(max(length(reply_text)), 0) from transactions"),
+	cr_expect_lt(sql_long(db, "select coalesce(max(length(reply_text)), 0) from replies"),
 	             65536, "stored reply texts are capped");
 }
 

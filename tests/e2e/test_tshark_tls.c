@@ -70,10 +70,10 @@ check(const char *pcap, const char *what)
 	cr_assert_eq(sqlite3_prepare_v2(
 	                 h,
 	                 "SELECT t.id, t.command, t.request_ts, t.reply_ts, s.client_port,"
-	                 " s.server_port, EXISTS (SELECT 1 FROM transactions h"
+	                 " s.server_port, EXISTS (SELECT 1 FROM replies h"
 	                 "  WHERE h.session_id = s.id AND h.command = 'TLS-HELLO'"
 	                 "  AND h.reply_text LIKE '%1.3%')"
-	                 " FROM transactions t JOIN sessions s ON s.id = t.session_id"
+	                 " FROM replies t JOIN sessions s ON s.id = t.session_id"
 	                 " WHERE t.command LIKE 'TLS%' AND t.reply_ts IS NOT NULL",
 	                 -1, &st, NULL),
 	             SQLITE_OK, "%s", sqlite3_errmsg(h));

@@ -327,7 +327,7 @@ check_db(const char *pcap, const char *truth, const char *db, const char *opts, 
 			double want = sqlite3_column_double(st, 7);
 			char q[512];
 			snprintf(q, sizeof(q),
-				 "SELECT count(*) FROM transactions t JOIN sessions s ON s.id = "
+				 "SELECT count(*) FROM replies t JOIN sessions s ON s.id = "
 				 "t.session_id WHERE s.client = ?1 AND t.command = ?3 AND "
 				 "(?8 IS NULL OR s.server = ?8) AND abs(t.latency_ms - %f) <= %f",
 				 want, want * 0.02);
@@ -473,7 +473,7 @@ check_db(const char *pcap, const char *truth, const char *db, const char *opts, 
 
 	/* secrets never stored or printed */
 	int leaks = scalar_int(h,
-			       "SELECT count(*) FROM transactions WHERE command IN ('PASS') AND "
+			       "SELECT count(*) FROM replies WHERE command IN ('PASS') AND "
 			       "argument <> '***'",
 			       NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
 	cr_expect_eq(leaks, 0, "%s: a PASS argument was stored", what);

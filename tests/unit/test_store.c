@@ -126,7 +126,7 @@ Test(store, schema_text_is_exposed)
 {
 	const char *sql = store_schema_sql();
 	cr_assert(strstr(sql, "CREATE TABLE sessions") != NULL);
-	cr_assert(strstr(sql, "PRAGMA user_version = 4") != NULL);
+	cr_assert(strstr(sql, "PRAGMA user_version = 5") != NULL);
 	cr_assert_not_null(store_sql_file("reports/slow.sql"));
 	cr_assert_null(store_sql_file("nope.sql"));
 }
@@ -189,16 +189,37 @@ Test(store, version_1_database_is_migrated)
 	char err[256];
 	sqlite3 *db = open_ro(dbpath);
 	cr_assert_eq(store_migrate_db(db, err, sizeof(err)), STORE_OK, "%s", err);
-	/* what version 1 had instead of versions 2, 3 and 4 */
+	/* what version 1 had instead of versions 2 to 5 */
 	cr_assert_eq(sqlite3_exec(db,
+	                          "DROP VIEW slow_replies;"
+	                          "DROP VIEW replies;"
+	                          "DROP VIEW compact_replies;"
+	                          "DROP TABLE latency_hist;"
+	                          "DROP INDEX sessions_t0;"
+	                          "DROP INDEX transactions_ts;"
+	                          /* SQLite's DROP COLUMN trips over the comment of the
+	                             column before a last one: the version 1 tables anew */
+	                          "DROP TABLE runs;"
+	                          "CREATE TABLE runs (id INTEGER PRIMARY KEY, source TEXT NOT NULL,"
+	                          " fingerprint TEXT, started REAL NOT NULL, finished REAL,"
+	                          " first_ts REAL, last_ts REAL, packets INTEGER, bytes INTEGER,"
+	                          " kernel_drops INTEGER, counters TEXT);"
+	                          "CREATE UNIQUE INDEX runs_fingerprint ON runs (fingerprint)"
+	                          " WHERE fingerprint IS NOT NULL;"
+	                          "DROP TABLE sessions;"
+	                          "CREATE TABLE sessions (id INTEGER PRIMARY KEY,"
+	                          " run_id INTEGER REFERENCES runs (id), protocol TEXT, client TEXT,"
+	                          " client_port INTEGER, server TEXT, server_port INTEGER, syn REAL,"
+	                          " start REAL, \"end\" REAL, outcome TEXT,"
+	                          " tls INTEGER NOT NULL DEFAULT 0,"
+	                          " outbound INTEGER NOT NULL DEFAULT 0, app TEXT, banner_host TEXT,"
+	                          " helo TEXT, sender_domain TEXT, rcpt_domains TEXT, bytes INTEGER,"
+	                          " messages INTEGER, complete INTEGER NOT NULL DEFAULT 0);"
 	                          "CREATE INDEX sessions_start ON sessions (start);"
 	                          "CREATE INDEX transactions_request ON transactions (request_ts);"
 	                          "CREATE INDEX dns_queries_qname ON dns_queries (qname);"
 	                          "CREATE INDEX dns_queries_server ON dns_queries (server);"
-	                          "DROP VIEW slow_replies;"
 	                          "DROP VIEW ptr_delays;"
-	                          "ALTER TABLE sessions DROP COLUMN host;"
-	                          "ALTER TABLE sessions DROP COLUMN client_is_host;"
 	                          "ALTER TABLE transactions DROP COLUMN guess;"
 	                          "CREATE VIEW slow_replies AS SELECT t.id AS transaction_id"
 	                          " FROM transactions AS t;"

@@ -1,0 +1,608 @@
+/*
+ * compact.c - open sessions' ordinary replies and open histogram groups
+ * (see compact.h).
+ */
+#include "compact.h"
+
+#include "hist.h"
+
+#include "../capture/addr.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* one reply of an open session */
+struct crep {
+	uint64_t id, request_ns, reply_ns;
+	uint64_t size;
+	double ms; /* bind_ms's value; NaN = none */
+	char *arg;  /* compact only; NULL = none */
+	char *text; /* compact, no reply code (TLS): the reply's description */
+	char command[16], guess[16], code[8];
+	bool compact;
+};
+
+/* what the histograms need of a session */
+struct sinfo {
+	bool known; /* a session was seen */
+	enum mx_proto proto;
+	char host[48];
+	bool outbound;
+};
+
+struct csess {
+	uint64_t id; /* 0 = free slot */
+	struct sinfo info;
+	struct crep *r;
+	uint32_t n, cap, ncompact;
+};
+
+struct hbin {
+	uint16_t bin;
+	uint32_t count;
+};
+
+struct group {
+	struct compact_group key; /* bins unused */
+	struct hbin *b;
+	uint32_t nb, capb;
+	uint64_t hash;
+};
+
+struct compact {
+	struct csess *s; /* open addressing on id */
+	size_t ns, nslot;
+	struct group *g;
+	size_t ng, capg;
+	uint32_t *gslot; /* index + 1 into g, 0 = empty */
+	size_t ngslot;
+	uint64_t latest_ns;
+	char *out; /* compact_session_json's text */
+	size_t outcap;
+	char *htext; /* compact_flush_groups's text, HIST_TEXT_MAX */
+};
+
+struct compact *
+compact_new(void)
+{
+	return calloc(1, sizeof(struct compact));
+}
+
+static void
+free_reps(struct csess *x)
+{
+	for (uint32_t i = 0; i < x->n; i++) {
+		free(x->r[i].arg);
+		free(x->r[i].text);
+	}
+	free(x->r);
+	x->r = NULL;
+	x->n = x->cap = x->ncompact = 0;
+}
+
+void
+compact_free(struct compact *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < c->nslot; i++)
+		if (c->s[i].id)
+			free_reps(&c->s[i]);
+	free(c->s);
+	for (size_t i = 0; i < c->ng; i++)
+		free(c->g[i].b);
+	free(c->g);
+	free(c->gslot);
+	free(c->out);
+	free(c->htext);
+	free(c);
+}
+
+static bool
+failed_code(const char *code)
+{
+	return code[0] == '4' || code[0] == '5' || strcmp(code, "-ERR") == 0;
+}
+
+/* the latency the store writes for t (bind_ms), NaN when it writes NULL */
+static double
+txn_ms(const struct mx_txn *t)
+{
+	uint64_t end = t->reply_ns ? t->reply_ns : t->end_ns;
+	if (!t->request_ns || !end)
+		return NAN;
+	return (double)(int64_t)(end - t->request_ns) / 1e6;
+}
+
+bool
+compact_is_notable(const struct mx_txn *t, double notable_ms)
+{
+	if (notable_ms <= 0 || !t->reply_ns || !t->request_ns || t->outcome != MXO_OK ||
+	    failed_code(t->reply_code) || t->reply_ns < t->request_ns)
+		return true;
+	return txn_ms(t) >= notable_ms;
+}
+
+/* ---- sessions ----------------------------------------------------------------- */
+
+static struct csess *
+sess_find(struct compact *c, uint64_t id)
+{
+	if (!c->nslot)
+		return NULL;
+	for (size_t i = mx_mix64(id) & (c->nslot - 1);; i = (i + 1) & (c->nslot - 1)) {
+		if (c->s[i].id == id)
+			return &c->s[i];
+		if (c->s[i].id == 0)
+			return NULL;
+	}
+}
+
+static bool
+sess_grow(struct compact *c)
+{
+	size_t n = c->nslot ? c->nslot * 2 : 256;
+	struct csess *s = calloc(n, sizeof(*s));
+	if (!s)
+		return false;
+	for (size_t i = 0; i < c->nslot; i++) {
+		if (!c->s[i].id)
+			continue;
+		size_t j = mx_mix64(c->s[i].id) & (n - 1);
+		while (s[j].id)
+			j = (j + 1) & (n - 1);
+		s[j] = c->s[i];
+	}
+	free(c->s);
+	c->s = s;
+	c->nslot = n;
+	return true;
+}
+
+static struct csess *
+sess_get(struct compact *c, uint64_t id)
+{
+	struct csess *x = sess_find(c, id);
+	if (x)
+		return x;
+	if ((c->ns + 1) * 2 > c->nslot && !sess_grow(c))
+		return NULL;
+	size_t i = mx_mix64(id) & (c->nslot - 1);
+	while (c->s[i].id)
+		i = (i + 1) & (c->nslot - 1);
+	memset(&c->s[i], 0, sizeof(c->s[i]));
+	c->s[i].id = id;
+	c->ns++;
+	return &c->s[i];
+}
+
+/* removes x from the table (backward-shift deletion) */
+static void
+sess_del(struct compact *c, struct csess *x)
+{
+	free_reps(x);
+	size_t i = (size_t)(x - c->s);
+	c->s[i].id = 0;
+	c->ns--;
+	for (size_t j = (i + 1) & (c->nslot - 1); c->s[j].id; j = (j + 1) & (c->nslot - 1)) {
+		size_t home = mx_mix64(c->s[j].id) & (c->nslot - 1);
+		/* can entry j move back into the hole at i? */
+		if (((j - home) & (c->nslot - 1)) >= ((j - i) & (c->nslot - 1))) {
+			c->s[i] = c->s[j];
+			c->s[j].id = 0;
+			c->s[j].r = NULL;
+			i = j;
+		}
+	}
+}
+
+static void
+info_of(struct sinfo *in, const struct mx_session *sess)
+{
+	memset(in, 0, sizeof(*in));
+	if (!sess)
+		return;
+	in->known = true;
+	in->proto = sess->proto;
+	in->outbound = sess->outbound;
+	if (sess->server_is_host)
+		mx_addr_fmt(&sess->server.addr, in->host, sizeof(in->host));
+	else if (sess->client_is_host)
+		mx_addr_fmt(&sess->client.addr, in->host, sizeof(in->host));
+}
+
+/* ---- histogram groups ----------------------------------------------------------- */
+
+static uint64_t
+str_hash(uint64_t h, const char *s)
+{
+	for (; *s; s++)
+		h = (h ^ (uint8_t)*s) * 0x100000001b3ull;
+	return (h ^ 0xff) * 0x100000001b3ull;
+}
+
+static uint64_t
+key_hash(const struct compact_group *k)
+{
+	uint64_t h = mx_mix64((uint64_t)k->minute) ^ (k->outbound ? 0x9e3779b97f4a7c15ull : 0);
+	h = str_hash(h, k->host);
+	h = str_hash(h, k->protocol);
+	h = str_hash(h, k->command);
+	return str_hash(h, k->guess);
+}
+
+static bool
+key_eq(const struct compact_group *a, const struct compact_group *b)
+{
+	return a->minute == b->minute && a->outbound == b->outbound &&
+	       strcmp(a->host, b->host) == 0 && strcmp(a->protocol, b->protocol) == 0 &&
+	       strcmp(a->command, b->command) == 0 && strcmp(a->guess, b->guess) == 0;
+}
+
+static bool
+gindex_build(struct compact *c, size_t nslot)
+{
+	uint32_t *s = calloc(nslot, sizeof(*s));
+	if (!s)
+		return false;
+	for (size_t i = 0; i < c->ng; i++) {
+		size_t j = c->g[i].hash & (nslot - 1);
+		while (s[j])
+			j = (j + 1) & (nslot - 1);
+		s[j] = (uint32_t)i + 1;
+	}
+	free(c->gslot);
+	c->gslot = s;
+	c->ngslot = nslot;
+	return true;
+}
+
+static struct group *
+group_get(struct compact *c, const struct compact_group *k)
+{
+	uint64_t h = key_hash(k);
+	if (c->ngslot) {
+		for (size_t j = h & (c->ngslot - 1); c->gslot[j]; j = (j + 1) & (c->ngslot - 1)) {
+			struct group *g = &c->g[c->gslot[j] - 1];
+			if (g->hash == h && key_eq(&g->key, k))
+				return g;
+		}
+	}
+	if (c->ng == c->capg) {
+		size_t cap = c->capg ? c->capg * 2 : 64;
+		struct group *n = realloc(c->g, cap * sizeof(*n));
+		if (!n)
+			return NULL;
+		c->g = n;
+		c->capg = cap;
+	}
+	if ((c->ng + 1) * 2 > c->ngslot &&
+	    !gindex_build(c, c->ngslot ? c->ngslot * 2 : 128))
+		return NULL;
+	struct group *g = &c->g[c->ng++];
+	memset(g, 0, sizeof(*g));
+	g->key = *k;
+	g->hash = h;
+	size_t j = h & (c->ngslot - 1);
+	while (c->gslot[j])
+		j = (j + 1) & (c->ngslot - 1);
+	c->gslot[j] = (uint32_t)c->ng;
+	return g;
+}
+
+static bool
+group_add(struct group *g, double ms)
+{
+	g->key.replies++;
+	if (isnan(ms))
+		return true;
+	g->key.n++;
+	g->key.sum_ms += ms;
+	if (ms > g->key.max_ms || g->key.n == 1)
+		g->key.max_ms = ms;
+	if (ms < g->key.min_ms || g->key.n == 1)
+		g->key.min_ms = ms;
+	uint16_t bin = (uint16_t)hist_bin(ms);
+	uint32_t lo = 0, hi = g->nb;
+	while (lo < hi) {
+		uint32_t mid = (lo + hi) / 2;
+		if (g->b[mid].bin < bin)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < g->nb && g->b[lo].bin == bin) {
+		g->b[lo].count++;
+		return true;
+	}
+	if (g->nb == g->capb) {
+		uint32_t cap = g->capb ? g->capb * 2 : 8;
+		struct hbin *n = realloc(g->b, cap * sizeof(*n));
+		if (!n)
+			return false;
+		g->b = n;
+		g->capb = cap;
+	}
+	memmove(&g->b[lo + 1], &g->b[lo], (g->nb - lo) * sizeof(*g->b));
+	g->b[lo] = (struct hbin){bin, 1};
+	g->nb++;
+	return true;
+}
+
+static int
+count_reply(struct compact *c, const struct sinfo *in, const struct crep *r)
+{
+	struct compact_group k;
+	memset(&k, 0, sizeof(k));
+	uint64_t sec = r->request_ns / 1000000000u;
+	k.minute = (int64_t)(sec - sec % 60);
+	memcpy(k.host, in->host, sizeof(k.host));
+	if (in->known)
+		snprintf(k.protocol, sizeof(k.protocol), "%s", mx_proto_str(in->proto));
+	k.outbound = in->outbound;
+	memcpy(k.command, r->command, sizeof(k.command));
+	memcpy(k.guess, r->guess, sizeof(k.guess));
+	struct group *g = group_get(c, &k);
+	if (!g || !group_add(g, r->ms))
+		return COMPACT_NOMEM;
+	if (r->request_ns > c->latest_ns)
+		c->latest_ns = r->request_ns;
+	return 0;
+}
+
+/* ---- replies ------------------------------------------------------------------ */
+
+static void
+rep_of(struct crep *r, const struct mx_txn *t)
+{
+	memset(r, 0, sizeof(*r));
+	r->id = t->id;
+	r->request_ns = t->request_ns;
+	r->reply_ns = t->reply_ns;
+	r->size = t->size;
+	r->ms = txn_ms(t);
+	memcpy(r->command, t->command, sizeof(r->command));
+	r->command[sizeof(r->command) - 1] = '\0';
+	memcpy(r->guess, t->guess, sizeof(r->guess));
+	r->guess[sizeof(r->guess) - 1] = '\0';
+	memcpy(r->code, t->reply_code, sizeof(r->code));
+	r->code[sizeof(r->code) - 1] = '\0';
+}
+
+int
+compact_reply(struct compact *c, const struct mx_session *sess, const struct mx_txn *t,
+              const char *argument, bool notable)
+{
+	struct crep r;
+	rep_of(&r, t);
+	if (!sess || sess->id != t->session_id) {
+		/* no session to hang it on: counted now, stored as a row */
+		struct sinfo in;
+		info_of(&in, NULL);
+		return count_reply(c, &in, &r) ? COMPACT_NOMEM : COMPACT_ROW;
+	}
+	struct csess *x = sess_get(c, sess->id);
+	if (!x)
+		return COMPACT_NOMEM;
+	info_of(&x->info, sess);
+	if (x->n == x->cap) {
+		uint32_t cap = x->cap ? x->cap * 2 : 8;
+		struct crep *n = realloc(x->r, cap * sizeof(*n));
+		if (!n)
+			return COMPACT_NOMEM;
+		x->r = n;
+		x->cap = cap;
+	}
+	bool keep = !notable && x->ncompact < COMPACT_MAX_PER_SESSION;
+	if (keep && argument && argument[0] && !(r.arg = strdup(argument)))
+		return COMPACT_NOMEM;
+	if (keep && !t->reply_code[0] && t->reply_text[0] &&
+	    !(r.text = strndup(t->reply_text, sizeof(t->reply_text)))) {
+		free(r.arg);
+		return COMPACT_NOMEM;
+	}
+	r.compact = keep;
+	x->r[x->n++] = r;
+	if (keep)
+		x->ncompact++;
+	return keep ? COMPACT_KEPT : COMPACT_ROW;
+}
+
+/* ---- JSON --------------------------------------------------------------------- */
+
+struct sbuf {
+	struct compact *c;
+	size_t n;
+	bool nomem;
+};
+
+static void
+put(struct sbuf *b, const char *s, size_t n)
+{
+	if (b->nomem)
+		return;
+	if (b->n + n + 1 > b->c->outcap) {
+		size_t cap = b->c->outcap ? b->c->outcap : 256;
+		while (cap < b->n + n + 1)
+			cap *= 2;
+		char *o = realloc(b->c->out, cap);
+		if (!o) {
+			b->nomem = true;
+			return;
+		}
+		b->c->out = o;
+		b->c->outcap = cap;
+	}
+	memcpy(b->c->out + b->n, s, n);
+	b->n += n;
+	b->c->out[b->n] = '\0';
+}
+
+static void
+put_str(struct sbuf *b, const char *s)
+{
+	if (!s || !*s) {
+		put(b, "null", 4);
+		return;
+	}
+	put(b, "\"", 1);
+	const char *run = s;
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+		if (ch >= 0x20 && ch != '"' && ch != '\\')
+			continue;
+		put(b, run, (size_t)(s - run));
+		char esc[8];
+		int n = ch == '"' ? snprintf(esc, sizeof(esc), "\\\"")
+		        : ch == '\\' ? snprintf(esc, sizeof(esc), "\\\\")
+		                     : snprintf(esc, sizeof(esc), "\\u%04x", ch);
+		put(b, esc, (size_t)n);
+		run = s + 1;
+	}
+	put(b, run, (size_t)(s - run));
+	put(b, "\"", 1);
+}
+
+/* microseconds from a to b, rounded to nearest */
+static int64_t
+us_between(uint64_t a, uint64_t b)
+{
+	int64_t d = (int64_t)(b - a);
+	return d >= 0 ? (d + 500) / 1000 : -((-d + 500) / 1000);
+}
+
+const char *
+compact_session_json(struct compact *c, uint64_t id, int64_t txn_base, uint64_t base_ns,
+                     bool *nomem)
+{
+	struct csess *x = sess_find(c, id);
+	if (!x || !x->ncompact)
+		return NULL;
+	struct sbuf b = {.c = c};
+	char num[96];
+	put(&b, "[", 1);
+	bool first = true;
+	for (uint32_t i = 0; i < x->n; i++) {
+		const struct crep *r = &x->r[i];
+		if (!r->compact)
+			continue;
+		int n = snprintf(num, sizeof(num), "%s[%lld,", first ? "" : ",",
+		                 (long long)((int64_t)r->id + txn_base));
+		put(&b, num, (size_t)n);
+		first = false;
+		put_str(&b, r->command);
+		put(&b, ",", 1);
+		put_str(&b, r->arg);
+		n = snprintf(num, sizeof(num), ",%lld,%lld,",
+		             (long long)us_between(base_ns, r->request_ns),
+		             (long long)us_between(r->request_ns, r->reply_ns));
+		put(&b, num, (size_t)n);
+		put_str(&b, r->code);
+		/* size, guess, text: up to the last one set */
+		int last = r->text ? 3 : r->guess[0] ? 2 : r->size ? 1 : 0;
+		if (last >= 1) {
+			if (r->size) {
+				n = snprintf(num, sizeof(num), ",%llu", (unsigned long long)r->size);
+				put(&b, num, (size_t)n);
+			} else {
+				put(&b, ",null", 5);
+			}
+		}
+		if (last >= 2) {
+			put(&b, ",", 1);
+			put_str(&b, r->guess);
+		}
+		if (last >= 3) {
+			put(&b, ",", 1);
+			put_str(&b, r->text);
+		}
+		put(&b, "]", 1);
+	}
+	put(&b, "]", 1);
+	if (b.nomem) {
+		*nomem = true;
+		return NULL;
+	}
+	return c->out;
+}
+
+static int
+end_one(struct compact *c, struct csess *x)
+{
+	for (uint32_t i = 0; i < x->n; i++)
+		if (count_reply(c, &x->info, &x->r[i]))
+			return COMPACT_NOMEM;
+	sess_del(c, x);
+	return 0;
+}
+
+int
+compact_session_end(struct compact *c, const struct mx_session *sess)
+{
+	struct csess *x = sess_find(c, sess->id);
+	if (!x)
+		return 0;
+	info_of(&x->info, sess);
+	return end_one(c, x);
+}
+
+int
+compact_end_all(struct compact *c)
+{
+	for (size_t i = 0; i < c->nslot;) {
+		if (c->s[i].id) {
+			if (end_one(c, &c->s[i]))
+				return COMPACT_NOMEM;
+			continue; /* the deletion may have shifted another entry into i */
+		}
+		i++;
+	}
+	return 0;
+}
+
+int
+compact_flush_groups(struct compact *c, int64_t before_s,
+                     int (*fn)(void *arg, const struct compact_group *g), void *arg)
+{
+	if (!c->htext && !(c->htext = malloc(HIST_TEXT_MAX)))
+		return COMPACT_NOMEM;
+	char *text = c->htext;
+	size_t keep = 0;
+	int rc = 0;
+	for (size_t i = 0; i < c->ng; i++) {
+		struct group *g = &c->g[i];
+		if (rc || g->key.minute >= before_s) {
+			c->g[keep++] = *g;
+			continue;
+		}
+		size_t o = 0;
+		text[o++] = '[';
+		for (uint32_t k = 0; k < g->nb; k++)
+			o += (size_t)snprintf(text + o, HIST_TEXT_MAX - o, "%s%u,%u", k ? "," : "",
+			                      g->b[k].bin, g->b[k].count);
+		text[o++] = ']';
+		text[o] = '\0';
+		g->key.bins = text;
+		rc = fn(arg, &g->key);
+		if (rc) {
+			c->g[keep++] = *g;
+			continue;
+		}
+		free(g->b);
+	}
+	c->ng = keep;
+	size_t nslot = 128;
+	while (nslot < c->ng * 2 + 2)
+		nslot *= 2;
+	if (!gindex_build(c, nslot))
+		return COMPACT_NOMEM;
+	return rc;
+}
+
+uint64_t
+compact_latest_ns(const struct compact *c)
+{
+	return c->latest_ns;
+}

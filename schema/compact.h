@@ -1,0 +1,110 @@
+/*
+ * compact.h - the writer's memory for the compact reply layout (schema 5):
+ * each open session's ordinary replies until its row is written
+ * (sessions.replies), and the latency histograms (latency_hist) of the
+ * minutes still open.
+ *
+ * A reply is "notable" (a row of its own in transactions) when it was not
+ * answered, not ok (cut, aborted), failed (4xx/5xx, -ERR), or at least the
+ * run's notable threshold slow (the analysis threshold: every reply with a
+ * cause or a diagnosis is that slow).  Every other reply is kept here and
+ * becomes one element of its session's sessions.replies array:
+ *
+ *   [id, command, argument, request_us, latency_us, reply_code
+ *    (, size (, guess (, reply_text)))]
+ *
+ * id: the transaction id it would have had; request_us: microseconds from
+ * the session's first SYN (its start when no SYN was seen) to the request;
+ * latency_us: to the first byte of the reply.  The trailing elements are
+ * left out when NULL (null when a later one is set); reply_text is kept
+ * only for a reply without a code (inside TLS: "ServerHello, TLS 1.3",
+ * "1 record, 90 bytes").  The view compact_replies (schema.sql) expands
+ * them into transactions' columns.
+ *
+ * Every reply (notable or not) counts in the histogram of its group:
+ * (minute of its request, run, host, protocol, outbound, command, guess),
+ * added when its session ends (so the group uses the session's final host
+ * and direction), or at once for a reply without a session.
+ */
+#ifndef MXLAG_COMPACT_H
+#define MXLAG_COMPACT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../analyze/event.h"
+
+/* ordinary replies kept for one session; more are stored as rows */
+#define COMPACT_MAX_PER_SESSION 4096
+
+struct compact;
+
+struct compact *compact_new(void);
+void compact_free(struct compact *c);
+
+/* Is t a notable reply (a row of transactions) at threshold notable_ms (0 = every reply)? */
+bool compact_is_notable(const struct mx_txn *t, double notable_ms);
+
+enum compact_rc {
+	COMPACT_KEPT = 0, /* kept in the session's compact list */
+	COMPACT_ROW = 1,  /* store it as a row (notable, no session, or the session's list is full) */
+	COMPACT_NOMEM = -1,
+};
+
+/*
+ * Notes a reply.  sess: its session as known now (may be NULL); argument:
+ * what the store writes for it (secrets already replaced), NULL or "" for
+ * none.  Counts it
+ * for the histograms and keeps it in the compact list when it is ordinary
+ * (notable == false) and the session has room.
+ */
+int compact_reply(struct compact *c, const struct mx_session *sess, const struct mx_txn *t,
+                  const char *argument, bool notable);
+
+/*
+ * The sessions.replies text of session id (an analyzer id), with every id
+ * offset by txn_base and times relative to base_ns; NULL when it has no
+ * compact reply.  Valid until the next call.  *nomem is set on allocation
+ * failure.
+ */
+const char *compact_session_json(struct compact *c, uint64_t id, int64_t txn_base,
+                                 uint64_t base_ns, bool *nomem);
+
+/*
+ * The session has ended (sess: its final state): its replies go into the
+ * histogram groups with its final host and direction, and its list is
+ * dropped.  Returns 0 or COMPACT_NOMEM.
+ */
+int compact_session_end(struct compact *c, const struct mx_session *sess);
+
+/* Every session still listed ends now with the state last seen (end of a run). */
+int compact_end_all(struct compact *c);
+
+/* one histogram group, as written to latency_hist */
+struct compact_group {
+	int64_t minute; /* epoch seconds, a multiple of 60 */
+	char host[48];  /* "" = none */
+	char protocol[8];
+	bool outbound;
+	char command[16];
+	char guess[16]; /* "" = none */
+	uint64_t replies, n;
+	double min_ms, max_ms, sum_ms;
+	const char *bins; /* the stored form (hist.h) */
+};
+
+/*
+ * Hands every group whose minute starts before before_s (epoch seconds;
+ * INT64_MAX: all) to fn, then forgets them.  A later reply of the same
+ * group starts a new one (readers add the rows of a group up).  Stops at the
+ * first non-zero return of fn and returns it; COMPACT_NOMEM on allocation
+ * failure.
+ */
+int compact_flush_groups(struct compact *c, int64_t before_s,
+                         int (*fn)(void *arg, const struct compact_group *g), void *arg);
+
+/* the latest request time (ns) counted in a group, 0 = none */
+uint64_t compact_latest_ns(const struct compact *c);
+
+#endif

@@ -1,0 +1,250 @@
+/*
+ * test_compact.c - the writer's memory of the compact layout
+ * (schema/compact.c): which replies are notable, the sessions.replies text
+ * (ids, microsecond offsets, escapes, trailing elements), histogram groups
+ * by the session's final host and direction, flushing by minute, and the
+ * session table under many sessions ending in any order.
+ */
+#include <criterion/criterion.h>
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../capture/addr.h"
+#include "../../schema/compact.h"
+#include "../../schema/hist.h"
+
+#define T0 1767225600000000000ull /* 2026-01-01 00:00:00 UTC, a minute boundary */
+#define MS 1000000ull
+
+static void
+sess_init(struct mx_session *s, uint64_t id)
+{
+	memset(s, 0, sizeof(*s));
+	s->id = id;
+	s->proto = MXP_SMTP;
+	mx_addr_parse("192.0.2.1", &s->client.addr);
+	mx_addr_parse("192.0.2.10", &s->server.addr);
+	s->server_is_host = true;
+	s->syn_ns = T0 + 5 * MS;
+	s->start_ns = T0 + 6 * MS;
+}
+
+static void
+txn_init(struct mx_txn *t, uint64_t id, uint64_t sid, const char *cmd, uint64_t req,
+         uint64_t lat_ns, const char *code)
+{
+	memset(t, 0, sizeof(*t));
+	t->id = id;
+	t->session_id = sid;
+	mx_strlcpy(t->command, cmd, sizeof(t->command));
+	t->request_ns = req;
+	t->reply_ns = req + lat_ns;
+	mx_strlcpy(t->reply_code, code, sizeof(t->reply_code));
+	t->outcome = MXO_OK;
+}
+
+Test(compact, notable_replies)
+{
+	struct mx_txn t;
+	txn_init(&t, 1, 1, "RCPT", T0, 999 * MS, "250");
+	cr_expect_not(compact_is_notable(&t, 1000));
+	cr_expect(compact_is_notable(&t, 0), "threshold 0: every reply a row");
+	cr_expect(compact_is_notable(&t, 999), "as slow as the threshold");
+	txn_init(&t, 1, 1, "RCPT", T0, 1 * MS, "550");
+	cr_expect(compact_is_notable(&t, 1000), "failed");
+	txn_init(&t, 1, 1, "RCPT", T0, 1 * MS, "451");
+	cr_expect(compact_is_notable(&t, 1000), "failed");
+	txn_init(&t, 1, 1, "PASS", T0, 1 * MS, "-ERR");
+	cr_expect(compact_is_notable(&t, 1000), "failed");
+	txn_init(&t, 1, 1, "DATA-END", T0, 1 * MS, "250");
+	t.outcome = MXO_INCOMPLETE;
+	cr_expect(compact_is_notable(&t, 1000), "cut");
+	txn_init(&t, 1, 1, "QUIT", T0, 1 * MS, "");
+	t.reply_ns = 0;
+	t.end_ns = T0 + 3 * MS;
+	t.outcome = MXO_CLIENT_ABORT;
+	cr_expect(compact_is_notable(&t, 1000), "no reply");
+	txn_init(&t, 1, 1, "TLS", T0, 1 * MS, "");
+	cr_expect_not(compact_is_notable(&t, 1000), "an encrypted exchange answered");
+}
+
+Test(compact, session_record_text)
+{
+	struct compact *c = compact_new();
+	struct mx_session s;
+	struct mx_txn t;
+	sess_init(&s, 7);
+	txn_init(&t, 3, 7, "GREETING", T0 + 5 * MS, 2500000, "220");
+	cr_assert_eq(compact_reply(c, &s, &t, NULL, false), COMPACT_KEPT);
+	txn_init(&t, 4, 7, "MAIL", T0 + 9 * MS + 1499, 300000, "250");
+	cr_assert_eq(compact_reply(c, &s, &t, "FROM:<\"a\\b\"@x>\x01", false), COMPACT_KEPT);
+	txn_init(&t, 5, 7, "RCPT", T0 + 20 * MS, 1500 * MS, "250");
+	cr_assert_eq(compact_reply(c, &s, &t, "TO:<b@y>", true), COMPACT_ROW, "notable: a row");
+	txn_init(&t, 6, 7, "DATA-END", T0 + 30 * MS, 2 * MS, "250");
+	t.size = 1234;
+	cr_assert_eq(compact_reply(c, &s, &t, "", false), COMPACT_KEPT);
+	txn_init(&t, 8, 7, "TLS", T0 + 40 * MS, 1 * MS, "");
+	mx_strlcpy(t.guess, "RCPT", sizeof(t.guess));
+	mx_strlcpy(t.reply_text, "1 record, 90 bytes", sizeof(t.reply_text));
+	cr_assert_eq(compact_reply(c, &s, &t, NULL, false), COMPACT_KEPT);
+	txn_init(&t, 9, 7, "TLS-HELLO", T0 + 50 * MS, 1 * MS, "");
+	mx_strlcpy(t.reply_text, "ServerHello, TLS 1.3", sizeof(t.reply_text));
+	cr_assert_eq(compact_reply(c, &s, &t, NULL, false), COMPACT_KEPT);
+
+	bool nomem = false;
+	const char *j = compact_session_json(c, 7, 100, s.syn_ns, &nomem);
+	cr_assert_not_null(j);
+	cr_expect_str_eq(j, "[[103,\"GREETING\",null,0,2500,\"220\"],"
+	                    "[104,\"MAIL\",\"FROM:<\\\"a\\\\b\\\"@x>\\u0001\",4001,300,\"250\"],"
+	                    "[106,\"DATA-END\",null,25000,2000,\"250\",1234],"
+	                    "[108,\"TLS\",null,35000,1000,null,null,\"RCPT\",\"1 record, 90 bytes\"],"
+	                    "[109,\"TLS-HELLO\",null,45000,1000,null,null,null,"
+	                    "\"ServerHello, TLS 1.3\"]]");
+	/* SQLite reads it back */
+	sqlite3 *db;
+	cr_assert_eq(sqlite3_open(":memory:", &db), SQLITE_OK);
+	sqlite3_stmt *st;
+	cr_assert_eq(sqlite3_prepare_v2(db,
+	                                "SELECT json_extract(?1, '$[1][2]'), json_array_length(?1)",
+	                                -1, &st, NULL),
+	             SQLITE_OK);
+	sqlite3_bind_text(st, 1, j, -1, SQLITE_TRANSIENT);
+	cr_assert_eq(sqlite3_step(st), SQLITE_ROW, "%s", sqlite3_errmsg(db));
+	cr_expect_str_eq((const char *)sqlite3_column_text(st, 0), "FROM:<\"a\\b\"@x>\x01");
+	cr_expect_eq(sqlite3_column_int(st, 1), 5);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	cr_expect_null(compact_session_json(c, 8, 0, 0, &nomem), "an unknown session");
+	compact_free(c);
+}
+
+struct seen {
+	int n;
+	struct compact_group g[64];
+	char bins[64][256];
+};
+
+static int
+collect(void *arg, const struct compact_group *g)
+{
+	struct seen *s = arg;
+	cr_assert_lt(s->n, 64);
+	s->g[s->n] = *g;
+	snprintf(s->bins[s->n], sizeof(s->bins[0]), "%s", g->bins);
+	s->n++;
+	return 0;
+}
+
+static const struct compact_group *
+find(const struct seen *s, int64_t minute, const char *cmd, const char *host)
+{
+	for (int i = 0; i < s->n; i++)
+		if (s->g[i].minute == minute && strcmp(s->g[i].command, cmd) == 0 &&
+		    strcmp(s->g[i].host, host) == 0)
+			return &s->g[i];
+	return NULL;
+}
+
+Test(compact, histograms_by_minute_with_the_final_host)
+{
+	struct compact *c = compact_new();
+	struct mx_session s;
+	struct mx_txn t;
+	sess_init(&s, 1);
+	s.server_is_host = false; /* not known yet while the session runs */
+	for (int i = 0; i < 10; i++) {
+		txn_init(&t, (uint64_t)i + 1, 1, "RCPT", T0 + (uint64_t)i * 10000 * MS, 2 * MS, "250");
+		cr_assert_geq(compact_reply(c, &s, &t, NULL, i == 9), 0);
+	}
+	struct seen out = {0};
+	cr_assert_eq(compact_flush_groups(c, INT64_MAX, collect, &out), 0);
+	cr_expect_eq(out.n, 0, "nothing counted before the session ends");
+	s.server_is_host = true;
+	cr_assert_eq(compact_session_end(c, &s), 0);
+	/* a reply without a session: counted at once, host and protocol empty */
+	txn_init(&t, 99, 5, "QUIT", T0 + 61 * 1000 * MS, 1 * MS, "221");
+	cr_assert_eq(compact_reply(c, NULL, &t, NULL, false), COMPACT_ROW);
+	cr_assert_eq(compact_flush_groups(c, 1767225660, collect, &out), 0);
+	cr_assert_eq(out.n, 1, "only the first minute");
+	const struct compact_group *g = find(&out, 1767225600, "RCPT", "192.0.2.10");
+	cr_assert_not_null(g);
+	cr_expect_eq(g->replies, 6);
+	cr_expect_eq(g->n, 6);
+	cr_expect_str_eq(g->protocol, "smtp");
+	cr_expect_eq(g->min_ms, 2.0);
+	cr_expect_eq(g->max_ms, 2.0);
+	char want[32];
+	snprintf(want, sizeof(want), "[%d,6]", hist_bin(2.0));
+	cr_expect_str_eq(out.bins[0], want);
+	cr_assert_eq(compact_flush_groups(c, INT64_MAX, collect, &out), 0);
+	cr_assert_eq(out.n, 3);
+	cr_expect_not_null(find(&out, 1767225660, "RCPT", "192.0.2.10"));
+	const struct compact_group *q = find(&out, 1767225660, "QUIT", "");
+	cr_assert_not_null(q);
+	cr_expect_str_eq(q->protocol, "");
+	/* flushed groups are gone */
+	int before = out.n;
+	cr_assert_eq(compact_flush_groups(c, INT64_MAX, collect, &out), 0);
+	cr_expect_eq(out.n, before);
+	compact_free(c);
+}
+
+Test(compact, many_sessions_ending_in_any_order)
+{
+	struct compact *c = compact_new();
+	enum { N = 5000 };
+	static struct mx_session s[N];
+	struct mx_txn t;
+	uint64_t id = 1;
+	for (int i = 0; i < N; i++) {
+		sess_init(&s[i], (uint64_t)i * 7919 + 3); /* scattered ids */
+		for (int k = 0; k < 3; k++) {
+			txn_init(&t, id++, s[i].id, "RCPT", T0 + (uint64_t)k * MS, 1 * MS, "250");
+			cr_assert_eq(compact_reply(c, &s[i], &t, "TO:<x@y>", false), COMPACT_KEPT);
+		}
+	}
+	/* end every other one, then check the others still have their three */
+	for (int i = 0; i < N; i += 2)
+		cr_assert_eq(compact_session_end(c, &s[i]), 0);
+	bool nomem = false;
+	for (int i = 0; i < N; i++) {
+		const char *j = compact_session_json(c, s[i].id, 0, s[i].syn_ns, &nomem);
+		if (i % 2 == 0) {
+			cr_assert_null(j, "session %d ended", i);
+		} else {
+			cr_assert_not_null(j, "session %d lost its replies", i);
+			int elems = 0;
+			for (const char *p = j; *p; p++)
+				elems += *p == '[';
+			cr_assert_eq(elems, 4, "%s", j);
+		}
+	}
+	cr_assert_eq(compact_end_all(c), 0);
+	for (int i = 0; i < N; i++)
+		cr_assert_null(compact_session_json(c, s[i].id, 0, 0, &nomem));
+	struct seen out = {0};
+	cr_assert_eq(compact_flush_groups(c, INT64_MAX, collect, &out), 0);
+	cr_assert_eq(out.n, 1);
+	cr_expect_eq(out.g[0].replies, 3 * N);
+	compact_free(c);
+}
+
+Test(compact, a_session_list_is_bounded)
+{
+	struct compact *c = compact_new();
+	struct mx_session s;
+	struct mx_txn t;
+	sess_init(&s, 1);
+	int rows = 0;
+	for (int i = 0; i < COMPACT_MAX_PER_SESSION + 10; i++) {
+		txn_init(&t, (uint64_t)i + 1, 1, "NOOP", T0 + (uint64_t)i * MS, 1000, "250");
+		int r = compact_reply(c, &s, &t, NULL, false);
+		cr_assert_geq(r, 0);
+		rows += r == COMPACT_ROW;
+	}
+	cr_expect_eq(rows, 10, "past the bound the replies are rows");
+	compact_free(c);
+}
