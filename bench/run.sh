@@ -97,6 +97,21 @@ run_file() { # file
 			printf "goal %-26s %7.3f s  full run %s (%.3f s); SQLite alone %s\n", n, t,
 			    u <= t ? "meets it" : "misses it", u, f <= t ? "fits" : sprintf("needs %.2fx that", f / t) }'
 	}
+	# issue 16's goals: the database per session, the full run against the
+	# bare loop and ndpiReader, peak RSS
+	nsess=$(sqlite3 bench/out/bench.db 'SELECT count(*) FROM sessions')
+	dbb=$(stat -c %s bench/out/bench.db)
+	awk -v b="$dbb" -v n="$nsess" 'BEGIN {
+		printf "goal %-26s %7d B   database %.1f MiB for %d sessions: %.0f B per session, %s\n",
+		    "<= 400 B per session", 400, b / 1048576, n, b / n, b / n <= 400 ? "meets it" : "misses it" }'
+	awk -v r="$rss_full" 'BEGIN {
+		printf "goal %-26s %7d MiB full run peak RSS %.1f MiB, %s\n", "peak RSS <= 64 MiB", 64,
+		    r / 1024, r / 1024 <= 64 ? "meets it" : "misses it" }'
+	target "8x the bare loop" "$(awk -v b="$wall_bare" 'BEGIN{printf "%.3f", 8 * b}')"
+	if [ "$tools" = 1 ] && [ -n "${wall_ndpi:-}" ]; then
+		target "2.5x faster than ndpiReader" "$(awk -v n="$wall_ndpi" 'BEGIN{printf "%.3f", n / 2.5}')"
+	fi
+	# issue 6's goals
 	target "2.5 M pkt/s end to end" "$(awk -v p="$pk" 'BEGIN{printf "%.3f", p / 2.5e6}')"
 	target "7x the bare loop" "$(awk -v b="$wall_bare" 'BEGIN{printf "%.3f", 7 * b}')"
 	if [ "$tools" = 1 ] && [ -n "${wall_ndpi:-}" ]; then

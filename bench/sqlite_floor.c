@@ -23,7 +23,7 @@
 #include <unistd.h>
 
 static const char *const tables[] = {"sessions", "transactions", "dns_queries", "ident_probes",
-                                     "causes"};
+                                     "causes",   "latency_hist"};
 #define NTABLES (sizeof(tables) / sizeof(tables[0]))
 
 struct table_rows {

@@ -465,6 +465,23 @@ put_str(struct sbuf *b, const char *s)
 	put(b, "\"", 1);
 }
 
+/* appends ",v" or "v" (sep = 0) in decimal */
+static void
+put_int(struct sbuf *b, int sep, int64_t v)
+{
+	char buf[24], *p = buf + sizeof(buf);
+	uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+	do {
+		*--p = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	if (v < 0)
+		*--p = '-';
+	if (sep)
+		*--p = (char)sep;
+	put(b, p, (size_t)(buf + sizeof(buf) - p));
+}
+
 /* microseconds from a to b, rounded to nearest */
 static int64_t
 us_between(uint64_t a, uint64_t b)
@@ -481,31 +498,28 @@ compact_session_json(struct compact *c, uint64_t id, int64_t txn_base, uint64_t 
 	if (!x || !x->ncompact)
 		return NULL;
 	struct sbuf b = {.c = c};
-	char num[96];
 	put(&b, "[", 1);
 	bool first = true;
 	for (uint32_t i = 0; i < x->n; i++) {
 		const struct crep *r = &x->r[i];
 		if (!r->compact)
 			continue;
-		int n = snprintf(num, sizeof(num), "%s[%lld,", first ? "" : ",",
-		                 (long long)((int64_t)r->id + txn_base));
-		put(&b, num, (size_t)n);
+		put(&b, first ? "[" : ",[", first ? 1 : 2);
 		first = false;
+		put_int(&b, 0, (int64_t)r->id + txn_base);
+		put(&b, ",", 1);
 		put_str(&b, r->command);
 		put(&b, ",", 1);
 		put_str(&b, r->arg);
-		n = snprintf(num, sizeof(num), ",%lld,%lld,",
-		             (long long)us_between(base_ns, r->request_ns),
-		             (long long)us_between(r->request_ns, r->reply_ns));
-		put(&b, num, (size_t)n);
+		put_int(&b, ',', us_between(base_ns, r->request_ns));
+		put_int(&b, ',', us_between(r->request_ns, r->reply_ns));
+		put(&b, ",", 1);
 		put_str(&b, r->code);
 		/* size, guess, text: up to the last one set */
 		int last = r->text ? 3 : r->guess[0] ? 2 : r->size ? 1 : 0;
 		if (last >= 1) {
 			if (r->size) {
-				n = snprintf(num, sizeof(num), ",%llu", (unsigned long long)r->size);
-				put(&b, num, (size_t)n);
+				put_int(&b, ',', (int64_t)r->size);
 			} else {
 				put(&b, ",null", 5);
 			}

@@ -19,6 +19,7 @@
 
 #include "fmterr.h"
 #include "hist.h"
+#include "sqlfn.h"
 #include "store.h"
 
 #define SVG_W 1160
@@ -247,6 +248,7 @@ prep(struct hctx *h, const char *sql)
 		return NULL;
 	}
 	bind_d(st, ":slow_ms", h->slow_ms);
+	bind_i(st, ":compact_slow", sqlfn_compact_slow(h->db, h->slow_ms));
 	if (!isnan(h->o->since))
 		bind_d(st, ":since", h->o->since);
 	if (!isnan(h->o->until))
@@ -1232,7 +1234,7 @@ sec_latency(struct hctx *h)
 		         " coalesce(t.command || coalesce(' ' || t.guess || '?', ''), '?'), count(*)"
 		         " FROM (SELECT * FROM transactions WHERE latency_ms >= :slow_ms"
 		         " UNION ALL SELECT * FROM compact_replies"
-		         " WHERE :slow_ms < (SELECT coalesce(max(notable_ms), 0) FROM runs)"
+		         " WHERE :compact_slow"
 		         " AND latency_ms >= :slow_ms) AS t"
 		         " LEFT JOIN sessions AS s ON s.id = t.session_id WHERE %s GROUP BY 1, 2, 3",
 		         WINDOW_T);

@@ -984,6 +984,8 @@ bind_params(struct rctx *c, sqlite3_stmt *st)
 
 	if ((i = sqlite3_bind_parameter_index(st, ":slow_ms")) > 0)
 		sqlite3_bind_double(st, i, c->slow_ms);
+	if ((i = sqlite3_bind_parameter_index(st, ":compact_slow")) > 0)
+		sqlite3_bind_int(st, i, sqlfn_compact_slow(c->db, c->slow_ms));
 	if ((i = sqlite3_bind_parameter_index(st, ":since")) > 0 && !isnan(o->since))
 		sqlite3_bind_double(st, i, o->since);
 	if ((i = sqlite3_bind_parameter_index(st, ":until")) > 0 && !isnan(o->until))
@@ -1020,7 +1022,7 @@ report_count_slow(sqlite3 *db, const struct report_opts *o, long *n, char *err, 
 	                       "SELECT count(*) FROM (SELECT * FROM transactions"
 	                       " WHERE latency_ms >= :slow_ms UNION ALL"
 	                       " SELECT * FROM compact_replies"
-	                       " WHERE :slow_ms < (SELECT coalesce(max(notable_ms), 0) FROM runs)"
+	                       " WHERE :compact_slow"
 	                       " AND latency_ms >= :slow_ms) AS t"
 	                       " LEFT JOIN sessions AS s ON s.id = t.session_id"
 	                       " WHERE t.latency_ms >= :slow_ms"

@@ -110,3 +110,17 @@ sqlfn_register(sqlite3 *db)
 		rc = hist_register(db);
 	return rc;
 }
+
+int
+sqlfn_compact_slow(sqlite3 *db, double slow_ms)
+{
+	sqlite3_stmt *st;
+	int v = 1; /* unknown: read them */
+	if (sqlite3_prepare_v2(db, "SELECT coalesce(max(notable_ms), 0) FROM runs", -1, &st, NULL) ==
+	    SQLITE_OK) {
+		if (sqlite3_step(st) == SQLITE_ROW)
+			v = slow_ms < sqlite3_column_double(st, 0);
+		sqlite3_finalize(st);
+	}
+	return v;
+}

@@ -19,4 +19,12 @@
 /* Registers the functions on db; SQLite result code. */
 int sqlfn_register(sqlite3 *db);
 
+/*
+ * 1 when a compact reply (schema 5) can be slow_ms slow: some run keeps
+ * replies below its notable threshold that high; 0 otherwise, so that the
+ * reports read the notable rows only.  Bound as :compact_slow (a constant
+ * the query planner skips the compact records with).
+ */
+int sqlfn_compact_slow(sqlite3 *db, double slow_ms);
+
 #endif

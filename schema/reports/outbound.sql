@@ -27,7 +27,7 @@ sl AS (SELECT t.*, s.server AS remote, s.client AS host
 	     UNION ALL
 	     -- compact replies are all below the run's notable threshold
 	     SELECT * FROM compact_replies
-	     WHERE :slow_ms < (SELECT coalesce(max(notable_ms), 0) FROM runs)
+	     WHERE :compact_slow
 	       AND latency_ms >= :slow_ms) AS t
        JOIN s ON s.id = t.session_id),
 sz AS (SELECT s.server AS remote, s.client AS host, json_extract(s.msz, '$[0]') AS n,

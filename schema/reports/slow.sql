@@ -17,7 +17,7 @@ WITH slow AS (
 	      UNION ALL
 	      -- compact replies are all below the run's notable threshold
 	      SELECT * FROM compact_replies
-	      WHERE :slow_ms < (SELECT coalesce(max(notable_ms), 0) FROM runs)
+	      WHERE :compact_slow
 		AND latency_ms >= :slow_ms) AS t
 	LEFT JOIN sessions AS s ON s.id = t.session_id
 	WHERE t.latency_ms >= :slow_ms

@@ -19,7 +19,7 @@ t AS NOT MATERIALIZED (
 	  AND request_ts >= (SELECT lo FROM w) AND request_ts < (SELECT hi FROM w)
 	UNION ALL
 	SELECT * FROM compact_replies
-	WHERE :slow_ms < (SELECT coalesce(max(notable_ms), 0) FROM runs)
+	WHERE :compact_slow
 	  AND latency_ms >= :slow_ms
 	  AND request_ts >= (SELECT lo FROM w) AND request_ts < (SELECT hi FROM w)),
 h AS NOT MATERIALIZED (SELECT * FROM latency_hist
