@@ -77,8 +77,14 @@ DROP TABLE m5_compact;
 DROP TABLE m5_record;
 
 CREATE INDEX latency_hist_minute ON latency_hist (minute);
-CREATE INDEX sessions_t0 ON sessions (coalesce(start, syn));
+CREATE INDEX sessions_t0 ON sessions (coalesce(start, syn), host, protocol, outbound,
+				     client_is_host, outcome);
 CREATE INDEX transactions_ts ON transactions (request_ts);
+-- the summary counts sessions, DNS queries and probes of a window from these alone
+DROP INDEX IF EXISTS dns_queries_ts;
+CREATE INDEX dns_queries_ts ON dns_queries (ts, outcome, qtype);
+DROP INDEX IF EXISTS ident_probes_ts;
+CREATE INDEX ident_probes_ts ON ident_probes (ts, outcome);
 
 CREATE VIEW compact_replies AS
 SELECT id, run_id, session_id, command, argument,

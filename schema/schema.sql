@@ -72,7 +72,8 @@ CREATE TABLE sessions (
 -- (, reply_text)))]: request_us from coalesce(syn, start), latency_us to the
 -- reply's first byte; trailing NULLs left out; reply_text only for a reply
 -- without a code (inside TLS); expanded by the view compact_replies.
-CREATE INDEX sessions_t0 ON sessions (coalesce(start, syn));
+CREATE INDEX sessions_t0 ON sessions (coalesce(start, syn), host, protocol, outbound,
+				     client_is_host, outcome);
 
 -- One command and its reply (GREETING: connect to greeting): since version
 -- 5 only the notable ones (see runs.notable_ms); every reply is in the view
@@ -145,7 +146,7 @@ CREATE TABLE dns_queries (
 	latency_ms   REAL,               -- NULL when unanswered
 	retransmits  INTEGER
 );
-CREATE INDEX dns_queries_ts ON dns_queries (ts);
+CREATE INDEX dns_queries_ts ON dns_queries (ts, outcome, qtype);
 
 -- ident (RFC 1413, TCP 113) probes from the mail host.
 CREATE TABLE ident_probes (
@@ -162,7 +163,7 @@ CREATE TABLE ident_probes (
 	syn_retransmits INTEGER,
 	response        TEXT
 );
-CREATE INDEX ident_probes_ts ON ident_probes (ts);
+CREATE INDEX ident_probes_ts ON ident_probes (ts, outcome);
 
 -- Why a slow reply was slow: the correlator's links.
 CREATE TABLE causes (

@@ -10,8 +10,11 @@ w AS MATERIALIZED (SELECT CASE WHEN :since IS NULL THEN -1e18
 			       ELSE floor(:since / 60.0) * 60 END AS lo,
 			  CASE WHEN :until IS NULL THEN 1e18
 			       ELSE floor(:until / 60.0) * 60 END AS hi),
-s AS NOT MATERIALIZED (SELECT * FROM sessions
-      WHERE coalesce(start, syn) >= (SELECT lo FROM w) AND coalesce(start, syn) < (SELECT hi FROM w)),
+-- the sessions of the window in one pass (the index sessions_t0 covers it)
+sg AS MATERIALIZED (SELECT host, protocol, outbound, client_is_host, outcome, count(*) AS n
+       FROM sessions
+       WHERE coalesce(start, syn) >= (SELECT lo FROM w) AND coalesce(start, syn) < (SELECT hi FROM w)
+       GROUP BY 1, 2, 3, 4, 5),
 -- the slow replies: rows, and compact ones only below the runs' notable threshold
 t AS NOT MATERIALIZED (
 	SELECT * FROM transactions
@@ -24,20 +27,23 @@ t AS NOT MATERIALIZED (
 	  AND request_ts >= (SELECT lo FROM w) AND request_ts < (SELECT hi FROM w)),
 h AS NOT MATERIALIZED (SELECT * FROM latency_hist
       WHERE minute >= (SELECT lo FROM w) AND minute < (SELECT hi FROM w)),
-slow AS (SELECT t.id,
-		(SELECT c.kind FROM causes AS c WHERE c.transaction_id = t.id AND c.parent_id IS NULL
-		 ORDER BY c.kind = 'none', c.overlap_ms DESC, c.id LIMIT 1) AS main
-	 FROM t),
+-- each slow reply once: its main cause (kind, relation), session and remedy
+slow AS MATERIALIZED (
+	SELECT t.id, t.latency_ms, t.remedy, x.protocol, x.host,
+	       t.command || coalesce(' ' || t.guess || '?', '') AS command,
+	       (SELECT json_array(c.kind, c.relation) FROM causes AS c
+		WHERE c.transaction_id = t.id AND c.parent_id IS NULL
+		ORDER BY c.kind = 'none', c.overlap_ms DESC, c.id LIMIT 1) AS mc
+	FROM t LEFT JOIN sessions AS x ON x.id = t.session_id),
 -- percentiles: mx_hist_percentiles (schema/hist.c), nearest rank over the bins
 lat AS (SELECT mx_hist_percentiles(bins, min_ms, max_ms) AS p, max(max_ms) AS mx FROM h),
-q AS NOT MATERIALIZED (SELECT * FROM dns_queries
-      WHERE ts >= (SELECT lo FROM w) AND ts < (SELECT hi FROM w)),
-i AS NOT MATERIALIZED (SELECT * FROM ident_probes
-      WHERE ts >= (SELECT lo FROM w) AND ts < (SELECT hi FROM w)),
-tslow AS (SELECT s2.protocol, t.command || coalesce(' ' || t.guess || '?', '') AS command,
-		 s2.host, count(*) AS slow
-	  FROM t JOIN sessions AS s2 ON s2.id = t.session_id
-	  GROUP BY 1, 2, 3),
+-- DNS queries and ident probes of the window in one pass each (covering indexes)
+qg AS MATERIALIZED (SELECT outcome, qtype = 'PTR' AS ptr, count(*) AS n FROM dns_queries
+       WHERE ts >= (SELECT lo FROM w) AND ts < (SELECT hi FROM w) GROUP BY 1, 2),
+ig AS MATERIALIZED (SELECT outcome, count(*) AS n FROM ident_probes
+       WHERE ts >= (SELECT lo FROM w) AND ts < (SELECT hi FROM w) GROUP BY 1),
+tslow AS (SELECT protocol, command, host, count(*) AS slow
+	  FROM slow WHERE protocol IS NOT NULL GROUP BY 1, 2, 3),
 cstat AS (SELECT protocol, command, replies,
 		 mx_percentile(p, 50) AS p50, mx_percentile(p, 95) AS p95,
 		 mx_percentile(p, 99) AS p99, max_ms,
@@ -50,17 +56,15 @@ cstat AS (SELECT protocol, command, replies,
 		WHERE protocol IS NOT NULL
 		GROUP BY protocol, 2 HAVING sum(n) > 0) AS g),
 -- the main cause of each slow reply, and what to do about it
-diag AS (SELECT coalesce((SELECT CASE c.kind WHEN 'dns' THEN c.relation ELSE c.kind END
-			  FROM causes AS c WHERE c.transaction_id = t.id AND c.parent_id IS NULL
-			  ORDER BY c.kind = 'none', c.overlap_ms DESC, c.id LIMIT 1),
-			 'unexplained') AS cause,
-		t.latency_ms, t.remedy, (SELECT host FROM sessions WHERE id = t.session_id) AS host
-	 FROM t),
+diag AS (SELECT coalesce(CASE json_extract(mc, '$[0]') WHEN 'dns' THEN json_extract(mc, '$[1]')
+				  ELSE json_extract(mc, '$[0]') END, 'unexplained') AS cause,
+		latency_ms, remedy, host
+	 FROM slow),
 -- per monitored host: its sessions, its replies' latency, its slow replies
 -- and their most frequent main cause
-hsess AS (SELECT host, count(*) AS sessions, sum(outbound = 0) AS inbound,
-		 sum(outbound = 1 OR client_is_host = 1) AS outbound
-	  FROM s WHERE host IS NOT NULL GROUP BY host),
+hsess AS (SELECT host, sum(n) AS sessions, sum(CASE WHEN outbound = 0 THEN n ELSE 0 END) AS inbound,
+		 sum(CASE WHEN outbound = 1 OR client_is_host = 1 THEN n ELSE 0 END) AS outbound
+	  FROM sg WHERE host IS NOT NULL GROUP BY host),
 hlat AS (SELECT host, sum(n) AS replies, mx_hist_percentiles(bins, min_ms, max_ms) AS p,
 		max(max_ms) AS max_ms,
 		(SELECT coalesce(sum(x.slow), 0) FROM tslow AS x WHERE x.host = h.host) AS slow
@@ -84,29 +88,29 @@ v AS MATERIALIZED (SELECT
 	strftime('%Y-%m-%d %H:%M:%S', r.first_ts, 'unixepoch') AS first_packet_utc,
 	strftime('%Y-%m-%d %H:%M:%S', r.last_ts, 'unixepoch') AS last_packet_utc,
 	r.packets, r.kernel_drops,
-	(SELECT count(DISTINCT host) FROM s) AS hosts,
-	(SELECT count(*) FROM s) AS sessions,
-	(SELECT count(*) FROM s WHERE protocol = 'smtp' AND outbound = 0) AS smtp_inbound,
-	(SELECT count(*) FROM s WHERE protocol = 'pop3' AND outbound = 0) AS pop3_inbound,
-	(SELECT count(*) FROM s WHERE outbound = 1) AS outbound,
-	(SELECT count(*) FROM s WHERE outbound = 1 AND outcome IN ('unanswered', 'refused'))
+	(SELECT count(DISTINCT host) FROM sg) AS hosts,
+	(SELECT coalesce(sum(n), 0) FROM sg) AS sessions,
+	(SELECT coalesce(sum(n), 0) FROM sg WHERE protocol = 'smtp' AND outbound = 0) AS smtp_inbound,
+	(SELECT coalesce(sum(n), 0) FROM sg WHERE protocol = 'pop3' AND outbound = 0) AS pop3_inbound,
+	(SELECT coalesce(sum(n), 0) FROM sg WHERE outbound = 1) AS outbound,
+	(SELECT coalesce(sum(n), 0) FROM sg WHERE outbound = 1 AND outcome IN ('unanswered', 'refused'))
 		AS outbound_failed,
-	(SELECT count(*) FROM s WHERE outcome = 'client-abort') AS client_aborts,
+	(SELECT coalesce(sum(n), 0) FROM sg WHERE outcome = 'client-abort') AS client_aborts,
 	(SELECT coalesce(sum(replies), 0) FROM h) AS replies,
 	(SELECT round(mx_percentile(p, 50), 1) FROM lat) AS median_ms,
 	(SELECT round(mx_percentile(p, 95), 1) FROM lat) AS p95_ms,
 	(SELECT round(mx, 1) FROM lat) AS max_ms,
 	(SELECT count(*) FROM slow) AS slow,
-	(SELECT count(*) FROM slow WHERE main = 'dns') AS slow_dns,
-	(SELECT count(*) FROM slow WHERE main = 'ident') AS slow_ident,
-	(SELECT count(*) FROM slow WHERE main = 'none') AS slow_none,
-	(SELECT count(*) FROM slow WHERE main IS NULL) AS slow_unexplained,
-	(SELECT count(*) FROM q) AS dns_queries,
-	(SELECT count(*) FROM q WHERE outcome = 'unanswered') AS dns_unanswered,
-	(SELECT count(*) FROM q WHERE outcome IN ('servfail', 'refused')) AS dns_failed,
-	(SELECT count(*) FROM q WHERE qtype = 'PTR') AS dns_ptr,
-	(SELECT count(*) FROM i) AS ident_probes,
-	(SELECT count(*) FROM i WHERE outcome = 'unanswered') AS ident_unanswered
+	(SELECT count(*) FROM slow WHERE json_extract(mc, '$[0]') = 'dns') AS slow_dns,
+	(SELECT count(*) FROM slow WHERE json_extract(mc, '$[0]') = 'ident') AS slow_ident,
+	(SELECT count(*) FROM slow WHERE json_extract(mc, '$[0]') = 'none') AS slow_none,
+	(SELECT count(*) FROM slow WHERE mc IS NULL) AS slow_unexplained,
+	(SELECT coalesce(sum(n), 0) FROM qg) AS dns_queries,
+	(SELECT coalesce(sum(n), 0) FROM qg WHERE outcome = 'unanswered') AS dns_unanswered,
+	(SELECT coalesce(sum(n), 0) FROM qg WHERE outcome IN ('servfail', 'refused')) AS dns_failed,
+	(SELECT coalesce(sum(n), 0) FROM qg WHERE ptr) AS dns_ptr,
+	(SELECT coalesce(sum(n), 0) FROM ig) AS ident_probes,
+	(SELECT coalesce(sum(n), 0) FROM ig WHERE outcome = 'unanswered') AS ident_unanswered
       FROM r),
 x AS (SELECT
        (SELECT json_group_array(json_object('protocol', protocol, 'command', command,
