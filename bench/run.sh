@@ -64,7 +64,7 @@ measure() { # label packets cmd...
 run_file() { # file
 	f=$1
 	pk=$($B/bare_loop "$f" | awk '{print $2}')
-	mb=$(awk -v b="$(stat -c %s "$f")" 'BEGIN{printf "%.1f", b/1048576}')
+	mb=$(awk -v b="$(stat -L -c %s "$f")" 'BEGIN{printf "%.1f", b/1048576}')
 	echo "== $f: $pk packets, $mb MiB"
 	measure bare "$pk" $B/bare_loop "$f"
 	measure capture "$pk" $B/capbench "$f"

@@ -61,7 +61,7 @@ load_table(sqlite3 *src, const char *name, struct table_rows *t)
 	sqlite3_stmt *st;
 	size_t cap = 0;
 
-	snprintf(sql, sizeof(sql), "SELECT * FROM %s ORDER BY id", name);
+	snprintf(sql, sizeof(sql), "SELECT * FROM %s ORDER BY rowid", name);
 	if (sqlite3_prepare_v2(src, sql, -1, &st, NULL) != SQLITE_OK)
 		die(src, sql);
 	t->ncol = sqlite3_column_count(st);
