@@ -939,7 +939,7 @@ sc_tcpserver_pop3() {
      {"kind": "dns", "relation": "client-ptr", "qname": "200.2.0.192.in-addr.arpa", "outcome": ["servfail", "unanswered"]},
      {"kind": "ident", "outcome": "unanswered"}]}]}],
  "ident": [{"outcome": "unanswered"}],
- "sql": [["select count(*) from transactions where argument like '%s3cret%'", "=", 0]]}
+ "sql": [["select count(*) from replies where argument like '%s3cret%'", "=", 0]]}
 EOF
 }
 
@@ -954,7 +954,7 @@ sc_tcpserver_pop3_fixed() {
  "sessions": [{"client": "192.0.2.200", "protocol": "pop3", "slow": []}],
  "sql": [["select count(*) from dns_queries", "=", 0],
          ["select count(*) from ident_probes", "=", 0],
-         ["select count(*) from transactions where argument like '%s3cret%'", "=", 0]]}
+         ["select count(*) from replies where argument like '%s3cret%'", "=", 0]]}
 EOF
 }
 
@@ -964,7 +964,7 @@ sc_dovecot_pop3() {
 	truth <<'EOF'
 {"scenario": "dovecot-pop3", "server": "dovecot 2.3.19",
  "sessions": [{"client": "192.0.2.200", "protocol": "pop3", "slow": []}],
- "sql": [["select count(*) from transactions where argument like '%s3cret%'", "=", 0],
+ "sql": [["select count(*) from replies where argument like '%s3cret%'", "=", 0],
          ["select count(*) from sessions where protocol = 'pop3'", ">=", 1]]}
 EOF
 }
@@ -979,7 +979,7 @@ sc_dovecot_selfname() {
  "sessions": [{"client": "192.0.2.200", "protocol": "pop3",
    "slow": [{"command": "GREETING", "causes": [
      {"kind": "dns", "relation": "self-name", "qname": "mx", "outcome": ["unanswered", "servfail"]}]}]}],
- "sql": [["select count(*) from transactions where argument like '%s3cret%'", "=", 0]]}
+ "sql": [["select count(*) from replies where argument like '%s3cret%'", "=", 0]]}
 EOF
 }
 
@@ -1122,7 +1122,7 @@ sc_outlook_abort() {
  "sessions": [{"client": "192.0.2.200", "protocol": "smtp",
    "slow": [{"command": "GREETING", "causes": [
      {"kind": "dns", "relation": "client-ptr", "qname": "200.2.0.192.in-addr.arpa", "outcome": "unanswered"}]}]}],
- "sql": [["select count(*) from transactions where command = 'GREETING' and outcome = 'client-abort' and latency_ms >= 59000", ">=", 1]]}
+ "sql": [["select count(*) from replies where command = 'GREETING' and outcome = 'client-abort' and latency_ms >= 59000", ">=", 1]]}
 EOF
 }
 
@@ -1180,7 +1180,7 @@ sc_ip_literal_relay() {
    "slow": [{"command": "DATA-END", "causes": [
      {"kind": "dns", "relation": "ip-literal", "qname": "203.0.113.25", "outcome": ["unanswered", "servfail"]}]}]}],
  "dns": [{"qname": "203.0.113.25"}],
- "sql": [["select count(*) from transactions where command = 'DATA-END' and latency_ms >= 1000 and remedy like '%brackets%'", ">=", 1]]}
+ "sql": [["select count(*) from replies where command = 'DATA-END' and latency_ms >= 1000 and remedy like '%brackets%'", ">=", 1]]}
 EOF
 }
 
@@ -1205,9 +1205,9 @@ sc_outbound_size() {
    {"client": "192.0.2.10", "protocol": "smtp", "slow": [{"command": "DATA-END", "causes": [{"kind": "none"}]}]}],
  "dns": [{"qname": "remote.example", "outcome": "answered"}],
  "sql": [["select count(*) from sessions where outbound = 1 and server = '203.0.113.26' and server_port = 25 and outcome = 'ok'", ">=", 1],
-         ["select max(t.size) from transactions t join sessions s on s.id = t.session_id where s.outbound = 0 and t.command = 'DATA-END'", ">=", 3000000],
-         ["select max(t.size) from transactions t join sessions s on s.id = t.session_id where s.outbound = 1 and s.server = '203.0.113.26' and t.command in ('DATA-END', 'BDAT')", ">=", 3000000],
-         ["select max(t.latency_ms) from transactions t join sessions s on s.id = t.session_id where s.outbound = 1 and s.server = '203.0.113.26' and t.command = 'DATA-END'", ">=", 2900]]}
+         ["select max(t.size) from replies t join sessions s on s.id = t.session_id where s.outbound = 0 and t.command = 'DATA-END'", ">=", 3000000],
+         ["select max(t.size) from replies t join sessions s on s.id = t.session_id where s.outbound = 1 and s.server = '203.0.113.26' and t.command in ('DATA-END', 'BDAT')", ">=", 3000000],
+         ["select max(t.latency_ms) from replies t join sessions s on s.id = t.session_id where s.outbound = 1 and s.server = '203.0.113.26' and t.command = 'DATA-END'", ">=", 2900]]}
 EOF
 }
 
@@ -1278,8 +1278,8 @@ MIRROR_SQL=$(
   ["select count(*) from sessions where server = '192.0.2.11' and host = '192.0.2.11'", ">=", 1],
   ["select count(*) from sessions where host is null or host not in ('192.0.2.10', '192.0.2.11')", "=", 0],
   ["select count(*) from sessions where outbound = 1", "=", 0],
-  ["select count(*) from transactions t join sessions s on s.id = t.session_id where s.server = '192.0.2.11' and t.latency_ms >= 1000 and (t.remedy is null or t.remedy not like '%local processing%')", "=", 0],
-  ["select count(*) from transactions tb join sessions sb on sb.id = tb.session_id, transactions ta join sessions sa on sa.id = ta.session_id where sb.client = '192.0.2.200' and sb.server = '192.0.2.11' and tb.command = 'DATA-END' and sa.server = '192.0.2.10' and ta.command = 'GREETING' and min(ta.reply_ts, tb.reply_ts) - max(ta.request_ts, tb.request_ts) >= 2.0", ">=", 1]
+  ["select count(*) from replies t join sessions s on s.id = t.session_id where s.server = '192.0.2.11' and t.latency_ms >= 1000 and (t.remedy is null or t.remedy not like '%local processing%')", "=", 0],
+  ["select count(*) from replies tb join sessions sb on sb.id = tb.session_id, replies ta join sessions sa on sa.id = ta.session_id where sb.client = '192.0.2.200' and sb.server = '192.0.2.11' and tb.command = 'DATA-END' and sa.server = '192.0.2.10' and ta.command = 'GREETING' and min(ta.reply_ts, tb.reply_ts) - max(ta.request_ts, tb.request_ts) >= 2.0", ">=", 1]
 EOF
 )
 
@@ -1359,7 +1359,7 @@ sc_mirror_two_mtas_relay() {
  "sql": [$MIRROR_SQL,
   ["select count(*) from sessions where client = '192.0.2.200' and server = '192.0.2.10'", ">=", 2],
   ["select count(*) from sessions where client = '192.0.2.10' and server = '192.0.2.11' and host = '192.0.2.11' and client_is_host = 1", ">=", 1],
-  ["select count(*) from transactions tb join sessions sb on sb.id = tb.session_id, transactions ta join sessions sa on sa.id = ta.session_id where sb.client = '192.0.2.10' and sb.server = '192.0.2.11' and tb.command = 'BDAT' and sa.server = '192.0.2.10' and ta.command = 'GREETING' and min(ta.reply_ts, tb.reply_ts) - max(ta.request_ts, tb.request_ts) >= 2.0", ">=", 1]]}
+  ["select count(*) from replies tb join sessions sb on sb.id = tb.session_id, replies ta join sessions sa on sa.id = ta.session_id where sb.client = '192.0.2.10' and sb.server = '192.0.2.11' and tb.command = 'BDAT' and sa.server = '192.0.2.10' and ta.command = 'GREETING' and min(ta.reply_ts, tb.reply_ts) - max(ta.request_ts, tb.request_ts) >= 2.0", ">=", 1]]}
 EOF
 }
 
@@ -1393,8 +1393,8 @@ tls_dnsbl_truth() { # NAME VERSION
    "slow": [{"command": "TLS", "guess": "RCPT", "causes": [
      {"kind": "dns", "relation": "dnsbl", "qname": "200.2.0.192.dnsbl.example", "outcome": ["unanswered", "servfail"]}]}]}],
  "sql": [["select count(*) from sessions where tls = 1 and outcome = 'ok'", "=", 1],
-         ["select count(*) from transactions where command = 'TLS-HELLO' and reply_ts is not null", "=", 1],
-         ["select count(*) from transactions where command = 'TLS' and guess = 'EHLO'", "=", 1]]}
+         ["select count(*) from replies where command = 'TLS-HELLO' and reply_ts is not null", "=", 1],
+         ["select count(*) from replies where command = 'TLS' and guess = 'EHLO'", "=", 1]]}
 EOF
 }
 
@@ -1439,7 +1439,7 @@ sc_smtps_ptr() {
    "slow": [{"command": "TLS-HELLO", "causes": [
      {"kind": "dns", "relation": "client-ptr", "qname": "200.2.0.192.in-addr.arpa", "outcome": "unanswered"}]}]}],
  "sql": [["select count(*) from sessions where server_port = 465 and tls = 1 and outcome = 'ok'", "=", 1],
-         ["select count(*) from transactions where command = 'TLS' and guess = 'GREETING'", "=", 1]]}
+         ["select count(*) from replies where command = 'TLS' and guess = 'GREETING'", "=", 1]]}
 EOF
 }
 
