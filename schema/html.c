@@ -39,6 +39,7 @@ struct hctx {
 	sqlite3 *db;
 	const struct report_opts *o;
 	double slow_ms;
+	int compact_slow; /* sqlfn_compact_slow() for slow_ms, read once */
 	FILE *out;
 	char *err;
 	size_t errlen;
@@ -248,7 +249,7 @@ prep(struct hctx *h, const char *sql)
 		return NULL;
 	}
 	bind_d(st, ":slow_ms", h->slow_ms);
-	bind_i(st, ":compact_slow", sqlfn_compact_slow(h->db, h->slow_ms));
+	bind_i(st, ":compact_slow", h->compact_slow);
 	if (!isnan(h->o->since))
 		bind_d(st, ":since", h->o->since);
 	if (!isnan(h->o->until))
@@ -1491,6 +1492,8 @@ report_html(sqlite3 *db, const struct report_opts *o, FILE *out, char *err, size
 	                  .errlen = errlen};
 	struct hctx *h = &hc;
 	int rc = -1;
+
+	hc.compact_slow = sqlfn_compact_slow(db, hc.slow_ms);
 
 	if (!o->name || (strcmp(o->name, "slow") != 0 && strcmp(o->name, "summary") != 0)) {
 		fmt_err(err, errlen,

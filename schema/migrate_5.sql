@@ -51,7 +51,8 @@ GROUP BY minute, run_id, host, protocol, outbound, command, guess;
 -- the largest transaction id of each run (compact replies keep theirs)
 UPDATE runs SET txn_ids = (SELECT max(id) FROM transactions WHERE run_id = runs.id);
 
--- ordinary replies into their session's record, in time order
+-- ordinary replies into their session's record (the order of a record's
+-- elements carries no meaning: readers order by request_ts, id)
 CREATE TEMP TABLE m5_compact AS
 SELECT t.id, t.session_id,
        -- trailing nulls left out (rtrim strips the characters of ',nul]': every

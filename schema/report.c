@@ -26,6 +26,7 @@ struct rctx {
 	const struct report_opts *o;
 	const struct report_def *def;
 	double slow_ms;
+	int compact_slow; /* sqlfn_compact_slow() for slow_ms, read once: -1 = not yet */
 	bool outbound; /* the row being printed is one of the host's own deliveries */
 	bool multi_host; /* sessions of more than one monitored host: say which */
 	FILE *out;
@@ -984,8 +985,11 @@ bind_params(struct rctx *c, sqlite3_stmt *st)
 
 	if ((i = sqlite3_bind_parameter_index(st, ":slow_ms")) > 0)
 		sqlite3_bind_double(st, i, c->slow_ms);
-	if ((i = sqlite3_bind_parameter_index(st, ":compact_slow")) > 0)
-		sqlite3_bind_int(st, i, sqlfn_compact_slow(c->db, c->slow_ms));
+	if ((i = sqlite3_bind_parameter_index(st, ":compact_slow")) > 0) {
+		if (c->compact_slow < 0)
+			c->compact_slow = sqlfn_compact_slow(c->db, c->slow_ms);
+		sqlite3_bind_int(st, i, c->compact_slow);
+	}
 	if ((i = sqlite3_bind_parameter_index(st, ":since")) > 0 && !isnan(o->since))
 		sqlite3_bind_double(st, i, o->since);
 	if ((i = sqlite3_bind_parameter_index(st, ":until")) > 0 && !isnan(o->until))
@@ -1014,6 +1018,7 @@ report_count_slow(sqlite3 *db, const struct report_opts *o, long *n, char *err, 
 	struct rctx c = {.db = db,
 	                 .o = o,
 	                 .slow_ms = isnan(o->slow_ms) || o->slow_ms <= 0 ? 1000.0 : o->slow_ms,
+	                 .compact_slow = -1,
 	                 .err = err,
 	                 .errlen = errlen};
 
@@ -1126,6 +1131,7 @@ report_run(sqlite3 *db, const struct report_opts *o, FILE *out, char *err, size_
 	                 .o = o,
 	                 .def = def,
 	                 .slow_ms = isnan(o->slow_ms) || o->slow_ms <= 0 ? 1000.0 : o->slow_ms,
+	                 .compact_slow = -1,
 	                 .out = out,
 	                 .err = err,
 	                 .errlen = errlen};

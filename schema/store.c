@@ -1505,9 +1505,10 @@ event_sync(struct store *s, const struct mx_event *ev)
 	switch (ev->type) {
 	case EV_SESSION:
 		prov_done(&s->prov, id);
+		/* the row's replies are bound (copied) first: compact_session_end
+		   counts them into the histograms and drops the list */
 		if (bind_session(s, s->st[ST_SESSION], &ev->u.session, true) != 0 ||
 		    compact_session_end(s->cmp, &ev->u.session) != 0) {
-			/* compact_session_end comes after the row: it drops the list */
 			sqlite3_reset(s->st[ST_SESSION]);
 			sqlite3_clear_bindings(s->st[ST_SESSION]);
 			snprintf(s->err, sizeof(s->err), "out of memory for a session's replies");
