@@ -1402,10 +1402,16 @@ pack_names(const struct mx_session *s, uint8_t *nrcpt)
 				s ? s->sender_domain : ""};
 	for (int i = 0; i < 3; i++) {
 		/* lower case, as DNS names are (HELO and banner names may not be) */
+		char *start = q;
 		for (const char *x = parts[i];; x++) {
 			*q++ = (char)tolower((unsigned char)*x);
 			if (!*x)
 				break;
+		}
+		/* the HELO name as sent may end in the root's dot */
+		if (q - start > 2 && q[-2] == '.' && start[0] != '[') {
+			q[-2] = '\0';
+			q--;
 		}
 	}
 	for (int i = 0; i < n; i++) {

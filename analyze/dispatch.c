@@ -37,7 +37,7 @@ struct fstate {
 	uint8_t ndpi_pkts;
 	uint16_t ndpi_proto;
 	bool implicit_tls; /* 465 / 995 */
-	bool ended[2];     /* end() already told per direction */
+	uint8_t ended[2];  /* end() already told per direction: 1 FIN, 2 RST */
 	bool served;       /* the server of a mail flow sent data */
 	struct used *used; /* a session with a parser: the lookups made for it (owner_of()) */
 };
@@ -642,9 +642,12 @@ on_event(void *ctx, struct cap_flow *f, enum cap_tcp_ev ev, enum cap_dir dir, ui
 	}
 	if ((ev != TEV_FIN && ev != TEV_RST) || !fs->sess)
 		return;
-	if (fs->ended[dir])
+	/* each once; a RST after that side's FIN is told too (a client that
+	 * closed for good resets when the server writes to it) */
+	uint8_t bit = ev == TEV_FIN ? 1 : 2;
+	if (fs->ended[dir] & (bit | 2))
 		return;
-	fs->ended[dir] = true;
+	fs->ended[dir] |= bit;
 	if (dir == DIR_C2S)
 		tell_end(fs, ev == TEV_FIN ? MXE_CLIENT_FIN : MXE_CLIENT_RST, ts);
 	else

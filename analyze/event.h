@@ -30,6 +30,9 @@ enum mx_outcome {
 	MXO_TLS_UNANSWERED, /* the ClientHello got no server record */
 	MXO_TLS_ALERT,      /* a fatal alert in the handshake */
 	MXO_TLS_FAILED,     /* closed before the handshake ended, or not TLS */
+	/* sessions: the client closed its sending half (FIN) with commands
+	 * waiting, and the server went on answering them */
+	MXO_HALF_CLOSE,
 };
 
 /* dns outcome */

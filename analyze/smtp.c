@@ -87,10 +87,15 @@ struct smtp {
 	struct txnq_ent bdat;
 	uint64_t bdat_left;
 	bool bdat_last;
+	bool bdat_early; /* the server answered it before the chunk ended */
 
 	struct tls_timer *tls; /* after STARTTLS */
 
 	bool quit_done; /* QUIT got its reply */
+	uint64_t half_close_ns; /* the client's FIN with commands unanswered */
+	bool half_answered;     /* and the server answered after it */
+	struct txnq held;       /* those answers, until it is known that the
+	                           client read them (see smtp_end) */
 	bool got_421;
 	bool ended;
 	uint64_t unmatched; /* replies with no command waiting */
@@ -271,7 +276,8 @@ req_plain(struct smtp *s, struct txnq_ent *e, const char *arg, size_t n, uint64_
 static bool
 req_helo(struct smtp *s, struct txnq_ent *e, const char *arg, size_t n, uint64_t ts_ns)
 {
-	mx_copy_domain(s->sess->helo, sizeof(s->sess->helo), arg, mx_word_len(arg, n));
+	/* kept as the client sent it; names are compared case-insensitively */
+	mx_copy_printable(s->sess->helo, sizeof(s->sess->helo), arg, mx_word_len(arg, n));
 	return req_plain(s, e, arg, n, ts_ns);
 }
 
@@ -318,25 +324,49 @@ req_data(struct smtp *s, struct txnq_ent *e, const char *arg, size_t n, uint64_t
 	return req_plain(s, e, arg, n, ts_ns);
 }
 
+/*
+ * BDAT (RFC 3030): "BDAT" SP chunk-size [SP "LAST"].  A server answers a
+ * command outside that grammar (no size, a tail other than LAST, a size no
+ * server can count: more than 18 digits) with a syntax error and reads no
+ * chunk, so the bytes after such a line are commands again.
+ */
 static bool
-req_bdat(struct smtp *s, struct txnq_ent *e, const char *arg, size_t n, uint64_t ts_ns)
+bdat_syntax(const char *arg, size_t n, uint64_t *size, bool *last)
 {
-	size_t i = 0;
-	uint64_t size = 0;
+	size_t i = 0, w, wl;
 
-	req_plain(s, e, arg, n, ts_ns);
+	*size = 0;
 	while (i < n && arg[i] >= '0' && arg[i] <= '9') {
-		unsigned d = (unsigned)(arg[i] - '0');
-		size = size > (UINT64_MAX - d) / 10 ? UINT64_MAX : size * 10 + d;
+		if (i == 18)
+			return false;
+		*size = *size * 10 + (uint64_t)(arg[i] - '0');
 		i++;
 	}
 	if (i == 0)
-		return true; /* malformed: the server will just refuse it */
-	size_t w = i + mx_blank_len(arg + i, n - i);
-	s->bdat_last = word_eq(arg + w, mx_word_len(arg + w, n - w), "LAST");
+		return false;
+	w = i + mx_blank_len(arg + i, n - i);
+	wl = mx_word_len(arg + w, n - w);
+	*last = wl > 0 && word_eq(arg + w, wl, "LAST");
+	if (wl > 0 && (!*last || w == i))
+		return false;
+	w += wl;
+	return w + mx_blank_len(arg + w, n - w) == n;
+}
+
+static bool
+req_bdat(struct smtp *s, struct txnq_ent *e, const char *arg, size_t n, uint64_t ts_ns)
+{
+	uint64_t size;
+	bool last;
+
+	req_plain(s, e, arg, n, ts_ns);
+	if (!bdat_syntax(arg, n, &size, &last))
+		return true; /* refused as it stands: no chunk follows */
+	s->bdat_last = last;
 	e->t.size = size;
 	s->bdat = *e;
 	s->bdat_left = size;
+	s->bdat_early = false;
 	if (size == 0) {
 		s->sess->messages += s->bdat_last;
 		return true;
@@ -423,6 +453,38 @@ smtp_queue(struct smtp *s, const struct txnq_ent *e)
 		*q = *e;
 }
 
+static void smtp_server_line(struct smtp *s, const char *line, size_t len);
+static void smtp_reply_done(struct smtp *s, uint64_t ts_ns);
+
+/*
+ * A client waits for the whole reply to the greeting, EHLO/HELO and
+ * STARTTLS before it says more (they end a PIPELINING group, RFC 2920).
+ * A command line from it while such a reply is still open ("250-..." and
+ * no last line yet) means the reply ended with the lines already seen:
+ * its last line never came.  Without this, every later reply would answer
+ * the command before its own.
+ */
+static void
+smtp_reply_cut_short(struct smtp *s)
+{
+	const struct txnq_ent *e = txnq_head(&s->q);
+	struct smtp_reply_line r;
+
+	if (!e || (e->kind != C_GREETING && e->kind != C_EHLO && e->kind != C_HELO &&
+	           e->kind != C_STARTTLS) || s->srv_skip != SKIP_NONE)
+		return;
+	if (lb_partial(&s->sl) && smtp_parse_reply_line(s->sl.buf, s->sl.len, &r) == 0) {
+		/* the line has no CRLF yet the client went on: it was the end */
+		s->sl.end_ns = s->sl.first_ns;
+		smtp_server_line(s, s->sl.buf, s->sl.len);
+		lb_reset(&s->sl);
+	}
+	if (!s->in_reply || lb_partial(&s->sl))
+		return;
+	s->in_reply = false;
+	smtp_reply_done(s, s->sl.end_ns);
+}
+
 static void
 smtp_client_line(struct smtp *s, const char *line, size_t len, uint64_t ts_ns)
 {
@@ -433,6 +495,7 @@ smtp_client_line(struct smtp *s, const char *line, size_t len, uint64_t ts_ns)
 		s->cli_skip = false;
 		return;
 	}
+	smtp_reply_cut_short(s);
 	memset(&e, 0, sizeof(e));
 	e.t.request_ns = ts_ns;
 	if (s->state == SMTP_AUTH &&
@@ -448,8 +511,13 @@ smtp_client_line(struct smtp *s, const char *line, size_t len, uint64_t ts_ns)
 		smtp_enter_state(s, SMTP_CMD); /* lost AUTH reply; this is a command */
 	line += lead;
 	len -= lead;
-	if (len == 0)
+	if (len == 0) {
+		/* a blank line is a command to the server too: it answers 500 */
+		mx_strlcpy(e.t.command, "(BLANK)", sizeof(e.t.command));
+		e.kind = C_OTHER;
+		smtp_queue(s, &e);
 		return;
+	}
 	size_t vl = mx_word_len(line, len);
 	size_t a = vl + mx_blank_len(line + vl, len - vl);
 	const struct smtp_cmd_def *def = smtp_lookup(line, vl);
@@ -486,10 +554,12 @@ smtp_client_body(struct smtp *s, const uint8_t *p, size_t n, uint64_t ts_ns)
 static void
 smtp_bdat_done(struct smtp *s, uint64_t ts_ns)
 {
-	s->bdat.t.request_ns = ts_ns;
 	s->sess->bytes_in += s->bdat.t.size - s->bdat_left;
 	s->sess->messages += s->bdat_last;
-	smtp_queue(s, &s->bdat);
+	if (!s->bdat_early) {
+		s->bdat.t.request_ns = ts_ns;
+		smtp_queue(s, &s->bdat);
+	}
 	smtp_enter_state(s, SMTP_CMD);
 }
 
@@ -579,6 +649,29 @@ smtp_reply_done(struct smtp *s, uint64_t ts_ns)
 		smtp_reply_421(s, ts_ns);
 		return;
 	}
+	if (!e && s->state == SMTP_BDAT && !s->bdat_early) {
+		/*
+		 * A reply while the chunk is still due, with every earlier command
+		 * answered: a server answers a BDAT only once it has read the
+		 * chunk, so this one refused the command.  When none of the chunk
+		 * was sent yet, the client heard the refusal before sending it:
+		 * what it sends next are commands.  Otherwise the chunk it is
+		 * already sending is still counted, and not answered again.
+		 */
+		bool unsent = s->bdat_left == s->bdat.t.size;
+		struct txnq_ent b = s->bdat;
+		if (unsent)
+			b.t.size = 0;
+		smtp_fill_reply(s, &b);
+		txnq_emit(&s->out, s->sess, &b);
+		if (unsent) {
+			s->bdat_left = 0;
+			smtp_enter_state(s, SMTP_CMD);
+		} else {
+			s->bdat_early = true;
+		}
+		return;
+	}
 	if (!e) {
 		if (s->state == SMTP_BODY && s->body.wire > 0) {
 			/* the body's end was lost: this answers it */
@@ -597,12 +690,22 @@ smtp_reply_done(struct smtp *s, uint64_t ts_ns)
 		return;
 	}
 	smtp_fill_reply(s, e);
+	if (s->half_close_ns)
+		s->half_answered = true;
+	if (e->kind == C_LOST && s->cli_skip && !lb_partial(&s->cl))
+		/* the line a gap cut was answered before the client sent more:
+		 * it ended inside the gap, and the next bytes start a line */
+		s->cli_skip = false;
 	const struct smtp_cmd_def *def = smtp_def_of(e);
 	if (def && def->reply)
 		def->reply(s, e, s->reply_code);
 	if (s->reply_code == 354 && s->state == SMTP_CMD && e->kind != C_DATA)
 		smtp_enter_state(s, SMTP_BODY); /* the DATA line was lost */
-	txnq_emit(&s->out, s->sess, e);
+	struct txnq_ent *h = s->half_close_ns ? txnq_push(&s->held) : NULL;
+	if (h)
+		*h = *e;
+	else
+		txnq_emit(&s->out, s->sess, e);
 	txnq_pop(&s->q);
 }
 
@@ -821,6 +924,36 @@ smtp_gap(void *parser, int dir, uint64_t lost, uint64_t ts_ns)
 		smtp_server_gap(s, lost, ts_ns);
 }
 
+/*
+ * The stream ended inside a reply: its first line(s) came ("220-..." and no
+ * last line, or a line without its CRLF).  The server did answer: the
+ * waiting command keeps the code and the time of the reply's first byte,
+ * and its outcome says how the session was cut.
+ */
+static bool
+smtp_end_reply(struct smtp *s, enum mx_outcome o)
+{
+	struct txnq_ent *e = txnq_head(&s->q);
+	struct smtp_reply_line r;
+
+	if (!e || s->state == SMTP_TLS || s->state == SMTP_DONE || s->srv_skip != SKIP_NONE)
+		return false;
+	if (!s->in_reply) {
+		if (!lb_partial(&s->sl) || smtp_parse_reply_line(s->sl.buf, s->sl.len, &r) != 0)
+			return false;
+		s->reply_code = r.code;
+		s->reply_ns = s->sl.first_ns;
+		mx_copy_printable(s->reply_text, sizeof(s->reply_text), r.text, r.textlen);
+	}
+	smtp_fill_reply(s, e);
+	e->t.outcome = e->incomplete ? MXO_INCOMPLETE : o;
+	s->in_reply = false;
+	lb_reset(&s->sl);
+	txnq_emit(&s->out, s->sess, e);
+	txnq_pop(&s->q);
+	return true;
+}
+
 static void
 smtp_end(void *parser, enum mx_end how, uint64_t ts_ns)
 {
@@ -831,6 +964,27 @@ smtp_end(void *parser, enum mx_end how, uint64_t ts_ns)
 
 	if (!s)
 		return;
+	if (s->half_close_ns && how != MXE_CLIENT_FIN) {
+		/*
+		 * Answers that came after the client's FIN were read if the client
+		 * did not reset the connection before the server closed it: a
+		 * client that gave up (Outlook after 60 s) closed for good and
+		 * resets at the first byte it gets; those commands waited until
+		 * the FIN and were never answered as far as the client knows.
+		 */
+		if (how == MXE_CLIENT_RST) {
+			if (txnq_flush(&s->held, &s->out, s->sess, MXO_CLIENT_ABORT,
+			               s->half_close_ns) > 0) {
+				cut = true;
+				s->half_answered = false; /* nothing was read */
+			}
+		}
+		struct txnq_ent *h;
+		while ((h = txnq_head(&s->held)) != NULL) {
+			txnq_emit(&s->out, s->sess, h);
+			txnq_pop(&s->held);
+		}
+	}
 	if (s->state == SMTP_TLS && s->tls) {
 		/* inside TLS the timer knows how it ended */
 		tls_timer_end(s->tls, how, ts_ns);
@@ -858,14 +1012,31 @@ smtp_end(void *parser, enum mx_end how, uint64_t ts_ns)
 	lb_reset(&s->cl);
 
 	tail = txnq_tail(&s->q);
-	if (how == MXE_CLIENT_FIN && tail && tail->kind == C_QUIT) {
-		/* QUIT then FIN: a normal close, the replies still come */
-	} else if (txnq_flush(&s->q, &s->out, s->sess, o, ts_ns) > 0) {
-		cut = true;
+	if (how == MXE_CLIENT_FIN && tail) {
+		/*
+		 * A FIN only closes the client's sending half: it may still read
+		 * (QUIT then FIN is a normal close; a script may send its whole
+		 * dialogue, then FIN).  Replies keep pairing until the server
+		 * closes; what is still unanswered then waited until this FIN.
+		 */
+		if (tail->kind != C_QUIT && !s->half_close_ns)
+			s->half_close_ns = ts_ns;
+		return;
 	}
+	if (s->half_close_ns) {
+		/* the client half-closed: what is unanswered waited until then */
+		o = MXO_CLIENT_ABORT;
+		ts_ns = s->half_close_ns;
+	}
+	if (smtp_end_reply(s, o))
+		cut = true;
+	if (txnq_flush(&s->q, &s->out, s->sess, o, ts_ns) > 0)
+		cut = true;
 
 	if (s->quit_done)
 		s->sess->outcome = MXO_OK;
+	else if (s->half_close_ns && s->half_answered && !cut)
+		s->sess->outcome = MXO_HALF_CLOSE;
 	else if (s->got_421)
 		s->sess->outcome = MXO_SERVER_CLOSE;
 	else if (cut)
@@ -886,8 +1057,18 @@ smtp_destroy(void *parser)
 	if (!s)
 		return;
 	txnq_free(&s->q);
+	txnq_free(&s->held);
 	tls_timer_free(s->tls);
 	free(s);
+}
+
+/* the oldest wait not yet settled: answers held after a half-close (their
+ * wait may still turn out to have ended at the FIN) come first */
+static uint64_t
+smtp_wait_start(const struct smtp *x)
+{
+	uint64_t h = txnq_waiting_since(&x->held), q = txnq_waiting_since(&x->q);
+	return h && (!q || h < q) ? h : q;
 }
 
 static uint64_t
@@ -896,7 +1077,7 @@ smtp_waiting_since(const void *parser)
 	const struct smtp *x = parser;
 	if (x && x->state == SMTP_TLS)
 		return tls_timer_waiting_since(x->tls);
-	return x ? txnq_waiting_since(&x->q) : 0;
+	return x ? smtp_wait_start(x) : 0;
 }
 
 static uint64_t
@@ -905,7 +1086,7 @@ smtp_pending_since(const void *parser)
 	const struct smtp *x = parser;
 	if (x && x->state == SMTP_TLS)
 		return tls_timer_pending_since(x->tls);
-	return x ? txnq_waiting_since(&x->q) : 0;
+	return x ? smtp_wait_start(x) : 0;
 }
 
 const struct proto_parser_ops smtp_parser_ops = {

@@ -368,13 +368,23 @@ src_open_live(struct src **out, const struct live_opts *o, char *err, size_t err
 	return 0;
 }
 
+/* Time 0 means "unknown" everywhere downstream (a reply never seen, a
+ * lookup not answered).  A capture whose clock was zeroed (some test
+ * generators write every packet at 0.000000) would lose all its latencies,
+ * so its packets are moved to 1 ns: the relative times stay exact. */
+static uint64_t
+known_ts(uint64_t ts_ns)
+{
+	return ts_ns ? ts_ns : 1;
+}
+
 static uint64_t
 ts_of(const struct src_file *f, const struct pcap_pkthdr *h)
 {
 	uint64_t frac = (uint64_t)h->ts.tv_usec;
 	if (!f->nano)
 		frac *= 1000;
-	return (uint64_t)h->ts.tv_sec * 1000000000ULL + frac;
+	return known_ts((uint64_t)h->ts.tv_sec * 1000000000ULL + frac);
 }
 
 static long
@@ -485,7 +495,7 @@ next_pcapng(struct src *s, struct src_file *f)
 			if (!g || !g->ok || pcap_offline_filter(&g->prog, &h, k.data) == 0)
 				continue;
 		}
-		f->head.ts_ns = k.ts_ns;
+		f->head.ts_ns = known_ts(k.ts_ns);
 		f->head.caplen = k.caplen;
 		f->head.wirelen = k.wirelen;
 		f->head.dlt = dlt;

@@ -301,6 +301,21 @@ Test(correlate, a_tiny_share_explains_nothing)
 		  lg.diag[0].diagnosis);
 }
 
+/* the HELO name is stored as the client sent it (mixed case, the root's
+ * dot); its lookup is still the helo relation */
+Test(correlate, helo_name_as_sent_matches_its_lookup)
+{
+	struct mx_session s;
+	session(&s, "192.0.2.200", "192.0.2.10");
+	strcpy(s.helo, "Client.Example.NET.");
+	hosts_add(H, &s.server.addr);
+	dns("192.0.2.10", "198.51.100.53", "client.example.net", 1, T0 + MS(3), T0 + S(2),
+	    MXD_ANSWERED, "192.0.2.200");
+	uint64_t t = txn(&s, "EHLO", T0, T0 + S(3));
+	corr_finish(c);
+	cr_expect_not_null(cause_for(t, MXR_HELO), "no helo cause");
+}
+
 Test(correlate, relations_by_name)
 {
 	struct mx_session s;
