@@ -60,7 +60,7 @@ struct pop3 {
 	struct txnq q;
 	struct linebuf cl, sl;
 	struct dotend body; /* multi-line response body */
-	bool srv_seen;
+	bool srv_spoke; /* a server byte was seen (or lost in a gap) */
 	bool cli_skip;
 	bool auth_unsure;
 	bool stls_sent;
@@ -299,9 +299,28 @@ pop3_client_line(struct pop3 *p, const char *line, size_t len, uint64_t ts_ns)
 	pop3_queue(p, &e);
 }
 
+/*
+ * The client spoke before any server byte: the server's first line is the
+ * reply to the client's first command, not a greeting (RFC 1939 section 4:
+ * the client waits for the greeting, so a greeting never follows a command
+ * in the same stream).  Seen when the capture does not hold the greeting,
+ * e.g. suricata-verify pop3-auth-01: with a GREETING expected every reply
+ * would pair with the command before its own.
+ */
+static void
+pop3_no_greeting(struct pop3 *p)
+{
+	struct txnq_ent *e = txnq_head(&p->q);
+
+	if (e && e->kind == P_GREETING)
+		txnq_pop(&p->q);
+}
+
 static void
 pop3_client_data(struct pop3 *p, const uint8_t *b, size_t n, uint64_t ts_ns)
 {
+	if (n > 0 && !p->srv_spoke)
+		pop3_no_greeting(p);
 	while (n > 0 && p->state != POP3_TLS) {
 		if (p->stls_sent && !lb_partial(&p->cl) && b[0] == 0x16) {
 			/* a TLS ClientHello: the STLS reply was lost */
@@ -336,11 +355,9 @@ pop3_status(struct pop3 *p, int kind, const char *text, size_t textlen)
 {
 	struct txnq_ent *e = txnq_head(&p->q);
 
-	if (!p->srv_seen && kind != ST_CONT) {
-		p->srv_seen = true;
+	if (e && e->kind == P_GREETING && kind != ST_CONT)
 		mx_copy_domain(p->sess->banner_host, sizeof(p->sess->banner_host), text,
 		               mx_word_len(text, textlen));
-	}
 	if (!e) {
 		p->unmatched++;
 		return;
@@ -424,6 +441,8 @@ pop3_multi_done(struct pop3 *p)
 static void
 pop3_server_data(struct pop3 *p, const uint8_t *b, size_t n, uint64_t ts_ns)
 {
+	if (n > 0)
+		p->srv_spoke = true;
 	while (n > 0 && p->state != POP3_TLS) {
 		size_t used;
 
@@ -486,6 +505,7 @@ pop3_server_gap(struct pop3 *p, uint64_t lost, uint64_t ts_ns)
 	bool partial = lb_partial(&p->sl);
 	bool resync = partial || p->srv != SRV_LINE;
 
+	p->srv_spoke = true; /* what was lost may have been the greeting */
 	if (p->state == POP3_TLS) {
 		tls_timer_gap(p->tls, MX_S2C, lost, ts_ns);
 		return;
@@ -536,6 +556,8 @@ pop3_create(struct mx_session *sess, const struct mx_sink *out, uint64_t connect
 	lb_init(&p->sl);
 	p->state = POP3_CMD;
 	p->srv = SRV_LINE;
+	if (sess->midstream)
+		return p; /* the greeting came before the capture began */
 	g = txnq_push(&p->q);
 	if (g) {
 		mx_strlcpy(g->t.command, "GREETING", sizeof(g->t.command));

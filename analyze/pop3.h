@@ -3,7 +3,10 @@
  * RFC 5034).  The parser is pop3_parser_ops (proto.h).
  *
  * What it emits (one EV_TXN per command with its reply):
- *  - GREETING first (request = connect time, reply "+OK"/"-ERR").
+ *  - GREETING first (request = connect time, reply "+OK"/"-ERR"), only when
+ *    the capture saw the connection open (not sess->midstream) and the
+ *    server spoke first: a client that speaks first is answered by the
+ *    server's first line (the greeting is not in the capture).
  *  - USER (argument kept), PASS (argument always "***"), APOP ("user ***"),
  *    AUTH (mechanism, + " ***" with an initial response).  Each client SASL
  *    response line is its own txn: command "AUTH", argument "***", answered

@@ -161,6 +161,104 @@ compare(const char *rel, int pop3)
 		      unsolicited);
 }
 
+/*
+ * Exact POP3 records on one capture: mxlag's transactions (command,
+ * argument, reply code) in order are want[0..n).  With tshark installed,
+ * its commands and response indicators in capture order must also be ours
+ * rebuilt the same way: each command (not GREETING), then its reply code
+ * unless none or a "+" SASL challenge (no indicator to tshark); tshark
+ * takes a SASL line for a command: one longer than 4 letters is our AUTH.
+ * Only for captures without pipelining (a reply follows its command).
+ */
+struct rec {
+	const char *command, *argument, *reply_code;
+};
+
+static void
+exact_pop3(const char *rel, const struct rec *want, size_t n)
+{
+	const char *sh = e2e_shared();
+	if (!sh)
+		cr_skip_test("../shared not present");
+	char path[600], bin[512], *out = NULL;
+	char ours[2048] = "", theirs[2048] = "";
+	size_t got = 0;
+	snprintf(path, sizeof(path), "%s/corpus/%s", sh, rel);
+	if (access(path, R_OK) != 0)
+		cr_skip_test("%s not present", rel);
+	e2e_bin("mxlag", bin, sizeof(bin));
+
+	cr_assert_eq(e2e_sh(&out, "'%s' analyze --no-db --quiet --events '%s'", bin, path), 0);
+	for (char *l = strtok(out, "\n"); l; l = strtok(NULL, "\n")) {
+		char c[64], a[256], r[16];
+		if (!strstr(l, "\"event\":\"transaction\""))
+			continue;
+		json_str(l, "command", c, sizeof(c));
+		json_str(l, "argument", a, sizeof(a));
+		json_str(l, "reply_code", r, sizeof(r));
+		cr_expect(got < n, "%s: record %zu %s '%s' %s not expected", rel, got, c, a, r);
+		if (got < n)
+			cr_expect(!strcmp(c, want[got].command) && !strcmp(a, want[got].argument) &&
+			              !strcmp(r, want[got].reply_code),
+			          "%s: record %zu is %s '%s' %s, want %s '%s' %s", rel, got, c, a, r,
+			          want[got].command, want[got].argument, want[got].reply_code);
+		got++;
+		size_t k = strlen(ours);
+		if (strcmp(c, "GREETING") != 0)
+			k += (size_t)snprintf(ours + k, sizeof(ours) - k, " C:%s", c);
+		if (r[0] && strcmp(r, "+") != 0 && k < sizeof(ours))
+			snprintf(ours + k, sizeof(ours) - k, " S:%s", r);
+	}
+	free(out);
+	cr_expect_eq(got, n, "%s: %zu records, want %zu", rel, got, n);
+
+	if (access("/usr/bin/tshark", X_OK) != 0)
+		return;
+	cr_assert_eq(e2e_sh(&out,
+	                    "tshark -n -r '%s' -Y pop -T fields -E separator=/t -e "
+	                    "pop.request.command -e pop.response.indicator 2>/dev/null",
+	                    path),
+	             0);
+	for (char *l = strtok(out, "\n"); l; l = strtok(NULL, "\n")) {
+		char *tab = strchr(l, '\t');
+		if (tab)
+			*tab++ = '\0';
+		size_t k = strlen(theirs);
+		if (l[0]) {
+			char up[16];
+			size_t i;
+			for (i = 0; l[i] && i < sizeof(up) - 1; i++)
+				up[i] = (char)toupper((unsigned char)l[i]);
+			up[i] = '\0';
+			k += (size_t)snprintf(theirs + k, sizeof(theirs) - k, " C:%s",
+			                      strlen(l) > 4 ? "AUTH" : up);
+		}
+		if (tab && tab[0] && k < sizeof(theirs))
+			snprintf(theirs + k, sizeof(theirs) - k, " S:%s", tab);
+	}
+	free(out);
+	cr_expect_str_eq(ours, theirs, "%s: mxlag%s\n  tshark%s", rel, ours, theirs);
+}
+
+/* suricata-verify pop3-auth-01: the handshake, then the client speaks first
+ * (no greeting in the capture); an XOAUTH2 exchange, then STAT, LIST, UIDL
+ * and an unanswered QUIT */
+Test(tshark_mail, suricata_pop3_no_greeting)
+{
+	static const struct rec want[] = {
+	    {"CAPA", "", "+OK"}, {"AUTH", "XOAUTH2", "+"}, {"AUTH", "***", "+OK"},
+	    {"STAT", "", "+OK"}, {"LIST", "", "+OK"},      {"UIDL", "", "+OK"},
+	    {"QUIT", "", ""},
+	};
+	exact_pop3("OISF+suricata-verify/tests/pop3-auth-01/input.pcap", want,
+	           sizeof(want) / sizeof(want[0]));
+}
+
+Test(tshark_mail, suricata_pop3_auth)
+{
+	compare("OISF+suricata-verify/tests/pop3-auth-01/input.pcap", 1);
+}
+
 Test(tshark_mail, zeek_smtp) { compare("zeek+zeek/testing/btest/Traces/smtp.pcap", 0); }
 Test(tshark_mail, zeek_multi_addr)
 {

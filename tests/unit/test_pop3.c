@@ -332,3 +332,68 @@ Test(pop3, status_grammar)
 	cr_assert_eq(pop3_parse_status("-ERRx", 5, &t, &tl), 0);
 	cr_assert_eq(pop3_parse_status("", 0, &t, &tl), 0);
 }
+
+/* ---- no greeting in the capture ------------------------------------------ */
+
+#define SASL_XO "dXNlcj1ib2IBYXV0aD1CZWFyZXIgczNjcmV0AQE="
+
+/* the handshake was seen, then the client spoke first (suricata-verify
+ * pop3-auth-01): the server's first line answers CAPA, no GREETING */
+static const struct mxs_step client_first[] = {
+    CLI(1, "CAPA\r\n"),
+    SRV(2, "+OK Capability list follows\r\nUSER\r\nSASL PLAIN XOAUTH2\r\n.\r\n"),
+    CLI(3, "AUTH XOAUTH2\r\n"),
+    SRV(4, "+ \r\n"),
+    CLI(5, SASL_XO "\r\n"),
+    SRV(6, "+OK Welcome.\r\n"),
+    CLI(7, "STAT\r\n"),
+    SRV(8, "+OK 1 320\r\n"),
+    CLI(9, "UIDL\r\n"),
+    SRV(10, "+OK\r\n1 abc\r\n.\r\n"),
+    CLI(11, "QUIT\r\n"),
+    END(12, MXE_CAPTURE_END),
+};
+
+Test(pop3, client_first_no_greeting)
+{
+	struct mxs_result r;
+	mxs_check_splits(&pop3_parser_ops, client_first, N(client_first), &r);
+	mxs_expect_n(&r, 6);
+	expect(&r, 0, "CAPA", "", 1, 2, "+OK", MXO_OK);
+	cr_assert_eq(r.txn[0].size, strlen("USER\r\nSASL PLAIN XOAUTH2\r\n"));
+	expect(&r, 1, "AUTH", "XOAUTH2", 3, 4, "+", MXO_OK);
+	expect(&r, 2, "AUTH", "***", 5, 6, "+OK", MXO_OK);
+	expect(&r, 3, "STAT", "", 7, 8, "+OK", MXO_OK);
+	expect(&r, 4, "UIDL", "", 9, 10, "+OK", MXO_OK);
+	expect(&r, 5, "QUIT", "", 11, 0, "", MXO_INCOMPLETE);
+	/* no greeting: no banner name taken from a reply */
+	cr_assert_str_eq(r.sess.banner_host, "");
+	cr_assert_not(mxs_leaks(&r, SASL_XO));
+	mxs_result_free(&r);
+}
+
+/* no SYN, no SYN-ACK: the server's first line is the end of an exchange
+ * before the capture began, not a greeting */
+static const struct mxs_step picked_up[] = {
+    SRV(1, "+OK 2 320\r\n"),
+    CLI(2, "LIST\r\n"),
+    SRV(3, "+OK 2 messages\r\n1 120\r\n2 200\r\n.\r\n"),
+    CLI(4, "QUIT\r\n"),
+    SRV(5, "+OK bye\r\n"),
+    END(6, MXE_SERVER_FIN),
+};
+
+Test(pop3, midstream_no_greeting)
+{
+	struct mxs_result r;
+	mxs_midstream = true;
+	mxs_check_splits(&pop3_parser_ops, picked_up, N(picked_up), &r);
+	mxs_midstream = false;
+	mxs_expect_n(&r, 2);
+	expect(&r, 0, "LIST", "", 2, 3, "+OK", MXO_OK);
+	cr_assert_eq(r.txn[0].size, strlen("1 120\r\n2 200\r\n"));
+	expect(&r, 1, "QUIT", "", 4, 5, "+OK", MXO_OK);
+	cr_assert_str_eq(r.sess.banner_host, "");
+	cr_assert_eq(r.sess.outcome, MXO_OK);
+	mxs_result_free(&r);
+}
