@@ -259,6 +259,25 @@ Test(tshark_mail, suricata_pop3_auth)
 	compare("OISF+suricata-verify/tests/pop3-auth-01/input.pcap", 1);
 }
 
+/* zeek bad-list-retr-crafted.pcap: LIST's body never ends with "."; RETR 1
+ * and QUIT, sent after it, are answered +OK */
+Test(tshark_mail, zeek_pop3_list_without_dot)
+{
+	static const struct rec want[] = {
+	    {"GREETING", "", "+OK"},
+	    {"LIST", "", "+OK"},
+	    {"RETR", "1", "+OK"},
+	    {"QUIT", "", "+OK"},
+	};
+	exact_pop3("zeek+zeek/testing/btest/Traces/pop3/bad-list-retr-crafted.pcap", want,
+	           sizeof(want) / sizeof(want[0]));
+}
+
+Test(tshark_mail, zeek_pop3_bad_list)
+{
+	compare("zeek+zeek/testing/btest/Traces/pop3/bad-list-retr-crafted.pcap", 1);
+}
+
 Test(tshark_mail, zeek_smtp) { compare("zeek+zeek/testing/btest/Traces/smtp.pcap", 0); }
 Test(tshark_mail, zeek_multi_addr)
 {
