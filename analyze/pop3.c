@@ -325,7 +325,9 @@ pop3_client_line(struct pop3 *p, const char *line, size_t len, uint64_t ts_ns)
  * the client waits for the greeting, so a greeting never follows a command
  * in the same stream).  Seen when the capture does not hold the greeting,
  * e.g. suricata-verify pop3-auth-01: with a GREETING expected every reply
- * would pair with the command before its own.
+ * would pair with the command before its own.  The price: a client that
+ * does not wait (a script writing QUIT at once) has the greeting paired
+ * with its first command, and the wait recorded as that command's.
  */
 static void
 pop3_no_greeting(struct pop3 *p)

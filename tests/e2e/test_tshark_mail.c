@@ -254,6 +254,20 @@ Test(tshark_mail, suricata_pop3_no_greeting)
 	           sizeof(want) / sizeof(want[0]));
 }
 
+/* Practical Packet Analysis email-troubles.pcap: picked up mid-stream (no
+ * SYN), the first packet is RETR 20; its +OK is no greeting (the 60 s
+ * between two RETRs were taken for the server's waits) */
+Test(tshark_mail, ppa_pop3_midstream)
+{
+	static const struct rec want[] = {
+	    {"RETR", "20", "+OK"},
+	    {"RETR", "22", "+OK"},
+	    {"RETR", "24", "+OK"},
+	};
+	exact_pop3("markofu+pcaps/PracticalPacketAnalysis/ppa-capture-files/email-troubles.pcap",
+	           want, sizeof(want) / sizeof(want[0]));
+}
+
 Test(tshark_mail, suricata_pop3_auth)
 {
 	compare("OISF+suricata-verify/tests/pop3-auth-01/input.pcap", 1);
