@@ -200,8 +200,8 @@ exact_pop3(const char *rel, const struct rec *want, size_t n)
 		if (got < n)
 			cr_expect(!strcmp(c, want[got].command) && !strcmp(a, want[got].argument) &&
 			              !strcmp(r, want[got].reply_code),
-			          "%s: record %zu is %s '%s' %s, want %s '%s' %s", rel, got, c, a, r,
-			          want[got].command, want[got].argument, want[got].reply_code);
+			          "%s: record %zu is %s '%s' %s, want %s '%s' %s", rel, got, c, a,
+			          r, want[got].command, want[got].argument, want[got].reply_code);
 		got++;
 		size_t k = strlen(ours);
 		if (strcmp(c, "GREETING") != 0)

@@ -447,16 +447,11 @@ Test(pop3, body_without_dot_resyncs)
 #define MSG4 "Subject: more\r\n\r\nfirst\r\n+OK later\r\n"
 
 static const struct mxs_step body_status_lines[] = {
-    SRV(1, "+OK ready\r\n"),
-    CLI(2, "RETR 1\r\n"),
-    SRV(3, "+OK\r\n" MSG3),
-    SRV(4, ".\r\n"),
-    CLI(5, "RETR 1\r\nNOOP\r\n"),
-    SRV(6, "+OK\r\n" MSG3 ".\r\n+OK\r\n"),
-    CLI(7, "RETR 2\r\n"),
-    SRV(8, "+OK\r\nSubject: more\r\n\r\n"),
-    CLI(9, "NOOP\r\n"),
-    SRV(10, "first\r\n+OK later\r\n.\r\n+OK noop\r\n"),
+    SRV(1, "+OK ready\r\n"),      CLI(2, "RETR 1\r\n"),
+    SRV(3, "+OK\r\n" MSG3),       SRV(4, ".\r\n"),
+    CLI(5, "RETR 1\r\nNOOP\r\n"), SRV(6, "+OK\r\n" MSG3 ".\r\n+OK\r\n"),
+    CLI(7, "RETR 2\r\n"),         SRV(8, "+OK\r\nSubject: more\r\n\r\n"),
+    CLI(9, "NOOP\r\n"),           SRV(10, "first\r\n+OK later\r\n.\r\n+OK noop\r\n"),
     END(11, MXE_SERVER_FIN),
 };
 
