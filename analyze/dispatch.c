@@ -532,6 +532,7 @@ ensure_session(struct dispatch *d, struct cap_flow *f, struct fstate *fs, bool w
 	s->client = f->cli;
 	s->server = f->srv;
 	s->syn_ns = f->syn_ns;
+	s->midstream = !f->saw_syn && !f->saw_synack;
 	s->start_ns = f->established_ns ? f->established_ns : f->syn_ns ? f->syn_ns : f->first_ns;
 	s->tls = fs->implicit_tls;
 	if (fs->ndpi_proto) {

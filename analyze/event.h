@@ -80,6 +80,10 @@ struct mx_session {
 	uint64_t start_ns; /* handshake end (or SYN / first packet seen) */
 	uint64_t syn_ns;   /* client's first SYN, 0 if not seen */
 	uint64_t end_ns;
+	/* the capture did not see the connection open (neither the client's
+	 * SYN nor the server's SYN-ACK): the flow was picked up mid-stream, so
+	 * its first bytes need not be the start of the conversation */
+	bool midstream;
 	enum mx_outcome outcome;
 	bool tls;
 	/* which end is a monitored mail host (hosts.h), as known at the end of

@@ -60,7 +60,14 @@ struct pop3 {
 	struct txnq q;
 	struct linebuf cl, sl;
 	struct dotend body; /* multi-line response body */
-	bool srv_seen;
+	/* inside a body: a client command came while the server was at a line
+	 * start; the next line's first bytes (pre) decide whether it is a reply
+	 * (pop3_watch) */
+	bool watch;
+	uint8_t pre_n;
+	char pre[5];
+	uint64_t pre_ns;
+	bool srv_spoke; /* a server byte was seen (or lost in a gap) */
 	bool cli_skip;
 	bool auth_unsure;
 	bool stls_sent;
@@ -156,6 +163,8 @@ pop3_enter_srv(struct pop3 *p, enum pop3_srv st)
 	(void)pop3_strsrv;
 #endif
 	p->srv = st;
+	p->watch = false;
+	p->pre_n = 0;
 	if (st == SRV_MULTI)
 		dotend_init(&p->body);
 }
@@ -261,6 +270,17 @@ pop3_queue(struct pop3 *p, const struct txnq_ent *e)
 		*q = *e;
 }
 
+/* A command line seen (not one lost in a gap: a gap may be told late). */
+static void
+pop3_queue_seen(struct pop3 *p, const struct txnq_ent *e)
+{
+	pop3_queue(p, e);
+	/* sent while a body is open, the server between two lines: see
+	   pop3_watch() */
+	if (p->srv == SRV_MULTI && p->body.st == DOT_BOL && p->pre_n == 0)
+		p->watch = true;
+}
+
 static void
 pop3_client_line(struct pop3 *p, const char *line, size_t len, uint64_t ts_ns)
 {
@@ -278,7 +298,7 @@ pop3_client_line(struct pop3 *p, const char *line, size_t len, uint64_t ts_ns)
 		mx_strlcpy(e.t.command, "AUTH", sizeof(e.t.command));
 		mx_strlcpy(e.t.argument, "***", sizeof(e.t.argument));
 		e.kind = P_AUTH;
-		pop3_queue(p, &e);
+		pop3_queue_seen(p, &e);
 		return;
 	}
 	if (p->state == POP3_AUTH)
@@ -296,12 +316,33 @@ pop3_client_line(struct pop3 *p, const char *line, size_t len, uint64_t ts_ns)
 	e.kind = def->id;
 	e.multi = def->multi || (def->multi_noarg && a == len);
 	def->request(p, &e, line + a, len - a);
-	pop3_queue(p, &e);
+	pop3_queue_seen(p, &e);
+}
+
+/*
+ * The client spoke before any server byte: the server's first line is the
+ * reply to the client's first command, not a greeting (RFC 1939 section 4:
+ * the client waits for the greeting, so a greeting never follows a command
+ * in the same stream).  Seen when the capture does not hold the greeting,
+ * e.g. suricata-verify pop3-auth-01: with a GREETING expected every reply
+ * would pair with the command before its own.  The price: a client that
+ * does not wait (a script writing QUIT at once) has the greeting paired
+ * with its first command, and the wait recorded as that command's.
+ */
+static void
+pop3_no_greeting(struct pop3 *p)
+{
+	struct txnq_ent *e = txnq_head(&p->q);
+
+	if (e && e->kind == P_GREETING)
+		txnq_pop(&p->q);
 }
 
 static void
 pop3_client_data(struct pop3 *p, const uint8_t *b, size_t n, uint64_t ts_ns)
 {
+	if (n > 0 && !p->srv_spoke)
+		pop3_no_greeting(p);
 	while (n > 0 && p->state != POP3_TLS) {
 		if (p->stls_sent && !lb_partial(&p->cl) && b[0] == 0x16) {
 			/* a TLS ClientHello: the STLS reply was lost */
@@ -336,11 +377,9 @@ pop3_status(struct pop3 *p, int kind, const char *text, size_t textlen)
 {
 	struct txnq_ent *e = txnq_head(&p->q);
 
-	if (!p->srv_seen && kind != ST_CONT) {
-		p->srv_seen = true;
+	if (e && e->kind == P_GREETING && kind != ST_CONT)
 		mx_copy_domain(p->sess->banner_host, sizeof(p->sess->banner_host), text,
 		               mx_word_len(text, textlen));
-	}
 	if (!e) {
 		p->unmatched++;
 		return;
@@ -421,13 +460,104 @@ pop3_multi_done(struct pop3 *p)
 	pop3_enter_srv(p, SRV_LINE);
 }
 
+/*
+ * 1: s[0..n) starts a status line ("+OK" or "-ERR", then a blank or the
+ * line end), 0: it does not, -1: too short to tell.
+ */
+static int
+status_prefix(const char *s, size_t n)
+{
+	static const char *const ind[] = {"+OK", "-ERR"};
+
+	for (size_t i = 0; i < 2; i++) {
+		size_t k = strlen(ind[i]);
+		if (memcmp(s, ind[i], n < k ? n : k) != 0)
+			continue;
+		if (n <= k)
+			return -1;
+		return s[k] == ' ' || s[k] == '\t' || s[k] == '\r' || s[k] == '\n';
+	}
+	return 0;
+}
+
+/* The body's bytes held in pre go to the body after all. */
+static void
+pop3_watch_flush(struct pop3 *p)
+{
+	uint8_t k = p->pre_n;
+
+	p->watch = false;
+	p->pre_n = 0;
+	if (k > 0)
+		dotend_scan(&p->body, (const uint8_t *)p->pre, k);
+}
+
+/*
+ * A multi-line body that never ends (a server that leaves out the "."):
+ * resync on a status line where the body cannot continue.  A body is open
+ * (SRV_MULTI), the client has sent a command since it began while the
+ * server was between two lines (p->watch: a POP3 client sends its next
+ * command after the terminating ".", or, pipelining, before the body
+ * began, not in the middle of it), and the server's next line is "+OK" or
+ * "-ERR": that line is the reply to a waiting command.  The body is cut
+ * there (its command keeps the bytes counted so far) and the line is paired
+ * as a status line.  A message that holds a line starting "+OK" is still
+ * read whole by a client waiting for its end (no command sent) or one
+ * that pipelined its commands before it began: only a line that follows a
+ * command sent in the middle of the body, and is the first line after it,
+ * is taken for a reply (zeek bad-list-retr-crafted.pcap: LIST's body
+ * without ".", then RETR 1 and QUIT).
+ *
+ * Collects the next line's first bytes (at most 5) until they tell;
+ * returns the bytes consumed.
+ */
+static size_t
+pop3_watch(struct pop3 *p, const uint8_t *b, size_t n, uint64_t ts_ns)
+{
+	size_t used = 0;
+	int st = -1;
+
+	if (p->pre_n == 0)
+		p->pre_ns = ts_ns;
+	while (used < n && st < 0 && p->pre_n < sizeof(p->pre)) {
+		p->pre[p->pre_n++] = (char)b[used++];
+		st = status_prefix(p->pre, p->pre_n);
+	}
+	if (st < 0)
+		return used;
+	if (st == 0) {
+		pop3_watch_flush(p); /* a body line: the body goes on */
+		if (p->body.st == DOT_DONE)
+			pop3_multi_done(p);
+		return used;
+	}
+	/* a reply: the body ended without its "." */
+	char pre[sizeof(p->pre)];
+	size_t k = p->pre_n;
+	uint64_t pre_ns = p->pre_ns;
+	memcpy(pre, p->pre, k);
+	struct txnq_ent *e = txnq_head(&p->q);
+	if (e)
+		e->t.size = p->body.bytes; /* not a whole message: not counted */
+	pop3_emit_head(p);
+	pop3_enter_srv(p, SRV_LINE);
+	lb_feed(&p->sl, (const uint8_t *)pre, k, pre_ns);
+	if (p->sl.complete)
+		pop3_server_line(p, p->sl.buf, p->sl.len);
+	return used;
+}
+
 static void
 pop3_server_data(struct pop3 *p, const uint8_t *b, size_t n, uint64_t ts_ns)
 {
+	if (n > 0)
+		p->srv_spoke = true;
 	while (n > 0 && p->state != POP3_TLS) {
 		size_t used;
 
-		if (p->srv == SRV_MULTI) {
+		if (p->srv == SRV_MULTI && p->watch) {
+			used = pop3_watch(p, b, n, ts_ns);
+		} else if (p->srv == SRV_MULTI) {
 			used = dotend_scan(&p->body, b, n);
 			if (p->body.st == DOT_DONE)
 				pop3_multi_done(p);
@@ -486,12 +616,14 @@ pop3_server_gap(struct pop3 *p, uint64_t lost, uint64_t ts_ns)
 	bool partial = lb_partial(&p->sl);
 	bool resync = partial || p->srv != SRV_LINE;
 
+	p->srv_spoke = true; /* what was lost may have been the greeting */
 	if (p->state == POP3_TLS) {
 		tls_timer_gap(p->tls, MX_S2C, lost, ts_ns);
 		return;
 	}
 	if (e) {
 		if (p->srv == SRV_MULTI) {
+			pop3_watch_flush(p);
 			dotend_gap(&p->body, lost);
 			e->t.size = p->body.bytes;
 		} else if (partial && p->sl.buf[0] == '+') {
@@ -536,6 +668,8 @@ pop3_create(struct mx_session *sess, const struct mx_sink *out, uint64_t connect
 	lb_init(&p->sl);
 	p->state = POP3_CMD;
 	p->srv = SRV_LINE;
+	if (sess->midstream)
+		return p; /* the greeting came before the capture began */
 	g = txnq_push(&p->q);
 	if (g) {
 		mx_strlcpy(g->t.command, "GREETING", sizeof(g->t.command));
@@ -598,6 +732,7 @@ pop3_end(void *parser, enum mx_end how, uint64_t ts_ns)
 		if (p->srv == SRV_MULTI && txnq_head(&p->q)) {
 			/* the +OK came, the body did not finish */
 			struct txnq_ent *e = txnq_head(&p->q);
+			pop3_watch_flush(p);
 			e->t.size = p->body.bytes;
 			e->t.outcome = e->incomplete ? MXO_INCOMPLETE : o;
 			e->t.end_ns = ts_ns;

@@ -3,7 +3,10 @@
  * RFC 5034).  The parser is pop3_parser_ops (proto.h).
  *
  * What it emits (one EV_TXN per command with its reply):
- *  - GREETING first (request = connect time, reply "+OK"/"-ERR").
+ *  - GREETING first (request = connect time, reply "+OK"/"-ERR"), only when
+ *    the capture saw the connection open (not sess->midstream) and the
+ *    server spoke first: a client that speaks first is answered by the
+ *    server's first line (the greeting is not in the capture).
  *  - USER (argument kept), PASS (argument always "***"), APOP ("user ***"),
  *    AUTH (mechanism, + " ***" with an initial response).  Each client SASL
  *    response line is its own txn: command "AUTH", argument "***", answered
@@ -12,7 +15,9 @@
  *  - Multi-line responses (CAPA, LIST/UIDL without argument, RETR, TOP, AUTH
  *    without argument) end at the lone "." line; the txn is emitted then,
  *    reply_ns = first byte of the +OK line, size = body bytes with
- *    dot-stuffing removed.  RETR adds to sess->messages / bytes_in.
+ *    dot-stuffing removed.  RETR adds to sess->messages / bytes_in.  A
+ *    body without its "." is cut at a "+OK"/"-ERR" line that comes first
+ *    after a client command sent in the middle of the body (pop3_watch()).
  *  - After +OK to STLS the session is tls and nothing more is parsed.
  *  - A command lost in a capture gap is queued as "?" (or its verb) with
  *    outcome incomplete so later replies still pair up.

@@ -1,7 +1,9 @@
 /*
  * fuzz_stream.h - the shared body of fuzz_smtp.c, fuzz_pop3.c and fuzz_tls.c.
  *
- * Input: byte 0 seeds the chunking; the rest is a conversation.  Data bytes
+ * Input: byte 0 seeds the chunking (its top bit: the session is
+ * midstream, the capture did not see the connection open); the rest is a
+ * conversation.  Data bytes
  * go to the current direction; markers (escape a literal with 0xFC):
  *   0xFF       switch direction (starts with server -> client)
  *   0xFE n     gap of n * 37 + 1 bytes in the current direction
@@ -105,6 +107,7 @@ fz_run(const struct proto_parser_ops *ops, const uint8_t *data, size_t size, int
 	size_t segn = 0;
 
 	memset(sess, 0, sizeof(*sess));
+	sess->midstream = size && (data[0] & 0x80); /* a flow picked up mid-stream */
 	void *p = ops->create(sess, &sink, ts);
 	if (!p)
 		return f;

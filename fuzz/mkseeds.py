@@ -114,8 +114,27 @@ TLS = {
  'unanswered': [('C', txt(CH)), ('end', 0), ('end', 3)],
 }
 
+# POP3 with its own byte 0 (top bit: the session is midstream, fuzz_stream.h)
+POP3_ODD = {
+ 'client_first': (0x07, [
+  ('C', 'CAPA\r\n'), ('S', '+OK\r\nUSER\r\n.\r\n'), ('C', 'AUTH XOAUTH2\r\n'),
+  ('S', '+ \r\n'), ('C', 'dXNlcj1ib2IBAQ==\r\n'), ('S', '+OK Welcome.\r\n'),
+  ('C', 'STAT\r\n'), ('S', '+OK 1 2\r\n'), ('C', 'QUIT\r\n'), ('end', 0)]),
+ 'midstream': (0x93, [
+  ('S', '+OK 2 320\r\n'), ('C', 'LIST\r\n'), ('S', '+OK\r\n1 120\r\n.\r\n'),
+  ('C', 'QUIT\r\n'), ('S', '+OK bye\r\n'), ('end', 2)]),
+ 'list_without_dot': (0x21, [
+  ('S', '+OK ready\r\n'), ('C', 'LIST\r\n'), ('S', '+OK 2 messages\r\n1 120\r\n'),
+  ('C', 'RETR 1\r\n'), ('S', '+OK follows\r\nSubject: x\r\n\r\n+OK body\r\n.\r\n'),
+  ('C', 'UIDL\r\n'), ('S', '+OK\r\n1 a\r\n'), ('C', 'NOOP\r\n'), ('S', '-ERR no\r\n'),
+  ('C', 'QUIT\r\n'), ('S', '+OK bye\r\n'), ('end', 2), ('end', 0)]),
+}
+
 here = os.path.dirname(os.path.abspath(__file__))
 for proto, table in (('smtp', SMTP), ('pop3', POP3), ('tls', TLS)):
     for i, (name, steps) in enumerate(sorted(table.items())):
         with open(os.path.join(here, 'seeds', proto, name), 'wb') as f:
             f.write(enc(7 + 13 * i, steps))
+for name, (seed, steps) in sorted(POP3_ODD.items()):
+    with open(os.path.join(here, 'seeds', 'pop3', name), 'wb') as f:
+        f.write(enc(seed, steps))

@@ -56,6 +56,7 @@ feed(const struct proto_parser_ops *ops, void *p, int dir, const char *data, siz
 }
 
 uint16_t mxs_server_port;
+bool mxs_midstream;
 
 bool
 mxs_run(const struct proto_parser_ops *ops, const struct mxs_step *steps, size_t nsteps,
@@ -68,6 +69,7 @@ mxs_run(const struct proto_parser_ops *ops, const struct mxs_step *steps, size_t
 	out->sess.id = 42;
 	out->sess.proto = ops->proto;
 	out->sess.server.port = mxs_server_port;
+	out->sess.midstream = mxs_midstream;
 	void *p = ops->create(&out->sess, &sink, MS(0));
 	if (!p)
 		return false;

@@ -55,6 +55,8 @@ struct mxs_step {
 
 /* the server port of the session mxs_run() makes (default 0) */
 extern uint16_t mxs_server_port;
+/* its sess.midstream: the capture did not see the connection open (default false) */
+extern bool mxs_midstream;
 
 enum mxs_split {
 	MXS_WHOLE,  /* each step in one call */

@@ -332,3 +332,143 @@ Test(pop3, status_grammar)
 	cr_assert_eq(pop3_parse_status("-ERRx", 5, &t, &tl), 0);
 	cr_assert_eq(pop3_parse_status("", 0, &t, &tl), 0);
 }
+
+/* ---- no greeting in the capture ------------------------------------------ */
+
+#define SASL_XO "dXNlcj1ib2IBYXV0aD1CZWFyZXIgczNjcmV0AQE="
+
+/* the handshake was seen, then the client spoke first (suricata-verify
+ * pop3-auth-01): the server's first line answers CAPA, no GREETING */
+static const struct mxs_step client_first[] = {
+    CLI(1, "CAPA\r\n"),
+    SRV(2, "+OK Capability list follows\r\nUSER\r\nSASL PLAIN XOAUTH2\r\n.\r\n"),
+    CLI(3, "AUTH XOAUTH2\r\n"),
+    SRV(4, "+ \r\n"),
+    CLI(5, SASL_XO "\r\n"),
+    SRV(6, "+OK Welcome.\r\n"),
+    CLI(7, "STAT\r\n"),
+    SRV(8, "+OK 1 320\r\n"),
+    CLI(9, "UIDL\r\n"),
+    SRV(10, "+OK\r\n1 abc\r\n.\r\n"),
+    CLI(11, "QUIT\r\n"),
+    END(12, MXE_CAPTURE_END),
+};
+
+Test(pop3, client_first_no_greeting)
+{
+	struct mxs_result r;
+	mxs_check_splits(&pop3_parser_ops, client_first, N(client_first), &r);
+	mxs_expect_n(&r, 6);
+	expect(&r, 0, "CAPA", "", 1, 2, "+OK", MXO_OK);
+	cr_assert_eq(r.txn[0].size, strlen("USER\r\nSASL PLAIN XOAUTH2\r\n"));
+	expect(&r, 1, "AUTH", "XOAUTH2", 3, 4, "+", MXO_OK);
+	expect(&r, 2, "AUTH", "***", 5, 6, "+OK", MXO_OK);
+	expect(&r, 3, "STAT", "", 7, 8, "+OK", MXO_OK);
+	expect(&r, 4, "UIDL", "", 9, 10, "+OK", MXO_OK);
+	expect(&r, 5, "QUIT", "", 11, 0, "", MXO_INCOMPLETE);
+	/* no greeting: no banner name taken from a reply */
+	cr_assert_str_eq(r.sess.banner_host, "");
+	cr_assert_not(mxs_leaks(&r, SASL_XO));
+	mxs_result_free(&r);
+}
+
+/* no SYN, no SYN-ACK: the server's first line is the end of an exchange
+ * before the capture began, not a greeting */
+static const struct mxs_step picked_up[] = {
+    SRV(1, "+OK 2 320\r\n"),
+    CLI(2, "LIST\r\n"),
+    SRV(3, "+OK 2 messages\r\n1 120\r\n2 200\r\n.\r\n"),
+    CLI(4, "QUIT\r\n"),
+    SRV(5, "+OK bye\r\n"),
+    END(6, MXE_SERVER_FIN),
+};
+
+Test(pop3, midstream_no_greeting)
+{
+	struct mxs_result r;
+	mxs_midstream = true;
+	mxs_check_splits(&pop3_parser_ops, picked_up, N(picked_up), &r);
+	mxs_midstream = false;
+	mxs_expect_n(&r, 2);
+	expect(&r, 0, "LIST", "", 2, 3, "+OK", MXO_OK);
+	cr_assert_eq(r.txn[0].size, strlen("1 120\r\n2 200\r\n"));
+	expect(&r, 1, "QUIT", "", 4, 5, "+OK", MXO_OK);
+	cr_assert_str_eq(r.sess.banner_host, "");
+	cr_assert_eq(r.sess.outcome, MXO_OK);
+	mxs_result_free(&r);
+}
+
+/* ---- a multi-line body without its "." ------------------------------------ */
+
+#define MSG2 "Subject: two\r\n\r\n+OK this line is the message's\r\n"
+
+/* zeek bad-list-retr-crafted.pcap: LIST's body never ends; RETR 1 sent in
+ * the middle of it is answered by the next line, "+OK" */
+static const struct mxs_step bad_list[] = {
+    SRV(1, "+OK example.com POP3-Server\r\n"),
+    CLI(2, "LIST\r\n"),
+    SRV(3, "GARBAGE (and LIST response missing .)\r\n"),
+    SRV(4, "+OK 2 messages (320 octets)\r\n1 120\r\n2 200\r\n"),
+    CLI(5, "RETR 2\r\n"),
+    SRV(6, "+OK message follows\r\n" MSG2 ".\r\n"),
+    CLI(7, "UIDL\r\n"),
+    SRV(8, "+OK\r\n1 a\r\n"),
+    CLI(9, "DELE 9\r\n"),
+    SRV(10, "-ERR no such message\r\n"),
+    CLI(11, "QUIT\r\n"),
+    SRV(12, "+OK bye\r\n"),
+    END(13, MXE_SERVER_FIN),
+};
+
+Test(pop3, body_without_dot_resyncs)
+{
+	struct mxs_result r;
+	mxs_check_splits(&pop3_parser_ops, bad_list, N(bad_list), &r);
+	mxs_expect_n(&r, 6);
+	expect(&r, 0, "GREETING", "", 0, 1, "+OK", MXO_OK);
+	expect(&r, 1, "LIST", "", 2, 4, "+OK", MXO_OK);
+	cr_assert_eq(r.txn[1].size, strlen("1 120\r\n2 200\r\n"));
+	expect(&r, 2, "RETR", "2", 5, 6, "+OK", MXO_OK);
+	cr_assert_eq(r.txn[2].size, strlen(MSG2));
+	expect(&r, 3, "UIDL", "", 7, 8, "+OK", MXO_OK);
+	cr_assert_eq(r.txn[3].size, strlen("1 a\r\n"));
+	expect(&r, 4, "DELE", "9", 9, 10, "-ERR", MXO_OK);
+	expect(&r, 5, "QUIT", "", 11, 12, "+OK", MXO_OK);
+	cr_assert_eq(r.sess.messages, 1); /* the RETR; not LIST or UIDL */
+	cr_assert_eq(r.sess.bytes_in, strlen(MSG2));
+	cr_assert_eq(r.sess.outcome, MXO_OK);
+	mxs_result_free(&r);
+}
+
+/* a message may hold lines starting "+OK" or "-ERR": read whole by a
+ * client that waits for the "." or pipelined before the body began, and
+ * when a command came in the middle of it but the next line is message */
+#define MSG3 "Subject: transcript\r\n\r\n+OK POP3 ready\r\n-ERR nope\r\n+OK\r\n"
+#define MSG4 "Subject: more\r\n\r\nfirst\r\n+OK later\r\n"
+
+static const struct mxs_step body_status_lines[] = {
+    SRV(1, "+OK ready\r\n"),      CLI(2, "RETR 1\r\n"),
+    SRV(3, "+OK\r\n" MSG3),       SRV(4, ".\r\n"),
+    CLI(5, "RETR 1\r\nNOOP\r\n"), SRV(6, "+OK\r\n" MSG3 ".\r\n+OK\r\n"),
+    CLI(7, "RETR 2\r\n"),         SRV(8, "+OK\r\nSubject: more\r\n\r\n"),
+    CLI(9, "NOOP\r\n"),           SRV(10, "first\r\n+OK later\r\n.\r\n+OK noop\r\n"),
+    END(11, MXE_SERVER_FIN),
+};
+
+Test(pop3, body_status_lines_kept)
+{
+	struct mxs_result r;
+	mxs_check_splits(&pop3_parser_ops, body_status_lines, N(body_status_lines), &r);
+	mxs_expect_n(&r, 6);
+	expect(&r, 1, "RETR", "1", 2, 3, "+OK", MXO_OK);
+	cr_assert_eq(r.txn[1].size, strlen(MSG3));
+	expect(&r, 2, "RETR", "1", 5, 6, "+OK", MXO_OK);
+	cr_assert_eq(r.txn[2].size, strlen(MSG3));
+	expect(&r, 3, "NOOP", "", 5, 6, "+OK", MXO_OK);
+	expect(&r, 4, "RETR", "2", 7, 8, "+OK", MXO_OK);
+	cr_assert_eq(r.txn[4].size, strlen(MSG4));
+	expect(&r, 5, "NOOP", "", 9, 10, "+OK", MXO_OK);
+	cr_assert_str_eq(r.txn[5].reply_text, "noop");
+	cr_assert_eq(r.sess.messages, 3);
+	mxs_result_free(&r);
+}
