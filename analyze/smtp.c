@@ -73,6 +73,8 @@ struct smtp {
 	char reply_text[128];
 	enum smtp_skip srv_skip;
 	bool srv_seen; /* a server reply line was seen (banner taken) */
+	bool srv_seen_reply; /* a whole reply was seen */
+	bool cli_seen;       /* a client byte was seen */
 
 	bool cli_skip;      /* drop the rest of a client line cut by a gap */
 	bool auth_unsure;   /* an AUTH step's reply was lost */
@@ -645,6 +647,8 @@ smtp_reply_done(struct smtp *s, uint64_t ts_ns)
 {
 	struct txnq_ent *e = txnq_head(&s->q);
 
+	bool first = !s->srv_seen_reply;
+	s->srv_seen_reply = true;
 	if (s->reply_code == 421) {
 		smtp_reply_421(s, ts_ns);
 		return;
@@ -684,6 +688,19 @@ smtp_reply_done(struct smtp *s, uint64_t ts_ns)
 			smtp_fill_reply(s, &de);
 			txnq_emit(&s->out, s->sess, &de);
 			smtp_enter_state(s, SMTP_CMD);
+			return;
+		}
+		if (s->sess->midstream && first && !s->cli_seen &&
+		    (s->reply_code == 220 || s->reply_code == 554)) {
+			/* picked up mid-stream, the server spoke first with a
+			 * greeting's code: its greeting, sent at a time unknown
+			 * (any other reply ends an exchange the capture missed) */
+			struct txnq_ent g;
+			memset(&g, 0, sizeof(g));
+			mx_strlcpy(g.t.command, "GREETING", sizeof(g.t.command));
+			g.kind = C_GREETING;
+			smtp_fill_reply(s, &g);
+			txnq_emit(&s->out, s->sess, &g);
 			return;
 		}
 		s->unmatched++;
@@ -733,12 +750,14 @@ smtp_server_line(struct smtp *s, const char *line, size_t len)
 		s->reply_code = r.code;
 		s->reply_ns = s->sl.first_ns;
 		mx_copy_printable(s->reply_text, sizeof(s->reply_text), r.text, r.textlen);
-		if (!s->srv_seen) {
-			s->srv_seen = true;
+		if (!s->srv_seen && (!s->sess->midstream ||
+		                     (!s->cli_seen && (r.code == 220 || r.code == 554)))) {
+			/* the greeting's first word (not a later reply's, mid-stream) */
 			size_t w = mx_word_len(r.text, r.textlen);
 			mx_copy_domain(s->sess->banner_host, sizeof(s->sess->banner_host), r.text,
 			               w);
 		}
+		s->srv_seen = true;
 	}
 	if (!r.more) {
 		s->in_reply = false;
@@ -889,6 +908,8 @@ smtp_create(struct mx_session *sess, const struct mx_sink *out, uint64_t connect
 	lb_init(&s->cl);
 	lb_init(&s->sl);
 	s->state = SMTP_CMD;
+	if (sess->midstream)
+		return s; /* the greeting, if any, is paired when it comes */
 	g = txnq_push(&s->q);
 	if (g) {
 		mx_strlcpy(g->t.command, "GREETING", sizeof(g->t.command));
@@ -905,9 +926,10 @@ smtp_data(void *parser, int dir, const uint8_t *p, size_t n, uint64_t ts_ns)
 
 	if (!s || !p)
 		return;
-	if (dir == MX_C2S)
+	if (dir == MX_C2S) {
+		s->cli_seen = true;
 		smtp_client_data(s, p, n, ts_ns);
-	else
+	} else
 		smtp_server_data(s, p, n, ts_ns);
 }
 

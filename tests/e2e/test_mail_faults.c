@@ -253,3 +253,31 @@ Test(mail_faults, reply_cut_short_by_the_client_going_on)
 		   "RCPT 250 ok | RCPT 250 ok | RCPT 250 ok | DATA 354 ok | DATA-END 250 ok | "
 		   "QUIT 221 ok");
 }
+
+/* POP3 (issue 15, faults 3 and 4) */
+#define POP_PPA "markofu+pcaps/PracticalPacketAnalysis/ppa-capture-files/email-troubles.pcap"
+
+/* 3. suricata-verify pop3-auth-01: the handshake, then the client speaks
+ * first (no greeting in the capture): no GREETING, no shift; tshark shows
+ * CAPA, AUTH, the SASL line, STAT, LIST, UIDL each +OK and QUIT */
+Test(mail_faults, pop3_client_first_has_no_greeting)
+{
+	expect_seq(SV "pop3-auth-01/input.pcap", 1,
+		   "CAPA +OK ok | AUTH + ok | AUTH +OK ok | STAT +OK ok | LIST +OK ok | "
+		   "UIDL +OK ok | QUIT - incomplete");
+}
+
+/* 3. picked up mid-stream (no SYN): the first packet is RETR 20, whose +OK
+ * is no greeting */
+Test(mail_faults, pop3_midstream_pickup)
+{
+	expect_seq(POP_PPA, 1, "RETR +OK ok | RETR +OK ok | RETR +OK ok");
+}
+
+/* 4. zeek bad-list-retr-crafted.pcap: LIST's body never ends with "."; RETR
+ * 1 and QUIT, sent after it, are answered +OK (tshark) */
+Test(mail_faults, pop3_list_without_dot_resyncs)
+{
+	expect_seq("zeek+zeek/testing/btest/Traces/pop3/bad-list-retr-crafted.pcap", 1,
+		   "GREETING +OK ok | LIST +OK ok | RETR +OK ok | QUIT +OK ok");
+}

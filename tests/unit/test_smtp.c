@@ -659,3 +659,52 @@ Test(smtp, path_domain)
 		cr_assert(memcmp(d, c[i].dom, dl) == 0, "%s", c[i].arg);
 	}
 }
+
+/* ---- picked up mid-stream (no SYN, no SYN-ACK seen) --------------------- */
+
+static const struct mxs_step mid_greeting[] = {
+    SRV(1, "220 mx.example.org ESMTP\r\n"),
+    CLI(2, "EHLO c\r\n"),
+    SRV(3, "250 mx.example.org\r\n"),
+    END(4, MXE_CLIENT_FIN),
+};
+
+Test(smtp, midstream_greeting_has_no_start)
+{
+	struct mxs_result r;
+	mxs_midstream = true;
+	mxs_check_splits(&smtp_parser_ops, mid_greeting, N(mid_greeting), &r);
+	mxs_midstream = false;
+	mxs_expect_n(&r, 2);
+	cr_assert_str_eq(r.txn[0].command, "GREETING");
+	cr_assert_eq(r.txn[0].request_ns, 0, "when it connected is unknown");
+	cr_assert_str_eq(r.txn[0].reply_code, "220");
+	expect(&r, 1, "EHLO", "c", 2, 3, "250", MXO_OK);
+	cr_assert_str_eq(r.sess.banner_host, "mx.example.org");
+	mxs_result_free(&r);
+}
+
+/* the capture began inside a session: the first reply ends an exchange it
+ * missed, and every later reply answers its own command (no shift) */
+static const struct mxs_step mid_exchange[] = {
+    SRV(1, "250 2.1.0 ok\r\n"),
+    CLI(2, "RCPT TO:<a@example.org>\r\n"),
+    SRV(3, "250 2.1.5 ok\r\n"),
+    CLI(4, "QUIT\r\n"),
+    SRV(5, "221 bye\r\n"),
+    END(6, MXE_SERVER_FIN),
+};
+
+Test(smtp, midstream_pairs_the_commands_seen)
+{
+	struct mxs_result r;
+	mxs_midstream = true;
+	mxs_check_splits(&smtp_parser_ops, mid_exchange, N(mid_exchange), &r);
+	mxs_midstream = false;
+	mxs_expect_n(&r, 2);
+	expect(&r, 0, "RCPT", "TO:<a@example.org>", 2, 3, "250", MXO_OK);
+	expect(&r, 1, "QUIT", "", 4, 5, "221", MXO_OK);
+	cr_assert_str_eq(r.sess.banner_host, "");
+	cr_assert_eq(r.sess.outcome, MXO_OK);
+	mxs_result_free(&r);
+}
