@@ -127,6 +127,9 @@ struct summ {
 	unsigned items;
 };
 
+/* room kept for the marker ",... (65535 more)" */
+#define SUMM_MARK_MAX 19
+
 static void
 summ_add(struct summ *s, const char *item)
 {
@@ -134,12 +137,8 @@ summ_add(struct summ *s, const char *item)
 	size_t need = n + (s->items ? 1 : 0);
 	if (s->t.cut)
 		return;
-	/* keep room for the ",..." marker, so the last item stays whole */
-	if (s->t.cap < 5 || need > s->t.cap - 5 - s->t.len) {
-		if (s->items)
-			txt_put(&s->t, ",...", 4);
-		else
-			txt_put(&s->t, "...", 3);
+	/* keep room for the marker, so the last item stays whole */
+	if (s->t.cap < SUMM_MARK_MAX + 1 || need > s->t.cap - SUMM_MARK_MAX - 1 - s->t.len) {
 		s->t.cut = true;
 		return;
 	}
@@ -147,6 +146,21 @@ summ_add(struct summ *s, const char *item)
 		txt_put(&s->t, ",", 1);
 	txt_put(&s->t, item, n);
 	s->items++;
+}
+
+/* A cut summary ends in ",... (N more)" ("... (N more)" when no item fits):
+ * N answer RRs of the header's count are not in it. */
+static void
+summ_finish(struct summ *s, unsigned ancount)
+{
+	char mark[SUMM_MARK_MAX + 1];
+	if (!s->t.cut)
+		return;
+	unsigned more = ancount > s->items ? ancount - s->items : 0;
+	int k = snprintf(mark, sizeof(mark), "%s... (%u more)", s->items ? "," : "", more);
+	s->t.cut = false; /* the marker goes in the room kept for it */
+	txt_put(&s->t, mark, (size_t)k);
+	s->t.cut = true;
 }
 
 /* Renders the rdata of one answer RR; false when the rdata is malformed. */
@@ -182,7 +196,7 @@ rr_summary(const uint8_t *p, size_t n, uint16_t type, size_t rd, uint16_t rdlen,
 		return true;
 	case DNS_T_MX: {
 		uint16_t pref;
-		char host[MX_NAME_MAX];
+		char host[MX_QNAME_MAX];
 		if (rdlen < 3 || !bv_be16(v, rd, &pref))
 			return false;
 		if (!dns_read_name(p, n, rd + 2, host, sizeof(host), &next, NULL) ||
@@ -204,6 +218,9 @@ rr_summary(const uint8_t *p, size_t n, uint16_t type, size_t rd, uint16_t rdlen,
 				txt_octet(&t, p[o + 1 + i], false);
 			o += 1u + sl;
 		}
+		/* a text cut at DNS_TXT_SUMMARY characters says so */
+		if (t.cut && itemlen > t.len + 3)
+			memcpy(item + t.len, "...", 4);
 		return true;
 	}
 	default:
@@ -251,23 +268,32 @@ dns_parse(const uint8_t *p, size_t n, struct dns_msg *m)
 
 	struct summ s = {{m->answers, sizeof(m->answers), 0, false}, 0};
 	unsigned counts[3] = {m->ancount, m->nscount, m->arcount};
-	for (int sec = 0; sec < 3; sec++) {
-		for (unsigned i = 0; i < counts[sec]; i++) {
+	int rc = 0;
+	for (int sec = 0; sec < 3 && rc == 0; sec++) {
+		for (unsigned i = 0; i < counts[sec] && rc == 0; i++) {
 			uint16_t type, cls, rdlen;
 			uint32_t ttl;
 			size_t owner = off;
-			if (!dns_read_name(p, n, off, NULL, 0, &off, NULL))
-				return -1;
+			if (!dns_read_name(p, n, off, NULL, 0, &off, NULL)) {
+				rc = -1;
+				break;
+			}
 			if (!bv_be16(v, off, &type) || !bv_be16(v, off + 2, &cls) ||
-			    !bv_be32(v, off + 4, &ttl) || !bv_be16(v, off + 8, &rdlen))
-				return -1;
+			    !bv_be32(v, off + 4, &ttl) || !bv_be16(v, off + 8, &rdlen)) {
+				rc = -1;
+				break;
+			}
 			off += 10;
-			if (!bv_has(v, off, rdlen))
-				return -1;
+			if (!bv_has(v, off, rdlen)) {
+				rc = -1;
+				break;
+			}
 			if (sec == 0) {
-				char item[MX_NAME_MAX + 8];
-				if (!rr_summary(p, n, type, off, rdlen, item, sizeof(item)))
-					return -1;
+				char item[MX_QNAME_MAX + 8];
+				if (!rr_summary(p, n, type, off, rdlen, item, sizeof(item))) {
+					rc = -1;
+					break;
+				}
 				summ_add(&s, item);
 				m->n_answers++;
 				if (type == m->qtype || m->qtype == DNS_T_ANY ||
@@ -285,8 +311,9 @@ dns_parse(const uint8_t *p, size_t n, struct dns_msg *m)
 			off += rdlen;
 		}
 	}
+	summ_finish(&s, m->ancount);
 	m->answers_cut = s.t.cut;
-	return 0;
+	return rc;
 }
 
 /* ---- name helpers --------------------------------------------------------- */
@@ -502,8 +529,16 @@ struct pq {
 	uint32_t retransmits;
 	uint8_t nalias, alias_next;
 	struct alias alias[DNS_ALIASES];
+	char *qlong; /* the name when it does not fit qname (\DDD text of a
+	                tunnel's names), else NULL */
 	char qname[MX_NAME_MAX];
 };
+
+static const char *
+pq_name(const struct pq *q)
+{
+	return q->qlong ? q->qlong : q->qname;
+}
 
 struct dns_tracker {
 	struct dns_cfg cfg;
@@ -589,7 +624,7 @@ pq_find(const struct dns_tracker *t, uint64_t h, const struct mx_addr *cli,
 	for (struct pq *q = t->buckets[h & (t->nbuckets - 1)]; q; q = q->hnext)
 		if (q->hash == h && q->qtype == m->qtype && q->qclass == m->qclass && q->tcp == tcp &&
 		    mx_addr_eq(&q->client.addr, cli) && mx_addr_eq(&q->server.addr, srv) &&
-		    strcmp(q->qname, m->qname) == 0 && (!match_id || alias_has(q, m->id, port)))
+		    strcmp(pq_name(q), m->qname) == 0 && (!match_id || alias_has(q, m->id, port)))
 			return q;
 	return NULL;
 }
@@ -658,6 +693,8 @@ pq_release(struct dns_tracker *t, struct pq *q)
 	age_unlink(t, q);
 	first_unlink(t, q);
 	t->npending--;
+	free(q->qlong);
+	q->qlong = NULL;
 	q->hnext = t->free;
 	t->free = q;
 }
@@ -676,7 +713,7 @@ pq_emit(struct dns_tracker *t, const struct pq *q, const struct dns_msg *rsp, ui
 	d->server = q->server;
 	d->tcp = q->tcp;
 	d->txid = q->txid;
-	mx_strlcpy(d->qname, q->qname, sizeof(d->qname));
+	mx_strlcpy(d->qname, pq_name(q), sizeof(d->qname));
 	d->qtype = q->qtype;
 	d->retransmits = q->retransmits;
 	d->last_send_ns = q->last_ns;
@@ -804,6 +841,18 @@ on_query(struct dns_tracker *t, const struct mx_endpoint *cli, const struct mx_e
 		q = malloc(sizeof(*q));
 		if (!q)
 			return;
+		q->qlong = NULL;
+	}
+	size_t qlen = strlen(m->qname);
+	if (qlen >= sizeof(q->qname)) {
+		q->qlong = strdup(m->qname);
+		if (!q->qlong) {
+			q->hnext = t->free;
+			t->free = q;
+			return;
+		}
+	} else {
+		memcpy(q->qname, m->qname, qlen + 1);
 	}
 	q->hash = h;
 	q->client = *cli;
@@ -818,7 +867,6 @@ on_query(struct dns_tracker *t, const struct mx_endpoint *cli, const struct mx_e
 	q->nalias = 1;
 	q->alias_next = 1;
 	q->alias[0] = (struct alias){m->id, cli->port};
-	memcpy(q->qname, m->qname, sizeof(q->qname));
 	struct pq **b = &t->buckets[h & (t->nbuckets - 1)];
 	q->hnext = *b;
 	*b = q;
@@ -917,6 +965,7 @@ dns_tracker_free(struct dns_tracker *t)
 	struct pq *q = t->oldest;
 	while (q) {
 		struct pq *nx = q->next;
+		free(q->qlong);
 		free(q);
 		q = nx;
 	}

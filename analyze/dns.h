@@ -69,7 +69,7 @@ struct dns_msg {
 	uint8_t edns_version;
 	/* first question; has_question is false when qdcount is 0 */
 	bool has_question;
-	char qname[MX_NAME_MAX]; /* lower case, \DDD-escaped, no trailing dot, "." = root */
+	char qname[MX_QNAME_MAX]; /* lower case, \DDD-escaped, no trailing dot, "." = root */
 	bool qname_cut;          /* text form did not fit qname (still unique enough) */
 	uint16_t qtype, qclass;
 	/* answer section */
@@ -77,9 +77,11 @@ struct dns_msg {
 	uint16_t n_match;   /* ... of the asked type (any type for ANY), or CNAME/DNAME */
 	/* one item per answer RR, comma-separated: PTR/CNAME/NS/DNAME target,
 	 * A/AAAA address, MX "pref host", TXT first 60 characters (\DDD for
-	 * ',' '\\' and non-printables), else the type name ("SOA", "TYPE999") */
+	 * ',' '\\' and non-printables; "..." after them when the text is
+	 * longer), else the type name ("SOA", "TYPE999") */
 	char answers[DNS_ANSWERS_MAX];
-	bool answers_cut; /* summary truncated: ends in ",..." */
+	bool answers_cut; /* summary truncated: ends in ",... (N more)", N = answer
+	                     RRs of the header's count not in it */
 	/* how far parsing got: the header and question are usable even when
 	 * dns_parse() returns -1 if question_ok is set */
 	bool question_ok;

@@ -67,6 +67,9 @@ enum mx_relation {
 };
 
 #define MX_NAME_MAX 256 /* a DNS name in text form fits in 254 */
+/* a DNS name as a lookup's name: at most 255 octets on the wire, but its
+ * text form escapes an octet as \DDD, so it may be up to 4 times longer */
+#define MX_QNAME_MAX 1024
 #define MX_ARG_MAX 256
 #define MX_RCPT_DOMAINS 8
 
@@ -130,7 +133,7 @@ struct mx_dns {
 	struct mx_endpoint client, server;
 	bool tcp;
 	uint16_t txid;
-	char qname[MX_NAME_MAX]; /* lower-case, no trailing dot; "." for the root */
+	char qname[MX_QNAME_MAX]; /* lower-case, no trailing dot; "." for the root */
 	uint16_t qtype;
 	enum mx_dns_outcome outcome;
 	int rcode;              /* -1 = none */

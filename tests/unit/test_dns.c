@@ -281,7 +281,8 @@ Test(dns_parse, txt_aaaa_unknown_soa)
 	struct dns_msg d;
 	txt_aaaa_other_response(&m);
 	cr_assert_eq(parse(&m, &d), 0);
-	cr_expect_str_eq(d.answers, "v=spf1 ip4:192.0.2.0/24 ip4:198.51.100.0/24 include:_spf.exa,"
+	/* the TXT text is cut at 60 characters, and says so */
+	cr_expect_str_eq(d.answers, "v=spf1 ip4:192.0.2.0/24 ip4:198.51.100.0/24 include:_spf.exa...,"
 	                            "2001:db8::1,TYPE999,SOA");
 	cr_expect_eq(d.n_match, 4); /* ANY */
 }
@@ -533,9 +534,40 @@ Test(dns_parse, summary_cut)
 	cr_assert_eq(parse(&m, &d), 0);
 	cr_expect(d.answers_cut);
 	cr_expect_lt(strlen(d.answers), sizeof(d.answers));
-	size_t l = strlen(d.answers);
-	cr_expect_str_eq(d.answers + l - 3, "...");
+	/* 41 addresses of 11 characters fit before the room kept for the
+	   marker, which says how many answers are not shown */
+	const char *mark = strstr(d.answers, ",...");
+	cr_assert_not_null(mark);
+	cr_expect_str_eq(mark, ",... (19 more)");
+	cr_expect_eq(mark - d.answers, 41 * 12 - 1);
+	cr_expect(strncmp(mark - 11, "192.0.2.140", 11) == 0);
 	cr_expect_eq(d.n_answers, 60);
+}
+
+/* a long item that fits, and one that does not: the count says so */
+Test(dns_parse, summary_cut_long_item)
+{
+	struct mb m;
+	struct dns_msg d;
+	hdr(&m, 1, 0x8180, 1, 3, 0, 0);
+	question(&m, "long.example", DNS_T_CNAME);
+	/* CNAME targets of 2 labels of 50 octets 0x01: 401 characters each
+	   (\001); the second does not fit after the first */
+	for (int r = 0; r < 3; r++) {
+		size_t at = rr_hdr(&m, DNS_T_CNAME, 1);
+		for (int i = 0; i < 2; i++) {
+			u8(&m, 50);
+			memset(m.b + m.n, 1, 50);
+			m.n += 50;
+		}
+		u8(&m, 0);
+		rr_end(&m, at);
+	}
+	cr_assert_eq(parse(&m, &d), 0);
+	cr_expect(d.answers_cut);
+	cr_expect_eq(strlen(d.answers), 401 + strlen(",... (2 more)"));
+	cr_expect_str_eq(d.answers + 401, ",... (2 more)");
+	cr_expect_eq(d.n_answers, 3);
 }
 
 typedef void (*builder)(struct mb *m);
@@ -714,6 +746,39 @@ send_msg(struct dns_tracker *t, const struct mx_endpoint *s, const struct mx_end
 	uint8_t *g = guardbuf_new(m->b, m->n);
 	dns_datagram(t, s, d, g, m->n, ts);
 	guardbuf_free(g, m->n);
+}
+
+/* the 255-octet limit is on the wire: escaped as \DDD, the text of the
+   longest name is about 4 times longer, and it is kept whole (issue 15:
+   16 names of dns-tunnel-iodine.pcap were cut at 255 characters) */
+Test(dns_parse, escaped_name_whole)
+{
+	struct mb m;
+	struct dns_msg d;
+	hdr(&m, 1, 0, 1, 0, 0, 0);
+	for (int i = 0; i < 4; i++) {
+		int l = i < 3 ? 63 : 61;
+		u8(&m, (unsigned)l);
+		memset(m.b + m.n, i < 3 ? 0xff : 0x01, (size_t)l);
+		m.n += (size_t)l;
+	}
+	u8(&m, 0);
+	u16(&m, DNS_T_A);
+	u16(&m, 1);
+	cr_assert_eq(parse(&m, &d), 0);
+	cr_expect_not(d.qname_cut);
+	cr_expect_eq(strlen(d.qname), 250 * 4 + 3);
+	cr_expect(strncmp(d.qname, "\\255\\255", 8) == 0);
+	cr_expect_not_null(strstr(d.qname, "\\255.\\001\\001"));
+	/* and the tracker's record carries all of it */
+	struct dns_tracker *t = tracker(0, 0);
+	struct mx_endpoint c = ep("192.0.2.10", 40000), s = ep("198.51.100.53", 53);
+	send_msg(t, &c, &s, &m, SEC);
+	m.b[2] |= 0x80; /* the response: the question echoed */
+	send_msg(t, &s, &c, &m, 2 * SEC);
+	cr_assert_eq(nev, 1);
+	cr_expect_str_eq(evs[0].qname, d.qname);
+	dns_tracker_free(t);
 }
 
 Test(dns_tracker, answered)
