@@ -988,7 +988,9 @@ struct tcp_dir {
 	uint32_t have;     /* message octets buffered */
 	uint8_t *buf;      /* 65535 octets, allocated on first split message */
 	uint64_t first_ns; /* first octet (of the length prefix) */
-	bool dead;         /* framing lost */
+	bool resync;       /* after a gap or a bad length: waiting for a segment
+	                      that begins a message */
+	bool dead;         /* no buffer: nothing more is read */
 };
 
 struct dns_tcp {
@@ -1021,14 +1023,56 @@ tcp_deliver(struct dns_tcp *c, int dir, const uint8_t *p, size_t n, uint64_t ts)
 	d->need = 0;
 }
 
+/*
+ * Whether a segment after a gap begins a message: a length prefix of at
+ * least a header, then a message that parses whole when the segment holds
+ * all of it, else one question that parses with a known opcode (0-6) in
+ * what the segment holds.  Later segments of a message that began in the
+ * gap never pass: they would have to look like a framed message.
+ */
+static bool
+starts_message(const uint8_t *p, size_t n)
+{
+	struct dns_msg m;
+	if (n < 2 + DNS_HDR_LEN)
+		return false;
+	size_t len = (size_t)p[0] << 8 | p[1];
+	if (len < DNS_HDR_LEN)
+		return false;
+	if (n - 2 >= len)
+		return dns_parse(p + 2, len, &m) == 0;
+	return dns_parse(p + 2, n - 2, &m) < 0 && m.question_ok && m.qdcount == 1 &&
+	       m.opcode <= 6;
+}
+
+/* framing lost: what is buffered goes; the next segment that begins a
+   message resynchronises */
+static void
+tcp_lose(struct dns_tcp *c, struct tcp_dir *d)
+{
+	c->t->st.tcp_dropped += d->have + d->hdr_n;
+	d->hdr_n = 0;
+	d->have = 0;
+	d->need = 0;
+	d->resync = true;
+}
+
 void
 dns_tcp_data(struct dns_tcp *c, int dir, const uint8_t *p, size_t n, uint64_t ts_ns)
 {
 	if (!c || (dir != MX_C2S && dir != MX_S2C))
 		return;
 	struct tcp_dir *d = &c->d[dir];
+	if (d->resync && !d->dead) {
+		if (!starts_message(p, n)) {
+			c->t->st.tcp_dropped += n;
+			return;
+		}
+		d->resync = false;
+		c->t->st.tcp_resync++;
+	}
 	while (n > 0) {
-		if (d->dead) {
+		if (d->dead || d->resync) {
 			c->t->st.tcp_dropped += n;
 			return;
 		}
@@ -1043,7 +1087,7 @@ dns_tcp_data(struct dns_tcp *c, int dir, const uint8_t *p, size_t n, uint64_t ts
 				if (d->need < DNS_HDR_LEN) {
 					/* no DNS message is this short: framing is lost */
 					c->t->st.malformed++;
-					d->dead = true;
+					tcp_lose(c, d);
 				}
 			}
 			continue;
@@ -1079,7 +1123,7 @@ dns_tcp_gap(struct dns_tcp *c, int dir, uint64_t lost, uint64_t ts_ns)
 	(void)ts_ns;
 	if (!c || (dir != MX_C2S && dir != MX_S2C))
 		return;
-	c->d[dir].dead = true;
+	tcp_lose(c, &c->d[dir]);
 	c->t->st.tcp_dropped += lost;
 }
 

@@ -165,6 +165,7 @@ struct dns_stats {
 	uint64_t owned_apart; /* repeats kept apart: made for another session (owner) */
 	uint64_t no_question; /* messages without a question: ignored */
 	uint64_t tcp_dropped; /* TCP bytes ignored after a gap or a bad length */
+	uint64_t tcp_resync;  /* ... after which a segment began a message again */
 	uint64_t emitted;     /* EV_DNS events */
 };
 
@@ -204,8 +205,12 @@ void dns_datagram(struct dns_tracker *t, const struct mx_endpoint *src,
  * queries).  dns_tcp_data() takes the in-order stream bytes of direction
  * dir (MX_C2S / MX_S2C) split anywhere; complete messages are fed to the
  * tracker.  Messages are buffered up to 65535 octets, one per direction.
- * After dns_tcp_gap() the framing of that direction cannot be recovered:
- * its remaining bytes are counted in tcp_dropped and ignored.
+ * After dns_tcp_gap() (or a length below a header) the framing of that
+ * direction is lost: the partial message and the following data are
+ * counted in tcp_dropped and ignored until a call (one TCP segment) begins
+ * with a message: a length prefix and a message that parses whole, or,
+ * when it goes on past the segment, one question that parses (RFC 7766
+ * clients and servers mostly start each message in a segment of its own).
  * dns_tcp_free() drops partial messages; queries it delivered stay pending
  * in the tracker.  The tracker must outlive its dns_tcp objects.
  */

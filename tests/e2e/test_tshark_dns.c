@@ -559,3 +559,40 @@ Test(tshark_dns, axfr_summary_says_cut)
 	/* a TXT text longer than 60 characters says so too */
 	cr_expect_not_null(strstr(ans, "pippa@...,"));
 }
+
+/* issue 15, 5: DNS over TCP after a client-side gap (suricata-verify
+   dns-tcp-ts-gap): query id 1 is lost; queries 0 and 2 and their
+   responses are what tshark (and Suricata) see, with tshark's latencies */
+Test(tshark_dns, tcp_gap_resync)
+{
+	struct tally t;
+	char *ev = one_capture("OISF+suricata-verify/tests/dns-tcp-ts-gap/input.pcap", &t);
+	cr_expect_eq(t.queries, 2);
+	cr_expect_eq(t.agree, 2);
+	cr_expect_eq(t.failed, 0);
+	int n = 0;
+	for (char *l = strtok(ev, "\n"); l; l = strtok(NULL, "\n")) {
+		struct vec v = {.sz = sizeof(struct rec)};
+		read_events(l, &v);
+		if (v.n != 1 || !((struct rec *)v.a)->has_latency) {
+			free(v.a);
+			continue;
+		}
+		struct rec *r = v.a;
+		static const unsigned txid[] = {0, 2};
+		static const double ms[] = {37.338, 38.209};
+		cr_assert_lt(n, 2, "an extra record: %s", l);
+		cr_expect_eq(r->txid, txid[n]);
+		cr_expect_str_eq(r->qname, "www.google.com");
+		cr_expect_str_eq(r->qtype, "A");
+		cr_expect(r->tcp);
+		cr_expect_eq(r->rcode, 0);
+		cr_expect_str_eq(r->outcome, "answered");
+		cr_expect(r->latency_ms > ms[n] - 0.0005 && r->latency_ms < ms[n] + 0.0005,
+		          "latency %.6f", r->latency_ms);
+		n++;
+		free(v.a);
+	}
+	cr_expect_eq(n, 2);
+	free(ev);
+}

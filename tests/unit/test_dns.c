@@ -1178,15 +1178,54 @@ Test(dns_tcp, gap_and_bad_length)
 	hdr(&q2, 2, 0x0100, 1, 0, 0, 0);
 	question(&q2, "example.com", DNS_T_MX);
 	size_t qn = framed(qs, &q1, &q2);
+	size_t q2at = 2 + q1.n;
+	/* a gap inside the first message: its 10 octets and what follows up
+	   to a segment that begins a message are dropped */
 	dns_tcp_data(x, MX_C2S, qs, 10, SEC);
 	dns_tcp_gap(x, MX_C2S, 100, SEC);
-	dns_tcp_data(x, MX_C2S, qs, qn, SEC);
+	dns_tcp_data(x, MX_C2S, qs + 5, q2at - 5, SEC); /* the middle of one */
 	cr_expect_eq(dns_tracker_pending(t), 0);
-	cr_expect_eq(dns_tracker_stats(t)->tcp_dropped, 100 + qn);
+	cr_expect_eq(dns_tracker_stats(t)->tcp_dropped, 10 + 100 + q2at - 5);
+	cr_expect_eq(dns_tracker_stats(t)->tcp_resync, 0);
+	/* the next segment begins the second message: read again from there */
+	dns_tcp_data(x, MX_C2S, qs + q2at, qn - q2at, 2 * SEC);
+	cr_expect_eq(dns_tracker_pending(t), 1);
+	cr_expect_eq(dns_tracker_stats(t)->tcp_resync, 1);
+	cr_expect_eq(dns_tracker_stats(t)->tcp_dropped, 10 + 100 + q2at - 5);
 	/* the other direction is unaffected; a length below 12 loses framing */
 	static const uint8_t junk[] = {0, 3, 1, 2, 3, 0, 20};
 	dns_tcp_data(x, MX_S2C, junk, sizeof(junk), SEC);
 	cr_expect_eq(dns_tracker_stats(t)->malformed, 1);
+	cr_expect_eq(dns_tracker_stats(t)->tcp_dropped, 10 + 100 + q2at - 5 + sizeof(junk));
+	dns_tcp_free(x);
+	dns_tracker_free(t);
+}
+
+/* after a gap, a segment that begins a message longer than itself
+   resynchronises when its question parses; the message's later segments
+   and a segment of noise do not */
+Test(dns_tcp, gap_resync_split_message)
+{
+	struct dns_tracker *t = tracker(0, 0);
+	struct mx_endpoint c = ep("192.0.2.10", 40000), s = ep("198.51.100.53", 53);
+	struct dns_tcp *x = dns_tcp_new(t, &c, &s);
+	struct mb r1, r2;
+	uint8_t rs[4096];
+	ptr_response(&r1, 1, 0);
+	ptr_response(&r2, 2, 0);
+	size_t rn = framed(rs, &r1, &r2);
+	dns_tcp_gap(x, MX_S2C, 50, SEC);
+	static const uint8_t noise[] = {0, 40, 0xde, 0xad, 0xbe, 0xef, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
+	dns_tcp_data(x, MX_S2C, noise, sizeof(noise), SEC);
+	cr_expect_eq(dns_tracker_stats(t)->tcp_resync, 0);
+	/* the first response cut 3 octets before its end (in its answer) */
+	size_t cut = 2 + r1.n - 3;
+	dns_tcp_data(x, MX_S2C, rs, cut, SEC);
+	cr_expect_eq(dns_tracker_stats(t)->tcp_resync, 1);
+	cr_expect_eq(dns_tracker_stats(t)->responses, 0);
+	dns_tcp_data(x, MX_S2C, rs + cut, rn - cut, SEC);
+	cr_expect_eq(dns_tracker_stats(t)->responses, 2);
+	cr_expect_eq(dns_tracker_stats(t)->tcp_dropped, 50 + sizeof(noise));
 	dns_tcp_free(x);
 	dns_tracker_free(t);
 }
