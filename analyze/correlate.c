@@ -700,6 +700,10 @@ static void
 add_dns(struct corr *c, const struct mx_dns *q)
 {
 	struct dwin *w = &c->dns;
+	/* a response whose query was not seen: nobody was seen waiting for it,
+	   so it explains no wait and teaches nothing about one */
+	if (q->outcome == MXD_NO_QUERY)
+		return;
 	if (w->n == w->cap && !dwin_grow(w, c->cfg.max_dns)) {
 		/* full at its cap: the oldest goes, needed or not */
 		const struct dns_rec *old = &w->v[w->head];

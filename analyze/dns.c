@@ -515,6 +515,14 @@ struct alias {
 	uint16_t txid, port;
 };
 
+/* the last answered queries: a second response to one of them (a server
+   that answers twice, a resent query answered twice) is no record */
+#define DNS_RECENT 64
+struct recent {
+	uint64_t hash, ns;
+	uint16_t txid, port;
+};
+
 struct pq {
 	struct pq *hnext;       /* hash chain */
 	struct pq *prev, *next; /* age list, oldest last send first */
@@ -553,6 +561,8 @@ struct dns_tracker {
 	struct pq *free; /* reusable entries, chained by hnext */
 	dns_owner_fn owner_fn;
 	void *owner_ctx;
+	struct recent recent[DNS_RECENT];
+	unsigned recent_next;
 	struct dns_stats st;
 };
 
@@ -699,6 +709,24 @@ pq_release(struct dns_tracker *t, struct pq *q)
 	t->free = q;
 }
 
+/* The outcome of a response: its flags and rcode. */
+static enum mx_dns_outcome
+rsp_outcome(const struct dns_msg *rsp)
+{
+	if (rsp->tc)
+		return MXD_TRUNCATED;
+	if (rsp->rcode == 0)
+		return rsp->n_match > 0 || (rsp->n_answers == 0 && rsp->ancount > 0) ? MXD_ANSWERED
+		                                                                       : MXD_NODATA;
+	if (rsp->rcode == 3)
+		return MXD_NXDOMAIN;
+	if (rsp->rcode == 2)
+		return MXD_SERVFAIL;
+	if (rsp->rcode == 5)
+		return MXD_REFUSED;
+	return MXD_OTHER;
+}
+
 static void
 pq_emit(struct dns_tracker *t, const struct pq *q, const struct dns_msg *rsp, uint64_t rsp_ns)
 {
@@ -726,20 +754,7 @@ pq_emit(struct dns_tracker *t, const struct pq *q, const struct dns_msg *rsp, ui
 		d->rcode = rsp->rcode;
 		d->response_ns = rsp_ns;
 		mx_strlcpy(d->answers, rsp->answers, sizeof(d->answers));
-		if (rsp->tc)
-			d->outcome = MXD_TRUNCATED;
-		else if (rsp->rcode == 0)
-			d->outcome = rsp->n_match > 0 || (rsp->n_answers == 0 && rsp->ancount > 0)
-			                 ? MXD_ANSWERED
-			                 : MXD_NODATA;
-		else if (rsp->rcode == 3)
-			d->outcome = MXD_NXDOMAIN;
-		else if (rsp->rcode == 2)
-			d->outcome = MXD_SERVFAIL;
-		else if (rsp->rcode == 5)
-			d->outcome = MXD_REFUSED;
-		else
-			d->outcome = MXD_OTHER;
+		d->outcome = rsp_outcome(rsp);
 	}
 	t->st.emitted++;
 	mx_sink_emit(&t->out, &ev);
@@ -875,6 +890,49 @@ on_query(struct dns_tracker *t, const struct mx_endpoint *cli, const struct mx_e
 	t->npending++;
 }
 
+static bool
+recent_has(const struct dns_tracker *t, uint64_t h, uint16_t txid, uint16_t port, uint64_t ts)
+{
+	for (unsigned i = 0; i < DNS_RECENT; i++) {
+		const struct recent *r = &t->recent[i];
+		if (r->hash == h && r->txid == txid && r->port == port && r->ns && ts >= r->ns &&
+		    ts - r->ns <= t->cfg.timeout_ns)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * A response with no query seen (the capture began after it, the query
+ * was lost, a NOTIFY's answer, an unsolicited answer): a record of its own
+ * with outcome no-query, stamped with the response's time, no latency.
+ */
+static void
+emit_no_query(struct dns_tracker *t, const struct mx_endpoint *srv,
+              const struct mx_endpoint *cli, bool tcp, const struct dns_msg *m, uint64_t ts)
+{
+	struct mx_event ev;
+	struct mx_dns *d = &ev.u.dns;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.type = EV_DNS;
+	d->id = t->out.ids ? ++t->out.ids->dns : ++t->local_ids;
+	d->ts_ns = ts;
+	d->client = *cli;
+	d->server = *srv;
+	d->tcp = tcp;
+	d->txid = m->id;
+	mx_strlcpy(d->qname, m->qname, sizeof(d->qname));
+	d->qtype = m->qtype;
+	d->outcome = MXD_NO_QUERY;
+	d->rcode = m->rcode;
+	d->response_ns = ts;
+	mx_strlcpy(d->answers, m->answers, sizeof(d->answers));
+	t->st.no_query++;
+	t->st.emitted++;
+	mx_sink_emit(&t->out, &ev);
+}
+
 static void
 on_response(struct dns_tracker *t, const struct mx_endpoint *srv, const struct mx_endpoint *cli,
             bool tcp, const struct dns_msg *m, uint64_t ts)
@@ -883,9 +941,14 @@ on_response(struct dns_tracker *t, const struct mx_endpoint *srv, const struct m
 	struct pq *q = pq_find(t, h, &cli->addr, &srv->addr, m, tcp, true, cli->port);
 	if (!q) {
 		t->st.unsolicited++;
+		if (recent_has(t, h, m->id, cli->port, ts))
+			t->st.duplicate++;
+		else
+			emit_no_query(t, srv, cli, tcp, m, ts);
 		return;
 	}
 	t->st.answered++;
+	t->recent[t->recent_next++ % DNS_RECENT] = (struct recent){h, ts, m->id, cli->port};
 	pq_emit(t, q, m, ts);
 	pq_release(t, q);
 }

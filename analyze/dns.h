@@ -142,7 +142,12 @@ bool dns_name_is_ip_literal(const char *name, struct mx_addr *out);
  * 3 nxdomain, 2 servfail, 5 refused, any other (EDNS-extended) rcode ->
  * other; no response within timeout_ns of the last send, pushed out by
  * max_pending, or pending at dns_tracker_finish() -> unanswered with
- * rcode -1 and response_ns 0.
+ * rcode -1 and response_ns 0.  A response with a question that answers no
+ * pending query (the query was not seen, or was given up as unanswered)
+ * -> a record of its own, no-query, with ts_ns = response_ns = the
+ * response's time, last_send_ns 0, the response's rcode and answers;
+ * except a second response to one of the last 64 answered queries (same
+ * key, txid and client port, within timeout_ns), which is dropped.
  */
 
 struct dns_cfg {
@@ -158,6 +163,8 @@ struct dns_stats {
 	uint64_t responses;   /* response messages seen */
 	uint64_t answered;    /* responses matched to a pending query */
 	uint64_t unsolicited; /* responses without a pending query */
+	uint64_t duplicate;   /* ... a second answer to a query answered lately: dropped */
+	uint64_t no_query;    /* ... others: records with outcome no-query */
 	uint64_t unanswered;  /* queries emitted as unanswered (timeout, finish, overflow) */
 	uint64_t overflow;    /* ... of which forced out early by max_pending */
 	uint64_t malformed;   /* messages dns_parse() rejected */

@@ -42,6 +42,7 @@ enum mx_dns_outcome {
 	MXD_TRUNCATED,
 	MXD_UNANSWERED,
 	MXD_OTHER, /* other rcode: see rcode */
+	MXD_NO_QUERY, /* a response whose query was not seen: no start, no latency */
 };
 
 /* ident outcome */
@@ -129,7 +130,7 @@ struct mx_txn {
 
 struct mx_dns {
 	uint64_t id;
-	uint64_t ts_ns; /* first transmission */
+	uint64_t ts_ns; /* first transmission; MXD_NO_QUERY: the response's time */
 	struct mx_endpoint client, server;
 	bool tcp;
 	uint16_t txid;

@@ -596,3 +596,121 @@ Test(tshark_dns, tcp_gap_resync)
 	cr_expect_eq(n, 2);
 	free(ev);
 }
+
+/*
+ * issue 15, 7: a response whose query was not seen is a record of its own,
+ * outcome no-query, at the response's time, with the response's rcode and
+ * no latency: one for each response tshark pairs with no query
+ * (dns.response_to absent).  Returns the number of such responses.
+ */
+static int
+check_no_query(const char *rel)
+{
+	struct tally t;
+	quiet_mismatches = true;
+	char *ev = one_capture(rel, &t);
+	char *out = NULL;
+	cr_assert_eq(
+	    e2e_sh(&out,
+	           "/usr/bin/tshark -n -r '%s/corpus/%s' -Y 'dns.flags.response == 1 && "
+	           "!dns.response_to && (udp.port == 53 || tcp.port == 53) && !icmp' "
+	           "-T fields -E separator=/t -e frame.time_epoch -e ip.src -e ipv6.src "
+	           "-e ip.dst -e ipv6.dst "
+	           "-e dns.id -e dns.qry.name -e dns.qry.type -e dns.flags.rcode 2>/dev/null",
+	           e2e_shared(), rel),
+	    0);
+	struct vec recs = {.sz = sizeof(struct rec)};
+	read_events(ev, &recs);
+	int n = 0, have = 0;
+	for (size_t j = 0; j < recs.n; j++)
+		have += strcmp(((struct rec *)recs.a)[j].outcome, "no-query") == 0;
+	char *save = NULL;
+	for (char *l = strtok_r(out, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+		char *f[9], name[NAMEMAX], qtb[16];
+		if (split(l, '\t', f, 9) < 9)
+			continue;
+		const char *src = f[1][0] ? last_value(f[1]) : last_value(f[2]);
+		const char *dst = f[3][0] ? last_value(f[3]) : last_value(f[4]);
+		f[1] = (char *)src;
+		f[2] = (char *)dst;
+		f[3] = f[5];
+		f[4] = f[6];
+		f[5] = f[7];
+		f[6] = f[8];
+		n++;
+		norm_name(f[4], name, sizeof(name));
+		const char *qt = mx_qtype_str((uint16_t)atoi(f[5]), qtb, sizeof(qtb));
+		uint64_t ts = parse_ns(f[0]);
+		struct rec *r = NULL;
+		for (size_t j = 0; j < recs.n && !r; j++) {
+			struct rec *x = (struct rec *)recs.a + j;
+			if (!x->used && strcmp(x->outcome, "no-query") == 0 &&
+			    x->txid == (unsigned)strtoul(f[3], NULL, 16) &&
+			    strcmp(x->qname, name) == 0 && strcmp(x->qtype, qt) == 0 &&
+			    strcmp(x->client, f[2]) == 0 && strcmp(x->server, f[1]) == 0 &&
+			    x->ts_ns + 1000 >= ts && x->ts_ns <= ts + 1000)
+				r = x;
+		}
+		cr_expect_not_null(r, "%s: no record for the response %s (id %s) at %s", rel, name,
+		                   f[3], f[0]);
+		if (!r)
+			continue;
+		r->used = true;
+		cr_expect_eq(r->rcode, atoi(f[6]), "%s: %s rcode", rel, name);
+		cr_expect_not(r->has_latency, "%s: %s has a latency", rel, name);
+	}
+	cr_expect_eq(have, n, "%s: %d no-query records, tshark %d responses alone", rel, have, n);
+	free(out);
+	free(recs.a);
+	free(ev);
+	return n;
+}
+
+Test(tshark_dns, no_query_records)
+{
+	/* the response to the query lost in the gap */
+	cr_expect_eq(check_no_query("OISF+suricata-verify/tests/dns-tcp-ts-gap/input.pcap"), 1);
+	/* an unsolicited response before the answered query */
+	cr_expect_eq(check_no_query("OISF+suricata-verify/tests/dns/dns-udp-unsolicited-response/"
+	                            "dns-response-2x.pcap"),
+	             1);
+	/* a response the capture began after, then a NOTIFY answered */
+	cr_expect_eq(check_no_query("zeek+zeek/testing/btest/Traces/dns/dns_notify2.pcap"), 1);
+	/* a server's answers only */
+	cr_expect_eq(check_no_query("zeek+zeek/testing/btest/Traces/dns-edns-ecs.pcap"), 50);
+}
+
+/* ... stored with no latency, and no lookup of the host in the reports */
+Test(tshark_dns, no_query_stored_not_reported)
+{
+	const char *sh = e2e_shared();
+	if (!sh)
+		cr_skip_test("../shared not present");
+	char bin[512], *dir = e2e_tmpdir(), *out = NULL;
+	e2e_bin("mxlag", bin, sizeof(bin));
+	cr_assert_eq(e2e_sh(NULL,
+	                    "'%s' analyze --quiet --db '%s/m.db' "
+	                    "'%s/corpus/zeek+zeek/testing/btest/Traces/dns-edns-ecs.pcap'",
+	                    bin, dir, sh),
+	             0);
+	cr_assert_eq(e2e_sh(&out,
+	                    "sqlite3 '%s/m.db' \"SELECT count(*), count(latency_ms), "
+	                    "sum(ts = response_ts), count(last_send_ts) FROM dns_queries "
+	                    "WHERE outcome = 'no-query'\"",
+	                    dir),
+	             0);
+	cr_expect_str_eq(out, "50|0|50|0\n");
+	free(out);
+	cr_assert_eq(e2e_sh(&out, "'%s' report --db '%s/m.db' --format json dns", bin, dir), 0);
+	cr_expect_null(strstr(out, "no-query"), "%s", out);
+	/* 13 answered, 2 nodata and 4 unanswered queries over the resolvers */
+	int sum = 0;
+	for (const char *p = strstr(out, "\"queries\":"); p; p = strstr(p + 1, "\"queries\":"))
+		sum += atoi(p + strlen("\"queries\":"));
+	cr_expect_eq(sum, 19, "%s", out);
+	free(out);
+	cr_assert_eq(e2e_sh(&out, "'%s' report --db '%s/m.db' --format json summary", bin, dir), 0);
+	cr_expect_not_null(strstr(out, "\"dns_queries\":19,"), "%s", out);
+	free(out);
+	e2e_rmdir(dir);
+}

@@ -912,21 +912,70 @@ Test(dns_tracker, retransmit_other_txid_and_port)
 			send_msg(t, cs[i], &r, &m, (uint64_t)(1 + 5 * i) * SEC);
 		}
 		cr_expect_eq(dns_tracker_pending(t), 1);
-		/* wrong port for that txid: not ours */
+		/* wrong port for that txid: not ours, a record of its own */
 		ptr_response(&m, 100u + (unsigned)answer, 0);
 		send_msg(t, &r, cs[(answer + 1) % 3], &m, 12 * SEC);
-		cr_expect_eq(nev, 0);
+		cr_assert_eq(nev, 1);
+		cr_expect_eq(evs[0].outcome, MXD_NO_QUERY);
 		cr_expect_eq(dns_tracker_stats(t)->unsolicited, 1);
+		cr_expect_eq(dns_tracker_pending(t), 1);
 		send_msg(t, &r, cs[answer], &m, 13 * SEC);
-		cr_assert_eq(nev, 1, "answer %d", answer);
-		cr_expect_eq(evs[0].outcome, MXD_ANSWERED);
-		cr_expect_eq(evs[0].retransmits, 2);
-		cr_expect_eq(evs[0].ts_ns, 1 * SEC);
-		cr_expect_eq(evs[0].last_send_ns, 11 * SEC);
-		cr_expect_eq(evs[0].txid, 100);
-		cr_expect_eq(evs[0].client.port, 40000);
+		cr_assert_eq(nev, 2, "answer %d", answer);
+		cr_expect_eq(evs[1].outcome, MXD_ANSWERED);
+		cr_expect_eq(evs[1].retransmits, 2);
+		cr_expect_eq(evs[1].ts_ns, 1 * SEC);
+		cr_expect_eq(evs[1].last_send_ns, 11 * SEC);
+		cr_expect_eq(evs[1].txid, 100);
+		cr_expect_eq(evs[1].client.port, 40000);
 		dns_tracker_free(t);
 	}
+}
+
+/* issue 15, 7: a response with no query seen is a record of its own,
+   no-query, at the response's time and with no start; a second answer to
+   an answered query is not */
+Test(dns_tracker, no_query_record)
+{
+	struct dns_tracker *t = tracker(0, 0);
+	struct mx_endpoint c = ep("192.0.2.10", 40000), r = ep("198.51.100.53", 53);
+	struct mb m;
+	ptr_response(&m, 7, 0);
+	send_msg(t, &r, &c, &m, 5 * SEC);
+	cr_assert_eq(nev, 1);
+	cr_expect_eq(evs[0].outcome, MXD_NO_QUERY);
+	cr_expect_str_eq(mx_dns_outcome_str(evs[0].outcome), "no-query");
+	cr_expect_eq(evs[0].ts_ns, 5 * SEC);
+	cr_expect_eq(evs[0].response_ns, 5 * SEC);
+	cr_expect_eq(evs[0].last_send_ns, 0);
+	cr_expect_eq(evs[0].retransmits, 0);
+	cr_expect_eq(evs[0].rcode, 0);
+	cr_expect_eq(evs[0].txid, 7);
+	cr_expect_eq(evs[0].qtype, DNS_T_PTR);
+	cr_expect_str_eq(evs[0].qname, "200.2.0.192.in-addr.arpa");
+	cr_expect_str_eq(evs[0].answers, "host.example.org");
+	cr_expect(mx_addr_eq(&evs[0].client.addr, &c.addr) && evs[0].client.port == 40000);
+	cr_expect(mx_addr_eq(&evs[0].server.addr, &r.addr));
+	cr_expect_eq(dns_tracker_stats(t)->no_query, 1);
+	/* answered, then answered again: the second answer is a duplicate */
+	ptr_query(&m, 8);
+	send_msg(t, &c, &r, &m, 6 * SEC);
+	ptr_response(&m, 8, 0);
+	send_msg(t, &r, &c, &m, 7 * SEC);
+	send_msg(t, &r, &c, &m, 8 * SEC);
+	cr_expect_eq(nev, 2);
+	cr_expect_eq(evs[1].outcome, MXD_ANSWERED);
+	cr_expect_eq(dns_tracker_stats(t)->duplicate, 1);
+	/* ... but not after the unanswered timeout: then it is no-query */
+	send_msg(t, &r, &c, &m, 40 * SEC);
+	cr_expect_eq(nev, 3);
+	cr_expect_eq(evs[2].outcome, MXD_NO_QUERY);
+	/* an NXDOMAIN alone keeps its rcode */
+	ptr_response(&m, 9, 3);
+	send_msg(t, &r, &c, &m, 41 * SEC);
+	cr_assert_eq(nev, 4);
+	cr_expect_eq(evs[3].outcome, MXD_NO_QUERY);
+	cr_expect_eq(evs[3].rcode, 3);
+	dns_tracker_free(t);
 }
 
 Test(dns_tracker, distinct_queries_not_folded)
@@ -967,18 +1016,20 @@ Test(dns_tracker, unanswered_by_timeout)
 	cr_expect_eq(evs[0].last_send_ns, 110 * SEC);
 	cr_expect_str_eq(evs[0].answers, "");
 	cr_expect_eq(dns_tracker_stats(t)->unanswered, 1);
-	/* a late response is unsolicited */
+	/* a late response is unsolicited: a no-query record of its own */
 	ptr_response(&m, 1, 0);
 	send_msg(t, &r, &c, &m, 141 * SEC);
-	cr_expect_eq(nev, 1);
+	cr_expect_eq(nev, 2);
+	cr_expect_eq(evs[1].outcome, MXD_NO_QUERY);
 	cr_expect_eq(dns_tracker_stats(t)->unsolicited, 1);
 	/* expiry also runs on the packets themselves */
 	ptr_query(&m, 2);
 	send_msg(t, &c, &r, &m, 200 * SEC);
 	mx_response(&m);
 	send_msg(t, &r, &c, &m, 231 * SEC);
-	cr_expect_eq(nev, 2);
-	cr_expect_eq(evs[1].outcome, MXD_UNANSWERED);
+	cr_expect_eq(nev, 4); /* the query unanswered, then the answer on its own */
+	cr_expect_eq(evs[2].outcome, MXD_UNANSWERED);
+	cr_expect_eq(evs[3].outcome, MXD_NO_QUERY);
 	dns_tracker_free(t);
 }
 
@@ -1031,7 +1082,8 @@ Test(dns_tracker, pending_cap_overflow)
 	hdr(&m, 0, 0x8180, 1, 0, 0, 0);
 	question(&m, "q0.example", DNS_T_A);
 	send_msg(t, &r, &c, &m, 7 * SEC);
-	cr_expect_eq(nev, 3);
+	cr_expect_eq(nev, 4);
+	cr_expect_eq(evs[3].outcome, MXD_NO_QUERY);
 	cr_expect_eq(dns_tracker_stats(t)->unsolicited, 1);
 	/* many cycles reuse entries */
 	for (int i = 0; i < 1000; i++) {
@@ -1041,7 +1093,7 @@ Test(dns_tracker, pending_cap_overflow)
 		m.b[2] |= 0x80;
 		send_msg(t, &r, &c, &m, 8 * SEC);
 	}
-	cr_expect_eq(nev, 1003);
+	cr_expect_eq(nev, 1004);
 	dns_tracker_free(t);
 }
 
