@@ -515,9 +515,10 @@ struct alias {
 	uint16_t txid, port;
 };
 
-/* the last answered queries: a second response to one of them (a server
-   that answers twice, a resent query answered twice) is no record */
-#define DNS_RECENT 64
+/* the (txid, port) pairs of the last answered queries: a second response
+   to one of them (a server that answers twice, a resent query or a retry
+   with another id or port answered too) is no record */
+#define DNS_RECENT 256
 struct recent {
 	uint64_t hash, ns;
 	uint16_t txid, port;
@@ -948,7 +949,9 @@ on_response(struct dns_tracker *t, const struct mx_endpoint *srv, const struct m
 		return;
 	}
 	t->st.answered++;
-	t->recent[t->recent_next++ % DNS_RECENT] = (struct recent){h, ts, m->id, cli->port};
+	for (unsigned i = 0; i < q->nalias; i++)
+		t->recent[t->recent_next++ % DNS_RECENT] =
+			(struct recent){h, ts, q->alias[i].txid, q->alias[i].port};
 	pq_emit(t, q, m, ts);
 	pq_release(t, q);
 }

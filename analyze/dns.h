@@ -146,8 +146,9 @@ bool dns_name_is_ip_literal(const char *name, struct mx_addr *out);
  * pending query (the query was not seen, or was given up as unanswered)
  * -> a record of its own, no-query, with ts_ns = response_ns = the
  * response's time, last_send_ns 0, the response's rcode and answers;
- * except a second response to one of the last 64 answered queries (same
- * key, txid and client port, within timeout_ns), which is dropped.
+ * except a second response to a query answered lately (same key, and a
+ * txid and client port the query was sent with, among the last 256 such
+ * pairs, within timeout_ns), which is dropped.
  */
 
 struct dns_cfg {

@@ -969,12 +969,27 @@ Test(dns_tracker, no_query_record)
 	send_msg(t, &r, &c, &m, 40 * SEC);
 	cr_expect_eq(nev, 3);
 	cr_expect_eq(evs[2].outcome, MXD_NO_QUERY);
+	/* a retry with another id and port, both answered: the second answer
+	   is a duplicate too (DnsPackets.pcap) */
+	struct mx_endpoint c2 = ep("192.0.2.10", 40001);
+	ptr_query(&m, 20);
+	send_msg(t, &c, &r, &m, 50 * SEC);
+	ptr_query(&m, 21);
+	send_msg(t, &c2, &r, &m, 51 * SEC);
+	ptr_response(&m, 20, 0);
+	send_msg(t, &r, &c, &m, 52 * SEC);
+	ptr_response(&m, 21, 0);
+	send_msg(t, &r, &c2, &m, 53 * SEC);
+	cr_expect_eq(nev, 4);
+	cr_expect_eq(evs[3].outcome, MXD_ANSWERED);
+	cr_expect_eq(evs[3].retransmits, 1);
+	cr_expect_eq(dns_tracker_stats(t)->duplicate, 2);
 	/* an NXDOMAIN alone keeps its rcode */
 	ptr_response(&m, 9, 3);
-	send_msg(t, &r, &c, &m, 41 * SEC);
-	cr_assert_eq(nev, 4);
-	cr_expect_eq(evs[3].outcome, MXD_NO_QUERY);
-	cr_expect_eq(evs[3].rcode, 3);
+	send_msg(t, &r, &c, &m, 60 * SEC);
+	cr_assert_eq(nev, 5);
+	cr_expect_eq(evs[4].outcome, MXD_NO_QUERY);
+	cr_expect_eq(evs[4].rcode, 3);
 	dns_tracker_free(t);
 }
 
