@@ -72,7 +72,7 @@ struct dns_rec {
 	uint16_t qtype;
 	uint8_t outcome; /* enum mx_dns_outcome */
 	uint8_t kind : 2, from_resolver : 1;
-	uint8_t qlen; /* strlen of the name (text names are at most 254) */
+	uint16_t qlen; /* strlen of the name (text names are < MX_QNAME_MAX) */
 	struct mx_addr client, server;
 };
 
@@ -700,6 +700,10 @@ static void
 add_dns(struct corr *c, const struct mx_dns *q)
 {
 	struct dwin *w = &c->dns;
+	/* a response whose query was not seen: nobody was seen waiting for it,
+	   so it explains no wait and teaches nothing about one */
+	if (q->outcome == MXD_NO_QUERY)
+		return;
 	if (w->n == w->cap && !dwin_grow(w, c->cfg.max_dns)) {
 		/* full at its cap: the oldest goes, needed or not */
 		const struct dns_rec *old = &w->v[w->head];
@@ -713,9 +717,9 @@ add_dns(struct corr *c, const struct mx_dns *q)
 	uint32_t slot = dwin_slot(w, w->n);
 	struct dns_rec *d = &w->v[slot];
 	size_t qlen = strlen(q->qname);
-	if (qlen > UINT8_MAX || !arena_put(&w->names, q->qname, &d->qpos))
-		return; /* (a text name is at most 254 characters) */
-	d->qlen = (uint8_t)qlen;
+	if (qlen > UINT16_MAX || !arena_put(&w->names, q->qname, &d->qpos))
+		return; /* (a text name is shorter than MX_QNAME_MAX) */
+	d->qlen = (uint16_t)qlen;
 	uint64_t last = q->last_send_ns > q->ts_ns ? q->last_send_ns : q->ts_ns;
 	d->id = q->id;
 	d->owner = q->owner;

@@ -127,6 +127,9 @@ struct summ {
 	unsigned items;
 };
 
+/* room kept for the marker ",... (65535 more)" */
+#define SUMM_MARK_MAX 19
+
 static void
 summ_add(struct summ *s, const char *item)
 {
@@ -134,12 +137,8 @@ summ_add(struct summ *s, const char *item)
 	size_t need = n + (s->items ? 1 : 0);
 	if (s->t.cut)
 		return;
-	/* keep room for the ",..." marker, so the last item stays whole */
-	if (s->t.cap < 5 || need > s->t.cap - 5 - s->t.len) {
-		if (s->items)
-			txt_put(&s->t, ",...", 4);
-		else
-			txt_put(&s->t, "...", 3);
+	/* keep room for the marker, so the last item stays whole */
+	if (s->t.cap < SUMM_MARK_MAX + 1 || need > s->t.cap - SUMM_MARK_MAX - 1 - s->t.len) {
 		s->t.cut = true;
 		return;
 	}
@@ -147,6 +146,21 @@ summ_add(struct summ *s, const char *item)
 		txt_put(&s->t, ",", 1);
 	txt_put(&s->t, item, n);
 	s->items++;
+}
+
+/* A cut summary ends in ",... (N more)" ("... (N more)" when no item fits):
+ * N answer RRs of the header's count are not in it. */
+static void
+summ_finish(struct summ *s, unsigned ancount)
+{
+	char mark[SUMM_MARK_MAX + 1];
+	if (!s->t.cut)
+		return;
+	unsigned more = ancount > s->items ? ancount - s->items : 0;
+	int k = snprintf(mark, sizeof(mark), "%s... (%u more)", s->items ? "," : "", more);
+	s->t.cut = false; /* the marker goes in the room kept for it */
+	txt_put(&s->t, mark, (size_t)k);
+	s->t.cut = true;
 }
 
 /* Renders the rdata of one answer RR; false when the rdata is malformed. */
@@ -182,7 +196,7 @@ rr_summary(const uint8_t *p, size_t n, uint16_t type, size_t rd, uint16_t rdlen,
 		return true;
 	case DNS_T_MX: {
 		uint16_t pref;
-		char host[MX_NAME_MAX];
+		char host[MX_QNAME_MAX];
 		if (rdlen < 3 || !bv_be16(v, rd, &pref))
 			return false;
 		if (!dns_read_name(p, n, rd + 2, host, sizeof(host), &next, NULL) ||
@@ -204,6 +218,9 @@ rr_summary(const uint8_t *p, size_t n, uint16_t type, size_t rd, uint16_t rdlen,
 				txt_octet(&t, p[o + 1 + i], false);
 			o += 1u + sl;
 		}
+		/* a text cut at DNS_TXT_SUMMARY characters says so */
+		if (t.cut && itemlen > t.len + 3)
+			memcpy(item + t.len, "...", 4);
 		return true;
 	}
 	default:
@@ -251,23 +268,32 @@ dns_parse(const uint8_t *p, size_t n, struct dns_msg *m)
 
 	struct summ s = {{m->answers, sizeof(m->answers), 0, false}, 0};
 	unsigned counts[3] = {m->ancount, m->nscount, m->arcount};
-	for (int sec = 0; sec < 3; sec++) {
-		for (unsigned i = 0; i < counts[sec]; i++) {
+	int rc = 0;
+	for (int sec = 0; sec < 3 && rc == 0; sec++) {
+		for (unsigned i = 0; i < counts[sec] && rc == 0; i++) {
 			uint16_t type, cls, rdlen;
 			uint32_t ttl;
 			size_t owner = off;
-			if (!dns_read_name(p, n, off, NULL, 0, &off, NULL))
-				return -1;
+			if (!dns_read_name(p, n, off, NULL, 0, &off, NULL)) {
+				rc = -1;
+				break;
+			}
 			if (!bv_be16(v, off, &type) || !bv_be16(v, off + 2, &cls) ||
-			    !bv_be32(v, off + 4, &ttl) || !bv_be16(v, off + 8, &rdlen))
-				return -1;
+			    !bv_be32(v, off + 4, &ttl) || !bv_be16(v, off + 8, &rdlen)) {
+				rc = -1;
+				break;
+			}
 			off += 10;
-			if (!bv_has(v, off, rdlen))
-				return -1;
+			if (!bv_has(v, off, rdlen)) {
+				rc = -1;
+				break;
+			}
 			if (sec == 0) {
-				char item[MX_NAME_MAX + 8];
-				if (!rr_summary(p, n, type, off, rdlen, item, sizeof(item)))
-					return -1;
+				char item[MX_QNAME_MAX + 8];
+				if (!rr_summary(p, n, type, off, rdlen, item, sizeof(item))) {
+					rc = -1;
+					break;
+				}
 				summ_add(&s, item);
 				m->n_answers++;
 				if (type == m->qtype || m->qtype == DNS_T_ANY ||
@@ -285,8 +311,9 @@ dns_parse(const uint8_t *p, size_t n, struct dns_msg *m)
 			off += rdlen;
 		}
 	}
+	summ_finish(&s, m->ancount);
 	m->answers_cut = s.t.cut;
-	return 0;
+	return rc;
 }
 
 /* ---- name helpers --------------------------------------------------------- */
@@ -488,6 +515,15 @@ struct alias {
 	uint16_t txid, port;
 };
 
+/* the (txid, port) pairs of the last answered queries: a second response
+   to one of them (a server that answers twice, a resent query or a retry
+   with another id or port answered too) is no record */
+#define DNS_RECENT 256
+struct recent {
+	uint64_t hash, ns;
+	uint16_t txid, port;
+};
+
 struct pq {
 	struct pq *hnext;       /* hash chain */
 	struct pq *prev, *next; /* age list, oldest last send first */
@@ -502,8 +538,16 @@ struct pq {
 	uint32_t retransmits;
 	uint8_t nalias, alias_next;
 	struct alias alias[DNS_ALIASES];
+	char *qlong; /* the name when it does not fit qname (\DDD text of a
+	                tunnel's names), else NULL */
 	char qname[MX_NAME_MAX];
 };
+
+static const char *
+pq_name(const struct pq *q)
+{
+	return q->qlong ? q->qlong : q->qname;
+}
 
 struct dns_tracker {
 	struct dns_cfg cfg;
@@ -518,6 +562,8 @@ struct dns_tracker {
 	struct pq *free; /* reusable entries, chained by hnext */
 	dns_owner_fn owner_fn;
 	void *owner_ctx;
+	struct recent recent[DNS_RECENT];
+	unsigned recent_next;
 	struct dns_stats st;
 };
 
@@ -589,7 +635,7 @@ pq_find(const struct dns_tracker *t, uint64_t h, const struct mx_addr *cli,
 	for (struct pq *q = t->buckets[h & (t->nbuckets - 1)]; q; q = q->hnext)
 		if (q->hash == h && q->qtype == m->qtype && q->qclass == m->qclass && q->tcp == tcp &&
 		    mx_addr_eq(&q->client.addr, cli) && mx_addr_eq(&q->server.addr, srv) &&
-		    strcmp(q->qname, m->qname) == 0 && (!match_id || alias_has(q, m->id, port)))
+		    strcmp(pq_name(q), m->qname) == 0 && (!match_id || alias_has(q, m->id, port)))
 			return q;
 	return NULL;
 }
@@ -658,8 +704,28 @@ pq_release(struct dns_tracker *t, struct pq *q)
 	age_unlink(t, q);
 	first_unlink(t, q);
 	t->npending--;
+	free(q->qlong);
+	q->qlong = NULL;
 	q->hnext = t->free;
 	t->free = q;
+}
+
+/* The outcome of a response: its flags and rcode. */
+static enum mx_dns_outcome
+rsp_outcome(const struct dns_msg *rsp)
+{
+	if (rsp->tc)
+		return MXD_TRUNCATED;
+	if (rsp->rcode == 0)
+		return rsp->n_match > 0 || (rsp->n_answers == 0 && rsp->ancount > 0) ? MXD_ANSWERED
+		                                                                       : MXD_NODATA;
+	if (rsp->rcode == 3)
+		return MXD_NXDOMAIN;
+	if (rsp->rcode == 2)
+		return MXD_SERVFAIL;
+	if (rsp->rcode == 5)
+		return MXD_REFUSED;
+	return MXD_OTHER;
 }
 
 static void
@@ -676,7 +742,7 @@ pq_emit(struct dns_tracker *t, const struct pq *q, const struct dns_msg *rsp, ui
 	d->server = q->server;
 	d->tcp = q->tcp;
 	d->txid = q->txid;
-	mx_strlcpy(d->qname, q->qname, sizeof(d->qname));
+	mx_strlcpy(d->qname, pq_name(q), sizeof(d->qname));
 	d->qtype = q->qtype;
 	d->retransmits = q->retransmits;
 	d->last_send_ns = q->last_ns;
@@ -689,20 +755,7 @@ pq_emit(struct dns_tracker *t, const struct pq *q, const struct dns_msg *rsp, ui
 		d->rcode = rsp->rcode;
 		d->response_ns = rsp_ns;
 		mx_strlcpy(d->answers, rsp->answers, sizeof(d->answers));
-		if (rsp->tc)
-			d->outcome = MXD_TRUNCATED;
-		else if (rsp->rcode == 0)
-			d->outcome = rsp->n_match > 0 || (rsp->n_answers == 0 && rsp->ancount > 0)
-			                 ? MXD_ANSWERED
-			                 : MXD_NODATA;
-		else if (rsp->rcode == 3)
-			d->outcome = MXD_NXDOMAIN;
-		else if (rsp->rcode == 2)
-			d->outcome = MXD_SERVFAIL;
-		else if (rsp->rcode == 5)
-			d->outcome = MXD_REFUSED;
-		else
-			d->outcome = MXD_OTHER;
+		d->outcome = rsp_outcome(rsp);
 	}
 	t->st.emitted++;
 	mx_sink_emit(&t->out, &ev);
@@ -804,6 +857,18 @@ on_query(struct dns_tracker *t, const struct mx_endpoint *cli, const struct mx_e
 		q = malloc(sizeof(*q));
 		if (!q)
 			return;
+		q->qlong = NULL;
+	}
+	size_t qlen = strlen(m->qname);
+	if (qlen >= sizeof(q->qname)) {
+		q->qlong = strdup(m->qname);
+		if (!q->qlong) {
+			q->hnext = t->free;
+			t->free = q;
+			return;
+		}
+	} else {
+		memcpy(q->qname, m->qname, qlen + 1);
 	}
 	q->hash = h;
 	q->client = *cli;
@@ -818,13 +883,55 @@ on_query(struct dns_tracker *t, const struct mx_endpoint *cli, const struct mx_e
 	q->nalias = 1;
 	q->alias_next = 1;
 	q->alias[0] = (struct alias){m->id, cli->port};
-	memcpy(q->qname, m->qname, sizeof(q->qname));
 	struct pq **b = &t->buckets[h & (t->nbuckets - 1)];
 	q->hnext = *b;
 	*b = q;
 	age_append(t, q);
 	first_append(t, q);
 	t->npending++;
+}
+
+static bool
+recent_has(const struct dns_tracker *t, uint64_t h, uint16_t txid, uint16_t port, uint64_t ts)
+{
+	for (unsigned i = 0; i < DNS_RECENT; i++) {
+		const struct recent *r = &t->recent[i];
+		if (r->hash == h && r->txid == txid && r->port == port && r->ns && ts >= r->ns &&
+		    ts - r->ns <= t->cfg.timeout_ns)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * A response with no query seen (the capture began after it, the query
+ * was lost, a NOTIFY's answer, an unsolicited answer): a record of its own
+ * with outcome no-query, stamped with the response's time, no latency.
+ */
+static void
+emit_no_query(struct dns_tracker *t, const struct mx_endpoint *srv,
+              const struct mx_endpoint *cli, bool tcp, const struct dns_msg *m, uint64_t ts)
+{
+	struct mx_event ev;
+	struct mx_dns *d = &ev.u.dns;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.type = EV_DNS;
+	d->id = t->out.ids ? ++t->out.ids->dns : ++t->local_ids;
+	d->ts_ns = ts;
+	d->client = *cli;
+	d->server = *srv;
+	d->tcp = tcp;
+	d->txid = m->id;
+	mx_strlcpy(d->qname, m->qname, sizeof(d->qname));
+	d->qtype = m->qtype;
+	d->outcome = MXD_NO_QUERY;
+	d->rcode = m->rcode;
+	d->response_ns = ts;
+	mx_strlcpy(d->answers, m->answers, sizeof(d->answers));
+	t->st.no_query++;
+	t->st.emitted++;
+	mx_sink_emit(&t->out, &ev);
 }
 
 static void
@@ -835,9 +942,16 @@ on_response(struct dns_tracker *t, const struct mx_endpoint *srv, const struct m
 	struct pq *q = pq_find(t, h, &cli->addr, &srv->addr, m, tcp, true, cli->port);
 	if (!q) {
 		t->st.unsolicited++;
+		if (recent_has(t, h, m->id, cli->port, ts))
+			t->st.duplicate++;
+		else
+			emit_no_query(t, srv, cli, tcp, m, ts);
 		return;
 	}
 	t->st.answered++;
+	for (unsigned i = 0; i < q->nalias; i++)
+		t->recent[t->recent_next++ % DNS_RECENT] =
+			(struct recent){h, ts, q->alias[i].txid, q->alias[i].port};
 	pq_emit(t, q, m, ts);
 	pq_release(t, q);
 }
@@ -917,6 +1031,7 @@ dns_tracker_free(struct dns_tracker *t)
 	struct pq *q = t->oldest;
 	while (q) {
 		struct pq *nx = q->next;
+		free(q->qlong);
 		free(q);
 		q = nx;
 	}
@@ -939,7 +1054,9 @@ struct tcp_dir {
 	uint32_t have;     /* message octets buffered */
 	uint8_t *buf;      /* 65535 octets, allocated on first split message */
 	uint64_t first_ns; /* first octet (of the length prefix) */
-	bool dead;         /* framing lost */
+	bool resync;       /* after a gap or a bad length: waiting for a segment
+	                      that begins a message */
+	bool dead;         /* no buffer: nothing more is read */
 };
 
 struct dns_tcp {
@@ -972,14 +1089,56 @@ tcp_deliver(struct dns_tcp *c, int dir, const uint8_t *p, size_t n, uint64_t ts)
 	d->need = 0;
 }
 
+/*
+ * Whether a segment after a gap begins a message: a length prefix of at
+ * least a header, then a message that parses whole when the segment holds
+ * all of it, else one question that parses with a known opcode (0-6) in
+ * what the segment holds.  Later segments of a message that began in the
+ * gap never pass: they would have to look like a framed message.
+ */
+static bool
+starts_message(const uint8_t *p, size_t n)
+{
+	struct dns_msg m;
+	if (n < 2 + DNS_HDR_LEN)
+		return false;
+	size_t len = (size_t)p[0] << 8 | p[1];
+	if (len < DNS_HDR_LEN)
+		return false;
+	if (n - 2 >= len)
+		return dns_parse(p + 2, len, &m) == 0;
+	return dns_parse(p + 2, n - 2, &m) < 0 && m.question_ok && m.qdcount == 1 &&
+	       m.opcode <= 6;
+}
+
+/* framing lost: what is buffered goes; the next segment that begins a
+   message resynchronises */
+static void
+tcp_lose(struct dns_tcp *c, struct tcp_dir *d)
+{
+	c->t->st.tcp_dropped += d->have + d->hdr_n;
+	d->hdr_n = 0;
+	d->have = 0;
+	d->need = 0;
+	d->resync = true;
+}
+
 void
 dns_tcp_data(struct dns_tcp *c, int dir, const uint8_t *p, size_t n, uint64_t ts_ns)
 {
 	if (!c || (dir != MX_C2S && dir != MX_S2C))
 		return;
 	struct tcp_dir *d = &c->d[dir];
+	if (d->resync && !d->dead) {
+		if (!starts_message(p, n)) {
+			c->t->st.tcp_dropped += n;
+			return;
+		}
+		d->resync = false;
+		c->t->st.tcp_resync++;
+	}
 	while (n > 0) {
-		if (d->dead) {
+		if (d->dead || d->resync) {
 			c->t->st.tcp_dropped += n;
 			return;
 		}
@@ -994,7 +1153,7 @@ dns_tcp_data(struct dns_tcp *c, int dir, const uint8_t *p, size_t n, uint64_t ts
 				if (d->need < DNS_HDR_LEN) {
 					/* no DNS message is this short: framing is lost */
 					c->t->st.malformed++;
-					d->dead = true;
+					tcp_lose(c, d);
 				}
 			}
 			continue;
@@ -1030,7 +1189,7 @@ dns_tcp_gap(struct dns_tcp *c, int dir, uint64_t lost, uint64_t ts_ns)
 	(void)ts_ns;
 	if (!c || (dir != MX_C2S && dir != MX_S2C))
 		return;
-	c->d[dir].dead = true;
+	tcp_lose(c, &c->d[dir]);
 	c->t->st.tcp_dropped += lost;
 }
 

@@ -69,7 +69,7 @@ struct dns_msg {
 	uint8_t edns_version;
 	/* first question; has_question is false when qdcount is 0 */
 	bool has_question;
-	char qname[MX_NAME_MAX]; /* lower case, \DDD-escaped, no trailing dot, "." = root */
+	char qname[MX_QNAME_MAX]; /* lower case, \DDD-escaped, no trailing dot, "." = root */
 	bool qname_cut;          /* text form did not fit qname (still unique enough) */
 	uint16_t qtype, qclass;
 	/* answer section */
@@ -77,9 +77,11 @@ struct dns_msg {
 	uint16_t n_match;   /* ... of the asked type (any type for ANY), or CNAME/DNAME */
 	/* one item per answer RR, comma-separated: PTR/CNAME/NS/DNAME target,
 	 * A/AAAA address, MX "pref host", TXT first 60 characters (\DDD for
-	 * ',' '\\' and non-printables), else the type name ("SOA", "TYPE999") */
+	 * ',' '\\' and non-printables; "..." after them when the text is
+	 * longer), else the type name ("SOA", "TYPE999") */
 	char answers[DNS_ANSWERS_MAX];
-	bool answers_cut; /* summary truncated: ends in ",..." */
+	bool answers_cut; /* summary truncated: ends in ",... (N more)", N = answer
+	                     RRs of the header's count not in it */
 	/* how far parsing got: the header and question are usable even when
 	 * dns_parse() returns -1 if question_ok is set */
 	bool question_ok;
@@ -140,7 +142,13 @@ bool dns_name_is_ip_literal(const char *name, struct mx_addr *out);
  * 3 nxdomain, 2 servfail, 5 refused, any other (EDNS-extended) rcode ->
  * other; no response within timeout_ns of the last send, pushed out by
  * max_pending, or pending at dns_tracker_finish() -> unanswered with
- * rcode -1 and response_ns 0.
+ * rcode -1 and response_ns 0.  A response with a question that answers no
+ * pending query (the query was not seen, or was given up as unanswered)
+ * -> a record of its own, no-query, with ts_ns = response_ns = the
+ * response's time, last_send_ns 0, the response's rcode and answers;
+ * except a second response to a query answered lately (same key, and a
+ * txid and client port the query was sent with, among the last 256 such
+ * pairs, within timeout_ns), which is dropped.
  */
 
 struct dns_cfg {
@@ -156,6 +164,8 @@ struct dns_stats {
 	uint64_t responses;   /* response messages seen */
 	uint64_t answered;    /* responses matched to a pending query */
 	uint64_t unsolicited; /* responses without a pending query */
+	uint64_t duplicate;   /* ... a second answer to a query answered lately: dropped */
+	uint64_t no_query;    /* ... others: records with outcome no-query */
 	uint64_t unanswered;  /* queries emitted as unanswered (timeout, finish, overflow) */
 	uint64_t overflow;    /* ... of which forced out early by max_pending */
 	uint64_t malformed;   /* messages dns_parse() rejected */
@@ -163,6 +173,7 @@ struct dns_stats {
 	uint64_t owned_apart; /* repeats kept apart: made for another session (owner) */
 	uint64_t no_question; /* messages without a question: ignored */
 	uint64_t tcp_dropped; /* TCP bytes ignored after a gap or a bad length */
+	uint64_t tcp_resync;  /* ... after which a segment began a message again */
 	uint64_t emitted;     /* EV_DNS events */
 };
 
@@ -202,8 +213,12 @@ void dns_datagram(struct dns_tracker *t, const struct mx_endpoint *src,
  * queries).  dns_tcp_data() takes the in-order stream bytes of direction
  * dir (MX_C2S / MX_S2C) split anywhere; complete messages are fed to the
  * tracker.  Messages are buffered up to 65535 octets, one per direction.
- * After dns_tcp_gap() the framing of that direction cannot be recovered:
- * its remaining bytes are counted in tcp_dropped and ignored.
+ * After dns_tcp_gap() (or a length below a header) the framing of that
+ * direction is lost: the partial message and the following data are
+ * counted in tcp_dropped and ignored until a call (one TCP segment) begins
+ * with a message: a length prefix and a message that parses whole, or,
+ * when it goes on past the segment, one question that parses (RFC 7766
+ * clients and servers mostly start each message in a segment of its own).
  * dns_tcp_free() drops partial messages; queries it delivered stay pending
  * in the tracker.  The tracker must outlive its dns_tcp objects.
  */

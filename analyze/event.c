@@ -14,8 +14,8 @@
 STR_TABLE(mx_proto_str, enum mx_proto, 3, "unknown", "smtp", "pop3")
 STR_TABLE(mx_outcome_str, enum mx_outcome, 10, "ok", "client-abort", "server-close", "incomplete",
 	  "unanswered", "refused", "tls-unanswered", "tls-alert", "tls-failed", "client-half-close")
-STR_TABLE(mx_dns_outcome_str, enum mx_dns_outcome, 8, "answered", "nodata", "nxdomain",
-	  "servfail", "refused", "truncated", "unanswered", "other")
+STR_TABLE(mx_dns_outcome_str, enum mx_dns_outcome, 9, "answered", "nodata", "nxdomain",
+	  "servfail", "refused", "truncated", "unanswered", "other", "no-query")
 STR_TABLE(mx_ident_outcome_str, enum mx_ident_outcome, 3, "answered", "refused", "unanswered")
 STR_TABLE(mx_cause_kind_str, enum mx_cause_kind, 3, "none", "dns", "ident")
 STR_TABLE(mx_relation_str, enum mx_relation, 14, "", "client-ptr", "client-forward", "self-ptr",

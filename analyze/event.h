@@ -45,6 +45,7 @@ enum mx_dns_outcome {
 	MXD_TRUNCATED,
 	MXD_UNANSWERED,
 	MXD_OTHER, /* other rcode: see rcode */
+	MXD_NO_QUERY, /* a response whose query was not seen: no start, no latency */
 };
 
 /* ident outcome */
@@ -70,6 +71,9 @@ enum mx_relation {
 };
 
 #define MX_NAME_MAX 256 /* a DNS name in text form fits in 254 */
+/* a DNS name as a lookup's name: at most 255 octets on the wire, but its
+ * text form escapes an octet as \DDD, so it may be up to 4 times longer */
+#define MX_QNAME_MAX 1024
 #define MX_ARG_MAX 256
 #define MX_RCPT_DOMAINS 8
 
@@ -133,11 +137,11 @@ struct mx_txn {
 
 struct mx_dns {
 	uint64_t id;
-	uint64_t ts_ns; /* first transmission */
+	uint64_t ts_ns; /* first transmission; MXD_NO_QUERY: the response's time */
 	struct mx_endpoint client, server;
 	bool tcp;
 	uint16_t txid;
-	char qname[MX_NAME_MAX]; /* lower-case, no trailing dot; "." for the root */
+	char qname[MX_QNAME_MAX]; /* lower-case, no trailing dot; "." for the root */
 	uint16_t qtype;
 	enum mx_dns_outcome outcome;
 	int rcode;              /* -1 = none */

@@ -123,7 +123,8 @@ mx_event_json(const struct mx_event *ev, FILE *out)
 		fprintf(out, ",\"rcode\":%d", q->rcode);
 		kv_str(out, "answers", q->answers);
 		kv_ts(out, "response_ts", q->response_ns);
-		kv_ms(out, "latency_ms", q->ts_ns, q->response_ns);
+		/* no-query: the start is not known */
+		kv_ms(out, "latency_ms", q->outcome == MXD_NO_QUERY ? 0 : q->ts_ns, q->response_ns);
 		fprintf(out, ",\"retransmits\":%u}\n", q->retransmits);
 		break;
 	}

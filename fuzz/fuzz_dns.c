@@ -13,7 +13,10 @@
  *      ctl 4..6    packet time advances by that many seconds first
  *    The script is replayed twice: TCP records whole, then cut into
  *    pseudo-random pieces with the record's timestamp.  The events and
- *    counters of both runs must be identical, or the harness aborts.
+ *    counters of both runs must be identical, or the harness aborts,
+ *    unless TCP framing was lost (a gap, a length below a header): then
+ *    where reading resumes depends on where segments begin (it resumes at
+ *    a segment that begins a message), so the two runs may differ.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -53,12 +56,17 @@ on_event(void *sink, const struct mx_event *ev)
 		abort();
 	check_str(d->qname, sizeof(d->qname));
 	check_str(d->answers, sizeof(d->answers));
-	if ((unsigned)d->outcome > MXD_OTHER)
+	if ((unsigned)d->outcome > MXD_NO_QUERY)
 		abort();
 	if ((d->outcome == MXD_UNANSWERED) != (d->response_ns == 0 && d->rcode == -1))
 		abort();
-	if (d->last_send_ns < d->ts_ns)
+	if (d->outcome == MXD_NO_QUERY) {
+		/* a response alone: no start, no sends */
+		if (d->response_ns != d->ts_ns || d->last_send_ns != 0 || d->retransmits)
+			abort();
+	} else if (d->last_send_ns < d->ts_ns) {
 		abort();
+	}
 	f->n++;
 	mix(f, d, sizeof(*d)); /* the event was zeroed before filling: no stray padding */
 }
@@ -184,7 +192,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct dns_stats s1, s2;
 	run(data, size, false, &f1, &s1);
 	run(data, size, true, &f2, &s2);
-	if (f1.h != f2.h || f1.n != f2.n || memcmp(&s1, &s2, sizeof(s1)) != 0)
+	bool resegmented = s1.tcp_dropped || s2.tcp_dropped;
+	if (!resegmented && (f1.h != f2.h || f1.n != f2.n || memcmp(&s1, &s2, sizeof(s1)) != 0))
+		abort();
+	if (s2.emitted != f2.n)
 		abort();
 	if (s1.emitted != f1.n)
 		abort();

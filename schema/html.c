@@ -1291,7 +1291,7 @@ sec_dns(struct hctx *h)
 	         "SELECT min(min(ts), coalesce((SELECT min(first_ts) FROM runs), min(ts))),"
 	         " max(max(ts), coalesce((SELECT max(last_ts) FROM runs), max(ts))),"
 	         " count(DISTINCT CASE WHEN outcome = 'unanswered' THEN server END)"
-	         " FROM dns_queries WHERE %s",
+	         " FROM dns_queries WHERE outcome IS NOT 'no-query' AND %s",
 	         WINDOW_Q);
 	if (!(st = prep(h, sql)))
 		return -1;
@@ -1348,13 +1348,14 @@ sec_dns(struct hctx *h)
 	  SVG_W, height);
 	snprintf(sql, sizeof(sql),
 	         "SELECT server, count(*), sum(outcome = 'unanswered') FROM dns_queries"
-	         " WHERE %s GROUP BY server HAVING sum(outcome = 'unanswered') > 0"
+	         " WHERE outcome IS NOT 'no-query' AND %s GROUP BY server HAVING sum(outcome = 'unanswered') > 0"
 	         " ORDER BY 3 DESC, server LIMIT %d",
 	         WINDOW_Q, MAX_RESOLVERS);
 	sqlite3_stmt *rs = prep(h, sql);
 	snprintf(sql, sizeof(sql),
 	         "SELECT CAST((ts - :b0) / :w AS INTEGER), count(*), sum(outcome = 'unanswered')"
-	         " FROM dns_queries WHERE server IS :srv AND %s GROUP BY 1 ORDER BY 1",
+	         " FROM dns_queries WHERE server IS :srv AND outcome IS NOT 'no-query' AND %s"
+	         " GROUP BY 1 ORDER BY 1",
 	         WINDOW_Q);
 	sqlite3_stmt *bs = prep(h, sql);
 	int row = 0;

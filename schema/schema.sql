@@ -129,7 +129,7 @@ CREATE INDEX latency_hist_minute ON latency_hist (minute);
 CREATE TABLE dns_queries (
 	id           INTEGER PRIMARY KEY,
 	run_id       INTEGER REFERENCES runs (id),
-	ts           REAL,               -- first transmission
+	ts           REAL,               -- first transmission (no-query: the response's time)
 	client       TEXT,
 	client_port  INTEGER,
 	server       TEXT,               -- the resolver or authoritative server asked
@@ -138,12 +138,12 @@ CREATE TABLE dns_queries (
 	txid         INTEGER,
 	qname        TEXT,               -- lower case, no trailing dot
 	qtype        TEXT,               -- PTR, A, AAAA, MX, ... or TYPEnnn
-	outcome      TEXT,               -- answered | nodata | nxdomain | servfail | refused | truncated | unanswered | other
+	outcome      TEXT,               -- answered | nodata | nxdomain | servfail | refused | truncated | unanswered | other | no-query
 	rcode        INTEGER,
 	answers      TEXT,
 	response_ts  REAL,
 	last_send_ts REAL,               -- last retransmission
-	latency_ms   REAL,               -- NULL when unanswered
+	latency_ms   REAL,               -- NULL when unanswered or no-query
 	retransmits  INTEGER
 );
 CREATE INDEX dns_queries_ts ON dns_queries (ts, outcome, qtype);

@@ -1321,7 +1321,8 @@ bind_dns(struct store *s, sqlite3_stmt *st, const struct mx_dns *q)
 	bind_str(st, 14, q->answers);
 	bind_ts(st, 15, q->response_ns);
 	bind_ts(st, 16, q->last_send_ns);
-	bind_ms(st, 17, q->ts_ns, q->response_ns);
+	/* no-query: the start is not known, so no latency */
+	bind_ms(st, 17, q->outcome == MXD_NO_QUERY ? 0 : q->ts_ns, q->response_ns);
 	sqlite3_bind_int64(st, 18, q->retransmits);
 }
 

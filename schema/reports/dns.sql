@@ -2,10 +2,12 @@
 -- upstream servers of a resolver on the mail host): queries, outcomes,
 -- latency percentiles of the answered ones, and its three slowest names
 -- (unanswered first).  Parameters: :since, :until (on the query time),
--- :limit (rows).
+-- :limit (rows).  Responses whose query was not seen (outcome no-query)
+-- are no lookups of the host: left out.
 WITH
 q AS NOT MATERIALIZED (SELECT * FROM dns_queries
-      WHERE ts >= coalesce(:since, -1e18) AND ts < coalesce(:until, 1e18)),
+      WHERE ts >= coalesce(:since, -1e18) AND ts < coalesce(:until, 1e18)
+	AND outcome IS NOT 'no-query'),
 -- percentiles: mx_percentiles (schema/sqlfn.c), the nearest-rank method
 pct AS (SELECT server, mx_percentile(p, 50) AS p50, mx_percentile(p, 95) AS p95, mx
 	FROM (SELECT server, mx_percentiles(latency_ms) AS p, max(latency_ms) AS mx

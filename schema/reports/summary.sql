@@ -38,8 +38,10 @@ slow AS MATERIALIZED (
 -- percentiles: mx_hist_percentiles (schema/hist.c), nearest rank over the bins
 lat AS (SELECT mx_hist_percentiles(bins, min_ms, max_ms) AS p, max(max_ms) AS mx FROM h),
 -- DNS queries and ident probes of the window in one pass each (covering indexes)
+-- (responses whose query was not seen, outcome no-query, are no lookups)
 qg AS MATERIALIZED (SELECT outcome, qtype = 'PTR' AS ptr, count(*) AS n FROM dns_queries
-       WHERE ts >= (SELECT lo FROM w) AND ts < (SELECT hi FROM w) GROUP BY 1, 2),
+       WHERE ts >= (SELECT lo FROM w) AND ts < (SELECT hi FROM w)
+	 AND outcome IS NOT 'no-query' GROUP BY 1, 2),
 ig AS MATERIALIZED (SELECT outcome, count(*) AS n FROM ident_probes
        WHERE ts >= (SELECT lo FROM w) AND ts < (SELECT hi FROM w) GROUP BY 1),
 tslow AS (SELECT protocol, command, host, count(*) AS slow

@@ -219,6 +219,28 @@ Test(correlate, client_ptr_unanswered_explains_the_greeting)
 	cr_expect(strstr(lg.diag[0].remedy, "reverse zone") != NULL);
 }
 
+/* issue 15, 7: a response whose query was not seen (no-query: ts = its
+   own time, no latency) is no cause of a wait it falls into */
+Test(correlate, no_query_response_is_no_cause)
+{
+	struct mx_session s;
+	session(&s, "192.0.2.200", "192.0.2.10");
+	hosts_add(H, &s.server.addr);
+	uint64_t q = dns("192.0.2.10", "198.51.100.53", "200.2.0.192.in-addr.arpa", 12,
+			 T0 + S(10), T0 + S(10), MXD_NO_QUERY, "client.example.org");
+	uint64_t t = txn(&s, "GREETING", T0, T0 + S(30));
+	corr_finish(c);
+	for (int i = 0; i < lg.ncauses; i++) {
+		cr_expect(lg.causes[i].txn_id != t || lg.causes[i].kind != MXC_DNS,
+			  "a cause of kind %d", lg.causes[i].kind);
+		cr_expect_neq(lg.causes[i].dns_id, q);
+	}
+	/* judged: nothing on the network */
+	const struct mx_cause *k = cause_for(t, MXR_NONE);
+	cr_assert_not_null(k);
+	cr_expect_eq(k->kind, MXC_NONE);
+}
+
 Test(correlate, fast_reply_gets_nothing)
 {
 	struct mx_session s;

@@ -281,7 +281,8 @@ Test(dns_parse, txt_aaaa_unknown_soa)
 	struct dns_msg d;
 	txt_aaaa_other_response(&m);
 	cr_assert_eq(parse(&m, &d), 0);
-	cr_expect_str_eq(d.answers, "v=spf1 ip4:192.0.2.0/24 ip4:198.51.100.0/24 include:_spf.exa,"
+	/* the TXT text is cut at 60 characters, and says so */
+	cr_expect_str_eq(d.answers, "v=spf1 ip4:192.0.2.0/24 ip4:198.51.100.0/24 include:_spf.exa...,"
 	                            "2001:db8::1,TYPE999,SOA");
 	cr_expect_eq(d.n_match, 4); /* ANY */
 }
@@ -533,9 +534,40 @@ Test(dns_parse, summary_cut)
 	cr_assert_eq(parse(&m, &d), 0);
 	cr_expect(d.answers_cut);
 	cr_expect_lt(strlen(d.answers), sizeof(d.answers));
-	size_t l = strlen(d.answers);
-	cr_expect_str_eq(d.answers + l - 3, "...");
+	/* 41 addresses of 11 characters fit before the room kept for the
+	   marker, which says how many answers are not shown */
+	const char *mark = strstr(d.answers, ",...");
+	cr_assert_not_null(mark);
+	cr_expect_str_eq(mark, ",... (19 more)");
+	cr_expect_eq(mark - d.answers, 41 * 12 - 1);
+	cr_expect(strncmp(mark - 11, "192.0.2.140", 11) == 0);
 	cr_expect_eq(d.n_answers, 60);
+}
+
+/* a long item that fits, and one that does not: the count says so */
+Test(dns_parse, summary_cut_long_item)
+{
+	struct mb m;
+	struct dns_msg d;
+	hdr(&m, 1, 0x8180, 1, 3, 0, 0);
+	question(&m, "long.example", DNS_T_CNAME);
+	/* CNAME targets of 2 labels of 50 octets 0x01: 401 characters each
+	   (\001); the second does not fit after the first */
+	for (int r = 0; r < 3; r++) {
+		size_t at = rr_hdr(&m, DNS_T_CNAME, 1);
+		for (int i = 0; i < 2; i++) {
+			u8(&m, 50);
+			memset(m.b + m.n, 1, 50);
+			m.n += 50;
+		}
+		u8(&m, 0);
+		rr_end(&m, at);
+	}
+	cr_assert_eq(parse(&m, &d), 0);
+	cr_expect(d.answers_cut);
+	cr_expect_eq(strlen(d.answers), 401 + strlen(",... (2 more)"));
+	cr_expect_str_eq(d.answers + 401, ",... (2 more)");
+	cr_expect_eq(d.n_answers, 3);
 }
 
 typedef void (*builder)(struct mb *m);
@@ -716,6 +748,39 @@ send_msg(struct dns_tracker *t, const struct mx_endpoint *s, const struct mx_end
 	guardbuf_free(g, m->n);
 }
 
+/* the 255-octet limit is on the wire: escaped as \DDD, the text of the
+   longest name is about 4 times longer, and it is kept whole (issue 15:
+   16 names of dns-tunnel-iodine.pcap were cut at 255 characters) */
+Test(dns_parse, escaped_name_whole)
+{
+	struct mb m;
+	struct dns_msg d;
+	hdr(&m, 1, 0, 1, 0, 0, 0);
+	for (int i = 0; i < 4; i++) {
+		int l = i < 3 ? 63 : 61;
+		u8(&m, (unsigned)l);
+		memset(m.b + m.n, i < 3 ? 0xff : 0x01, (size_t)l);
+		m.n += (size_t)l;
+	}
+	u8(&m, 0);
+	u16(&m, DNS_T_A);
+	u16(&m, 1);
+	cr_assert_eq(parse(&m, &d), 0);
+	cr_expect_not(d.qname_cut);
+	cr_expect_eq(strlen(d.qname), 250 * 4 + 3);
+	cr_expect(strncmp(d.qname, "\\255\\255", 8) == 0);
+	cr_expect_not_null(strstr(d.qname, "\\255.\\001\\001"));
+	/* and the tracker's record carries all of it */
+	struct dns_tracker *t = tracker(0, 0);
+	struct mx_endpoint c = ep("192.0.2.10", 40000), s = ep("198.51.100.53", 53);
+	send_msg(t, &c, &s, &m, SEC);
+	m.b[2] |= 0x80; /* the response: the question echoed */
+	send_msg(t, &s, &c, &m, 2 * SEC);
+	cr_assert_eq(nev, 1);
+	cr_expect_str_eq(evs[0].qname, d.qname);
+	dns_tracker_free(t);
+}
+
 Test(dns_tracker, answered)
 {
 	struct dns_tracker *t = tracker(0, 0);
@@ -847,21 +912,85 @@ Test(dns_tracker, retransmit_other_txid_and_port)
 			send_msg(t, cs[i], &r, &m, (uint64_t)(1 + 5 * i) * SEC);
 		}
 		cr_expect_eq(dns_tracker_pending(t), 1);
-		/* wrong port for that txid: not ours */
+		/* wrong port for that txid: not ours, a record of its own */
 		ptr_response(&m, 100u + (unsigned)answer, 0);
 		send_msg(t, &r, cs[(answer + 1) % 3], &m, 12 * SEC);
-		cr_expect_eq(nev, 0);
+		cr_assert_eq(nev, 1);
+		cr_expect_eq(evs[0].outcome, MXD_NO_QUERY);
 		cr_expect_eq(dns_tracker_stats(t)->unsolicited, 1);
+		cr_expect_eq(dns_tracker_pending(t), 1);
 		send_msg(t, &r, cs[answer], &m, 13 * SEC);
-		cr_assert_eq(nev, 1, "answer %d", answer);
-		cr_expect_eq(evs[0].outcome, MXD_ANSWERED);
-		cr_expect_eq(evs[0].retransmits, 2);
-		cr_expect_eq(evs[0].ts_ns, 1 * SEC);
-		cr_expect_eq(evs[0].last_send_ns, 11 * SEC);
-		cr_expect_eq(evs[0].txid, 100);
-		cr_expect_eq(evs[0].client.port, 40000);
+		cr_assert_eq(nev, 2, "answer %d", answer);
+		cr_expect_eq(evs[1].outcome, MXD_ANSWERED);
+		cr_expect_eq(evs[1].retransmits, 2);
+		cr_expect_eq(evs[1].ts_ns, 1 * SEC);
+		cr_expect_eq(evs[1].last_send_ns, 11 * SEC);
+		cr_expect_eq(evs[1].txid, 100);
+		cr_expect_eq(evs[1].client.port, 40000);
 		dns_tracker_free(t);
 	}
+}
+
+/* issue 15, 7: a response with no query seen is a record of its own,
+   no-query, at the response's time and with no start; a second answer to
+   an answered query is not */
+Test(dns_tracker, no_query_record)
+{
+	struct dns_tracker *t = tracker(0, 0);
+	struct mx_endpoint c = ep("192.0.2.10", 40000), r = ep("198.51.100.53", 53);
+	struct mb m;
+	ptr_response(&m, 7, 0);
+	send_msg(t, &r, &c, &m, 5 * SEC);
+	cr_assert_eq(nev, 1);
+	cr_expect_eq(evs[0].outcome, MXD_NO_QUERY);
+	cr_expect_str_eq(mx_dns_outcome_str(evs[0].outcome), "no-query");
+	cr_expect_eq(evs[0].ts_ns, 5 * SEC);
+	cr_expect_eq(evs[0].response_ns, 5 * SEC);
+	cr_expect_eq(evs[0].last_send_ns, 0);
+	cr_expect_eq(evs[0].retransmits, 0);
+	cr_expect_eq(evs[0].rcode, 0);
+	cr_expect_eq(evs[0].txid, 7);
+	cr_expect_eq(evs[0].qtype, DNS_T_PTR);
+	cr_expect_str_eq(evs[0].qname, "200.2.0.192.in-addr.arpa");
+	cr_expect_str_eq(evs[0].answers, "host.example.org");
+	cr_expect(mx_addr_eq(&evs[0].client.addr, &c.addr) && evs[0].client.port == 40000);
+	cr_expect(mx_addr_eq(&evs[0].server.addr, &r.addr));
+	cr_expect_eq(dns_tracker_stats(t)->no_query, 1);
+	/* answered, then answered again: the second answer is a duplicate */
+	ptr_query(&m, 8);
+	send_msg(t, &c, &r, &m, 6 * SEC);
+	ptr_response(&m, 8, 0);
+	send_msg(t, &r, &c, &m, 7 * SEC);
+	send_msg(t, &r, &c, &m, 8 * SEC);
+	cr_expect_eq(nev, 2);
+	cr_expect_eq(evs[1].outcome, MXD_ANSWERED);
+	cr_expect_eq(dns_tracker_stats(t)->duplicate, 1);
+	/* ... but not after the unanswered timeout: then it is no-query */
+	send_msg(t, &r, &c, &m, 40 * SEC);
+	cr_expect_eq(nev, 3);
+	cr_expect_eq(evs[2].outcome, MXD_NO_QUERY);
+	/* a retry with another id and port, both answered: the second answer
+	   is a duplicate too (DnsPackets.pcap) */
+	struct mx_endpoint c2 = ep("192.0.2.10", 40001);
+	ptr_query(&m, 20);
+	send_msg(t, &c, &r, &m, 50 * SEC);
+	ptr_query(&m, 21);
+	send_msg(t, &c2, &r, &m, 51 * SEC);
+	ptr_response(&m, 20, 0);
+	send_msg(t, &r, &c, &m, 52 * SEC);
+	ptr_response(&m, 21, 0);
+	send_msg(t, &r, &c2, &m, 53 * SEC);
+	cr_expect_eq(nev, 4);
+	cr_expect_eq(evs[3].outcome, MXD_ANSWERED);
+	cr_expect_eq(evs[3].retransmits, 1);
+	cr_expect_eq(dns_tracker_stats(t)->duplicate, 2);
+	/* an NXDOMAIN alone keeps its rcode */
+	ptr_response(&m, 9, 3);
+	send_msg(t, &r, &c, &m, 60 * SEC);
+	cr_assert_eq(nev, 5);
+	cr_expect_eq(evs[4].outcome, MXD_NO_QUERY);
+	cr_expect_eq(evs[4].rcode, 3);
+	dns_tracker_free(t);
 }
 
 Test(dns_tracker, distinct_queries_not_folded)
@@ -902,18 +1031,20 @@ Test(dns_tracker, unanswered_by_timeout)
 	cr_expect_eq(evs[0].last_send_ns, 110 * SEC);
 	cr_expect_str_eq(evs[0].answers, "");
 	cr_expect_eq(dns_tracker_stats(t)->unanswered, 1);
-	/* a late response is unsolicited */
+	/* a late response is unsolicited: a no-query record of its own */
 	ptr_response(&m, 1, 0);
 	send_msg(t, &r, &c, &m, 141 * SEC);
-	cr_expect_eq(nev, 1);
+	cr_expect_eq(nev, 2);
+	cr_expect_eq(evs[1].outcome, MXD_NO_QUERY);
 	cr_expect_eq(dns_tracker_stats(t)->unsolicited, 1);
 	/* expiry also runs on the packets themselves */
 	ptr_query(&m, 2);
 	send_msg(t, &c, &r, &m, 200 * SEC);
 	mx_response(&m);
 	send_msg(t, &r, &c, &m, 231 * SEC);
-	cr_expect_eq(nev, 2);
-	cr_expect_eq(evs[1].outcome, MXD_UNANSWERED);
+	cr_expect_eq(nev, 4); /* the query unanswered, then the answer on its own */
+	cr_expect_eq(evs[2].outcome, MXD_UNANSWERED);
+	cr_expect_eq(evs[3].outcome, MXD_NO_QUERY);
 	dns_tracker_free(t);
 }
 
@@ -966,7 +1097,8 @@ Test(dns_tracker, pending_cap_overflow)
 	hdr(&m, 0, 0x8180, 1, 0, 0, 0);
 	question(&m, "q0.example", DNS_T_A);
 	send_msg(t, &r, &c, &m, 7 * SEC);
-	cr_expect_eq(nev, 3);
+	cr_expect_eq(nev, 4);
+	cr_expect_eq(evs[3].outcome, MXD_NO_QUERY);
 	cr_expect_eq(dns_tracker_stats(t)->unsolicited, 1);
 	/* many cycles reuse entries */
 	for (int i = 0; i < 1000; i++) {
@@ -976,7 +1108,7 @@ Test(dns_tracker, pending_cap_overflow)
 		m.b[2] |= 0x80;
 		send_msg(t, &r, &c, &m, 8 * SEC);
 	}
-	cr_expect_eq(nev, 1003);
+	cr_expect_eq(nev, 1004);
 	dns_tracker_free(t);
 }
 
@@ -1113,15 +1245,54 @@ Test(dns_tcp, gap_and_bad_length)
 	hdr(&q2, 2, 0x0100, 1, 0, 0, 0);
 	question(&q2, "example.com", DNS_T_MX);
 	size_t qn = framed(qs, &q1, &q2);
+	size_t q2at = 2 + q1.n;
+	/* a gap inside the first message: its 10 octets and what follows up
+	   to a segment that begins a message are dropped */
 	dns_tcp_data(x, MX_C2S, qs, 10, SEC);
 	dns_tcp_gap(x, MX_C2S, 100, SEC);
-	dns_tcp_data(x, MX_C2S, qs, qn, SEC);
+	dns_tcp_data(x, MX_C2S, qs + 5, q2at - 5, SEC); /* the middle of one */
 	cr_expect_eq(dns_tracker_pending(t), 0);
-	cr_expect_eq(dns_tracker_stats(t)->tcp_dropped, 100 + qn);
+	cr_expect_eq(dns_tracker_stats(t)->tcp_dropped, 10 + 100 + q2at - 5);
+	cr_expect_eq(dns_tracker_stats(t)->tcp_resync, 0);
+	/* the next segment begins the second message: read again from there */
+	dns_tcp_data(x, MX_C2S, qs + q2at, qn - q2at, 2 * SEC);
+	cr_expect_eq(dns_tracker_pending(t), 1);
+	cr_expect_eq(dns_tracker_stats(t)->tcp_resync, 1);
+	cr_expect_eq(dns_tracker_stats(t)->tcp_dropped, 10 + 100 + q2at - 5);
 	/* the other direction is unaffected; a length below 12 loses framing */
 	static const uint8_t junk[] = {0, 3, 1, 2, 3, 0, 20};
 	dns_tcp_data(x, MX_S2C, junk, sizeof(junk), SEC);
 	cr_expect_eq(dns_tracker_stats(t)->malformed, 1);
+	cr_expect_eq(dns_tracker_stats(t)->tcp_dropped, 10 + 100 + q2at - 5 + sizeof(junk));
+	dns_tcp_free(x);
+	dns_tracker_free(t);
+}
+
+/* after a gap, a segment that begins a message longer than itself
+   resynchronises when its question parses; the message's later segments
+   and a segment of noise do not */
+Test(dns_tcp, gap_resync_split_message)
+{
+	struct dns_tracker *t = tracker(0, 0);
+	struct mx_endpoint c = ep("192.0.2.10", 40000), s = ep("198.51.100.53", 53);
+	struct dns_tcp *x = dns_tcp_new(t, &c, &s);
+	struct mb r1, r2;
+	uint8_t rs[4096];
+	ptr_response(&r1, 1, 0);
+	ptr_response(&r2, 2, 0);
+	size_t rn = framed(rs, &r1, &r2);
+	dns_tcp_gap(x, MX_S2C, 50, SEC);
+	static const uint8_t noise[] = {0, 40, 0xde, 0xad, 0xbe, 0xef, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
+	dns_tcp_data(x, MX_S2C, noise, sizeof(noise), SEC);
+	cr_expect_eq(dns_tracker_stats(t)->tcp_resync, 0);
+	/* the first response cut 3 octets before its end (in its answer) */
+	size_t cut = 2 + r1.n - 3;
+	dns_tcp_data(x, MX_S2C, rs, cut, SEC);
+	cr_expect_eq(dns_tracker_stats(t)->tcp_resync, 1);
+	cr_expect_eq(dns_tracker_stats(t)->responses, 0);
+	dns_tcp_data(x, MX_S2C, rs + cut, rn - cut, SEC);
+	cr_expect_eq(dns_tracker_stats(t)->responses, 2);
+	cr_expect_eq(dns_tracker_stats(t)->tcp_dropped, 50 + sizeof(noise));
 	dns_tcp_free(x);
 	dns_tracker_free(t);
 }

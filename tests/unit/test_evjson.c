@@ -80,6 +80,13 @@ Test(evjson, every_event_type_is_valid_json)
 	cr_expect(strstr(buf, "\"qtype\":\"PTR\"") != NULL, "%s", buf);
 	cr_expect(strstr(buf, "\"outcome\":\"nxdomain\"") != NULL, "%s", buf);
 	cr_expect(strstr(buf, "\"response_ts\":null") != NULL, "%s", buf);
+	/* a response alone: ts is the response's time, no latency */
+	ev.u.dns.outcome = MXD_NO_QUERY;
+	ev.u.dns.ts_ns = ev.u.dns.response_ns = 1700000000500000000ULL;
+	render(&ev, buf, sizeof(buf));
+	cr_expect(strstr(buf, "\"outcome\":\"no-query\"") != NULL, "%s", buf);
+	cr_expect(strstr(buf, "\"ts\":1700000000.500000000") != NULL, "%s", buf);
+	cr_expect(strstr(buf, "\"latency_ms\":null") != NULL, "%s", buf);
 }
 
 Test(evjson, vocabulary_words)
