@@ -643,6 +643,8 @@ Test(tshark_dns, every_corpus_capture, .timeout = 600)
 		cr_skip_test("../shared not present");
 	if (access("/usr/bin/tshark", X_OK) != 0)
 		cr_skip_test("tshark not installed");
+	if (getenv("MXLAG_UNDER_VALGRIND"))
+		cr_skip_test("valgrind.sh runs mxlag on every corpus capture itself");
 	char manifest[600], bin[512];
 	snprintf(manifest, sizeof(manifest), "%s/corpus/MANIFEST.tsv", sh);
 	char *man = e2e_slurp(manifest);
