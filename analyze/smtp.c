@@ -96,6 +96,7 @@ struct smtp {
 	bool quit_done; /* QUIT got its reply */
 	uint64_t half_close_ns; /* the client's FIN with commands unanswered */
 	bool half_answered;     /* and the server answered after it */
+	bool client_cut;        /* that FIN came in the middle of a command */
 	struct txnq held;       /* those answers, until it is known that the
 	                           client read them (see smtp_end) */
 	bool got_421;
@@ -1043,8 +1044,10 @@ smtp_end(void *parser, enum mx_end how, uint64_t ts_ns)
 		 */
 		if (tail->kind != C_QUIT && !s->half_close_ns)
 			s->half_close_ns = ts_ns;
+		s->client_cut |= cut;
 		return;
 	}
+	cut |= s->client_cut;
 	if (s->half_close_ns) {
 		/* the client half-closed: what is unanswered waited until then */
 		o = MXO_CLIENT_ABORT;

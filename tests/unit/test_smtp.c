@@ -708,3 +708,44 @@ Test(smtp, midstream_pairs_the_commands_seen)
 	cr_assert_eq(r.sess.outcome, MXO_OK);
 	mxs_result_free(&r);
 }
+
+/* a FIN in the middle of a command line, with an answer still due: the
+ * answer is paired, and the session is the client's abort, not a
+ * half-close */
+static const struct mxs_step fin_mid_line[] = {
+    SRV(1, "220 x ESMTP\r\n"),
+    CLI(2, "EHLO c\r\nMAIL FR"),
+    END(3, MXE_CLIENT_FIN),
+    SRV(4, "250 x\r\n"),
+    END(5, MXE_SERVER_FIN),
+};
+
+Test(smtp, fin_mid_command_is_an_abort)
+{
+	struct mxs_result r;
+	mxs_check_splits(&smtp_parser_ops, fin_mid_line, N(fin_mid_line), &r);
+	mxs_expect_n(&r, 2);
+	expect(&r, 1, "EHLO", "c", 2, 4, "250", MXO_OK);
+	cr_assert_eq(r.sess.outcome, MXO_CLIENT_ABORT);
+	mxs_result_free(&r);
+}
+
+/* a script sends its dialogue and half-closes; every answer is read */
+static const struct mxs_step script_half_close[] = {
+    SRV(1, "220 x ESMTP\r\n"),
+    CLI(2, "HELO c\r\nMAIL FROM:<a@b>\r\n"),
+    END(3, MXE_CLIENT_FIN),
+    SRV(4, "250 x\r\n250 ok\r\n"),
+    END(5, MXE_SERVER_FIN),
+};
+
+Test(smtp, half_close_answers_are_read)
+{
+	struct mxs_result r;
+	mxs_check_splits(&smtp_parser_ops, script_half_close, N(script_half_close), &r);
+	mxs_expect_n(&r, 3);
+	expect(&r, 1, "HELO", "c", 2, 4, "250", MXO_OK);
+	expect(&r, 2, "MAIL", "FROM:<a@b>", 2, 4, "250", MXO_OK);
+	cr_assert_eq(r.sess.outcome, MXO_HALF_CLOSE);
+	mxs_result_free(&r);
+}
