@@ -464,7 +464,8 @@ sec_header(struct hctx *h)
 	snprintf(sub, sizeof(sub), "%s unanswered", iu ? iu : "-");
 	card(h, sum_get(h, "ident_probes"), "ident probes", sub, iu && strcmp(iu, "0") != 0);
 	const char *nh = sum_get(h, "hosts");
-	P("</div>\n<nav>%s<a href=\"#slow\">Slow replies</a><a href=\"#waterfalls\">Waterfalls</a>",
+	P("</div>\n<nav><a href=\"#incidents\">Incidents</a>%s<a href=\"#slow\">Slow replies</a>"
+	  "<a href=\"#waterfalls\">Waterfalls</a>",
 	  nh && atoi(nh) > 1 && h->hosts_json ? "<a href=\"#hosts\">Hosts</a>" : "");
 	P("<a href=\"#latency\">Latency per command</a><a href=\"#dns\">Unanswered DNS</a>"
 	  "<a href=\"#totals\">Totals</a></nav>\n</header>\n");
@@ -1423,6 +1424,73 @@ sec_dns(struct hctx *h)
 	return h->failed ? -1 : 0;
 }
 
+/* ---- incidents ---------------------------------------------------------------- */
+
+#define HTML_INCIDENTS 10
+
+/* the top incidents (`report incidents`): what to fix first */
+static int
+sec_incidents(struct hctx *h)
+{
+	const char *sql = store_sql_file("reports/incidents.sql");
+	sqlite3_stmt *st;
+	char a[48], b[48], d[32];
+
+	h->what = "incidents";
+	if (!sql) {
+		fmt_err(h->err, h->errlen, "report html: reports/incidents.sql is not embedded");
+		return -1;
+	}
+	if (!(st = prep(h, sql)))
+		return -1;
+	bind_i(st, ":limit", HTML_INCIDENTS + 1);
+	int title = cidx(st, "title"), nrep = cidx(st, "slow_replies"), nses = cidx(st, "sessions"),
+	    ncl = cidx(st, "clients"), hosts = cidx(st, "hosts"), t0 = cidx(st, "first_ts"),
+	    t1 = cidx(st, "last_ts"), wait = cidx(st, "total_wait_ms"),
+	    rem = cidx(st, "remedy"), ex = cidx(st, "example_sessions");
+	P("<section id=\"incidents\">\n<h2>Incidents: slow replies grouped by cause, worst "
+	  "first</h2>\n");
+	int n = 0;
+	while (step(h, st)) {
+		if (n == HTML_INCIDENTS) {
+			P("</table>\n<p class=\"meta\">More incidents than these %d: "
+			  "<code>mxlag report incidents</code> lists them all.</p>\n",
+			  HTML_INCIDENTS);
+			n++;
+			break;
+		}
+		if (n++ == 0)
+			P("<table>\n<tr><th>#</th><th>What</th><th>Slow replies</th><th>Sessions</th>"
+			  "<th>Clients</th><th>Hosts</th><th>First &ndash; last (UTC)</th>"
+			  "<th>Waited</th><th>Remedy</th><th>Example sessions</th></tr>\n");
+		P("<tr><td class=\"num\">%d</td><td>", n);
+		E(ct(st, title) ? ct(st, title) : "-");
+		P("</td>");
+		const int nums[] = {nrep, nses, ncl};
+		for (int i = 0; i < 3; i++) {
+			P("<td class=\"num\">");
+			E(ct(st, nums[i]) ? ct(st, nums[i]) : "-");
+			P("</td>");
+		}
+		P("<td class=\"mono\">");
+		E(ct(st, hosts) ? ct(st, hosts) : "-");
+		P("</td><td class=\"mono\">%s &ndash; %s</td><td class=\"num\">%s</td><td>",
+		  utc(a, sizeof(a), cd(st, t0), false), utc(b, sizeof(b), cd(st, t1), false),
+		  dur(d, sizeof(d), cd(st, wait)));
+		E(ct(st, rem) ? ct(st, rem) : "-");
+		P("</td><td class=\"mono\">");
+		E(ct(st, ex) ? ct(st, ex) : "-");
+		P("</td></tr>\n");
+	}
+	if (n == 0)
+		P("<p class=\"none\">No slow replies in this window.</p>\n");
+	else if (n <= HTML_INCIDENTS)
+		P("</table>\n");
+	P("</section>\n");
+	sqlite3_finalize(st);
+	return h->failed ? -1 : 0;
+}
+
 /* ---- hosts -------------------------------------------------------------------- */
 
 /* one row per mail host, only when the database holds several (a mirror port) */
@@ -1503,7 +1571,8 @@ report_html(sqlite3 *db, const struct report_opts *o, FILE *out, char *err, size
 		        o->name ? o->name : "");
 		return -1;
 	}
-	if (load_summary(h) != 0 || sec_header(h) != 0 || sec_hosts(h) != 0 || sec_slow(h) != 0 ||
+	if (load_summary(h) != 0 || sec_header(h) != 0 || sec_incidents(h) != 0 ||
+	    sec_hosts(h) != 0 || sec_slow(h) != 0 ||
 	    sec_waterfalls(h) != 0 || sec_latency(h) != 0 || sec_dns(h) != 0)
 		goto done;
 	sec_totals(h);

@@ -55,6 +55,13 @@ struct report_def {
 static int text_slow(struct rctx *c, sqlite3_stmt *st);
 static int text_summary(struct rctx *c, sqlite3_stmt *st);
 static int text_session(struct rctx *c, sqlite3_stmt *st);
+static int text_incidents(struct rctx *c, sqlite3_stmt *st);
+static int text_ptr(struct rctx *c, sqlite3_stmt *st);
+static void bind_params(struct rctx *c, sqlite3_stmt *st);
+static sqlite3_stmt *incidents_stmt(struct rctx *c, struct report_opts *o, long limit);
+
+/* how many incidents the summary leads with */
+#define SUMMARY_INCIDENTS 5
 
 static const struct report_def reports[] = {
     {.name = "summary",
@@ -62,6 +69,11 @@ static const struct report_def reports[] = {
      .help = "totals, replies per command (p50/p95/p99/max), top causes with remedies",
      .single = true,
      .text = text_summary},
+    {.name = "incidents",
+     .sql = "reports/incidents.sql",
+     .help = "slow replies grouped by cause (relation, resolver, outcome, zone), worst first, "
+             "with counts, span and remedy",
+     .text = text_incidents},
     {.name = "slow",
      .sql = "reports/slow.sql",
      .help = "slow replies with their causes, newest first",
@@ -69,9 +81,9 @@ static const struct report_def reports[] = {
     {.name = "ptr",
      .sql = "reports/ptr.sql",
      .help = "which PTR lookups delayed which sessions",
+     .text = text_ptr,
      .text_cols = "query_utc:WHEN,session:SESSION,client:CLIENT,server:SERVER?,"
-                  "command:COMMAND,wait_ms:WAIT ms,outcome:OUTCOME,query_ms:QUERY ms",
-     .title = "PTR lookups that delayed replies, newest first, times UTC"},
+                  "command:COMMAND,wait_ms:WAIT ms,outcome:OUTCOME,query_ms:QUERY ms"},
     {.name = "dns",
      .sql = "reports/dns.sql",
      .help = "per DNS server: queries, outcomes, latency, slowest names",
@@ -455,6 +467,56 @@ render_json(struct rctx *c, sqlite3_stmt *st, bool single)
 	return rc;
 }
 
+/*
+ * summary as JSON: the summary object with "incidents", the top incidents
+ * (the objects of `report incidents`).
+ */
+static int
+json_summary(struct rctx *c, sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW)
+		return rc == SQLITE_DONE ? (fputs("{}\n", c->out), SQLITE_DONE) : rc;
+	struct report_opts o;
+	sqlite3_stmt *inc = incidents_stmt(c, &o, SUMMARY_INCIDENTS), *j = NULL;
+	if (!inc)
+		return SQLITE_ERROR;
+	/* the array is built in SQL: json_group_array over the rows' objects */
+	char *arr = sqlite3_mprintf("[");
+	int n = 0;
+	while (arr && (rc = sqlite3_step(inc)) == SQLITE_ROW) {
+		const char *v = col_str(inc, "json");
+		char *next = sqlite3_mprintf("%s%s%s", arr, n++ ? "," : "", v);
+		sqlite3_free(arr);
+		arr = next;
+	}
+	sqlite3_finalize(inc);
+	if (!arr)
+		return SQLITE_NOMEM;
+	if (rc != SQLITE_DONE) {
+		sqlite3_free(arr);
+		return rc;
+	}
+	char *all = sqlite3_mprintf("%s]", arr);
+	sqlite3_free(arr);
+	if (!all)
+		return SQLITE_NOMEM;
+	rc = sqlite3_prepare_v2(c->db, "SELECT json_set(?1, '$.incidents', json(?2))", -1, &j,
+	                        NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_bind_text(j, 1, col_str(st, "json"), -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(j, 2, all, -1, SQLITE_STATIC);
+		rc = sqlite3_step(j);
+		if (rc == SQLITE_ROW) {
+			fprintf(c->out, "%s\n", (const char *)sqlite3_column_text(j, 0));
+			rc = SQLITE_DONE;
+		}
+		sqlite3_finalize(j);
+	}
+	sqlite3_free(all);
+	return rc;
+}
+
 /* ---- text: generic ------------------------------------------------------------- */
 
 /* one row of "name  value" lines */
@@ -481,11 +543,63 @@ render_kv(struct rctx *c, sqlite3_stmt *st)
 	return SQLITE_DONE;
 }
 
-/* summary: the totals, then replies per command and the top causes */
+/*
+ * The incidents report (incidents.sql) over c's window and filters, at most
+ * limit of them; NULL on error (c->err set).  The caller finalizes it.
+ */
+static sqlite3_stmt *
+incidents_stmt(struct rctx *c, struct report_opts *o, long limit)
+{
+	sqlite3_stmt *st = NULL;
+	const char *sql = store_sql_file("reports/incidents.sql");
+	if (!sql || sqlite3_prepare_v2(c->db, sql, -1, &st, NULL) != SQLITE_OK) {
+		fmt_err(c->err, c->errlen, "incidents: %s",
+		        sql ? sqlite3_errmsg(c->db) : "not embedded in this binary");
+		return NULL;
+	}
+	*o = *c->o;
+	o->limit = limit;
+	struct rctx sub = *c;
+	sub.o = o;
+	bind_params(&sub, st);
+	c->compact_slow = sub.compact_slow;
+	return st;
+}
+
+/* The number of incidents in c's window (-1 on error). */
+static long
+incidents_count(struct rctx *c)
+{
+	struct report_opts o;
+	sqlite3_stmt *st = incidents_stmt(c, &o, 0);
+	long n = 0;
+	int rc;
+	if (!st)
+		return -1;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		n++;
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? n : -1;
+}
+
+/* summary: the top incidents, the totals, replies per command and the causes */
 static int
 text_summary(struct rctx *c, sqlite3_stmt *st)
 {
-	int rc = render_kv(c, st);
+	struct report_opts o;
+	sqlite3_stmt *inc = incidents_stmt(c, &o, SUMMARY_INCIDENTS);
+	if (!inc)
+		return SQLITE_ERROR;
+	int rc = text_incidents(c, inc);
+	sqlite3_finalize(inc);
+	if (rc != SQLITE_DONE)
+		return rc;
+	long all = incidents_count(c);
+	if (all > SUMMARY_INCIDENTS)
+		fprintf(c->out, "\n(%ld more incidents: mxlag report incidents)\n",
+		        all - SUMMARY_INCIDENTS);
+	fputc('\n', c->out);
+	rc = render_kv(c, st);
 	if (rc != SQLITE_DONE || sqlite3_data_count(st) == 0)
 		return rc;
 	sqlite3_stmt *q;
@@ -542,20 +656,28 @@ text_summary(struct rctx *c, sqlite3_stmt *st)
 	}
 	const char *diags = col_str(st, "diagnoses_json");
 	if (diags && sqlite3_prepare_v2(c->db,
-					"SELECT json_extract(value, '$.cause'), json_extract(value, "
+					"SELECT json_extract(value, '$.label'), json_extract(value, "
 					"'$.slow_replies'), json_extract(value, '$.total_wait_s'), "
-					"json_extract(value, '$.remedy') FROM json_each(?1)",
+					"json_extract(value, '$.remedy'), json_extract(value, "
+					"'$.covered_s') FROM json_each(?1)",
 					-1, &q, NULL) == SQLITE_OK) {
 		sqlite3_bind_text(q, 1, diags, -1, SQLITE_TRANSIENT);
 		int n = 0;
 		while (sqlite3_step(q) == SQLITE_ROW) {
 			char lead[160];
 			if (n++ == 0)
-				fputs("\ntop causes of slow replies\n", c->out);
-			snprintf(lead, sizeof(lead), "%s: %d slow repl%s, %.1f s of waiting",
-				 (const char *)sqlite3_column_text(q, 0), sqlite3_column_int(q, 1),
-				 sqlite3_column_int(q, 1) == 1 ? "y" : "ies",
-				 sqlite3_column_double(q, 2));
+				fputs("\ntop causes of slow replies (a reply with several causes "
+				      "counts under each)\n",
+				      c->out);
+			int w = snprintf(lead, sizeof(lead), "%s: %d slow repl%s, %.1f s of waiting",
+			                 (const char *)sqlite3_column_text(q, 0),
+			                 sqlite3_column_int(q, 1),
+			                 sqlite3_column_int(q, 1) == 1 ? "y" : "ies",
+			                 sqlite3_column_double(q, 2));
+			if (sqlite3_column_type(q, 4) != SQLITE_NULL && w > 0 &&
+			    (size_t)w < sizeof(lead))
+				snprintf(lead + w, sizeof(lead) - (size_t)w, " (%.1f s covered by it)",
+				         sqlite3_column_double(q, 4));
 			fprintf(c->out, "  %s\n", lead);
 			const char *rem = (const char *)sqlite3_column_text(q, 3);
 			if (rem && *rem)
@@ -854,6 +976,131 @@ text_slow(struct rctx *c, sqlite3_stmt *st)
 	return rc;
 }
 
+/* ---- text: incidents ---------------------------------------------------------- */
+
+static const char *
+plural(long n, const char *one, const char *many)
+{
+	return n == 1 ? one : many;
+}
+
+/*
+ * One block per incident: what, how much (replies, sessions, clients,
+ * hosts), when, how long, the commands and names, the remedy and example
+ * sessions to look at with `report session ID`.
+ */
+static int
+text_incidents(struct rctx *c, sqlite3_stmt *st)
+{
+	int rc, rows = 0;
+	char line[512];
+	const char *bold = c->o->color ? "\033[1m" : "", *plain = c->o->color ? "\033[0m" : "";
+
+	fprintf(c->out, "incidents: slow replies (>= %g ms) grouped by cause, worst first, times UTC\n",
+	        c->slow_ms);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		long n = (long)col_double(st, "slow_replies"), ns = (long)col_double(st, "sessions");
+		long ncl = (long)col_double(st, "clients"), nh = (long)col_double(st, "n_hosts");
+		char lead[16];
+		snprintf(lead, sizeof(lead), "%2s  ", col_str(st, "incident"));
+		fprintf(c->out, "\n%s", bold);
+		put_wrapped(c->out, 0, lead, 4, col_str(st, "title"));
+		fputs(plain, c->out);
+		snprintf(line, sizeof(line), "%ld slow repl%s in %ld session%s from %ld client%s", n,
+		         plural(n, "y", "ies"), ns, plural(ns, "", "s"), ncl, plural(ncl, "", "s"));
+		size_t l = strlen(line);
+		if (nh > 1)
+			snprintf(line + l, sizeof(line) - l, " on %ld hosts (%s)", nh,
+			         col_str(st, "hosts"));
+		else if (nh == 1 && c->multi_host)
+			snprintf(line + l, sizeof(line) - l, " on %s", col_str(st, "hosts"));
+		put_wrapped(c->out, 4, "", 4, line);
+		const char *first = col_str(st, "first_utc"), *last = col_str(st, "last_utc");
+		if (strcmp(first, last) == 0)
+			snprintf(line, sizeof(line), "at %s", first);
+		else
+			snprintf(line, sizeof(line), "from %s to %s", first,
+			         strncmp(first, last, 11) == 0 ? last + 11 : last);
+		put_wrapped(c->out, 4, "", 4, line);
+		snprintf(line, sizeof(line), "%.1f s of waiting in all (longest %.1f s)",
+		         col_double(st, "total_wait_ms") / 1000, col_double(st, "max_wait_ms") / 1000);
+		if (!col_null(st, "cause_ms"))
+			snprintf(line + strlen(line), sizeof(line) - strlen(line),
+			         "; the cause covered %.1f s of it", col_double(st, "cause_ms") / 1000);
+		put_wrapped(c->out, 4, "", 4, line);
+		snprintf(line, sizeof(line), "commands: %s", col_str(st, "commands"));
+		long names = (long)col_double(st, "names");
+		if (names > 0)
+			snprintf(line + strlen(line), sizeof(line) - strlen(line), "; %ld name%s (%s)",
+			         names, plural(names, "", "s"), col_str(st, "qtypes"));
+		long places = (long)col_double(st, "places");
+		if (places > 0 && col_null(st, "zone"))
+			snprintf(line + strlen(line), sizeof(line) - strlen(line), "; %s %ld %s (%s%s)",
+			         col_str(st, "kind")[0] == 'd' ? "in" : "to", places,
+			         col_str(st, "kind")[0] == 'd' ? plural(places, "zone", "zones")
+			                                       : plural(places, "remote server",
+			                                                "remote servers"),
+			         col_str(st, "top_places"), places > 3 ? ", ..." : "");
+		put_wrapped(c->out, 4, "", 4, line);
+		if (!col_null(st, "remedy"))
+			put_wrapped(c->out, 4, "remedy: ", 4, col_str(st, "remedy"));
+		put_wrapped(c->out, 4, "example sessions: ", 4, col_str(st, "example_sessions"));
+		rows++;
+	}
+	if (rc == SQLITE_DONE && rows == 0)
+		fputs("(none)\n", c->out);
+	return rc;
+}
+
+/* ---- text: ptr ---------------------------------------------------------------- */
+
+static int render_table(struct rctx *c, sqlite3_stmt *st);
+
+/*
+ * ptr: the reverse zones first (what to fix: one missing zone on one
+ * resolver is one line however many names it delayed), then every PTR
+ * lookup, newest first.
+ */
+static int
+text_ptr(struct rctx *c, sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		sqlite3_stmt *q;
+		fputs("PTR lookups that delayed replies, by reverse zone, worst first\n", c->out);
+		/* 80 columns; a longer zone (an ip6.arpa /48 is 32) on a line of its own */
+		fprintf(c->out, "%-26s %-15s %-10s %5s %5s %5s %7s\n", "ZONE", "RESOLVER", "OUTCOME",
+		        "NAMES", "REPL", "SESS", "WAIT s");
+		if (sqlite3_prepare_v2(c->db,
+		                       "SELECT value ->> 'zone', value ->> 'resolver', "
+		                       "value ->> 'outcome', value ->> 'names', "
+		                       "value ->> 'slow_replies', value ->> 'sessions', "
+		                       "value ->> 'total_wait_ms' FROM json_each(?1)",
+		                       -1, &q, NULL) != SQLITE_OK)
+			return SQLITE_ERROR;
+		sqlite3_bind_text(q, 1, col_str(st, "zones_json"), -1, SQLITE_TRANSIENT);
+		while (sqlite3_step(q) == SQLITE_ROW) {
+			const char *zone = (const char *)sqlite3_column_text(q, 0);
+			if (zone && strlen(zone) > 26)
+				fprintf(c->out, "%s\n%-26s", zone, "");
+			else
+				fprintf(c->out, "%-26s", zone ? zone : "-");
+			fprintf(c->out, " %-15.39s %-10s %5d %5d %5d %7.1f\n",
+			        (const char *)sqlite3_column_text(q, 1),
+			        (const char *)sqlite3_column_text(q, 2), sqlite3_column_int(q, 3),
+			        sqlite3_column_int(q, 4), sqlite3_column_int(q, 5),
+			        sqlite3_column_double(q, 6) / 1000);
+		}
+		sqlite3_finalize(q);
+		fputc('\n', c->out);
+	} else if (rc != SQLITE_DONE) {
+		return rc;
+	}
+	sqlite3_reset(st);
+	fputs("PTR lookups that delayed replies, newest first, times UTC\n", c->out);
+	return render_table(c, st);
+}
+
 /* ---- text: session ------------------------------------------------------------ */
 
 /* copies s into buf with control characters shown as '.' */
@@ -1142,7 +1389,9 @@ report_run(sqlite3 *db, const struct report_opts *o, FILE *out, char *err, size_
 		rc = render_csv(&c, st);
 		break;
 	case REPORT_JSON:
-		rc = col_index(st, "json") < 0 ? SQLITE_MISUSE : render_json(&c, st, def->single);
+		rc = col_index(st, "json") < 0           ? SQLITE_MISUSE
+		     : strcmp(def->name, "summary") == 0 ? json_summary(&c, st)
+		                                         : render_json(&c, st, def->single);
 		break;
 	default:
 		if (def->title)

@@ -5,6 +5,7 @@
 
 #include "hist.h"
 
+#include <ctype.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -97,6 +98,8 @@ pct_get(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 	sqlite3_result_null(ctx);
 }
 
+static void zone_func(sqlite3_context *ctx, int argc, sqlite3_value **argv);
+
 int
 sqlfn_register(sqlite3 *db)
 {
@@ -106,6 +109,8 @@ sqlfn_register(sqlite3 *db)
 	if (rc == SQLITE_OK)
 		rc = sqlite3_create_function(db, "mx_percentile", 2, flags, NULL, pct_get, NULL,
 		                             NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_create_function(db, "mx_zone", 2, flags, NULL, zone_func, NULL, NULL);
 	if (rc == SQLITE_OK)
 		rc = hist_register(db);
 	return rc;
@@ -123,4 +128,114 @@ sqlfn_compact_slow(sqlite3 *db, double slow_ms)
 		sqlite3_finalize(st);
 	}
 	return v;
+}
+
+/* ---- mx_zone ------------------------------------------------------------------ */
+
+/* length of the label at s (up to '.' or the end) */
+static size_t
+label_len(const char *s)
+{
+	return strcspn(s, ".");
+}
+
+/* s after n labels, or NULL when it has n labels or fewer */
+static const char *
+skip_labels(const char *s, int n)
+{
+	for (int i = 0; i < n; i++) {
+		s += label_len(s);
+		if (*s != '.' || s[1] == '\0')
+			return NULL;
+		s++;
+	}
+	return s;
+}
+
+static bool
+all_digits(const char *s, size_t n, size_t max)
+{
+	if (n == 0 || n > max)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+	return true;
+}
+
+/* the first n labels are decimal octets (dec) or single hex nibbles */
+static bool
+address_labels(const char *s, int n, bool dec)
+{
+	for (int i = 0; i < n; i++) {
+		size_t w = label_len(s);
+		if (dec ? !all_digits(s, w, 3) || atoi(s) > 255
+			: w != 1 || !isxdigit((unsigned char)*s))
+			return false;
+		s += w;
+		if (*s != '.')
+			return false;
+		s++;
+	}
+	return true;
+}
+
+static bool
+ends_with(const char *s, size_t n, const char *suffix)
+{
+	size_t k = strlen(suffix);
+	return n >= k && strcmp(s + n - k, suffix) == 0 && (n == k || s[n - k - 1] == '.');
+}
+
+const char *
+sqlfn_zone(const char *name, const char *rel)
+{
+	size_t n = strlen(name);
+	const char *z;
+	if (ends_with(name, n, "in-addr.arpa") && n > strlen("in-addr.arpa")) {
+		/* a.b.c.d.in-addr.arpa: 4 octets, then the suffix */
+		z = skip_labels(name, 4);
+		if (address_labels(name, 4, true) && z && strcmp(z, "in-addr.arpa") == 0)
+			return skip_labels(name, 1);
+		return name;
+	}
+	if (ends_with(name, n, "ip6.arpa") && n > strlen("ip6.arpa")) {
+		z = skip_labels(name, 32);
+		if (address_labels(name, 32, false) && z && strcmp(z, "ip6.arpa") == 0)
+			return skip_labels(name, 20);
+		return name;
+	}
+	if (rel && strcmp(rel, "dnsbl") == 0) {
+		if (address_labels(name, 32, false) && (z = skip_labels(name, 32)))
+			return z;
+		if (address_labels(name, 4, true) && (z = skip_labels(name, 4)))
+			return z;
+		return name;
+	}
+	if (rel && strcmp(rel, "client-forward") == 0) {
+		z = skip_labels(name, 1);
+		return z && strchr(z, '.') ? z : name;
+	}
+	z = name;
+	while (*z == '_') {
+		const char *next = skip_labels(z, 1);
+		if (!next)
+			break;
+		z = next;
+	}
+	return z;
+}
+
+static void
+zone_func(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	(void)argc;
+	const unsigned char *name = sqlite3_value_text(argv[0]);
+	const unsigned char *rel = sqlite3_value_text(argv[1]);
+	if (!name) {
+		sqlite3_result_null(ctx);
+		return;
+	}
+	sqlite3_result_text(ctx, sqlfn_zone((const char *)name, (const char *)rel), -1,
+			    SQLITE_TRANSIENT);
 }

@@ -5,6 +5,8 @@
  *                        the non-NULL x of the group, as one blob
  *   mx_percentile(b, k)  the k-th (50, 95 or 99) of such a blob; NULL for
  *                        an empty group or another k
+ *   mx_zone(name, rel)   the zone a looked-up name falls in, for grouping
+ *                        incidents (sqlfn_zone below); NULL for NULL
  *
  * The k-th percentile of n values is the one at rank max(1, ceil(n * k /
  * 100)) in ascending order (the nearest-rank method: always a value that
@@ -26,5 +28,21 @@ int sqlfn_register(sqlite3 *db);
  * the query planner skips the compact records with).
  */
 int sqlfn_compact_slow(sqlite3 *db, double slow_ms);
+
+/*
+ * The zone of a looked-up name (lower case, no trailing dot), a suffix of
+ * name, by the cause relation rel (DESIGN's vocabulary; may be NULL):
+ *   - a reverse name of a full address rolls up to its reverse zone: the
+ *     /24 (a.b.c.d.in-addr.arpa -> b.c.d.in-addr.arpa) or the /48 (32 nibbles
+ *     .ip6.arpa -> the last 12 nibbles .ip6.arpa); other reverse names stay;
+ *   - dnsbl: the list's zone, after the reversed address (4 octets or 32
+ *     nibbles);
+ *   - client-forward: the domain above the client's host name (its first
+ *     label dropped when two or more labels remain);
+ *   - any other name: without its leading service labels ("_dmarc.", ...).
+ * Never empty for a non-empty name: a name that would lose every label
+ * stays whole.
+ */
+const char *sqlfn_zone(const char *name, const char *rel);
 
 #endif

@@ -1,7 +1,9 @@
 -- ptr: which PTR lookups delayed which sessions.  One row per PTR query
 -- linked to a slow reply (upstream hops folded into "upstream"), newest
 -- first, with the totals of its name over the window: how many slow replies
--- in how many sessions it delayed and how long they waited in all.
+-- in how many sessions it delayed and how long they waited in all; and the
+-- same for its reverse zone (the /24 or /48 of the address, mx_zone) on its
+-- resolver with the query's outcome: text output leads with these zones.
 -- Parameters: :slow_ms, :since, :until, :limit, :client, :protocol.
 WITH rows AS (
 SELECT strftime('%Y-%m-%d %H:%M:%S', p.query_ts, 'unixepoch') AS query_utc,
@@ -36,6 +38,7 @@ SELECT strftime('%Y-%m-%d %H:%M:%S', p.query_ts, 'unixepoch') AS query_utc,
 			FROM causes AS u JOIN dns_queries AS uq ON uq.id = u.dns_query_id
 			WHERE u.parent_id = p.cause_id),
 		   'diagnosis', p.diagnosis, 'remedy', p.remedy) AS json,
+       mx_zone(p.qname, p.relation) AS zone,
        p.query_ts AS sort_ts, p.cause_id AS sort_id
 FROM ptr_delays AS p
 JOIN transactions AS t ON t.id = p.transaction_id
@@ -47,7 +50,19 @@ WHERE p.parent_id IS NULL
   AND (:protocol IS NULL OR p.protocol = :protocol)),
 tot AS (SELECT qname, count(*) AS replies, count(DISTINCT session) AS sessions,
 	       round(sum(wait_ms), 1) AS total_wait_ms
-	FROM rows GROUP BY qname)
+	FROM rows GROUP BY qname),
+-- per reverse zone, resolver and outcome
+zt AS MATERIALIZED (SELECT zone, resolver, outcome, count(DISTINCT qname) AS names,
+	      count(*) AS replies, count(DISTINCT session) AS sessions,
+	      count(DISTINCT client) AS clients, round(sum(wait_ms), 1) AS total_wait_ms,
+	      min(sort_ts) AS first_ts, max(sort_ts) AS last_ts
+	FROM rows GROUP BY zone, resolver, outcome),
+zj AS MATERIALIZED (SELECT json_group_array(json_object('zone', zone, 'resolver', resolver,
+			'outcome', outcome, 'names', names, 'slow_replies', replies,
+			'sessions', sessions, 'clients', clients, 'total_wait_ms', total_wait_ms,
+			'first_utc', strftime('%Y-%m-%d %H:%M:%S', first_ts, 'unixepoch'),
+			'last_utc', strftime('%Y-%m-%d %H:%M:%S', last_ts, 'unixepoch'))) AS zones_json
+	FROM (SELECT * FROM zt ORDER BY total_wait_ms DESC, replies DESC, zone, resolver, outcome))
 SELECT r.query_utc, r.qname, r.relation, r.resolver, r.outcome, r.query_ms, r.session,
        r.client, r.server, r.host, r.command, r.wait_ms, r.share, r.upstream,
        tot.sessions AS name_sessions, tot.total_wait_ms AS name_total_wait_ms,
@@ -57,8 +72,14 @@ SELECT r.query_utc, r.qname, r.relation, r.resolver, r.outcome, r.query_ms, r.se
 	       printf('%.1f', tot.total_wait_ms / 1000.0) || ' s of waiting in all' AS ptr_text,
        json_patch(json_set(r.json, '$.name_sessions', tot.sessions,
 			   '$.name_slow_replies', tot.replies,
-			   '$.name_total_wait_ms', tot.total_wait_ms),
-		  CASE WHEN r.guess IS NULL THEN '{}' ELSE json_object('guess', r.guess) END) AS json
+			   '$.name_total_wait_ms', tot.total_wait_ms,
+			   '$.zone', r.zone, '$.zone_names', zt.names,
+			   '$.zone_slow_replies', zt.replies, '$.zone_sessions', zt.sessions,
+			   '$.zone_total_wait_ms', zt.total_wait_ms),
+		  CASE WHEN r.guess IS NULL THEN '{}' ELSE json_object('guess', r.guess) END) AS json,
+       r.zone, zt.sessions AS zone_sessions, zt.total_wait_ms AS zone_total_wait_ms,
+       zj.zones_json
 FROM rows AS r JOIN tot ON tot.qname = r.qname
+JOIN zt ON zt.zone = r.zone AND zt.resolver IS r.resolver AND zt.outcome IS r.outcome, zj
 ORDER BY r.sort_ts DESC, r.sort_id DESC
 LIMIT :limit;

@@ -1,6 +1,9 @@
 -- summary: one row of totals over the runs, sessions, replies, DNS queries
 -- and ident probes (within :since / :until), and the slow replies
--- (>= :slow_ms) by their main cause; the same per monitored host.
+-- (>= :slow_ms) by cause: a reply with several causes counts under each
+-- (slow_by_cause, top_diagnoses); per monitored host, the main cause.
+-- The text and JSON forms lead with the top incidents (report.c runs
+-- incidents.sql for them).
 -- The window is whole minutes: :since and :until are rounded down to the
 -- minute (the latency histograms are per minute).  Reply counts and
 -- percentiles come from latency_hist (percentiles within 1 %, schema/hist.h),
@@ -33,7 +36,11 @@ slow AS MATERIALIZED (
 	       t.command || coalesce(' ' || t.guess || '?', '') AS command,
 	       (SELECT json_array(c.kind, c.relation) FROM causes AS c
 		WHERE c.transaction_id = t.id AND c.parent_id IS NULL
-		ORDER BY c.kind = 'none', c.overlap_ms DESC, c.id LIMIT 1) AS mc
+		ORDER BY c.kind = 'none', c.overlap_ms DESC, c.id LIMIT 1) AS mc,
+	       (SELECT ',' || group_concat(DISTINCT c.kind) || ',' FROM causes AS c
+		WHERE c.transaction_id = t.id AND c.parent_id IS NULL) AS kinds,
+	       (SELECT count(*) FROM causes AS c
+		WHERE c.transaction_id = t.id AND c.parent_id IS NULL) AS n_causes
 	FROM t LEFT JOIN sessions AS x ON x.id = t.session_id),
 -- percentiles: mx_hist_percentiles (schema/hist.c), nearest rank over the bins
 lat AS (SELECT mx_hist_percentiles(bins, min_ms, max_ms) AS p, max(max_ms) AS mx FROM h),
@@ -57,7 +64,7 @@ cstat AS (SELECT protocol, command, replies,
 		FROM h
 		WHERE protocol IS NOT NULL
 		GROUP BY protocol, 2 HAVING sum(n) > 0) AS g),
--- the main cause of each slow reply, and what to do about it
+-- the main cause of each slow reply (per host: its most frequent one)
 diag AS (SELECT coalesce(CASE json_extract(mc, '$[0]') WHEN 'dns' THEN json_extract(mc, '$[1]')
 				  ELSE json_extract(mc, '$[0]') END, 'unexplained') AS cause,
 		latency_ms, remedy, host
@@ -80,9 +87,22 @@ hst AS (SELECT h.host, h.sessions, h.inbound, h.outbound, coalesce(l.replies, 0)
 	       round(l.max_ms, 1) AS max_ms, coalesce(l.slow, 0) AS slow,
 	       (SELECT cause FROM hcause AS c WHERE c.host = h.host AND c.k = 1) AS top_cause
 	FROM hsess AS h LEFT JOIN hlat AS l ON l.host = h.host),
+-- every cause of each slow reply (a reply with three causes counts under
+-- each), with the part of the wait the cause covered
+dcause AS MATERIALIZED (SELECT s.id, s.latency_ms, s.n_causes, s.remedy,
+		  coalesce(CASE c.kind WHEN 'dns' THEN c.relation ELSE c.kind END,
+			   'unexplained') AS cause,
+		  max(c.overlap_ms) AS overlap_ms
+	   FROM slow AS s
+	   LEFT JOIN causes AS c ON c.transaction_id = s.id AND c.parent_id IS NULL
+	   GROUP BY s.id, 5),
 dtop AS (SELECT cause, count(*) AS n, round(sum(latency_ms) / 1000.0, 1) AS wait_s,
-		max(remedy) AS remedy
-	 FROM diag GROUP BY cause ORDER BY n DESC, wait_s DESC, cause LIMIT 5),
+		round(sum(overlap_ms) / 1000.0, 1) AS covered_s,
+		-- the most frequent remedy, of the replies with this cause alone if any
+		(SELECT remedy FROM dcause AS o WHERE o.cause = d.cause AND remedy IS NOT NULL
+		 GROUP BY remedy ORDER BY max(n_causes <= 1) DESC, count(*) DESC, remedy
+		 LIMIT 1) AS remedy
+	 FROM dcause AS d GROUP BY cause ORDER BY n DESC, wait_s DESC, cause LIMIT 5),
 r AS (SELECT count(*) AS runs, min(first_ts) AS first_ts, max(last_ts) AS last_ts,
 	     sum(packets) AS packets, sum(kernel_drops) AS kernel_drops FROM runs),
 v AS MATERIALIZED (SELECT
@@ -103,10 +123,11 @@ v AS MATERIALIZED (SELECT
 	(SELECT round(mx_percentile(p, 95), 1) FROM lat) AS p95_ms,
 	(SELECT round(mx, 1) FROM lat) AS max_ms,
 	(SELECT count(*) FROM slow) AS slow,
-	(SELECT count(*) FROM slow WHERE json_extract(mc, '$[0]') = 'dns') AS slow_dns,
-	(SELECT count(*) FROM slow WHERE json_extract(mc, '$[0]') = 'ident') AS slow_ident,
-	(SELECT count(*) FROM slow WHERE json_extract(mc, '$[0]') = 'none') AS slow_none,
-	(SELECT count(*) FROM slow WHERE mc IS NULL) AS slow_unexplained,
+	-- a reply with causes of several kinds counts under each
+	(SELECT count(*) FROM slow WHERE instr(kinds, ',dns,')) AS slow_dns,
+	(SELECT count(*) FROM slow WHERE instr(kinds, ',ident,')) AS slow_ident,
+	(SELECT count(*) FROM slow WHERE instr(kinds, ',none,')) AS slow_none,
+	(SELECT count(*) FROM slow WHERE kinds IS NULL) AS slow_unexplained,
 	(SELECT coalesce(sum(n), 0) FROM qg) AS dns_queries,
 	(SELECT coalesce(sum(n), 0) FROM qg WHERE outcome = 'unanswered') AS dns_unanswered,
 	(SELECT coalesce(sum(n), 0) FROM qg WHERE outcome IN ('servfail', 'refused')) AS dns_failed,
@@ -120,8 +141,12 @@ x AS (SELECT
 					     'p95_ms', round(p95, 1), 'p99_ms', round(p99, 1),
 					     'max_ms', round(max_ms, 1), 'slow', slow))
 	FROM (SELECT * FROM cstat ORDER BY protocol, max_ms DESC, command)) AS commands_json,
-       (SELECT json_group_array(json_object('cause', cause, 'slow_replies', n,
-					     'total_wait_s', wait_s, 'remedy', remedy))
+       (SELECT json_group_array(json_object('cause', cause,
+					     'label', CASE cause WHEN 'none' THEN 'no cause seen'
+						  WHEN 'unexplained' THEN 'causes not analyzed'
+						  ELSE cause END,
+					     'slow_replies', n, 'total_wait_s', wait_s,
+					     'covered_s', covered_s, 'remedy', remedy))
 	FROM dtop) AS diagnoses_json,
        (SELECT json_group_array(json_object('host', host, 'sessions', sessions,
 					     'inbound', inbound, 'outbound', outbound,

@@ -396,6 +396,41 @@ Test(report, summary_report)
 	free(out);
 }
 
+Test(report, incidents_report)
+{
+	/* the fixture: one slow reply per cause kind (dns with an upstream hop, ident/none,
+	   and one without causes) */
+	char *out = run_ok("incidents", REPORT_JSON, 1000);
+	cr_assert_str_eq(jq(out, "SELECT json_valid(?1)"), "1", "%s", out);
+	cr_assert_str_eq(jq(out, "SELECT group_concat(value ->> 'kind') FROM json_each(?1)"),
+	                 jq(out, "SELECT group_concat(k) FROM (SELECT value ->> 'kind' AS k, "
+	                         "value ->> 'total_wait_ms' AS w FROM json_each(?1) "
+	                         "ORDER BY w DESC)"),
+	                 "worst first: %s", out);
+	cr_assert_str_eq(jq(out, "SELECT count(*) FROM json_each(?1) WHERE value ->> 'relation' = "
+	                         "'client-ptr' AND value ->> 'zone' = '2.0.192.in-addr.arpa' AND "
+	                         "value ->> 'resolver' = '127.0.0.1'"),
+	                 "1", "%s", out);
+	/* the upstream hop is a detail of its dns cause, not an incident of its own */
+	cr_assert_str_eq(jq(out, "SELECT count(*) FROM json_each(?1) WHERE value ->> 'relation' = "
+	                         "'upstream'"),
+	                 "0", "%s", out);
+	cr_assert_str_eq(jq(out, "SELECT count(*) FROM json_each(?1) WHERE value ->> 'kind' = "
+	                         "'unanalyzed'"),
+	                 "1", "%s", out);
+	free(out);
+	out = run_ok("incidents", REPORT_TEXT, 1000);
+	cr_assert(strstr(out, "client-ptr lookups in 2.0.192.in-addr.arpa to 127.0.0.1") != NULL,
+	          "%s", out);
+	cr_assert(strstr(out, "example sessions: ") != NULL, "%s", out);
+	cr_assert(strstr(out, "remedy: ") != NULL, "%s", out);
+	free(out);
+	out = run_ok("incidents", REPORT_CSV, 1000);
+	cr_assert(strncmp(out, "incident,title,kind,relation,resolver,outcome,zone,slow_replies,", 64) == 0,
+	          "%s", out);
+	free(out);
+}
+
 Test(report, unknown_report_lists_known_ones)
 {
 	struct report_opts o;
@@ -830,8 +865,8 @@ Test(report, several_hosts_are_told_apart)
 
 Test(report, every_text_report_fits_80_columns)
 {
-	static const char *const names[] = {"summary", "slow",     "ptr",     "dns",
-	                                    "ident",   "sessions", "session", "outbound"};
+	static const char *const names[] = {"summary",  "slow",    "ptr",      "dns",      "ident",
+	                                    "sessions", "session", "outbound", "incidents"};
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		struct report_opts o;
 		report_opts_init(&o);

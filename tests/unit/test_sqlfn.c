@@ -8,6 +8,7 @@
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "../../schema/sqlfn.h"
 
@@ -151,4 +152,76 @@ Test(sqlfn, equals_the_window_function_formula)
 	sqlite3_finalize(st);
 	cr_assert_eq(groups, 40);
 	cr_assert_eq(equal, groups, "%d of %d groups equal", equal, groups);
+}
+
+/* ---- mx_zone / sqlfn_zone ------------------------------------------------------ */
+
+static void
+zone_is(const char *name, const char *rel, const char *want)
+{
+	const char *z = sqlfn_zone(name, rel);
+	cr_assert_str_eq(z, want, "zone of %s [%s]", name, rel ? rel : "-");
+	/* always a suffix of the name */
+	cr_assert(z >= name && z <= name + strlen(name));
+}
+
+Test(zone, reverse_names_roll_up_to_the_reverse_zone)
+{
+	zone_is("25.2.0.192.in-addr.arpa", "client-ptr", "2.0.192.in-addr.arpa");
+	zone_is("25.2.0.192.in-addr.arpa", "self-ptr", "2.0.192.in-addr.arpa");
+	zone_is("25.2.0.192.in-addr.arpa", NULL, "2.0.192.in-addr.arpa");
+	/* not a whole address: as it is */
+	zone_is("2.0.192.in-addr.arpa", "client-ptr", "2.0.192.in-addr.arpa");
+	zone_is("0/25.2.0.192.in-addr.arpa", "client-ptr", "0/25.2.0.192.in-addr.arpa");
+	zone_is("256.2.0.192.in-addr.arpa", "client-ptr", "256.2.0.192.in-addr.arpa");
+	zone_is("1.25.2.0.192.in-addr.arpa", "client-ptr", "1.25.2.0.192.in-addr.arpa");
+	zone_is("in-addr.arpa", "client-ptr", "in-addr.arpa");
+	zone_is("x.notin-addr.arpa", NULL, "x.notin-addr.arpa");
+	/* 2001:db8:1:2::25 -> the /48 2001:db8:1 */
+	zone_is("5.2.0.0.0.0.0.0.0.0.0.0.0.0.0.0.2.0.0.0.1.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa",
+	        "client-ptr", "1.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa");
+	zone_is("2.0.0.0.1.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa", "client-ptr",
+	        "2.0.0.0.1.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa");
+	zone_is("ip6.arpa", NULL, "ip6.arpa");
+}
+
+Test(zone, dnsbl_names_give_the_list)
+{
+	zone_is("25.2.0.192.zen.spamhaus.example", "dnsbl", "zen.spamhaus.example");
+	zone_is("5.2.0.0.0.0.0.0.0.0.0.0.0.0.0.0.2.0.0.0.1.0.0.0.8.b.d.0.1.0.0.2.bl.example",
+	        "dnsbl", "bl.example");
+	/* a domain-based list or no address: the name */
+	zone_is("spam.example.dbl.example", "dnsbl", "spam.example.dbl.example");
+	zone_is("1.2.3.4", "dnsbl", "1.2.3.4");
+}
+
+Test(zone, other_names)
+{
+	zone_is("_dmarc.slow.example", "spf", "slow.example");
+	zone_is("_a._b.slow.example", "spf", "slow.example");
+	zone_is("_dmarc", "spf", "_dmarc");
+	zone_is("slow.example", "sender-domain", "slow.example");
+	zone_is("host-1-2.dyn.isp.example", "client-forward", "dyn.isp.example");
+	zone_is("isp.example", "client-forward", "isp.example");
+	zone_is("mx", "self-name", "mx");
+	zone_is("", NULL, "");
+}
+
+Test(zone, sql_function)
+{
+	sqlite3 *d;
+	sqlite3_stmt *st;
+	cr_assert_eq(sqlite3_open(":memory:", &d), SQLITE_OK);
+	cr_assert_eq(sqlfn_register(d), SQLITE_OK);
+	cr_assert_eq(sqlite3_prepare_v2(d,
+	                                "SELECT mx_zone('9.2.0.192.in-addr.arpa', 'client-ptr'), "
+	                                "mx_zone(NULL, 'dnsbl'), mx_zone('_dmarc.x.example', NULL)",
+	                                -1, &st, NULL),
+	             SQLITE_OK);
+	cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
+	cr_assert_str_eq((const char *)sqlite3_column_text(st, 0), "2.0.192.in-addr.arpa");
+	cr_assert_eq(sqlite3_column_type(st, 1), SQLITE_NULL);
+	cr_assert_str_eq((const char *)sqlite3_column_text(st, 2), "x.example");
+	sqlite3_finalize(st);
+	sqlite3_close(d);
 }
