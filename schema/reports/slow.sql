@@ -1,7 +1,8 @@
 -- slow: replies (or waits for a reply never sent) of at least :slow_ms,
 -- newest first, each with its causes.  One row per slow reply: flat columns
--- for text/CSV (the main cause = the first of "causes") and "json", the
--- object of DESIGN.md's contract.
+-- for text/CSV (the main cause = the first of "causes"; every cause in the
+-- causes_* columns, '|'-separated lists in the order of "causes") and
+-- "json", the object of DESIGN.md's contract.
 --
 -- Parameters: :slow_ms, :since, :until (epoch seconds or NULL), :limit (-1 = all),
 -- :client (either end of the session), :protocol (NULL = any).
@@ -81,6 +82,26 @@ SELECT tid AS "transaction", session_id AS session, protocol, client, client_por
        json_extract(causes, '$[0].overlap_ms') AS cause_overlap_ms,
        json_extract(causes, '$[0].share') AS cause_share,
        diagnosis, remedy,
+       -- every cause, for CSV: one column per field, the causes' values in
+       -- order separated by '|' (empty for a field a cause does not have)
+       (SELECT group_concat(coalesce(value ->> 'kind', ''), '|') FROM json_each(causes))
+	       AS causes_kind,
+       (SELECT group_concat(coalesce(value ->> 'relation', ''), '|') FROM json_each(causes))
+	       AS causes_relation,
+       (SELECT group_concat(coalesce(value ->> 'qtype', ''), '|') FROM json_each(causes))
+	       AS causes_qtype,
+       (SELECT group_concat(coalesce(value ->> 'qname', ''), '|') FROM json_each(causes))
+	       AS causes_qname,
+       (SELECT group_concat(coalesce(value ->> 'resolver', value ->> 'peer', ''), '|')
+	FROM json_each(causes)) AS causes_server,
+       (SELECT group_concat(coalesce(value ->> 'outcome', ''), '|') FROM json_each(causes))
+	       AS causes_outcome,
+       (SELECT group_concat(coalesce(value ->> 'query_ms', ''), '|') FROM json_each(causes))
+	       AS causes_query_ms,
+       (SELECT group_concat(coalesce(value ->> 'overlap_ms', ''), '|') FROM json_each(causes))
+	       AS causes_overlap_ms,
+       (SELECT group_concat(coalesce(value ->> 'share', ''), '|') FROM json_each(causes))
+	       AS causes_share,
        causes AS causes_json,
        json_patch(json_object('session', session_id, 'transaction', tid, 'protocol', protocol,
 		   'client', client, 'client_port', client_port,

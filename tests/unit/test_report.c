@@ -340,6 +340,26 @@ Test(report, slow_csv_is_rfc4180)
 			cr_assert_str_eq(c->f[r][lat], "30012.5");
 			found++;
 		}
+		/* every cause: n_causes values in each causes_* column */
+		int n = atoi(c->f[r][csv_col(c, "n_causes")]);
+		static const char *const lists[] = {"causes_kind",    "causes_relation",
+		                                    "causes_qtype",   "causes_qname",
+		                                    "causes_server",  "causes_outcome",
+		                                    "causes_query_ms", "causes_overlap_ms",
+		                                    "causes_share"};
+		for (size_t k = 0; k < sizeof(lists) / sizeof(lists[0]); k++) {
+			const char *v = c->f[r][csv_col(c, lists[k])];
+			int bars = 0;
+			for (const char *p = v; *p; p++)
+				bars += *p == '|';
+			cr_assert_eq(n ? bars + 1 : (int)strlen(v), n ? n : 0, "%s: %s for %d causes",
+			             lists[k], v, n);
+		}
+		/* the first of the list is the main cause */
+		if (n > 0)
+			cr_assert_eq(strncmp(c->f[r][csv_col(c, "causes_kind")], c->f[r][kind],
+			                     strlen(c->f[r][kind])),
+			             0);
 	}
 	cr_assert_eq(found, 2);
 	/* the JSON columns stay out of CSV */
