@@ -1357,9 +1357,10 @@ settle(struct corr *c, const struct held *h, bool forced)
 			if (shown)
 				fill_diag_cause(c, &shown[dw.ncauses++], cands, n, i);
 		}
-	} else if (!incomplete) {
+	} else if (!incomplete && h->outcome != MXO_CUT) {
 		/*
-		 * A none cause is a claim: not made when evidence is missing.  A
+		 * A none cause is a claim: not made when evidence is missing (nor
+		 * for a wait the capture did not see the end of).  A
 		 * lookup that no relation ties to this session, and that no other
 		 * session is known to have made, is no cause either; the
 		 * diagnosis names the one that covered most of the wait (it may
@@ -1484,9 +1485,11 @@ corr_event(void *sink, const struct mx_event *ev)
 		break;
 	case EV_TXN: {
 		const struct mx_txn *t = &ev->u.txn;
-		/* a reply never sent counts when someone gave up waiting for it;
-		 * a wait cut off by the end of the capture is not judged */
-		bool gave_up = t->outcome == MXO_CLIENT_ABORT || t->outcome == MXO_SERVER_CLOSE;
+		/* a reply never sent counts when someone gave up waiting for it,
+		 * and so does a wait cut off by the end of the input (for what
+		 * the capture saw of it) */
+		bool gave_up = t->outcome == MXO_CLIENT_ABORT || t->outcome == MXO_SERVER_CLOSE ||
+			       t->outcome == MXO_CUT;
 		uint64_t end = t->reply_ns ? t->reply_ns : gave_up ? t->end_ns : 0;
 		if (end > t->request_ns && t->request_ns &&
 		    ns_to_ms((int64_t)(end - t->request_ns)) >= c->cfg.slow_ms)

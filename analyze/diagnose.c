@@ -104,7 +104,10 @@ diag_compose(const struct diag_wait *w, struct mx_diagnosis *g)
 	size_t dl = 0, rl = 0;
 	double ws = w->wait_ms / 1000;
 	g->diagnosis[0] = g->remedy[0] = '\0';
-	if (!w->replied && w->outcome == MXO_CLIENT_ABORT)
+	if (!w->replied && w->outcome == MXO_CUT)
+		snprintf(pre, sizeof(pre),
+			 "The capture ended while the client was still waiting (%.1f s so far). ", ws);
+	else if (!w->replied && w->outcome == MXO_CLIENT_ABORT)
 		snprintf(pre, sizeof(pre), "The client gave up after %.1f s without a reply. ", ws);
 	else if (!w->replied)
 		snprintf(pre, sizeof(pre), "The server closed after %.1f s without a reply. ", ws);
@@ -116,6 +119,13 @@ diag_compose(const struct diag_wait *w, struct mx_diagnosis *g)
 		    pre, ws);
 		rem = "analyze a shorter span or fewer hosts at a time (or raise the caps) to see "
 		      "the causes of this wait";
+	} else if (w->ncauses == 0 && !w->replied && w->outcome == MXO_CUT) {
+		put(g->diagnosis, sizeof(g->diagnosis), &dl,
+		    "%sno lookup or probe of the host related to this session during the part of "
+		    "the wait the capture saw; what it waited for may come after the end",
+		    pre);
+		rem = "analyze a capture that covers the whole wait (with the next file of a "
+		      "rotation) to see its cause";
 	} else if (w->ncauses == 0 && w->outbound) {
 		/* the host is the client here: the remote server kept it waiting */
 		mx_addr_fmt(&w->server, r, sizeof(r));
@@ -199,7 +209,11 @@ diag_compose(const struct diag_wait *w, struct mx_diagnosis *g)
 		if (!seen && nrem < MAX_REMEDIES)
 			remedies[nrem++] = m;
 	}
-	put(g->diagnosis, sizeof(g->diagnosis), &dl, " (of a %.1f s wait)", ws);
+	if (!w->replied && w->outcome == MXO_CUT)
+		put(g->diagnosis, sizeof(g->diagnosis), &dl, " (of the %.1f s of the wait seen)",
+		    ws);
+	else
+		put(g->diagnosis, sizeof(g->diagnosis), &dl, " (of a %.1f s wait)", ws);
 	if (w->incomplete)
 		put(g->diagnosis, sizeof(g->diagnosis), &dl,
 		    "; some lookups of that time were not kept (memory caps), others may have "

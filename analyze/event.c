@@ -12,8 +12,9 @@
 	}
 
 STR_TABLE(mx_proto_str, enum mx_proto, 3, "unknown", "smtp", "pop3")
-STR_TABLE(mx_outcome_str, enum mx_outcome, 10, "ok", "client-abort", "server-close", "incomplete",
-	  "unanswered", "refused", "tls-unanswered", "tls-alert", "tls-failed", "client-half-close")
+STR_TABLE(mx_outcome_str, enum mx_outcome, 11, "ok", "client-abort", "server-close", "incomplete",
+	  "unanswered", "refused", "tls-unanswered", "tls-alert", "tls-failed", "client-half-close",
+	  "cut")
 STR_TABLE(mx_dns_outcome_str, enum mx_dns_outcome, 9, "answered", "nodata", "nxdomain",
 	  "servfail", "refused", "truncated", "unanswered", "other", "no-query")
 STR_TABLE(mx_ident_outcome_str, enum mx_ident_outcome, 3, "answered", "refused", "unanswered")

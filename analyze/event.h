@@ -33,6 +33,10 @@ enum mx_outcome {
 	/* sessions: the client closed its sending half (FIN) with commands
 	 * waiting, and the server went on answering them */
 	MXO_HALF_CLOSE,
+	/* transactions: the input ended (or the connection went idle past its
+	 * timeout) while the client was still waiting: the wait was at least
+	 * that long; a session cut so is incomplete */
+	MXO_CUT,
 };
 
 /* dns outcome */

@@ -581,8 +581,8 @@ tls_timer_end(struct tls_timer *t, enum mx_end how, uint64_t ts_ns)
 		t->sess->outcome = so;
 	}
 	if (x->kind != X_NONE) {
-		if (waiting)
-			x_emit(t, 0, true, o, ts_ns);
+		if (waiting) /* still waiting when the input ended: cut */
+			x_emit(t, 0, true, o == MXO_INCOMPLETE ? MXO_CUT : o, ts_ns);
 		else
 			x_emit(t, 0, how != MXE_CAPTURE_END, MXO_OK, 0);
 	}

@@ -100,7 +100,10 @@ txnq_flush(struct txnq *q, const struct mx_sink *out, struct mx_session *sess,
 		e->t.reply_ns = 0;
 		e->t.reply_code[0] = '\0';
 		e->t.reply_text[0] = '\0';
-		e->t.outcome = e->incomplete ? MXO_INCOMPLETE : o;
+		/* still waiting when the input ended: a wait cut short */
+		e->t.outcome = e->incomplete         ? MXO_INCOMPLETE
+		               : o == MXO_INCOMPLETE ? MXO_CUT
+		                                     : o;
 		e->t.end_ns = ts_ns;
 		txnq_emit(out, sess, e);
 		txnq_pop(q);

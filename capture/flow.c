@@ -537,7 +537,9 @@ flowtab_expire(struct flowtab *t, uint64_t now_ns)
 		struct flow *f;
 		while ((f = t->lru[c].head) != NULL && now_ns >= deadline(t, f)) {
 			CAP_COUNT(t->st, FLOW_IDLE_TIMEOUT);
-			close_flow(t, f, CLOSE_IDLE, now_ns);
+			/* closed when its timeout ran out, not when a later packet
+			   (maybe after a gap of days between files) noticed it */
+			close_flow(t, f, CLOSE_IDLE, deadline(t, f));
 		}
 	}
 }

@@ -362,7 +362,9 @@ rep_of(struct crep *r, const struct mx_txn *t)
 	r->request_ns = t->request_ns;
 	r->reply_ns = t->reply_ns;
 	r->size = t->size;
-	r->ms = txn_ms(t);
+	/* a wait cut by the end of the input is counted, its latency is not: it
+	   was at least that long, not that long (no percentile reads it) */
+	r->ms = t->outcome == MXO_CUT ? NAN : txn_ms(t);
 	memcpy(r->command, t->command, sizeof(r->command));
 	r->command[sizeof(r->command) - 1] = '\0';
 	memcpy(r->guess, t->guess, sizeof(r->guess));

@@ -959,10 +959,12 @@ text_slow(struct rctx *c, sqlite3_stmt *st)
 		}
 		const char *causes = col_str(st, "causes_json");
 		c->outbound = col_double(st, "outbound") != 0;
-		if (strcmp(causes, "[]") == 0)
+		if (strcmp(causes, "[]") == 0 && col_null(st, "diagnosis"))
 			put_wrapped(c->out, 2, "", 4,
-			            "causes not analyzed (below the analysis "
-			            "threshold?)");
+			            strcmp(col_str(st, "outcome"), "cut") == 0
+			                ? "cut by the end of the capture (the client waited at least "
+			                  "this long); causes not analyzed"
+			                : "causes not analyzed (below the analysis threshold?)");
 		else if ((rc = text_causes(c, causes, 2, false)) != SQLITE_OK)
 			return rc;
 		if (!col_null(st, "diagnosis"))

@@ -7,7 +7,8 @@
 --   ident  the probe's outcome
 --   none   (no network cause seen) the monitored host and the direction;
 --          for the host's own deliveries the remote server
---   (a slow reply with no cause rows: "not analyzed", by host)
+--   (a slow reply with no cause rows: "not analyzed", by host; "cut" when
+--   the input ended while the client waited and nothing related was seen)
 -- The zone is part of the signature for reverse lookups (client-ptr,
 -- self-ptr), DNSBL lists and the forward zone of the client's name, whose
 -- fix is per zone; for other names (sender and recipient domains, HELO, SPF)
@@ -24,7 +25,7 @@ WITH slow AS MATERIALIZED (
 	SELECT t.id AS tid, t.session_id, s.client, s.server, s.host,
 	       coalesce(s.outbound, 0) AS outbound,
 	       t.command || coalesce(' ' || t.guess || '?', '') AS command,
-	       t.request_ts, t.latency_ms, t.remedy
+	       t.request_ts, t.latency_ms, t.remedy, t.outcome
 	FROM (SELECT * FROM transactions WHERE latency_ms >= :slow_ms
 	      UNION ALL
 	      SELECT * FROM compact_replies
@@ -37,7 +38,9 @@ WITH slow AS MATERIALIZED (
 -- each slow reply with each of its top-level causes (one row with kind
 -- 'unanalyzed' when it has none)
 c AS MATERIALIZED (
-	SELECT slow.*, coalesce(k.kind, 'unanalyzed') AS kind,
+	SELECT slow.*,
+	       coalesce(k.kind, CASE WHEN slow.outcome = 'cut' THEN 'cut' ELSE 'unanalyzed' END)
+		       AS kind,
 	       CASE k.kind WHEN 'dns' THEN k.relation WHEN 'ident' THEN 'ident' END AS relation,
 	       q.server AS resolver,
 	       CASE k.kind WHEN 'dns' THEN q.outcome WHEN 'ident' THEN i.outcome END AS c_outcome,
@@ -121,6 +124,9 @@ v AS (
 			     coalesce(k.g_host, 'the host') || ' (no network cause seen)'
 			ELSE 'no network cause seen on ' || coalesce(k.g_host, 'the host') ||
 			     ' (local processing)' END
+	       WHEN 'cut' THEN 'waits cut by the end of the capture on ' ||
+			       coalesce(k.g_host, 'the host') ||
+			       ', nothing related seen in the part captured'
 	       ELSE 'causes not analyzed on ' || coalesce(k.g_host, 'the host') ||
 		    ' (replies below the analysis threshold)'
 	       END AS title

@@ -16,6 +16,7 @@
 
 #include <math.h>
 #include <sqlite3.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -367,4 +368,115 @@ Test(incidents, empty_window_text_says_none)
 	             0);
 	cr_expect_str_eq(out, "[]\n");
 	free(out);
+}
+
+/* ---- waits cut by the end of the input ---------------------------------------- */
+
+/*
+ * Copies the classic pcap src to dst: its first `count` records (0 = all),
+ * every time shifted by `shift` seconds.
+ */
+static void
+pcap_copy(const char *src, const char *dst, int count, uint32_t shift)
+{
+	FILE *in = fopen(src, "rb"), *out = fopen(dst, "wb");
+	cr_assert(in && out);
+	unsigned char hdr[24], rec[16];
+	cr_assert_eq(fread(hdr, 1, 24, in), 24);
+	cr_assert_eq(hdr[0], 0xd4, "a little-endian microsecond pcap"); /* a1b2c3d4 LE */
+	fwrite(hdr, 1, 24, out);
+	for (int n = 0; (count == 0 || n < count) && fread(rec, 1, 16, in) == 16; n++) {
+		uint32_t ts = (uint32_t)rec[0] | (uint32_t)rec[1] << 8 | (uint32_t)rec[2] << 16 |
+		              (uint32_t)rec[3] << 24;
+		uint32_t len = (uint32_t)rec[8] | (uint32_t)rec[9] << 8 | (uint32_t)rec[10] << 16 |
+		               (uint32_t)rec[11] << 24;
+		cr_assert_leq(len, 262144);
+		ts += shift;
+		for (int i = 0; i < 4; i++)
+			rec[i] = (unsigned char)(ts >> (8 * i));
+		unsigned char *buf = malloc(len ? len : 1);
+		cr_assert_eq(fread(buf, 1, len, in), len);
+		fwrite(rec, 1, 16, out);
+		fwrite(buf, 1, len, out);
+		free(buf);
+	}
+	fclose(in);
+	cr_assert_eq(fclose(out), 0);
+}
+
+static void
+scenario(const char *name, const char *pcap)
+{
+	char gen[512];
+	e2e_bin("mxlag-gen", gen, sizeof(gen));
+	cr_assert_eq(e2e_sh(NULL, "'%s' scenario %s -q -o '%s'", gen, name, pcap), 0);
+}
+
+/* an hourly file ends while the greeting waits on an unanswered PTR lookup */
+Test(incidents, wait_cut_by_the_end_of_a_file_keeps_its_cause)
+{
+	char whole[600], cut[600];
+	snprintf(whole, sizeof(whole), "%s/pt.pcap", dir);
+	snprintf(cut, sizeof(cut), "%s/cut.pcap", dir);
+	scenario("ptr-timeout", whole);
+	/* SYN, SYN-ACK, ACK, PTR, ACK, PTR, PTR at 11.0007 s: the greeting came at 31 s */
+	pcap_copy(whole, cut, 7, 0);
+	cr_assert_eq(e2e_sh(NULL, "'%s' analyze --quiet --db '%s/cut.db' '%s' 2>&1", mx, dir, cut),
+	             0);
+	sqlite3 *db = open_db("cut");
+	char *j = report_json("cut", "slow");
+	cr_expect_eq(jlen(db, j), 1, "%s", j);
+	cr_expect_str_eq(jx(db, j, "$[0].command"), "GREETING");
+	cr_expect_str_eq(jx(db, j, "$[0].outcome"), "cut");
+	/* from the handshake's end (1.00024) to the end of the input (11.00074) */
+	cr_expect_str_eq(jx(db, j, "$[0].latency_ms"), "10000.5");
+	cr_expect_str_eq(jx(db, j, "$[0].causes[0].relation"), "client-ptr");
+	cr_expect_str_eq(jx(db, j, "$[0].causes[0].outcome"), "unanswered");
+	cr_expect(strstr(jx(db, j, "$[0].diagnosis"), "The capture ended while the client was "
+	                                               "still waiting (10.0 s so far)") != NULL,
+	          "%s", jx(db, j, "$[0].diagnosis"));
+	free(j);
+	/* counted as a slow reply, not in the percentiles: at least, not exactly, that long */
+	j = report_json("cut", "summary");
+	cr_expect_str_eq(jx(db, j, "$.slow"), "1");
+	cr_expect_str_eq(jx(db, j, "$.slow_by_cause.dns"), "1");
+	cr_expect_str_eq(jx(db, j, "$.max_ms"), "(null)", "%s", j);
+	cr_expect_str_eq(jx(db, j, "$.incidents[0].relation"), "client-ptr");
+	free(j);
+	char *out = NULL;
+	cr_assert_eq(e2e_sh(&out, "'%s' report --db '%s/cut.db' slow", mx, dir), 0);
+	cr_expect(strstr(out, "GREETING   10000.5 -    cut") != NULL, "%s", out);
+	cr_expect(strstr(out, "below the analysis threshold") == NULL, "%s", out);
+	free(out);
+	sqlite3_close(db);
+}
+
+/* two files of one run with months between them: the session open at the
+   end of the first is cut when its idle timeout ran out, not months later */
+Test(incidents, wait_cut_before_a_gap_of_months)
+{
+	char a[600], b[600], a0[600], b0[600];
+	snprintf(a0, sizeof(a0), "%s/sd.pcap", dir);
+	snprintf(b0, sizeof(b0), "%s/pt.pcap", dir);
+	snprintf(a, sizeof(a), "%s/a.pcap", dir);
+	snprintf(b, sizeof(b), "%s/b.pcap", dir);
+	scenario("slow-data", a0);
+	scenario("ptr-timeout", b0);
+	pcap_copy(a0, a, 22, 0); /* the message sent, its reply not yet */
+	pcap_copy(b0, b, 0, 127u * 86400u);
+	cr_assert_eq(e2e_sh(NULL, "'%s' analyze --quiet --db '%s/gap.db' '%s' '%s' 2>&1", mx, dir,
+	                    a, b),
+	             0);
+	sqlite3 *db = open_db("gap");
+	/* 600 s idle timeout after the session's last packet (1.0475 s) */
+	cr_expect_eq(q_long(db,
+	                    "SELECT count(*) FROM replies WHERE command = 'DATA-END' AND "
+	                    "outcome = 'cut' AND latency_ms BETWEEN 600000 AND 600100",
+	                    NULL, 0),
+	             1);
+	char *j = report_json("gap", "summary");
+	/* the summary's percentiles leave the cut wait out: DATA-END's max is the other one */
+	cr_expect_str_eq(jx(db, j, "$.max_ms"), "30000.0", "%s", j);
+	free(j);
+	sqlite3_close(db);
 }

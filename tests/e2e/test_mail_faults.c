@@ -264,7 +264,7 @@ Test(mail_faults, pop3_client_first_has_no_greeting)
 {
 	expect_seq(SV "pop3-auth-01/input.pcap", 1,
 		   "CAPA +OK ok | AUTH + ok | AUTH +OK ok | STAT +OK ok | LIST +OK ok | "
-		   "UIDL +OK ok | QUIT - incomplete");
+		   "UIDL +OK ok | QUIT - cut");
 }
 
 /* 3. picked up mid-stream (no SYN): the first packet is RETR 20, whose +OK

@@ -742,6 +742,20 @@ Test(flow, idle_timeouts_per_class)
 	flowtab_free(t);
 }
 
+/* a flow noticed idle long after its timeout ran out (a gap of days between
+   two files of one run) closes at the moment the timeout ran out */
+Test(flow, idle_close_at_the_deadline_not_when_noticed)
+{
+	struct flow_limits lim = {.idle_ns = 600, .syn_idle_ns = 75};
+	struct flowtab *t = newtab(&lim);
+	handshake(t, &C, CISN, SISN);
+	feed(t, &C, 0, A, SISN + 1, CISN + 1, "220\r\n", 100);
+	flowtab_expire(t, 1000000);
+	cr_assert_eq(flowtab_count(t), 0);
+	cr_assert(strstr(L(), "close 1 IDLE @700\n"), "%s", L());
+	flowtab_free(t);
+}
+
 Test(flow, defaults_when_limits_zero)
 {
 	struct flow_limits lim = {.max_flows = 0};

@@ -485,6 +485,26 @@ Test(smtp, pipelining_overflow_is_graceful)
 	mxs_result_free(&r);
 }
 
+/* the input ends while the client waits: the wait is cut (at least that
+   long), the session incomplete; a reply the end cut short keeps its code */
+Test(smtp, wait_cut_by_the_end_of_the_input)
+{
+	const struct mxs_step st[] = {
+	    SRV(1, "220 x\r\n"),
+	    CLI(2, "EHLO c\r\n"),
+	    SRV(3, "250 x\r\n"),
+	    CLI(4, "MAIL FROM:<a@b.example>\r\n"),
+	    END(9, MXE_CAPTURE_END),
+	};
+	struct mxs_result r;
+	mxs_check_splits(&smtp_parser_ops, st, N(st), &r);
+	mxs_expect_n(&r, 3);
+	expect(&r, 2, "MAIL", "FROM:<a@b.example>", 4, 0, "", MXO_CUT);
+	cr_assert_eq(r.txn[2].end_ns, MS(9));
+	cr_assert_eq(r.sess.outcome, MXO_INCOMPLETE);
+	mxs_result_free(&r);
+}
+
 /* ---- long lines -------------------------------------------------------- */
 
 Test(smtp, megabyte_lines_resync)
