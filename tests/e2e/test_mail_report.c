@@ -317,11 +317,23 @@ Test(mail_report, bad_database_is_an_error_mail)
 	cr_expect(strstr(m, "Subject: mxlag: report FAILED for 2025-12-31") != NULL, "%s", m);
 	cr_expect(strstr(m, "mxlag analyze failed") != NULL, "%s", m);
 	free(m);
+	/* no files and no database yet (a new install whose capture never
+	 * ran): an error mail that says both */
+	rc = run(&out, "UTC", "2026-01-02 00:15",
+		 "--db missing.db --files \"$PWD/cap/none-%Y%m%d-*.pcap\"");
+	cr_expect_eq(rc, 1, "%s", out);
+	free(out);
+	cr_assert_eq(mails(), 3);
+	m = mail(2);
+	cr_expect(strstr(m, "Subject: mxlag: report FAILED for 2026-01-01") != NULL, "%s", m);
+	cr_expect(strstr(m, "missing.db") != NULL, "%s", m);
+	cr_expect(strstr(m, "(no capture files ") != NULL, "%s", m);
+	free(m);
 	/* bad usage: no mail, exit 2 */
 	rc = run(&out, "UTC", "2026-01-02 00:15", "--day 2026-13-45");
 	cr_expect_eq(rc, 2, "%s", out);
 	free(out);
-	cr_expect_eq(mails(), 2);
+	cr_expect_eq(mails(), 3);
 }
 
 Test(mail_report, shellcheck_clean)
