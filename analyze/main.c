@@ -381,12 +381,13 @@ run(struct run_opts *o, struct src *s, const char *source, const char *fp, int l
 		print_summary(o->events ? stderr : stdout, cs, dispatch_stats(d),
 			      dispatch_corr_stats(d), hosts_count(dispatch_hosts(d)));
 	if (!live) {
-		/* one notice per file that gave no packet; a damaged file has said
-		 * so in its own line already.  No packets at all is a successful
+		/* one notice per file that gave no packet (not when interrupted:
+		 * a file may not have been read); a damaged file has said so in
+		 * its own line already.  No packets at all is a successful
 		 * (empty) run unless a file was damaged. */
 		const char *path;
 		int it = 0;
-		while ((path = src_empty_file(s, &it)) != NULL)
+		while (!stop_requested && (path = src_empty_file(s, &it)) != NULL)
 			fprintf(stderr, "mxlag: %s: no packets%s\n", path,
 				o->filter ? " match the filter" : "");
 		if (pkts == 0 && src_damaged(s) && rc == 0)
