@@ -7,7 +7,9 @@
  * file names and the report alike (Europe/Berlin, UTC, America/New_York,
  * "now" fixed with MXLAG_NOW); the MIME structure of the text and the HTML
  * mail; an error mail and exit 1 on a bad database; an empty capture file
- * of the day is a notice in the mail, not an error.
+ * of the day is a notice in the mail, not an error; the command lines of
+ * examples/cron/mxlag.cron and examples/systemd/mxlag-report.service as
+ * shipped (their % escaped for cron and systemd) run and mail.
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -346,4 +348,53 @@ Test(mail_report, shellcheck_clean)
 	int rc = e2e_sh(&out, "shellcheck -s sh '%s' 2>&1", script);
 	cr_expect_eq(rc, 0, "%s", out);
 	free(out);
+}
+
+/* The command lines as shipped: the cron entry's (after cron's \% -> %)
+ * and the service's ExecStart= (after systemd's %% -> %, no shell: no
+ * globbing), with the database and capture paths moved into the test
+ * directory; each mails the day's report. */
+Test(mail_report, shipped_cron_and_unit_commands_run)
+{
+	const char *src = getenv("MXLAG_SRC");
+	char *out = NULL;
+	int rc = e2e_sh(&out,
+			"cd '%s' && sed -n 's/^15 1 \\* \\* \\*  mxlag  //p' '%s/examples/cron/mxlag.cron' | "
+			"sed 's/\\\\%%/%%/g; s|/var/lib/mxlag/|%s/cron-|; s|/var/tmp/|%s/cap/|' > cron.cmd && "
+			"test $(wc -l < cron.cmd) = 1 && "
+			/* cron ends the command at an unescaped % */
+			"! sed -n 's/^15 1 \\* \\* \\*  mxlag  //p' '%s/examples/cron/mxlag.cron' | "
+			"grep -q '[^\\]%%' && cat cron.cmd",
+			dir, src, dir, dir, src);
+	cr_assert_eq(rc, 0, "one cron line, every %% escaped: %s", out);
+	cr_expect(strstr(out, "mxlag-mail-report --db ") == out, "%s", out);
+	free(out);
+	/* cron finds the script on its PATH, as it would in /usr/local/bin */
+	cr_assert_eq(e2e_sh(NULL, "ln -s '%s' '%s/bin/mxlag-mail-report'", script, dir), 0);
+	rc = e2e_sh(&out,
+		    "cd '%s' && sed -n 's/^ExecStart=//p' '%s/examples/systemd/mxlag-report.service' | "
+		    "sed 's/%%%%/%%/g; s|/usr/local/bin/mxlag-mail-report|sh %s|; "
+		    "s|/var/lib/mxlag/|%s/unit-|; s|/var/tmp/|%s/cap/|' > unit.cmd && "
+		    "test $(wc -l < unit.cmd) = 1 && "
+		    /* systemd expands %X specifiers: every literal % is %% */
+		    "! grep '^ExecStart=' '%s/examples/systemd/mxlag-report.service' | "
+		    "grep -Eq '(^|[^%%])%%([^%%]|$)' && cat unit.cmd",
+		    dir, src, script, dir, dir, src);
+	cr_assert_eq(rc, 0, "one ExecStart, every %% doubled: %s", out);
+	free(out);
+	static const char *const which[] = {"cron.cmd", "unit.cmd"};
+	for (int i = 0; i < 2; i++) {
+		rc = e2e_sh(&out,
+			    "cd '%s' && PATH='%s/bin':\"$(dirname '%s')\":\"$PATH\" MAILDIR='%s/mail' "
+			    "MXLAG='%s' TZ=Europe/Berlin MXLAG_NOW='2026-01-02 01:15' "
+			    "sh -c 'set -f; cd /; eval \"$(cat %s/%s)\"' 2>&1",
+			    dir, dir, bin, dir, bin, dir, which[i]);
+		cr_expect_eq(rc, 0, "%s: %s", which[i], out);
+		free(out);
+		cr_assert_eq(mails(), i + 1, "%s mails", which[i]);
+		char *m = mail(i);
+		expect_text_mail(m, "postmaster", "mxlag: 1 slow mail reply on 2026-01-01 on ");
+		cr_expect(strstr(m, "mx-20260101-02.pcap: no packets") != NULL, "%s: %s", which[i], m);
+		free(m);
+	}
 }
