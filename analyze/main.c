@@ -236,6 +236,7 @@ run(struct run_opts *o, struct src *s, const char *source, const char *fp, int l
 {
 	char err[512];
 	struct store *st = NULL;
+	int64_t run_id = 0;
 	int rc = 0;
 
 	if (!o->no_db) {
@@ -258,7 +259,7 @@ run(struct run_opts *o, struct src *s, const char *source, const char *fp, int l
 		if (r == STORE_OK)
 			r = store_set_notable_ms(st, o->slow_ms);
 		if (r == STORE_OK)
-			r = store_begin_run(st, source, fp, NULL);
+			r = store_begin_run(st, source, fp, &run_id);
 		/* SQLite work on a thread of its own, off the packet path */
 		if (r == STORE_OK)
 			r = store_start_writer(st);
@@ -369,7 +370,9 @@ run(struct run_opts *o, struct src *s, const char *source, const char *fp, int l
 		const char *names[CNT__N];
 		uint64_t vals[CNT__N];
 		fill_run_stats(&rs, cs, first_ns, capture_now(cap), names, vals);
-		if (store_end_run(st, &rs) != STORE_OK) {
+		/* a run that read no packet is not kept (DESIGN.md, CLI) */
+		if (store_end_run(st, &rs) != STORE_OK ||
+		    (pkts == 0 && !live && store_forget_empty_run(st, run_id) != STORE_OK)) {
 			fprintf(stderr, "mxlag: %s: %s\n", o->db, store_errmsg(st));
 			rc = 1;
 		}
@@ -377,12 +380,18 @@ run(struct run_opts *o, struct src *s, const char *source, const char *fp, int l
 	if (!o->quiet)
 		print_summary(o->events ? stderr : stdout, cs, dispatch_stats(d),
 			      dispatch_corr_stats(d), hosts_count(dispatch_hosts(d)));
-	if (pkts == 0 && !live && rc == 0) {
-		/* a damaged file has said so in its own line already */
-		if (!src_damaged(s))
-			fprintf(stderr, "mxlag: %s: no packets%s\n", source,
-				o->filter ? " match the filter" : " in the capture");
-		rc = 1;
+	if (!live) {
+		/* one notice per file that gave no packet (not when interrupted:
+		 * a file may not have been read); a damaged file has said so in
+		 * its own line already.  No packets at all is a successful
+		 * (empty) run unless a file was damaged. */
+		const char *path;
+		int it = 0;
+		while (!stop_requested && (path = src_empty_file(s, &it)) != NULL)
+			fprintf(stderr, "mxlag: %s: no packets%s\n", path,
+				o->filter ? " match the filter" : "");
+		if (pkts == 0 && src_damaged(s) && rc == 0)
+			rc = 1;
 	}
 	capture_free(cap);
 	dispatch_free(d);
@@ -727,7 +736,7 @@ cmd_report(int argc, char **argv)
 		} else if (nslow > fail_if_slow) {
 			fprintf(stderr, "mxlag report: %ld slow replies (more than %ld)\n", nslow,
 				fail_if_slow);
-			rc = 2;
+			rc = 4;
 		}
 	}
 	sqlite3_close(h);

@@ -44,6 +44,7 @@ struct src_file {
 	int nano;
 	long rec_off;              /* offset of the record being read, -1 unknown */
 	uint64_t npkts;            /* packets read from this file */
+	int stopped;               /* ended in damage (report_stop() said so) */
 };
 
 struct src {
@@ -206,6 +207,14 @@ open_offline(struct src_file *f, const char *path, char *perr)
 	}
 	uint8_t m[4];
 	size_t n = fread(m, 1, sizeof(m), fp);
+	if (n == 0 && feof(fp)) {
+		/* not one byte: a rotated capture not yet written to (tcpdump
+		 * writes the file header with the first packet's buffer) is an
+		 * empty capture, not a damaged one */
+		close_stream(fp);
+		f->done = 1;
+		return 0;
+	}
 	if (n == sizeof(m) && memcmp(m, ng_magic, sizeof(m)) == 0) {
 		f->ng = pcapng_new(fp, m, n);
 		if (f->ng) {
@@ -397,8 +406,9 @@ file_offset(pcap_t *p)
 /* One line for a file that ends before its end: damaged, or (damaged 0)
  * well-formed but not readable on; off -1 when unknown. */
 static void
-report_stop(struct src *s, const struct src_file *f, long off, int damaged, const char *msg)
+report_stop(struct src *s, struct src_file *f, long off, int damaged, const char *msg)
 {
+	f->stopped = 1;
 	char where[48] = "";
 	if (off >= 0)
 		snprintf(where, sizeof(where), " at offset %ld", off);
@@ -512,6 +522,8 @@ next_pcapng(struct src *s, struct src_file *f)
 static int
 advance(struct src *s, struct src_file *f)
 {
+	if (!f->p && !f->ng)
+		return -1; /* an empty (0-byte) file */
 	int rc = f->ng ? next_pcapng(s, f) : next_pcap(s, f);
 	if (rc == 1) {
 		f->npkts++;
@@ -593,6 +605,17 @@ src_kernel_stats(struct src *s, struct cap_stats *st)
 	st->kernel_recv = ps.ps_recv;
 	st->kernel_drop = ps.ps_drop;
 	st->ifdrop = ps.ps_ifdrop;
+}
+
+const char *
+src_empty_file(const struct src *s, int *iter)
+{
+	while (!s->live && *iter >= 0 && *iter < s->nfiles) {
+		const struct src_file *f = &s->files[(*iter)++];
+		if (f->npkts == 0 && !f->stopped)
+			return f->path;
+	}
+	return NULL;
 }
 
 int

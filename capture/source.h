@@ -59,6 +59,12 @@ int src_next(struct src *s, struct pkt *out);
 void src_break(struct src *s);
 /* Kernel receive/drop figures for live sources (no-op offline). */
 void src_kernel_stats(struct src *s, struct cap_stats *st);
+/*
+ * The next file (from *iter, which starts at 0) that delivered no packet
+ * (none in it, none passed the filter, or 0 bytes long) and did not end in
+ * damage; NULL when there are no more.  Offline sources only.
+ */
+const char *src_empty_file(const struct src *s, int *iter);
 /* Number of files that ended in damage or could not be opened. */
 int src_damaged(const struct src *s);
 /* Total bytes of the input files (0 if unknown, e.g. stdin), and read so far. */

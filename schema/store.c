@@ -1152,6 +1152,24 @@ store_end_run(struct store *s, const struct run_stats *st)
 	return STORE_OK;
 }
 
+int
+store_forget_empty_run(struct store *s, int64_t run_id)
+{
+	int rc = check_api(s, false);
+	if (rc != STORE_OK)
+		return rc;
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db, "DELETE FROM runs WHERE id = ?1 AND packets = 0", -1, &st,
+	                       NULL) != SQLITE_OK)
+		return fail_sqlite(s, "forgetting an empty run");
+	sqlite3_bind_int64(st, 1, run_id);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return fail_sqlite(s, "forgetting an empty run");
+	return STORE_OK;
+}
+
 /* ---- events ------------------------------------------------------------------- */
 
 /* a string SQLite copies (v may be gone before the statement runs) */

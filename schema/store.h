@@ -170,6 +170,13 @@ int store_end_run(struct store *s, const struct run_stats *st);
 const char *store_errmsg(const struct store *s);
 /* The connection (for reports on the same database, and tests). */
 sqlite3 *store_db(struct store *s);
+/*
+ * After store_end_run(): removes run run_id again if it read no packet
+ * (runs.packets = 0), so an empty capture leaves nothing behind, and its
+ * fingerprint (the same for every empty capture of one tcpdump command)
+ * refuses no later analysis.  A run with packets is kept (STORE_OK).
+ */
+int store_forget_empty_run(struct store *s, int64_t run_id);
 /* Id of the current run, 0 before store_begin_run(). */
 int64_t store_run_id(const struct store *s);
 

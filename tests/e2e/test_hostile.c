@@ -214,7 +214,9 @@ at_boundary(const uint8_t *blob, size_t size, size_t off)
 }
 
 /* A file cut at offset off: exit 0 with a warning naming file and offset
- * when packets came before the damage, else exit 1 with one clear line. */
+ * when packets came before the damage, else exit 1 with one clear line;
+ * cut at 0 or between blocks before the first packet: an empty capture,
+ * exit 0 and the one notice "no packets". */
 static void
 check_cut(const char *whole, size_t size, size_t off, const char *name)
 {
@@ -236,9 +238,21 @@ check_cut(const char *whole, size_t size, size_t off, const char *name)
 	cr_expect(rc == 0 || rc == 1, "cut at %zu: exit %d: %s", off, rc, out);
 	cr_expect(strstr(out, "AddressSanitizer") == NULL && strstr(out, "runtime error") == NULL,
 	          "cut at %zu: %s", off, out);
+	char notice[700];
+	snprintf(notice, sizeof(notice), "mxlag: %s: no packets\n", cut);
+	if (off == 0) {
+		/* 0 bytes: an empty capture (a rotated file not yet written) */
+		cr_expect_eq(rc, 0, "cut at 0: exit %d: %s", rc, out);
+		cr_expect_str_eq(out, notice, "cut at 0: one notice");
+		free(out);
+		free(blob);
+		return;
+	}
 	if (clean && rc == 0) {
-		/* cut between records: a shorter capture, nothing to warn about */
-		cr_expect_str_eq(out, "", "cut at %zu (record boundary)", off);
+		/* cut between records: a shorter capture, nothing to warn about;
+		 * cut before the first packet: an empty one, one notice */
+		if (strcmp(out, notice) != 0)
+			cr_expect_str_eq(out, "", "cut at %zu (record boundary)", off);
 		free(out);
 		free(blob);
 		return;
@@ -259,7 +273,7 @@ check_cut(const char *whole, size_t size, size_t off, const char *name)
 	/* cut past the first few records: packets came before the damage */
 	if (off >= 4096)
 		cr_expect_eq(rc, 0, "cut at %zu: what came before is analyzed: %s", off, out);
-	if (off <= 24)
+	if (off <= 24 && !clean)
 		cr_expect_eq(rc, 1, "cut at %zu: nothing readable: %s", off, out);
 	free(out);
 	free(blob);
