@@ -1564,10 +1564,11 @@ report_html(sqlite3 *db, const struct report_opts *o, FILE *out, char *err, size
 
 	hc.compact_slow = sqlfn_compact_slow(db, hc.slow_ms);
 
-	if (!o->name || (strcmp(o->name, "slow") != 0 && strcmp(o->name, "summary") != 0)) {
+	if (!o->name || (strcmp(o->name, "slow") != 0 && strcmp(o->name, "summary") != 0 &&
+	                 strcmp(o->name, "incidents") != 0)) {
 		fmt_err(err, errlen,
-		        "report %s: format html is available for the slow and summary reports "
-		        "(both give the whole page)",
+		        "report %s: format html is available for the incidents, slow and summary "
+		        "reports (each gives the whole page)",
 		        o->name ? o->name : "");
 		return -1;
 	}

@@ -138,8 +138,16 @@ Test(html, summary_is_the_same_page_and_deterministic)
 	char *a = page("pop3-self-ptr.db", "slow", "", "a.html");
 	char *b = page("pop3-self-ptr.db", "slow", "", "b.html");
 	char *s = page("pop3-self-ptr.db", "summary", "", "s.html");
+	char *i = page("pop3-self-ptr.db", "incidents", "", "i.html");
 	cr_expect_str_eq(a, b, "same database, same bytes");
 	cr_expect_str_eq(a, s, "summary gives the whole page too");
+	cr_expect_str_eq(a, i, "incidents gives the whole page too");
+	/* the page opens with the incidents: before the hosts and slow replies */
+	const char *inc = strstr(a, "<section id=\"incidents\">");
+	cr_expect(inc != NULL && inc < strstr(a, "<section id=\"slow\">"), "incidents first");
+	cr_expect(strstr(a, "self-ptr lookups in 2.0.192.in-addr.arpa") != NULL, "%s",
+	          inc ? inc : a);
+	free(i);
 	expect_self_contained(a);
 	cr_expect(strstr(a, "10.2.0.192.in-addr.arpa") != NULL, "self-ptr query");
 	cr_expect(strstr(a, "self-ptr") != NULL);
@@ -167,7 +175,7 @@ Test(html, since_until_and_limit)
 	char *out = NULL;
 	int rc = e2e_sh(&out, "cd '%s' && '%s' report --db concurrent.db --format html ptr 2>&1",
 	                dir, bin);
-	cr_expect_eq(rc, 1, "html only for slow and summary: %s", out);
+	cr_expect_eq(rc, 1, "html only for incidents, slow and summary: %s", out);
 	cr_expect(strstr(out, "html") != NULL, "%s", out);
 	free(out);
 }
