@@ -559,6 +559,9 @@ incidents_stmt(struct rctx *c, struct report_opts *o, long limit)
 	}
 	*o = *c->o;
 	o->limit = limit;
+	/* the summary is not filtered by client or protocol: nor are its incidents */
+	if (c->def && strcmp(c->def->name, "summary") == 0)
+		o->client = o->protocol = NULL;
 	struct rctx sub = *c;
 	sub.o = o;
 	bind_params(&sub, st);
