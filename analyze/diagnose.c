@@ -52,7 +52,10 @@ enum rem_class {
 		    prefix GENERIC_IP_LITERAL, prefix GENERIC_NAMES,                               \
 	}
 
+/* what the remedy of a server whose software is not known says first */
 #define UNKNOWN_PREFIX "server software not recognized from its greeting, so the generic fix: "
+#define UNSEEN_PREFIX "server software not known (its greeting was not seen), so the generic fix: "
+#define EXCHANGE_PREFIX "Microsoft Exchange (no Exchange setting is named here), the generic fix: "
 
 /*
  * Per software and kind of cause; NULL: the plain generic text.  Every
@@ -60,7 +63,7 @@ enum rem_class {
  * remedies, says where).
  */
 static const char *const remedy_text[][RC_N] = {
-    [MXS_NONE] = GENERIC(UNKNOWN_PREFIX),
+    [MXS_NONE] = GENERIC(UNSEEN_PREFIX),
     [MXS_UNKNOWN] = GENERIC(UNKNOWN_PREFIX),
     [MXS_EXIM] =
         {
@@ -138,8 +141,7 @@ static const char *const remedy_text[][RC_N] = {
             [RC_SELF_NAME] = SELF_NAME ": Dovecot's login processes look up the "
                                        "system's own host name",
         },
-    [MXS_EXCHANGE] = GENERIC("Microsoft Exchange (no Exchange setting is named here), the "
-                             "generic fix: "),
+    [MXS_EXCHANGE] = GENERIC(EXCHANGE_PREFIX),
 };
 
 static int
@@ -339,16 +341,22 @@ diag_compose(const struct diag_wait *w, struct mx_diagnosis *g)
 		put(g->diagnosis, sizeof(g->diagnosis), &dl,
 		    "; some lookups of that time were not kept (memory caps), others may have "
 		    "added to it");
-	/* one remedy as it is; several numbered, the not-recognized preamble
-	   said once when they all have it */
-	size_t skip = 0, np = strlen(UNKNOWN_PREFIX);
-	if (nrem > 1) {
-		skip = np;
+	/* one remedy as it is; several numbered, the preamble of a software not
+	   known said once when they all have it */
+	const char *preamble = w->software == MXS_NONE       ? UNSEEN_PREFIX
+	                       : w->software == MXS_EXCHANGE ? EXCHANGE_PREFIX
+	                       : w->software == MXS_EXIM || w->software == MXS_POSTFIX ||
+	                               w->software == MXS_SENDMAIL || w->software == MXS_DOVECOT
+	                           ? NULL
+	                           : UNKNOWN_PREFIX;
+	size_t skip = 0;
+	if (nrem > 1 && preamble) {
+		skip = strlen(preamble);
 		for (int i = 0; i < nrem; i++)
-			if (strncmp(remedies[i], UNKNOWN_PREFIX, np) != 0)
+			if (strncmp(remedies[i], preamble, skip) != 0)
 				skip = 0;
 		if (skip)
-			put(g->remedy, sizeof(g->remedy), &rl, "%s", UNKNOWN_PREFIX);
+			put(g->remedy, sizeof(g->remedy), &rl, "%s", preamble);
 	}
 	for (int i = 0; i < nrem; i++) {
 		if (nrem > 1)

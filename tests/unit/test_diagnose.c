@@ -172,16 +172,25 @@ Test(remedy, dovecot)
 
 Test(remedy, unknown_says_so_and_names_no_product)
 {
-	static const enum mx_software unk[] = {MXS_NONE, MXS_UNKNOWN, (enum mx_software)77};
-	static const char *const products[] = {"tcpserver", "Exim",     "exim",
-	                                       "Postfix",   "postfix",  "sendmail",
-	                                       "Dovecot",   "Exchange", "Timeout."};
+	static const struct {
+		enum mx_software sw;
+		const char *pre;
+	} unk[] = {
+	    {MXS_NONE,
+	     "server software not known (its greeting was not seen), so the generic fix: "},
+	    {MXS_UNKNOWN, "server software not recognized from its greeting, so the generic fix: "},
+	    {(enum mx_software)77,
+	     "server software not recognized from its greeting, so the generic fix: "},
+	    {MXS_EXCHANGE, "Microsoft Exchange (no Exchange setting is named here), the generic "
+	                   "fix: "},
+	};
+	static const char *const products[] = {"tcpserver", "Exim",     "exim",      "Postfix",
+	                                       "postfix",   "sendmail", "Dovecot",   "Timeout.",
+	                                       "rfc1413_",  "smtpd_",   "SMART_HOST"};
 	for (size_t u = 0; u < sizeof(unk) / sizeof(unk[0]); u++)
 		for (size_t i = 0; i < NREL; i++) {
-			const char *t = rem(unk[u], every_rel[i]);
-			static const char pre[] =
-			    "server software not recognized from its greeting";
-			cr_expect(strncmp(t, pre, sizeof(pre) - 1) == 0, "%s", t);
+			const char *t = rem(unk[u].sw, every_rel[i]);
+			cr_expect(strncmp(t, unk[u].pre, strlen(unk[u].pre)) == 0, "%s", t);
 			for (size_t p = 0; p < sizeof(products) / sizeof(products[0]); p++)
 				HASNT(t, products[p]);
 		}
@@ -258,6 +267,22 @@ Test(remedy, several_causes_numbered_largest_first)
 	const char *p3 = strstr(g.remedy, "; (3) serve an (even empty) reverse zone");
 	cr_expect(p2 && p3 && p2 < p3, "%s", g.remedy);
 	cr_expect_eq(strstr(g.remedy, "(4)"), NULL);
+
+	/* inside TLS no greeting is seen: said so, once */
+	w = wait_with(three, 3, MXS_NONE);
+	cr_assert_null(diag_compose(&w, &g));
+	static const char unseen[] = "server software not known (its greeting was not seen), so "
+	                             "the generic fix: (1) ";
+	cr_expect(strncmp(g.remedy, unseen, sizeof(unseen) - 1) == 0, "%s", g.remedy);
+	cr_expect_eq(strstr(g.remedy + sizeof(unseen), "not known"), NULL, "%s", g.remedy);
+	w = wait_with(three, 3, MXS_EXCHANGE);
+	cr_assert_null(diag_compose(&w, &g));
+	cr_expect(strncmp(g.remedy,
+	                  "Microsoft Exchange (no Exchange setting is named here), the "
+	                  "generic fix: (1) ",
+	                  77) == 0,
+	          "%s", g.remedy);
+	cr_expect_eq(strstr(g.remedy + 10, "Microsoft"), NULL, "%s", g.remedy);
 
 	w = wait_with(three, 3, MXS_EXIM);
 	cr_assert_null(diag_compose(&w, &g));
