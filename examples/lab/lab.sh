@@ -1451,7 +1451,9 @@ sc_smtps_ptr() {
    "slow": [{"command": "TLS-HELLO", "causes": [
      {"kind": "dns", "relation": "client-ptr", "qname": "200.2.0.192.in-addr.arpa", "outcome": "unanswered"}]}]}],
  "sql": [["select count(*) from sessions where server_port = 465 and tls = 1 and outcome = 'ok'", "=", 1],
-         ["select count(*) from replies where command = 'TLS' and guess = 'GREETING'", "=", 1]]}
+         ["select count(*) from replies where command = 'TLS' and guess = 'GREETING'", "=", 1],
+         ["select count(*) from sessions where server_port = 465 and software is not null", "=", 0],
+         ["select count(*) from causes where relation = 'client-ptr' and parent_id is null and remedy not like 'server software not known (its greeting was not seen)%'", "=", 0]]}
 EOF
 }
 
