@@ -170,6 +170,7 @@ struct held {
 	uint64_t prev_reply; /* the session's previous reply, 0 = none */
 	bool replied;
 	uint8_t outcome; /* enum mx_outcome */
+	uint8_t software; /* enum mx_software: of the session's server */
 	struct mx_addr client, server;
 	/* helo, banner, sender, then nrcpt recipient domains, each NUL-ended */
 	char *names;
@@ -996,7 +997,7 @@ is_zone_query(uint16_t t)
 
 static void
 emit_cause(struct corr *c, const struct held *h, const struct cand *k, uint64_t parent,
-	   double wait_ms, uint64_t *id_out)
+           double wait_ms, const char *remedy, uint64_t *id_out)
 {
 	struct mx_event ev;
 	memset(&ev, 0, sizeof(ev));
@@ -1005,6 +1006,7 @@ emit_cause(struct corr *c, const struct held *h, const struct cand *k, uint64_t 
 	x->id = ++c->out.ids->cause;
 	x->txn_id = h->txn_id;
 	x->parent_id = parent;
+	x->remedy = remedy;
 	if (!k) {
 		x->kind = MXC_NONE;
 		x->relation = MXR_NONE;
@@ -1340,20 +1342,30 @@ settle(struct corr *c, const struct held *h, bool forced)
 	}
 	struct diag_cause *shown = calloc(MAX_CAND, sizeof(*shown));
 	struct diag_conn conn;
-	struct diag_wait dw = {.command = h->command, .wait_ms = wait_ms, .replied = h->replied,
-			       .outcome = (enum mx_outcome)h->outcome, .outbound = outbound,
-			       .server = h->server, .causes = shown, .incomplete = incomplete,
-			       .minor_ms = minor_ms};
+	bool none = false;
+	struct diag_wait dw = {.command = h->command,
+	                       .wait_ms = wait_ms,
+	                       .replied = h->replied,
+	                       .outcome = (enum mx_outcome)h->outcome,
+	                       .outbound = outbound,
+	                       .software = (enum mx_software)h->software,
+	                       .server = h->server,
+	                       .causes = shown,
+	                       .incomplete = incomplete,
+	                       .minor_ms = minor_ms};
 	if (best >= 0) {
 		for (int i = 0; i < n; i++) {
 			if (cands[i].parent >= 0 || cands[i].rel == MXR_UNRELATED ||
 			    cands[i].overlap_ms < floor_ms || cands[i].overlap_ms <= 0)
 				continue;
 			uint64_t id = 0;
-			emit_cause(c, h, &cands[i], 0, wait_ms, &id);
+			emit_cause(c, h, &cands[i], 0, wait_ms,
+			           diag_remedy(cands[i].is_dns ? MXC_DNS : MXC_IDENT, cands[i].rel,
+			                       dw.software),
+			           &id);
 			for (int j = 0; j < n; j++)
 				if (cands[j].parent == i)
-					emit_cause(c, h, &cands[j], id, wait_ms, NULL);
+					emit_cause(c, h, &cands[j], id, wait_ms, NULL, NULL);
 			if (shown)
 				fill_diag_cause(c, &shown[dw.ncauses++], cands, n, i);
 		}
@@ -1366,7 +1378,7 @@ settle(struct corr *c, const struct held *h, bool forced)
 		 * diagnosis names the one that covered most of the wait (it may
 		 * be a content filter's, under a name nothing here relates).
 		 */
-		emit_cause(c, h, NULL, 0, wait_ms, NULL);
+		none = true;
 		if (best_unrel >= 0 && shown) {
 			fill_diag_cause(c, &shown[0], cands, n, best_unrel);
 			dw.other = &shown[0];
@@ -1380,7 +1392,9 @@ settle(struct corr *c, const struct held *h, bool forced)
 	ev.u.diag.txn_id = h->txn_id;
 	if (!shown)
 		dw.ncauses = 0;
-	diag_compose(&dw, &ev.u.diag);
+	const char *rem = diag_compose(&dw, &ev.u.diag);
+	if (none) /* before its diagnosis, as the causes with a query are */
+		emit_cause(c, h, NULL, 0, wait_ms, rem, NULL);
 	mx_sink_emit(&c->out, &ev);
 	free(shown);
 	free(rc);
@@ -1469,6 +1483,7 @@ hold_txn(struct corr *c, const struct mx_session *s, const struct mx_txn *t, uin
 	if (s) {
 		h->client = s->client.addr;
 		h->server = s->server.addr;
+		h->software = (uint8_t)s->software;
 	}
 }
 

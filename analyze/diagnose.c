@@ -12,42 +12,179 @@
 static const char local_processing[] =
 	"look at local processing: content filter, queue disk, load (no network cause seen)";
 
-const char *
-diag_remedy(enum mx_cause_kind kind, enum mx_relation r)
+/* the kinds of cause a remedy is written for */
+enum rem_class {
+	RC_IDENT,
+	RC_CLIENT_PTR,
+	RC_CLIENT_FORWARD,
+	RC_SELF_PTR,
+	RC_SELF_NAME,
+	RC_DNSBL,
+	RC_IP_LITERAL,
+	RC_NAMES, /* helo, sender-domain, recipient-domain, spf */
+	RC_N,
+};
+
+#define FIREWALL_113 "or make the client's firewall reject port 113 instead of dropping it"
+#define REVERSE_ZONE                                                                               \
+	"serve an (even empty) reverse zone for the client's address range on the resolver so "    \
+	"PTR lookups get a fast NXDOMAIN"
+#define SELF_PTR "publish a PTR record / reverse zone for the server's own address"
+#define SELF_NAME "make the host's own name resolvable locally (/etc/hosts or the local zone)"
+#define FORWARD "fix the resolver or the forward zone of the client's PTR name"
+#define DNSBL_SLOW "the DNSBL zone answers slowly or not at all: remove or replace it"
+#define LITERAL_EG "[10.11.12.13], so no MX/A lookup is made for it"
+
+/* The fix whatever the software: what a remedy says when it names none. */
+#define GENERIC_IDENT "disable the server's ident (RFC 1413) lookups, " FIREWALL_113
+#define GENERIC_CLIENT_PTR REVERSE_ZONE ", or turn off the server's client reverse lookups"
+#define GENERIC_SELF_PTR SELF_PTR ", or configure the server's own name so it is not looked up"
+#define GENERIC_DNSBL DNSBL_SLOW ", or lower the DNSBL lookup timeout"
+#define GENERIC_IP_LITERAL                                                                         \
+	"write the relay/smart host as an address literal in brackets, e.g. " LITERAL_EG
+#define GENERIC_NAMES                                                                              \
+	"fix the resolver or the slow zone, or shorten the resolver timeouts of the "              \
+	"sender/recipient/HELO checks"
+#define GENERIC(prefix)                                                                            \
+	{                                                                                          \
+		prefix GENERIC_IDENT, prefix GENERIC_CLIENT_PTR, prefix FORWARD,                   \
+		    prefix GENERIC_SELF_PTR, prefix SELF_NAME, prefix GENERIC_DNSBL,               \
+		    prefix GENERIC_IP_LITERAL, prefix GENERIC_NAMES,                               \
+	}
+
+/* what the remedy of a server whose software is not known says first */
+#define UNKNOWN_PREFIX "server software not recognized from its greeting, so the generic fix: "
+#define UNSEEN_PREFIX "server software not known (its greeting was not seen), so the generic fix: "
+#define EXCHANGE_PREFIX "Microsoft Exchange (no Exchange setting is named here), the generic fix: "
+
+/*
+ * Per software and kind of cause; NULL: the plain generic text.  Every
+ * setting named here is in that software's documentation (DESIGN.md,
+ * remedies, says where).
+ */
+static const char *const remedy_text[][RC_N] = {
+    [MXS_NONE] = GENERIC(UNSEEN_PREFIX),
+    [MXS_UNKNOWN] = GENERIC(UNKNOWN_PREFIX),
+    [MXS_EXIM] =
+        {
+            [RC_IDENT] = "turn off Exim's ident (RFC 1413) calls with "
+                         "rfc1413_query_timeout = 0s, or leave the client out of "
+                         "rfc1413_hosts, " FIREWALL_113,
+            [RC_CLIENT_PTR] = REVERSE_ZONE ", or narrow Exim's host_lookup (Debian: the "
+                                           "MAIN_HOST_LOOKUP macro, default *) to the "
+                                           "networks whose names are needed",
+            [RC_CLIENT_FORWARD] = FORWARD " (Exim checks the name it finds forward; "
+                                          "narrowing host_lookup avoids both lookups)",
+            [RC_SELF_NAME] = SELF_NAME ", or set Exim's primary_hostname to the fully "
+                                       "qualified name (unset, Exim looks up a bare "
+                                       "uname() name)",
+            [RC_DNSBL] = DNSBL_SLOW " in the dnslists condition of Exim's ACLs, or "
+                                    "shorten Exim's DNS timeouts (dns_retrans, dns_retry)",
+            [RC_NAMES] = "fix the resolver or the slow zone, or shorten Exim's DNS timeouts "
+                         "of the sender/recipient/HELO checks (dns_retrans, dns_retry)",
+        },
+    [MXS_POSTFIX] =
+        {
+            [RC_IDENT] = "Postfix makes no ident (RFC 1413) calls itself: find what "
+                         "probes the client's port 113 (a policy service or milter), " FIREWALL_113,
+            [RC_CLIENT_PTR] =
+                REVERSE_ZONE ", or set smtpd_peername_lookup = no in Postfix's main.cf "
+                             "(clients are then \"unknown\": reject_unknown_client_hostname "
+                             "and name-based access rules no longer match)",
+            [RC_CLIENT_FORWARD] = FORWARD " (Postfix checks the PTR name forward; "
+                                          "smtpd_peername_lookup = no avoids both lookups)",
+            [RC_SELF_NAME] = SELF_NAME ", and set Postfix's myhostname to the fully "
+                                       "qualified name in main.cf",
+            [RC_DNSBL] = DNSBL_SLOW " in Postfix's postscreen_dnsbl_sites or its "
+                                    "reject_rbl_client restrictions (postscreen_dnsbl_timeout "
+                                    "bounds postscreen's wait)",
+            [RC_IP_LITERAL] = "write Postfix's relayhost as an address literal in "
+                              "brackets, e.g. relayhost = " LITERAL_EG,
+            [RC_NAMES] = "fix the resolver or the slow zone behind Postfix's "
+                         "reject_unknown_helo_hostname / reject_unknown_sender_domain / "
+                         "reject_unknown_recipient_domain (or SPF policy) checks, or shorten "
+                         "the system resolver's timeouts (options timeout: attempts: in "
+                         "/etc/resolv.conf)",
+        },
+    [MXS_SENDMAIL] =
+        {
+            [RC_IDENT] = "turn off sendmail's ident (RFC 1413) queries with "
+                         "Timeout.ident=0 (m4: define(`confTO_IDENT', `0s')), " FIREWALL_113,
+            [RC_CLIENT_PTR] =
+                REVERSE_ZONE " (sendmail always looks clients up), or shorten "
+                             "sendmail's resolver timeouts (Timeout.resolver.retrans, "
+                             "Timeout.resolver.retry)",
+            [RC_CLIENT_FORWARD] = FORWARD ", or shorten sendmail's resolver timeouts "
+                                          "(Timeout.resolver.retrans, "
+                                          "Timeout.resolver.retry)",
+            [RC_SELF_NAME] = SELF_NAME ", or give sendmail its fully qualified name "
+                                       "with define(`confDOMAIN_NAME', ...) ($j)",
+            [RC_DNSBL] = DNSBL_SLOW " in sendmail's FEATURE(`dnsbl') / FEATURE(`enhdnsbl') "
+                                    "lines, or shorten Timeout.resolver.retrans and "
+                                    "Timeout.resolver.retry",
+            [RC_IP_LITERAL] = "write sendmail's smart host as an address literal in "
+                              "brackets, e.g. define(`SMART_HOST', `[10.11.12.13]'), "
+                              "so no MX/A lookup is made for it",
+            [RC_NAMES] = "fix the resolver or the slow zone, or shorten sendmail's resolver "
+                         "timeouts for the sender/recipient checks "
+                         "(Timeout.resolver.retrans, Timeout.resolver.retry)",
+        },
+    [MXS_DOVECOT] =
+        {
+            [RC_IDENT] = "Dovecot makes no ident (RFC 1413) calls itself, but TCP "
+                         "wrappers do for user@host patterns in hosts.allow / hosts.deny "
+                         "(login_access_sockets = tcpwrap): remove those, " FIREWALL_113,
+            [RC_CLIENT_PTR] = REVERSE_ZONE "; if Dovecot checks clients with TCP wrappers "
+                                           "(login_access_sockets = tcpwrap), write "
+                                           "addresses, not names, in hosts.allow / "
+                                           "hosts.deny",
+            [RC_SELF_NAME] = SELF_NAME ": Dovecot's login processes look up the "
+                                       "system's own host name",
+        },
+    [MXS_EXCHANGE] = GENERIC(EXCHANGE_PREFIX),
+};
+
+static int
+rem_class(enum mx_cause_kind kind, enum mx_relation r)
 {
 	if (kind == MXC_IDENT)
-		return "disable ident (RFC 1413) lookups (tcpserver -R, exim rfc1413_query_timeout = "
-		       "0s, sendmail Timeout.ident=0) or make the client's firewall reject port 113 "
-		       "instead of dropping it";
+		return RC_IDENT;
 	switch (r) {
 	case MXR_CLIENT_PTR:
-		return "serve an (even empty) reverse zone for the client's address range on the "
-		       "resolver so PTR lookups get a fast NXDOMAIN, or turn off the server's client "
-		       "reverse lookups (tcpserver -H)";
-	case MXR_SELF_PTR:
-		return "publish a PTR record / reverse zone for the server's own address, or give "
-		       "the name directly (tcpserver -l NAME; with -H -R against client PTR and "
-		       "ident)";
-	case MXR_SELF_NAME:
-		return "make the host's own name resolvable locally (/etc/hosts or the local zone)";
+		return RC_CLIENT_PTR;
 	case MXR_CLIENT_FORWARD:
-		return "fix the resolver or the forward zone of the client's PTR name";
+		return RC_CLIENT_FORWARD;
+	case MXR_SELF_PTR:
+		return RC_SELF_PTR;
+	case MXR_SELF_NAME:
+		return RC_SELF_NAME;
 	case MXR_DNSBL:
-		return "the DNSBL zone answers slowly or not at all: remove or replace it, or lower "
-		       "the DNSBL lookup timeout";
+		return RC_DNSBL;
 	case MXR_IP_LITERAL:
-		return "write the relay/smart host as an address literal in brackets, e.g. "
-		       "[10.11.12.13], so no MX/A lookup is made for it";
+		return RC_IP_LITERAL;
 	case MXR_HELO:
 	case MXR_SENDER_DOMAIN:
 	case MXR_RECIPIENT_DOMAIN:
 	case MXR_SPF:
-		return "fix the resolver or the slow zone; shorter resolver timeouts for the "
-		       "sender/recipient checks (sendmail Timeout.resolver.*, exim dns_retrans/"
-		       "dns_retry)";
+		return RC_NAMES;
 	default:
-		return "look at local processing or at lookups not visible in this capture";
+		return -1;
 	}
+}
+
+const char *
+diag_remedy(enum mx_cause_kind kind, enum mx_relation r, enum mx_software sw)
+{
+	static const char *const plain[RC_N] = {
+	    GENERIC_IDENT, GENERIC_CLIENT_PTR, FORWARD,       GENERIC_SELF_PTR, SELF_NAME,
+	    GENERIC_DNSBL, GENERIC_IP_LITERAL, GENERIC_NAMES,
+	};
+	int c = rem_class(kind, r);
+	if (c < 0)
+		return "look at local processing or at lookups not visible in this capture";
+	if ((unsigned)sw >= sizeof(remedy_text) / sizeof(remedy_text[0]))
+		sw = MXS_UNKNOWN;
+	return remedy_text[sw][c] ? remedy_text[sw][c] : plain[c];
 }
 
 /* Appends to buf (size n, length *len), keeping it terminated; cut silently. */
@@ -97,7 +234,7 @@ conn_state(enum mx_outcome o)
 	return o == MXO_UNANSWERED ? "unanswered (SYNs only)" : o == MXO_REFUSED ? "refused" : "open";
 }
 
-void
+const char *
 diag_compose(const struct diag_wait *w, struct mx_diagnosis *g)
 {
 	char pre[96] = "", r[MX_ADDRSTRLEN];
@@ -184,10 +321,10 @@ diag_compose(const struct diag_wait *w, struct mx_diagnosis *g)
 	}
 	if (rem) {
 		put(g->remedy, sizeof(g->remedy), &rl, "%s", rem);
-		return;
+		return rem;
 	}
 
-	/* every presented cause, largest overlap first; one remedy per kind */
+	/* every presented cause, largest overlap first; each remedy once */
 	put(g->diagnosis, sizeof(g->diagnosis), &dl, "%s", pre);
 	bool done[64] = {false};
 	const char *remedies[MAX_REMEDIES];
@@ -202,7 +339,7 @@ diag_compose(const struct diag_wait *w, struct mx_diagnosis *g)
 		char line[512];
 		cause_line(&w->causes[top], line, sizeof(line));
 		put(g->diagnosis, sizeof(g->diagnosis), &dl, "%s%s", shown ? "; " : "", line);
-		const char *m = diag_remedy(w->causes[top].kind, w->causes[top].rel);
+		const char *m = diag_remedy(w->causes[top].kind, w->causes[top].rel, w->software);
 		bool seen = false;
 		for (int i = 0; i < nrem; i++)
 			seen |= remedies[i] == m;
@@ -218,6 +355,27 @@ diag_compose(const struct diag_wait *w, struct mx_diagnosis *g)
 		put(g->diagnosis, sizeof(g->diagnosis), &dl,
 		    "; some lookups of that time were not kept (memory caps), others may have "
 		    "added to it");
-	for (int i = 0; i < nrem; i++)
-		put(g->remedy, sizeof(g->remedy), &rl, "%s%s", i ? "; " : "", remedies[i]);
+	/* one remedy as it is; several numbered, the preamble of a software not
+	   known said once when they all have it */
+	const char *preamble = w->software == MXS_NONE       ? UNSEEN_PREFIX
+	                       : w->software == MXS_EXCHANGE ? EXCHANGE_PREFIX
+	                       : w->software == MXS_EXIM || w->software == MXS_POSTFIX ||
+	                               w->software == MXS_SENDMAIL || w->software == MXS_DOVECOT
+	                           ? NULL
+	                           : UNKNOWN_PREFIX;
+	size_t skip = 0;
+	if (nrem > 1 && preamble) {
+		skip = strlen(preamble);
+		for (int i = 0; i < nrem; i++)
+			if (strncmp(remedies[i], preamble, skip) != 0)
+				skip = 0;
+		if (skip)
+			put(g->remedy, sizeof(g->remedy), &rl, "%s", preamble);
+	}
+	for (int i = 0; i < nrem; i++) {
+		if (nrem > 1)
+			put(g->remedy, sizeof(g->remedy), &rl, "%s(%d) ", i ? "; " : "", i + 1);
+		put(g->remedy, sizeof(g->remedy), &rl, "%s", remedies[i] + skip);
+	}
+	return NULL;
 }

@@ -43,6 +43,7 @@ struct diag_wait {
 	bool replied;            /* false: the wait ended without a reply */
 	enum mx_outcome outcome; /* of the reply (client-abort, server-close, ...) */
 	bool outbound;           /* the mail host is the client: the remote server waited */
+	enum mx_software software; /* of the session's server: the remedies name its settings */
 	struct mx_addr server;
 	/* related causes to present, any order (the text puts the largest first) */
 	const struct diag_cause *causes;
@@ -55,10 +56,20 @@ struct diag_wait {
 	double minor_ms; /* the largest overlap of a related lookup too short to explain it */
 };
 
-/* Fills d->diagnosis and d->remedy (d->txn_id is left to the caller). */
-void diag_compose(const struct diag_wait *w, struct mx_diagnosis *d);
+/*
+ * Fills d->diagnosis and d->remedy (d->txn_id is left to the caller): the
+ * remedy of each cause (diag_remedy()) once, numbered "(1) ...; (2) ..."
+ * when there are several.  Returns the remedy, a static string, when no
+ * cause is presented (the none cause's own remedy), else NULL.
+ */
+const char *diag_compose(const struct diag_wait *w, struct mx_diagnosis *d);
 
-/* The remedy for one kind of cause (MXR_UNRELATED and MXR_NONE: look locally). */
-const char *diag_remedy(enum mx_cause_kind kind, enum mx_relation r);
+/*
+ * The remedy of one cause, a static string, naming the settings of the
+ * server software sw (MXS_NONE, MXS_UNKNOWN: says the software was not
+ * recognized and gives the generic fix).  MXR_UNRELATED and MXR_NONE: look
+ * locally.
+ */
+const char *diag_remedy(enum mx_cause_kind kind, enum mx_relation r, enum mx_software sw);
 
 #endif

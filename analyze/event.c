@@ -23,6 +23,14 @@ STR_TABLE(mx_relation_str, enum mx_relation, 14, "", "client-ptr", "client-forwa
 	  "self-name", "helo", "sender-domain", "recipient-domain", "spf", "dnsbl", "ip-literal",
 	  "upstream", "ident", "unrelated")
 
+const char *
+mx_software_str(enum mx_software s)
+{
+	static const char *const t[] = {NULL,       "unknown", "exim",    "postfix",
+	                                "sendmail", "dovecot", "exchange"};
+	return (unsigned)s < sizeof(t) / sizeof(t[0]) ? t[s] : NULL;
+}
+
 static const struct {
 	uint16_t type;
 	const char *name;

@@ -57,6 +57,21 @@ enum mx_ident_outcome { MXI_ANSWERED = 0, MXI_REFUSED, MXI_UNANSWERED };
 
 enum mx_cause_kind { MXC_NONE = 0, MXC_DNS, MXC_IDENT };
 
+/*
+ * The server software as its greeting names it (software.c).  MXS_NONE: no
+ * greeting seen (inside TLS, picked up mid-stream, or none sent);
+ * MXS_UNKNOWN: a greeting that names none of these (or two of them).
+ */
+enum mx_software {
+	MXS_NONE = 0,
+	MXS_UNKNOWN,
+	MXS_EXIM,
+	MXS_POSTFIX,
+	MXS_SENDMAIL,
+	MXS_DOVECOT,
+	MXS_EXCHANGE,
+};
+
 enum mx_relation {
 	MXR_NONE = 0, /* for kind none / ident */
 	MXR_CLIENT_PTR,
@@ -103,6 +118,7 @@ struct mx_session {
 	char app[16];  /* how the flow was classified: "port", "ndpi:SMTP", ... */
 	/* what correlation needs, filled by the protocol parser */
 	char banner_host[MX_NAME_MAX]; /* first word after the greeting code */
+	enum mx_software software;     /* told from the greeting, once */
 	char helo[MX_NAME_MAX];
 	char sender_domain[MX_NAME_MAX];
 	char rcpt_domains[MX_RCPT_DOMAINS][MX_NAME_MAX];
@@ -181,6 +197,9 @@ struct mx_cause {
 	/* how long the query/probe was outstanding, as far as this wait saw:
 	 * its latency when answered, else until the wait ended */
 	double query_ms;
+	/* the remedy of this one cause for the session's server software: a
+	 * static string (NULL for upstream hops: their dns cause has it) */
+	const char *remedy;
 };
 
 enum mx_event_type {
@@ -195,7 +214,7 @@ enum mx_event_type {
 struct mx_diagnosis {
 	uint64_t txn_id;
 	char diagnosis[1024];
-	char remedy[512];
+	char remedy[1024]; /* the distinct remedies of its causes, combined */
 };
 
 struct mx_event {
@@ -221,6 +240,8 @@ const char *mx_dns_outcome_str(enum mx_dns_outcome o);
 const char *mx_ident_outcome_str(enum mx_ident_outcome o);
 const char *mx_cause_kind_str(enum mx_cause_kind k);
 const char *mx_relation_str(enum mx_relation r);
+/* "exim", "postfix", ..., "unknown"; NULL for MXS_NONE */
+const char *mx_software_str(enum mx_software s);
 /* "PTR", "A", ... or "TYPE123" into buf (>= 12 bytes); returns the name */
 const char *mx_qtype_str(uint16_t qtype, char *buf, unsigned buflen);
 

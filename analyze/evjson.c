@@ -86,6 +86,8 @@ mx_event_json(const struct mx_event *ev, FILE *out)
 			s->outbound ? "true" : "false");
 		kv_str(out, "app", s->app);
 		kv_str(out, "banner_host", s->banner_host);
+		if (mx_software_str(s->software))
+			kv_str(out, "software", mx_software_str(s->software));
 		kv_str(out, "helo", s->helo);
 		kv_str(out, "sender_domain", s->sender_domain);
 		fprintf(out, ",\"messages\":%u,\"bytes\":%" PRIu64 "}\n", s->messages,
@@ -150,9 +152,12 @@ mx_event_json(const struct mx_event *ev, FILE *out)
 			x->id, x->txn_id, mx_cause_kind_str(x->kind));
 		kv_str(out, "relation", mx_relation_str(x->relation));
 		fprintf(out,
-			",\"dns_query\":%" PRIu64 ",\"ident_probe\":%" PRIu64 ",\"parent\":%" PRIu64
-			",\"overlap_ms\":%.3f,\"query_ms\":%.3f,\"share\":%.4f}\n",
-			x->dns_id, x->ident_id, x->parent_id, x->overlap_ms, x->query_ms, x->share);
+		        ",\"dns_query\":%" PRIu64 ",\"ident_probe\":%" PRIu64 ",\"parent\":%" PRIu64
+		        ",\"overlap_ms\":%.3f,\"query_ms\":%.3f,\"share\":%.4f",
+		        x->dns_id, x->ident_id, x->parent_id, x->overlap_ms, x->query_ms, x->share);
+		if (x->remedy)
+			kv_str(out, "remedy", x->remedy);
+		fputs("}\n", out);
 		break;
 	}
 	case EV_DIAGNOSIS:

@@ -14,6 +14,7 @@
 
 #include "linebuf.h"
 #include "proto.h"
+#include "software.h"
 #include "tls.h"
 #include "txnq.h"
 
@@ -377,9 +378,11 @@ pop3_status(struct pop3 *p, int kind, const char *text, size_t textlen)
 {
 	struct txnq_ent *e = txnq_head(&p->q);
 
-	if (e && e->kind == P_GREETING && kind != ST_CONT)
+	if (e && e->kind == P_GREETING && kind != ST_CONT) {
 		mx_copy_domain(p->sess->banner_host, sizeof(p->sess->banner_host), text,
 		               mx_word_len(text, textlen));
+		p->sess->software = mx_software_detect(text, textlen, false);
+	}
 	if (!e) {
 		p->unmatched++;
 		return;

@@ -17,6 +17,7 @@
 
 #include "linebuf.h"
 #include "proto.h"
+#include "software.h"
 #include "tls.h"
 #include "txnq.h"
 
@@ -757,6 +758,7 @@ smtp_server_line(struct smtp *s, const char *line, size_t len)
 			size_t w = mx_word_len(r.text, r.textlen);
 			mx_copy_domain(s->sess->banner_host, sizeof(s->sess->banner_host), r.text,
 			               w);
+			s->sess->software = mx_software_detect(r.text, r.textlen, true);
 		}
 		s->srv_seen = true;
 	}

@@ -1,4 +1,5 @@
 /* fuzz_pop3.c - libFuzzer target for the POP3 stream parser (see fuzz_stream.h). */
+#include "analyze/software.h"
 #include "fuzz_stream.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -6,5 +7,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	/* the greeting reader on the raw bytes too (the parser gives it only greetings) */
+	if (mx_software_detect((const char *)data, size, false) > MXS_EXCHANGE)
+		__builtin_trap();
 	return fuzz_stream(&pop3_parser_ops, data, size);
 }

@@ -1,4 +1,4 @@
--- mxlag database schema, version 5.
+-- mxlag database schema, version 6.
 --
 -- Applied as a whole to an empty database.  A database at an older version
 -- is brought forward by schema/migrate_N.sql (N = 2, 3, ...: each step takes
@@ -65,7 +65,8 @@ CREATE TABLE sessions (
 	complete      INTEGER NOT NULL DEFAULT 0, -- 0 while the session is still open
 	host          TEXT,              -- the monitored host (version 3)
 	client_is_host INTEGER NOT NULL DEFAULT 0, -- the client is a monitored host (version 3)
-	replies       TEXT               -- version 5: see below
+	replies       TEXT,              -- version 5: see below
+	software      TEXT               -- version 6: see below
 );
 -- sessions.replies: the session's ordinary replies, a JSON array of
 -- [id, command, argument, request_us, latency_us, reply_code (, size (, guess
@@ -97,6 +98,8 @@ CREATE TABLE transactions (
 	remedy      TEXT,
 	guess       TEXT                 -- TLS: the command it most likely was (version 4)
 );
+-- transactions.remedy: the remedy of each of its causes once (causes.remedy),
+-- numbered "(1) ...; (2) ..." when there are several (since version 6).
 CREATE INDEX transactions_latency ON transactions (latency_ms);
 CREATE INDEX transactions_session ON transactions (session_id, request_ts);
 CREATE INDEX transactions_ts ON transactions (request_ts);
@@ -177,8 +180,11 @@ CREATE TABLE causes (
 	parent_id      INTEGER REFERENCES causes (id),  -- upstream causes: their dns cause
 	overlap_ms     REAL,
 	share          REAL,             -- overlap_ms / the wait, 0..1
-	query_ms       REAL              -- how long the query/probe was outstanding as this
+	query_ms       REAL,             -- how long the query/probe was outstanding as this
 	                                 -- wait saw it (latency, or until the wait ended)
+	remedy         TEXT              -- version 6: this cause's own remedy, for the session's
+	                                 -- server software (NULL for upstream hops: see their
+	                                 -- dns cause); transactions.remedy combines them
 );
 CREATE INDEX causes_transaction ON causes (transaction_id);
 CREATE INDEX causes_parent ON causes (parent_id);
@@ -235,4 +241,4 @@ JOIN transactions AS t ON t.id = c.transaction_id
 LEFT JOIN sessions AS s ON s.id = t.session_id
 WHERE c.kind = 'dns' AND q.qtype = 'PTR';
 
-PRAGMA user_version = 5;
+PRAGMA user_version = 6;

@@ -44,9 +44,9 @@ static const char *const stmt_sql[ST__N] = {
     [ST_SESSION] =
         "INSERT INTO sessions (id, run_id, protocol, client, client_port, server, server_port,"
         " syn, start, \"end\", outcome, tls, outbound, app, banner_host, helo, sender_domain,"
-        " rcpt_domains, bytes, messages, complete, host, client_is_host, replies)"
+        " rcpt_domains, bytes, messages, complete, host, client_is_host, replies, software)"
         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,"
-        " ?18, ?19, ?20, ?21, ?22, ?23, ?24)"
+        " ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25)"
         " ON CONFLICT (id) DO UPDATE SET protocol = excluded.protocol, client = excluded.client,"
         " client_port = excluded.client_port, server = excluded.server,"
         " server_port = excluded.server_port, syn = excluded.syn, start = excluded.start,"
@@ -56,7 +56,7 @@ static const char *const stmt_sql[ST__N] = {
         " rcpt_domains = excluded.rcpt_domains, bytes = excluded.bytes,"
         " messages = excluded.messages, complete = excluded.complete,"
         " host = excluded.host, client_is_host = excluded.client_is_host,"
-        " replies = excluded.replies"
+        " replies = excluded.replies, software = excluded.software"
         " WHERE sessions.run_id IS excluded.run_id"
         " AND (excluded.complete = 1 OR sessions.complete = 0)",
     [ST_TXN] = "INSERT INTO transactions (id, run_id, session_id, command, argument, request_ts,"
@@ -82,13 +82,14 @@ static const char *const stmt_sql[ST__N] = {
                  " outcome, end_ts, latency_ms, syn_retransmits, response)"
                  " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
     [ST_CAUSE] = "INSERT INTO causes (id, run_id, transaction_id, kind, relation, dns_query_id,"
-                 " ident_probe_id, parent_id, overlap_ms, share, query_ms)"
-                 " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                 " ident_probe_id, parent_id, overlap_ms, share, query_ms, remedy)"
+                 " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
     [ST_RUN_UPDATE] = "UPDATE runs SET first_ts = ?2, last_ts = ?3, packets = ?4, bytes = ?5,"
                       " kernel_drops = ?6, counters = ?7, finished = ?8 WHERE id = ?1",
-    [ST_HIST] = "INSERT INTO latency_hist (minute, run_id, host, protocol, outbound, command, guess,"
-                " replies, n, min_ms, max_ms, sum_ms, bins)"
-                " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+    [ST_HIST] =
+        "INSERT INTO latency_hist (minute, run_id, host, protocol, outbound, command, guess,"
+        " replies, n, min_ms, max_ms, sum_ms, bins)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
     [ST_RUN_TXN] = "UPDATE runs SET txn_ids = max(coalesce(txn_ids, 0), ?2) WHERE id = ?1",
 };
 
@@ -620,6 +621,7 @@ copy_session(struct mx_session *d, const struct mx_session *x)
 	d->server_is_host = x->server_is_host;
 	mx_strlcpy(d->app, x->app, sizeof(d->app));
 	mx_strlcpy(d->banner_host, x->banner_host, sizeof(d->banner_host));
+	d->software = x->software;
 	mx_strlcpy(d->helo, x->helo, sizeof(d->helo));
 	mx_strlcpy(d->sender_domain, x->sender_domain, sizeof(d->sender_domain));
 	d->n_rcpt_domains = x->n_rcpt_domains;
@@ -1271,6 +1273,9 @@ bind_session(struct store *s, sqlite3_stmt *st, const struct mx_session *x, bool
 	                                      x->syn_ns ? x->syn_ns : x->start_ns, &nomem);
 	if (rj)
 		sqlite3_bind_text(st, 24, rj, -1, SQLITE_TRANSIENT);
+	const char *sw = mx_software_str(x->software);
+	if (sw)
+		sqlite3_bind_text(st, 25, sw, -1, SQLITE_STATIC);
 	return nomem ? -1 : 0;
 }
 
@@ -1380,6 +1385,8 @@ bind_cause(struct store *s, sqlite3_stmt *st, const struct mx_cause *c)
 		if (c->query_ms > 0)
 			sqlite3_bind_double(st, 11, c->query_ms);
 	}
+	if (c->remedy) /* static: see struct mx_cause */
+		sqlite3_bind_text(st, 12, c->remedy, -1, SQLITE_STATIC);
 }
 
 static void

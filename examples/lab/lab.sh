@@ -883,7 +883,9 @@ sc_ptr_timeout() {
  "sessions": [{"client": "192.0.2.200", "protocol": "smtp",
    "slow": [{"command": "GREETING", "causes": [
      {"kind": "dns", "relation": "client-ptr", "qname": "200.2.0.192.in-addr.arpa", "outcome": "unanswered"}]}]}],
- "dns": [{"qname": "200.2.0.192.in-addr.arpa", "outcome": "unanswered"}]}
+ "dns": [{"qname": "200.2.0.192.in-addr.arpa", "outcome": "unanswered"}],
+ "sql": [["select count(*) from sessions where protocol = 'smtp' and software is not 'exim'", "=", 0],
+         ["select count(*) from causes where relation = 'client-ptr' and parent_id is null and remedy like '%Exim''s host_lookup%'", ">=", 1]]}
 EOF
 }
 
@@ -909,7 +911,9 @@ sc_ident_dropped() {
  "sessions": [{"client": "192.0.2.200", "protocol": "smtp",
    "slow": [{"command": "GREETING", "causes": [{"kind": "ident", "outcome": "unanswered"}]}]}],
  "ident": [{"outcome": "unanswered"}],
- "dns": [{"qname": "200.2.0.192.in-addr.arpa", "outcome": "nxdomain"}]}
+ "dns": [{"qname": "200.2.0.192.in-addr.arpa", "outcome": "nxdomain"}],
+ "sql": [["select count(*) from sessions where protocol = 'smtp' and software is not 'exim'", "=", 0],
+         ["select count(*) from causes where kind = 'ident' and remedy like '%rfc1413_query_timeout = 0s%'", ">=", 1]]}
 EOF
 }
 
@@ -965,7 +969,8 @@ sc_dovecot_pop3() {
 {"scenario": "dovecot-pop3", "server": "dovecot 2.3.19",
  "sessions": [{"client": "192.0.2.200", "protocol": "pop3", "slow": []}],
  "sql": [["select count(*) from replies where argument like '%s3cret%'", "=", 0],
-         ["select count(*) from sessions where protocol = 'pop3'", ">=", 1]]}
+         ["select count(*) from sessions where protocol = 'pop3'", ">=", 1],
+         ["select count(*) from sessions where protocol = 'pop3' and software is not 'dovecot'", "=", 0]]}
 EOF
 }
 
@@ -979,7 +984,9 @@ sc_dovecot_selfname() {
  "sessions": [{"client": "192.0.2.200", "protocol": "pop3",
    "slow": [{"command": "GREETING", "causes": [
      {"kind": "dns", "relation": "self-name", "qname": "mx", "outcome": ["unanswered", "servfail"]}]}]}],
- "sql": [["select count(*) from replies where argument like '%s3cret%'", "=", 0]]}
+ "sql": [["select count(*) from replies where argument like '%s3cret%'", "=", 0],
+         ["select count(*) from sessions where protocol = 'pop3' and software is not 'dovecot'", "=", 0],
+         ["select count(*) from causes where relation = 'self-name' and parent_id is null and remedy like '%Dovecot''s login processes%'", ">=", 1]]}
 EOF
 }
 
@@ -1135,7 +1142,10 @@ sc_postfix_ptr_timeout() {
  "sessions": [{"client": "192.0.2.200", "protocol": "smtp",
    "slow": [{"command": "GREETING", "causes": [
      {"kind": "dns", "relation": "client-ptr", "qname": "200.2.0.192.in-addr.arpa", "outcome": "unanswered"}]}]}],
- "dns": [{"qname": "200.2.0.192.in-addr.arpa", "outcome": "unanswered"}]}
+ "dns": [{"qname": "200.2.0.192.in-addr.arpa", "outcome": "unanswered"}],
+ "sql": [["select count(*) from sessions where protocol = 'smtp' and software is not 'postfix'", "=", 0],
+         ["select count(*) from replies where command = 'GREETING' and latency_ms >= 1000 and remedy like '%smtpd_peername_lookup = no%'", ">=", 1],
+         ["select count(*) from causes where relation = 'client-ptr' and parent_id is null and remedy not like '%smtpd_peername_lookup = no%'", "=", 0]]}
 EOF
 }
 
@@ -1180,7 +1190,9 @@ sc_ip_literal_relay() {
    "slow": [{"command": "DATA-END", "causes": [
      {"kind": "dns", "relation": "ip-literal", "qname": "203.0.113.25", "outcome": ["unanswered", "servfail"]}]}]}],
  "dns": [{"qname": "203.0.113.25"}],
- "sql": [["select count(*) from replies where command = 'DATA-END' and latency_ms >= 1000 and remedy like '%brackets%'", ">=", 1]]}
+ "sql": [["select count(*) from replies where command = 'DATA-END' and latency_ms >= 1000 and remedy like '%brackets%'", ">=", 1],
+         ["select count(*) from sessions where server = '192.0.2.10' and software is not 'sendmail'", "=", 0],
+         ["select count(*) from causes where relation = 'ip-literal' and remedy like '%SMART_HOST%'", ">=", 1]]}
 EOF
 }
 
@@ -1439,7 +1451,9 @@ sc_smtps_ptr() {
    "slow": [{"command": "TLS-HELLO", "causes": [
      {"kind": "dns", "relation": "client-ptr", "qname": "200.2.0.192.in-addr.arpa", "outcome": "unanswered"}]}]}],
  "sql": [["select count(*) from sessions where server_port = 465 and tls = 1 and outcome = 'ok'", "=", 1],
-         ["select count(*) from replies where command = 'TLS' and guess = 'GREETING'", "=", 1]]}
+         ["select count(*) from replies where command = 'TLS' and guess = 'GREETING'", "=", 1],
+         ["select count(*) from sessions where server_port = 465 and software is not null", "=", 0],
+         ["select count(*) from causes where relation = 'client-ptr' and parent_id is null and remedy not like 'server software not known (its greeting was not seen)%'", "=", 0]]}
 EOF
 }
 

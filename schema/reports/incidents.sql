@@ -55,7 +55,7 @@ c AS MATERIALIZED (
 		    THEN mx_zone(q.qname, k.relation) END AS zone,
 	       CASE WHEN k.kind IS NULL OR k.kind = 'none' THEN slow.host END AS g_host,
 	       CASE WHEN k.kind IS NULL OR k.kind = 'none' THEN slow.outbound ELSE 0 END AS g_out,
-	       q.qname, q.qtype, k.overlap_ms,
+	       q.qname, q.qtype, k.overlap_ms, k.remedy AS c_remedy,
 	       (SELECT count(*) FROM causes AS o
 		WHERE o.transaction_id = slow.tid AND o.parent_id IS NULL) AS n_causes
 	FROM slow
@@ -70,8 +70,10 @@ r AS MATERIALIZED (
 	       max(session_id) AS session_id, max(client) AS client, max(host) AS host,
 	       max(command) AS command, max(request_ts) AS request_ts, max(place) AS place,
 	       max(latency_ms) AS latency_ms, max(overlap_ms) AS overlap_ms,
-	       -- the remedy of a reply with this one cause is this cause's own
-	       max(CASE WHEN n_causes <= 1 THEN remedy END) AS own_remedy, max(remedy) AS remedy
+	       -- the cause's own remedy (schema 6), else that of a reply with
+	       -- this one cause, else the reply's
+	       coalesce(max(c_remedy), max(CASE WHEN n_causes <= 1 THEN remedy END), max(remedy))
+		       AS remedy
 	FROM c
 	GROUP BY kind, relation, resolver, c_outcome, zone, g_host, g_out, tid),
 g AS (
@@ -81,7 +83,12 @@ g AS (
 	       min(request_ts) AS first_ts, max(request_ts) AS last_ts,
 	       sum(latency_ms) AS total_wait_ms, max(latency_ms) AS max_wait_ms,
 	       sum(overlap_ms) AS cause_ms,
-	       coalesce(max(own_remedy), max(remedy)) AS remedy
+	       -- its remedies (one per server software), most frequent first
+	       (SELECT CASE WHEN count(*) = 1 THEN max(rem)
+			    ELSE group_concat('(' || k || ') ' || rem, '; ') END
+		FROM (SELECT remedy AS rem, row_number() OVER (ORDER BY count(*) DESC, remedy) AS k
+		      FROM r AS o WHERE o.sig = r.sig AND remedy IS NOT NULL
+		      GROUP BY remedy)) AS remedy
 	FROM r
 	GROUP BY sig),
 ranked AS MATERIALIZED (

@@ -89,7 +89,8 @@ hst AS (SELECT h.host, h.sessions, h.inbound, h.outbound, coalesce(l.replies, 0)
 	FROM hsess AS h LEFT JOIN hlat AS l ON l.host = h.host),
 -- every cause of each slow reply (a reply with three causes counts under
 -- each), with the part of the wait the cause covered
-dcause AS MATERIALIZED (SELECT s.id, s.latency_ms, s.n_causes, s.remedy,
+dcause AS MATERIALIZED (SELECT s.id, s.latency_ms, s.n_causes,
+		  coalesce(max(c.remedy), s.remedy) AS remedy,
 		  coalesce(CASE c.kind WHEN 'dns' THEN c.relation ELSE c.kind END,
 			   'unexplained') AS cause,
 		  max(c.overlap_ms) AS overlap_ms

@@ -99,7 +99,7 @@ q_long(sqlite3 *db, const char *sql, const char *p1, double p2)
 static const char *
 jx(sqlite3 *db, const char *j, const char *path)
 {
-	static char buf[4096];
+	static char buf[16384];
 	sqlite3_stmt *st;
 	cr_assert_eq(sqlite3_prepare_v2(db, "SELECT json_extract(?1, ?2)", -1, &st, NULL),
 	             SQLITE_OK);
@@ -234,7 +234,7 @@ check_incidents(const char *name)
 	double prev_wait = INFINITY;
 	long sum = 0;
 	for (long k = 0; k < n; k++) {
-		char path[64], sig[1024];
+		char path[64], sig[8192];
 		snprintf(path, sizeof(path), "$[%ld]", k);
 		snprintf(sig, sizeof(sig), "%s", jx(db, j, path));
 		sqlite3_stmt *st;

@@ -61,7 +61,8 @@ txn(struct store *s, const struct mx_session *sess, uint64_t id, const char *cmd
 
 static int
 cause(struct store *s, uint64_t id, uint64_t txn_id, enum mx_cause_kind k, enum mx_relation r,
-      uint64_t dns, uint64_t ident, uint64_t parent, double overlap, double share, double query_ms)
+      uint64_t dns, uint64_t ident, uint64_t parent, double overlap, double share, double query_ms,
+      const char *remedy)
 {
 	struct mx_event ev;
 	memset(&ev, 0, sizeof(ev));
@@ -75,7 +76,8 @@ cause(struct store *s, uint64_t id, uint64_t txn_id, enum mx_cause_kind k, enum 
 	                               .parent_id = parent,
 	                               .overlap_ms = overlap,
 	                               .share = share,
-	                               .query_ms = query_ms};
+	                               .query_ms = query_ms,
+	                               .remedy = remedy};
 	return emit(s, &ev);
 }
 
@@ -96,6 +98,7 @@ fx_store_scenario(struct store *s)
 	sess.start_ns = t0;
 	sess.syn_ns = t0 - FX_MS;
 	mx_strlcpy(sess.app, "port", sizeof(sess.app));
+	sess.software = MXS_EXIM; /* its greeting named exim */
 
 	/* DNS: PTR of the client to the local resolver, and its upstream hop */
 	memset(&ev, 0, sizeof(ev));
@@ -150,10 +153,12 @@ fx_store_scenario(struct store *s)
 
 	/* query_ms given by the correlator for the dns causes; the store
 	 * derives it for the ident cause (0 = not given) */
-	rc |= cause(s, 1, 1, MXC_DNS, MXR_CLIENT_PTR, 1, 0, 0, 30001.0, 1.0, 30001.0);
-	rc |= cause(s, 2, 1, MXC_DNS, MXR_UPSTREAM, 2, 0, 1, 30000.5, 0.9999, 30000.5);
-	rc |= cause(s, 3, 1, MXC_IDENT, MXR_IDENT, 0, 1, 0, 26000.0, 0.8663, 0);
-	rc |= cause(s, 4, 5, MXC_NONE, MXR_NONE, 0, 0, 0, 0, 0, 0);
+	rc |= cause(s, 1, 1, MXC_DNS, MXR_CLIENT_PTR, 1, 0, 0, 30001.0, 1.0, 30001.0,
+	            "serve a reverse zone, or narrow Exim's host_lookup");
+	rc |= cause(s, 2, 1, MXC_DNS, MXR_UPSTREAM, 2, 0, 1, 30000.5, 0.9999, 30000.5, NULL);
+	rc |= cause(s, 3, 1, MXC_IDENT, MXR_IDENT, 0, 1, 0, 26000.0, 0.8663, 0,
+	            "rfc1413_query_timeout = 0s");
+	rc |= cause(s, 4, 5, MXC_NONE, MXR_NONE, 0, 0, 0, 0, 0, 0, "look at local processing");
 
 	memset(&ev, 0, sizeof(ev));
 	ev.type = EV_DIAGNOSIS;

@@ -92,6 +92,7 @@ Test(pop3, full_session)
 	cr_assert_eq(r.txn[3].reply_ns - r.txn[3].request_ns, MS(1500));
 	cr_assert_not(mxs_leaks(&r, "s3cret"));
 	cr_assert_str_eq(r.sess.banner_host, "lab");
+	cr_assert_eq(r.sess.software, MXS_UNKNOWN, "an APOP timestamp names no software");
 	cr_assert_eq(r.sess.messages, 1);
 	cr_assert_eq(r.sess.bytes_in, MSG1_SIZE);
 	cr_assert_eq(r.sess.outcome, MXO_OK);

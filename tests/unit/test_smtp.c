@@ -94,6 +94,7 @@ Test(smtp, exim_pipelining_session)
 	cr_assert_eq(r.sess.bytes_in, strlen(body));
 	cr_assert_eq(r.sess.messages, 1);
 	cr_assert_str_eq(r.sess.banner_host, "mx.example.org");
+	cr_assert_eq(r.sess.software, MXS_EXIM, "told from the greeting");
 	/* kept as sent (issue 15); compared case-insensitively */
 	cr_assert_str_eq(r.sess.helo, "Client.Good.Example");
 	cr_assert_str_eq(r.sess.sender_domain, "good.example");
@@ -194,6 +195,7 @@ Test(smtp, auth_plain_login_redacted)
 	cr_assert_not(mxs_leaks(&r, LOGIN_PASS));
 	cr_assert_not(mxs_leaks(&r, "czNj"));
 	cr_assert_eq(r.sess.outcome, MXO_CLIENT_ABORT, "RST between commands");
+	cr_assert_eq(r.sess.software, MXS_POSTFIX);
 	mxs_result_free(&r);
 }
 
@@ -278,6 +280,7 @@ Test(smtp, client_abort_before_greeting)
 	cr_assert_eq(r.txn[0].end_ns - r.txn[0].request_ns, MS(60000), "the wait is computable");
 	cr_assert_eq(r.sess.outcome, MXO_CLIENT_ABORT);
 	cr_assert_str_eq(r.sess.banner_host, "slow.example.org");
+	cr_assert_eq(r.sess.software, MXS_UNKNOWN, "\"ESMTP\" alone names no software");
 	mxs_result_free(&r);
 }
 
@@ -725,6 +728,7 @@ Test(smtp, midstream_pairs_the_commands_seen)
 	expect(&r, 0, "RCPT", "TO:<a@example.org>", 2, 3, "250", MXO_OK);
 	expect(&r, 1, "QUIT", "", 4, 5, "221", MXO_OK);
 	cr_assert_str_eq(r.sess.banner_host, "");
+	cr_assert_eq(r.sess.software, MXS_NONE, "no greeting seen");
 	cr_assert_eq(r.sess.outcome, MXO_OK);
 	mxs_result_free(&r);
 }

@@ -126,7 +126,7 @@ Test(store, schema_text_is_exposed)
 {
 	const char *sql = store_schema_sql();
 	cr_assert(strstr(sql, "CREATE TABLE sessions") != NULL);
-	cr_assert(strstr(sql, "PRAGMA user_version = 5") != NULL);
+	cr_assert(strstr(sql, "PRAGMA user_version = 6") != NULL);
 	cr_assert_not_null(store_sql_file("reports/slow.sql"));
 	cr_assert_null(store_sql_file("nope.sql"));
 }
@@ -190,45 +190,58 @@ Test(store, version_1_database_is_migrated)
 	sqlite3 *db = open_ro(dbpath);
 	cr_assert_eq(store_migrate_db(db, err, sizeof(err)), STORE_OK, "%s", err);
 	/* what version 1 had instead of versions 2 to 5 */
-	cr_assert_eq(sqlite3_exec(db,
-	                          "DROP VIEW slow_replies;"
-	                          "DROP VIEW replies;"
-	                          "DROP VIEW compact_replies;"
-	                          "DROP TABLE latency_hist;"
-	                          "DROP INDEX sessions_t0;"
-	                          "DROP INDEX transactions_ts;"
-	                          /* SQLite's DROP COLUMN trips over the comment of the
-	                             column before a last one: the version 1 tables anew */
-	                          "DROP TABLE runs;"
-	                          "CREATE TABLE runs (id INTEGER PRIMARY KEY, source TEXT NOT NULL,"
-	                          " fingerprint TEXT, started REAL NOT NULL, finished REAL,"
-	                          " first_ts REAL, last_ts REAL, packets INTEGER, bytes INTEGER,"
-	                          " kernel_drops INTEGER, counters TEXT);"
-	                          "CREATE UNIQUE INDEX runs_fingerprint ON runs (fingerprint)"
-	                          " WHERE fingerprint IS NOT NULL;"
-	                          "DROP TABLE sessions;"
-	                          "CREATE TABLE sessions (id INTEGER PRIMARY KEY,"
-	                          " run_id INTEGER REFERENCES runs (id), protocol TEXT, client TEXT,"
-	                          " client_port INTEGER, server TEXT, server_port INTEGER, syn REAL,"
-	                          " start REAL, \"end\" REAL, outcome TEXT,"
-	                          " tls INTEGER NOT NULL DEFAULT 0,"
-	                          " outbound INTEGER NOT NULL DEFAULT 0, app TEXT, banner_host TEXT,"
-	                          " helo TEXT, sender_domain TEXT, rcpt_domains TEXT, bytes INTEGER,"
-	                          " messages INTEGER, complete INTEGER NOT NULL DEFAULT 0);"
-	                          "CREATE INDEX sessions_start ON sessions (start);"
-	                          "CREATE INDEX transactions_request ON transactions (request_ts);"
-	                          "CREATE INDEX dns_queries_qname ON dns_queries (qname);"
-	                          "CREATE INDEX dns_queries_server ON dns_queries (server);"
-	                          "DROP VIEW ptr_delays;"
-	                          "ALTER TABLE transactions DROP COLUMN guess;"
-	                          "CREATE VIEW slow_replies AS SELECT t.id AS transaction_id"
-	                          " FROM transactions AS t;"
-	                          "INSERT INTO sessions (id, protocol, client, server, outbound)"
-	                          " VALUES (7, 'smtp', '192.0.2.200', '192.0.2.10', 0),"
-	                          " (8, 'smtp', '192.0.2.10', '203.0.113.25', 1);"
-	                          "PRAGMA user_version = 1;",
-	                          NULL, NULL, NULL),
-	             SQLITE_OK);
+	cr_assert_eq(
+	    sqlite3_exec(db,
+	                 "DROP VIEW slow_replies;"
+	                 "DROP VIEW replies;"
+	                 "DROP VIEW compact_replies;"
+	                 "DROP TABLE latency_hist;"
+	                 "DROP INDEX sessions_t0;"
+	                 "DROP INDEX transactions_ts;"
+	                 /* SQLite's DROP COLUMN trips over the comment of the
+	                    column before a last one: the version 1 tables anew */
+	                 "DROP TABLE runs;"
+	                 "CREATE TABLE runs (id INTEGER PRIMARY KEY, source TEXT NOT NULL,"
+	                 " fingerprint TEXT, started REAL NOT NULL, finished REAL,"
+	                 " first_ts REAL, last_ts REAL, packets INTEGER, bytes INTEGER,"
+	                 " kernel_drops INTEGER, counters TEXT);"
+	                 "CREATE UNIQUE INDEX runs_fingerprint ON runs (fingerprint)"
+	                 " WHERE fingerprint IS NOT NULL;"
+	                 "DROP TABLE sessions;"
+	                 "CREATE TABLE sessions (id INTEGER PRIMARY KEY,"
+	                 " run_id INTEGER REFERENCES runs (id), protocol TEXT, client TEXT,"
+	                 " client_port INTEGER, server TEXT, server_port INTEGER, syn REAL,"
+	                 " start REAL, \"end\" REAL, outcome TEXT,"
+	                 " tls INTEGER NOT NULL DEFAULT 0,"
+	                 " outbound INTEGER NOT NULL DEFAULT 0, app TEXT, banner_host TEXT,"
+	                 " helo TEXT, sender_domain TEXT, rcpt_domains TEXT, bytes INTEGER,"
+	                 " messages INTEGER, complete INTEGER NOT NULL DEFAULT 0);"
+	                 "CREATE INDEX sessions_start ON sessions (start);"
+	                 "CREATE INDEX transactions_request ON transactions (request_ts);"
+	                 "CREATE INDEX dns_queries_qname ON dns_queries (qname);"
+	                 "CREATE INDEX dns_queries_server ON dns_queries (server);"
+	                 "DROP VIEW ptr_delays;"
+	                 "DROP TABLE causes;"
+	                 "CREATE TABLE causes (id INTEGER PRIMARY KEY,"
+	                 " run_id INTEGER REFERENCES runs (id),"
+	                 " transaction_id INTEGER REFERENCES transactions (id),"
+	                 " kind TEXT NOT NULL, relation TEXT,"
+	                 " dns_query_id INTEGER REFERENCES dns_queries (id),"
+	                 " ident_probe_id INTEGER REFERENCES ident_probes (id),"
+	                 " parent_id INTEGER REFERENCES causes (id), overlap_ms REAL,"
+	                 " share REAL, query_ms REAL);"
+	                 "CREATE INDEX causes_transaction ON causes (transaction_id);"
+	                 "CREATE INDEX causes_parent ON causes (parent_id);"
+	                 "CREATE INDEX causes_dns ON causes (dns_query_id);"
+	                 "ALTER TABLE transactions DROP COLUMN guess;"
+	                 "CREATE VIEW slow_replies AS SELECT t.id AS transaction_id"
+	                 " FROM transactions AS t;"
+	                 "INSERT INTO sessions (id, protocol, client, server, outbound)"
+	                 " VALUES (7, 'smtp', '192.0.2.200', '192.0.2.10', 0),"
+	                 " (8, 'smtp', '192.0.2.10', '203.0.113.25', 1);"
+	                 "PRAGMA user_version = 1;",
+	                 NULL, NULL, NULL),
+	    SQLITE_OK, "%s", sqlite3_errmsg(db));
 	sqlite3_close(db);
 	struct store *s = open_store();
 	db = store_db(s);
@@ -244,6 +257,81 @@ Test(store, version_1_database_is_migrated)
 	cr_expect_eq(q_int(db, "SELECT count(*) FROM sessions WHERE id = 8 AND host = '192.0.2.10'"
 	                       " AND client_is_host = 1"),
 	             1, "an outbound delivery belongs to its client, a host");
+	store_close(s);
+}
+
+/*
+ * A version-5 database as the release before version 6 writes it (its
+ * sessions and causes tables, with rows) gains sessions.software and
+ * causes.remedy, NULL for the rows it had, and takes the new rows whole.
+ */
+Test(store, version_5_database_is_migrated)
+{
+	char err[256];
+	sqlite3 *db = open_ro(dbpath);
+	cr_assert_eq(store_migrate_db(db, err, sizeof(err)), STORE_OK, "%s", err);
+	cr_assert_eq(
+	    sqlite3_exec(db,
+	                 "DROP TABLE sessions;"
+	                 "CREATE TABLE sessions (id INTEGER PRIMARY KEY,"
+	                 " run_id INTEGER REFERENCES runs (id), protocol TEXT, client TEXT,"
+	                 " client_port INTEGER, server TEXT, server_port INTEGER, syn REAL,"
+	                 " start REAL, \"end\" REAL, outcome TEXT,"
+	                 " tls INTEGER NOT NULL DEFAULT 0,"
+	                 " outbound INTEGER NOT NULL DEFAULT 0, app TEXT, banner_host TEXT,"
+	                 " helo TEXT, sender_domain TEXT, rcpt_domains TEXT, bytes INTEGER,"
+	                 " messages INTEGER, complete INTEGER NOT NULL DEFAULT 0, host TEXT,"
+	                 " client_is_host INTEGER NOT NULL DEFAULT 0, replies TEXT);"
+	                 "CREATE INDEX sessions_t0 ON sessions (coalesce(start, syn), host,"
+	                 " protocol, outbound, client_is_host, outcome);"
+	                 "DROP TABLE causes;"
+	                 "CREATE TABLE causes (id INTEGER PRIMARY KEY,"
+	                 " run_id INTEGER REFERENCES runs (id),"
+	                 " transaction_id INTEGER REFERENCES transactions (id),"
+	                 " kind TEXT NOT NULL, relation TEXT,"
+	                 " dns_query_id INTEGER REFERENCES dns_queries (id),"
+	                 " ident_probe_id INTEGER REFERENCES ident_probes (id),"
+	                 " parent_id INTEGER REFERENCES causes (id), overlap_ms REAL,"
+	                 " share REAL, query_ms REAL);"
+	                 "CREATE INDEX causes_transaction ON causes (transaction_id);"
+	                 "CREATE INDEX causes_parent ON causes (parent_id);"
+	                 "CREATE INDEX causes_dns ON causes (dns_query_id);"
+	                 "INSERT INTO runs (id, source, started) VALUES (1, 'old', 1);"
+	                 "INSERT INTO sessions (id, run_id, protocol, client, server, host,"
+	                 " banner_host) VALUES (7, 1, 'smtp', '192.0.2.200', '192.0.2.10',"
+	                 " '192.0.2.10', 'mx.example.org');"
+	                 "INSERT INTO transactions (id, run_id, session_id, command,"
+	                 " latency_ms, remedy) VALUES (70, 1, 7, 'GREETING', 4000,"
+	                 " 'old remedy');"
+	                 "INSERT INTO causes (id, run_id, transaction_id, kind, relation,"
+	                 " overlap_ms) VALUES (700, 1, 70, 'dns', 'client-ptr', 3999);"
+	                 "PRAGMA user_version = 5;",
+	                 NULL, NULL, NULL),
+	    SQLITE_OK, "%s", sqlite3_errmsg(db));
+	sqlite3_close(db);
+	struct store *s = open_store();
+	db = store_db(s);
+	cr_expect_eq(q_int(db, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
+	cr_expect_eq(q_int(db, "SELECT count(*) FROM sessions WHERE id = 7 AND software IS NULL"
+	                       " AND banner_host = 'mx.example.org'"),
+	             1, "the old session kept, its software not known");
+	cr_expect_eq(q_int(db, "SELECT count(*) FROM causes WHERE id = 700 AND remedy IS NULL"
+	                       " AND relation = 'client-ptr'"),
+	             1, "the old cause kept, no remedy of its own");
+	cr_expect_eq(q_int(db, "SELECT count(*) FROM slow_replies WHERE remedy = 'old remedy'"), 1);
+	cr_expect_eq(q_int(db, "SELECT count(*) FROM ptr_delays WHERE cause_id = 700"), 0,
+	             "no dns query: not a PTR delay");
+	/* the new rows whole */
+	cr_assert_eq(store_begin_run(s, "new", "new", NULL), STORE_OK, "%s", store_errmsg(s));
+	cr_assert_eq(fx_store_scenario(s), STORE_OK, "%s", store_errmsg(s));
+	cr_assert_eq(store_flush(s), STORE_OK, "%s", store_errmsg(s));
+	cr_expect_eq(q_int(db, "SELECT count(*) FROM sessions WHERE software = 'exim'"), 1);
+	cr_expect_eq(q_int(db, "SELECT count(*) FROM causes WHERE remedy ="
+	                       " 'rfc1413_query_timeout = 0s'"),
+	             1);
+	cr_expect_eq(q_int(db, "SELECT count(*) FROM pragma_integrity_check"
+	                       " WHERE integrity_check = 'ok'"),
+	             1);
 	store_close(s);
 }
 
@@ -357,6 +445,13 @@ Test(store, stores_the_scenario_rows)
 	cr_assert_eq(q_int(db, "SELECT count(*) FROM causes WHERE kind = 'none'"
 	                       " AND relation IS NULL AND transaction_id = 5"),
 	             1);
+	/* version 6: each cause's own remedy (none for an upstream hop), the server software */
+	cr_assert_str_eq(q_text(db, "SELECT remedy FROM causes WHERE id = 1"),
+	                 "serve a reverse zone, or narrow Exim's host_lookup");
+	cr_assert_str_eq(q_text(db, "SELECT remedy FROM causes WHERE id = 3"),
+	                 "rfc1413_query_timeout = 0s");
+	cr_assert_eq(q_int(db, "SELECT count(*) FROM causes WHERE id = 2 AND remedy IS NULL"), 1);
+	cr_assert_str_eq(q_text(db, "SELECT software FROM sessions WHERE id = 1"), "exim");
 	/* the views */
 	cr_assert_eq(q_int(db, "SELECT count(*) FROM slow_replies WHERE latency_ms >= 1000"), 3);
 	cr_assert_eq(q_int(db, "SELECT count(*) FROM ptr_delays"), 2);
