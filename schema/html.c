@@ -1501,7 +1501,7 @@ report_html(sqlite3 *db, const struct report_opts *o, FILE *out, char *err, size
 		        "report %s: format html is available for the slow and summary reports "
 		        "(both give the whole page)",
 		        o->name ? o->name : "");
-		return -1;
+		return REPORT_EUSAGE;
 	}
 	if (load_summary(h) != 0 || sec_header(h) != 0 || sec_hosts(h) != 0 || sec_slow(h) != 0 ||
 	    sec_waterfalls(h) != 0 || sec_latency(h) != 0 || sec_dns(h) != 0)

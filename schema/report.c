@@ -151,6 +151,25 @@ report_names(void)
 	return buf;
 }
 
+const char *
+report_info(size_t i, const char **help)
+{
+	if (i >= N_REPORTS)
+		return NULL;
+	if (help)
+		*help = reports[i].help;
+	return reports[i].name;
+}
+
+int
+report_needs_arg(const char *name)
+{
+	for (size_t i = 0; name && i < N_REPORTS; i++)
+		if (strcmp(reports[i].name, name) == 0)
+			return reports[i].needs_arg ? 1 : 0;
+	return -1;
+}
+
 int
 report_parse_time_at(const char *s, double now, double *out)
 {
@@ -1099,7 +1118,7 @@ report_run(sqlite3 *db, const struct report_opts *o, FILE *out, char *err, size_
 	if (!def) {
 		fmt_err(err, errlen, "unknown report '%s'; known reports: %s",
 		        o->name ? o->name : "", report_names());
-		return -1;
+		return REPORT_EUSAGE;
 	}
 	if (o->format == REPORT_HTML) /* one page for slow and summary: html.c */
 		return report_html(db, o, out, err, errlen);
@@ -1107,11 +1126,11 @@ report_run(sqlite3 *db, const struct report_opts *o, FILE *out, char *err, size_
 		fmt_err(err, errlen,
 		        "report %s: format %s is not available (use text, csv or json)", def->name,
 		        format_name(o->format));
-		return -1;
+		return REPORT_EUSAGE;
 	}
 	if (def->needs_arg && (!o->arg || !o->arg[0])) {
 		fmt_err(err, errlen, "report %s needs an argument", def->name);
-		return -1;
+		return REPORT_EUSAGE;
 	}
 	if (def->wrap_key && session_missing(db, o->arg)) {
 		fmt_err(err, errlen, "report %s: no session %s", def->name, o->arg);

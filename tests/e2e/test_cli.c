@@ -10,10 +10,23 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <pcap/pcap.h>
+#include <sqlite3.h>
+
 #include "../support/e2e.h"
+#include "schema/report.h"
 
 static char bin[512];
 static char *dir;
+
+static int
+count_lines(const char *s)
+{
+	int n = 0;
+	for (; s && *s; s++)
+		n += *s == '\n';
+	return n;
+}
 
 static void
 setup(void)
@@ -37,10 +50,157 @@ Test(cli, usage_and_unknown_command)
 	cr_expect_eq(e2e_sh(&out, "'%s' 2>&1", bin), 2);
 	cr_expect(strstr(out, "usage") != NULL);
 	free(out);
-	cr_expect_eq(e2e_sh(&out, "'%s' frobnicate 2>&1", bin), 2);
-	cr_expect(strstr(out, "unknown command") != NULL);
+	cr_expect_eq(e2e_sh(&out, "'%s' frobnicate 2>&1 >/dev/null", bin), 2);
+	cr_expect(strstr(out, "unknown command frobnicate") != NULL, "%s", out);
+	cr_expect_eq(count_lines(out), 1, "one line on stderr: %s", out);
 	free(out);
 	cr_expect_eq(e2e_sh(NULL, "'%s' --help >/dev/null", bin), 0);
+}
+
+/* mxlag help / --help: the commands; help CMD and CMD --help: every option */
+Test(cli, global_help_lists_the_commands_and_exit_codes)
+{
+	static const char *const forms[] = {"help", "--help", "-h"};
+	for (size_t f = 0; f < sizeof(forms) / sizeof(forms[0]); f++) {
+		char *out = NULL;
+		cr_assert_eq(e2e_sh(&out, "'%s' %s 2>/dev/null", bin, forms[f]), 0, "%s", forms[f]);
+		static const char *const want[] = {
+		    "analyze", "capture",   "report",
+		    "schema",  "version",   "1 runtime error",
+		    "2 usage", "3 refused", "4 report --fail-if-slow"};
+		for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+			cr_expect(strstr(out, want[i]) != NULL, "%s lacks %s: %s", forms[f],
+			          want[i], out);
+		cr_expect_lt(count_lines(out), 24, "short: %s", out);
+		free(out);
+	}
+}
+
+static const struct {
+	const char *cmd;
+	const char *opts[24];
+} cmd_opts[] = {
+    {"analyze",
+     {"--db", "--no-db", "--slow", "--filter", "--host", "--events", "--quiet", "--max-sessions",
+      "--help", NULL}},
+    {"capture",
+     {"--interface", "--duration", "--user", "--snaplen", "--buffer", "--no-promisc", "--db",
+      "--no-db", "--slow", "--filter", "--host", "--events", "--quiet", "--max-sessions", NULL}},
+    {"report",
+     {"--db", "--format", "--output", "--since", "--until", "--slow", "--limit", "--client",
+      "--protocol", "--fail-if-slow", "epoch seconds", "ISO 8601", "30m", "+01:00", NULL}},
+    {"schema", {"usage: mxlag schema", NULL}},
+};
+
+Test(cli, per_command_help_explains_every_option)
+{
+	for (size_t c = 0; c < sizeof(cmd_opts) / sizeof(cmd_opts[0]); c++) {
+		char *a = NULL, *b = NULL;
+		cr_assert_eq(e2e_sh(&a, "'%s' help %s 2>&1", bin, cmd_opts[c].cmd), 0);
+		cr_assert_eq(e2e_sh(&b, "'%s' %s --help 2>&1", bin, cmd_opts[c].cmd), 0);
+		cr_expect_str_eq(a, b, "help %s and %s --help differ", cmd_opts[c].cmd,
+		                 cmd_opts[c].cmd);
+		for (size_t i = 0; cmd_opts[c].opts[i]; i++) {
+			/* an option is explained: its name starts a help line ("  --db FILE",
+			   "  -o, --output OUT") */
+			const char *o = cmd_opts[c].opts[i];
+			char a1[64], a2[64];
+			snprintf(a1, sizeof(a1), "\n  %s ", o);
+			snprintf(a2, sizeof(a2), ", %s ", o);
+			int found = o[0] == '-' ? strstr(a, a1) || strstr(a, a2) : !!strstr(a, o);
+			cr_expect(found, "help %s lacks %s:\n%s", cmd_opts[c].cmd, o, a);
+		}
+		free(a);
+		free(b);
+	}
+}
+
+/* help report: every report with its one-line help, from report.c's table */
+Test(cli, help_report_lists_every_report)
+{
+	char *out = NULL;
+	cr_assert_eq(e2e_sh(&out, "'%s' help report", bin), 0);
+	const char *name, *help;
+	size_t n = 0;
+	for (size_t i = 0; (name = report_info(i, &help)) != NULL; i++, n++) {
+		char line[256], line_id[256];
+		snprintf(line, sizeof(line), "\n  %s ", name);
+		snprintf(line_id, sizeof(line_id), "\n  %s ID ", name);
+		const char *p = strstr(out, line);
+		if (!p)
+			p = strstr(out, line_id);
+		cr_expect(p != NULL, "report %s not listed:\n%s", name, out);
+		if (p) {
+			const char *eol = strchr(p + 1, '\n');
+			const char *h = strstr(p, help);
+			cr_expect(h != NULL && (!eol || h < eol), "report %s without its help",
+			          name);
+		}
+	}
+	cr_expect_geq(n, 8);
+	free(out);
+}
+
+Test(cli, unknown_help_topic_is_usage)
+{
+	char *out = NULL;
+	cr_expect_eq(e2e_sh(&out, "'%s' help bogus 2>&1 >/dev/null", bin), 2);
+	cr_expect(strstr(out, "unknown topic bogus") != NULL, "%s", out);
+	cr_expect_eq(count_lines(out), 1, "%s", out);
+	free(out);
+	cr_expect_eq(e2e_sh(&out, "'%s' help bogus 2>/dev/null", bin), 2);
+	cr_expect_str_eq(out, "", "nothing on stdout");
+	free(out);
+}
+
+Test(cli, version_names_the_libraries)
+{
+	static const char *const forms[] = {"--version", "version"};
+	for (size_t f = 0; f < 2; f++) {
+		char *out = NULL;
+		cr_assert_eq(e2e_sh(&out, "'%s' %s", bin, forms[f]), 0);
+		char want[64];
+		snprintf(want, sizeof(want), "mxlag %s\n", MXLAG_TEST_VERSION);
+		cr_expect(strncmp(out, want, strlen(want)) == 0, "%s", out);
+		cr_expect(strstr(out, pcap_lib_version()) != NULL, "%s", out);
+		cr_expect(strstr(out, sqlite3_libversion()) != NULL, "%s", out);
+		cr_expect(strstr(out, "nDPI ") != NULL, "%s", out);
+		free(out);
+	}
+}
+
+/* the exit-code table: 2 for every kind of usage error, 1 for runtime */
+Test(cli, exit_codes_usage_and_runtime)
+{
+	static const struct {
+		const char *args;
+		int rc;
+	} cases[] = {
+	    {"analyze --bogus x.pcap", 2},
+	    {"analyze --slow", 2},
+	    {"analyze --max-sessions 0 x.pcap", 2},
+	    {"capture --snaplen 10 -i lo", 2},
+	    {"capture --buffer x -i lo", 2},
+	    {"capture --duration -3 -i lo", 2},
+	    {"report --db /nonexistent/x.db bogus", 2},
+	    {"report --db /nonexistent/x.db --format xml slow", 2},
+	    {"report --db /nonexistent/x.db --limit -2 slow", 2},
+	    {"report --db /nonexistent/x.db session", 2},
+	    {"report --db /nonexistent/x.db slow extra", 2},
+	    {"report --db /nonexistent/x.db", 2},
+	    {"schema extra", 2},
+	    {"help analyze report", 2},
+	    {"report --db /nonexistent/x.db slow", 1},
+	    {"analyze --db /nonexistent/dir/x.db /nonexistent/x.pcap", 1},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *out = NULL;
+		int rc = e2e_sh(&out, "cd '%s' && '%s' %s 2>&1", dir, bin, cases[i].args);
+		cr_expect_eq(rc, cases[i].rc, "mxlag %s: exit %d, want %d: %s", cases[i].args, rc,
+		             cases[i].rc, out);
+		cr_expect_lt(count_lines(out), 3, "mxlag %s: %s", cases[i].args, out);
+		free(out);
+	}
 }
 
 Test(cli, schema_prints_the_tables)
@@ -105,8 +265,8 @@ Test(cli, default_database_and_duplicate_refused)
 Test(cli, capture_no_promisc_option)
 {
 	char *out = NULL;
-	cr_expect_eq(e2e_sh(&out, "'%s' --help", bin), 0);
-	cr_expect(strstr(out, "[--max-sessions N] [--no-promisc]") != NULL, "%s", out);
+	cr_expect_eq(e2e_sh(&out, "'%s' capture --help", bin), 0);
+	cr_expect(strstr(out, "  --no-promisc ") != NULL, "%s", out);
 	cr_expect(strstr(out, "promiscuous mode") != NULL, "%s", out);
 	free(out);
 	/* accepted: the run gets as far as opening the interface */
