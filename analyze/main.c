@@ -17,6 +17,7 @@
 #include <inttypes.h>
 #include <pwd.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -150,6 +151,10 @@ help_report(FILE *out)
 	      "                     are not filtered)\n"
 	      "  --protocol P       only smtp or pop3 sessions (summary and dns are not\n"
 	      "                     filtered)\n"
+	      "  --tz ZONE          text and html times in ZONE (Europe/Berlin, UTC; local =\n"
+	      "                     the system's zone, /etc/localtime); without --tz the TZ\n"
+	      "                     environment variable when set, else UTC. CSV and JSON\n"
+	      "                     stay UTC and epoch seconds\n"
 
 	      "  --fail-if-slow N   print the report, then exit 4 when more than N slow\n"
 	      "                     replies (--slow) are in the window and filters\n"
@@ -544,6 +549,7 @@ enum {
 	OPT_FAIL_IF_SLOW,
 	OPT_MAX_SESSIONS,
 	OPT_NO_PROMISC,
+	OPT_TZ,
 };
 
 static const struct option run_longopts[] = {
@@ -762,19 +768,87 @@ cmd_capture(int argc, char **argv)
 	return rc;
 }
 
+static bool
+zone_is_utc(const char *z)
+{
+	return strcmp(z, "UTC") == 0 || strcmp(z, "Etc/UTC") == 0 || strcmp(z, "UTC0") == 0 ||
+	       strcmp(z, "Universal") == 0 || strcmp(z, "Zulu") == 0;
+}
+
+/*
+ * The zone of a report's text and HTML times: --tz ZONE (opt) wins ("local"
+ * = the system's /etc/localtime), then a non-empty TZ, else UTC.  Sets TZ
+ * for localtime_r() and *label to the zone's name (NULL = UTC).  A name that
+ * is neither a file under the zoneinfo directory nor a POSIX TZ rule (those
+ * have a digit: CET-1CEST, UTC0) is refused: -1 with one line on stderr.
+ */
+static int
+report_zone(const char *opt, const char **label)
+{
+	static char sys[256];
+	const char *env = getenv("TZ");
+	const char *z = opt ? opt : env && env[0] ? env : NULL;
+	*label = NULL;
+	if (!z)
+		return 0;
+	if (opt && strcmp(opt, "local") == 0) {
+		unsetenv("TZ");
+		tzset();
+		char link[512];
+		ssize_t n = readlink("/etc/localtime", link, sizeof(link) - 1);
+		const char *p = NULL;
+		if (n > 0) {
+			link[n] = '\0';
+			p = strstr(link, "zoneinfo/");
+		}
+		snprintf(sys, sizeof(sys), "%s", p ? p + strlen("zoneinfo/") : "local");
+		/* no /etc/localtime: the C library's local time is UTC */
+		*label = zone_is_utc(sys) || access("/etc/localtime", R_OK) != 0 ? NULL : sys;
+		return 0;
+	}
+	const char *name = z[0] == ':' ? z + 1 : z;
+	const char *dir = getenv("TZDIR");
+	char path[1024];
+	struct stat st;
+	bool ok;
+	if (!name[0] || strlen(name) > 200 || strstr(name, ".."))
+		ok = false;
+	else if (name[0] == '/')
+		ok = stat(name, &st) == 0 && S_ISREG(st.st_mode);
+	else {
+		snprintf(path, sizeof(path), "%s/%s", dir && dir[0] ? dir : "/usr/share/zoneinfo",
+		         name);
+		ok = (stat(path, &st) == 0 && S_ISREG(st.st_mode)) ||
+		     (z[0] != ':' && strpbrk(name, "0123456789") != NULL);
+	}
+	if (!ok) {
+		fprintf(stderr, "mxlag report: unknown time zone %s%s\n", z,
+		        opt ? "" : " (the TZ environment variable)");
+		return -1;
+	}
+	if (opt && setenv("TZ", opt, 1) != 0) {
+		fprintf(stderr, "mxlag report: %s\n", strerror(errno));
+		return -1;
+	}
+	tzset();
+	*label = zone_is_utc(name) ? NULL : name;
+	return 0;
+}
+
 static const struct option report_longopts[] = {
-	{"db", required_argument, NULL, OPT_DB},
-	{"format", required_argument, NULL, OPT_FORMAT},
-	{"since", required_argument, NULL, OPT_SINCE},
-	{"until", required_argument, NULL, OPT_UNTIL},
-	{"slow", required_argument, NULL, OPT_SLOW},
-	{"limit", required_argument, NULL, OPT_LIMIT},
-	{"client", required_argument, NULL, OPT_CLIENT},
-	{"protocol", required_argument, NULL, OPT_PROTOCOL},
-	{"fail-if-slow", required_argument, NULL, OPT_FAIL_IF_SLOW},
-	{"output", required_argument, NULL, 'o'},
-	{"help", no_argument, NULL, 'h'},
-	{NULL, 0, NULL, 0},
+    {"db", required_argument, NULL, OPT_DB},
+    {"format", required_argument, NULL, OPT_FORMAT},
+    {"since", required_argument, NULL, OPT_SINCE},
+    {"until", required_argument, NULL, OPT_UNTIL},
+    {"slow", required_argument, NULL, OPT_SLOW},
+    {"limit", required_argument, NULL, OPT_LIMIT},
+    {"client", required_argument, NULL, OPT_CLIENT},
+    {"protocol", required_argument, NULL, OPT_PROTOCOL},
+    {"fail-if-slow", required_argument, NULL, OPT_FAIL_IF_SLOW},
+    {"output", required_argument, NULL, 'o'},
+    {"tz", required_argument, NULL, OPT_TZ},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
 };
 
 static int
@@ -786,6 +860,7 @@ cmd_report(int argc, char **argv)
 	double v;
 	long fail_if_slow = -1;
 	char *end;
+	const char *tz = NULL;
 	int c;
 	report_opts_init(&ro);
 	optind = 1;
@@ -847,6 +922,9 @@ cmd_report(int argc, char **argv)
 			}
 			ro.protocol = optarg;
 			break;
+		case OPT_TZ:
+			tz = optarg;
+			break;
 		case OPT_FAIL_IF_SLOW:
 			errno = 0;
 			fail_if_slow = strtol(optarg, &end, 10);
@@ -867,6 +945,8 @@ cmd_report(int argc, char **argv)
 		fprintf(stderr, "mxlag report: which report? (%s)\n", report_names());
 		return 2;
 	}
+	if (report_zone(tz, &ro.tz) != 0)
+		return 2;
 	ro.name = argv[optind];
 	ro.arg = optind + 1 < argc ? argv[optind + 1] : NULL;
 	int na = report_needs_arg(ro.name);

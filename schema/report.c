@@ -108,6 +108,25 @@ static const struct report_def reports[] = {
 };
 #define N_REPORTS (sizeof(reports) / sizeof(reports[0]))
 
+/* the zone text times are in: "UTC" or o->tz */
+static const char *
+zone_name(const struct rctx *c)
+{
+	return c->o->format == REPORT_TEXT && c->o->tz ? c->o->tz : "UTC";
+}
+
+/* A title line; one ending in "times UTC" names the report's zone instead. */
+static void
+put_title(struct rctx *c, const char *title)
+{
+	static const char utc[] = "times UTC";
+	size_t n = strlen(title), k = sizeof(utc) - 1;
+	if (n >= k && strcmp(title + n - k, utc) == 0)
+		fprintf(c->out, "%.*stimes %s\n", (int)(n - k), title, zone_name(c));
+	else
+		fprintf(c->out, "%s\n", title);
+}
+
 void
 report_opts_init(struct report_opts *o)
 {
@@ -477,6 +496,14 @@ render_json(struct rctx *c, sqlite3_stmt *st, bool single)
 /* ---- text: generic ------------------------------------------------------------- */
 
 /* one row of "name  value" lines */
+/* a key's printed length: without a "_utc" ending when times are in another zone */
+static size_t
+kv_name_len(const char *name, bool zone)
+{
+	size_t n = strlen(name);
+	return zone && n > 4 && strcmp(name + n - 4, "_utc") == 0 ? n - 4 : n;
+}
+
 static int
 render_kv(struct rctx *c, sqlite3_stmt *st)
 {
@@ -486,16 +513,20 @@ render_kv(struct rctx *c, sqlite3_stmt *st)
 
 	if (rc != SQLITE_ROW)
 		return rc;
+	/* in another zone than UTC a NAME_utc time is shown as NAME, the zone after it */
+	bool zone = c->o->format == REPORT_TEXT && c->o->tz;
 	for (int i = 0; i < n; i++)
 		if (!json_only(sqlite3_column_name(st, i)) &&
-		    (int)strlen(sqlite3_column_name(st, i)) > w)
-			w = (int)strlen(sqlite3_column_name(st, i));
+		    (int)kv_name_len(sqlite3_column_name(st, i), zone) > w)
+			w = (int)kv_name_len(sqlite3_column_name(st, i), zone);
 	for (int i = 0; i < n; i++) {
 		const char *name = sqlite3_column_name(st, i);
 		const unsigned char *v = sqlite3_column_text(st, i);
 		if (json_only(name))
 			continue;
-		fprintf(c->out, "%-*s  %s\n", w, name, v ? (const char *)v : "-");
+		bool t = v && kv_name_len(name, zone) < strlen(name);
+		fprintf(c->out, "%-*.*s  %s%s%s\n", w, (int)kv_name_len(name, zone), name,
+		        v ? (const char *)v : "-", t ? " " : "", t ? c->o->tz : "");
 	}
 	return SQLITE_DONE;
 }
@@ -828,7 +859,8 @@ text_slow(struct rctx *c, sqlite3_stmt *st)
 	char day[11] = "";
 	const char *bold = c->o->color ? "\033[1m" : "", *plain = c->o->color ? "\033[0m" : "";
 
-	fprintf(c->out, "slow replies (>= %g ms), newest first, times UTC\n", c->slow_ms);
+	fprintf(c->out, "slow replies (>= %g ms), newest first, times %s\n", c->slow_ms,
+	        zone_name(c));
 	if (c->multi_host)
 		fprintf(c->out, "%s%-8s %6s %-15s %-15s %-8s %8s %s%s\n", bold, "TIME", "SESS",
 		        "SERVER", "CLIENT", "COMMAND", "WAIT ms", "REPLY", plain);
@@ -894,7 +926,7 @@ text_session_head(struct rctx *c, const char *sj)
 	    c->db,
 	    "SELECT ?1 ->> 'session', ?1 ->> 'protocol', ?1 ->> 'client', ?1 ->> 'client_port',"
 	    " ?1 ->> 'server', ?1 ->> 'server_port',"
-	    " strftime('%Y-%m-%d %H:%M:%f', ?1 ->> 'start', 'unixepoch'),"
+	    " strftime('%Y-%m-%d %H:%M:%f', mx_local(?1 ->> 'start'), 'unixepoch'),"
 	    " printf('%.1f', (?1 ->> 'duration_ms') / 1000.0), ?1 ->> 'outcome',"
 	    " CASE WHEN ?1 ->> 'tls' THEN 'yes' ELSE 'no' END,"
 	    " CASE WHEN ?1 ->> 'outbound' THEN 'yes' ELSE 'no' END, ?1 ->> 'host'",
@@ -906,7 +938,8 @@ text_session_head(struct rctx *c, const char *sj)
 #define HS(i) (sqlite3_column_text(h, (i)) ? (const char *)sqlite3_column_text(h, (i)) : "-")
 		fprintf(c->out, "session %s: %s %s port %s to %s port %s\n", HS(0), HS(1), HS(2),
 		        HS(3), HS(4), HS(5));
-		fprintf(c->out, "started %s UTC, lasted %s s, outcome %s\n", HS(6), HS(7), HS(8));
+		fprintf(c->out, "started %s %s, lasted %s s, outcome %s\n", HS(6), zone_name(c),
+		        HS(7), HS(8));
 		if (c->multi_host)
 			fprintf(c->out, "host %s, tls %s, outbound %s; slow replies: >= %g ms\n",
 			        HS(11), HS(9), HS(10), c->slow_ms);
@@ -932,7 +965,8 @@ text_session(struct rctx *c, sqlite3_stmt *st)
 			if ((rc = text_session_head(c, col_str(st, "session_json"))) != SQLITE_OK)
 				return rc;
 			fprintf(c->out, "%s%9s %-12s %-7s EVENT%s\n", c->o->color ? "\033[1m" : "",
-			        "+s", "TIME UTC", "KIND", c->o->color ? "\033[0m" : "");
+			        "+s", c->o->tz ? "TIME" : "TIME UTC", "KIND",
+			        c->o->color ? "\033[0m" : "");
 		}
 		const char *kind = col_str(st, "kind");
 		printable(col_str(st, "item"), item, sizeof(item));
@@ -1120,6 +1154,11 @@ report_run(sqlite3 *db, const struct report_opts *o, FILE *out, char *err, size_
 		        o->name ? o->name : "", report_names());
 		return REPORT_EUSAGE;
 	}
+	/* text times in the zone asked for; CSV, JSON and HTML's SQL stay UTC */
+	if (sqlfn_local_time(db, o->format == REPORT_TEXT && o->tz) != SQLITE_OK) {
+		fmt_err(err, errlen, "report %s: %s", def->name, sqlite3_errmsg(db));
+		return -1;
+	}
 	if (o->format == REPORT_HTML) /* one page for slow and summary: html.c */
 		return report_html(db, o, out, err, errlen);
 	if (o->format != REPORT_TEXT && o->format != REPORT_CSV && o->format != REPORT_JSON) {
@@ -1165,7 +1204,7 @@ report_run(sqlite3 *db, const struct report_opts *o, FILE *out, char *err, size_
 		break;
 	default:
 		if (def->title)
-			fprintf(out, "%s\n", def->title);
+			put_title(&c, def->title);
 		rc = def->text     ? def->text(&c, st)
 		     : def->single ? render_kv(&c, st)
 		                   : render_table(&c, st);

@@ -32,6 +32,9 @@ struct report_opts {
 	const char *client;   /* only sessions with this address at either end; NULL = any */
 	const char *protocol; /* "smtp" or "pop3"; NULL = any */
 	int color;            /* text: ANSI colour (only when writing to a terminal) */
+	/* text and HTML: times in the process's local zone (TZ, tzset()) under this
+	   name (the titles say it); NULL = UTC.  CSV and JSON are UTC/epoch always. */
+	const char *tz;
 };
 
 /* Defaults: text, no time bounds, 1000 ms, no limit, name and arg NULL. */

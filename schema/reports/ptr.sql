@@ -4,7 +4,7 @@
 -- in how many sessions it delayed and how long they waited in all.
 -- Parameters: :slow_ms, :since, :until, :limit, :client, :protocol.
 WITH rows AS (
-SELECT strftime('%Y-%m-%d %H:%M:%S', p.query_ts, 'unixepoch') AS query_utc,
+SELECT strftime('%Y-%m-%d %H:%M:%S', mx_local(p.query_ts), 'unixepoch') AS query_utc,
        p.qname, p.relation, p.resolver, p.dns_outcome AS outcome,
        round(coalesce(p.query_ms, p.query_latency_ms,
 		      (coalesce(t.reply_ts, t.end_ts) - p.query_ts) * 1000.0), 1) AS query_ms,

@@ -88,7 +88,7 @@ static const struct {
       "--no-db", "--slow", "--filter", "--host", "--events", "--quiet", "--max-sessions", NULL}},
     {"report",
      {"--db", "--format", "--output", "--since", "--until", "--slow", "--limit", "--client",
-      "--protocol", "--fail-if-slow", "epoch seconds", "ISO 8601", "30m", "+01:00", NULL}},
+      "--protocol", "--tz", "--fail-if-slow", "epoch seconds", "ISO 8601", "30m", "+01:00", NULL}},
     {"schema", {"usage: mxlag schema", NULL}},
 };
 
@@ -352,5 +352,108 @@ Test(cli, progress_bar_only_on_a_tty, .timeout = 120)
 			    bin),
 		     0);
 	cr_expect(strstr(out, "ETA") == NULL, "progress bar in a pipe: %.300s", out);
+	free(out);
+}
+
+/* dir/p.db: the ptr-timeout scenario (2026-01-01 00:00:01 UTC) analyzed */
+static void
+ptr_timeout_db(void)
+{
+	char gen[512], *out = NULL;
+	e2e_bin("mxlag-gen", gen, sizeof(gen));
+	cr_assert_eq(e2e_sh(&out,
+	                    "cd '%s' && '%s' scenario ptr-timeout -q -o p.pcap --truth p.json && "
+	                    "'%s' analyze --quiet --db p.db p.pcap 2>&1",
+	                    dir, gen, bin),
+	             0, "%s", out);
+	free(out);
+}
+
+/* --tz ZONE wins, then TZ, else UTC; text and HTML only */
+Test(cli, report_time_zone, .timeout = 120)
+{
+	char *out = NULL;
+	ptr_timeout_db();
+	/* no TZ at all: UTC, as the goldens */
+	cr_assert_eq(e2e_sh(&out, "cd '%s' && env -u TZ '%s' report --db p.db slow", dir, bin), 0);
+	cr_expect(strstr(out, "newest first, times UTC\n") != NULL, "%s", out);
+	cr_expect(strstr(out, "\n2026-01-01 00:00:01 ") != NULL, "%s", out);
+	free(out);
+	cr_assert_eq(e2e_sh(&out, "cd '%s' && TZ= '%s' report --db p.db slow", dir, bin), 0);
+	cr_expect(strstr(out, "times UTC\n") != NULL, "empty TZ is UTC: %s", out);
+	free(out);
+	/* the TZ environment variable */
+	cr_assert_eq(
+	    e2e_sh(&out, "cd '%s' && TZ=Europe/Berlin '%s' report --db p.db slow", dir, bin), 0);
+	cr_expect(strstr(out, "times Europe/Berlin\n") != NULL, "%s", out);
+	cr_expect(strstr(out, "\n2026-01-01 01:00:01 ") != NULL, "CET is UTC+1: %s", out);
+	free(out);
+	/* --tz wins over TZ */
+	cr_assert_eq(e2e_sh(&out, "cd '%s' && TZ=Europe/Berlin '%s' report --db p.db --tz UTC slow",
+	                    dir, bin),
+	             0);
+	cr_expect(strstr(out, "times UTC\n") != NULL && strstr(out, "\n2026-01-01 00:00:01 "), "%s",
+	          out);
+	free(out);
+	cr_assert_eq(e2e_sh(&out,
+	                    "cd '%s' && TZ=UTC '%s' report --db p.db --tz America/New_York "
+	                    "session 1",
+	                    dir, bin),
+	             0);
+	cr_expect(strstr(out, "started 2025-12-31 19:00:01.000 America/New_York") != NULL, "%s",
+	          out);
+	free(out);
+	/* local: the system's zone, whatever it is */
+	cr_expect_eq(
+	    e2e_sh(NULL, "cd '%s' && '%s' report --db p.db --tz local slow >/dev/null", dir, bin),
+	    0);
+	/* CSV and JSON: UTC and epoch whatever the zone */
+	static const char *const same[] = {"--format csv sessions", "--format json slow",
+	                                   "--format csv ptr", "--format json session 1"};
+	for (size_t i = 0; i < sizeof(same) / sizeof(same[0]); i++) {
+		char *a = NULL, *b = NULL;
+		cr_assert_eq(
+		    e2e_sh(&a, "cd '%s' && env -u TZ '%s' report --db p.db %s", dir, bin, same[i]),
+		    0);
+		cr_assert_eq(e2e_sh(&b,
+		                    "cd '%s' && TZ=Asia/Tokyo '%s' report --db p.db --tz "
+		                    "Europe/Berlin %s",
+		                    dir, bin, same[i]),
+		             0);
+		cr_expect_str_eq(a, b, "%s changed with the zone", same[i]);
+		free(a);
+		free(b);
+	}
+	/* HTML: the page names the zone */
+	cr_assert_eq(
+	    e2e_sh(&out, "cd '%s' && '%s' report --db p.db --tz Europe/Berlin --format html slow",
+	           dir, bin),
+	    0);
+	cr_expect(strstr(out, "2026-01-01 01:00:01 &ndash; 2026-01-01 01:00:31 Europe/Berlin") !=
+	              NULL,
+	          "%.2000s", out);
+	cr_expect(strstr(out, "When (Europe/Berlin)") != NULL);
+	cr_expect(strstr(out, " UTC") == NULL, "no UTC label left in the page");
+	free(out);
+	/* a zone that does not exist is a usage error, one line */
+	static const char *const bad[] = {"--tz Mars/Olympus", "--tz ../../etc/passwd", "--tz ''"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		cr_expect_eq(
+		    e2e_sh(&out, "cd '%s' && '%s' report --db p.db %s slow 2>&1", dir, bin, bad[i]),
+		    2, "%s: %s", bad[i], out);
+		cr_expect(strstr(out, "unknown time zone") != NULL && count_lines(out) == 1, "%s",
+		          out);
+		free(out);
+	}
+	cr_expect_eq(
+	    e2e_sh(&out, "cd '%s' && TZ=Nowhere/Atall '%s' report --db p.db slow 2>&1", dir, bin),
+	    2, "%s", out);
+	cr_expect(strstr(out, "TZ") != NULL, "%s", out);
+	free(out);
+	/* a POSIX rule is a zone too */
+	cr_assert_eq(
+	    e2e_sh(&out, "cd '%s' && '%s' report --db p.db --tz 'CET-1CEST' ptr", dir, bin), 0);
+	cr_expect(strstr(out, "times CET-1CEST\n") != NULL && strstr(out, "2026-01-01 01:00:01"),
+	          "%s", out);
 	free(out);
 }
