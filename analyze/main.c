@@ -28,6 +28,8 @@
 #include <ndpi/ndpi_api.h>
 #include <pcap/pcap.h>
 #include <sqlite3.h>
+#include <zlib.h>
+#include <zstd.h>
 
 #include "capture/capture.h"
 #include "capture/source.h"
@@ -60,7 +62,7 @@ usage(FILE *out)
 {
 	fputs("usage: mxlag COMMAND [OPTION]... [ARG]...\n"
 	      "Commands:\n"
-	      "  analyze  analyze capture files (pcap/pcapng; - = stdin)\n"
+	      "  analyze  analyze capture files (pcap/pcapng, gzip/zstd too; - = stdin)\n"
 	      "  capture  analyze live traffic from a network interface\n"
 	      "  report   print a report from the database (summary, slow, ptr, dns, ...)\n"
 	      "  schema   print the SQL schema of the database\n"
@@ -100,7 +102,8 @@ help_analyze(FILE *out)
 {
 	fputs("usage: mxlag analyze [OPTION]... FILE...\n"
 	      "Analyzes capture files as one timeline into the database. FILE is pcap or\n"
-	      "pcapng (micro- or nanosecond); - reads standard input.\n"
+	      "pcapng (micro- or nanosecond), plain or compressed with gzip or zstd\n"
+	      "(recognized by its first bytes, not its name); - reads standard input.\n"
 	      "A second analyze of the same files into the same database is refused (exit 3).\n"
 	      "Options:\n",
 	      out);
@@ -208,8 +211,9 @@ cmd_help(const char *topic)
 static int
 cmd_version(void)
 {
-	printf("mxlag %s\n%s\nSQLite %s\nnDPI %s\n", MXLAG_VERSION, pcap_lib_version(),
-	       sqlite3_libversion(), ndpi_revision());
+	printf("mxlag %s\n%s\nSQLite %s\nnDPI %s\nzlib %s\nzstd %s\n", MXLAG_VERSION,
+	       pcap_lib_version(), sqlite3_libversion(), ndpi_revision(), zlibVersion(),
+	       ZSTD_versionString());
 	return 0;
 }
 

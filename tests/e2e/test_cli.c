@@ -82,7 +82,7 @@ static const struct {
 } cmd_opts[] = {
     {"analyze",
      {"--db", "--no-db", "--slow", "--filter", "--host", "--events", "--quiet", "--max-sessions",
-      "--help", NULL}},
+      "--help", "gzip", "zstd", NULL}},
     {"capture",
      {"--interface", "--duration", "--user", "--snaplen", "--buffer", "--no-promisc", "--db",
       "--no-db", "--slow", "--filter", "--host", "--events", "--quiet", "--max-sessions", NULL}},
@@ -165,6 +165,8 @@ Test(cli, version_names_the_libraries)
 		cr_expect(strstr(out, pcap_lib_version()) != NULL, "%s", out);
 		cr_expect(strstr(out, sqlite3_libversion()) != NULL, "%s", out);
 		cr_expect(strstr(out, "nDPI ") != NULL, "%s", out);
+		cr_expect(strstr(out, "\nzlib ") != NULL && strstr(out, "\nzstd ") != NULL, "%s",
+		          out);
 		free(out);
 	}
 }
@@ -456,4 +458,143 @@ Test(cli, report_time_zone, .timeout = 120)
 	cr_expect(strstr(out, "times CET-1CEST\n") != NULL && strstr(out, "2026-01-01 01:00:01"),
 	          "%s", out);
 	free(out);
+}
+
+/* the source tree, absolute (ctest sets MXLAG_SRC) */
+static const char *
+src_dir(void)
+{
+	const char *s = getenv("MXLAG_SRC");
+	if (!s || s[0] != '/')
+		cr_skip_test("MXLAG_SRC is not an absolute path");
+	return s;
+}
+
+/* the rows of a database that say what was analyzed (not when, not from which file) */
+static char *
+db_rows(const char *db)
+{
+	char *out = NULL;
+	cr_assert_eq(
+	    e2e_sh(&out,
+	           "cd '%s' && sqlite3 %s \"SELECT protocol, client, client_port, server, start,"
+	           " outcome FROM sessions ORDER BY id; SELECT command, latency_ms, reply_code"
+	           " FROM replies ORDER BY id; SELECT qname, outcome, latency_ms FROM dns_queries"
+	           " ORDER BY id; SELECT kind, relation, share FROM causes ORDER BY id\"",
+	           dir, db),
+	    0);
+	return out;
+}
+
+static char *
+slow_json(const char *db)
+{
+	char *out = NULL;
+	cr_assert_eq(
+	    e2e_sh(&out, "cd '%s' && '%s' report --db %s --format json slow", dir, bin, db), 0);
+	return out;
+}
+
+/* gzip and zstd copies (made now with the CLIs) analyze as the plain file,
+ * named anything, from a file or a pipe; pcapng too */
+Test(cli, compressed_captures, .timeout = 180)
+{
+	char src[600], gen[512], *out = NULL;
+	if (access("/usr/bin/gzip", X_OK) != 0 || access("/usr/bin/zstd", X_OK) != 0)
+		cr_skip_test("gzip or zstd CLI not installed");
+	snprintf(src, sizeof(src), "%s/examples/ptr-timeout.pcap", src_dir());
+	e2e_bin("mxlag-gen", gen, sizeof(gen));
+	cr_assert_eq(e2e_sh(&out,
+	                    "cd '%s' && cp '%s' plain.pcap && gzip -c plain.pcap > c.pcap.gz &&"
+	                    " zstd -q -c plain.pcap > c.pcap.zst && cp c.pcap.gz no-suffix &&"
+	                    " cp c.pcap.zst looks-plain.pcap && '%s' scenario ptr-timeout -q "
+	                    "--pcapng -o ng.pcapng"
+	                    " && gzip -c ng.pcapng > ng.pcapng.gz && zstd -q -c ng.pcapng >"
+	                    " ng.pcapng.zst 2>&1",
+	                    dir, src, gen),
+	             0, "%s", out);
+	free(out);
+	/* two gzip members: the first half of the file and the rest */
+	cr_assert_eq(e2e_sh(&out,
+	                    "cd '%s' && head -c 2000 plain.pcap | gzip -c > members.gz &&"
+	                    " tail -c +2001 plain.pcap | gzip -c >> members.gz 2>&1",
+	                    dir),
+	             0, "%s", out);
+	free(out);
+	cr_assert_eq(
+	    e2e_sh(&out, "cd '%s' && '%s' analyze --quiet --db plain.db plain.pcap 2>&1", dir, bin),
+	    0, "%s", out);
+	free(out);
+	char *want_rows = db_rows("plain.db"), *want_json = slow_json("plain.db");
+	cr_assert(strstr(want_json, "client-ptr") != NULL, "%s", want_json);
+	static const char *const inputs[] = {"c.pcap.gz",        "c.pcap.zst",    "no-suffix",
+	                                     "looks-plain.pcap", "- < c.pcap.gz", "- < c.pcap.zst",
+	                                     "members.gz"};
+	for (size_t i = 0; i < sizeof(inputs) / sizeof(inputs[0]); i++) {
+		char db[32];
+		snprintf(db, sizeof(db), "c%zu.db", i);
+		cr_assert_eq(e2e_sh(&out, "cd '%s' && '%s' analyze --quiet --db %s %s 2>&1", dir,
+		                    bin, db, inputs[i]),
+		             0, "%s: %s", inputs[i], out);
+		cr_expect_str_eq(out, "", "%s: nothing on stderr", inputs[i]);
+		free(out);
+		char *rows = db_rows(db), *json = slow_json(db);
+		cr_expect_str_eq(rows, want_rows, "%s: other rows", inputs[i]);
+		cr_expect_str_eq(json, want_json, "%s: another report", inputs[i]);
+		free(rows);
+		free(json);
+	}
+	free(want_rows);
+	free(want_json);
+	/* pcapng inside gzip and zstd */
+	cr_assert_eq(
+	    e2e_sh(&out, "cd '%s' && '%s' analyze --quiet --db ng.db ng.pcapng 2>&1", dir, bin), 0,
+	    "%s", out);
+	free(out);
+	want_rows = db_rows("ng.db");
+	static const char *const ng[] = {"ng.pcapng.gz", "- < ng.pcapng.zst"};
+	for (size_t i = 0; i < 2; i++) {
+		char db[32];
+		snprintf(db, sizeof(db), "ng%zu.db", i);
+		cr_assert_eq(e2e_sh(&out, "cd '%s' && '%s' analyze --quiet --db %s %s 2>&1", dir,
+		                    bin, db, ng[i]),
+		             0, "%s: %s", ng[i], out);
+		free(out);
+		char *rows = db_rows(db);
+		cr_expect_str_eq(rows, want_rows, "%s: other rows", ng[i]);
+		free(rows);
+	}
+	free(want_rows);
+}
+
+/* a cut or corrupt compressed file: one line naming the file and the reason */
+Test(cli, damaged_compressed_captures, .timeout = 120)
+{
+	char src[600], *out = NULL;
+	if (access("/usr/bin/gzip", X_OK) != 0 || access("/usr/bin/zstd", X_OK) != 0)
+		cr_skip_test("gzip or zstd CLI not installed");
+	snprintf(src, sizeof(src), "%s/examples/ptr-timeout.pcap", src_dir());
+	cr_assert_eq(e2e_sh(&out,
+	                    "cd '%s' && gzip -c '%s' > full.gz && head -c 1000 full.gz > cut.gz &&"
+	                    " head -c 3 full.gz > tiny.gz && zstd -q -c '%s' > full.zst &&"
+	                    " head -c 600 full.zst > cut.zst 2>&1",
+	                    dir, src, src),
+	             0, "%s", out);
+	free(out);
+	static const struct {
+		const char *file, *want;
+	} cases[] = {
+	    {"cut.gz", "gzip: the compressed data ends early (truncated)"},
+	    {"tiny.gz", "gzip: the compressed data ends early (truncated)"},
+	    {"cut.zst", "zstd: the compressed data ends early (truncated)"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int rc = e2e_sh(&out, "cd '%s' && '%s' analyze --quiet --db d%zu.db %s 2>&1", dir,
+		                bin, i, cases[i].file);
+		cr_expect(rc == 0 || rc == 1, "%s: exit %d", cases[i].file, rc);
+		cr_expect(strstr(out, cases[i].file) != NULL, "%s: %s", cases[i].file, out);
+		cr_expect(strstr(out, cases[i].want) != NULL, "%s: %s", cases[i].file, out);
+		cr_expect_lt(count_lines(out), 3, "%s", out);
+		free(out);
+	}
 }
