@@ -6,6 +6,7 @@
  * compressed pcap/pcapng files (and pipes) through src_open_files().
  */
 #include <criterion/criterion.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -320,7 +321,9 @@ max_rss_kb(void)
 /* 512 MiB of zeros from a few hundred KB: read in bounded memory */
 Test(decomp, bomb_streams_in_bounded_memory, .timeout = 300)
 {
-	const size_t block = 1 << 20, blocks = 512;
+	/* under valgrind (slow, and the peak RSS is valgrind's) 32 MiB, no RSS bound */
+	const bool vg = getenv("MXLAG_UNDER_VALGRIND") != NULL;
+	const size_t block = 1 << 20, blocks = vg ? 32 : 512;
 	uint8_t *zero = calloc(1, block);
 	cr_assert_not_null(zero);
 	/* gzip and zstd of 512 MiB of zeros, compressed block by block */
@@ -368,7 +371,9 @@ Test(decomp, bomb_streams_in_bounded_memory, .timeout = 300)
 		decomp_free(d);
 	}
 	long grew = max_rss_kb() - before;
-	cr_assert_lt(grew, 64 * 1024, "decompressing 1 GiB grew the memory by %ld KiB", grew);
+	if (!vg)
+		cr_assert_lt(grew, 64 * 1024, "decompressing 1 GiB grew the memory by %ld KiB",
+		             grew);
 	free(chunk);
 	free(g.p);
 	free(zs.p);
