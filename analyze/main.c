@@ -6,7 +6,8 @@
  *   mxlag capture -i IFACE [--db FILE] [--slow MS] [--filter BPF] [--duration S] [--user NAME]
  *                 [--no-promisc]
  *   mxlag report  [--db FILE] [--format text|csv|json|html] [--since T] [--until T]
- *                 [--client ADDR] [--protocol P] [--fail-if-slow N] [-o OUT] NAME [ARG]
+ *                 [--client ADDR] [--protocol P] [--tz ZONE] [--fail-if-slow N] [-o OUT]
+ *                 NAME [ARG]
  *   mxlag schema
  *   mxlag help [analyze|capture|report|schema]      mxlag --version
  * Exit status: 0 ok, 1 runtime error, 2 usage, 3 refused, 4 --fail-if-slow.
@@ -122,8 +123,8 @@ help_capture(FILE *out)
 	      "  --user NAME        after opening the interface and the database, hand the\n"
 	      "                     database to NAME and become NAME (default nobody when\n"
 	      "                     started as root)\n"
-	      "  --snaplen N        bytes kept of each packet (default: libpcap's, 262144)\n"
-	      "  --buffer MB        the kernel capture buffer in MiB (default: libpcap's)\n"
+	      "  --snaplen N        bytes kept of each packet, 64 to 262144 (default 65535)\n"
+	      "  --buffer MB        the kernel capture buffer in MiB, 1 to 65536 (default 32)\n"
 	      "  --no-promisc       do not put the interface in promiscuous mode: only what\n"
 	      "                     is addressed to this host (on a switch's mirror port the\n"
 	      "                     frames are addressed to others: keep the default)\n"
