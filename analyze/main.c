@@ -6,8 +6,11 @@
  *   mxlag capture -i IFACE [--db FILE] [--slow MS] [--filter BPF] [--duration S] [--user NAME]
  *                 [--no-promisc]
  *   mxlag report  [--db FILE] [--format text|csv|json|html] [--since T] [--until T]
- *                 [--client ADDR] [--protocol P] [--fail-if-slow N] [-o OUT] NAME [ARG]
+ *                 [--client ADDR] [--protocol P] [--tz ZONE] [--fail-if-slow N] [-o OUT]
+ *                 NAME [ARG]
  *   mxlag schema
+ *   mxlag help [analyze|capture|report|schema]      mxlag --version
+ * Exit status: 0 ok, 1 runtime error, 2 usage, 3 refused, 4 --fail-if-slow.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -15,12 +18,19 @@
 #include <inttypes.h>
 #include <pwd.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <ndpi/ndpi_api.h>
+#include <pcap/pcap.h>
+#include <sqlite3.h>
+#include <zlib.h>
+#include <zstd.h>
 
 #include "capture/capture.h"
 #include "capture/source.h"
@@ -47,32 +57,165 @@ on_signal(int sig)
 		src_break(live_src);
 }
 
+/* mxlag help / --help: the commands, one line each (stdout; stderr on misuse) */
 static void
 usage(FILE *out)
 {
-	fputs("usage: mxlag analyze [--db FILE] [--slow MS] [--filter BPF] [--host ADDR]...\n"
-	      "                     [--events] [--no-db] [--quiet] [--max-sessions N]\n"
-	      "                     FILE...   (pcap/pcapng, - = stdin)\n"
-	      "       mxlag capture -i IFACE [--db FILE] [--slow MS] [--filter BPF] [--duration S]\n"
-	      "                     [--user NAME] [--host ADDR]... [--snaplen N] [--buffer MB]\n"
-	      "                     [--max-sessions N] [--no-promisc]\n"
-	      "       mxlag report  [--db FILE] [--format text|csv|json|html] [--since T] [--until T]\n"
-	      "                     [--slow MS] [--limit N] [--client ADDR] [--protocol smtp|pop3]\n"
-	      "                     [--fail-if-slow N] [-o OUT] NAME [ARG]\n"
-	      "       mxlag schema\n"
-	      "Reports: summary, slow, ptr, dns, ident, sessions, session ID, outbound.\n"
-	      "T: epoch seconds, ISO 8601 (2026-11-23T10:00:00Z, 2026-11-23 10:00; UTC unless\n"
-	      "   an offset is given) or relative to now (90s, 30m, 24h, 7d, 2w).\n"
-	      "--fail-if-slow N: exit status 2 when more than N slow replies are in the window.\n"
-	      "--max-sessions N: SMTP/POP3 sessions analyzed at once (default 8192); more\n"
-	      "   open at the same time are counted, not analyzed (floods cost no memory).\n"
-	      "--host H: a monitored mail host: ADDR, ADDR,ADDR (one host's addresses) or\n"
-	      "   PREFIX/LEN (every address in it a host); repeat it for several hosts.\n"
-	      "   Without --host the hosts are learned from the traffic.\n"
-	      "capture puts the interface in promiscuous mode (a switch's mirror port delivers\n"
-	      "   other hosts' frames); --no-promisc: only what is addressed to this host.\n"
-	      "Default database: mxlag.db; default slow threshold 1000 ms.\n",
+	fputs("usage: mxlag COMMAND [OPTION]... [ARG]...\n"
+	      "Commands:\n"
+	      "  analyze  analyze capture files (pcap/pcapng, gzip/zstd too; - = stdin)\n"
+	      "  capture  analyze live traffic from a network interface\n"
+	      "  report   print a report from the database (summary, slow, ptr, dns, ...)\n"
+	      "  schema   print the SQL schema of the database\n"
+	      "  help     this text; 'mxlag help COMMAND' explains a command's options,\n"
+	      "           'mxlag help report' also lists the reports\n"
+	      "  version  the version of mxlag and of its libraries (also --version)\n"
+	      "Exit status: 0 ok; 1 runtime error (I/O, database, capture); 2 usage (unknown\n"
+	      "  command, option, help topic, report name, format, bad value); 3 refused (the\n"
+	      "  same capture already analyzed into the database); 4 report --fail-if-slow N\n"
+	      "  found more than N slow replies.\n",
 	      out);
+}
+
+/* options shared by analyze and capture */
+static const char run_common_help[] =
+    "  --db FILE          the SQLite database to write (default mxlag.db); created\n"
+    "                     when missing\n"
+    "  --no-db            analyze without writing a database (the summary and\n"
+    "                     --events only)\n"
+    "  --slow MS          a reply is slow from MS milliseconds on (default 1000): its\n"
+    "                     causes are searched for and it is always stored as a row\n"
+    "  --filter BPF       a libpcap filter expression applied to every packet\n"
+    "  --host H           a monitored mail host: ADDR, ADDR,ADDR (one machine's\n"
+    "                     addresses) or PREFIX/LEN (every address in it a host);\n"
+    "                     repeat it for several hosts (at most 64). Without --host\n"
+    "                     the hosts are learned from the traffic\n"
+    "  --events           print every analyzer event as one JSON line on stdout\n"
+    "                     (the summary then goes to stderr)\n"
+    "  --quiet            no summary, no progress bar\n"
+    "  --max-sessions N   SMTP/POP3 sessions analyzed at once (default 8192); more\n"
+    "                     open at the same time are counted, not analyzed, so a\n"
+    "                     connection flood costs bounded memory\n"
+    "  -h, --help         this text\n";
+
+static void
+help_analyze(FILE *out)
+{
+	fputs("usage: mxlag analyze [OPTION]... FILE...\n"
+	      "Analyzes capture files as one timeline into the database. FILE is pcap or\n"
+	      "pcapng (micro- or nanosecond), plain or compressed with gzip or zstd\n"
+	      "(recognized by its first bytes, not its name); - reads standard input.\n"
+	      "A second analyze of the same files into the same database is refused (exit 3).\n"
+	      "Options:\n",
+	      out);
+	fputs(run_common_help, out);
+}
+
+static void
+help_capture(FILE *out)
+{
+	fputs("usage: mxlag capture -i IFACE [OPTION]...\n"
+	      "Analyzes live traffic until Ctrl-C, SIGTERM or --duration; the database is\n"
+	      "committed every 2 seconds.\n"
+	      "Options:\n"
+	      "  -i, --interface IFACE  the network interface to capture on (required)\n"
+	      "  --duration S       stop after S seconds (default: run until stopped)\n"
+	      "  --user NAME        after opening the interface and the database, hand the\n"
+	      "                     database to NAME and become NAME (default nobody when\n"
+	      "                     started as root)\n"
+	      "  --snaplen N        bytes kept of each packet, 64 to 262144 (default 65535)\n"
+	      "  --buffer MB        the kernel capture buffer in MiB, 1 to 65536 (default 32)\n"
+	      "  --no-promisc       do not put the interface in promiscuous mode: only what\n"
+	      "                     is addressed to this host (on a switch's mirror port the\n"
+	      "                     frames are addressed to others: keep the default)\n"
+	      "  --filter BPF       default: the mail, POP3, ident and DNS ports and IP\n"
+	      "                     fragments\n",
+	      out);
+	fputs(run_common_help, out);
+}
+
+static void
+help_report(FILE *out)
+{
+	fputs("usage: mxlag report [OPTION]... NAME [ARG]\n"
+	      "Prints report NAME from the database. Options:\n"
+	      "  --db FILE          the database to read (default mxlag.db)\n"
+	      "  --format F         text (default), csv, json or html (html: slow and\n"
+	      "                     summary, one page with charts)\n"
+	      "  -o, --output OUT   write to OUT instead of standard output\n"
+	      "  --since T          only what happened at or after T\n"
+	      "  --until T          only what happened before T\n"
+	      "                     T: epoch seconds (1700000000.5); ISO 8601 date and time\n"
+	      "                     (2026-11-23, 2026-11-23 10:00, 2026-11-23T10:00:00Z; UTC\n"
+	      "                     unless an offset such as +01:00 is given); or relative\n"
+	      "                     to now: 90s, 30m, 24h, 7d, 2w (now minus that)\n"
+	      "  --slow MS          slow threshold in milliseconds (default 1000)\n"
+	      "  --limit N          at most N rows\n"
+	      "  --client ADDR      only sessions with ADDR at either end (summary and dns\n"
+	      "                     are not filtered)\n"
+	      "  --protocol P       only smtp or pop3 sessions (summary and dns are not\n"
+	      "                     filtered)\n"
+	      "  --tz ZONE          text and html times in ZONE (Europe/Berlin, UTC; local =\n"
+	      "                     the system's zone, /etc/localtime); without --tz the TZ\n"
+	      "                     environment variable when set, else UTC. CSV and JSON\n"
+	      "                     stay UTC and epoch seconds\n"
+
+	      "  --fail-if-slow N   print the report, then exit 4 when more than N slow\n"
+	      "                     replies (--slow) are in the window and filters\n"
+	      "  -h, --help         this text\n"
+	      "Reports:\n",
+	      out);
+	const char *name, *help;
+	for (size_t i = 0; (name = report_info(i, &help)) != NULL; i++) {
+		char label[40];
+		snprintf(label, sizeof(label), "%s%s", name,
+		         report_needs_arg(name) > 0 ? " ID" : "");
+		fprintf(out, "  %-18s %s\n", label, help);
+	}
+}
+
+static void
+help_schema(FILE *out)
+{
+	fputs("usage: mxlag schema\n"
+	      "Prints the SQL schema of the database (tables, views, indexes). No options.\n",
+	      out);
+}
+
+static const struct {
+	const char *name;
+	void (*help)(FILE *);
+} help_topics[] = {
+    {"analyze", help_analyze},
+    {"capture", help_capture},
+    {"report", help_report},
+    {"schema", help_schema},
+};
+
+/* mxlag help [TOPIC] */
+static int
+cmd_help(const char *topic)
+{
+	if (!topic) {
+		usage(stdout);
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(help_topics) / sizeof(help_topics[0]); i++)
+		if (strcmp(topic, help_topics[i].name) == 0) {
+			help_topics[i].help(stdout);
+			return 0;
+		}
+	fprintf(stderr, "mxlag help: unknown topic %s (analyze, capture, report, schema)\n", topic);
+	return 2;
+}
+
+static int
+cmd_version(void)
+{
+	printf("mxlag %s\n%s\nSQLite %s\nnDPI %s\nzlib %s\nzstd %s\n", MXLAG_VERSION,
+	       pcap_lib_version(), sqlite3_libversion(), ndpi_revision(), zlibVersion(),
+	       ZSTD_versionString());
+	return 0;
 }
 
 struct run_opts {
@@ -420,6 +563,7 @@ enum {
 	OPT_FAIL_IF_SLOW,
 	OPT_MAX_SESSIONS,
 	OPT_NO_PROMISC,
+	OPT_TZ,
 };
 
 static const struct option run_longopts[] = {
@@ -455,15 +599,50 @@ parse_double(const char *s, double *out, const char *what)
 	return 0;
 }
 
+/* A whole number in [lo, hi]: 0, or -1 with one line on stderr. */
 static int
-parse_run_opts(int argc, char **argv, struct run_opts *o)
+parse_long(const char *s, long lo, long hi, long *out, const char *cmd, const char *what)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < lo || v > hi) {
+		fprintf(stderr, "mxlag %s: bad %s %s\n", cmd, what, s);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+/*
+ * getopt's error, as one line naming the command and its help (opterr = 0,
+ * optstring starting with ':').
+ */
+static void
+bad_option(const char *cmd, int c, char **argv)
+{
+	const char *opt = argv[optind - 1];
+	if (c == ':')
+		fprintf(stderr, "mxlag %s: option %s needs a value (mxlag help %s)\n", cmd, opt,
+		        cmd);
+	else if (optopt && !strchr(opt, '='))
+		fprintf(stderr, "mxlag %s: unknown option -%c (mxlag help %s)\n", cmd, optopt, cmd);
+	else
+		fprintf(stderr, "mxlag %s: unknown option %s (mxlag help %s)\n", cmd, opt, cmd);
+}
+
+/* 0 = run; 1 = help printed (exit 0); -1 = usage error (exit 2) */
+static int
+parse_run_opts(const char *cmd, int argc, char **argv, struct run_opts *o)
 {
 	int c;
+	long v;
 	memset(o, 0, sizeof(*o));
 	o->db = DEFAULT_DB;
 	o->slow_ms = 1000;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "i:h", run_longopts, NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":i:h", run_longopts, NULL)) != -1) {
 		switch (c) {
 		case OPT_DB:
 			o->db = optarg;
@@ -502,29 +681,28 @@ parse_run_opts(int argc, char **argv, struct run_opts *o)
 			o->user = optarg;
 			break;
 		case OPT_SNAPLEN:
-			o->snaplen = atoi(optarg);
+			if (parse_long(optarg, 64, 262144, &v, cmd, "--snaplen") != 0)
+				return -1;
+			o->snaplen = (int)v;
 			break;
 		case OPT_BUFFER:
-			o->buffer_mb = atoi(optarg);
+			if (parse_long(optarg, 1, 65536, &v, cmd, "--buffer") != 0)
+				return -1;
+			o->buffer_mb = (int)v;
 			break;
 		case OPT_NO_PROMISC:
 			o->no_promisc = 1;
 			break;
-		case OPT_MAX_SESSIONS: {
-			char *end;
-			unsigned long v = strtoul(optarg, &end, 10);
-			if (*end || v == 0 || v > 10000000) {
-				fprintf(stderr, "mxlag: bad --max-sessions %s\n", optarg);
+		case OPT_MAX_SESSIONS:
+			if (parse_long(optarg, 1, 10000000, &v, cmd, "--max-sessions") != 0)
 				return -1;
-			}
 			o->max_sessions = (uint32_t)v;
 			break;
-		}
 		case 'h':
-			usage(stdout);
-			exit(0);
+			cmd_help(cmd);
+			return 1;
 		default:
-			usage(stderr);
+			bad_option(cmd, c, argv);
 			return -1;
 		}
 	}
@@ -536,12 +714,12 @@ cmd_analyze(int argc, char **argv)
 {
 	struct run_opts o;
 	char err[512], fp[64], source[1024];
-	if (parse_run_opts(argc, argv, &o) != 0)
-		return 2;
+	int pr = parse_run_opts("analyze", argc, argv, &o);
+	if (pr != 0)
+		return pr > 0 ? 0 : 2;
 	int n = argc - optind;
 	if (n <= 0) {
-		fprintf(stderr, "mxlag analyze: no capture file given\n");
-		usage(stderr);
+		fprintf(stderr, "mxlag analyze: no capture file given (mxlag help analyze)\n");
 		return 2;
 	}
 	const char *const *paths = (const char *const *)&argv[optind];
@@ -575,10 +753,11 @@ cmd_capture(int argc, char **argv)
 {
 	struct run_opts o;
 	char err[512], source[300];
-	if (parse_run_opts(argc, argv, &o) != 0)
-		return 2;
+	int pr = parse_run_opts("capture", argc, argv, &o);
+	if (pr != 0)
+		return pr > 0 ? 0 : 2;
 	if (!o.iface) {
-		fprintf(stderr, "mxlag capture: -i IFACE is required\n");
+		fprintf(stderr, "mxlag capture: -i IFACE is required (mxlag help capture)\n");
 		return 2;
 	}
 	/* promiscuous by default: on a mirror (SPAN) port the frames are
@@ -603,19 +782,87 @@ cmd_capture(int argc, char **argv)
 	return rc;
 }
 
+static bool
+zone_is_utc(const char *z)
+{
+	return strcmp(z, "UTC") == 0 || strcmp(z, "Etc/UTC") == 0 || strcmp(z, "UTC0") == 0 ||
+	       strcmp(z, "Universal") == 0 || strcmp(z, "Zulu") == 0;
+}
+
+/*
+ * The zone of a report's text and HTML times: --tz ZONE (opt) wins ("local"
+ * = the system's /etc/localtime), then a non-empty TZ, else UTC.  Sets TZ
+ * for localtime_r() and *label to the zone's name (NULL = UTC).  A name that
+ * is neither a file under the zoneinfo directory nor a POSIX TZ rule (those
+ * have a digit: CET-1CEST, UTC0) is refused: -1 with one line on stderr.
+ */
+static int
+report_zone(const char *opt, const char **label)
+{
+	static char sys[256];
+	const char *env = getenv("TZ");
+	const char *z = opt ? opt : env && env[0] ? env : NULL;
+	*label = NULL;
+	if (!z)
+		return 0;
+	if (opt && strcmp(opt, "local") == 0) {
+		unsetenv("TZ");
+		tzset();
+		char link[512];
+		ssize_t n = readlink("/etc/localtime", link, sizeof(link) - 1);
+		const char *p = NULL;
+		if (n > 0) {
+			link[n] = '\0';
+			p = strstr(link, "zoneinfo/");
+		}
+		snprintf(sys, sizeof(sys), "%s", p ? p + strlen("zoneinfo/") : "local");
+		/* no /etc/localtime: the C library's local time is UTC */
+		*label = zone_is_utc(sys) || access("/etc/localtime", R_OK) != 0 ? NULL : sys;
+		return 0;
+	}
+	const char *name = z[0] == ':' ? z + 1 : z;
+	const char *dir = getenv("TZDIR");
+	char path[1024];
+	struct stat st;
+	bool ok;
+	if (!name[0] || strlen(name) > 200 || strstr(name, ".."))
+		ok = false;
+	else if (name[0] == '/')
+		ok = stat(name, &st) == 0 && S_ISREG(st.st_mode);
+	else {
+		snprintf(path, sizeof(path), "%s/%s", dir && dir[0] ? dir : "/usr/share/zoneinfo",
+		         name);
+		ok = (stat(path, &st) == 0 && S_ISREG(st.st_mode)) ||
+		     (z[0] != ':' && strpbrk(name, "0123456789") != NULL);
+	}
+	if (!ok) {
+		fprintf(stderr, "mxlag report: unknown time zone %s%s\n", z,
+		        opt ? "" : " (the TZ environment variable)");
+		return -1;
+	}
+	if (opt && setenv("TZ", opt, 1) != 0) {
+		fprintf(stderr, "mxlag report: %s\n", strerror(errno));
+		return -1;
+	}
+	tzset();
+	*label = zone_is_utc(name) ? NULL : name;
+	return 0;
+}
+
 static const struct option report_longopts[] = {
-	{"db", required_argument, NULL, OPT_DB},
-	{"format", required_argument, NULL, OPT_FORMAT},
-	{"since", required_argument, NULL, OPT_SINCE},
-	{"until", required_argument, NULL, OPT_UNTIL},
-	{"slow", required_argument, NULL, OPT_SLOW},
-	{"limit", required_argument, NULL, OPT_LIMIT},
-	{"client", required_argument, NULL, OPT_CLIENT},
-	{"protocol", required_argument, NULL, OPT_PROTOCOL},
-	{"fail-if-slow", required_argument, NULL, OPT_FAIL_IF_SLOW},
-	{"output", required_argument, NULL, 'o'},
-	{"help", no_argument, NULL, 'h'},
-	{NULL, 0, NULL, 0},
+    {"db", required_argument, NULL, OPT_DB},
+    {"format", required_argument, NULL, OPT_FORMAT},
+    {"since", required_argument, NULL, OPT_SINCE},
+    {"until", required_argument, NULL, OPT_UNTIL},
+    {"slow", required_argument, NULL, OPT_SLOW},
+    {"limit", required_argument, NULL, OPT_LIMIT},
+    {"client", required_argument, NULL, OPT_CLIENT},
+    {"protocol", required_argument, NULL, OPT_PROTOCOL},
+    {"fail-if-slow", required_argument, NULL, OPT_FAIL_IF_SLOW},
+    {"output", required_argument, NULL, 'o'},
+    {"tz", required_argument, NULL, OPT_TZ},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
 };
 
 static int
@@ -627,10 +874,12 @@ cmd_report(int argc, char **argv)
 	double v;
 	long fail_if_slow = -1;
 	char *end;
+	const char *tz = NULL;
 	int c;
 	report_opts_init(&ro);
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "o:h", report_longopts, NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":o:h", report_longopts, NULL)) != -1) {
 		switch (c) {
 		case OPT_DB:
 			db = optarg;
@@ -687,6 +936,9 @@ cmd_report(int argc, char **argv)
 			}
 			ro.protocol = optarg;
 			break;
+		case OPT_TZ:
+			tz = optarg;
+			break;
 		case OPT_FAIL_IF_SLOW:
 			errno = 0;
 			fail_if_slow = strtol(optarg, &end, 10);
@@ -696,10 +948,10 @@ cmd_report(int argc, char **argv)
 			}
 			break;
 		case 'h':
-			usage(stdout);
+			help_report(stdout);
 			return 0;
 		default:
-			usage(stderr);
+			bad_option("report", c, argv);
 			return 2;
 		}
 	}
@@ -707,8 +959,25 @@ cmd_report(int argc, char **argv)
 		fprintf(stderr, "mxlag report: which report? (%s)\n", report_names());
 		return 2;
 	}
+	if (report_zone(tz, &ro.tz) != 0)
+		return 2;
 	ro.name = argv[optind];
 	ro.arg = optind + 1 < argc ? argv[optind + 1] : NULL;
+	int na = report_needs_arg(ro.name);
+	if (na < 0) {
+		fprintf(stderr, "mxlag report: unknown report %s (%s)\n", ro.name, report_names());
+		return 2;
+	}
+	if (na > 0 && !ro.arg) {
+		fprintf(stderr, "mxlag report: report %s needs an argument (mxlag help report)\n",
+		        ro.name);
+		return 2;
+	}
+	if (optind + (na > 0 ? 2 : 1) < argc) {
+		fprintf(stderr, "mxlag report: unexpected argument %s\n",
+		        argv[optind + (na > 0 ? 2 : 1)]);
+		return 2;
+	}
 	sqlite3 *h;
 	if (report_open(&h, db, err, sizeof(err)) != 0) {
 		fprintf(stderr, "mxlag report: %s\n", err);
@@ -724,9 +993,10 @@ cmd_report(int argc, char **argv)
 	ro.color = out == stdout && isatty(STDOUT_FILENO) && !getenv("NO_COLOR") &&
 		   ro.format == REPORT_TEXT;
 	int rc = 0;
-	if (report_run(h, &ro, out, err, sizeof(err)) != 0) {
+	int rr = report_run(h, &ro, out, err, sizeof(err));
+	if (rr != 0) {
 		fprintf(stderr, "mxlag report: %s\n", err);
-		rc = 1;
+		rc = rr == REPORT_EUSAGE ? 2 : 1;
 	}
 	if (rc == 0 && fail_if_slow >= 0) {
 		long nslow;
@@ -747,6 +1017,20 @@ cmd_report(int argc, char **argv)
 	return rc;
 }
 
+static int
+cmd_schema(int argc, char **argv)
+{
+	if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0))
+		return cmd_help("schema");
+	if (argc > 1) {
+		fprintf(stderr, "mxlag schema: unexpected argument %s (mxlag help schema)\n",
+		        argv[1]);
+		return 2;
+	}
+	fputs(store_schema_sql(), stdout);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -764,15 +1048,17 @@ main(int argc, char **argv)
 		return cmd_capture(argc, argv);
 	if (strcmp(cmd, "report") == 0)
 		return cmd_report(argc, argv);
-	if (strcmp(cmd, "schema") == 0) {
-		fputs(store_schema_sql(), stdout);
-		return 0;
-	}
+	if (strcmp(cmd, "schema") == 0)
+		return cmd_schema(argc, argv);
 	if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
-		usage(stdout);
-		return 0;
+		if (argc > 2) {
+			fprintf(stderr, "mxlag help: one topic at a time\n");
+			return 2;
+		}
+		return cmd_help(argc == 2 ? argv[1] : NULL);
 	}
-	fprintf(stderr, "mxlag: unknown command %s\n", cmd);
-	usage(stderr);
+	if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0)
+		return cmd_version();
+	fprintf(stderr, "mxlag: unknown command %s (mxlag help)\n", cmd);
 	return 2;
 }

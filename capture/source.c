@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "decomp.h"
 #include "pcapng.h"
 
 /* how long a live read waits for packets before returning to the caller */
@@ -33,6 +34,7 @@ struct src_file {
 	pcap_t *p;         /* classic pcap file or live interface (libpcap) */
 	struct pcapng *ng; /* pcapng file (pcapng.c) */
 	FILE *ngf;         /* the pcapng file's stream */
+	struct decomp *dz; /* gzip/zstd: the decompressor (owned by the stream), else NULL */
 	struct ng_filter *flt;
 	int nflt, lastflt;
 	const char *path;
@@ -194,12 +196,14 @@ unread(FILE *f, const uint8_t *m, size_t n)
 	return rf;
 }
 
-/* Opens one capture file into f: pcapng (by its magic) with pcapng.c,
- * anything else with libpcap.  perr holds PCAP_ERRBUF_SIZE bytes. */
+/* Opens one capture file into f: gzip or zstd compressed (by its magic)
+ * through decomp.c, then pcapng (by its magic) with pcapng.c, anything else
+ * with libpcap.  perr holds PCAP_ERRBUF_SIZE bytes. */
 static int
 open_offline(struct src_file *f, const char *path, char *perr)
 {
 	static const uint8_t ng_magic[4] = {0x0a, 0x0d, 0x0d, 0x0a};
+	f->dz = NULL;
 	FILE *fp = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
 	if (!fp) {
 		snprintf(perr, PCAP_ERRBUF_SIZE, "%s", strerror(errno));
@@ -215,6 +219,35 @@ open_offline(struct src_file *f, const char *path, char *perr)
 		f->done = 1;
 		return 0;
 	}
+	enum decomp_kind kind = decomp_detect(m, n);
+	if (kind != DECOMP_NONE) {
+		struct decomp *d = decomp_new(kind, fp, m, n);
+		FILE *dp = d ? decomp_fopen(d) : NULL;
+		if (!dp) {
+			if (d)
+				decomp_free(d); /* closes fp */
+			else
+				close_stream(fp);
+			snprintf(perr, PCAP_ERRBUF_SIZE, "out of memory");
+			return -1;
+		}
+		f->dz = d;
+		fp = dp;
+		n = fread(m, 1, sizeof(m), fp);
+		if (n < sizeof(m) && decomp_error(d)[0]) {
+			snprintf(perr, PCAP_ERRBUF_SIZE, "%s", decomp_error(d));
+			fclose(fp);
+			f->dz = NULL;
+			return -1;
+		}
+		if (n == 0) {
+			/* a compressed empty file: an empty capture too */
+			fclose(fp);
+			f->dz = NULL;
+			f->done = 1;
+			return 0;
+		}
+	}
 	if (n == sizeof(m) && memcmp(m, ng_magic, sizeof(m)) == 0) {
 		f->ng = pcapng_new(fp, m, n);
 		if (f->ng) {
@@ -222,18 +255,28 @@ open_offline(struct src_file *f, const char *path, char *perr)
 			return 0;
 		}
 		close_stream(fp);
+		f->dz = NULL;
 		snprintf(perr, PCAP_ERRBUF_SIZE, "out of memory");
 		return -1;
 	}
 	FILE *lp = unread(fp, m, n);
 	if (!lp) {
 		close_stream(fp);
+		f->dz = NULL;
 		snprintf(perr, PCAP_ERRBUF_SIZE, "out of memory");
 		return -1;
 	}
 	f->p = pcap_fopen_offline_with_tstamp_precision(lp, PCAP_TSTAMP_PRECISION_NANO, perr);
 	if (!f->p) {
+		if (f->dz) {
+			if (decomp_error(f->dz)[0])
+				snprintf(perr, PCAP_ERRBUF_SIZE, "%s", decomp_error(f->dz));
+			else if (strlen(perr) + 40 < PCAP_ERRBUF_SIZE) /* say where */
+				snprintf(perr + strlen(perr), PCAP_ERRBUF_SIZE - strlen(perr),
+				         " (inside the %s compression)", decomp_name(kind));
+		}
 		close_stream(lp);
+		f->dz = NULL;
 		return -1;
 	}
 	return 0;
@@ -404,11 +447,18 @@ file_offset(pcap_t *p)
 }
 
 /* One line for a file that ends before its end: damaged, or (damaged 0)
- * well-formed but not readable on; off -1 when unknown. */
+ * well-formed but not readable on; off -1 when unknown.  A compressed
+ * file's decompression error is the reason (it names the compressed
+ * offset) whatever the reader made of the missing bytes. */
 static void
 report_stop(struct src *s, struct src_file *f, long off, int damaged, const char *msg)
 {
 	f->stopped = 1;
+	if (f->dz && decomp_error(f->dz)[0]) {
+		msg = decomp_error(f->dz);
+		off = -1;
+		damaged = 1;
+	}
 	char where[48] = "";
 	if (off >= 0)
 		snprintf(where, sizeof(where), " at offset %ld", off);
@@ -638,6 +688,8 @@ src_read_bytes(const struct src *s)
 		const struct src_file *f = &s->files[i];
 		if (f->done) {
 			sum += f->size;
+		} else if (f->dz) {
+			sum += decomp_in_bytes(f->dz); /* f->size is the compressed size */
 		} else if (f->ng) {
 			sum += pcapng_offset(f->ng);
 		} else if (f->p) {

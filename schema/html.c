@@ -169,6 +169,33 @@ dur(char *b, size_t n, double ms)
 	return b;
 }
 
+/*
+ * The page's zone: NULL = UTC, else times are local (TZ) and zone_html is its
+ * name, HTML-escaped.  Set by report_html() for the one page it writes.
+ */
+static const char *page_zone;
+static char zone_html[256];
+
+static void
+set_zone(const char *tz)
+{
+	page_zone = tz;
+	size_t k = 0;
+	for (const char *p = tz ? tz : "UTC"; *p && k + 7 < sizeof(zone_html); p++) {
+		const char *r = *p == '<'   ? "&lt;"
+		                : *p == '>' ? "&gt;"
+		                : *p == '&' ? "&amp;"
+		                : *p == '"' ? "&quot;"
+		                            : NULL;
+		if (r)
+			k += (size_t)snprintf(zone_html + k, sizeof(zone_html) - k, "%s", r);
+		else
+			zone_html[k++] = *p;
+	}
+	zone_html[k] = '\0';
+}
+
+/* t (epoch seconds) as "YYYY-MM-DD HH:MM:SS[.mmm]" in the page's zone */
 static char *
 utc(char *b, size_t n, double t, bool frac)
 {
@@ -181,7 +208,10 @@ utc(char *b, size_t n, double t, bool frac)
 	long long ms = llround(t * 1000.0);
 	long long sec = ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000);
 	time_t s = (time_t)sec;
-	gmtime_r(&s, &tm);
+	if (page_zone ? !localtime_r(&s, &tm) : !gmtime_r(&s, &tm)) {
+		snprintf(b, n, "-");
+		return b;
+	}
 	size_t k = strftime(b, n, "%Y-%m-%d %H:%M:%S", &tm);
 	if (frac && k < n)
 		snprintf(b + k, n - k, ".%03lld", ms - sec * 1000);
@@ -423,8 +453,8 @@ sec_header(struct hctx *h)
 		return -1;
 	if (step(h, st)) {
 		double t0 = cd(st, 1), t1 = cd(st, 2);
-		P("<p class=\"meta\">Capture: %s &ndash; %s UTC", utc(a, sizeof(a), t0, false),
-		  utc(b, sizeof(b), t1, false));
+		P("<p class=\"meta\">Capture: %s &ndash; %s %s", utc(a, sizeof(a), t0, false),
+		  utc(b, sizeof(b), t1, false), zone_html);
 		if (isfinite(t0) && isfinite(t1))
 			P(" (%s)", dur(d, sizeof(d), (t1 - t0) * 1000.0));
 		P(" &middot; %lld run%s &middot; %lld packets", sqlite3_column_int64(st, 0),
@@ -436,12 +466,12 @@ sec_header(struct hctx *h)
 	sqlite3_finalize(st);
 	P("<p class=\"meta\">Slow threshold %g ms", h->slow_ms);
 	if (!isnan(h->o->since))
-		P(" &middot; since %s UTC", utc(a, sizeof(a), h->o->since, false));
+		P(" &middot; since %s %s", utc(a, sizeof(a), h->o->since, false), zone_html);
 	if (!isnan(h->o->until))
-		P(" &middot; until %s UTC", utc(a, sizeof(a), h->o->until, false));
+		P(" &middot; until %s %s", utc(a, sizeof(a), h->o->until, false), zone_html);
 	if (h->o->limit > 0)
 		P(" &middot; at most %ld slow replies listed", h->o->limit);
-	P(" &middot; times UTC</p>\n<div class=\"cards\">\n");
+	P(" &middot; times %s</p>\n<div class=\"cards\">\n", zone_html);
 	card(h, sum_get(h, "sessions"), "sessions", NULL, false);
 	card(h, sum_get(h, "replies"), "replies", NULL, false);
 	const char *slow = sum_get(h, "slow");
@@ -562,8 +592,9 @@ sec_slow(struct hctx *h)
 	P("<section id=\"slow\">\n<h2>Slow replies (&ge; %g ms), newest first</h2>\n", h->slow_ms);
 	while (step(h, st)) {
 		if (rows++ == 0)
-			P("<table>\n<tr><th>When (UTC)</th><th>Session</th><th>Connection</th>"
-			  "<th>Command</th><th>Wait</th><th>Reply</th><th>Causes</th></tr>\n");
+			P("<table>\n<tr><th>When (%s)</th><th>Session</th><th>Connection</th>"
+			  "<th>Command</th><th>Wait</th><th>Reply</th><th>Causes</th></tr>\n",
+			  zone_html);
 		int64_t sid = sqlite3_column_int64(st, c_sid);
 		if (!cnull(st, c_sid))
 			note_session(h, sid);
@@ -867,8 +898,8 @@ wf_session(struct hctx *h, int64_t sid, struct wf *w)
 		E(ct(st, 1));
 		P(":%d &rarr; ", sqlite3_column_int(st, 2));
 		E(ct(st, 3));
-		P(":%d</span> &middot; %s UTC &middot; ", sqlite3_column_int(st, 4),
-		  utc(a, sizeof(a), cd(st, 5), true));
+		P(":%d</span> &middot; %s %s &middot; ", sqlite3_column_int(st, 4),
+		  utc(a, sizeof(a), cd(st, 5), true), zone_html);
 		E(ct(st, 6));
 	}
 	P("</h3>\n");
@@ -1335,9 +1366,9 @@ sec_dns(struct hctx *h)
 	}
 	int shown = nres < MAX_RESOLVERS ? nres : MAX_RESOLVERS;
 	char wb[32];
-	P("<p class=\"legend\">Buckets of %s from %s UTC; red: unanswered queries (height per "
+	P("<p class=\"legend\">Buckets of %s from %s %s; red: unanswered queries (height per "
 	  "server, scaled to its busiest bucket), grey: the bucket saw queries to that server.",
-	  dur(wb, sizeof(wb), w * 1000.0), utc(a, sizeof(a), b0, false));
+	  dur(wb, sizeof(wb), w * 1000.0), utc(a, sizeof(a), b0, false), zone_html);
 	if (nres > shown)
 		P(" The %d servers with the most unanswered queries of %d are shown.", shown, nres);
 	P("</p>\n");
@@ -1461,8 +1492,9 @@ sec_incidents(struct hctx *h)
 		}
 		if (n++ == 0)
 			P("<table>\n<tr><th>#</th><th>What</th><th>Slow replies</th><th>Sessions</th>"
-			  "<th>Clients</th><th>Hosts</th><th>First &ndash; last (UTC)</th>"
-			  "<th>Waited</th><th>Remedy</th><th>Example sessions</th></tr>\n");
+			  "<th>Clients</th><th>Hosts</th><th>First &ndash; last (%s)</th>"
+			  "<th>Waited</th><th>Remedy</th><th>Example sessions</th></tr>\n",
+			  zone_html);
 		P("<tr><td class=\"num\">%d</td><td>", n);
 		E(ct(st, title) ? ct(st, title) : "-");
 		P("</td>");
@@ -1563,6 +1595,7 @@ report_html(sqlite3 *db, const struct report_opts *o, FILE *out, char *err, size
 	int rc = -1;
 
 	hc.compact_slow = sqlfn_compact_slow(db, hc.slow_ms);
+	set_zone(o->tz);
 
 	if (!o->name || (strcmp(o->name, "slow") != 0 && strcmp(o->name, "summary") != 0 &&
 	                 strcmp(o->name, "incidents") != 0)) {
@@ -1570,7 +1603,7 @@ report_html(sqlite3 *db, const struct report_opts *o, FILE *out, char *err, size
 		        "report %s: format html is available for the incidents, slow and summary "
 		        "reports (each gives the whole page)",
 		        o->name ? o->name : "");
-		return -1;
+		return REPORT_EUSAGE;
 	}
 	if (load_summary(h) != 0 || sec_header(h) != 0 || sec_incidents(h) != 0 ||
 	    sec_hosts(h) != 0 || sec_slow(h) != 0 ||

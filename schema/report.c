@@ -120,6 +120,25 @@ static const struct report_def reports[] = {
 };
 #define N_REPORTS (sizeof(reports) / sizeof(reports[0]))
 
+/* the zone text times are in: "UTC" or o->tz */
+static const char *
+zone_name(const struct rctx *c)
+{
+	return c->o->format == REPORT_TEXT && c->o->tz ? c->o->tz : "UTC";
+}
+
+/* A title line; one ending in "times UTC" names the report's zone instead. */
+static void
+put_title(struct rctx *c, const char *title)
+{
+	static const char utc[] = "times UTC";
+	size_t n = strlen(title), k = sizeof(utc) - 1;
+	if (n >= k && strcmp(title + n - k, utc) == 0)
+		fprintf(c->out, "%.*stimes %s\n", (int)(n - k), title, zone_name(c));
+	else
+		fprintf(c->out, "%s\n", title);
+}
+
 void
 report_opts_init(struct report_opts *o)
 {
@@ -161,6 +180,25 @@ report_names(void)
 			                      reports[i].name);
 	}
 	return buf;
+}
+
+const char *
+report_info(size_t i, const char **help)
+{
+	if (i >= N_REPORTS)
+		return NULL;
+	if (help)
+		*help = reports[i].help;
+	return reports[i].name;
+}
+
+int
+report_needs_arg(const char *name)
+{
+	for (size_t i = 0; name && i < N_REPORTS; i++)
+		if (strcmp(reports[i].name, name) == 0)
+			return reports[i].needs_arg ? 1 : 0;
+	return -1;
 }
 
 int
@@ -520,6 +558,14 @@ json_summary(struct rctx *c, sqlite3_stmt *st)
 /* ---- text: generic ------------------------------------------------------------- */
 
 /* one row of "name  value" lines */
+/* a key's printed length: without a "_utc" ending when times are in another zone */
+static size_t
+kv_name_len(const char *name, bool zone)
+{
+	size_t n = strlen(name);
+	return zone && n > 4 && strcmp(name + n - 4, "_utc") == 0 ? n - 4 : n;
+}
+
 static int
 render_kv(struct rctx *c, sqlite3_stmt *st)
 {
@@ -529,16 +575,20 @@ render_kv(struct rctx *c, sqlite3_stmt *st)
 
 	if (rc != SQLITE_ROW)
 		return rc;
+	/* in another zone than UTC a NAME_utc time is shown as NAME, the zone after it */
+	bool zone = c->o->format == REPORT_TEXT && c->o->tz;
 	for (int i = 0; i < n; i++)
 		if (!json_only(sqlite3_column_name(st, i)) &&
-		    (int)strlen(sqlite3_column_name(st, i)) > w)
-			w = (int)strlen(sqlite3_column_name(st, i));
+		    (int)kv_name_len(sqlite3_column_name(st, i), zone) > w)
+			w = (int)kv_name_len(sqlite3_column_name(st, i), zone);
 	for (int i = 0; i < n; i++) {
 		const char *name = sqlite3_column_name(st, i);
 		const unsigned char *v = sqlite3_column_text(st, i);
 		if (json_only(name))
 			continue;
-		fprintf(c->out, "%-*s  %s\n", w, name, v ? (const char *)v : "-");
+		bool t = v && kv_name_len(name, zone) < strlen(name);
+		fprintf(c->out, "%-*.*s  %s%s%s\n", w, (int)kv_name_len(name, zone), name,
+		        v ? (const char *)v : "-", t ? " " : "", t ? c->o->tz : "");
 	}
 	return SQLITE_DONE;
 }
@@ -934,7 +984,8 @@ text_slow(struct rctx *c, sqlite3_stmt *st)
 	char day[11] = "";
 	const char *bold = c->o->color ? "\033[1m" : "", *plain = c->o->color ? "\033[0m" : "";
 
-	fprintf(c->out, "slow replies (>= %g ms), newest first, times UTC\n", c->slow_ms);
+	fprintf(c->out, "slow replies (>= %g ms), newest first, times %s\n", c->slow_ms,
+	        zone_name(c));
 	if (c->multi_host)
 		fprintf(c->out, "%s%-8s %6s %-15s %-15s %-8s %8s %s%s\n", bold, "TIME", "SESS",
 		        "SERVER", "CLIENT", "COMMAND", "WAIT ms", "REPLY", plain);
@@ -1001,8 +1052,8 @@ text_incidents(struct rctx *c, sqlite3_stmt *st)
 	char line[512];
 	const char *bold = c->o->color ? "\033[1m" : "", *plain = c->o->color ? "\033[0m" : "";
 
-	fprintf(c->out, "incidents: slow replies (>= %g ms) grouped by cause, worst first, times UTC\n",
-	        c->slow_ms);
+	fprintf(c->out, "incidents: slow replies (>= %g ms) grouped by cause, worst first, times %s\n",
+	        c->slow_ms, zone_name(c));
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		long n = (long)col_double(st, "slow_replies"), ns = (long)col_double(st, "sessions");
 		long ncl = (long)col_double(st, "clients"), nh = (long)col_double(st, "n_hosts");
@@ -1102,7 +1153,7 @@ text_ptr(struct rctx *c, sqlite3_stmt *st)
 		return rc;
 	}
 	sqlite3_reset(st);
-	fputs("PTR lookups that delayed replies, newest first, times UTC\n", c->out);
+	put_title(c, "PTR lookups that delayed replies, newest first, times UTC");
 	return render_table(c, st);
 }
 
@@ -1127,7 +1178,7 @@ text_session_head(struct rctx *c, const char *sj)
 	    c->db,
 	    "SELECT ?1 ->> 'session', ?1 ->> 'protocol', ?1 ->> 'client', ?1 ->> 'client_port',"
 	    " ?1 ->> 'server', ?1 ->> 'server_port',"
-	    " strftime('%Y-%m-%d %H:%M:%f', ?1 ->> 'start', 'unixepoch'),"
+	    " strftime('%Y-%m-%d %H:%M:%f', mx_local(?1 ->> 'start'), 'unixepoch'),"
 	    " printf('%.1f', (?1 ->> 'duration_ms') / 1000.0), ?1 ->> 'outcome',"
 	    " CASE WHEN ?1 ->> 'tls' THEN 'yes' ELSE 'no' END,"
 	    " CASE WHEN ?1 ->> 'outbound' THEN 'yes' ELSE 'no' END, ?1 ->> 'host'",
@@ -1139,7 +1190,8 @@ text_session_head(struct rctx *c, const char *sj)
 #define HS(i) (sqlite3_column_text(h, (i)) ? (const char *)sqlite3_column_text(h, (i)) : "-")
 		fprintf(c->out, "session %s: %s %s port %s to %s port %s\n", HS(0), HS(1), HS(2),
 		        HS(3), HS(4), HS(5));
-		fprintf(c->out, "started %s UTC, lasted %s s, outcome %s\n", HS(6), HS(7), HS(8));
+		fprintf(c->out, "started %s %s, lasted %s s, outcome %s\n", HS(6), zone_name(c),
+		        HS(7), HS(8));
 		if (c->multi_host)
 			fprintf(c->out, "host %s, tls %s, outbound %s; slow replies: >= %g ms\n",
 			        HS(11), HS(9), HS(10), c->slow_ms);
@@ -1165,7 +1217,8 @@ text_session(struct rctx *c, sqlite3_stmt *st)
 			if ((rc = text_session_head(c, col_str(st, "session_json"))) != SQLITE_OK)
 				return rc;
 			fprintf(c->out, "%s%9s %-12s %-7s EVENT%s\n", c->o->color ? "\033[1m" : "",
-			        "+s", "TIME UTC", "KIND", c->o->color ? "\033[0m" : "");
+			        "+s", c->o->tz ? "TIME" : "TIME UTC", "KIND",
+			        c->o->color ? "\033[0m" : "");
 		}
 		const char *kind = col_str(st, "kind");
 		printable(col_str(st, "item"), item, sizeof(item));
@@ -1351,6 +1404,11 @@ report_run(sqlite3 *db, const struct report_opts *o, FILE *out, char *err, size_
 	if (!def) {
 		fmt_err(err, errlen, "unknown report '%s'; known reports: %s",
 		        o->name ? o->name : "", report_names());
+		return REPORT_EUSAGE;
+	}
+	/* text times in the zone asked for; CSV, JSON and HTML's SQL stay UTC */
+	if (sqlfn_local_time(db, o->format == REPORT_TEXT && o->tz) != SQLITE_OK) {
+		fmt_err(err, errlen, "report %s: %s", def->name, sqlite3_errmsg(db));
 		return -1;
 	}
 	if (o->format == REPORT_HTML) /* one page for slow and summary: html.c */
@@ -1359,11 +1417,11 @@ report_run(sqlite3 *db, const struct report_opts *o, FILE *out, char *err, size_
 		fmt_err(err, errlen,
 		        "report %s: format %s is not available (use text, csv or json)", def->name,
 		        format_name(o->format));
-		return -1;
+		return REPORT_EUSAGE;
 	}
 	if (def->needs_arg && (!o->arg || !o->arg[0])) {
 		fmt_err(err, errlen, "report %s needs an argument", def->name);
-		return -1;
+		return REPORT_EUSAGE;
 	}
 	if (def->wrap_key && session_missing(db, o->arg)) {
 		fmt_err(err, errlen, "report %s: no session %s", def->name, o->arg);
@@ -1400,7 +1458,7 @@ report_run(sqlite3 *db, const struct report_opts *o, FILE *out, char *err, size_
 		break;
 	default:
 		if (def->title)
-			fprintf(out, "%s\n", def->title);
+			put_title(&c, def->title);
 		rc = def->text     ? def->text(&c, st)
 		     : def->single ? render_kv(&c, st)
 		                   : render_table(&c, st);

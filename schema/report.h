@@ -32,6 +32,9 @@ struct report_opts {
 	const char *client;   /* only sessions with this address at either end; NULL = any */
 	const char *protocol; /* "smtp" or "pop3"; NULL = any */
 	int color;            /* text: ANSI colour (only when writing to a terminal) */
+	/* text and HTML: times in the process's local zone (TZ, tzset()) under this
+	   name (the titles say it); NULL = UTC.  CSV and JSON are UTC/epoch always. */
+	const char *tz;
 };
 
 /* Defaults: text, no time bounds, 1000 ms, no limit, name and arg NULL. */
@@ -78,16 +81,29 @@ bool report_multi_host(sqlite3 *db);
 const char *report_names(void);
 
 /*
+ * The i-th known report (0, 1, ... in the order of report_names()): its
+ * name, with its one-line help in *help; NULL past the last one.
+ */
+const char *report_info(size_t i, const char **help);
+
+/* 1 when report name takes an argument (session: the id), 0 when not, -1 unknown. */
+int report_needs_arg(const char *name);
+
+/*
  * Opens an existing mxlag database for reports (migrating an older schema
  * forward, refusing a newer one or a non-mxlag file); the connection is
  * query-only.  0 on success; -1 with err set.  Close with sqlite3_close().
  */
 int report_open(sqlite3 **out, const char *path, char *err, size_t errlen);
 
+/* report_run()'s result for a usage error (the command line's exit status 2) */
+#define REPORT_EUSAGE (-2)
+
 /*
- * Runs report o->name on db and writes it to out.  0 on success; -1 with a
- * message in err: unknown report (the message lists the known ones), format
- * not available for that report, missing argument, SQL or write error.
+ * Runs report o->name on db and writes it to out.  0 on success; with a
+ * message in err: REPORT_EUSAGE for an unknown report (the message lists the
+ * known ones), a format not available for that report or a missing argument;
+ * -1 for a missing session, SQL or write error.
  */
 int report_run(sqlite3 *db, const struct report_opts *o, FILE *out, char *err, size_t errlen);
 

@@ -6,10 +6,12 @@
 #include "hist.h"
 
 #include <ctype.h>
+#include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static const int pcts[] = {50, 95, 99}; /* the blob's doubles, in this order */
 #define NPCT (sizeof(pcts) / sizeof(pcts[0]))
@@ -99,6 +101,38 @@ pct_get(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 }
 
 static void zone_func(sqlite3_context *ctx, int argc, sqlite3_value **argv);
+/*
+ * mx_local(ts): ts itself (UTC), or with the local zone's offset at that
+ * instant added (user data non-NULL), so that strftime(..., 'unixepoch')
+ * writes the wall-clock time of the zone.  NULL and non-numbers pass
+ * through unchanged, as do instants localtime_r() cannot convert.
+ */
+static void
+local_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	(void)argc;
+	int type = sqlite3_value_numeric_type(argv[0]);
+	if (!sqlite3_user_data(ctx) || (type != SQLITE_INTEGER && type != SQLITE_FLOAT)) {
+		sqlite3_result_value(ctx, argv[0]);
+		return;
+	}
+	double t = sqlite3_value_double(argv[0]);
+	struct tm tm;
+	time_t s;
+	if (!isfinite(t) || fabs(t) > 1e12 || (s = (time_t)floor(t), !localtime_r(&s, &tm))) {
+		sqlite3_result_value(ctx, argv[0]);
+		return;
+	}
+	sqlite3_result_double(ctx, t + (double)tm.tm_gmtoff);
+}
+
+int
+sqlfn_local_time(sqlite3 *db, int local)
+{
+	static char on; /* any non-NULL pointer: its address */
+	return sqlite3_create_function(db, "mx_local", 1, SQLITE_UTF8 | SQLITE_INNOCUOUS,
+	                               local ? &on : NULL, local_fn, NULL, NULL);
+}
 
 int
 sqlfn_register(sqlite3 *db)
@@ -113,6 +147,8 @@ sqlfn_register(sqlite3 *db)
 		rc = sqlite3_create_function(db, "mx_zone", 2, flags, NULL, zone_func, NULL, NULL);
 	if (rc == SQLITE_OK)
 		rc = hist_register(db);
+	if (rc == SQLITE_OK)
+		rc = sqlfn_local_time(db, 0);
 	return rc;
 }
 

@@ -7,6 +7,10 @@
  *                        an empty group or another k
  *   mx_zone(name, rel)   the zone a looked-up name falls in, for grouping
  *                        incidents (sqlfn_zone below); NULL for NULL
+ *   mx_local(ts)         epoch seconds ts as they are, or shifted by the
+ *                        local zone's UTC offset at that instant (see
+ *                        sqlfn_local_time()): strftime(F, mx_local(ts),
+ *                        'unixepoch') is then the zone's wall-clock time
  *
  * The k-th percentile of n values is the one at rank max(1, ceil(n * k /
  * 100)) in ascending order (the nearest-rank method: always a value that
@@ -20,6 +24,13 @@
 
 /* Registers the functions on db; SQLite result code. */
 int sqlfn_register(sqlite3 *db);
+
+/*
+ * mx_local() on db: local = 0 (the default) leaves times UTC; otherwise they
+ * are shifted into the process's local zone (TZ, see tzset(3)).  Call it
+ * before preparing the statements that use it; SQLite result code.
+ */
+int sqlfn_local_time(sqlite3 *db, int local);
 
 /*
  * 1 when a compact reply (schema 5) can be slow_ms slow: some run keeps

@@ -10,9 +10,9 @@
 # apt-get line to run and fails.
 set -eu
 
-pkgs="gcc make cmake pkg-config libpcap-dev libndpi-dev libsqlite3-dev libcriterion-dev sqlite3"
+pkgs="gcc make cmake pkg-config libpcap-dev libndpi-dev libsqlite3-dev zlib1g-dev libzstd-dev libcriterion-dev sqlite3"
 case "${1:-}" in
---test) pkgs="$pkgs clang libclang-rt-dev tshark tcpdump iproute2 valgrind chromium" ;;
+--test) pkgs="$pkgs clang libclang-rt-dev tshark tcpdump iproute2 valgrind chromium gzip zstd" ;;
 --bench) pkgs="$pkgs libndpi-bin tshark tcpreplay iproute2 ethtool" ;;
 esac
 

@@ -47,7 +47,7 @@ SELECT a.host, a.remote, a.attempts, a.ok, a.unanswered, a.refused, a.other, a.f
        (SELECT sum(n) FROM sz WHERE sz.remote = a.remote AND sz.host = a.host) AS messages,
        (SELECT sum(bytes) FROM sz WHERE sz.remote = a.remote AND sz.host = a.host) AS bytes,
        (SELECT max(mx) FROM sz WHERE sz.remote = a.remote AND sz.host = a.host) AS max_message_bytes,
-       strftime('%Y-%m-%d %H:%M:%S', a.first_ts, 'unixepoch') AS first_utc,
+       strftime('%Y-%m-%d %H:%M:%S', mx_local(a.first_ts), 'unixepoch') AS first_utc,
        (SELECT 'slow: ' || group_concat(command || coalesce(' ' || guess || '?', '') || ' ' ||
 					printf('%.1f', latency_ms) ||
 					' ms (session ' || session_id || ')', '; ')

@@ -6,7 +6,7 @@
 -- resolver with the query's outcome: text output leads with these zones.
 -- Parameters: :slow_ms, :since, :until, :limit, :client, :protocol.
 WITH rows AS (
-SELECT strftime('%Y-%m-%d %H:%M:%S', p.query_ts, 'unixepoch') AS query_utc,
+SELECT strftime('%Y-%m-%d %H:%M:%S', mx_local(p.query_ts), 'unixepoch') AS query_utc,
        p.qname, p.relation, p.resolver, p.dns_outcome AS outcome,
        round(coalesce(p.query_ms, p.query_latency_ms,
 		      (coalesce(t.reply_ts, t.end_ts) - p.query_ts) * 1000.0), 1) AS query_ms,
@@ -60,8 +60,8 @@ zt AS MATERIALIZED (SELECT zone, resolver, outcome, count(DISTINCT qname) AS nam
 zj AS MATERIALIZED (SELECT json_group_array(json_object('zone', zone, 'resolver', resolver,
 			'outcome', outcome, 'names', names, 'slow_replies', replies,
 			'sessions', sessions, 'clients', clients, 'total_wait_ms', total_wait_ms,
-			'first_utc', strftime('%Y-%m-%d %H:%M:%S', first_ts, 'unixepoch'),
-			'last_utc', strftime('%Y-%m-%d %H:%M:%S', last_ts, 'unixepoch'))) AS zones_json
+			'first_utc', strftime('%Y-%m-%d %H:%M:%S', mx_local(first_ts), 'unixepoch'),
+			'last_utc', strftime('%Y-%m-%d %H:%M:%S', mx_local(last_ts), 'unixepoch'))) AS zones_json
 	FROM (SELECT * FROM zt ORDER BY total_wait_ms DESC, replies DESC, zone, resolver, outcome))
 SELECT r.query_utc, r.qname, r.relation, r.resolver, r.outcome, r.query_ms, r.session,
        r.client, r.server, r.host, r.command, r.wait_ms, r.share, r.upstream,

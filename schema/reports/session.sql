@@ -131,7 +131,7 @@ ev AS (
 	       NULL, NULL, json_object('kind', 'close', 'outcome', s.outcome)
 	FROM s
 )
-SELECT ev.ts, strftime('%H:%M:%f', ev.ts, 'unixepoch') AS time_utc,
+SELECT ev.ts, strftime('%H:%M:%f', mx_local(ev.ts), 'unixepoch') AS time_utc,
        round((ev.ts - s.t_begin) * 1000.0, 1) AS offset_ms, ev.kind, ev.item, ev.target,
        ev.result, round(ev.latency_ms, 1) AS latency_ms, ev.outcome, ev.relation,
        ev.slow, ev.diagnosis, ev.remedy,

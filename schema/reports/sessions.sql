@@ -31,8 +31,8 @@ x AS (SELECT w.*, json_extract(slow_j, '$[0]') AS slow_id,
 	     json_extract(slow_j, '$[5]') AS slow_outcome
       FROM w)
 SELECT x.id AS session, x.protocol, x.client, x.client_port, x.server, x.server_port,
-       x.t0 AS start, strftime('%Y-%m-%d %H:%M:%S', x.t0, 'unixepoch') AS start_utc,
-       strftime('%m-%d %H:%M:%S', x.t0, 'unixepoch') AS start_short,
+       x.t0 AS start, strftime('%Y-%m-%d %H:%M:%S', mx_local(x.t0), 'unixepoch') AS start_utc,
+       strftime('%m-%d %H:%M:%S', mx_local(x.t0), 'unixepoch') AS start_short,
        round((x."end" - coalesce(x.syn, x.t0)) * 1000.0, 1) AS duration_ms,
        x.outcome, x.tls, x.outbound, x.host, x.client_is_host, x.n_replies AS replies,
        x.slow_cmd || coalesce(' ' || x.slow_guess || '?', '') AS slowest_command,

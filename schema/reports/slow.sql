@@ -68,7 +68,7 @@ with_causes AS (
 SELECT tid AS "transaction", session_id AS session, protocol, client, client_port,
        server, server_port, host, outbound,
        command || coalesce(' ' || guess || '?', '') AS command, argument, request_ts AS start,
-       strftime('%Y-%m-%d %H:%M:%f', request_ts, 'unixepoch') AS start_utc,
+       strftime('%Y-%m-%d %H:%M:%f', mx_local(request_ts), 'unixepoch') AS start_utc,
        latency_ms, reply_code, outcome,
        json_array_length(causes) AS n_causes,
        json_extract(causes, '$[0].kind') AS cause_kind,

@@ -108,8 +108,8 @@ r AS (SELECT count(*) AS runs, min(first_ts) AS first_ts, max(last_ts) AS last_t
 	     sum(packets) AS packets, sum(kernel_drops) AS kernel_drops FROM runs),
 v AS MATERIALIZED (SELECT
 	r.runs,
-	strftime('%Y-%m-%d %H:%M:%S', r.first_ts, 'unixepoch') AS first_packet_utc,
-	strftime('%Y-%m-%d %H:%M:%S', r.last_ts, 'unixepoch') AS last_packet_utc,
+	strftime('%Y-%m-%d %H:%M:%S', mx_local(r.first_ts), 'unixepoch') AS first_packet_utc,
+	strftime('%Y-%m-%d %H:%M:%S', mx_local(r.last_ts), 'unixepoch') AS last_packet_utc,
 	r.packets, r.kernel_drops,
 	(SELECT count(DISTINCT host) FROM sg) AS hosts,
 	(SELECT coalesce(sum(n), 0) FROM sg) AS sessions,

@@ -164,7 +164,7 @@ Test(golden, reports_match_expected_outputs, .timeout = 600)
 		         g.name);
 		int rc =
 		    e2e_sh(NULL,
-		           "cd '%s' && TZ=UTC NO_COLOR= '%s' report --db '%s.db' --format '%s' "
+		           "cd '%s' && env -u TZ NO_COLOR= '%s' report --db '%s.db' --format '%s' "
 		           "'%s' %s > '%s' 2>/dev/null",
 		           dir, mx, g.capture, g.format, g.report, g.options, actual);
 		if (rc != 0) {

@@ -175,7 +175,7 @@ Test(html, since_until_and_limit)
 	char *out = NULL;
 	int rc = e2e_sh(&out, "cd '%s' && '%s' report --db concurrent.db --format html ptr 2>&1",
 	                dir, bin);
-	cr_expect_eq(rc, 1, "html only for incidents, slow and summary: %s", out);
+	cr_expect_eq(rc, 2, "html only for incidents, slow and summary (a usage error): %s", out);
 	cr_expect(strstr(out, "html") != NULL, "%s", out);
 	free(out);
 }

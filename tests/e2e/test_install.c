@@ -105,7 +105,7 @@ Test(install, prefix)
 	/* the installed programs run */
 	rc = e2e_sh(&out, "'%s/mxlag' --help", bindir);
 	cr_expect_eq(rc, 0, "%s", out);
-	cr_expect(strncmp(out, "usage: mxlag analyze", 20) == 0, "%s", out);
+	cr_expect(strncmp(out, "usage: mxlag ", 13) == 0, "%s", out);
 	free(out);
 	rc = e2e_sh(&out,
 		    "cd '%s' && '%s/mxlag' analyze --quiet --db i.db \"$MXLAG_SRC/examples/ptr-timeout.pcap\" "

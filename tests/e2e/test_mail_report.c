@@ -287,7 +287,8 @@ Test(mail_report, html_mail_is_valid_mime)
 	rc = e2e_sh(&out,
 		    "cd '%s' && sed -n '/^Content-Transfer-Encoding: base64$/,/^--/p' mail/0 | "
 		    "sed '1,2d;$d' | base64 -d > got.html && "
-		    "'%s' report --db h.db --since 1767222000 --until 1767308400 --format html slow "
+		    "TZ=Europe/Berlin '%s' report --db h.db --since 1767222000 --until 1767308400 "
+		    "--format html slow "
 		    "> want.html && cmp got.html want.html && head -c 15 got.html",
 		    dir, bin);
 	cr_expect_eq(rc, 0, "%s", out);

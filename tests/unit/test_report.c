@@ -459,7 +459,7 @@ Test(report, unknown_report_lists_known_ones)
 	report_opts_init(&o);
 	o.name = "bogus";
 	char *out = run(&o, &rc, err, sizeof(err));
-	cr_assert_eq(rc, -1);
+	cr_assert_eq(rc, REPORT_EUSAGE);
 	cr_assert(strstr(err, "unknown report 'bogus'") != NULL, "%s", err);
 	cr_assert(strstr(err, "slow") != NULL && strstr(err, "ptr") != NULL &&
 	              strstr(err, "summary") != NULL,
@@ -469,7 +469,7 @@ Test(report, unknown_report_lists_known_ones)
 	o.name = "ptr"; /* html is the whole page, given for slow and summary only */
 	o.format = REPORT_HTML;
 	out = run(&o, &rc, err, sizeof(err));
-	cr_assert_eq(rc, -1);
+	cr_assert_eq(rc, REPORT_EUSAGE);
 	cr_assert(strstr(err, "html") != NULL, "%s", err);
 	free(out);
 }
@@ -778,7 +778,7 @@ Test(report, session_timeline)
 	free(out);
 	o.arg = NULL;
 	out = run(&o, &rc, err, sizeof(err));
-	cr_assert_eq(rc, -1);
+	cr_assert_eq(rc, REPORT_EUSAGE);
 	cr_assert(strstr(err, "needs an argument") != NULL, "%s", err);
 	free(out);
 }

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "../../schema/sqlfn.h"
 
@@ -224,4 +225,54 @@ Test(zone, sql_function)
 	cr_assert_str_eq((const char *)sqlite3_column_text(st, 2), "x.example");
 	sqlite3_finalize(st);
 	sqlite3_close(d);
+}
+
+/* the one text value of sql (a static buffer) */
+static const char *
+q_text(const char *sql)
+{
+	static char buf[128];
+	sqlite3_stmt *st;
+	cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK, "%s: %s", sql,
+	             sqlite3_errmsg(db));
+	cr_assert_eq(sqlite3_step(st), SQLITE_ROW, "%s", sql);
+	const unsigned char *t = sqlite3_column_text(st, 0);
+	snprintf(buf, sizeof(buf), "%s", t ? (const char *)t : "NULL");
+	sqlite3_finalize(st);
+	return buf;
+}
+
+/* mx_local: UTC unless switched on, then the zone's wall clock, DST included */
+Test(sqlfn, local_time_in_a_zone)
+{
+	setenv("TZ", "Europe/Berlin", 1);
+	tzset();
+	/* off (the default): the very same value, so the UTC output is unchanged */
+	cr_assert_str_eq(q_text("SELECT strftime('%Y-%m-%d %H:%M:%f', mx_local(1767225601.0004),"
+	                        " 'unixepoch')"),
+	                 "2026-01-01 00:00:01.000");
+	cr_assert_str_eq(q_text("SELECT mx_local(NULL)"), "NULL");
+	cr_assert_str_eq(q_text("SELECT mx_local('x')"), "x");
+
+	cr_assert_eq(sqlfn_local_time(db, 1), SQLITE_OK);
+	/* winter: CET, UTC+1 */
+	cr_assert_str_eq(q_text("SELECT strftime('%Y-%m-%d %H:%M:%f', mx_local(1767225601.25),"
+	                        " 'unixepoch')"),
+	                 "2026-01-01 01:00:01.250");
+	/* summer: CEST, UTC+2 */
+	cr_assert_str_eq(q_text("SELECT strftime('%Y-%m-%d %H:%M:%S', mx_local(1782907200),"
+	                        " 'unixepoch')"),
+	                 "2026-07-01 14:00:00");
+	/* the switch to summer time, 2026-03-29 01:00 UTC: 01:59:59 is followed by 03:00:00 */
+	cr_assert_str_eq(q_text("SELECT strftime('%H:%M:%S', mx_local(1774745999), 'unixepoch')"),
+	                 "01:59:59");
+	cr_assert_str_eq(q_text("SELECT strftime('%H:%M:%S', mx_local(1774746000), 'unixepoch')"),
+	                 "03:00:00");
+	cr_assert_str_eq(q_text("SELECT mx_local(NULL)"), "NULL");
+
+	cr_assert_eq(sqlfn_local_time(db, 0), SQLITE_OK);
+	cr_assert_str_eq(q_text("SELECT strftime('%H:%M:%S', mx_local(1782907200), 'unixepoch')"),
+	                 "12:00:00");
+	setenv("TZ", "UTC", 1);
+	tzset();
 }
