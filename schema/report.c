@@ -66,13 +66,12 @@ static sqlite3_stmt *incidents_stmt(struct rctx *c, struct report_opts *o, long 
 static const struct report_def reports[] = {
     {.name = "summary",
      .sql = "reports/summary.sql",
-     .help = "totals, replies per command (p50/p95/p99/max), top causes with remedies",
+     .help = "top incidents, totals, latency per command, causes",
      .single = true,
      .text = text_summary},
     {.name = "incidents",
      .sql = "reports/incidents.sql",
-     .help = "slow replies grouped by cause (relation, resolver, outcome, zone), worst first, "
-             "with counts, span and remedy",
+     .help = "slow replies grouped by cause and zone, worst first",
      .text = text_incidents},
     {.name = "slow",
      .sql = "reports/slow.sql",
@@ -111,8 +110,7 @@ static const struct report_def reports[] = {
      .wrap_key = "session"},
     {.name = "outbound",
      .sql = "reports/outbound.sql",
-     .help = "the host's own deliveries per remote address: failed attempts, slow replies, "
-             "sizes",
+     .help = "the host's deliveries: failures, slow replies, sizes",
      .text_cols = "host:HOST?,remote:REMOTE,attempts:TRIES,ok:OK,unanswered:UNANSW,"
                   "refused:REFUSED,failed_wait_ms:FAILED ms,slow_replies:SLOW,messages:MSGS,"
                   "max_message_bytes:MAX BYTES",
