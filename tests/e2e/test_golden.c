@@ -147,9 +147,16 @@ Test(golden, reports_match_expected_outputs, .timeout = 600)
 		cr_assert_eq(r, 1, "TESTLIST line %d is malformed", lineno);
 		ntests++;
 		cr_assert_lt(ntests, MAX_TESTS);
+		/* under valgrind SQLite prints some doubles one digit shorter (no
+		   80-bit long double): the dense traffic's epoch times with 15
+		   digits differ; test_incidents runs those reports under valgrind */
+		if (getenv("MXLAG_UNDER_VALGRIND") && strncmp(g.capture, "traffic-", 8) == 0) {
+			cr_log_info("%s: skipped under valgrind", g.name);
+			continue;
+		}
 		int prep = prepare(dir, g.capture);
 		if (prep == 1) {
-			cr_log_warn("%s: ../shared not present, skipped", g.name);
+			cr_log_info("%s: ../shared not present, skipped", g.name);
 			continue;
 		}
 		if (prep != 0) {

@@ -121,7 +121,7 @@ Test(install, prefix)
 
 	/* systemd accepts the installed units (their programs exist now) */
 	if (e2e_sh(NULL, "command -v systemd-analyze >/dev/null") != 0) {
-		cr_log_warn("systemd-analyze not installed: units not verified");
+		cr_log_info("systemd-analyze not installed: units not verified");
 		return;
 	}
 	rc = e2e_sh(&out,
