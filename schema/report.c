@@ -56,6 +56,7 @@ static int text_slow(struct rctx *c, sqlite3_stmt *st);
 static int text_summary(struct rctx *c, sqlite3_stmt *st);
 static int text_session(struct rctx *c, sqlite3_stmt *st);
 static int text_incidents(struct rctx *c, sqlite3_stmt *st);
+static int put_incidents(struct rctx *c, sqlite3_stmt *st, long max, long *total);
 static int text_ptr(struct rctx *c, sqlite3_stmt *st);
 static void bind_params(struct rctx *c, sqlite3_stmt *st);
 static sqlite3_stmt *incidents_stmt(struct rctx *c, struct report_opts *o, long limit);
@@ -517,26 +518,18 @@ json_summary(struct rctx *c, sqlite3_stmt *st)
 	sqlite3_stmt *inc = incidents_stmt(c, &o, SUMMARY_INCIDENTS), *j = NULL;
 	if (!inc)
 		return SQLITE_ERROR;
-	/* the array is built in SQL: json_group_array over the rows' objects */
-	char *arr = sqlite3_mprintf("[");
-	int n = 0;
-	while (arr && (rc = sqlite3_step(inc)) == SQLITE_ROW) {
-		const char *v = col_str(inc, "json");
-		char *next = sqlite3_mprintf("%s%s%s", arr, n++ ? "," : "", v);
-		sqlite3_free(arr);
-		arr = next;
-	}
+	/* the incidents' objects, one JSON array */
+	sqlite3_str *arr = sqlite3_str_new(c->db);
+	sqlite3_str_appendchar(arr, 1, '[');
+	for (int n = 0; (rc = sqlite3_step(inc)) == SQLITE_ROW; n++)
+		sqlite3_str_appendf(arr, "%s%s", n ? "," : "", col_str(inc, "json"));
 	sqlite3_finalize(inc);
-	if (!arr)
-		return SQLITE_NOMEM;
-	if (rc != SQLITE_DONE) {
-		sqlite3_free(arr);
-		return rc;
+	sqlite3_str_appendchar(arr, 1, ']');
+	char *all = sqlite3_str_finish(arr);
+	if (rc != SQLITE_DONE || !all) {
+		sqlite3_free(all);
+		return rc != SQLITE_DONE ? rc : SQLITE_NOMEM;
 	}
-	char *all = sqlite3_mprintf("%s]", arr);
-	sqlite3_free(arr);
-	if (!all)
-		return SQLITE_NOMEM;
 	rc = sqlite3_prepare_v2(c->db, "SELECT json_set(?1, '$.incidents', json(?2))", -1, &j,
 	                        NULL);
 	if (rc == SQLITE_OK) {
@@ -617,35 +610,19 @@ incidents_stmt(struct rctx *c, struct report_opts *o, long limit)
 	return st;
 }
 
-/* The number of incidents in c's window (-1 on error). */
-static long
-incidents_count(struct rctx *c)
-{
-	struct report_opts o;
-	sqlite3_stmt *st = incidents_stmt(c, &o, 0);
-	long n = 0;
-	int rc;
-	if (!st)
-		return -1;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		n++;
-	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? n : -1;
-}
-
 /* summary: the top incidents, the totals, replies per command and the causes */
 static int
 text_summary(struct rctx *c, sqlite3_stmt *st)
 {
 	struct report_opts o;
-	sqlite3_stmt *inc = incidents_stmt(c, &o, SUMMARY_INCIDENTS);
+	sqlite3_stmt *inc = incidents_stmt(c, &o, 0);
 	if (!inc)
 		return SQLITE_ERROR;
-	int rc = text_incidents(c, inc);
+	long all = 0;
+	int rc = put_incidents(c, inc, SUMMARY_INCIDENTS, &all);
 	sqlite3_finalize(inc);
 	if (rc != SQLITE_DONE)
 		return rc;
-	long all = incidents_count(c);
 	if (all > SUMMARY_INCIDENTS)
 		fprintf(c->out, "\n(%ld more incidents: mxlag report incidents)\n",
 		        all - SUMMARY_INCIDENTS);
@@ -1041,18 +1018,24 @@ plural(long n, const char *one, const char *many)
 /*
  * One block per incident: what, how much (replies, sessions, clients,
  * hosts), when, how long, the commands and names, the remedy and example
- * sessions to look at with `report session ID`.
+ * sessions to look at with `report session ID`.  At most max blocks (0 =
+ * all); *total: every row of st.
  */
 static int
-text_incidents(struct rctx *c, sqlite3_stmt *st)
+put_incidents(struct rctx *c, sqlite3_stmt *st, long max, long *total)
 {
-	int rc, rows = 0;
+	int rc;
+	long rows = 0;
 	char line[512];
 	const char *bold = c->o->color ? "\033[1m" : "", *plain = c->o->color ? "\033[0m" : "";
 
 	fprintf(c->out, "incidents: slow replies (>= %g ms) grouped by cause, worst first, times %s\n",
 	        c->slow_ms, zone_name(c));
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (max > 0 && rows >= max) {
+			rows++; /* counted, not shown */
+			continue;
+		}
 		long n = (long)col_double(st, "slow_replies"), ns = (long)col_double(st, "sessions");
 		long ncl = (long)col_double(st, "clients"), nh = (long)col_double(st, "n_hosts");
 		char lead[16];
@@ -1088,12 +1071,12 @@ text_incidents(struct rctx *c, sqlite3_stmt *st)
 			snprintf(line + strlen(line), sizeof(line) - strlen(line), "; %ld name%s (%s)",
 			         names, plural(names, "", "s"), col_str(st, "qtypes"));
 		long places = (long)col_double(st, "places");
+		bool dns = strcmp(col_str(st, "kind"), "dns") == 0; /* else the remote servers */
 		if (places > 0 && col_null(st, "zone"))
 			snprintf(line + strlen(line), sizeof(line) - strlen(line), "; %s %ld %s (%s%s)",
-			         col_str(st, "kind")[0] == 'd' ? "in" : "to", places,
-			         col_str(st, "kind")[0] == 'd' ? plural(places, "zone", "zones")
-			                                       : plural(places, "remote server",
-			                                                "remote servers"),
+			         dns ? "in" : "to", places,
+			         dns ? plural(places, "zone", "zones")
+			             : plural(places, "remote server", "remote servers"),
 			         col_str(st, "top_places"), places > 3 ? ", ..." : "");
 		put_wrapped(c->out, 4, "", 4, line);
 		if (!col_null(st, "remedy"))
@@ -1103,7 +1086,15 @@ text_incidents(struct rctx *c, sqlite3_stmt *st)
 	}
 	if (rc == SQLITE_DONE && rows == 0)
 		fputs("(none)\n", c->out);
+	*total = rows;
 	return rc;
+}
+
+static int
+text_incidents(struct rctx *c, sqlite3_stmt *st)
+{
+	long total;
+	return put_incidents(c, st, 0, &total);
 }
 
 /* ---- text: ptr ---------------------------------------------------------------- */
