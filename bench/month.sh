@@ -54,10 +54,10 @@ SELECT id + $k, source || ' (day $k)', NULL, started, finished, first_ts + $dt, 
        packets, bytes, kernel_drops, counters, notable_ms, txn_ids + $k * $T FROM runs WHERE id = 1;
 INSERT INTO sessions (id, run_id, protocol, client, client_port, server, server_port, syn, start,
 		      "end", outcome, tls, outbound, app, banner_host, helo, sender_domain,
-		      rcpt_domains, bytes, messages, complete, host, client_is_host, replies)
+		      rcpt_domains, bytes, messages, complete, host, client_is_host, software, replies)
 SELECT id + $k * $S, run_id + $k, protocol, client, client_port, server, server_port, syn + $dt,
        start + $dt, "end" + $dt, outcome, tls, outbound, app, banner_host, helo, sender_domain,
-       rcpt_domains, bytes, messages, complete, host, client_is_host,
+       rcpt_domains, bytes, messages, complete, host, client_is_host, software,
        (SELECT '[' || group_concat(json_set(value, '\$[0]', json_extract(value, '\$[0]') + $k * $T), ',')
 	       || ']' FROM json_each(replies))
 FROM sessions WHERE run_id = 1;
@@ -77,14 +77,19 @@ INSERT INTO ident_probes (id, run_id, ts, host, host_port, peer, peer_port, outc
 SELECT id + $k * $I, run_id + $k, ts + $dt, host, host_port, peer, peer_port, outcome,
        end_ts + $dt, latency_ms, syn_retransmits, response FROM ident_probes WHERE run_id = 1;
 INSERT INTO causes (id, run_id, transaction_id, kind, relation, dns_query_id, ident_probe_id,
-		    parent_id, overlap_ms, share, query_ms)
+		    parent_id, overlap_ms, share, query_ms, remedy)
 SELECT id + $k * $C, run_id + $k, transaction_id + $k * $T, kind, relation,
        dns_query_id + $k * $D, ident_probe_id + $k * $I, parent_id + $k * $C, overlap_ms, share,
-       query_ms FROM causes WHERE run_id = 1;
+       query_ms, remedy FROM causes WHERE run_id = 1;
 INSERT INTO latency_hist (minute, run_id, host, protocol, outbound, command, guess, replies, n,
 			  min_ms, max_ms, sum_ms, bins)
 SELECT minute + $dt, run_id + $k, host, protocol, outbound, command, guess, replies, n, min_ms,
        max_ms, sum_ms, bins FROM latency_hist WHERE run_id = 1;
+INSERT INTO session_counts (minute, run_id, host, protocol, outbound, client_is_host, outcome, n)
+SELECT minute + $dt, run_id + $k, host, protocol, outbound, client_is_host, outcome, n
+FROM session_counts WHERE run_id = 1;
+INSERT INTO dns_counts (minute, run_id, server, qtype, outcome, n)
+SELECT minute + $dt, run_id + $k, server, qtype, outcome, n FROM dns_counts WHERE run_id = 1;
 COMMIT;
 EOF
 		k=$((k + 1))

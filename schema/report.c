@@ -1349,8 +1349,10 @@ report_multi_host(sqlite3 *db)
 	sqlite3_stmt *st;
 	bool multi = false;
 	if (sqlite3_prepare_v2(db,
-	                       "SELECT EXISTS (SELECT 1 FROM sessions WHERE host IS NOT NULL AND host <>"
-	                       " (SELECT host FROM sessions WHERE host IS NOT NULL LIMIT 1))",
+	                       /* the per-minute counts (complete sessions) and the open ones */
+	                       "SELECT count(*) > 1 FROM (SELECT host FROM session_counts"
+	                       " WHERE host IS NOT NULL UNION SELECT host FROM sessions"
+	                       " WHERE complete = 0 AND host IS NOT NULL)",
 	                       -1, &st, NULL) != SQLITE_OK)
 		return false;
 	if (sqlite3_step(st) == SQLITE_ROW)

@@ -1,4 +1,4 @@
--- mxlag database schema, version 6.
+-- mxlag database schema, version 7.
 --
 -- Applied as a whole to an empty database.  A database at an older version
 -- is brought forward by schema/migrate_N.sql (N = 2, 3, ...: each step takes
@@ -168,6 +168,35 @@ CREATE TABLE ident_probes (
 );
 CREATE INDEX ident_probes_ts ON ident_probes (ts, outcome);
 
+-- Per-minute counts (version 7): complete sessions by the minute of
+-- coalesce(start, syn), DNS queries by the minute of ts, one row per group
+-- and minute, added to in the same transaction as the rows (schema/counts.h).
+-- Reports take their totals from here; sessions still open (complete = 0)
+-- are counted from their rows (index sessions_open).
+CREATE TABLE session_counts (
+	minute         INTEGER NOT NULL,
+	run_id         INTEGER REFERENCES runs (id),
+	host           TEXT,
+	protocol       TEXT NOT NULL,
+	outbound       INTEGER NOT NULL DEFAULT 0,
+	client_is_host INTEGER NOT NULL DEFAULT 0,
+	outcome        TEXT NOT NULL,
+	n              INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX session_counts_key ON session_counts (minute, run_id, coalesce(host, ''),
+							   protocol, outbound, client_is_host, outcome);
+CREATE TABLE dns_counts (
+	minute   INTEGER NOT NULL,
+	run_id   INTEGER REFERENCES runs (id),
+	server   TEXT,
+	qtype    TEXT NOT NULL,
+	outcome  TEXT NOT NULL,
+	n        INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX dns_counts_key ON dns_counts (minute, run_id, coalesce(server, ''), qtype,
+						   outcome);
+CREATE INDEX sessions_open ON sessions (coalesce(start, syn)) WHERE complete = 0;
+
 -- Why a slow reply was slow: the correlator's links.
 CREATE TABLE causes (
 	id             INTEGER PRIMARY KEY,
@@ -241,4 +270,4 @@ JOIN transactions AS t ON t.id = c.transaction_id
 LEFT JOIN sessions AS s ON s.id = t.session_id
 WHERE c.kind = 'dns' AND q.qtype = 'PTR';
 
-PRAGMA user_version = 6;
+PRAGMA user_version = 7;

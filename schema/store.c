@@ -5,6 +5,7 @@
 #include "store.h"
 
 #include "compact.h"
+#include "counts.h"
 #include "fmterr.h"
 #include "hist.h"
 
@@ -31,6 +32,8 @@ enum st_id {
 	ST_RUN_UPDATE,
 	ST_HIST,
 	ST_RUN_TXN,
+	ST_SCOUNT,
+	ST_DCOUNT,
 	ST__N
 };
 
@@ -91,6 +94,15 @@ static const char *const stmt_sql[ST__N] = {
         " replies, n, min_ms, max_ms, sum_ms, bins)"
         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
     [ST_RUN_TXN] = "UPDATE runs SET txn_ids = max(coalesce(txn_ids, 0), ?2) WHERE id = ?1",
+    /* per-minute counts (counts.h): the conflict targets are the unique indexes */
+    [ST_SCOUNT] = "INSERT INTO session_counts (minute, run_id, host, protocol, outbound,"
+                  " client_is_host, outcome, n) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+                  " ON CONFLICT (minute, run_id, coalesce(host, ''), protocol, outbound,"
+                  " client_is_host, outcome) DO UPDATE SET n = n + excluded.n",
+    [ST_DCOUNT] = "INSERT INTO dns_counts (minute, run_id, server, qtype, outcome, n)"
+                  " VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+                  " ON CONFLICT (minute, run_id, coalesce(server, ''), qtype, outcome)"
+                  " DO UPDATE SET n = n + excluded.n",
 };
 
 /* what each statement writes, for error messages */
@@ -99,6 +111,7 @@ static const char *const stmt_what[ST__N] = {
     [ST_DNS] = "a dns query",       [ST_IDENT] = "an ident probe", [ST_CAUSE] = "a cause",
     [ST_RUN_UPDATE] = "run totals", [ST_HIST] = "a latency histogram",
     [ST_RUN_TXN] = "the run's largest transaction id",
+    [ST_SCOUNT] = "a session count", [ST_DCOUNT] = "a DNS query count",
 };
 
 /* id bases of the current run, one per table */
@@ -144,6 +157,7 @@ struct store {
 	size_t nix;
 	struct prov_set prov;
 	struct compact *cmp; /* open sessions' ordinary replies, open histograms */
+	struct counts *cnt;  /* the open batch's per-minute counts */
 	double notable_ms;   /* store_set_notable_ms(); 0 = every reply a row */
 	uint64_t max_txn;    /* the run's largest transaction id (analyzer's) */
 	uint64_t txn_noted;  /* max_txn as last written to runs.txn_ids */
@@ -347,7 +361,8 @@ load_index_defs(struct store *s)
 		rc =
 		    sqlite3_prepare_v2(ref,
 		                       "SELECT name, sql FROM sqlite_schema WHERE type = 'index'"
-		                       " AND sql IS NOT NULL AND tbl_name <> 'runs' ORDER BY rowid",
+		                       " AND sql IS NOT NULL AND tbl_name <> 'runs'"
+		                       " AND sql NOT LIKE 'CREATE UNIQUE %' ORDER BY rowid",
 		                       -1, &st, NULL);
 	while (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
 		struct index_def *nx = realloc(s->ix, (s->nix + 1) * sizeof(*nx));
@@ -450,7 +465,9 @@ store_open(struct store **out, const char *path, char *err, size_t errlen)
 	if (err && errlen)
 		err[0] = '\0';
 	s = calloc(1, sizeof(*s));
-	if (!s || !(s->cmp = compact_new())) {
+	if (!s || !(s->cmp = compact_new()) || !(s->cnt = counts_new())) {
+		if (s)
+			compact_free(s->cmp);
 		free(s);
 		fmt_err(err, errlen, "out of memory");
 		return STORE_ERR;
@@ -713,6 +730,7 @@ batch_begin(struct store *s)
 }
 
 static int write_hist(void *arg, const struct compact_group *g);
+static int write_count(void *arg, const struct count_row *r);
 static int exec_stmt(struct store *s, enum st_id i, bool must_change, uint64_t evid);
 static int finish_compact(struct store *s);
 
@@ -758,6 +776,8 @@ batch_commit(struct store *s)
 	uint64_t latest = compact_latest_ns(s->cmp);
 	if (latest && (rc = write_compact_state(s, (int64_t)(latest / 1000000000u) - HIST_LAG_S)) !=
 	                  STORE_OK)
+		return rc;
+	if (s->run_id && (rc = counts_flush(s->cnt, write_count, s)) != STORE_OK)
 		return rc;
 	if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
 		return fail_sqlite(s, "committing");
@@ -896,6 +916,7 @@ store_close(struct store *s)
 	free_indexes(s);
 	prov_free(&s->prov);
 	compact_free(s->cmp);
+	counts_free(s->cnt);
 	free(s);
 }
 
@@ -1071,14 +1092,20 @@ json_str(sqlite3_str *str, const char *v)
 	sqlite3_str_appendchar(str, 1, '"');
 }
 
+/* a time as stored: epoch seconds */
+static double
+ts_seconds(uint64_t ns)
+{
+	return (double)(ns / 1000000000u) + (double)(ns % 1000000000u) / 1e9;
+}
+
 static void
 bind_ts(sqlite3_stmt *st, int i, uint64_t ns)
 {
 	if (ns == 0)
 		sqlite3_bind_null(st, i);
 	else
-		sqlite3_bind_double(st, i,
-		                    (double)(ns / 1000000000u) + (double)(ns % 1000000000u) / 1e9);
+		sqlite3_bind_double(st, i, ts_seconds(ns));
 }
 
 static int
@@ -1279,6 +1306,44 @@ bind_session(struct store *s, sqlite3_stmt *st, const struct mx_session *x, bool
 	return nomem ? -1 : 0;
 }
 
+/*
+ * Counts a complete session in its minute (session_counts): the minute of
+ * coalesce(start, syn) as stored, its host as bind_session stores it.
+ * 0, or -1 when out of memory.
+ */
+static int
+count_session(struct store *s, const struct mx_session *x)
+{
+	uint64_t t0 = x->start_ns ? x->start_ns : x->syn_ns;
+	if (t0 == 0)
+		return 0; /* no time: in no window */
+	struct count_row k = {.kind = COUNT_SESSION,
+	                      .minute = counts_minute(ts_seconds(t0)),
+	                      .outbound = x->outbound,
+	                      .client_is_host = x->client_is_host};
+	if (x->server_is_host)
+		mx_addr_fmt(&x->server.addr, k.a, sizeof(k.a));
+	else if (x->client_is_host)
+		mx_addr_fmt(&x->client.addr, k.a, sizeof(k.a));
+	snprintf(k.b, sizeof(k.b), "%s", mx_proto_str(x->proto));
+	snprintf(k.c, sizeof(k.c), "%s", mx_outcome_str(x->outcome));
+	return counts_add(s->cnt, &k);
+}
+
+/* Counts a DNS query in its minute (dns_counts).  0, or -1 when out of memory. */
+static int
+count_dns(struct store *s, const struct mx_dns *q)
+{
+	if (q->ts_ns == 0)
+		return 0;
+	struct count_row k = {.kind = COUNT_DNS, .minute = counts_minute(ts_seconds(q->ts_ns))};
+	mx_addr_fmt(&q->server.addr, k.a, sizeof(k.a));
+	char qt[16];
+	snprintf(k.b, sizeof(k.b), "%s", mx_qtype_str(q->qtype, qt, sizeof(qt)));
+	snprintf(k.c, sizeof(k.c), "%s", mx_dns_outcome_str(q->outcome));
+	return counts_add(s->cnt, &k);
+}
+
 /* commands whose argument is a secret (DESIGN.md: never stored) */
 static bool
 secret_command(const char *cmd)
@@ -1474,6 +1539,28 @@ write_hist(void *arg, const struct compact_group *g)
 	return exec_stmt(s, ST_HIST, false, (uint64_t)g->minute);
 }
 
+static int
+write_count(void *arg, const struct count_row *r)
+{
+	struct store *s = arg;
+	enum st_id i = r->kind == COUNT_SESSION ? ST_SCOUNT : ST_DCOUNT;
+	sqlite3_stmt *st = s->st[i];
+	sqlite3_bind_int64(st, 1, r->minute);
+	sqlite3_bind_int64(st, 2, s->run_id);
+	bind_str(st, 3, r->a);
+	sqlite3_bind_text(st, 4, r->b, -1, SQLITE_STATIC);
+	if (r->kind == COUNT_SESSION) {
+		sqlite3_bind_int(st, 5, r->outbound);
+		sqlite3_bind_int(st, 6, r->client_is_host);
+		sqlite3_bind_text(st, 7, r->c, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 8, (int64_t)r->n);
+	} else {
+		sqlite3_bind_text(st, 5, r->c, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 6, (int64_t)r->n);
+	}
+	return exec_stmt(s, i, false, (uint64_t)r->minute);
+}
+
 /*
  * The end of a run (or of the store): the rows of the open sessions go out
  * with their compact replies, then every reply still held is counted with
@@ -1534,7 +1621,8 @@ event_sync(struct store *s, const struct mx_event *ev)
 		/* the row's replies are bound (copied) first: compact_session_end
 		   counts them into the histograms and drops the list */
 		if (bind_session(s, s->st[ST_SESSION], &ev->u.session, true) != 0 ||
-		    compact_session_end(s->cmp, &ev->u.session) != 0) {
+		    compact_session_end(s->cmp, &ev->u.session) != 0 ||
+		    count_session(s, &ev->u.session) != 0) {
 			sqlite3_reset(s->st[ST_SESSION]);
 			sqlite3_clear_bindings(s->st[ST_SESSION]);
 			snprintf(s->err, sizeof(s->err), "out of memory for a session's replies");
@@ -1569,6 +1657,10 @@ event_sync(struct store *s, const struct mx_event *ev)
 		break;
 	}
 	case EV_DNS:
+		if (count_dns(s, &ev->u.dns) != 0) {
+			snprintf(s->err, sizeof(s->err), "out of memory for the DNS query counts");
+			return break_store(s);
+		}
 		bind_dns(s, s->st[ST_DNS], &ev->u.dns);
 		rc = exec_stmt(s, ST_DNS, false, id);
 		break;

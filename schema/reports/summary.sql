@@ -13,10 +13,15 @@ w AS MATERIALIZED (SELECT CASE WHEN :since IS NULL THEN -1e18
 			       ELSE floor(:since / 60.0) * 60 END AS lo,
 			  CASE WHEN :until IS NULL THEN 1e18
 			       ELSE floor(:until / 60.0) * 60 END AS hi),
--- the sessions of the window in one pass (the index sessions_t0 covers it)
-sg AS MATERIALIZED (SELECT host, protocol, outbound, client_is_host, outcome, count(*) AS n
-       FROM sessions
-       WHERE coalesce(start, syn) >= (SELECT lo FROM w) AND coalesce(start, syn) < (SELECT hi FROM w)
+-- the sessions of the window by group: the per-minute counts of the complete
+-- ones, and the rows of those still open (index sessions_open)
+sg AS MATERIALIZED (SELECT host, protocol, outbound, client_is_host, outcome, sum(n) AS n
+       FROM (SELECT host, protocol, outbound, client_is_host, outcome, n FROM session_counts
+	     WHERE minute >= (SELECT lo FROM w) AND minute < (SELECT hi FROM w)
+	     UNION ALL
+	     SELECT host, protocol, outbound, client_is_host, outcome, 1 FROM sessions
+	     WHERE complete = 0
+	       AND coalesce(start, syn) >= (SELECT lo FROM w) AND coalesce(start, syn) < (SELECT hi FROM w))
        GROUP BY 1, 2, 3, 4, 5),
 -- the slow replies: rows, and compact ones only below the runs' notable threshold
 t AS NOT MATERIALIZED (
@@ -44,10 +49,11 @@ slow AS MATERIALIZED (
 	FROM t LEFT JOIN sessions AS x ON x.id = t.session_id),
 -- percentiles: mx_hist_percentiles (schema/hist.c), nearest rank over the bins
 lat AS (SELECT mx_hist_percentiles(bins, min_ms, max_ms) AS p, max(max_ms) AS mx FROM h),
--- DNS queries and ident probes of the window in one pass each (covering indexes)
--- (responses whose query was not seen, outcome no-query, are no lookups)
-qg AS MATERIALIZED (SELECT outcome, qtype = 'PTR' AS ptr, count(*) AS n FROM dns_queries
-       WHERE ts >= (SELECT lo FROM w) AND ts < (SELECT hi FROM w)
+-- DNS queries of the window from their per-minute counts, ident probes in
+-- one pass (covering index; responses whose query was not seen, outcome
+-- no-query, are no lookups)
+qg AS MATERIALIZED (SELECT outcome, qtype = 'PTR' AS ptr, sum(n) AS n FROM dns_counts
+       WHERE minute >= (SELECT lo FROM w) AND minute < (SELECT hi FROM w)
 	 AND outcome IS NOT 'no-query' GROUP BY 1, 2),
 ig AS MATERIALIZED (SELECT outcome, count(*) AS n FROM ident_probes
        WHERE ts >= (SELECT lo FROM w) AND ts < (SELECT hi FROM w) GROUP BY 1),

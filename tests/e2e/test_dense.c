@@ -72,6 +72,7 @@ analyze_and_check(struct run *r)
 	rc = e2e_sh(&out, "'%s' analyze --quiet --db '%s' '%s' 2>&1", bin, r->db, r->pcap);
 	cr_assert_eq(rc, 0, "mxlag analyze: %s", out ? out : "");
 	free(out);
+	cr_expect_eq(e2e_count_mismatches(r->db), 0, "per-minute counts equal to the rows");
 	if (!getenv("MXLAG_KEEP_TMP"))
 		remove(r->pcap);
 	rc = e2e_sh(&out,

@@ -136,11 +136,40 @@ same_replies(sqlite3 *h, const char *what, int run_lo, int run_hi, bool same_rem
 	return n_old;
 }
 
+/*
+ * Version 7: every session and DNS query of the old table (runs up to
+ * run_hi) is counted in its minute's group, and nothing else is.
+ */
+static void
+check_counts(sqlite3 *h, int run_hi)
+{
+	char sql[1024];
+	snprintf(sql, sizeof(sql),
+	         "SELECT count(*) FROM (SELECT CAST(floor(coalesce(start, syn) / 60.0) * 60 AS INTEGER),"
+	         " run_id, host, protocol, outbound, client_is_host, outcome, count(*)"
+	         " FROM old.sessions WHERE run_id <= %d GROUP BY 1, 2, 3, 4, 5, 6, 7"
+	         " EXCEPT SELECT minute, run_id, host, protocol, outbound, client_is_host, outcome, n"
+	         " FROM main.session_counts)",
+	         run_hi);
+	cr_expect_eq(scalar(h, sql), 0, "session counts");
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM old.sessions WHERE run_id <= %d", run_hi);
+	cr_expect_eq(scalar(h, "SELECT sum(n) FROM main.session_counts"), scalar(h, sql));
+	snprintf(sql, sizeof(sql),
+	         "SELECT count(*) FROM (SELECT CAST(floor(ts / 60.0) * 60 AS INTEGER), run_id, server,"
+	         " qtype, outcome, count(*) FROM old.dns_queries WHERE run_id <= %d"
+	         " GROUP BY 1, 2, 3, 4, 5 EXCEPT SELECT minute, run_id, server, qtype, outcome, n"
+	         " FROM main.dns_counts)",
+	         run_hi);
+	cr_expect_eq(scalar(h, sql), 0, "DNS query counts");
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM old.dns_queries WHERE run_id <= %d", run_hi);
+	cr_expect_eq(scalar(h, "SELECT sum(n) FROM main.dns_counts"), scalar(h, sql));
+}
+
 Test(layout, migrated_database_gives_back_every_reply, .init = setup, .fini = teardown)
 {
 	sqlite3 *h = attach_old(migp);
 	cr_assert_eq(scalar(h, "PRAGMA old.user_version"), 4);
-	cr_assert_eq(scalar(h, "PRAGMA main.user_version"), 6);
+	cr_assert_eq(scalar(h, "PRAGMA main.user_version"), 7);
 	long n = same_replies(h, "migrated", 1, 1000, true);
 	/* version 6: the old rows tell no software and no remedy per cause */
 	cr_expect_eq(scalar(h, "SELECT count(*) FROM main.sessions WHERE software IS NOT NULL"), 0);
@@ -164,6 +193,7 @@ Test(layout, migrated_database_gives_back_every_reply, .init = setup, .fini = te
 	             scalar(h, "SELECT count(*) FROM old.transactions WHERE latency_ms IS NOT NULL"));
 	cr_expect_eq(scalar(h, "SELECT count(*) FROM pragma_integrity_check WHERE integrity_check = 'ok'"),
 	             1);
+	check_counts(h, 1000);
 	sqlite3_close(h);
 }
 
@@ -196,6 +226,7 @@ Test(layout, fresh_analysis_gives_the_same_replies, .init = setup, .fini = teard
 	/* every reply in the histograms */
 	cr_expect_eq(scalar(h, "SELECT sum(replies) FROM main.latency_hist"),
 	             scalar(h, "SELECT count(*) FROM old.transactions WHERE run_id <= 6"));
+	check_counts(h, (int)NSHARED);
 	sqlite3_close(h);
 }
 
@@ -211,8 +242,11 @@ migrated_shared_only(void)
 	                " DELETE FROM ident_probes WHERE run_id > %zu;"
 	                " DELETE FROM causes WHERE run_id > %zu;"
 	                " DELETE FROM latency_hist WHERE run_id > %zu;"
+	                " DELETE FROM session_counts WHERE run_id > %zu;"
+	                " DELETE FROM dns_counts WHERE run_id > %zu;"
 	                " DELETE FROM runs WHERE id > %zu;\" 2>&1",
-	                migp, NSHARED, NSHARED, NSHARED, NSHARED, NSHARED, NSHARED, NSHARED);
+	                migp, NSHARED, NSHARED, NSHARED, NSHARED, NSHARED, NSHARED, NSHARED, NSHARED,
+	                NSHARED);
 	cr_assert_eq(rc, 0, "%s", out ? out : "");
 	free(out);
 }
@@ -349,6 +383,36 @@ check_window(sqlite3 *h, double a, double b)
 	free(res);
 	free(cnt);
 	free(want);
+	free(out);
+	/* the summary's totals (per-minute counts since version 7): its window is
+	   whole minutes, [a, b) rounded down to the minute */
+	out = NULL;
+	cr_assert_eq(e2e_sh(&out, "'%s' report --db '%s' --format json %s summary", bin, migp, win),
+	             0);
+	double lo = floor(a / 60) * 60, hi = floor(b / 60) * 60;
+	static const char *const totals[][2] = {
+	    {"$.sessions", "SELECT count(*) FROM old.sessions WHERE coalesce(start, syn) >= %.6f"
+	                   " AND coalesce(start, syn) < %.6f"},
+	    {"$.client_aborts", "SELECT count(*) FROM old.sessions WHERE outcome = 'client-abort'"
+	                        " AND coalesce(start, syn) >= %.6f AND coalesce(start, syn) < %.6f"},
+	    {"$.dns_queries", "SELECT count(*) FROM old.dns_queries WHERE ts >= %.6f AND ts < %.6f"},
+	    {"$.dns_ptr", "SELECT count(*) FROM old.dns_queries WHERE qtype = 'PTR' AND ts >= %.6f"
+	                  " AND ts < %.6f"},
+	    {"$.dns_unanswered", "SELECT count(*) FROM old.dns_queries WHERE outcome = 'unanswered'"
+	                         " AND ts >= %.6f AND ts < %.6f"},
+	};
+	for (size_t i = 0; i < sizeof(totals) / sizeof(totals[0]); i++) {
+		char q[256];
+		snprintf(q, sizeof(q), "SELECT json_extract(?1, '%s')", totals[i][0]);
+		sqlite3_stmt *st;
+		cr_assert_eq(sqlite3_prepare_v2(h, q, -1, &st, NULL), SQLITE_OK);
+		sqlite3_bind_text(st, 1, out, -1, SQLITE_STATIC);
+		cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
+		long got_n = (long)sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
+		snprintf(sql, sizeof(sql), totals[i][1], lo, hi);
+		cr_expect_eq(got_n, scalar(h, sql), "summary %s in %s", totals[i][0], win);
+	}
 	free(out);
 }
 

@@ -133,6 +133,7 @@ Test(live, sigterm_flushes_and_exits_zero, .timeout = 60)
 		     0);
 	cr_expect_str_eq(out, "1\nok\n");
 	free(out);
+	cr_expect_eq(e2e_count_mismatches(db), 0, "the query is counted in its minute");
 	e2e_rmdir(dir);
 }
 

@@ -103,6 +103,39 @@ e2e_total(const char *path, const char *key)
 	return v;
 }
 
+long
+e2e_count_mismatches(const char *db)
+{
+	static const char sql[] =
+	    "WITH sc AS (SELECT minute, run_id, coalesce(host, '') AS h, protocol, outbound,"
+	    " client_is_host, outcome, sum(n) AS n FROM session_counts GROUP BY 1, 2, 3, 4, 5, 6, 7),"
+	    " sr AS (SELECT CAST(floor(coalesce(start, syn) / 60.0) * 60 AS INTEGER), run_id,"
+	    " coalesce(host, ''), protocol, outbound, client_is_host, outcome, count(*)"
+	    " FROM sessions WHERE complete = 1 AND coalesce(start, syn) IS NOT NULL"
+	    " GROUP BY 1, 2, 3, 4, 5, 6, 7),"
+	    " dc AS (SELECT minute, run_id, coalesce(server, ''), qtype, outcome, sum(n)"
+	    " FROM dns_counts GROUP BY 1, 2, 3, 4, 5),"
+	    " dr AS (SELECT CAST(floor(ts / 60.0) * 60 AS INTEGER), run_id, coalesce(server, ''),"
+	    " qtype, outcome, count(*) FROM dns_queries WHERE ts IS NOT NULL GROUP BY 1, 2, 3, 4, 5)"
+	    " SELECT (SELECT count(*) FROM (SELECT * FROM sc EXCEPT SELECT * FROM sr))"
+	    " + (SELECT count(*) FROM (SELECT * FROM sr EXCEPT SELECT * FROM sc))"
+	    " + (SELECT count(*) FROM (SELECT * FROM dc EXCEPT SELECT * FROM dr))"
+	    " + (SELECT count(*) FROM (SELECT * FROM dr EXCEPT SELECT * FROM dc))";
+	char *out = NULL;
+	if (e2e_sh(&out, "sqlite3 -readonly '%s' \"%s\" 2>&1", db, sql) != 0 || !out) {
+		if (out)
+			cr_log_info("count check: %s", out);
+		free(out);
+		return -1;
+	}
+	char *end;
+	long n = strtol(out, &end, 10);
+	if (end == out)
+		n = -1;
+	free(out);
+	return n;
+}
+
 int
 e2e_sh(char **out, const char *fmt, ...)
 {

@@ -23,6 +23,13 @@ char *e2e_slurp(const char *path);
  * the key is not there.  Asserts that the file can be read. */
 double e2e_total(const char *path, const char *key);
 /*
+ * Schema 7's per-minute counts against the rows of database db: the number
+ * of (minute, group, count) rows of session_counts and dns_counts that the
+ * complete sessions and the DNS queries do not give, and the other way
+ * round (0 = exact); -1 when the check could not run.
+ */
+long e2e_count_mismatches(const char *db);
+/*
  * Analyzes pcap into dir/mxlag.db, prints the JSON slow report, and checks
  * every statement of the truth file with cr_expect (so all mismatches are
  * listed).  Returns the number of failed checks.

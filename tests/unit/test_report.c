@@ -852,6 +852,9 @@ Test(report, several_hosts_are_told_apart)
 	                          " complete)"
 	                          " VALUES (9, 'smtp', '192.0.2.200', 40009, '192.0.2.11', 25,"
 	                          " 1700000001, 1700000001, 1700000030, 'ok', 0, '192.0.2.11', 1);"
+	                          /* the writer counts each session it stores (schema 7) */
+	                          "INSERT INTO session_counts (minute, host, protocol, outcome, n)"
+	                          " VALUES (1699999980, '192.0.2.11', 'smtp', 'ok', 1);"
 	                          "INSERT INTO transactions (id, session_id, command, request_ts,"
 	                          " reply_ts, latency_ms, reply_code, outcome, diagnosis)"
 	                          " VALUES (90, 9, 'DATA-END', 1700000010, 1700000014, 4000.0, '250',"

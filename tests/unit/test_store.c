@@ -126,7 +126,7 @@ Test(store, schema_text_is_exposed)
 {
 	const char *sql = store_schema_sql();
 	cr_assert(strstr(sql, "CREATE TABLE sessions") != NULL);
-	cr_assert(strstr(sql, "PRAGMA user_version = 6") != NULL);
+	cr_assert(strstr(sql, "PRAGMA user_version = 7") != NULL);
 	cr_assert_not_null(store_sql_file("reports/slow.sql"));
 	cr_assert_null(store_sql_file("nope.sql"));
 }
@@ -196,6 +196,9 @@ Test(store, version_1_database_is_migrated)
 	                 "DROP VIEW replies;"
 	                 "DROP VIEW compact_replies;"
 	                 "DROP TABLE latency_hist;"
+	                 "DROP TABLE session_counts;"
+	                 "DROP TABLE dns_counts;"
+	                 "DROP INDEX sessions_open;"
 	                 "DROP INDEX sessions_t0;"
 	                 "DROP INDEX transactions_ts;"
 	                 /* SQLite's DROP COLUMN trips over the comment of the
@@ -272,6 +275,8 @@ Test(store, version_5_database_is_migrated)
 	cr_assert_eq(store_migrate_db(db, err, sizeof(err)), STORE_OK, "%s", err);
 	cr_assert_eq(
 	    sqlite3_exec(db,
+	                 "DROP TABLE session_counts;"
+	                 "DROP TABLE dns_counts;"
 	                 "DROP TABLE sessions;"
 	                 "CREATE TABLE sessions (id INTEGER PRIMARY KEY,"
 	                 " run_id INTEGER REFERENCES runs (id), protocol TEXT, client TEXT,"
