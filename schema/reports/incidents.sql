@@ -25,7 +25,9 @@ WITH slow AS MATERIALIZED (
 	SELECT t.id AS tid, t.session_id, s.client, s.server, s.host,
 	       coalesce(s.outbound, 0) AS outbound,
 	       t.command || coalesce(' ' || t.guess || '?', '') AS command,
-	       t.request_ts, t.latency_ms, t.remedy, t.outcome
+	       t.request_ts, t.latency_ms,
+	       -- remedies are carried as row ids: their text is read per incident at the end
+	       CASE WHEN t.remedy IS NOT NULL THEN t.id END AS rem_t, t.outcome
 	FROM (SELECT * FROM transactions WHERE latency_ms >= :slow_ms
 	      UNION ALL
 	      SELECT * FROM compact_replies
@@ -37,7 +39,7 @@ WITH slow AS MATERIALIZED (
 	  AND (:protocol IS NULL OR s.protocol = :protocol)),
 -- each slow reply with each of its top-level causes (one row with kind
 -- 'unanalyzed' when it has none)
-c AS MATERIALIZED (
+c0 AS MATERIALIZED (
 	SELECT slow.*,
 	       coalesce(k.kind, CASE WHEN slow.outcome = 'cut' THEN 'cut' ELSE 'unanalyzed' END)
 		       AS kind,
@@ -55,40 +57,35 @@ c AS MATERIALIZED (
 		    THEN mx_zone(q.qname, k.relation) END AS zone,
 	       CASE WHEN k.kind IS NULL OR k.kind = 'none' THEN slow.host END AS g_host,
 	       CASE WHEN k.kind IS NULL OR k.kind = 'none' THEN slow.outbound ELSE 0 END AS g_out,
-	       q.qname, q.qtype, k.overlap_ms, k.remedy AS c_remedy,
-	       (SELECT count(*) FROM causes AS o
-		WHERE o.transaction_id = slow.tid AND o.parent_id IS NULL) AS n_causes
+	       q.qname, q.qtype, k.overlap_ms,
+	       CASE WHEN k.remedy IS NOT NULL THEN k.id END AS rem_c
 	FROM slow
 	LEFT JOIN causes AS k ON k.transaction_id = slow.tid AND k.parent_id IS NULL
 	LEFT JOIN dns_queries AS q ON q.id = k.dns_query_id
 	LEFT JOIN ident_probes AS i ON i.id = k.ident_probe_id),
+-- each row with its signature (made once per row: the details below select by it)
+c AS MATERIALIZED (
+	SELECT c0.*, json_array(kind, relation, resolver, c_outcome, zone, g_host, g_out) AS sig
+	FROM c0),
 -- one row per incident and reply (two causes of one reply can share a
 -- signature: two lookups in one zone)
 r AS MATERIALIZED (
-	SELECT json_array(kind, relation, resolver, c_outcome, zone, g_host, g_out) AS sig,
+	SELECT sig,
 	       kind, relation, resolver, c_outcome, zone, g_host, g_out, tid,
 	       max(session_id) AS session_id, max(client) AS client, max(host) AS host,
 	       max(command) AS command, max(request_ts) AS request_ts, max(place) AS place,
 	       max(latency_ms) AS latency_ms, max(overlap_ms) AS overlap_ms,
-	       -- the cause's own remedy (schema 6), else that of a reply with
-	       -- this one cause, else the reply's
-	       coalesce(max(c_remedy), max(CASE WHEN n_causes <= 1 THEN remedy END), max(remedy))
-		       AS remedy
+	       -- the cause's own remedy (schema 6), else the reply's
+	       max(rem_c) AS rem_c, max(rem_t) AS rem_t
 	FROM c
-	GROUP BY kind, relation, resolver, c_outcome, zone, g_host, g_out, tid),
+	GROUP BY sig, tid),
 g AS (
 	SELECT sig, kind, relation, resolver, c_outcome, zone, g_host, g_out,
 	       count(*) AS replies, count(DISTINCT session_id) AS sessions,
 	       count(DISTINCT client) AS clients, count(DISTINCT host) AS n_hosts,
 	       min(request_ts) AS first_ts, max(request_ts) AS last_ts,
 	       sum(latency_ms) AS total_wait_ms, max(latency_ms) AS max_wait_ms,
-	       sum(overlap_ms) AS cause_ms,
-	       -- its remedies (one per server software), most frequent first
-	       (SELECT CASE WHEN count(*) = 1 THEN max(rem)
-			    ELSE group_concat('(' || k || ') ' || rem, '; ') END
-		FROM (SELECT remedy AS rem, row_number() OVER (ORDER BY count(*) DESC, remedy) AS k
-		      FROM r AS o WHERE o.sig = r.sig AND remedy IS NOT NULL
-		      GROUP BY remedy)) AS remedy
+	       sum(overlap_ms) AS cause_ms
 	FROM r
 	GROUP BY sig),
 ranked AS MATERIALIZED (
@@ -99,6 +96,16 @@ ranked AS MATERIALIZED (
 -- the details listed per incident
 d AS (
 	SELECT k.incident,
+	       -- its remedies (one per server software), most frequent first
+	       (SELECT CASE WHEN count(*) = 1 THEN max(rem)
+			    ELSE group_concat('(' || k || ') ' || rem, '; ') END
+		FROM (SELECT rem, row_number() OVER (ORDER BY count(*) DESC, rem) AS k
+		      FROM (SELECT coalesce((SELECT x.remedy FROM causes AS x WHERE x.id = o.rem_c),
+					    (SELECT x.remedy FROM transactions AS x
+					     WHERE x.id = o.rem_t)) AS rem
+			    FROM r AS o WHERE o.sig = k.sig)
+		      WHERE rem IS NOT NULL
+		      GROUP BY rem)) AS remedy,
 	       (SELECT json_group_array(host) FROM (
 		SELECT DISTINCT host FROM r
 		WHERE r.sig = k.sig AND host IS NOT NULL ORDER BY host)) AS hosts,
@@ -113,15 +120,13 @@ d AS (
 		SELECT place FROM r WHERE r.sig = k.sig AND place IS NOT NULL
 		GROUP BY place ORDER BY count(*) DESC, place LIMIT 3)) AS top_places,
 	       (SELECT count(DISTINCT qname) FROM c
-		WHERE json_array(c.kind, c.relation, c.resolver, c.c_outcome, c.zone, c.g_host,
-				 c.g_out) = k.sig) AS names,
+		WHERE c.sig = k.sig) AS names,
 	       (SELECT json_group_array(qtype) FROM (
 		SELECT DISTINCT qtype FROM c
-		WHERE json_array(c.kind, c.relation, c.resolver, c.c_outcome, c.zone, c.g_host,
-				 c.g_out) = k.sig AND qtype IS NOT NULL ORDER BY qtype)) AS qtypes
+		WHERE c.sig = k.sig AND qtype IS NOT NULL ORDER BY qtype)) AS qtypes
 	FROM ranked AS k),
 v AS (
-	SELECT k.*, d.hosts, d.commands, d.examples, d.names, d.qtypes, d.places, d.top_places,
+	SELECT k.*, d.remedy, d.hosts, d.commands, d.examples, d.names, d.qtypes, d.places, d.top_places,
 	       CASE k.kind
 	       WHEN 'dns' THEN k.relation || ' lookups' || coalesce(' in ' || k.zone, '') ||
 			       ' to ' || k.resolver || ': ' || k.c_outcome
