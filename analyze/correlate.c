@@ -147,11 +147,16 @@ struct conns {
 	uint32_t *head; /* cap buckets by client address: 1 + slot, 0 = none */
 };
 
-/* learned answers: qname -> answer summary (PTR targets, MX hosts) */
+/*
+ * learned answers: qname -> answer summary (PTR targets, MX hosts).  name
+ * points at one allocation of exactly "name\0answers\0" (the answers at
+ * name + nlen + 1, at most NAME_ANSWERS_MAX - 1 characters): a busy host
+ * keeps tens of thousands, most of them far shorter than the cap.
+ */
 struct name_ent {
 	uint32_t hash;
+	uint32_t nlen;
 	char *name;
-	char answers[NAME_ANSWERS_MAX];
 };
 
 struct names {
@@ -523,7 +528,7 @@ names_get(const struct names *m, const char *name)
 	if (!name[0])
 		return "";
 	uint32_t i = *names_find_slot(m, name, name_hash(name));
-	return i ? m->v[i - 1].answers : "";
+	return i ? m->v[i - 1].name + m->v[i - 1].nlen + 1 : "";
 }
 
 /* Removes table slot s (linear probing: later entries of the run move up). */
@@ -562,15 +567,33 @@ names_put(struct names *m, const char *name, const char *answers)
 {
 	uint32_t h = name_hash(name);
 	uint32_t *slot = names_find_slot(m, name, h);
+	char merged[NAME_ANSWERS_MAX];
 	if (*slot) {
-		char *have = m->v[*slot - 1].answers;
-		if (!strstr(have, answers)) /* answers that change are all kept */
-			append_answers(have, sizeof(m->v[0].answers), answers);
+		struct name_ent *e = &m->v[*slot - 1];
+		const char *have = e->name + e->nlen + 1;
+		if (strstr(have, answers))
+			return;
+		/* answers that change are all kept */
+		snprintf(merged, sizeof(merged), "%s", have);
+		append_answers(merged, sizeof(merged), answers);
+		size_t ml = strlen(merged);
+		char *grown = realloc(e->name, e->nlen + 1 + ml + 1);
+		if (!grown)
+			return; /* keeps what it had */
+		memcpy(grown + e->nlen + 1, merged, ml + 1);
+		e->name = grown;
 		return;
 	}
-	char *copy = strdup(name);
+	merged[0] = '\0';
+	append_answers(merged, sizeof(merged), answers);
+	size_t nl = strlen(name), ml = strlen(merged);
+	if (nl > UINT32_MAX - ml - 2)
+		return;
+	char *copy = malloc(nl + 1 + ml + 1);
 	if (!copy)
 		return;
+	memcpy(copy, name, nl + 1);
+	memcpy(copy + nl + 1, merged, ml + 1);
 	if (m->n == m->cap) { /* the oldest goes */
 		struct name_ent *old = &m->v[m->head];
 		uint32_t *os = names_find_slot(m, old->name, old->hash);
@@ -582,9 +605,8 @@ names_put(struct names *m, const char *name, const char *answers)
 	}
 	uint32_t i = (m->head + m->n++) % m->cap;
 	m->v[i].hash = h;
+	m->v[i].nlen = (uint32_t)nl;
 	m->v[i].name = copy;
-	m->v[i].answers[0] = '\0';
-	append_answers(m->v[i].answers, sizeof(m->v[i].answers), answers);
 	*slot = i + 1;
 }
 

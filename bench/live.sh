@@ -225,8 +225,10 @@ load() { cut -d' ' -f1-3 /proc/loadavg; }
 field() { # file name -> value of the "  name   value" counter line
 	awk -v n="$2" '$1 == n { print $2; exit }' "$1"
 }
-rows() { # db -> "sessions transactions dns_queries dns_sends"
-	sqlite3 "$1" "select (select count(*) from sessions), (select count(*) from transactions),
+rows() { # db -> "sessions replies dns_queries dns_sends"
+	# every reply (the view replies): which of them are rows of transactions
+	# depends on their latency, and replayed faster they are faster
+	sqlite3 "$1" "select (select count(*) from sessions), (select count(*) from replies),
 		(select count(*) from dns_queries), (select count(*) + coalesce(sum(retransmits), 0) from dns_queries)" |
 		tr '|' ' '
 }
@@ -243,7 +245,7 @@ set -- $(rows "$off")
 off_s=$1 off_t=$2 off_d=$3 off_ds=$4
 npk=$(sqlite3 "$off" "select packets from runs")
 span=$(sqlite3 "$off" "select printf('%.0f', last_ts - first_ts) from runs")
-echo "== $w: $npk packets over $span s; offline analysis: $off_s sessions, $off_t transactions, $off_d DNS queries ($off_ds sent, with retransmissions)"
+echo "== $w: $npk packets over $span s; offline analysis: $off_s sessions, $off_t replies, $off_d DNS queries ($off_ds sent, with retransmissions)"
 echo "== replayed at R pkt/s the workload's time shrinks ($span s -> $npk/R s): a query retransmitted after a long"
 echo "   silence may then count as one query with a retransmission, so DNS is compared as queries + retransmissions"
 echo "== $(nproc) CPUs; tcpreplay, the veth receive path and mxlag share them$([ "$pin" = 1 ] && echo " (pinned: tcpreplay CPU 0, mxlag CPU 1)")"
@@ -390,7 +392,7 @@ one() { # rate|topspeed
 	printf "%-9s sent %8s (failed %s) at %8s pkt/s | pcap recv %8s drop %7s ifdrop %s | veth rx %s rx_drop %s tx_drop %s backlog_drop %s\n" \
 		"$tag" "$sent" "${failed:-?}" "$pps" "${krecv:-?}" "${kdrop:-?}" "${kif:-?}" \
 		"$((rx1 - rx0))" "$((rxd1 - rxd0))" "$((txd1 - txd0))" "$((sn1 - sn0))"
-	printf "          mxlag packets %8s (all sent: %s) | rows sess %s/%s txn %s/%s dns %s/%s (sent %s/%s) (= offline: %s) | runs.kernel_drops/finished %s\n" \
+	printf "          mxlag packets %8s (all sent: %s) | rows sess %s/%s replies %s/%s dns %s/%s (sent %s/%s) (= offline: %s) | runs.kernel_drops/finished %s\n" \
 		"${mpk:-?}" "$saw" "$s" "$off_s" "$t" "$off_t" "$d" "$off_d" "$ds" "$off_ds" "$match" "$dbdrop"
 	printf "          packet thread during the replay: CPU %s s, waited for a CPU %s s; states: %s\n" \
 		"$main_run" "$main_wait" "$states"

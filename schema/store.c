@@ -504,9 +504,10 @@ store_open(struct store **out, const char *path, char *err, size_t errlen)
 		                  "PRAGMA synchronous = NORMAL;"
 		                  /* checkpoint (and fsync) every 16 MiB of WAL, not every 4 */
 		                  "PRAGMA wal_autocheckpoint = 4096;"
-		                  /* bulk loads touch index pages all over: keep them in memory
-		                     (24 MiB) rather than re-reading them from the OS */
-		                  "PRAGMA cache_size = -24576;"
+		                  /* the live writer's rows go to the ends of their time
+		                     indexes: 8 MiB of pages keep what it touches (a new
+		                     database's bulk load sets its own, store_begin_run) */
+		                  "PRAGMA cache_size = -8192;"
 		                  "PRAGMA temp_store = MEMORY;",
 		                  NULL, NULL, NULL);
 	if (rc != SQLITE_OK) {
@@ -831,7 +832,7 @@ build_indexes(struct store *s)
 	sqlite3_busy_timeout(s->db, STORE_BUSY_MS);
 	if (sqlite3_exec(s->db,
 	                 "PRAGMA temp_store = MEMORY;"
-	                 "PRAGMA cache_size = -24576;"
+	                 "PRAGMA cache_size = -8192;"
 	                 "PRAGMA synchronous = NORMAL;"
 	                 "PRAGMA wal_checkpoint(PASSIVE);",
 	                 NULL, NULL, NULL) != SQLITE_OK)
