@@ -1692,7 +1692,7 @@ event_sync(struct store *s, const struct mx_event *ev)
 
 /* ---- writer thread --------------------------------------------------------------- */
 
-#define WRITER_SLOTS 1024 /* a few MiB: rides out the writer's commits and checkpoints */
+#define WRITER_SLOTS 512 /* 3 MiB: rides out the writer's commits (the kernel ring is the deep buffer) */
 #define WRITER_WAKE 32 /* queued events before a sleeping writer is woken */
 
 /* one queued event, copied (ev.session points at sess when set) */
