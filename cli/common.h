@@ -41,6 +41,12 @@ int parse_long(const char *s, long lo, long hi, long *out, const char *cmd, cons
 /* getopt's error, as one line naming the command and its help */
 void bad_option(const char *cmd, int c, char **argv);
 
+/*
+ * The zone of text and HTML times: --tz ZONE (opt), else TZ, else UTC; sets
+ * TZ and *label (NULL = UTC).  0, or -1 with one line on stderr.
+ */
+int report_zone(const char *opt, const char **label);
+
 /* help.c */
 void usage(FILE *out);
 void help_report(FILE *out);
@@ -53,5 +59,7 @@ int cmd_analyze(int argc, char **argv);
 int cmd_capture(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_schema(int argc, char **argv);
+int cmd_runs(int argc, char **argv);
+void cmd_runs_help(FILE *out);
 
 #endif

@@ -22,6 +22,7 @@ usage(FILE *out)
 	      "  analyze  analyze capture files (pcap/pcapng, gzip/zstd too; - = stdin)\n"
 	      "  capture  analyze live traffic from a network interface\n"
 	      "  report   print a report from the database (summary, slow, ptr, dns, ...)\n"
+	      "  runs     list the runs of the database; 'mxlag runs delete ID' removes one\n"
 	      "  schema   print the SQL schema of the database\n"
 	      "  help     this text; 'mxlag help COMMAND' explains a command's options,\n"
 	      "           'mxlag help report' also lists the reports\n"
@@ -145,6 +146,7 @@ static const struct {
     {"analyze", help_analyze},
     {"capture", help_capture},
     {"report", help_report},
+    {"runs", cmd_runs_help},
     {"schema", help_schema},
 };
 
@@ -161,7 +163,7 @@ cmd_help(const char *topic)
 			help_topics[i].help(stdout);
 			return 0;
 		}
-	fprintf(stderr, "mxlag help: unknown topic %s (analyze, capture, report, schema)\n", topic);
+	fprintf(stderr, "mxlag help: unknown topic %s (analyze, capture, report, runs, schema)\n", topic);
 	return 2;
 }
 

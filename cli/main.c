@@ -8,6 +8,8 @@
  *   mxlag report  [--db FILE] [--format text|csv|json|html] [--since T] [--until T]
  *                 [--client ADDR] [--protocol P] [--tz ZONE] [--fail-if-slow N] [-o OUT]
  *                 NAME [ARG]
+ *   mxlag runs [list] [--db FILE] [--format text|csv|json] [--tz ZONE]
+ *   mxlag runs delete ID [--db FILE]
  *   mxlag schema
  *   mxlag help [analyze|capture|report|schema]      mxlag --version
  * Exit status: 0 ok, 1 runtime error, 2 usage, 3 refused, 4 --fail-if-slow.
@@ -34,6 +36,8 @@ main(int argc, char **argv)
 		return cmd_capture(argc, argv);
 	if (strcmp(cmd, "report") == 0)
 		return cmd_report(argc, argv);
+	if (strcmp(cmd, "runs") == 0)
+		return cmd_runs(argc, argv);
 	if (strcmp(cmd, "schema") == 0)
 		return cmd_schema(argc, argv);
 	if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {

@@ -20,6 +20,7 @@
 #include "analyze/dispatch.h"
 #include "schema/store.h"
 #include "cli/common.h"
+#include "cli/dblock.h"
 #include "cli/run.h"
 
 #define TICK_NS 1000000000ULL
@@ -147,7 +148,7 @@ print_summary(FILE *out, struct cap_stats *st, const struct dispatch_stats *ds,
 static int
 drop_privileges(const char *user, const char *db)
 {
-	static const char *const suffixes[] = {"", "-wal", "-shm"};
+	static const char *const suffixes[] = {"", "-wal", "-shm", "-lock"};
 	if (geteuid() != 0)
 		return 0;
 	if (!user)
@@ -174,8 +175,9 @@ drop_privileges(const char *user, const char *db)
 }
 
 /* The analysis loop shared by analyze (files) and capture (live). */
-int
-run(struct run_opts *o, struct src *s, const char *source, const char *fp, int live)
+static int
+run_store(struct run_opts *o, struct src *s, const char *source, const char *fp, int live,
+          struct dblock *lock)
 {
 	char err[512];
 	struct store *st = NULL;
@@ -203,6 +205,8 @@ run(struct run_opts *o, struct src *s, const char *source, const char *fp, int l
 			r = store_set_notable_ms(st, o->slow_ms);
 		if (r == STORE_OK)
 			r = store_begin_run(st, source, fp, &run_id);
+		if (r == STORE_OK)
+			dblock_set_run(lock, run_id);
 		/* SQLite work on a thread of its own, off the packet path */
 		if (r == STORE_OK)
 			r = store_start_writer(st);
@@ -339,6 +343,27 @@ run(struct run_opts *o, struct src *s, const char *source, const char *fp, int l
 	capture_free(cap);
 	dispatch_free(d);
 	store_close(st);
+	return rc;
+}
+
+/*
+ * The writer lock of the database (cli/dblock.h) is held for the whole run:
+ * it tells `mxlag runs` which run is running and by whom.
+ */
+int
+run(struct run_opts *o, struct src *s, const char *source, const char *fp, int live)
+{
+	struct dblock *lock = NULL;
+	if (!o->no_db) {
+		struct dblock_holder h;
+		char err[512];
+		if (dblock_take(o->db, &lock, &h, err, sizeof(err)) < 0) {
+			fprintf(stderr, "mxlag: %s\n", err);
+			return 1;
+		}
+	}
+	int rc = run_store(o, s, source, fp, live, lock);
+	dblock_release(lock);
 	return rc;
 }
 

@@ -937,7 +937,7 @@ check_duplicate(struct store *s, const char *fingerprint)
 		fmt_utc(sqlite3_column_double(st, 2), when, sizeof(when));
 		snprintf(s->err, sizeof(s->err),
 		         "this capture is already in the database: run %lld (%s, analyzed %s%s); "
-		         "refusing to store it twice (use another --db, or delete run %lld)",
+		         "refusing to store it twice (use another --db, or mxlag runs delete %lld)",
 		         (long long)sqlite3_column_int64(st, 0), src ? (const char *)src : "?",
 		         when, sqlite3_column_type(st, 3) == SQLITE_NULL ? ", unfinished" : "",
 		         (long long)sqlite3_column_int64(st, 0));

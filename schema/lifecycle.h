@@ -1,0 +1,42 @@
+/*
+ * lifecycle.h - a database over its life: opening it read-only for reports,
+ * deleting a run with every row that belongs to it.
+ *
+ * A row belongs to run N when its table has a run_id column holding N.  The
+ * tables are found in the schema itself (sqlite_schema and
+ * pragma_table_info), not listed here, so a table added later with a run_id
+ * column is covered without a change to this file.
+ */
+#ifndef MXLAG_LIFECYCLE_H
+#define MXLAG_LIFECYCLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <sqlite3.h>
+
+/*
+ * Opens an existing mxlag database for writing (no create), with the
+ * store's busy timeout, migrated forward like store_open() (without its
+ * bulk-load and index work).  0, or -1 with the reason in err.
+ */
+int lifecycle_open(sqlite3 **out, const char *path, char *err, size_t errlen);
+
+/*
+ * Opens an mxlag database read-only (SQLITE_OPEN_READONLY, query_only): no
+ * migration, no write of any kind, so a user with read permission only can
+ * use it, also while a writer has a transaction open (WAL).  A database of
+ * another schema version is refused: an older one needs a writing mxlag
+ * command to migrate it first, a newer one a newer mxlag.  0, or -1 with the
+ * reason in err.
+ */
+int lifecycle_open_readonly(sqlite3 **out, const char *path, char *err, size_t errlen);
+
+/*
+ * Deletes run id and every row with that run_id, in one transaction.
+ * 0 = deleted (*rows: the rows deleted besides the runs row), 1 = no such
+ * run, -1 = error (err; nothing deleted).
+ */
+int lifecycle_delete_run(sqlite3 *db, int64_t id, int64_t *rows, char *err, size_t errlen);
+
+#endif
