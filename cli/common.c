@@ -42,6 +42,26 @@ parse_long(const char *s, long lo, long hi, long *out, const char *cmd, const ch
 	return 0;
 }
 
+int
+parse_duration(const char *s, double *seconds)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (errno || end == s || !(v > 0) || v > 1e7 || end[0] == '\0' || end[1] != '\0')
+		return -1;
+	static const struct {
+		char unit;
+		double s;
+	} units[] = {{'s', 1}, {'m', 60}, {'h', 3600}, {'d', 86400}, {'w', 604800}};
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if (end[0] == units[i].unit) {
+			*seconds = v * units[i].s;
+			return 0;
+		}
+	return -1;
+}
+
 /*
  * getopt's error, as one line naming the command and its help (opterr = 0,
  * optstring starting with ':').

@@ -32,12 +32,16 @@ enum {
 	OPT_MAX_SESSIONS,
 	OPT_NO_PROMISC,
 	OPT_TZ,
+	OPT_OLDER_THAN,
 };
 
 /* a non-negative number: 0, or -1 with one line on stderr */
 int parse_double(const char *s, double *out, const char *what);
 /* A whole number in [lo, hi]: 0, or -1 with one line on stderr. */
 int parse_long(const char *s, long lo, long hi, long *out, const char *cmd, const char *what);
+/* a duration: a positive number and a unit s, m, h, d or w -> seconds;
+ * 0, or -1 (no message) */
+int parse_duration(const char *s, double *seconds);
 /* getopt's error, as one line naming the command and its help */
 void bad_option(const char *cmd, int c, char **argv);
 
@@ -61,5 +65,7 @@ int cmd_report(int argc, char **argv);
 int cmd_schema(int argc, char **argv);
 int cmd_runs(int argc, char **argv);
 void cmd_runs_help(FILE *out);
+int cmd_prune(int argc, char **argv);
+void cmd_prune_help(FILE *out);
 
 #endif

@@ -23,6 +23,7 @@ usage(FILE *out)
 	      "  capture  analyze live traffic from a network interface\n"
 	      "  report   print a report from the database (summary, slow, ptr, dns, ...)\n"
 	      "  runs     list the runs of the database; 'mxlag runs delete ID' removes one\n"
+	      "  prune    delete what is older than a duration, give the space back\n"
 	      "  schema   print the SQL schema of the database\n"
 	      "  help     this text; 'mxlag help COMMAND' explains a command's options,\n"
 	      "           'mxlag help report' also lists the reports\n"
@@ -147,6 +148,7 @@ static const struct {
     {"capture", help_capture},
     {"report", help_report},
     {"runs", cmd_runs_help},
+    {"prune", cmd_prune_help},
     {"schema", help_schema},
 };
 
@@ -163,7 +165,7 @@ cmd_help(const char *topic)
 			help_topics[i].help(stdout);
 			return 0;
 		}
-	fprintf(stderr, "mxlag help: unknown topic %s (analyze, capture, report, runs, schema)\n", topic);
+	fprintf(stderr, "mxlag help: unknown topic %s (analyze, capture, report, runs, prune, schema)\n", topic);
 	return 2;
 }
 

@@ -39,4 +39,35 @@ int lifecycle_open_readonly(sqlite3 **out, const char *path, char *err, size_t e
  */
 int lifecycle_delete_run(sqlite3 *db, int64_t id, int64_t *rows, char *err, size_t errlen);
 
+/* What lifecycle_prune() removed. */
+struct prune_stats {
+	int64_t sessions, transactions, causes, dns_queries, ident_probes, minute_rows, runs;
+};
+
+/*
+ * Deletes what happened before cutoff (epoch seconds, packet time), in
+ * transactions of at most a few thousand sessions or rows each, so that a
+ * writer running meanwhile (a live capture) waits for each only briefly:
+ * sessions that began before cutoff (coalesce(start, syn)) with their
+ * replies and causes; DNS queries and ident probes sent before it that no
+ * cause left names; rows of every table with columns run_id and minute
+ * (latency_hist and any later per-minute table) whose minute is before it;
+ * then the runs left without a row in any run_id table whose last packet
+ * (or start, without packets) is before it, except run keep (the running
+ * one; 0 = none).  A partly pruned run keeps its row and so its
+ * fingerprint.  0, or -1 with err (what was committed stays deleted).
+ */
+int lifecycle_prune(sqlite3 *db, double cutoff, int64_t keep, struct prune_stats *ps, char *err,
+                    size_t errlen);
+
+/*
+ * Gives the free pages back to the file system.  With auto_vacuum =
+ * INCREMENTAL (databases created since issue 13), PRAGMA incremental_vacuum
+ * in steps; with auto_vacuum off (older databases) and may_vacuum, a
+ * one-time VACUUM that also switches the database to INCREMENTAL (*vacuumed
+ * = 1); without may_vacuum nothing (*vacuumed = -1).  Then a WAL checkpoint
+ * that truncates the file.  0, or -1 with err.
+ */
+int lifecycle_reclaim(sqlite3 *db, int may_vacuum, int *vacuumed, char *err, size_t errlen);
+
 #endif

@@ -472,7 +472,11 @@ store_open(struct store **out, const char *path, char *err, size_t errlen)
 	}
 	sqlite3_extended_result_codes(s->db, 1);
 	sqlite3_busy_timeout(s->db, STORE_BUSY_MS);
-	rc = sqlite3_exec(s->db, "PRAGMA foreign_keys = OFF", NULL, NULL, NULL);
+	/* a new database gives deleted space back (mxlag prune): this takes
+	   effect only before its first table, a no-op on an existing one */
+	rc = sqlite3_exec(s->db, "PRAGMA auto_vacuum = INCREMENTAL", NULL, NULL, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(s->db, "PRAGMA foreign_keys = OFF", NULL, NULL, NULL);
 	if (rc == SQLITE_OK) {
 		char mode[16];
 		rc = set_journal_mode(s->db, "WAL", mode, sizeof(mode));

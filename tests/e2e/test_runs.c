@@ -263,3 +263,142 @@ Test(runs, running_then_unfinished_after_sigkill_then_deleted, .timeout = 120)
 	free(out);
 	cr_expect_gt(sql_long(db, "SELECT count(*) FROM sessions"), 0);
 }
+
+static double
+file_bytes(const char *db)
+{
+	char wal[700];
+	struct stat st;
+	double n = 0;
+	if (stat(db, &st) == 0)
+		n += (double)st.st_size;
+	snprintf(wal, sizeof(wal), "%s-wal", db);
+	if (stat(wal, &st) == 0)
+		n += (double)st.st_size;
+	return n;
+}
+
+/*
+ * prune --older-than 30d on a database of three runs: generated traffic of
+ * 2026-01-01 (all older: the run goes), the real captures of 2026-11-23
+ * (kept whole while they are younger than 30 days), and a run of both (partly
+ * pruned: it keeps its row and fingerprint).
+ */
+Test(runs, prune_deletes_the_old_rows_and_gives_space_back, .timeout = 180)
+{
+	const char *shared = e2e_shared();
+	if (!shared) {
+		cr_log_info("../shared/captures not there: prune test skipped");
+		return;
+	}
+	char db[600], cmd[3000], a[600];
+	char *out = NULL;
+	snprintf(db, sizeof(db), "%s/mxlag.db", dir);
+	/* the real captures' packets are of 2026-11-23: younger than 30 days
+	 * only until 2026-12-23; later the test asks for what its times need */
+	time_t now = time(NULL);
+	double shared_ts = 1795416482.0; /* healthy-baseline.pcap's first packet */
+	double days = (double)(now - (time_t)shared_ts) / 86400.0 + 2;
+	double gen_days = (double)(now - (time_t)1767225601) / 86400.0;
+	if (gen_days - days < 2) {
+		cr_log_info("clock before the captures' times: prune test skipped");
+		return;
+	}
+	char older[32];
+	snprintf(older, sizeof(older), "%.0fd", days);
+
+	scenario("ptr-timeout", a, sizeof(a));
+	cr_assert_eq(e2e_sh(&out, "cd '%s' && '%s' traffic --profile light --seconds 20 -o "
+	                    "light.pcap --truth light.tsv 2>&1", dir, gen), 0, "%s", out);
+	free(out);
+	cr_assert_eq(mx(&out, "analyze --quiet light.pcap"), 0, "%s", out);
+	free(out);
+	snprintf(cmd, sizeof(cmd), "analyze --quiet '%s/captures/healthy-baseline.pcap' "
+	         "'%s/captures/smtp-ident-timeout.pcap'", shared, shared);
+	cr_assert_eq(mx(&out, cmd), 0, "%s", out);
+	free(out);
+	snprintf(cmd, sizeof(cmd), "analyze --quiet ptr-timeout.pcap "
+	         "'%s/captures/smtp-ptr-timeout.pcap'", shared);
+	cr_assert_eq(mx(&out, cmd), 0, "%s", out);
+	free(out);
+	cr_expect_eq(sql_long(db, "PRAGMA auto_vacuum"), 2, "a new database is INCREMENTAL");
+	long s2 = sql_long(db, "SELECT count(*) FROM sessions WHERE run_id = 2");
+	long s3 = sql_long(db, "SELECT count(*) FROM sessions WHERE run_id = 3");
+	long d2 = sql_long(db, "SELECT count(*) FROM dns_queries WHERE run_id = 2");
+	cr_assert_gt(sql_long(db, "SELECT count(*) FROM sessions WHERE run_id = 1"), 500);
+	cr_assert_eq(s3, 2);
+	double before = file_bytes(db);
+
+	snprintf(cmd, sizeof(cmd), "prune --older-than %s", older);
+	cr_assert_eq(mx(&out, cmd), 0, "%s", out);
+	cr_expect(strstr(out, "pruned what happened before") && strstr(out, " 1 runs"), "%s",
+	          out);
+	free(out);
+	double after = file_bytes(db);
+	cr_expect_lt(after, before / 3, "the file shrinks: %.0f -> %.0f bytes", before, after);
+
+	double cutoff = (double)now - days * 86400;
+	snprintf(cmd, sizeof(cmd),
+	         "SELECT (SELECT count(*) FROM sessions WHERE coalesce(start, syn) < %.0f) + "
+	         "(SELECT count(*) FROM latency_hist WHERE minute < %.0f - 60)",
+	         cutoff, cutoff);
+	cr_expect_eq(sql_long(db, cmd), 0, "nothing older is left");
+	cr_expect_eq(sql_long(db, "SELECT count(*) FROM runs WHERE id = 1"), 0, "emptied run gone");
+	cr_expect_eq(sql_long(db, "SELECT count(*) FROM sessions WHERE run_id = 2"), s2);
+	cr_expect_eq(sql_long(db, "SELECT count(*) FROM dns_queries WHERE run_id = 2"), d2);
+	cr_expect_eq(sql_long(db, "SELECT count(*) FROM sessions WHERE run_id = 3"), 1);
+	cr_expect_eq(orphans(db), 0);
+	cr_expect_eq(sql_long(db, "SELECT count(*) FROM transactions WHERE session_id NOT IN "
+	                          "(SELECT id FROM sessions)"), 0);
+	cr_expect_eq(sql_long(db, "SELECT count(*) FROM causes WHERE transaction_id NOT IN "
+	                          "(SELECT id FROM transactions) OR (dns_query_id IS NOT NULL AND "
+	                          "dns_query_id NOT IN (SELECT id FROM dns_queries)) OR "
+	                          "(ident_probe_id IS NOT NULL AND ident_probe_id NOT IN "
+	                          "(SELECT id FROM ident_probes))"), 0);
+	cr_expect(e2e_sh(&out, "sqlite3 '%s' 'PRAGMA integrity_check'", db) == 0 && out &&
+	              strcmp(out, "ok\n") == 0, "%s", out ? out : "");
+	free(out);
+	/* the reports still work, on what is left */
+	cr_expect_eq(mx(&out, "report summary"), 0, "%s", out);
+	free(out);
+	cr_expect_eq(mx(&out, "report --format json slow"), 0, "%s", out);
+	cr_expect(strstr(out, "smtp-ptr") || strstr(out, "\"client-ptr\""), "%s", out);
+	free(out);
+	/* the partly pruned run keeps its fingerprint: its files are refused */
+	snprintf(cmd, sizeof(cmd), "analyze --quiet ptr-timeout.pcap "
+	         "'%s/captures/smtp-ptr-timeout.pcap'", shared);
+	cr_expect_eq(mx(&out, cmd), 3, "%s", out);
+	free(out);
+	/* a second prune finds nothing more */
+	snprintf(cmd, sizeof(cmd), "prune --older-than %s", older);
+	cr_expect_eq(mx(&out, cmd), 0, "%s", out);
+	cr_expect(strstr(out, ": 0 sessions,") != NULL, "%s", out);
+	free(out);
+	cr_expect_eq(mx(&out, "prune --older-than 3x"), 2, "%s", out);
+	free(out);
+	cr_expect_eq(mx(&out, "prune"), 2, "%s", out);
+	free(out);
+}
+
+/* An older database (auto_vacuum off): prune VACUUMs it once and says so. */
+Test(runs, prune_vacuums_an_older_database_once, .timeout = 120)
+{
+	char db[600];
+	char *out = NULL;
+	const char *src = getenv("MXLAG_SRC");
+	cr_assert_not_null(src);
+	snprintf(db, sizeof(db), "%s/mxlag.db", dir);
+	cr_assert_eq(e2e_sh(NULL, "cp '%s/tests/fixtures/v4-release.db' '%s'", src, db), 0);
+	cr_assert_eq(sql_long(db, "PRAGMA auto_vacuum"), 0);
+	cr_assert_eq(mx(&out, "prune --older-than 1d"), 0, "%s", out);
+	cr_expect(strstr(out, "had no auto_vacuum: VACUUMed once") != NULL, "%s", out);
+	free(out);
+	cr_expect_eq(sql_long(db, "PRAGMA auto_vacuum"), 2);
+	cr_expect_eq(sql_long(db, "SELECT count(*) FROM sessions"), 0);
+	cr_expect_eq(orphans(db), 0);
+	cr_assert_eq(mx(&out, "prune --older-than 1d"), 0, "%s", out);
+	cr_expect(strstr(out, "VACUUM") == NULL, "once only: %s", out);
+	free(out);
+	cr_expect_eq(mx(&out, "report summary"), 0, "%s", out);
+	free(out);
+}
