@@ -67,5 +67,7 @@ int cmd_runs(int argc, char **argv);
 void cmd_runs_help(FILE *out);
 int cmd_prune(int argc, char **argv);
 void cmd_prune_help(FILE *out);
+int cmd_migrate(int argc, char **argv);
+void cmd_migrate_help(FILE *out);
 
 #endif

@@ -24,6 +24,7 @@ usage(FILE *out)
 	      "  report   print a report from the database (summary, slow, ptr, dns, ...)\n"
 	      "  runs     list the runs of the database; 'mxlag runs delete ID' removes one\n"
 	      "  prune    delete what is older than a duration, give the space back\n"
+	      "  migrate  bring the database to this version's schema (reports only read)\n"
 	      "  schema   print the SQL schema of the database\n"
 	      "  help     this text; 'mxlag help COMMAND' explains a command's options,\n"
 	      "           'mxlag help report' also lists the reports\n"
@@ -149,6 +150,7 @@ static const struct {
     {"report", help_report},
     {"runs", cmd_runs_help},
     {"prune", cmd_prune_help},
+    {"migrate", cmd_migrate_help},
     {"schema", help_schema},
 };
 
@@ -165,7 +167,7 @@ cmd_help(const char *topic)
 			help_topics[i].help(stdout);
 			return 0;
 		}
-	fprintf(stderr, "mxlag help: unknown topic %s (analyze, capture, report, runs, prune, schema)\n", topic);
+	fprintf(stderr, "mxlag help: unknown topic %s (mxlag help lists the commands)\n", topic);
 	return 2;
 }
 

@@ -11,6 +11,7 @@
  *   mxlag runs [list] [--db FILE] [--format text|csv|json] [--tz ZONE]
  *   mxlag runs delete ID [--db FILE]
  *   mxlag prune --older-than DURATION [--db FILE]
+ *   mxlag migrate [--db FILE]
  *   mxlag schema
  *   mxlag help [analyze|capture|report|schema]      mxlag --version
  * Exit status: 0 ok, 1 runtime error, 2 usage, 3 refused, 4 --fail-if-slow.
@@ -41,6 +42,8 @@ main(int argc, char **argv)
 		return cmd_runs(argc, argv);
 	if (strcmp(cmd, "prune") == 0)
 		return cmd_prune(argc, argv);
+	if (strcmp(cmd, "migrate") == 0)
+		return cmd_migrate(argc, argv);
 	if (strcmp(cmd, "schema") == 0)
 		return cmd_schema(argc, argv);
 	if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {

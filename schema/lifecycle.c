@@ -20,6 +20,9 @@ lifecycle_open(sqlite3 **out, const char *path, char *err, size_t errlen)
 		return -1;
 	}
 	sqlite3_busy_timeout(db, STORE_BUSY_MS);
+	/* as store_open: -wal and -shm stay for read-only users */
+	int persist = 1;
+	sqlite3_file_control(db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
 	sqlite3_exec(db, "PRAGMA foreign_keys = OFF", NULL, NULL, NULL);
 	char merr[256];
 	if (store_migrate_db(db, merr, sizeof(merr)) != STORE_OK) {
@@ -51,7 +54,15 @@ lifecycle_open_readonly(sqlite3 **out, const char *path, char *err, size_t errle
 			version = sqlite3_column_int64(st, 0);
 		sqlite3_finalize(st);
 	}
-	if (version < 0)
+	if (version < 0 && (sqlite3_errcode(db) == SQLITE_CANTOPEN ||
+	                     sqlite3_errcode(db) == SQLITE_READONLY))
+		snprintf(err, errlen,
+		         "cannot read database %s: %s (a WAL database needs its -wal and -shm "
+		         "files beside it; when they are missing and this user may not create "
+		         "them, run `mxlag migrate --db %s` once as its owner: they are kept "
+		         "from then on)",
+		         path, sqlite3_errmsg(db), path);
+	else if (version < 0)
 		snprintf(err, errlen, "cannot read database %s: %s", path, sqlite3_errmsg(db));
 	else if (version == 0)
 		snprintf(err, errlen,
@@ -66,9 +77,9 @@ lifecycle_open_readonly(sqlite3 **out, const char *path, char *err, size_t errle
 	else if (version < STORE_SCHEMA_VERSION)
 		snprintf(err, errlen,
 		         "database %s has schema version %lld and needs migration to %d, which a "
-		         "read-only command does not do: run a writing mxlag command on it once "
-		         "(analyze, capture, prune, runs delete) as a user who may write it",
-		         path, (long long)version, STORE_SCHEMA_VERSION);
+		         "report does not do (it only reads): run `mxlag migrate --db %s` once as "
+		         "a user who may write it",
+		         path, (long long)version, STORE_SCHEMA_VERSION, path);
 	if (version != STORE_SCHEMA_VERSION) {
 		sqlite3_close(db);
 		return -1;

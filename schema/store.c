@@ -895,6 +895,12 @@ store_close(struct store *s)
 			build_indexes(s);
 		for (int i = 0; i < ST__N; i++)
 			sqlite3_finalize(s->st[i]);
+		/* the -wal and -shm files stay when the last connection closes, so
+		   a user who may only read the database can still open it (WAL
+		   needs them, a read-only user cannot create them).  Set at the
+		   end: set earlier, it keeps a bulk load from leaving WAL. */
+		int persist = 1;
+		sqlite3_file_control(s->db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
 		sqlite3_close(s->db);
 	}
 	free_indexes(s);
