@@ -32,7 +32,8 @@ usage(FILE *out)
 	      "Exit status: 0 ok; 1 runtime error (I/O, database, capture); 2 usage (unknown\n"
 	      "  command, option, help topic, report name, format, bad value); 3 refused (the\n"
 	      "  same capture already analyzed into the database); 4 report --fail-if-slow N\n"
-	      "  found more than N slow replies.\n",
+	      "  found more than N slow replies; 5 busy (another mxlag is writing to the\n"
+	      "  database: one writer at a time).\n",
 	      out);
 }
 

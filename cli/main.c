@@ -14,7 +14,7 @@
  *   mxlag migrate [--db FILE]
  *   mxlag schema
  *   mxlag help [analyze|capture|report|schema]      mxlag --version
- * Exit status: 0 ok, 1 runtime error, 2 usage, 3 refused, 4 --fail-if-slow.
+ * Exit status: 0 ok, 1 runtime error, 2 usage, 3 refused, 4 --fail-if-slow, 5 busy.
  */
 #include <stdio.h>
 #include <string.h>

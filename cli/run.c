@@ -348,7 +348,8 @@ run_store(struct run_opts *o, struct src *s, const char *source, const char *fp,
 
 /*
  * The writer lock of the database (cli/dblock.h) is held for the whole run:
- * it tells `mxlag runs` which run is running and by whom.
+ * a second writer is refused (exit 5) naming this one, and `mxlag runs`
+ * tells which run is running and by whom.
  */
 int
 run(struct run_opts *o, struct src *s, const char *source, const char *fp, int live)
@@ -357,9 +358,22 @@ run(struct run_opts *o, struct src *s, const char *source, const char *fp, int l
 	if (!o->no_db) {
 		struct dblock_holder h;
 		char err[512];
-		if (dblock_take(o->db, &lock, &h, err, sizeof(err)) < 0) {
+		int t = dblock_take(o->db, &lock, &h, err, sizeof(err));
+		if (t < 0) {
 			fprintf(stderr, "mxlag: %s\n", err);
 			return 1;
+		}
+		if (t > 0) {
+			/* one writer at a time: refused before the database is opened,
+			 * so the running one is never disturbed */
+			char run[48] = "";
+			if (h.run_id > 0)
+				snprintf(run, sizeof(run), ", run %lld", (long long)h.run_id);
+			fprintf(stderr,
+			        "mxlag: %s is being written by pid %ld (%s)%s; one writer at a "
+			        "time: stop it or use another --db\n",
+			        o->db, h.pid, h.cmd[0] ? h.cmd : "command not known", run);
+			return 5;
 		}
 	}
 	int rc = run_store(o, s, source, fp, live, lock);
