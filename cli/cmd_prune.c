@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -122,7 +123,8 @@ cmd_prune(int argc, char **argv)
 		dblock_release(lock);
 		return 1;
 	}
-	double cutoff = (double)time(NULL) - age, before = db_bytes(path);
+	/* a whole minute, as lifecycle_prune() rounds it */
+	double cutoff = floor(((double)time(NULL) - age) / 60) * 60, before = db_bytes(path);
 	struct prune_stats ps;
 	int vacuumed = 0, rc = 0;
 	if (lifecycle_prune(db, cutoff, t == 1 ? h.run_id : 0, &ps, err, sizeof(err)) != 0 ||

@@ -111,7 +111,8 @@ dblock_take(const char *db, struct dblock **out, struct dblock_holder *holder, c
 	}
 	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	if (fd < 0) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		snprintf(err, errlen, "%s: cannot create its writer lock %s: %s", db, path,
+		         strerror(errno));
 		return -1;
 	}
 	struct flock fl;

@@ -1,6 +1,7 @@
 /*
  * lifecycle.c - deleting runs (lifecycle.h).
  */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -316,6 +317,8 @@ lifecycle_prune(sqlite3 *db, double cutoff, int64_t keep, struct prune_stats *ps
                 size_t errlen)
 {
 	memset(ps, 0, sizeof(*ps));
+	/* a whole minute: the per-minute rows go with the rows they count */
+	cutoff = floor(cutoff / 60) * 60;
 	if (sqlite3_exec(db,
 	                 "PRAGMA temp_store = MEMORY;"
 	                 "CREATE TEMP TABLE IF NOT EXISTS prune_s (id INTEGER PRIMARY KEY)",

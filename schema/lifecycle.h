@@ -45,7 +45,8 @@ struct prune_stats {
 };
 
 /*
- * Deletes what happened before cutoff (epoch seconds, packet time), in
+ * Deletes what happened before cutoff (epoch seconds, packet time; rounded
+ * down to a whole minute, so per-minute rows go with what they count), in
  * transactions of at most a few thousand sessions or rows each, so that a
  * writer running meanwhile (a live capture) waits for each only briefly:
  * sessions that began before cutoff (coalesce(start, syn)) with their

@@ -339,7 +339,7 @@ Test(runs, prune_deletes_the_old_rows_and_gives_space_back, .timeout = 180)
 
 	double cutoff = (double)now - days * 86400;
 	snprintf(cmd, sizeof(cmd),
-	         "SELECT (SELECT count(*) FROM sessions WHERE coalesce(start, syn) < %.0f) + "
+	         "SELECT (SELECT count(*) FROM sessions WHERE coalesce(start, syn) < %.0f - 60) + "
 	         "(SELECT count(*) FROM latency_hist WHERE minute < %.0f - 60)",
 	         cutoff, cutoff);
 	cr_expect_eq(sql_long(db, cmd), 0, "nothing older is left");
