@@ -19,6 +19,10 @@ cmd_analyze(int argc, char **argv)
 	int pr = parse_run_opts("analyze", argc, argv, &o);
 	if (pr != 0)
 		return pr > 0 ? 0 : 2;
+	if (o.retain > 0) {
+		fprintf(stderr, "mxlag analyze: --retain is for capture (mxlag prune for files)\n");
+		return 2;
+	}
 	int n = argc - optind;
 	if (n <= 0) {
 		fprintf(stderr, "mxlag analyze: no capture file given (mxlag help analyze)\n");

@@ -33,6 +33,7 @@ enum {
 	OPT_NO_PROMISC,
 	OPT_TZ,
 	OPT_OLDER_THAN,
+	OPT_RETAIN,
 };
 
 /* a non-negative number: 0, or -1 with one line on stderr */

@@ -89,7 +89,9 @@ help_capture(FILE *out)
 	      "                     is addressed to this host (on a switch's mirror port the\n"
 	      "                     frames are addressed to others: keep the default)\n"
 	      "  --filter BPF       default: the mail, POP3, ident and DNS ports and IP\n"
-	      "                     fragments\n",
+	      "                     fragments\n"
+	      "  --retain D         keep D (30d, 12h, 90m, 2w) in the database: prune what\n"
+	      "                     is older at the start and every hour, as mxlag prune\n",
 	      out);
 	fputs(run_common_help, out);
 }

@@ -18,9 +18,11 @@
 #include "capture/capture.h"
 #include "capture/source.h"
 #include "analyze/dispatch.h"
+#include "schema/lifecycle.h"
 #include "schema/store.h"
 #include "cli/common.h"
 #include "cli/dblock.h"
+#include "cli/retain.h"
 #include "cli/run.h"
 
 #define TICK_NS 1000000000ULL
@@ -183,6 +185,7 @@ run_store(struct run_opts *o, struct src *s, const char *source, const char *fp,
 	struct store *st = NULL;
 	int64_t run_id = 0;
 	int rc = 0;
+	sqlite3 *rdb = NULL; /* capture --retain's connection */
 
 	if (!o->no_db) {
 		int r = store_open(&st, o->db, err, sizeof(err));
@@ -190,10 +193,18 @@ run_store(struct run_opts *o, struct src *s, const char *source, const char *fp,
 			fprintf(stderr, "mxlag: %s: %s\n", o->db, err);
 			return 1;
 		}
+		/* opened before root is dropped: the database's directory may be
+		 * closed to the user the capture becomes */
+		if (live && o->retain > 0 && lifecycle_open(&rdb, o->db, err, sizeof(err)) != 0) {
+			fprintf(stderr, "mxlag: --retain: %s\n", err);
+			store_close(st);
+			return 1;
+		}
 		if (live) {
 			/* the database file exists now: root is no longer needed */
 			if (drop_privileges(o->user, o->db) != 0) {
 				store_close(st);
+			sqlite3_close(rdb);
 				return 1;
 			}
 		}
@@ -213,11 +224,13 @@ run_store(struct run_opts *o, struct src *s, const char *source, const char *fp,
 		if (r == STORE_DUPLICATE) {
 			fprintf(stderr, "mxlag: %s\n", store_errmsg(st));
 			store_close(st);
+			sqlite3_close(rdb);
 			return 3;
 		}
 		if (r != STORE_OK) {
 			fprintf(stderr, "mxlag: %s: %s\n", o->db, store_errmsg(st));
 			store_close(st);
+			sqlite3_close(rdb);
 			return 1;
 		}
 	} else if (live && drop_privileges(o->user, NULL) != 0) {
@@ -237,6 +250,7 @@ run_store(struct run_opts *o, struct src *s, const char *source, const char *fp,
 		capture_free(cap);
 		dispatch_free(d);
 		store_close(st);
+			sqlite3_close(rdb);
 		return 1;
 	}
 	for (int i = 0; i < o->nhosts; i++) {
@@ -245,8 +259,19 @@ run_store(struct run_opts *o, struct src *s, const char *source, const char *fp,
 			capture_free(cap);
 			dispatch_free(d);
 			store_close(st);
+			sqlite3_close(rdb);
 			return 2;
 		}
+	}
+
+	/* capture --retain: pruning beside the capture, its own run kept */
+	struct retainer *ret = NULL;
+	if (rdb && !(ret = retain_start(rdb, o->db, o->retain, run_id, o->quiet))) {
+		sqlite3_close(rdb);
+		capture_free(cap);
+		dispatch_free(d);
+		store_close(st);
+		return 1;
 	}
 
 	int tty = !live && !o->quiet && isatty(STDERR_FILENO);
@@ -307,6 +332,7 @@ run_store(struct run_opts *o, struct src *s, const char *source, const char *fp,
 			" packets; the analysis up to there is stored\n",
 			pkts);
 
+	retain_stop(ret);
 	capture_finish(cap);
 	dispatch_finish(d, capture_now(cap));
 	struct cap_stats *cs = capture_stats(cap);
@@ -396,6 +422,7 @@ static const struct option run_longopts[] = {
 	{"buffer", required_argument, NULL, OPT_BUFFER},
 	{"max-sessions", required_argument, NULL, OPT_MAX_SESSIONS},
 	{"no-promisc", no_argument, NULL, OPT_NO_PROMISC},
+	{"retain", required_argument, NULL, OPT_RETAIN},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
 };
@@ -461,6 +488,13 @@ parse_run_opts(const char *cmd, int argc, char **argv, struct run_opts *o)
 			break;
 		case OPT_NO_PROMISC:
 			o->no_promisc = 1;
+			break;
+		case OPT_RETAIN:
+			if (parse_duration(optarg, &o->retain) != 0) {
+				fprintf(stderr, "mxlag %s: bad --retain %s (30d, 12h, 90m, 2w)\n", cmd,
+				        optarg);
+				return -1;
+			}
 			break;
 		case OPT_MAX_SESSIONS:
 			if (parse_long(optarg, 1, 10000000, &v, cmd, "--max-sessions") != 0)

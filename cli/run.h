@@ -27,6 +27,7 @@ struct run_opts {
 	int snaplen, buffer_mb;
 	int no_promisc;
 	uint32_t max_sessions;
+	double retain; /* capture --retain: seconds kept, 0 = all */
 };
 
 /* set by SIGINT/SIGTERM (on_signal); live_src is broken out of its wait */

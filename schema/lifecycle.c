@@ -425,7 +425,12 @@ lifecycle_reclaim(sqlite3 *db, int may_vacuum, int *vacuumed, char *err, size_t 
 			}
 		}
 	}
-	/* in WAL mode the file shrinks when the log is written back */
-	sqlite3_exec(db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
+	/* in WAL mode the file shrinks when the log is written back whole.
+	   TRUNCATE (the log file too) waits for readers holding the write
+	   lock: only without a writer; beside one PASSIVE, which never
+	   blocks it */
+	sqlite3_exec(db, may_vacuum ? "PRAGMA wal_checkpoint(TRUNCATE)" :
+	                              "PRAGMA wal_checkpoint(PASSIVE)",
+	             NULL, NULL, NULL);
 	return 0;
 }

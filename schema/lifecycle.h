@@ -66,8 +66,10 @@ int lifecycle_prune(sqlite3 *db, double cutoff, int64_t keep, struct prune_stats
  * INCREMENTAL (databases created since issue 13), PRAGMA incremental_vacuum
  * in steps; with auto_vacuum off (older databases) and may_vacuum, a
  * one-time VACUUM that also switches the database to INCREMENTAL (*vacuumed
- * = 1); without may_vacuum nothing (*vacuumed = -1).  Then a WAL checkpoint
- * that truncates the file.  0, or -1 with err.
+ * = 1); without may_vacuum nothing (*vacuumed = -1).  Then a WAL
+ * checkpoint, which shrinks the file: TRUNCATE with may_vacuum (no writer
+ * runs), else PASSIVE (it never holds up a running writer).  0, or -1 with
+ * err.
  */
 int lifecycle_reclaim(sqlite3 *db, int may_vacuum, int *vacuumed, char *err, size_t errlen);
 

@@ -402,3 +402,31 @@ Test(runs, prune_vacuums_an_older_database_once, .timeout = 120)
 	cr_expect_eq(mx(&out, "report summary"), 0, "%s", out);
 	free(out);
 }
+
+/* capture --retain: the capture prunes its database as it starts (then
+ * hourly), beside its own writer, and keeps its own run. */
+Test(runs, capture_retain_prunes_beside_the_capture, .timeout = 120)
+{
+	if (geteuid() != 0) {
+		cr_log_info("not root: capture --retain is not tried");
+		return;
+	}
+	char a[600], db[600];
+	char *out = NULL;
+	scenario("ptr-timeout", a, sizeof(a));
+	snprintf(db, sizeof(db), "%s/mxlag.db", dir);
+	cr_assert_eq(mx(&out, "analyze --quiet ptr-timeout.pcap"), 0, "%s", out);
+	free(out);
+	cr_assert_eq(mx(&out, "capture -i lo --duration 2 --retain 30d"), 0, "%s", out);
+	cr_expect(strstr(out, "--retain: pruned 1 sessions") != NULL, "%s", out);
+	free(out);
+	cr_expect_eq(sql_long(db, "SELECT count(*) FROM runs WHERE id = 1"), 0, "old run pruned");
+	cr_expect_eq(sql_long(db, "SELECT count(*) FROM runs WHERE id = 2 AND finished IS NOT NULL "
+	                          "AND source = 'live:lo'"),
+	             1, "the capture's run kept and finished");
+	cr_expect_eq(orphans(db), 0);
+	cr_expect_eq(mx(&out, "analyze --retain 1d ptr-timeout.pcap"), 2, "%s", out);
+	free(out);
+	cr_expect_eq(mx(&out, "capture -i lo --retain 3x"), 2, "%s", out);
+	free(out);
+}
