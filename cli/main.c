@@ -4,7 +4,7 @@
  *
  *   mxlag analyze [--db FILE] [--slow MS] [--filter BPF] [--host ADDR] [--events] FILE...
  *   mxlag capture -i IFACE [--db FILE] [--slow MS] [--filter BPF] [--duration S] [--user NAME]
- *                 [--no-promisc]
+ *                 [--no-promisc] [--retain DURATION]
  *   mxlag report  [--db FILE] [--format text|csv|json|html] [--since T] [--until T]
  *                 [--client ADDR] [--protocol P] [--tz ZONE] [--fail-if-slow N] [-o OUT]
  *                 NAME [ARG]
