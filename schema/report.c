@@ -14,6 +14,7 @@
 
 #include "fmterr.h"
 #include "html.h"
+#include "lifecycle.h"
 #include "sqlfn.h"
 #include "store.h"
 
@@ -282,49 +283,16 @@ int
 report_open(sqlite3 **out, const char *path, char *err, size_t errlen)
 {
 	sqlite3 *db = NULL;
-	sqlite3_stmt *st;
-	int64_t version = -1;
-
 	*out = NULL;
-	int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL);
-	if (rc != SQLITE_OK) {
-		fmt_err(err, errlen, "cannot open database %s: %s", path,
-		        db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
-		sqlite3_close(db);
+	/* read-only: no migration, no write (lifecycle.h) */
+	if (lifecycle_open_readonly(&db, path, err, errlen) != 0)
 		return -1;
-	}
-	sqlite3_busy_timeout(db, 10000);
-	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK) {
-		if (sqlite3_step(st) == SQLITE_ROW)
-			version = sqlite3_column_int64(st, 0);
-		sqlite3_finalize(st);
-	}
-	if (version < 0) {
-		fmt_err(err, errlen, "cannot read database %s: %s", path, sqlite3_errmsg(db));
-		sqlite3_close(db);
-		return -1;
-	}
-	if (version == 0) {
-		fmt_err(err, errlen,
-		        "%s is not an mxlag database (no schema version): "
-		        "run `mxlag analyze --db %s ...` first",
-		        path, path);
-		sqlite3_close(db);
-		return -1;
-	}
-	char merr[256];
-	if (store_migrate_db(db, merr, sizeof(merr)) != STORE_OK) {
-		fmt_err(err, errlen, "%s: %s", path, merr);
-		sqlite3_close(db);
-		return -1;
-	}
 	if (sqlfn_register(db) != SQLITE_OK) {
 		fmt_err(err, errlen, "%s: cannot register the report functions: %s", path,
 		        sqlite3_errmsg(db));
 		sqlite3_close(db);
 		return -1;
 	}
-	sqlite3_exec(db, "PRAGMA query_only = 1", NULL, NULL, NULL);
 	*out = db;
 	return 0;
 }

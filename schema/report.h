@@ -90,9 +90,11 @@ const char *report_info(size_t i, const char **help);
 int report_needs_arg(const char *name);
 
 /*
- * Opens an existing mxlag database for reports (migrating an older schema
- * forward, refusing a newer one or a non-mxlag file); the connection is
- * query-only.  0 on success; -1 with err set.  Close with sqlite3_close().
+ * Opens an existing mxlag database for reports, read-only
+ * (lifecycle_open_readonly(): SQLITE_OPEN_READONLY, no migration: an older
+ * schema is refused with a message saying how to migrate it, as are a newer
+ * one and a non-mxlag file), with the report SQL functions.  0 on success;
+ * -1 with err set.  Close with sqlite3_close().
  */
 int report_open(sqlite3 **out, const char *path, char *err, size_t errlen);
 

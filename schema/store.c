@@ -489,7 +489,11 @@ store_open(struct store **out, const char *path, char *err, size_t errlen)
 	}
 	sqlite3_extended_result_codes(s->db, 1);
 	sqlite3_busy_timeout(s->db, STORE_BUSY_MS);
-	rc = sqlite3_exec(s->db, "PRAGMA foreign_keys = OFF", NULL, NULL, NULL);
+	/* a new database gives deleted space back (mxlag prune): this takes
+	   effect only before its first table, a no-op on an existing one */
+	rc = sqlite3_exec(s->db, "PRAGMA auto_vacuum = INCREMENTAL", NULL, NULL, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(s->db, "PRAGMA foreign_keys = OFF", NULL, NULL, NULL);
 	if (rc == SQLITE_OK) {
 		char mode[16];
 		rc = set_journal_mode(s->db, "WAL", mode, sizeof(mode));
@@ -912,6 +916,12 @@ store_close(struct store *s)
 			build_indexes(s);
 		for (int i = 0; i < ST__N; i++)
 			sqlite3_finalize(s->st[i]);
+		/* the -wal and -shm files stay when the last connection closes, so
+		   a user who may only read the database can still open it (WAL
+		   needs them, a read-only user cannot create them).  Set at the
+		   end: set earlier, it keeps a bulk load from leaving WAL. */
+		int persist = 1;
+		sqlite3_file_control(s->db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
 		sqlite3_close(s->db);
 	}
 	free_indexes(s);
@@ -959,7 +969,7 @@ check_duplicate(struct store *s, const char *fingerprint)
 		fmt_utc(sqlite3_column_double(st, 2), when, sizeof(when));
 		snprintf(s->err, sizeof(s->err),
 		         "this capture is already in the database: run %lld (%s, analyzed %s%s); "
-		         "refusing to store it twice (use another --db, or delete run %lld)",
+		         "refusing to store it twice (use another --db, or mxlag runs delete %lld)",
 		         (long long)sqlite3_column_int64(st, 0), src ? (const char *)src : "?",
 		         when, sqlite3_column_type(st, 3) == SQLITE_NULL ? ", unfinished" : "",
 		         (long long)sqlite3_column_int64(st, 0));

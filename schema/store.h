@@ -27,7 +27,8 @@
  * store_begin_run() the store takes the largest id of each table as that
  * table's base and adds it to every id and foreign key of the run, so rows of
  * different runs never collide.  Two runs writing into one database at the
- * same time are not supported (the second one fails on a duplicate id).
+ * same time are not supported: the CLI lets one writer in at a time
+ * (cli/dblock.h).
  *
  * Not thread-safe: one struct store per thread (store_start_writer() adds a
  * thread of the store's own behind the same API).

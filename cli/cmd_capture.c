@@ -1,0 +1,49 @@
+/*
+ * cmd_capture.c - mxlag capture -i IFACE [OPTION]...: live traffic.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "capture/source.h"
+#include "cli/common.h"
+#include "cli/run.h"
+
+#define DEFAULT_FILTER                                                                           \
+	"tcp port 25 or tcp port 587 or tcp port 465 or tcp port 2525 or tcp port 110 or "      \
+	"tcp port 995 or tcp port 113 or port 53 or (ip[6:2] & 0x1fff != 0) or "                 \
+	"(ip6 and ip6[6] == 44)"
+
+int
+cmd_capture(int argc, char **argv)
+{
+	struct run_opts o;
+	char err[512], source[300];
+	int pr = parse_run_opts("capture", argc, argv, &o);
+	if (pr != 0)
+		return pr > 0 ? 0 : 2;
+	if (!o.iface) {
+		fprintf(stderr, "mxlag capture: -i IFACE is required (mxlag help capture)\n");
+		return 2;
+	}
+	/* promiscuous by default: on a mirror (SPAN) port the frames are
+	 * addressed to other hosts, and a NIC drops those otherwise */
+	struct live_opts lo = {o.iface, o.snaplen, o.buffer_mb, !o.no_promisc,
+			       o.filter ? o.filter : DEFAULT_FILTER};
+	struct src *s;
+	if (src_open_live(&s, &lo, err, sizeof(err)) != 0) {
+		fprintf(stderr, "mxlag: %s\n", err);
+		return 1;
+	}
+	live_src = s;
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	snprintf(source, sizeof(source), "live:%s", o.iface);
+	int rc = run(&o, s, source, NULL, 1);
+	live_src = NULL;
+	src_close(s);
+	return rc;
+}
