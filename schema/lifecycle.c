@@ -362,7 +362,19 @@ lifecycle_prune(sqlite3 *db, double cutoff, int64_t keep, struct prune_stats *ps
 		return -1;
 	if (begin(db, err, errlen) != 0)
 		return -1;
-	if (prune_runs(db, cutoff, keep, &ps->runs, err, errlen) != 0) {
+	/* the DNS queries kept above (a kept reply's cause names them) are
+	   counted again in their minutes, so that dns_counts stays equal to
+	   the rows (schema 7) */
+	int64_t recounted = 0;
+	if (exec_chunk(db,
+	               "INSERT INTO main.dns_counts (minute, run_id, server, qtype, outcome, n) "
+	               "SELECT CAST(floor(ts / 60.0) * 60 AS INTEGER), run_id, server, qtype, outcome, "
+	               "count(*) FROM main.dns_queries WHERE ts < ?1 AND qtype IS NOT NULL "
+	               "AND outcome IS NOT NULL GROUP BY 1, 2, 3, 4, 5 "
+	               "ON CONFLICT (minute, run_id, coalesce(server, ''), qtype, outcome) "
+	               "DO UPDATE SET n = n + excluded.n",
+	               cutoff, &recounted, err, errlen) != 0 ||
+	    prune_runs(db, cutoff, keep, &ps->runs, err, errlen) != 0) {
 		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 		return -1;
 	}
