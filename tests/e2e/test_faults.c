@@ -46,14 +46,6 @@ path_in(char *buf, size_t n, const char *name)
 	snprintf(buf, n, "%s/%s", dir, name);
 }
 
-static double
-now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static int
 count_lines(const char *s)
 {
@@ -61,17 +53,6 @@ count_lines(const char *s)
 	for (; s && *s; s++)
 		n += *s == '\n';
 	return n;
-}
-
-static long
-sql_long(const char *db, const char *sql)
-{
-	char *out = NULL;
-	long v = -1;
-	if (e2e_sh(&out, "sqlite3 '%s' \"%s\" 2>/dev/null", db, sql) == 0 && out && *out)
-		v = atol(out);
-	free(out);
-	return v;
 }
 
 static int
@@ -114,9 +95,9 @@ start(const char *args)
 static int
 wait_for(pid_t pid, double limit_s)
 {
-	double t0 = now_s();
+	double t0 = e2e_now_s();
 	int st;
-	while (now_s() - t0 < limit_s) {
+	while (e2e_now_s() - t0 < limit_s) {
 		pid_t r = waitpid(pid, &st, WNOHANG);
 		if (r == pid)
 			return st;
@@ -131,9 +112,9 @@ wait_for(pid_t pid, double limit_s)
 static void
 wait_for_rows(pid_t pid, const char *db, double limit_s)
 {
-	double t0 = now_s();
-	while (now_s() - t0 < limit_s) {
-		if (sql_long(db, "select count(*) from sessions") > 0)
+	double t0 = e2e_now_s();
+	while (e2e_now_s() - t0 < limit_s) {
+		if (e2e_sql_long(db, "select count(*) from sessions") > 0)
 			return;
 		if (waitpid(pid, NULL, WNOHANG) == pid)
 			cr_assert_fail("mxlag ended before any rows were committed");
@@ -229,12 +210,12 @@ stop_pipe_with(int sig)
 	workload(cap, 20000);
 	feed_start(&f, cap, db, file_size(cap) * 6 / 10);
 	wait_for_rows(f.pid, db, 60);
-	long before = sql_long(db, "select count(*) from sessions");
+	long before = e2e_sql_long(db, "select count(*) from sessions");
 	cr_assert_eq(kill(f.pid, sig), 0);
-	double t0 = now_s();
+	double t0 = e2e_now_s();
 	feed_rest(&f);
 	int st = wait_for(f.pid, 60);
-	double took = now_s() - t0;
+	double took = e2e_now_s() - t0;
 	char *err = err_text();
 	cr_assert_neq(st, -1, "mxlag still running 60 s after signal %d", sig);
 	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0, "signal %d: status 0x%x: %s", sig, st,
@@ -244,12 +225,12 @@ stop_pipe_with(int sig)
 	free(err);
 	fprintf(stderr, "faults: signal %d on a pipe: exited %.2f s after it\n", sig, took);
 	cr_expect(integrity_ok(db));
-	cr_expect_eq(sql_long(db, "select count(*) from runs where finished is not null"), 1,
+	cr_expect_eq(e2e_sql_long(db, "select count(*) from runs where finished is not null"), 1,
 	             "the run is finished");
-	long n = sql_long(db, "select count(*) from sessions");
+	long n = e2e_sql_long(db, "select count(*) from sessions");
 	cr_expect(n >= before && n < 20000, "part of the sessions stored: %ld (%ld before)", n,
 	          before);
-	cr_expect_eq(sql_long(db, "select count(*) from sessions where end is null or outcome is "
+	cr_expect_eq(e2e_sql_long(db, "select count(*) from sessions where end is null or outcome is "
 	                          "null"),
 	             0, "open sessions were finished");
 	cr_expect_eq(e2e_sh(NULL, "'%s' report --db '%s' summary >/dev/null 2>&1", bin, db), 0);
@@ -265,14 +246,14 @@ stop_file_with(int sig)
 	workload(cap, 20000);
 	snprintf(args, sizeof(args), "analyze --quiet --db '%s' '%s'", db, cap);
 	pid_t pid = start(args);
-	double w0 = now_s();
-	while (sql_long(db, "select count(*) from runs") < 1 && now_s() - w0 < 30)
+	double w0 = e2e_now_s();
+	while (e2e_sql_long(db, "select count(*) from runs") < 1 && e2e_now_s() - w0 < 30)
 		usleep(20000);
 	usleep(300000);
-	double t0 = now_s();
+	double t0 = e2e_now_s();
 	cr_assert_eq(kill(pid, sig), 0);
 	int st = wait_for(pid, 60);
-	double took = now_s() - t0;
+	double took = e2e_now_s() - t0;
 	char *err = err_text();
 	cr_assert_neq(st, -1, "mxlag still running 60 s after signal %d", sig);
 	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0, "signal %d: status 0x%x: %s", sig, st,
@@ -282,11 +263,11 @@ stop_file_with(int sig)
 	free(err);
 	fprintf(stderr, "faults: signal %d on a file: exited %.2f s after it\n", sig, took);
 	cr_expect(integrity_ok(db));
-	cr_expect_eq(sql_long(db, "select count(*) from runs where finished is not null"), 1,
+	cr_expect_eq(e2e_sql_long(db, "select count(*) from runs where finished is not null"), 1,
 	             "the run is finished");
-	long n = sql_long(db, "select count(*) from sessions");
+	long n = e2e_sql_long(db, "select count(*) from sessions");
 	cr_expect(n >= 0 && n < 20000, "part of the sessions stored: %ld", n);
-	cr_expect_eq(sql_long(db, "select count(*) from sessions where end is null or outcome is "
+	cr_expect_eq(e2e_sql_long(db, "select count(*) from sessions where end is null or outcome is "
 	                          "null"),
 	             0, "open sessions were finished");
 }
@@ -322,11 +303,11 @@ Test(faults, sigkill_leaves_a_consistent_database, .timeout = 180)
 	close(f.fd);
 	cr_expect(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, "status 0x%x", st);
 	cr_expect(integrity_ok(db));
-	long n = sql_long(db, "select count(*) from sessions");
+	long n = e2e_sql_long(db, "select count(*) from sessions");
 	cr_expect_gt(n, 0, "committed sessions survive");
-	cr_expect_eq(sql_long(db, "select count(*) from runs where finished is null"), 1,
+	cr_expect_eq(e2e_sql_long(db, "select count(*) from runs where finished is null"), 1,
 	             "the run is left unfinished");
-	cr_expect_eq(sql_long(db, "select count(*) from transactions t left join sessions s on "
+	cr_expect_eq(e2e_sql_long(db, "select count(*) from transactions t left join sessions s on "
 	                          "s.id = t.session_id where s.id is null"),
 	             0, "no transaction without its session");
 	/* the per-minute counts were committed with their rows */
@@ -338,8 +319,8 @@ Test(faults, sigkill_leaves_a_consistent_database, .timeout = 180)
 	cr_expect_eq(rc, 0, "%s", out);
 	free(out);
 	cr_expect(integrity_ok(db));
-	cr_expect_eq(sql_long(db, "select count(*) from sessions"), n + 20000);
-	cr_expect_eq(sql_long(db, "select count(*) from runs where finished is not null"), 1);
+	cr_expect_eq(e2e_sql_long(db, "select count(*) from sessions"), n + 20000);
+	cr_expect_eq(e2e_sql_long(db, "select count(*) from runs where finished is not null"), 1);
 	cr_expect_eq(e2e_count_mismatches(db), 0);
 }
 
@@ -390,17 +371,17 @@ Test(faults, writer_waits_for_a_locked_database, .timeout = 120)
 
 	/* another writer holds the write lock for 4 s: mxlag waits, then writes */
 	pid_t h = hold_lock(db, "BEGIN IMMEDIATE;", 4);
-	double t0 = now_s();
+	double t0 = e2e_now_s();
 	int rc = e2e_sh(&out, "'%s' analyze --quiet --db '%s' '%s' 2>&1", bin, db, b);
-	double took = now_s() - t0;
+	double took = e2e_now_s() - t0;
 	cr_expect_eq(rc, 0, "writer waited for the lock: %s", out);
 	cr_expect_geq(took, 2.5, "it did wait (%.2f s)", took);
 	free(out);
 	waitpid(h, NULL, 0);
 	fprintf(stderr, "faults: writer waited %.2f s for a 4 s write lock\n", took);
 	cr_expect(integrity_ok(db));
-	cr_expect_eq(sql_long(db, "select count(*) from sessions"), 110);
-	cr_expect_eq(sql_long(db, "select count(*) from runs where finished is not null"), 2);
+	cr_expect_eq(e2e_sql_long(db, "select count(*) from sessions"), 110);
+	cr_expect_eq(e2e_sql_long(db, "select count(*) from runs where finished is not null"), 2);
 }
 
 Test(faults, long_reader_does_not_stop_the_writer, .timeout = 120)
@@ -422,7 +403,7 @@ Test(faults, long_reader_does_not_stop_the_writer, .timeout = 120)
 	cr_expect_eq(e2e_sh(NULL, "'%s' report --db '%s' summary >/dev/null 2>&1", bin, db), 0);
 	waitpid(h, NULL, 0);
 	cr_expect(integrity_ok(db));
-	cr_expect_eq(sql_long(db, "select count(*) from sessions"), 110);
+	cr_expect_eq(e2e_sql_long(db, "select count(*) from sessions"), 110);
 }
 
 /*
@@ -445,10 +426,10 @@ Test(faults, long_reader_during_a_load_into_a_new_database, .timeout = 180)
 
 	/* a reader (waiting for the lock if it must) keeps its snapshot for 14 s */
 	pid_t h = hold_lock(db, "BEGIN; SELECT count(*) FROM sessions;", 14);
-	double t0 = now_s();
+	double t0 = e2e_now_s();
 	feed_rest(&f);
 	int st = wait_for(f.pid, 150);
-	double took = now_s() - t0;
+	double took = e2e_now_s() - t0;
 	char *err = err_text();
 	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status 0x%x: %s", st, err);
 	free(err);
@@ -456,12 +437,12 @@ Test(faults, long_reader_during_a_load_into_a_new_database, .timeout = 180)
 	fprintf(stderr, "faults: a new database's load waited %.1f s for a 14 s reader\n", took);
 	waitpid(h, NULL, 0);
 	cr_expect(integrity_ok(db));
-	cr_expect_eq(sql_long(db, "select count(*) from sessions"), 20000);
-	cr_expect_eq(sql_long(db, "select count(*) from runs where finished is not null"), 1);
-	cr_expect_eq(sql_long(db, "select count(*) from sqlite_schema where type = 'index'"
+	cr_expect_eq(e2e_sql_long(db, "select count(*) from sessions"), 20000);
+	cr_expect_eq(e2e_sql_long(db, "select count(*) from runs where finished is not null"), 1);
+	cr_expect_eq(e2e_sql_long(db, "select count(*) from sqlite_schema where type = 'index'"
 	                          " and sql is not null"),
 	             14, "indexes built");
-	cr_expect_eq(sql_long(db, "select journal_mode = 'wal' from pragma_journal_mode"), 1,
+	cr_expect_eq(e2e_sql_long(db, "select journal_mode = 'wal' from pragma_journal_mode"), 1,
 	             "back to WAL");
 }
 
@@ -485,7 +466,7 @@ Test(faults, write_lock_held_too_long_is_one_clear_error, .timeout = 120)
 	free(out);
 	waitpid(h, NULL, 0);
 	cr_expect(integrity_ok(db));
-	cr_expect_eq(sql_long(db, "select count(*) from sessions"), 20);
+	cr_expect_eq(e2e_sql_long(db, "select count(*) from sessions"), 20);
 }
 
 /* ---- a full disk --------------------------------------------------------------------- */
@@ -510,7 +491,7 @@ Test(faults, full_disk_is_a_clear_error_and_the_database_survives, .timeout = 18
 	fprintf(stderr, "faults: full disk: exit %d: %s", rc, out);
 	free(out);
 	cr_expect(integrity_ok(db));
-	cr_expect_geq(sql_long(db, "select count(*) from runs"), 1);
+	cr_expect_geq(e2e_sql_long(db, "select count(*) from runs"), 1);
 	umount2(mnt, MNT_DETACH);
 }
 

@@ -38,25 +38,6 @@ teardown(void)
 
 TestSuite(readonly, .init = setup, .fini = teardown);
 
-static double
-now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static long
-sql_long(const char *db, const char *sql)
-{
-	char *out = NULL;
-	long v = -1;
-	if (e2e_sh(&out, "sqlite3 '%s' \"%s\" 2>/dev/null", db, sql) == 0 && out && *out)
-		v = atol(out);
-	free(out);
-	return v;
-}
-
 /* mxlag ARGS in dir (as root), stdout and stderr to *out */
 static int
 mx(char **out, const char *args)
@@ -150,7 +131,7 @@ Test(readonly, report_as_nobody_with_and_without_a_writer, .timeout = 120)
 	}
 	setpgid(sh, sh);
 	int running = 0;
-	for (double t0 = now_s(); now_s() - t0 < 30 && !running; usleep(100000)) {
+	for (double t0 = e2e_now_s(); e2e_now_s() - t0 < 30 && !running; usleep(100000)) {
 		char *o = NULL;
 		running = mx(&o, "runs --format csv") == 0 && o && strstr(o, ",running,");
 		free(o);
@@ -165,7 +146,7 @@ Test(readonly, report_as_nobody_with_and_without_a_writer, .timeout = 120)
 	kill(-sh, SIGTERM);
 	waitpid(sh, NULL, 0);
 	/* the writer ended (SIGTERM: it stores what it read and closes) */
-	for (double t0 = now_s(); now_s() - t0 < 30; usleep(100000)) {
+	for (double t0 = e2e_now_s(); e2e_now_s() - t0 < 30; usleep(100000)) {
 		char *o = NULL;
 		int still = mx(&o, "runs --format csv") == 0 && o && strstr(o, ",running,");
 		free(o);
@@ -192,12 +173,12 @@ Test(readonly, older_schema_is_refused_not_migrated, .timeout = 60)
 	cr_expect(strstr(out, "needs migration") && strstr(out, "mxlag migrate --db mxlag.db"),
 	          "%s", out);
 	free(out);
-	cr_expect_eq(sql_long(db, "PRAGMA user_version"), 4, "not migrated");
+	cr_expect_eq(e2e_sql_long(db, "PRAGMA user_version"), 4, "not migrated");
 	cr_expect_eq(mx(&out, "runs"), 1, "%s", out);
 	free(out);
 	cr_assert_eq(mx(&out, "migrate"), 0, "%s", out);
 	free(out);
-	cr_expect_gt(sql_long(db, "PRAGMA user_version"), 4);
+	cr_expect_gt(e2e_sql_long(db, "PRAGMA user_version"), 4);
 	cr_expect_eq(mx(&out, "report summary"), 0, "%s", out);
 	free(out);
 }

@@ -38,25 +38,6 @@ teardown(void)
 
 TestSuite(runs, .init = setup, .fini = teardown);
 
-static double
-now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static long
-sql_long(const char *db, const char *sql)
-{
-	char *out = NULL;
-	long v = -1;
-	if (e2e_sh(&out, "sqlite3 '%s' \"%s\" 2>/dev/null", db, sql) == 0 && out && *out)
-		v = atol(out);
-	free(out);
-	return v;
-}
-
 /* mxlag-gen scenario NAME into dir/NAME.pcap */
 static void
 scenario(const char *name, char *path, size_t n)
@@ -90,7 +71,7 @@ orphans(const char *db)
 		         "SELECT count(*) FROM %s WHERE run_id IS NULL OR run_id NOT IN "
 		         "(SELECT id FROM runs)",
 		         t);
-		long n = sql_long(db, sql);
+		long n = e2e_sql_long(db, sql);
 		cr_expect_eq(n, 0, "%ld orphan rows in %s", n, t);
 		total += n;
 	}
@@ -116,11 +97,11 @@ Test(runs, list_delete_and_analyze_again, .timeout = 120)
 	free(out);
 	cr_assert_eq(mx(&out, "analyze --quiet pop3-self-ptr.pcap"), 0, "%s", out);
 	free(out);
-	long s1 = sql_long(db, "SELECT count(*) FROM sessions WHERE run_id = 1");
-	long s2 = sql_long(db, "SELECT count(*) FROM sessions WHERE run_id = 2");
+	long s1 = e2e_sql_long(db, "SELECT count(*) FROM sessions WHERE run_id = 1");
+	long s2 = e2e_sql_long(db, "SELECT count(*) FROM sessions WHERE run_id = 2");
 	cr_assert_gt(s1, 0);
 	cr_assert_gt(s2, 0);
-	cr_assert_gt(sql_long(db, "SELECT count(*) FROM causes WHERE run_id = 1"), 0);
+	cr_assert_gt(e2e_sql_long(db, "SELECT count(*) FROM causes WHERE run_id = 1"), 0);
 
 	/* text: both runs finished, times in TZ's zone (UTC here), the source */
 	cr_assert_eq(mx(&out, "runs"), 0, "%s", out);
@@ -150,14 +131,14 @@ Test(runs, list_delete_and_analyze_again, .timeout = 120)
 	cr_assert_eq(mx(&out, "runs delete 1"), 0, "%s", out);
 	cr_expect(strstr(out, "run 1 deleted") != NULL, "%s", out);
 	free(out);
-	cr_expect_eq(sql_long(db, "SELECT count(*) FROM runs WHERE id = 1"), 0);
+	cr_expect_eq(e2e_sql_long(db, "SELECT count(*) FROM runs WHERE id = 1"), 0);
 	cr_expect_eq(orphans(db), 0);
-	cr_expect_eq(sql_long(db, "SELECT count(*) FROM sessions WHERE run_id = 1"), 0);
-	cr_expect_eq(sql_long(db, "SELECT count(*) FROM sessions WHERE run_id = 2"), s2,
+	cr_expect_eq(e2e_sql_long(db, "SELECT count(*) FROM sessions WHERE run_id = 1"), 0);
+	cr_expect_eq(e2e_sql_long(db, "SELECT count(*) FROM sessions WHERE run_id = 2"), s2,
 	             "the other run keeps its rows");
 	cr_assert_eq(mx(&out, "analyze --quiet ptr-timeout.pcap"), 0, "analyzed again: %s", out);
 	free(out);
-	cr_expect_eq(sql_long(db, "SELECT count(*) FROM sessions WHERE run_id = 3"), s1);
+	cr_expect_eq(e2e_sql_long(db, "SELECT count(*) FROM sessions WHERE run_id = 3"), s1);
 	cr_expect_eq(orphans(db), 0);
 	cr_assert_eq(mx(&out, "report --format json slow"), 0, "%s", out);
 	cr_expect(strstr(out, "200.2.0.192.in-addr.arpa") != NULL, "%s", out);
@@ -215,7 +196,7 @@ Test(runs, running_then_unfinished_after_sigkill_then_deleted, .timeout = 120)
 	}
 	setpgid(sh, sh);
 	long pid = 0;
-	for (double t0 = now_s(); now_s() - t0 < 30 && !(pid = running_pid());)
+	for (double t0 = e2e_now_s(); e2e_now_s() - t0 < 30 && !(pid = running_pid());)
 		usleep(100000);
 	cr_assert_gt(pid, 0, "run 2 shown running");
 	/* the whole command line, its NUL separators made spaces (under valgrind
@@ -238,7 +219,7 @@ Test(runs, running_then_unfinished_after_sigkill_then_deleted, .timeout = 120)
 	kill(-sh, SIGKILL);
 	waitpid(sh, NULL, 0);
 	/* the writer is not our child: wait until the kernel has ended it */
-	for (double t0 = now_s(); now_s() - t0 < 10 && running_pid();)
+	for (double t0 = e2e_now_s(); e2e_now_s() - t0 < 10 && running_pid();)
 		usleep(50000);
 	cr_assert_eq(mx(&out, "runs --format csv"), 0, "%s", out);
 	cr_expect(strstr(out, "\n2,unfinished,,") != NULL, "died: %s", out);
@@ -246,7 +227,7 @@ Test(runs, running_then_unfinished_after_sigkill_then_deleted, .timeout = 120)
 	cr_assert_eq(mx(&out, "runs delete 2"), 0, "%s", out);
 	free(out);
 	cr_expect_eq(orphans(db), 0);
-	cr_expect_eq(sql_long(db, "SELECT count(*) FROM runs"), 1);
+	cr_expect_eq(e2e_sql_long(db, "SELECT count(*) FROM runs"), 1);
 
 	/* a file run whose writer died (what SIGKILL leaves: finished NULL) is
 	 * refused as unfinished; deleted, the file is analyzed again */
@@ -263,7 +244,7 @@ Test(runs, running_then_unfinished_after_sigkill_then_deleted, .timeout = 120)
 	cr_expect_eq(orphans(db), 0);
 	cr_assert_eq(mx(&out, "analyze --quiet ptr-timeout.pcap"), 0, "%s", out);
 	free(out);
-	cr_expect_gt(sql_long(db, "SELECT count(*) FROM sessions"), 0);
+	cr_expect_gt(e2e_sql_long(db, "SELECT count(*) FROM sessions"), 0);
 }
 
 static double
@@ -323,11 +304,11 @@ Test(runs, prune_deletes_the_old_rows_and_gives_space_back, .timeout = 180)
 	         "'%s/captures/smtp-ptr-timeout.pcap'", shared);
 	cr_assert_eq(mx(&out, cmd), 0, "%s", out);
 	free(out);
-	cr_expect_eq(sql_long(db, "PRAGMA auto_vacuum"), 2, "a new database is INCREMENTAL");
-	long s2 = sql_long(db, "SELECT count(*) FROM sessions WHERE run_id = 2");
-	long s3 = sql_long(db, "SELECT count(*) FROM sessions WHERE run_id = 3");
-	long d2 = sql_long(db, "SELECT count(*) FROM dns_queries WHERE run_id = 2");
-	cr_assert_gt(sql_long(db, "SELECT count(*) FROM sessions WHERE run_id = 1"), 500);
+	cr_expect_eq(e2e_sql_long(db, "PRAGMA auto_vacuum"), 2, "a new database is INCREMENTAL");
+	long s2 = e2e_sql_long(db, "SELECT count(*) FROM sessions WHERE run_id = 2");
+	long s3 = e2e_sql_long(db, "SELECT count(*) FROM sessions WHERE run_id = 3");
+	long d2 = e2e_sql_long(db, "SELECT count(*) FROM dns_queries WHERE run_id = 2");
+	cr_assert_gt(e2e_sql_long(db, "SELECT count(*) FROM sessions WHERE run_id = 1"), 500);
 	cr_assert_eq(s3, 2);
 	double before = file_bytes(db);
 
@@ -344,17 +325,17 @@ Test(runs, prune_deletes_the_old_rows_and_gives_space_back, .timeout = 180)
 	         "SELECT (SELECT count(*) FROM sessions WHERE coalesce(start, syn) < %.0f - 60) + "
 	         "(SELECT count(*) FROM latency_hist WHERE minute < %.0f - 60)",
 	         cutoff, cutoff);
-	cr_expect_eq(sql_long(db, cmd), 0, "nothing older is left");
-	cr_expect_eq(sql_long(db, "SELECT count(*) FROM runs WHERE id = 1"), 0, "emptied run gone");
-	cr_expect_eq(sql_long(db, "SELECT count(*) FROM sessions WHERE run_id = 2"), s2);
-	cr_expect_eq(sql_long(db, "SELECT count(*) FROM dns_queries WHERE run_id = 2"), d2);
-	cr_expect_eq(sql_long(db, "SELECT count(*) FROM sessions WHERE run_id = 3"), 1);
+	cr_expect_eq(e2e_sql_long(db, cmd), 0, "nothing older is left");
+	cr_expect_eq(e2e_sql_long(db, "SELECT count(*) FROM runs WHERE id = 1"), 0, "emptied run gone");
+	cr_expect_eq(e2e_sql_long(db, "SELECT count(*) FROM sessions WHERE run_id = 2"), s2);
+	cr_expect_eq(e2e_sql_long(db, "SELECT count(*) FROM dns_queries WHERE run_id = 2"), d2);
+	cr_expect_eq(e2e_sql_long(db, "SELECT count(*) FROM sessions WHERE run_id = 3"), 1);
 	cr_expect_eq(orphans(db), 0);
 	/* the per-minute counts still equal the rows (kept DNS queries recounted) */
 	cr_expect_eq(e2e_count_mismatches(db), 0);
-	cr_expect_eq(sql_long(db, "SELECT count(*) FROM transactions WHERE session_id NOT IN "
+	cr_expect_eq(e2e_sql_long(db, "SELECT count(*) FROM transactions WHERE session_id NOT IN "
 	                          "(SELECT id FROM sessions)"), 0);
-	cr_expect_eq(sql_long(db, "SELECT count(*) FROM causes WHERE transaction_id NOT IN "
+	cr_expect_eq(e2e_sql_long(db, "SELECT count(*) FROM causes WHERE transaction_id NOT IN "
 	                          "(SELECT id FROM transactions) OR (dns_query_id IS NOT NULL AND "
 	                          "dns_query_id NOT IN (SELECT id FROM dns_queries)) OR "
 	                          "(ident_probe_id IS NOT NULL AND ident_probe_id NOT IN "
@@ -393,12 +374,12 @@ Test(runs, prune_vacuums_an_older_database_once, .timeout = 120)
 	cr_assert_not_null(src);
 	snprintf(db, sizeof(db), "%s/mxlag.db", dir);
 	cr_assert_eq(e2e_sh(NULL, "cp '%s/tests/fixtures/v4-release.db' '%s'", src, db), 0);
-	cr_assert_eq(sql_long(db, "PRAGMA auto_vacuum"), 0);
+	cr_assert_eq(e2e_sql_long(db, "PRAGMA auto_vacuum"), 0);
 	cr_assert_eq(mx(&out, "prune --older-than 1d"), 0, "%s", out);
 	cr_expect(strstr(out, "had no auto_vacuum: VACUUMed once") != NULL, "%s", out);
 	free(out);
-	cr_expect_eq(sql_long(db, "PRAGMA auto_vacuum"), 2);
-	cr_expect_eq(sql_long(db, "SELECT count(*) FROM sessions"), 0);
+	cr_expect_eq(e2e_sql_long(db, "PRAGMA auto_vacuum"), 2);
+	cr_expect_eq(e2e_sql_long(db, "SELECT count(*) FROM sessions"), 0);
 	cr_expect_eq(orphans(db), 0);
 	cr_assert_eq(mx(&out, "prune --older-than 1d"), 0, "%s", out);
 	cr_expect(strstr(out, "VACUUM") == NULL, "once only: %s", out);
@@ -424,8 +405,8 @@ Test(runs, capture_retain_prunes_beside_the_capture, .timeout = 120)
 	cr_assert_eq(mx(&out, "capture -i lo --duration 2 --retain 30d"), 0, "%s", out);
 	cr_expect(strstr(out, "--retain: pruned 1 sessions") != NULL, "%s", out);
 	free(out);
-	cr_expect_eq(sql_long(db, "SELECT count(*) FROM runs WHERE id = 1"), 0, "old run pruned");
-	cr_expect_eq(sql_long(db, "SELECT count(*) FROM runs WHERE id = 2 AND finished IS NOT NULL "
+	cr_expect_eq(e2e_sql_long(db, "SELECT count(*) FROM runs WHERE id = 1"), 0, "old run pruned");
+	cr_expect_eq(e2e_sql_long(db, "SELECT count(*) FROM runs WHERE id = 2 AND finished IS NOT NULL "
 	                          "AND source = 'live:lo'"),
 	             1, "the capture's run kept and finished");
 	cr_expect_eq(orphans(db), 0);

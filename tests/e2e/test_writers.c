@@ -40,25 +40,6 @@ teardown(void)
 
 TestSuite(writers, .init = setup, .fini = teardown);
 
-static double
-now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static long
-sql_long(const char *db, const char *sql)
-{
-	char *out = NULL;
-	long v = -1;
-	if (e2e_sh(&out, "sqlite3 '%s' \"%s\" 2>/dev/null", db, sql) == 0 && out && *out)
-		v = atol(out);
-	free(out);
-	return v;
-}
-
 static int
 mx(char **out, const char *args)
 {
@@ -79,7 +60,7 @@ Test(writers, second_writer_is_refused_and_the_first_stores_everything, .timeout
 	/* the reference: the same capture alone */
 	cr_assert_eq(mx(&out, "analyze --quiet --db ref.db light.pcap"), 0, "%s", out);
 	free(out);
-	long want = sql_long(ref, "SELECT count(*) FROM sessions");
+	long want = e2e_sql_long(ref, "SELECT count(*) FROM sessions");
 	cr_assert_gt(want, 100);
 	/* an earlier run, so the database is not new (no bulk-load journal) */
 	cr_assert_eq(mx(&out, "analyze --quiet ptr-timeout.pcap"), 0, "%s", out);
@@ -109,7 +90,7 @@ Test(writers, second_writer_is_refused_and_the_first_stores_everything, .timeout
 		cr_assert_eq(write(fds[1], buf, (size_t)r), r, "%s", strerror(errno));
 	close(in);
 	int running = 0;
-	for (double t0 = now_s(); now_s() - t0 < 30 && !running; usleep(100000)) {
+	for (double t0 = e2e_now_s(); e2e_now_s() - t0 < 30 && !running; usleep(100000)) {
 		char *o = NULL;
 		running = mx(&o, "runs --format csv") == 0 && o && strstr(o, ",running,");
 		free(o);
@@ -117,9 +98,9 @@ Test(writers, second_writer_is_refused_and_the_first_stores_everything, .timeout
 	cr_assert(running, "the first writer runs");
 
 	/* the second writer: refused at once, one line naming the first */
-	double t0 = now_s();
+	double t0 = e2e_now_s();
 	int rc = mx(&out, "analyze --quiet ptr-timeout.pcap");
-	double took = now_s() - t0;
+	double took = e2e_now_s() - t0;
 	cr_expect_eq(rc, 5, "refused: %s", out);
 	char expect[64];
 	snprintf(expect, sizeof(expect), "is being written by pid %d (", (int)w);
@@ -149,9 +130,9 @@ Test(writers, second_writer_is_refused_and_the_first_stores_everything, .timeout
 	int st = 0;
 	cr_assert_eq(waitpid(w, &st, 0), w);
 	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the first writer exits 0 (%d)", st);
-	cr_expect_eq(sql_long(db, "SELECT count(*) FROM sessions WHERE run_id = 2"), want);
-	cr_expect_eq(sql_long(db, "SELECT count(*) FROM runs WHERE finished IS NULL"), 0);
-	cr_expect_eq(sql_long(db, "SELECT count(*) FROM runs"), 2, "the refused wrote no run");
+	cr_expect_eq(e2e_sql_long(db, "SELECT count(*) FROM sessions WHERE run_id = 2"), want);
+	cr_expect_eq(e2e_sql_long(db, "SELECT count(*) FROM runs WHERE finished IS NULL"), 0);
+	cr_expect_eq(e2e_sql_long(db, "SELECT count(*) FROM runs"), 2, "the refused wrote no run");
 	/* and now the second writer may go */
 	cr_expect_eq(mx(&out, "analyze --quiet ptr-timeout.pcap"), 3, "a duplicate now: %s", out);
 	free(out);

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -100,6 +101,25 @@ e2e_total(const char *path, const char *key)
 	if (p)
 		v = strtod(p + strlen(want), NULL);
 	free(all);
+	return v;
+}
+
+double
+e2e_now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+long
+e2e_sql_long(const char *db, const char *sql)
+{
+	char *out = NULL;
+	long v = -1;
+	if (e2e_sh(&out, "sqlite3 '%s' \"%s\" 2>/dev/null", db, sql) == 0 && out && *out)
+		v = atol(out);
+	free(out);
 	return v;
 }
 

@@ -29,6 +29,11 @@ double e2e_total(const char *path, const char *key);
  * round (0 = exact); -1 when the check could not run.
  */
 long e2e_count_mismatches(const char *db);
+/* CLOCK_MONOTONIC in seconds */
+double e2e_now_s(void);
+/* The first column of the first row of sql in database db (the sqlite3
+ * shell), or -1 when it cannot be read. */
+long e2e_sql_long(const char *db, const char *sql);
 /*
  * Analyzes pcap into dir/mxlag.db, prints the JSON slow report, and checks
  * every statement of the truth file with cr_expect (so all mismatches are
