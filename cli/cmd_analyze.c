@@ -19,6 +19,10 @@ cmd_analyze(int argc, char **argv)
 	int pr = parse_run_opts("analyze", argc, argv, &o);
 	if (pr != 0)
 		return pr > 0 ? 0 : 2;
+	if (o.status > 0) {
+		fprintf(stderr, "mxlag analyze: --status is for capture\n");
+		return 2;
+	}
 	if (o.retain > 0) {
 		fprintf(stderr, "mxlag analyze: --retain is for capture (mxlag prune for files)\n");
 		return 2;

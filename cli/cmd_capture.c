@@ -30,6 +30,9 @@ cmd_capture(int argc, char **argv)
 	 * addressed to other hosts, and a NIC drops those otherwise */
 	struct live_opts lo = {o.iface, o.snaplen, o.buffer_mb, !o.no_promisc,
 			       o.filter ? o.filter : DEFAULT_FILTER};
+	/* --events is a stream: each JSON line reaches a pipe as it happens */
+	if (o.events)
+		setvbuf(stdout, NULL, _IOLBF, 0);
 	struct src *s;
 	if (src_open_live(&s, &lo, err, sizeof(err)) != 0) {
 		fprintf(stderr, "mxlag: %s\n", err);

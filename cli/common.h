@@ -34,6 +34,7 @@ enum {
 	OPT_TZ,
 	OPT_OLDER_THAN,
 	OPT_RETAIN,
+	OPT_STATUS,
 };
 
 /* a non-negative number: 0, or -1 with one line on stderr */

@@ -76,7 +76,8 @@ help_capture(FILE *out)
 {
 	fputs("usage: mxlag capture -i IFACE [OPTION]...\n"
 	      "Analyzes live traffic until Ctrl-C, SIGTERM or --duration; the database is\n"
-	      "committed every 2 seconds.\n"
+	      "committed every 2 seconds, with the run's packets, bytes, kernel drops and\n"
+	      "first and last packet time (mxlag runs shows them while it runs).\n"
 	      "Options:\n"
 	      "  -i, --interface IFACE  the network interface to capture on (required)\n"
 	      "  --duration S       stop after S seconds (default: run until stopped)\n"
@@ -91,7 +92,13 @@ help_capture(FILE *out)
 	      "  --filter BPF       default: the mail, POP3, ident and DNS ports and IP\n"
 	      "                     fragments\n"
 	      "  --retain D         keep D (30d, 12h, 90m, 2w) in the database: prune what\n"
-	      "                     is older at the start and every hour, as mxlag prune\n",
+	      "                     is older at the start and every hour, as mxlag prune\n"
+	      "  --status S         every S seconds one status line on stderr: packets,\n"
+	      "                     packets/s since the last line, kernel drops, sessions,\n"
+	      "                     DNS queries, slow replies so far (default: none)\n"
+	      "  --events           a stream for a log shipper: one JSON object a line on\n"
+	      "                     stdout, each written as it happens (line-buffered, also\n"
+	      "                     into a pipe); fields in README.md, Command line\n",
 	      out);
 	fputs(run_common_help, out);
 }

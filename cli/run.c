@@ -26,6 +26,7 @@
 #include "cli/run.h"
 
 #define TICK_NS 1000000000ULL
+#define LIVE_UPDATE_S 2 /* capture: the runs row and a commit, every this many seconds */
 
 volatile sig_atomic_t stop_requested;
 struct src *live_src; /* for the signal handler only */
@@ -110,6 +111,40 @@ fill_run_stats(struct run_stats *rs, struct cap_stats *st, uint64_t first, uint6
 	rs->counter_names = names;
 	rs->counter_values = vals;
 	rs->n_counters = CNT__N;
+}
+
+/* capture: the live figures of the runs row (no counters: those are written at the end) */
+static void
+live_run_stats(struct run_stats *rs, const struct cap_stats *st, uint64_t first, uint64_t last)
+{
+	memset(rs, 0, sizeof(*rs));
+	rs->first_ns = first;
+	rs->last_ns = last;
+	rs->packets = st->c[CNT_PACKETS];
+	rs->bytes = st->c[CNT_BYTES];
+	rs->kernel_drops = st->have_kernel ? (int64_t)st->kernel_drop : -1;
+}
+
+/* capture --status: one line on stderr (wording documented in README.md) */
+static void
+print_status(const struct cap_stats *st, const struct dispatch_stats *ds,
+             const struct corr_stats *cs, double rate)
+{
+	char drops[32] = "unknown";
+	if (st->have_kernel)
+		snprintf(drops, sizeof(drops), "%" PRIu64, (uint64_t)st->kernel_drop);
+	fprintf(stderr,
+	        "mxlag: status: %" PRIu64 " packets, %.1f packets/s, %s kernel drops, %" PRIu64
+	        " sessions, %" PRIu64 " DNS queries, %" PRIu64 " slow replies\n",
+	        st->c[CNT_PACKETS], rate, drops, ds->sessions, ds->dns_queries, cs->settled);
+}
+
+static uint64_t
+mono_ns(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000ULL + (uint64_t)t.tv_nsec;
 }
 
 static void
@@ -279,12 +314,14 @@ run_store(struct run_opts *o, struct src *s, const char *source, const char *fp,
 	uint64_t first_ns = 0, next_tick = 0, pkts = 0;
 	struct pkt p;
 	int r;
-	uint64_t deadline_ns = 0;
-	struct timespec ts0;
-	clock_gettime(CLOCK_MONOTONIC, &ts0);
+	uint64_t deadline_ns = 0, mono0 = mono_ns();
 	if (live && o->duration > 0)
-		deadline_ns = (uint64_t)ts0.tv_sec * 1000000000ULL + (uint64_t)ts0.tv_nsec +
-			      (uint64_t)(o->duration * 1e9);
+		deadline_ns = mono0 + (uint64_t)(o->duration * 1e9);
+	/* capture --status: the next line is due at next_status (monotonic) */
+	uint64_t status_ns = live ? (uint64_t)(o->status * 1e9) : 0;
+	uint64_t next_status = mono0 + status_ns, status_pkts = 0, status_at = mono0;
+	/* live: the clock is looked at every 1024 packets (and when the source is idle) */
+	uint64_t check_mask = live ? 0x3ff : 0xffff;
 
 	while (!stop_requested && (r = src_next(s, &p)) != 0) {
 		if (r < 0) {
@@ -303,24 +340,40 @@ run_store(struct run_opts *o, struct src *s, const char *source, const char *fp,
 				next_tick = now + TICK_NS;
 			}
 		}
-		if ((pkts & 0xffff) == 0 || r == 2) {
+		if ((pkts & check_mask) == 0 || r == 2) {
 			time_t wall = time(NULL);
 			if (tty && wall != last_prog) {
 				progress(s, pkts, t0, 0);
 				last_prog = wall;
 			}
 			if (live) {
-				if (st && wall - last_flush >= 2) {
-					store_commit_soon(st);
+				int update = st && wall - last_flush >= LIVE_UPDATE_S;
+				uint64_t mono = mono_ns();
+				int status = status_ns && mono >= next_status;
+				if (update || status)
+					src_kernel_stats(s, capture_stats(cap));
+				if (update) {
+					/* the runs row and a commit, queued behind the
+					 * events: the writer thread does the SQLite work */
+					struct run_stats rs;
+					live_run_stats(&rs, capture_stats(cap), first_ns,
+					               capture_now(cap));
+					store_update_run_soon(st, &rs);
 					last_flush = wall;
 				}
-				if (deadline_ns) {
-					struct timespec tn;
-					clock_gettime(CLOCK_MONOTONIC, &tn);
-					if ((uint64_t)tn.tv_sec * 1000000000ULL + (uint64_t)tn.tv_nsec >=
-					    deadline_ns)
-						break;
+				if (status) {
+					double el = (double)(mono - status_at) / 1e9;
+					uint64_t n = capture_stats(cap)->c[CNT_PACKETS];
+					print_status(capture_stats(cap), dispatch_stats(d),
+					             dispatch_corr_stats(d),
+					             el > 0 ? (double)(n - status_pkts) / el : 0);
+					status_pkts = n;
+					status_at = mono;
+					while (next_status <= mono)
+						next_status += status_ns;
 				}
+				if (deadline_ns && mono >= deadline_ns)
+					break;
 			}
 		}
 	}
@@ -423,6 +476,7 @@ static const struct option run_longopts[] = {
 	{"max-sessions", required_argument, NULL, OPT_MAX_SESSIONS},
 	{"no-promisc", no_argument, NULL, OPT_NO_PROMISC},
 	{"retain", required_argument, NULL, OPT_RETAIN},
+	{"status", required_argument, NULL, OPT_STATUS},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
 };
@@ -493,6 +547,15 @@ parse_run_opts(const char *cmd, int argc, char **argv, struct run_opts *o)
 			if (parse_duration(optarg, &o->retain) != 0) {
 				fprintf(stderr, "mxlag %s: bad --retain %s (30d, 12h, 90m, 2w)\n", cmd,
 				        optarg);
+				return -1;
+			}
+			break;
+		case OPT_STATUS:
+			if (parse_double(optarg, &o->status, "--status") != 0)
+				return -1;
+			if (!(o->status > 0)) {
+				fprintf(stderr, "mxlag %s: --status needs a number of seconds above 0\n",
+				        cmd);
 				return -1;
 			}
 			break;

@@ -28,6 +28,7 @@ struct run_opts {
 	int no_promisc;
 	uint32_t max_sessions;
 	double retain; /* capture --retain: seconds kept, 0 = all */
+	double status; /* capture --status: seconds between status lines, 0 = none */
 };
 
 /* set by SIGINT/SIGTERM (on_signal); live_src is broken out of its wait */

@@ -30,6 +30,7 @@ enum st_id {
 	ST_IDENT,
 	ST_CAUSE,
 	ST_RUN_UPDATE,
+	ST_RUN_LIVE,
 	ST_HIST,
 	ST_RUN_TXN,
 	ST_SCOUNT,
@@ -89,6 +90,9 @@ static const char *const stmt_sql[ST__N] = {
                  " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
     [ST_RUN_UPDATE] = "UPDATE runs SET first_ts = ?2, last_ts = ?3, packets = ?4, bytes = ?5,"
                       " kernel_drops = ?6, counters = ?7, finished = ?8 WHERE id = ?1",
+    /* the live figures of a running capture: counters and finished stay */
+    [ST_RUN_LIVE] = "UPDATE runs SET first_ts = ?2, last_ts = ?3, packets = ?4, bytes = ?5,"
+                    " kernel_drops = ?6 WHERE id = ?1 AND finished IS NULL",
     [ST_HIST] =
         "INSERT INTO latency_hist (minute, run_id, host, protocol, outbound, command, guess,"
         " replies, n, min_ms, max_ms, sum_ms, bins)"
@@ -109,7 +113,7 @@ static const char *const stmt_sql[ST__N] = {
 static const char *const stmt_what[ST__N] = {
     [ST_SESSION] = "a session",     [ST_TXN] = "a transaction",    [ST_DIAG] = "a diagnosis",
     [ST_DNS] = "a dns query",       [ST_IDENT] = "an ident probe", [ST_CAUSE] = "a cause",
-    [ST_RUN_UPDATE] = "run totals", [ST_HIST] = "a latency histogram",
+    [ST_RUN_UPDATE] = "run totals", [ST_RUN_LIVE] = "the live run totals", [ST_HIST] = "a latency histogram",
     [ST_RUN_TXN] = "the run's largest transaction id",
     [ST_SCOUNT] = "a session count", [ST_DCOUNT] = "a DNS query count",
 };
@@ -1164,6 +1168,34 @@ run_update(struct store *s, const struct run_stats *rs, bool finish)
 	return STORE_OK;
 }
 
+/* The live figures (no counters, finished untouched) in the open batch. */
+static int
+run_live(struct store *s, const struct run_stats *rs)
+{
+	sqlite3_stmt *st = s->st[ST_RUN_LIVE];
+	int rc;
+
+	if (s->run_id == 0)
+		return STORE_OK; /* the run ended before the queued update was reached */
+	if ((rc = batch_begin(s)) != STORE_OK)
+		return rc;
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	sqlite3_bind_int64(st, 1, s->run_id);
+	bind_ts(st, 2, rs->first_ns);
+	bind_ts(st, 3, rs->last_ns);
+	sqlite3_bind_int64(st, 4, (int64_t)rs->packets);
+	sqlite3_bind_int64(st, 5, (int64_t)rs->bytes);
+	if (rs->kernel_drops >= 0)
+		sqlite3_bind_int64(st, 6, rs->kernel_drops);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return fail_sqlite(s, "updating the live run totals");
+	s->pending++;
+	return STORE_OK;
+}
+
 int
 store_update_run(struct store *s, const struct run_stats *st)
 {
@@ -1709,7 +1741,9 @@ event_sync(struct store *s, const struct mx_event *ev)
 struct wslot {
 	struct mx_event ev;
 	struct mx_session sess;
-	bool commit; /* not an event: store_commit_soon()'s request */
+	enum { WS_EVENT, WS_COMMIT, WS_RUN } kind; /* WS_COMMIT: store_commit_soon();
+	                                           * WS_RUN: store_update_run_soon() */
+	struct run_stats run; /* WS_RUN: the figures, without counters */
 };
 
 /*
@@ -1771,8 +1805,11 @@ writer_main(void *arg)
 		for (; head != tail; head++) {
 			struct wslot *e = &w->slot[head % WRITER_SLOTS];
 			/* an error makes the store broken: sticky */
-			if (e->commit) {
+			if (e->kind == WS_COMMIT) {
 				if (!s->broken)
+					batch_commit(s);
+			} else if (e->kind == WS_RUN) {
+				if (!s->broken && run_live(s, &e->run) == STORE_OK)
 					batch_commit(s);
 			} else {
 				event_sync(s, &e->ev);
@@ -1928,7 +1965,7 @@ writer_event(struct store *s, const struct mx_event *ev)
 	if (!slot)
 		return STORE_ERR; /* the message is in store_errmsg() */
 	copy_event(slot, ev);
-	slot->commit = false;
+	slot->kind = WS_EVENT;
 	writer_publish(w, tail, false);
 	return STORE_OK;
 }
@@ -1942,7 +1979,33 @@ store_commit_soon(struct store *s)
 	struct wslot *slot = writer_reserve(s->w, &tail);
 	if (!slot)
 		return STORE_ERR;
-	slot->commit = true;
+	slot->kind = WS_COMMIT;
+	writer_publish(s->w, tail, true);
+	return STORE_OK;
+}
+
+int
+store_update_run_soon(struct store *s, const struct run_stats *st)
+{
+	if (!s || !st)
+		return STORE_USAGE;
+	if (!s->w) {
+		int rc = check_api(s, true);
+		if (rc == STORE_OK)
+			rc = run_live(s, st);
+		return rc == STORE_OK ? batch_commit(s) : rc;
+	}
+	if (s->run_id == 0)
+		return check_api(s, true); /* misuse, reported as ever */
+	uint64_t tail;
+	struct wslot *slot = writer_reserve(s->w, &tail);
+	if (!slot)
+		return STORE_ERR;
+	slot->kind = WS_RUN;
+	slot->run = *st;
+	slot->run.counter_names = NULL;
+	slot->run.counter_values = NULL;
+	slot->run.n_counters = 0;
 	writer_publish(s->w, tail, true);
 	return STORE_OK;
 }

@@ -164,6 +164,16 @@ struct run_stats {
 
 /* Updates the runs row of the current run (no commit). */
 int store_update_run(struct store *s, const struct run_stats *st);
+/*
+ * The live figures of a running capture without waiting (as
+ * store_commit_soon()): first_ns, last_ns, packets, bytes and kernel_drops
+ * (-1 leaves it NULL) of st are written to the runs row, then everything
+ * given so far is committed, by the writer thread when there is one (queued
+ * behind the events: the caller never waits for SQLite, only for room in
+ * the queue).  The counters and runs.finished are not touched: finished
+ * stays NULL until store_end_run().
+ */
+int store_update_run_soon(struct store *s, const struct run_stats *st);
 /* Updates the runs row, marks the run finished, commits. */
 int store_end_run(struct store *s, const struct run_stats *st);
 
