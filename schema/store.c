@@ -1123,6 +1123,21 @@ bind_ts(sqlite3_stmt *st, int i, uint64_t ns)
 		sqlite3_bind_double(st, i, ts_seconds(ns));
 }
 
+/* The figures ?2..?6 of ST_RUN_UPDATE and ST_RUN_LIVE (run id ?1). */
+static void
+bind_run_figures(struct store *s, sqlite3_stmt *st, const struct run_stats *rs)
+{
+	sqlite3_bind_int64(st, 1, s->run_id);
+	if (!rs)
+		return;
+	bind_ts(st, 2, rs->first_ns);
+	bind_ts(st, 3, rs->last_ns);
+	sqlite3_bind_int64(st, 4, (int64_t)rs->packets);
+	sqlite3_bind_int64(st, 5, (int64_t)rs->bytes);
+	if (rs->kernel_drops >= 0)
+		sqlite3_bind_int64(st, 6, rs->kernel_drops);
+}
+
 static int
 run_update(struct store *s, const struct run_stats *rs, bool finish)
 {
@@ -1147,15 +1162,7 @@ run_update(struct store *s, const struct run_stats *rs, bool finish)
 	}
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
-	sqlite3_bind_int64(st, 1, s->run_id);
-	if (rs) {
-		bind_ts(st, 2, rs->first_ns);
-		bind_ts(st, 3, rs->last_ns);
-		sqlite3_bind_int64(st, 4, (int64_t)rs->packets);
-		sqlite3_bind_int64(st, 5, (int64_t)rs->bytes);
-		if (rs->kernel_drops >= 0)
-			sqlite3_bind_int64(st, 6, rs->kernel_drops);
-	}
+	bind_run_figures(s, st, rs);
 	if (counters)
 		sqlite3_bind_text(st, 7, counters, -1, sqlite3_free);
 	if (finish)
@@ -1181,13 +1188,7 @@ run_live(struct store *s, const struct run_stats *rs)
 		return rc;
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
-	sqlite3_bind_int64(st, 1, s->run_id);
-	bind_ts(st, 2, rs->first_ns);
-	bind_ts(st, 3, rs->last_ns);
-	sqlite3_bind_int64(st, 4, (int64_t)rs->packets);
-	sqlite3_bind_int64(st, 5, (int64_t)rs->bytes);
-	if (rs->kernel_drops >= 0)
-		sqlite3_bind_int64(st, 6, rs->kernel_drops);
+	bind_run_figures(s, st, rs);
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE)
@@ -1290,6 +1291,17 @@ bind_id(sqlite3_stmt *st, int i, uint64_t id, int64_t base)
 		sqlite3_bind_int64(st, i, base + (int64_t)id);
 }
 
+/* sessions.host: the server, or the client of a host's own delivery; NULL = none */
+static const struct mx_addr *
+session_host(const struct mx_session *x)
+{
+	if (x->server_is_host)
+		return &x->server.addr;
+	if (x->client_is_host)
+		return &x->client.addr;
+	return NULL;
+}
+
 /* 0, or -1 when memory for the compact replies ran out (nothing bound then) */
 static int
 bind_session(struct store *s, sqlite3_stmt *st, const struct mx_session *x, bool complete)
@@ -1329,11 +1341,9 @@ bind_session(struct store *s, sqlite3_stmt *st, const struct mx_session *x, bool
 	sqlite3_bind_int64(st, 19, (int64_t)x->bytes_in);
 	sqlite3_bind_int64(st, 20, x->messages);
 	sqlite3_bind_int(st, 21, complete);
-	/* the monitored host: the server, or the client of a host's own delivery */
-	if (x->server_is_host)
-		bind_addr(st, 22, &x->server.addr);
-	else if (x->client_is_host)
-		bind_addr(st, 22, &x->client.addr);
+	const struct mx_addr *host = session_host(x);
+	if (host)
+		bind_addr(st, 22, host);
 	else
 		sqlite3_bind_null(st, 22);
 	sqlite3_bind_int(st, 23, x->client_is_host);
@@ -1364,10 +1374,9 @@ count_session(struct store *s, const struct mx_session *x)
 	                      .minute = counts_minute(ts_seconds(t0)),
 	                      .outbound = x->outbound,
 	                      .client_is_host = x->client_is_host};
-	if (x->server_is_host)
-		mx_addr_fmt(&x->server.addr, k.a, sizeof(k.a));
-	else if (x->client_is_host)
-		mx_addr_fmt(&x->client.addr, k.a, sizeof(k.a));
+	const struct mx_addr *host = session_host(x);
+	if (host)
+		mx_addr_fmt(host, k.a, sizeof(k.a));
 	snprintf(k.b, sizeof(k.b), "%s", mx_proto_str(x->proto));
 	snprintf(k.c, sizeof(k.c), "%s", mx_outcome_str(x->outcome));
 	return counts_add(s->cnt, &k);

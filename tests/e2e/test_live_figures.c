@@ -55,14 +55,6 @@ ns_setup(void)
 	free(out);
 }
 
-static double
-mono_s(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
 /*
  * Starts `mxlag capture -i lo` in the namespace with extra options.  With
  * out_fd, the capture's stdout (fd 1) or stderr (fd 2) is a pipe whose
@@ -192,17 +184,17 @@ Test(live_figures, run_row_grows_while_capturing, .init = ns_setup, .fini = ns_c
 	/* queries until the running capture's row counts some packets */
 	long first = -1, later = -1;
 	uint16_t txid = 0x6000;
-	double t0 = mono_s();
-	while (first <= 0 && mono_s() - t0 < 60) {
+	double t0 = e2e_now_s();
+	while (first <= 0 && e2e_now_s() - t0 < 60) {
 		query_and_answer(txid++);
 		usleep(300000);
 		first = running_packets(db);
 	}
 	cr_assert_gt(first, 0, "the runs row counts packets while the capture runs");
-	cr_log_info("runs.packets %ld after %.1f s", first, mono_s() - t0);
+	cr_log_info("runs.packets %ld after %.1f s", first, e2e_now_s() - t0);
 	/* more queries: the row follows them, still unfinished */
-	t0 = mono_s();
-	while (later <= first && mono_s() - t0 < 60) {
+	t0 = e2e_now_s();
+	while (later <= first && e2e_now_s() - t0 < 60) {
 		query_and_answer(txid++);
 		usleep(300000);
 		later = running_packets(db);
@@ -236,12 +228,12 @@ read_until(int fd, const char *want, double timeout_s)
 	size_t cap = 65536, len = 0;
 	char *buf = calloc(1, cap);
 	cr_assert(buf);
-	double t0 = mono_s();
+	double t0 = e2e_now_s();
 	for (;;) {
 		char *hit = strstr(buf, want);
 		if (hit && strchr(hit, '\n'))
 			break;
-		double left = timeout_s - (mono_s() - t0);
+		double left = timeout_s - (e2e_now_s() - t0);
 		if (left <= 0 || len + 1 >= cap)
 			break;
 		struct pollfd p = {fd, POLLIN, 0};
@@ -306,8 +298,8 @@ Test(live_figures, events_reach_a_pipe_as_they_happen, .init = ns_setup, .fini =
 	/* a query answered in the namespace is one dns_query event line at once;
 	 * sent again until it comes (the capture may still be starting) */
 	char *got = NULL;
-	double t0 = mono_s();
-	for (uint16_t txid = 0x8000; mono_s() - t0 < 90; txid++) {
+	double t0 = e2e_now_s();
+	for (uint16_t txid = 0x8000; e2e_now_s() - t0 < 90; txid++) {
 		free(got);
 		query_and_answer(txid);
 		got = read_until(fd, "{\"event\":\"dns_query\"", 2);

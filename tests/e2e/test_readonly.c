@@ -92,7 +92,7 @@ Test(readonly, report_as_nobody_with_and_without_a_writer, .timeout = 120)
 {
 	if (!can_switch_user())
 		return;
-	char db[600], cmd[2048];
+	char db[600];
 	char *out = NULL;
 	struct stat st0, st1;
 	snprintf(db, sizeof(db), "%s/mxlag.db", dir);
@@ -117,19 +117,7 @@ Test(readonly, report_as_nobody_with_and_without_a_writer, .timeout = 120)
 	          "the reports did not write the database");
 
 	/* a writer with the database open (a capture that does not end yet) */
-	cr_assert_eq(e2e_sh(&out, "cd '%s' && '%s' traffic --profile light --seconds 20 -o "
-	                    "light.pcap --truth light.tsv 2>&1", dir, gen), 0, "%s", out);
-	free(out);
-	snprintf(cmd, sizeof(cmd), "cd '%s' && (cat light.pcap; sleep 100) | '%s' analyze "
-	         "--quiet -", dir, bin);
-	pid_t sh = fork();
-	cr_assert_geq(sh, 0);
-	if (sh == 0) {
-		setpgid(0, 0);
-		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
-		_exit(127);
-	}
-	setpgid(sh, sh);
+	pid_t sh = e2e_held_writer(dir, bin, gen);
 	int running = 0;
 	for (double t0 = e2e_now_s(); e2e_now_s() - t0 < 30 && !running; usleep(100000)) {
 		char *o = NULL;

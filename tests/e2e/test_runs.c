@@ -173,7 +173,7 @@ running_pid(void)
 
 Test(runs, running_then_unfinished_after_sigkill_then_deleted, .timeout = 120)
 {
-	char a[600], db[600], cmd[2048];
+	char a[600], db[600];
 	char *out = NULL;
 	scenario("ptr-timeout", a, sizeof(a));
 	snprintf(db, sizeof(db), "%s/mxlag.db", dir);
@@ -182,19 +182,7 @@ Test(runs, running_then_unfinished_after_sigkill_then_deleted, .timeout = 120)
 
 	/* a writer that stays: its standard input is a capture that does not end
 	 * (big enough to get past the reader's buffers) */
-	cr_assert_eq(e2e_sh(&out, "cd '%s' && '%s' traffic --profile light --seconds 20 -o "
-	                    "light.pcap --truth light.tsv 2>&1", dir, gen), 0, "%s", out);
-	free(out);
-	snprintf(cmd, sizeof(cmd), "cd '%s' && (cat light.pcap; sleep 100) | '%s' analyze "
-	         "--quiet -", dir, bin);
-	pid_t sh = fork();
-	cr_assert_geq(sh, 0);
-	if (sh == 0) {
-		setpgid(0, 0);
-		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
-		_exit(127);
-	}
-	setpgid(sh, sh);
+	pid_t sh = e2e_held_writer(dir, bin, gen);
 	long pid = 0;
 	for (double t0 = e2e_now_s(); e2e_now_s() - t0 < 30 && !(pid = running_pid());)
 		usleep(100000);

@@ -9,9 +9,9 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 const char *
@@ -102,6 +102,26 @@ e2e_total(const char *path, const char *key)
 		v = strtod(p + strlen(want), NULL);
 	free(all);
 	return v;
+}
+
+pid_t
+e2e_held_writer(const char *dir, const char *bin, const char *gen)
+{
+	char *out = NULL, cmd[2048];
+	cr_assert_eq(e2e_sh(&out, "cd '%s' && '%s' traffic --profile light --seconds 20 -o "
+	                    "light.pcap --truth light.tsv 2>&1", dir, gen), 0, "%s", out);
+	free(out);
+	snprintf(cmd, sizeof(cmd), "cd '%s' && (cat light.pcap; sleep 100) | '%s' analyze "
+	         "--quiet -", dir, bin);
+	pid_t sh = fork();
+	cr_assert_geq(sh, 0);
+	if (sh == 0) {
+		setpgid(0, 0);
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	setpgid(sh, sh);
+	return sh;
 }
 
 double

@@ -7,6 +7,7 @@
 #define MXLAG_TEST_E2E_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 /* Path of a built program ("mxlag", "mxlag-gen") via $MXLAG_BUILD. */
 const char *e2e_bin(const char *name, char *buf, size_t n);
@@ -29,6 +30,13 @@ double e2e_total(const char *path, const char *key);
  * round (0 = exact); -1 when the check could not run.
  */
 long e2e_count_mismatches(const char *db);
+/*
+ * A writer that stays: `mxlag analyze -` (bin) in dir, its standard input a
+ * generated capture (gen traffic --profile light, dir/light.pcap) followed
+ * by 100 s of nothing.  Returns the pid of its shell, the leader of a
+ * process group of its own (stop it with kill(-pid, ...)).  Asserts.
+ */
+pid_t e2e_held_writer(const char *dir, const char *bin, const char *gen);
 /* CLOCK_MONOTONIC in seconds */
 double e2e_now_s(void);
 /* The first column of the first row of sql in database db (the sqlite3
