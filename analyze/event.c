@@ -18,7 +18,7 @@ STR_TABLE(mx_outcome_str, enum mx_outcome, 11, "ok", "client-abort", "server-clo
 STR_TABLE(mx_dns_outcome_str, enum mx_dns_outcome, 9, "answered", "nodata", "nxdomain",
 	  "servfail", "refused", "truncated", "unanswered", "other", "no-query")
 STR_TABLE(mx_ident_outcome_str, enum mx_ident_outcome, 3, "answered", "refused", "unanswered")
-STR_TABLE(mx_cause_kind_str, enum mx_cause_kind, 3, "none", "dns", "ident")
+STR_TABLE(mx_cause_kind_str, enum mx_cause_kind, 4, "none", "dns", "ident", "big-message")
 STR_TABLE(mx_relation_str, enum mx_relation, 14, "", "client-ptr", "client-forward", "self-ptr",
 	  "self-name", "helo", "sender-domain", "recipient-domain", "spf", "dnsbl", "ip-literal",
 	  "upstream", "ident", "unrelated")

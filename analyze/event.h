@@ -55,7 +55,10 @@ enum mx_dns_outcome {
 /* ident outcome */
 enum mx_ident_outcome { MXI_ANSWERED = 0, MXI_REFUSED, MXI_UNANSWERED };
 
-enum mx_cause_kind { MXC_NONE = 0, MXC_DNS, MXC_IDENT };
+/* MXC_BIG_MESSAGE (issue 17): no lookup or probe of the host explains the
+ * wait, but a big message was on the wire to or from the same machine
+ * meanwhile (mx_cause.session_ref) */
+enum mx_cause_kind { MXC_NONE = 0, MXC_DNS, MXC_IDENT, MXC_BIG_MESSAGE };
 
 /*
  * The server software as its greeting names it (software.c).  MXS_NONE: no
@@ -126,6 +129,15 @@ struct mx_session {
 	uint64_t bytes_in;  /* message bytes: DATA/BDAT (SMTP) or RETR/TOP (POP3) */
 	uint32_t messages;  /* messages sent (SMTP) or retrieved (POP3) */
 	uint64_t last_reply_ns; /* first byte of the latest reply emitted, 0 = none */
+	/* issue 17 */
+	uint64_t max_message; /* the largest message: DATA, BDAT chunks to LAST, RETR */
+	bool null_sender;     /* MAIL FROM:<> seen */
+	/* an outbound delivery that bounces recent inbound mail: the domain
+	 * whose mail server it went to, the inbound mail's client and session
+	 * ("" / 0 = not a bounce) */
+	char bounce_domain[MX_NAME_MAX];
+	struct mx_addr bounce_origin;
+	uint64_t bounce_session_id;
 };
 
 struct mx_txn {
@@ -200,6 +212,7 @@ struct mx_cause {
 	/* the remedy of this one cause for the session's server software: a
 	 * static string (NULL for upstream hops: their dns cause has it) */
 	const char *remedy;
+	uint64_t session_ref; /* MXC_BIG_MESSAGE: the session of the big message */
 };
 
 enum mx_event_type {

@@ -457,6 +457,8 @@ pop3_multi_done(struct pop3 *p)
 		if (e->kind == P_RETR) {
 			p->sess->messages++;
 			p->sess->bytes_in += e->t.size;
+			if (e->t.size > p->sess->max_message)
+				p->sess->max_message = e->t.size;
 		}
 	}
 	pop3_emit_head(p);

@@ -91,6 +91,7 @@ struct smtp {
 	uint64_t bdat_left;
 	bool bdat_last;
 	bool bdat_early; /* the server answered it before the chunk ended */
+	uint64_t bdat_msg; /* bytes of the message's chunks so far (to LAST) */
 
 	struct tls_timer *tls; /* after STARTTLS */
 
@@ -268,6 +269,19 @@ smtp_path_domain(const char *arg, size_t n, const char **dom, size_t *domlen)
 	return true;
 }
 
+/* MAIL FROM:<> (RFC 5321 4.5.5: bounces and other delivery status notifications) */
+static bool
+smtp_null_path(const char *arg, size_t n)
+{
+	const char *colon = memchr(arg, ':', n);
+
+	if (!colon)
+		return false;
+	size_t i = (size_t)(colon - arg) + 1;
+	i += mx_blank_len(arg + i, n - i);
+	return n - i >= 2 && arg[i] == '<' && arg[i + 1] == '>';
+}
+
 /* ---- request handlers (client side) ------------------------------------ */
 
 static bool
@@ -295,6 +309,9 @@ req_mail(struct smtp *s, struct txnq_ent *e, const char *arg, size_t n, uint64_t
 		mx_copy_domain(s->sess->sender_domain, sizeof(s->sess->sender_domain), d, dl);
 	else
 		s->sess->sender_domain[0] = '\0';
+	if (smtp_null_path(arg, n))
+		s->sess->null_sender = true;
+	s->bdat_msg = 0; /* a new message */
 	return req_plain(s, e, arg, n, ts_ns);
 }
 
@@ -357,6 +374,18 @@ bdat_syntax(const char *arg, size_t n, uint64_t *size, bool *last)
 	return w + mx_blank_len(arg + w, n - w) == n;
 }
 
+/* a BDAT chunk of n bytes ended: the message is its chunks up to LAST */
+static void
+bdat_message(struct smtp *s, uint64_t n)
+{
+	s->bdat_msg += n;
+	if (!s->bdat_last)
+		return;
+	if (s->bdat_msg > s->sess->max_message)
+		s->sess->max_message = s->bdat_msg;
+	s->bdat_msg = 0;
+}
+
 static bool
 req_bdat(struct smtp *s, struct txnq_ent *e, const char *arg, size_t n, uint64_t ts_ns)
 {
@@ -373,6 +402,7 @@ req_bdat(struct smtp *s, struct txnq_ent *e, const char *arg, size_t n, uint64_t
 	s->bdat_early = false;
 	if (size == 0) {
 		s->sess->messages += s->bdat_last;
+		bdat_message(s, 0);
 		return true;
 	}
 	smtp_enter_state(s, SMTP_BDAT);
@@ -550,6 +580,8 @@ smtp_client_body(struct smtp *s, const uint8_t *p, size_t n, uint64_t ts_ns)
 	e.incomplete = s->body_gap;
 	s->sess->bytes_in += e.t.size;
 	s->sess->messages++;
+	if (e.t.size > s->sess->max_message)
+		s->sess->max_message = e.t.size;
 	smtp_queue(s, &e);
 	smtp_enter_state(s, SMTP_CMD);
 	return used;
@@ -560,6 +592,7 @@ smtp_bdat_done(struct smtp *s, uint64_t ts_ns)
 {
 	s->sess->bytes_in += s->bdat.t.size - s->bdat_left;
 	s->sess->messages += s->bdat_last;
+	bdat_message(s, s->bdat.t.size - s->bdat_left);
 	if (!s->bdat_early) {
 		s->bdat.t.request_ns = ts_ns;
 		smtp_queue(s, &s->bdat);

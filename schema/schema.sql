@@ -1,4 +1,4 @@
--- mxlag database schema, version 7.
+-- mxlag database schema, version 8.
 --
 -- Applied as a whole to an empty database.  A database at an older version
 -- is brought forward by schema/migrate_N.sql (N = 2, 3, ...: each step takes
@@ -25,7 +25,8 @@ CREATE TABLE runs (
 	kernel_drops INTEGER,            -- NULL when unknown (offline)
 	counters     TEXT,               -- JSON object {"counter.name": value, ...}
 	notable_ms   REAL,               -- version 5: see below
-	txn_ids      INTEGER             -- version 5: see below
+	txn_ids      INTEGER,            -- version 5: see below
+	big_bytes    INTEGER             -- version 8: a message this big (bytes) is a big message
 );
 -- runs.notable_ms: replies this slow (and every failed, cut or unanswered
 -- one) are rows of transactions, the others are in sessions.replies (0 or
@@ -66,13 +67,26 @@ CREATE TABLE sessions (
 	host          TEXT,              -- the monitored host (version 3)
 	client_is_host INTEGER NOT NULL DEFAULT 0, -- the client is a monitored host (version 3)
 	replies       TEXT,              -- version 5: see below
-	software      TEXT               -- version 6: see below
+	software      TEXT,              -- version 6: see below
+	-- version 8 (issue 17): big messages and bounces
+	max_message   INTEGER,           -- the session's largest message (bytes): DATA, BDAT
+	                                 -- chunks to LAST, RETR; NULL = none
+	null_sender   INTEGER NOT NULL DEFAULT 0, -- MAIL FROM:<> (a bounce or other DSN)
+	bounce_domain TEXT,              -- outbound: see below
+	bounce_origin TEXT,              -- outbound: see below
+	bounce_session_id INTEGER        -- outbound: see below
 );
 -- sessions.replies: the session's ordinary replies, a JSON array of
 -- [id, command, argument, request_us, latency_us, reply_code (, size (, guess
 -- (, reply_text)))]: request_us from coalesce(syn, start), latency_us to the
 -- reply's first byte; trailing NULLs left out; reply_text only for a reply
 -- without a code (inside TLS); expanded by the view compact_replies.
+-- sessions.bounce_domain (version 8): an outbound delivery (or attempt) of
+-- the host that is a bounce: it went to a mail server of a domain that was
+-- the envelope sender domain of recent inbound mail of the host (the
+-- domain), or it has the null sender and goes to such a domain.
+-- bounce_origin: the client address of that inbound mail (its latest
+-- session with that sender domain), bounce_session_id that session.
 CREATE INDEX sessions_t0 ON sessions (coalesce(start, syn), host, protocol, outbound,
 				     client_is_host, outcome);
 
@@ -196,13 +210,18 @@ CREATE TABLE dns_counts (
 CREATE UNIQUE INDEX dns_counts_key ON dns_counts (minute, run_id, coalesce(server, ''), qtype,
 						   outcome);
 CREATE INDEX sessions_open ON sessions (coalesce(start, syn)) WHERE complete = 0;
+-- version 8: the few sessions with a message of 1 MB or more, and the
+-- bounces, by time (report outbound, incidents)
+CREATE INDEX sessions_big ON sessions (coalesce(start, syn)) WHERE max_message >= 1000000;
+CREATE INDEX sessions_bounce ON sessions (coalesce(start, syn))
+	WHERE null_sender = 1 OR bounce_domain IS NOT NULL;
 
 -- Why a slow reply was slow: the correlator's links.
 CREATE TABLE causes (
 	id             INTEGER PRIMARY KEY,
 	run_id         INTEGER REFERENCES runs (id),
 	transaction_id INTEGER REFERENCES transactions (id),
-	kind           TEXT NOT NULL,    -- dns | ident | none
+	kind           TEXT NOT NULL,    -- dns | ident | none | big-message (version 8)
 	relation       TEXT,             -- client-ptr, self-ptr, ..., upstream, ident; NULL for none
 	dns_query_id   INTEGER REFERENCES dns_queries (id),
 	ident_probe_id INTEGER REFERENCES ident_probes (id),
@@ -211,9 +230,11 @@ CREATE TABLE causes (
 	share          REAL,             -- overlap_ms / the wait, 0..1
 	query_ms       REAL,             -- how long the query/probe was outstanding as this
 	                                 -- wait saw it (latency, or until the wait ended)
-	remedy         TEXT              -- version 6: this cause's own remedy, for the session's
+	remedy         TEXT,             -- version 6: this cause's own remedy, for the session's
 	                                 -- server software (NULL for upstream hops: see their
 	                                 -- dns cause); transactions.remedy combines them
+	session_ref    INTEGER REFERENCES sessions (id) -- version 8, kind big-message: the
+	                                 -- session whose big message overlapped the wait
 );
 CREATE INDEX causes_transaction ON causes (transaction_id);
 CREATE INDEX causes_parent ON causes (parent_id);
@@ -270,4 +291,4 @@ JOIN transactions AS t ON t.id = c.transaction_id
 LEFT JOIN sessions AS s ON s.id = t.session_id
 WHERE c.kind = 'dns' AND q.qtype = 'PTR';
 
-PRAGMA user_version = 7;
+PRAGMA user_version = 8;

@@ -48,9 +48,10 @@ static const char *const stmt_sql[ST__N] = {
     [ST_SESSION] =
         "INSERT INTO sessions (id, run_id, protocol, client, client_port, server, server_port,"
         " syn, start, \"end\", outcome, tls, outbound, app, banner_host, helo, sender_domain,"
-        " rcpt_domains, bytes, messages, complete, host, client_is_host, replies, software)"
+        " rcpt_domains, bytes, messages, complete, host, client_is_host, replies, software,"
+        " max_message, null_sender, bounce_domain, bounce_origin, bounce_session_id)"
         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,"
-        " ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25)"
+        " ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30)"
         " ON CONFLICT (id) DO UPDATE SET protocol = excluded.protocol, client = excluded.client,"
         " client_port = excluded.client_port, server = excluded.server,"
         " server_port = excluded.server_port, syn = excluded.syn, start = excluded.start,"
@@ -60,7 +61,10 @@ static const char *const stmt_sql[ST__N] = {
         " rcpt_domains = excluded.rcpt_domains, bytes = excluded.bytes,"
         " messages = excluded.messages, complete = excluded.complete,"
         " host = excluded.host, client_is_host = excluded.client_is_host,"
-        " replies = excluded.replies, software = excluded.software"
+        " replies = excluded.replies, software = excluded.software,"
+        " max_message = excluded.max_message, null_sender = excluded.null_sender,"
+        " bounce_domain = excluded.bounce_domain, bounce_origin = excluded.bounce_origin,"
+        " bounce_session_id = excluded.bounce_session_id"
         " WHERE sessions.run_id IS excluded.run_id"
         " AND (excluded.complete = 1 OR sessions.complete = 0)",
     [ST_TXN] = "INSERT INTO transactions (id, run_id, session_id, command, argument, request_ts,"
@@ -86,8 +90,8 @@ static const char *const stmt_sql[ST__N] = {
                  " outcome, end_ts, latency_ms, syn_retransmits, response)"
                  " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
     [ST_CAUSE] = "INSERT INTO causes (id, run_id, transaction_id, kind, relation, dns_query_id,"
-                 " ident_probe_id, parent_id, overlap_ms, share, query_ms, remedy)"
-                 " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                 " ident_probe_id, parent_id, overlap_ms, share, query_ms, remedy, session_ref)"
+                 " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
     [ST_RUN_UPDATE] = "UPDATE runs SET first_ts = ?2, last_ts = ?3, packets = ?4, bytes = ?5,"
                       " kernel_drops = ?6, counters = ?7, finished = ?8 WHERE id = ?1",
     /* the live figures of a running capture: counters and finished stay */
@@ -1356,6 +1360,15 @@ bind_session(struct store *s, sqlite3_stmt *st, const struct mx_session *x, bool
 	const char *sw = mx_software_str(x->software);
 	if (sw)
 		sqlite3_bind_text(st, 25, sw, -1, SQLITE_STATIC);
+	if (x->max_message)
+		sqlite3_bind_int64(st, 26, (int64_t)x->max_message);
+	sqlite3_bind_int(st, 27, x->null_sender);
+	if (x->bounce_domain[0]) {
+		bind_str(st, 28, x->bounce_domain);
+		if (x->bounce_origin.family)
+			bind_addr(st, 29, &x->bounce_origin);
+		bind_id(st, 30, x->bounce_session_id, s->base.session);
+	}
 	return nomem ? -1 : 0;
 }
 
@@ -1504,6 +1517,7 @@ bind_cause(struct store *s, sqlite3_stmt *st, const struct mx_cause *c)
 	}
 	if (c->remedy) /* static: see struct mx_cause */
 		sqlite3_bind_text(st, 12, c->remedy, -1, SQLITE_STATIC);
+	bind_id(st, 13, c->session_ref, s->base.session);
 }
 
 static void

@@ -169,11 +169,23 @@ Test(layout, migrated_database_gives_back_every_reply, .init = setup, .fini = te
 {
 	sqlite3 *h = attach_old(migp);
 	cr_assert_eq(scalar(h, "PRAGMA old.user_version"), 4);
-	cr_assert_eq(scalar(h, "PRAGMA main.user_version"), 7);
+	cr_assert_eq(scalar(h, "PRAGMA main.user_version"), 8);
 	long n = same_replies(h, "migrated", 1, 1000, true);
 	/* version 6: the old rows tell no software and no remedy per cause */
 	cr_expect_eq(scalar(h, "SELECT count(*) FROM main.sessions WHERE software IS NOT NULL"), 0);
 	cr_expect_eq(scalar(h, "SELECT count(*) FROM main.causes WHERE remedy IS NOT NULL"), 0);
+	/* version 8: the largest message filled from what was stored */
+	cr_expect_eq(scalar(h, "SELECT count(*) FROM main.sessions WHERE bytes > 0"
+	                       " AND (max_message IS NULL OR max_message > bytes)"),
+	             0);
+	cr_expect_gt(scalar(h, "SELECT count(*) FROM main.sessions WHERE max_message > 0"), 0);
+	cr_expect_eq(scalar(h, "SELECT count(*) FROM main.sessions s WHERE max_message IS NOT"
+	                       " (SELECT max(size) FROM main.replies r WHERE r.session_id = s.id"
+	                       " AND r.command IN ('DATA-END', 'RETR'))"
+	                       " AND s.bytes > 0 AND s.protocol = 'smtp' AND NOT EXISTS (SELECT 1"
+	                       " FROM main.replies b WHERE b.session_id = s.id"
+	                       " AND b.command = 'BDAT')"),
+	             0);
 	cr_expect_gt(n, 300);
 	/* most of them left the table; what stayed is exactly the notable ones */
 	long rows = scalar(h, "SELECT count(*) FROM main.transactions");

@@ -93,6 +93,8 @@ Test(smtp, exim_pipelining_session)
 	cr_assert_eq(r.txn[7].end_ns, 0);
 	cr_assert_eq(r.sess.bytes_in, strlen(body));
 	cr_assert_eq(r.sess.messages, 1);
+	cr_assert_eq(r.sess.max_message, strlen(body));
+	cr_assert_not(r.sess.null_sender, "MAIL FROM:<a@...>");
 	cr_assert_str_eq(r.sess.banner_host, "mx.example.org");
 	cr_assert_eq(r.sess.software, MXS_EXIM, "told from the greeting");
 	/* kept as sent (issue 15); compared case-insensitively */
@@ -140,6 +142,9 @@ Test(smtp, bdat_chunks)
 	expect(&r, 6, "BDAT", "0 LAST", 901, 902, "503", MXO_OK);
 	cr_assert_eq(r.sess.bytes_in, 29);
 	cr_assert_eq(r.sess.messages, 2);
+	/* one message of two chunks (22 + 7 to LAST); the empty LAST adds none */
+	cr_assert_eq(r.sess.max_message, 29);
+	cr_assert(r.sess.null_sender, "MAIL FROM:<>");
 	cr_assert_str_eq(r.sess.sender_domain, "");
 	cr_assert_eq(r.sess.n_rcpt_domains, 1);
 	cr_assert_str_eq(r.sess.rcpt_domains[0], "[192.0.2.10]");

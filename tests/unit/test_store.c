@@ -126,7 +126,7 @@ Test(store, schema_text_is_exposed)
 {
 	const char *sql = store_schema_sql();
 	cr_assert(strstr(sql, "CREATE TABLE sessions") != NULL);
-	cr_assert(strstr(sql, "PRAGMA user_version = 7") != NULL);
+	cr_assert(strstr(sql, "PRAGMA user_version = 8") != NULL);
 	cr_assert_not_null(store_sql_file("reports/slow.sql"));
 	cr_assert_null(store_sql_file("nope.sql"));
 }
@@ -277,6 +277,7 @@ Test(store, version_5_database_is_migrated)
 	    sqlite3_exec(db,
 	                 "DROP TABLE session_counts;"
 	                 "DROP TABLE dns_counts;"
+	                 "ALTER TABLE runs DROP COLUMN big_bytes;"
 	                 "DROP TABLE sessions;"
 	                 "CREATE TABLE sessions (id INTEGER PRIMARY KEY,"
 	                 " run_id INTEGER REFERENCES runs (id), protocol TEXT, client TEXT,"
