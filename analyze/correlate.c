@@ -40,6 +40,7 @@
 
 #define MAX_CAND 256
 #define MAX_UNRELATED_SHOWN 3
+#define MAX_BIG_SHOWN 3 /* big messages named as the causes of one wait */
 #define MIN_SHARE 0.01
 #define NS_PER_S 1000000000ULL
 /* evidence that two host addresses are one machine: the connections of the
@@ -182,6 +183,15 @@ struct held {
 	uint8_t nrcpt;
 };
 
+/* a message of 1 MiB or more on the wire (EV_TRANSFER), by session */
+struct xfer_rec {
+	uint64_t session_id;
+	struct mx_addr cli, srv;
+	uint64_t start_ns, last_ns, bytes;
+	uint64_t busy_end_ns; /* the reply to its end, or its session's end; 0 = not yet */
+	bool done, to_client;
+};
+
 struct corr {
 	struct corr_cfg cfg;
 	struct mx_sink out;
@@ -196,6 +206,8 @@ struct corr {
 	uint64_t final_ns;  /* every query and probe that began before this is in */
 	uint64_t keep_from; /* records ending before this are needed by no wait */
 	uint64_t lost_until; /* records a wait might need were dropped up to here */
+	struct xfer_rec *xf; /* big messages: few, searched linearly */
+	uint32_t nxf;
 	struct corr_stats st;
 };
 
@@ -634,6 +646,10 @@ corr_new(const struct corr_cfg *cfg, struct hosts *hosts, const struct mx_sink *
 		c->cfg.max_held = 16384;
 	if (!c->cfg.max_names)
 		c->cfg.max_names = 65536;
+	if (!c->cfg.big_bytes)
+		c->cfg.big_bytes = CORR_BIG_BYTES_DEFAULT;
+	if (!c->cfg.max_xfers)
+		c->cfg.max_xfers = 256;
 	/* the windows grow in powers of two: a cap is rounded up to one */
 	c->cfg.max_dns = pow2_at_least(c->cfg.max_dns < DNS_BLK ? DNS_BLK : c->cfg.max_dns);
 	c->cfg.max_ident = pow2_at_least(c->cfg.max_ident);
@@ -647,7 +663,9 @@ corr_new(const struct corr_cfg *cfg, struct hosts *hosts, const struct mx_sink *
 	c->names.tmask = pow2_at_least(2 * c->names.cap) - 1;
 	c->names.tab = calloc(c->names.tmask + 1, sizeof(*c->names.tab));
 	c->held = calloc(c->cfg.max_held, sizeof(*c->held));
+	c->xf = calloc(c->cfg.max_xfers, sizeof(*c->xf));
 	if (!hosts || !c->conn.v || !c->conn.head || !c->names.v || !c->names.tab || !c->held ||
+	    !c->xf ||
 	    !dwin_grow(&c->dns, c->cfg.max_dns) || !iwin_grow(&c->ident, c->cfg.max_ident)) {
 		corr_free(c);
 		return NULL;
@@ -674,6 +692,7 @@ corr_free(struct corr *c)
 	for (uint32_t i = 0; i < c->nheld; i++)
 		free(c->held[i].names);
 	free(c->held);
+	free(c->xf);
 	free(c);
 }
 
@@ -1015,20 +1034,151 @@ is_zone_query(uint16_t t)
 	return t == QT_NS || t == QT_SOA || t == QT_DS || t == QT_DNSKEY;
 }
 
+/* ---- big messages (issue 17) ------------------------------------------------------ */
+
+static struct xfer_rec *
+xfer_find(struct corr *c, uint64_t session_id)
+{
+	for (uint32_t i = 0; i < c->nxf; i++)
+		if (c->xf[i].session_id == session_id)
+			return &c->xf[i];
+	return NULL;
+}
+
+/* the end of the span a message loads its machine: to the reply to its end */
+static uint64_t
+xfer_end(const struct corr *c, const struct xfer_rec *r, uint64_t t1)
+{
+	if (r->busy_end_ns)
+		return r->busy_end_ns;
+	return c->now_ns > t1 ? c->now_ns : t1;
+}
+
+static void
+add_xfer(struct corr *c, const struct mx_transfer *x)
+{
+	struct xfer_rec *r = xfer_find(c, x->session_id);
+	if (!r && x->bytes < c->cfg.big_bytes)
+		return; /* not (yet) a big one */
+	if (!r) {
+		if (c->nxf == c->cfg.max_xfers) {
+			/* full: out goes the one whose span ended (or was active) first */
+			uint32_t v = 0;
+			uint64_t vk = UINT64_MAX;
+			for (uint32_t i = 0; i < c->nxf; i++) {
+				const struct xfer_rec *o = &c->xf[i];
+				uint64_t k = o->busy_end_ns ? o->busy_end_ns : o->last_ns;
+				if (k < vk) {
+					vk = k;
+					v = i;
+				}
+			}
+			if (vk >= c->keep_from) { /* a wait may still need it */
+				c->st.dropped_xfers++;
+				if (vk > c->lost_until)
+					c->lost_until = vk;
+			}
+			c->xf[v] = c->xf[--c->nxf];
+		}
+		r = &c->xf[c->nxf++];
+		memset(r, 0, sizeof(*r));
+		r->session_id = x->session_id;
+		r->cli = x->client.addr;
+		r->srv = x->server.addr;
+		r->start_ns = x->start_ns ? x->start_ns : x->ts_ns;
+		r->to_client = x->to_client;
+	}
+	if (x->ts_ns > r->last_ns)
+		r->last_ns = x->ts_ns;
+	if (x->bytes > r->bytes)
+		r->bytes = x->bytes;
+	r->done |= x->done;
+	if (r->done && r->to_client && !r->busy_end_ns)
+		r->busy_end_ns = r->last_ns; /* a retrieval: its last byte ends it */
+}
+
+/* The reply to a message's end (or its session's end) ends its load. */
+static void
+xfer_ended(struct corr *c, uint64_t session_id, uint64_t end_ns, bool session_end)
+{
+	struct xfer_rec *r = xfer_find(c, session_id);
+	if (!r || r->busy_end_ns || (!r->done && !session_end))
+		return;
+	r->done = true;
+	r->busy_end_ns = end_ns > r->last_ns ? end_ns : r->last_ns;
+}
+
+/*
+ * The big messages on the wait's machine that overlapped it, at most max,
+ * the largest overlap first.  Returns how many.
+ */
+static int
+big_during(const struct corr *c, const struct held *h, struct diag_big *out, int max)
+{
+	uint64_t t0 = h->t0, t1 = h->t1;
+	double floor_ms = ns_to_ms((int64_t)(t1 - t0)) * MIN_SHARE;
+	int n = 0;
+	for (uint32_t i = 0; i < c->nxf; i++) {
+		const struct xfer_rec *r = &c->xf[i];
+		if (r->bytes < c->cfg.big_bytes)
+			continue;
+		bool inbound = hosts_same_machine(c->hosts, &r->srv, &h->server) && !r->to_client;
+		if (!inbound && !hosts_same_machine(c->hosts, &r->cli, &h->server) &&
+		    !(r->to_client && hosts_same_machine(c->hosts, &r->srv, &h->server)))
+			continue;
+		double ov = ns_to_ms(overlap_ns(t0, t1, r->start_ns, xfer_end(c, r, t1)));
+		if (ov <= 0 || ov < floor_ms)
+			continue;
+		struct diag_big b = {.bytes = r->bytes,
+		                     .on_wire_s = ns_to_ms((int64_t)(r->last_ns - r->start_ns)) / 1000,
+		                     .overlap_ms = ov,
+		                     .own = r->session_id == h->session_id,
+		                     .outbound = !inbound,
+		                     .done = r->done};
+		b.peer = inbound || r->to_client ? r->cli : r->srv;
+		b.session_ref = r->session_id;
+		/* by overlap, largest first; when full the smallest falls off */
+		if (n == max && out[max - 1].overlap_ms >= ov)
+			continue;
+		int at = n < max ? n++ : max - 1;
+		while (at > 0 && out[at - 1].overlap_ms < ov) {
+			out[at] = out[at - 1];
+			at--;
+		}
+		out[at] = b;
+	}
+	return n;
+}
+
 /* ---- settling ---------------------------------------------------------------------- */
+
+/* A cause event of the wait h: its id, transaction, remedy and timing. */
+static struct mx_cause *
+cause_event(struct corr *c, struct mx_event *ev, const struct held *h, const char *remedy,
+            double overlap_ms, double query_ms, double wait_ms)
+{
+	memset(ev, 0, sizeof(*ev));
+	ev->type = EV_CAUSE;
+	struct mx_cause *x = &ev->u.cause;
+	x->id = ++c->out.ids->cause;
+	x->txn_id = h->txn_id;
+	x->remedy = remedy;
+	x->overlap_ms = overlap_ms;
+	x->query_ms = query_ms;
+	x->share = wait_ms > 0 ? overlap_ms / wait_ms : 0;
+	if (x->share > 1)
+		x->share = 1;
+	return x;
+}
 
 static void
 emit_cause(struct corr *c, const struct held *h, const struct cand *k, uint64_t parent,
            double wait_ms, const char *remedy, uint64_t *id_out)
 {
 	struct mx_event ev;
-	memset(&ev, 0, sizeof(ev));
-	ev.type = EV_CAUSE;
-	struct mx_cause *x = &ev.u.cause;
-	x->id = ++c->out.ids->cause;
-	x->txn_id = h->txn_id;
+	struct mx_cause *x = cause_event(c, &ev, h, remedy, k ? k->overlap_ms : 0,
+	                                 k ? k->query_ms : 0, k ? wait_ms : 0);
 	x->parent_id = parent;
-	x->remedy = remedy;
 	if (!k) {
 		x->kind = MXC_NONE;
 		x->relation = MXR_NONE;
@@ -1041,15 +1191,22 @@ emit_cause(struct corr *c, const struct held *h, const struct cand *k, uint64_t 
 		x->relation = k->rel;
 		x->ident_id = k->i->id;
 	}
-	if (k) {
-		x->overlap_ms = k->overlap_ms;
-		x->query_ms = k->query_ms;
-		x->share = wait_ms > 0 ? k->overlap_ms / wait_ms : 0;
-		if (x->share > 1)
-			x->share = 1;
-	}
 	if (id_out)
 		*id_out = x->id;
+	mx_sink_emit(&c->out, &ev);
+}
+
+/* A big message on the machine meanwhile (issue 17): named instead of none. */
+static void
+emit_big_cause(struct corr *c, const struct held *h, const struct diag_big *b, double wait_ms,
+               const char *remedy)
+{
+	struct mx_event ev;
+	struct mx_cause *x =
+	    cause_event(c, &ev, h, remedy, b->overlap_ms, b->on_wire_s * 1000, wait_ms);
+	x->kind = MXC_BIG_MESSAGE;
+	x->relation = MXR_NONE;
+	x->session_ref = b->session_ref;
 	mx_sink_emit(&c->out, &ev);
 }
 
@@ -1364,6 +1521,7 @@ settle(struct corr *c, const struct held *h, bool forced)
 	}
 	struct diag_cause *shown = calloc(MAX_CAND, sizeof(*shown));
 	struct diag_conn conn;
+	struct diag_big bigs[MAX_BIG_SHOWN];
 	bool none = false;
 	struct diag_wait dw = {.command = h->command,
 	                       .wait_ms = wait_ms,
@@ -1374,7 +1532,8 @@ settle(struct corr *c, const struct held *h, bool forced)
 	                       .server = h->server,
 	                       .causes = shown,
 	                       .incomplete = incomplete,
-	                       .minor_ms = minor_ms};
+	                       .minor_ms = minor_ms,
+	                       .big = bigs};
 	if (best >= 0) {
 		for (int i = 0; i < n; i++) {
 			if (cands[i].parent >= 0 || cands[i].rel == MXR_UNRELATED ||
@@ -1407,6 +1566,8 @@ settle(struct corr *c, const struct held *h, bool forced)
 		}
 		if (!outbound && outbound_during(c, h, &conn))
 			dw.conn = &conn;
+		if (!outbound && c->nxf)
+			dw.nbig = big_during(c, h, bigs, MAX_BIG_SHOWN);
 	}
 	struct mx_event ev;
 	memset(&ev, 0, sizeof(ev));
@@ -1415,7 +1576,10 @@ settle(struct corr *c, const struct held *h, bool forced)
 	if (!shown)
 		dw.ncauses = 0;
 	const char *rem = diag_compose(&dw, &ev.u.diag);
-	if (none) /* before its diagnosis, as the causes with a query are */
+	/* before its diagnosis, as the causes with a query are */
+	for (int i = 0; none && i < dw.nbig; i++)
+		emit_big_cause(c, h, &bigs[i], wait_ms, rem);
+	if (none && !dw.nbig)
 		emit_cause(c, h, NULL, 0, wait_ms, rem, NULL);
 	mx_sink_emit(&c->out, &ev);
 	free(shown);
@@ -1520,8 +1684,17 @@ corr_event(void *sink, const struct mx_event *ev)
 	case EV_IDENT:
 		add_ident(c, &ev->u.ident);
 		break;
+	case EV_TRANSFER:
+		add_xfer(c, &ev->u.xfer);
+		return; /* the correlator's alone */
+	case EV_SESSION:
+		if (c->nxf)
+			xfer_ended(c, ev->u.session.id, ev->u.session.end_ns, true);
+		break;
 	case EV_TXN: {
 		const struct mx_txn *t = &ev->u.txn;
+		if (c->nxf && (strcmp(t->command, "DATA-END") == 0 || strcmp(t->command, "BDAT") == 0))
+			xfer_ended(c, t->session_id, t->reply_ns ? t->reply_ns : t->end_ns, false);
 		/* a reply never sent counts when someone gave up waiting for it,
 		 * and so does a wait cut off by the end of the input (for what
 		 * the capture saw of it) */
@@ -1571,6 +1744,11 @@ corr_advance(struct corr *c, uint64_t now_ns, uint64_t final_ns, uint64_t open_n
 		c->ident.head = (c->ident.head + 1) & (c->ident.cap - 1);
 		c->ident.n--;
 	}
+	for (uint32_t i = 0; i < c->nxf;)
+		if (c->xf[i].busy_end_ns && c->xf[i].busy_end_ns < need)
+			c->xf[i] = c->xf[--c->nxf];
+		else
+			i++;
 }
 
 void

@@ -14,6 +14,14 @@
  * hold time, so the result does not depend on traffic rate or capture
  * length.
  *
+ * Big messages (issue 17): the parsers report every message of 1 MiB or
+ * more as it goes (EV_TRANSFER, swallowed here).  A wait that no lookup or
+ * probe explains, on a machine that a message of at least big_bytes was
+ * going to or from meanwhile (from its first byte to the reply to its end),
+ * gets causes of kind big-message naming those sessions instead of none.
+ * A message counts as big once big_bytes of it were seen by the time the
+ * wait is judged.
+ *
  * What is kept: the queries, probes and mail connections that a held or
  * still open wait may overlap (the caller says when the oldest open wait
  * began), and the answers of PTR and MX lookups (names learned for the
@@ -37,6 +45,8 @@
 #include "hosts.h"
 #include "proto.h"
 
+#define CORR_BIG_BYTES_DEFAULT 10000000 /* 10 MB: a big message (issue 17) */
+
 struct corr_cfg {
 	double slow_ms;         /* default 1000 */
 	uint64_t unanswered_ns; /* an unanswered query/probe counts as outstanding
@@ -46,6 +56,8 @@ struct corr_cfg {
 	uint32_t max_conn;      /* mail connections remembered, default 16384 */
 	uint32_t max_held;      /* slow replies waiting for their evidence, default 16384 */
 	uint32_t max_names;     /* learned PTR/MX answers, default 65536 */
+	uint64_t big_bytes;     /* a message this big is a big message, default 10,000,000 */
+	uint32_t max_xfers;     /* messages of 1 MiB or more remembered, default 256 */
 };
 
 struct corr_stats {
@@ -55,6 +67,7 @@ struct corr_stats {
 	uint64_t dropped_ident;    /* probes likewise */
 	uint64_t incomplete;       /* slow replies whose evidence was not all kept */
 	uint64_t machines_merged;  /* two host addresses found to be one machine */
+	uint64_t dropped_xfers;    /* big-message records dropped while a wait might need them */
 	uint32_t peak_dns, peak_ident, peak_held;
 };
 

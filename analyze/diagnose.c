@@ -22,6 +22,7 @@ enum rem_class {
 	RC_DNSBL,
 	RC_IP_LITERAL,
 	RC_NAMES, /* helo, sender-domain, recipient-domain, spf */
+	RC_BIG,   /* big-message (issue 17) */
 	RC_N,
 };
 
@@ -45,11 +46,17 @@ enum rem_class {
 #define GENERIC_NAMES                                                                              \
 	"fix the resolver or the slow zone, or shorten the resolver timeouts of the "              \
 	"sender/recipient/HELO checks"
+#define BIG_WHY                                                                                    \
+	"so that a huge message is refused at MAIL (SIZE=) or DATA instead of loading the "        \
+	"host's disk and filters and being delivered (and failing) again and again"
+#define GENERIC_BIG                                                                                \
+	"limit the size of the messages the server accepts (exim, postfix: message_size_limit; "   \
+	"sendmail: MaxMessageSize; qmail: control/databytes) and of the mailboxes (quotas), " BIG_WHY
 #define GENERIC(prefix)                                                                            \
 	{                                                                                          \
 		prefix GENERIC_IDENT, prefix GENERIC_CLIENT_PTR, prefix FORWARD,                   \
 		    prefix GENERIC_SELF_PTR, prefix SELF_NAME, prefix GENERIC_DNSBL,               \
-		    prefix GENERIC_IP_LITERAL, prefix GENERIC_NAMES,                               \
+		    prefix GENERIC_IP_LITERAL, prefix GENERIC_NAMES, prefix GENERIC_BIG,           \
 	}
 
 /* what the remedy of a server whose software is not known says first */
@@ -82,6 +89,10 @@ static const char *const remedy_text[][RC_N] = {
                                     "shorten Exim's DNS timeouts (dns_retrans, dns_retry)",
             [RC_NAMES] = "fix the resolver or the slow zone, or shorten Exim's DNS timeouts "
                          "of the sender/recipient/HELO checks (dns_retrans, dns_retry)",
+            [RC_BIG] = "limit the message size with Exim's message_size_limit (Debian "
+                       "exim4-config: the MESSAGE_SIZE_LIMIT macro, 50 MB when unset), e.g. "
+                       "10M, and the mailboxes with the quota option of the appendfile "
+                       "transport, " BIG_WHY,
         },
     [MXS_POSTFIX] =
         {
@@ -105,6 +116,9 @@ static const char *const remedy_text[][RC_N] = {
                          "reject_unknown_recipient_domain (or SPF policy) checks, or shorten "
                          "the system resolver's timeouts (options timeout: attempts: in "
                          "/etc/resolv.conf)",
+            [RC_BIG] = "limit the message size with Postfix's message_size_limit (10240000 "
+                       "bytes by default) and the mailboxes with mailbox_size_limit "
+                       "(virtual_mailbox_limit for virtual mailboxes), " BIG_WHY,
         },
     [MXS_SENDMAIL] =
         {
@@ -128,6 +142,9 @@ static const char *const remedy_text[][RC_N] = {
             [RC_NAMES] = "fix the resolver or the slow zone, or shorten sendmail's resolver "
                          "timeouts for the sender/recipient checks "
                          "(Timeout.resolver.retrans, Timeout.resolver.retry)",
+            [RC_BIG] = "limit the message size with sendmail's MaxMessageSize (m4: "
+                       "define(`confMAX_MESSAGE_SIZE', ...)) and the local mailer's with "
+                       "define(`LOCAL_MAILER_MAX', ...), and cap the mailboxes (quotas), " BIG_WHY,
         },
     [MXS_DOVECOT] =
         {
@@ -140,6 +157,11 @@ static const char *const remedy_text[][RC_N] = {
                                            "hosts.deny",
             [RC_SELF_NAME] = SELF_NAME ": Dovecot's login processes look up the "
                                        "system's own host name",
+            [RC_BIG] = "cap the mailboxes with Dovecot's quota plugin (quota_rule, e.g. "
+                       "*:storage=1G) and the message size at the MTA that delivers to them "
+                       "(exim, postfix: message_size_limit; sendmail: MaxMessageSize; qmail: "
+                       "control/databytes), so that a huge message never reaches a mailbox "
+                       "and is not fetched again and again",
         },
     [MXS_EXCHANGE] = GENERIC(EXCHANGE_PREFIX),
 };
@@ -167,6 +189,8 @@ rem_class(enum mx_cause_kind kind, enum mx_relation r)
 	case MXR_RECIPIENT_DOMAIN:
 	case MXR_SPF:
 		return RC_NAMES;
+	case MXR_NONE:
+		return kind == MXC_BIG_MESSAGE ? RC_BIG : -1;
 	default:
 		return -1;
 	}
@@ -177,7 +201,7 @@ diag_remedy(enum mx_cause_kind kind, enum mx_relation r, enum mx_software sw)
 {
 	static const char *const plain[RC_N] = {
 	    GENERIC_IDENT, GENERIC_CLIENT_PTR, FORWARD,       GENERIC_SELF_PTR, SELF_NAME,
-	    GENERIC_DNSBL, GENERIC_IP_LITERAL, GENERIC_NAMES,
+	    GENERIC_DNSBL, GENERIC_IP_LITERAL, GENERIC_NAMES, GENERIC_BIG,
 	};
 	int c = rem_class(kind, r);
 	if (c < 0)
@@ -273,6 +297,30 @@ diag_compose(const struct diag_wait *w, struct mx_diagnosis *g)
 		rem = "the delay is on the remote side (its checks or content filter); locally, only "
 		      "make sure such waits do not use up the delivery slots (outbound concurrency, "
 		      "connect and data timeouts)";
+	} else if (w->ncauses == 0 && w->nbig > 0) {
+		/* no lookups: big messages loaded the host meanwhile */
+		put(g->diagnosis, sizeof(g->diagnosis), &dl,
+		    "%sno DNS or ident traffic of the host related to this session during the %.1f s "
+		    "wait, while %s on the wire on the same host: ",
+		    pre, ws, w->nbig == 1 ? "a big message was" : "big messages were");
+		for (int i = 0; i < w->nbig; i++) {
+			const struct diag_big *b = &w->big[i];
+			double mb = (double)b->bytes / 1e6;
+			mx_addr_fmt(&b->peer, r, sizeof(r));
+			if (i)
+				put(g->diagnosis, sizeof(g->diagnosis), &dl, "; ");
+			if (b->own)
+				put(g->diagnosis, sizeof(g->diagnosis), &dl,
+				    "this session's own message, %s%.1f MB", b->done ? "" : "so far ",
+				    mb);
+			else
+				put(g->diagnosis, sizeof(g->diagnosis), &dl, "%s%.1f MB %s %s",
+				    b->done ? "" : "so far ", mb, b->outbound ? "to" : "from", r);
+			put(g->diagnosis, sizeof(g->diagnosis), &dl,
+			    " (on the wire %.1f s, covering %.1f s of the wait)", b->on_wire_s,
+			    b->overlap_ms / 1000);
+		}
+		rem = diag_remedy(MXC_BIG_MESSAGE, MXR_NONE, w->software);
 	} else if (w->ncauses == 0 && w->other && strncmp(w->command, "TLS", 3) == 0) {
 		/* inside TLS the names the server checks are hidden: a lookup that
 		   other sessions' waits overlapped too may well be this one's */

@@ -37,6 +37,18 @@ struct diag_conn {
 	double overlap_ms;
 };
 
+/* A big message on the wire on the same machine during a wait (issue 17). */
+struct diag_big {
+	uint64_t bytes;      /* seen so far (all of it when done) */
+	double on_wire_s;    /* its first to its latest byte */
+	double overlap_ms;   /* of the wait */
+	struct mx_addr peer; /* the other end: the sender of an inbound message, else the receiver */
+	bool own;            /* the waiting session's own message */
+	bool outbound;       /* the host sends it (its delivery, a POP3 retrieval) */
+	bool done;           /* its last byte was seen */
+	uint64_t session_ref; /* its session */
+};
+
 struct diag_wait {
 	const char *command;
 	double wait_ms;
@@ -54,6 +66,10 @@ struct diag_wait {
 	const struct diag_conn *conn; /* NULL = none */
 	bool incomplete; /* some lookups or probes of that time were not kept (caps) */
 	double minor_ms; /* the largest overlap of a related lookup too short to explain it */
+	/* nothing related, but big messages on the same machine meanwhile, the
+	   largest overlap first */
+	const struct diag_big *big;
+	int nbig;
 };
 
 /*

@@ -222,12 +222,30 @@ enum mx_event_type {
 	EV_IDENT,    /* a finished ident probe */
 	EV_CAUSE,    /* correlator output */
 	EV_DIAGNOSIS, /* correlator output: diagnosis/remedy of a slow txn */
+	EV_TRANSFER, /* a message of 1 MiB or more on the wire: for the correlator only */
 };
 
 struct mx_diagnosis {
 	uint64_t txn_id;
 	char diagnosis[1024];
 	char remedy[1024]; /* the distinct remedies of its causes, combined */
+};
+
+/*
+ * A message on the wire (issue 17): emitted by the parser each time its
+ * bytes pass another MX_TRANSFER_STEP and once at its end, so the
+ * correlator knows the big messages in flight.  Consumed by the
+ * correlator, never stored.
+ */
+#define MX_TRANSFER_STEP (1u << 20)
+struct mx_transfer {
+	uint64_t session_id;
+	struct mx_endpoint client, server;
+	bool to_client;    /* POP3 RETR: the server sends it */
+	uint64_t start_ns; /* its first byte */
+	uint64_t ts_ns;    /* its latest byte */
+	uint64_t bytes;    /* so far (all of it when done) */
+	bool done;         /* its last byte was seen */
 };
 
 struct mx_event {
@@ -241,6 +259,7 @@ struct mx_event {
 		struct mx_ident ident;
 		struct mx_cause cause;
 		struct mx_diagnosis diag;
+		struct mx_transfer xfer;
 	} u;
 };
 

@@ -160,6 +160,8 @@ mx_event_json(const struct mx_event *ev, FILE *out)
 		fputs("}\n", out);
 		break;
 	}
+	case EV_TRANSFER: /* the correlator's own input: not an event of the stream */
+		break;
 	case EV_DIAGNOSIS:
 		fprintf(out, "{\"event\":\"diagnosis\",\"transaction\":%" PRIu64, ev->u.diag.txn_id);
 		kv_str(out, "diagnosis", ev->u.diag.diagnosis);

@@ -62,6 +62,40 @@ parse_duration(const char *s, double *seconds)
 	return -1;
 }
 
+int
+parse_size(const char *s, uint64_t *bytes)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (errno || end == s || !(v > 0) || s[0] == '-' || s[0] == '+')
+		return -1;
+	double mult = 1;
+	switch (end[0]) {
+	case 'k':
+	case 'K':
+		mult = 1e3;
+		end++;
+		break;
+	case 'M':
+		mult = 1e6;
+		end++;
+		break;
+	case 'G':
+		mult = 1e9;
+		end++;
+		break;
+	default:
+		break;
+	}
+	if (end[0] == 'B')
+		end++;
+	if (end[0] != '\0' || v * mult > 1e15)
+		return -1;
+	*bytes = (uint64_t)(v * mult + 0.5);
+	return 0;
+}
+
 /*
  * getopt's error, as one line naming the command and its help (opterr = 0,
  * optstring starting with ':').

@@ -6,6 +6,7 @@
 #ifndef MXLAG_CLI_COMMON_H
 #define MXLAG_CLI_COMMON_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 #define DEFAULT_DB "mxlag.db"
@@ -35,6 +36,7 @@ enum {
 	OPT_OLDER_THAN,
 	OPT_RETAIN,
 	OPT_STATUS,
+	OPT_BIG_MESSAGE,
 };
 
 /* a non-negative number: 0, or -1 with one line on stderr */
@@ -44,6 +46,10 @@ int parse_long(const char *s, long lo, long hi, long *out, const char *cmd, cons
 /* a duration: a positive number and a unit s, m, h, d or w -> seconds;
  * 0, or -1 (no message) */
 int parse_duration(const char *s, double *seconds);
+/* a size in bytes: a whole number with an optional unit k, M or G (powers of
+ * 1000; B and a trailing "B" accepted: 10M, 10MB, 700000000); 0, or -1 (no
+ * message) */
+int parse_size(const char *s, uint64_t *bytes);
 /* getopt's error, as one line naming the command and its help */
 void bad_option(const char *cmd, int c, char **argv);
 

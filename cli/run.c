@@ -250,6 +250,8 @@ run_store(struct run_opts *o, struct src *s, const char *source, const char *fp,
 		if (r == STORE_OK)
 			r = store_set_notable_ms(st, o->slow_ms);
 		if (r == STORE_OK)
+			r = store_set_big_bytes(st, o->big_bytes);
+		if (r == STORE_OK)
 			r = store_begin_run(st, source, fp, &run_id);
 		if (r == STORE_OK)
 			dblock_set_run(lock, run_id);
@@ -275,6 +277,7 @@ run_store(struct run_opts *o, struct src *s, const char *source, const char *fp,
 	struct dispatch_cfg dc;
 	memset(&dc, 0, sizeof(dc));
 	dc.corr.slow_ms = o->slow_ms;
+	dc.corr.big_bytes = o->big_bytes;
 	dc.use_ndpi = 1;
 	dc.max_sessions = o->max_sessions;
 	dc.events_out = o->events ? stdout : NULL;
@@ -463,6 +466,7 @@ run(struct run_opts *o, struct src *s, const char *source, const char *fp, int l
 static const struct option run_longopts[] = {
 	{"db", required_argument, NULL, OPT_DB},
 	{"slow", required_argument, NULL, OPT_SLOW},
+	{"big-message", required_argument, NULL, OPT_BIG_MESSAGE},
 	{"filter", required_argument, NULL, OPT_FILTER},
 	{"host", required_argument, NULL, OPT_HOST},
 	{"events", no_argument, NULL, OPT_EVENTS},
@@ -490,6 +494,7 @@ parse_run_opts(const char *cmd, int argc, char **argv, struct run_opts *o)
 	memset(o, 0, sizeof(*o));
 	o->db = DEFAULT_DB;
 	o->slow_ms = 1000;
+	o->big_bytes = CORR_BIG_BYTES_DEFAULT;
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":i:h", run_longopts, NULL)) != -1) {
@@ -500,6 +505,15 @@ parse_run_opts(const char *cmd, int argc, char **argv, struct run_opts *o)
 		case OPT_SLOW:
 			if (parse_double(optarg, &o->slow_ms, "--slow") != 0)
 				return -1;
+			break;
+		case OPT_BIG_MESSAGE:
+			if (parse_size(optarg, &o->big_bytes) != 0 || o->big_bytes < MX_TRANSFER_STEP) {
+				fprintf(stderr,
+				        "mxlag %s: bad --big-message %s (a size of 1048576 bytes or more:"
+				        " 10M, 10MB, 700000000)\n",
+				        cmd, optarg);
+				return -1;
+			}
 			break;
 		case OPT_FILTER:
 			o->filter = optarg;

@@ -14,6 +14,7 @@ struct src;
 struct run_opts {
 	const char *db;
 	double slow_ms;
+	uint64_t big_bytes; /* --big-message: a message this big is a big message */
 	const char *filter;
 	int events;
 	int no_db;

@@ -497,6 +497,9 @@ sec_header(struct hctx *h)
 	P("</div>\n<nav><a href=\"#incidents\">Incidents</a>%s<a href=\"#slow\">Slow replies</a>"
 	  "<a href=\"#waterfalls\">Waterfalls</a>",
 	  nh && atoi(nh) > 1 && h->hosts_json ? "<a href=\"#hosts\">Hosts</a>" : "");
+	const char *nb = sum_get(h, "big_messages");
+	if (nb && atoi(nb) > 0)
+		P("<a href=\"#big\">Big messages</a>");
 	P("<a href=\"#latency\">Latency per command</a><a href=\"#dns\">Unanswered DNS</a>"
 	  "<a href=\"#totals\">Totals</a></nav>\n</header>\n");
 	return h->failed ? -1 : 0;
@@ -513,13 +516,24 @@ put_causes(struct hctx *h, const char *json, bool upstream, bool outbound)
 	st = prep(h, "SELECT value ->> 'kind', value ->> 'relation', value ->> 'qtype',"
 	             " value ->> 'qname', coalesce(value ->> 'resolver', value ->> 'peer'),"
 	             " value ->> 'outcome', value ->> 'query_ms', value ->> 'share',"
-	             " value -> 'upstream' FROM json_each(:json)");
+	             " value -> 'upstream', value ->> 'bytes', value ->> 'session'"
+	             " FROM json_each(:json)");
 	if (!st)
 		return;
 	bind_t(st, ":json", json);
 	P("<ul class=\"causes\">");
 	while (step(h, st)) {
 		const char *kind = ct(st, 0), *outcome = ct(st, 5);
+		if (kind && strcmp(kind, "big-message") == 0) {
+			P("<li class=\"none\">big message <b>%.1f MB</b> in session %lld (<code>",
+			  cd(st, 9) / 1e6, (long long)sqlite3_column_int64(st, 10));
+			E(ct(st, 4));
+			P("</code>) on the same host");
+			if (!cnull(st, 7))
+				P(", %.0f%% of the wait", cd(st, 7) * 100.0);
+			P("</li>");
+			continue;
+		}
 		if (!kind || (strcmp(kind, "dns") != 0 && strcmp(kind, "ident") != 0)) {
 			P("<li class=\"none\">%s: %s</li>", report_no_cause(outbound),
 			  report_no_cause_advice(outbound));
@@ -705,14 +719,15 @@ wf_causes(struct hctx *h, struct wf *w, int wait, int64_t id, double wend, bool 
 	    "SELECT c.id, c.kind, c.relation, q.qtype, q.qname, q.server, q.outcome, q.ts,"
 	    " q.retransmits, coalesce(c.query_ms, q.latency_ms, (:wend - q.ts) * 1000.0),"
 	    " i.peer, i.outcome, i.ts, coalesce(c.query_ms, i.latency_ms, (:wend - i.ts) * 1000.0),"
-	    " i.syn_retransmits, c.share"
+	    " i.syn_retransmits, c.share, c.session_ref,"
+	    " (SELECT b.max_message FROM sessions AS b WHERE b.id = c.session_ref)"
 	    " FROM causes AS c LEFT JOIN dns_queries AS q ON q.id = c.dns_query_id"
 	    " LEFT JOIN ident_probes AS i ON i.id = c.ident_probe_id"
 	    " WHERE c.transaction_id = :id AND c.parent_id IS NULL"
 	    " ORDER BY c.kind = 'none', coalesce(q.ts, i.ts), c.id",
 	    "SELECT c.id, c.kind, c.relation, q.qtype, q.qname, q.server, q.outcome, q.ts,"
 	    " q.retransmits, coalesce(c.query_ms, q.latency_ms, (:wend - q.ts) * 1000.0),"
-	    " NULL, NULL, NULL, NULL, NULL, c.share"
+	    " NULL, NULL, NULL, NULL, NULL, c.share, NULL, NULL"
 	    " FROM causes AS c LEFT JOIN dns_queries AS q ON q.id = c.dns_query_id"
 	    " WHERE c.parent_id = :id ORDER BY q.ts, c.id"};
 	sqlite3_stmt *st = prep(h, sql[upstream]);
@@ -756,6 +771,13 @@ wf_causes(struct hctx *h, struct wf *w, int wait, int64_t id, double wend, bool 
 			                     dur(a, sizeof(a), cd(st, 13)), rt, rt == 1 ? "" : "s")
 			           : xprintf("%s after %s", S(ct(st, 11)),
 			                     dur(a, sizeof(a), cd(st, 13)));
+		} else if (kind && strcmp(kind, "big-message") == 0) {
+			r->t0 = r->t1 = NAN; /* drawn over the wait */
+			r->cls = NULL;
+			r->label = xprintf("big message %.1f MB", cd(st, 17) / 1e6);
+			r->note = xprintf("in session %lld on the same host, %.0f%% of the wait: "
+			                  "message size limits",
+			                  (long long)sqlite3_column_int64(st, 16), cd(st, 15) * 100.0);
 		} else {
 			r->t0 = r->t1 = NAN; /* drawn over the wait */
 			r->cls = NULL;
@@ -1563,6 +1585,66 @@ sec_hosts(struct hctx *h)
 	return h->failed ? -1 : 0;
 }
 
+/* ---- big messages (issue 17) ------------------------------------------------------ */
+
+#define HTML_BIG 10
+
+/* the newest big messages (`report big`), only when the window has some */
+static int
+sec_big(struct hctx *h)
+{
+	const char *nb = sum_get(h, "big_messages");
+	const char *sql = store_sql_file("reports/big.sql");
+	sqlite3_stmt *st;
+	char a[48], d[32], w[32];
+
+	h->what = "big messages";
+	if (!nb || atoi(nb) <= 0)
+		return 0;
+	if (!sql) {
+		fmt_err(h->err, h->errlen, "report html: reports/big.sql is not embedded");
+		return -1;
+	}
+	if (!(st = prep(h, sql)))
+		return -1;
+	bind_i(st, ":limit", HTML_BIG);
+	int sess = cidx(st, "session"), dir = cidx(st, "direction"), peer = cidx(st, "peer"),
+	    host = cidx(st, "host"), t0 = cidx(st, "start"), mb = cidx(st, "mb"),
+	    wire = cidx(st, "wire_ms"), endr = cidx(st, "end_reply_ms"), oc = cidx(st, "outcome"),
+	    named = cidx(st, "slow_replies_named");
+	P("<section id=\"big\">\n<h2>Big messages (%s), newest first</h2>\n"
+	  "<table>\n<tr><th>Start (%s)</th><th>Session</th><th>Host</th><th>Direction</th>"
+	  "<th>Other end</th><th>MB</th><th>On the wire</th><th>Reply to its end</th>"
+	  "<th>Outcome</th><th>Slow replies it is named for</th></tr>\n",
+	  nb, zone_html);
+	while (step(h, st)) {
+		P("<tr><td class=\"mono\">%s</td><td class=\"num\">%lld</td><td class=\"mono\">",
+		  utc(a, sizeof(a), cd(st, t0), false), (long long)sqlite3_column_int64(st, sess));
+		E(ct(st, host) ? ct(st, host) : "-");
+		P("</td><td>");
+		E(ct(st, dir) ? ct(st, dir) : "-");
+		P("</td><td class=\"mono\">");
+		E(ct(st, peer) ? ct(st, peer) : "-");
+		P("</td><td class=\"num\">");
+		E(ct(st, mb) ? ct(st, mb) : "-");
+		P("</td><td class=\"num\">%s</td><td class=\"num\">%s</td><td>",
+		  cnull(st, wire) ? "-" : dur(w, sizeof(w), cd(st, wire)),
+		  cnull(st, endr) ? "-" : dur(d, sizeof(d), cd(st, endr)));
+		E(ct(st, oc) ? ct(st, oc) : "-");
+		P("</td><td class=\"num\">");
+		E(ct(st, named) ? ct(st, named) : "0");
+		P("</td></tr>\n");
+	}
+	P("</table>\n");
+	if (atoi(nb) > HTML_BIG)
+		P("<p class=\"meta\">The %d newest of %s: <code>mxlag report big</code> lists them "
+		  "all.</p>\n",
+		  HTML_BIG, nb);
+	P("</section>\n");
+	sqlite3_finalize(st);
+	return h->failed ? -1 : 0;
+}
+
 /* ---- totals ------------------------------------------------------------------- */
 
 static void
@@ -1607,7 +1689,7 @@ report_html(sqlite3 *db, const struct report_opts *o, FILE *out, char *err, size
 	}
 	if (load_summary(h) != 0 || sec_header(h) != 0 || sec_incidents(h) != 0 ||
 	    sec_hosts(h) != 0 || sec_slow(h) != 0 ||
-	    sec_waterfalls(h) != 0 || sec_latency(h) != 0 || sec_dns(h) != 0)
+	    sec_waterfalls(h) != 0 || sec_big(h) != 0 || sec_latency(h) != 0 || sec_dns(h) != 0)
 		goto done;
 	sec_totals(h);
 	P("<footer>Made by mxlag from its database; the same database gives the same page. "

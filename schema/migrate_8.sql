@@ -28,3 +28,4 @@ WHERE protocol = 'smtp' AND id IN (SELECT session_id FROM replies
 CREATE INDEX sessions_big ON sessions (coalesce(start, syn)) WHERE max_message >= 1000000;
 CREATE INDEX sessions_bounce ON sessions (coalesce(start, syn))
 	WHERE null_sender = 1 OR bounce_domain IS NOT NULL;
+CREATE INDEX causes_session_ref ON causes (session_ref) WHERE session_ref IS NOT NULL;

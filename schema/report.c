@@ -117,6 +117,14 @@ static const struct report_def reports[] = {
                   "refused:REFUSED,failed_wait_ms:FAILED ms,slow_replies:SLOW,messages:MSGS,"
                   "max_message_bytes:MAX BYTES",
      .title = "outbound deliveries per remote address, worst first"},
+    {.name = "big",
+     .sql = "reports/big.sql",
+     .help = "big messages (--big-message, 10 MB): size, direction, ends, time",
+     .text_cols = "start_short:WHEN,session:SESSION,host:HOST?,direction:DIR,peer:PEER,"
+                  "mb:MB,wire_ms:WIRE ms,end_reply_ms:END ms,outcome:OUTCOME,"
+                  "slow_replies_named:SLOWED",
+     .title = "big messages, newest first, times UTC",
+     .csv_hide = ",start_short,"},
 };
 #define N_REPORTS (sizeof(reports) / sizeof(reports[0]))
 
@@ -882,6 +890,10 @@ text_cause(struct rctx *c, sqlite3_stmt *cs, int indent, bool upstream)
 		snprintf(line, sizeof(line), "to %s: %s after %.1f ms%s", CS(4), CS(5),
 		         sqlite3_column_double(cs, 6), share);
 		put_wrapped(c->out, indent, "ident ", 6, line);
+	} else if (strcmp(kind, "big-message") == 0) {
+		snprintf(line, sizeof(line), "%.1f MB in session %s (%s) on the same host%s",
+		         sqlite3_column_double(cs, 10) / 1e6, CS(11), CS(4), share);
+		put_wrapped(c->out, indent, "big message ", 6, line);
 	} else {
 		snprintf(line, sizeof(line), "%s: %s", report_no_cause(c->outbound),
 		         report_no_cause_advice(c->outbound));
@@ -899,7 +911,7 @@ text_causes(struct rctx *c, const char *causes, int indent, bool upstream)
 	    "SELECT value ->> 'kind', value ->> 'relation', value ->> 'qtype', value ->> 'qname',"
 	    " coalesce(value ->> 'resolver', value ->> 'peer'), value ->> 'outcome',"
 	    " value ->> 'query_ms', value ->> 'overlap_ms', value ->> 'share',"
-	    " value -> 'upstream' FROM json_each(?1)",
+	    " value -> 'upstream', value ->> 'bytes', value ->> 'session' FROM json_each(?1)",
 	    -1, &cs, NULL);
 	if (rc != SQLITE_OK)
 		return rc;
@@ -1040,7 +1052,11 @@ put_incidents(struct rctx *c, sqlite3_stmt *st, long max, long *total)
 			         names, plural(names, "", "s"), col_str(st, "qtypes"));
 		long places = (long)col_double(st, "places");
 		bool dns = strcmp(col_str(st, "kind"), "dns") == 0; /* else the remote servers */
-		if (places > 0 && col_null(st, "zone"))
+		if (places > 0 && strcmp(col_str(st, "kind"), "big-message") == 0)
+			snprintf(line + strlen(line), sizeof(line) - strlen(line),
+			         "; %ld big message%s: %s%s", places, plural(places, "", "s"),
+			         col_str(st, "top_places"), places > 3 ? "; ..." : "");
+		else if (places > 0 && col_null(st, "zone"))
 			snprintf(line + strlen(line), sizeof(line) - strlen(line), "; %s %ld %s (%s%s)",
 			         dns ? "in" : "to", places,
 			         dns ? plural(places, "zone", "zones")

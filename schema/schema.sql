@@ -239,6 +239,8 @@ CREATE TABLE causes (
 CREATE INDEX causes_transaction ON causes (transaction_id);
 CREATE INDEX causes_parent ON causes (parent_id);
 CREATE INDEX causes_dns ON causes (dns_query_id);
+-- version 8: the slow replies a big message was named the cause of
+CREATE INDEX causes_session_ref ON causes (session_ref) WHERE session_ref IS NOT NULL;
 
 -- The compact replies as rows with transactions' columns (version 5).
 CREATE VIEW compact_replies AS

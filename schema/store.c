@@ -167,6 +167,7 @@ struct store {
 	struct compact *cmp; /* open sessions' ordinary replies, open histograms */
 	struct counts *cnt;  /* the open batch's per-minute counts */
 	double notable_ms;   /* store_set_notable_ms(); 0 = every reply a row */
+	uint64_t big_bytes;  /* store_set_big_bytes(); 0 = not told */
 	uint64_t max_txn;    /* the run's largest transaction id (analyzer's) */
 	uint64_t txn_noted;  /* max_txn as last written to runs.txn_ids */
 	char err[512];
@@ -659,6 +660,11 @@ copy_session(struct mx_session *d, const struct mx_session *x)
 		mx_strlcpy(d->rcpt_domains[i], x->rcpt_domains[i], sizeof(d->rcpt_domains[i]));
 	d->bytes_in = x->bytes_in;
 	d->messages = x->messages;
+	d->max_message = x->max_message;
+	d->null_sender = x->null_sender;
+	mx_strlcpy(d->bounce_domain, x->bounce_domain, sizeof(d->bounce_domain));
+	d->bounce_origin = x->bounce_origin;
+	d->bounce_session_id = x->bounce_session_id;
 }
 
 /* Remembers the latest state of an open session; false = out of memory. */
@@ -898,6 +904,15 @@ store_set_notable_ms(struct store *s, double ms)
 }
 
 int
+store_set_big_bytes(struct store *s, uint64_t bytes)
+{
+	int rc = check_setup(s, "store_set_big_bytes");
+	if (rc == STORE_OK)
+		s->big_bytes = bytes;
+	return rc;
+}
+
+int
 store_flush(struct store *s)
 {
 	int rc = check_api(s, false);
@@ -1053,7 +1068,8 @@ store_begin_run(struct store *s, const char *source, const char *fingerprint, in
 	sqlite3_stmt *st;
 	if (sqlite3_prepare_v2(
 	        s->db,
-	        "INSERT INTO runs (source, fingerprint, started, notable_ms) VALUES (?1, ?2, ?3, ?4)",
+	        "INSERT INTO runs (source, fingerprint, started, notable_ms, big_bytes)"
+	        " VALUES (?1, ?2, ?3, ?4, ?5)",
 	        -1, &st, NULL) != SQLITE_OK)
 		return fail_sqlite(s, "creating the run");
 	sqlite3_bind_text(st, 1, source ? source : "", -1, SQLITE_STATIC);
@@ -1061,6 +1077,8 @@ store_begin_run(struct store *s, const char *source, const char *fingerprint, in
 		sqlite3_bind_text(st, 2, fingerprint, -1, SQLITE_STATIC);
 	sqlite3_bind_double(st, 3, wall_now());
 	sqlite3_bind_double(st, 4, s->notable_ms);
+	if (s->big_bytes)
+		sqlite3_bind_int64(st, 5, (int64_t)s->big_bytes);
 	rc = sqlite3_step(st);
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE)
@@ -1663,6 +1681,8 @@ event_id(const struct mx_event *ev)
 		return ev->u.cause.id;
 	case EV_DIAGNOSIS:
 		return ev->u.diag.txn_id;
+	case EV_TRANSFER:
+		break;
 	}
 	return 0;
 }
@@ -2059,6 +2079,8 @@ writer_publish(struct writer *w, uint64_t tail, bool urgent)
 int
 store_event(struct store *s, const struct mx_event *ev)
 {
+	if (ev->type == EV_TRANSFER) /* the correlator's input, nothing to store */
+		return STORE_OK;
 	if (s && s->w)
 		return writer_event(s, ev);
 	return event_sync(s, ev);

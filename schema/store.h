@@ -139,6 +139,9 @@ int store_start_writer(struct store *s);
  * default): every reply is a row.  Before store_begin_run().
  */
 int store_set_notable_ms(struct store *s, double ms);
+/* The run's big-message threshold, kept in runs.big_bytes (issue 17); 0 =
+ * not told (NULL).  Before store_begin_run(). */
+int store_set_big_bytes(struct store *s, uint64_t bytes);
 
 /* Commits the open batch now (after the writer thread stored what is queued). */
 int store_flush(struct store *s);

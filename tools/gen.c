@@ -158,6 +158,12 @@ truth_cause_none(struct truth_slow *sl)
 	new_cause(sl, "none");
 }
 
+void
+truth_cause_big(struct truth_slow *sl)
+{
+	new_cause(sl, "big-message");
+}
+
 static const char *
 jbool(int v)
 {
@@ -222,8 +228,10 @@ write_cause(FILE *f, const struct truth *t, const struct truth_cause *c)
 		fprintf(f, ",\"outcome\":");
 		jstr(f, id->outcome);
 		fprintf(f, ",\"syn_retransmits\":%d}", id->syn_retransmits);
-	} else {
-		fprintf(f, "{\"kind\":\"none\"}");
+	} else { /* none, big-message */
+		fprintf(f, "{\"kind\":");
+		jstr(f, c->kind);
+		fputc('}', f);
 	}
 }
 
@@ -335,11 +343,16 @@ truth_write_json(const struct truth *t, FILE *f)
 		fprintf(f, ",\"syn_retransmits\":%d}", id->syn_retransmits);
 	}
 	fprintf(f, "]");
-	if (t->sql_secret) {
-		fprintf(f,
-		        ",\n \"sql\":[[\"select count(*) from transactions where argument like "
-		        "'%%%s%%'\",\"=\",0]]",
-		        t->sql_secret);
+	if (t->sql_secret || t->sql_checks) {
+		fprintf(f, ",\n \"sql\":[");
+		if (t->sql_secret)
+			fprintf(f,
+			        "[\"select count(*) from transactions where argument like "
+			        "'%%%s%%'\",\"=\",0]",
+			        t->sql_secret);
+		if (t->sql_checks)
+			fprintf(f, "%s%s", t->sql_secret ? "," : "", t->sql_checks);
+		fprintf(f, "]");
 	}
 	fprintf(f, "}\n");
 	return ferror(f) ? -1 : 0;

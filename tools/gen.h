@@ -58,7 +58,7 @@ struct truth_ident {
 };
 
 struct truth_cause {
-	char kind[8];      /* dns, ident, none */
+	char kind[16];     /* dns, ident, none, big-message */
 	char relation[20]; /* dns only */
 	int dns;           /* index into truth.dns, or -1 */
 	int ident;         /* index into truth.ident, or -1 */
@@ -106,6 +106,7 @@ struct truth {
 	struct truth_ident *ident;
 	int nident, capident;
 	const char *sql_secret; /* a secret that must never be stored */
+	const char *sql_checks; /* more "sql" items ([query, op, value], ...), or NULL */
 	/* workload counters */
 	long w_sessions, w_smtp, w_pop3, w_v6, w_slow_greeting, w_ident, w_ident_dropped;
 };
@@ -122,6 +123,8 @@ struct truth_cause *truth_cause_dns(struct truth_slow *sl, int dns, const char *
 void truth_cause_upstream(struct truth_cause *c, int dns);
 void truth_cause_ident(struct truth_slow *sl, int ident);
 void truth_cause_none(struct truth_slow *sl);
+/* a big message on the same host meanwhile, no lookup (issue 17) */
+void truth_cause_big(struct truth_slow *sl);
 
 /* ---- generator context --------------------------------------------------- */
 

@@ -244,6 +244,47 @@ sc_slow_data(struct gen *g)
 	smtp_quit(&s);
 }
 
+/* ---- 7b: a big message on the host (issue 17) ------------------------------------------ */
+
+static void
+sc_big_message(struct gen *g)
+{
+	struct pw_addr a = client_n(200), b = client_n(201), c = client_n(202);
+	struct sess s, t, u;
+
+	/* 12 MB from .200, on the wire about 4 s; the host then takes 5 s
+	   over the reply to its final dot */
+	sess_open(&s, g, "smtp", &a, 40200, &g->host, 25, T0, LAN_RTT, 0);
+	smtp_greeting_ehlo(&s, s.req_t + MS(2), "big.example.org");
+	s.cli_gap = US(480);
+	truth_cause_big(smtp_transaction(&s, "alice@example.org", RCPT_LOCAL, 12000000, SEC(5)));
+	smtp_quit(&s);
+	/* .201's small message meanwhile: its final dot waits 3 s */
+	sess_open(&t, g, "smtp", &b, 40201, &g->host, 25, T0 + SEC(2), LAN_RTT, 0);
+	smtp_greeting_ehlo(&t, t.req_t + MS(2), "small.example.org");
+	truth_cause_big(smtp_transaction(&t, "bob@example.org", RCPT_LOCAL, 2400, SEC(3)));
+	smtp_quit(&t);
+	/* .202 long after: its final dot waits 2 s with nothing big on the wire */
+	sess_open(&u, g, "smtp", &c, 40202, &g->host, 25, T0 + SEC(30), LAN_RTT, 0);
+	smtp_greeting_ehlo(&u, u.req_t + MS(2), "late.example.org");
+	truth_cause_none(smtp_transaction(&u, "carol@example.org", RCPT_LOCAL, 2400, SEC(2)));
+	smtp_quit(&u);
+	g->truth->sql_checks =
+	    "[\"select count(*) from causes c join transactions t on t.id = c.transaction_id"
+	    " join sessions s on s.id = t.session_id join sessions b on b.id = c.session_ref"
+	    " where c.kind = 'big-message' and s.client = '192.0.2.201'"
+	    " and b.client = '192.0.2.200' and b.max_message = 12000000\",\"=\",1],"
+	    "[\"select count(*) from causes c join transactions t on t.id = c.transaction_id"
+	    " where c.kind = 'big-message' and c.session_ref = t.session_id\",\"=\",1],"
+	    "[\"select count(*) from causes where kind = 'big-message'\",\"=\",2],"
+	    "[\"select count(*) from sessions where max_message >= 10000000\",\"=\",1],"
+	    "[\"select min(big_bytes) from runs\",\"=\",10000000],"
+	    "[\"select count(*) from transactions where diagnosis like '%12.0 MB from 192.0.2.200%'\","
+	    "\"=\",1],"
+	    "[\"select count(*) from transactions where remedy like '%message_size_limit%'\","
+	    "\">=\",2]";
+}
+
 /* ---- 7: IP literal as smart host ------------------------------------------------------ */
 
 static void
@@ -736,6 +777,10 @@ const struct scenario gen_scenarios[] = {
      "sendmail-like", PW_LINK_ETHERNET, sc_sender_checks},
     {"slow-data", "only the reply to the final dot is slow (4 s), no network cause (control)",
      "exim-like", PW_LINK_ETHERNET, sc_slow_data},
+    {"big-message",
+     "a 12 MB message (4 s on the wire, its final dot answered after 5 s) while another "
+     "client's final dot waits 3 s; a later 2 s wait with nothing big on the wire (none)",
+     "exim-like", PW_LINK_ETHERNET, sc_big_message},
     {"ip-literal", "DATA-END waits 3 s while the host looks up MX/A of the name 10.11.12.13",
      "sendmail-like", PW_LINK_ETHERNET, sc_ip_literal},
     {"outbound",

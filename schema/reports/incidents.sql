@@ -7,6 +7,8 @@
 --   ident  the probe's outcome
 --   none   (no network cause seen) the monitored host and the direction;
 --          for the host's own deliveries the remote server
+--   big-message (no lookup, a big message on the same host meanwhile,
+--          issue 17) the monitored host; its places are the big messages
 --   (a slow reply with no cause rows: "not analyzed", by host; "cut" when
 --   the input ended while the client waited and nothing related was seen)
 -- The zone is part of the signature for reverse lookups (client-ptr,
@@ -48,14 +50,21 @@ c0 AS MATERIALIZED (
 	       CASE k.kind WHEN 'dns' THEN q.outcome WHEN 'ident' THEN i.outcome END AS c_outcome,
 	       -- the zone of the name (a remote server for the host's own deliveries)
 	       CASE k.kind WHEN 'dns' THEN mx_zone(q.qname, k.relation)
-			   WHEN 'none' THEN CASE WHEN slow.outbound THEN slow.server END END AS place,
+			   WHEN 'none' THEN CASE WHEN slow.outbound THEN slow.server END
+			   WHEN 'big-message' THEN
+				(SELECT printf('%.1f MB ', b.max_message / 1e6) ||
+					CASE WHEN b.outbound OR b.protocol = 'pop3' THEN 'to ' || b.server
+					     ELSE 'from ' || b.client END ||
+					' (session ' || b.id || ')'
+				 FROM sessions AS b WHERE b.id = k.session_ref) END AS place,
 	       -- in the signature for reverse zones and lists, whose fix is per zone;
 	       -- the names of other lookups (sender domains, ...) are many zones with
 	       -- one fix: listed, not split
 	       CASE WHEN k.kind = 'dns' AND k.relation IN ('client-ptr', 'self-ptr', 'dnsbl',
 							   'client-forward')
 		    THEN mx_zone(q.qname, k.relation) END AS zone,
-	       CASE WHEN k.kind IS NULL OR k.kind = 'none' THEN slow.host END AS g_host,
+	       CASE WHEN k.kind IS NULL OR k.kind IN ('none', 'big-message') THEN slow.host END
+		       AS g_host,
 	       CASE WHEN k.kind IS NULL OR k.kind = 'none' THEN slow.outbound ELSE 0 END AS g_out,
 	       q.qname, q.qtype, k.overlap_ms,
 	       CASE WHEN k.remedy IS NOT NULL THEN k.id END AS rem_c
@@ -136,6 +145,8 @@ v AS (
 			     coalesce(k.g_host, 'the host') || ' (no network cause seen)'
 			ELSE 'no network cause seen on ' || coalesce(k.g_host, 'the host') ||
 			     ' (local processing)' END
+	       WHEN 'big-message' THEN 'big messages on ' || coalesce(k.g_host, 'the host') ||
+			       ' while no lookup explains the wait (message size)'
 	       WHEN 'cut' THEN 'waits cut by the end of the capture on ' ||
 			       coalesce(k.g_host, 'the host') ||
 			       ', nothing related seen in the part captured'
@@ -153,7 +164,8 @@ SELECT incident, title, kind, relation, resolver, c_outcome AS outcome, zone,
        round(cause_ms, 1) AS cause_ms,
        (SELECT group_concat(value, ' ') FROM json_each(commands)) AS commands,
        names, (SELECT group_concat(value, ' ') FROM json_each(qtypes)) AS qtypes,
-       places, (SELECT group_concat(value, ' ') FROM json_each(top_places)) AS top_places,
+       places, (SELECT group_concat(value, CASE kind WHEN 'big-message' THEN '; ' ELSE ' ' END)
+		FROM json_each(top_places)) AS top_places,
        (SELECT group_concat(value, ' ') FROM json_each(examples)) AS example_sessions,
        remedy,
        json_object('incident', incident, 'title', title, 'kind', kind, 'relation', relation,

@@ -56,11 +56,21 @@ with_causes AS (
 			'query_ms', round(coalesce(c.query_ms, i.latency_ms,
 				(slow.wait_end - i.ts) * 1000.0), 3),
 			'overlap_ms', round(c.overlap_ms, 3), 'share', round(c.share, 4))
+		-- a big message on the same host meanwhile (issue 17): its session,
+		-- ends, size (the session's largest message) and time on the wire
+		WHEN 'big-message' THEN json_object(
+			'kind', 'big-message', 'session', c.session_ref,
+			'peer', CASE WHEN b.outbound OR b.protocol = 'pop3' THEN b.server
+				     ELSE b.client END,
+			'client', b.client, 'server', b.server, 'bytes', b.max_message,
+			'query_ms', round(c.query_ms, 3),
+			'overlap_ms', round(c.overlap_ms, 3), 'share', round(c.share, 4))
 		ELSE json_object('kind', c.kind)
 		END AS obj
 		FROM causes AS c
 		LEFT JOIN dns_queries AS q ON q.id = c.dns_query_id
 		LEFT JOIN ident_probes AS i ON i.id = c.ident_probe_id
+		LEFT JOIN sessions AS b ON b.id = c.session_ref
 		WHERE c.transaction_id = slow.tid AND c.parent_id IS NULL
 		ORDER BY c.kind = 'none', c.overlap_ms DESC, c.id)) AS causes
 	FROM slow

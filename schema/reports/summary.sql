@@ -125,6 +125,11 @@ v AS MATERIALIZED (SELECT
 	(SELECT coalesce(sum(n), 0) FROM sg WHERE outbound = 1 AND outcome IN ('unanswered', 'refused'))
 		AS outbound_failed,
 	(SELECT coalesce(sum(n), 0) FROM sg WHERE outcome = 'client-abort') AS client_aborts,
+	-- messages of the run's big-message size or more (index sessions_big)
+	(SELECT count(*) FROM sessions AS s LEFT JOIN runs AS ru ON ru.id = s.run_id
+	 WHERE s.max_message >= 1000000 AND s.max_message >= coalesce(ru.big_bytes, 10000000)
+	   AND coalesce(s.start, s.syn) >= (SELECT lo FROM w)
+	   AND coalesce(s.start, s.syn) < (SELECT hi FROM w)) AS big_messages,
 	(SELECT coalesce(sum(replies), 0) FROM h) AS replies,
 	(SELECT round(mx_percentile(p, 50), 1) FROM lat) AS median_ms,
 	(SELECT round(mx_percentile(p, 95), 1) FROM lat) AS p95_ms,
@@ -134,6 +139,7 @@ v AS MATERIALIZED (SELECT
 	(SELECT count(*) FROM slow WHERE instr(kinds, ',dns,')) AS slow_dns,
 	(SELECT count(*) FROM slow WHERE instr(kinds, ',ident,')) AS slow_ident,
 	(SELECT count(*) FROM slow WHERE instr(kinds, ',none,')) AS slow_none,
+	(SELECT count(*) FROM slow WHERE instr(kinds, ',big-message,')) AS slow_big,
 	(SELECT count(*) FROM slow WHERE kinds IS NULL) AS slow_unexplained,
 	(SELECT coalesce(sum(n), 0) FROM qg) AS dns_queries,
 	(SELECT coalesce(sum(n), 0) FROM qg WHERE outcome = 'unanswered') AS dns_unanswered,
@@ -150,6 +156,7 @@ x AS (SELECT
 	FROM (SELECT * FROM cstat ORDER BY protocol, max_ms DESC, command)) AS commands_json,
        (SELECT json_group_array(json_object('cause', cause,
 					     'label', CASE cause WHEN 'none' THEN 'no cause seen'
+						  WHEN 'big-message' THEN 'big message on the host'
 						  WHEN 'unexplained' THEN 'causes not analyzed'
 						  ELSE cause END,
 					     'slow_replies', n, 'total_wait_s', wait_s,
@@ -168,10 +175,12 @@ SELECT v.*, x.commands_json, x.diagnoses_json, x.hosts_json,
 		   'hosts', json(x.hosts_json), 'sessions', sessions, 'smtp_inbound', smtp_inbound,
 		   'pop3_inbound', pop3_inbound, 'outbound', outbound,
 		   'outbound_failed', outbound_failed, 'client_aborts', client_aborts,
+		   'big_messages', big_messages,
 		   'replies', replies, 'median_ms', median_ms, 'p95_ms', p95_ms,
 		   'max_ms', max_ms, 'slow', slow,
 		   'slow_by_cause', json_object('dns', slow_dns, 'ident', slow_ident,
-						'none', slow_none, 'unexplained', slow_unexplained),
+						'none', slow_none, 'big-message', slow_big,
+						'unexplained', slow_unexplained),
 		   'dns_queries', dns_queries, 'dns_unanswered', dns_unanswered,
 		   'dns_failed', dns_failed, 'dns_ptr', dns_ptr,
 		   'ident_probes', ident_probes, 'ident_unanswered', ident_unanswered,

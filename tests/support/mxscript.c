@@ -18,6 +18,13 @@ rec_emit(void *sink, const struct mx_event *ev)
 {
 	struct mxs_result *r = sink;
 
+	if (ev->type == EV_TRANSFER) {
+		if (ev->session != &r->sess)
+			r->bad_session_ptr++;
+		r->transfers++;
+		r->last_xfer = ev->u.xfer;
+		return;
+	}
 	if (ev->type != EV_TXN) {
 		r->other_events++;
 		return;

@@ -69,7 +69,9 @@ struct mxs_result {
 	size_t n, cap;
 	struct mx_session sess;   /* the session after the run */
 	unsigned bad_session_ptr; /* events whose ev->session was not the session */
-	unsigned other_events;    /* non-EV_TXN events */
+	unsigned other_events;    /* non-EV_TXN events (but EV_TRANSFER) */
+	unsigned transfers;       /* EV_TRANSFER events */
+	struct mx_transfer last_xfer;
 };
 
 /*

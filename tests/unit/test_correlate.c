@@ -1109,3 +1109,117 @@ Test(correlate, inside_tls_a_lookup_tied_by_timing)
 			       strstr(lg.diag[i].diagnosis, "nobody.example");
 	cr_expect(said, "the untied lookup is named and why it is not tied is said");
 }
+
+/* ---- big messages (issue 17) ---------------------------------------------------- */
+
+/* a message's progress as the SMTP parser reports it */
+static void
+xfer(const struct mx_session *s, uint64_t start, uint64_t ts, uint64_t bytes, bool done)
+{
+	struct mx_event ev;
+	memset(&ev, 0, sizeof(ev));
+	ev.type = EV_TRANSFER;
+	ev.session = s;
+	ev.u.xfer.session_id = s->id;
+	ev.u.xfer.client = s->client;
+	ev.u.xfer.server = s->server;
+	ev.u.xfer.start_ns = start;
+	ev.u.xfer.ts_ns = ts;
+	ev.u.xfer.bytes = bytes;
+	ev.u.xfer.done = done;
+	corr_event(c, &ev);
+}
+
+static const struct mx_cause *
+kind_for(uint64_t txn_id, enum mx_cause_kind kind)
+{
+	for (int i = 0; i < lg.ncauses; i++)
+		if (lg.causes[i].txn_id == txn_id && lg.causes[i].kind == kind)
+			return &lg.causes[i];
+	return NULL;
+}
+
+Test(correlate, big_message_on_the_host_is_named_not_none)
+{
+	struct mx_session large, small, later;
+	session(&large, "192.0.2.200", "192.0.2.10");
+	session(&small, "192.0.2.201", "192.0.2.10");
+	session(&later, "192.0.2.202", "192.0.2.10");
+	hosts_add(H, &large.server.addr);
+	int passed = lg.passed;
+	/* 30 MB from .200 between T0+1 s and T0+7 s, in steps */
+	for (int i = 1; i <= 30; i++)
+		xfer(&large, T0 + S(1), T0 + S(1) + MS(200) * (uint64_t)i, (uint64_t)i * 1000000,
+		     i == 30);
+	cr_expect_eq(lg.passed, passed, "transfers are the correlator's alone");
+	/* .201's final dot waits 3 s meanwhile */
+	uint64_t t = txn(&small, "DATA-END", T0 + S(3), T0 + S(6));
+	/* the big one's own final dot waits 4 s after its last byte */
+	uint64_t o = txn(&large, "DATA-END", T0 + S(7), T0 + S(11));
+	/* .202's wait comes after it ended */
+	uint64_t n = txn(&later, "DATA-END", T0 + S(20), T0 + S(22));
+	corr_advance(c, T0 + S(60), T0 + S(60), 0);
+	const struct mx_cause *k = kind_for(t, MXC_BIG_MESSAGE);
+	cr_assert_not_null(k, "the big message explains .201's wait");
+	cr_expect_eq(k->session_ref, large.id);
+	cr_expect_float_eq(k->overlap_ms, 3000.0, 0.01);
+	cr_expect_float_eq(k->share, 1.0, 1e-9);
+	cr_expect_null(kind_for(t, MXC_NONE), "no none claim beside it");
+	cr_expect_not_null(k->remedy);
+	const struct mx_cause *own = kind_for(o, MXC_BIG_MESSAGE);
+	cr_assert_not_null(own, "its own final dot: the message itself");
+	cr_expect_eq(own->session_ref, large.id);
+	cr_expect_not_null(kind_for(n, MXC_NONE), "nothing big on the wire later");
+	cr_expect_null(kind_for(n, MXC_BIG_MESSAGE));
+	bool said = false;
+	for (int i = 0; i < lg.ndiag; i++)
+		if (lg.diag[i].txn_id == t)
+			said = strstr(lg.diag[i].diagnosis, "30.0 MB from 192.0.2.200") != NULL &&
+			       strstr(lg.diag[i].remedy, "message_size_limit") != NULL;
+	cr_expect(said, "the diagnosis names the message and the remedy the size limit");
+}
+
+Test(correlate, big_message_below_threshold_or_on_another_host_is_no_cause)
+{
+	struct mx_session small_big, other_host, waiter;
+	session(&small_big, "192.0.2.200", "192.0.2.10");
+	session(&other_host, "192.0.2.203", "192.0.2.11");
+	session(&waiter, "192.0.2.201", "192.0.2.10");
+	hosts_add(H, &small_big.server.addr);
+	hosts_add(H, &other_host.server.addr);
+	/* 9 MB (under the 10 MB default) to this host, 50 MB to another host */
+	xfer(&small_big, T0, T0 + S(5), 9000000, true);
+	xfer(&other_host, T0, T0 + S(5), 50000000, true);
+	uint64_t t = txn(&waiter, "DATA-END", T0 + S(1), T0 + S(4));
+	corr_advance(c, T0 + S(60), T0 + S(60), 0);
+	cr_expect_null(kind_for(t, MXC_BIG_MESSAGE),
+		       "neither a 9 MB message nor another host's big one");
+	cr_expect_not_null(kind_for(t, MXC_NONE));
+}
+
+Test(correlate, big_message_records_are_capped_and_counted)
+{
+	struct corr_cfg cfg = {.max_xfers = 4};
+	corr_free(c);
+	c = corr_with(&cfg, collect, &lg);
+	struct mx_session s[6], w;
+	for (int i = 0; i < 6; i++) {
+		char cli[32];
+		snprintf(cli, sizeof(cli), "192.0.2.%d", 100 + i);
+		session(&s[i], cli, "192.0.2.10");
+		hosts_add(H, &s[i].server.addr);
+		/* six big messages in flight at once: two are forced out */
+		xfer(&s[i], T0, T0 + S(1), 20000000, false);
+	}
+	session(&w, "192.0.2.201", "192.0.2.10");
+	uint64_t t = txn(&w, "DATA-END", T0 + S(2), T0 + S(5));
+	corr_advance(c, T0 + S(60), T0 + S(60), T0 + S(2));
+	cr_expect_eq(corr_stats(c)->dropped_xfers, 2);
+	/* what it knows is named; it says its evidence was not all kept */
+	cr_expect_not_null(kind_for(t, MXC_BIG_MESSAGE));
+	bool said = false;
+	for (int i = 0; i < lg.ndiag; i++)
+		if (lg.diag[i].txn_id == t)
+			said = strstr(lg.diag[i].diagnosis, "big messages were") != NULL;
+	cr_expect(said);
+}

@@ -778,3 +778,45 @@ Test(smtp, half_close_answers_are_read)
 	cr_assert_eq(r.sess.outcome, MXO_HALF_CLOSE);
 	mxs_result_free(&r);
 }
+
+/* ---- issue 17: a big body is reported as it goes (EV_TRANSFER) ---------- */
+
+Test(smtp, big_body_progress)
+{
+	/* 2.5 MiB of body lines in 1 MiB-ish pieces, then the final dot */
+	size_t n = 5 * 512 * 1024;
+	char *body = malloc(n);
+	cr_assert_not_null(body);
+	for (size_t i = 0; i < n; i++)
+		body[i] = (i % 64 == 63) ? '\n' : (i % 64 == 62) ? '\r' : 'x';
+	struct mxs_step steps[] = {
+	    SRV(10, "220 mx.example.org ESMTP Exim 4.96\r\n"),
+	    CLI(20, "EHLO c.example\r\n"),
+	    SRV(21, "250 mx.example.org\r\n"),
+	    CLI(30, "MAIL FROM:<a@c.example>\r\n"),
+	    SRV(31, "250 OK\r\n"),
+	    CLI(40, "RCPT TO:<b@example.org>\r\n"),
+	    SRV(41, "250 Accepted\r\n"),
+	    CLI(50, "DATA\r\n"),
+	    SRV(51, "354 go ahead\r\n"),
+	    CLIN(100, body, n / 2),
+	    CLIN(200, body + n / 2, n - n / 2),
+	    CLI(300, ".\r\n"),
+	    SRV(900, "250 OK id=1\r\n"),
+	    END(1000, MXE_CAPTURE_END),
+	};
+	struct mxs_result r;
+	cr_assert(mxs_run(&smtp_parser_ops, steps, N(steps), MXS_WHOLE, 0, false, &r));
+	/* steps at 1 and 2 MiB, then the end */
+	cr_expect_eq(r.transfers, 3, "%u transfer events", r.transfers);
+	cr_expect_eq(r.last_xfer.bytes, n);
+	cr_expect(r.last_xfer.done);
+	cr_expect_eq(r.last_xfer.start_ns, MS(100), "its first byte");
+	cr_expect_eq(r.last_xfer.ts_ns, MS(300), "its last byte");
+	cr_expect_eq(r.last_xfer.session_id, 42);
+	cr_expect_eq(r.sess.max_message, n);
+	cr_expect_eq(r.other_events, 0);
+	cr_expect_eq(r.bad_session_ptr, 0);
+	mxs_result_free(&r);
+	free(body);
+}
