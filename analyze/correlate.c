@@ -208,6 +208,7 @@ struct corr {
 	uint64_t lost_until; /* records a wait might need were dropped up to here */
 	struct xfer_rec *xf; /* big messages: few, searched linearly */
 	uint32_t nxf;
+	uint64_t xf_first_end; /* the earliest busy_end_ns among them (a bound), or UINT64_MAX */
 	struct corr_stats st;
 };
 
@@ -664,6 +665,7 @@ corr_new(const struct corr_cfg *cfg, struct hosts *hosts, const struct mx_sink *
 	c->names.tab = calloc(c->names.tmask + 1, sizeof(*c->names.tab));
 	c->held = calloc(c->cfg.max_held, sizeof(*c->held));
 	c->xf = calloc(c->cfg.max_xfers, sizeof(*c->xf));
+	c->xf_first_end = UINT64_MAX;
 	if (!hosts || !c->conn.v || !c->conn.head || !c->names.v || !c->names.tab || !c->held ||
 	    !c->xf ||
 	    !dwin_grow(&c->dns, c->cfg.max_dns) || !iwin_grow(&c->ident, c->cfg.max_ident)) {
@@ -1093,8 +1095,11 @@ add_xfer(struct corr *c, const struct mx_transfer *x)
 	if (x->bytes > r->bytes)
 		r->bytes = x->bytes;
 	r->done |= x->done;
-	if (r->done && r->to_client && !r->busy_end_ns)
+	if (r->done && r->to_client && !r->busy_end_ns) {
 		r->busy_end_ns = r->last_ns; /* a retrieval: its last byte ends it */
+		if (r->busy_end_ns < c->xf_first_end)
+			c->xf_first_end = r->busy_end_ns;
+	}
 }
 
 /* The reply to a message's end (or its session's end) ends its load. */
@@ -1106,6 +1111,8 @@ xfer_ended(struct corr *c, uint64_t session_id, uint64_t end_ns, bool session_en
 		return;
 	r->done = true;
 	r->busy_end_ns = end_ns > r->last_ns ? end_ns : r->last_ns;
+	if (r->busy_end_ns < c->xf_first_end)
+		c->xf_first_end = r->busy_end_ns;
 }
 
 /*
@@ -1744,11 +1751,19 @@ corr_advance(struct corr *c, uint64_t now_ns, uint64_t final_ns, uint64_t open_n
 		c->ident.head = (c->ident.head + 1) & (c->ident.cap - 1);
 		c->ident.n--;
 	}
-	for (uint32_t i = 0; i < c->nxf;)
-		if (c->xf[i].busy_end_ns && c->xf[i].busy_end_ns < need)
-			c->xf[i] = c->xf[--c->nxf];
-		else
+	if (c->nxf && need > c->xf_first_end) {
+		c->xf_first_end = UINT64_MAX;
+		for (uint32_t i = 0; i < c->nxf;) {
+			uint64_t e = c->xf[i].busy_end_ns;
+			if (e && e < need) {
+				c->xf[i] = c->xf[--c->nxf];
+				continue;
+			}
+			if (e && e < c->xf_first_end)
+				c->xf_first_end = e;
 			i++;
+		}
+	}
 }
 
 void
