@@ -841,8 +841,13 @@ start_filter() {
 # ---------------------------------------------------------------------------
 # capture and clients
 
-start_capture() { # IFACE [NAMESPACE, default the mail host's]; CAP_BUFFER: tcpdump -B (KiB)
-	spawn tcpdump "${2:-$NS_MAIL}" tcpdump -i "$1" -n -s 0 -U ${CAP_BUFFER:+-B $CAP_BUFFER} -Z root -w "$OUT/$SC.pcap" >/dev/null
+# CAP_BUFFER: tcpdump -B (KiB), for a big transfer; CAP_IMMEDIATE=1:
+# --immediate-mode, for traffic that goes on until the capture is stopped
+# (otherwise the packets of the last, partly filled TPACKET_V3 block are
+# lost at SIGINT: "received by filter" then exceeds "captured")
+start_capture() { # IFACE [NAMESPACE, default the mail host's]
+	spawn tcpdump "${2:-$NS_MAIL}" tcpdump -i "$1" -n -s 0 -U ${CAP_BUFFER:+-B $CAP_BUFFER} \
+		${CAP_IMMEDIATE:+--immediate-mode} -Z root -w "$OUT/$SC.pcap" >/dev/null
 	wait_for 10 grep -q "listening on" "$S/logs/tcpdump.log" || {
 		msg "tcpdump did not start: $(cat "$S/logs/tcpdump.log")"
 		return 1
@@ -1518,6 +1523,8 @@ queue_run_max = 4
 queue_run_in_order = true
 remote_max_parallel = 1'
 	X_QUEUE=-q1s X_CONNECT_TIMEOUT=3s X_SMTP='  hosts_max_try = 1'
+	# the queue runners go on retrying until the end: every packet written
+	CAP_IMMEDIATE=1
 	mapfile -t zones < <(forged_zones)
 	start_resolver "$ZONE_EMPTY" "$ZONE_SOA" "${zones[@]}" \
 		'local-zone: "live.example." static' \
@@ -1646,7 +1653,7 @@ run_one() {
 	SC=$1
 	S=$T/$SC
 	X_IDENT="" X_ACL_CONNECT="" X_ACL_MAIL="" X_ACL_RCPT="" X_ACL_DATA="" X_DNS_RETRANS="" X_DNS_RETRY=""
-	X_TLS="" D_TLS="" X_MAIN="" X_LOCAL="" X_CONNECT_TIMEOUT="" X_SMTP="" X_QUEUE="" CAP_BUFFER=""
+	X_TLS="" D_TLS="" X_MAIN="" X_LOCAL="" X_CONNECT_TIMEOUT="" X_SMTP="" X_QUEUE="" CAP_BUFFER="" CAP_IMMEDIATE=""
 	P_MAIN="" P_MASTER="" P_ADDR="" P_NAME="" P_NS="" P_ENV="" M_MC=""
 	rm -rf "$S"
 	mkdir -p "$S/logs"
