@@ -1583,9 +1583,9 @@ remote_max_parallel = 1'
          ["select count(*) from sessions where outbound = 1 and server = '203.0.113.26' and null_sender = 0 and outcome = 'ok' and rcpt_domains = 'remote.example'", "=", 1],
          ["select min(o.syn) - max(i.\"end\") from sessions o, sessions i where o.outbound = 1 and o.server = '203.0.113.26' and o.null_sender = 0 and i.client = '192.0.2.200' and i.outbound = 0", ">=", 10],
          ["select count(*) from sessions b, sessions o, sessions i where b.outbound = 1 and b.server like '198.51.100.__' and o.outbound = 1 and o.server = '203.0.113.26' and o.null_sender = 0 and i.client = '192.0.2.200' and i.outbound = 0 and b.syn > i.\"end\" and b.syn < o.syn", ">=", 8],
-         ["select count(*) from sessions where outbound = 1 and server like '198.51.100.__' and bounce_domain like 'forged_.example'", ">=", 24],
-         ["select count(*) from sessions where outbound = 1 and server like '198.51.100.__' and bounce_origin = '192.0.2.203'", ">=", 24],
-         ["select count(*) from sessions o join sessions i on i.id = o.bounce_session_id where o.outbound = 1 and o.server like '198.51.100.__' and i.client = '192.0.2.203' and i.outbound = 0 and exists (select 1 from replies m where m.session_id = i.id and m.command = 'MAIL' and m.argument like '%@' || o.bounce_domain || '>%')", ">=", 24],
+         ["select count(*) from sessions where outbound = 1 and server like '198.51.100.__' and bounce_domain like 'forged_.example'", ">=", 28],
+         ["select count(*) from sessions where outbound = 1 and server like '198.51.100.__' and bounce_origin = '192.0.2.203'", ">=", 28],
+         ["select count(*) from sessions o join sessions i on i.id = o.bounce_session_id where o.outbound = 1 and o.server like '198.51.100.__' and i.client = '192.0.2.203' and i.outbound = 0 and exists (select 1 from replies m where m.session_id = i.id and m.command = 'MAIL' and m.argument like '%@' || o.bounce_domain || '>%')", ">=", 28],
          ["select count(*) from sessions where outbound = 1 and server = '203.0.113.26' and null_sender = 1 and bounce_domain = 'live.example' and bounce_origin = '192.0.2.203'", "=", 1],
          ["select count(*) from sessions where outbound = 1 and server = '203.0.113.26' and null_sender = 0 and bounce_domain is null and bounce_origin is null and bounce_session_id is null", "=", 1]]}
 EOF
