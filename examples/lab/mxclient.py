@@ -12,6 +12,12 @@ POP3) and speaks the rest inside TLS; with --tls implicit (ports 465 and
 995) the whole connection is TLS.  Certificates are not verified (the lab's
 are self-signed); --tls-max 1.2 keeps it to TLS 1.2.
 
+An SMTP session can carry several messages (--messages N); --from may be
+given several times (message i uses them in turn) and "{i}" in --from and
+--rcpt is replaced by the message's number, counting from 1.  A refused
+MAIL or every RCPT refused ends that message (with RSET when another
+follows).
+
 Exit status: 0 dialogue completed, 2 gave up waiting, 1 other error.
 """
 import argparse
@@ -100,6 +106,63 @@ def smtp_reply(c):
             return l[:3]
 
 
+def smtp_message(c, a, i, mail_from):
+    """One message of the session (MAIL, RCPT..., DATA); i counts from 1.
+    A refused message is ended with RSET when another one follows."""
+    more = i < a.messages
+    rcpts = [r.replace("{i}", str(i)) for r in a.rcpt]
+    c.send("MAIL FROM:<%s>" % mail_from)
+    code = smtp_reply(c)
+    if not code.startswith("2"):
+        if more:
+            c.send("RSET")
+            smtp_reply(c)
+        return
+    for r in rcpts:
+        c.send("RCPT TO:<%s>" % r)
+        if smtp_reply(c).startswith("2"):
+            break
+    else:
+        if more:
+            c.send("RSET")
+            smtp_reply(c)
+        return
+    c.send("DATA")
+    code = smtp_reply(c)
+    if code != "354":
+        return
+    head = [
+        "Date: %s" % time.strftime("%a, %d %b %Y %H:%M:%S +0000", time.gmtime()),
+        "From: <%s>" % mail_from,
+        "To: <%s>" % rcpts[0],
+        "Subject: mxlag lab message",
+        "Message-ID: <%d.%d%s@%s>" % (int(T0), int(T0 * 1000) % 1000,
+                                      ".%d" % i if a.messages > 1 else "", a.helo),
+        "",
+    ]
+    n = max(1, a.size // 72)
+    total = sum(len(h) + 2 for h in head) + n * 74 + 3
+    if c.think > 0:
+        time.sleep(c.think)
+    log("C: <message, %d bytes> ." % total)
+    # generated and written in pieces of about 1 MB, so that a message of
+    # several hundred MB never sits in memory whole
+    out = "\r\n".join(head) + "\r\n"
+    for k in range(n):
+        out += ("line %05d " % k).ljust(72, "x") + "\r\n"
+        if len(out) >= 1 << 20:
+            send_raw(c, out)
+            out = ""
+    send_raw(c, out + ".\r\n")
+    smtp_reply(c)
+
+
+def send_raw(c, text):
+    raw = text.encode("latin-1")
+    for off in range(0, len(raw), 16384):
+        c.s.sendall(raw[off:off + 16384])
+
+
 def smtp(c, a):
     code = smtp_reply(c)
     if not code.startswith("2"):
@@ -115,39 +178,8 @@ def smtp(c, a):
         c.start_tls(a)
         c.send("EHLO " + a.helo)
         smtp_reply(c)
-    c.send("MAIL FROM:<%s>" % a.mail_from)
-    code = smtp_reply(c)
-    ok = code.startswith("2")
-    if ok:
-        for r in a.rcpt:
-            c.send("RCPT TO:<%s>" % r)
-            if smtp_reply(c).startswith("2"):
-                break
-        else:
-            ok = False
-    if ok:
-        c.send("DATA")
-        code = smtp_reply(c)
-        if code == "354":
-            body = [
-                "Date: %s" % time.strftime("%a, %d %b %Y %H:%M:%S +0000", time.gmtime()),
-                "From: <%s>" % a.mail_from,
-                "To: <%s>" % a.rcpt[0],
-                "Subject: mxlag lab message",
-                "Message-ID: <%d.%d@%s>" % (int(T0), int(T0 * 1000) % 1000, a.helo),
-                "",
-            ]
-            n = max(1, a.size // 72)
-            for i in range(n):
-                body.append(("line %05d " % i).ljust(72, "x"))
-            data = "\r\n".join(body) + "\r\n.\r\n"
-            if c.think > 0:
-                time.sleep(c.think)
-            log("C: <message, %d bytes> ." % len(data))
-            raw = data.encode("latin-1")
-            for off in range(0, len(raw), 16384):
-                c.s.sendall(raw[off:off + 16384])
-            smtp_reply(c)
+    for i in range(1, a.messages + 1):
+        smtp_message(c, a, i, a.mail_from[(i - 1) % len(a.mail_from)].replace("{i}", str(i)))
     c.send("QUIT")
     smtp_reply(c)
 
@@ -194,8 +226,11 @@ def main():
     p.add_argument("--connect-timeout", type=float, default=30.0)
     p.add_argument("--think", type=float, default=0.02, help="pause before each command (s)")
     p.add_argument("--helo", default="client.good.example")
-    p.add_argument("--from", dest="mail_from", default="a@good.example")
-    p.add_argument("--rcpt", action="append", help="recipient (repeatable)")
+    p.add_argument("--from", dest="mail_from", action="append",
+                   help="envelope sender (repeatable: message i uses the i-th, in turn; default a@good.example)")
+    p.add_argument("--rcpt", action="append",
+                   help="recipient (repeatable: tried in order until one is accepted)")
+    p.add_argument("--messages", type=int, default=1, help="messages in the session")
     p.add_argument("--size", type=int, default=200, help="approximate body size in bytes")
     p.add_argument("--user", default="alice")
     p.add_argument("--password", default="s3cret")
@@ -209,6 +244,8 @@ def main():
             a.port = 25 if a.proto == "smtp" else 110
     if not a.rcpt:
         a.rcpt = ["b@example.org"]
+    if not a.mail_from:
+        a.mail_from = ["a@good.example"]
     try:
         c = Conn(a)
     except OSError as e:

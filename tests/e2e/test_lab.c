@@ -8,7 +8,7 @@
  * MXLAG_KEEP_TMP=1 keeps the captures, truths and logs in /tmp/mxlag-test-*.
  * MXLAG_LAB_DIR=DIR checks the captures of an earlier `lab.sh run ... -o DIR`
  * instead of running the lab (no root needed then).
- * A full run takes about seven minutes (tcpserver-pop3 alone two,
+ * A full run takes about eight minutes (tcpserver-pop3 alone two,
  * outlook-abort one); lab.sh serializes concurrent runs with a lock, so a run may first
  * wait for another one: CMakeLists.txt gives this test a longer TIMEOUT.
  * The postfix and sendmail scenarios fetch and unpack those packages into

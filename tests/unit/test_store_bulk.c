@@ -421,6 +421,50 @@ Test(store_bulk, writer_thread_stores_everything_at_close)
 	sqlite3_close(db);
 }
 
+/* the writer thread's copy of a session keeps the version 8 columns
+ * (sessions.max_message, null_sender, bounce_*): the copy once dropped them */
+Test(store_bulk, writer_thread_keeps_the_big_message_and_bounce_columns)
+{
+	struct store *s = open_store();
+	cr_assert_eq(store_begin_run(s, "threaded-v8", "threaded-v8", NULL), STORE_OK);
+	cr_assert_eq(store_start_writer(s), STORE_OK, "%s", store_errmsg(s));
+	static struct mx_session in, out;
+	session(&in, 1);
+	in.end_ns = FX_T0_NS + FX_SEC;
+	in.outcome = MXO_OK;
+	mx_strlcpy(in.sender_domain, "forged1.example", sizeof(in.sender_domain));
+	in.max_message = 200000000;
+	session(&out, 2);
+	out.outbound = true;
+	out.null_sender = true;
+	mx_strlcpy(out.bounce_domain, "forged1.example", sizeof(out.bounce_domain));
+	mx_addr_parse("192.0.2.203", &out.bounce_origin);
+	out.bounce_session_id = 1;
+	/* provisional rows (through a transaction), then the final rows */
+	cr_assert_eq(txn_event(s, &in, 1, "MAIL"), STORE_OK, "%s", store_errmsg(s));
+	cr_assert_eq(txn_event(s, &out, 2, "MAIL"), STORE_OK, "%s", store_errmsg(s));
+	struct mx_event ev;
+	memset(&ev, 0, sizeof(ev));
+	ev.type = EV_SESSION;
+	ev.u.session = in;
+	cr_assert_eq(store_event(s, &ev), STORE_OK, "%s", store_errmsg(s));
+	out.end_ns = FX_T0_NS + 3 * FX_SEC;
+	out.outcome = MXO_UNANSWERED;
+	ev.u.session = out;
+	cr_assert_eq(store_event(s, &ev), STORE_OK, "%s", store_errmsg(s));
+	cr_assert_eq(store_end_run(s, NULL), STORE_OK, "%s", store_errmsg(s));
+	store_close(s);
+	sqlite3 *db = open_db();
+	cr_assert_str_eq(q_text(db, "SELECT max_message || ' ' || null_sender || ' ' ||"
+	                            " quote(bounce_domain) FROM sessions WHERE id = 1"),
+	                 "200000000 0 NULL");
+	cr_assert_str_eq(q_text(db, "SELECT quote(max_message) || ' ' || null_sender || ' ' ||"
+	                            " bounce_domain || ' ' || bounce_origin || ' ' ||"
+	                            " bounce_session_id FROM sessions WHERE id = 2"),
+	                 "NULL 1 forged1.example 192.0.2.203 1");
+	sqlite3_close(db);
+}
+
 Test(store_bulk, writer_thread_flush_commits_for_live_capture)
 {
 	struct store *s = open_store();
