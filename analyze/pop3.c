@@ -76,6 +76,7 @@ struct pop3 {
 	bool ended;
 	uint64_t unmatched;
 	struct tls_timer *tls; /* after STLS */
+	uint64_t xfer_start_ns, xfer_steps; /* a RETR body as it goes (issue 17) */
 };
 
 struct pop3_cmd_def {
@@ -166,8 +167,41 @@ pop3_enter_srv(struct pop3 *p, enum pop3_srv st)
 	p->srv = st;
 	p->watch = false;
 	p->pre_n = 0;
-	if (st == SRV_MULTI)
+	if (st == SRV_MULTI) {
 		dotend_init(&p->body);
+		p->xfer_start_ns = p->xfer_steps = 0;
+	}
+}
+
+/* A RETR body has bytes so far (done: all of it): EV_TRANSFER at every
+ * MX_TRANSFER_STEP and at the end of one of a step or more. */
+static void
+pop3_progress(struct pop3 *p, uint64_t ts_ns)
+{
+	const struct txnq_ent *e = txnq_head(&p->q);
+	uint64_t bytes = p->body.bytes, steps = bytes / MX_TRANSFER_STEP;
+	bool done = p->body.st == DOT_DONE;
+
+	if (!e || e->kind != P_RETR)
+		return;
+	if (!p->xfer_start_ns && p->body.wire)
+		p->xfer_start_ns = ts_ns;
+	if (steps && (done || steps != p->xfer_steps)) {
+		struct mx_event ev;
+		ev.type = EV_TRANSFER;
+		ev.session = p->sess;
+		memset(&ev.u.xfer, 0, sizeof(ev.u.xfer));
+		ev.u.xfer.session_id = p->sess->id;
+		ev.u.xfer.client = p->sess->client;
+		ev.u.xfer.server = p->sess->server;
+		ev.u.xfer.to_client = true;
+		ev.u.xfer.start_ns = p->xfer_start_ns;
+		ev.u.xfer.ts_ns = ts_ns;
+		ev.u.xfer.bytes = bytes;
+		ev.u.xfer.done = done;
+		mx_sink_emit(&p->out, &ev);
+	}
+	p->xfer_steps = steps;
 }
 
 static bool
@@ -564,6 +598,7 @@ pop3_server_data(struct pop3 *p, const uint8_t *b, size_t n, uint64_t ts_ns)
 			used = pop3_watch(p, b, n, ts_ns);
 		} else if (p->srv == SRV_MULTI) {
 			used = dotend_scan(&p->body, b, n);
+			pop3_progress(p, ts_ns);
 			if (p->body.st == DOT_DONE)
 				pop3_multi_done(p);
 		} else {

@@ -1223,3 +1223,39 @@ Test(correlate, big_message_records_are_capped_and_counted)
 			said = strstr(lg.diag[i].diagnosis, "big messages were") != NULL;
 	cr_expect(said);
 }
+
+Test(correlate, big_pop3_retrieval_is_named_as_sent_by_the_host)
+{
+	struct mx_session pop, waiter;
+	session(&pop, "192.0.2.50", "192.0.2.10");
+	pop.proto = MXP_POP3;
+	pop.server.port = 110;
+	session(&waiter, "192.0.2.201", "192.0.2.10");
+	hosts_add(H, &pop.server.addr);
+	struct mx_event ev;
+	memset(&ev, 0, sizeof(ev));
+	ev.type = EV_TRANSFER;
+	ev.session = &pop;
+	ev.u.xfer.session_id = pop.id;
+	ev.u.xfer.client = pop.client;
+	ev.u.xfer.server = pop.server;
+	ev.u.xfer.to_client = true;
+	ev.u.xfer.start_ns = T0;
+	ev.u.xfer.ts_ns = T0 + S(6);
+	ev.u.xfer.bytes = 25000000;
+	ev.u.xfer.done = true;
+	corr_event(c, &ev);
+	uint64_t t = txn(&waiter, "DATA-END", T0 + S(2), T0 + S(4));
+	/* after the retrieval's end: nothing big any more */
+	uint64_t u = txn(&waiter, "QUIT", T0 + S(8), T0 + S(10));
+	corr_advance(c, T0 + S(60), T0 + S(60), 0);
+	const struct mx_cause *k = kind_for(t, MXC_BIG_MESSAGE);
+	cr_assert_not_null(k);
+	cr_expect_eq(k->session_ref, pop.id);
+	cr_expect_null(kind_for(u, MXC_BIG_MESSAGE), "a retrieval ends with its last byte");
+	bool said = false;
+	for (int i = 0; i < lg.ndiag; i++)
+		if (lg.diag[i].txn_id == t)
+			said = strstr(lg.diag[i].diagnosis, "25.0 MB to 192.0.2.50") != NULL;
+	cr_expect(said);
+}

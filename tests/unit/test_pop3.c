@@ -473,3 +473,41 @@ Test(pop3, body_status_lines_kept)
 	cr_assert_eq(r.sess.messages, 3);
 	mxs_result_free(&r);
 }
+
+/* ---- issue 17: a big RETR body is reported as it goes (EV_TRANSFER) ------ */
+
+Test(pop3, big_retr_progress)
+{
+	size_t n = 5 * 512 * 1024; /* 2.5 MiB of lines */
+	char *body = malloc(n);
+	cr_assert_not_null(body);
+	for (size_t i = 0; i < n; i++)
+		body[i] = (i % 64 == 63) ? '\n' : (i % 64 == 62) ? '\r' : 'x';
+	struct mxs_step steps[] = {
+	    SRV(10, "+OK ready\r\n"),
+	    CLI(20, "USER bob\r\n"),
+	    SRV(21, "+OK\r\n"),
+	    CLI(30, "PASS secret\r\n"),
+	    SRV(31, "+OK logged in\r\n"),
+	    CLI(40, "RETR 1\r\n"),
+	    SRV(41, "+OK 2621440 octets\r\n"),
+	    SRVN(100, body, n / 2),
+	    SRVN(200, body + n / 2, n - n / 2),
+	    SRV(300, ".\r\n"),
+	    CLI(400, "QUIT\r\n"),
+	    SRV(401, "+OK bye\r\n"),
+	    END(500, MXE_SERVER_FIN),
+	};
+	struct mxs_result r;
+	cr_assert(mxs_run(&pop3_parser_ops, steps, N(steps), MXS_WHOLE, 0, false, &r));
+	cr_expect_eq(r.transfers, 3, "%u transfer events", r.transfers);
+	cr_expect(r.last_xfer.to_client, "the server sends a retrieved message");
+	cr_expect(r.last_xfer.done);
+	cr_expect_eq(r.last_xfer.bytes, n);
+	cr_expect_eq(r.last_xfer.start_ns, MS(100));
+	cr_expect_eq(r.last_xfer.ts_ns, MS(300));
+	cr_expect_eq(r.sess.max_message, n);
+	cr_expect_eq(r.other_events, 0);
+	mxs_result_free(&r);
+	free(body);
+}
