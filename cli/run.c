@@ -167,12 +167,15 @@ print_summary(FILE *out, struct cap_stats *st, const struct dispatch_stats *ds,
 		"mxlag: %u mail host%s; %" PRIu64 " slow replies judged (peak %u waiting for "
 		"their evidence), %" PRIu64 " host addresses found to be one machine\n",
 		hosts, hosts == 1 ? "" : "s", cs->settled, cs->peak_held, cs->machines_merged);
-	if (cs->incomplete || cs->held_forced || cs->dropped_dns || cs->dropped_ident)
+	if (cs->incomplete || cs->held_forced || cs->dropped_dns || cs->dropped_ident ||
+	    cs->dropped_xfers)
 		fprintf(out,
 			"mxlag: memory caps: %" PRIu64 " slow replies judged without all their "
-			"evidence (%" PRIu64 " early); %" PRIu64 " DNS queries and %" PRIu64
-			" ident probes dropped while a wait might need them\n",
-			cs->incomplete, cs->held_forced, cs->dropped_dns, cs->dropped_ident);
+			"evidence (%" PRIu64 " early); %" PRIu64 " DNS queries, %" PRIu64
+			" ident probes and %" PRIu64 " big messages dropped while a wait might "
+			"need them\n",
+			cs->incomplete, cs->held_forced, cs->dropped_dns, cs->dropped_ident,
+			cs->dropped_xfers);
 	fputs("counters:\n", out);
 	cap_stats_print(st, out, "  ");
 }
