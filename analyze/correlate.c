@@ -18,6 +18,7 @@
  * The held slow replies wait until their evidence is final (corr_advance).
  */
 #include "correlate.h"
+#include "bounce.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -197,6 +198,7 @@ struct corr {
 	uint64_t keep_from; /* records ending before this are needed by no wait */
 	uint64_t lost_until; /* records a wait might need were dropped up to here */
 	struct corr_stats st;
+	struct bounce *bounce; /* issue 17: bounces of inbound mail (bounce.h) */
 };
 
 /* a candidate cause while one wait is being settled */
@@ -648,7 +650,8 @@ corr_new(const struct corr_cfg *cfg, struct hosts *hosts, const struct mx_sink *
 	c->names.tab = calloc(c->names.tmask + 1, sizeof(*c->names.tab));
 	c->held = calloc(c->cfg.max_held, sizeof(*c->held));
 	if (!hosts || !c->conn.v || !c->conn.head || !c->names.v || !c->names.tab || !c->held ||
-	    !dwin_grow(&c->dns, c->cfg.max_dns) || !iwin_grow(&c->ident, c->cfg.max_ident)) {
+	    !dwin_grow(&c->dns, c->cfg.max_dns) || !iwin_grow(&c->ident, c->cfg.max_ident) ||
+	    !(c->bounce = bounce_new(NULL, hosts))) {
 		corr_free(c);
 		return NULL;
 	}
@@ -674,6 +677,7 @@ corr_free(struct corr *c)
 	for (uint32_t i = 0; i < c->nheld; i++)
 		free(c->held[i].names);
 	free(c->held);
+	bounce_free(c->bounce);
 	free(c);
 }
 
@@ -1509,6 +1513,47 @@ hold_txn(struct corr *c, const struct mx_session *s, const struct mx_txn *t, uin
 	}
 }
 
+/* ---- bounces (issue 17, bounce.h) -------------------------------------------------- */
+
+/*
+ * Feeds the bounce tables; a session that bounces recent inbound mail goes
+ * on annotated (a copy): true when it was emitted here.
+ */
+static bool
+bounce_event(struct corr *c, const struct mx_event *ev)
+{
+	switch (ev->type) {
+	case EV_DNS:
+		bounce_dns(c->bounce, &ev->u.dns);
+		return false;
+	case EV_TXN:
+		bounce_txn(c->bounce, ev->session, &ev->u.txn);
+		return false;
+	case EV_SESSION: {
+		const struct mx_session *s = &ev->u.session;
+		if (!(s->outbound || s->client_is_host) || s->bounce_domain[0])
+			return false;
+		struct mx_event *copy = malloc(sizeof(*copy));
+		if (!copy)
+			return false;
+		*copy = *ev;
+		bool marked = bounce_mark(c->bounce, &copy->u.session);
+		if (marked)
+			mx_sink_emit(&c->out, copy);
+		free(copy);
+		return marked;
+	}
+	default:
+		return false;
+	}
+}
+
+const struct bounce_stats *
+corr_bounce_stats(const struct corr *c)
+{
+	return bounce_stats(c->bounce);
+}
+
 void
 corr_event(void *sink, const struct mx_event *ev)
 {
@@ -1536,6 +1581,8 @@ corr_event(void *sink, const struct mx_event *ev)
 	default:
 		break;
 	}
+	if (bounce_event(c, ev))
+		return;
 	mx_sink_emit(&c->out, ev);
 }
 
