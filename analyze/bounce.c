@@ -242,8 +242,10 @@ sender_find(struct bounce *b, const struct mx_addr *host, const char *d, uint32_
 void
 bounce_txn(struct bounce *b, const struct mx_session *s, const struct mx_txn *t)
 {
+	/* (whether the server is a host is not asked here: a learned host may
+	 * be known as one only later; the delivery that bounces it is) */
 	if (!s || s->null_sender || !s->sender_domain[0] || strcmp(t->command, "MAIL") != 0 ||
-	    t->reply_code[0] != '2' || !hosts_is_host(b->hosts, &s->server.addr))
+	    t->reply_code[0] != '2')
 		return;
 	char *d = dup_name(s->sender_domain, strlen(s->sender_domain));
 	if (!d)
@@ -321,8 +323,6 @@ bounce_dns(struct bounce *b, const struct mx_dns *q)
 {
 	if (q->outcome != MXD_ANSWERED || !q->answers[0] ||
 	    (q->qtype != QT_MX && q->qtype != QT_A && q->qtype != QT_AAAA))
-		return;
-	if (!hosts_is_host(b->hosts, &q->client.addr) && !mx_addr_is_loopback(&q->client.addr))
 		return;
 	size_t ql = strlen(q->qname);
 	if (ql == 0 || ql >= MX_NAME_MAX)

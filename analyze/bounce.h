@@ -6,10 +6,13 @@
  * machine count as one host):
  *  - senders: envelope sender domain of inbound mail whose MAIL got a 2xx
  *    reply -> the client address and session id of the latest such session;
- *  - from the host's own DNS answers: MX lookups (domain -> MX host names)
- *    and A/AAAA lookups (name -> addresses).  DNS facts are not per host:
- *    only answers to lookups a host (or its loopback resolver) sent are
- *    learned, and a name's addresses are the same for every host.
+ *  - from DNS answers: MX lookups (domain -> MX host names) and A/AAAA
+ *    lookups (name -> addresses).  DNS facts are not per host (a name's
+ *    addresses are the same for every host) and are learned from every
+ *    answer seen: a learned host may be known as one only later.  Likewise
+ *    the MAIL of every session is remembered with its server; whether that
+ *    server and the delivering client are one monitored host is asked when
+ *    a delivery is judged.
  *
  * An outbound delivery (or attempt) of the host to address X bounces the
  * inbound mail of domain D when X is an address of an MX host of D, or of
@@ -57,12 +60,11 @@ struct bounce;
 struct bounce *bounce_new(const struct bounce_cfg *cfg, const struct hosts *hosts);
 void bounce_free(struct bounce *b);
 /*
- * A transaction of session s: a MAIL with a 2xx reply on a session whose
- * server is a monitored host records its sender domain.  Anything else is
- * ignored.
+ * A transaction of session s: a MAIL with a 2xx reply records its sender
+ * domain with the session's server.  Anything else is ignored.
  */
 void bounce_txn(struct bounce *b, const struct mx_session *s, const struct mx_txn *t);
-/* A finished DNS lookup: answers of MX and A/AAAA lookups a host sent are learned. */
+/* A finished DNS lookup: answers of MX and A/AAAA lookups are learned. */
 void bounce_dns(struct bounce *b, const struct mx_dns *q);
 /*
  * A finished session: when it is an outbound delivery of a host (outbound

@@ -186,8 +186,8 @@ Test(bounce, what_is_not_a_bounce)
 	learn("192.0.2.25", "mx.refused.example", 1, "203.0.113.11", T0);
 	outbound(&out, "192.0.2.25", "203.0.113.11", T0 + S(2));
 	cr_expect_not(bounce_mark(B, &out));
-	/* lookups of another machine are not learned */
-	inbound(&in, "198.51.100.7", "192.0.2.25", "other.example", 6);
+	/* mail that went to another machine (no host) is not the host's to bounce */
+	inbound(&in, "198.51.100.7", "198.51.100.98", "other.example", 6);
 	mail(&in, "250", T0);
 	learn("198.51.100.99", "other.example", 15, "10 mx.other.example", T0);
 	learn("198.51.100.99", "mx.other.example", 1, "203.0.113.12", T0);
