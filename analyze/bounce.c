@@ -377,6 +377,11 @@ bounce_mark(struct bounce *b, struct mx_session *s)
 {
 	if (!(s->outbound || s->client_is_host) || s->bounce_domain[0])
 		return false;
+	/* a delivery seen to give a sender of its own is ordinary mail (a
+	 * reply to the domain, say); only the null sender, or a sender not
+	 * seen (no answer, inside TLS), can be a bounce */
+	if (s->sender_domain[0] && !s->null_sender)
+		return false;
 	const struct mx_addr *host = &s->client.addr;
 	uint64_t now = s->syn_ns ? s->syn_ns : s->start_ns;
 	uint64_t until = s->end_ns > now ? s->end_ns : now;

@@ -19,8 +19,10 @@
  * D itself when D has no MX seen (the implicit MX), and D was the sender
  * domain of inbound mail of that host within the window; a null-sender
  * delivery (MAIL FROM:<>) to a recipient domain that was such a sender
- * domain counts too.  When several domains fit, the most recent inbound
- * mail wins.
+ * domain counts too.  A delivery seen to give a sender of its own (not the
+ * null sender) is ordinary mail, a reply say, never a bounce; one whose
+ * sender was not seen (never answered, refused, inside TLS) can be.  When
+ * several domains fit, the most recent inbound mail wins.
  *
  * Caps and window (bounce_cfg; 0 = default): each table holds at most its
  * cap of entries (default 65536 each), oldest inserted out first (an

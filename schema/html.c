@@ -1478,7 +1478,8 @@ sec_incidents(struct hctx *h)
 	int title = cidx(st, "title"), nrep = cidx(st, "slow_replies"), nses = cidx(st, "sessions"),
 	    ncl = cidx(st, "clients"), hosts = cidx(st, "hosts"), t0 = cidx(st, "first_ts"),
 	    t1 = cidx(st, "last_ts"), wait = cidx(st, "total_wait_ms"),
-	    rem = cidx(st, "remedy"), ex = cidx(st, "example_sessions");
+	    rem = cidx(st, "remedy"), ex = cidx(st, "example_sessions"),
+	    btx = cidx(st, "bounce_text");
 	P("<section id=\"incidents\">\n<h2>Incidents: slow replies grouped by cause, worst "
 	  "first</h2>\n");
 	int n = 0;
@@ -1497,6 +1498,17 @@ sec_incidents(struct hctx *h)
 			  zone_html);
 		P("<tr><td class=\"num\">%d</td><td>", n);
 		E(ct(st, title) ? ct(st, title) : "-");
+		/* a bounce storm's figures (issue 17), a line each */
+		for (const char *p = btx >= 0 ? ct(st, btx) : NULL; p && *p;) {
+			const char *e = strchr(p, '\n');
+			size_t len = e ? (size_t)(e - p) : strlen(p);
+			char line[512];
+			snprintf(line, sizeof(line), "%.*s", (int)len, p);
+			P("<br><span class=\"meta\">");
+			E(line);
+			P("</span>");
+			p = e ? e + 1 : p + len;
+		}
 		P("</td>");
 		const int nums[] = {nrep, nses, ncl};
 		for (int i = 0; i < 3; i++) {

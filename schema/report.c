@@ -983,6 +983,41 @@ plural(long n, const char *one, const char *many)
 	return n == 1 ? one : many;
 }
 
+/* The time line of an incident: "at T" or "from T to T'". */
+static void
+put_span(struct rctx *c, sqlite3_stmt *st)
+{
+	char line[128];
+	const char *first = col_str(st, "first_utc"), *last = col_str(st, "last_utc");
+	if (strcmp(first, last) == 0)
+		snprintf(line, sizeof(line), "at %s", first);
+	else
+		snprintf(line, sizeof(line), "from %s to %s", first,
+		         strncmp(first, last, 11) == 0 ? last + 11 : last);
+	put_wrapped(c->out, 4, "", 4, line);
+}
+
+/* A bounce storm (issue 17): its lines (bounce_text, one per line), when, remedy, examples. */
+static void
+put_bounce_storm(struct rctx *c, sqlite3_stmt *st)
+{
+	char line[512];
+	const char *p = col_str(st, "bounce_text");
+	while (*p) {
+		const char *e = strchr(p, '\n');
+		size_t n = e ? (size_t)(e - p) : strlen(p);
+		snprintf(line, sizeof(line), "%.*s", (int)n, p);
+		put_wrapped(c->out, 4, "", 4, line);
+		if (!e)
+			break;
+		p = e + 1;
+	}
+	put_span(c, st);
+	if (!col_null(st, "remedy"))
+		put_wrapped(c->out, 4, "remedy: ", 4, col_str(st, "remedy"));
+	put_wrapped(c->out, 4, "example sessions: ", 4, col_str(st, "example_sessions"));
+}
+
 /*
  * One block per incident: what, how much (replies, sessions, clients,
  * hosts), when, how long, the commands and names, the remedy and example
@@ -1011,6 +1046,11 @@ put_incidents(struct rctx *c, sqlite3_stmt *st, long max, long *total)
 		fprintf(c->out, "\n%s", bold);
 		put_wrapped(c->out, 0, lead, 4, col_str(st, "title"));
 		fputs(plain, c->out);
+		if (strcmp(col_str(st, "kind"), "bounce-storm") == 0) {
+			put_bounce_storm(c, st);
+			rows++;
+			continue;
+		}
 		snprintf(line, sizeof(line), "%ld slow repl%s in %ld session%s from %ld client%s", n,
 		         plural(n, "y", "ies"), ns, plural(ns, "", "s"), ncl, plural(ncl, "", "s"));
 		size_t l = strlen(line);
@@ -1020,13 +1060,7 @@ put_incidents(struct rctx *c, sqlite3_stmt *st, long max, long *total)
 		else if (nh == 1 && c->multi_host)
 			snprintf(line + l, sizeof(line) - l, " on %s", col_str(st, "hosts"));
 		put_wrapped(c->out, 4, "", 4, line);
-		const char *first = col_str(st, "first_utc"), *last = col_str(st, "last_utc");
-		if (strcmp(first, last) == 0)
-			snprintf(line, sizeof(line), "at %s", first);
-		else
-			snprintf(line, sizeof(line), "from %s to %s", first,
-			         strncmp(first, last, 11) == 0 ? last + 11 : last);
-		put_wrapped(c->out, 4, "", 4, line);
+		put_span(c, st);
 		snprintf(line, sizeof(line), "%.1f s of waiting in all (longest %.1f s)",
 		         col_double(st, "total_wait_ms") / 1000, col_double(st, "max_wait_ms") / 1000);
 		if (!col_null(st, "cause_ms"))

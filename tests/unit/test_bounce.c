@@ -197,13 +197,23 @@ Test(bounce, what_is_not_a_bounce)
 	outbound(&out, "192.0.2.25", "203.0.113.12", T0 + S(2));
 	out.outbound = out.client_is_host = false;
 	cr_expect_not(bounce_mark(B, &out));
+	/* a delivery seen to give a sender of its own: a reply, not a bounce */
+	inbound(&in, "198.51.100.7", "192.0.2.25", "reply.example", 8);
+	mail(&in, "250", T0);
+	learn("192.0.2.25", "reply.example", 1, "203.0.113.16", T0);
+	outbound(&out, "192.0.2.25", "203.0.113.16", T0 + S(2));
+	out.outcome = MXO_OK;
+	mx_strlcpy(out.sender_domain, "mail.example", sizeof(out.sender_domain));
+	cr_expect_not(bounce_mark(B, &out));
+	out.null_sender = true; /* a second message, MAIL FROM:<> */
+	cr_expect(bounce_mark(B, &out));
 	/* the inbound mail came after the delivery ended */
 	inbound(&in, "198.51.100.7", "192.0.2.25", "late.example", 7);
 	learn("192.0.2.25", "late.example", 1, "203.0.113.13", T0);
 	mail(&in, "250", T0 + S(100));
 	outbound(&out, "192.0.2.25", "203.0.113.13", T0 + S(2));
 	cr_expect_not(bounce_mark(B, &out));
-	cr_expect_eq(bounce_stats(B)->marked, 0);
+	cr_expect_eq(bounce_stats(B)->marked, 1);
 }
 
 Test(bounce, the_window_is_24_hours_of_packet_time)
