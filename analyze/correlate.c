@@ -684,6 +684,16 @@ corr_free(struct corr *c)
 const struct corr_stats *
 corr_stats(const struct corr *c)
 {
+	/* the bounce tables' figures, read now (issue 17) */
+	struct corr_stats *st = (struct corr_stats *)&c->st;
+	const struct bounce_stats *b = bounce_stats(c->bounce);
+	st->bounces = b->marked;
+	st->bounce_kept[0] = b->senders;
+	st->bounce_kept[1] = b->mx;
+	st->bounce_kept[2] = b->addrs;
+	st->bounce_out[0] = b->senders_out;
+	st->bounce_out[1] = b->mx_out;
+	st->bounce_out[2] = b->addrs_out;
 	return &c->st;
 }
 

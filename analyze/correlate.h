@@ -60,6 +60,11 @@ struct corr_stats {
 	uint64_t incomplete;       /* slow replies whose evidence was not all kept */
 	uint64_t machines_merged;  /* two host addresses found to be one machine */
 	uint32_t peak_dns, peak_ident, peak_held;
+	/* issue 17 (bounce.h): deliveries told to bounce inbound mail; entries of
+	 * the bounce tables now and forced out by their caps (senders, MX, addresses) */
+	uint64_t bounces;
+	uint32_t bounce_kept[3];
+	uint64_t bounce_out[3];
 };
 
 struct corr;
@@ -91,7 +96,7 @@ void corr_advance(struct corr *c, uint64_t now_ns, uint64_t final_ns, uint64_t o
 /* Settles everything (end of input: everything is final). */
 void corr_finish(struct corr *c);
 const struct corr_stats *corr_stats(const struct corr *c);
-/* issue 17: the bounce tables (bounce.h): entries, forced out, deliveries marked */
+/* issue 17: the bounce tables (bounce.h) in full */
 struct bounce_stats;
 const struct bounce_stats *corr_bounce_stats(const struct corr *c);
 void corr_free(struct corr *c);

@@ -173,6 +173,13 @@ print_summary(FILE *out, struct cap_stats *st, const struct dispatch_stats *ds,
 			"evidence (%" PRIu64 " early); %" PRIu64 " DNS queries and %" PRIu64
 			" ident probes dropped while a wait might need them\n",
 			cs->incomplete, cs->held_forced, cs->dropped_dns, cs->dropped_ident);
+	if (cs->bounces || cs->bounce_out[0] || cs->bounce_out[1] || cs->bounce_out[2])
+		fprintf(out,
+			"mxlag: %" PRIu64 " deliveries bounce inbound mail; bounce tables: %u sender "
+			"domains, %u MX names, %u addresses kept (%" PRIu64 ", %" PRIu64 ", %" PRIu64
+			" forced out by the caps)\n",
+			cs->bounces, cs->bounce_kept[0], cs->bounce_kept[1], cs->bounce_kept[2],
+			cs->bounce_out[0], cs->bounce_out[1], cs->bounce_out[2]);
 	fputs("counters:\n", out);
 	cap_stats_print(st, out, "  ");
 }
