@@ -124,6 +124,20 @@ open_sink(const char *path)
 	return s;
 }
 
+/* QUIT, 221 and the close of connection c after ts; *t moves past it. */
+static void
+smtp_quit_close(struct pw_sink *s, struct pw_tcp *c, uint64_t ts, uint64_t *t)
+{
+	static const char quit[] = "QUIT\r\n", bye[] = "221 bye\r\n";
+	ts = pw_tcp_send(s, c, 0, ts + MS(1), quit, sizeof(quit) - 1, US(10), US(100));
+	ts = pw_tcp_send(s, c, 1, ts + MS(1), bye, sizeof(bye) - 1, US(10), US(100));
+	pw_tcp_fin(s, c, 1, ts + US(100));
+	pw_tcp_fin(s, c, 0, ts + US(300));
+	pw_tcp_ack(s, c, 1, ts + US(500));
+	*t = ts + MS(10);
+	pw_sink_flush(s, *t);
+}
+
 /*
  * One SMTP session from client:cport to the host at *t: greeting, the
  * client's line, the server's reply, QUIT, close.  *t moves past it.
@@ -133,20 +147,13 @@ smtp_session(struct pw_sink *s, uint64_t *t, const struct pw_addr *cli, uint16_t
              const char *line, size_t linelen, const char *reply, size_t replylen)
 {
 	static const char greet[] = "220 mx.example.net ESMTP\r\n";
-	static const char quit[] = "QUIT\r\n", bye[] = "221 bye\r\n";
 	struct pw_tcp c;
 	pw_tcp_init(&c, cli, cport, &host, 25, 1000u + cport, 900000u + cport, 5000, 7000);
 	uint64_t ts = pw_tcp_handshake(s, &c, *t, US(200), US(200));
 	ts = pw_tcp_send(s, &c, 1, ts + MS(2), greet, sizeof(greet) - 1, US(10), US(100));
 	ts = pw_tcp_send(s, &c, 0, ts + MS(1), line, linelen, US(5), US(50));
 	ts = pw_tcp_send(s, &c, 1, ts + MS(3), reply, replylen, US(5), US(50));
-	ts = pw_tcp_send(s, &c, 0, ts + MS(1), quit, sizeof(quit) - 1, US(10), US(100));
-	ts = pw_tcp_send(s, &c, 1, ts + MS(1), bye, sizeof(bye) - 1, US(10), US(100));
-	pw_tcp_fin(s, &c, 1, ts + US(100));
-	pw_tcp_fin(s, &c, 0, ts + US(300));
-	pw_tcp_ack(s, &c, 1, ts + US(500));
-	*t = ts + MS(10);
-	pw_sink_flush(s, *t);
+	smtp_quit_close(s, &c, ts, t);
 }
 
 static void
@@ -989,7 +996,7 @@ null_sender_delivery(struct pw_sink *s, uint64_t *t, const struct pw_addr *remot
                      const char *domain)
 {
 	static const char greet[] = "220 mx.remote ESMTP\r\n", ok[] = "250 OK\r\n";
-	static const char mail[] = "MAIL FROM:<>\r\n", quit[] = "QUIT\r\n", bye[] = "221 bye\r\n";
+	static const char mail[] = "MAIL FROM:<>\r\n";
 	char rcpt[96];
 	int rl = snprintf(rcpt, sizeof(rcpt), "RCPT TO:<u@%s>\r\n", domain);
 	struct pw_tcp c;
@@ -1000,13 +1007,7 @@ null_sender_delivery(struct pw_sink *s, uint64_t *t, const struct pw_addr *remot
 	ts = pw_tcp_send(s, &c, 1, ts + MS(1), ok, sizeof(ok) - 1, US(5), US(50));
 	ts = pw_tcp_send(s, &c, 0, ts + MS(1), rcpt, (size_t)rl, US(5), US(50));
 	ts = pw_tcp_send(s, &c, 1, ts + MS(1), ok, sizeof(ok) - 1, US(5), US(50));
-	ts = pw_tcp_send(s, &c, 0, ts + MS(1), quit, sizeof(quit) - 1, US(10), US(100));
-	ts = pw_tcp_send(s, &c, 1, ts + MS(1), bye, sizeof(bye) - 1, US(10), US(100));
-	pw_tcp_fin(s, &c, 1, ts + US(100));
-	pw_tcp_fin(s, &c, 0, ts + US(300));
-	pw_tcp_ack(s, &c, 1, ts + US(500));
-	*t = ts + MS(10);
-	pw_sink_flush(s, *t);
+	smtp_quit_close(s, &c, ts, t);
 }
 
 /*
