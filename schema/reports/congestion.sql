@@ -6,7 +6,8 @@
 -- and end, with the ones still waiting from before the minute), the
 -- deliveries that started, how many of them bounce inbound mail
 -- (sessions.bounce_domain), and the ordinary ones (not bounces) that started
--- in the minute with how long they waited for their connection.
+-- in the minute: their number and the five that waited longest for their
+-- connection.
 -- Only hosts whose peak reached 5 at once are shown, and of them the minutes
 -- with 2 or more waiting (one waiting connection is no congestion); minutes
 -- in which no wait began or ended are left out.
@@ -47,30 +48,40 @@ hot AS (SELECT host FROM pc GROUP BY host HAVING max(peak) >= 5),
 -- the deliveries that started, per host and minute
 st AS (
 	SELECT host, CAST(floor(t0 / 60) AS INTEGER) AS m, count(*) AS started,
-	       sum(bounce_domain IS NOT NULL) AS bounces,
-	       json_group_array(CASE WHEN bounce_domain IS NULL THEN
-			json_object('session', id, 'remote', remote, 'start', t0, 'outcome', outcome,
-				    'connect_ms', round((t1 - t0) * 1000.0, 3)) END) AS ord
-	FROM (SELECT * FROM o WHERE host IN (SELECT host FROM hot) ORDER BY t0, id)
+	       sum(bounce_domain IS NOT NULL) AS bounces, sum(bounce_domain IS NULL) AS n_ord
+	FROM o WHERE host IN (SELECT host FROM hot)
+	GROUP BY host, m),
+-- of the ordinary ones, the five that waited longest for their connection
+ol AS (
+	SELECT host, m, json_group_array(json(j)) AS ord
+	FROM (SELECT host, m, j FROM (
+		SELECT host, CAST(floor(t0 / 60) AS INTEGER) AS m, t1 - t0 AS w, id,
+		       json_object('session', id, 'remote', remote, 'start', t0, 'outcome', outcome,
+				   'connect_ms', round((t1 - t0) * 1000.0, 3)) AS j,
+		       row_number() OVER (PARTITION BY host, CAST(floor(t0 / 60) AS INTEGER)
+					  ORDER BY t1 - t0 DESC, id) AS r
+		FROM o WHERE bounce_domain IS NULL AND host IN (SELECT host FROM hot))
+	      WHERE r <= 5 ORDER BY host, m, r)
 	GROUP BY host, m),
 rows AS (
 	SELECT pc.host, pc.m, pc.peak, coalesce(st.started, 0) AS started,
-	       coalesce(st.bounces, 0) AS bounces,
-	       (SELECT json_group_array(json(value)) FROM json_each(st.ord)
-		WHERE value IS NOT NULL) AS ordinary
+	       coalesce(st.bounces, 0) AS bounces, coalesce(st.n_ord, 0) AS n_ord,
+	       coalesce(ol.ord, '[]') AS ordinary
 	FROM pc LEFT JOIN st ON st.host = pc.host AND st.m = pc.m
+	LEFT JOIN ol ON ol.host = pc.host AND ol.m = pc.m
 	WHERE pc.host IN (SELECT host FROM hot) AND pc.peak >= 2)
 SELECT host, strftime('%Y-%m-%d %H:%M', mx_local(m * 60), 'unixepoch') AS minute_utc,
-       m * 60 AS minute_ts, peak AS waiting_peak, started, bounces,
-       json_array_length(ordinary) AS ordinary,
-       CASE WHEN json_array_length(ordinary) > 0 THEN
-	'ordinary: ' || (SELECT group_concat('session ' || (value ->> 'session') || ' to ' ||
-					     (value ->> 'remote') || ' ' || (value ->> 'outcome') ||
-					     ', connect ' ||
-					     printf('%.1f', value ->> 'connect_ms') || ' ms', '; ')
-			 FROM json_each(ordinary)) END AS ordinary_text,
+       m * 60 AS minute_ts, peak AS waiting_peak, started, bounces, n_ord AS ordinary,
+       CASE WHEN n_ord > 0 THEN
+	'ordinary' || CASE WHEN n_ord > 5 THEN ' (the 5 of ' || n_ord || ' that waited longest)'
+			   ELSE '' END || ': ' ||
+	(SELECT group_concat('session ' || (value ->> 'session') || ' to ' ||
+			     (value ->> 'remote') || ' ' || (value ->> 'outcome') || ', connect ' ||
+			     printf('%.1f', value ->> 'connect_ms') || ' ms', '; ')
+	 FROM json_each(ordinary)) END AS ordinary_text,
        json_object('host', host, 'minute', m * 60, 'waiting_peak', peak, 'started', started,
-		   'bounces', bounces, 'ordinary', json(ordinary)) AS json
+		   'bounces', bounces, 'ordinary', n_ord,
+		   'longest_ordinary', json(ordinary)) AS json
 FROM rows
 ORDER BY host, m
 LIMIT :limit;

@@ -250,9 +250,9 @@ check(const char *name, const char *opts)
 	             e.unanswered);
 	cr_expect_eq(q(h, "SELECT sum(value ->> 'refused') FROM json_each(?1)", ob), e.refused);
 	cr_expect_eq(q(h, "SELECT count(*) FROM json_each(?1) AS r, json_each(r.value, '$.congestion')"
-	                  " AS m, json_each(m.value, '$.ordinary') AS o"
+	                  " AS m, json_each(m.value, '$.longest_ordinary') AS o"
 	                  " WHERE o.value ->> 'remote' = '" BS_REMOTE_MX "'"
-	                  " AND m.value ->> 'waiting_peak' >= 5",
+	                  " AND m.value ->> 'waiting_peak' >= 5 AND m.value ->> 'ordinary' = 1",
 	               ob),
 	             1, "%s: the ordinary delivery beside the congestion: %.300s", name, ob);
 	cr_expect_eq(q(h, "SELECT max(m.value ->> 'waiting_peak') FROM json_each(?1) AS r,"
