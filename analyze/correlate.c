@@ -18,6 +18,7 @@
  * The held slow replies wait until their evidence is final (corr_advance).
  */
 #include "correlate.h"
+#include "bounce.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -210,6 +211,7 @@ struct corr {
 	uint32_t nxf;
 	uint64_t xf_first_end; /* the earliest busy_end_ns among them (a bound), or UINT64_MAX */
 	struct corr_stats st;
+	struct bounce *bounce; /* issue 17: bounces of inbound mail (bounce.h) */
 };
 
 /* a candidate cause while one wait is being settled */
@@ -668,7 +670,8 @@ corr_new(const struct corr_cfg *cfg, struct hosts *hosts, const struct mx_sink *
 	c->xf_first_end = UINT64_MAX;
 	if (!hosts || !c->conn.v || !c->conn.head || !c->names.v || !c->names.tab || !c->held ||
 	    !c->xf ||
-	    !dwin_grow(&c->dns, c->cfg.max_dns) || !iwin_grow(&c->ident, c->cfg.max_ident)) {
+	    !dwin_grow(&c->dns, c->cfg.max_dns) || !iwin_grow(&c->ident, c->cfg.max_ident) ||
+	    !(c->bounce = bounce_new(NULL, hosts))) {
 		corr_free(c);
 		return NULL;
 	}
@@ -695,12 +698,23 @@ corr_free(struct corr *c)
 		free(c->held[i].names);
 	free(c->held);
 	free(c->xf);
+	bounce_free(c->bounce);
 	free(c);
 }
 
 const struct corr_stats *
 corr_stats(const struct corr *c)
 {
+	/* the bounce tables' figures, read now (issue 17) */
+	struct corr_stats *st = (struct corr_stats *)&c->st;
+	const struct bounce_stats *b = bounce_stats(c->bounce);
+	st->bounces = b->marked;
+	st->bounce_kept[0] = b->senders;
+	st->bounce_kept[1] = b->mx;
+	st->bounce_kept[2] = b->addrs;
+	st->bounce_out[0] = b->senders_out;
+	st->bounce_out[1] = b->mx_out;
+	st->bounce_out[2] = b->addrs_out;
 	return &c->st;
 }
 
@@ -1680,6 +1694,47 @@ hold_txn(struct corr *c, const struct mx_session *s, const struct mx_txn *t, uin
 	}
 }
 
+/* ---- bounces (issue 17, bounce.h) -------------------------------------------------- */
+
+/*
+ * Feeds the bounce tables; a session that bounces recent inbound mail goes
+ * on annotated (a copy): true when it was emitted here.
+ */
+static bool
+bounce_event(struct corr *c, const struct mx_event *ev)
+{
+	switch (ev->type) {
+	case EV_DNS:
+		bounce_dns(c->bounce, &ev->u.dns);
+		return false;
+	case EV_TXN:
+		bounce_txn(c->bounce, ev->session, &ev->u.txn);
+		return false;
+	case EV_SESSION: {
+		const struct mx_session *s = &ev->u.session;
+		if (!(s->outbound || s->client_is_host) || s->bounce_domain[0])
+			return false;
+		struct mx_event *copy = malloc(sizeof(*copy));
+		if (!copy)
+			return false;
+		*copy = *ev;
+		bool marked = bounce_mark(c->bounce, &copy->u.session);
+		if (marked)
+			mx_sink_emit(&c->out, copy);
+		free(copy);
+		return marked;
+	}
+	default:
+		return false;
+	}
+}
+
+const struct bounce_stats *
+corr_bounce_stats(const struct corr *c)
+{
+	return bounce_stats(c->bounce);
+}
+
 void
 corr_event(void *sink, const struct mx_event *ev)
 {
@@ -1716,6 +1771,8 @@ corr_event(void *sink, const struct mx_event *ev)
 	default:
 		break;
 	}
+	if (bounce_event(c, ev))
+		return;
 	mx_sink_emit(&c->out, ev);
 }
 

@@ -30,6 +30,10 @@
  * concern says in its diagnosis that its evidence was not all kept,
  * instead of naming a cause it cannot know.
  *
+ * Bounces (issue 17, bounce.h): an outbound delivery's EV_SESSION that
+ * bounces recent inbound mail goes on as a copy with bounce_domain,
+ * bounce_origin and bounce_session_id filled; every other event unchanged.
+ *
  * Whose lookups: only those sent by the machine that served the session
  * (hosts.h), or, as upstream hops, by a resolver that machine asked.  A
  * session on another host, with the same client at the same time, never
@@ -69,6 +73,11 @@ struct corr_stats {
 	uint64_t machines_merged;  /* two host addresses found to be one machine */
 	uint64_t dropped_xfers;    /* big-message records dropped while a wait might need them */
 	uint32_t peak_dns, peak_ident, peak_held;
+	/* issue 17 (bounce.h): deliveries told to bounce inbound mail; entries of
+	 * the bounce tables now and forced out by their caps (senders, MX, addresses) */
+	uint64_t bounces;
+	uint32_t bounce_kept[3];
+	uint64_t bounce_out[3];
 };
 
 struct corr;
@@ -100,6 +109,9 @@ void corr_advance(struct corr *c, uint64_t now_ns, uint64_t final_ns, uint64_t o
 /* Settles everything (end of input: everything is final). */
 void corr_finish(struct corr *c);
 const struct corr_stats *corr_stats(const struct corr *c);
+/* issue 17: the bounce tables (bounce.h) in full */
+struct bounce_stats;
+const struct bounce_stats *corr_bounce_stats(const struct corr *c);
 void corr_free(struct corr *c);
 
 /* Writes the reverse-lookup name of a ("200.2.0.192.in-addr.arpa", ip6.arpa nibbles). */

@@ -176,6 +176,13 @@ print_summary(FILE *out, struct cap_stats *st, const struct dispatch_stats *ds,
 			"need them\n",
 			cs->incomplete, cs->held_forced, cs->dropped_dns, cs->dropped_ident,
 			cs->dropped_xfers);
+	if (cs->bounces || cs->bounce_out[0] || cs->bounce_out[1] || cs->bounce_out[2])
+		fprintf(out,
+			"mxlag: %" PRIu64 " deliveries bounce inbound mail; bounce tables: %u sender "
+			"domains, %u MX names, %u addresses kept (%" PRIu64 ", %" PRIu64 ", %" PRIu64
+			" forced out by the caps)\n",
+			cs->bounces, cs->bounce_kept[0], cs->bounce_kept[1], cs->bounce_kept[2],
+			cs->bounce_out[0], cs->bounce_out[1], cs->bounce_out[2]);
 	fputs("counters:\n", out);
 	cap_stats_print(st, out, "  ");
 }

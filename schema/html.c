@@ -1500,7 +1500,8 @@ sec_incidents(struct hctx *h)
 	int title = cidx(st, "title"), nrep = cidx(st, "slow_replies"), nses = cidx(st, "sessions"),
 	    ncl = cidx(st, "clients"), hosts = cidx(st, "hosts"), t0 = cidx(st, "first_ts"),
 	    t1 = cidx(st, "last_ts"), wait = cidx(st, "total_wait_ms"),
-	    rem = cidx(st, "remedy"), ex = cidx(st, "example_sessions");
+	    rem = cidx(st, "remedy"), ex = cidx(st, "example_sessions"),
+	    btx = cidx(st, "bounce_text");
 	P("<section id=\"incidents\">\n<h2>Incidents: slow replies grouped by cause, worst "
 	  "first</h2>\n");
 	int n = 0;
@@ -1519,6 +1520,17 @@ sec_incidents(struct hctx *h)
 			  zone_html);
 		P("<tr><td class=\"num\">%d</td><td>", n);
 		E(ct(st, title) ? ct(st, title) : "-");
+		/* a bounce storm's figures (issue 17), a line each */
+		for (const char *p = btx >= 0 ? ct(st, btx) : NULL; p && *p;) {
+			const char *e = strchr(p, '\n');
+			size_t len = e ? (size_t)(e - p) : strlen(p);
+			char line[512];
+			snprintf(line, sizeof(line), "%.*s", (int)len, p);
+			P("<br><span class=\"meta\">");
+			E(line);
+			P("</span>");
+			p = e ? e + 1 : p + len;
+		}
 		P("</td>");
 		const int nums[] = {nrep, nses, ncl};
 		for (int i = 0; i < 3; i++) {
@@ -1546,6 +1558,61 @@ sec_incidents(struct hctx *h)
 }
 
 /* ---- hosts -------------------------------------------------------------------- */
+
+/* ---- delivery congestion (issue 17) ------------------------------------------- */
+
+/*
+ * The outbound section's congestion timeline (reports/congestion.sql, the
+ * second part of `report outbound`): only when a host's outbound
+ * connections waiting at once reached its threshold.
+ */
+static int
+sec_congestion(struct hctx *h)
+{
+	const char *sql = store_sql_file("reports/congestion.sql");
+	sqlite3_stmt *st;
+	char a[48];
+
+	h->what = "congestion";
+	if (!sql) {
+		fmt_err(h->err, h->errlen, "report html: reports/congestion.sql is not embedded");
+		return -1;
+	}
+	if (!(st = prep(h, sql)))
+		return -1;
+	bind_i(st, ":limit", -1);
+	int host = cidx(st, "host"), m = cidx(st, "minute_ts"), peak = cidx(st, "waiting_peak"),
+	    started = cidx(st, "started"), bounces = cidx(st, "bounces"),
+	    ord = cidx(st, "ordinary_text");
+	int n = 0;
+	while (step(h, st)) {
+		if (n++ == 0)
+			P("<section id=\"congestion\">\n<h2>Outbound delivery congestion</h2>\n"
+			  "<p class=\"meta\">Per minute: the peak number of the host's outbound "
+			  "connections waiting for an answer at once (SYN sent, no answer yet), the "
+			  "deliveries that started, how many of them bounce inbound mail, and the "
+			  "ordinary ones that started meanwhile.</p>\n<table>\n<tr><th>Host</th>"
+			  "<th>Minute (%s)</th><th>Waiting</th><th>Started</th><th>Bounces</th>"
+			  "<th>Ordinary deliveries</th></tr>\n",
+			  zone_html);
+		P("<tr><td class=\"mono\">");
+		E(ct(st, host) ? ct(st, host) : "-");
+		P("</td><td class=\"mono\">%s</td>", utc(a, sizeof(a), cd(st, m), false));
+		const int nums[] = {peak, started, bounces};
+		for (int i = 0; i < 3; i++) {
+			P("<td class=\"num\">");
+			E(ct(st, nums[i]) ? ct(st, nums[i]) : "-");
+			P("</td>");
+		}
+		P("<td>");
+		E(ct(st, ord) ? ct(st, ord) : "");
+		P("</td></tr>\n");
+	}
+	if (n > 0)
+		P("</table>\n</section>\n");
+	sqlite3_finalize(st);
+	return h->failed ? -1 : 0;
+}
 
 /* one row per mail host, only when the database holds several (a mirror port) */
 static int
@@ -1688,7 +1755,7 @@ report_html(sqlite3 *db, const struct report_opts *o, FILE *out, char *err, size
 		return REPORT_EUSAGE;
 	}
 	if (load_summary(h) != 0 || sec_header(h) != 0 || sec_incidents(h) != 0 ||
-	    sec_hosts(h) != 0 || sec_slow(h) != 0 ||
+	    sec_hosts(h) != 0 || sec_congestion(h) != 0 || sec_slow(h) != 0 ||
 	    sec_waterfalls(h) != 0 || sec_big(h) != 0 || sec_latency(h) != 0 || sec_dns(h) != 0)
 		goto done;
 	sec_totals(h);

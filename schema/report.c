@@ -33,6 +33,7 @@ struct rctx {
 	FILE *out;
 	char *err;
 	size_t errlen;
+	sqlite3_stmt *tail; /* report_def.after, bound; NULL = none */
 };
 
 typedef int (*text_fn)(struct rctx *c, sqlite3_stmt *st);
@@ -51,6 +52,10 @@ struct report_def {
 	/* JSON: {"<wrap_key>": first row's <wrap_key>_json, "events": [rows]} (NULL = array) */
 	const char *wrap_key;
 	const char *csv_hide; /* ",col,col,": columns made for the text table only */
+	/* a second part shown after the rows when it has rows of its own (text:
+	 * its table; CSV: its table after an empty line; JSON: the array's last
+	 * element {"<name>": [its rows]}) */
+	const struct report_def *after;
 };
 
 static int text_slow(struct rctx *c, sqlite3_stmt *st);
@@ -64,6 +69,15 @@ static sqlite3_stmt *incidents_stmt(struct rctx *c, struct report_opts *o, long 
 
 /* how many incidents the summary leads with */
 #define SUMMARY_INCIDENTS 5
+
+/* the delivery congestion after `report outbound` (issue 17) */
+static const struct report_def congestion_def = {
+    .name = "congestion",
+    .sql = "reports/congestion.sql",
+    .text_cols = "host:HOST?,minute_utc:MINUTE,waiting_peak:WAITING,started:STARTED,"
+                 "bounces:BOUNCES,ordinary:ORDINARY",
+    .title = "delivery congestion: the host's outbound connections waiting for an answer at "
+             "once (peak per minute), with the deliveries that started, times UTC"};
 
 static const struct report_def reports[] = {
     {.name = "summary",
@@ -116,7 +130,8 @@ static const struct report_def reports[] = {
      .text_cols = "host:HOST?,remote:REMOTE,attempts:TRIES,ok:OK,unanswered:UNANSW,"
                   "refused:REFUSED,failed_wait_ms:FAILED ms,slow_replies:SLOW,messages:MSGS,"
                   "max_message_bytes:MAX BYTES",
-     .title = "outbound deliveries per remote address, worst first"},
+     .title = "outbound deliveries per remote address, worst first",
+     .after = &congestion_def},
     {.name = "big",
      .sql = "reports/big.sql",
      .help = "big messages (--big-message, 10 MB): size, direction, ends, time",
@@ -445,6 +460,9 @@ render_csv(struct rctx *c, sqlite3_stmt *st)
 
 /* ---- JSON --------------------------------------------------------------------- */
 
+static int render_json_tail(struct rctx *c, sqlite3_stmt *tail, int rows);
+static int render_table(struct rctx *c, sqlite3_stmt *st);
+
 static int
 render_json(struct rctx *c, sqlite3_stmt *st, bool single)
 {
@@ -473,11 +491,72 @@ render_json(struct rctx *c, sqlite3_stmt *st, bool single)
 		rc = SQLITE_DONE;
 	if (single && rows == 0)
 		fputs("{}\n", c->out);
+	if (rc == SQLITE_DONE && c->tail)
+		rows += render_json_tail(c, c->tail, rows);
 	if (wrapcol[0] && rows)
 		fputs("\n]}\n", c->out);
 	else if (!single && !wrapcol[0])
 		fputs(rows ? "\n]\n" : "]\n", c->out);
 	return rc;
+}
+
+/* The second part as the array's last element {"<name>": [rows]}; returns 1 when written. */
+static int
+render_json_tail(struct rctx *c, sqlite3_stmt *tail, int rows)
+{
+	int j = col_index(tail, "json"), n = 0;
+	while (sqlite3_step(tail) == SQLITE_ROW) {
+		const unsigned char *v = sqlite3_column_text(tail, j);
+		if (n++ == 0)
+			fprintf(c->out, "%s\n{\"%s\":[", rows ? "," : "", c->def->after->name);
+		fprintf(c->out, "%s\n%s", n > 1 ? "," : "", v ? (const char *)v : "null");
+	}
+	if (n)
+		fputs("\n]}", c->out);
+	return n ? 1 : 0;
+}
+
+/* Prepares and binds the second part of a report into c->tail; 0 or -1 (c->err set). */
+static int
+prepare_after(struct rctx *c, const struct report_def *after)
+{
+	const char *sql = store_sql_file(after->sql);
+	if (!sql) {
+		fmt_err(c->err, c->errlen, "report %s: %s is not embedded in this binary",
+		        c->def->name, after->sql);
+		return -1;
+	}
+	if (sqlite3_prepare_v2(c->db, sql, -1, &c->tail, NULL) != SQLITE_OK) {
+		fmt_err(c->err, c->errlen, "report %s: %s", c->def->name, sqlite3_errmsg(c->db));
+		sqlite3_finalize(c->tail);
+		c->tail = NULL;
+		return -1;
+	}
+	bind_params(c, c->tail);
+	return 0;
+}
+
+/*
+ * The second part of a report (report_def.after) in text or CSV, when it
+ * has rows.
+ */
+static int
+render_after(struct rctx *c, sqlite3_stmt *tail)
+{
+	int rc = sqlite3_step(tail);
+	if (rc != SQLITE_ROW)
+		return rc;
+	sqlite3_reset(tail);
+	struct rctx a = *c;
+	a.def = c->def->after;
+	if (c->o->format == REPORT_CSV) {
+		fputs("\r\n", c->out);
+		return render_csv(&a, tail);
+	}
+	fputc('\n', c->out);
+	if (a.def->title)
+		put_title(&a, a.def->title);
+	return render_table(&a, tail);
 }
 
 /*
@@ -995,6 +1074,41 @@ plural(long n, const char *one, const char *many)
 	return n == 1 ? one : many;
 }
 
+/* The time line of an incident: "at T" or "from T to T'". */
+static void
+put_span(struct rctx *c, sqlite3_stmt *st)
+{
+	char line[128];
+	const char *first = col_str(st, "first_utc"), *last = col_str(st, "last_utc");
+	if (strcmp(first, last) == 0)
+		snprintf(line, sizeof(line), "at %s", first);
+	else
+		snprintf(line, sizeof(line), "from %s to %s", first,
+		         strncmp(first, last, 11) == 0 ? last + 11 : last);
+	put_wrapped(c->out, 4, "", 4, line);
+}
+
+/* A bounce storm (issue 17): its lines (bounce_text, one per line), when, remedy, examples. */
+static void
+put_bounce_storm(struct rctx *c, sqlite3_stmt *st)
+{
+	char line[512];
+	const char *p = col_str(st, "bounce_text");
+	while (*p) {
+		const char *e = strchr(p, '\n');
+		size_t n = e ? (size_t)(e - p) : strlen(p);
+		snprintf(line, sizeof(line), "%.*s", (int)n, p);
+		put_wrapped(c->out, 4, "", 4, line);
+		if (!e)
+			break;
+		p = e + 1;
+	}
+	put_span(c, st);
+	if (!col_null(st, "remedy"))
+		put_wrapped(c->out, 4, "remedy: ", 4, col_str(st, "remedy"));
+	put_wrapped(c->out, 4, "example sessions: ", 4, col_str(st, "example_sessions"));
+}
+
 /*
  * One block per incident: what, how much (replies, sessions, clients,
  * hosts), when, how long, the commands and names, the remedy and example
@@ -1023,6 +1137,11 @@ put_incidents(struct rctx *c, sqlite3_stmt *st, long max, long *total)
 		fprintf(c->out, "\n%s", bold);
 		put_wrapped(c->out, 0, lead, 4, col_str(st, "title"));
 		fputs(plain, c->out);
+		if (strcmp(col_str(st, "kind"), "bounce-storm") == 0) {
+			put_bounce_storm(c, st);
+			rows++;
+			continue;
+		}
 		snprintf(line, sizeof(line), "%ld slow repl%s in %ld session%s from %ld client%s", n,
 		         plural(n, "y", "ies"), ns, plural(ns, "", "s"), ncl, plural(ncl, "", "s"));
 		size_t l = strlen(line);
@@ -1032,13 +1151,7 @@ put_incidents(struct rctx *c, sqlite3_stmt *st, long max, long *total)
 		else if (nh == 1 && c->multi_host)
 			snprintf(line + l, sizeof(line) - l, " on %s", col_str(st, "hosts"));
 		put_wrapped(c->out, 4, "", 4, line);
-		const char *first = col_str(st, "first_utc"), *last = col_str(st, "last_utc");
-		if (strcmp(first, last) == 0)
-			snprintf(line, sizeof(line), "at %s", first);
-		else
-			snprintf(line, sizeof(line), "from %s to %s", first,
-			         strncmp(first, last, 11) == 0 ? last + 11 : last);
-		put_wrapped(c->out, 4, "", 4, line);
+		put_span(c, st);
 		snprintf(line, sizeof(line), "%.1f s of waiting in all (longest %.1f s)",
 		         col_double(st, "total_wait_ms") / 1000, col_double(st, "max_wait_ms") / 1000);
 		if (!col_null(st, "cause_ms"))
@@ -1422,6 +1535,10 @@ report_run(sqlite3 *db, const struct report_opts *o, FILE *out, char *err, size_
 	                 .errlen = errlen};
 	c.multi_host = o->format == REPORT_TEXT && report_multi_host(db);
 	bind_params(&c, st);
+	if (def->after && (rc = prepare_after(&c, def->after)) != 0) {
+		sqlite3_finalize(st);
+		return -1;
+	}
 	switch (o->format) {
 	case REPORT_CSV:
 		rc = render_csv(&c, st);
@@ -1439,6 +1556,9 @@ report_run(sqlite3 *db, const struct report_opts *o, FILE *out, char *err, size_
 		                   : render_table(&c, st);
 		break;
 	}
+	if (c.tail && o->format != REPORT_JSON && (rc == SQLITE_DONE || rc == SQLITE_OK))
+		rc = render_after(&c, c.tail);
+	sqlite3_finalize(c.tail);
 	if (rc != SQLITE_DONE && rc != SQLITE_OK) {
 		fmt_err(err, errlen, "report %s: %s", def->name,
 		        rc == SQLITE_NOMEM ? "out of memory" : sqlite3_errmsg(db));

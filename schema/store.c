@@ -660,6 +660,7 @@ copy_session(struct mx_session *d, const struct mx_session *x)
 		mx_strlcpy(d->rcpt_domains[i], x->rcpt_domains[i], sizeof(d->rcpt_domains[i]));
 	d->bytes_in = x->bytes_in;
 	d->messages = x->messages;
+	/* issue 17 */
 	d->max_message = x->max_message;
 	d->null_sender = x->null_sender;
 	mx_strlcpy(d->bounce_domain, x->bounce_domain, sizeof(d->bounce_domain));

@@ -289,6 +289,12 @@ truth_write_json(const struct truth *t, FILE *f)
 		fprintf(f, ",\"outbound\":%s,\"tls\":%s,\"outcome\":", jbool(s->outbound),
 		        jbool(s->tls));
 		jstr(f, s->outcome);
+		if (s->bounce_domain[0]) {
+			fprintf(f, ",\"bounce_domain\":");
+			jstr(f, s->bounce_domain);
+			fprintf(f, ",\"bounce_origin\":");
+			jstr(f, s->bounce_origin);
+		}
 		fprintf(f, ",\"message_bytes\":%ld,\"commands\":", s->message_bytes);
 		write_commands(f, s->commands);
 		fprintf(f, ",\n   \"slow\":[");

@@ -90,6 +90,10 @@ struct truth_session {
 	char outcome[16];
 	long message_bytes;
 	char commands[256]; /* space separated, in order */
+	/* an outbound bounce of inbound mail (issue 17): the domain, the
+	 * inbound client; "" = none (then not in the JSON) */
+	char bounce_domain[64];
+	char bounce_origin[48];
 	struct truth_slow slow[T_MAXSLOW];
 	int nslow;
 };

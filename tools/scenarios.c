@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bounce_storm.h"
 #include "dnsmsg.h"
 #include "gen.h"
 
@@ -759,6 +760,113 @@ sc_tls_sender(struct gen *g)
 	}
 }
 
+/* ---- 11: bounce storm (issue 17; the shape is in bounce_storm.h) --------------------- */
+
+static void
+bounce_truth(struct gen *g, const char *domain, const struct pw_addr *origin)
+{
+	struct truth_session *tr = &g->truth->sess[g->truth->nsess - 1];
+	snprintf(tr->bounce_domain, sizeof(tr->bounce_domain), "%s", domain);
+	pw_addr_fmt(origin, tr->bounce_origin, sizeof(tr->bounce_origin));
+}
+
+/* The host bounces message m of the spammer at t: the lookups (the first
+ * bounce to the domain only), then the connection attempt. */
+static uint64_t
+bounce_one(struct gen *g, uint64_t t, int m, unsigned char *looked_up,
+           const struct pw_addr *spammer)
+{
+	int d = BS_DOMAIN_OF(m);
+	char dom[32], mxname[40], ip[24], rcpt[64];
+	snprintf(dom, sizeof(dom), "f%d.example", d);
+	snprintf(mxname, sizeof(mxname), "mx.%s", dom);
+	snprintf(ip, sizeof(ip), "100.64.0.%d", d);
+	struct pw_addr mx = pw_ip(ip);
+	if (!looked_up[d]) {
+		looked_up[d] = 1;
+		dns_simple(g, &t, dom, DNS_T_MX, DNS_R_NOERROR, MS(prng_range(&g->rng, 2, 9)),
+		           mxname);
+		t += US(100);
+		dns_simple(g, &t, mxname, DNS_T_A, DNS_R_NOERROR, MS(prng_range(&g->rng, 2, 9)), ip);
+		t += US(100);
+	}
+	if (BS_REFUSING(d)) {
+		gen_connect_refused(g, t, &mx, MS(40));
+	} else if (BS_ANSWERING(d)) {
+		struct sess b;
+		sess_open(&b, g, "smtp", &g->host, gen_ephemeral(g), &mx, 25, t, MS(40), 1);
+		smtp_greeting_ehlo(&b, b.req_t + b.rtt + MS(3), g->hostname);
+		snprintf(rcpt, sizeof(rcpt), "user%d@%s", m, dom);
+		smtp_transaction(&b, "", rcpt, 900, MS(60));
+		smtp_quit(&b);
+	} else {
+		gen_connect_unanswered(g, t, &mx, 4);
+	}
+	if (g->truth)
+		bounce_truth(g, dom, spammer);
+	return t;
+}
+
+static void
+sc_bounce_storm(struct gen *g)
+{
+	struct pw_addr spammer = pw_ip(BS_SPAMMER), client = pw_ip(BS_CLIENT);
+	struct pw_addr remote = pw_ip(BS_REMOTE_MX);
+	unsigned char looked_up[BS_DOMAINS] = {0};
+	char line[128], from[64], to[64];
+	int m = 0;
+
+	for (int k = 0; k < BS_SESSIONS; k++) {
+		struct sess s;
+		int first = m;
+		sess_open(&s, g, "smtp", &spammer, (uint16_t)(20000 + k * 7), &g->host, 25,
+		          T0 + MS(BS_SESSION_GAP_MS) * (uint64_t)k, MS(20), 0);
+		smtp_greeting_ehlo(&s, s.req_t + MS(3), "bulk.example.net");
+		for (int i = 0; i < BS_PER_SESSION; i++, m++) {
+			snprintf(from, sizeof(from), "user%d@f%d.example", m, BS_DOMAIN_OF(m));
+			snprintf(to, sizeof(to), "nosuch%d@mail.example.test", m);
+			snprintf(line, sizeof(line), "MAIL FROM:<%s>\r\n", from);
+			sess_cmd(&s, "MAIL", line, sess_fast(&s), "250 OK\r\n");
+			snprintf(line, sizeof(line), "RCPT TO:<%s>\r\n", to);
+			if (BS_REFUSED_AT_RCPT(m)) {
+				sess_cmd(&s, "RCPT", line, sess_fast(&s),
+				         "550 5.1.1 Unknown user\r\n");
+				sess_cmd(&s, "RSET", "RSET\r\n", sess_fast(&s), "250 Reset OK\r\n");
+				continue;
+			}
+			sess_cmd(&s, "RCPT", line, sess_fast(&s), "250 Accepted\r\n");
+			smtp_data_body(&s, from, to, 700);
+			smtp_data_end_at(&s, s.req_t + MS(2));
+		}
+		smtp_quit(&s);
+		/* the bounces, queued behind the accepted messages */
+		uint64_t t = s.t + SEC(1);
+		for (int j = first; j < m; j++)
+			if (!BS_REFUSED_AT_RCPT(j))
+				t = bounce_one(g, t, j, looked_up, &spammer) + MS(100);
+	}
+
+	/* an ordinary message in the middle of the storm, delivered late */
+	{
+		struct sess s, o;
+		uint64_t t;
+		sess_open(&s, g, "smtp", &client, 40300, &g->host, 25,
+		          T0 + SEC(BS_ORDINARY_AT_S) + MS(500), LAN_RTT, 0);
+		smtp_greeting_ehlo(&s, s.req_t + MS(3), "ws20.example.org");
+		smtp_transaction(&s, "carol@example.org", "bob@remote.example", 2000, MS(3));
+		smtp_quit(&s);
+		t = s.t + SEC(BS_LATE_S);
+		dns_simple(g, &t, "remote.example", DNS_T_MX, DNS_R_NOERROR, MS(4), "mx.remote.example");
+		t += US(100);
+		dns_simple(g, &t, "mx.remote.example", DNS_T_A, DNS_R_NOERROR, MS(4), BS_REMOTE_MX);
+		t += US(100);
+		sess_open(&o, g, "smtp", &g->host, gen_ephemeral(g), &remote, 25, t, MS(30), 1);
+		smtp_greeting_ehlo(&o, o.req_t + o.rtt + MS(3), g->hostname);
+		smtp_transaction(&o, "carol@example.org", "bob@remote.example", 2000, MS(80));
+		smtp_quit(&o);
+	}
+}
+
 /* ---- table ------------------------------------------------------------------------------ */
 
 const struct scenario gen_scenarios[] = {
@@ -817,6 +925,11 @@ const struct scenario gen_scenarios[] = {
      "inside TLS: a lone session's MAIL waits 4 s on its sender domain's MX (tied by timing); "
      "two sessions' MAIL waits share one lookup (tied to neither)",
      "exim-like", PW_LINK_ETHERNET, sc_tls_sender},
+    {"bounce-storm",
+     "2000 spam messages to unknown users in 250 sessions, 1800 accepted and bounced to 200 "
+     "forged sender domains whose MX never answers (a few refuse or take it); an ordinary "
+     "delivery starts 30 s late",
+     "exim-like", PW_LINK_ETHERNET, sc_bounce_storm},
 };
 const size_t gen_nscenarios = sizeof(gen_scenarios) / sizeof(gen_scenarios[0]);
 

@@ -21,6 +21,15 @@
 -- request, the replies' total and longest wait, the time the cause itself
 -- covered (overlap), the commands, names and query types, places, the
 -- remedy and up to three example sessions (the longest waits).
+-- Bounce storms (issue 17, kind bounce-storm): the host's outbound deliveries
+-- (and attempts) that bounce inbound mail (sessions.bounce_domain), one
+-- incident per host and inbound origin (bounce_origin) with at least 10 of
+-- them in the window, ranked with the others by the time they waited on
+-- connects (total_wait_ms; slow_replies 0).  bounce_text (text only) and
+-- the JSON key "bounce" tell the attempts, the sender domains, the MX
+-- addresses unreachable and refusing, the peak of the host's outbound
+-- connections waiting at once (SYN sent, no answer yet) and the origin's
+-- inbound recipients refused at RCPT (5xx).
 -- Parameters: :slow_ms, :since, :until, :limit, :client, :protocol,
 -- :compact_slow.
 WITH slow AS MATERIALIZED (
@@ -88,7 +97,81 @@ r AS MATERIALIZED (
 	       max(rem_c) AS rem_c, max(rem_t) AS rem_t
 	FROM c
 	GROUP BY sig, tid),
+-- bounce deliveries (issue 17): the connect wait is to the handshake's end,
+-- or to the last packet of an attempt never answered or refused
+bd AS MATERIALIZED (
+	SELECT s.id, s.client AS host, s.bounce_origin AS origin, s.bounce_domain AS domain, s.server,
+	       s.outcome, coalesce(s.syn, s.start) AS t0,
+	       max(0, CASE WHEN s.outcome IN ('unanswered', 'refused')
+			   THEN coalesce(s."end", s.start, s.syn) ELSE coalesce(s.start, s.syn) END
+		      - coalesce(s.syn, s.start)) * 1000.0 AS connect_ms
+	FROM sessions AS s
+	WHERE s.bounce_domain IS NOT NULL
+	  AND coalesce(s.start, s.syn) >= coalesce(:since, -1e18)
+	  AND coalesce(s.start, s.syn) < coalesce(:until, 1e18)
+	  AND (:client IS NULL OR s.bounce_origin = :client OR s.server = :client)
+	  AND (:protocol IS NULL OR s.protocol = :protocol)),
+bg AS MATERIALIZED (
+	SELECT host, origin, json_array('bounce-storm', host, origin) AS sig,
+	       count(*) AS attempts, count(DISTINCT domain) AS n_domains,
+	       sum(outcome = 'unanswered') AS n_unanswered, sum(outcome = 'refused') AS n_refused,
+	       sum(outcome NOT IN ('unanswered', 'refused')) AS n_connected,
+	       count(DISTINCT CASE WHEN outcome = 'unanswered' THEN server END) AS unreachable,
+	       count(DISTINCT CASE WHEN outcome = 'refused' THEN server END) AS refusing,
+	       sum(connect_ms) AS connect_ms, max(connect_ms) AS max_connect_ms,
+	       min(t0) AS first_ts, max(t0) AS last_ts, max(t0 + connect_ms / 1000.0) AS end_ts
+	FROM bd
+	GROUP BY host, origin
+	HAVING count(*) >= 10),
+-- the host's outbound connections waiting for their answer: +1 at the SYN,
+-- -1 at the answer (or the attempt's last packet); the running sum is how
+-- many wait at once
+bw AS (
+	SELECT s.client AS host, s.syn AS a,
+	       CASE WHEN s.outcome IN ('unanswered', 'refused') THEN coalesce(s."end", s.syn)
+		    ELSE coalesce(s.start, s.syn) END AS b
+	FROM sessions AS s
+	WHERE (s.outbound = 1 OR s.client_is_host = 1) AND s.syn IS NOT NULL
+	  AND s.client IN (SELECT host FROM bg)
+	  AND s.syn <= (SELECT max(end_ts) FROM bg)
+	  AND coalesce(s."end", s.start, s.syn) >= (SELECT min(first_ts) FROM bg)),
+bn AS (
+	SELECT host, t, sum(d) OVER (PARTITION BY host ORDER BY t, d ROWS UNBOUNDED PRECEDING) AS n
+	FROM (SELECT host, a AS t, 1 AS d FROM bw UNION ALL SELECT host, b, -1 FROM bw)),
+bx AS MATERIALIZED (
+	SELECT bg.*,
+	       (SELECT max(n) FROM bn WHERE bn.host = bg.host
+		AND bn.t >= bg.first_ts AND bn.t <= bg.end_ts) AS peak_waiting,
+	       (SELECT json_group_array(domain) FROM (
+		SELECT domain FROM bd WHERE bd.host = bg.host AND bd.origin = bg.origin
+		GROUP BY domain ORDER BY count(*) DESC, domain LIMIT 3)) AS top_domains,
+	       (SELECT json_group_array(id) FROM (
+		SELECT id FROM bd WHERE bd.host = bg.host AND bd.origin = bg.origin
+		ORDER BY connect_ms DESC, id LIMIT 3)) AS examples,
+	       -- the origin's inbound sessions to the host in the window
+	       (SELECT count(*) FROM sessions AS i
+		WHERE i.client = bg.origin AND i.host = bg.host AND i.outbound = 0
+		  AND coalesce(i.start, i.syn) >= coalesce(:since, -1e18)
+		  AND coalesce(i.start, i.syn) < coalesce(:until, 1e18)) AS inbound_sessions,
+	       (SELECT count(*) FROM sessions AS i JOIN replies AS x ON x.session_id = i.id
+		WHERE i.client = bg.origin AND i.host = bg.host AND i.outbound = 0
+		  AND coalesce(i.start, i.syn) >= coalesce(:since, -1e18)
+		  AND coalesce(i.start, i.syn) < coalesce(:until, 1e18)
+		  AND x.command = 'RCPT' AND x.reply_code LIKE '5%') AS rcpt_refused,
+	       -- the software of the server that accepted the mail
+	       (SELECT software FROM sessions AS i
+		WHERE i.client = bg.origin AND i.host = bg.host AND i.outbound = 0
+		  AND i.software IS NOT NULL
+		GROUP BY software ORDER BY count(*) DESC, software LIMIT 1) AS software
+	FROM bg),
 g AS (
+	SELECT sig, 'bounce-storm' AS kind, NULL AS relation, NULL AS resolver, NULL AS c_outcome,
+	       NULL AS zone, host AS g_host, 1 AS g_out,
+	       0 AS replies, attempts AS sessions, 1 AS clients, 1 AS n_hosts,
+	       first_ts, last_ts, connect_ms AS total_wait_ms, max_connect_ms AS max_wait_ms,
+	       NULL AS cause_ms
+	FROM bx
+	UNION ALL
 	SELECT sig, kind, relation, resolver, c_outcome, zone, g_host, g_out,
 	       count(*) AS replies, count(DISTINCT session_id) AS sessions,
 	       count(DISTINCT client) AS clients, count(DISTINCT host) AS n_hosts,
@@ -135,8 +218,19 @@ d AS (
 		WHERE c.sig = k.sig AND qtype IS NOT NULL ORDER BY qtype)) AS qtypes
 	FROM ranked AS k),
 v AS (
-	SELECT k.*, d.remedy, d.hosts, d.commands, d.examples, d.names, d.qtypes, d.places, d.top_places,
+	SELECT k.*, coalesce(bx.remedy, d.remedy) AS remedy,
+	       CASE WHEN bx.sig IS NULL THEN d.hosts ELSE json_array(k.g_host) END AS hosts,
+	       d.commands, coalesce(bx.examples, d.examples) AS examples,
+	       coalesce(bx.n_domains, d.names) AS names, d.qtypes,
+	       coalesce(bx.unreachable + bx.refusing, d.places) AS places,
+	       coalesce(bx.top_domains, d.top_places) AS top_places, bx.bounce_text, bx.bounce_json,
 	       CASE k.kind
+	       WHEN 'bounce-storm' THEN 'bounce storm: ' || coalesce(k.g_host, 'the host') ||
+				 ' bounced the mail of ' || bx.origin || ' to ' ||
+				 bx.n_domains || ' sender domain' ||
+				 CASE WHEN bx.n_domains = 1 THEN '' ELSE 's' END || ', ' ||
+				 bx.attempts || ' deliveries'
+	       ELSE CASE k.kind
 	       WHEN 'dns' THEN k.relation || ' lookups' || coalesce(' in ' || k.zone, '') ||
 			       ' to ' || k.resolver || ': ' || k.c_outcome
 	       WHEN 'ident' THEN 'ident probes (TCP 113): ' || k.c_outcome
@@ -152,8 +246,67 @@ v AS (
 			       ', nothing related seen in the part captured'
 	       ELSE 'causes not analyzed on ' || coalesce(k.g_host, 'the host') ||
 		    ' (replies below the analysis threshold)'
-	       END AS title
-	FROM ranked AS k JOIN d ON d.incident = k.incident)
+	       END END AS title
+	FROM ranked AS k JOIN d ON d.incident = k.incident
+	LEFT JOIN (
+		SELECT bx.*,
+		       attempts || ' bounce deliver' || CASE WHEN attempts = 1 THEN 'y' ELSE 'ies' END ||
+		       ' (' || n_unanswered || ' unanswered, ' || n_refused || ' refused, ' ||
+		       n_connected || ' connected) to ' || n_domains || ' sender domain' ||
+		       CASE WHEN n_domains = 1 THEN '' ELSE 's' END || ' (' ||
+		       (SELECT group_concat(value, ' ') FROM json_each(top_domains)) ||
+		       CASE WHEN n_domains > 3 THEN ', ...' ELSE '' END || ')' || char(10) ||
+		       unreachable || ' MX address' || CASE WHEN unreachable = 1 THEN '' ELSE 'es' END ||
+		       ' never answered, ' || refusing || ' refused; ' ||
+		       printf('%.1f', connect_ms / 1000.0) || ' s waiting on connects in all (longest ' ||
+		       printf('%.1f', max_connect_ms / 1000.0) || ' s); up to ' ||
+		       coalesce(peak_waiting, 0) || ' outbound connection' ||
+		       CASE WHEN peak_waiting = 1 THEN '' ELSE 's' END ||
+		       ' of the host waiting at once' || char(10) ||
+		       'the origin ' || origin || ': ' || inbound_sessions || ' inbound session' ||
+		       CASE WHEN inbound_sessions = 1 THEN '' ELSE 's' END || ', ' || rcpt_refused ||
+		       ' recipient' || CASE WHEN rcpt_refused = 1 THEN '' ELSE 's' END ||
+		       ' refused at RCPT (5xx)' AS bounce_text,
+		       json_object('origin', origin, 'attempts', attempts, 'unanswered', n_unanswered,
+				   'refused', n_refused, 'connected', n_connected,
+				   'domains', n_domains, 'top_domains', json(top_domains),
+				   'unreachable_mx', unreachable, 'refusing_mx', refusing,
+				   'connect_wait_ms', round(connect_ms, 3),
+				   'max_connect_wait_ms', round(max_connect_ms, 3),
+				   'peak_waiting', coalesce(peak_waiting, 0),
+				   'inbound_sessions', inbound_sessions, 'rcpt_refused', rcpt_refused,
+				   'software', software) AS bounce_json,
+		       CASE software
+		       WHEN 'exim' THEN
+			'reject unknown recipients at RCPT time (`verify = recipient` in the ACL ' ||
+			'acl_smtp_rcpt names), so nothing accepted has to bounce; deliver bounces ' ||
+			'apart from ordinary mail (a router for the null sender with a transport ' ||
+			'of its own, or `queue_smtp_domains` so they wait for a queue runner) and ' ||
+			'give them up sooner (`ignore_bounce_errors_after`); rate-limit by client ' ||
+			'address and sender (`ratelimit = N / 1h / per_rcpt / $sender_host_address` ' ||
+			'and `... / $sender_address` in acl_smtp_rcpt)'
+		       WHEN 'postfix' THEN
+			'reject unknown recipients at RCPT time (`smtpd_reject_unlisted_recipient = ' ||
+			'yes` with `local_recipient_maps` or `relay_recipient_maps` set), so nothing ' ||
+			'accepted has to bounce; keep bounces from holding the delivery slots of ' ||
+			'ordinary mail (a transport of their own, `default_destination_concurrency_limit`, ' ||
+			'a shorter `smtp_connect_timeout`); rate-limit by client ' ||
+			'(`smtpd_client_message_rate_limit`, `smtpd_client_recipient_rate_limit`, ' ||
+			'counted by anvil(8))'
+		       WHEN 'sendmail' THEN
+			'reject unknown recipients at RCPT time (virtusertable `error:nouser` entries, ' ||
+			'or a check_rcpt ruleset), so nothing accepted has to bounce; deliver bounces ' ||
+			'in a queue group of their own (`QUEUE_GROUP` with ``FEATURE(`queuegroup'')``, ' ||
+			'`confMAX_QUEUE_RUN_SIZE`) and wait less on connects (`confTO_CONNECT`); ' ||
+			'rate-limit by client (``FEATURE(`ratecontrol'')`` with `ClientRate:` entries ' ||
+			'in the access map)'
+		       ELSE
+			'reject unknown recipients at RCPT time, so nothing accepted has to bounce; ' ||
+			'send bounces through a separate queue or MTA, so the unreachable mail ' ||
+			'servers of forged senders cannot hold the delivery slots of ordinary mail; ' ||
+			'rate-limit messages by client address and envelope sender'
+		       END AS remedy
+		FROM bx) AS bx ON bx.sig = k.sig)
 SELECT incident, title, kind, relation, resolver, c_outcome AS outcome, zone,
        replies AS slow_replies, sessions, clients, n_hosts,
        (SELECT group_concat(value, ' ') FROM json_each(hosts)) AS hosts,
@@ -168,7 +321,7 @@ SELECT incident, title, kind, relation, resolver, c_outcome AS outcome, zone,
 		FROM json_each(top_places)) AS top_places,
        (SELECT group_concat(value, ' ') FROM json_each(examples)) AS example_sessions,
        remedy,
-       json_object('incident', incident, 'title', title, 'kind', kind, 'relation', relation,
+       json_patch(json_object('incident', incident, 'title', title, 'kind', kind, 'relation', relation,
 		   'resolver', resolver, 'outcome', c_outcome, 'zone', zone,
 		   'host', g_host, 'outbound', json(CASE WHEN g_out THEN 'true' ELSE 'false' END),
 		   'slow_replies', replies, 'sessions', sessions, 'clients', clients,
@@ -177,6 +330,10 @@ SELECT incident, title, kind, relation, resolver, c_outcome AS outcome, zone,
 		   'cause_ms', round(cause_ms, 3), 'commands', json(commands),
 		   'names', names, 'qtypes', json(qtypes), 'places', places,
 		   'top_places', json(top_places),
-		   'example_sessions', json(examples), 'remedy', remedy) AS json
+		   'example_sessions', json(examples), 'remedy', remedy),
+		  -- a bounce storm's own figures; nothing for the others
+		  CASE WHEN bounce_json IS NULL THEN '{}'
+		       ELSE json_object('bounce', json(bounce_json)) END) AS json,
+       bounce_text
 FROM v
 ORDER BY incident;

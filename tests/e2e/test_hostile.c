@@ -124,6 +124,20 @@ open_sink(const char *path)
 	return s;
 }
 
+/* QUIT, 221 and the close of connection c after ts; *t moves past it. */
+static void
+smtp_quit_close(struct pw_sink *s, struct pw_tcp *c, uint64_t ts, uint64_t *t)
+{
+	static const char quit[] = "QUIT\r\n", bye[] = "221 bye\r\n";
+	ts = pw_tcp_send(s, c, 0, ts + MS(1), quit, sizeof(quit) - 1, US(10), US(100));
+	ts = pw_tcp_send(s, c, 1, ts + MS(1), bye, sizeof(bye) - 1, US(10), US(100));
+	pw_tcp_fin(s, c, 1, ts + US(100));
+	pw_tcp_fin(s, c, 0, ts + US(300));
+	pw_tcp_ack(s, c, 1, ts + US(500));
+	*t = ts + MS(10);
+	pw_sink_flush(s, *t);
+}
+
 /*
  * One SMTP session from client:cport to the host at *t: greeting, the
  * client's line, the server's reply, QUIT, close.  *t moves past it.
@@ -133,20 +147,13 @@ smtp_session(struct pw_sink *s, uint64_t *t, const struct pw_addr *cli, uint16_t
              const char *line, size_t linelen, const char *reply, size_t replylen)
 {
 	static const char greet[] = "220 mx.example.net ESMTP\r\n";
-	static const char quit[] = "QUIT\r\n", bye[] = "221 bye\r\n";
 	struct pw_tcp c;
 	pw_tcp_init(&c, cli, cport, &host, 25, 1000u + cport, 900000u + cport, 5000, 7000);
 	uint64_t ts = pw_tcp_handshake(s, &c, *t, US(200), US(200));
 	ts = pw_tcp_send(s, &c, 1, ts + MS(2), greet, sizeof(greet) - 1, US(10), US(100));
 	ts = pw_tcp_send(s, &c, 0, ts + MS(1), line, linelen, US(5), US(50));
 	ts = pw_tcp_send(s, &c, 1, ts + MS(3), reply, replylen, US(5), US(50));
-	ts = pw_tcp_send(s, &c, 0, ts + MS(1), quit, sizeof(quit) - 1, US(10), US(100));
-	ts = pw_tcp_send(s, &c, 1, ts + MS(1), bye, sizeof(bye) - 1, US(10), US(100));
-	pw_tcp_fin(s, &c, 1, ts + US(100));
-	pw_tcp_fin(s, &c, 0, ts + US(300));
-	pw_tcp_ack(s, &c, 1, ts + US(500));
-	*t = ts + MS(10);
-	pw_sink_flush(s, *t);
+	smtp_quit_close(s, &c, ts, t);
 }
 
 static void
@@ -979,4 +986,78 @@ Test(hostile, dns_flood_is_bounded_by_the_pending_cap, .timeout = 600)
 	cr_expect(integrity_ok(db));
 	cr_expect_eq(sql_long(db, "select count(*) from dns_queries where outcome = 'unanswered'"),
 	             600000);
+}
+
+/* ---- bounce tables (issue 17) ---------------------------------------------------------- */
+
+/* One delivery of the host to remote with the null sender to a recipient at domain. */
+static void
+null_sender_delivery(struct pw_sink *s, uint64_t *t, const struct pw_addr *remote, uint16_t port,
+                     const char *domain)
+{
+	static const char greet[] = "220 mx.remote ESMTP\r\n", ok[] = "250 OK\r\n";
+	static const char mail[] = "MAIL FROM:<>\r\n";
+	char rcpt[96];
+	int rl = snprintf(rcpt, sizeof(rcpt), "RCPT TO:<u@%s>\r\n", domain);
+	struct pw_tcp c;
+	pw_tcp_init(&c, &host, port, remote, 25, 3000u + port, 800000u + port, 5000, 7000);
+	uint64_t ts = pw_tcp_handshake(s, &c, *t, US(200), US(200));
+	ts = pw_tcp_send(s, &c, 1, ts + MS(2), greet, sizeof(greet) - 1, US(10), US(100));
+	ts = pw_tcp_send(s, &c, 0, ts + MS(1), mail, sizeof(mail) - 1, US(5), US(50));
+	ts = pw_tcp_send(s, &c, 1, ts + MS(1), ok, sizeof(ok) - 1, US(5), US(50));
+	ts = pw_tcp_send(s, &c, 0, ts + MS(1), rcpt, (size_t)rl, US(5), US(50));
+	ts = pw_tcp_send(s, &c, 1, ts + MS(1), ok, sizeof(ok) - 1, US(5), US(50));
+	smtp_quit_close(s, &c, ts, t);
+}
+
+/*
+ * n inbound messages from distinct clients with distinct sender domains,
+ * each followed by a null-sender delivery of the host to that domain (a
+ * remote of its own): a bounce each.
+ */
+static void
+bounce_flood(const char *path, long n)
+{
+	struct pw_sink *s = open_sink(path);
+	uint64_t t = T0;
+	for (long i = 0; i < n; i++) {
+		char line[96], dom[48], a[32];
+		snprintf(dom, sizeof(dom), "d%ld.flood.example", i);
+		int ll = snprintf(line, sizeof(line), "MAIL FROM:<x@%s>\r\n", dom);
+		struct pw_tcp c;
+		flood_conn(&c, i);
+		smtp_session(s, &t, &c.addr[0], c.port[0], line, (size_t)ll, "250 OK\r\n", 8);
+		snprintf(a, sizeof(a), "100.%ld.%ld.%ld", 64 + ((i >> 16) & 0x3f), (i >> 8) & 0xff,
+		         i & 0xff);
+		struct pw_addr remote = pw_ip(a);
+		null_sender_delivery(s, &t, &remote, (uint16_t)(32768 + (i % 28000)), dom);
+	}
+	cr_assert_eq(pw_sink_close(s), 0);
+}
+
+Test(hostile, bounce_flood_is_bounded_by_the_bounce_caps, .timeout = 600)
+{
+	char small[600], big[600], cmd[2000], *out = NULL;
+	path_in(small, sizeof(small), "bounce-small.pcap");
+	path_in(big, sizeof(big), "bounce-big.pcap");
+	/* both past the 65536 sender domains kept */
+	bounce_flood(small, 80000);
+	bounce_flood(big, 160000);
+	double w_small = 0, w_big = 0;
+	long kb_small = analyze_peak_kb("--host 192.0.2.10", small, &w_small);
+	long kb_big = analyze_peak_kb("--host 192.0.2.10", big, &w_big);
+	fprintf(stderr,
+	        "hostile: bounce flood 80k: %.1f s, %ld KiB; 160k: %.1f s, %ld KiB\n", w_small,
+	        kb_small, w_big, kb_big);
+	cr_expect_lt(kb_big, kb_small + kb_small / 5, "80k %ld KiB, 160k %ld KiB", kb_small, kb_big);
+
+	snprintf(cmd, sizeof(cmd), "analyze --no-db --host 192.0.2.10 '%s'", big);
+	cr_assert_eq(mx(&out, cmd), 0);
+	/* every delivery a bounce (its domain was the latest inbound one); the
+	   table at its cap, the rest forced out and counted */
+	cr_expect(strstr(out, "mxlag: 160000 deliveries bounce inbound mail; bounce tables: 65536 "
+	                      "sender domains, 0 MX names, 0 addresses kept (94464, 0, 0 forced "
+	                      "out by the caps)") != NULL,
+	          "%.3000s", out);
+	free(out);
 }

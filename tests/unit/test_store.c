@@ -526,6 +526,42 @@ Test(store, provisional_session_is_visible_before_it_ends)
 	store_close(s);
 }
 
+/* the schema 8 columns pass the writer thread's copy of a session (issue 17) */
+Test(store, session_row_keeps_the_issue_17_columns)
+{
+	struct store *s = open_store();
+	cr_assert_eq(store_begin_run(s, "fixture.pcap", "fp-17", NULL), STORE_OK);
+	cr_assert_eq(store_start_writer(s), STORE_OK, "%s", store_errmsg(s));
+	struct mx_event *ev = calloc(1, sizeof(*ev));
+	cr_assert_not_null(ev);
+	struct mx_session *x = &ev->u.session;
+	x->id = 9;
+	x->proto = MXP_SMTP;
+	mx_addr_parse("192.0.2.10", &x->client.addr);
+	x->client.port = 40000;
+	mx_addr_parse("203.0.113.9", &x->server.addr);
+	x->server.port = 25;
+	x->start_ns = FX_T0_NS;
+	x->end_ns = FX_T0_NS + FX_SEC;
+	x->outbound = x->client_is_host = true;
+	x->max_message = 12345;
+	x->null_sender = true;
+	mx_strlcpy(x->bounce_domain, "forged.example", sizeof(x->bounce_domain));
+	mx_addr_parse("198.51.100.66", &x->bounce_origin);
+	x->bounce_session_id = 4;
+	ev->type = EV_SESSION;
+	cr_assert_eq(store_event(s, ev), STORE_OK, "%s", store_errmsg(s));
+	cr_assert_eq(store_end_run(s, NULL), STORE_OK);
+	sqlite3 *db = open_ro(dbpath);
+	cr_assert_str_eq(q_text(db, "SELECT max_message || ' ' || null_sender || ' ' ||"
+	                            " bounce_domain || ' ' || bounce_origin || ' ' ||"
+	                            " bounce_session_id FROM sessions WHERE id = 9"),
+	                 "12345 1 forged.example 198.51.100.66 4");
+	sqlite3_close(db);
+	store_close(s);
+	free(ev);
+}
+
 Test(store, event_before_run_is_refused)
 {
 	struct store *s = open_store();
