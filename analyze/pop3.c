@@ -16,6 +16,7 @@
 #include "proto.h"
 #include "software.h"
 #include "tls.h"
+#include "transfer.h"
 #include "txnq.h"
 
 enum pop3_state {
@@ -76,7 +77,7 @@ struct pop3 {
 	bool ended;
 	uint64_t unmatched;
 	struct tls_timer *tls; /* after STLS */
-	uint64_t xfer_start_ns, xfer_steps; /* a RETR body as it goes (issue 17) */
+	struct xfer_track xfer; /* a RETR body as it goes (issue 17) */
 };
 
 struct pop3_cmd_def {
@@ -169,39 +170,19 @@ pop3_enter_srv(struct pop3 *p, enum pop3_srv st)
 	p->pre_n = 0;
 	if (st == SRV_MULTI) {
 		dotend_init(&p->body);
-		p->xfer_start_ns = p->xfer_steps = 0;
+		xfer_reset(&p->xfer);
 	}
 }
 
-/* A RETR body has bytes so far (done: all of it): EV_TRANSFER at every
- * MX_TRANSFER_STEP and at the end of one of a step or more. */
+/* A RETR body as it goes (sent by the host: to the client) */
 static void
 pop3_progress(struct pop3 *p, uint64_t ts_ns)
 {
 	const struct txnq_ent *e = txnq_head(&p->q);
-	uint64_t bytes = p->body.bytes, steps = bytes / MX_TRANSFER_STEP;
-	bool done = p->body.st == DOT_DONE;
 
-	if (!e || e->kind != P_RETR)
-		return;
-	if (!p->xfer_start_ns && p->body.wire)
-		p->xfer_start_ns = ts_ns;
-	if (steps && (done || steps != p->xfer_steps)) {
-		struct mx_event ev;
-		ev.type = EV_TRANSFER;
-		ev.session = p->sess;
-		memset(&ev.u.xfer, 0, sizeof(ev.u.xfer));
-		ev.u.xfer.session_id = p->sess->id;
-		ev.u.xfer.client = p->sess->client;
-		ev.u.xfer.server = p->sess->server;
-		ev.u.xfer.to_client = true;
-		ev.u.xfer.start_ns = p->xfer_start_ns;
-		ev.u.xfer.ts_ns = ts_ns;
-		ev.u.xfer.bytes = bytes;
-		ev.u.xfer.done = done;
-		mx_sink_emit(&p->out, &ev);
-	}
-	p->xfer_steps = steps;
+	if (e && e->kind == P_RETR)
+		xfer_progress(&p->xfer, &p->out, p->sess, true, p->body.bytes, ts_ns,
+		              p->body.st == DOT_DONE);
 }
 
 static bool

@@ -19,6 +19,7 @@
 #include "proto.h"
 #include "software.h"
 #include "tls.h"
+#include "transfer.h"
 #include "txnq.h"
 
 enum smtp_state {
@@ -92,8 +93,7 @@ struct smtp {
 	bool bdat_last;
 	bool bdat_early; /* the server answered it before the chunk ended */
 	uint64_t bdat_msg; /* bytes of the message's chunks so far (to LAST) */
-	uint64_t xfer_start_ns; /* the current message's first byte, 0 = none yet */
-	uint64_t xfer_steps;    /* MX_TRANSFER_STEPs of it reported */
+	struct xfer_track xfer; /* the current message as it goes (issue 17) */
 
 	struct tls_timer *tls; /* after STARTTLS */
 
@@ -284,34 +284,6 @@ smtp_null_path(const char *arg, size_t n)
 	return n - i >= 2 && arg[i] == '<' && arg[i + 1] == '>';
 }
 
-/* The current message has bytes so far (done: all of it): EV_TRANSFER at
- * every MX_TRANSFER_STEP and at the end of a message of one step or more. */
-static void
-smtp_progress(struct smtp *s, uint64_t bytes, uint64_t ts_ns, bool done)
-{
-	uint64_t steps = bytes / MX_TRANSFER_STEP;
-
-	if (!s->xfer_start_ns && bytes)
-		s->xfer_start_ns = ts_ns;
-	if (steps && (done || steps != s->xfer_steps)) {
-		struct mx_event ev;
-		ev.type = EV_TRANSFER;
-		ev.session = s->sess;
-		memset(&ev.u.xfer, 0, sizeof(ev.u.xfer));
-		ev.u.xfer.session_id = s->sess->id;
-		ev.u.xfer.client = s->sess->client;
-		ev.u.xfer.server = s->sess->server;
-		ev.u.xfer.start_ns = s->xfer_start_ns;
-		ev.u.xfer.ts_ns = ts_ns;
-		ev.u.xfer.bytes = bytes;
-		ev.u.xfer.done = done;
-		mx_sink_emit(&s->out, &ev);
-	}
-	s->xfer_steps = steps;
-	if (done)
-		s->xfer_start_ns = s->xfer_steps = 0;
-}
-
 /* ---- request handlers (client side) ------------------------------------ */
 
 static bool
@@ -342,7 +314,7 @@ req_mail(struct smtp *s, struct txnq_ent *e, const char *arg, size_t n, uint64_t
 	if (smtp_null_path(arg, n))
 		s->sess->null_sender = true;
 	s->bdat_msg = 0; /* a new message */
-	s->xfer_start_ns = s->xfer_steps = 0;
+	xfer_reset(&s->xfer);
 	return req_plain(s, e, arg, n, ts_ns);
 }
 
@@ -414,7 +386,7 @@ bdat_message(struct smtp *s, uint64_t n)
 		return;
 	if (s->bdat_msg > s->sess->max_message)
 		s->sess->max_message = s->bdat_msg;
-	smtp_progress(s, s->bdat_msg, s->body_ns, true);
+	xfer_progress(&s->xfer, &s->out, s->sess, false, s->bdat_msg, s->body_ns, true);
 	s->bdat_msg = 0;
 }
 
@@ -602,7 +574,8 @@ smtp_client_body(struct smtp *s, const uint8_t *p, size_t n, uint64_t ts_ns)
 	struct txnq_ent e;
 
 	s->body_ns = ts_ns;
-	smtp_progress(s, s->body.bytes, ts_ns, s->body.st == DOT_DONE);
+	xfer_progress(&s->xfer, &s->out, s->sess, false, s->body.bytes, ts_ns,
+	              s->body.st == DOT_DONE);
 	if (s->body.st != DOT_DONE)
 		return used;
 	memset(&e, 0, sizeof(e));
@@ -641,7 +614,8 @@ smtp_client_chunk(struct smtp *s, const uint8_t *p, size_t n, uint64_t ts_ns)
 	s->bdat_left -= take;
 	s->body_ns = ts_ns;
 	if (s->bdat_left)
-		smtp_progress(s, s->bdat_msg + (s->bdat.t.size - s->bdat_left), ts_ns, false);
+		xfer_progress(&s->xfer, &s->out, s->sess, false,
+		              s->bdat_msg + (s->bdat.t.size - s->bdat_left), ts_ns, false);
 	if (s->bdat_left == 0)
 		smtp_bdat_done(s, ts_ns);
 	return take;
