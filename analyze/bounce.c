@@ -318,16 +318,51 @@ learn_addr(struct bounce *b, const char *name, const struct mx_addr *a, uint64_t
 	}
 }
 
+/* name is an MX host (or a domain without MX) of some domain */
+static bool
+mx_host_known(struct bounce *b, const char *name, size_t n)
+{
+	char k[MX_NAME_MAX];
+	while (n > 0 && name[n - 1] == '.')
+		n--;
+	if (n == 0 || n >= sizeof(k))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		k[i] = (char)tolower((unsigned char)name[i]);
+	k[n] = '\0';
+	uint32_t h = str_hash(k);
+	int walked = 0;
+	CHAIN_EACH(&b->mx, h, e) {
+		if (e->hash == h && strcmp(e->key, k) == 0)
+			return true;
+		if (++walked >= BOUNCE_WALK)
+			break;
+	}
+	return false;
+}
+
 void
 bounce_dns(struct bounce *b, const struct mx_dns *q)
 {
-	if (q->outcome != MXD_ANSWERED || !q->answers[0] ||
-	    (q->qtype != QT_MX && q->qtype != QT_A && q->qtype != QT_AAAA))
+	if (q->qtype != QT_MX && q->qtype != QT_A && q->qtype != QT_AAAA)
 		return;
 	size_t ql = strlen(q->qname);
 	if (ql == 0 || ql >= MX_NAME_MAX)
 		return;
 	uint64_t ts = q->response_ns ? q->response_ns : q->ts_ns;
+	/* a domain with no MX record: mail goes to its own address (the
+	   implicit MX), so it stands as its own MX host */
+	if (q->qtype == QT_MX && q->outcome == MXD_NODATA) {
+		learn_mx(b, q->qname, q->qname, ql, ts);
+		return;
+	}
+	if (q->outcome != MXD_ANSWERED || !q->answers[0])
+		return;
+	/* only the addresses of MX hosts matter (a delivery goes to one): the
+	   many other A/AAAA answers (DNSBLs, the clients' forward names) are
+	   not kept, which keeps this cheap on a busy host */
+	if (q->qtype != QT_MX && !mx_host_known(b, q->qname, ql))
+		return;
 	/* the items of the summary: "10 mx.example" (MX), "192.0.2.1", names (CNAME) */
 	const char *p = q->answers;
 	while (*p) {

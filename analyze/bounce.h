@@ -6,8 +6,10 @@
  * machine count as one host):
  *  - senders: envelope sender domain of inbound mail whose MAIL got a 2xx
  *    reply -> the client address and session id of the latest such session;
- *  - from DNS answers: MX lookups (domain -> MX host names) and A/AAAA
- *    lookups (name -> addresses).  DNS facts are not per host (a name's
+ *  - from DNS answers: MX lookups (domain -> MX host names; a domain whose
+ *    MX lookup has no data is its own MX host, the implicit MX) and the
+ *    A/AAAA lookups of those MX hosts (name -> addresses; answers for other
+ *    names are not kept: an MTA asks for the MX before the address).  DNS facts are not per host (a name's
  *    addresses are the same for every host) and are learned from every
  *    answer seen: a learned host may be known as one only later.  Likewise
  *    the MAIL of every session is remembered with its server; whether that
@@ -16,7 +18,7 @@
  *
  * An outbound delivery (or attempt) of the host to address X bounces the
  * inbound mail of domain D when X is an address of an MX host of D, or of
- * D itself when D has no MX seen (the implicit MX), and D was the sender
+ * D itself when its MX lookup had no data (the implicit MX), and D was the sender
  * domain of inbound mail of that host within the window; a null-sender
  * delivery (MAIL FROM:<>) to a recipient domain that was such a sender
  * domain counts too.  A delivery seen to give a sender of its own (not the

@@ -100,6 +100,16 @@ learn(const char *client, const char *qname, uint16_t qtype, const char *answers
 	bounce_dns(B, &q);
 }
 
+/* the MX lookup of domain had no data: mail for it goes to its own address */
+static void
+nomx(const char *client, const char *domain, uint64_t ts)
+{
+	struct mx_dns q;
+	dns(&q, client, domain, 15, "", ts);
+	q.outcome = MXD_NODATA;
+	bounce_dns(B, &q);
+}
+
 /* an outbound delivery attempt of host to server at ts */
 static void
 outbound(struct mx_session *s, const char *host, const char *server, uint64_t ts)
@@ -155,7 +165,13 @@ Test(bounce, implicit_mx_counts)
 	struct mx_session in, out;
 	inbound(&in, "198.51.100.7", "192.0.2.25", "nomx.example", 5);
 	mail(&in, "250", T0);
+	/* an A answer of a name not known as a mail destination is not kept */
 	learn("192.0.2.25", "nomx.example", 1, "203.0.113.10", T0 + S(1));
+	cr_expect_eq(bounce_stats(B)->addrs, 0);
+	/* the MX lookup has no data: the domain is its own MX host */
+	nomx("192.0.2.25", "nomx.example", T0 + S(1));
+	learn("192.0.2.25", "nomx.example", 1, "203.0.113.10", T0 + S(1));
+	cr_expect_eq(bounce_stats(B)->addrs, 1);
 	outbound(&out, "192.0.2.25", "203.0.113.10", T0 + S(2));
 	cr_assert(bounce_mark(B, &out));
 	cr_expect_str_eq(out.bounce_domain, "nomx.example");
@@ -200,6 +216,7 @@ Test(bounce, what_is_not_a_bounce)
 	/* a delivery seen to give a sender of its own: a reply, not a bounce */
 	inbound(&in, "198.51.100.7", "192.0.2.25", "reply.example", 8);
 	mail(&in, "250", T0);
+	nomx("192.0.2.25", "reply.example", T0);
 	learn("192.0.2.25", "reply.example", 1, "203.0.113.16", T0);
 	outbound(&out, "192.0.2.25", "203.0.113.16", T0 + S(2));
 	out.outcome = MXO_OK;
@@ -209,6 +226,7 @@ Test(bounce, what_is_not_a_bounce)
 	cr_expect(bounce_mark(B, &out));
 	/* the inbound mail came after the delivery ended */
 	inbound(&in, "198.51.100.7", "192.0.2.25", "late.example", 7);
+	nomx("192.0.2.25", "late.example", T0);
 	learn("192.0.2.25", "late.example", 1, "203.0.113.13", T0);
 	mail(&in, "250", T0 + S(100));
 	outbound(&out, "192.0.2.25", "203.0.113.13", T0 + S(2));
@@ -221,6 +239,7 @@ Test(bounce, the_window_is_24_hours_of_packet_time)
 	struct mx_session in, out;
 	inbound(&in, "198.51.100.7", "192.0.2.25", "old.example", 5);
 	mail(&in, "250", T0);
+	nomx("192.0.2.25", "old.example", T0);
 	learn("192.0.2.25", "old.example", 1, "203.0.113.14", T0);
 	outbound(&out, "192.0.2.25", "203.0.113.14", T0 + S(24 * 3600 - 10));
 	cr_expect(bounce_mark(B, &out));
@@ -235,6 +254,7 @@ Test(bounce, the_latest_inbound_session_is_the_origin)
 	mail(&in, "250", T0);
 	inbound(&in, "198.51.100.8", "192.0.2.25", "forged.example", 6);
 	mail(&in, "250", T0 + S(1));
+	nomx("192.0.2.25", "forged.example", T0 + S(1));
 	learn("192.0.2.25", "forged.example", 1, "203.0.113.15", T0 + S(1));
 	outbound(&out, "192.0.2.25", "203.0.113.15", T0 + S(2));
 	cr_assert(bounce_mark(B, &out));
