@@ -48,15 +48,6 @@ struct bounce {
 /* ---- tables ---------------------------------------------------------------------- */
 
 static uint32_t
-str_hash(const char *s)
-{
-	uint32_t h = 2166136261u;
-	for (; *s; s++)
-		h = (h ^ (uint8_t)*s) * 16777619u;
-	return h;
-}
-
-static uint32_t
 addr_hash(const struct mx_addr *a)
 {
 	return (uint32_t)mx_addr_hash(a);
@@ -148,20 +139,25 @@ chain_next(const struct tab *t, const struct ent *e)
 
 #define CHAIN_EACH(t, h, e) for (struct ent *e = chain_first(t, h); e; e = chain_next(t, e))
 
-static char *
-dup_name(const char *s, size_t n)
+/* s (n bytes) in lower case without trailing dots into k; false when empty or too long */
+static bool
+norm_name(const char *s, size_t n, char k[MX_NAME_MAX])
 {
 	while (n > 0 && s[n - 1] == '.')
 		n--;
 	if (n == 0 || n >= MX_NAME_MAX)
-		return NULL;
-	char *d = malloc(n + 1);
-	if (!d)
-		return NULL;
+		return false;
 	for (size_t i = 0; i < n; i++)
-		d[i] = (char)tolower((unsigned char)s[i]);
-	d[n] = '\0';
-	return d;
+		k[i] = (char)tolower((unsigned char)s[i]);
+	k[n] = '\0';
+	return true;
+}
+
+static char *
+dup_name(const char *s, size_t n)
+{
+	char k[MX_NAME_MAX];
+	return norm_name(s, n, k) ? strdup(k) : NULL;
 }
 
 static bool
@@ -250,7 +246,7 @@ bounce_txn(struct bounce *b, const struct mx_session *s, const struct mx_txn *t)
 	char *d = dup_name(s->sender_domain, strlen(s->sender_domain));
 	if (!d)
 		return;
-	uint32_t h = str_hash(d);
+	uint32_t h = mx_name_hash(d);
 	struct ent *e = sender_find(b, &s->server.addr, d, h);
 	if (e)
 		free(d);
@@ -270,7 +266,7 @@ learn_mx(struct bounce *b, const char *domain, const char *host, size_t hl, uint
 	char *k = dup_name(host, hl);
 	if (!k)
 		return;
-	uint32_t h = str_hash(k);
+	uint32_t h = mx_name_hash(k);
 	int walked = 0;
 	CHAIN_EACH(&b->mx, h, e) {
 		if (e->hash == h && strcmp(e->key, k) == 0) {
@@ -323,14 +319,9 @@ static bool
 mx_host_known(struct bounce *b, const char *name, size_t n)
 {
 	char k[MX_NAME_MAX];
-	while (n > 0 && name[n - 1] == '.')
-		n--;
-	if (n == 0 || n >= sizeof(k))
+	if (!norm_name(name, n, k))
 		return false;
-	for (size_t i = 0; i < n; i++)
-		k[i] = (char)tolower((unsigned char)name[i]);
-	k[n] = '\0';
-	uint32_t h = str_hash(k);
+	uint32_t h = mx_name_hash(k);
 	int walked = 0;
 	CHAIN_EACH(&b->mx, h, e) {
 		if (e->hash == h && strcmp(e->key, k) == 0)
@@ -397,7 +388,7 @@ static void
 consider(struct bounce *b, struct best *best, const struct mx_addr *host, const char *d,
 	 uint64_t now, uint64_t until)
 {
-	uint32_t h = str_hash(d);
+	uint32_t h = mx_name_hash(d);
 	const struct ent *e = sender_find(b, host, d, h);
 	if (!e || !fresh(b, e->ts, now) || e->ts > until)
 		return;
@@ -433,7 +424,7 @@ bounce_mark(struct bounce *b, struct mx_session *s)
 		/* the name itself: a domain's implicit MX */
 		consider(b, &best, host, a->val, now, until);
 		/* the domains the name is an MX host of */
-		uint32_t hn = str_hash(a->val);
+		uint32_t hn = mx_name_hash(a->val);
 		int w2 = 0;
 		CHAIN_EACH(&b->mx, hn, m) {
 			if (m->hash != hn || strcmp(m->key, a->val) != 0)

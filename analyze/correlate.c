@@ -70,7 +70,7 @@ struct dns_rec {
 	uint64_t ts;
 	uint32_t last_us, end_us;
 	uint32_t qpos;  /* of the name in the arena */
-	uint32_t qhash; /* name_hash() of the name */
+	uint32_t qhash; /* mx_name_hash() of the name */
 	uint16_t qtype;
 	uint8_t outcome; /* enum mx_dns_outcome */
 	uint8_t kind : 2, from_resolver : 1;
@@ -241,16 +241,6 @@ overlap_ns(uint64_t a0, uint64_t a1, uint64_t b0, uint64_t b1)
 {
 	uint64_t s = a0 > b0 ? a0 : b0, e = a1 < b1 ? a1 : b1;
 	return e > s ? (int64_t)(e - s) : 0;
-}
-
-/* FNV-1a: names are compared exactly (lower case), so is the hash */
-static uint32_t
-name_hash(const char *s)
-{
-	uint32_t h = 2166136261u;
-	for (; *s; s++)
-		h = (h ^ (uint8_t)*s) * 16777619u;
-	return h;
 }
 
 static uint32_t
@@ -542,7 +532,7 @@ names_get(const struct names *m, const char *name)
 {
 	if (!name[0])
 		return "";
-	uint32_t i = *names_find_slot(m, name, name_hash(name));
+	uint32_t i = *names_find_slot(m, name, mx_name_hash(name));
 	return i ? m->v[i - 1].name + m->v[i - 1].nlen + 1 : "";
 }
 
@@ -580,7 +570,7 @@ append_answers(char *dst, size_t n, const char *answers)
 static void
 names_put(struct names *m, const char *name, const char *answers)
 {
-	uint32_t h = name_hash(name);
+	uint32_t h = mx_name_hash(name);
 	uint32_t *slot = names_find_slot(m, name, h);
 	char merged[NAME_ANSWERS_MAX];
 	if (*slot) {
@@ -788,7 +778,7 @@ add_dns(struct corr *c, const struct mx_dns *q)
 	d->server = q->server.addr;
 	d->qtype = q->qtype;
 	d->outcome = (uint8_t)q->outcome;
-	d->qhash = name_hash(q->qname);
+	d->qhash = mx_name_hash(q->qname);
 	w->hot[slot] = (struct dns_hot){d->ts, d->end_us, (uint32_t)d->owner};
 	/* what a settle pass would work out for every wait: once, here */
 	struct mx_addr x;
@@ -926,10 +916,10 @@ rctx_init(struct rctx *r, const struct corr *c, const struct held *h)
 		r->rcpt[r->nrcpt++] = p;
 	corr_arpa_name(&h->client, r->arpa_client, sizeof(r->arpa_client));
 	corr_arpa_name(&h->server, r->arpa_server, sizeof(r->arpa_server));
-	r->hash_client = name_hash(r->arpa_client);
-	r->hash_server = name_hash(r->arpa_server);
-	r->hash_helo = name_hash(r->helo);
-	r->hash_banner = name_hash(r->banner);
+	r->hash_client = mx_name_hash(r->arpa_client);
+	r->hash_server = mx_name_hash(r->arpa_server);
+	r->hash_helo = mx_name_hash(r->helo);
+	r->hash_banner = mx_name_hash(r->banner);
 	hosts_machine_of(c->hosts, &h->server, &r->m);
 	if (r->m.several) {
 		struct mx_addr a[MACHINE_ADDRS];
@@ -1143,10 +1133,12 @@ big_during(const struct corr *c, const struct held *h, struct diag_big *out, int
 		const struct xfer_rec *r = &c->xf[i];
 		if (r->bytes < c->cfg.big_bytes)
 			continue;
-		bool inbound = hosts_same_machine(c->hosts, &r->srv, &h->server) && !r->to_client;
-		if (!inbound && !hosts_same_machine(c->hosts, &r->cli, &h->server) &&
-		    !(r->to_client && hosts_same_machine(c->hosts, &r->srv, &h->server)))
+		/* to or from the wait's machine: its server end (inbound, or a
+		   retrieval it sends) or its client end (one of its deliveries) */
+		bool at_srv = hosts_same_machine(c->hosts, &r->srv, &h->server);
+		if (!at_srv && !hosts_same_machine(c->hosts, &r->cli, &h->server))
 			continue;
+		bool inbound = at_srv && !r->to_client;
 		double ov = ns_to_ms(overlap_ns(t0, t1, r->start_ns, xfer_end(c, r, t1)));
 		if (ov <= 0 || ov < floor_ms)
 			continue;

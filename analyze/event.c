@@ -55,6 +55,15 @@ mx_qtype_str(uint16_t qtype, char *buf, unsigned buflen)
 	return buf;
 }
 
+uint32_t
+mx_name_hash(const char *s)
+{
+	uint32_t h = 2166136261u;
+	for (; *s; s++)
+		h = (h ^ (uint8_t)*s) * 16777619u;
+	return h;
+}
+
 bool
 mx_strlcpy(char *dst, const char *src, unsigned long dstlen)
 {

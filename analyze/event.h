@@ -277,6 +277,9 @@ const char *mx_software_str(enum mx_software s);
 /* "PTR", "A", ... or "TYPE123" into buf (>= 12 bytes); returns the name */
 const char *mx_qtype_str(uint16_t qtype, char *buf, unsigned buflen);
 
+/* FNV-1a of a NUL-terminated name (names are compared exactly, so is the hash). */
+uint32_t mx_name_hash(const char *s);
+
 /* Copies at most dstlen-1 bytes of src, NUL-terminates; returns true if it fit. */
 bool mx_strlcpy(char *dst, const char *src, unsigned long dstlen);
 

@@ -94,25 +94,6 @@ progress(struct src *s, uint64_t pkts, time_t t0, int done)
 		fputc('\n', stderr);
 }
 
-static void
-fill_run_stats(struct run_stats *rs, struct cap_stats *st, uint64_t first, uint64_t last,
-	       const char **names, uint64_t *vals)
-{
-	memset(rs, 0, sizeof(*rs));
-	rs->first_ns = first;
-	rs->last_ns = last;
-	rs->packets = st->c[CNT_PACKETS];
-	rs->bytes = st->c[CNT_BYTES];
-	rs->kernel_drops = st->have_kernel ? (int64_t)st->kernel_drop : -1;
-	for (int i = 0; i < CNT__N; i++) {
-		names[i] = cap_counter_name((enum cap_counter)i);
-		vals[i] = st->c[i];
-	}
-	rs->counter_names = names;
-	rs->counter_values = vals;
-	rs->n_counters = CNT__N;
-}
-
 /* capture: the live figures of the runs row (no counters: those are written at the end) */
 static void
 live_run_stats(struct run_stats *rs, const struct cap_stats *st, uint64_t first, uint64_t last)
@@ -124,6 +105,22 @@ live_run_stats(struct run_stats *rs, const struct cap_stats *st, uint64_t first,
 	rs->bytes = st->c[CNT_BYTES];
 	rs->kernel_drops = st->have_kernel ? (int64_t)st->kernel_drop : -1;
 }
+
+/* the run's end: its live figures and every counter */
+static void
+fill_run_stats(struct run_stats *rs, struct cap_stats *st, uint64_t first, uint64_t last,
+	       const char **names, uint64_t *vals)
+{
+	live_run_stats(rs, st, first, last);
+	for (int i = 0; i < CNT__N; i++) {
+		names[i] = cap_counter_name((enum cap_counter)i);
+		vals[i] = st->c[i];
+	}
+	rs->counter_names = names;
+	rs->counter_values = vals;
+	rs->n_counters = CNT__N;
+}
+
 
 /* capture --status: one line on stderr (wording documented in README.md) */
 static void

@@ -284,3 +284,14 @@ mxs_expect_n(const struct mxs_result *r, size_t n)
 		cr_assert_fail("%zu events, want %zu", r->n, n);
 	}
 }
+
+char *
+mxs_text_lines(size_t n)
+{
+	char *b = malloc(n ? n : 1);
+	if (!b)
+		abort();
+	for (size_t i = 0; i < n; i++)
+		b[i] = (i % 64 == 63) ? '\n' : (i % 64 == 62) ? '\r' : 'x';
+	return b;
+}

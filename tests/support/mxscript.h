@@ -82,6 +82,8 @@ struct mxs_result {
 bool mxs_run(const struct proto_parser_ops *ops, const struct mxs_step *steps, size_t nsteps,
              enum mxs_split split, size_t param, bool guard, struct mxs_result *out);
 void mxs_result_free(struct mxs_result *r);
+/* n bytes of 64-byte CRLF lines ("xx...x\r\n", no dot), malloc'd: a message body */
+char *mxs_text_lines(size_t n);
 
 /* Longest data step (the range of MXS_AT offsets worth trying). */
 size_t mxs_max_len(const struct mxs_step *steps, size_t nsteps);

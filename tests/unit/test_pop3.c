@@ -479,10 +479,7 @@ Test(pop3, body_status_lines_kept)
 Test(pop3, big_retr_progress)
 {
 	size_t n = 5 * 512 * 1024; /* 2.5 MiB of lines */
-	char *body = malloc(n);
-	cr_assert_not_null(body);
-	for (size_t i = 0; i < n; i++)
-		body[i] = (i % 64 == 63) ? '\n' : (i % 64 == 62) ? '\r' : 'x';
+	char *body = mxs_text_lines(n);
 	struct mxs_step steps[] = {
 	    SRV(10, "+OK ready\r\n"),
 	    CLI(20, "USER bob\r\n"),

@@ -784,11 +784,8 @@ Test(smtp, half_close_answers_are_read)
 Test(smtp, big_body_progress)
 {
 	/* 2.5 MiB of body lines in 1 MiB-ish pieces, then the final dot */
-	size_t n = 5 * 512 * 1024;
-	char *body = malloc(n);
-	cr_assert_not_null(body);
-	for (size_t i = 0; i < n; i++)
-		body[i] = (i % 64 == 63) ? '\n' : (i % 64 == 62) ? '\r' : 'x';
+	size_t n = 5 * 512 * 1024; /* 2.5 MiB of lines */
+	char *body = mxs_text_lines(n);
 	struct mxs_step steps[] = {
 	    SRV(10, "220 mx.example.org ESMTP Exim 4.96\r\n"),
 	    CLI(20, "EHLO c.example\r\n"),
