@@ -52,7 +52,7 @@ skip_ws(const char *p, const char *end)
 	return p;
 }
 
-/* a non-negative decimal integer below limit */
+/* a non-negative decimal integer below limit (exclusive) */
 static const char *
 read_uint(const char *p, const char *end, uint64_t limit, uint64_t *out)
 {
@@ -90,7 +90,8 @@ merge_pass(struct hist *h, const char *text, size_t len, bool apply)
 		if (p == end || *p++ != ',')
 			return -1;
 		p = skip_ws(p, end);
-		if (!(p = read_uint(p, end, UINT32_MAX, &cnt)))
+		/* a count may be UINT32_MAX itself: hist_format writes what a bin holds */
+		if (!(p = read_uint(p, end, (uint64_t)UINT32_MAX + 1, &cnt)))
 			return -1;
 		if (h->c[bin] > UINT32_MAX - cnt)
 			return -1;

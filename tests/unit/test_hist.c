@@ -178,6 +178,27 @@ Test(hist, hostile_text_is_refused)
 	cr_expect_eq(h.c[1], 2);
 }
 
+Test(hist, a_full_bin_round_trips)
+{
+	/* found by fuzz_hist: two counts that add up to exactly UINT32_MAX were
+	 * accepted, but the text written for that bin was then refused */
+	static const char in[] = " [ 0 , 5 , 0 , 4294967290]";
+	struct hist *a = calloc(1, sizeof(*a)), *b = calloc(1, sizeof(*b));
+	char text[64];
+	cr_assert_eq(hist_merge_text(a, in, strlen(in)), 0);
+	cr_assert_eq(a->c[0], UINT32_MAX);
+	size_t len = hist_format(a, text, sizeof(text));
+	cr_expect_str_eq(text, "[0,4294967295]");
+	cr_assert_eq(hist_merge_text(b, text, len), 0, "%s", text);
+	cr_expect_eq(b->c[0], UINT32_MAX);
+	cr_expect_eq(b->n, a->n);
+	/* and nothing more fits in it */
+	cr_expect_eq(hist_merge_text(b, "[0,1]", 5), -1);
+	cr_expect_eq(b->c[0], UINT32_MAX);
+	free(a);
+	free(b);
+}
+
 static sqlite3 *
 sqldb(void)
 {
