@@ -635,6 +635,18 @@ src_next(struct src *s, struct pkt *out)
 	return 1;
 }
 
+int
+src_nfiles(const struct src *s)
+{
+	return s->nfiles;
+}
+
+const char *
+src_file_path(const struct src *s, int i)
+{
+	return !s->live && i >= 0 && i < s->nfiles ? s->files[i].path : NULL;
+}
+
 void
 src_break(struct src *s)
 {

@@ -65,6 +65,10 @@ void src_kernel_stats(struct src *s, struct cap_stats *st);
  * damage; NULL when there are no more.  Offline sources only.
  */
 const char *src_empty_file(const struct src *s, int *iter);
+/* The number of input files (pkt.origin is below it; 1 for a live source)
+ * and the path of file i as given (NULL out of range or live). */
+int src_nfiles(const struct src *s);
+const char *src_file_path(const struct src *s, int i);
 /* Number of files that ended in damage or could not be opened. */
 int src_damaged(const struct src *s);
 /* Total bytes of the input files (0 if unknown, e.g. stdin), and read so far. */

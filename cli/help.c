@@ -31,7 +31,7 @@ usage(FILE *out)
 	      "  version  the version of mxlag and of its libraries (also --version)\n"
 	      "Exit status: 0 ok; 1 runtime error (I/O, database, capture); 2 usage (unknown\n"
 	      "  command, option, help topic, report name, format, bad value); 3 refused (the\n"
-	      "  same capture already analyzed into the database); 4 report --fail-if-slow N\n"
+	      "  same packets already analyzed into the database); 4 report --fail-if-slow N\n"
 	      "  found more than N slow replies; 5 busy (another mxlag is writing to the\n"
 	      "  database: one writer at a time).\n",
 	      out);
@@ -68,7 +68,9 @@ help_analyze(FILE *out)
 	      "Analyzes capture files as one timeline into the database. FILE is pcap or\n"
 	      "pcapng (micro- or nanosecond), plain or compressed with gzip or zstd\n"
 	      "(recognized by its first bytes, not its name); - reads standard input.\n"
-	      "A second analyze of the same files into the same database is refused (exit 3).\n"
+	      "Packets already in the database are refused (exit 3): the same files again, in\n"
+	      "any order or grouping, a compressed or pcapng copy, or a slice that overlaps\n"
+	      "one; nothing of such an analysis is kept.\n"
 	      "Options:\n",
 	      out);
 	fputs(run_common_help, out);

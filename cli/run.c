@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "capture/anchor.h"
 #include "capture/capture.h"
 #include "capture/source.h"
 #include "analyze/dispatch.h"
@@ -218,6 +219,87 @@ drop_privileges(const char *user, const char *db)
 	return 0;
 }
 
+/* The first packet of a run that an earlier run stored (anchor.h). */
+struct dup_hit {
+	int64_t run;     /* the earlier run; 0 = none met */
+	int origin;      /* the file it is in */
+	uint64_t number; /* its number in that file, from 1 */
+	uint64_t ts_ns;
+};
+
+/*
+ * The duplicate guard by content, for one packet: an anchor (the first of
+ * its file, or chosen by its hash) is stored with the run; offline, one an
+ * earlier run stored too fills *dup and returns 1.
+ */
+static int
+anchor_check(struct store *st, const struct pkt *p, uint64_t *file_pkts, int nfiles, int live,
+             struct dup_hit *dup)
+{
+	int f = p->origin >= 0 && p->origin < nfiles ? p->origin : 0;
+	uint64_t h = anchor_hash(p->ts_ns, p->wirelen, p->data, p->caplen);
+	uint64_t number = ++file_pkts[f];
+	if (number != 1 && !anchor_by_content(h))
+		return 0;
+	int64_t earlier = store_anchor(st, h, p->ts_ns);
+	if (!earlier || live)
+		return 0;
+	dup->run = earlier;
+	dup->origin = f;
+	dup->number = number;
+	dup->ts_ns = p->ts_ns;
+	return 1;
+}
+
+/*
+ * An offline run met a packet an earlier run stored: its rows are deleted
+ * and one line names the file, the packet and the earlier run.  Returns the
+ * exit status (3, or 1 when the run could not be deleted).
+ */
+static int
+refuse_overlap(struct store *st, const char *dbpath, int64_t run_id, const struct src *s,
+               const struct dup_hit *dup)
+{
+	sqlite3 *db = store_db(st);
+	char source[512] = "?", when[64] = "?", pkt_time[64];
+	sqlite3_stmt *q;
+	if (sqlite3_prepare_v2(db, "SELECT source, started FROM runs WHERE id = ?1", -1, &q, NULL) ==
+	    SQLITE_OK) {
+		sqlite3_bind_int64(q, 1, dup->run);
+		if (sqlite3_step(q) == SQLITE_ROW) {
+			const unsigned char *t = sqlite3_column_text(q, 0);
+			snprintf(source, sizeof(source), "%s", t ? (const char *)t : "?");
+			time_t started = (time_t)sqlite3_column_double(q, 1);
+			struct tm tm;
+			if (gmtime_r(&started, &tm))
+				strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm);
+		}
+		sqlite3_finalize(q);
+	}
+	time_t pt = (time_t)(dup->ts_ns / 1000000000u);
+	struct tm tm;
+	char hms[40] = "?";
+	if (gmtime_r(&pt, &tm))
+		strftime(hms, sizeof(hms), "%Y-%m-%d %H:%M:%S", &tm);
+	snprintf(pkt_time, sizeof(pkt_time), "%s.%06u UTC", hms,
+	         (unsigned)(dup->ts_ns % 1000000000u / 1000u));
+	const char *file = src_file_path(s, dup->origin);
+	char err[512];
+	int64_t rows = 0;
+	if (lifecycle_delete_run(db, run_id, &rows, err, sizeof(err)) < 0) {
+		fprintf(stderr, "mxlag: %s: deleting run %lld, which overlaps run %lld: %s\n", dbpath,
+		        (long long)run_id, (long long)dup->run, err);
+		return 1;
+	}
+	fprintf(stderr,
+	        "mxlag: %s: packet %" PRIu64 " (%s) is already in %s, stored by run %lld (%s, "
+	        "analyzed %s): the captures overlap, nothing of this analysis is kept; delete "
+	        "run %lld first (mxlag runs delete %lld) or use another --db\n",
+	        file ? file : "?", dup->number, pkt_time, dbpath, (long long)dup->run, source, when,
+	        (long long)dup->run, (long long)dup->run);
+	return 3;
+}
+
 /* The analysis loop shared by analyze (files) and capture (live). */
 static int
 run_store(struct run_opts *o, struct src *s, const char *source, const char *fp, int live,
@@ -262,6 +344,9 @@ run_store(struct run_opts *o, struct src *s, const char *source, const char *fp,
 			r = store_begin_run(st, source, fp, &run_id);
 		if (r == STORE_OK)
 			dblock_set_run(lock, run_id);
+		/* offline: the duplicate guard by content reads the stored anchors */
+		if (r == STORE_OK && !live)
+			r = store_load_anchors(st);
 		/* SQLite work on a thread of its own, off the packet path */
 		if (r == STORE_OK)
 			r = store_start_writer(st);
@@ -332,6 +417,17 @@ run_store(struct run_opts *o, struct src *s, const char *source, const char *fp,
 	uint64_t next_status = mono0 + status_ns, status_pkts = 0, status_at = mono0;
 	/* live: the clock is looked at every 1024 packets (and when the source is idle) */
 	uint64_t check_mask = live ? 0x3ff : 0xffff;
+	/* the duplicate guard by content: packets read per file (0: its first is
+	 * still to come, an anchor whatever its hash), and the first packet an
+	 * earlier run stored, if one is met */
+	int nfiles = src_nfiles(s);
+	uint64_t *file_pkts = st ? calloc(nfiles > 0 ? (size_t)nfiles : 1, sizeof(*file_pkts)) : NULL;
+	struct dup_hit dup = {0};
+	if (st && !file_pkts) {
+		fprintf(stderr, "mxlag: out of memory\n");
+		stop_requested = 1;
+		rc = 1;
+	}
 
 	while (!stop_requested && (r = src_next(s, &p)) != 0) {
 		if (r < 0) {
@@ -340,6 +436,8 @@ run_store(struct run_opts *o, struct src *s, const char *source, const char *fp,
 			break;
 		}
 		if (r == 1) {
+			if (file_pkts && anchor_check(st, &p, file_pkts, nfiles, live, &dup))
+				break; /* an earlier run stored this packet: refused below */
 			if (!first_ns)
 				first_ns = p.ts_ns;
 			pkts++;
@@ -408,10 +506,20 @@ run_store(struct run_opts *o, struct src *s, const char *source, const char *fp,
 		fill_run_stats(&rs, cs, first_ns, capture_now(cap), names, vals);
 		/* a run that read no packet is not kept (DESIGN.md, CLI) */
 		if (store_end_run(st, &rs) != STORE_OK ||
-		    (pkts == 0 && !live && store_forget_empty_run(st, run_id) != STORE_OK)) {
+		    (pkts == 0 && !live && !dup.run &&
+		     store_forget_empty_run(st, run_id) != STORE_OK)) {
 			fprintf(stderr, "mxlag: %s: %s\n", o->db, store_errmsg(st));
 			rc = 1;
+		} else if (dup.run) {
+			rc = refuse_overlap(st, o->db, run_id, s, &dup);
 		}
+	}
+	free(file_pkts);
+	if (dup.run) {
+		capture_free(cap);
+		dispatch_free(d);
+		store_close(st);
+		return rc;
 	}
 	if (!o->quiet)
 		print_summary(o->events ? stderr : stdout, cs, dispatch_stats(d),

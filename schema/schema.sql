@@ -1,4 +1,4 @@
--- mxlag database schema, version 8.
+-- mxlag database schema, version 9.
 --
 -- Applied as a whole to an empty database.  A database at an older version
 -- is brought forward by schema/migrate_N.sql (N = 2, 3, ...: each step takes
@@ -215,6 +215,19 @@ CREATE INDEX sessions_open ON sessions (coalesce(start, syn)) WHERE complete = 0
 CREATE INDEX sessions_big ON sessions (coalesce(start, syn)) WHERE max_message >= 1000000;
 CREATE INDEX sessions_bounce ON sessions (coalesce(start, syn))
 	WHERE null_sender = 1 OR bounce_domain IS NOT NULL;
+
+-- Packet anchors (version 9): the duplicate guard by content (DESIGN.md,
+-- "Duplicate guard"; capture/anchor.h).  A few packets of each run: the
+-- first of every input file and one in 256 on average, chosen by hash.  An
+-- offline run that reads a packet with the hash of a stored anchor has read
+-- a packet an earlier run stored, and is refused (exit 3).  Pruned by
+-- minute like the per-minute tables: a span pruned away no longer guards.
+CREATE TABLE anchors (
+	hash    INTEGER NOT NULL,  -- anchor_hash() of the packet (64 bits, stored signed)
+	run_id  INTEGER REFERENCES runs (id),
+	minute  INTEGER NOT NULL   -- epoch seconds of the packet, a multiple of 60
+);
+CREATE INDEX anchors_minute ON anchors (minute);
 
 -- Why a slow reply was slow: the correlator's links.
 CREATE TABLE causes (

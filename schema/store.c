@@ -35,6 +35,7 @@ enum st_id {
 	ST_RUN_TXN,
 	ST_SCOUNT,
 	ST_DCOUNT,
+	ST_ANCHOR,
 	ST__N
 };
 
@@ -111,6 +112,7 @@ static const char *const stmt_sql[ST__N] = {
                   " VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
                   " ON CONFLICT (minute, run_id, coalesce(server, ''), qtype, outcome)"
                   " DO UPDATE SET n = n + excluded.n",
+    [ST_ANCHOR] = "INSERT INTO anchors (hash, run_id, minute) VALUES (?1, ?2, ?3)",
 };
 
 /* what each statement writes, for error messages */
@@ -120,6 +122,7 @@ static const char *const stmt_what[ST__N] = {
     [ST_RUN_UPDATE] = "run totals", [ST_RUN_LIVE] = "the live run totals", [ST_HIST] = "a latency histogram",
     [ST_RUN_TXN] = "the run's largest transaction id",
     [ST_SCOUNT] = "a session count", [ST_DCOUNT] = "a DNS query count",
+    [ST_ANCHOR] = "a packet anchor",
 };
 
 /* id bases of the current run, one per table */
@@ -170,6 +173,11 @@ struct store {
 	uint64_t big_bytes;  /* store_set_big_bytes(); 0 = not told */
 	uint64_t max_txn;    /* the run's largest transaction id (analyzer's) */
 	uint64_t txn_noted;  /* max_txn as last written to runs.txn_ids */
+	/* store_load_anchors(): the earlier runs' anchors, an open-addressing
+	 * set (slot empty when run is 0); read by the packet thread only */
+	uint64_t *anchor_key;
+	int64_t *anchor_run;
+	size_t anchor_mask;
 	char err[512];
 };
 
@@ -952,6 +960,8 @@ store_close(struct store *s)
 	prov_free(&s->prov);
 	compact_free(s->cmp);
 	counts_free(s->cnt);
+	free(s->anchor_key);
+	free(s->anchor_run);
 	free(s);
 }
 
@@ -1688,6 +1698,17 @@ event_id(const struct mx_event *ev)
 	return 0;
 }
 
+/* Ends the open batch when it is big or old enough. */
+static int
+maybe_commit(struct store *s)
+{
+	/* the clock is read every 64 rows (store_commit_soon covers quiet times) */
+	if (s->pending >= s->batch_rows || s->prov.n >= STORE_PROV_MAX ||
+	    ((s->pending & 63) == 0 && mono_ms() - s->txn_start_ms >= STORE_BATCH_MS))
+		return batch_commit(s);
+	return STORE_OK;
+}
+
 static int
 event_sync(struct store *s, const struct mx_event *ev)
 {
@@ -1769,11 +1790,25 @@ event_sync(struct store *s, const struct mx_event *ev)
 	}
 	if (rc != STORE_OK)
 		return rc;
-	/* the clock is read every 64 rows (store_commit_soon covers quiet times) */
-	if (s->pending >= s->batch_rows || s->prov.n >= STORE_PROV_MAX ||
-	    ((s->pending & 63) == 0 && mono_ms() - s->txn_start_ms >= STORE_BATCH_MS))
-		return batch_commit(s);
-	return STORE_OK;
+	return maybe_commit(s);
+}
+
+/* Stores one packet anchor of the run (store_anchor). */
+static int
+anchor_sync(struct store *s, uint64_t hash, uint64_t ts_ns)
+{
+	int rc = check_usable(s, true);
+	if (rc == STORE_OK)
+		rc = batch_begin(s);
+	if (rc != STORE_OK)
+		return rc;
+	sqlite3_stmt *st = s->st[ST_ANCHOR];
+	sqlite3_bind_int64(st, 1, (int64_t)hash);
+	sqlite3_bind_int64(st, 2, s->run_id);
+	sqlite3_bind_int64(st, 3, (int64_t)(ts_ns / 1000000000u / 60u * 60u));
+	if ((rc = exec_stmt(s, ST_ANCHOR, false, hash)) != STORE_OK)
+		return rc;
+	return maybe_commit(s);
 }
 
 /* ---- writer thread --------------------------------------------------------------- */
@@ -1785,9 +1820,11 @@ event_sync(struct store *s, const struct mx_event *ev)
 struct wslot {
 	struct mx_event ev;
 	struct mx_session sess;
-	enum { WS_EVENT, WS_COMMIT, WS_RUN } kind; /* WS_COMMIT: store_commit_soon();
-	                                           * WS_RUN: store_update_run_soon() */
+	enum { WS_EVENT, WS_COMMIT, WS_RUN, WS_ANCHOR } kind; /* WS_COMMIT: store_commit_soon();
+	                                                      * WS_RUN: store_update_run_soon();
+	                                                      * WS_ANCHOR: store_anchor() */
 	struct run_stats run; /* WS_RUN: the figures, without counters */
+	uint64_t anchor_hash, anchor_ts; /* WS_ANCHOR */
 };
 
 /*
@@ -1855,6 +1892,8 @@ writer_main(void *arg)
 			} else if (e->kind == WS_RUN) {
 				if (!s->broken && run_live(s, &e->run) == STORE_OK)
 					batch_commit(s);
+			} else if (e->kind == WS_ANCHOR) {
+				anchor_sync(s, e->anchor_hash, e->anchor_ts);
 			} else {
 				event_sync(s, &e->ev);
 			}
@@ -2052,6 +2091,101 @@ store_update_run_soon(struct store *s, const struct run_stats *st)
 	slot->run.n_counters = 0;
 	writer_publish(s->w, tail, true);
 	return STORE_OK;
+}
+
+/* ---- packet anchors (the duplicate guard by content, capture/anchor.h) ----------- */
+
+static size_t
+anchor_slot(uint64_t hash, size_t mask)
+{
+	return (size_t)(hash ^ (hash >> 29)) & mask;
+}
+
+int
+store_load_anchors(struct store *s)
+{
+	int rc = check_usable(s, false);
+	if (rc != STORE_OK)
+		return rc;
+	if (s->w) {
+		snprintf(s->err, sizeof(s->err), "store_load_anchors: call it before the writer starts");
+		return STORE_USAGE;
+	}
+	int64_t n = 0;
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db, "SELECT count(*) FROM anchors", -1, &st, NULL) != SQLITE_OK)
+		return fail_sqlite(s, "counting the stored packet anchors");
+	if (sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	free(s->anchor_key);
+	free(s->anchor_run);
+	s->anchor_key = NULL;
+	s->anchor_run = NULL;
+	s->anchor_mask = 0;
+	if (n <= 0)
+		return STORE_OK;
+	size_t cap = 16;
+	while (cap < (size_t)n * 2) /* at most half full */
+		cap *= 2;
+	s->anchor_key = calloc(cap, sizeof(*s->anchor_key));
+	s->anchor_run = calloc(cap, sizeof(*s->anchor_run));
+	if (!s->anchor_key || !s->anchor_run) {
+		snprintf(s->err, sizeof(s->err), "out of memory for %lld packet anchors", (long long)n);
+		return STORE_ERR;
+	}
+	s->anchor_mask = cap - 1;
+	if (sqlite3_prepare_v2(s->db, "SELECT hash, run_id FROM anchors WHERE run_id IN (SELECT id FROM runs)", -1, &st, NULL) != SQLITE_OK)
+		return fail_sqlite(s, "reading the stored packet anchors");
+	int64_t loaded = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && loaded < n) {
+		uint64_t h = (uint64_t)sqlite3_column_int64(st, 0);
+		int64_t run = sqlite3_column_int64(st, 1);
+		if (run <= 0)
+			continue;
+		size_t i = anchor_slot(h, s->anchor_mask);
+		while (s->anchor_run[i] && s->anchor_key[i] != h)
+			i = (i + 1) & s->anchor_mask;
+		/* the same packet in two runs (stored before the guard): either names it */
+		s->anchor_key[i] = h;
+		s->anchor_run[i] = run;
+		loaded++;
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return fail_sqlite(s, "reading the stored packet anchors");
+	return STORE_OK;
+}
+
+int64_t
+store_anchor(struct store *s, uint64_t hash, uint64_t ts_ns)
+{
+	if (!s)
+		return 0;
+	int64_t earlier = 0;
+	if (s->anchor_key) {
+		size_t i = anchor_slot(hash, s->anchor_mask);
+		while (s->anchor_run[i]) {
+			if (s->anchor_key[i] == hash) {
+				earlier = s->anchor_run[i];
+				break;
+			}
+			i = (i + 1) & s->anchor_mask;
+		}
+	}
+	if (!s->w || s->run_id == 0) {
+		anchor_sync(s, hash, ts_ns);
+		return earlier;
+	}
+	uint64_t tail;
+	struct wslot *slot = writer_reserve(s->w, &tail);
+	if (!slot)
+		return earlier; /* the store broke: the run's end says so */
+	slot->kind = WS_ANCHOR;
+	slot->anchor_hash = hash;
+	slot->anchor_ts = ts_ns;
+	writer_publish(s->w, tail, false);
+	return earlier;
 }
 
 /* The next free slot (waiting while the queue is full); NULL once the store broke. */

@@ -43,7 +43,7 @@
 
 #include "../analyze/event.h"
 
-#define STORE_SCHEMA_VERSION 8
+#define STORE_SCHEMA_VERSION 9
 #define STORE_BATCH_ROWS 5000
 #define STORE_BATCH_MS 2000
 #define STORE_BULK_BATCH_ROWS 50000 /* store_bulk_load() */
@@ -181,6 +181,16 @@ int store_update_run_soon(struct store *s, const struct run_stats *st);
 int store_end_run(struct store *s, const struct run_stats *st);
 
 /* Message of the last error ("" if none); valid until the next call. */
+/*
+ * The duplicate guard by content (capture/anchor.h, DESIGN.md "Duplicate
+ * guard").  store_load_anchors() reads the anchors every stored run left
+ * (an offline run, before store_start_writer()).  store_anchor() stores
+ * one anchor packet of the current run (queued like an event) and returns
+ * the id of an earlier run that stored the same packet, or 0.
+ */
+int store_load_anchors(struct store *s);
+int64_t store_anchor(struct store *s, uint64_t hash, uint64_t ts_ns);
+
 const char *store_errmsg(const struct store *s);
 /* The connection (for reports on the same database, and tests). */
 sqlite3 *store_db(struct store *s);

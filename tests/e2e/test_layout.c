@@ -169,7 +169,7 @@ Test(layout, migrated_database_gives_back_every_reply, .init = setup, .fini = te
 {
 	sqlite3 *h = attach_old(migp);
 	cr_assert_eq(scalar(h, "PRAGMA old.user_version"), 4);
-	cr_assert_eq(scalar(h, "PRAGMA main.user_version"), 8);
+	cr_assert_eq(scalar(h, "PRAGMA main.user_version"), 9);
 	long n = same_replies(h, "migrated", 1, 1000, true);
 	/* version 6: the old rows tell no software and no remedy per cause */
 	cr_expect_eq(scalar(h, "SELECT count(*) FROM main.sessions WHERE software IS NOT NULL"), 0);

@@ -198,6 +198,7 @@ Test(store, version_1_database_is_migrated)
 	                 "DROP TABLE latency_hist;"
 	                 "DROP TABLE session_counts;"
 	                 "DROP TABLE dns_counts;"
+	                 "DROP TABLE anchors;"
 	                 "DROP INDEX sessions_open;"
 	                 "DROP INDEX sessions_t0;"
 	                 "DROP INDEX transactions_ts;"
@@ -277,6 +278,7 @@ Test(store, version_5_database_is_migrated)
 	    sqlite3_exec(db,
 	                 "DROP TABLE session_counts;"
 	                 "DROP TABLE dns_counts;"
+	                 "DROP TABLE anchors;"
 	                 "ALTER TABLE runs DROP COLUMN big_bytes;"
 	                 "DROP TABLE sessions;"
 	                 "CREATE TABLE sessions (id INTEGER PRIMARY KEY,"
@@ -599,6 +601,55 @@ Test(store, second_analysis_of_same_capture_is_refused)
 
 	/* and once more through fx_run */
 	cr_assert_eq(fx_run(dbpath, "sha256:def"), STORE_DUPLICATE);
+}
+
+Test(store, anchors_name_the_earlier_run_that_stored_the_packet)
+{
+	/* run 1 stores two anchors, through the writer thread */
+	struct store *s = open_store();
+	int64_t id = 0;
+	cr_assert_eq(store_begin_run(s, "a.pcap", "fp:a", &id), STORE_OK);
+	cr_assert_eq(store_load_anchors(s), STORE_OK);
+	cr_assert_eq(store_start_writer(s), STORE_OK);
+	cr_expect_eq(store_anchor(s, 0x8000000000000001ULL, 1700000000123456789ULL), 0);
+	cr_expect_eq(store_anchor(s, 42, 1700000061000000000ULL), 0);
+	/* its own anchors are not "earlier": the same packet twice in one run */
+	cr_expect_eq(store_anchor(s, 42, 1700000061000000000ULL), 0);
+	cr_assert_eq(store_end_run(s, NULL), STORE_OK);
+	store_close(s);
+	sqlite3 *db = open_ro(dbpath);
+	cr_expect_eq(q_int(db, "SELECT count(*) FROM anchors WHERE run_id = 1"), 3);
+	/* the hash keeps its 64 bits (stored signed), the minute is the packet's */
+	cr_expect_eq(q_int(db, "SELECT count(*) FROM anchors WHERE hash = -9223372036854775807"
+	                       " AND minute = 1699999980"),
+	             1);
+	sqlite3_close(db);
+
+	/* run 2 (offline, without the writer thread) meets one of them */
+	s = open_store();
+	cr_assert_eq(store_begin_run(s, "b.pcap", "fp:b", &id), STORE_OK);
+	cr_assert_eq(id, 2);
+	cr_assert_eq(store_load_anchors(s), STORE_OK);
+	cr_expect_eq(store_anchor(s, 7, 1700000000000000000ULL), 0);
+	cr_expect_eq(store_anchor(s, 0x8000000000000001ULL, 1700000000123456789ULL), 1);
+	cr_expect_eq(store_anchor(s, 42, 1700000061000000000ULL), 1);
+	cr_assert_eq(store_end_run(s, NULL), STORE_OK);
+	store_close(s);
+
+	/* the anchors of a run no longer stored guard nothing */
+	db = open_ro(dbpath);
+	cr_assert_eq(sqlite3_exec(db, "DELETE FROM runs WHERE id = 1", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	s = open_store();
+	cr_assert_eq(store_begin_run(s, "c.pcap", "fp:c", &id), STORE_OK);
+	cr_assert_eq(store_load_anchors(s), STORE_OK);
+	cr_expect_eq(store_anchor(s, 42, 1700000061000000000ULL), 2, "run 2 stored it too");
+	cr_expect_eq(store_anchor(s, 99, 1700000061000000000ULL), 0);
+	/* loading is refused once the writer runs (the set is the packet thread's) */
+	cr_assert_eq(store_start_writer(s), STORE_OK);
+	cr_expect_eq(store_load_anchors(s), STORE_USAGE);
+	cr_assert_eq(store_end_run(s, NULL), STORE_OK);
+	store_close(s);
 }
 
 Test(store, live_runs_have_no_fingerprint_and_never_collide)
