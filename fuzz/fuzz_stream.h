@@ -11,7 +11,8 @@
  * Each run of data between markers is one "segment" with its own
  * timestamp.  The conversation is replayed twice: segments cut into
  * pseudo-random chunks, and segments whole.  The two event streams must be
- * identical (hashed), or the harness aborts.
+ * identical (hashed), or the harness aborts.  A parser emits EV_TXN and,
+ * for a message body past 1 MiB (gaps count), EV_TRANSFER; nothing else.
  */
 #ifndef MXLAG_FUZZ_STREAM_H
 #define MXLAG_FUZZ_STREAM_H
@@ -54,7 +55,25 @@ fz_emit(void *sink, const struct mx_event *ev)
 	struct fz_hash *f = sink;
 	const struct mx_txn *t = &ev->u.txn;
 
-	if (ev->type != EV_TXN || !ev->session)
+	if (!ev->session)
+		abort();
+	if (ev->type == EV_TRANSFER) {
+		/* a message body passing another MiB (TCP gaps count: they are
+		 * bytes that went by): its session, a size of 1 MiB or more, its
+		 * first byte no later than its latest */
+		const struct mx_transfer *x = &ev->u.xfer;
+		if (x->session_id != ev->session->id || x->bytes < MX_TRANSFER_STEP ||
+		    x->start_ns > x->ts_ns)
+			abort();
+		f->n++;
+		fz_mix(f, &x->bytes, sizeof(x->bytes));
+		fz_mix(f, &x->ts_ns, sizeof(x->ts_ns));
+		fz_mix(f, &x->start_ns, sizeof(x->start_ns));
+		fz_mix(f, &x->done, sizeof(x->done));
+		fz_mix(f, &x->to_client, sizeof(x->to_client));
+		return;
+	}
+	if (ev->type != EV_TXN)
 		abort();
 	f->n++;
 	fz_mix(f, &t->id, sizeof(t->id));
