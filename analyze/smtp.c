@@ -723,8 +723,15 @@ smtp_reply_done(struct smtp *s, uint64_t ts_ns)
 	}
 	if (!e) {
 		if (s->state == SMTP_BODY && s->body.wire > 0) {
-			/* the body's end was lost: this answers it */
+			/* the body's end was lost: this answers it.  The message
+			 * counts as one whose end was seen (its size is what went
+			 * by, gaps included), and a big one's transfer ends here */
 			struct txnq_ent de;
+			s->sess->bytes_in += s->body.bytes;
+			s->sess->messages++;
+			if (s->body.bytes > s->sess->max_message)
+				s->sess->max_message = s->body.bytes;
+			xfer_progress(&s->xfer, &s->out, s->sess, false, s->body.bytes, s->body_ns, true);
 			memset(&de, 0, sizeof(de));
 			mx_strlcpy(de.t.command, "DATA-END", sizeof(de.t.command));
 			de.t.request_ns = s->body_ns;

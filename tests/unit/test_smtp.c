@@ -781,6 +781,41 @@ Test(smtp, half_close_answers_are_read)
 
 /* ---- issue 17: a big body is reported as it goes (EV_TRANSFER) ---------- */
 
+Test(smtp, big_body_whose_end_was_lost)
+{
+	/* 2.5 MiB of body, its last bytes and the final dot lost in a gap: the
+	 * server's 250 answers it, so the message counts and its transfer ends
+	 * there (found by fuzz_smtp: the correlator kept it loading its host
+	 * until the session's end) */
+	size_t n = 5 * 512 * 1024;
+	char *body = mxs_text_lines(n);
+	struct mxs_step steps[] = {
+	    SRV(10, "220 mx.example.org ESMTP Exim 4.96\r\n"),
+	    CLI(20, "EHLO c.example\r\n"),
+	    SRV(21, "250 mx.example.org\r\n"),
+	    CLI(30, "MAIL FROM:<a@c.example>\r\n"),
+	    SRV(31, "250 OK\r\n"),
+	    CLI(40, "RCPT TO:<b@example.org>\r\n"),
+	    SRV(41, "250 Accepted\r\n"),
+	    CLI(50, "DATA\r\n"),
+	    SRV(51, "354 go ahead\r\n"),
+	    CLIN(100, body, n - 1000),
+	    GAP(300, MX_C2S, 1003),
+	    SRV(900, "250 OK id=1\r\n"),
+	    CLI(950, "QUIT\r\n"),
+	    SRV(951, "221 bye\r\n"),
+	    END(1000, MXE_CAPTURE_END),
+	};
+	struct mxs_result r;
+	cr_assert(mxs_run(&smtp_parser_ops, steps, N(steps), MXS_WHOLE, 0, false, &r));
+	cr_expect(r.last_xfer.done, "the transfer ended at the reply");
+	cr_expect_eq(r.last_xfer.bytes, n + 3, "what went by, the gap included");
+	cr_expect_eq(r.sess.max_message, n + 3);
+	cr_expect_eq(r.sess.messages, 1);
+	mxs_result_free(&r);
+	free(body);
+}
+
 Test(smtp, big_body_progress)
 {
 	/* 2.5 MiB of body lines in 1 MiB-ish pieces, then the final dot */
