@@ -36,6 +36,13 @@ cmd_capture(int argc, char **argv)
 	/* --events is a stream: each JSON line reaches a pipe as it happens */
 	if (o.events)
 		setvbuf(stdout, NULL, _IOLBF, 0);
+	/* a stop asked for from here on is a clean one (exit 0): also while
+	 * /metrics already answers and the interface is being opened */
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
 	/* --metrics: listening before the interface is opened and before root
 	 * is dropped (a port below 1024 may need it); served all the run */
 	struct metrics_http *http = NULL;
@@ -65,11 +72,6 @@ cmd_capture(int argc, char **argv)
 		return 1;
 	}
 	live_src = s;
-	struct sigaction sa;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
 	snprintf(source, sizeof(source), "live:%s", o.iface);
 	int rc = run(&o, s, source, NULL, 1);
 	live_src = NULL;

@@ -309,6 +309,101 @@ Test(prometheus, scrapes_a_running_capture, .init = setup, .fini = cleanup, .tim
 	cr_expect_eq(e2e_sql_long(db, "select count(*) from sessions where protocol = 'smtp'"), 1);
 }
 
+/* An HTTP request to the capture's server: "STATUS CONTENT-TYPE" (curl -w). */
+static char *
+http(const char *method, const char *path)
+{
+	char *out = NULL;
+	e2e_sh(&out,
+	       "ip netns exec %s curl -s -m 5 -o /dev/null -X %s -w '%%{http_code} "
+	       "%%{content_type}' 'http://127.0.0.1:%d%s' 2>&1",
+	       ns, method, METRICS_PORT, path);
+	cr_assert(out);
+	return out;
+}
+
+/* The server's edges through the real binary: content type, 404, 405; a
+ * second capture on the same port refused in one line, exit 1, before it
+ * captures; malformed addresses and analyze --metrics are usage errors. */
+Test(prometheus, http_edges_and_bind_failure, .init = setup, .fini = cleanup, .timeout = 90)
+{
+	char bin[512], cmd[2048], log[600], *out = NULL;
+	e2e_bin("mxlag", bin, sizeof(bin));
+	snprintf(cmd, sizeof(cmd), "'%s' capture -i lo --no-db --quiet --metrics 127.0.0.1:%d", bin,
+	         METRICS_PORT);
+	snprintf(log, sizeof(log), "%s/capture.log", dir);
+	capture_pid = spawn_in_ns(cmd, log);
+	double t0 = e2e_now_s();
+	while (own_packets() < 0 && e2e_now_s() - t0 < 15)
+		usleep(100000);
+	cr_assert_geq(own_packets(), 0, "the capture serves /metrics");
+
+	char *r = http("GET", "/metrics");
+	cr_expect_str_eq(r, "200 text/plain; version=0.0.4; charset=utf-8");
+	free(r);
+	r = http("HEAD", "/metrics");
+	cr_expect(strncmp(r, "200 ", 4) == 0, "HEAD: %s", r);
+	free(r);
+	r = http("GET", "/");
+	cr_expect(strncmp(r, "404 ", 4) == 0, "GET /: %s", r);
+	free(r);
+	r = http("POST", "/metrics");
+	cr_expect(strncmp(r, "405 ", 4) == 0, "POST: %s", r);
+	free(r);
+
+	/* the port is taken: one line naming the address and the reason */
+	int rc = e2e_sh(&out,
+	                "ip netns exec %s '%s' capture -i lo --no-db --quiet --duration 5 "
+	                "--metrics 127.0.0.1:%d 2>&1",
+	                ns, bin, METRICS_PORT);
+	cr_expect_eq(rc, 1, "exit 1: %s", out);
+	cr_expect_str_eq(out, "mxlag: --metrics: cannot listen on 127.0.0.1:19464: Address already "
+	                      "in use\n");
+	free(out);
+	static const char *const bad[] = {"127.0.0.1", "127.0.0.1:0", "127.0.0.1:65536",
+	                                  "localhost:9464", "::1:9464", "[::1]9464", "[::1]:",
+	                                  "1.2.3.4:x"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		out = NULL;
+		rc = e2e_sh(&out, "'%s' capture -i lo --no-db --metrics '%s' 2>&1", bin, bad[i]);
+		cr_expect_eq(rc, 2, "--metrics %s: exit %d: %s", bad[i], rc, out);
+		cr_expect(out && strstr(out, "bad --metrics") && strchr(out, '\n') == out + strlen(out) - 1,
+		          "one line: %s", out);
+		free(out);
+	}
+	out = NULL;
+	rc = e2e_sh(&out, "'%s' analyze --no-db --metrics 127.0.0.1:9464 x.pcap 2>&1", bin);
+	cr_expect_eq(rc, 2, "analyze --metrics: %s", out);
+	cr_expect_str_eq(out, "mxlag analyze: --metrics is for capture only\n");
+	free(out);
+	out = NULL;
+
+	/* IPv6, where the namespace's loopback has ::1 */
+	stop_pid(&capture_pid);
+	if (e2e_sh(NULL, "ip -n %s -6 addr show dev lo | grep -q '::1/128'", ns) != 0) {
+		cr_log_warn("no ::1 in the namespace (IPv6 off): [::1]:PORT not tried");
+		return;
+	}
+	snprintf(cmd, sizeof(cmd), "'%s' capture -i lo --no-db --quiet --metrics '[::1]:%d'", bin,
+	         METRICS_PORT);
+	capture_pid = spawn_in_ns(cmd, log);
+	t0 = e2e_now_s();
+	do {
+		free(out);
+		out = NULL;
+		rc = e2e_sh(&out, "ip netns exec %s curl -sf -m 2 -g 'http://[::1]:%d/metrics' 2>&1", ns,
+		            METRICS_PORT);
+	} while (rc != 0 && e2e_now_s() - t0 < 15 && usleep(100000) == 0);
+	cr_expect_eq(rc, 0, "[::1]: %s", out);
+	cr_expect(out && strstr(out, "\nmxlag_packets_total ") != NULL, "%s", out);
+	free(out);
+	int st;
+	kill(capture_pid, SIGTERM);
+	cr_assert_eq(waitpid(capture_pid, &st, 0), capture_pid);
+	capture_pid = 0;
+	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0, "capture status %d", st);
+}
+
 /* examples/prometheus: the rules and the scrape config as promtool reads them */
 Test(prometheus, example_rules_and_config_pass_promtool)
 {
