@@ -4,9 +4,12 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
+#include "analyze/metrics.h"
 #include "capture/source.h"
 #include "cli/common.h"
+#include "cli/metrics_http.h"
 #include "cli/run.h"
 
 #define DEFAULT_FILTER                                                                           \
@@ -33,20 +36,47 @@ cmd_capture(int argc, char **argv)
 	/* --events is a stream: each JSON line reaches a pipe as it happens */
 	if (o.events)
 		setvbuf(stdout, NULL, _IOLBF, 0);
-	struct src *s;
-	if (src_open_live(&s, &lo, err, sizeof(err)) != 0) {
-		fprintf(stderr, "mxlag: %s\n", err);
-		return 1;
-	}
-	live_src = s;
+	/* a stop asked for from here on is a clean one (exit 0): also while
+	 * /metrics already answers and the interface is being opened */
 	struct sigaction sa;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	/* --metrics: listening before the interface is opened and before root
+	 * is dropped (a port below 1024 may need it); served all the run */
+	struct metrics_http *http = NULL;
+	if (o.metrics_spec) {
+		struct timespec now;
+		clock_gettime(CLOCK_REALTIME, &now);
+		struct metrics_cfg mc = {.slow_ms = o.slow_ms,
+		                         .version = MXLAG_VERSION,
+		                         .start_time_s = (double)now.tv_sec + now.tv_nsec / 1e9};
+		o.metrics = metrics_new(&mc);
+		if (!o.metrics) {
+			fprintf(stderr, "mxlag: out of memory\n");
+			return 1;
+		}
+		http = metrics_http_start(&o.metrics_addr, o.metrics, err, sizeof(err));
+		if (!http) {
+			fprintf(stderr, "mxlag: %s\n", err);
+			metrics_free(o.metrics);
+			return 1;
+		}
+	}
+	struct src *s;
+	if (src_open_live(&s, &lo, err, sizeof(err)) != 0) {
+		fprintf(stderr, "mxlag: %s\n", err);
+		metrics_http_stop(http);
+		metrics_free(o.metrics);
+		return 1;
+	}
+	live_src = s;
 	snprintf(source, sizeof(source), "live:%s", o.iface);
 	int rc = run(&o, s, source, NULL, 1);
 	live_src = NULL;
 	src_close(s);
+	metrics_http_stop(http);
+	metrics_free(o.metrics);
 	return rc;
 }

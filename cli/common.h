@@ -37,6 +37,7 @@ enum {
 	OPT_RETAIN,
 	OPT_STATUS,
 	OPT_BIG_MESSAGE,
+	OPT_METRICS,
 };
 
 /* a non-negative number: 0, or -1 with one line on stderr */

@@ -103,7 +103,11 @@ help_capture(FILE *out)
 	      "                     DNS queries, slow replies so far (default: none)\n"
 	      "  --events           a stream for a log shipper: one JSON object a line on\n"
 	      "                     stdout, each written as it happens (line-buffered, also\n"
-	      "                     into a pipe); fields in README.md, Command line\n",
+	      "                     into a pipe); fields in README.md, Command line\n"
+	      "  --metrics ADDR:PORT  serve Prometheus metrics at http://ADDR:PORT/metrics\n"
+	      "                     (127.0.0.1:9464, [::1]:9464); no authentication: bind\n"
+	      "                     to localhost or a management address (README.md, Live\n"
+	      "                     metrics)\n",
 	      out);
 	fputs(run_common_help, out);
 }

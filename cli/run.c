@@ -19,6 +19,7 @@
 #include "capture/capture.h"
 #include "capture/source.h"
 #include "analyze/dispatch.h"
+#include "analyze/metrics.h"
 #include "schema/lifecycle.h"
 #include "schema/store.h"
 #include "cli/common.h"
@@ -300,6 +301,31 @@ refuse_overlap(struct store *st, const char *dbpath, int64_t run_id, const struc
 	return 3;
 }
 
+/* capture --metrics: every event through the registry, then to the store */
+struct tee {
+	struct metrics *m;
+	mx_emit_fn next;
+	void *next_ctx;
+};
+
+static void
+tee_emit(void *ctx, const struct mx_event *ev)
+{
+	const struct tee *t = ctx;
+	metrics_event(t->m, ev);
+	if (t->next)
+		t->next(t->next_ctx, ev);
+}
+
+/* capture --metrics: the capture's and the dispatcher's counters */
+static void
+feed_metrics(struct metrics *m, struct src *s, struct capture *cap, struct dispatch *d)
+{
+	src_kernel_stats(s, capture_stats(cap));
+	metrics_capture(m, capture_stats(cap), capture_now(cap));
+	metrics_dispatch(m, dispatch_stats(d));
+}
+
 /* The analysis loop shared by analyze (files) and capture (live). */
 static int
 run_store(struct run_opts *o, struct src *s, const char *source, const char *fp, int live,
@@ -373,7 +399,10 @@ run_store(struct run_opts *o, struct src *s, const char *source, const char *fp,
 	dc.use_ndpi = 1;
 	dc.max_sessions = o->max_sessions;
 	dc.events_out = o->events ? stdout : NULL;
-	struct dispatch *d = dispatch_new(&dc, st ? store_emit : NULL, st);
+	/* --metrics: the registry sees every event before the store does */
+	struct tee tee = {o->metrics, st ? store_emit : NULL, st};
+	struct dispatch *d = o->metrics ? dispatch_new(&dc, tee_emit, &tee)
+	                                : dispatch_new(&dc, tee.next, tee.next_ctx);
 	struct capture *cap = d ? capture_new(NULL, dispatch_ops(d)) : NULL;
 	if (!d || !cap) {
 		fprintf(stderr, "mxlag: out of memory\n");
@@ -415,6 +444,8 @@ run_store(struct run_opts *o, struct src *s, const char *source, const char *fp,
 	/* capture --status: the next line is due at next_status (monotonic) */
 	uint64_t status_ns = live ? (uint64_t)(o->status * 1e9) : 0;
 	uint64_t next_status = mono0 + status_ns, status_pkts = 0, status_at = mono0;
+	/* capture --metrics: the counters are handed over once a second */
+	uint64_t next_metrics = mono0;
 	/* live: the clock is looked at every 1024 packets (and when the source is idle) */
 	uint64_t check_mask = live ? 0x3ff : 0xffff;
 	/* the duplicate guard by content: packets read per file (0: its first is
@@ -480,6 +511,10 @@ run_store(struct run_opts *o, struct src *s, const char *source, const char *fp,
 					while (next_status <= mono)
 						next_status += status_ns;
 				}
+				if (o->metrics && mono >= next_metrics) {
+					feed_metrics(o->metrics, s, cap, d);
+					next_metrics = mono + TICK_NS;
+				}
 				if (deadline_ns && mono >= deadline_ns)
 					break;
 			}
@@ -498,6 +533,8 @@ run_store(struct run_opts *o, struct src *s, const char *source, const char *fp,
 	dispatch_finish(d, capture_now(cap));
 	struct cap_stats *cs = capture_stats(cap);
 	src_kernel_stats(s, cs);
+	if (o->metrics)
+		feed_metrics(o->metrics, s, cap, d);
 
 	if (st) {
 		struct run_stats rs;
@@ -596,6 +633,7 @@ static const struct option run_longopts[] = {
 	{"no-promisc", no_argument, NULL, OPT_NO_PROMISC},
 	{"retain", required_argument, NULL, OPT_RETAIN},
 	{"status", required_argument, NULL, OPT_STATUS},
+	{"metrics", required_argument, NULL, OPT_METRICS},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
 };
@@ -687,6 +725,20 @@ parse_run_opts(const char *cmd, int argc, char **argv, struct run_opts *o)
 				        cmd);
 				return -1;
 			}
+			break;
+		case OPT_METRICS:
+			if (strcmp(cmd, "capture") != 0) {
+				fprintf(stderr, "mxlag %s: --metrics is for capture only\n", cmd);
+				return -1;
+			}
+			if (metrics_http_parse(optarg, &o->metrics_addr) != 0) {
+				fprintf(stderr,
+				        "mxlag %s: bad --metrics %s (ADDR:PORT: 127.0.0.1:9100, "
+				        "[::1]:9100)\n",
+				        cmd, optarg);
+				return -1;
+			}
+			o->metrics_spec = optarg;
 			break;
 		case OPT_MAX_SESSIONS:
 			if (parse_long(optarg, 1, 10000000, &v, cmd, "--max-sessions") != 0)

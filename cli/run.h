@@ -9,7 +9,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cli/metrics_http.h"
+
 struct src;
+struct metrics;
 
 struct run_opts {
 	const char *db;
@@ -30,6 +33,9 @@ struct run_opts {
 	uint32_t max_sessions;
 	double retain; /* capture --retain: seconds kept, 0 = all */
 	double status; /* capture --status: seconds between status lines, 0 = none */
+	const char *metrics_spec;     /* capture --metrics ADDR:PORT as given, NULL = none */
+	struct metrics_addr metrics_addr;
+	struct metrics *metrics;      /* its registry, set by cmd_capture: fed by run() */
 };
 
 /* set by SIGINT/SIGTERM (on_signal); live_src is broken out of its wait */

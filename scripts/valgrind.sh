@@ -21,7 +21,7 @@
 # re-executes the test binary for each test (so --trace-children=yes), and
 # the end-to-end tests run mxlag/mxlag-gen through sh and timeout, which
 # are traced too; system tools with no mxlag code in them (chromium,
-# tshark, sqlite3, date, gzip, ...) run natively (--trace-children-skip: coreutils'
+# tshark, sqlite3, date, gzip, prometheus, curl, ...) run natively (--trace-children-skip: coreutils'
 # date leaks on exit, and --error-exitcode would make it fail the script that
 # called it).
 # Criterion's runner ignores a worker's exit status, so the verdict comes
@@ -54,25 +54,35 @@ if [ "${1:-}" = "--job" ]; then
 		[ "$rc" -eq 0 ] && ok=1
 	elif [ "$kind" = l ]; then
 		# mxlag capture on lo for 15 s (privileges dropped after opening, as
-		# in test_live) while a DNS query goes to 127.0.0.1:53 every 0.5 s
+		# in test_live) while a DNS query goes to 127.0.0.1:53 every 0.5 s;
+		# with curl, --metrics too, scraped every 0.5 s (MXLAG_VG_METRICS_PORT,
+		# default 19465: the HTTP thread under memcheck)
 		db=$(mktemp -d "$VG_WORK/db.XXXXXX")
 		chmod 777 "$db"
+		mport=${MXLAG_VG_METRICS_PORT:-19465}
+		metrics=""
+		command -v curl >/dev/null && metrics="--metrics 127.0.0.1:$mport"
 		# shellcheck disable=SC2086
 		timeout -k 30 300 valgrind $VG_OPTS --log-file="$log/%p.log" \
 			"$VG_BUILD/mxlag" capture -i lo --quiet --duration 15 --user nobody \
-			--db "$db/l.db" >"$log/out.txt" 2>&1 &
+			--db "$db/l.db" $metrics >"$log/out.txt" 2>&1 &
 		vpid=$!
 		i=0
+		scrapes=0
 		while [ $i -lt 28 ] && kill -0 $vpid 2>/dev/null; do
 			bash -c 'printf "\x42\x42\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x03www\x07example\x03com\x00\x00\x01\x00\x01" >/dev/udp/127.0.0.1/53' 2>/dev/null
+			if [ -n "$metrics" ] &&
+				curl -sf -m 5 "http://127.0.0.1:$mport/metrics" >/dev/null 2>&1; then
+				scrapes=$((scrapes + 1))
+			fi
 			sleep 0.5
 			i=$((i + 1))
 		done
 		wait $vpid
 		rc=$?
 		q=$(sqlite3 "$db/l.db" "select count(*) from dns_queries" 2>&1 || true)
-		echo "live capture: exit $rc, $q DNS queries stored" >>"$log/out.txt"
-		arg="live capture on lo ($q DNS queries stored)"
+		echo "live capture: exit $rc, $q DNS queries stored, $scrapes scrapes" >>"$log/out.txt"
+		arg="live capture on lo ($q DNS queries stored, $scrapes /metrics scrapes)"
 		rm -rf "$db"
 		ok=0
 		[ "$rc" -eq 0 ] && ok=1
@@ -142,7 +152,7 @@ supp=""
 VG_OPTS="--tool=memcheck --leak-check=full --show-leak-kinds=definite,indirect
 	--errors-for-leak-kinds=definite,indirect --error-exitcode=99
 	--trace-children=yes --num-callers=40 --gen-suppressions=all $supp
-	--trace-children-skip=*/chromium*,*/chrome*,*/tshark,*/dumpcap,*/tcpdump,*/sqlite3,*/ip,*/diff,*/cmp,*/cp,*/cat,*/head,*/tail,*/sleep,*/rm,*/mkdir,*/grep,*/sed,*/ls,*/date,*/mktemp,*/od,*/tr,*/base64,*/uname,*/wc,*/sort,*/cut,*/awk,*/mawk,*/basename,*/dirname,*/touch,*/chmod,*/mv,*/tee,*/find,*/xargs,*/shellcheck,*/systemd-analyze,*/cmake,*/gzip,*/zstd,*/zcat
+	--trace-children-skip=*/chromium*,*/chrome*,*/tshark,*/dumpcap,*/tcpdump,*/sqlite3,*/ip,*/diff,*/cmp,*/cp,*/cat,*/head,*/tail,*/sleep,*/rm,*/mkdir,*/grep,*/sed,*/ls,*/date,*/mktemp,*/od,*/tr,*/base64,*/uname,*/wc,*/sort,*/cut,*/awk,*/mawk,*/basename,*/dirname,*/touch,*/chmod,*/mv,*/tee,*/find,*/xargs,*/shellcheck,*/systemd-analyze,*/cmake,*/gzip,*/zstd,*/zcat,*/prometheus,*/promtool,*/curl
 	${MXLAG_VG_OPTS:-}"
 export VG_WORK VG_BUILD VG_OPTS
 

@@ -7,23 +7,20 @@
  * the test sends DNS queries and answers them.  Needs root (CAP_NET_RAW,
  * ip netns); skipped otherwise.
  */
-#include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <criterion/logging.h>
-#include <fcntl.h>
 #include <poll.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "../support/e2e.h"
+#include "../support/netns.h"
 
 static char ns[40];
 static pid_t capture_pid; /* stopped by ns_cleanup() when a test fails */
@@ -89,53 +86,11 @@ start_capture(const char *db, const char *extra, int which_fd, int *out_fd)
 	return pid;
 }
 
-/*
- * In the namespace: a PTR query from one socket to another bound to port
- * 53, which answers it NXDOMAIN (an answered query is an event at once).
- */
+/* In the namespace: a PTR query answered NXDOMAIN (an answered query is an event at once). */
 static void
 query_and_answer(uint16_t txid)
 {
-	pid_t pid = fork();
-	cr_assert_geq(pid, 0);
-	if (pid == 0) {
-		static const char name[] = "\x03" "201" "\x01" "2" "\x01" "0" "\x03" "192"
-		                           "\x07" "in-addr" "\x04" "arpa";
-		uint8_t q[128] = {(uint8_t)(txid >> 8), (uint8_t)txid, 0x01, 0, 0, 1};
-		size_t n = 12;
-		memcpy(q + n, name, sizeof(name));
-		n += sizeof(name);
-		q[n++] = 0;
-		q[n++] = 12;
-		q[n++] = 0;
-		q[n++] = 1;
-		char path[80];
-		snprintf(path, sizeof(path), "/run/netns/%s", ns);
-		int nsfd = open(path, O_RDONLY | O_CLOEXEC);
-		if (nsfd < 0 || setns(nsfd, CLONE_NEWNET) != 0)
-			_exit(2);
-		struct sockaddr_in srv = {.sin_family = AF_INET, .sin_port = htons(53)};
-		inet_pton(AF_INET, "127.0.0.1", &srv.sin_addr);
-		int s = socket(AF_INET, SOCK_DGRAM, 0), c = socket(AF_INET, SOCK_DGRAM, 0);
-		if (s < 0 || c < 0 || bind(s, (struct sockaddr *)&srv, sizeof(srv)) != 0)
-			_exit(3);
-		if (sendto(c, q, n, 0, (struct sockaddr *)&srv, sizeof(srv)) != (ssize_t)n)
-			_exit(4);
-		struct sockaddr_in from;
-		socklen_t fl = sizeof(from);
-		uint8_t r[512];
-		ssize_t got = recvfrom(s, r, sizeof(r), 0, (struct sockaddr *)&from, &fl);
-		if (got < 12)
-			_exit(5);
-		r[2] |= 0x80; /* a response */
-		r[3] = 0x83;  /* recursion available, NXDOMAIN */
-		if (sendto(s, r, (size_t)got, 0, (struct sockaddr *)&from, fl) != got)
-			_exit(6);
-		_exit(0);
-	}
-	int st;
-	cr_assert_eq(waitpid(pid, &st, 0), pid);
-	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "query and answer: status %d", st);
+	netns_dns_exchange(ns, txid, 3);
 }
 
 /* runs.packets of the only run while finished is NULL; -1 when not (yet) so */
