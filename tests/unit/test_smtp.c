@@ -781,6 +781,13 @@ Test(smtp, half_close_answers_are_read)
 
 /* ---- issue 17: a big body is reported as it goes (EV_TRANSFER) ---------- */
 
+/* a session up to the 354 of its DATA, at 10 to 51 ms */
+#define TO_DATA_AT_51                                                                              \
+	SRV(10, "220 mx.example.org ESMTP Exim 4.96\r\n"), CLI(20, "EHLO c.example\r\n"),            \
+	    SRV(21, "250 mx.example.org\r\n"), CLI(30, "MAIL FROM:<a@c.example>\r\n"),             \
+	    SRV(31, "250 OK\r\n"), CLI(40, "RCPT TO:<b@example.org>\r\n"),                          \
+	    SRV(41, "250 Accepted\r\n"), CLI(50, "DATA\r\n"), SRV(51, "354 go ahead\r\n")
+
 Test(smtp, big_body_whose_end_was_lost)
 {
 	/* 2.5 MiB of body, its last bytes and the final dot lost in a gap: the
@@ -790,15 +797,7 @@ Test(smtp, big_body_whose_end_was_lost)
 	size_t n = 5 * 512 * 1024;
 	char *body = mxs_text_lines(n);
 	struct mxs_step steps[] = {
-	    SRV(10, "220 mx.example.org ESMTP Exim 4.96\r\n"),
-	    CLI(20, "EHLO c.example\r\n"),
-	    SRV(21, "250 mx.example.org\r\n"),
-	    CLI(30, "MAIL FROM:<a@c.example>\r\n"),
-	    SRV(31, "250 OK\r\n"),
-	    CLI(40, "RCPT TO:<b@example.org>\r\n"),
-	    SRV(41, "250 Accepted\r\n"),
-	    CLI(50, "DATA\r\n"),
-	    SRV(51, "354 go ahead\r\n"),
+	    TO_DATA_AT_51,
 	    CLIN(100, body, n - 1000),
 	    GAP(300, MX_C2S, 1003),
 	    SRV(900, "250 OK id=1\r\n"),
@@ -822,15 +821,7 @@ Test(smtp, big_body_progress)
 	size_t n = 5 * 512 * 1024; /* 2.5 MiB of lines */
 	char *body = mxs_text_lines(n);
 	struct mxs_step steps[] = {
-	    SRV(10, "220 mx.example.org ESMTP Exim 4.96\r\n"),
-	    CLI(20, "EHLO c.example\r\n"),
-	    SRV(21, "250 mx.example.org\r\n"),
-	    CLI(30, "MAIL FROM:<a@c.example>\r\n"),
-	    SRV(31, "250 OK\r\n"),
-	    CLI(40, "RCPT TO:<b@example.org>\r\n"),
-	    SRV(41, "250 Accepted\r\n"),
-	    CLI(50, "DATA\r\n"),
-	    SRV(51, "354 go ahead\r\n"),
+	    TO_DATA_AT_51,
 	    CLIN(100, body, n / 2),
 	    CLIN(200, body + n / 2, n - n / 2),
 	    CLI(300, ".\r\n"),
