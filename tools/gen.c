@@ -120,7 +120,7 @@ new_cause(struct truth_slow *sl, const char *kind)
 	c = &sl->causes[sl->ncauses++];
 	memset(c, 0, sizeof(*c));
 	snprintf(c->kind, sizeof(c->kind), "%s", kind);
-	c->dns = c->ident = -1;
+	c->dns = c->ident = c->sess = -1;
 	return c;
 }
 
@@ -158,10 +158,10 @@ truth_cause_none(struct truth_slow *sl)
 	new_cause(sl, "none");
 }
 
-void
+struct truth_cause *
 truth_cause_big(struct truth_slow *sl)
 {
-	new_cause(sl, "big-message");
+	return new_cause(sl, "big-message");
 }
 
 static const char *

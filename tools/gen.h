@@ -62,6 +62,7 @@ struct truth_cause {
 	char relation[20]; /* dns only */
 	int dns;           /* index into truth.dns, or -1 */
 	int ident;         /* index into truth.ident, or -1 */
+	int sess;          /* big-message: index into truth.sess of the message's session, or -1 */
 	int upstream[T_MAXUP];
 	int nupstream;
 };
@@ -128,7 +129,7 @@ void truth_cause_upstream(struct truth_cause *c, int dns);
 void truth_cause_ident(struct truth_slow *sl, int ident);
 void truth_cause_none(struct truth_slow *sl);
 /* a big message on the same host meanwhile, no lookup (issue 17) */
-void truth_cause_big(struct truth_slow *sl);
+struct truth_cause *truth_cause_big(struct truth_slow *sl);
 
 /* ---- generator context --------------------------------------------------- */
 

@@ -28,6 +28,30 @@
  * first transmission (SYN) of each, so that two lookups of one name are
  * told apart; upstream the resolver's own queries behind them
  * (--upstream: a resolver that is another machine on the mirror).
+ *
+ * Big messages (kind big-message): an episode on host H is an inbound
+ * message of 10.5-14 MB whose final dot the host holds 3-6 s (label
+ * big-message), one or two other inbound sessions on H whose DATA-END is
+ * held 2-5 s while the big one is on the wire (big-meanwhile: asked within
+ * 1.5 s before the big message's last byte or 1 s after it, answered after
+ * that last byte, so the message is known big whenever mxlag judges the
+ * wait), and, with 2 hosts or more, a content filter's hold of 3-8 s on
+ * another host at the same time (big-other-host: cause none -- another
+ * host's message is never a cause).  Their cause is written
+ * big:CLIENT_PORT:CLIENT,SERVER (the big message's session; the comma
+ * because an IPv6 address has colons), its cause_ts the start of that
+ * session.  mxlag names a big
+ * message for every reply of the same host with no lookup or probe to
+ * blame that waited while it was on the wire (from its first byte to the
+ * reply to its final dot), inbound replies only (not a remote MX's reply
+ * to a delivery).  So that the truth stays exact, a big message is placed
+ * only on a host with no other none-cause wait open and no other big
+ * message (else postponed: it reserves a host, where no new none-cause wait
+ * starts, and goes there once that host is free), and a content-filter or
+ * outlived incident (plain, shared or relay) whose session would start on
+ * a host while a big message loads it, or on a reserved host, is made an
+ * ordinary session.  Totals: big_messages, .postponed, .hosts (how many
+ * hosts had one), incidents.kept_off_big (the incidents made ordinary).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -60,6 +84,7 @@ enum kind {
 	K_FILTER,     /* content filter holds DATA-END, no lookup: cause none */
 	K_OUTLIVED,   /* PTR unanswered 3 s (slow greeting), DATA-END held 2-4 s later: none */
 	K_RECONNECT,  /* the client gives up, reconnects 17 s later: the PTR again, slow answer */
+	K_BIG,        /* a big message, its final dot held; others on the host meanwhile */
 	K_NKINDS,
 	K_NONE = K_NKINDS
 };
@@ -71,12 +96,16 @@ enum scene { SC_PLAIN, SC_SHARED, SC_RELAY, SC_N };
 /* the label of a slow reply (the truth's kind column) by scene and kind */
 static const char *const labels[SC_N][K_NKINDS] = {
     {"client-ptr", "self-ptr", "ident", "dnsbl", "sender-domain", "content-filter", "outlived",
-     "reconnect"},
+     "reconnect", "big-message"},
     {"shared-client-ptr", "shared-self-ptr", "shared-ident", "shared-dnsbl", "shared-sender-domain",
-     "shared-content-filter", "shared-outlived", "shared-reconnect"},
+     "shared-content-filter", "shared-outlived", "shared-reconnect", "shared-big-message"},
     {"relay-client-ptr", "relay-self-ptr", "relay-ident", "relay-dnsbl", "relay-sender-domain",
-     "relay-content-filter", "relay-outlived", "relay-reconnect"},
+     "relay-content-filter", "relay-outlived", "relay-reconnect", "relay-big-message"},
 };
+/* K_BIG: another session's reply on the host meanwhile; another host's
+ * content filter meanwhile (cause none) */
+static const char LABEL_BIG_MEANWHILE[] = "big-meanwhile";
+static const char LABEL_BIG_OTHER_HOST[] = "big-other-host";
 static const char LABEL_REMOTE[] = "remote-slow"; /* a remote MX's slow reply to a delivery */
 
 /* how a resolver client retries a query that gets no answer */
@@ -191,7 +220,11 @@ struct tr_host {
 	char arpa[80];   /* reverse name of its IPv4 address */
 	char ip[48];
 	uint16_t eph;
-	uint64_t *busy; /* per client (and per host as a client): incident until */
+	uint64_t *busy;      /* per client (and per host as a client): incident until */
+	uint64_t none_until; /* the end of its latest wait with no lookup or probe to blame */
+	uint64_t big_until;  /* the end of its latest big message's load (reply to its end) */
+	int reserved;        /* kept free of new none-cause waits for a postponed big message */
+	long nbig;           /* its big messages */
 };
 
 struct label_count {
@@ -204,6 +237,8 @@ struct totals {
 	long lookups, lookups_unanswered, lookup_packets, upstream, upstream_unanswered;
 	long ident, ident_unanswered, ident_retransmitted;
 	long slow;
+	long big, big_postponed, kept_off_big; /* K_BIG episodes; none incidents made ordinary */
+	unsigned big_hosts;                    /* bit h: host h had a big message */
 	struct label_count by_label[TR_MAX_LABELS];
 	int nlabels;
 };
@@ -222,6 +257,14 @@ struct plan {
 	int pop3;
 	int part; /* K_RECONNECT: 1 the session given up, 2 the one after */
 	uint64_t start;
+	/* K_BIG and the other sessions of its episode */
+	uint64_t data_at;  /* the client sends DATA no earlier (0: at once) */
+	size_t body;       /* the message's bytes (0: a small one) */
+	int big;           /* K_BIG: truth index of the big message's session, -1: its own */
+	const char *label; /* instead of the kind's */
+	/* out: K_BIG's own session, its last body byte, its final dot's reply */
+	int sess;
+	uint64_t body_end, reply_at;
 };
 
 struct tr {
@@ -239,6 +282,8 @@ struct tr {
 	char *scratch;
 	long dead_seq;    /* fresh names for dead sender domains */
 	uint64_t ptr2_at; /* K_RECONNECT: when part 1 sent its PTR query */
+	int big_pending;  /* K_BIG episodes rolled while no host was free for one */
+	int nreserved;    /* hosts reserved for them */
 	struct totals tot;
 	size_t max_queued;
 	int err;
@@ -618,8 +663,16 @@ helo_lookups(struct tr *tf, struct sess *s, const char *helo)
 	return t;
 }
 
+/* Host h has a wait with no lookup or probe to blame until end. */
 static void
-inbound(struct tr *tf, const struct plan *p)
+none_wait(struct tr *tf, int h, uint64_t end)
+{
+	if (end > tf->host[h].none_until)
+		tf->host[h].none_until = end;
+}
+
+static void
+inbound(struct tr *tf, struct plan *p)
 {
 	struct gen *g = &tf->g;
 	struct tr_host *h;
@@ -633,6 +686,13 @@ inbound(struct tr *tf, const struct plan *p)
 	int id = -1, small = -1, n = tf->o.lookups;
 	uint64_t t, rtt, small_ns = 0;
 
+	/* no none-cause wait on a host while a big message loads it (the big
+	 * message would be its cause) */
+	if ((p->kind == K_FILTER || p->kind == K_OUTLIVED) && !p->label &&
+	    (tf->host[p->host].big_until > p->start || tf->host[p->host].reserved)) {
+		p->kind = K_NONE;
+		tf->tot.kept_off_big++;
+	}
 	if (p->client < 0) {
 		use_host(tf, -1 - p->client);
 		cport = gen_ephemeral(g);
@@ -646,6 +706,7 @@ inbound(struct tr *tf, const struct plan *p)
 	g->no_ts = prng_chance(&g->rng, 600);
 	sess_open(&s, g, p->pop3 ? "pop3" : "smtp", &cli, cport, cli.v6 ? &h->v6 : &h->v4,
 	          p->pop3 ? 110 : 25, p->start, rtt, 0);
+	p->sess = tf->ep.nsess - 1;
 	note_host(tf, p->host);
 	t = at_connect(tf, p, &s, &dq, &id, &small, &small_ns);
 
@@ -764,13 +825,34 @@ inbound(struct tr *tf, const struct plan *p)
 		blame(planned(tf, sl, lab[K_DNSBL]), &dq, "dnsbl");
 
 	/* DATA, the body and its end */
-	smtp_data_body(&s, from, to, (size_t)prng_range(&g->rng, 200, 1400));
-	if (p->kind == K_FILTER || p->kind == K_OUTLIVED) {
+	if (p->data_at && s.t < p->data_at)
+		s.t = p->data_at;
+	if (p->body) /* a big one: about 3 MB/s */
+		s.cli_gap = US(prng_range(&g->rng, 400, 480));
+	smtp_data_body(&s, from, to, p->body ? p->body : (size_t)prng_range(&g->rng, 200, 1400));
+	if (p->kind == K_BIG) {
+		/* the host holds the reply while the big message loads it; no lookup */
+		uint64_t hold = p->big < 0 ? MS(prng_range(&g->rng, 3000, 6000))
+		                           : MS(prng_range(&g->rng, 2000, 5000));
+		struct truth_cause *c;
+		sl = planned(tf, smtp_data_end_at(&s, s.req_t + hold),
+		             p->label ? p->label : lab[K_BIG]);
+		c = truth_cause_big(sl);
+		if (c)
+			c->sess = p->big < 0 ? p->sess : p->big;
+		p->body_end = s.req_t;
+		p->reply_at = s.req_t + hold;
+	} else if (p->kind == K_FILTER || p->kind == K_OUTLIVED) {
 		/* the content filter holds the reply; no lookup at all */
-		uint64_t hold = p->kind == K_FILTER ? MS(prng_range(&g->rng, 3000, 30000))
-		                                    : MS(prng_range(&g->rng, 2000, 4000));
-		sl = planned(tf, smtp_data_end_at(&s, s.req_t + hold), lab[p->kind]);
+		uint64_t hold = p->label              ? MS(prng_range(&g->rng, 3000, 8000))
+		                : p->kind == K_FILTER ? MS(prng_range(&g->rng, 3000, 30000))
+		                                      : MS(prng_range(&g->rng, 2000, 4000));
+		sl = planned(tf, smtp_data_end_at(&s, s.req_t + hold),
+		             p->label ? p->label : lab[p->kind]);
 		truth_cause_none(sl);
+		none_wait(tf, p->host, s.req_t + hold + MS(50));
+		p->body_end = s.req_t;
+		p->reply_at = s.req_t + hold;
 	} else {
 		char key[96];
 		t = s.req_t + US(prng_range(&g->rng, 60, 250));
@@ -833,7 +915,7 @@ static int
 is_smtp_only(enum kind k)
 {
 	return k == K_DNSBL || k == K_SENDER || k == K_FILTER || k == K_OUTLIVED ||
-	       k == K_RECONNECT;
+	       k == K_RECONNECT || k == K_BIG;
 }
 
 static void
@@ -851,6 +933,131 @@ set_protocol(struct tr *tf, struct plan *p)
 		p->part = (int)(prng_next(r) & 1); /* 0: at connect, 1: at RCPT */
 }
 
+/* A host free for a big message at t: no none-cause wait open, no big
+ * message loading it. */
+static int
+free_for_big(const struct tr *tf, int h, uint64_t t)
+{
+	return tf->host[h].none_until <= t && tf->host[h].big_until <= t;
+}
+
+/*
+ * Postponed big messages each reserve a host (all but one host at most): no
+ * new none-cause wait starts there, so it is free for one within 30 s.
+ * The host with the fewest big messages so far, of those the one whose
+ * none-cause waits end first.
+ */
+static void
+reserve_for_big(struct tr *tf)
+{
+	int nh = tf->o.hosts, want = tf->big_pending < (nh > 1 ? nh - 1 : 1)
+	                                 ? tf->big_pending
+	                                 : (nh > 1 ? nh - 1 : 1);
+
+	while (tf->nreserved < want) {
+		int best = -1;
+		for (int h = 0; h < nh; h++)
+			if (!tf->host[h].reserved &&
+			    (best < 0 || tf->host[h].nbig < tf->host[best].nbig ||
+			     (tf->host[h].nbig == tf->host[best].nbig &&
+			      tf->host[h].none_until < tf->host[best].none_until)))
+				best = h;
+		tf->host[best].reserved = 1;
+		tf->nreserved++;
+	}
+	for (int h = nh - 1; h >= 0 && tf->nreserved > want; h--)
+		if (tf->host[h].reserved) {
+			tf->host[h].reserved = 0;
+			tf->nreserved--;
+		}
+}
+
+/* A client (IPv4) for an incident on host h. */
+static int
+big_client(struct tr *tf, int h, uint64_t t)
+{
+	int c = pick_client(tf, h, 1, t, 1);
+	return c < 0 ? -2 - c : c;
+}
+
+/* The window in which another session's DATA-END request falls: from 1.5 s
+ * before the big message's last byte to 1 s after it (its request then
+ * comes a round trip later). */
+static uint64_t
+meanwhile_at(struct tr *tf, const struct plan *big)
+{
+	return big->body_end - MS(1500) + MS(prng_range(&tf->g.rng, 0, 2500));
+}
+
+/*
+ * A big message on a host with nothing else that could be blamed on it
+ * (K_BIG), one or two other sessions there held meanwhile, another host's
+ * content filter at the same time.  Returns the sessions, 0 when no host is
+ * free for it.
+ */
+static int
+ep_big(struct tr *tf, uint64_t t)
+{
+	struct gen *g = &tf->g;
+	int nh = tf->o.hosts, h0 = (int)(prng_next(&g->rng) % (unsigned)nh), h = -1, n = 1, m;
+	struct plan big = {.kind = K_BIG, .big = -1, .start = t};
+
+	/* a host reserved for it first */
+	for (int pass = 0; pass < 2 && h < 0; pass++)
+		for (int i = 0; i < nh && h < 0; i++)
+			if ((pass || tf->host[(h0 + i) % nh].reserved) &&
+			    free_for_big(tf, (h0 + i) % nh, t))
+				h = (h0 + i) % nh;
+	if (h < 0)
+		return 0;
+	if (tf->host[h].reserved) {
+		tf->host[h].reserved = 0;
+		tf->nreserved--;
+	}
+	big.host = h;
+	big.client = big_client(tf, h, t);
+	big.body = (size_t)prng_range(&g->rng, 10500000, 14000000);
+	set_protocol(tf, &big);
+	inbound(tf, &big);
+	tf->host[h].big_until = big.reply_at + MS(50);
+	tf->tot.big++;
+	tf->tot.big_hosts |= 1u << h;
+	tf->host[h].nbig++;
+	m = 1 + (int)(prng_next(&g->rng) & 1);
+	for (int i = 0; i < m; i++, n++) {
+		struct plan q = {
+		    .host = h, .kind = K_BIG, .big = big.sess, .label = LABEL_BIG_MEANWHILE};
+		q.start = t + MS(prng_range(&g->rng, 0, 400));
+		q.client = big_client(tf, h, t);
+		q.data_at = meanwhile_at(tf, &big);
+		set_protocol(tf, &q);
+		inbound(tf, &q);
+		none_wait(tf, h, q.reply_at + MS(50));
+		/* asked while the message was on the wire, answered when all of it was */
+		if (q.body_end + MS(1600) < big.body_end || q.body_end + MS(1500) > big.reply_at ||
+		    q.reply_at < big.body_end + MS(100)) {
+			fprintf(stderr, "mxlag-gen: traffic: a big-meanwhile wait missed the big "
+			                "message\n");
+			tf->err = 1;
+		}
+	}
+	/* another host's content filter meanwhile: never this message's doing */
+	for (int i = 0, o0 = (int)(prng_next(&g->rng) % (unsigned)nh); nh >= 2 && i < nh; i++) {
+		int o = (o0 + i) % nh;
+		struct plan q = {.host = o, .kind = K_FILTER, .label = LABEL_BIG_OTHER_HOST};
+		if (o == h || tf->host[o].big_until > t)
+			continue;
+		q.start = t + MS(prng_range(&g->rng, 0, 400));
+		q.client = big_client(tf, o, t);
+		q.data_at = meanwhile_at(tf, &big);
+		set_protocol(tf, &q);
+		inbound(tf, &q);
+		n++;
+		break;
+	}
+	return n;
+}
+
 /* One client on one host, or the client that reconnects (2 sessions). */
 static int
 ep_plain(struct tr *tf, uint64_t t)
@@ -859,6 +1066,16 @@ ep_plain(struct tr *tf, uint64_t t)
 
 	p.host = (int)(prng_next(&tf->g.rng) % (unsigned)tf->o.hosts);
 	p.kind = roll_kind(tf, tf->o.mix);
+	if (p.kind == K_BIG) {
+		int n = ep_big(tf, t);
+		if (n)
+			return n;
+		/* no host free for it now: later, and an ordinary session now */
+		tf->big_pending++;
+		tf->tot.big_postponed++;
+		reserve_for_big(tf);
+		p.kind = K_NONE;
+	}
 	p.client = pick_client(tf, p.host, p.kind != K_NONE, t, 0);
 	if (p.client < 0) {
 		p.client = -2 - p.client;
@@ -943,7 +1160,7 @@ ep_relay(struct tr *tf, uint64_t t)
 	ask(tf, &t, tf->host[b].domain, DNS_T_MX, DNS_R_NOERROR, tf->host[b].name);
 	ask(tf, &t, tf->host[b].name, DNS_T_A, DNS_R_NOERROR, tf->host[b].ip);
 	memcpy(mix, tf->o.mix, sizeof(mix));
-	mix[K_SELF_PTR] = mix[K_RECONNECT] = 0;
+	mix[K_SELF_PTR] = mix[K_RECONNECT] = mix[K_BIG] = 0;
 	p.host = b;
 	p.client = -1 - a;
 	p.kind = roll_kind(tf, mix);
@@ -1008,9 +1225,15 @@ ep_outbound(struct tr *tf, uint64_t t)
 static int
 episode(struct tr *tf, uint64_t t)
 {
-	double r = (double)(prng_next(&tf->g.rng) % 1000000) / 10000.0;
-	int multi = tf->o.hosts >= 2;
+	double r;
+	int multi = tf->o.hosts >= 2, n;
 
+	if (tf->big_pending && (n = ep_big(tf, t)) > 0) {
+		tf->big_pending--;
+		reserve_for_big(tf);
+		return n;
+	}
+	r = (double)(prng_next(&tf->g.rng) % 1000000) / 10000.0;
 	if (multi && r < tf->o.shared)
 		return ep_shared(tf, t);
 	r -= tf->o.shared;
@@ -1064,6 +1287,9 @@ write_slow(struct tr *tf, const struct truth_session *s, const struct truth_slow
 			write_dns_spec(f, &t->dns[c->dns], c->relation);
 		else if (c->ident >= 0)
 			fprintf(f, "ident:%s", t->ident[c->ident].peer);
+		else if (c->sess >= 0)
+			fprintf(f, "big:%d:%s,%s", t->sess[c->sess].client_port,
+			        t->sess[c->sess].client, t->sess[c->sess].server);
 		else
 			fputs("none", f);
 		nup += c->nupstream;
@@ -1077,6 +1303,8 @@ write_slow(struct tr *tf, const struct truth_session *s, const struct truth_slow
 			fmt_ts(a, sizeof(a), ms_to_ns(t->dns[c->dns].start_ms));
 		else if (c->ident >= 0)
 			fmt_ts(a, sizeof(a), ms_to_ns(t->ident[c->ident].start_ms));
+		else if (c->sess >= 0)
+			fmt_ts(a, sizeof(a), t->sess[c->sess].start_ns);
 		else
 			snprintf(a, sizeof(a), "-");
 		fputs(a, f);
@@ -1182,6 +1410,9 @@ write_totals(struct tr *tf, const char *path, const struct gen_result *r, uint64
 	        "ident_probes\t%ld\nident_probes.unanswered\t%ld\n"
 	        "ident_probes.syn_retransmitted\t%ld\n",
 	        x->ident, x->ident_unanswered, x->ident_retransmitted);
+	fprintf(f, "big_messages\t%ld\nbig_messages.postponed\t%ld\nbig_messages.hosts\t%d\n",
+	        x->big, x->big_postponed, __builtin_popcount(x->big_hosts));
+	fprintf(f, "incidents.kept_off_big\t%ld\n", x->kept_off_big);
 	fprintf(f, "slow\t%ld\n", x->slow);
 	for (int i = 0; i < x->nlabels; i++)
 		fprintf(f, "slow.%s\t%ld\n", x->by_label[i].label, x->by_label[i].n);
@@ -1328,7 +1559,10 @@ usage(FILE *f)
 	    "  --lookups N           lookups per SMTP session (1 = the PTR; up to 11 in protocol "
 	    "order,\n"
 	    "                        more (up to %d): further DNSBL zones)\n"
-	    "  --mix KIND=PCT,...    incidents, percent of sessions (unlisted kinds: 0)\n"
+	    "  --mix KIND=PCT,...    incidents, percent of sessions (unlisted kinds: 0);\n"
+	    "                        big-message: a 10.5-14 MB message; its final dot and 1-2\n"
+	    "                        other DATA-ENDs on its host held meanwhile (cause: the\n"
+	    "                        message), another host's content filter too (cause: none)\n"
 	    "  --stub NAME|mixed     the hosts' resolver retries: glibc-5, glibc-3, glibc-2x3\n"
 	    "  --pop3 PCT  --v6 PCT  POP3 sessions; IPv6 clients (to the first host)\n"
 	    "  --ident-probe PCT     an ident SYN that gets no answer, given up in < 0.4 s\n"

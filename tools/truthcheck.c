@@ -12,12 +12,16 @@
  * 1 s).  It is exactly right when mxlag found it slow, every injected cause
  * is among its top-level causes (causes.parent_id IS NULL: same relation,
  * QTYPE, QNAME, resolver and first transmission within 2 ms, or the same
- * ident peer and first SYN), the largest-share cause is an injected one and
+ * ident peer and first SYN, or -- big:CLIENT_PORT:CLIENT,SERVER -- a cause
+ * of kind big-message whose causes.session_ref is the session of that
+ * client, port and server that started within 2 s of the truth's cause_ts),
+ * the largest-share cause is an injected one and
  * no other top-level cause has a share of --minor (5 %) or more; a `none`
  * truth wants the single cause kind none.  A reply is foreign when any of
  * its causes is a query or probe sent by another address than its host
  * (the truth's host column; loopback counts as the host, and an upstream
- * hop may come from the resolver its parent query asked).  Also counted:
+ * hop may come from the resolver its parent query asked), or a big message
+ * of which neither end is its host (or whose session is not there).  Also counted:
  * replies whose session mxlag stored with another outbound flag (dir) or,
  * where sessions have a host column, under another host (host).
  *
@@ -115,7 +119,8 @@ static const char SQL_TRUTH[] =
     " protocol TEXT, command TEXT, request_ts REAL, latency_ms REAL, kind TEXT, causes TEXT,"
     " cause_ts TEXT, upstream TEXT, upstream_ts TEXT, sid INTEGER, txn INTEGER);"
     "CREATE TEMP TABLE tcause (tid INTEGER, n INTEGER, kind TEXT, relation TEXT, qtype TEXT,"
-    " qname TEXT, resolver TEXT, peer TEXT, ts REAL);"
+    " qname TEXT, resolver TEXT, peer TEXT, ts REAL, bport INTEGER, bclient TEXT,"
+    " bserver TEXT);"
     "CREATE TEMP TABLE tup (tid INTEGER, qtype TEXT, qname TEXT, server TEXT, ts REAL);";
 
 /* Splits s at sep in place; up to max fields; returns the count. */
@@ -137,14 +142,31 @@ split(char *s, char sep, char **f, int max)
 
 /*
  * One cause spec: dns:RELATION:QTYPE:QNAME:RESOLVER (the resolver last: an
- * IPv6 address has colons), ident:PEER or none.  Binds kind, relation,
- * qtype, qname, resolver, peer to st's parameters 3-8.
+ * IPv6 address has colons), ident:PEER, big:CLIENT_PORT:CLIENT,SERVER (the
+ * big message's session) or none.  Binds kind, relation, qtype, qname,
+ * resolver, peer to st's parameters 3-8, the big message's client port,
+ * client and server to 10-12.
  */
 static int
 bind_cause(sqlite3_stmt *st, char *spec)
 {
 	for (int i = 3; i <= 8; i++)
 		sqlite3_bind_null(st, i);
+	for (int i = 10; i <= 12; i++)
+		sqlite3_bind_null(st, i);
+	if (strncmp(spec, "big:", 4) == 0) {
+		char *end, *comma;
+		long port = strtol(spec + 4, &end, 10);
+		if (end == spec + 4 || *end != ':' || port <= 0 || port > 65535 ||
+		    !(comma = strchr(end + 1, ',')) || comma == end + 1 || !comma[1])
+			return -1;
+		*comma = '\0';
+		sqlite3_bind_text(st, 3, "big-message", -1, SQLITE_STATIC);
+		sqlite3_bind_int(st, 10, (int)port);
+		sqlite3_bind_text(st, 11, end + 1, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(st, 12, comma + 1, -1, SQLITE_TRANSIENT);
+		return 0;
+	}
 	if (strcmp(spec, "none") == 0) {
 		sqlite3_bind_text(st, 3, "none", -1, SQLITE_STATIC);
 		return 0;
@@ -186,7 +208,7 @@ load_truth(struct ck *c)
 	              " session_start, host, outbound, protocol, command, request_ts, latency_ms,"
 	              " kind, causes, cause_ts, upstream, upstream_ts)"
 	              " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17)");
-	cause = prep(c, "INSERT INTO tcause VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9)");
+	cause = prep(c, "INSERT INTO tcause VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12)");
 	up = prep(c, "INSERT INTO tup VALUES (?1,?5,?6,?7,?9)");
 	if (!ins || !cause || !up)
 		goto out;
@@ -301,19 +323,25 @@ static const char *const SQL_MATCH[] = {
     /* the causes of the matched replies; other_host: sent by another address than the
      * session's host (loopback is the host; an upstream hop may come from the resolver
      * its parent query asked) */
-    "CREATE TEMP TABLE dbc AS SELECT *, sender IS NOT NULL"
+    "CREATE TEMP TABLE dbc AS SELECT *, CASE WHEN kind = 'big-message'"
+    " THEN coalesce(instr(',' || host || ',', ',' || bserver || ',') = 0"
+    "  AND instr(',' || host || ',', ',' || bclient || ',') = 0, 1)"
+    " ELSE sender IS NOT NULL"
     " AND instr(',' || host || ',', ',' || sender || ',') = 0"
     " AND sender NOT LIKE '127.%' AND sender <> '::1'"
-    " AND (parent IS NULL OR parent_resolver IS NULL OR sender <> parent_resolver) AS other_host"
+    " AND (parent IS NULL OR parent_resolver IS NULL OR sender <> parent_resolver) END"
+    " AS other_host"
     " FROM (SELECT t.id AS tid, c.id AS cid, c.parent_id AS parent, c.kind,"
     " c.relation, coalesce(c.share, 0) AS share, q.qtype, q.qname, q.server AS resolver,"
     " q.ts AS qts, i.peer, i.ts AS its, coalesce(q.client, i.host) AS sender,"
     " (SELECT pq.server FROM main.causes pc JOIN main.dns_queries pq ON pq.id = pc.dns_query_id"
     "  WHERE pc.id = c.parent_id) AS parent_resolver,"
+    " b.client_port AS bport, b.client AS bclient, b.server AS bserver, b.start AS bstart,"
     " t.host AS host, c.parent_id IS NULL AND NOT (:unrel AND c.relation = 'unrelated') AS top"
     " FROM truth t JOIN main.causes c ON c.transaction_id = t.txn"
     " LEFT JOIN main.dns_queries q ON q.id = c.dns_query_id"
-    " LEFT JOIN main.ident_probes i ON i.id = c.ident_probe_id)",
+    " LEFT JOIN main.ident_probes i ON i.id = c.ident_probe_id"
+    " LEFT JOIN cref r ON r.id = c.id LEFT JOIN main.sessions b ON b.id = r.session_ref)",
     "CREATE INDEX temp.dbc_tid ON dbc (tid, cid)",
     /* an injected cause and the top-level database cause that is it */
     "CREATE TEMP TABLE pairs AS SELECT tc.tid, tc.n, d.cid FROM tcause tc"
@@ -321,6 +349,8 @@ static const char *const SQL_MATCH[] = {
     " WHERE (tc.kind = 'dns' AND d.relation = tc.relation AND d.qtype = tc.qtype"
     "        AND d.qname = tc.qname AND d.resolver = tc.resolver AND abs(d.qts - tc.ts) <= :tol)"
     "    OR (tc.kind = 'ident' AND d.peer = tc.peer AND abs(d.its - tc.ts) <= :tol)"
+    "    OR (tc.kind = 'big-message' AND d.bport = tc.bport AND d.bclient = tc.bclient"
+    "        AND d.bserver = tc.bserver AND abs(d.bstart - tc.ts) <= 2)"
     "    OR tc.kind = 'none'",
     "CREATE INDEX temp.pairs_tid ON pairs (tid, cid)",
     /* per truth line, in one pass each */
@@ -368,6 +398,13 @@ run_match(struct ck *c)
 	if (exec(c, c->has_host ? "CREATE TEMP VIEW shost AS SELECT id, host FROM main.sessions"
 	                        : "CREATE TEMP VIEW shost AS SELECT id, NULL AS host"
 	                          " FROM main.sessions") != 0)
+		return -1;
+	/* the big message a cause names (schema version 8 on) */
+	if (exec(c, scalar(c, "SELECT count(*) FROM pragma_table_info('causes', 'main')"
+	                      " WHERE name = 'session_ref'") > 0
+	                ? "CREATE TEMP VIEW cref AS SELECT id, session_ref FROM main.causes"
+	                : "CREATE TEMP VIEW cref AS SELECT id, NULL AS session_ref"
+	                  " FROM main.causes") != 0)
 		return -1;
 	for (int i = 0; SQL_MATCH[i]; i++) {
 		sqlite3_stmt *st = prep(c, SQL_MATCH[i]);
@@ -450,6 +487,9 @@ print_cause_line(sqlite3_stmt *d)
 	else if (strcmp(kind, "ident") == 0)
 		snprintf(what, sizeof(what), "ident:%s @%.6f", text(d, 7),
 		         sqlite3_column_double(d, 8));
+	else if (strcmp(kind, "big-message") == 0)
+		snprintf(what, sizeof(what), "big:%d:%s,%s @%.6f", sqlite3_column_int(d, 13),
+		         text(d, 14), text(d, 15), sqlite3_column_double(d, 16));
 	else
 		snprintf(what, sizeof(what), "%s", kind);
 	printf("    %s%s share %.3f", child ? "  upstream " : "", what,
@@ -459,7 +499,9 @@ print_cause_line(sqlite3_stmt *d)
 	if (sqlite3_column_int(d, 11))
 		printf(" [injected]");
 	if (sqlite3_column_int(d, 12))
-		printf(" [FOREIGN: not sent by the session's host]");
+		printf(" [FOREIGN: %s]", strcmp(kind, "big-message") == 0
+		                             ? "another host's message"
+		                             : "not sent by the session's host");
 	printf("\n");
 }
 
@@ -475,12 +517,13 @@ list_wrong(struct ck *c, const char *kind, int max)
 	       " (SELECT diagnosis FROM main.transactions WHERE id = t.txn)"
 	       " FROM v JOIN truth t ON t.id = v.tid WHERE v.kind = ?1 AND NOT v.right"
 	       " ORDER BY v.tid LIMIT ?2");
-	sqlite3_stmt *tc = prep(c, "SELECT kind, relation, qtype, qname, resolver, peer, ts FROM"
-	                           " tcause WHERE tid = ?1 ORDER BY n");
+	sqlite3_stmt *tc = prep(c, "SELECT kind, relation, qtype, qname, resolver, peer, ts, bport,"
+	                           " bclient, bserver FROM tcause WHERE tid = ?1 ORDER BY n");
 	sqlite3_stmt *d = prep(
 	    c, "SELECT d.kind, d.parent, d.relation, d.qtype, d.qname, d.resolver, d.qts, d.peer,"
 	       " d.its, d.share, d.sender,"
-	       " d.cid IN (SELECT cid FROM pairs p WHERE p.tid = d.tid), d.other_host"
+	       " d.cid IN (SELECT cid FROM pairs p WHERE p.tid = d.tid), d.other_host,"
+	       " d.bport, d.bclient, d.bserver, d.bstart"
 	       " FROM dbc d WHERE d.tid = ?1"
 	       " ORDER BY coalesce((SELECT p.share FROM dbc p WHERE p.tid = d.tid"
 	       " AND p.cid = d.parent), d.share) DESC, coalesce(d.parent, d.cid),"
@@ -516,6 +559,9 @@ list_wrong(struct ck *c, const char *kind, int max)
 			else if (strcmp(k, "ident") == 0)
 				printf("    ident:%s @%.6f\n", text(tc, 5),
 				       sqlite3_column_double(tc, 6));
+			else if (strcmp(k, "big-message") == 0)
+				printf("    big:%d:%s,%s @%.6f\n", sqlite3_column_int(tc, 7),
+				       text(tc, 8), text(tc, 9), sqlite3_column_double(tc, 6));
 			else
 				printf("    none\n");
 		}
@@ -698,8 +744,8 @@ report(struct ck *c)
 		}
 	}
 	if (c->o.max_foreign >= 0 && all.foreign > c->o.max_foreign) {
-		printf("FAIL: %ld replies with another host's query or probe as a cause, want <= "
-		       "%ld\n",
+		printf("FAIL: %ld replies with another host's query, probe or big message as a "
+		       "cause, want <= %ld\n",
 		       all.foreign, c->o.max_foreign);
 		c->failed = 1;
 	}
@@ -722,8 +768,8 @@ usage(FILE *f)
 	        "usage: mxlag-truthcheck --db X.db --truth F.tsv [options]\n"
 	        "  --totals FILE        the generator's totals (default F.tsv.totals, if there)\n"
 	        "  --min-right PCT      fail below this percentage of exactly right slow replies\n"
-	        "  --max-foreign N      fail when more replies have another host's query/probe as "
-	        "a cause\n"
+	        "  --max-foreign N      fail when more replies have another host's query, probe\n"
+	        "                       or big message as a cause\n"
 	        "  --max-false-slow N   fail when more replies are slow only in the database\n"
 	        "  --slow MS            slow threshold (default 1000)\n"
 	        "  --minor PCT          share under which other causes are tolerated (default 5)\n"

@@ -1009,6 +1009,17 @@ check_truth_lines(const char *tsv, const struct walk *w)
 					found = w->s[i].dport == 113 && w->s[i].us == at &&
 					        strcmp(w->s[i].dst, cs[k] + 6) == 0 &&
 					        in_list(col[5], w->s[i].src);
+			} else if (strncmp(cs[k], "big:", 4) == 0) {
+				/* the big message's session: a connection to the host */
+				char cli[48], srv[48];
+				int port;
+				cr_assert_eq(sscanf(cs[k], "big:%d:%47[^,],%47s", &port, cli, srv),
+				             3, "line %ld: %s", n, cs[k]);
+				for (size_t i = 0; i < w->ns && !found; i++)
+					found = w->s[i].sport == port &&
+					        strcmp(w->s[i].src, cli) == 0 &&
+					        strcmp(w->s[i].dst, srv) == 0 && w->s[i].us <= at &&
+					        at - w->s[i].us < 1000000 && in_list(col[5], srv);
 			} else {
 				char rel[32], qt[8], qn[160];
 				cr_assert_eq(
@@ -1043,6 +1054,17 @@ tshark_count(const char *pcap, const char *filter)
 	return atol(out);
 }
 
+/* The same arguments twice: the same capture, truth and totals. */
+static void
+traffic_twice(const char *args, const struct tfiles *a, const struct tfiles *b)
+{
+	cr_assert_eq(traffic(NULL, "%s -o %s --truth %s", args, a->pcap, a->tsv), 0);
+	cr_assert_eq(traffic(NULL, "%s -o %s --truth %s", args, b->pcap, b->tsv), 0);
+	cr_expect(same_file(a->pcap, b->pcap), "same arguments, other capture");
+	cr_expect(same_file(a->tsv, b->tsv), "same arguments, other truth");
+	cr_expect(same_file(a->totals, b->totals));
+}
+
 Test(traffic, deterministic, .init = setup, .fini = teardown)
 {
 	struct tfiles a, b, c;
@@ -1052,14 +1074,113 @@ Test(traffic, deterministic, .init = setup, .fini = teardown)
 	tfiles(&a, "t1");
 	tfiles(&b, "t2");
 	tfiles(&c, "t3");
-	cr_assert_eq(traffic(NULL, "%s -o %s --truth %s", args, a.pcap, a.tsv), 0);
-	cr_assert_eq(traffic(NULL, "%s -o %s --truth %s", args, b.pcap, b.tsv), 0);
-	cr_expect(same_file(a.pcap, b.pcap), "same arguments, other capture");
-	cr_expect(same_file(a.tsv, b.tsv), "same arguments, other truth");
-	cr_expect(same_file(a.totals, b.totals));
+	traffic_twice(args, &a, &b);
 	cr_assert_eq(traffic(NULL, "%s --seed 99 -o %s --truth %s", args, c.pcap, c.tsv), 0);
 	cr_expect(!same_file(a.pcap, c.pcap), "another seed, the same capture");
 	cr_expect(!same_file(a.tsv, c.tsv));
+}
+
+/* One slow reply of a traffic truth. */
+struct tline {
+	char host[64], kind[32], causes[160];
+	int outbound;
+	double start, req, end; /* seconds */
+};
+
+static size_t
+load_tlines(const char *tsv, struct tline *v, size_t max)
+{
+	FILE *f = fopen(tsv, "r");
+	char line[8192];
+	size_t n = 0;
+
+	cr_assert_not_null(f);
+	cr_assert_not_null(fgets(line, sizeof(line), f));
+	while (n < max && fgets(line, sizeof(line), f)) {
+		char *col[16], *save = NULL;
+		int nc = 0;
+		for (char *c = strtok_r(line, "\t\n", &save); c && nc < 16;
+		     c = strtok_r(NULL, "\t\n", &save))
+			col[nc++] = c;
+		cr_assert_eq(nc, 16);
+		struct tline *t = &v[n++];
+		snprintf(t->host, sizeof(t->host), "%s", col[5]);
+		snprintf(t->kind, sizeof(t->kind), "%s", col[11]);
+		snprintf(t->causes, sizeof(t->causes), "%s", col[12]);
+		t->outbound = atoi(col[6]);
+		t->req = strtod(col[9], NULL);
+		t->end = t->req + strtod(col[10], NULL) / 1000;
+		t->start = strtod(col[13], NULL); /* big: the big message's session start */
+	}
+	fclose(f);
+	return n;
+}
+
+/*
+ * Big messages (--mix big-message): the same bytes again; every big
+ * message's own final dot and 1-2 other replies on its host name it; every
+ * such reply waited while it was on the wire and after its last byte; no
+ * other reply of that host without a lookup to blame (cause none) overlaps
+ * it, and one on another host does.
+ */
+Test(traffic, big_messages, .init = setup, .fini = teardown, .timeout = 300)
+{
+	static const char args[] = "--profile mirror --hosts 3 --seconds 60 --sessions-per-s 10 "
+	                           "--mix big-message=2,content-filter=1,outlived=0.5 -q";
+	struct tfiles a, b;
+	struct walk w;
+	static struct tline v[4000];
+	size_t n;
+	long bigs, other_host_overlaps = 0;
+
+	tfiles(&a, "big1");
+	tfiles(&b, "big2");
+	traffic_twice(args, &a, &b);
+	bigs = (long)e2e_total(a.totals, "big_messages");
+	cr_assert_geq(bigs, 3);
+	cr_expect_geq(e2e_total(a.totals, "big_messages.hosts"), 2);
+	cr_expect_eq(e2e_total(a.totals, "slow.big-message"), bigs);
+	cr_expect_geq(e2e_total(a.totals, "slow.big-meanwhile"), bigs);
+	cr_expect_leq(e2e_total(a.totals, "slow.big-meanwhile"), 2 * bigs);
+	cr_expect_gt(e2e_total(a.totals, "slow.big-other-host"), 0);
+	cr_expect_gt(e2e_total(a.totals, "slow.content-filter"), 0);
+	walk_file(a.pcap, &w);
+	cr_expect_eq(check_truth_lines(a.tsv, &w), (long)e2e_total(a.totals, "slow"));
+	walk_free(&w);
+	n = load_tlines(a.tsv, v, sizeof(v) / sizeof(v[0]));
+	cr_assert_lt(n, sizeof(v) / sizeof(v[0]));
+	for (size_t i = 0; i < n; i++) {
+		const struct tline *big = &v[i];
+		long named = 0;
+		char srv[48];
+		if (strcmp(big->kind, "big-message") != 0)
+			continue;
+		cr_assert_eq(sscanf(big->causes, "big:%*d:%*[^,],%47s", srv), 1);
+		cr_expect(in_list(big->host, srv), "%s: not on host %s", big->causes, big->host);
+		for (size_t j = 0; j < n; j++) {
+			const struct tline *o = &v[j];
+			int overlaps = o->req < big->end && o->end > big->start;
+			if (strcmp(o->causes, big->causes) == 0) {
+				named++;
+				cr_expect(in_list(o->host, srv));
+				cr_expect(o->req > big->start && o->req < big->end,
+				          "%s: asked at %.3f, not while it was on the wire",
+				          o->kind, o->req);
+				cr_expect_gt(o->end, big->req, "answered before its last byte");
+			} else if (strcmp(o->causes, "none") == 0 && !o->outbound && overlaps) {
+				cr_expect(
+				    !in_list(o->host, srv),
+				    "a none-cause %s on %s at %.3f overlaps the big message %s",
+				    o->kind, o->host, o->req, big->causes);
+				other_host_overlaps += strcmp(o->kind, "big-other-host") == 0;
+			} else if (strncmp(o->causes, "big:", 4) == 0 && overlaps) {
+				cr_expect(!in_list(o->host, srv), "two big messages at once on %s",
+				          o->host);
+			}
+		}
+		cr_expect(named >= 2 && named <= 3, "%s named by %ld replies", big->causes, named);
+	}
+	cr_expect_geq(other_host_overlaps, bigs);
 }
 
 /* A mirror port's duplicates change the capture, not the truth. */
