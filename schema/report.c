@@ -1576,8 +1576,7 @@ find_report(const struct report_opts *o, char *err, size_t errlen)
 
 /* text, CSV or JSON; a usage error (message in err) for the others */
 static int
-check_format(const struct report_def *def, const struct report_opts *o, char *err,
-             size_t errlen)
+check_format(const struct report_def *def, const struct report_opts *o, char *err, size_t errlen)
 {
 	if (o->format != REPORT_TEXT && o->format != REPORT_CSV && o->format != REPORT_JSON) {
 		fmt_err(err, errlen,
@@ -1716,7 +1715,8 @@ totals_add(struct rctx *c, sqlite3_stmt *st)
 		if (type == SQLITE_TEXT) { /* the first and the last packet */
 			const char *v = (const char *)sqlite3_column_text(st, i);
 			bool last = strcmp(name, "last_packet_utc") == 0;
-			if (!t->any[i] || (last ? strcmp(v, t->text[i]) > 0 : strcmp(v, t->text[i]) < 0))
+			if (!t->any[i] ||
+			    (last ? strcmp(v, t->text[i]) > 0 : strcmp(v, t->text[i]) < 0))
 				snprintf(t->text[i], sizeof(t->text[0]), "%s", v);
 		} else {
 			t->sum[i] += sqlite3_column_int64(st, i);
@@ -1889,8 +1889,7 @@ prefix_write(void *cookie, const char *buf, size_t n)
 /* the session report on several databases: "LABEL:ID", or the one database that has ID */
 static int
 fleet_session(const struct report_def *def, const struct report_src *src, size_t n,
-              const struct report_opts *o, size_t *which, const char **id, char *err,
-              size_t errlen)
+              const struct report_opts *o, size_t *which, const char **id, char *err, size_t errlen)
 {
 	const char *colon = strrchr(o->arg, ':');
 	*id = o->arg;
@@ -1913,11 +1912,12 @@ fleet_session(const struct report_def *def, const struct report_src *src, size_t
 			if (found++ == 0)
 				*which = i;
 			else {
-				fmt_err(err, errlen,
-				        "report %s: session %s is in %s and %s (at least): say which, "
-				        "as %s:%s",
-				        def->name, o->arg, src[*which].label, src[i].label,
-				        src[*which].label, o->arg);
+				fmt_err(
+				    err, errlen,
+				    "report %s: session %s is in %s and %s (at least): say which, "
+				    "as %s:%s",
+				    def->name, o->arg, src[*which].label, src[i].label,
+				    src[*which].label, o->arg);
 				return REPORT_EUSAGE;
 			}
 		}
@@ -1940,8 +1940,8 @@ fleet_after(const struct report_def *def, const struct report_src *src, size_t n
 		struct rctx c = {.db = src[i].db,
 		                 .o = o,
 		                 .def = def,
-		                 .slow_ms = isnan(o->slow_ms) || o->slow_ms <= 0 ? 1000.0
-		                                                                 : o->slow_ms,
+		                 .slow_ms =
+		                     isnan(o->slow_ms) || o->slow_ms <= 0 ? 1000.0 : o->slow_ms,
 		                 .compact_slow = -1,
 		                 .out = out,
 		                 .err = err,
@@ -1964,7 +1964,8 @@ fleet_after(const struct report_def *def, const struct report_src *src, size_t n
 			int j = col_index(c.tail, "json");
 			while ((rc = sqlite3_step(c.tail)) == SQLITE_ROW) {
 				if (tail_rows++ == 0)
-					fprintf(out, "%s\n{\"%s\":[", *rows ? "," : "", def->after->name);
+					fprintf(out, "%s\n{\"%s\":[", *rows ? "," : "",
+					        def->after->name);
 				fputs(tail_rows > 1 ? ",\n" : "\n", out);
 				put_json_obj(&a, (const char *)sqlite3_column_text(c.tail, j));
 			}
@@ -1989,8 +1990,14 @@ report_run_fleet(const struct report_src *src, size_t n, const struct report_opt
 {
 	if (err && errlen)
 		err[0] = '\0';
-	if (n == 1) /* as it always was */
-		return report_run(src[0].db, o, out, err, errlen);
+	if (n == 1) { /* as it always was; session LABEL:ID is its ID (a glob that matched one) */
+		struct report_opts one = *o;
+		size_t k = src[0].label ? strlen(src[0].label) : 0;
+		if (report_needs_arg(o->name) > 0 && o->arg && k &&
+		    strncmp(o->arg, src[0].label, k) == 0 && o->arg[k] == ':')
+			one.arg = o->arg + k + 1;
+		return report_run(src[0].db, &one, out, err, errlen);
+	}
 	const struct report_def *def = find_report(o, err, errlen);
 	if (!def)
 		return REPORT_EUSAGE;
@@ -2035,7 +2042,8 @@ report_run_fleet(const struct report_src *src, size_t n, const struct report_opt
 			continue;
 		}
 		/* text: each database's report, every line after its label */
-		struct prefixer p = {.out = out, .label = src[i].label, .width = width, .bol = true};
+		struct prefixer p = {
+		    .out = out, .label = src[i].label, .width = width, .bol = true};
 		FILE *f = fopencookie(&p, "w", (cookie_io_functions_t){.write = prefix_write});
 		if (!f) {
 			fmt_err(err, errlen, "report %s: out of memory", def->name);
@@ -2055,12 +2063,16 @@ report_run_fleet(const struct report_src *src, size_t n, const struct report_opt
 	if (rc == 0 && summary) {
 		double slow_ms = isnan(o->slow_ms) || o->slow_ms <= 0 ? 1000.0 : o->slow_ms;
 		if (o->format == REPORT_TEXT) {
-			struct prefixer p = {.out = out, .label = TOTAL_LABEL, .width = width, .bol = true};
+			struct prefixer p = {
+			    .out = out, .label = TOTAL_LABEL, .width = width, .bol = true};
 			fputc('\n', out);
-			FILE *f = fopencookie(&p, "w", (cookie_io_functions_t){.write = prefix_write});
+			FILE *f =
+			    fopencookie(&p, "w", (cookie_io_functions_t){.write = prefix_write});
 			if (f) {
-				fprintf(f, "all %d databases: counts summed, latency from their "
-				           "merged histograms\n", acc->ndb);
+				fprintf(f,
+				        "all %d databases: counts summed, latency from their "
+				        "merged histograms\n",
+				        acc->ndb);
 				put_totals(acc, o, slow_ms, f);
 				fclose(f);
 			}

@@ -129,7 +129,7 @@ struct report_src {
  * ID that only one database has.  HTML takes one database.  Results as
  * report_run().
  */
-int report_run_fleet(const struct report_src *src, size_t n, const struct report_opts *o,
-                     FILE *out, char *err, size_t errlen);
+int report_run_fleet(const struct report_src *src, size_t n, const struct report_opts *o, FILE *out,
+                     char *err, size_t errlen);
 
 #endif

@@ -69,7 +69,8 @@ setup(void)
 		                    hosts[i][1], hosts[i][1]),
 		             0, "%s", out);
 		free(out);
-		cr_assert_eq(e2e_sh(&out, "cd '%s' && '%s' analyze --quiet --db fleet/%s.db %s.pcap 2>&1",
+		cr_assert_eq(e2e_sh(&out,
+		                    "cd '%s' && '%s' analyze --quiet --db fleet/%s.db %s.pcap 2>&1",
 		                    dir, bin, hosts[i][0], hosts[i][1]),
 		             0, "%s", out);
 		free(out);
@@ -99,7 +100,8 @@ json_long(const char *json_file, const char *sql_expr)
 {
 	char *out = NULL;
 	long v = -1;
-	if (e2e_sh(&out, "cd '%s' && sqlite3 :memory: \"SELECT %s FROM (SELECT readfile('%s') AS j)\"",
+	if (e2e_sh(&out,
+	           "cd '%s' && sqlite3 :memory: \"SELECT %s FROM (SELECT readfile('%s') AS j)\"",
 	           dir, sql_expr, json_file) == 0 &&
 	    out && *out)
 		v = strtol(out, NULL, 10);
@@ -143,8 +145,8 @@ Test(fleet, slow_replies_under_their_hosts_in_text_csv_json)
 	/* CSV: a db column first, each host's slow reply with its own cause */
 	cr_assert_eq(mx(&out, "report " DBS " --format csv slow"), 0, "%s", out);
 	cr_expect(strncmp(out, "db,transaction,session,", 23) == 0, "%s", out);
-	cr_expect(line_with(out, "mx1,", "client-ptr") && line_with(out, "mx1,", "GREETING"),
-	          "%s", out);
+	cr_expect(line_with(out, "mx1,", "client-ptr") && line_with(out, "mx1,", "GREETING"), "%s",
+	          out);
 	cr_expect(line_with(out, "mx2,", "ident") && !line_with(out, "mx2,", "client-ptr"), "%s",
 	          out);
 	cr_expect(!line_with(out, "mx1,", "ident,"), "%s", out);
@@ -167,13 +169,14 @@ Test(fleet, slow_replies_under_their_hosts_in_text_csv_json)
 	cr_assert_eq(mx(&out, "report " DBS " --format json slow -o slow.json"), 0, "%s", out);
 	free(out);
 	cr_expect_eq(json_long("slow.json", "json_array_length(j)"), 2);
-	char *s = json_text("slow.json",
-	                    "(SELECT group_concat((value ->> 'db') || '=' || "
-	                    "(value -> 'causes' -> 0 ->> 'kind') || '/' || (value ->> 'command'), ' ')"
-	                    " FROM json_each(j))");
+	char *s = json_text(
+	    "slow.json", "(SELECT group_concat((value ->> 'db') || '=' || "
+	                 "(value -> 'causes' -> 0 ->> 'kind') || '/' || (value ->> 'command'), ' ')"
+	                 " FROM json_each(j))");
 	cr_expect_str_eq(s, "mx1=dns/GREETING mx2=ident/GREETING");
 	free(s);
-	s = json_text("slow.json", "(SELECT group_concat(substr(value, 1, 12), ' ') FROM json_each(j))");
+	s = json_text("slow.json",
+	              "(SELECT group_concat(substr(value, 1, 12), ' ') FROM json_each(j))");
 	cr_expect_str_eq(s, "{\"db\":\"mx1\", {\"db\":\"mx2\",");
 	free(s);
 }
@@ -187,7 +190,8 @@ Test(fleet, list_reports_per_host_and_limit_per_host)
 	for (int i = 0; i < 3; i++) {
 		char expr[200], db[64];
 		snprintf(expr, sizeof(expr),
-		         "(SELECT count(*) FROM json_each(j) WHERE value ->> 'db' = '%s')", hosts[i][0]);
+		         "(SELECT count(*) FROM json_each(j) WHERE value ->> 'db' = '%s')",
+		         hosts[i][0]);
 		snprintf(db, sizeof(db), "%s/fleet/%s.db", dir, hosts[i][0]);
 		long n = e2e_sql_long(db, "SELECT count(*) FROM sessions");
 		cr_expect_gt(n, 0);
@@ -219,18 +223,25 @@ Test(fleet, summary_total_is_the_sum_and_the_merged_percentile)
 	char *out = NULL;
 	cr_assert_eq(mx(&out, "report " DBS " --format json summary -o sum.json"), 0, "%s", out);
 	free(out);
-	cr_assert_eq(mx(&out, "report --db all.db --format json summary -o all.json"), 0, "%s", out);
+	cr_assert_eq(mx(&out, "report --db all.db --format json summary -o all.json"), 0, "%s",
+	             out);
 	free(out);
 	cr_expect_eq(json_long("sum.json", "json_array_length(j, '$.dbs')"), 3);
 	cr_expect_eq(json_long("sum.json", "j ->> '$.total.databases'"), 3);
-	static const char *const keys[] = {"sessions", "replies",     "slow",          "dns_queries",
-	                                   "ident_probes", "packets", "slow_by_cause.dns",
+	static const char *const keys[] = {"sessions",
+	                                   "replies",
+	                                   "slow",
+	                                   "dns_queries",
+	                                   "ident_probes",
+	                                   "packets",
+	                                   "slow_by_cause.dns",
 	                                   "slow_by_cause.ident"};
 	/* each host's own summary, once */
 	for (int i = 0; i < 3; i++) {
 		char args[200];
-		snprintf(args, sizeof(args), "report --db fleet/%s.db --format json summary -o %s.json",
-		         hosts[i][0], hosts[i][0]);
+		snprintf(args, sizeof(args),
+		         "report --db fleet/%s.db --format json summary -o %s.json", hosts[i][0],
+		         hosts[i][0]);
 		cr_assert_eq(mx(&out, args), 0);
 		free(out);
 	}
@@ -245,14 +256,16 @@ Test(fleet, summary_total_is_the_sum_and_the_merged_percentile)
 			sum += one;
 			/* the host's own summary is inside, under its label */
 			snprintf(expr, sizeof(expr), "j ->> '$.dbs[%d].%s'", i, keys[k]);
-			cr_expect_eq(json_long("sum.json", expr), one, "%s of %s", keys[k], hosts[i][0]);
+			cr_expect_eq(json_long("sum.json", expr), one, "%s of %s", keys[k],
+			             hosts[i][0]);
 		}
 		snprintf(expr, sizeof(expr), "j ->> '$.total.%s'", keys[k]);
 		cr_expect_eq(json_long("sum.json", expr), sum, "total %s", keys[k]);
 		snprintf(expr, sizeof(expr), "j ->> '$.%s'", keys[k]);
 		cr_expect_eq(json_long("all.json", expr), sum, "%s of all.db", keys[k]);
 	}
-	char *who = json_text("sum.json", "(SELECT group_concat(value ->> 'db', ' ') FROM json_each(j, '$.dbs'))");
+	char *who = json_text(
+	    "sum.json", "(SELECT group_concat(value ->> 'db', ' ') FROM json_each(j, '$.dbs'))");
 	cr_expect_str_eq(who, "mx1 mx2 mx3");
 	free(who);
 	/* the fleet's percentiles: those of one database of all the captures
@@ -267,7 +280,9 @@ Test(fleet, summary_total_is_the_sum_and_the_merged_percentile)
 		free(a);
 		free(b);
 	}
-	char *mean = json_text("sum.json", "printf('%.1f', (SELECT avg(value ->> 'p95_ms') FROM json_each(j, '$.dbs')))");
+	char *mean = json_text(
+	    "sum.json",
+	    "printf('%.1f', (SELECT avg(value ->> 'p95_ms') FROM json_each(j, '$.dbs')))");
 	char *p95 = json_text("sum.json", "printf('%.1f', j ->> '$.total.p95_ms')");
 	cr_expect(strcmp(mean, p95) != 0, "the fleet p95 %s is no average of p95s", p95);
 	free(mean);
@@ -312,10 +327,13 @@ Test(fleet, glob_in_sorted_order_and_usage_errors)
 	/* a glob matching nothing: usage, naming it */
 	refused("report --db 'nowhere/*.db' slow", 2, "nowhere/*.db", NULL);
 	/* two databases labelled alike: usage, naming both */
-	cr_assert_eq(e2e_sh(NULL, "cd '%s' && mkdir other && cp fleet/mx2.db other/mx1.db", dir), 0);
-	refused("report --db fleet/mx1.db --db other/mx1.db slow", 2, "fleet/mx1.db", "other/mx1.db");
+	cr_assert_eq(e2e_sh(NULL, "cd '%s' && mkdir other && cp fleet/mx2.db other/mx1.db", dir),
+	             0);
+	refused("report --db fleet/mx1.db --db other/mx1.db slow", 2, "fleet/mx1.db",
+	        "other/mx1.db");
 	/* a database that cannot be opened: an error naming it, before any output */
-	refused("report --db fleet/mx1.db --db fleet/gone.db --format csv slow", 1, "gone.db", NULL);
+	refused("report --db fleet/mx1.db --db fleet/gone.db --format csv slow", 1, "gone.db",
+	        NULL);
 	cr_assert_eq(e2e_sh(NULL, "cd '%s' && echo 'not sqlite' > fleet/junk.db", dir), 0);
 	refused("report --db 'fleet/*.db' summary", 1, "junk.db", NULL);
 	/* one database through a glob: the single-database output, no label */
@@ -353,6 +371,14 @@ Test(fleet, session_by_label_or_unambiguous_id)
 	cr_expect(line_with(out, "mx3  ", "session 3:"), "%s", out);
 	free(out);
 	cr_expect_eq(mx_rc("report " DBS " session 99"), 1);
+	/* LABEL:ID with one database too (a glob that matched one): as ID */
+	char *one = NULL;
+	cr_assert_eq(mx(&out, "report --db 'fleet/mx[2].db' session mx2:1"), 0, "%s", out);
+	cr_assert_eq(mx(&one, "report --db fleet/mx2.db session 1"), 0);
+	cr_expect_str_eq(out, one);
+	free(one);
+	free(out);
+	cr_expect_eq(mx_rc("report --db fleet/mx2.db session mx1:1"), 1);
 	cr_expect_eq(mx_rc("report " DBS " session mx9:1"), 2);
 }
 
