@@ -1,9 +1,11 @@
 /*
  * cmd_report.c - mxlag report [OPTION]... NAME [ARG]: one report from the
- * database, in the zone of --tz / TZ.
+ * database (or from several: --db repeated or a glob, report_run_fleet()),
+ * in the zone of --tz / TZ.
  */
 #include <errno.h>
 #include <getopt.h>
+#include <glob.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,10 +36,115 @@ static const struct option report_longopts[] = {
     {NULL, 0, NULL, 0},
 };
 
+/* the databases of the command line */
+struct dbs {
+	struct report_src *v;
+	size_t n, cap;
+	glob_t g[16]; /* the globs' paths, which v points into */
+	size_t ng;
+};
+
+static int
+dbs_add(struct dbs *d, const char *path)
+{
+	if (d->n == d->cap) {
+		size_t cap = d->cap ? d->cap * 2 : 8;
+		struct report_src *v = realloc(d->v, cap * sizeof(*v));
+		if (!v) {
+			fprintf(stderr, "mxlag report: out of memory\n");
+			return -1;
+		}
+		d->v = v;
+		d->cap = cap;
+	}
+	d->v[d->n++] = (struct report_src){.path = path};
+	return 0;
+}
+
+/* a --db value: a path, or a glob (* ? [) expanded in sorted order; 0, 1 (error) or 2 (usage) */
+static int
+dbs_arg(struct dbs *d, const char *arg)
+{
+	if (!strpbrk(arg, "*?["))
+		return dbs_add(d, arg) ? 1 : 0;
+	if (d->ng == sizeof(d->g) / sizeof(d->g[0])) {
+		fprintf(stderr, "mxlag report: more than %zu globs in --db\n", d->ng);
+		return 2;
+	}
+	glob_t *g = &d->g[d->ng];
+	int rc = glob(arg, 0, NULL, g);
+	if (rc == GLOB_NOMATCH) {
+		fprintf(stderr, "mxlag report: --db %s matches no file\n", arg);
+		return 2;
+	}
+	d->ng++;
+	if (rc != 0) {
+		fprintf(stderr, "mxlag report: --db %s: cannot read the directories\n", arg);
+		return 1;
+	}
+	for (size_t i = 0; i < g->gl_pathc; i++)
+		if (dbs_add(d, g->gl_pathv[i]))
+			return 1;
+	return 0;
+}
+
+static void
+dbs_free(struct dbs *d)
+{
+	for (size_t i = 0; i < d->n; i++) {
+		free((char *)d->v[i].label);
+		if (d->v[i].db)
+			sqlite3_close(d->v[i].db);
+	}
+	for (size_t i = 0; i < d->ng; i++)
+		globfree(&d->g[i]);
+	free(d->v);
+}
+
+/*
+ * Labels the databases (file name without its directory and a trailing
+ * .db) and opens them all, read-only; 0, 1 (one cannot be opened) or 2 (two
+ * with one label).
+ */
+static int
+dbs_open(struct dbs *d)
+{
+	char err[512];
+	for (size_t i = 0; i < d->n; i++) {
+		const char *base = strrchr(d->v[i].path, '/');
+		base = base ? base + 1 : d->v[i].path;
+		size_t len = strlen(base);
+		if (len > 3 && strcmp(base + len - 3, ".db") == 0)
+			len -= 3;
+		char *label = strndup(base, len);
+		if (!label) {
+			fprintf(stderr, "mxlag report: out of memory\n");
+			return 1;
+		}
+		d->v[i].label = label;
+		for (size_t k = 0; k < i; k++)
+			if (strcmp(d->v[k].label, label) == 0) {
+				fprintf(stderr,
+				        "mxlag report: %s and %s have the same label %s (the file "
+				        "name without .db): rename one\n",
+				        d->v[k].path, d->v[i].path, label);
+				return 2;
+			}
+	}
+	for (size_t i = 0; i < d->n; i++)
+		if (report_open(&d->v[i].db, d->v[i].path, err, sizeof(err)) != 0) {
+			fprintf(stderr, "mxlag report: %s\n", err);
+			return 1;
+		}
+	return 0;
+}
+
 int
 cmd_report(int argc, char **argv)
 {
-	const char *db = DEFAULT_DB, *outpath = NULL;
+	const char *outpath = NULL;
+	const char *dbargs[64];
+	size_t ndbargs = 0;
 	struct report_opts ro;
 	char err[512];
 	double v;
@@ -51,7 +158,12 @@ cmd_report(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, ":o:h", report_longopts, NULL)) != -1) {
 		switch (c) {
 		case OPT_DB:
-			db = optarg;
+			if (ndbargs == sizeof(dbargs) / sizeof(dbargs[0])) {
+				fprintf(stderr, "mxlag report: more than %zu --db (use a glob)\n",
+				        ndbargs);
+				return 2;
+			}
+			dbargs[ndbargs++] = optarg;
 			break;
 		case 'o':
 			outpath = optarg;
@@ -147,38 +259,49 @@ cmd_report(int argc, char **argv)
 		        argv[optind + (na > 0 ? 2 : 1)]);
 		return 2;
 	}
-	sqlite3 *h;
-	if (report_open(&h, db, err, sizeof(err)) != 0) {
-		fprintf(stderr, "mxlag report: %s\n", err);
-		return 1;
+	struct dbs dbs = {0};
+	int rc = 0;
+	if (ndbargs == 0)
+		dbargs[ndbargs++] = DEFAULT_DB;
+	for (size_t i = 0; i < ndbargs && rc == 0; i++)
+		rc = dbs_arg(&dbs, dbargs[i]);
+	if (rc == 0)
+		rc = dbs_open(&dbs);
+	if (rc != 0) {
+		dbs_free(&dbs);
+		return rc;
 	}
 	FILE *out = stdout;
 	if (outpath && !(out = fopen(outpath, "w"))) {
 		fprintf(stderr, "mxlag: %s: %s\n", outpath, strerror(errno));
-		sqlite3_close(h);
+		dbs_free(&dbs);
 		return 1;
 	}
 	/* colour only on a terminal, never in files or pipes */
 	ro.color = out == stdout && isatty(STDOUT_FILENO) && !getenv("NO_COLOR") &&
 		   ro.format == REPORT_TEXT;
-	int rc = 0;
-	int rr = report_run(h, &ro, out, err, sizeof(err));
+	int rr = report_run_fleet(dbs.v, dbs.n, &ro, out, err, sizeof(err));
 	if (rr != 0) {
 		fprintf(stderr, "mxlag report: %s\n", err);
 		rc = rr == REPORT_EUSAGE ? 2 : 1;
 	}
 	if (rc == 0 && fail_if_slow >= 0) {
-		long nslow;
-		if (report_count_slow(h, &ro, &nslow, err, sizeof(err)) != 0) {
-			fprintf(stderr, "mxlag report: %s\n", err);
-			rc = 1;
-		} else if (nslow > fail_if_slow) {
+		/* the slow replies of all the databases together */
+		long nslow = 0, one;
+		for (size_t i = 0; i < dbs.n && rc == 0; i++) {
+			if (report_count_slow(dbs.v[i].db, &ro, &one, err, sizeof(err)) != 0) {
+				fprintf(stderr, "mxlag report: %s\n", err);
+				rc = 1;
+			}
+			nslow += one;
+		}
+		if (rc == 0 && nslow > fail_if_slow) {
 			fprintf(stderr, "mxlag report: %ld slow replies (more than %ld)\n", nslow,
 				fail_if_slow);
 			rc = 4;
 		}
 	}
-	sqlite3_close(h);
+	dbs_free(&dbs);
 	if (out != stdout && fclose(out) != 0) {
 		fprintf(stderr, "mxlag: %s: %s\n", outpath, strerror(errno));
 		rc = 1;

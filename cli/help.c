@@ -117,7 +117,12 @@ help_report(FILE *out)
 {
 	fputs("usage: mxlag report [OPTION]... NAME [ARG]\n"
 	      "Prints report NAME from the database. Options:\n"
-	      "  --db FILE          the database to read (default mxlag.db)\n"
+	      "  --db FILE          the database to read (default mxlag.db); repeat it, or\n"
+	      "                     give a quoted glob ('fleet/*.db', sorted), for several\n"
+	      "                     hosts' databases: each is labelled with its file name\n"
+	      "                     without .db, a first column db (JSON: key \"db\") says\n"
+	      "                     whose a row is, each database's rows in turn; summary\n"
+	      "                     adds a TOTAL; session takes LABEL:ID; html takes one\n"
 	      "  --format F         text (default), csv, json or html (html: incidents,\n"
 	      "                     slow and summary, one page with charts)\n"
 	      "  -o, --output OUT   write to OUT instead of standard output\n"
@@ -128,7 +133,7 @@ help_report(FILE *out)
 	      "                     unless an offset such as +01:00 is given); or relative\n"
 	      "                     to now: 90s, 30m, 24h, 7d, 2w (now minus that)\n"
 	      "  --slow MS          slow threshold in milliseconds (default 1000)\n"
-	      "  --limit N          at most N rows\n"
+	      "  --limit N          at most N rows (per database)\n"
 	      "  --client ADDR      only sessions with ADDR at either end (summary and dns\n"
 	      "                     are not filtered)\n"
 	      "  --protocol P       only smtp or pop3 sessions (summary and dns are not\n"
@@ -139,7 +144,8 @@ help_report(FILE *out)
 	      "                     stay UTC and epoch seconds\n"
 
 	      "  --fail-if-slow N   print the report, then exit 4 when more than N slow\n"
-	      "                     replies (--slow) are in the window and filters\n"
+	      "                     replies (--slow) are in the window and filters (of all\n"
+	      "                     the databases together)\n"
 	      "  -h, --help         this text\n"
 	      "Reports:\n",
 	      out);

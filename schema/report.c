@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "fmterr.h"
+#include "hist.h"
 #include "html.h"
 #include "lifecycle.h"
 #include "sqlfn.h"
@@ -34,6 +35,27 @@ struct rctx {
 	char *err;
 	size_t errlen;
 	sqlite3_stmt *tail; /* report_def.after, bound; NULL = none */
+	const struct fleetx *fx; /* several databases: this one's label and state; NULL = one */
+};
+
+/* the running totals of `summary` over several databases */
+#define TOTALS_MAX 64
+struct totals {
+	int ncol, ndb;
+	char name[TOTALS_MAX][40];
+	bool any[TOTALS_MAX];
+	sqlite3_int64 sum[TOTALS_MAX];
+	char text[TOTALS_MAX][32]; /* first_packet_utc: the least, last_packet_utc: the greatest */
+	struct hist h;             /* the latency_hist bins of the window, all databases */
+	bool seen;                 /* h.min_ms / h.max_ms set */
+};
+
+/* report_run_fleet()'s state shared by the databases' runs */
+struct fleetx {
+	const char *label;  /* this database's label */
+	bool *csv_head;     /* CSV: the header is out */
+	long *json_rows;    /* JSON: the objects written so far */
+	struct totals *acc; /* summary: add this database's row */
 };
 
 typedef int (*text_fn)(struct rctx *c, sqlite3_stmt *st);
@@ -408,6 +430,42 @@ put_wrapped(FILE *out, int indent, const char *lead, int cont, const char *text)
 	fputc('\n', out);
 }
 
+/* ---- several databases: labels ------------------------------------------------ */
+
+/* s as a JSON string */
+static void
+json_str(FILE *out, const char *s)
+{
+	sqlite3_str *q = sqlite3_str_new(NULL);
+	store_json_str(q, s);
+	char *t = sqlite3_str_finish(q);
+	fputs(t ? t : "\"\"", out);
+	sqlite3_free(t);
+}
+
+/* a row's JSON object v, with "db": label as its first key when there is a label */
+static void
+put_json_obj(const struct rctx *c, const char *v)
+{
+	const char *label = c->fx ? c->fx->label : NULL;
+	if (!v)
+		v = "null";
+	if (!label || v[0] != '{') {
+		fputs(v, c->out);
+		return;
+	}
+	const char *rest = v + 1;
+	while (isspace((unsigned char)*rest))
+		rest++;
+	fputs("{\"db\":", c->out);
+	json_str(c->out, label);
+	if (*rest != '}')
+		fputc(',', c->out);
+	fputs(rest, c->out);
+}
+
+static void totals_add(struct rctx *c, sqlite3_stmt *st);
+
 /* ---- CSV (RFC 4180) ---------------------------------------------------------- */
 
 static void
@@ -426,34 +484,42 @@ csv_field(FILE *out, const char *v)
 	fputc('"', out);
 }
 
-static int
-render_csv(struct rctx *c, sqlite3_stmt *st)
+/* one CSV line: the column names (header) or the row's values, after the label if any */
+static void
+csv_line(struct rctx *c, sqlite3_stmt *st, bool header)
 {
-	int n = sqlite3_column_count(st);
+	const char *label = c->fx ? c->fx->label : NULL;
 	bool first = true;
-	int rc;
-
-	for (int i = 0; i < n; i++) {
+	if (label) {
+		csv_field(c->out, header ? "db" : label);
+		first = false;
+	}
+	for (int i = 0, n = sqlite3_column_count(st); i < n; i++) {
 		if (not_csv(c->def, sqlite3_column_name(st, i)))
 			continue;
 		if (!first)
 			fputc(',', c->out);
-		csv_field(c->out, sqlite3_column_name(st, i));
+		const unsigned char *v = header ? (const unsigned char *)sqlite3_column_name(st, i)
+		                                : sqlite3_column_text(st, i);
+		csv_field(c->out, v ? (const char *)v : "");
 		first = false;
 	}
 	fputs("\r\n", c->out);
+}
+
+static int
+render_csv(struct rctx *c, sqlite3_stmt *st)
+{
+	int rc;
+	if (!c->fx || !*c->fx->csv_head) {
+		csv_line(c, st, true);
+		if (c->fx)
+			*c->fx->csv_head = true;
+	}
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		first = true;
-		for (int i = 0; i < n; i++) {
-			if (not_csv(c->def, sqlite3_column_name(st, i)))
-				continue;
-			if (!first)
-				fputc(',', c->out);
-			const unsigned char *v = sqlite3_column_text(st, i);
-			csv_field(c->out, v ? (const char *)v : "");
-			first = false;
-		}
-		fputs("\r\n", c->out);
+		csv_line(c, st, false);
+		if (c->fx && c->fx->acc)
+			totals_add(c, st);
 	}
 	return rc;
 }
@@ -470,15 +536,29 @@ render_json(struct rctx *c, sqlite3_stmt *st, bool single)
 	int rc, rows = 0;
 	char wrapcol[64] = "";
 
+	if (c->fx && c->fx->json_rows && !c->def->wrap_key) { /* one of several databases */
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+			fputs((*c->fx->json_rows)++ ? ",\n" : "\n", c->out);
+			put_json_obj(c, (const char *)sqlite3_column_text(st, j));
+		}
+		return rc;
+	}
 	if (c->def->wrap_key)
 		snprintf(wrapcol, sizeof(wrapcol), "%s_json", c->def->wrap_key);
 	if (!single && !wrapcol[0])
 		fputs("[", c->out);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		const unsigned char *v = sqlite3_column_text(st, j);
-		if (wrapcol[0] && rows == 0)
-			fprintf(c->out, "{\"%s\": %s,\n \"events\": [", c->def->wrap_key,
+		if (wrapcol[0] && rows == 0) {
+			if (c->fx) {
+				fputs("{\"db\": ", c->out);
+				json_str(c->out, c->fx->label);
+				fputs(",\n ", c->out);
+			}
+			fprintf(c->out, "%s\"%s\": %s,\n \"events\": [", c->fx ? "" : "{",
+			        c->def->wrap_key,
 			        col_null(st, wrapcol) ? "null" : col_str(st, wrapcol));
+		}
 		if (single) {
 			fprintf(c->out, "%s\n", v ? (const char *)v : "{}");
 			rows++;
@@ -569,6 +649,8 @@ json_summary(struct rctx *c, sqlite3_stmt *st)
 	int rc = sqlite3_step(st);
 	if (rc != SQLITE_ROW)
 		return rc == SQLITE_DONE ? (fputs("{}\n", c->out), SQLITE_DONE) : rc;
+	if (c->fx && c->fx->acc)
+		totals_add(c, st);
 	struct report_opts o;
 	sqlite3_stmt *inc = incidents_stmt(c, &o, SUMMARY_INCIDENTS), *j = NULL;
 	if (!inc)
@@ -592,7 +674,8 @@ json_summary(struct rctx *c, sqlite3_stmt *st)
 		sqlite3_bind_text(j, 2, all, -1, SQLITE_STATIC);
 		rc = sqlite3_step(j);
 		if (rc == SQLITE_ROW) {
-			fprintf(c->out, "%s\n", (const char *)sqlite3_column_text(j, 0));
+			put_json_obj(c, (const char *)sqlite3_column_text(j, 0));
+			fputc('\n', c->out);
 			rc = SQLITE_DONE;
 		}
 		sqlite3_finalize(j);
@@ -685,6 +768,8 @@ text_summary(struct rctx *c, sqlite3_stmt *st)
 	rc = render_kv(c, st);
 	if (rc != SQLITE_DONE || sqlite3_data_count(st) == 0)
 		return rc;
+	if (c->fx && c->fx->acc)
+		totals_add(c, st);
 	sqlite3_stmt *q;
 	const char *cmds = col_str(st, "commands_json");
 	if (cmds && sqlite3_prepare_v2(c->db,
@@ -1477,30 +1562,22 @@ session_missing(sqlite3 *db, const char *id)
 	return missing;
 }
 
-int
-report_run(sqlite3 *db, const struct report_opts *o, FILE *out, char *err, size_t errlen)
+/* the report named o->name, or NULL with a usage message in err */
+static const struct report_def *
+find_report(const struct report_opts *o, char *err, size_t errlen)
 {
-	const struct report_def *def = NULL;
-	sqlite3_stmt *st = NULL;
-	int rc;
-
-	if (err && errlen)
-		err[0] = '\0';
 	for (size_t i = 0; o->name && i < N_REPORTS; i++)
 		if (strcmp(reports[i].name, o->name) == 0)
-			def = &reports[i];
-	if (!def) {
-		fmt_err(err, errlen, "unknown report '%s'; known reports: %s",
-		        o->name ? o->name : "", report_names());
-		return REPORT_EUSAGE;
-	}
-	/* text times in the zone asked for; CSV, JSON and HTML's SQL stay UTC */
-	if (sqlfn_local_time(db, o->format == REPORT_TEXT && o->tz) != SQLITE_OK) {
-		fmt_err(err, errlen, "report %s: %s", def->name, sqlite3_errmsg(db));
-		return -1;
-	}
-	if (o->format == REPORT_HTML) /* one page for slow and summary: html.c */
-		return report_html(db, o, out, err, errlen);
+			return &reports[i];
+	fmt_err(err, errlen, "unknown report '%s'; known reports: %s", o->name ? o->name : "",
+	        report_names());
+	return NULL;
+}
+
+/* text, CSV or JSON; a usage error (message in err) for the others */
+static int
+check_format(const struct report_def *def, const struct report_opts *o, char *err, size_t errlen)
+{
 	if (o->format != REPORT_TEXT && o->format != REPORT_CSV && o->format != REPORT_JSON) {
 		fmt_err(err, errlen,
 		        "report %s: format %s is not available (use text, csv or json)", def->name,
@@ -1510,6 +1587,25 @@ report_run(sqlite3 *db, const struct report_opts *o, FILE *out, char *err, size_
 	if (def->needs_arg && (!o->arg || !o->arg[0])) {
 		fmt_err(err, errlen, "report %s needs an argument", def->name);
 		return REPORT_EUSAGE;
+	}
+	return 0;
+}
+
+/*
+ * Report def (text, CSV or JSON) on db into out; fx: one of several
+ * databases (its label, the shared state), NULL: the one database.
+ */
+static int
+run_one(const struct report_def *def, sqlite3 *db, const struct report_opts *o, FILE *out,
+        const struct fleetx *fx, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	/* text times in the zone asked for; CSV, JSON and HTML's SQL stay UTC */
+	if (sqlfn_local_time(db, o->format == REPORT_TEXT && o->tz) != SQLITE_OK) {
+		fmt_err(err, errlen, "report %s: %s", def->name, sqlite3_errmsg(db));
+		return -1;
 	}
 	if (def->wrap_key && session_missing(db, o->arg)) {
 		fmt_err(err, errlen, "report %s: no session %s", def->name, o->arg);
@@ -1532,10 +1628,13 @@ report_run(sqlite3 *db, const struct report_opts *o, FILE *out, char *err, size_
 	                 .compact_slow = -1,
 	                 .out = out,
 	                 .err = err,
-	                 .errlen = errlen};
+	                 .errlen = errlen,
+	                 .fx = fx};
 	c.multi_host = o->format == REPORT_TEXT && report_multi_host(db);
 	bind_params(&c, st);
-	if (def->after && (rc = prepare_after(&c, def->after)) != 0) {
+	/* several databases in CSV or JSON: report_run_fleet() shows the second parts */
+	bool tail = def->after && !(fx && o->format != REPORT_TEXT);
+	if (tail && (rc = prepare_after(&c, def->after)) != 0) {
 		sqlite3_finalize(st);
 		return -1;
 	}
@@ -1571,4 +1670,426 @@ report_run(sqlite3 *db, const struct report_opts *o, FILE *out, char *err, size_
 		return -1;
 	}
 	return 0;
+}
+
+int
+report_run(sqlite3 *db, const struct report_opts *o, FILE *out, char *err, size_t errlen)
+{
+	if (err && errlen)
+		err[0] = '\0';
+	const struct report_def *def = find_report(o, err, errlen);
+	if (!def)
+		return REPORT_EUSAGE;
+	if (o->format == REPORT_HTML) { /* one page for slow and summary: html.c */
+		if (sqlfn_local_time(db, false) != SQLITE_OK) {
+			fmt_err(err, errlen, "report %s: %s", def->name, sqlite3_errmsg(db));
+			return -1;
+		}
+		return report_html(db, o, out, err, errlen);
+	}
+	int rc = check_format(def, o, err, errlen);
+	return rc ? rc : run_one(def, db, o, out, NULL, err, errlen);
+}
+
+/* ---- several databases ------------------------------------------------------------ */
+
+/* the label of the summary's fleet total (text and CSV) */
+#define TOTAL_LABEL "TOTAL"
+
+/* Adds one database's summary row (summary.sql) and its latency bins to c->fx->acc. */
+static void
+totals_add(struct rctx *c, sqlite3_stmt *st)
+{
+	struct totals *t = c->fx->acc;
+	int n = sqlite3_column_count(st);
+	if (t->ncol == 0)
+		for (int i = 0; i < n && t->ncol < TOTALS_MAX; i++)
+			snprintf(t->name[t->ncol++], sizeof(t->name[0]), "%s",
+			         sqlite3_column_name(st, i));
+	t->ndb++;
+	for (int i = 0; i < t->ncol && i < n; i++) {
+		const char *name = t->name[i];
+		int type = sqlite3_column_type(st, i);
+		if (json_only(name) || type == SQLITE_NULL)
+			continue;
+		if (type == SQLITE_TEXT) { /* the first and the last packet */
+			const char *v = (const char *)sqlite3_column_text(st, i);
+			bool last = strcmp(name, "last_packet_utc") == 0;
+			if (!t->any[i] ||
+			    (last ? strcmp(v, t->text[i]) > 0 : strcmp(v, t->text[i]) < 0))
+				snprintf(t->text[i], sizeof(t->text[0]), "%s", v);
+		} else {
+			t->sum[i] += sqlite3_column_int64(st, i);
+		}
+		t->any[i] = true;
+	}
+	/* the bins of the summary's window (summary.sql: whole minutes), as mx_hist_percentiles */
+	sqlite3_stmt *h;
+	if (sqlite3_prepare_v2(c->db,
+	                       "SELECT bins, min_ms, max_ms FROM latency_hist"
+	                       " WHERE minute >= CASE WHEN :since IS NULL THEN -1e18"
+	                       " ELSE floor(:since / 60.0) * 60 END"
+	                       " AND minute < CASE WHEN :until IS NULL THEN 1e18"
+	                       " ELSE floor(:until / 60.0) * 60 END",
+	                       -1, &h, NULL) != SQLITE_OK)
+		return;
+	bind_params(c, h);
+	while (sqlite3_step(h) == SQLITE_ROW) {
+		if (sqlite3_column_type(h, 0) != SQLITE_NULL) {
+			if (hist_merge_text(&t->h, (const char *)sqlite3_column_text(h, 0),
+			                    (size_t)sqlite3_column_bytes(h, 0)) != 0)
+				continue;
+		} else if (sqlite3_column_type(h, 1) != SQLITE_NULL) {
+			hist_add(&t->h, sqlite3_column_double(h, 1));
+		} else {
+			continue;
+		}
+		for (int k = 1; k <= 2; k++) {
+			if (sqlite3_column_type(h, k) == SQLITE_NULL)
+				continue;
+			double v = sqlite3_column_double(h, k);
+			if (k == 1 && (!t->seen || v < t->h.min_ms))
+				t->h.min_ms = v;
+			if (k == 2 && (!t->seen || v > t->h.max_ms))
+				t->h.max_ms = v;
+		}
+		t->seen = true;
+	}
+	sqlite3_finalize(h);
+}
+
+/* a total's value as text (NULL: none): sums, the first/last packet, the merged percentiles */
+static const char *
+total_value(const struct totals *t, int i, char *buf, size_t n)
+{
+	const char *name = t->name[i];
+	double v;
+	if (strcmp(name, "median_ms") == 0 || strcmp(name, "p95_ms") == 0) {
+		v = hist_percentile(&t->h, name[0] == 'm' ? 50 : 95);
+	} else if (strcmp(name, "max_ms") == 0) {
+		v = t->seen ? t->h.max_ms : NAN;
+	} else {
+		if (!t->any[i])
+			return NULL;
+		if (t->text[i][0])
+			return t->text[i];
+		snprintf(buf, n, "%lld", (long long)t->sum[i]);
+		return buf;
+	}
+	if (isnan(v))
+		return NULL;
+	snprintf(buf, n, "%.1f", v);
+	return buf;
+}
+
+/* the slow_by_cause key of a summary column, or NULL */
+static const char *
+cause_key(const char *name)
+{
+	static const char *const map[][2] = {{"slow_dns", "dns"},
+	                                     {"slow_ident", "ident"},
+	                                     {"slow_none", "none"},
+	                                     {"slow_big", "big-message"},
+	                                     {"slow_unexplained", "unexplained"}};
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (strcmp(name, map[i][0]) == 0)
+			return map[i][1];
+	return NULL;
+}
+
+/*
+ * The fleet total of a summary: text "name value" lines, a CSV row or the
+ * JSON object of the summary's counts (the sums), first and last packet
+ * and latency (the merged histograms).
+ */
+static void
+put_totals(const struct totals *t, const struct report_opts *o, double slow_ms, FILE *out)
+{
+	char buf[64];
+	int w = (int)strlen("databases");
+	for (int i = 0; i < t->ncol; i++)
+		if ((int)strlen(t->name[i]) > w)
+			w = (int)strlen(t->name[i]);
+	if (o->format == REPORT_TEXT) {
+		fprintf(out, "%-*s  %d\n", w, "databases", t->ndb);
+		for (int i = 0; i < t->ncol; i++) {
+			if (json_only(t->name[i]))
+				continue;
+			const char *v = total_value(t, i, buf, sizeof(buf));
+			fprintf(out, "%-*s  %s\n", w, t->name[i], v ? v : "-");
+		}
+		return;
+	}
+	if (o->format == REPORT_CSV) {
+		csv_field(out, TOTAL_LABEL);
+		for (int i = 0; i < t->ncol; i++) {
+			if (json_only(t->name[i]))
+				continue;
+			const char *v = total_value(t, i, buf, sizeof(buf));
+			fputc(',', out);
+			csv_field(out, v ? v : "");
+		}
+		fputs("\r\n", out);
+		return;
+	}
+	fprintf(out, "{\"databases\":%d,\"slow_ms\":%g", t->ndb, slow_ms);
+	bool causes = false;
+	for (int i = 0; i < t->ncol; i++) {
+		const char *name = t->name[i], *ck = cause_key(name);
+		/* "hosts" is the per-host array in a database's summary */
+		if (json_only(name) || strcmp(name, "hosts") == 0)
+			continue;
+		const char *v = total_value(t, i, buf, sizeof(buf));
+		if (ck) {
+			fprintf(out, "%s\"%s\":%s", causes ? "," : ",\"slow_by_cause\":{", ck,
+			        v ? v : "null");
+			causes = true;
+			continue;
+		}
+		if (causes)
+			fputc('}', out);
+		causes = false;
+		fprintf(out, ",\"%s\":", name);
+		if (v && t->text[i][0])
+			json_str(out, v);
+		else
+			fputs(v ? v : "null", out);
+	}
+	fputs(causes ? "}}" : "}", out);
+}
+
+/* writes to the stream it wraps with a label in front of every line */
+struct prefixer {
+	FILE *out;
+	const char *label;
+	int width;
+	bool bol; /* at the beginning of a line */
+};
+
+static ssize_t
+prefix_write(void *cookie, const char *buf, size_t n)
+{
+	struct prefixer *p = cookie;
+	size_t i = 0;
+	while (i < n) {
+		/* an empty line gets the label alone, no trailing blanks */
+		if (p->bol && fprintf(p->out, "%-*s%s", buf[i] == '\n' ? 0 : p->width, p->label,
+		                      buf[i] == '\n' ? "" : "  ") < 0)
+			return -1;
+		const char *nl = memchr(buf + i, '\n', n - i);
+		size_t k = nl ? (size_t)(nl - (buf + i)) + 1 : n - i;
+		if (fwrite(buf + i, 1, k, p->out) != k)
+			return -1;
+		p->bol = nl != NULL;
+		i += k;
+	}
+	return (ssize_t)n;
+}
+
+/* the session report on several databases: "LABEL:ID", or the one database that has ID */
+static int
+fleet_session(const struct report_def *def, const struct report_src *src, size_t n,
+              const struct report_opts *o, size_t *which, const char **id, char *err, size_t errlen)
+{
+	const char *colon = strrchr(o->arg, ':');
+	*id = o->arg;
+	if (colon) {
+		for (size_t i = 0; i < n; i++)
+			if (strlen(src[i].label) == (size_t)(colon - o->arg) &&
+			    strncmp(src[i].label, o->arg, (size_t)(colon - o->arg)) == 0) {
+				*which = i;
+				*id = colon + 1;
+				return 0;
+			}
+		/* an address-like id is no session id: no database of that name */
+		fmt_err(err, errlen, "report %s: no database labelled %.*s", def->name,
+		        (int)(colon - o->arg), o->arg);
+		return REPORT_EUSAGE;
+	}
+	size_t found = 0;
+	for (size_t i = 0; i < n; i++)
+		if (!session_missing(src[i].db, o->arg)) {
+			if (found++ == 0)
+				*which = i;
+			else {
+				fmt_err(
+				    err, errlen,
+				    "report %s: session %s is in %s and %s (at least): say which, "
+				    "as %s:%s",
+				    def->name, o->arg, src[*which].label, src[i].label,
+				    src[*which].label, o->arg);
+				return REPORT_EUSAGE;
+			}
+		}
+	if (!found) {
+		fmt_err(err, errlen, "report %s: no session %s in any database", def->name, o->arg);
+		return -1;
+	}
+	return 0;
+}
+
+/* CSV and JSON: the second parts (report_def.after) of all databases after all their rows */
+static int
+fleet_after(const struct report_def *def, const struct report_src *src, size_t n,
+            const struct report_opts *o, FILE *out, long *rows, char *err, size_t errlen)
+{
+	bool head = false;
+	long tail_rows = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct fleetx fx = {.label = src[i].label, .csv_head = &head};
+		struct rctx c = {.db = src[i].db,
+		                 .o = o,
+		                 .def = def,
+		                 .slow_ms =
+		                     isnan(o->slow_ms) || o->slow_ms <= 0 ? 1000.0 : o->slow_ms,
+		                 .compact_slow = -1,
+		                 .out = out,
+		                 .err = err,
+		                 .errlen = errlen,
+		                 .fx = &fx};
+		if (prepare_after(&c, def->after) != 0)
+			return -1;
+		struct rctx a = c;
+		a.def = def->after;
+		int rc;
+		if (o->format == REPORT_CSV) {
+			rc = sqlite3_step(c.tail);
+			if (rc == SQLITE_ROW) {
+				sqlite3_reset(c.tail);
+				if (!head)
+					fputs("\r\n", out);
+				rc = render_csv(&a, c.tail);
+			}
+		} else {
+			int j = col_index(c.tail, "json");
+			while ((rc = sqlite3_step(c.tail)) == SQLITE_ROW) {
+				if (tail_rows++ == 0)
+					fprintf(out, "%s\n{\"%s\":[", *rows ? "," : "",
+					        def->after->name);
+				fputs(tail_rows > 1 ? ",\n" : "\n", out);
+				put_json_obj(&a, (const char *)sqlite3_column_text(c.tail, j));
+			}
+		}
+		sqlite3_finalize(c.tail);
+		if (rc != SQLITE_DONE) {
+			fmt_err(err, errlen, "report %s: %s: %s", def->name, src[i].label,
+			        sqlite3_errmsg(src[i].db));
+			return -1;
+		}
+	}
+	if (tail_rows) {
+		fputs("\n]}", out);
+		(*rows)++;
+	}
+	return 0;
+}
+
+int
+report_run_fleet(const struct report_src *src, size_t n, const struct report_opts *o, FILE *out,
+                 char *err, size_t errlen)
+{
+	if (err && errlen)
+		err[0] = '\0';
+	if (n == 1) { /* as it always was; session LABEL:ID is its ID (a glob that matched one) */
+		struct report_opts one = *o;
+		size_t k = src[0].label ? strlen(src[0].label) : 0;
+		if (report_needs_arg(o->name) > 0 && o->arg && k &&
+		    strncmp(o->arg, src[0].label, k) == 0 && o->arg[k] == ':')
+			one.arg = o->arg + k + 1;
+		return report_run(src[0].db, &one, out, err, errlen);
+	}
+	const struct report_def *def = find_report(o, err, errlen);
+	if (!def)
+		return REPORT_EUSAGE;
+	if (o->format == REPORT_HTML) {
+		fmt_err(err, errlen, "report %s: format html takes one --db", def->name);
+		return REPORT_EUSAGE;
+	}
+	int rc = check_format(def, o, err, errlen);
+	if (rc)
+		return rc;
+	size_t first = 0, last = n;
+	struct report_opts one = *o;
+	if (def->wrap_key) { /* one session of one database */
+		if ((rc = fleet_session(def, src, n, o, &first, &one.arg, err, errlen)) != 0)
+			return rc;
+		last = first + 1;
+	}
+	bool summary = strcmp(def->name, "summary") == 0;
+	struct totals *acc = summary ? calloc(1, sizeof(*acc)) : NULL;
+	if (summary && !acc) {
+		fmt_err(err, errlen, "report %s: out of memory", def->name);
+		return -1;
+	}
+	int width = summary && o->format == REPORT_TEXT ? (int)strlen(TOTAL_LABEL) : 0;
+	for (size_t i = first; i < last; i++)
+		if ((int)strlen(src[i].label) > width)
+			width = (int)strlen(src[i].label);
+	bool csv_head = false;
+	long rows = 0;
+	bool list = o->format == REPORT_JSON && !def->wrap_key;
+	if (list)
+		fputs(summary ? "{\"dbs\": [" : "[", out);
+	for (size_t i = first; i < last && rc == 0; i++) {
+		struct fleetx fx = {.label = src[i].label,
+		                    .csv_head = &csv_head,
+		                    .json_rows = summary ? NULL : &rows,
+		                    .acc = acc};
+		if (o->format != REPORT_TEXT) {
+			if (summary && o->format == REPORT_JSON && i > first)
+				fputs(",\n", out);
+			rc = run_one(def, src[i].db, &one, out, &fx, err, errlen);
+			continue;
+		}
+		/* text: each database's report, every line after its label */
+		struct prefixer p = {
+		    .out = out, .label = src[i].label, .width = width, .bol = true};
+		FILE *f = fopencookie(&p, "w", (cookie_io_functions_t){.write = prefix_write});
+		if (!f) {
+			fmt_err(err, errlen, "report %s: out of memory", def->name);
+			rc = -1;
+			break;
+		}
+		if (i > first)
+			fputc('\n', out);
+		rc = run_one(def, src[i].db, &one, f, &fx, err, errlen);
+		if (fclose(f) != 0 && rc == 0) {
+			fmt_err(err, errlen, "report %s: write error", def->name);
+			rc = -1;
+		}
+	}
+	if (rc == 0 && def->after && o->format != REPORT_TEXT)
+		rc = fleet_after(def, src, n, o, out, &rows, err, errlen);
+	if (rc == 0 && summary) {
+		double slow_ms = isnan(o->slow_ms) || o->slow_ms <= 0 ? 1000.0 : o->slow_ms;
+		if (o->format == REPORT_TEXT) {
+			struct prefixer p = {
+			    .out = out, .label = TOTAL_LABEL, .width = width, .bol = true};
+			fputc('\n', out);
+			FILE *f =
+			    fopencookie(&p, "w", (cookie_io_functions_t){.write = prefix_write});
+			if (f) {
+				fprintf(f,
+				        "all %d databases: counts summed, latency from their "
+				        "merged histograms\n",
+				        acc->ndb);
+				put_totals(acc, o, slow_ms, f);
+				fclose(f);
+			}
+		} else if (o->format == REPORT_JSON) {
+			fputs("],\n \"total\": ", out);
+			put_totals(acc, o, slow_ms, out);
+			fputs("}\n", out);
+		} else {
+			put_totals(acc, o, slow_ms, out);
+		}
+	} else if (rc == 0 && list) {
+		fputs(rows ? "\n]\n" : "]\n", out);
+	}
+	free(acc);
+	if (rc == 0 && (fflush(out) != 0 || ferror(out))) {
+		fmt_err(err, errlen, "report %s: write error", def->name);
+		rc = -1;
+	}
+	return rc;
 }

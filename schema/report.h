@@ -109,4 +109,27 @@ int report_open(sqlite3 **out, const char *path, char *err, size_t errlen);
  */
 int report_run(sqlite3 *db, const struct report_opts *o, FILE *out, char *err, size_t errlen);
 
+/* one of several databases: its label (the host it holds) and its handle */
+struct report_src {
+	const char *label;
+	const char *path;
+	sqlite3 *db;
+};
+
+/*
+ * Runs report o->name on n databases (each opened with report_open()) in
+ * their order and writes it to out.  One database: report_run().  Several
+ * (docs/DESIGN.md, "Several databases"): text gives each database's report
+ * in turn, every line after its label; CSV has a first column "db"; every
+ * JSON row object a first key "db"; a list report gives each database's
+ * rows in turn (o->limit per database); the second part of a report
+ * (outbound's congestion) follows all rows.  summary adds the fleet total:
+ * the counts summed, latency percentiles from the merged histograms (JSON:
+ * {"dbs": [summaries], "total": {...}}).  session takes "LABEL:ID", or an
+ * ID that only one database has.  HTML takes one database.  Results as
+ * report_run().
+ */
+int report_run_fleet(const struct report_src *src, size_t n, const struct report_opts *o, FILE *out,
+                     char *err, size_t errlen);
+
 #endif

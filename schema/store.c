@@ -1124,9 +1124,8 @@ store_begin_run(struct store *s, const char *source, const char *fingerprint, in
 	return STORE_OK;
 }
 
-/* Appends v as a JSON string (with quotes) to str. */
-static void
-json_str(sqlite3_str *str, const char *v)
+void
+store_json_str(sqlite3_str *str, const char *v)
 {
 	sqlite3_str_appendchar(str, 1, '"');
 	for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
@@ -1186,7 +1185,7 @@ run_update(struct store *s, const struct run_stats *rs, bool finish)
 		for (size_t i = 0; i < rs->n_counters; i++) {
 			if (i)
 				sqlite3_str_appendchar(str, 1, ',');
-			json_str(str, rs->counter_names[i] ? rs->counter_names[i] : "?");
+			store_json_str(str, rs->counter_names[i] ? rs->counter_names[i] : "?");
 			sqlite3_str_appendf(str, ":%llu",
 			                    (unsigned long long)rs->counter_values[i]);
 		}

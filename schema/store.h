@@ -68,6 +68,9 @@ extern const struct mxlag_sql_file mxlag_sql_files[]; /* NULL-terminated */
 
 /* The embedded file called name, or NULL. */
 const char *store_sql_file(const char *name);
+
+/* Appends v as a JSON string (with quotes; '"', '\\' and control characters escaped) to str. */
+void store_json_str(sqlite3_str *str, const char *v);
 /* The schema (schema/schema.sql), for `mxlag schema`. */
 const char *store_schema_sql(void);
 
