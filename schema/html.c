@@ -48,6 +48,7 @@ struct hctx {
 	struct kv *sum;   /* the summary report's row */
 	int nsum;
 	char *hosts_json;                /* its per-host rows */
+	const char *idp; /* before every element id: "" for one database, "dbN-" on a fleet page */
 	int64_t wf[HTML_MAX_WATERFALLS]; /* sessions to draw, newest slow reply first */
 	int nwf;
 	bool wf_more;
@@ -436,6 +437,26 @@ card(struct hctx *h, const char *value, const char *label, const char *sub, bool
 	P("</span></div>\n");
 }
 
+/* the page up to its content: head, inline style, <main> */
+static void
+page_head(FILE *out)
+{
+	fprintf(out,
+	        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+	        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+	        "<title>mxlag report</title>\n<style>\n%s</style>\n</head>\n<body>\n<main>\n",
+	        STYLE);
+}
+
+static void
+page_foot(FILE *out)
+{
+	fputs("<footer>Made by mxlag from its database; the same database gives the same page. "
+	      "Self-contained: inline CSS and SVG, no scripts, nothing fetched.</footer>\n"
+	      "</main>\n</body>\n</html>\n",
+	      out);
+}
+
 static int
 sec_header(struct hctx *h)
 {
@@ -443,11 +464,9 @@ sec_header(struct hctx *h)
 	char a[48], b[48], d[32], sub[96];
 
 	h->what = "header";
-	P("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-	  "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-	  "<title>mxlag report</title>\n<style>\n%s</style>\n</head>\n<body>\n<main>\n<header>\n"
-	  "<h1>mxlag &mdash; mail reply latency</h1>\n",
-	  STYLE);
+	P("<header>\n");
+	if (!h->idp[0])
+		P("<h1>mxlag &mdash; mail reply latency</h1>\n");
 	if (!(st = prep(h, "SELECT count(*), min(first_ts), max(last_ts), sum(packets),"
 	                   " sum(kernel_drops) FROM runs")))
 		return -1;
@@ -494,14 +513,17 @@ sec_header(struct hctx *h)
 	snprintf(sub, sizeof(sub), "%s unanswered", iu ? iu : "-");
 	card(h, sum_get(h, "ident_probes"), "ident probes", sub, iu && strcmp(iu, "0") != 0);
 	const char *nh = sum_get(h, "hosts");
-	P("</div>\n<nav><a href=\"#incidents\">Incidents</a>%s<a href=\"#slow\">Slow replies</a>"
-	  "<a href=\"#waterfalls\">Waterfalls</a>",
-	  nh && atoi(nh) > 1 && h->hosts_json ? "<a href=\"#hosts\">Hosts</a>" : "");
+	const char *ip = h->idp;
+	P("</div>\n<nav><a href=\"#%sincidents\">Incidents</a>", ip);
+	if (nh && atoi(nh) > 1 && h->hosts_json)
+		P("<a href=\"#%shosts\">Hosts</a>", ip);
+	P("<a href=\"#%sslow\">Slow replies</a><a href=\"#%swaterfalls\">Waterfalls</a>", ip, ip);
 	const char *nb = sum_get(h, "big_messages");
 	if (nb && atoi(nb) > 0)
-		P("<a href=\"#big\">Big messages</a>");
-	P("<a href=\"#latency\">Latency per command</a><a href=\"#dns\">Unanswered DNS</a>"
-	  "<a href=\"#totals\">Totals</a></nav>\n</header>\n");
+		P("<a href=\"#%sbig\">Big messages</a>", ip);
+	P("<a href=\"#%slatency\">Latency per command</a><a href=\"#%sdns\">Unanswered DNS</a>"
+	  "<a href=\"#%stotals\">Totals</a></nav>\n</header>\n",
+	  ip, ip, ip);
 	return h->failed ? -1 : 0;
 }
 
@@ -603,7 +625,8 @@ sec_slow(struct hctx *h)
 	    c_out = cidx(st, "outcome"), c_causes = cidx(st, "causes_json"),
 	    c_diag = cidx(st, "diagnosis"), c_rem = cidx(st, "remedy"),
 	    c_outb = cidx(st, "outbound");
-	P("<section id=\"slow\">\n<h2>Slow replies (&ge; %g ms), newest first</h2>\n", h->slow_ms);
+	P("<section id=\"%sslow\">\n<h2>Slow replies (&ge; %g ms), newest first</h2>\n", h->idp,
+	  h->slow_ms);
 	while (step(h, st)) {
 		if (rows++ == 0)
 			P("<table>\n<tr><th>When (%s)</th><th>Session</th><th>Connection</th>"
@@ -612,11 +635,11 @@ sec_slow(struct hctx *h)
 		int64_t sid = sqlite3_column_int64(st, c_sid);
 		if (!cnull(st, c_sid))
 			note_session(h, sid);
-		P("<tr class=\"main\" id=\"t%lld\"><td class=\"mono nw\">%s</td><td class=\"num\">",
-		  (long long)sqlite3_column_int64(st, c_tid),
+		P("<tr class=\"main\" id=\"%st%lld\"><td class=\"mono nw\">%s</td><td class=\"num\">",
+		  h->idp, (long long)sqlite3_column_int64(st, c_tid),
 		  utc(a, sizeof(a), cd(st, c_start), true));
 		if (!cnull(st, c_sid))
-			P("<a href=\"#s%lld\">%lld</a>", (long long)sid, (long long)sid);
+			P("<a href=\"#%ss%lld\">%lld</a>", h->idp, (long long)sid, (long long)sid);
 		P("</td><td class=\"mono\">");
 		E(ct(st, c_proto));
 		P(" ");
@@ -911,7 +934,7 @@ wf_session(struct hctx *h, int64_t sid, struct wf *w)
 	                   " outcome, outbound FROM sessions WHERE id = :sid")))
 		return -1;
 	bind_i(st, ":sid", sid);
-	P("<h3 id=\"s%lld\">Session %lld", (long long)sid, (long long)sid);
+	P("<h3 id=\"%ss%lld\">Session %lld", h->idp, (long long)sid, (long long)sid);
 	if (step(h, st)) {
 		outbound = sqlite3_column_int(st, 7) != 0;
 		P(" &middot; ");
@@ -982,10 +1005,11 @@ static int
 sec_waterfalls(struct hctx *h)
 {
 	h->what = "waterfalls";
-	P("<section id=\"waterfalls\">\n<h2>Waterfalls: what the host did while the client "
+	P("<section id=\"%swaterfalls\">\n<h2>Waterfalls: what the host did while the client "
 	  "waited</h2>\n<p class=\"legend\">Per session with slow replies: the client's wait (dark "
 	  "bar, shaded band) and under it the DNS queries and ident probes that overlapped it, "
-	  "on one time axis, coloured by outcome: ");
+	  "on one time axis, coloured by outcome: ",
+	  h->idp);
 	static const char *const leg[] = {"answered", "nodata",    "nxdomain",   "servfail",
 	                                  "refused",  "truncated", "unanswered", "other"};
 	for (size_t i = 0; i < sizeof(leg) / sizeof(leg[0]); i++)
@@ -1168,10 +1192,11 @@ sec_latency(struct hctx *h)
 	double gmin = INFINITY, gmax = 0;
 
 	h->what = "latency";
-	P("<section id=\"latency\">\n<h2>Reply latency per command</h2>\n"
+	P("<section id=\"%slatency\">\n<h2>Reply latency per command</h2>\n"
 	  "<p class=\"legend\">Log-scale histogram of every reply's latency (bar height &#8733; "
 	  "&#8730;count; red bins are slow), solid tick: median, dashed tick: p95, "
-	  "diamond: maximum.</p>\n");
+	  "diamond: maximum.</p>\n",
+	  h->idp);
 	/* the groups: from the histograms of the window's minutes (hist.h) */
 	snprintf(sql, sizeof(sql),
 	         "SELECT coalesce(protocol, '?'), outbound,"
@@ -1340,7 +1365,8 @@ sec_dns(struct hctx *h)
 	int nres = 0;
 
 	h->what = "dns";
-	P("<section id=\"dns\">\n<h2>Unanswered DNS queries over time, per server asked</h2>\n");
+	P("<section id=\"%sdns\">\n<h2>Unanswered DNS queries over time, per server asked</h2>\n",
+	  h->idp);
 	snprintf(sql, sizeof(sql),
 	         "SELECT min(min(ts), coalesce((SELECT min(first_ts) FROM runs), min(ts))),"
 	         " max(max(ts), coalesce((SELECT max(last_ts) FROM runs), max(ts))),"
@@ -1502,8 +1528,9 @@ sec_incidents(struct hctx *h)
 	    t1 = cidx(st, "last_ts"), wait = cidx(st, "total_wait_ms"),
 	    rem = cidx(st, "remedy"), ex = cidx(st, "example_sessions"),
 	    btx = cidx(st, "bounce_text");
-	P("<section id=\"incidents\">\n<h2>Incidents: slow replies grouped by cause, worst "
-	  "first</h2>\n");
+	P("<section id=\"%sincidents\">\n<h2>Incidents: slow replies grouped by cause, worst "
+	  "first</h2>\n",
+	  h->idp);
 	int n = 0;
 	while (step(h, st)) {
 		if (n == HTML_INCIDENTS) {
@@ -1587,14 +1614,14 @@ sec_congestion(struct hctx *h)
 	int n = 0;
 	while (step(h, st)) {
 		if (n++ == 0)
-			P("<section id=\"congestion\">\n<h2>Outbound delivery congestion</h2>\n"
+			P("<section id=\"%scongestion\">\n<h2>Outbound delivery congestion</h2>\n"
 			  "<p class=\"meta\">Per minute: the peak number of the host's outbound "
 			  "connections waiting for an answer at once (SYN sent, no answer yet), the "
 			  "deliveries that started, how many of them bounce inbound mail, and the "
 			  "ordinary ones that started meanwhile.</p>\n<table>\n<tr><th>Host</th>"
 			  "<th>Minute (%s)</th><th>Waiting</th><th>Started</th><th>Bounces</th>"
 			  "<th>Ordinary deliveries</th></tr>\n",
-			  zone_html);
+			  h->idp, zone_html);
 		P("<tr><td class=\"mono\">");
 		E(ct(st, host) ? ct(st, host) : "-");
 		P("</td><td class=\"mono\">%s</td>", utc(a, sizeof(a), cd(st, m), false));
@@ -1630,10 +1657,11 @@ sec_hosts(struct hctx *h)
 	                   " value ->> 'top_cause' FROM json_each(:hosts)")))
 		return -1;
 	bind_t(st, ":hosts", h->hosts_json);
-	P("<section id=\"hosts\">\n<h2>Mail hosts in this capture</h2>\n"
+	P("<section id=\"%shosts\">\n<h2>Mail hosts in this capture</h2>\n"
 	  "<table>\n<tr><th>Host</th><th>Sessions</th><th>Inbound</th><th>Outbound</th>"
 	  "<th>Replies</th><th>p50 ms</th><th>p95 ms</th><th>Max ms</th><th>Slow</th>"
-	  "<th>Main cause</th></tr>\n");
+	  "<th>Main cause</th></tr>\n",
+	  h->idp);
 	while (step(h, st)) {
 		P("<tr><td class=\"mono\">");
 		E(ct(st, 0) ? ct(st, 0) : "-");
@@ -1679,11 +1707,11 @@ sec_big(struct hctx *h)
 	    host = cidx(st, "host"), t0 = cidx(st, "start"), mb = cidx(st, "mb"),
 	    wire = cidx(st, "wire_ms"), endr = cidx(st, "end_reply_ms"), oc = cidx(st, "outcome"),
 	    named = cidx(st, "slow_replies_named");
-	P("<section id=\"big\">\n<h2>Big messages (%s), newest first</h2>\n"
+	P("<section id=\"%sbig\">\n<h2>Big messages (%s), newest first</h2>\n"
 	  "<table>\n<tr><th>Start (%s)</th><th>Session</th><th>Host</th><th>Direction</th>"
 	  "<th>Other end</th><th>MB</th><th>On the wire</th><th>Reply to its end</th>"
 	  "<th>Outcome</th><th>Slow replies it is named for</th></tr>\n",
-	  nb, zone_html);
+	  h->idp, nb, zone_html);
 	while (step(h, st)) {
 		P("<tr><td class=\"mono\">%s</td><td class=\"num\">%lld</td><td class=\"mono\">",
 		  utc(a, sizeof(a), cd(st, t0), false), (long long)sqlite3_column_int64(st, sess));
@@ -1717,8 +1745,9 @@ sec_big(struct hctx *h)
 static void
 sec_totals(struct hctx *h)
 {
-	P("<section id=\"totals\">\n<h2>Totals (mxlag report summary)</h2>\n"
-	  "<table class=\"kv\">\n");
+	P("<section id=\"%stotals\">\n<h2>Totals (mxlag report summary)</h2>\n"
+	  "<table class=\"kv\">\n",
+	  h->idp);
 	for (int i = 0; i < h->nsum; i++) {
 		P("<tr><td class=\"mono\">");
 		E(h->sum[i].name);
@@ -1731,41 +1760,27 @@ sec_totals(struct hctx *h)
 
 /* ---- the page ----------------------------------------------------------------- */
 
-int
-report_html(sqlite3 *db, const struct report_opts *o, FILE *out, char *err, size_t errlen)
+/* the page of one database, from its header on (the fleet page: one per database) */
+static int
+db_body(sqlite3 *db, const struct report_opts *o, const char *idp, FILE *out, char *err,
+        size_t errlen)
 {
 	struct hctx hc = {.db = db,
 	                  .o = o,
 	                  .slow_ms = isnan(o->slow_ms) || o->slow_ms <= 0 ? 1000.0 : o->slow_ms,
 	                  .out = out,
 	                  .err = err,
-	                  .errlen = errlen};
+	                  .errlen = errlen,
+	                  .idp = idp};
 	struct hctx *h = &hc;
 	int rc = -1;
 
 	hc.compact_slow = sqlfn_compact_slow(db, hc.slow_ms);
-	set_zone(o->tz);
-
-	if (!o->name || (strcmp(o->name, "slow") != 0 && strcmp(o->name, "summary") != 0 &&
-	                 strcmp(o->name, "incidents") != 0)) {
-		fmt_err(err, errlen,
-		        "report %s: format html is available for the incidents, slow and summary "
-		        "reports (each gives the whole page)",
-		        o->name ? o->name : "");
-		return REPORT_EUSAGE;
-	}
 	if (load_summary(h) != 0 || sec_header(h) != 0 || sec_incidents(h) != 0 ||
 	    sec_hosts(h) != 0 || sec_congestion(h) != 0 || sec_slow(h) != 0 ||
 	    sec_waterfalls(h) != 0 || sec_big(h) != 0 || sec_latency(h) != 0 || sec_dns(h) != 0)
 		goto done;
 	sec_totals(h);
-	P("<footer>Made by mxlag from its database; the same database gives the same page. "
-	  "Self-contained: inline CSS and SVG, no scripts, nothing fetched.</footer>\n"
-	  "</main>\n</body>\n</html>\n");
-	if (fflush(out) != 0 || ferror(out)) {
-		fmt_err(err, errlen, "report html: write error");
-		goto done;
-	}
 	rc = 0;
 done:
 	if (rc != 0 && err && !err[0])
@@ -1777,4 +1792,173 @@ done:
 	free(h->sum);
 	free(h->hosts_json);
 	return rc;
+}
+
+static int
+page_kind_ok(const struct report_opts *o, char *err, size_t errlen)
+{
+	if (!o->name || (strcmp(o->name, "slow") != 0 && strcmp(o->name, "summary") != 0 &&
+	                 strcmp(o->name, "incidents") != 0)) {
+		fmt_err(err, errlen,
+		        "report %s: format html is available for the incidents, slow and summary "
+		        "reports (each gives the whole page)",
+		        o->name ? o->name : "");
+		return 0;
+	}
+	return 1;
+}
+
+static int
+page_end(FILE *out, int rc, char *err, size_t errlen)
+{
+	if (rc != 0)
+		return rc;
+	page_foot(out);
+	if (fflush(out) != 0 || ferror(out)) {
+		fmt_err(err, errlen, "report html: write error");
+		return -1;
+	}
+	return 0;
+}
+
+int
+report_html(sqlite3 *db, const struct report_opts *o, FILE *out, char *err, size_t errlen)
+{
+	if (!page_kind_ok(o, err, errlen))
+		return REPORT_EUSAGE;
+	set_zone(o->tz);
+	page_head(out);
+	return page_end(out, db_body(db, o, "", out, err, errlen), err, errlen);
+}
+
+/* ---- several databases: the fleet page ------------------------------------------ */
+
+/* the fleet table's columns: JSON path in a database's summary, header, a latency */
+static const struct {
+	const char *path, *head;
+	bool ms;
+} fleet_cols[] = {
+    {"$.sessions", "Sessions", false},
+    {"$.replies", "Replies", false},
+    {"$.slow", "Slow", false},
+    {"$.slow_by_cause.dns", "dns", false},
+    {"$.slow_by_cause.ident", "ident", false},
+    {"$.slow_by_cause.none", "none", false},
+    {"$.slow_by_cause.\"big-message\"", "big", false},
+    {"$.median_ms", "Median", true},
+    {"$.p95_ms", "p95", true},
+    {"$.max_ms", "Max", true},
+    {"$.dns_queries", "DNS queries", false},
+    {"$.dns_unanswered", "unanswered", false},
+    {"$.ident_probes", "ident probes", false},
+    {"$.ident_unanswered", "unanswered", false},
+    {"$.big_messages", "Big messages", false},
+};
+#define FLEET_NCOLS (sizeof(fleet_cols) / sizeof(fleet_cols[0]))
+
+/*
+ * One row of the fleet table from the summary JSON (the same figures as
+ * `report summary` over the same databases): base is "$.dbs[i]" or "$.total".
+ */
+static int
+fleet_row(struct hctx *h, const char *json, const char *base, const char *label, int dbn)
+{
+	char sql[2048];
+	size_t o = (size_t)snprintf(sql, sizeof(sql), "SELECT ");
+	for (size_t i = 0; i < FLEET_NCOLS && o < sizeof(sql); i++)
+		o += (size_t)snprintf(sql + o, sizeof(sql) - o, "%sjson_extract(:j, '%s%s')",
+		                      i ? ", " : "", base, fleet_cols[i].path + 1);
+	sqlite3_stmt *st = prep(h, sql);
+	if (!st)
+		return -1;
+	bind_t(st, ":j", json);
+	if (step(h, st)) {
+		char d[32];
+		P("<tr><td class=\"mono\">");
+		if (dbn > 0)
+			P("<a href=\"#db%d\">", dbn);
+		E(label);
+		P("%s</td>", dbn > 0 ? "</a>" : "");
+		for (size_t i = 0; i < FLEET_NCOLS; i++) {
+			bool bad = i == 2 && !cnull(st, (int)i) && sqlite3_column_int64(st, (int)i) > 0;
+			P("<td class=\"num%s\">", bad ? " bad" : "");
+			if (cnull(st, (int)i))
+				P("-");
+			else if (fleet_cols[i].ms)
+				P("%s", dur(d, sizeof(d), cd(st, (int)i)));
+			else
+				P("%lld", sqlite3_column_int64(st, (int)i));
+			P("</td>");
+		}
+		P("</tr>\n");
+	}
+	sqlite3_finalize(st);
+	return h->failed ? -1 : 0;
+}
+
+int
+report_html_fleet(const struct report_src *src, size_t n, const struct report_opts *o, FILE *out,
+                  char *err, size_t errlen)
+{
+	if (!page_kind_ok(o, err, errlen))
+		return REPORT_EUSAGE;
+	/* the fleet's figures: `report --format json summary` over the same databases */
+	char *json = NULL;
+	size_t jlen = 0;
+	FILE *mem = open_memstream(&json, &jlen);
+	if (!mem) {
+		fmt_err(err, errlen, "report html: out of memory");
+		return -1;
+	}
+	struct report_opts so = *o;
+	so.name = "summary";
+	so.arg = NULL;
+	so.format = REPORT_JSON;
+	int rc = report_run_fleet(src, n, &so, mem, err, errlen);
+	if (fclose(mem) != 0 && rc == 0) {
+		fmt_err(err, errlen, "report html: out of memory");
+		rc = -1;
+	}
+	if (rc != 0) {
+		free(json);
+		return rc;
+	}
+	set_zone(o->tz);
+	struct hctx hc = {.db = src[0].db, .o = o, .out = out, .err = err, .errlen = errlen, .idp = ""};
+	struct hctx *h = &hc;
+	page_head(out);
+	P("<header>\n<h1>mxlag &mdash; mail reply latency, %zu databases</h1>\n"
+	  "<p class=\"meta\">One database per mail host; the totals add the counts and take the "
+	  "latency from all their histograms, as <code>mxlag report summary</code> over the same "
+	  "databases. Times %s.</p>\n</header>\n<section id=\"fleet\">\n<h2>Hosts</h2>\n<table>\n"
+	  "<tr><th>Database</th>",
+	  n, zone_html);
+	for (size_t i = 0; i < FLEET_NCOLS; i++)
+		P("<th>%s</th>", fleet_cols[i].head);
+	P("</tr>\n");
+	h->what = "fleet";
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		char base[32];
+		snprintf(base, sizeof(base), "$.dbs[%zu]", i);
+		rc = fleet_row(h, json, base, src[i].label, (int)i + 1);
+	}
+	if (rc == 0)
+		rc = fleet_row(h, json, "$.total", "total", 0);
+	free(json);
+	if (rc == 0)
+		P("</table>\n</section>\n");
+	/* then each database's page, its element ids after "dbN-" */
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		char idp[32];
+		snprintf(idp, sizeof(idp), "db%zu-", i + 1);
+		P("<section id=\"db%zu\" class=\"db\">\n<h2>", i + 1);
+		E(src[i].label);
+		P("</h2>\n");
+		rc = db_body(src[i].db, o, idp, out, err, errlen);
+		if (rc == 0)
+			P("</section>\n");
+	}
+	if (rc != 0 && err && !err[0])
+		fmt_err(err, errlen, "report html: failed (%s)", h->what ? h->what : "?");
+	return page_end(out, rc, err, errlen);
 }

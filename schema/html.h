@@ -37,4 +37,16 @@
  */
 int report_html(sqlite3 *db, const struct report_opts *o, FILE *out, char *err, size_t errlen);
 
+/*
+ * The page of several databases (report --db A --db B --format html): a
+ * table of the hosts, one row per database with the figures of `report
+ * summary` over the same databases (counts, slow replies by cause kind,
+ * median/p95/max, DNS and ident) and their total (counts summed, latency
+ * from the merged histograms), then each database's page as report_html()
+ * gives it, in a section with id "dbN" (N from 1, in argument order) whose
+ * element ids all start with "dbN-".  Results as report_html().
+ */
+int report_html_fleet(const struct report_src *src, size_t n, const struct report_opts *o, FILE *out,
+                      char *err, size_t errlen);
+
 #endif

@@ -2001,10 +2001,8 @@ report_run_fleet(const struct report_src *src, size_t n, const struct report_opt
 	const struct report_def *def = find_report(o, err, errlen);
 	if (!def)
 		return REPORT_EUSAGE;
-	if (o->format == REPORT_HTML) {
-		fmt_err(err, errlen, "report %s: format html takes one --db", def->name);
-		return REPORT_EUSAGE;
-	}
+	if (o->format == REPORT_HTML) /* one page: the hosts, then each database's page */
+		return report_html_fleet(src, n, o, out, err, errlen);
 	int rc = check_format(def, o, err, errlen);
 	if (rc)
 		return rc;

@@ -126,7 +126,8 @@ struct report_src {
  * (outbound's congestion) follows all rows.  summary adds the fleet total:
  * the counts summed, latency percentiles from the merged histograms (JSON:
  * {"dbs": [summaries], "total": {...}}).  session takes "LABEL:ID", or an
- * ID that only one database has.  HTML takes one database.  Results as
+ * ID that only one database has.  HTML: one page (html.h,
+ * report_html_fleet()).  Results as
  * report_run().
  */
 int report_run_fleet(const struct report_src *src, size_t n, const struct report_opts *o, FILE *out,

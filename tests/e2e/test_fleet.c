@@ -344,8 +344,88 @@ Test(fleet, glob_in_sorted_order_and_usage_errors)
 	cr_expect(strncmp(out, "transaction,", 12) == 0, "%s", out);
 	free(one);
 	free(out);
-	/* html takes one database */
-	cr_expect_eq(mx_rc("report " DBS " --format html summary"), 2);
+}
+
+/* the line of text that holds needle (malloc'd; "" when none) */
+static char *
+line_of(const char *text, const char *needle)
+{
+	const char *p = strstr(text, needle);
+	if (!p)
+		return strdup("");
+	const char *b = p, *e = strchr(p, '\n');
+	while (b > text && b[-1] != '\n')
+		b--;
+	return strndup(b, e ? (size_t)(e - b) : strlen(b));
+}
+
+/* where needle is in text after from (NULL: not there) */
+static const char *
+after(const char *text, const char *from, const char *needle)
+{
+	const char *p = strstr(text, from);
+	return p ? strstr(p, needle) : NULL;
+}
+
+Test(fleet, html_page_of_several_databases)
+{
+	char *out = NULL;
+	cr_assert_eq(mx(&out, "report " DBS " --format html summary"), 0, "%s", out);
+	cr_expect(strncmp(out, "<!DOCTYPE html>", 15) == 0);
+	size_t len = strlen(out);
+	cr_expect(len > 8 && strcmp(out + len - 8, "</html>\n") == 0);
+	/* the hosts table: each database's slow replies by cause, and the total */
+	static const char *const want[4][2] = {
+	    {"<a href=\"#db1\">mx1</a>", "<td class=\"num bad\">1</td><td class=\"num\">1</td>"
+	                                  "<td class=\"num\">0</td>"},
+	    {"<a href=\"#db2\">mx2</a>", "<td class=\"num bad\">1</td><td class=\"num\">0</td>"
+	                                  "<td class=\"num\">1</td>"},
+	    {"<a href=\"#db3\">mx3</a>", "<td class=\"num\">0</td><td class=\"num\">0</td>"
+	                                  "<td class=\"num\">0</td>"},
+	    {">total</td>", "<td class=\"num bad\">2</td><td class=\"num\">1</td>"
+	                   "<td class=\"num\">1</td>"},
+	};
+	const char *table = strstr(out, "<section id=\"fleet\">");
+	cr_assert_not_null(table);
+	for (int i = 0; i < 4; i++) {
+		char *row = line_of(table, want[i][0]);
+		cr_expect(strstr(row, want[i][1]) != NULL, "row %s: %s", want[i][0], row);
+		free(row);
+	}
+	/* then each database's page in argument order, its own diagnosis in it */
+	const char *s1 = strstr(out, "<section id=\"db1\" class=\"db\">\n<h2>mx1</h2>"),
+	           *s2 = strstr(out, "<section id=\"db2\" class=\"db\">\n<h2>mx2</h2>"),
+	           *s3 = strstr(out, "<section id=\"db3\" class=\"db\">\n<h2>mx3</h2>");
+	cr_assert(s1 && s2 && s3 && table < s1 && s1 < s2 && s2 < s3);
+	const char *ptr = after(out, "<section id=\"db1\"", "client-ptr lookup PTR");
+	cr_expect(ptr && ptr < s2, "mx1's PTR diagnosis in its section");
+	const char *ident = after(out, "<section id=\"db2\"", "ident probe to");
+	cr_expect(ident && ident < s3, "mx2's ident diagnosis in its section");
+	cr_expect(strstr(s1, "<section id=\"db1-slow\">") && strstr(s3, "<section id=\"db3-totals\">"));
+	/* every element id once, every link to one of them */
+	int ids = 0, links = 0;
+	for (const char *p = out; (p = strstr(p, " id=\"")) != NULL; p += 5) {
+		const char *q = strchr(p + 5, '"');
+		cr_assert_not_null(q);
+		char id[128], pat[160];
+		snprintf(id, sizeof(id), "%.*s", (int)(q - p - 5), p + 5);
+		snprintf(pat, sizeof(pat), " id=\"%s\"", id);
+		cr_expect(strstr(strstr(out, pat) + 1, pat) == NULL, "id %s twice", id);
+		ids++;
+	}
+	for (const char *p = out; (p = strstr(p, "href=\"#")) != NULL; p += 7) {
+		const char *q = strchr(p + 7, '"');
+		cr_assert_not_null(q);
+		char pat[160];
+		snprintf(pat, sizeof(pat), " id=\"%.*s\"", (int)(q - p - 7), p + 7);
+		cr_expect(strstr(out, pat) != NULL, "link to %s without its element", pat);
+		links++;
+	}
+	cr_expect_gt(ids, 20, "%d ids", ids);
+	cr_expect_gt(links, 20, "%d links", links);
+	free(out);
+	/* the formats with one page only */
+	cr_expect_eq(mx_rc("report " DBS " --format html dns"), 2);
 }
 
 Test(fleet, session_by_label_or_unambiguous_id)
