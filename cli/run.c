@@ -262,21 +262,8 @@ refuse_overlap(struct store *st, const char *dbpath, int64_t run_id, const struc
                const struct dup_hit *dup)
 {
 	sqlite3 *db = store_db(st);
-	char source[512] = "?", when[64] = "?", pkt_time[64];
-	sqlite3_stmt *q;
-	if (sqlite3_prepare_v2(db, "SELECT source, started FROM runs WHERE id = ?1", -1, &q, NULL) ==
-	    SQLITE_OK) {
-		sqlite3_bind_int64(q, 1, dup->run);
-		if (sqlite3_step(q) == SQLITE_ROW) {
-			const unsigned char *t = sqlite3_column_text(q, 0);
-			snprintf(source, sizeof(source), "%s", t ? (const char *)t : "?");
-			time_t started = (time_t)sqlite3_column_double(q, 1);
-			struct tm tm;
-			if (gmtime_r(&started, &tm))
-				strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm);
-		}
-		sqlite3_finalize(q);
-	}
+	char earlier[512] = "?", pkt_time[64];
+	store_run_text(st, dup->run, earlier, sizeof(earlier));
 	time_t pt = (time_t)(dup->ts_ns / 1000000000u);
 	struct tm tm;
 	char hms[40] = "?";
@@ -293,10 +280,10 @@ refuse_overlap(struct store *st, const char *dbpath, int64_t run_id, const struc
 		return 1;
 	}
 	fprintf(stderr,
-	        "mxlag: %s: packet %" PRIu64 " (%s) is already in %s, stored by run %lld (%s, "
-	        "analyzed %s): the captures overlap, nothing of this analysis is kept; delete "
-	        "run %lld first (mxlag runs delete %lld) or use another --db\n",
-	        file ? file : "?", dup->number, pkt_time, dbpath, (long long)dup->run, source, when,
+	        "mxlag: %s: packet %" PRIu64 " (%s) is already in %s, stored by run %lld (%s): "
+	        "the captures overlap, nothing of this analysis is kept; delete run %lld first "
+	        "(mxlag runs delete %lld) or use another --db\n",
+	        file ? file : "?", dup->number, pkt_time, dbpath, (long long)dup->run, earlier,
 	        (long long)dup->run, (long long)dup->run);
 	return 3;
 }
@@ -552,16 +539,11 @@ run_store(struct run_opts *o, struct src *s, const char *source, const char *fp,
 		}
 	}
 	free(file_pkts);
-	if (dup.run) {
-		capture_free(cap);
-		dispatch_free(d);
-		store_close(st);
-		return rc;
-	}
-	if (!o->quiet)
+	/* a refused run said so in its one line: no summary, no notices */
+	if (!o->quiet && !dup.run)
 		print_summary(o->events ? stderr : stdout, cs, dispatch_stats(d),
 			      dispatch_corr_stats(d), hosts_count(dispatch_hosts(d)));
-	if (!live) {
+	if (!live && !dup.run) {
 		/* one notice per file that gave no packet (not when interrupted:
 		 * a file may not have been read); a damaged file has said so in
 		 * its own line already.  No packets at all is a successful

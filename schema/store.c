@@ -984,6 +984,34 @@ fmt_utc(double t, char *buf, size_t n)
 		snprintf(buf, n, "%.0f", t);
 }
 
+/* "SOURCE, analyzed WHEN[, unfinished]" of the run a statement's row (id,
+ * source, started, finished) names, into buf */
+static void
+run_text(sqlite3_stmt *st, char *buf, size_t n)
+{
+	char when[48];
+	const unsigned char *src = sqlite3_column_text(st, 1);
+	fmt_utc(sqlite3_column_double(st, 2), when, sizeof(when));
+	snprintf(buf, n, "%s, analyzed %s%s", src ? (const char *)src : "?", when,
+	         sqlite3_column_type(st, 3) == SQLITE_NULL ? ", unfinished" : "");
+}
+
+int
+store_run_text(struct store *s, int64_t id, char *buf, size_t n)
+{
+	sqlite3_stmt *st;
+	if (!s || sqlite3_prepare_v2(s->db,
+	                             "SELECT id, source, started, finished FROM runs WHERE id = ?1",
+	                             -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	int rc = sqlite3_step(st) == SQLITE_ROW ? 0 : -1;
+	if (rc == 0)
+		run_text(st, buf, n);
+	sqlite3_finalize(st);
+	return rc;
+}
+
 /* Refuses a fingerprint already stored; 1 = duplicate (message set), 0 = new, <0 error. */
 static int
 check_duplicate(struct store *s, const char *fingerprint)
@@ -998,14 +1026,12 @@ check_duplicate(struct store *s, const char *fingerprint)
 	sqlite3_bind_text(st, 1, fingerprint, -1, SQLITE_STATIC);
 	int rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
-		char when[48];
-		const unsigned char *src = sqlite3_column_text(st, 1);
-		fmt_utc(sqlite3_column_double(st, 2), when, sizeof(when));
+		char run[384];
+		run_text(st, run, sizeof(run));
 		snprintf(s->err, sizeof(s->err),
-		         "this capture is already in the database: run %lld (%s, analyzed %s%s); "
+		         "this capture is already in the database: run %lld (%s); "
 		         "refusing to store it twice (use another --db, or mxlag runs delete %lld)",
-		         (long long)sqlite3_column_int64(st, 0), src ? (const char *)src : "?",
-		         when, sqlite3_column_type(st, 3) == SQLITE_NULL ? ", unfinished" : "",
+		         (long long)sqlite3_column_int64(st, 0), run,
 		         (long long)sqlite3_column_int64(st, 0));
 		dup = 1;
 	} else if (rc != SQLITE_DONE) {

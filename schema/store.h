@@ -193,6 +193,8 @@ int store_end_run(struct store *s, const struct run_stats *st);
  */
 int store_load_anchors(struct store *s);
 int64_t store_anchor(struct store *s, uint64_t hash, uint64_t ts_ns);
+/* "SOURCE, analyzed TIME UTC[, unfinished]" of run id into buf; -1 when there is no such run */
+int store_run_text(struct store *s, int64_t id, char *buf, size_t n);
 
 const char *store_errmsg(const struct store *s);
 /* The connection (for reports on the same database, and tests). */
