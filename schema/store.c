@@ -526,9 +526,9 @@ store_open(struct store **out, const char *path, char *err, size_t errlen)
 		                  /* checkpoint (and fsync) every 16 MiB of WAL, not every 4 */
 		                  "PRAGMA wal_autocheckpoint = 4096;"
 		                  /* the live writer's rows go to the ends of their time
-		                     indexes: 8 MiB of pages keep what it touches (a new
+		                     indexes: 4 MiB of pages keep what it touches (a new
 		                     database's bulk load sets its own, store_begin_run) */
-		                  "PRAGMA cache_size = -8192;"
+		                  "PRAGMA cache_size = -4096;"
 		                  "PRAGMA temp_store = MEMORY;",
 		                  NULL, NULL, NULL);
 	if (rc != SQLITE_OK) {
@@ -859,7 +859,7 @@ build_indexes(struct store *s)
 	sqlite3_busy_timeout(s->db, STORE_BUSY_MS);
 	if (sqlite3_exec(s->db,
 	                 "PRAGMA temp_store = MEMORY;"
-	                 "PRAGMA cache_size = -8192;"
+	                 "PRAGMA cache_size = -4096;" /* as store_open() */
 	                 "PRAGMA synchronous = NORMAL;"
 	                 "PRAGMA wal_checkpoint(PASSIVE);",
 	                 NULL, NULL, NULL) != SQLITE_OK)
@@ -1701,22 +1701,27 @@ finish_compact(struct store *s)
 	return write_compact_state(s, INT64_MAX);
 }
 
+/*
+ * An event is handled as its type, its body (the member of mx_event.u the
+ * type names) and, for a reply, its session: the writer's queue slots hold
+ * those parts without a whole struct mx_event (writer_event).
+ */
 static uint64_t
-event_id(const struct mx_event *ev)
+body_id(enum mx_event_type type, const void *body)
 {
-	switch (ev->type) {
+	switch (type) {
 	case EV_SESSION:
-		return ev->u.session.id;
+		return ((const struct mx_session *)body)->id;
 	case EV_TXN:
-		return ev->u.txn.id;
+		return ((const struct mx_txn *)body)->id;
 	case EV_DNS:
-		return ev->u.dns.id;
+		return ((const struct mx_dns *)body)->id;
 	case EV_IDENT:
-		return ev->u.ident.id;
+		return ((const struct mx_ident *)body)->id;
 	case EV_CAUSE:
-		return ev->u.cause.id;
+		return ((const struct mx_cause *)body)->id;
 	case EV_DIAGNOSIS:
-		return ev->u.diag.txn_id;
+		return ((const struct mx_diagnosis *)body)->txn_id;
 	case EV_TRANSFER:
 		break;
 	}
@@ -1734,28 +1739,31 @@ maybe_commit(struct store *s)
 	return STORE_OK;
 }
 
+/* Stores one event: body is the member of mx_event.u that type names; sess is a reply's session. */
 static int
-event_sync(struct store *s, const struct mx_event *ev)
+event_sync(struct store *s, enum mx_event_type type, const void *body,
+           const struct mx_session *sess)
 {
 	int rc = check_usable(s, true);
 	if (rc != STORE_OK)
 		return rc;
-	uint64_t id = event_id(ev);
+	uint64_t id = body_id(type, body);
 	if (id == 0) {
-		snprintf(s->err, sizeof(s->err), "event of type %d without an id", (int)ev->type);
+		snprintf(s->err, sizeof(s->err), "event of type %d without an id", (int)type);
 		return STORE_USAGE;
 	}
 	if ((rc = batch_begin(s)) != STORE_OK)
 		return rc;
 
-	switch (ev->type) {
-	case EV_SESSION:
+	switch (type) {
+	case EV_SESSION: {
+		const struct mx_session *x = body;
 		prov_done(&s->prov, id);
 		/* the row's replies are bound (copied) first: compact_session_end
 		   counts them into the histograms and drops the list */
-		if (bind_session(s, s->st[ST_SESSION], &ev->u.session, true) != 0 ||
-		    compact_session_end(s->cmp, &ev->u.session) != 0 ||
-		    count_session(s, &ev->u.session) != 0) {
+		if (bind_session(s, s->st[ST_SESSION], x, true) != 0 ||
+		    compact_session_end(s->cmp, x) != 0 ||
+		    count_session(s, x) != 0) {
 			sqlite3_reset(s->st[ST_SESSION]);
 			sqlite3_clear_bindings(s->st[ST_SESSION]);
 			snprintf(s->err, sizeof(s->err), "out of memory for a session's replies");
@@ -1763,11 +1771,12 @@ event_sync(struct store *s, const struct mx_event *ev)
 		}
 		rc = exec_stmt(s, ST_SESSION, true, id);
 		break;
+	}
 	case EV_TXN: {
-		const struct mx_txn *t = &ev->u.txn;
+		const struct mx_txn *t = body;
 		/* the provisional session row is written once, at the commit */
-		if (ev->session && ev->session->id == t->session_id &&
-		    !prov_note(&s->prov, ev->session)) {
+		if (sess && sess->id == t->session_id &&
+		    !prov_note(&s->prov, sess)) {
 			snprintf(s->err, sizeof(s->err), "out of memory for an open session");
 			return break_store(s);
 		}
@@ -1775,7 +1784,7 @@ event_sync(struct store *s, const struct mx_event *ev)
 			s->max_txn = t->id;
 		/* an ordinary reply goes into its session's compact record (compact.h) */
 		bool notable = compact_is_notable(t, s->notable_ms);
-		int cr = compact_reply(s->cmp, ev->session, t, txn_argument(t), notable);
+		int cr = compact_reply(s->cmp, sess, t, txn_argument(t), notable);
 		if (cr < 0) {
 			snprintf(s->err, sizeof(s->err), "out of memory for an open session's replies");
 			return break_store(s);
@@ -1790,27 +1799,27 @@ event_sync(struct store *s, const struct mx_event *ev)
 		break;
 	}
 	case EV_DNS:
-		if (count_dns(s, &ev->u.dns) != 0) {
+		if (count_dns(s, (const struct mx_dns *)body) != 0) {
 			snprintf(s->err, sizeof(s->err), "out of memory for the DNS query counts");
 			return break_store(s);
 		}
-		bind_dns(s, s->st[ST_DNS], &ev->u.dns);
+		bind_dns(s, s->st[ST_DNS], (const struct mx_dns *)body);
 		rc = exec_stmt(s, ST_DNS, false, id);
 		break;
 	case EV_IDENT:
-		bind_ident(s, s->st[ST_IDENT], &ev->u.ident);
+		bind_ident(s, s->st[ST_IDENT], (const struct mx_ident *)body);
 		rc = exec_stmt(s, ST_IDENT, false, id);
 		break;
 	case EV_CAUSE:
-		bind_cause(s, s->st[ST_CAUSE], &ev->u.cause);
+		bind_cause(s, s->st[ST_CAUSE], (const struct mx_cause *)body);
 		rc = exec_stmt(s, ST_CAUSE, false, id);
 		break;
 	case EV_DIAGNOSIS:
-		bind_diag(s, s->st[ST_DIAG], &ev->u.diag);
+		bind_diag(s, s->st[ST_DIAG], (const struct mx_diagnosis *)body);
 		rc = exec_stmt(s, ST_DIAG, true, id);
 		break;
 	default:
-		snprintf(s->err, sizeof(s->err), "unknown event type %d", (int)ev->type);
+		snprintf(s->err, sizeof(s->err), "unknown event type %d", (int)type);
 		return STORE_USAGE;
 	}
 	if (rc != STORE_OK)
@@ -1838,19 +1847,47 @@ anchor_sync(struct store *s, uint64_t hash, uint64_t ts_ns)
 
 /* ---- writer thread --------------------------------------------------------------- */
 
-#define WRITER_SLOTS 512 /* 3 MiB: rides out the writer's commits (the kernel ring is the deep buffer) */
+#define WRITER_SLOTS 512 /* 1.9 MiB: rides out the writer's commits (the kernel ring is the deep buffer) */
 #define WRITER_WAKE 32 /* queued events before a sleeping writer is woken */
 
-/* one queued event, copied (ev.session points at sess when set) */
+/*
+ * One queued item.  An event is kept as its parts (event_sync): the body
+ * the type names and, for a reply, a copy of its session beside it, so a
+ * slot is one session plus one reply (3.8 KB), not a whole struct mx_event
+ * (itself a session's size) plus a session.
+ */
 struct wslot {
-	struct mx_event ev;
-	struct mx_session sess;
 	enum { WS_EVENT, WS_COMMIT, WS_RUN, WS_ANCHOR } kind; /* WS_COMMIT: store_commit_soon();
 	                                                      * WS_RUN: store_update_run_soon();
 	                                                      * WS_ANCHOR: store_anchor() */
-	struct run_stats run; /* WS_RUN: the figures, without counters */
-	uint64_t anchor_hash, anchor_ts; /* WS_ANCHOR */
+	enum mx_event_type type; /* WS_EVENT */
+	bool has_sess;           /* EV_TXN: u.t.sess is the reply's session */
+	union {
+		struct mx_session session;
+		struct {
+			struct mx_txn txn;
+			struct mx_session sess;
+		} t;
+		struct mx_dns dns;
+		struct mx_ident ident;
+		struct mx_cause cause;
+		struct mx_diagnosis diag;
+		struct run_stats run; /* WS_RUN: the figures, without counters */
+		struct {
+			uint64_t hash, ts;
+		} anchor; /* WS_ANCHOR */
+	} u;
 };
+
+/* The writer's side of a queued event. */
+static void
+slot_sync(struct store *s, const struct wslot *e)
+{
+	if (e->type == EV_TXN)
+		event_sync(s, EV_TXN, &e->u.t.txn, e->has_sess ? &e->u.t.sess : NULL);
+	else
+		event_sync(s, e->type, &e->u, NULL);
+}
 
 /*
  * Single producer (the packet path: store_event), single consumer (the
@@ -1915,12 +1952,12 @@ writer_main(void *arg)
 				if (!s->broken)
 					batch_commit(s);
 			} else if (e->kind == WS_RUN) {
-				if (!s->broken && run_live(s, &e->run) == STORE_OK)
+				if (!s->broken && run_live(s, &e->u.run) == STORE_OK)
 					batch_commit(s);
 			} else if (e->kind == WS_ANCHOR) {
-				anchor_sync(s, e->anchor_hash, e->anchor_ts);
+				anchor_sync(s, e->u.anchor.hash, e->u.anchor.ts);
 			} else {
-				event_sync(s, &e->ev);
+				slot_sync(s, e);
 			}
 			if (s->broken)
 				atomic_store(&w->failed, true);
@@ -2017,41 +2054,37 @@ store_start_writer(struct store *s)
 	return STORE_OK;
 }
 
-/* Copies ev into a queue slot: only the member of the union in use. */
+/* Copies ev into a queue slot: its type, body and session only. */
 static void
 copy_event(struct wslot *d, const struct mx_event *ev)
 {
-	size_t n;
+	d->type = ev->type;
+	d->has_sess = false;
 	switch (ev->type) {
 	case EV_SESSION:
-		d->ev.type = ev->type;
-		copy_session(&d->ev.u.session, &ev->u.session);
-		d->ev.session = NULL;
-		return;
+		copy_session(&d->u.session, &ev->u.session);
+		break;
 	case EV_TXN:
-		n = sizeof(ev->u.txn);
+		d->u.t.txn = ev->u.txn;
+		if (ev->session) {
+			copy_session(&d->u.t.sess, ev->session);
+			d->has_sess = true;
+		}
 		break;
 	case EV_DNS:
-		n = sizeof(ev->u.dns);
+		d->u.dns = ev->u.dns;
 		break;
 	case EV_IDENT:
-		n = sizeof(ev->u.ident);
+		d->u.ident = ev->u.ident;
 		break;
 	case EV_CAUSE:
-		n = sizeof(ev->u.cause);
+		d->u.cause = ev->u.cause;
 		break;
 	case EV_DIAGNOSIS:
-		n = sizeof(ev->u.diag);
+		d->u.diag = ev->u.diag;
 		break;
-	default:
-		n = sizeof(ev->u);
-		break;
-	}
-	memcpy(&d->ev, ev, offsetof(struct mx_event, u) + n);
-	d->ev.session = NULL;
-	if (ev->session) {
-		copy_session(&d->sess, ev->session);
-		d->ev.session = &d->sess;
+	case EV_TRANSFER:
+		break; /* not stored; writer_event() refuses it */
 	}
 }
 
@@ -2063,10 +2096,10 @@ static int
 writer_event(struct store *s, const struct mx_event *ev)
 {
 	struct writer *w = s->w;
-	if (s->run_id == 0 || event_id(ev) == 0 || (unsigned)ev->type > EV_DIAGNOSIS) {
+	if (s->run_id == 0 || body_id(ev->type, &ev->u) == 0 || (unsigned)ev->type > EV_DIAGNOSIS) {
 		/* misuse: reported at once, by event_sync() on the drained store */
 		writer_drain(s);
-		return event_sync(s, ev);
+		return event_sync(s, ev->type, &ev->u, ev->session);
 	}
 	uint64_t tail;
 	struct wslot *slot = writer_reserve(w, &tail);
@@ -2110,10 +2143,10 @@ store_update_run_soon(struct store *s, const struct run_stats *st)
 	if (!slot)
 		return STORE_ERR;
 	slot->kind = WS_RUN;
-	slot->run = *st;
-	slot->run.counter_names = NULL;
-	slot->run.counter_values = NULL;
-	slot->run.n_counters = 0;
+	slot->u.run = *st;
+	slot->u.run.counter_names = NULL;
+	slot->u.run.counter_values = NULL;
+	slot->u.run.n_counters = 0;
 	writer_publish(s->w, tail, true);
 	return STORE_OK;
 }
@@ -2207,8 +2240,8 @@ store_anchor(struct store *s, uint64_t hash, uint64_t ts_ns)
 	if (!slot)
 		return earlier; /* the store broke: the run's end says so */
 	slot->kind = WS_ANCHOR;
-	slot->anchor_hash = hash;
-	slot->anchor_ts = ts_ns;
+	slot->u.anchor.hash = hash;
+	slot->u.anchor.ts = ts_ns;
 	writer_publish(s->w, tail, false);
 	return earlier;
 }
@@ -2243,7 +2276,7 @@ store_event(struct store *s, const struct mx_event *ev)
 		return STORE_OK;
 	if (s && s->w)
 		return writer_event(s, ev);
-	return event_sync(s, ev);
+	return event_sync(s, ev->type, &ev->u, ev->session);
 }
 
 void
