@@ -52,6 +52,7 @@ struct used {
 	struct used *cnext, *cprev; /* the sessions of the same client address */
 	uint32_t key[USED_NAMES];
 	uint8_t n, next;
+	uint64_t ident_ns; /* the SYN of the ident probe made for the session, 0 = none */
 };
 #define BY_CLIENT 16384 /* buckets of the client index, a power of two */
 
@@ -240,6 +241,7 @@ owner_of(struct dispatch *d, const struct mx_addr *sender, enum about ab, const 
 	 uint32_t key, const struct pending_lookup *pend, uint64_t ts)
 {
 	int port = -1; /* any, or the pending owner's service */
+	const uint32_t ident_key = question_key("ident", IDENT_PORT);
 	if (ab == ABOUT_NOTHING)
 		return tls_claim(d, sender, ts);
 	for (int pass = 0; pass < 2; pass++) {
@@ -285,7 +287,21 @@ owner_of(struct dispatch *d, const struct mx_addr *sender, enum about ab, const 
 			   accepts; a session in the middle of a transaction does
 			   not start on that) */
 			bool greets = ab == ABOUT_SELF && w == s->start_ns;
-			if (!best || (greets && !best_greets) || (greets == best_greets && w >= best_w)) {
+			bool take = !best || (greets && !best_greets) ||
+			            (greets == best_greets && w >= best_w);
+			/* a lookup about a client after its ident probes, with two
+			   of its connections still before their greeting: the one
+			   that probed first.  A server works through a connection
+			   step by step (the ident probe, then the reverse lookup)
+			   with one timeout for every probe, so the connection
+			   probed first gets to its lookup first; the one accepted
+			   last may still wait for its own probe (where the
+			   timeouts differ, dns_reowner() mends it) */
+			if (best && ab == ABOUT_CLIENT && key != ident_key && w == s->start_ns &&
+			    best_w == best->sess->start_ns && fs->used->ident_ns &&
+			    best->used->ident_ns)
+				take = fs->used->ident_ns < best->used->ident_ns;
+			if (take) {
 				best = fs;
 				best_w = w;
 				best_greets = greets;
@@ -295,6 +311,8 @@ owner_of(struct dispatch *d, const struct mx_addr *sender, enum about ab, const 
 			continue; /* again, with the owner's service only */
 		if (best) {
 			used_add(best, key);
+			if (key == ident_key && !best->used->ident_ns)
+				best->used->ident_ns = ts;
 			return best->sess->id;
 		}
 		return pending_waits ? pend->owner : 0;
@@ -311,6 +329,49 @@ dns_owner(void *ctx, const struct mx_endpoint *cli, const struct dns_msg *m,
 	struct mx_addr x;
 	enum about ab = about_of(d, &cli->addr, m->qname, &x);
 	return owner_of(d, &cli->addr, ab, &x, question_key(m->qname, m->qtype), pend, ts);
+}
+
+/*
+ * dns_reowner_fn: a lookup about a client resent after its owner got its
+ * reply was not the owner's: the stub resends only while its caller waits.
+ * With two connections of one client waiting for their greeting and
+ * neither with its reverse lookup yet, owner_of() gives the first such
+ * lookup to the one that began waiting last, which is right unless the
+ * other was held longer by an earlier step (an ident probe that timed
+ * out).  So the lookup goes to the one other session of that client on
+ * that machine that has been waiting since before it was sent; with none
+ * or several, it stays as it was (a wrong cause is worse than none).
+ */
+static uint64_t
+dns_reowner(void *ctx, uint64_t owner, const struct mx_endpoint *cli, const char *qname,
+	    uint16_t qtype, uint64_t first_ns, uint64_t ts)
+{
+	struct dispatch *d = ctx;
+	struct mx_addr x;
+	if (owner & MX_OWNER_TIMING || about_of(d, &cli->addr, qname, &x) != ABOUT_CLIENT)
+		return owner;
+	struct fstate *other = NULL;
+	for (struct used *u = d->by_client[client_bucket(&x)]; u; u = u->cnext) {
+		struct fstate *fs = u->fs;
+		if (!fs->sess || !fs->parser || !mx_addr_eq(&fs->sess->client.addr, &x))
+			continue;
+		uint64_t w = wait_on_machine(d, fs, &cli->addr, ts);
+		if (fs->sess->id == owner) {
+			if (w && w <= first_ns)
+				return owner; /* still in the wait it was made for */
+			continue;
+		}
+		if (!w || w > first_ns)
+			continue;
+		if (other)
+			return owner; /* two could have made it */
+		other = fs;
+	}
+	if (!other)
+		return owner;
+	used_add(other, question_key(qname, qtype));
+	d->st.dns_reowned++;
+	return other->sess->id;
 }
 
 /* Events from the analyzers: count, print (--events), learn hosts, pass on. */
@@ -768,8 +829,10 @@ dispatch_new(const struct dispatch_cfg *cfg, mx_emit_fn out, void *out_ctx)
 	dc.timeout_ns = d->cfg.dns_timeout_ns;
 	dc.retry_ns = d->cfg.dns_retry_ns;
 	d->dns = dns_tracker_new(&dc, &d->to_corr);
-	if (d->dns)
+	if (d->dns) {
 		dns_tracker_set_owner(d->dns, dns_owner, d);
+		dns_tracker_set_reowner(d->dns, dns_reowner);
+	}
 	if (!d->corr || !d->dns || !d->by_client) {
 		dispatch_free(d);
 		return NULL;

@@ -36,6 +36,7 @@ struct dispatch_stats {
 	uint32_t max_sessions;      /* the cap in force (the configured one or the default) */
 	uint64_t ndpi_flows, ndpi_packets, ndpi_detected;
 	uint64_t tls_claimed; /* lookups tied to an encrypted wait by timing alone */
+	uint64_t dns_reowned; /* lookups given to another session when resent (dns_reowner) */
 };
 
 struct dispatch;

@@ -561,6 +561,7 @@ struct dns_tracker {
 	struct pq *first, *last; /* by first send */
 	struct pq *free; /* reusable entries, chained by hnext */
 	dns_owner_fn owner_fn;
+	dns_reowner_fn reowner_fn;
 	void *owner_ctx;
 	struct recent recent[DNS_RECENT];
 	unsigned recent_next;
@@ -838,6 +839,14 @@ on_query(struct dns_tracker *t, const struct mx_endpoint *cli, const struct mx_e
 	}
 	if (q) {
 		t->st.folded++;
+		if (q->retransmits == 0 && q->owner && t->reowner_fn) {
+			uint64_t o = t->reowner_fn(t->owner_ctx, q->owner, cli, pq_name(q), q->qtype,
+			                           q->first_ns, ts);
+			if (o != q->owner) {
+				t->st.reowned++;
+				q->owner = o;
+			}
+		}
 		q->retransmits++;
 		if (ts > q->last_ns)
 			q->last_ns = ts;
@@ -996,6 +1005,12 @@ dns_datagram(struct dns_tracker *t, const struct mx_endpoint *src, const struct 
              const uint8_t *p, size_t n, uint64_t ts_ns)
 {
 	on_message(t, src, dst, false, p, n, ts_ns, ts_ns);
+}
+
+void
+dns_tracker_set_reowner(struct dns_tracker *t, dns_reowner_fn fn)
+{
+	t->reowner_fn = fn;
 }
 
 void

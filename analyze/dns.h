@@ -171,6 +171,7 @@ struct dns_stats {
 	uint64_t malformed;   /* messages dns_parse() rejected */
 	uint64_t folded;      /* retransmissions folded into an earlier query */
 	uint64_t owned_apart; /* repeats kept apart: made for another session (owner) */
+	uint64_t reowned;     /* queries given to another session at a retransmission */
 	uint64_t no_question; /* messages without a question: ignored */
 	uint64_t tcp_dropped; /* TCP bytes ignored after a gap or a bad length */
 	uint64_t tcp_resync;  /* ... after which a segment began a message again */
@@ -244,6 +245,17 @@ typedef uint64_t (*dns_owner_fn)(void *ctx, const struct mx_endpoint *cli,
                                  const struct dns_msg *m, const struct pending_lookup *pending,
                                  uint64_t ts_ns);
 void dns_tracker_set_owner(struct dns_tracker *t, dns_owner_fn fn, void *ctx);
+/*
+ * Asked at a query's first retransmission (the same id and port again),
+ * when it has an owner: who is still waiting for it.  A stub resends only
+ * while its caller waits, so an owner that got its reply in the meantime
+ * did not make it.  Returns the owner to keep (owner itself when nothing
+ * tells otherwise).  The function set by dns_tracker_set_owner() gets ctx.
+ */
+typedef uint64_t (*dns_reowner_fn)(void *ctx, uint64_t owner, const struct mx_endpoint *cli,
+                                   const char *qname, uint16_t qtype, uint64_t first_ns,
+                                   uint64_t ts_ns);
+void dns_tracker_set_reowner(struct dns_tracker *t, dns_reowner_fn fn);
 
 /* Emits (unanswered) every query whose last send is timeout_ns or more before now_ns. */
 void dns_tracker_expire(struct dns_tracker *t, uint64_t now_ns);

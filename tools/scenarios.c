@@ -364,6 +364,66 @@ sc_concurrent(struct gen *g)
 	}
 }
 
+/* ---- 9b: one client, two connections before their greeting ---------------------------- */
+
+/*
+ * A client opens two connections to an exim-like host; each gets an ident
+ * probe the client's firewall drops, then the reverse lookup of the
+ * client, the same name twice.  Which connection a lookup was made for
+ * shows in the order of the steps, not in the packets.
+ *
+ * 201: one ident timeout (0.8 s) for both.  The first connection's lookup
+ * (unanswered, its greeting 15 s late) goes out while the second, accepted
+ * later, still waits for its own probe: it is the first connection's.
+ *
+ * 202: the timeouts differ (0.5 s and 0.4 s), so the connection accepted
+ * last gets to its lookup first, a millisecond before the other; its
+ * lookup is answered and its greeting prompt.  The other's lookup is sent
+ * again after its greeting: it was not the second connection's.
+ */
+static void
+sc_parallel_ptr(struct gen *g)
+{
+	static const struct {
+		int client;
+		uint64_t open_b, ident_a, ident_b; /* B opens open_b after A */
+		uint64_t start;
+	} ep[] = {
+	    {201, MS(300), MS(800), MS(800), T0},
+	    {202, MS(100), MS(500), MS(399), T0 + SEC(60)},
+	};
+	for (size_t i = 0; i < sizeof(ep) / sizeof(ep[0]); i++) {
+		struct pw_addr cli = client_n(ep[i].client);
+		struct sess a, b;
+		char ptr[96], helo[64];
+		uint64_t ta, tb;
+		int ida, qa;
+
+		pw_addr_ptrname(&cli, ptr, sizeof(ptr));
+		snprintf(helo, sizeof(helo), "ws%d.example.org", ep[i].client);
+		uint16_t pa = (uint16_t)(40130 + 10 * i), pb = (uint16_t)(pa + 1);
+		sess_open(&a, g, "smtp", &cli, pa, &g->host, 25, ep[i].start, LAN_RTT, 0);
+		sess_open(&b, g, "smtp", &cli, pb, &g->host, 25, ep[i].start + ep[i].open_b,
+		          LAN_RTT, 0);
+		ta = a.req_t + US(300);
+		tb = b.req_t + US(300);
+		ida = gen_ident(g, &ta, &g->host, &cli, pa, 25, IDENT_UNANSWERED, 0,
+		                ep[i].ident_a, LAN_RTT);
+		gen_ident(g, &tb, &g->host, &cli, pb, 25, IDENT_UNANSWERED, 0, ep[i].ident_b,
+		          LAN_RTT);
+		qa = dns_unanswered(g, &ta, ptr, DNS_T_PTR, 3, SEC(5), 0);
+		dns_simple(g, &tb, ptr, DNS_T_PTR, DNS_R_NXDOMAIN, MS(5), NULL);
+		smtp_greeting_ehlo(&b, tb + US(300), helo);
+		{
+			struct truth_slow *sl = smtp_greeting_ehlo(&a, ta + MS(1), helo);
+			truth_cause_dns(sl, qa, "client-ptr");
+			truth_cause_ident(sl, ida);
+		}
+		quick_mail(&b, 1500);
+		quick_mail(&a, 1500);
+	}
+}
+
 /* ---- 10: resolver on the mail host ----------------------------------------------------- */
 
 static void
@@ -896,6 +956,10 @@ const struct scenario gen_scenarios[] = {
      "exim-like", PW_LINK_ETHERNET, sc_outbound},
     {"concurrent", "40 overlapping sessions with their own PTR lookups; only 192.0.2.117 waits 8 s",
      "exim-like", PW_LINK_ETHERNET, sc_concurrent},
+    {"parallel-ptr",
+     "one client, two connections each held by a dropped ident probe, then the same PTR twice: "
+     "the unanswered one delays the greeting it was made for (15 s), not the other",
+     "exim-like", PW_LINK_ETHERNET, sc_parallel_ptr},
     {"local-resolver-chain",
      "PTR to a resolver on 127.0.0.1 that asks the AS112 servers in vain: SERVFAIL after 10 s",
      "exim-like", PW_LINK_SLL, sc_local_resolver_chain},

@@ -1642,3 +1642,74 @@ Test(dns_tracker, never_folded_across_an_answer)
 	cr_expect_eq(evs[1].retransmits, 0);
 	dns_tracker_free(t);
 }
+
+/* ---- owners: asked as a query is sent, and again at its first resend ---------- */
+
+static int owner_calls, reowner_calls;
+static uint64_t reowner_seen_first, reowner_seen_owner;
+
+static uint64_t
+owner_five(void *ctx, const struct mx_endpoint *cli, const struct dns_msg *m,
+           const struct pending_lookup *pending, uint64_t ts)
+{
+	(void)ctx, (void)cli, (void)m, (void)ts;
+	owner_calls++;
+	return pending ? pending->owner : 5;
+}
+
+static uint64_t
+reowner_nine(void *ctx, uint64_t owner, const struct mx_endpoint *cli, const char *qname,
+             uint16_t qtype, uint64_t first_ns, uint64_t ts)
+{
+	(void)ctx, (void)cli, (void)ts;
+	cr_expect_str_eq(qname, "200.2.0.192.in-addr.arpa");
+	cr_expect_eq(qtype, DNS_T_PTR);
+	reowner_calls++;
+	reowner_seen_first = first_ns;
+	reowner_seen_owner = owner;
+	return 9;
+}
+
+Test(dns_tracker, owner_asked_again_at_the_first_resend)
+{
+	struct dns_tracker *t = tracker(0, 0);
+	struct mx_endpoint c = ep("192.0.2.10", 40000), r = ep("198.51.100.53", 53);
+	struct mb m;
+	owner_calls = reowner_calls = 0;
+	dns_tracker_set_owner(t, owner_five, NULL);
+	dns_tracker_set_reowner(t, reowner_nine);
+	ptr_query(&m, 7);
+	send_msg(t, &c, &r, &m, 1 * SEC);
+	cr_expect_eq(owner_calls, 1);
+	cr_expect_eq(reowner_calls, 0, "not at the first send");
+	send_msg(t, &c, &r, &m, 6 * SEC); /* the same id and port: a retransmission */
+	cr_expect_eq(owner_calls, 1, "a retransmission is not a new lookup");
+	cr_expect_eq(reowner_calls, 1);
+	cr_expect_eq(reowner_seen_owner, 5);
+	cr_expect_eq(reowner_seen_first, 1 * SEC);
+	send_msg(t, &c, &r, &m, 11 * SEC);
+	cr_expect_eq(reowner_calls, 1, "only at the first resend");
+	cr_expect_eq(dns_tracker_stats(t)->reowned, 1);
+	dns_tracker_finish(t, 60 * SEC);
+	cr_assert_eq(nev, 1);
+	cr_expect_eq(evs[0].owner, 9, "the event carries the new owner");
+	cr_expect_eq(evs[0].retransmits, 2);
+	dns_tracker_free(t);
+}
+
+Test(dns_tracker, nobody_s_query_is_not_reowned)
+{
+	struct dns_tracker *t = tracker(0, 0);
+	struct mx_endpoint c = ep("192.0.2.10", 40000), r = ep("198.51.100.53", 53);
+	struct mb m;
+	reowner_calls = 0;
+	dns_tracker_set_reowner(t, reowner_nine); /* no owner function: owner 0 */
+	ptr_query(&m, 7);
+	send_msg(t, &c, &r, &m, 1 * SEC);
+	send_msg(t, &c, &r, &m, 6 * SEC);
+	cr_expect_eq(reowner_calls, 0);
+	dns_tracker_finish(t, 60 * SEC);
+	cr_assert_eq(nev, 1);
+	cr_expect_eq(evs[0].owner, 0);
+	dns_tracker_free(t);
+}
