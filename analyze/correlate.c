@@ -1250,7 +1250,9 @@ related(const struct cand *k)
  * not say when the asking process gave up.  Its lifetime ends
  *  - when the next related lookup of this wait began: a mail server's
  *    lookups for one connection run one after the other (tcpserver: own
- *    PTR, client PTR, ident);
+ *    PTR, client PTR, ident); but not a forward lookup of the client's
+ *    name after an unanswered reverse lookup, which gave this connection
+ *    no name to look up;
  *  - when the session's server sent a reply after the lookup's last
  *    transmission: it stopped waiting for it, so it delays no later reply;
  *  - else unanswered_ns after its last transmission (set when the record
@@ -1264,6 +1266,12 @@ settle_lifetimes(struct cand *k, int n, uint64_t t0, uint64_t t1, uint64_t prev_
 			uint64_t next = 0;
 			for (int j = 0; j < n; j++) {
 				if (j == i || !related(&k[j]))
+					continue;
+				/* the forward check of the client's name needs the
+				   name: after an unanswered reverse lookup it is
+				   another connection's (the name was learned from
+				   its answer), not the next step of this wait */
+				if (k[i].rel == MXR_CLIENT_PTR && k[j].rel == MXR_CLIENT_FORWARD)
 					continue;
 				if (k[j].start > k[i].last && (!next || k[j].start < next))
 					next = k[j].start;

@@ -219,6 +219,34 @@ Test(correlate, client_ptr_unanswered_explains_the_greeting)
 	cr_expect(strstr(lg.diag[0].remedy, "reverse zone") != NULL);
 }
 
+/* Two connections of one client: the second one's PTR is answered and its
+   forward check of the name follows; that check is not the next step of
+   the first connection, whose PTR got no answer (so no name to check):
+   it does not end the unanswered PTR's lifetime (dense traffic: the
+   greeting's cause was lost, 0.9 % of its wait left) */
+Test(correlate, another_connections_forward_check_does_not_end_an_unanswered_ptr)
+{
+	struct mx_session a, b;
+	session(&a, "192.0.2.200", "192.0.2.10");
+	session(&b, "192.0.2.200", "192.0.2.10");
+	b.client.port = (uint16_t)(a.client.port + 1);
+	hosts_add(H, &a.server.addr);
+	const char *h = "192.0.2.10", *r = "198.51.100.53";
+	uint64_t q = dns_o(h, r, "200.2.0.192.in-addr.arpa", 12, T0 + MS(1), 0, MXD_UNANSWERED,
+	                   NULL, a.id);
+	dns_o(h, r, "200.2.0.192.in-addr.arpa", 12, T0 + MS(18), T0 + MS(26), MXD_ANSWERED,
+	      "ptr.client.example", b.id);
+	dns(h, r, "ptr.client.example", 1, T0 + MS(26), T0 + MS(27), MXD_ANSWERED, "192.0.2.200");
+	txn(&b, "GREETING", T0 + MS(18), T0 + MS(28));
+	uint64_t t = txn(&a, "GREETING", T0, T0 + S(3));
+	corr_finish(c);
+	const struct mx_cause *k = cause_for(t, MXR_CLIENT_PTR);
+	cr_assert_not_null(k, "the unanswered PTR explains the greeting");
+	cr_expect_eq(k->dns_id, q);
+	cr_expect_gt(k->share, 0.99);
+	cr_expect_null(cause_for(t, MXR_NONE));
+}
+
 /* issue 15, 7: a response whose query was not seen (no-query: ts = its
    own time, no latency) is no cause of a wait it falls into */
 Test(correlate, no_query_response_is_no_cause)
