@@ -53,6 +53,10 @@ struct used {
 	uint32_t key[USED_NAMES];
 	uint8_t n, next;
 	uint64_t ident_ns; /* the SYN of the ident probe made for the session, 0 = none */
+	/* lookups about the client made for the session and not over yet
+	   (no answer, no timeout), and when the last of them was sent */
+	uint16_t open_dns;
+	uint64_t last_dns_ns;
 };
 #define BY_CLIENT 16384 /* buckets of the client index, a power of two */
 
@@ -161,6 +165,41 @@ used_add(struct fstate *fs, uint32_t key)
 }
 
 enum about { ABOUT_NOTHING, ABOUT_CLIENT, ABOUT_SELF };
+
+/* a lookup about the client sent this lately and not over keeps its session busy */
+#define BUSY_NS 1000000000ull /* 1 s: a stub's shortest timeout */
+
+static bool
+busy(const struct fstate *fs, uint64_t ts)
+{
+	const struct used *u = fs->used;
+	return u->open_dns && ts >= u->last_dns_ns && ts - u->last_dns_ns < BUSY_NS;
+}
+
+static void
+dns_opened(struct fstate *fs, uint64_t ts)
+{
+	if (fs->used->open_dns < UINT16_MAX)
+		fs->used->open_dns++;
+	fs->used->last_dns_ns = ts;
+}
+
+static void
+dns_closed(struct fstate *fs)
+{
+	if (fs->used->open_dns)
+		fs->used->open_dns--;
+}
+
+/* The session with id among the sessions of client x in the index, or NULL. */
+static struct fstate *
+client_session(struct dispatch *d, const struct mx_addr *x, uint64_t id)
+{
+	for (struct used *u = d->by_client[client_bucket(x)]; u; u = u->cnext)
+		if (u->fs->sess && u->fs->sess->id == id)
+			return u->fs;
+	return NULL;
+}
 
 /* A lookup about a client (its reverse or DNSBL name), about the host itself, or neither. */
 static enum about
@@ -301,6 +340,11 @@ owner_of(struct dispatch *d, const struct mx_addr *sender, enum about ab, const 
 			    best_w == best->sess->start_ns && fs->used->ident_ns &&
 			    best->used->ident_ns)
 				take = fs->used->ident_ns < best->used->ident_ns;
+			/* a connection whose own lookup about the client went out
+			   lately and is not over waits for it: its server does one
+			   thing at a time, so the lookup is the other one's */
+			if (best && ab == ABOUT_CLIENT && busy(fs, ts) != busy(best, ts))
+				take = !busy(fs, ts);
 			if (take) {
 				best = fs;
 				best_w = w;
@@ -313,6 +357,8 @@ owner_of(struct dispatch *d, const struct mx_addr *sender, enum about ab, const 
 			used_add(best, key);
 			if (key == ident_key && !best->used->ident_ns)
 				best->used->ident_ns = ts;
+			else if (ab == ABOUT_CLIENT && key != ident_key)
+				dns_opened(best, ts);
 			return best->sess->id;
 		}
 		return pending_waits ? pend->owner : 0;
@@ -370,6 +416,10 @@ dns_reowner(void *ctx, uint64_t owner, const struct mx_endpoint *cli, const char
 	if (!other)
 		return owner;
 	used_add(other, question_key(qname, qtype));
+	struct fstate *was = client_session(d, &x, owner);
+	if (was)
+		dns_closed(was);
+	dns_opened(other, first_ns);
 	d->st.dns_reowned++;
 	return other->sess->id;
 }
@@ -386,9 +436,19 @@ dispatch_emit(void *ctx, const struct mx_event *ev)
 	case EV_TXN:
 		d->st.txns++;
 		break;
-	case EV_DNS:
+	case EV_DNS: {
 		d->st.dns_queries++;
+		/* a lookup about a client is over: its session is no longer busy with it */
+		const struct mx_dns *q = &ev->u.dns;
+		struct mx_addr x;
+		if (q->owner && !(q->owner & MX_OWNER_TIMING) && q->outcome != MXD_NO_QUERY &&
+		    about_of(d, &q->client.addr, q->qname, &x) == ABOUT_CLIENT) {
+			struct fstate *fs = client_session(d, &x, q->owner);
+			if (fs)
+				dns_closed(fs);
+		}
 		break;
+	}
 	case EV_IDENT:
 		d->st.ident_probes++;
 		break;

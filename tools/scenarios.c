@@ -380,6 +380,12 @@ sc_concurrent(struct gen *g)
  * last gets to its lookup first, a millisecond before the other; its
  * lookup is answered and its greeting prompt.  The other's lookup is sent
  * again after its greeting: it was not the second connection's.
+ *
+ * 203 (no ident): the first connection's PTR is answered, then come its
+ * forward check of the name and a DNSBL lookup of the client, while the
+ * second connection, accepted a millisecond later, still waits for its
+ * own PTR (unanswered, greeting after 3 s).  Those lookups are the first
+ * connection's: the second is busy with its PTR.
  */
 static void
 sc_parallel_ptr(struct gen *g)
@@ -421,6 +427,29 @@ sc_parallel_ptr(struct gen *g)
 		}
 		quick_mail(&b, 1500);
 		quick_mail(&a, 1500);
+	}
+	{
+		struct pw_addr cli = client_n(203);
+		struct sess a, b;
+		char ptr[96];
+		uint64_t ta, tb;
+		int qb;
+
+		pw_addr_ptrname(&cli, ptr, sizeof(ptr));
+		sess_open(&a, g, "smtp", &cli, 40150, &g->host, 25, T0 + SEC(120), LAN_RTT, 0);
+		sess_open(&b, g, "smtp", &cli, 40151, &g->host, 25, T0 + SEC(120) + MS(1), LAN_RTT,
+		          0);
+		tb = b.req_t + US(300);
+		qb = dns_unanswered(g, &tb, ptr, DNS_T_PTR, 1, SEC(3), 0);
+		ta = a.req_t + US(300);
+		fast_ptr(g, &ta, &cli, 203);
+		dns_simple(g, &ta, "203.2.0.192.zen.dnsbl.example", DNS_T_A, DNS_R_NXDOMAIN, MS(4),
+		           NULL);
+		smtp_greeting_ehlo(&a, ta + US(300), "ws203.example.org");
+		truth_cause_dns(smtp_greeting_ehlo(&b, tb + MS(1), "ws203.example.org"), qb,
+		                "client-ptr");
+		quick_mail(&a, 1500);
+		quick_mail(&b, 1500);
 	}
 }
 
@@ -957,8 +986,9 @@ const struct scenario gen_scenarios[] = {
     {"concurrent", "40 overlapping sessions with their own PTR lookups; only 192.0.2.117 waits 8 s",
      "exim-like", PW_LINK_ETHERNET, sc_concurrent},
     {"parallel-ptr",
-     "one client, two connections each held by a dropped ident probe, then the same PTR twice: "
-     "the unanswered one delays the greeting it was made for (15 s), not the other",
+     "one client with two connections at once, three times (dropped ident probes, then the same "
+     "PTR twice; one PTR answered and followed by more lookups): each unanswered PTR delays "
+     "only the greeting it was made for",
      "exim-like", PW_LINK_ETHERNET, sc_parallel_ptr},
     {"local-resolver-chain",
      "PTR to a resolver on 127.0.0.1 that asks the AS112 servers in vain: SERVFAIL after 10 s",
