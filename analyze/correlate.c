@@ -1251,8 +1251,8 @@ related(const struct cand *k)
  *  - when the next related lookup of this wait began: a mail server's
  *    lookups for one connection run one after the other (tcpserver: own
  *    PTR, client PTR, ident); but not a forward lookup of the client's
- *    name after an unanswered reverse lookup, which gave this connection
- *    no name to look up;
+ *    name unless this wait's own reverse lookup of the client was
+ *    answered before it: else the connection had no name to look up;
  *  - when the session's server sent a reply after the lookup's last
  *    transmission: it stopped waiting for it, so it delays no later reply;
  *  - else unanswered_ns after its last transmission (set when the record
@@ -1261,6 +1261,12 @@ related(const struct cand *k)
 static void
 settle_lifetimes(struct cand *k, int n, uint64_t t0, uint64_t t1, uint64_t prev_reply)
 {
+	/* a forward lookup of the client's name follows this wait's own
+	   answered reverse lookup of the client, or it is another's */
+	uint64_t named = UINT64_MAX;
+	for (int i = 0; i < n; i++)
+		if (k[i].rel == MXR_CLIENT_PTR && !k[i].unanswered && k[i].start < named)
+			named = k[i].start;
 	for (int i = 0; i < n; i++) {
 		if (k[i].unanswered && related(&k[i])) {
 			uint64_t next = 0;
@@ -1268,10 +1274,11 @@ settle_lifetimes(struct cand *k, int n, uint64_t t0, uint64_t t1, uint64_t prev_
 				if (j == i || !related(&k[j]))
 					continue;
 				/* the forward check of the client's name needs the
-				   name: after an unanswered reverse lookup it is
-				   another connection's (the name was learned from
-				   its answer), not the next step of this wait */
-				if (k[i].rel == MXR_CLIENT_PTR && k[j].rel == MXR_CLIENT_FORWARD)
+				   name: before this wait's reverse lookup of the
+				   client was answered it is another connection's
+				   (the name was learned from its answer), not the
+				   next step of this wait */
+				if (k[j].rel == MXR_CLIENT_FORWARD && k[j].start <= named)
 					continue;
 				if (k[j].start > k[i].last && (!next || k[j].start < next))
 					next = k[j].start;

@@ -247,6 +247,34 @@ Test(correlate, another_connections_forward_check_does_not_end_an_unanswered_ptr
 	cr_expect_null(cause_for(t, MXR_NONE));
 }
 
+/* tcpserver: its own PTR first, unanswered for 25 s; meanwhile another
+   connection of the same client gets its PTR answered and checks the name
+   forward.  This session has no name yet, so that check is not its next
+   step: the own PTR covers the wait */
+Test(correlate, forward_check_before_this_wait_s_own_ptr_answer_is_another_s)
+{
+	struct mx_session a, b;
+	session(&a, "192.0.2.200", "192.0.2.10");
+	a.proto = MXP_POP3;
+	a.server.port = 110;
+	session(&b, "192.0.2.200", "192.0.2.10");
+	b.client.port = (uint16_t)(a.client.port + 1);
+	hosts_add(H, &a.server.addr);
+	const char *h = "192.0.2.10", *r = "198.51.100.53";
+	uint64_t q = dns_o(h, r, "10.2.0.192.in-addr.arpa", 12, T0 + MS(1), 0, MXD_UNANSWERED,
+	                   NULL, a.id);
+	dns_o(h, r, "200.2.0.192.in-addr.arpa", 12, T0 + MS(30), T0 + MS(37), MXD_ANSWERED,
+	      "ptr.client.example", b.id);
+	dns(h, r, "ptr.client.example", 1, T0 + MS(38), T0 + MS(39), MXD_ANSWERED, "192.0.2.200");
+	txn(&b, "GREETING", T0 + MS(30), T0 + MS(40));
+	uint64_t t = txn(&a, "GREETING", T0, T0 + S(25));
+	corr_finish(c);
+	const struct mx_cause *k = cause_for(t, MXR_SELF_PTR);
+	cr_assert_not_null(k, "the unanswered own PTR explains the greeting");
+	cr_expect_eq(k->dns_id, q);
+	cr_expect_gt(k->share, 0.99);
+}
+
 /* issue 15, 7: a response whose query was not seen (no-query: ts = its
    own time, no latency) is no cause of a wait it falls into */
 Test(correlate, no_query_response_is_no_cause)
