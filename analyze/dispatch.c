@@ -342,8 +342,12 @@ owner_of(struct dispatch *d, const struct mx_addr *sender, enum about ab, const 
 				take = fs->used->ident_ns < best->used->ident_ns;
 			/* a connection whose own lookup about the client went out
 			   lately and is not over waits for it: its server does one
-			   thing at a time, so the lookup is the other one's */
-			if (best && ab == ABOUT_CLIENT && busy(fs, ts) != busy(best, ts))
+			   thing at a time, so the lookup is the other one's.  Not
+			   for ident probes: a server probes as it accepts, and a
+			   lookup given to a connection accepted a moment earlier
+			   may have been its neighbour's */
+			if (best && ab == ABOUT_CLIENT && key != ident_key &&
+			    busy(fs, ts) != busy(best, ts))
 				take = !busy(fs, ts);
 			if (take) {
 				best = fs;
