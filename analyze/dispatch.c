@@ -400,7 +400,7 @@ dns_reowner(void *ctx, uint64_t owner, const struct mx_endpoint *cli, const char
 	struct mx_addr x;
 	if (owner & MX_OWNER_TIMING || about_of(d, &cli->addr, qname, &x) != ABOUT_CLIENT)
 		return owner;
-	struct fstate *other = NULL;
+	struct fstate *other = NULL, *was = NULL;
 	for (struct used *u = d->by_client[client_bucket(&x)]; u; u = u->cnext) {
 		struct fstate *fs = u->fs;
 		if (!fs->sess || !fs->parser || !mx_addr_eq(&fs->sess->client.addr, &x))
@@ -409,6 +409,7 @@ dns_reowner(void *ctx, uint64_t owner, const struct mx_endpoint *cli, const char
 		if (fs->sess->id == owner) {
 			if (w && w <= first_ns)
 				return owner; /* still in the wait it was made for */
+			was = fs;
 			continue;
 		}
 		if (!w || w > first_ns)
@@ -420,7 +421,6 @@ dns_reowner(void *ctx, uint64_t owner, const struct mx_endpoint *cli, const char
 	if (!other)
 		return owner;
 	used_add(other, question_key(qname, qtype));
-	struct fstate *was = client_session(d, &x, owner);
 	if (was)
 		dns_closed(was);
 	dns_opened(other, first_ns);

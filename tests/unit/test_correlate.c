@@ -219,6 +219,20 @@ Test(correlate, client_ptr_unanswered_explains_the_greeting)
 	cr_expect(strstr(lg.diag[0].remedy, "reverse zone") != NULL);
 }
 
+/* b: a second connection of a's client, which at `at` gets its PTR
+   answered, checks the name forward and gets its greeting at once */
+static void
+twin_gets_its_name(const struct mx_session *a, struct mx_session *b, uint64_t at)
+{
+	const char *h = "192.0.2.10", *r = "198.51.100.53";
+	session(b, "192.0.2.200", "192.0.2.10");
+	b->client.port = (uint16_t)(a->client.port + 1);
+	dns_o(h, r, "200.2.0.192.in-addr.arpa", 12, at, at + MS(7), MXD_ANSWERED,
+	      "ptr.client.example", b->id);
+	dns(h, r, "ptr.client.example", 1, at + MS(8), at + MS(9), MXD_ANSWERED, "192.0.2.200");
+	txn(b, "GREETING", at, at + MS(10));
+}
+
 /* Two connections of one client: the second one's PTR is answered and its
    forward check of the name follows; that check is not the next step of
    the first connection, whose PTR got no answer (so no name to check):
@@ -228,16 +242,10 @@ Test(correlate, another_connections_forward_check_does_not_end_an_unanswered_ptr
 {
 	struct mx_session a, b;
 	session(&a, "192.0.2.200", "192.0.2.10");
-	session(&b, "192.0.2.200", "192.0.2.10");
-	b.client.port = (uint16_t)(a.client.port + 1);
 	hosts_add(H, &a.server.addr);
-	const char *h = "192.0.2.10", *r = "198.51.100.53";
-	uint64_t q = dns_o(h, r, "200.2.0.192.in-addr.arpa", 12, T0 + MS(1), 0, MXD_UNANSWERED,
-	                   NULL, a.id);
-	dns_o(h, r, "200.2.0.192.in-addr.arpa", 12, T0 + MS(18), T0 + MS(26), MXD_ANSWERED,
-	      "ptr.client.example", b.id);
-	dns(h, r, "ptr.client.example", 1, T0 + MS(26), T0 + MS(27), MXD_ANSWERED, "192.0.2.200");
-	txn(&b, "GREETING", T0 + MS(18), T0 + MS(28));
+	uint64_t q = dns_o("192.0.2.10", "198.51.100.53", "200.2.0.192.in-addr.arpa", 12,
+	                   T0 + MS(1), 0, MXD_UNANSWERED, NULL, a.id);
+	twin_gets_its_name(&a, &b, T0 + MS(18));
 	uint64_t t = txn(&a, "GREETING", T0, T0 + S(3));
 	corr_finish(c);
 	const struct mx_cause *k = cause_for(t, MXR_CLIENT_PTR);
@@ -257,16 +265,10 @@ Test(correlate, forward_check_before_this_wait_s_own_ptr_answer_is_another_s)
 	session(&a, "192.0.2.200", "192.0.2.10");
 	a.proto = MXP_POP3;
 	a.server.port = 110;
-	session(&b, "192.0.2.200", "192.0.2.10");
-	b.client.port = (uint16_t)(a.client.port + 1);
 	hosts_add(H, &a.server.addr);
-	const char *h = "192.0.2.10", *r = "198.51.100.53";
-	uint64_t q = dns_o(h, r, "10.2.0.192.in-addr.arpa", 12, T0 + MS(1), 0, MXD_UNANSWERED,
-	                   NULL, a.id);
-	dns_o(h, r, "200.2.0.192.in-addr.arpa", 12, T0 + MS(30), T0 + MS(37), MXD_ANSWERED,
-	      "ptr.client.example", b.id);
-	dns(h, r, "ptr.client.example", 1, T0 + MS(38), T0 + MS(39), MXD_ANSWERED, "192.0.2.200");
-	txn(&b, "GREETING", T0 + MS(30), T0 + MS(40));
+	uint64_t q = dns_o("192.0.2.10", "198.51.100.53", "10.2.0.192.in-addr.arpa", 12,
+	                   T0 + MS(1), 0, MXD_UNANSWERED, NULL, a.id);
+	twin_gets_its_name(&a, &b, T0 + MS(30));
 	uint64_t t = txn(&a, "GREETING", T0, T0 + S(25));
 	corr_finish(c);
 	const struct mx_cause *k = cause_for(t, MXR_SELF_PTR);
