@@ -1848,7 +1848,7 @@ anchor_sync(struct store *s, uint64_t hash, uint64_t ts_ns)
 /* ---- writer thread --------------------------------------------------------------- */
 
 #define WRITER_SLOTS 512 /* 1.9 MiB: rides out the writer's commits (the kernel ring is the deep buffer) */
-#define WRITER_WAKE 32 /* queued events before a sleeping writer is woken */
+#define WRITER_WAKE 256 /* queued events before a sleeping writer is woken */
 
 /*
  * One queued item.  An event is kept as its parts (event_sync): the body
@@ -1902,15 +1902,27 @@ slot_sync(struct store *s, const struct wslot *e)
  * side moves the counter, then checks the flag (all sequentially
  * consistent): one of them always sees the other, so no wake-up is lost.
  */
+#define WRITER_LINE 64
+#define WRITER_BATCH 16 /* events the thread stores before it moves head */
 struct writer {
 	pthread_t th;
 	pthread_mutex_t mu;
 	pthread_cond_t cv_item;  /* consumer waits for events (or quit) */
 	pthread_cond_t cv_space; /* producer waits for room (or an empty queue) */
 	struct wslot *slot;
-	_Atomic uint64_t head, tail;
-	atomic_bool consumer_waiting, producer_waiting;
 	bool quit; /* under mu */
+	/* Each side writes its own cache line only: when head and tail shared
+	 * one, every event moved that line between the cores twice. */
+	_Alignas(WRITER_LINE) _Atomic uint64_t tail; /* the producer's line */
+	uint64_t filled; /* slots filled: those from tail on are handed over
+			    WRITER_BATCH at a time (each hand-over is a fence that
+			    waits for the slot's cache lines), or at once if urgent */
+	uint64_t head_seen; /* the producer's last look at head: the queue has at
+			       least this much room, so head is read only when full */
+	_Alignas(WRITER_LINE) _Atomic uint64_t head; /* the thread's line: moved
+							every WRITER_BATCH events and
+							whenever it caught up */
+	_Alignas(WRITER_LINE) atomic_bool consumer_waiting, producer_waiting;
 	atomic_bool failed; /* the store broke in the thread; the message is in s->err */
 };
 
@@ -1945,7 +1957,7 @@ writer_main(void *arg)
 				break; /* quit and drained */
 			continue;
 		}
-		for (; head != tail; head++) {
+		while (head != tail) {
 			struct wslot *e = &w->slot[head % WRITER_SLOTS];
 			/* an error makes the store broken: sticky */
 			if (e->kind == WS_COMMIT) {
@@ -1961,10 +1973,13 @@ writer_main(void *arg)
 			}
 			if (s->broken)
 				atomic_store(&w->failed, true);
-			atomic_store(&w->head, head + 1);
+			head++;
+			if (head != tail && head % WRITER_BATCH != 0 && !s->broken)
+				continue;
+			atomic_store(&w->head, head);
 			/* a full queue wakes its producer when half empty, not slot by slot */
 			if (atomic_load(&w->producer_waiting) &&
-			    (atomic_load(&w->tail) - (head + 1) <= WRITER_SLOTS / 2 ||
+			    (atomic_load(&w->tail) - head <= WRITER_SLOTS / 2 ||
 			     atomic_load(&w->failed)))
 				writer_wake(w, &w->cv_space);
 		}
@@ -1976,9 +1991,12 @@ writer_main(void *arg)
  * The producer sleeps until at most max_queued events are queued, or, with
  * stop_if_failed, the store broke in the thread.
  */
+static void writer_hand_over(struct writer *w, bool urgent);
+
 static void
 writer_wait(struct writer *w, uint64_t max_queued, bool stop_if_failed)
 {
+	writer_hand_over(w, true);
 	pthread_mutex_lock(&w->mu);
 	atomic_store(&w->producer_waiting, true);
 	while (!(stop_if_failed && atomic_load(&w->failed)) &&
@@ -2007,6 +2025,7 @@ writer_stop(struct store *s)
 	struct writer *w = s->w;
 	if (!w)
 		return;
+	writer_hand_over(w, true);
 	pthread_mutex_lock(&w->mu);
 	w->quit = true;
 	pthread_cond_signal(&w->cv_item);
@@ -2029,9 +2048,13 @@ store_start_writer(struct store *s)
 	int rc = check_usable(s, false);
 	if (rc != STORE_OK || s->w)
 		return rc;
-	struct writer *w = calloc(1, sizeof(*w));
-	if (w)
+	/* aligned as its members: a line of its own for head and for tail */
+	size_t wsize = (sizeof(struct writer) + WRITER_LINE - 1) / WRITER_LINE * WRITER_LINE;
+	struct writer *w = aligned_alloc(WRITER_LINE, wsize);
+	if (w) {
+		memset(w, 0, wsize);
 		w->slot = malloc(WRITER_SLOTS * sizeof(*w->slot));
+	}
 	if (!w || !w->slot) {
 		free(w);
 		snprintf(s->err, sizeof(s->err), "out of memory for the writer thread");
@@ -2051,7 +2074,57 @@ store_start_writer(struct store *s)
 		snprintf(s->err, sizeof(s->err), "cannot start the writer thread");
 		return STORE_ERR;
 	}
+	/* top -H, perf and /proc tell it from the packet thread by this name */
+	pthread_setname_np(w->th, "mxlag-writer");
 	return STORE_OK;
+}
+
+/*
+ * A reply and a DNS query into a queue slot without the unused tails of
+ * their text buffers: a slot was last touched by the writer on the other
+ * core, so every cache line written costs a transfer (a whole mx_dns is 26
+ * lines, its text usually under 2).  Every field is copied: the sizes
+ * below fail the build when a field is added, to add it here too.
+ */
+_Static_assert(sizeof(struct mx_txn) == 488, "copy_txn() copies every field of struct mx_txn");
+_Static_assert(sizeof(struct mx_dns) == 1640, "copy_dns() copies every field of struct mx_dns");
+
+static void
+copy_txn(struct mx_txn *d, const struct mx_txn *x)
+{
+	d->id = x->id;
+	d->session_id = x->session_id;
+	mx_strlcpy(d->command, x->command, sizeof(d->command));
+	mx_strlcpy(d->guess, x->guess, sizeof(d->guess));
+	mx_strlcpy(d->argument, x->argument, sizeof(d->argument));
+	d->request_ns = x->request_ns;
+	d->reply_ns = x->reply_ns;
+	mx_strlcpy(d->reply_code, x->reply_code, sizeof(d->reply_code));
+	mx_strlcpy(d->reply_text, x->reply_text, sizeof(d->reply_text));
+	d->outcome = x->outcome;
+	d->size = x->size;
+	d->end_ns = x->end_ns;
+	d->prev_reply_ns = x->prev_reply_ns;
+}
+
+static void
+copy_dns(struct mx_dns *d, const struct mx_dns *x)
+{
+	d->id = x->id;
+	d->ts_ns = x->ts_ns;
+	d->client = x->client;
+	d->server = x->server;
+	d->tcp = x->tcp;
+	d->txid = x->txid;
+	mx_strlcpy(d->qname, x->qname, sizeof(d->qname));
+	d->qtype = x->qtype;
+	d->outcome = x->outcome;
+	d->rcode = x->rcode;
+	mx_strlcpy(d->answers, x->answers, sizeof(d->answers));
+	d->response_ns = x->response_ns;
+	d->retransmits = x->retransmits;
+	d->last_send_ns = x->last_send_ns;
+	d->owner = x->owner;
 }
 
 /* Copies ev into a queue slot: its type, body and session only. */
@@ -2065,14 +2138,14 @@ copy_event(struct wslot *d, const struct mx_event *ev)
 		copy_session(&d->u.session, &ev->u.session);
 		break;
 	case EV_TXN:
-		d->u.t.txn = ev->u.txn;
+		copy_txn(&d->u.t.txn, &ev->u.txn);
 		if (ev->session) {
 			copy_session(&d->u.t.sess, ev->session);
 			d->has_sess = true;
 		}
 		break;
 	case EV_DNS:
-		d->u.dns = ev->u.dns;
+		copy_dns(&d->u.dns, &ev->u.dns);
 		break;
 	case EV_IDENT:
 		d->u.ident = ev->u.ident;
@@ -2250,23 +2323,39 @@ store_anchor(struct store *s, uint64_t hash, uint64_t ts_ns)
 static struct wslot *
 writer_reserve(struct writer *w, uint64_t *tail_out)
 {
-	uint64_t tail = atomic_load(&w->tail); /* only the producer moves it */
-	if (tail - atomic_load(&w->head) == WRITER_SLOTS && !atomic_load(&w->failed))
-		writer_wait(w, WRITER_SLOTS - 1, true);
+	uint64_t tail = w->filled;
+	if (tail - w->head_seen == WRITER_SLOTS) {
+		w->head_seen = atomic_load(&w->head);
+		if (tail - w->head_seen == WRITER_SLOTS && !atomic_load(&w->failed))
+			writer_wait(w, WRITER_SLOTS - 1, true);
+		w->head_seen = atomic_load(&w->head);
+	}
 	if (atomic_load(&w->failed))
 		return NULL;
 	*tail_out = tail;
 	return &w->slot[tail % WRITER_SLOTS];
 }
 
-/* Hands the slot reserved at tail to the thread (woken at once if urgent). */
+/* Hands the filled slots to the thread (woken at once if urgent). */
+static void
+writer_hand_over(struct writer *w, bool urgent)
+{
+	uint64_t filled = w->filled;
+	if (filled == atomic_load_explicit(&w->tail, memory_order_relaxed))
+		return;
+	atomic_store(&w->tail, filled);
+	if (atomic_load(&w->consumer_waiting) &&
+	    (urgent || filled - atomic_load(&w->head) >= WRITER_WAKE))
+		writer_wake(w, &w->cv_item);
+}
+
+/* The slot reserved at tail is filled: handed over with its batch. */
 static void
 writer_publish(struct writer *w, uint64_t tail, bool urgent)
 {
-	atomic_store(&w->tail, tail + 1);
-	if (atomic_load(&w->consumer_waiting) &&
-	    (urgent || tail + 1 - atomic_load(&w->head) >= WRITER_WAKE))
-		writer_wake(w, &w->cv_item);
+	w->filled = tail + 1;
+	if (urgent || w->filled % WRITER_BATCH == 0)
+		writer_hand_over(w, urgent);
 }
 
 int
