@@ -39,7 +39,7 @@ if [ ! -f "$db" ] || [ "$(sqlite3 "$db" 'SELECT count(*) FROM runs')" != "$days"
 	$B/mxlag analyze --quiet --db "$db" "$w"
 	S=$(sqlite3 "$db" 'SELECT max(id) FROM sessions')
 	T=$(sqlite3 "$db" 'SELECT max(txn_ids) FROM runs')
-	D=$(sqlite3 "$db" 'SELECT max(id) FROM dns_queries')
+	D=$(sqlite3 "$db" 'SELECT max(id) FROM dns_rows')
 	I=$(sqlite3 "$db" 'SELECT coalesce(max(id), 0) FROM ident_probes')
 	C=$(sqlite3 "$db" 'SELECT coalesce(max(id), 0) FROM causes')
 	k=1
@@ -66,12 +66,11 @@ INSERT INTO transactions (id, run_id, session_id, command, argument, request_ts,
 SELECT id + $k * $T, run_id + $k, session_id + $k * $S, command, argument, request_ts + $dt,
        reply_ts + $dt, end_ts + $dt, latency_ms, reply_code, reply_text, outcome, size, diagnosis,
        remedy, guess FROM transactions WHERE run_id = 1;
-INSERT INTO dns_queries (id, run_id, ts, client, client_port, server, server_port, transport, txid,
-			 qname, qtype, outcome, rcode, answers, response_ts, last_send_ts,
-			 latency_ms, retransmits)
-SELECT id + $k * $D, run_id + $k, ts + $dt, client, client_port, server, server_port, transport,
-       txid, qname, qtype, outcome, rcode, answers, response_ts + $dt, last_send_ts + $dt,
-       latency_ms, retransmits FROM dns_queries WHERE run_id = 1;
+INSERT INTO dns_rows (id, run_id, ts_ns, client, client_port, server, server_port, tcp, txid,
+		      qname, qtype, outcome, rcode, answers, response_ns, resend_ns, retransmits)
+SELECT id + $k * $D, run_id + $k, ts_ns + $dt * 1000000000, client, client_port, server,
+       server_port, tcp, txid, qname, qtype, outcome, rcode, answers, response_ns, resend_ns,
+       retransmits FROM dns_rows WHERE run_id = 1;
 INSERT INTO ident_probes (id, run_id, ts, host, host_port, peer, peer_port, outcome, end_ts,
 			  latency_ms, syn_retransmits, response)
 SELECT id + $k * $I, run_id + $k, ts + $dt, host, host_port, peer, peer_port, outcome,
@@ -94,6 +93,9 @@ COMMIT;
 EOF
 		k=$((k + 1))
 	done
+	# the names and addresses are used every day: their last use is the last day's
+	sqlite3 "$db" "UPDATE names SET last_minute = last_minute + $(((days - 1) * 86400));
+		       UPDATE addrs SET last_minute = last_minute + $(((days - 1) * 86400));"
 	sqlite3 "$db" "PRAGMA optimize; PRAGMA wal_checkpoint(TRUNCATE);" >/dev/null
 fi
 

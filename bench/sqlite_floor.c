@@ -4,7 +4,8 @@
  *   sqlite_floor SOURCE.db [SCRATCH.db]
  *
  * Reads every row that a full `mxlag analyze` stored in SOURCE.db (sessions,
- * transactions, dns_queries, ident_probes, causes) into memory, then inserts
+ * transactions, dns_rows and its dictionaries addrs and names, ident_probes,
+ * causes, latency_hist) into memory, then inserts
  * them into a new database (SCRATCH.db, default: a file beside SOURCE.db) in
  * the cheapest way SQLite offers: tables without secondary indexes, one
  * transaction, no journal, no fsync, statements prepared once, values bound
@@ -22,8 +23,9 @@
 #include <time.h>
 #include <unistd.h>
 
-static const char *const tables[] = {"sessions", "transactions", "dns_queries", "ident_probes",
-                                     "causes",   "latency_hist"};
+/* dns_rows and its dictionaries: the view dns_queries' rows (schema 10) */
+static const char *const tables[] = {"sessions", "transactions", "dns_rows",     "addrs",
+                                     "names",    "ident_probes", "causes",       "latency_hist"};
 #define NTABLES (sizeof(tables) / sizeof(tables[0]))
 
 struct table_rows {

@@ -1352,6 +1352,10 @@ out:
 
 static const char WINDOW_Q[] = " ts >= coalesce(:since, -1e18)"
                                " AND ts < coalesce(:until, 1e18)";
+/* the view dns_queries' time over dns_rows (schema 10) with its numbers: the
+ * outcome 6 is unanswered, 8 no-query; server is an addrs id */
+static const char DNS_D[] = "WITH d AS (SELECT ts_ns / 1000000000 + (ts_ns % 1000000000) / 1e9"
+                            " AS ts, outcome, server FROM dns_rows) ";
 
 static int
 sec_dns(struct hctx *h)
@@ -1368,11 +1372,11 @@ sec_dns(struct hctx *h)
 	P("<section id=\"%sdns\">\n<h2>Unanswered DNS queries over time, per server asked</h2>\n",
 	  h->idp);
 	snprintf(sql, sizeof(sql),
-	         "SELECT min(min(ts), coalesce((SELECT min(first_ts) FROM runs), min(ts))),"
+	         "%sSELECT min(min(ts), coalesce((SELECT min(first_ts) FROM runs), min(ts))),"
 	         " max(max(ts), coalesce((SELECT max(last_ts) FROM runs), max(ts))),"
-	         " count(DISTINCT CASE WHEN outcome = 'unanswered' THEN server END)"
-	         " FROM dns_queries WHERE outcome IS NOT 'no-query' AND %s",
-	         WINDOW_Q);
+	         " count(DISTINCT CASE WHEN outcome = 6 THEN server END)"
+	         " FROM d WHERE outcome IS NOT 8 AND %s",
+	         DNS_D, WINDOW_Q);
 	if (!(st = prep(h, sql)))
 		return -1;
 	if (step(h, st)) {
@@ -1427,16 +1431,15 @@ sec_dns(struct hctx *h)
 	P("<svg width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" role=\"img\">\n", SVG_W, height,
 	  SVG_W, height);
 	snprintf(sql, sizeof(sql),
-	         "SELECT server, count(*), sum(outcome = 'unanswered') FROM dns_queries"
-	         " WHERE outcome IS NOT 'no-query' AND %s GROUP BY server HAVING sum(outcome = 'unanswered') > 0"
-	         " ORDER BY 3 DESC, server LIMIT %d",
-	         WINDOW_Q, MAX_RESOLVERS);
+	         "%sSELECT (SELECT addr FROM addrs WHERE id = d.server), count(*), sum(outcome = 6),"
+	         " server FROM d WHERE outcome IS NOT 8 AND %s GROUP BY server"
+	         " HAVING sum(outcome = 6) > 0 ORDER BY 3 DESC, 1 LIMIT %d",
+	         DNS_D, WINDOW_Q, MAX_RESOLVERS);
 	sqlite3_stmt *rs = prep(h, sql);
 	snprintf(sql, sizeof(sql),
-	         "SELECT CAST((ts - :b0) / :w AS INTEGER), count(*), sum(outcome = 'unanswered')"
-	         " FROM dns_queries WHERE server IS :srv AND outcome IS NOT 'no-query' AND %s"
-	         " GROUP BY 1 ORDER BY 1",
-	         WINDOW_Q);
+	         "%sSELECT CAST((ts - :b0) / :w AS INTEGER), count(*), sum(outcome = 6)"
+	         " FROM d WHERE server IS :srv AND outcome IS NOT 8 AND %s GROUP BY 1 ORDER BY 1",
+	         DNS_D, WINDOW_Q);
 	sqlite3_stmt *bs = prep(h, sql);
 	int row = 0;
 	while (rs && bs && step(h, rs)) {
@@ -1445,7 +1448,8 @@ sec_dns(struct hctx *h)
 		sqlite3_reset(bs);
 		bind_d(bs, ":b0", b0);
 		bind_d(bs, ":w", w);
-		bind_t(bs, ":srv", ct(rs, 0));
+		sqlite3_bind_value(bs, sqlite3_bind_parameter_index(bs, ":srv"),
+		                   sqlite3_column_value(rs, 3));
 		while (step(h, bs)) {
 			int k = sqlite3_column_int(bs, 0);
 			if (k < 0 || k >= nb)

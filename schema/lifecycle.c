@@ -312,6 +312,45 @@ prune_runs(sqlite3 *db, double cutoff, int64_t keep, int64_t *n, char *err, size
 	return 0;
 }
 
+/* dns_rows' time as its view shows it (dns_queries.ts): the expression of
+ * the index dns_rows_ts, so that a time condition on it reads the index */
+#define DNS_ROWS_TS "(ts_ns / 1000000000 + (ts_ns % 1000000000) / 1e9)"
+
+/*
+ * The dictionary entries (schema 10: addrs, names) no row needs any more:
+ * not used since an hour before the cutoff (last_minute is kept to within
+ * DICT_TOUCH_S of the latest use, schema/dict.h) and not named by a row
+ * older than the cutoff that was kept (a kept reply's cause names it).
+ * Inside the caller's transaction.  A live writer's cache of them is
+ * emptied at its next batch (the writer watches PRAGMA data_version).
+ */
+static int
+prune_dicts(sqlite3 *db, double cutoff, char *err, size_t errlen)
+{
+	static const char *const sql[] = {
+	    "DELETE FROM main.names WHERE last_minute < ?1 - 3660 AND id NOT IN (SELECT qname "
+	    "FROM main.dns_rows WHERE " DNS_ROWS_TS " < ?1 AND qname IS NOT NULL)",
+	    "DELETE FROM main.addrs WHERE last_minute < ?1 - 3660 AND id NOT IN (SELECT client "
+	    "FROM main.dns_rows WHERE " DNS_ROWS_TS " < ?1 AND client IS NOT NULL UNION "
+	    "SELECT server FROM main.dns_rows WHERE " DNS_ROWS_TS " < ?1 AND server IS NOT NULL)",
+	};
+	for (size_t i = 0; i < sizeof(sql) / sizeof(sql[0]); i++) {
+		sqlite3_stmt *st;
+		if (sqlite3_prepare_v2(db, sql[i], -1, &st, NULL) != SQLITE_OK) {
+			snprintf(err, errlen, "pruning the dictionaries: %s", sqlite3_errmsg(db));
+			return -1;
+		}
+		sqlite3_bind_double(st, 1, cutoff);
+		int rc = sqlite3_step(st);
+		sqlite3_finalize(st);
+		if (rc != SQLITE_DONE) {
+			snprintf(err, errlen, "pruning the dictionaries: %s", sqlite3_errmsg(db));
+			return -1;
+		}
+	}
+	return 0;
+}
+
 int
 lifecycle_prune(sqlite3 *db, double cutoff, int64_t keep, struct prune_stats *ps, char *err,
                 size_t errlen)
@@ -333,9 +372,9 @@ lifecycle_prune(sqlite3 *db, double cutoff, int64_t keep, struct prune_stats *ps
 	} while (n > 0);
 	/* a lookup or probe that a kept reply's cause names stays */
 	if (prune_rows(db,
-	               "DELETE FROM main.dns_queries WHERE id IN (SELECT id FROM main.dns_queries "
-	               "WHERE ts < ?1 AND id NOT IN (SELECT dns_query_id FROM main.causes WHERE "
-	               "dns_query_id IS NOT NULL) LIMIT " STR(PRUNE_CHUNK) ")",
+	               "DELETE FROM main.dns_rows WHERE id IN (SELECT id FROM main.dns_rows "
+	               "WHERE " DNS_ROWS_TS " < ?1 AND id NOT IN (SELECT dns_query_id FROM "
+	               "main.causes WHERE dns_query_id IS NOT NULL) LIMIT " STR(PRUNE_CHUNK) ")",
 	               cutoff, &ps->dns_queries, err, errlen) != 0 ||
 	    prune_rows(db,
 	               "DELETE FROM main.ident_probes WHERE id IN (SELECT id FROM "
@@ -374,6 +413,7 @@ lifecycle_prune(sqlite3 *db, double cutoff, int64_t keep, struct prune_stats *ps
 	               "ON CONFLICT (minute, run_id, coalesce(server, ''), qtype, outcome) "
 	               "DO UPDATE SET n = n + excluded.n",
 	               cutoff, &recounted, err, errlen) != 0 ||
+	    prune_dicts(db, cutoff, err, errlen) != 0 ||
 	    prune_runs(db, cutoff, keep, &ps->runs, err, errlen) != 0) {
 		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 		return -1;

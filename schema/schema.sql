@@ -1,4 +1,4 @@
--- mxlag database schema, version 9.
+-- mxlag database schema, version 10.
 --
 -- Applied as a whole to an empty database.  A database at an older version
 -- is brought forward by schema/migrate_N.sql (N = 2, 3, ...: each step takes
@@ -142,28 +142,142 @@ CREATE TABLE latency_hist (
 );
 CREATE INDEX latency_hist_minute ON latency_hist (minute);
 
--- DNS queries seen on the wire (the mail host's and its resolver's).
-CREATE TABLE dns_queries (
+-- Dictionaries (version 10): every address and DNS name is stored once and
+-- the rows hold its id.  last_minute: the latest minute (epoch seconds of
+-- packet time, a multiple of 60) a row used the entry, kept up to date
+-- within an hour; prune drops the entries not used since an hour before
+-- its cutoff that no kept row names.
+CREATE TABLE addrs (
+	id          INTEGER PRIMARY KEY,
+	addr        TEXT NOT NULL UNIQUE,  -- inet_ntop form
+	last_minute INTEGER
+);
+CREATE TABLE names (
+	id          INTEGER PRIMARY KEY,
+	name        TEXT NOT NULL UNIQUE,  -- a DNS name: lower case, no trailing dot
+	last_minute INTEGER
+);
+CREATE INDEX names_last ON names (last_minute);
+
+-- The rows of the view dns_queries (version 10; dns_queries was this table
+-- before, with text and REAL columns).  Times are epoch nanoseconds, the
+-- response and the last transmission nanoseconds after ts_ns (ts_ns NULL:
+-- time unknown, they are then epoch nanoseconds); outcome is the word's
+-- number in the list of the view below.
+CREATE TABLE dns_rows (
 	id           INTEGER PRIMARY KEY,
 	run_id       INTEGER REFERENCES runs (id),
-	ts           REAL,               -- first transmission (no-query: the response's time)
-	client       TEXT,
+	ts_ns        INTEGER,            -- first transmission (no-query: the response's time)
+	client       INTEGER REFERENCES addrs (id),
 	client_port  INTEGER,
-	server       TEXT,               -- the resolver or authoritative server asked
+	server       INTEGER REFERENCES addrs (id), -- the resolver or authoritative server asked
 	server_port  INTEGER,
-	transport    TEXT,               -- udp | tcp
+	tcp          INTEGER NOT NULL DEFAULT 0,
 	txid         INTEGER,
-	qname        TEXT,               -- lower case, no trailing dot
+	qname        INTEGER REFERENCES names (id),
 	qtype        TEXT,               -- PTR, A, AAAA, MX, ... or TYPEnnn
-	outcome      TEXT,               -- answered | nodata | nxdomain | servfail | refused | truncated | unanswered | other | no-query
+	outcome      INTEGER,            -- 0 answered ... 8 no-query (the view's CASE)
 	rcode        INTEGER,
 	answers      TEXT,
-	response_ts  REAL,
-	last_send_ts REAL,               -- last retransmission
-	latency_ms   REAL,               -- NULL when unanswered or no-query
+	response_ns  INTEGER,            -- NULL = no response
+	resend_ns    INTEGER,            -- the last transmission (0: the first was the last)
 	retransmits  INTEGER
 );
-CREATE INDEX dns_queries_ts ON dns_queries (ts, outcome, qtype);
+-- on the view's ts, so that a window on dns_queries.ts reads only its rows
+CREATE INDEX dns_rows_ts ON dns_rows (ts_ns / 1000000000 + (ts_ns % 1000000000) / 1e9, outcome,
+				      qtype);
+
+-- DNS queries seen on the wire (the mail host's and its resolver's): a view
+-- since version 10, with the columns and values the table had, over
+-- dns_rows and the dictionaries (looked up in subqueries, not joined: a
+-- view of one table is read like one, also as the right side of a LEFT
+-- JOIN, where a view of a join would be read whole first).  ts: first transmission (no-query: the
+-- response's time); transport udp | tcp; qname lower case, no trailing dot;
+-- qtype PTR, A, AAAA, MX, ... or TYPEnnn; outcome answered | nodata |
+-- nxdomain | servfail | refused | truncated | unanswered | other | no-query;
+-- response_ts / last_send_ts: the response, the last retransmission;
+-- latency_ms NULL when unanswered or no-query.
+CREATE VIEW dns_queries AS
+SELECT q.id, q.run_id,
+       q.ts_ns / 1000000000 + (q.ts_ns % 1000000000) / 1e9 AS ts,
+       (SELECT addr FROM addrs WHERE id = q.client) AS client, q.client_port,
+       (SELECT addr FROM addrs WHERE id = q.server) AS server, q.server_port,
+       CASE q.tcp WHEN 0 THEN 'udp' ELSE 'tcp' END AS transport,
+       q.txid, (SELECT name FROM names WHERE id = q.qname) AS qname, q.qtype,
+       CASE q.outcome WHEN 0 THEN 'answered' WHEN 1 THEN 'nodata' WHEN 2 THEN 'nxdomain'
+		      WHEN 3 THEN 'servfail' WHEN 4 THEN 'refused' WHEN 5 THEN 'truncated'
+		      WHEN 6 THEN 'unanswered' WHEN 7 THEN 'other' WHEN 8 THEN 'no-query' END
+	       AS outcome,
+       q.rcode, q.answers,
+       (coalesce(q.ts_ns, 0) + q.response_ns) / 1000000000
+	       + ((coalesce(q.ts_ns, 0) + q.response_ns) % 1000000000) / 1e9 AS response_ts,
+       (coalesce(q.ts_ns, 0) + q.resend_ns) / 1000000000
+	       + ((coalesce(q.ts_ns, 0) + q.resend_ns) % 1000000000) / 1e9 AS last_send_ts,
+       CASE WHEN q.ts_ns IS NULL OR q.outcome = 8 THEN NULL ELSE q.response_ns / 1e6 END
+	       AS latency_ms,
+       q.retransmits
+FROM dns_rows AS q;
+
+-- SQL written by hand may still insert, update and delete through the view.
+-- A row inserted there has the id given or a new one (last_insert_rowid()
+-- does not tell it: the insert is the trigger's); its response_ts is ts
+-- plus latency_ms when both are given.
+CREATE TRIGGER dns_queries_insert INSTEAD OF INSERT ON dns_queries
+BEGIN
+	INSERT INTO addrs (addr, last_minute)
+	SELECT a, CAST(floor(NEW.ts / 60) * 60 AS INTEGER)
+	FROM (SELECT NEW.client AS a UNION SELECT NEW.server) WHERE a IS NOT NULL
+	ON CONFLICT (addr) DO UPDATE SET last_minute = excluded.last_minute
+	WHERE excluded.last_minute > coalesce(last_minute, excluded.last_minute - 1);
+	INSERT INTO names (name, last_minute)
+	SELECT NEW.qname, CAST(floor(NEW.ts / 60) * 60 AS INTEGER) WHERE NEW.qname IS NOT NULL
+	ON CONFLICT (name) DO UPDATE SET last_minute = excluded.last_minute
+	WHERE excluded.last_minute > coalesce(last_minute, excluded.last_minute - 1);
+	INSERT INTO dns_rows (id, run_id, ts_ns, client, client_port, server, server_port, tcp,
+			      txid, qname, qtype, outcome, rcode, answers, response_ns, resend_ns,
+			      retransmits)
+	SELECT NEW.id, NEW.run_id, t.ns, (SELECT id FROM addrs WHERE addr = NEW.client),
+	       NEW.client_port, (SELECT id FROM addrs WHERE addr = NEW.server), NEW.server_port,
+	       NEW.transport IS 'tcp', NEW.txid, (SELECT id FROM names WHERE name = NEW.qname),
+	       NEW.qtype,
+	       CASE NEW.outcome WHEN 'answered' THEN 0 WHEN 'nodata' THEN 1 WHEN 'nxdomain' THEN 2
+				WHEN 'servfail' THEN 3 WHEN 'refused' THEN 4 WHEN 'truncated' THEN 5
+				WHEN 'unanswered' THEN 6 WHEN 'other' THEN 7 WHEN 'no-query' THEN 8
+	       END,
+	       NEW.rcode, NEW.answers,
+	       CASE WHEN NEW.response_ts IS NULL AND NEW.latency_ms IS NULL THEN NULL
+		    WHEN NEW.latency_ms IS NOT NULL AND t.ns IS NOT NULL
+			 THEN CAST(round(NEW.latency_ms * 1e6) AS INTEGER)
+		    ELSE CAST(NEW.response_ts AS INTEGER) * 1000000000
+			 + CAST(round((NEW.response_ts - CAST(NEW.response_ts AS INTEGER)) * 1e9)
+				AS INTEGER)
+			 - coalesce(t.ns, 0) END,
+	       CASE WHEN NEW.last_send_ts IS NULL THEN NULL
+		    ELSE CAST(NEW.last_send_ts AS INTEGER) * 1000000000
+			 + CAST(round((NEW.last_send_ts - CAST(NEW.last_send_ts AS INTEGER)) * 1e9)
+				AS INTEGER)
+			 - coalesce(t.ns, 0) END,
+	       NEW.retransmits
+	FROM (SELECT CASE WHEN NEW.ts IS NULL THEN NULL
+			  ELSE CAST(NEW.ts AS INTEGER) * 1000000000
+			       + CAST(round((NEW.ts - CAST(NEW.ts AS INTEGER)) * 1e9) AS INTEGER)
+		     END AS ns) AS t;
+END;
+CREATE TRIGGER dns_queries_update INSTEAD OF UPDATE ON dns_queries
+BEGIN
+	DELETE FROM dns_rows WHERE id = OLD.id;
+	INSERT INTO dns_queries (id, run_id, ts, client, client_port, server, server_port, transport,
+				 txid, qname, qtype, outcome, rcode, answers, response_ts,
+				 last_send_ts, latency_ms, retransmits)
+	VALUES (NEW.id, NEW.run_id, NEW.ts, NEW.client, NEW.client_port, NEW.server,
+		NEW.server_port, NEW.transport, NEW.txid, NEW.qname, NEW.qtype, NEW.outcome,
+		NEW.rcode, NEW.answers, NEW.response_ts, NEW.last_send_ts, NEW.latency_ms,
+		NEW.retransmits);
+END;
+CREATE TRIGGER dns_queries_delete INSTEAD OF DELETE ON dns_queries
+BEGIN
+	DELETE FROM dns_rows WHERE id = OLD.id;
+END;
 
 -- ident (RFC 1413, TCP 113) probes from the mail host.
 CREATE TABLE ident_probes (

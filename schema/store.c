@@ -6,6 +6,7 @@
 
 #include "compact.h"
 #include "counts.h"
+#include "dict.h"
 #include "fmterr.h"
 #include "hist.h"
 
@@ -36,6 +37,7 @@ enum st_id {
 	ST_SCOUNT,
 	ST_DCOUNT,
 	ST_ANCHOR,
+	ST_DATA_VERSION,
 	ST__N
 };
 
@@ -82,11 +84,13 @@ static const char *const stmt_sql[ST__N] = {
     [ST_DIAG] = "INSERT INTO transactions (id, run_id, diagnosis, remedy) VALUES (?1, ?2, ?3, ?4)"
                 " ON CONFLICT (id) DO UPDATE SET diagnosis = excluded.diagnosis,"
                 " remedy = excluded.remedy WHERE transactions.run_id IS excluded.run_id",
-    [ST_DNS] = "INSERT INTO dns_queries (id, run_id, ts, client, client_port, server, server_port,"
-               " transport, txid, qname, qtype, outcome, rcode, answers, response_ts, last_send_ts,"
-               " latency_ms, retransmits)"
+    /* the rows of the view dns_queries (version 10) */
+    [ST_DNS] = "INSERT INTO dns_rows (id, run_id, ts_ns, client, client_port, server, server_port,"
+               " tcp, txid, qname, qtype, outcome, rcode, answers, response_ns, resend_ns,"
+               " retransmits)"
                " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,"
-               " ?17, ?18)",
+               " ?17)",
+    [ST_DATA_VERSION] = "PRAGMA data_version",
     [ST_IDENT] = "INSERT INTO ident_probes (id, run_id, ts, host, host_port, peer, peer_port,"
                  " outcome, end_ts, latency_ms, syn_retransmits, response)"
                  " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
@@ -122,7 +126,7 @@ static const char *const stmt_what[ST__N] = {
     [ST_RUN_UPDATE] = "run totals", [ST_RUN_LIVE] = "the live run totals", [ST_HIST] = "a latency histogram",
     [ST_RUN_TXN] = "the run's largest transaction id",
     [ST_SCOUNT] = "a session count", [ST_DCOUNT] = "a DNS query count",
-    [ST_ANCHOR] = "a packet anchor",
+    [ST_ANCHOR] = "a packet anchor", [ST_DATA_VERSION] = "the data version",
 };
 
 /* id bases of the current run, one per table */
@@ -169,6 +173,10 @@ struct store {
 	struct prov_set prov;
 	struct compact *cmp; /* open sessions' ordinary replies, open histograms */
 	struct counts *cnt;  /* the open batch's per-minute counts */
+	/* the dictionaries of dns_rows (dict.h), and PRAGMA data_version as the
+	 * last batch saw it: another connection's commit (prune) empties them */
+	struct dict *addrs, *names;
+	int64_t data_version;
 	double notable_ms;   /* store_set_notable_ms(); 0 = every reply a row */
 	uint64_t big_bytes;  /* store_set_big_bytes(); 0 = not told */
 	uint64_t max_txn;    /* the run's largest transaction id (analyzer's) */
@@ -558,6 +566,15 @@ store_open(struct store **out, const char *path, char *err, size_t errlen)
 			goto fail;
 		}
 	}
+	/* 256 addresses (the hosts, their resolvers), 8192 names: under 1 MB
+	   (live capture stays under 64 MiB), and most names repeat within
+	   minutes; a name not cached costs one indexed SELECT */
+	if (!(s->addrs = dict_new(s->db, "addrs", "addr", 256)) ||
+	    !(s->names = dict_new(s->db, "names", "name", 8192))) {
+		fmt_err(err, errlen, "database %s: preparing the dictionaries: %s", path,
+		        sqlite3_errmsg(s->db));
+		goto fail;
+	}
 	*out = s;
 	return STORE_OK;
 fail:
@@ -722,6 +739,8 @@ break_store(struct store *s)
 	s->in_txn = false;
 	s->pending = 0;
 	prov_clear(&s->prov);
+	dict_forget(s->addrs); /* ids added in the batch are gone with it */
+	dict_forget(s->names);
 	s->broken = true;
 	return STORE_ERR;
 }
@@ -752,6 +771,21 @@ batch_begin(struct store *s)
 	if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
 		return fail_sqlite(s, "starting a transaction");
 	s->in_txn = true;
+	/* holding the write lock: a prune by another connection (it may drop
+	   dictionary entries the caches still hold) is either seen here or
+	   comes after this batch, and then sees its rows */
+	sqlite3_stmt *dv = s->st[ST_DATA_VERSION];
+	if (sqlite3_step(dv) != SQLITE_ROW) {
+		sqlite3_reset(dv);
+		return fail_sqlite(s, "reading the data version");
+	}
+	int64_t v = sqlite3_column_int64(dv, 0);
+	sqlite3_reset(dv);
+	if (v != s->data_version) {
+		dict_forget(s->addrs);
+		dict_forget(s->names);
+		s->data_version = v;
+	}
 	s->pending = 0;
 	s->txn_start_ms = mono_ms();
 	return STORE_OK;
@@ -948,6 +982,8 @@ store_close(struct store *s)
 			build_indexes(s);
 		for (int i = 0; i < ST__N; i++)
 			sqlite3_finalize(s->st[i]);
+		dict_free(s->addrs);
+		dict_free(s->names);
 		/* the -wal and -shm files stay when the last connection closes, so
 		   a user who may only read the database can still open it (WAL
 		   needs them, a read-only user cannot create them).  Set at the
@@ -1507,30 +1543,56 @@ bind_txn(struct store *s, sqlite3_stmt *st, const struct mx_txn *t)
 	bind_str(st, 14, t->guess);
 }
 
-static void
+/* A dictionary id (dict.h) for the text v at parameter i; NULL for no text. */
+static int
+bind_dict(struct dict *d, sqlite3_stmt *st, int i, const char *v, int64_t minute)
+{
+	if (!v || !v[0]) {
+		sqlite3_bind_null(st, i);
+		return SQLITE_OK;
+	}
+	int64_t id;
+	int rc = dict_id(d, v, minute, &id);
+	if (rc == SQLITE_OK)
+		sqlite3_bind_int64(st, i, id);
+	return rc;
+}
+
+/* A dns_rows row (version 10): its view dns_queries shows the values that
+ * the table of that name held before (ts_seconds(), bind_ms()). */
+static int
 bind_dns(struct store *s, sqlite3_stmt *st, const struct mx_dns *q)
 {
-	char qt[16];
+	char buf[MX_ADDRSTRLEN], qt[16];
+	int64_t minute = q->ts_ns ? (int64_t)(q->ts_ns / 1000000000u / 60u * 60u) : DICT_NO_MINUTE;
 	bind_id(st, 1, q->id, s->base.dns);
 	sqlite3_bind_int64(st, 2, s->run_id);
-	bind_ts(st, 3, q->ts_ns);
-	bind_addr(st, 4, &q->client.addr);
+	if (q->ts_ns)
+		sqlite3_bind_int64(st, 3, (int64_t)q->ts_ns);
+	int rc = bind_dict(s->addrs, st, 4, mx_addr_fmt(&q->client.addr, buf, sizeof(buf)), minute);
+	if (rc != SQLITE_OK)
+		return rc;
 	sqlite3_bind_int(st, 5, q->client.port);
-	bind_addr(st, 6, &q->server.addr);
+	if ((rc = bind_dict(s->addrs, st, 6, mx_addr_fmt(&q->server.addr, buf, sizeof(buf)),
+	                    minute)) != SQLITE_OK)
+		return rc;
 	sqlite3_bind_int(st, 7, q->server.port);
-	sqlite3_bind_text(st, 8, q->tcp ? "tcp" : "udp", -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 8, q->tcp ? 1 : 0);
 	sqlite3_bind_int(st, 9, q->txid);
-	bind_str(st, 10, q->qname);
+	if ((rc = bind_dict(s->names, st, 10, q->qname, minute)) != SQLITE_OK)
+		return rc;
 	sqlite3_bind_text(st, 11, mx_qtype_str(q->qtype, qt, sizeof(qt)), -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 12, mx_dns_outcome_str(q->outcome), -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 12, (int)q->outcome);
 	if (q->rcode >= 0)
 		sqlite3_bind_int(st, 13, q->rcode);
 	bind_str(st, 14, q->answers);
-	bind_ts(st, 15, q->response_ns);
-	bind_ts(st, 16, q->last_send_ns);
-	/* no-query: the start is not known, so no latency */
-	bind_ms(st, 17, q->outcome == MXD_NO_QUERY ? 0 : q->ts_ns, q->response_ns);
-	sqlite3_bind_int64(st, 18, q->retransmits);
+	/* after ts_ns; with ts_ns unknown (0) the times themselves */
+	if (q->response_ns)
+		sqlite3_bind_int64(st, 15, (int64_t)(q->response_ns - q->ts_ns));
+	if (q->last_send_ns)
+		sqlite3_bind_int64(st, 16, (int64_t)(q->last_send_ns - q->ts_ns));
+	sqlite3_bind_int64(st, 17, q->retransmits);
+	return SQLITE_OK;
 }
 
 static void
@@ -1803,7 +1865,11 @@ event_sync(struct store *s, enum mx_event_type type, const void *body,
 			snprintf(s->err, sizeof(s->err), "out of memory for the DNS query counts");
 			return break_store(s);
 		}
-		bind_dns(s, s->st[ST_DNS], (const struct mx_dns *)body);
+		if (bind_dns(s, s->st[ST_DNS], (const struct mx_dns *)body) != SQLITE_OK) {
+			sqlite3_reset(s->st[ST_DNS]);
+			sqlite3_clear_bindings(s->st[ST_DNS]);
+			return fail_sqlite(s, "storing a dns query's addresses and name");
+		}
 		rc = exec_stmt(s, ST_DNS, false, id);
 		break;
 	case EV_IDENT:

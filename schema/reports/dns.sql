@@ -5,9 +5,16 @@
 -- :limit (rows).  Responses whose query was not seen (outcome no-query)
 -- are no lookups of the host: left out.
 WITH
-q AS NOT MATERIALIZED (SELECT * FROM dns_queries
-      WHERE ts >= coalesce(:since, -1e18) AND ts < coalesce(:until, 1e18)
-	AND outcome IS NOT 'no-query'),
+-- the rows of the view dns_queries (schema.sql) with the window and the
+-- numbers of dns_rows: servers and names are looked up for the rows shown
+q AS NOT MATERIALIZED (SELECT id, server, qname, qtype, outcome, retransmits,
+			      ts_ns / 1000000000 + (ts_ns % 1000000000) / 1e9 AS ts,
+			      CASE WHEN ts_ns IS NULL OR outcome = 8 THEN NULL
+				   ELSE response_ns / 1e6 END AS latency_ms
+      FROM dns_rows
+      WHERE ts_ns / 1000000000 + (ts_ns % 1000000000) / 1e9 >= coalesce(:since, -1e18)
+	AND ts_ns / 1000000000 + (ts_ns % 1000000000) / 1e9 < coalesce(:until, 1e18)
+	AND outcome IS NOT 8),
 -- percentiles: mx_percentiles (schema/sqlfn.c), the nearest-rank method
 pct AS (SELECT server, mx_percentile(p, 50) AS p50, mx_percentile(p, 95) AS p95, mx
 	FROM (SELECT server, mx_percentiles(latency_ms) AS p, max(latency_ms) AS mx
@@ -16,12 +23,21 @@ ranked AS (SELECT server, qname, qtype, outcome, latency_ms, retransmits, ts,
 		  row_number() OVER (PARTITION BY server
 				     ORDER BY latency_ms IS NOT NULL, latency_ms DESC, ts, id) AS rk
 	   FROM q),
-agg AS (SELECT server AS resolver, count(*) AS queries,
-	       sum(outcome = 'answered') AS answered,
-	       sum(outcome = 'unanswered') AS unanswered,
-	       sum(outcome = 'servfail') AS servfail,
-	       sum(outcome = 'nxdomain') AS nxdomain,
-	       sum(outcome NOT IN ('answered', 'unanswered', 'servfail', 'nxdomain')) AS other,
+-- each server's three slowest, with their words
+top AS MATERIALIZED (SELECT server, rk, qtype, latency_ms, retransmits, ts,
+			    (SELECT name FROM names WHERE id = ranked.qname) AS qname,
+			    CASE outcome WHEN 0 THEN 'answered' WHEN 1 THEN 'nodata'
+					 WHEN 2 THEN 'nxdomain' WHEN 3 THEN 'servfail'
+					 WHEN 4 THEN 'refused' WHEN 5 THEN 'truncated'
+					 WHEN 6 THEN 'unanswered' WHEN 7 THEN 'other' END AS outcome
+		     FROM ranked WHERE rk <= 3),
+agg AS (SELECT server AS sid, (SELECT addr FROM addrs WHERE id = q.server) AS resolver,
+	       count(*) AS queries,
+	       sum(outcome = 0) AS answered,
+	       sum(outcome = 6) AS unanswered,
+	       sum(outcome = 3) AS servfail,
+	       sum(outcome = 2) AS nxdomain,
+	       sum(outcome NOT IN (0, 6, 3, 2)) AS other,
 	       sum(coalesce(retransmits, 0)) AS retransmits
 	FROM q GROUP BY server)
 SELECT a.resolver, a.queries, a.answered, a.unanswered, a.servfail, a.nxdomain, a.other,
@@ -31,12 +47,12 @@ SELECT a.resolver, a.queries, a.answered, a.unanswered, a.servfail, a.nxdomain, 
 			    CASE WHEN r.latency_ms IS NULL THEN r.outcome
 				 ELSE r.outcome || ' ' || printf('%.1f', r.latency_ms) || ' ms' END,
 			    '; ')
-	FROM (SELECT * FROM ranked WHERE server = a.resolver AND rk <= 3 ORDER BY rk) AS r) AS slowest,
+	FROM (SELECT * FROM top WHERE server = a.sid ORDER BY rk) AS r) AS slowest,
        (SELECT 'slowest: ' || group_concat(r.qtype || ' ' || r.qname || ' ' ||
 			    CASE WHEN r.latency_ms IS NULL THEN r.outcome
 				 ELSE r.outcome || ' ' || printf('%.1f', r.latency_ms) || ' ms' END,
 			    '; ')
-	FROM (SELECT * FROM ranked WHERE server = a.resolver AND rk <= 3 ORDER BY rk) AS r) AS slowest_text,
+	FROM (SELECT * FROM top WHERE server = a.sid ORDER BY rk) AS r) AS slowest_text,
        json_object('resolver', a.resolver, 'queries', a.queries, 'answered', a.answered,
 		   'unanswered', a.unanswered, 'servfail', a.servfail, 'nxdomain', a.nxdomain,
 		   'other', a.other, 'retransmits', a.retransmits,
@@ -45,9 +61,8 @@ SELECT a.resolver, a.queries, a.answered, a.unanswered, a.servfail, a.nxdomain, 
 					'qname', r.qname, 'qtype', r.qtype, 'outcome', r.outcome,
 					'latency_ms', r.latency_ms, 'retransmits', r.retransmits,
 					'ts', r.ts))
-				FROM (SELECT * FROM ranked WHERE server = a.resolver AND rk <= 3
-				      ORDER BY rk) AS r)) AS json
+				FROM (SELECT * FROM top WHERE server = a.sid ORDER BY rk) AS r)) AS json
 FROM agg AS a
-LEFT JOIN pct AS p ON p.server = a.resolver
+LEFT JOIN pct AS p ON p.server = a.sid
 ORDER BY a.unanswered + a.servfail DESC, a.queries DESC, a.resolver
 LIMIT :limit;

@@ -65,7 +65,8 @@ tamper(const char *sql)
 	cr_assert_eq(sqlite3_open(work, &h), SQLITE_OK);
 	cr_assert_eq(sqlite3_exec(h, sql, NULL, NULL, &err), SQLITE_OK, "%s: %s", sql,
 	             err ? err : "");
-	cr_assert_gt(sqlite3_changes(h), 0, "%s changed nothing", sql);
+	/* the total: dns_queries is a view, written by its triggers (version 10) */
+	cr_assert_gt(sqlite3_total_changes(h), 0, "%s changed nothing", sql);
 	sqlite3_close(h);
 }
 

@@ -196,7 +196,7 @@ Test(html, hostile_names_are_escaped)
 	      " FROM transactions WHERE latency_ms >= 1000;\n"
 	      "INSERT INTO causes (transaction_id, kind, relation, dns_query_id, overlap_ms,"
 	      " share, query_ms)"
-	      " SELECT t.id, 'dns', 'helo', last_insert_rowid(), 1000, 0.125, 1000"
+	      " SELECT t.id, 'dns', 'helo', (SELECT max(id) FROM dns_queries), 1000, 0.125, 1000"
 	      " FROM transactions AS t WHERE t.latency_ms >= 1000;\n"
 	      "UPDATE transactions SET argument = '<img src=x onerror=alert(1)>'"
 	      " || CAST(X'01ff' AS TEXT) WHERE latency_ms >= 1000;\n",

@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "../support/e2e.h"
+#include "../../schema/store.h"
 
 static char *dir;
 static char bin[512], oldp[1024], migp[1024], freshp[1024];
@@ -169,7 +170,7 @@ Test(layout, migrated_database_gives_back_every_reply, .init = setup, .fini = te
 {
 	sqlite3 *h = attach_old(migp);
 	cr_assert_eq(scalar(h, "PRAGMA old.user_version"), 4);
-	cr_assert_eq(scalar(h, "PRAGMA main.user_version"), 9);
+	cr_assert_eq(scalar(h, "PRAGMA main.user_version"), STORE_SCHEMA_VERSION);
 	long n = same_replies(h, "migrated", 1, 1000, true);
 	/* version 6: the old rows tell no software and no remedy per cause */
 	cr_expect_eq(scalar(h, "SELECT count(*) FROM main.sessions WHERE software IS NOT NULL"), 0);

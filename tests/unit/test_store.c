@@ -96,12 +96,13 @@ Test(store, creates_schema_in_empty_file_with_wal)
 	cr_assert_eq(q_int(db, "PRAGMA synchronous"), 1); /* NORMAL */
 	cr_assert_eq(q_int(db, "PRAGMA foreign_keys"), 0);
 	cr_assert_eq(q_int(db, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name IN"
-	                       " ('sessions','transactions','dns_queries','ident_probes','causes',"
-	                       "'runs')"),
-	             6);
+	                       " ('sessions','transactions','dns_rows','addrs','names','ident_probes',"
+	                       "'causes','runs')"),
+	             8);
+	/* dns_queries is a view since version 10, with the table's columns */
 	cr_assert_eq(q_int(db, "SELECT count(*) FROM sqlite_schema WHERE type = 'view' AND name IN"
-	                       " ('slow_replies','ptr_delays')"),
-	             2);
+	                       " ('slow_replies','ptr_delays','dns_queries')"),
+	             3);
 	/* DESIGN.md's columns are there (the views compile against them, too) */
 	cr_assert_eq(q_int(db, "SELECT count(*) FROM pragma_table_info('sessions') WHERE name IN"
 	                       " ('id','protocol','client','client_port','server','server_port',"
@@ -183,6 +184,20 @@ Test(store, migration_steps_apply_in_order)
 	sqlite3_close(db);
 }
 
+/* The DNS table of versions 1 to 9 in place of version 10's view, its rows
+ * and dictionaries (tests that build an older database from the current one). */
+#define DNS_TABLE_V9                                                                              \
+	"DROP VIEW dns_queries;"                                                                   \
+	"DROP TABLE dns_rows;"                                                                     \
+	"DROP TABLE addrs;"                                                                        \
+	"DROP TABLE names;"                                                                        \
+	"CREATE TABLE dns_queries (id INTEGER PRIMARY KEY, run_id INTEGER REFERENCES runs (id),"   \
+	" ts REAL, client TEXT, client_port INTEGER, server TEXT, server_port INTEGER,"            \
+	" transport TEXT, txid INTEGER, qname TEXT, qtype TEXT, outcome TEXT, rcode INTEGER,"      \
+	" answers TEXT, response_ts REAL, last_send_ts REAL, latency_ms REAL,"                     \
+	" retransmits INTEGER);"                                                                   \
+	"CREATE INDEX dns_queries_ts ON dns_queries (ts, outcome, qtype);"
+
 /* A version-1 database (four more indexes, no host columns) is brought to the current version on open. */
 Test(store, version_1_database_is_migrated)
 {
@@ -192,6 +207,7 @@ Test(store, version_1_database_is_migrated)
 	/* what version 1 had instead of versions 2 to 5 */
 	cr_assert_eq(
 	    sqlite3_exec(db,
+	                 DNS_TABLE_V9
 	                 "DROP VIEW slow_replies;"
 	                 "DROP VIEW replies;"
 	                 "DROP VIEW compact_replies;"
@@ -276,6 +292,7 @@ Test(store, version_5_database_is_migrated)
 	cr_assert_eq(store_migrate_db(db, err, sizeof(err)), STORE_OK, "%s", err);
 	cr_assert_eq(
 	    sqlite3_exec(db,
+	                 DNS_TABLE_V9
 	                 "DROP TABLE session_counts;"
 	                 "DROP TABLE dns_counts;"
 	                 "DROP TABLE anchors;"
@@ -337,6 +354,95 @@ Test(store, version_5_database_is_migrated)
 	cr_expect_eq(q_int(db, "SELECT count(*) FROM causes WHERE remedy ="
 	                       " 'rfc1413_query_timeout = 0s'"),
 	             1);
+	cr_expect_eq(q_int(db, "SELECT count(*) FROM pragma_integrity_check"
+	                       " WHERE integrity_check = 'ok'"),
+	             1);
+	store_close(s);
+}
+
+/*
+ * A version-9 database (dns_queries a table of text and REAL columns, with
+ * rows) becomes version 10: the view shows the same rows (ts and latency_ms
+ * exactly, response_ts and last_send_ts to the microsecond), the names and
+ * addresses are in the dictionaries with the minute of their latest use,
+ * and causes still find their queries.
+ */
+Test(store, version_9_database_is_migrated)
+{
+	char err[256];
+	sqlite3 *db = open_ro(dbpath);
+	cr_assert_eq(store_migrate_db(db, err, sizeof(err)), STORE_OK, "%s", err);
+	cr_assert_eq(
+	    sqlite3_exec(db,
+	                 DNS_TABLE_V9
+	                 "INSERT INTO runs (id, source, started) VALUES (1, 'old', 1);"
+	                 "INSERT INTO dns_queries (id, run_id, ts, client, client_port, server,"
+	                 " server_port, transport, txid, qname, qtype, outcome, rcode, answers,"
+	                 " response_ts, last_send_ts, latency_ms, retransmits) VALUES"
+	                 " (5, 1, 1767225601.123456789, '192.0.2.10', 40001, '198.51.100.53', 53,"
+	                 "  'udp', 4660, '200.113.0.203.in-addr.arpa', 'PTR', 'answered', 0,"
+	                 "  'client.example', 1767225606.125, 1767225606.1, 5001.543211, 1),"
+	                 " (6, 1, 1767225662.5, '192.0.2.10', 40002, '198.51.100.53', 53, 'tcp',"
+	                 "  4661, '200.113.0.203.in-addr.arpa', 'PTR', 'unanswered', NULL, NULL,"
+	                 "  NULL, 1767225667.5, NULL, 2),"
+	                 " (7, 1, 1767225700.25, '198.51.100.53', 53, '192.0.2.10', 40003, 'udp',"
+	                 "  9, 'example.org', 'TYPE999', 'no-query', 0, NULL, 1767225700.25,"
+	                 "  NULL, NULL, 0),"
+	                 " (8, 1, 1767225701.75, '192.0.2.10', 40004, '198.51.100.53', 53, 'udp',"
+	                 "  10, NULL, 'A', 'servfail', 2, NULL, 1767225701.875, 1767225701.75,"
+	                 "  125.0, 0);"
+	                 "CREATE TABLE old_dns AS SELECT * FROM dns_queries;"
+	                 "INSERT INTO transactions (id, run_id, session_id, command, latency_ms)"
+	                 " VALUES (70, 1, 7, 'GREETING', 5002);"
+	                 "INSERT INTO causes (id, run_id, transaction_id, kind, relation,"
+	                 " dns_query_id, overlap_ms) VALUES (700, 1, 70, 'dns', 'client-ptr', 5,"
+	                 " 5001);"
+	                 "PRAGMA user_version = 9;",
+	                 NULL, NULL, NULL),
+	    SQLITE_OK, "%s", sqlite3_errmsg(db));
+	sqlite3_close(db);
+	struct store *s = open_store();
+	db = store_db(s);
+	cr_expect_eq(q_int(db, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
+	cr_expect_str_eq(q_text(db, "SELECT type FROM sqlite_schema WHERE name = 'dns_queries'"),
+	                 "view");
+	cr_expect_eq(q_int(db, "SELECT count(*) FROM dns_queries"), 4);
+	/* every column but the two derived times as it was, NULLs included */
+	cr_expect_eq(q_int(db, "SELECT count(*) FROM (SELECT id, run_id, ts, client, client_port,"
+	                       " server, server_port, transport, txid, qname, qtype, outcome, rcode,"
+	                       " answers, latency_ms, retransmits FROM dns_queries EXCEPT"
+	                       " SELECT id, run_id, ts, client, client_port, server, server_port,"
+	                       " transport, txid, qname, qtype, outcome, rcode, answers, latency_ms,"
+	                       " retransmits FROM old_dns)"),
+	             0);
+	cr_expect_eq(q_int(db, "SELECT count(*) FROM dns_queries AS n JOIN old_dns AS o USING (id)"
+	                       " WHERE (n.response_ts IS NULL) <> (o.response_ts IS NULL)"
+	                       " OR abs(n.response_ts - o.response_ts) > 1e-6"
+	                       " OR (n.last_send_ts IS NULL) <> (o.last_send_ts IS NULL)"
+	                       " OR abs(n.last_send_ts - o.last_send_ts) > 1e-6"),
+	             0);
+	cr_expect_eq(q_int(db, "SELECT count(*) FROM names"), 2);
+	cr_expect_eq(q_int(db, "SELECT last_minute FROM names WHERE name ="
+	                       " '200.113.0.203.in-addr.arpa'"),
+	             1767225660);
+	cr_expect_eq(q_int(db, "SELECT count(*) FROM addrs"), 2);
+	cr_expect_eq(q_int(db, "SELECT count(*) FROM ptr_delays WHERE cause_id = 700 AND"
+	                       " resolver = '198.51.100.53' AND query_latency_ms = 5001.543211"
+	                       " AND dns_outcome = 'answered'"
+	                       " AND qname = '200.113.0.203.in-addr.arpa'"),
+	             1);
+	/* SQL written by hand still writes through the view */
+	cr_expect_eq(sqlite3_exec(db,
+	                          "UPDATE dns_queries SET ts = ts - 17, client = '192.0.2.11'"
+	                          " WHERE id = 6; DELETE FROM dns_queries WHERE id = 8;",
+	                          NULL, NULL, NULL),
+	             SQLITE_OK, "%s", sqlite3_errmsg(db));
+	cr_expect_eq(q_int(db, "SELECT count(*) FROM dns_queries WHERE id = 6 AND"
+	                       " ts = 1767225645.5 AND client = '192.0.2.11' AND transport = 'tcp'"
+	                       " AND outcome = 'unanswered' AND latency_ms IS NULL"
+	                       " AND response_ts IS NULL AND retransmits = 2"),
+	             1);
+	cr_expect_eq(q_int(db, "SELECT count(*) FROM dns_rows"), 3);
 	cr_expect_eq(q_int(db, "SELECT count(*) FROM pragma_integrity_check"
 	                       " WHERE integrity_check = 'ok'"),
 	             1);

@@ -74,7 +74,7 @@ open_store(void)
 }
 
 /* the secondary indexes of schema.sql (all but runs_fingerprint) */
-#define N_SECONDARY 15
+#define N_SECONDARY 16
 static const char *const count_ix_sql =
     "SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND sql IS NOT NULL"
     " AND tbl_name <> 'runs' AND sql NOT LIKE 'CREATE UNIQUE %'";
