@@ -685,6 +685,44 @@ Test(store, event_before_run_is_refused)
 	store_close(s);
 }
 
+/*
+ * The writer's dictionary cache (schema/dict.h) does not outlive another
+ * connection's commit: a prune there may drop a name the cache still
+ * holds, and a row stored after it must name an entry that exists.
+ */
+Test(store, a_name_pruned_by_another_connection_is_added_again)
+{
+	struct store *s = open_store();
+	cr_assert_eq(store_begin_run(s, "live:eth0", NULL, NULL), STORE_OK);
+	struct mx_event ev;
+	memset(&ev, 0, sizeof(ev));
+	ev.type = EV_DNS;
+	ev.u.dns.id = 1;
+	ev.u.dns.ts_ns = 1767225601000000000ULL;
+	ev.u.dns.qtype = 12;
+	ev.u.dns.rcode = -1;
+	ev.u.dns.outcome = MXD_UNANSWERED;
+	snprintf(ev.u.dns.qname, sizeof(ev.u.dns.qname), "%s", "200.113.0.203.in-addr.arpa");
+	cr_assert_eq(store_event(s, &ev), STORE_OK, "%s", store_errmsg(s));
+	cr_assert_eq(store_flush(s), STORE_OK, "%s", store_errmsg(s));
+	/* another connection prunes the row and its name */
+	sqlite3 *db;
+	cr_assert_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	cr_assert_eq(sqlite3_exec(db, "DELETE FROM dns_rows; DELETE FROM names;", NULL, NULL, NULL),
+	             SQLITE_OK, "%s", sqlite3_errmsg(db));
+	sqlite3_close(db);
+	ev.u.dns.id = 2;
+	cr_assert_eq(store_event(s, &ev), STORE_OK, "%s", store_errmsg(s));
+	cr_assert_eq(store_flush(s), STORE_OK, "%s", store_errmsg(s));
+	cr_expect_str_eq(q_text(store_db(s), "SELECT qname FROM dns_queries"),
+	                 "200.113.0.203.in-addr.arpa");
+	cr_expect_eq(q_int(store_db(s), "SELECT count(*) FROM dns_rows WHERE qname NOT IN"
+	                                " (SELECT id FROM names)"),
+	             0);
+	store_close(s);
+}
+
 /* ---- runs ---- */
 
 Test(store, second_analysis_of_same_capture_is_refused)
