@@ -1,12 +1,14 @@
 /* dict.c - dictionary ids for the writer (dict.h). */
 #include "dict.h"
 
+#include "../analyze/event.h"
+
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 struct dict_ent {
-	uint64_t hash;
+	uint32_t hash; /* mx_name_hash() */
 	int64_t id;
 	int64_t minute; /* last_minute as the table has it (DICT_NO_MINUTE: NULL) */
 	char *text;     /* NULL: a free slot */
@@ -20,15 +22,6 @@ struct dict {
 	uint32_t n, max;
 	uint64_t misses;
 };
-
-static uint64_t
-text_hash(const char *s)
-{
-	uint64_t h = 0xcbf29ce484222325ull;
-	for (; *s; s++)
-		h = (h ^ (uint8_t)*s) * 0x100000001b3ull;
-	return h ^ (h >> 29);
-}
 
 struct dict *
 dict_new(sqlite3 *db, const char *table, const char *column, uint32_t cache_max)
@@ -158,8 +151,8 @@ touch(struct dict *d, int64_t id, int64_t *last, int64_t minute)
 int
 dict_id(struct dict *d, const char *text, int64_t minute, int64_t *id)
 {
-	uint64_t h = text_hash(text);
-	uint32_t i = (uint32_t)h & d->mask;
+	uint32_t h = mx_name_hash(text);
+	uint32_t i = h & d->mask;
 	for (; d->tab[i].text; i = (i + 1) & d->mask) {
 		struct dict_ent *e = &d->tab[i];
 		if (e->hash == h && strcmp(e->text, text) == 0) {
@@ -179,7 +172,7 @@ dict_id(struct dict *d, const char *text, int64_t minute, int64_t *id)
 		return SQLITE_OK; /* the id is right; it is just not cached */
 	if (d->n >= d->max) {
 		dict_forget(d);
-		i = (uint32_t)h & d->mask;
+		i = h & d->mask;
 	}
 	while (d->tab[i].text)
 		i = (i + 1) & d->mask;

@@ -17,6 +17,9 @@
 
 #define DICT_NO_MINUTE INT64_MIN /* the using row's time is unknown */
 #define DICT_TOUCH_S 3600        /* last_minute is written when this far behind */
+/* prune keeps the entries used less than this before its cutoff: last_minute
+ * may lag the latest use by DICT_TOUCH_S plus the minute itself */
+#define DICT_PRUNE_GRACE_S (DICT_TOUCH_S + 60)
 
 struct dict;
 

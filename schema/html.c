@@ -19,6 +19,7 @@
 
 #include "fmterr.h"
 #include "hist.h"
+#include "store.h"
 #include "sqlfn.h"
 #include "store.h"
 
@@ -1354,8 +1355,8 @@ static const char WINDOW_Q[] = " ts >= coalesce(:since, -1e18)"
                                " AND ts < coalesce(:until, 1e18)";
 /* the view dns_queries' time over dns_rows (schema 10) with its numbers: the
  * outcome 6 is unanswered, 8 no-query; server is an addrs id */
-static const char DNS_D[] = "WITH d AS (SELECT ts_ns / 1000000000 + (ts_ns % 1000000000) / 1e9"
-                            " AS ts, outcome, server FROM dns_rows) ";
+static const char DNS_D[] = "WITH d AS (SELECT " STORE_DNS_TS_SQL " AS ts, outcome, server"
+                            " FROM dns_rows) ";
 
 static int
 sec_dns(struct hctx *h)

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "dict.h"
 #include "lifecycle.h"
 #include "store.h"
 
@@ -312,14 +313,10 @@ prune_runs(sqlite3 *db, double cutoff, int64_t keep, int64_t *n, char *err, size
 	return 0;
 }
 
-/* dns_rows' time as its view shows it (dns_queries.ts): the expression of
- * the index dns_rows_ts, so that a time condition on it reads the index */
-#define DNS_ROWS_TS "(ts_ns / 1000000000 + (ts_ns % 1000000000) / 1e9)"
-
 /*
  * The dictionary entries (schema 10: addrs, names) no row needs any more:
- * not used since an hour before the cutoff (last_minute is kept to within
- * DICT_TOUCH_S of the latest use, schema/dict.h) and not named by a row
+ * not used since DICT_PRUNE_GRACE_S before the cutoff (last_minute is kept
+ * to within DICT_TOUCH_S of the latest use, schema/dict.h) and not named by a row
  * older than the cutoff that was kept (a kept reply's cause names it).
  * Inside the caller's transaction.  A live writer's cache of them is
  * emptied at its next batch (the writer watches PRAGMA data_version).
@@ -328,11 +325,13 @@ static int
 prune_dicts(sqlite3 *db, double cutoff, char *err, size_t errlen)
 {
 	static const char *const sql[] = {
-	    "DELETE FROM main.names WHERE last_minute < ?1 - 3660 AND id NOT IN (SELECT qname "
-	    "FROM main.dns_rows WHERE " DNS_ROWS_TS " < ?1 AND qname IS NOT NULL)",
-	    "DELETE FROM main.addrs WHERE last_minute < ?1 - 3660 AND id NOT IN (SELECT client "
-	    "FROM main.dns_rows WHERE " DNS_ROWS_TS " < ?1 AND client IS NOT NULL UNION "
-	    "SELECT server FROM main.dns_rows WHERE " DNS_ROWS_TS " < ?1 AND server IS NOT NULL)",
+	    "DELETE FROM main.names WHERE last_minute < ?1 - " STR(DICT_PRUNE_GRACE_S)
+	    " AND id NOT IN (SELECT qname FROM main.dns_rows WHERE " STORE_DNS_TS_SQL " < ?1"
+	    " AND qname IS NOT NULL)",
+	    "DELETE FROM main.addrs WHERE last_minute < ?1 - " STR(DICT_PRUNE_GRACE_S)
+	    " AND id NOT IN (SELECT client FROM main.dns_rows WHERE " STORE_DNS_TS_SQL " < ?1"
+	    " AND client IS NOT NULL UNION SELECT server FROM main.dns_rows WHERE " STORE_DNS_TS_SQL
+	    " < ?1 AND server IS NOT NULL)",
 	};
 	for (size_t i = 0; i < sizeof(sql) / sizeof(sql[0]); i++) {
 		sqlite3_stmt *st;
@@ -373,7 +372,7 @@ lifecycle_prune(sqlite3 *db, double cutoff, int64_t keep, struct prune_stats *ps
 	/* a lookup or probe that a kept reply's cause names stays */
 	if (prune_rows(db,
 	               "DELETE FROM main.dns_rows WHERE id IN (SELECT id FROM main.dns_rows "
-	               "WHERE " DNS_ROWS_TS " < ?1 AND id NOT IN (SELECT dns_query_id FROM "
+	               "WHERE " STORE_DNS_TS_SQL " < ?1 AND id NOT IN (SELECT dns_query_id FROM "
 	               "main.causes WHERE dns_query_id IS NOT NULL) LIMIT " STR(PRUNE_CHUNK) ")",
 	               cutoff, &ps->dns_queries, err, errlen) != 0 ||
 	    prune_rows(db,

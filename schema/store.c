@@ -90,7 +90,6 @@ static const char *const stmt_sql[ST__N] = {
                " retransmits)"
                " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,"
                " ?17)",
-    [ST_DATA_VERSION] = "PRAGMA data_version",
     [ST_IDENT] = "INSERT INTO ident_probes (id, run_id, ts, host, host_port, peer, peer_port,"
                  " outcome, end_ts, latency_ms, syn_retransmits, response)"
                  " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
@@ -117,6 +116,8 @@ static const char *const stmt_sql[ST__N] = {
                   " ON CONFLICT (minute, run_id, coalesce(server, ''), qtype, outcome)"
                   " DO UPDATE SET n = n + excluded.n",
     [ST_ANCHOR] = "INSERT INTO anchors (hash, run_id, minute) VALUES (?1, ?2, ?3)",
+    /* another connection's commit empties the dictionary caches (batch_begin) */
+    [ST_DATA_VERSION] = "PRAGMA data_version",
 };
 
 /* what each statement writes, for error messages */
@@ -1559,7 +1560,13 @@ bind_dict(struct dict *d, sqlite3_stmt *st, int i, const char *v, int64_t minute
 }
 
 /* A dns_rows row (version 10): its view dns_queries shows the values that
- * the table of that name held before (ts_seconds(), bind_ms()). */
+ * the table of that name held before (ts_seconds(), bind_ms()).  The
+ * outcome is stored as the enum's value, which the view, report dns and
+ * the HTML page read as the vocabulary's order: */
+_Static_assert(MXD_ANSWERED == 0 && MXD_NODATA == 1 && MXD_NXDOMAIN == 2 && MXD_SERVFAIL == 3 &&
+                   MXD_REFUSED == 4 && MXD_TRUNCATED == 5 && MXD_UNANSWERED == 6 &&
+                   MXD_OTHER == 7 && MXD_NO_QUERY == 8,
+               "dns_rows.outcome numbers are schema.sql's (view dns_queries)");
 static int
 bind_dns(struct store *s, sqlite3_stmt *st, const struct mx_dns *q)
 {

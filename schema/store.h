@@ -44,6 +44,10 @@
 #include "../analyze/event.h"
 
 #define STORE_SCHEMA_VERSION 10
+/* dns_rows' time in epoch seconds, as the view dns_queries shows it (ts):
+ * the expression of the index dns_rows_ts (schema.sql), so that a time
+ * condition written with it reads the index */
+#define STORE_DNS_TS_SQL "(ts_ns / 1000000000 + (ts_ns % 1000000000) / 1e9)"
 #define STORE_BATCH_ROWS 5000
 #define STORE_BATCH_MS 2000
 #define STORE_BULK_BATCH_ROWS 50000 /* store_bulk_load() */

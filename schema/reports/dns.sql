@@ -5,9 +5,10 @@
 -- :limit (rows).  Responses whose query was not seen (outcome no-query)
 -- are no lookups of the host: left out.
 WITH
--- the rows of the view dns_queries (schema.sql) with the window and the
--- numbers of dns_rows: servers and names are looked up for the rows shown
-q AS NOT MATERIALIZED (SELECT id, server, qname, qtype, outcome, retransmits,
+-- the rows of the view dns_queries (schema.sql) in the window, with the
+-- numbers of dns_rows (its ts and latency_ms expressions): the words of
+-- the rows shown are read from the view
+q AS NOT MATERIALIZED (SELECT id, server, outcome, retransmits,
 			      ts_ns / 1000000000 + (ts_ns % 1000000000) / 1e9 AS ts,
 			      CASE WHEN ts_ns IS NULL OR outcome = 8 THEN NULL
 				   ELSE response_ns / 1e6 END AS latency_ms
@@ -19,18 +20,14 @@ q AS NOT MATERIALIZED (SELECT id, server, qname, qtype, outcome, retransmits,
 pct AS (SELECT server, mx_percentile(p, 50) AS p50, mx_percentile(p, 95) AS p95, mx
 	FROM (SELECT server, mx_percentiles(latency_ms) AS p, max(latency_ms) AS mx
 	      FROM q WHERE latency_ms IS NOT NULL GROUP BY server)),
-ranked AS (SELECT server, qname, qtype, outcome, latency_ms, retransmits, ts,
+ranked AS (SELECT id, server,
 		  row_number() OVER (PARTITION BY server
 				     ORDER BY latency_ms IS NOT NULL, latency_ms DESC, ts, id) AS rk
 	   FROM q),
--- each server's three slowest, with their words
-top AS MATERIALIZED (SELECT server, rk, qtype, latency_ms, retransmits, ts,
-			    (SELECT name FROM names WHERE id = ranked.qname) AS qname,
-			    CASE outcome WHEN 0 THEN 'answered' WHEN 1 THEN 'nodata'
-					 WHEN 2 THEN 'nxdomain' WHEN 3 THEN 'servfail'
-					 WHEN 4 THEN 'refused' WHEN 5 THEN 'truncated'
-					 WHEN 6 THEN 'unanswered' WHEN 7 THEN 'other' END AS outcome
-		     FROM ranked WHERE rk <= 3),
+-- each server's three slowest, read from the view with their words
+top AS MATERIALIZED (SELECT r.server, r.rk, v.qtype, v.latency_ms, v.retransmits, v.ts,
+			    v.qname, v.outcome
+		     FROM ranked AS r JOIN dns_queries AS v ON v.id = r.id WHERE r.rk <= 3),
 agg AS (SELECT server AS sid, (SELECT addr FROM addrs WHERE id = q.server) AS resolver,
 	       count(*) AS queries,
 	       sum(outcome = 0) AS answered,
