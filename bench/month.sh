@@ -58,7 +58,10 @@ INSERT INTO sessions (id, run_id, protocol, client, client_port, server, server_
 SELECT id + $k * $S, run_id + $k, protocol, client, client_port, server, server_port, syn + $dt,
        start + $dt, "end" + $dt, outcome, tls, outbound, app, banner_host, helo, sender_domain,
        rcpt_domains, bytes, messages, complete, host, client_is_host, software,
-       (SELECT '[' || group_concat(json_set(value, '\$[0]', json_extract(value, '\$[0]') + $k * $T), ',')
+       -- the first element's id is the absolute one (schema 11)
+       (SELECT '[' || group_concat(CASE key WHEN 0
+				   THEN json_set(value, '\$[0]', json_extract(value, '\$[0]') + $k * $T)
+				   ELSE value END, ',')
 	       || ']' FROM json_each(replies))
 FROM sessions WHERE run_id = 1;
 INSERT INTO transactions (id, run_id, session_id, command, argument, request_ts, reply_ts, end_ts,

@@ -492,9 +492,62 @@ us_between(uint64_t a, uint64_t b)
 	return d >= 0 ? (d + 500) / 1000 : -((-d + 500) / 1000);
 }
 
+/*
+ * The command words of the record (sessions.replies, version 11): a
+ * command or guess in this list is written as its index.  The numbers are
+ * part of the schema (the table command_words holds the same list): append
+ * only.
+ */
+static const char *const command_words[] = {
+    "GREETING", "HELO", "EHLO", "MAIL",      "RCPT", "DATA", "DATA-END", "BDAT",
+    "STARTTLS", "AUTH", "RSET", "NOOP",      "QUIT", "VRFY", "EXPN",     "HELP",
+    "ETRN",     "USER", "PASS", "APOP",      "CAPA", "STLS", "STAT",     "LIST",
+    "UIDL",     "RETR", "TOP",  "DELE",      "TLS-HELLO", "TLS",
+};
+#define NCOMMAND_WORDS (sizeof(command_words) / sizeof(command_words[0]))
+
+int
+compact_command_code(const char *word)
+{
+	if (!word || !*word)
+		return -1;
+	for (size_t i = 0; i < NCOMMAND_WORDS; i++)
+		if (strcmp(word, command_words[i]) == 0)
+			return (int)i;
+	return -1;
+}
+
+const char *
+compact_command_word(int code)
+{
+	return code >= 0 && (size_t)code < NCOMMAND_WORDS ? command_words[code] : NULL;
+}
+
+/* a command word: its number when it has one, else the text (or null) */
+static void
+put_word(struct sbuf *b, const char *w)
+{
+	int code = compact_command_code(w);
+	if (code >= 0)
+		put_int(b, 0, code);
+	else
+		put_str(b, w);
+}
+
+/* a reply code: three digits (not starting with 0) as a number, else the text */
+static void
+put_code(struct sbuf *b, const char *c)
+{
+	if (c[0] >= '1' && c[0] <= '9' && c[1] >= '0' && c[1] <= '9' && c[2] >= '0' &&
+	    c[2] <= '9' && c[3] == '\0')
+		put_int(b, 0, (c[0] - '0') * 100 + (c[1] - '0') * 10 + (c[2] - '0'));
+	else
+		put_str(b, c);
+}
+
 const char *
 compact_session_json(struct compact *c, uint64_t id, int64_t txn_base, uint64_t base_ns,
-                     bool *nomem)
+                     const char *helo, bool *nomem)
 {
 	struct csess *x = sess_find(c, id);
 	if (!x || !x->ncompact)
@@ -502,21 +555,29 @@ compact_session_json(struct compact *c, uint64_t id, int64_t txn_base, uint64_t 
 	struct sbuf b = {.c = c};
 	put(&b, "[", 1);
 	bool first = true;
+	int64_t first_id = 0;
 	for (uint32_t i = 0; i < x->n; i++) {
 		const struct crep *r = &x->r[i];
 		if (!r->compact)
 			continue;
 		put(&b, first ? "[" : ",[", first ? 1 : 2);
+		/* the first element's id, the others' as an offset from it */
+		int64_t tid = (int64_t)r->id + txn_base;
+		put_int(&b, 0, first ? tid : tid - first_id);
+		if (first)
+			first_id = tid;
 		first = false;
-		put_int(&b, 0, (int64_t)r->id + txn_base);
 		put(&b, ",", 1);
-		put_str(&b, r->command);
+		put_word(&b, r->command);
 		put(&b, ",", 1);
-		put_str(&b, r->arg);
+		if (r->arg && helo && helo[0] && strcmp(r->arg, helo) == 0)
+			put(&b, "1", 1); /* the session's helo */
+		else
+			put_str(&b, r->arg);
 		put_int(&b, ',', us_between(base_ns, r->request_ns));
 		put_int(&b, ',', us_between(r->request_ns, r->reply_ns));
 		put(&b, ",", 1);
-		put_str(&b, r->code);
+		put_code(&b, r->code);
 		/* size, guess, text: up to the last one set */
 		int last = r->text ? 3 : r->guess[0] ? 2 : r->size ? 1 : 0;
 		if (last >= 1) {
@@ -528,7 +589,7 @@ compact_session_json(struct compact *c, uint64_t id, int64_t txn_base, uint64_t 
 		}
 		if (last >= 2) {
 			put(&b, ",", 1);
-			put_str(&b, r->guess);
+			put_word(&b, r->guess);
 		}
 		if (last >= 3) {
 			put(&b, ",", 1);

@@ -8,18 +8,25 @@
  * answered, not ok (cut, aborted), failed (4xx/5xx, -ERR), or at least the
  * run's notable threshold slow (the analysis threshold: every reply with a
  * cause or a diagnosis is that slow).  Every other reply is kept here and
- * becomes one element of its session's sessions.replies array:
+ * becomes one element of its session's sessions.replies array (the
+ * encoding of version 11):
  *
  *   [id, command, argument, request_us, latency_us, reply_code
  *    (, size (, guess (, reply_text)))]
  *
- * id: the transaction id it would have had; request_us: microseconds from
- * the session's first SYN (its start when no SYN was seen) to the request;
- * latency_us: to the first byte of the reply.  The trailing elements are
- * left out when NULL (null when a later one is set); reply_text is kept
- * only for a reply without a code (inside TLS: "ServerHello, TLS 1.3",
- * "1 record, 90 bytes").  The view compact_replies (schema.sql) expands
- * them into transactions' columns.
+ * id: the transaction id it would have had, for the array's first element;
+ * the others hold theirs minus that one.  command and guess: the word's
+ * number in the list of compact_command_code() (the table command_words),
+ * the text for a word outside it.  argument: text, null, or 1 for "the
+ * session's helo" (the argument equals sessions.helo).  request_us:
+ * microseconds from the session's first SYN (its start when no SYN was
+ * seen) to the request; latency_us: to the first byte of the reply.
+ * reply_code: a three-digit code as a number, other codes ("+OK") as text.
+ * The trailing elements are left out when NULL (null when a later one is
+ * set); reply_text is kept only for a reply without a code (inside TLS:
+ * "ServerHello, TLS 1.3", "1 record, 90 bytes").  The order of the elements
+ * carries no meaning.  The view compact_replies (schema.sql) expands them
+ * into transactions' columns.
  *
  * Every reply (notable or not) counts in the histogram of its group:
  * (minute of its request, run, host, protocol, outbound, command, guess),
@@ -64,12 +71,17 @@ int compact_reply(struct compact *c, const struct mx_session *sess, const struct
 
 /*
  * The sessions.replies text of session id (an analyzer id), with every id
- * offset by txn_base and times relative to base_ns; NULL when it has no
- * compact reply.  Valid until the next call.  *nomem is set on allocation
- * failure.
+ * offset by txn_base, times relative to base_ns and an argument equal to
+ * helo (the session's, as its row stores it; NULL = none) written as 1;
+ * NULL when it has no compact reply.  Valid until the next call.  *nomem is
+ * set on allocation failure.
  */
 const char *compact_session_json(struct compact *c, uint64_t id, int64_t txn_base,
-                                 uint64_t base_ns, bool *nomem);
+                                 uint64_t base_ns, const char *helo, bool *nomem);
+
+/* The number of a command word in the record (-1: none), and the word of a number (NULL: none). */
+int compact_command_code(const char *word);
+const char *compact_command_word(int code);
 
 /*
  * The session has ended (sess: its final state): its replies go into the

@@ -1,4 +1,4 @@
--- mxlag database schema, version 10.
+-- mxlag database schema, version 11.
 --
 -- Applied as a whole to an empty database.  A database at an older version
 -- is brought forward by schema/migrate_N.sql (N = 2, 3, ...: each step takes
@@ -78,9 +78,13 @@ CREATE TABLE sessions (
 );
 -- sessions.replies: the session's ordinary replies, a JSON array of
 -- [id, command, argument, request_us, latency_us, reply_code (, size (, guess
--- (, reply_text)))]: request_us from coalesce(syn, start), latency_us to the
--- reply's first byte; trailing NULLs left out; reply_text only for a reply
--- without a code (inside TLS); expanded by the view compact_replies.
+-- (, reply_text)))] (the encoding of version 11): id: the first element's
+-- transaction id, the others' minus that one; command, guess: the number of
+-- the word in command_words, or the text of a word not there; argument:
+-- text, or 1 for the session's helo; request_us from coalesce(syn, start),
+-- latency_us to the reply's first byte; reply_code: three digits as a
+-- number, other codes as text; trailing NULLs left out; reply_text only for
+-- a reply without a code (inside TLS); expanded by the view compact_replies.
 -- sessions.bounce_domain (version 8): an outbound delivery (or attempt) of
 -- the host that is a bounce: it went to a mail server of a domain that was
 -- the envelope sender domain of recent inbound mail of the host (the
@@ -369,21 +373,43 @@ CREATE INDEX causes_dns ON causes (dns_query_id);
 -- version 8: the slow replies a big message was named the cause of
 CREATE INDEX causes_session_ref ON causes (session_ref) WHERE session_ref IS NOT NULL;
 
--- The compact replies as rows with transactions' columns (version 5).
+-- The command words of sessions.replies (version 11): a command or guess in
+-- this list is stored as its code.  Fixed: codes are never reused.
+CREATE TABLE command_words (
+	code INTEGER PRIMARY KEY,
+	word TEXT NOT NULL UNIQUE
+);
+INSERT INTO command_words (code, word) VALUES
+	(0, 'GREETING'), (1, 'HELO'), (2, 'EHLO'), (3, 'MAIL'), (4, 'RCPT'), (5, 'DATA'),
+	(6, 'DATA-END'), (7, 'BDAT'), (8, 'STARTTLS'), (9, 'AUTH'), (10, 'RSET'), (11, 'NOOP'),
+	(12, 'QUIT'), (13, 'VRFY'), (14, 'EXPN'), (15, 'HELP'), (16, 'ETRN'), (17, 'USER'),
+	(18, 'PASS'), (19, 'APOP'), (20, 'CAPA'), (21, 'STLS'), (22, 'STAT'), (23, 'LIST'),
+	(24, 'UIDL'), (25, 'RETR'), (26, 'TOP'), (27, 'DELE'), (28, 'TLS-HELLO'), (29, 'TLS');
+
+-- The compact replies as rows with transactions' columns (version 5;
+-- the encoding of version 11).
 CREATE VIEW compact_replies AS
-SELECT id, run_id, session_id, command, argument,
+SELECT id, run_id, session_id,
+       CASE typeof(cmd) WHEN 'integer' THEN (SELECT word FROM command_words WHERE code = cmd)
+			ELSE cmd END AS command,
+       CASE typeof(arg) WHEN 'integer' THEN helo ELSE arg END AS argument,
        -- whole microseconds, then seconds + fraction (as the writer binds a time)
        req_us / 1000000 + (req_us % 1000000) / 1e6 AS request_ts,
        (req_us + lat_us) / 1000000 + ((req_us + lat_us) % 1000000) / 1e6 AS reply_ts,
        NULL AS end_ts, lat_us / 1000.0 AS latency_ms,
-       reply_code, reply_text, 'ok' AS outcome, size, NULL AS diagnosis, NULL AS remedy, guess
-FROM (SELECT json_extract(r.value, '$[0]') AS id, s.run_id, s.id AS session_id,
-       json_extract(r.value, '$[1]') AS command, json_extract(r.value, '$[2]') AS argument,
+       CASE typeof(code) WHEN 'integer' THEN CAST(code AS TEXT) ELSE code END AS reply_code,
+       reply_text, 'ok' AS outcome, size, NULL AS diagnosis, NULL AS remedy,
+       CASE typeof(gs) WHEN 'integer' THEN (SELECT word FROM command_words WHERE code = gs)
+		       ELSE gs END AS guess
+FROM (SELECT CASE r.key WHEN 0 THEN json_extract(r.value, '$[0]')
+		ELSE json_extract(s.replies, '$[0][0]') + json_extract(r.value, '$[0]') END AS id,
+       s.run_id, s.id AS session_id, s.helo,
+       json_extract(r.value, '$[1]') AS cmd, json_extract(r.value, '$[2]') AS arg,
        CAST(round(coalesce(s.syn, s.start) * 1e6) AS INTEGER) + json_extract(r.value, '$[3]')
 	       AS req_us,
        json_extract(r.value, '$[4]') AS lat_us,
-       json_extract(r.value, '$[5]') AS reply_code, json_extract(r.value, '$[8]') AS reply_text,
-       json_extract(r.value, '$[6]') AS size, json_extract(r.value, '$[7]') AS guess
+       json_extract(r.value, '$[5]') AS code, json_extract(r.value, '$[8]') AS reply_text,
+       json_extract(r.value, '$[6]') AS size, json_extract(r.value, '$[7]') AS gs
       FROM sessions AS s, json_each(s.replies) AS r
       WHERE s.replies IS NOT NULL);
 

@@ -1445,7 +1445,7 @@ bind_session(struct store *s, sqlite3_stmt *st, const struct mx_session *x, bool
 	/* the ordinary replies so far (compact.h), times from the first SYN */
 	bool nomem = false;
 	const char *rj = compact_session_json(s->cmp, x->id, s->base.txn,
-	                                      x->syn_ns ? x->syn_ns : x->start_ns, &nomem);
+	                                      x->syn_ns ? x->syn_ns : x->start_ns, x->helo, &nomem);
 	if (rj)
 		sqlite3_bind_text(st, 24, rj, -1, SQLITE_TRANSIENT);
 	const char *sw = mx_software_str(x->software);

@@ -13,8 +13,8 @@ s AS (SELECT *, coalesce(start, syn) AS t0,
 	      FROM (SELECT t.size AS z FROM transactions AS t
 		    WHERE t.session_id = sessions.id AND t.command IN ('DATA-END', 'BDAT')
 		    UNION ALL
-		    SELECT json_extract(value, '$[6]') FROM json_each(sessions.replies)
-		    WHERE json_extract(value, '$[1]') IN ('DATA-END', 'BDAT'))
+		    SELECT c.size FROM compact_replies AS c
+		    WHERE c.session_id = sessions.id AND c.command IN ('DATA-END', 'BDAT'))
 	      WHERE z IS NOT NULL) AS msz
       FROM sessions
       WHERE (outbound = 1 OR client_is_host = 1)

@@ -19,10 +19,8 @@ w AS MATERIALIZED (SELECT s.*,
 	      FROM (SELECT id, command, guess, latency_ms, reply_code, outcome
 		    FROM transactions AS t WHERE t.session_id = s.id
 		    UNION ALL
-		    SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'),
-			   json_extract(value, '$[7]'), json_extract(value, '$[4]') / 1000.0,
-			   json_extract(value, '$[5]'), 'ok'
-		    FROM json_each(s.replies))
+		    SELECT id, command, guess, latency_ms, reply_code, outcome
+		    FROM compact_replies AS c WHERE c.session_id = s.id)
 	      ORDER BY latency_ms DESC, id LIMIT 1) AS slow_j
       FROM s),
 x AS (SELECT w.*, json_extract(slow_j, '$[0]') AS slow_id,

@@ -93,16 +93,36 @@ Test(compact, session_record_text)
 	txn_init(&t, 9, 7, "TLS-HELLO", T0 + 50 * MS, 1 * MS, "");
 	mx_strlcpy(t.reply_text, "ServerHello, TLS 1.3", sizeof(t.reply_text));
 	cr_assert_eq(compact_reply(c, &s, &t, NULL, false), COMPACT_KEPT);
+	/* the helo's own text, a word outside the list, codes that stay text */
+	txn_init(&t, 10, 7, "EHLO", T0 + 60 * MS, 1 * MS, "250");
+	cr_assert_eq(compact_reply(c, &s, &t, "mx.example", false), COMPACT_KEPT);
+	txn_init(&t, 11, 7, "XCLIENT", T0 + 61 * MS, 1 * MS, "099");
+	cr_assert_eq(compact_reply(c, &s, &t, "mx.example.", false), COMPACT_KEPT);
+	txn_init(&t, 12, 7, "NOOP", T0 + 62 * MS, 1 * MS, "+OK");
+	cr_assert_eq(compact_reply(c, &s, &t, "1", false), COMPACT_KEPT);
+	txn_init(&t, 2, 7, "QUIT", T0 + 63 * MS, 1 * MS, "2500");
+	cr_assert_eq(compact_reply(c, &s, &t, NULL, false), COMPACT_KEPT);
 
 	bool nomem = false;
-	const char *j = compact_session_json(c, 7, 100, s.syn_ns, &nomem);
+	const char *j = compact_session_json(c, 7, 100, s.syn_ns, "mx.example", &nomem);
 	cr_assert_not_null(j);
-	cr_expect_str_eq(j, "[[103,\"GREETING\",null,0,2500,\"220\"],"
-	                    "[104,\"MAIL\",\"FROM:<\\\"a\\\\b\\\"@x>\\u0001\",4001,300,\"250\"],"
-	                    "[106,\"DATA-END\",null,25000,2000,\"250\",1234],"
-	                    "[108,\"TLS\",null,35000,1000,null,null,\"RCPT\",\"1 record, 90 bytes\"],"
-	                    "[109,\"TLS-HELLO\",null,45000,1000,null,null,null,"
-	                    "\"ServerHello, TLS 1.3\"]]");
+	/* ids from the first one's, words and three-digit codes as numbers */
+	cr_expect_str_eq(j, "[[103,0,null,0,2500,220],"
+	                    "[1,3,\"FROM:<\\\"a\\\\b\\\"@x>\\u0001\",4001,300,250],"
+	                    "[3,6,null,25000,2000,250,1234],"
+	                    "[5,29,null,35000,1000,null,null,4,\"1 record, 90 bytes\"],"
+	                    "[6,28,null,45000,1000,null,null,null,"
+	                    "\"ServerHello, TLS 1.3\"],"
+	                    "[7,2,1,55000,1000,250],"
+	                    "[8,\"XCLIENT\",\"mx.example.\",56000,1000,\"099\"],"
+	                    "[9,11,\"1\",57000,1000,\"+OK\"],"
+	                    "[-1,12,null,58000,1000,\"2500\"]]");
+	cr_expect_eq(compact_command_code("TLS"), 29);
+	cr_expect_eq(compact_command_code("XCLIENT"), -1);
+	cr_expect_eq(compact_command_code(""), -1);
+	cr_expect_str_eq(compact_command_word(4), "RCPT");
+	cr_expect_null(compact_command_word(30));
+	cr_expect_null(compact_command_word(-1));
 	/* SQLite reads it back */
 	sqlite3 *db;
 	cr_assert_eq(sqlite3_open(":memory:", &db), SQLITE_OK);
@@ -114,10 +134,10 @@ Test(compact, session_record_text)
 	sqlite3_bind_text(st, 1, j, -1, SQLITE_TRANSIENT);
 	cr_assert_eq(sqlite3_step(st), SQLITE_ROW, "%s", sqlite3_errmsg(db));
 	cr_expect_str_eq((const char *)sqlite3_column_text(st, 0), "FROM:<\"a\\b\"@x>\x01");
-	cr_expect_eq(sqlite3_column_int(st, 1), 5);
+	cr_expect_eq(sqlite3_column_int(st, 1), 9);
 	sqlite3_finalize(st);
 	sqlite3_close(db);
-	cr_expect_null(compact_session_json(c, 8, 0, 0, &nomem), "an unknown session");
+	cr_expect_null(compact_session_json(c, 8, 0, 0, NULL, &nomem), "an unknown session");
 	compact_free(c);
 }
 
@@ -211,7 +231,7 @@ Test(compact, many_sessions_ending_in_any_order)
 		cr_assert_eq(compact_session_end(c, &s[i]), 0);
 	bool nomem = false;
 	for (int i = 0; i < N; i++) {
-		const char *j = compact_session_json(c, s[i].id, 0, s[i].syn_ns, &nomem);
+		const char *j = compact_session_json(c, s[i].id, 0, s[i].syn_ns, NULL, &nomem);
 		if (i % 2 == 0) {
 			cr_assert_null(j, "session %d ended", i);
 		} else {
@@ -224,7 +244,7 @@ Test(compact, many_sessions_ending_in_any_order)
 	}
 	cr_assert_eq(compact_end_all(c), 0);
 	for (int i = 0; i < N; i++)
-		cr_assert_null(compact_session_json(c, s[i].id, 0, 0, &nomem));
+		cr_assert_null(compact_session_json(c, s[i].id, 0, 0, NULL, &nomem));
 	struct seen out = {0};
 	cr_assert_eq(compact_flush_groups(c, INT64_MAX, collect, &out), 0);
 	cr_assert_eq(out.n, 1);

@@ -184,9 +184,32 @@ Test(store, migration_steps_apply_in_order)
 	sqlite3_close(db);
 }
 
+/* The replies view of versions 5 to 10, and no command words. */
+#define REPLIES_V10                                                                                \
+	"DROP VIEW compact_replies;"                                                               \
+	"CREATE VIEW compact_replies AS"                                                           \
+	" SELECT id, run_id, session_id, command, argument,"                                       \
+	" req_us / 1000000 + (req_us % 1000000) / 1e6 AS request_ts,"                              \
+	" (req_us + lat_us) / 1000000 + ((req_us + lat_us) % 1000000) / 1e6 AS reply_ts,"          \
+	" NULL AS end_ts, lat_us / 1000.0 AS latency_ms,"                                          \
+	" reply_code, reply_text, 'ok' AS outcome, size, NULL AS diagnosis, NULL AS remedy,"       \
+	" guess FROM (SELECT json_extract(r.value, '$[0]') AS id, s.run_id,"                       \
+	" s.id AS session_id, json_extract(r.value, '$[1]') AS command,"                           \
+	" json_extract(r.value, '$[2]') AS argument,"                                              \
+	" CAST(round(coalesce(s.syn, s.start) * 1e6) AS INTEGER)"                                  \
+	" + json_extract(r.value, '$[3]') AS req_us,"                                              \
+	" json_extract(r.value, '$[4]') AS lat_us,"                                                \
+	" json_extract(r.value, '$[5]') AS reply_code,"                                            \
+	" json_extract(r.value, '$[8]') AS reply_text,"                                            \
+	" json_extract(r.value, '$[6]') AS size, json_extract(r.value, '$[7]') AS guess"           \
+	" FROM sessions AS s, json_each(s.replies) AS r WHERE s.replies IS NOT NULL);"             \
+	"DROP TABLE command_words;"
+
 /* The DNS table of versions 1 to 9 in place of version 10's view, its rows
- * and dictionaries (tests that build an older database from the current one). */
-#define DNS_TABLE_V9                                                                              \
+ * and dictionaries, and no command words (version 11) (tests that build an
+ * older database from the current one). */
+#define DNS_TABLE_V9                                                                               \
+	REPLIES_V10                                                                                \
 	"DROP VIEW dns_queries;"                                                                   \
 	"DROP TABLE dns_rows;"                                                                     \
 	"DROP TABLE addrs;"                                                                        \
@@ -445,6 +468,66 @@ Test(store, version_9_database_is_migrated)
 	cr_expect_eq(q_int(db, "SELECT count(*) FROM dns_rows"), 3);
 	cr_expect_eq(q_int(db, "SELECT count(*) FROM pragma_integrity_check"
 	                       " WHERE integrity_check = 'ok'"),
+	             1);
+	store_close(s);
+}
+
+/*
+ * A version-10 database (sessions.replies in the encoding of versions 5 to
+ * 10: absolute ids, words and codes as text) becomes version 11: the
+ * records are rewritten in the shorter encoding and the view gives back
+ * every reply as it was, its helo, its words outside the list and its codes
+ * that are not three digits included.
+ */
+Test(store, version_10_replies_are_migrated)
+{
+	char err[256];
+	sqlite3 *db = open_ro(dbpath);
+	cr_assert_eq(store_migrate_db(db, err, sizeof(err)), STORE_OK, "%s", err);
+	cr_assert_eq(
+	    sqlite3_exec(
+	        db,
+	        REPLIES_V10
+	        "INSERT INTO runs (id, source, started) VALUES (1, 'old', 1);"
+	        "INSERT INTO sessions (id, run_id, protocol, syn, start, helo, replies) VALUES"
+	        " (7, 1, 'smtp', 1767225600.005, 1767225600.006, 'mx.example',"
+	        "  '[[103,\"GREETING\",null,0,2500,\"220\"],"
+	        "[104,\"EHLO\",\"mx.example\",4001,300,\"250\"],"
+	        "[106,\"DATA-END\",null,25000,2000,\"250\",1234],"
+	        "[101,\"TLS\",null,35000,1000,null,null,\"RCPT\",\"1 record, 90 bytes\"],"
+	        "[109,\"XCLIENT\",\"mx.example.\",56000,1000,\"099\"],"
+	        "[110,\"NOOP\",\"1\",57000,1000,\"+OK\"]]'),"
+	        " (8, 1, 'pop3', NULL, 1767225700.5, NULL,"
+	        "  '[[200,\"USER\",\"bob\",0,120,\"+OK\"]]'),"
+	        " (9, 1, 'smtp', 1767225800, 1767225800, NULL, NULL);"
+	        "CREATE TABLE old_replies AS SELECT * FROM compact_replies;"
+	        "PRAGMA user_version = 10;",
+	        NULL, NULL, NULL),
+	    SQLITE_OK, "%s", sqlite3_errmsg(db));
+	cr_assert_eq(q_int(db, "SELECT count(*) FROM old_replies"), 7);
+	sqlite3_close(db);
+	struct store *s = open_store();
+	db = store_db(s);
+	cr_expect_eq(q_int(db, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
+	cr_expect_str_eq(q_text(db, "SELECT replies FROM sessions WHERE id = 7"),
+	                 "[[103,0,null,0,2500,220],[1,2,1,4001,300,250],"
+	                 "[3,6,null,25000,2000,250,1234],"
+	                 "[-2,29,null,35000,1000,null,null,4,\"1 record, 90 bytes\"],"
+	                 "[6,\"XCLIENT\",\"mx.example.\",56000,1000,\"099\"],"
+	                 "[7,11,\"1\",57000,1000,\"+OK\"]]");
+	cr_expect_str_eq(q_text(db, "SELECT replies FROM sessions WHERE id = 8"),
+	                 "[[200,17,\"bob\",0,120,\"+OK\"]]");
+	cr_expect_eq(q_int(db, "SELECT count(*) FROM sessions WHERE id = 9 AND replies IS NULL"),
+	             1);
+	/* every column of every reply as it was (the view was the old one's) */
+	cr_expect_eq(q_int(db, "SELECT count(*) FROM (SELECT * FROM compact_replies"
+	                       " EXCEPT SELECT * FROM old_replies)"),
+	             0);
+	cr_expect_eq(q_int(db, "SELECT count(*) FROM (SELECT * FROM old_replies"
+	                       " EXCEPT SELECT * FROM compact_replies)"),
+	             0);
+	cr_expect_eq(q_int(db, "SELECT count(*) FROM compact_replies WHERE argument = 'mx.example'"
+	                       " AND command = 'EHLO' AND reply_code = '250' AND id = 104"),
 	             1);
 	store_close(s);
 }
