@@ -216,7 +216,7 @@ prune_sessions(sqlite3 *db, double cutoff, struct prune_stats *ps, int64_t *n, c
 	if (begin(db, err, errlen) != 0)
 		return -1;
 	snprintf(sql, sizeof(sql),
-	         "INSERT INTO temp.prune_s SELECT id FROM main.sessions "
+	         "INSERT INTO temp.prune_s SELECT id FROM main.session_rows "
 	         "WHERE coalesce(start, syn) < ?1 LIMIT %d",
 	         PRUNE_CHUNK);
 	if (exec_chunk(db, "DELETE FROM temp.prune_s", cutoff, &c, err, errlen) != 0 ||
@@ -236,7 +236,8 @@ prune_sessions(sqlite3 *db, double cutoff, struct prune_stats *ps, int64_t *n, c
 	               cutoff, &c, err, errlen) != 0)
 		goto fail;
 	ps->transactions += c;
-	if (exec_chunk(db, "DELETE FROM main.sessions WHERE id IN (SELECT id FROM temp.prune_s)",
+	if (exec_chunk(db,
+	               "DELETE FROM main.session_rows WHERE id IN (SELECT id FROM temp.prune_s)",
 	               cutoff, &c, err, errlen) != 0)
 		goto fail;
 	ps->sessions += c;
@@ -314,7 +315,7 @@ prune_runs(sqlite3 *db, double cutoff, int64_t keep, int64_t *n, char *err, size
 }
 
 /*
- * The dictionary entries (schema 10: addrs, names) no row needs any more:
+ * The dictionary entries (addrs, names: schema 10; of sessions since 12) no row needs:
  * not used since DICT_PRUNE_GRACE_S before the cutoff (last_minute is kept
  * to within DICT_TOUCH_S of the latest use, schema/dict.h) and not named by a row
  * older than the cutoff that was kept (a kept reply's cause names it).
@@ -324,15 +325,29 @@ prune_runs(sqlite3 *db, double cutoff, int64_t keep, int64_t *n, char *err, size
 static int
 prune_dicts(sqlite3 *db, double cutoff, char *err, size_t errlen)
 {
+	/* the rows kept before the cutoff (a kept run's) name entries that may
+	   be that old; every later row's entries are younger than the grace */
+#define KEPT_DNS "FROM main.dns_rows WHERE " STORE_DNS_TS_SQL " < ?1"
+#define KEPT_SESS "FROM main.session_rows WHERE coalesce(start, syn) < ?1"
 	static const char *const sql[] = {
 	    "DELETE FROM main.names WHERE last_minute < ?1 - " STR(DICT_PRUNE_GRACE_S)
-	    " AND id NOT IN (SELECT qname FROM main.dns_rows WHERE " STORE_DNS_TS_SQL " < ?1"
-	    " AND qname IS NOT NULL)",
+	    " AND id NOT IN (SELECT qname " KEPT_DNS " AND qname IS NOT NULL"
+	    " UNION SELECT app " KEPT_SESS " AND app IS NOT NULL"
+	    " UNION SELECT banner_host " KEPT_SESS " AND banner_host IS NOT NULL"
+	    " UNION SELECT helo " KEPT_SESS " AND helo IS NOT NULL"
+	    " UNION SELECT sender_domain " KEPT_SESS " AND sender_domain IS NOT NULL"
+	    " UNION SELECT rcpt_domains " KEPT_SESS " AND rcpt_domains IS NOT NULL"
+	    " UNION SELECT bounce_domain " KEPT_SESS " AND bounce_domain IS NOT NULL)",
 	    "DELETE FROM main.addrs WHERE last_minute < ?1 - " STR(DICT_PRUNE_GRACE_S)
-	    " AND id NOT IN (SELECT client FROM main.dns_rows WHERE " STORE_DNS_TS_SQL " < ?1"
-	    " AND client IS NOT NULL UNION SELECT server FROM main.dns_rows WHERE " STORE_DNS_TS_SQL
-	    " < ?1 AND server IS NOT NULL)",
+	    " AND id NOT IN (SELECT client " KEPT_DNS " AND client IS NOT NULL"
+	    " UNION SELECT server " KEPT_DNS " AND server IS NOT NULL"
+	    " UNION SELECT client " KEPT_SESS " AND client IS NOT NULL"
+	    " UNION SELECT server " KEPT_SESS " AND server IS NOT NULL"
+	    " UNION SELECT host " KEPT_SESS " AND host IS NOT NULL"
+	    " UNION SELECT bounce_origin " KEPT_SESS " AND bounce_origin IS NOT NULL)",
 	};
+#undef KEPT_DNS
+#undef KEPT_SESS
 	for (size_t i = 0; i < sizeof(sql) / sizeof(sql[0]); i++) {
 		sqlite3_stmt *st;
 		if (sqlite3_prepare_v2(db, sql[i], -1, &st, NULL) != SQLITE_OK) {

@@ -1,4 +1,4 @@
--- mxlag database schema, version 11.
+-- mxlag database schema, version 12.
 --
 -- Applied as a whole to an empty database.  A database at an older version
 -- is brought forward by schema/migrate_N.sql (N = 2, 3, ...: each step takes
@@ -35,47 +35,176 @@ CREATE TABLE runs (
 -- Refuses a second analysis of the same capture files.
 CREATE UNIQUE INDEX runs_fingerprint ON runs (fingerprint) WHERE fingerprint IS NOT NULL;
 
--- SMTP/POP3 connections.  host is the monitored mail host the session
--- belongs to: its server, or its client when outbound = 1 (one of the host's
--- own deliveries); NULL when neither end is a monitored host.
+-- Dictionaries (version 10; sessions since version 12): every address and
+-- name is stored once and the rows hold its id.  last_minute: the latest minute (epoch seconds of
+-- packet time, a multiple of 60) a row used the entry, kept up to date
+-- within an hour; prune drops the entries not used since an hour before
+-- its cutoff that no kept row names.
+CREATE TABLE addrs (
+	id          INTEGER PRIMARY KEY,
+	addr        TEXT NOT NULL UNIQUE,  -- inet_ntop form
+	last_minute INTEGER
+);
+CREATE TABLE names (
+	id          INTEGER PRIMARY KEY,
+	name        TEXT NOT NULL UNIQUE,  -- a DNS name (lower case, no trailing dot), a helo,
+	                                   -- a domain list, a classification
+	last_minute INTEGER
+);
+CREATE INDEX names_last ON names (last_minute);
+
+-- The rows of the view sessions (version 12; sessions was this table
+-- before, with text columns): addresses and names as ids into the
+-- dictionaries, protocol, outcome and software as the numbers of their
+-- words in the view's lists.
+CREATE TABLE session_rows (
+	id            INTEGER PRIMARY KEY,
+	run_id        INTEGER REFERENCES runs (id),
+	protocol      INTEGER,           -- 0 unknown, 1 smtp, 2 pop3
+	client        INTEGER REFERENCES addrs (id),
+	client_port   INTEGER,
+	server        INTEGER REFERENCES addrs (id),
+	server_port   INTEGER,
+	syn           REAL,
+	start         REAL,
+	"end"         REAL,
+	outcome       INTEGER,           -- 0 ok ... 10 cut (the view's CASE); NULL while open
+	tls           INTEGER NOT NULL DEFAULT 0,
+	outbound      INTEGER NOT NULL DEFAULT 0,
+	app           INTEGER REFERENCES names (id),
+	banner_host   INTEGER REFERENCES names (id),
+	helo          INTEGER REFERENCES names (id),
+	sender_domain INTEGER REFERENCES names (id),
+	rcpt_domains  INTEGER REFERENCES names (id),
+	bytes         INTEGER,
+	messages      INTEGER,
+	complete      INTEGER NOT NULL DEFAULT 0,
+	host          INTEGER REFERENCES addrs (id),
+	client_is_host INTEGER NOT NULL DEFAULT 0,
+	replies       TEXT,
+	software      INTEGER,           -- 1 unknown, 2 exim ... 6 exchange (the view's CASE)
+	max_message   INTEGER,
+	null_sender   INTEGER NOT NULL DEFAULT 0,
+	bounce_domain INTEGER REFERENCES names (id),
+	bounce_origin INTEGER REFERENCES addrs (id),
+	bounce_session_id INTEGER
+);
+
+-- SMTP/POP3 connections: a view since version 12, with the columns and
+-- values the table had, over session_rows and the dictionaries (looked up
+-- in subqueries, as dns_queries does).  host is the monitored mail host the
+-- session belongs to: its server, or its client when outbound = 1 (one of
+-- the host's own deliveries); NULL when neither end is a monitored host.
 -- client_is_host = 1: the client is a monitored host; with outbound = 0 the
 -- session is a delivery between two monitored hosts (host = the server): the
 -- server's inbound session and the client's outbound delivery.
-CREATE TABLE sessions (
-	id            INTEGER PRIMARY KEY,
-	run_id        INTEGER REFERENCES runs (id),
-	protocol      TEXT,              -- smtp | pop3
-	client        TEXT,
-	client_port   INTEGER,
-	server        TEXT,
-	server_port   INTEGER,
-	syn           REAL,              -- client's first SYN
-	start         REAL,              -- handshake end (or first packet seen)
-	"end"         REAL,
-	outcome       TEXT,              -- ok | client-abort | server-close | incomplete | unanswered | refused
-	                                 -- | tls-unanswered | tls-alert | tls-failed (inside TLS)
-	tls           INTEGER NOT NULL DEFAULT 0,
-	outbound      INTEGER NOT NULL DEFAULT 0,
-	app           TEXT,              -- how the flow was classified: port, ndpi:SMTP, ...
-	banner_host   TEXT,
-	helo          TEXT,
-	sender_domain TEXT,
-	rcpt_domains  TEXT,              -- comma-separated
-	bytes         INTEGER,           -- message bytes (DATA/BDAT, RETR/TOP)
-	messages      INTEGER,
-	complete      INTEGER NOT NULL DEFAULT 0, -- 0 while the session is still open
-	host          TEXT,              -- the monitored host (version 3)
-	client_is_host INTEGER NOT NULL DEFAULT 0, -- the client is a monitored host (version 3)
-	replies       TEXT,              -- version 5: see below
-	software      TEXT,              -- version 6: see below
-	-- version 8 (issue 17): big messages and bounces
-	max_message   INTEGER,           -- the session's largest message (bytes): DATA, BDAT
-	                                 -- chunks to LAST, RETR; NULL = none
-	null_sender   INTEGER NOT NULL DEFAULT 0, -- MAIL FROM:<> (a bounce or other DSN)
-	bounce_domain TEXT,              -- outbound: see below
-	bounce_origin TEXT,              -- outbound: see below
-	bounce_session_id INTEGER        -- outbound: see below
-);
+-- Columns: protocol smtp | pop3; syn: the client's first SYN; start: the
+-- handshake end (or first packet seen); outcome ok | client-abort |
+-- server-close | incomplete | unanswered | refused | tls-unanswered |
+-- tls-alert | tls-failed (inside TLS) | client-half-close, NULL while open;
+-- app: how the flow was classified (port, ndpi:SMTP, ...); rcpt_domains
+-- comma-separated; bytes: message bytes (DATA/BDAT, RETR/TOP); complete: 0
+-- while the session is still open; host, client_is_host (version 3);
+-- replies (version 5), software (version 6): see below; max_message
+-- (version 8, issue 17): the session's largest message (bytes): DATA, BDAT
+-- chunks to LAST, RETR, NULL = none; null_sender: MAIL FROM:<> (a bounce or
+-- other DSN); bounce_domain, bounce_origin, bounce_session_id: see below.
+CREATE VIEW sessions AS
+SELECT r.id, r.run_id,
+       CASE r.protocol WHEN 1 THEN 'smtp' WHEN 2 THEN 'pop3' WHEN 0 THEN 'unknown' END
+	       AS protocol,
+       (SELECT addr FROM addrs WHERE id = r.client) AS client, r.client_port,
+       (SELECT addr FROM addrs WHERE id = r.server) AS server, r.server_port,
+       r.syn, r.start, r."end",
+       CASE r.outcome WHEN 0 THEN 'ok' WHEN 1 THEN 'client-abort' WHEN 2 THEN 'server-close'
+		      WHEN 3 THEN 'incomplete' WHEN 4 THEN 'unanswered' WHEN 5 THEN 'refused'
+		      WHEN 6 THEN 'tls-unanswered' WHEN 7 THEN 'tls-alert' WHEN 8 THEN 'tls-failed'
+		      WHEN 9 THEN 'client-half-close' WHEN 10 THEN 'cut' END AS outcome,
+       r.tls, r.outbound,
+       (SELECT name FROM names WHERE id = r.app) AS app,
+       (SELECT name FROM names WHERE id = r.banner_host) AS banner_host,
+       (SELECT name FROM names WHERE id = r.helo) AS helo,
+       (SELECT name FROM names WHERE id = r.sender_domain) AS sender_domain,
+       (SELECT name FROM names WHERE id = r.rcpt_domains) AS rcpt_domains,
+       r.bytes, r.messages, r.complete,
+       (SELECT addr FROM addrs WHERE id = r.host) AS host, r.client_is_host, r.replies,
+       CASE r.software WHEN 1 THEN 'unknown' WHEN 2 THEN 'exim' WHEN 3 THEN 'postfix'
+		       WHEN 4 THEN 'sendmail' WHEN 5 THEN 'dovecot' WHEN 6 THEN 'exchange' END
+	       AS software,
+       r.max_message, r.null_sender,
+       (SELECT name FROM names WHERE id = r.bounce_domain) AS bounce_domain,
+       (SELECT addr FROM addrs WHERE id = r.bounce_origin) AS bounce_origin,
+       r.bounce_session_id
+FROM session_rows AS r;
+
+-- SQL written by hand may still insert, update and delete through the view
+-- (a word outside the view's lists is stored as NULL).
+CREATE TRIGGER sessions_insert INSTEAD OF INSERT ON sessions
+BEGIN
+	INSERT INTO addrs (addr, last_minute)
+	SELECT a, CAST(floor(coalesce(NEW.start, NEW.syn) / 60) * 60 AS INTEGER)
+	FROM (SELECT NEW.client AS a UNION SELECT NEW.server UNION SELECT NEW.host
+	      UNION SELECT NEW.bounce_origin) WHERE a IS NOT NULL
+	ON CONFLICT (addr) DO UPDATE SET last_minute = excluded.last_minute
+	WHERE excluded.last_minute > coalesce(last_minute, excluded.last_minute - 1);
+	INSERT INTO names (name, last_minute)
+	SELECT a, CAST(floor(coalesce(NEW.start, NEW.syn) / 60) * 60 AS INTEGER)
+	FROM (SELECT NEW.app AS a UNION SELECT NEW.banner_host UNION SELECT NEW.helo
+	      UNION SELECT NEW.sender_domain UNION SELECT NEW.rcpt_domains
+	      UNION SELECT NEW.bounce_domain) WHERE a IS NOT NULL
+	ON CONFLICT (name) DO UPDATE SET last_minute = excluded.last_minute
+	WHERE excluded.last_minute > coalesce(last_minute, excluded.last_minute - 1);
+	INSERT INTO session_rows (id, run_id, protocol, client, client_port, server, server_port,
+				  syn, start, "end", outcome, tls, outbound, app, banner_host, helo,
+				  sender_domain, rcpt_domains, bytes, messages, complete, host,
+				  client_is_host, replies, software, max_message, null_sender,
+				  bounce_domain, bounce_origin, bounce_session_id)
+	VALUES (NEW.id, NEW.run_id,
+		CASE NEW.protocol WHEN 'smtp' THEN 1 WHEN 'pop3' THEN 2 WHEN 'unknown' THEN 0 END,
+		(SELECT id FROM addrs WHERE addr = NEW.client), NEW.client_port,
+		(SELECT id FROM addrs WHERE addr = NEW.server), NEW.server_port,
+		NEW.syn, NEW.start, NEW."end",
+		CASE NEW.outcome WHEN 'ok' THEN 0 WHEN 'client-abort' THEN 1
+				 WHEN 'server-close' THEN 2 WHEN 'incomplete' THEN 3
+				 WHEN 'unanswered' THEN 4 WHEN 'refused' THEN 5
+				 WHEN 'tls-unanswered' THEN 6 WHEN 'tls-alert' THEN 7
+				 WHEN 'tls-failed' THEN 8 WHEN 'client-half-close' THEN 9
+				 WHEN 'cut' THEN 10 END,
+		coalesce(NEW.tls, 0), coalesce(NEW.outbound, 0),
+		(SELECT id FROM names WHERE name = NEW.app),
+		(SELECT id FROM names WHERE name = NEW.banner_host),
+		(SELECT id FROM names WHERE name = NEW.helo),
+		(SELECT id FROM names WHERE name = NEW.sender_domain),
+		(SELECT id FROM names WHERE name = NEW.rcpt_domains),
+		NEW.bytes, NEW.messages, coalesce(NEW.complete, 0),
+		(SELECT id FROM addrs WHERE addr = NEW.host), coalesce(NEW.client_is_host, 0),
+		NEW.replies,
+		CASE NEW.software WHEN 'unknown' THEN 1 WHEN 'exim' THEN 2 WHEN 'postfix' THEN 3
+				  WHEN 'sendmail' THEN 4 WHEN 'dovecot' THEN 5 WHEN 'exchange' THEN 6
+		END,
+		NEW.max_message, coalesce(NEW.null_sender, 0),
+		(SELECT id FROM names WHERE name = NEW.bounce_domain),
+		(SELECT id FROM addrs WHERE addr = NEW.bounce_origin), NEW.bounce_session_id);
+END;
+CREATE TRIGGER sessions_update INSTEAD OF UPDATE ON sessions
+BEGIN
+	DELETE FROM session_rows WHERE id = OLD.id;
+	INSERT INTO sessions (id, run_id, protocol, client, client_port, server, server_port, syn,
+			      start, "end", outcome, tls, outbound, app, banner_host, helo,
+			      sender_domain, rcpt_domains, bytes, messages, complete, host,
+			      client_is_host, replies, software, max_message, null_sender,
+			      bounce_domain, bounce_origin, bounce_session_id)
+	VALUES (NEW.id, NEW.run_id, NEW.protocol, NEW.client, NEW.client_port, NEW.server,
+		NEW.server_port, NEW.syn, NEW.start, NEW."end", NEW.outcome, NEW.tls, NEW.outbound,
+		NEW.app, NEW.banner_host, NEW.helo, NEW.sender_domain, NEW.rcpt_domains, NEW.bytes,
+		NEW.messages, NEW.complete, NEW.host, NEW.client_is_host, NEW.replies, NEW.software,
+		NEW.max_message, NEW.null_sender, NEW.bounce_domain, NEW.bounce_origin,
+		NEW.bounce_session_id);
+END;
+CREATE TRIGGER sessions_delete INSTEAD OF DELETE ON sessions
+BEGIN
+	DELETE FROM session_rows WHERE id = OLD.id;
+END;
 -- sessions.replies: the session's ordinary replies, a JSON array of
 -- [id, command, argument, request_us, latency_us, reply_code (, size (, guess
 -- (, reply_text)))] (the encoding of version 11): id: the first element's
@@ -91,8 +220,8 @@ CREATE TABLE sessions (
 -- domain), or it has the null sender and goes to such a domain.
 -- bounce_origin: the client address of that inbound mail (its latest
 -- session with that sender domain), bounce_session_id that session.
-CREATE INDEX sessions_t0 ON sessions (coalesce(start, syn), host, protocol, outbound,
-				     client_is_host, outcome);
+CREATE INDEX sessions_t0 ON session_rows (coalesce(start, syn), host, protocol, outbound,
+					 client_is_host, outcome);
 
 -- One command and its reply (GREETING: connect to greeting): since version
 -- 5 only the notable ones (see runs.notable_ms); every reply is in the view
@@ -145,23 +274,6 @@ CREATE TABLE latency_hist (
 	bins        TEXT NOT NULL
 );
 CREATE INDEX latency_hist_minute ON latency_hist (minute);
-
--- Dictionaries (version 10): every address and DNS name is stored once and
--- the rows hold its id.  last_minute: the latest minute (epoch seconds of
--- packet time, a multiple of 60) a row used the entry, kept up to date
--- within an hour; prune drops the entries not used since an hour before
--- its cutoff that no kept row names.
-CREATE TABLE addrs (
-	id          INTEGER PRIMARY KEY,
-	addr        TEXT NOT NULL UNIQUE,  -- inet_ntop form
-	last_minute INTEGER
-);
-CREATE TABLE names (
-	id          INTEGER PRIMARY KEY,
-	name        TEXT NOT NULL UNIQUE,  -- a DNS name: lower case, no trailing dot
-	last_minute INTEGER
-);
-CREATE INDEX names_last ON names (last_minute);
 
 -- The rows of the view dns_queries (version 10; dns_queries was this table
 -- before, with text and REAL columns).  Times are epoch nanoseconds, the
@@ -327,11 +439,11 @@ CREATE TABLE dns_counts (
 );
 CREATE UNIQUE INDEX dns_counts_key ON dns_counts (minute, run_id, coalesce(server, ''), qtype,
 						   outcome);
-CREATE INDEX sessions_open ON sessions (coalesce(start, syn)) WHERE complete = 0;
+CREATE INDEX sessions_open ON session_rows (coalesce(start, syn)) WHERE complete = 0;
 -- version 8: the few sessions with a message of 1 MB or more, and the
 -- bounces, by time (report outbound, incidents)
-CREATE INDEX sessions_big ON sessions (coalesce(start, syn)) WHERE max_message >= 1000000;
-CREATE INDEX sessions_bounce ON sessions (coalesce(start, syn))
+CREATE INDEX sessions_big ON session_rows (coalesce(start, syn)) WHERE max_message >= 1000000;
+CREATE INDEX sessions_bounce ON session_rows (coalesce(start, syn))
 	WHERE null_sender = 1 OR bounce_domain IS NOT NULL;
 
 -- Packet anchors (version 9): the duplicate guard by content (DESIGN.md,

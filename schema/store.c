@@ -49,7 +49,7 @@ enum st_id {
  */
 static const char *const stmt_sql[ST__N] = {
     [ST_SESSION] =
-        "INSERT INTO sessions (id, run_id, protocol, client, client_port, server, server_port,"
+        "INSERT INTO session_rows (id, run_id, protocol, client, client_port, server, server_port,"
         " syn, start, \"end\", outcome, tls, outbound, app, banner_host, helo, sender_domain,"
         " rcpt_domains, bytes, messages, complete, host, client_is_host, replies, software,"
         " max_message, null_sender, bounce_domain, bounce_origin, bounce_session_id)"
@@ -68,8 +68,8 @@ static const char *const stmt_sql[ST__N] = {
         " max_message = excluded.max_message, null_sender = excluded.null_sender,"
         " bounce_domain = excluded.bounce_domain, bounce_origin = excluded.bounce_origin,"
         " bounce_session_id = excluded.bounce_session_id"
-        " WHERE sessions.run_id IS excluded.run_id"
-        " AND (excluded.complete = 1 OR sessions.complete = 0)",
+        " WHERE session_rows.run_id IS excluded.run_id"
+        " AND (excluded.complete = 1 OR session_rows.complete = 0)",
     [ST_TXN] = "INSERT INTO transactions (id, run_id, session_id, command, argument, request_ts,"
                " reply_ts, end_ts, latency_ms, reply_code, reply_text, outcome, size, guess)"
                " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
@@ -1108,7 +1108,7 @@ store_begin_run(struct store *s, const char *source, const char *fingerprint, in
 
 	struct id_base b;
 	int64_t compact_txn = 0;
-	if (table_max_id(s->db, "sessions", &b.session) != SQLITE_OK ||
+	if (table_max_id(s->db, "session_rows", &b.session) != SQLITE_OK ||
 	    table_max_id(s->db, "transactions", &b.txn) != SQLITE_OK ||
 	    read_int(s->db, "SELECT coalesce(max(txn_ids), 0) FROM runs", &compact_txn) !=
 	        SQLITE_OK ||
@@ -1397,12 +1397,45 @@ session_host(const struct mx_session *x)
 	return NULL;
 }
 
-/* 0, or -1 when memory for the compact replies ran out (nothing bound then) */
+/* A dictionary id (dict.h) for the text v at parameter i; NULL for no text. */
+static int
+bind_dict(struct dict *d, sqlite3_stmt *st, int i, const char *v, int64_t minute)
+{
+	if (!v || !v[0]) {
+		sqlite3_bind_null(st, i);
+		return SQLITE_OK;
+	}
+	int64_t id;
+	int rc = dict_id(d, v, minute, &id);
+	if (rc == SQLITE_OK)
+		sqlite3_bind_int64(st, i, id);
+	return rc;
+}
+
+/* A session_rows row (version 12): its view sessions shows the values that
+ * the table of that name held before.  Protocol, outcome and software are
+ * stored as the enums' values, which the view reads as its lists: */
+_Static_assert(MXP_UNKNOWN == 0 && MXP_SMTP == 1 && MXP_POP3 == 2,
+               "session_rows.protocol numbers are schema.sql's (view sessions)");
+_Static_assert(MXO_OK == 0 && MXO_CLIENT_ABORT == 1 && MXO_SERVER_CLOSE == 2 &&
+                   MXO_INCOMPLETE == 3 && MXO_UNANSWERED == 4 && MXO_REFUSED == 5 &&
+                   MXO_TLS_UNANSWERED == 6 && MXO_TLS_ALERT == 7 && MXO_TLS_FAILED == 8 &&
+                   MXO_HALF_CLOSE == 9 && MXO_CUT == 10,
+               "session_rows.outcome numbers are schema.sql's (view sessions)");
+_Static_assert(MXS_UNKNOWN == 1 && MXS_EXIM == 2 && MXS_POSTFIX == 3 && MXS_SENDMAIL == 4 &&
+                   MXS_DOVECOT == 5 && MXS_EXCHANGE == 6,
+               "session_rows.software numbers are schema.sql's (view sessions)");
+
+/* SQLITE_OK; SQLITE_NOMEM when memory for the compact replies or a
+ * dictionary ran out; or the error of a dictionary's statement */
 static int
 bind_session(struct store *s, sqlite3_stmt *st, const struct mx_session *x, bool complete)
 {
-	char rcpt[MX_RCPT_DOMAINS * MX_NAME_MAX];
+	char rcpt[MX_RCPT_DOMAINS * MX_NAME_MAX], buf[MX_ADDRSTRLEN];
 	size_t n = 0;
+	uint64_t t0 = x->start_ns ? x->start_ns : x->syn_ns;
+	int64_t minute = t0 ? (int64_t)(t0 / 1000000000u / 60u * 60u) : DICT_NO_MINUTE;
+	int rc;
 
 	rcpt[0] = '\0';
 	for (int i = 0; i < x->n_rcpt_domains && i < MX_RCPT_DOMAINS; i++) {
@@ -1414,53 +1447,77 @@ bind_session(struct store *s, sqlite3_stmt *st, const struct mx_session *x, bool
 	}
 	bind_id(st, 1, x->id, s->base.session);
 	sqlite3_bind_int64(st, 2, s->run_id);
-	sqlite3_bind_text(st, 3, mx_proto_str(x->proto), -1, SQLITE_STATIC);
-	bind_addr(st, 4, &x->client.addr);
+	sqlite3_bind_int(st, 3, (int)x->proto);
+	if ((rc = bind_dict(s->addrs, st, 4, mx_addr_fmt(&x->client.addr, buf, sizeof(buf)),
+	                    minute)) != SQLITE_OK)
+		return rc;
 	sqlite3_bind_int(st, 5, x->client.port);
-	bind_addr(st, 6, &x->server.addr);
+	if ((rc = bind_dict(s->addrs, st, 6, mx_addr_fmt(&x->server.addr, buf, sizeof(buf)),
+	                    minute)) != SQLITE_OK)
+		return rc;
 	sqlite3_bind_int(st, 7, x->server.port);
 	bind_ts(st, 8, x->syn_ns);
 	bind_ts(st, 9, x->start_ns);
 	bind_ts(st, 10, x->end_ns);
 	if (complete)
-		sqlite3_bind_text(st, 11, mx_outcome_str(x->outcome), -1, SQLITE_STATIC);
+		sqlite3_bind_int(st, 11, (int)x->outcome);
 	else
 		sqlite3_bind_null(st, 11); /* still open: no outcome yet */
 	sqlite3_bind_int(st, 12, x->tls);
 	sqlite3_bind_int(st, 13, x->outbound);
-	bind_str(st, 14, x->app);
-	bind_str(st, 15, x->banner_host);
-	bind_str(st, 16, x->helo);
-	bind_str(st, 17, x->sender_domain);
-	bind_copy(st, 18, rcpt);
+	if ((rc = bind_dict(s->names, st, 14, x->app, minute)) != SQLITE_OK ||
+	    (rc = bind_dict(s->names, st, 15, x->banner_host, minute)) != SQLITE_OK ||
+	    (rc = bind_dict(s->names, st, 16, x->helo, minute)) != SQLITE_OK ||
+	    (rc = bind_dict(s->names, st, 17, x->sender_domain, minute)) != SQLITE_OK ||
+	    (rc = bind_dict(s->names, st, 18, rcpt, minute)) != SQLITE_OK)
+		return rc;
 	sqlite3_bind_int64(st, 19, (int64_t)x->bytes_in);
 	sqlite3_bind_int64(st, 20, x->messages);
 	sqlite3_bind_int(st, 21, complete);
 	const struct mx_addr *host = session_host(x);
-	if (host)
-		bind_addr(st, 22, host);
-	else
+	if (host && (rc = bind_dict(s->addrs, st, 22, mx_addr_fmt(host, buf, sizeof(buf)),
+	                            minute)) != SQLITE_OK)
+		return rc;
+	if (!host)
 		sqlite3_bind_null(st, 22);
 	sqlite3_bind_int(st, 23, x->client_is_host);
 	/* the ordinary replies so far (compact.h), times from the first SYN */
 	bool nomem = false;
 	const char *rj = compact_session_json(s->cmp, x->id, s->base.txn,
 	                                      x->syn_ns ? x->syn_ns : x->start_ns, x->helo, &nomem);
+	if (nomem)
+		return SQLITE_NOMEM;
 	if (rj)
 		sqlite3_bind_text(st, 24, rj, -1, SQLITE_TRANSIENT);
-	const char *sw = mx_software_str(x->software);
-	if (sw)
-		sqlite3_bind_text(st, 25, sw, -1, SQLITE_STATIC);
+	if (mx_software_str(x->software))
+		sqlite3_bind_int(st, 25, (int)x->software);
 	if (x->max_message)
 		sqlite3_bind_int64(st, 26, (int64_t)x->max_message);
 	sqlite3_bind_int(st, 27, x->null_sender);
 	if (x->bounce_domain[0]) {
-		bind_str(st, 28, x->bounce_domain);
-		if (x->bounce_origin.family)
-			bind_addr(st, 29, &x->bounce_origin);
+		if ((rc = bind_dict(s->names, st, 28, x->bounce_domain, minute)) != SQLITE_OK)
+			return rc;
+		if (x->bounce_origin.family &&
+		    (rc = bind_dict(s->addrs, st, 29,
+		                    mx_addr_fmt(&x->bounce_origin, buf, sizeof(buf)), minute)) !=
+		        SQLITE_OK)
+			return rc;
 		bind_id(st, 30, x->bounce_session_id, s->base.session);
 	}
-	return nomem ? -1 : 0;
+	return SQLITE_OK;
+}
+
+/* A session row that could not be bound: the store breaks with what failed. */
+static int
+session_bind_failed(struct store *s, int rc, const char *nomem_what)
+{
+	sqlite3_reset(s->st[ST_SESSION]);
+	sqlite3_clear_bindings(s->st[ST_SESSION]);
+	if (rc == SQLITE_NOMEM) {
+		snprintf(s->err, sizeof(s->err), "out of memory for %s", nomem_what);
+		return break_store(s);
+	}
+	return fail_sqlite(s, "storing a session's addresses and names");
 }
 
 /*
@@ -1542,21 +1599,6 @@ bind_txn(struct store *s, sqlite3_stmt *st, const struct mx_txn *t)
 	if (t->size)
 		sqlite3_bind_int64(st, 13, (int64_t)t->size);
 	bind_str(st, 14, t->guess);
-}
-
-/* A dictionary id (dict.h) for the text v at parameter i; NULL for no text. */
-static int
-bind_dict(struct dict *d, sqlite3_stmt *st, int i, const char *v, int64_t minute)
-{
-	if (!v || !v[0]) {
-		sqlite3_bind_null(st, i);
-		return SQLITE_OK;
-	}
-	int64_t id;
-	int rc = dict_id(d, v, minute, &id);
-	if (rc == SQLITE_OK)
-		sqlite3_bind_int64(st, i, id);
-	return rc;
 }
 
 /* A dns_rows row (version 10): its view dns_queries shows the values that
@@ -1693,12 +1735,9 @@ write_provisional(struct store *s)
 	for (size_t i = 0; i < s->prov.n && rc == STORE_OK; i++) {
 		if (s->prov.done[i])
 			continue;
-		if (bind_session(s, s->st[ST_SESSION], &s->prov.sess[i], false) != 0) {
-			sqlite3_reset(s->st[ST_SESSION]);
-			sqlite3_clear_bindings(s->st[ST_SESSION]);
-			snprintf(s->err, sizeof(s->err), "out of memory for an open session's replies");
-			return break_store(s);
-		}
+		int brc = bind_session(s, s->st[ST_SESSION], &s->prov.sess[i], false);
+		if (brc != SQLITE_OK)
+			return session_bind_failed(s, brc, "an open session's replies");
 		rc = exec_stmt(s, ST_SESSION, false, s->prov.sess[i].id);
 	}
 	prov_clear(&s->prov);
@@ -1830,9 +1869,10 @@ event_sync(struct store *s, enum mx_event_type type, const void *body,
 		prov_done(&s->prov, id);
 		/* the row's replies are bound (copied) first: compact_session_end
 		   counts them into the histograms and drops the list */
-		if (bind_session(s, s->st[ST_SESSION], x, true) != 0 ||
-		    compact_session_end(s->cmp, x) != 0 ||
-		    count_session(s, x) != 0) {
+		int brc = bind_session(s, s->st[ST_SESSION], x, true);
+		if (brc != SQLITE_OK)
+			return session_bind_failed(s, brc, "a session's replies");
+		if (compact_session_end(s->cmp, x) != 0 || count_session(s, x) != 0) {
 			sqlite3_reset(s->st[ST_SESSION]);
 			sqlite3_clear_bindings(s->st[ST_SESSION]);
 			snprintf(s->err, sizeof(s->err), "out of memory for a session's replies");

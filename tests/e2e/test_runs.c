@@ -60,7 +60,7 @@ orphans(const char *db)
 	                "'run_id'\"",
 	                db);
 	cr_assert_eq(rc, 0);
-	cr_assert(tables && strstr(tables, "sessions") && strstr(tables, "causes") &&
+	cr_assert(tables && strstr(tables, "session_rows") && strstr(tables, "causes") &&
 	              strstr(tables, "latency_hist"),
 	          "tables with run_id: %s", tables ? tables : "");
 	long total = 0;

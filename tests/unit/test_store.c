@@ -96,13 +96,13 @@ Test(store, creates_schema_in_empty_file_with_wal)
 	cr_assert_eq(q_int(db, "PRAGMA synchronous"), 1); /* NORMAL */
 	cr_assert_eq(q_int(db, "PRAGMA foreign_keys"), 0);
 	cr_assert_eq(q_int(db, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name IN"
-	                       " ('sessions','transactions','dns_rows','addrs','names','ident_probes',"
-	                       "'causes','runs')"),
+	                       " ('session_rows','transactions','dns_rows','addrs','names',"
+	                       "'ident_probes','causes','runs')"),
 	             8);
-	/* dns_queries is a view since version 10, with the table's columns */
+	/* dns_queries is a view since version 10, sessions since 12, with the tables' columns */
 	cr_assert_eq(q_int(db, "SELECT count(*) FROM sqlite_schema WHERE type = 'view' AND name IN"
-	                       " ('slow_replies','ptr_delays','dns_queries')"),
-	             3);
+	                       " ('slow_replies','ptr_delays','dns_queries','sessions')"),
+	             4);
 	/* DESIGN.md's columns are there (the views compile against them, too) */
 	cr_assert_eq(q_int(db, "SELECT count(*) FROM pragma_table_info('sessions') WHERE name IN"
 	                       " ('id','protocol','client','client_port','server','server_port',"
@@ -126,7 +126,7 @@ Test(store, creates_schema_in_empty_file_with_wal)
 Test(store, schema_text_is_exposed)
 {
 	const char *sql = store_schema_sql();
-	cr_assert(strstr(sql, "CREATE TABLE sessions") != NULL);
+	cr_assert(strstr(sql, "CREATE VIEW sessions") != NULL);
 	cr_assert(strstr(sql, "PRAGMA user_version = 8") != NULL);
 	cr_assert_not_null(store_sql_file("reports/slow.sql"));
 	cr_assert_null(store_sql_file("nope.sql"));
@@ -184,8 +184,32 @@ Test(store, migration_steps_apply_in_order)
 	sqlite3_close(db);
 }
 
-/* The replies view of versions 5 to 10, and no command words. */
+/* The sessions table of versions 1 to 11 in place of version 12's view, and
+ * its indexes (tests that build an older database from the current one). */
+#define SESSIONS_TABLE_V11                                                                         \
+	"DROP VIEW sessions;"                                                                      \
+	"DROP TABLE session_rows;"                                                                 \
+	"CREATE TABLE sessions (id INTEGER PRIMARY KEY, run_id INTEGER REFERENCES runs (id),"      \
+	" protocol TEXT, client TEXT, client_port INTEGER, server TEXT, server_port INTEGER,"      \
+	" syn REAL, start REAL, \"end\" REAL, outcome TEXT, tls INTEGER NOT NULL DEFAULT 0,"       \
+	" outbound INTEGER NOT NULL DEFAULT 0, app TEXT, banner_host TEXT, helo TEXT,"             \
+	" sender_domain TEXT, rcpt_domains TEXT, bytes INTEGER, messages INTEGER,"                 \
+	" complete INTEGER NOT NULL DEFAULT 0, host TEXT,"                                         \
+	" client_is_host INTEGER NOT NULL DEFAULT 0, replies TEXT, software TEXT,"                 \
+	" max_message INTEGER, null_sender INTEGER NOT NULL DEFAULT 0, bounce_domain TEXT,"        \
+	" bounce_origin TEXT, bounce_session_id INTEGER);"                                         \
+	"CREATE INDEX sessions_t0 ON sessions (coalesce(start, syn), host, protocol, outbound,"     \
+	" client_is_host, outcome);"                                                               \
+	"CREATE INDEX sessions_open ON sessions (coalesce(start, syn)) WHERE complete = 0;"        \
+	"CREATE INDEX sessions_big ON sessions (coalesce(start, syn))"                             \
+	" WHERE max_message >= 1000000;"                                                           \
+	"CREATE INDEX sessions_bounce ON sessions (coalesce(start, syn))"                          \
+	" WHERE null_sender = 1 OR bounce_domain IS NOT NULL;"
+
+/* The replies view of versions 5 to 10, and no command words (and the
+ * sessions table of versions before 12). */
 #define REPLIES_V10                                                                                \
+	SESSIONS_TABLE_V11                                                                         \
 	"DROP VIEW compact_replies;"                                                               \
 	"CREATE VIEW compact_replies AS"                                                           \
 	" SELECT id, run_id, session_id, command, argument,"                                       \
@@ -528,6 +552,100 @@ Test(store, version_10_replies_are_migrated)
 	             0);
 	cr_expect_eq(q_int(db, "SELECT count(*) FROM compact_replies WHERE argument = 'mx.example'"
 	                       " AND command = 'EHLO' AND reply_code = '250' AND id = 104"),
+	             1);
+	store_close(s);
+}
+
+/*
+ * A version-11 database (sessions a table of text columns, with rows)
+ * becomes version 12: the view sessions shows every row as it was, NULLs,
+ * an open session and every outcome word included; the addresses and names
+ * are in the dictionaries with the minute of their latest use; and the
+ * view takes hand-written inserts, updates and deletes.
+ */
+Test(store, version_11_sessions_are_migrated)
+{
+	char err[256];
+	sqlite3 *db = open_ro(dbpath);
+	cr_assert_eq(store_migrate_db(db, err, sizeof(err)), STORE_OK, "%s", err);
+	cr_assert_eq(
+	    sqlite3_exec(
+	        db,
+	        SESSIONS_TABLE_V11
+	        "INSERT INTO runs (id, source, started) VALUES (1, 'old', 1);"
+	        "INSERT INTO sessions (id, run_id, protocol, client, client_port, server,"
+	        " server_port, syn, start, \"end\", outcome, tls, outbound, app, banner_host, helo,"
+	        " sender_domain, rcpt_domains, bytes, messages, complete, host, client_is_host,"
+	        " replies, software, max_message, null_sender, bounce_domain, bounce_origin,"
+	        " bounce_session_id) VALUES"
+	        " (1, 1, 'smtp', '203.0.113.5', 40001, '192.0.2.10', 25, 1767225601.25,"
+	        "  1767225601.5, 1767225602, 'ok', 0, 0, 'port', 'mx.example.test', 'Client.Example',"
+	        "  'sender.example', 'a.example,b.example', 1200, 1, 1, '192.0.2.10', 0,"
+	        "  '[[7,0,null,0,2500,220],[1,2,1,4001,300,250]]', 'exim', 1200, 0, NULL, NULL,"
+	        "  NULL),"
+	        " (2, 1, 'smtp', '192.0.2.10', 40002, '198.51.100.25', 25, NULL, 1767225662.5,"
+	        "  NULL, NULL, 1, 1, 'ndpi:SMTP', NULL, NULL, NULL, NULL, 0, 0, 0, '192.0.2.10', 1,"
+	        "  NULL, NULL, NULL, 1, 'sender.example', '203.0.113.5', 1),"
+	        " (3, 1, 'pop3', '2001:db8::5', 40003, '2001:db8::10', 110, 1767225700, NULL,"
+	        "  1767225705, 'unanswered', 0, 0, 'port', NULL, NULL, NULL, NULL, NULL, NULL, 1,"
+	        "  NULL, 0, NULL, NULL, NULL, 0, NULL, NULL, NULL);"
+	        "INSERT INTO sessions (id, run_id, protocol, outcome, software, complete) VALUES"
+	        " (4, 1, 'pop3', 'client-abort', 'dovecot', 1), (5, 1, 'smtp', 'server-close',"
+	        "  'postfix', 1), (6, 1, 'smtp', 'incomplete', 'sendmail', 1),"
+	        " (7, 1, 'smtp', 'refused', 'exchange', 1), (8, 1, 'smtp', 'tls-unanswered',"
+	        "  'unknown', 1), (9, 1, 'smtp', 'tls-alert', NULL, 1),"
+	        " (10, 1, 'smtp', 'tls-failed', NULL, 1), (11, 1, 'smtp', 'client-half-close',"
+	        "  NULL, 1), (12, 1, 'unknown', 'cut', NULL, 1);"
+	        "CREATE TABLE old_sessions AS SELECT * FROM sessions;"
+	        "PRAGMA user_version = 11;",
+	        NULL, NULL, NULL),
+	    SQLITE_OK, "%s", sqlite3_errmsg(db));
+	sqlite3_close(db);
+	struct store *s = open_store();
+	db = store_db(s);
+	cr_expect_eq(q_int(db, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
+	cr_expect_str_eq(q_text(db, "SELECT type FROM sqlite_schema WHERE name = 'sessions'"),
+	                 "view");
+	cr_expect_eq(q_int(db, "SELECT count(*) FROM sessions"), 12);
+	/* every column of every row as it was, NULLs included */
+	cr_expect_eq(q_int(db, "SELECT count(*) FROM (SELECT * FROM sessions"
+	                       " EXCEPT SELECT * FROM old_sessions)"),
+	             0);
+	cr_expect_eq(q_int(db, "SELECT count(*) FROM (SELECT * FROM old_sessions"
+	                       " EXCEPT SELECT * FROM sessions)"),
+	             0);
+	/* the helo of a compact reply (version 11) comes through the dictionary */
+	cr_expect_str_eq(q_text(db, "SELECT argument FROM compact_replies WHERE id = 8"),
+	                 "Client.Example");
+	/* each text once, with the minute of its latest use */
+	cr_expect_eq(q_int(db, "SELECT count(*) FROM addrs"), 5);
+	cr_expect_eq(q_int(db, "SELECT last_minute FROM addrs WHERE addr = '192.0.2.10'"),
+	             1767225660);
+	cr_expect_eq(q_int(db, "SELECT last_minute FROM names WHERE name = 'sender.example'"),
+	             1767225660);
+	cr_expect_eq(q_int(db, "SELECT count(*) FROM names WHERE name IN ('port', 'ndpi:SMTP',"
+	                       " 'mx.example.test', 'Client.Example', 'a.example,b.example')"),
+	             5);
+	cr_expect_eq(q_int(db, "SELECT count(*) FROM session_rows WHERE client ="
+	                       " (SELECT id FROM addrs WHERE addr = '203.0.113.5')"),
+	             1);
+	/* written by hand through the view */
+	cr_assert_eq(sqlite3_exec(db,
+	                          "INSERT INTO sessions (id, run_id, protocol, client, server, start,"
+	                          " outcome, helo, complete) VALUES (20, 1, 'smtp', '198.51.100.7',"
+	                          " '192.0.2.10', 1767225900, 'ok', 'new.example', 1);"
+	                          "UPDATE sessions SET outcome = 'client-abort', helo = 'other.example'"
+	                          " WHERE id = 20;"
+	                          "DELETE FROM sessions WHERE id = 3;",
+	                          NULL, NULL, NULL),
+	             SQLITE_OK, "%s", sqlite3_errmsg(db));
+	cr_expect_eq(q_int(db, "SELECT count(*) FROM sessions WHERE id = 20 AND protocol = 'smtp'"
+	                       " AND client = '198.51.100.7' AND outcome = 'client-abort'"
+	                       " AND helo = 'other.example' AND start = 1767225900 AND complete = 1"),
+	             1);
+	cr_expect_eq(q_int(db, "SELECT count(*) FROM session_rows WHERE id = 3"), 0);
+	cr_expect_eq(q_int(db, "SELECT count(*) FROM pragma_integrity_check"
+	                       " WHERE integrity_check = 'ok'"),
 	             1);
 	store_close(s);
 }

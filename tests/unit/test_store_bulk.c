@@ -345,8 +345,12 @@ Test(store_bulk, provisional_row_is_written_once_per_batch_with_the_latest_state
 	cr_assert_eq(store_event(s, &end), STORE_OK, "%s", store_errmsg(s));
 	cr_assert_eq(store_flush(s), STORE_OK, "%s", store_errmsg(s));
 	/* 201 transactions, 39 provisional rows, 1 complete row, the run's largest
-	   transaction id (runs.txn_ids), the complete one's count (session_counts) */
-	cr_assert_eq(sqlite3_total_changes(sdb) - before, 201 + 39 + 1 + 1 + 1);
+	   transaction id (runs.txn_ids), the complete one's count (session_counts),
+	   and each address and name once into its dictionary (schema 12: the two
+	   addresses, 40 helos, one domain list) */
+	cr_assert_eq(q_int(sdb, "SELECT count(*) FROM addrs"), 2);
+	cr_assert_eq(q_int(sdb, "SELECT count(*) FROM names"), 41);
+	cr_assert_eq(sqlite3_total_changes(sdb) - before, 201 + 39 + 1 + 1 + 1 + 2 + 41);
 
 	sqlite3 *db = open_db();
 	cr_assert_eq(q_int(db, "SELECT count(*) FROM sessions WHERE complete = 0"), 39);
