@@ -106,9 +106,13 @@ bd AS MATERIALIZED (
 			   THEN coalesce(s."end", s.start, s.syn) ELSE coalesce(s.start, s.syn) END
 		      - coalesce(s.syn, s.start)) * 1000.0 AS connect_ms
 	FROM sessions AS s
-	WHERE s.bounce_domain IS NOT NULL
-	  AND coalesce(s.start, s.syn) >= coalesce(:since, -1e18)
-	  AND coalesce(s.start, s.syn) < coalesce(:until, 1e18)
+	-- the rows by the partial index sessions_bounce (the view's bounce_domain
+	-- is a dictionary lookup, which no index can read)
+	WHERE s.id IN (SELECT id FROM session_rows
+		       WHERE (null_sender = 1 OR bounce_domain IS NOT NULL)
+			 AND bounce_domain IS NOT NULL
+			 AND coalesce(start, syn) >= coalesce(:since, -1e18)
+			 AND coalesce(start, syn) < coalesce(:until, 1e18))
 	  AND (:client IS NULL OR s.bounce_origin = :client OR s.server = :client)
 	  AND (:protocol IS NULL OR s.protocol = :protocol)),
 bg AS MATERIALIZED (
