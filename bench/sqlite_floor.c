@@ -3,8 +3,9 @@
  *
  *   sqlite_floor SOURCE.db [SCRATCH.db]
  *
- * Reads every row that a full `mxlag analyze` stored in SOURCE.db (sessions,
- * transactions, dns_rows and its dictionaries addrs and names, ident_probes,
+ * Reads every row that a full `mxlag analyze` stored in SOURCE.db
+ * (session_rows, transactions, dns_rows and their dictionaries addrs and
+ * names, ident_probes,
  * causes, latency_hist) into memory, then inserts
  * them into a new database (SCRATCH.db, default: a file beside SOURCE.db) in
  * the cheapest way SQLite offers: tables without secondary indexes, one
@@ -23,9 +24,11 @@
 #include <time.h>
 #include <unistd.h>
 
-/* dns_rows and its dictionaries: the view dns_queries' rows (schema 10) */
-static const char *const tables[] = {"sessions", "transactions", "dns_rows",     "addrs",
-                                     "names",    "ident_probes", "causes",       "latency_hist"};
+/* session_rows, dns_rows and their dictionaries: the rows of the views
+ * sessions (schema 12) and dns_queries (schema 10) */
+static const char *const tables[] = {"session_rows", "transactions", "dns_rows",
+                                     "addrs",        "names",        "ident_probes",
+                                     "causes",       "latency_hist"};
 #define NTABLES (sizeof(tables) / sizeof(tables[0]))
 
 struct table_rows {
