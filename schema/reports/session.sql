@@ -116,7 +116,11 @@ ev AS (
 					JOIN cmd ON cmd.id = c.transaction_id
 					WHERE c.dns_query_id = q.id ORDER BY c.id LIMIT 1))
 	FROM dns_queries AS q, s
-	WHERE q.ts <= s.t_end AND coalesce(q.response_ts, q.last_send_ts, q.ts) >= s.t_begin
+	-- no query lives an hour (the tracker starts a new one 60 s after the
+	-- first send and gives up 30 s after the last; analyze/dns.h): the
+	-- lower bound lets the time index read only the session's neighbours
+	WHERE q.ts <= s.t_end AND q.ts >= s.t_begin - 3600
+	  AND coalesce(q.response_ts, q.last_send_ts, q.ts) >= s.t_begin
 	  AND (q.client IN (s.server, coalesce(s.host, s.server), '::1') OR q.client LIKE '127.%'
 	       OR EXISTS (SELECT 1 FROM causes AS c JOIN cmd ON cmd.id = c.transaction_id
 			  WHERE c.dns_query_id = q.id))
