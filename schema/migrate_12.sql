@@ -6,35 +6,17 @@
 -- sessions becomes a view with the columns and values it had.  A word
 -- outside the view's lists (none is written) would read back as NULL.
 INSERT INTO addrs (addr, last_minute)
-SELECT a, max(m) FROM (SELECT client AS a, CAST(floor(coalesce(start, syn) / 60) * 60 AS INTEGER) AS m
-		       FROM sessions
-		       UNION ALL
-		       SELECT server, CAST(floor(coalesce(start, syn) / 60) * 60 AS INTEGER) FROM sessions
-		       UNION ALL
-		       SELECT host, CAST(floor(coalesce(start, syn) / 60) * 60 AS INTEGER) FROM sessions
-		       UNION ALL
-		       SELECT bounce_origin, CAST(floor(coalesce(start, syn) / 60) * 60 AS INTEGER)
-		       FROM sessions)
+WITH t AS (SELECT CAST(floor(coalesce(start, syn) / 60) * 60 AS INTEGER) AS m, * FROM sessions)
+SELECT a, max(m) FROM (SELECT client AS a, m FROM t UNION ALL SELECT server, m FROM t
+		       UNION ALL SELECT host, m FROM t UNION ALL SELECT bounce_origin, m FROM t)
 WHERE a IS NOT NULL GROUP BY a
 ON CONFLICT (addr) DO UPDATE SET last_minute = max(coalesce(last_minute, excluded.last_minute),
 						   coalesce(excluded.last_minute, last_minute));
 INSERT INTO names (name, last_minute)
-SELECT a, max(m) FROM (SELECT app AS a, CAST(floor(coalesce(start, syn) / 60) * 60 AS INTEGER) AS m
-		       FROM sessions
-		       UNION ALL
-		       SELECT banner_host, CAST(floor(coalesce(start, syn) / 60) * 60 AS INTEGER)
-		       FROM sessions
-		       UNION ALL
-		       SELECT helo, CAST(floor(coalesce(start, syn) / 60) * 60 AS INTEGER) FROM sessions
-		       UNION ALL
-		       SELECT sender_domain, CAST(floor(coalesce(start, syn) / 60) * 60 AS INTEGER)
-		       FROM sessions
-		       UNION ALL
-		       SELECT rcpt_domains, CAST(floor(coalesce(start, syn) / 60) * 60 AS INTEGER)
-		       FROM sessions
-		       UNION ALL
-		       SELECT bounce_domain, CAST(floor(coalesce(start, syn) / 60) * 60 AS INTEGER)
-		       FROM sessions)
+WITH t AS (SELECT CAST(floor(coalesce(start, syn) / 60) * 60 AS INTEGER) AS m, * FROM sessions)
+SELECT a, max(m) FROM (SELECT app AS a, m FROM t UNION ALL SELECT banner_host, m FROM t
+		       UNION ALL SELECT helo, m FROM t UNION ALL SELECT sender_domain, m FROM t
+		       UNION ALL SELECT rcpt_domains, m FROM t UNION ALL SELECT bounce_domain, m FROM t)
 WHERE a IS NOT NULL GROUP BY a
 ON CONFLICT (name) DO UPDATE SET last_minute = max(coalesce(last_minute, excluded.last_minute),
 						   coalesce(excluded.last_minute, last_minute));

@@ -1397,6 +1397,20 @@ session_host(const struct mx_session *x)
 	return NULL;
 }
 
+/* The dictionary minute (dict.h) of a row at ns; DICT_NO_MINUTE for no time. */
+static int64_t
+dict_minute(uint64_t ns)
+{
+	return ns ? (int64_t)(ns / 1000000000u / 60u * 60u) : DICT_NO_MINUTE;
+}
+
+/* A session's time as stored for its windows: coalesce(start, syn); 0 = none. */
+static uint64_t
+session_t0_ns(const struct mx_session *x)
+{
+	return x->start_ns ? x->start_ns : x->syn_ns;
+}
+
 /* A dictionary id (dict.h) for the text v at parameter i; NULL for no text. */
 static int
 bind_dict(struct dict *d, sqlite3_stmt *st, int i, const char *v, int64_t minute)
@@ -1433,8 +1447,7 @@ bind_session(struct store *s, sqlite3_stmt *st, const struct mx_session *x, bool
 {
 	char rcpt[MX_RCPT_DOMAINS * MX_NAME_MAX], buf[MX_ADDRSTRLEN];
 	size_t n = 0;
-	uint64_t t0 = x->start_ns ? x->start_ns : x->syn_ns;
-	int64_t minute = t0 ? (int64_t)(t0 / 1000000000u / 60u * 60u) : DICT_NO_MINUTE;
+	int64_t minute = dict_minute(session_t0_ns(x));
 	int rc;
 
 	rcpt[0] = '\0';
@@ -1475,11 +1488,9 @@ bind_session(struct store *s, sqlite3_stmt *st, const struct mx_session *x, bool
 	sqlite3_bind_int64(st, 20, x->messages);
 	sqlite3_bind_int(st, 21, complete);
 	const struct mx_addr *host = session_host(x);
-	if (host && (rc = bind_dict(s->addrs, st, 22, mx_addr_fmt(host, buf, sizeof(buf)),
-	                            minute)) != SQLITE_OK)
+	if ((rc = bind_dict(s->addrs, st, 22, host ? mx_addr_fmt(host, buf, sizeof(buf)) : NULL,
+	                    minute)) != SQLITE_OK)
 		return rc;
-	if (!host)
-		sqlite3_bind_null(st, 22);
 	sqlite3_bind_int(st, 23, x->client_is_host);
 	/* the ordinary replies so far (compact.h), times from the first SYN */
 	bool nomem = false;
@@ -1497,10 +1508,11 @@ bind_session(struct store *s, sqlite3_stmt *st, const struct mx_session *x, bool
 	if (x->bounce_domain[0]) {
 		if ((rc = bind_dict(s->names, st, 28, x->bounce_domain, minute)) != SQLITE_OK)
 			return rc;
-		if (x->bounce_origin.family &&
-		    (rc = bind_dict(s->addrs, st, 29,
-		                    mx_addr_fmt(&x->bounce_origin, buf, sizeof(buf)), minute)) !=
-		        SQLITE_OK)
+		if ((rc = bind_dict(s->addrs, st, 29,
+		                    x->bounce_origin.family
+		                        ? mx_addr_fmt(&x->bounce_origin, buf, sizeof(buf))
+		                        : NULL,
+		                    minute)) != SQLITE_OK)
 			return rc;
 		bind_id(st, 30, x->bounce_session_id, s->base.session);
 	}
@@ -1528,7 +1540,7 @@ session_bind_failed(struct store *s, int rc, const char *nomem_what)
 static int
 count_session(struct store *s, const struct mx_session *x)
 {
-	uint64_t t0 = x->start_ns ? x->start_ns : x->syn_ns;
+	uint64_t t0 = session_t0_ns(x);
 	if (t0 == 0)
 		return 0; /* no time: in no window */
 	struct count_row k = {.kind = COUNT_SESSION,
@@ -1613,7 +1625,7 @@ static int
 bind_dns(struct store *s, sqlite3_stmt *st, const struct mx_dns *q)
 {
 	char buf[MX_ADDRSTRLEN], qt[16];
-	int64_t minute = q->ts_ns ? (int64_t)(q->ts_ns / 1000000000u / 60u * 60u) : DICT_NO_MINUTE;
+	int64_t minute = dict_minute(q->ts_ns);
 	bind_id(st, 1, q->id, s->base.dns);
 	sqlite3_bind_int64(st, 2, s->run_id);
 	if (q->ts_ns)
@@ -1872,12 +1884,8 @@ event_sync(struct store *s, enum mx_event_type type, const void *body,
 		int brc = bind_session(s, s->st[ST_SESSION], x, true);
 		if (brc != SQLITE_OK)
 			return session_bind_failed(s, brc, "a session's replies");
-		if (compact_session_end(s->cmp, x) != 0 || count_session(s, x) != 0) {
-			sqlite3_reset(s->st[ST_SESSION]);
-			sqlite3_clear_bindings(s->st[ST_SESSION]);
-			snprintf(s->err, sizeof(s->err), "out of memory for a session's replies");
-			return break_store(s);
-		}
+		if (compact_session_end(s->cmp, x) != 0 || count_session(s, x) != 0)
+			return session_bind_failed(s, SQLITE_NOMEM, "a session's replies");
 		rc = exec_stmt(s, ST_SESSION, true, id);
 		break;
 	}

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../../schema/compact.h"
 #include "../../schema/store.h"
 #include "../support/store_fixture.h"
 
@@ -120,6 +121,24 @@ Test(store, creates_schema_in_empty_file_with_wal)
 	/* reopening an up-to-date database changes nothing */
 	s = open_store();
 	cr_assert_eq(q_int(store_db(s), "PRAGMA user_version"), STORE_SCHEMA_VERSION);
+	store_close(s);
+}
+
+/* The writer's command numbers (compact.c) are the table command_words the
+ * view compact_replies decodes them with (schema 11): same words, same codes. */
+Test(store, command_words_match_the_writer)
+{
+	struct store *s = open_store();
+	sqlite3 *db = store_db(s);
+	int n = 0;
+	for (; compact_command_word(n); n++) {
+		char sql[96];
+		snprintf(sql, sizeof(sql), "SELECT word FROM command_words WHERE code = %d", n);
+		cr_expect_str_eq(q_text(db, sql), compact_command_word(n), "code %d", n);
+		cr_expect_eq(compact_command_code(compact_command_word(n)), n);
+	}
+	cr_expect_eq(n, 30);
+	cr_expect_eq(q_int(db, "SELECT count(*) FROM command_words"), n);
 	store_close(s);
 }
 
