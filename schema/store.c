@@ -7,6 +7,7 @@
 #include "compact.h"
 #include "counts.h"
 #include "dict.h"
+#include "held.h"
 #include "fmterr.h"
 #include "hist.h"
 
@@ -22,6 +23,12 @@
 
 /* open sessions kept for their provisional rows before the batch is committed early */
 #define STORE_PROV_MAX 1024
+/* ended sessions' rows held for id order (held.h): at most this many rows
+ * and bytes (a bulk load; live capture a quarter, its memory is tighter),
+ * and milliseconds (wall clock) at a periodic commit */
+#define STORE_HOLD_ROWS 4096
+#define STORE_HOLD_BYTES (2u << 20)
+#define STORE_HOLD_MS 2000
 
 enum st_id {
 	ST_SESSION,
@@ -144,11 +151,16 @@ struct index_def {
  * Provisional session rows (EV_TXN) are not written per transaction: the
  * latest state of each session seen in the open batch is kept here and
  * written once, just before the batch commits, unless the session's
- * EV_SESSION came first (the complete row supersedes it).
+ * EV_SESSION came first (the complete row supersedes it).  A bulk load
+ * notes only the sessions with a reply stored as a row of transactions: a
+ * transaction row is never committed without a row of its session, the
+ * other open sessions appear when they end (held.h: a provisional row,
+ * overwritten by a longer one, splits its page).
  */
 struct prov_set {
 	struct mx_session *sess; /* latest state, in first-seen order */
 	bool *done;              /* completed in this batch: nothing to write */
+	bool *rows;              /* has a transaction row in this batch */
 	size_t n, cap;
 	uint32_t *slot; /* open addressing: index + 1 into sess, 0 = empty */
 	size_t nslot;   /* power of two, >= 2 * cap */
@@ -172,6 +184,8 @@ struct store {
 	struct index_def *ix; /* the schema's secondary indexes (not on runs) */
 	size_t nix;
 	struct prov_set prov;
+	struct held *held;          /* ended sessions' rows not yet written (held.h) */
+	struct mx_session held_row; /* the one being written */
 	struct compact *cmp; /* open sessions' ordinary replies, open histograms */
 	struct counts *cnt;  /* the open batch's per-minute counts */
 	/* the dictionaries of dns_rows (dict.h), and PRAGMA data_version as the
@@ -491,9 +505,12 @@ store_open(struct store **out, const char *path, char *err, size_t errlen)
 	if (err && errlen)
 		err[0] = '\0';
 	s = calloc(1, sizeof(*s));
-	if (!s || !(s->cmp = compact_new()) || !(s->cnt = counts_new())) {
-		if (s)
+	if (!s || !(s->cmp = compact_new()) || !(s->cnt = counts_new()) ||
+	    !(s->held = held_new())) {
+		if (s) {
 			compact_free(s->cmp);
+			counts_free(s->cnt);
+		}
 		free(s);
 		fmt_err(err, errlen, "out of memory");
 		return STORE_ERR;
@@ -608,6 +625,7 @@ prov_free(struct prov_set *p)
 {
 	free(p->sess);
 	free(p->done);
+	free(p->rows);
 	free(p->slot);
 	memset(p, 0, sizeof(*p));
 }
@@ -648,6 +666,10 @@ prov_grow(struct prov_set *p)
 	if (!nd)
 		return false;
 	p->done = nd;
+	bool *nr = realloc(p->rows, cap * sizeof(*nr));
+	if (!nr)
+		return false;
+	p->rows = nr;
 	uint32_t *slot = calloc(cap * 2, sizeof(*slot));
 	if (!slot)
 		return false;
@@ -694,9 +716,10 @@ copy_session(struct mx_session *d, const struct mx_session *x)
 	d->bounce_session_id = x->bounce_session_id;
 }
 
-/* Remembers the latest state of an open session; false = out of memory. */
+/* Remembers the latest state of an open session, and whether one of its
+ * replies became a transaction row (row); false = out of memory. */
 static bool
-prov_note(struct prov_set *p, const struct mx_session *x)
+prov_note(struct prov_set *p, const struct mx_session *x, bool row)
 {
 	if (p->n == p->cap && !prov_grow(p))
 		return false;
@@ -704,21 +727,27 @@ prov_note(struct prov_set *p, const struct mx_session *x)
 	if (*slot == 0) {
 		*slot = (uint32_t)(p->n + 1);
 		p->n++;
+		p->rows[*slot - 1] = false;
 	}
 	copy_session(&p->sess[*slot - 1], x);
 	p->done[*slot - 1] = false;
+	p->rows[*slot - 1] |= row;
 	return true;
 }
 
-/* The session ended in this batch: its complete row is written instead. */
-static void
+/* The session ended in this batch: its complete row is written instead.
+ * True when one of its replies became a transaction row in this batch (its
+ * row must then be in the batch as well). */
+static bool
 prov_done(struct prov_set *p, uint64_t id)
 {
 	if (p->n == 0)
-		return;
+		return false;
 	uint32_t *slot = prov_slot(p, id);
-	if (*slot)
-		p->done[*slot - 1] = true;
+	if (!*slot)
+		return false;
+	p->done[*slot - 1] = true;
+	return p->rows[*slot - 1];
 }
 
 /* ---- batches ----------------------------------------------------------------- */
@@ -727,10 +756,10 @@ prov_done(struct prov_set *p, uint64_t id)
 static int
 break_store(struct store *s)
 {
-	unsigned lost = s->pending;
+	unsigned lost = s->pending + (unsigned)held_count(s->held);
 	if (!sqlite3_get_autocommit(s->db))
 		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-	if (s->in_txn && lost) {
+	if (lost) {
 		size_t n = strlen(s->err);
 		snprintf(s->err + n, sizeof(s->err) - n,
 		         "; the last %u uncommitted rows were "
@@ -740,6 +769,7 @@ break_store(struct store *s)
 	s->in_txn = false;
 	s->pending = 0;
 	prov_clear(&s->prov);
+	held_clear(s->held);
 	dict_forget(s->addrs); /* ids added in the batch are gone with it */
 	dict_forget(s->names);
 	s->broken = true;
@@ -763,6 +793,7 @@ fail_sqlite(struct store *s, const char *what)
 }
 
 static int write_provisional(struct store *s);
+static int write_held(struct store *s, bool all);
 
 static int
 batch_begin(struct store *s)
@@ -828,13 +859,25 @@ write_compact_state(struct store *s, int64_t before_s)
 /* histogram groups are written this long after their minute (late replies start a new row) */
 #define HIST_LAG_S 180
 
+/*
+ * Commits the open batch.  The rows held for id order (held.h) are written
+ * first: all of them, or with all_held false (a periodic commit) only when
+ * the oldest has waited STORE_HOLD_MS.
+ */
 static int
-batch_commit(struct store *s)
+batch_commit_held(struct store *s, bool all_held)
 {
+	int rc;
+	uint64_t oldest = held_oldest_ms(s->held);
+	if (oldest != UINT64_MAX && mono_ms() - oldest >= STORE_HOLD_MS)
+		all_held = true;
+	if (all_held && held_count(s->held) && (rc = batch_begin(s)) != STORE_OK)
+		return rc;
 	if (!s->in_txn)
 		return STORE_OK;
-	int rc = write_provisional(s);
-	if (rc != STORE_OK)
+	if (all_held && (rc = write_held(s, true)) != STORE_OK)
+		return rc;
+	if ((rc = write_provisional(s)) != STORE_OK)
 		return rc;
 	uint64_t latest = compact_latest_ns(s->cmp);
 	if (latest && (rc = write_compact_state(s, (int64_t)(latest / 1000000000u) - HIST_LAG_S)) !=
@@ -847,6 +890,13 @@ batch_commit(struct store *s)
 	s->in_txn = false;
 	s->pending = 0;
 	return STORE_OK;
+}
+
+/* Commits the open batch with every row held (store_flush, end of run, ...). */
+static int
+batch_commit(struct store *s)
+{
+	return batch_commit_held(s, true);
 }
 
 static int
@@ -974,7 +1024,7 @@ store_close(struct store *s)
 	if (s->db) {
 		if (!s->broken && s->run_id != 0)
 			finish_compact(s);
-		if (!s->broken && s->in_txn)
+		if (!s->broken && (s->in_txn || held_count(s->held)))
 			batch_commit(s);
 		else if (!sqlite3_get_autocommit(s->db))
 			sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
@@ -995,6 +1045,7 @@ store_close(struct store *s)
 	}
 	free_indexes(s);
 	prov_free(&s->prov);
+	held_free(s->held);
 	compact_free(s->cmp);
 	counts_free(s->cnt);
 	free(s->anchor_key);
@@ -1440,10 +1491,22 @@ _Static_assert(MXS_UNKNOWN == 1 && MXS_EXIM == 2 && MXS_POSTFIX == 3 && MXS_SEND
                    MXS_DOVECOT == 5 && MXS_EXCHANGE == 6,
                "session_rows.software numbers are schema.sql's (view sessions)");
 
-/* SQLITE_OK; SQLITE_NOMEM when memory for the compact replies or a
- * dictionary ran out; or the error of a dictionary's statement */
+/* The session's ordinary replies so far as its record (compact.h), times
+ * from the first SYN; NULL for none or (*nomem set) out of memory.  Valid
+ * until the next call. */
+static const char *
+session_record(struct store *s, const struct mx_session *x, bool *nomem)
+{
+	return compact_session_json(s->cmp, x->id, s->base.txn,
+	                            x->syn_ns ? x->syn_ns : x->start_ns, x->helo, nomem);
+}
+
+/* Binds the row of session x with its replies record rec (NULL: none).
+ * SQLITE_OK; SQLITE_NOMEM when memory for a dictionary ran out; or the
+ * error of a dictionary's statement */
 static int
-bind_session(struct store *s, sqlite3_stmt *st, const struct mx_session *x, bool complete)
+bind_session(struct store *s, sqlite3_stmt *st, const struct mx_session *x, bool complete,
+             const char *rec)
 {
 	char rcpt[MX_RCPT_DOMAINS * MX_NAME_MAX], buf[MX_ADDRSTRLEN];
 	size_t n = 0;
@@ -1492,14 +1555,8 @@ bind_session(struct store *s, sqlite3_stmt *st, const struct mx_session *x, bool
 	                    minute)) != SQLITE_OK)
 		return rc;
 	sqlite3_bind_int(st, 23, x->client_is_host);
-	/* the ordinary replies so far (compact.h), times from the first SYN */
-	bool nomem = false;
-	const char *rj = compact_session_json(s->cmp, x->id, s->base.txn,
-	                                      x->syn_ns ? x->syn_ns : x->start_ns, x->helo, &nomem);
-	if (nomem)
-		return SQLITE_NOMEM;
-	if (rj)
-		sqlite3_bind_text(st, 24, rj, -1, SQLITE_TRANSIENT);
+	if (rec)
+		sqlite3_bind_text(st, 24, rec, -1, SQLITE_TRANSIENT);
 	if (mx_software_str(x->software))
 		sqlite3_bind_int(st, 25, (int)x->software);
 	if (x->max_message)
@@ -1732,6 +1789,7 @@ exec_stmt(struct store *s, enum st_id i, bool must_change, uint64_t evid)
 			sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 		s->in_txn = false;
 		prov_clear(&s->prov);
+		held_clear(s->held);
 		s->broken = true;
 		return STORE_ERR;
 	}
@@ -1747,12 +1805,55 @@ write_provisional(struct store *s)
 	for (size_t i = 0; i < s->prov.n && rc == STORE_OK; i++) {
 		if (s->prov.done[i])
 			continue;
-		int brc = bind_session(s, s->st[ST_SESSION], &s->prov.sess[i], false);
+		const struct mx_session *x = &s->prov.sess[i];
+		bool nomem = false;
+		const char *rec = session_record(s, x, &nomem);
+		int brc = nomem ? SQLITE_NOMEM : bind_session(s, s->st[ST_SESSION], x, false, rec);
 		if (brc != SQLITE_OK)
 			return session_bind_failed(s, brc, "an open session's replies");
-		rc = exec_stmt(s, ST_SESSION, false, s->prov.sess[i].id);
+		rc = exec_stmt(s, ST_SESSION, false, x->id);
 	}
 	prov_clear(&s->prov);
+	return rc;
+}
+
+/*
+ * Writes the complete row of the ended session x with its replies record
+ * rec, and counts it in its minute (session_counts): the counts equal the
+ * complete rows at every commit.
+ */
+static int
+write_session_row(struct store *s, const struct mx_session *x, const char *rec)
+{
+	int brc = bind_session(s, s->st[ST_SESSION], x, true, rec);
+	if (brc != SQLITE_OK)
+		return session_bind_failed(s, brc, "a session's addresses and names");
+	if (count_session(s, x) != 0) {
+		sqlite3_reset(s->st[ST_SESSION]);
+		sqlite3_clear_bindings(s->st[ST_SESSION]);
+		snprintf(s->err, sizeof(s->err), "out of memory for the session counts");
+		return break_store(s);
+	}
+	return exec_stmt(s, ST_SESSION, true, x->id);
+}
+
+/*
+ * Writes held rows of ended sessions (held.h), smallest id first: all of
+ * them (before a commit), or only while more than STORE_HOLD_ROWS rows or
+ * STORE_HOLD_BYTES bytes are held (a quarter of either outside a bulk load).
+ */
+static int
+write_held(struct store *s, bool all)
+{
+	int rc = STORE_OK;
+	struct mx_session *x = &s->held_row;
+	const char *rec;
+	size_t max_rows = s->bulk ? STORE_HOLD_ROWS : STORE_HOLD_ROWS / 4;
+	size_t max_bytes = s->bulk ? STORE_HOLD_BYTES : STORE_HOLD_BYTES / 4;
+	while (rc == STORE_OK &&
+	       (all || held_count(s->held) > max_rows || held_bytes(s->held) > max_bytes) &&
+	       held_take(s->held, x, &rec))
+		rc = write_session_row(s, x, rec);
 	return rc;
 }
 
@@ -1855,7 +1956,7 @@ maybe_commit(struct store *s)
 	/* the clock is read every 64 rows (store_commit_soon covers quiet times) */
 	if (s->pending >= s->batch_rows || s->prov.n >= STORE_PROV_MAX ||
 	    ((s->pending & 63) == 0 && mono_ms() - s->txn_start_ms >= STORE_BATCH_MS))
-		return batch_commit(s);
+		return batch_commit_held(s, false);
 	return STORE_OK;
 }
 
@@ -1878,25 +1979,31 @@ event_sync(struct store *s, enum mx_event_type type, const void *body,
 	switch (type) {
 	case EV_SESSION: {
 		const struct mx_session *x = body;
-		prov_done(&s->prov, id);
-		/* the row's replies are bound (copied) first: compact_session_end
-		   counts them into the histograms and drops the list */
-		int brc = bind_session(s, s->st[ST_SESSION], x, true);
-		if (brc != SQLITE_OK)
-			return session_bind_failed(s, brc, "a session's replies");
-		if (compact_session_end(s->cmp, x) != 0 || count_session(s, x) != 0)
-			return session_bind_failed(s, SQLITE_NOMEM, "a session's replies");
-		rc = exec_stmt(s, ST_SESSION, true, id);
+		/* the row is held for id order (held.h), unless a transaction
+		   row of this batch names the session: then it is written now
+		   (the batch may commit before the held rows are written).  Its
+		   replies record is made first (held or bound, it is copied):
+		   compact_session_end counts the replies into the histograms and
+		   drops the list */
+		bool now = prov_done(&s->prov, id);
+		bool nomem = false;
+		const char *rec = session_record(s, x, &nomem);
+		if (!nomem && now)
+			rc = write_session_row(s, x, rec);
+		else if (!nomem && !held_put(s->held, x, rec, s->txn_start_ms))
+			nomem = true;
+		if (rc != STORE_OK)
+			return rc;
+		if (nomem || compact_session_end(s->cmp, x) != 0) {
+			snprintf(s->err, sizeof(s->err), "out of memory for a session's replies");
+			return break_store(s);
+		}
+		if (!now)
+			rc = write_held(s, false);
 		break;
 	}
 	case EV_TXN: {
 		const struct mx_txn *t = body;
-		/* the provisional session row is written once, at the commit */
-		if (sess && sess->id == t->session_id &&
-		    !prov_note(&s->prov, sess)) {
-			snprintf(s->err, sizeof(s->err), "out of memory for an open session");
-			return break_store(s);
-		}
 		if (t->id > s->max_txn)
 			s->max_txn = t->id;
 		/* an ordinary reply goes into its session's compact record (compact.h) */
@@ -1904,6 +2011,14 @@ event_sync(struct store *s, enum mx_event_type type, const void *body,
 		int cr = compact_reply(s->cmp, sess, t, txn_argument(t), notable);
 		if (cr < 0) {
 			snprintf(s->err, sizeof(s->err), "out of memory for an open session's replies");
+			return break_store(s);
+		}
+		/* the provisional session row is written once, at the commit (a
+		   bulk load writes it only for a session with a transaction row,
+		   see struct prov_set) */
+		if (sess && sess->id == t->session_id && (!s->bulk || cr == COMPACT_ROW) &&
+		    !prov_note(&s->prov, sess, cr == COMPACT_ROW)) {
+			snprintf(s->err, sizeof(s->err), "out of memory for an open session");
 			return break_store(s);
 		}
 		if (cr == COMPACT_KEPT) {

@@ -102,7 +102,11 @@ int store_begin_run(struct store *s, const char *source, const char *fingerprint
  * open session; the EV_SESSION at its end completes it.  The provisional row
  * is written once per batch, with the session's latest state, when the batch
  * commits (nothing of a batch is visible before), and not at all when the
- * session ended in the same batch.  EV_DIAGNOSIS sets
+ * session ended in the same batch; a bulk load writes it only for a session
+ * with a reply stored as a transactions row.  The complete row of an ended
+ * session may be held for id order (held.h) past commits, never past
+ * store_flush(), store_end_run(), store_close() or 2 s of wall clock, and
+ * never past the commit of a transactions row naming it.  EV_DIAGNOSIS sets
  * transactions.diagnosis / remedy.
  */
 int store_event(struct store *s, const struct mx_event *ev);

@@ -1,7 +1,8 @@
 /*
  * test_store_bulk.c - the store's fast paths: offline bulk loads (indexes
  * built at the end into a new database, recreated after a crash), the
- * provisional session row written once per batch, errors during a bulk load.
+ * provisional session row written once per batch, ended sessions written in
+ * id order, errors during a bulk load.
  */
 #include <criterion/criterion.h>
 
@@ -282,8 +283,10 @@ Test(store_bulk, disk_full_during_a_bulk_load_is_sticky_and_recoverable)
 
 /* ---- provisional sessions ---- */
 
+/* Reply id of session sess to cmd, sent at request_ns, answered ms later. */
 static int
-txn_event(struct store *s, const struct mx_session *sess, uint64_t id, const char *cmd)
+txn_at(struct store *s, const struct mx_session *sess, uint64_t id, const char *cmd,
+       uint64_t request_ns, uint64_t ms)
 {
 	struct mx_event ev;
 	memset(&ev, 0, sizeof(ev));
@@ -292,10 +295,16 @@ txn_event(struct store *s, const struct mx_session *sess, uint64_t id, const cha
 	ev.u.txn.id = id;
 	ev.u.txn.session_id = sess->id;
 	mx_strlcpy(ev.u.txn.command, cmd, sizeof(ev.u.txn.command));
-	ev.u.txn.request_ns = FX_T0_NS + id * FX_MS;
-	ev.u.txn.reply_ns = FX_T0_NS + id * FX_MS + 10 * FX_MS;
+	ev.u.txn.request_ns = request_ns;
+	ev.u.txn.reply_ns = request_ns + ms * FX_MS;
 	mx_strlcpy(ev.u.txn.reply_code, "250", sizeof(ev.u.txn.reply_code));
 	return store_event(s, &ev);
+}
+
+static int
+txn_event(struct store *s, const struct mx_session *sess, uint64_t id, const char *cmd)
+{
+	return txn_at(s, sess, id, cmd, FX_T0_NS + id * FX_MS, 10);
 }
 
 static void
@@ -583,4 +592,95 @@ Test(store_bulk, writer_thread_errors_are_reported_and_sticky)
 	cr_assert_str_eq(q_text(db, "PRAGMA integrity_check"), "ok");
 	cr_assert_eq(q_int(db, "SELECT count(*) FROM dns_queries WHERE length(answers) <> 511"), 0);
 	sqlite3_close(db);
+}
+
+/* ---- ended sessions held for id order (held.h) ---- */
+
+/* A reply of ms milliseconds in session sess (transaction id id). */
+static int
+reply_event(struct store *s, const struct mx_session *sess, uint64_t id, uint64_t ms)
+{
+	return txn_at(s, sess, id, "MAIL", FX_T0_NS + sess->id * FX_MS, ms);
+}
+
+static int
+end_event(struct store *s, struct mx_session *x)
+{
+	struct mx_event ev;
+	memset(&ev, 0, sizeof(ev));
+	ev.type = EV_SESSION;
+	ev.u.session = *x;
+	ev.u.session.end_ns = FX_T0_NS + x->id * FX_MS + FX_SEC;
+	ev.u.session.outcome = MXO_OK;
+	return store_event(s, &ev);
+}
+
+/* 3000 sessions ending in blocks of 1000, each block last id first: their
+ * rows still go into the table in id order, so its pages are full */
+Test(store_bulk, sessions_ending_out_of_order_are_written_in_id_order)
+{
+	struct store *s = open_store();
+	cr_assert_eq(store_bulk_load(s), STORE_OK);
+	cr_assert_eq(store_set_notable_ms(s, 1000), STORE_OK);
+	cr_assert_eq(store_begin_run(s, "order", "order", NULL), STORE_OK);
+	static struct mx_session x;
+	for (uint64_t b = 0; b < 3; b++)
+		for (uint64_t k = 1000; k >= 1; k--) {
+			uint64_t id = b * 1000 + k;
+			session(&x, id);
+			mx_strlcpy(x.helo, "client.example", sizeof(x.helo));
+			cr_assert_eq(reply_event(s, &x, 2 * id, 10), STORE_OK, "%s", store_errmsg(s));
+			cr_assert_eq(reply_event(s, &x, 2 * id + 1, 12), STORE_OK);
+			cr_assert_eq(end_event(s, &x), STORE_OK, "%s", store_errmsg(s));
+		}
+	cr_assert_eq(store_end_run(s, NULL), STORE_OK, "%s", store_errmsg(s));
+	store_close(s);
+	sqlite3 *db = open_db();
+	cr_assert_eq(q_int(db, "SELECT count(*) FROM sessions WHERE complete = 1"), 3000);
+	cr_assert_eq(q_int(db, "SELECT count(*) FROM compact_replies"), 6000);
+	cr_assert_eq(q_int(db, "SELECT sum(n) FROM session_counts"), 3000);
+	/* written as they ended, about half of each page stayed free */
+	int64_t unused = q_int(db, "SELECT sum(unused) FROM dbstat WHERE name = 'session_rows'");
+	int64_t size = q_int(db, "SELECT sum(pgsize) FROM dbstat WHERE name = 'session_rows'");
+	cr_assert_lt(unused * 10, size, "%lld of %lld bytes free", (long long)unused,
+	             (long long)size);
+	sqlite3_close(db);
+}
+
+/* Ended sessions are held across commits, but never one that a committed
+ * transaction row names, and the per-minute counts equal the complete rows
+ * at every commit. */
+Test(store_bulk, held_rows_keep_every_commit_consistent)
+{
+	struct store *s = open_store();
+	cr_assert_eq(store_set_notable_ms(s, 1000), STORE_OK);
+	cr_assert_eq(store_begin_run(s, "live:held", NULL, NULL), STORE_OK);
+	static struct mx_session x;
+	uint64_t tid = 1;
+	/* 3 kept replies a session: past STORE_BATCH_ROWS the batch commits */
+	for (uint64_t id = 1; id <= 2000; id++) {
+		session(&x, id);
+		for (int k = 0; k < 3; k++)
+			cr_assert_eq(reply_event(s, &x, tid++, 10), STORE_OK, "%s",
+			             store_errmsg(s));
+		if (id % 10 == 0) /* a slow reply: a row of transactions */
+			cr_assert_eq(reply_event(s, &x, tid++, 2000), STORE_OK);
+		cr_assert_eq(end_event(s, &x), STORE_OK, "%s", store_errmsg(s));
+	}
+	sqlite3 *db = open_db();
+	int64_t rows = q_int(db, "SELECT count(*) FROM session_rows");
+	cr_assert_gt(rows, 0, "no commit yet");
+	cr_assert_gt(q_int(db, "SELECT count(*) FROM transactions"), 0);
+	cr_assert_eq(q_int(db, "SELECT count(*) FROM transactions t WHERE NOT EXISTS"
+	                       " (SELECT 1 FROM session_rows s WHERE s.id = t.session_id)"),
+	             0);
+	cr_assert_eq(q_int(db, "SELECT coalesce(sum(n), 0) FROM session_counts"),
+	             q_int(db, "SELECT count(*) FROM session_rows WHERE complete = 1"));
+	cr_assert_eq(store_flush(s), STORE_OK, "%s", store_errmsg(s));
+	cr_assert_eq(q_int(db, "SELECT count(*) FROM sessions WHERE complete = 1"), 2000);
+	cr_assert_eq(q_int(db, "SELECT sum(n) FROM session_counts"), 2000);
+	cr_assert_eq(q_int(db, "SELECT count(*) FROM transactions"), 200);
+	cr_assert_eq(q_int(db, "SELECT count(*) FROM compact_replies"), 6000);
+	sqlite3_close(db);
+	store_close(s);
 }
