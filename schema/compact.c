@@ -442,29 +442,80 @@ put(struct sbuf *b, const char *s, size_t n)
 	b->c->out[b->n] = '\0';
 }
 
+/* the n bytes at s as a JSON string */
 static void
-put_str(struct sbuf *b, const char *s)
+put_strn(struct sbuf *b, const char *s, size_t n)
 {
-	if (!s || !*s) {
-		put(b, "null", 4);
-		return;
-	}
+	const char *end = s + n, *run = s;
 	put(b, "\"", 1);
-	const char *run = s;
-	for (; *s; s++) {
+	for (; s < end; s++) {
 		unsigned char ch = (unsigned char)*s;
 		if (ch >= 0x20 && ch != '"' && ch != '\\')
 			continue;
 		put(b, run, (size_t)(s - run));
 		char esc[8];
-		int n = ch == '"' ? snprintf(esc, sizeof(esc), "\\\"")
+		int k = ch == '"' ? snprintf(esc, sizeof(esc), "\\\"")
 		        : ch == '\\' ? snprintf(esc, sizeof(esc), "\\\\")
 		                     : snprintf(esc, sizeof(esc), "\\u%04x", ch);
-		put(b, esc, (size_t)n);
+		put(b, esc, (size_t)k);
 		run = s + 1;
 	}
 	put(b, run, (size_t)(s - run));
 	put(b, "\"", 1);
+}
+
+/* s as a JSON string; null for NULL or "" */
+static void
+put_str(struct sbuf *b, const char *s)
+{
+	if (!s || !*s)
+		put(b, "null", 4);
+	else
+		put_strn(b, s, strlen(s));
+}
+
+/*
+ * The argument of a MAIL or RCPT as ["local"] or ["local", "rest"] when it
+ * is "FROM:<local@sender>rest" or "TO:<local@rcpt>rest" (compact.h); false
+ * (nothing written) otherwise.  A domain with a comma is never used: the
+ * view takes the first recipient domain up to the first comma.
+ */
+static bool
+put_addr_arg(struct sbuf *b, const char *cmd, const char *arg, const char *sender,
+             const char *rcpt)
+{
+	const char *pre, *dom;
+	if (strcmp(cmd, "MAIL") == 0) {
+		pre = "FROM:<";
+		dom = sender;
+	} else if (strcmp(cmd, "RCPT") == 0) {
+		pre = "TO:<";
+		dom = rcpt;
+	} else {
+		return false;
+	}
+	size_t pl = strlen(pre);
+	if (!arg || !dom || !dom[0] || strchr(dom, ',') || strncmp(arg, pre, pl) != 0)
+		return false;
+	/* "@" dom ">" after the local part */
+	size_t dl = strlen(dom);
+	const char *local = arg + pl, *at = local;
+	while ((at = strchr(at, '@')) != NULL) {
+		if (strncmp(at + 1, dom, dl) == 0 && at[1 + dl] == '>')
+			break;
+		at++;
+	}
+	if (!at)
+		return false;
+	const char *rest = at + 1 + dl + 1;
+	put(b, "[", 1);
+	put_strn(b, local, (size_t)(at - local));
+	if (*rest) {
+		put(b, ",", 1);
+		put_strn(b, rest, strlen(rest));
+	}
+	put(b, "]", 1);
+	return true;
 }
 
 /* appends ",v" or "v" (sep = 0) in decimal */
@@ -547,7 +598,7 @@ put_code(struct sbuf *b, const char *c)
 
 const char *
 compact_session_json(struct compact *c, uint64_t id, int64_t txn_base, uint64_t base_ns,
-                     const char *helo, bool *nomem)
+                     const char *helo, const char *sender, const char *rcpt, bool *nomem)
 {
 	struct csess *x = sess_find(c, id);
 	if (!x || !x->ncompact)
@@ -572,7 +623,7 @@ compact_session_json(struct compact *c, uint64_t id, int64_t txn_base, uint64_t 
 		put(&b, ",", 1);
 		if (r->arg && helo && helo[0] && strcmp(r->arg, helo) == 0)
 			put(&b, "1", 1); /* the session's helo */
-		else
+		else if (!put_addr_arg(&b, r->command, r->arg, sender, rcpt))
 			put_str(&b, r->arg);
 		put_int(&b, ',', us_between(base_ns, r->request_ns));
 		put_int(&b, ',', us_between(r->request_ns, r->reply_ns));

@@ -9,7 +9,7 @@
  * run's notable threshold slow (the analysis threshold: every reply with a
  * cause or a diagnosis is that slow).  Every other reply is kept here and
  * becomes one element of its session's sessions.replies array (the
- * encoding of version 11):
+ * encoding of version 11, arguments of MAIL and RCPT shorter since 13):
  *
  *   [id, command, argument, request_us, latency_us, reply_code
  *    (, size (, guess (, reply_text)))]
@@ -18,7 +18,10 @@
  * the others hold theirs minus that one.  command and guess: the word's
  * number in the list of compact_command_code() (the table command_words),
  * the text for a word outside it.  argument: text, null, or 1 for "the
- * session's helo" (the argument equals sessions.helo).  request_us:
+ * session's helo" (the argument equals sessions.helo), or for MAIL and
+ * RCPT ["local"] or ["local", "rest"]: the argument "FROM:<local@D>rest"
+ * (MAIL, D = sessions.sender_domain) or "TO:<local@D>rest" (RCPT, D = the
+ * first of sessions.rcpt_domains), rest left out when empty.  request_us:
  * microseconds from the session's first SYN (its start when no SYN was
  * seen) to the request; latency_us: to the first byte of the reply.
  * reply_code: a three-digit code as a number, other codes ("+OK") as text.
@@ -71,13 +74,17 @@ int compact_reply(struct compact *c, const struct mx_session *sess, const struct
 
 /*
  * The sessions.replies text of session id (an analyzer id), with every id
- * offset by txn_base, times relative to base_ns and an argument equal to
- * helo (the session's, as its row stores it; NULL = none) written as 1;
- * NULL when it has no compact reply.  Valid until the next call.  *nomem is
- * set on allocation failure.
+ * offset by txn_base, times relative to base_ns, an argument equal to helo
+ * written as 1, and the argument of a MAIL "FROM:<local@SENDER>rest" or a
+ * RCPT "TO:<local@RCPT>rest" as ["local"] or ["local", "rest"] (version
+ * 13), where helo, SENDER and RCPT are the session's helo, sender_domain
+ * and first recipient domain as its row stores them (NULL = none); NULL
+ * when it has no compact reply.  Valid until the next call.  *nomem is set
+ * on allocation failure.
  */
 const char *compact_session_json(struct compact *c, uint64_t id, int64_t txn_base,
-                                 uint64_t base_ns, const char *helo, bool *nomem);
+                                 uint64_t base_ns, const char *helo, const char *sender,
+                                 const char *rcpt, bool *nomem);
 
 /* The number of a command word in the record (-1: none), and the word of a number (NULL: none). */
 int compact_command_code(const char *word);

@@ -210,7 +210,10 @@ END;
 -- (, reply_text)))] (the encoding of version 11): id: the first element's
 -- transaction id, the others' minus that one; command, guess: the number of
 -- the word in command_words, or the text of a word not there; argument:
--- text, or 1 for the session's helo; request_us from coalesce(syn, start),
+-- text, or 1 for the session's helo, or for MAIL and RCPT (version 13)
+-- ["local"] or ["local", "rest"]: "FROM:<local@SENDER>rest" (MAIL, SENDER
+-- the session's sender_domain) or "TO:<local@RCPT>rest" (RCPT, RCPT the
+-- first of its rcpt_domains); request_us from coalesce(syn, start),
 -- latency_us to the reply's first byte; reply_code: three digits as a
 -- number, other codes as text; trailing NULLs left out; reply_text only for
 -- a reply without a code (inside TLS); expanded by the view compact_replies.
@@ -499,12 +502,19 @@ INSERT INTO command_words (code, word) VALUES
 	(24, 'UIDL'), (25, 'RETR'), (26, 'TOP'), (27, 'DELE'), (28, 'TLS-HELLO'), (29, 'TLS');
 
 -- The compact replies as rows with transactions' columns (version 5;
--- the encoding of version 11).
+-- the encoding of version 11, MAIL and RCPT arguments of version 13).
 CREATE VIEW compact_replies AS
 SELECT id, run_id, session_id,
        CASE typeof(cmd) WHEN 'integer' THEN (SELECT word FROM command_words WHERE code = cmd)
 			ELSE cmd END AS command,
-       CASE typeof(arg) WHEN 'integer' THEN helo ELSE arg END AS argument,
+       CASE WHEN atype = 'array'
+	    -- MAIL / RCPT (version 13): the session's sender or first recipient domain
+	    THEN CASE cmd WHEN 3 THEN 'FROM:<' || a_local || '@' || sender_domain
+			  ELSE 'TO:<' || a_local || '@' ||
+			       CASE WHEN instr(rcpt_domains, ',') > 0
+				    THEN substr(rcpt_domains, 1, instr(rcpt_domains, ',') - 1)
+				    ELSE rcpt_domains END END || '>' || coalesce(a_rest, '')
+	    WHEN typeof(arg) = 'integer' THEN helo ELSE arg END AS argument,
        -- whole microseconds, then seconds + fraction (as the writer binds a time)
        req_us / 1000000 + (req_us % 1000000) / 1e6 AS request_ts,
        (req_us + lat_us) / 1000000 + ((req_us + lat_us) % 1000000) / 1e6 AS reply_ts,
@@ -515,8 +525,10 @@ SELECT id, run_id, session_id,
 		       ELSE gs END AS guess
 FROM (SELECT CASE r.key WHEN 0 THEN json_extract(r.value, '$[0]')
 		ELSE json_extract(s.replies, '$[0][0]') + json_extract(r.value, '$[0]') END AS id,
-       s.run_id, s.id AS session_id, s.helo,
+       s.run_id, s.id AS session_id, s.helo, s.sender_domain, s.rcpt_domains,
        json_extract(r.value, '$[1]') AS cmd, json_extract(r.value, '$[2]') AS arg,
+       json_type(r.value, '$[2]') AS atype, json_extract(r.value, '$[2][0]') AS a_local,
+       json_extract(r.value, '$[2][1]') AS a_rest,
        CAST(round(coalesce(s.syn, s.start) * 1e6) AS INTEGER) + json_extract(r.value, '$[3]')
 	       AS req_us,
        json_extract(r.value, '$[4]') AS lat_us,

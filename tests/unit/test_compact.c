@@ -71,6 +71,52 @@ Test(compact, notable_replies)
 	cr_expect_not(compact_is_notable(&t, 1000), "an encrypted exchange answered");
 }
 
+/* the MAIL and RCPT arguments that name the session's domains (version 13) */
+Test(compact, mail_and_rcpt_arguments_name_the_session_domains)
+{
+	static const struct {
+		const char *cmd, *arg, *want;
+	} cases[] = {
+	    {"MAIL", "FROM:<user@sender.example>", "[\"user\"]"},
+	    {"MAIL", "FROM:<user@sender.example> SIZE=1234 BODY=8BITMIME",
+	     "[\"user\",\" SIZE=1234 BODY=8BITMIME\"]"},
+	    {"MAIL", "FROM:<@sender.example>", "[\"\"]"},
+	    {"MAIL", "FROM:<a@b@sender.example>", "[\"a@b\"]"},
+	    {"MAIL", "FROM:<\"q\\x\"@sender.example>", "[\"\\\"q\\\\x\\\"\"]"},
+	    {"RCPT", "TO:<rcpt1@rcpt.example>", "[\"rcpt1\"]"},
+	    {"RCPT", "TO:<rcpt1@rcpt.example>\x01", "[\"rcpt1\",\"\\u0001\"]"},
+	    /* not the session's domain, byte for byte: the text */
+	    {"MAIL", "FROM:<>", "\"FROM:<>\""},
+	    {"MAIL", "FROM:<User@Sender.Example>", "\"FROM:<User@Sender.Example>\""},
+	    {"MAIL", "From:<user@sender.example>", "\"From:<user@sender.example>\""},
+	    {"MAIL", "FROM:<user@sender.example", "\"FROM:<user@sender.example\""},
+	    {"MAIL", "FROM:<user@sender.example.org>", "\"FROM:<user@sender.example.org>\""},
+	    {"MAIL", "TO:<user@rcpt.example>", "\"TO:<user@rcpt.example>\""},
+	    {"RCPT", "TO:<user@sender.example>", "\"TO:<user@sender.example>\""},
+	    {"VRFY", "FROM:<user@sender.example>", "\"FROM:<user@sender.example>\""},
+	};
+	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+		struct compact *c = compact_new();
+		struct mx_session s;
+		struct mx_txn t;
+		sess_init(&s, 1);
+		txn_init(&t, 1, 1, cases[k].cmd, T0 + 10 * MS, 1 * MS, "250");
+		cr_assert_eq(compact_reply(c, &s, &t, cases[k].arg, false), COMPACT_KEPT);
+		bool nomem = false;
+		const char *j = compact_session_json(c, 1, 0, s.syn_ns, NULL, "sender.example",
+		                                     "rcpt.example", &nomem);
+		char want[256];
+		snprintf(want, sizeof(want), "[[1,%d,%s,5000,1000,250]]",
+		         compact_command_code(cases[k].cmd), cases[k].want);
+		cr_expect_str_eq(j, want, "%s", cases[k].arg);
+		/* no domain, or a recipient domain with a comma: the text */
+		j = compact_session_json(c, 1, 0, s.syn_ns, NULL, NULL, "rcpt.example,x", &nomem);
+		cr_expect_eq(strchr(j, '['), j, "%s", j);
+		cr_expect_null(strstr(j + 2, "["), "%s: %s", cases[k].arg, j);
+		compact_free(c);
+	}
+}
+
 Test(compact, session_record_text)
 {
 	struct compact *c = compact_new();
@@ -104,7 +150,7 @@ Test(compact, session_record_text)
 	cr_assert_eq(compact_reply(c, &s, &t, NULL, false), COMPACT_KEPT);
 
 	bool nomem = false;
-	const char *j = compact_session_json(c, 7, 100, s.syn_ns, "mx.example", &nomem);
+	const char *j = compact_session_json(c, 7, 100, s.syn_ns, "mx.example", NULL, NULL, &nomem);
 	cr_assert_not_null(j);
 	/* ids from the first one's, words and three-digit codes as numbers */
 	cr_expect_str_eq(j, "[[103,0,null,0,2500,220],"
@@ -137,7 +183,7 @@ Test(compact, session_record_text)
 	cr_expect_eq(sqlite3_column_int(st, 1), 9);
 	sqlite3_finalize(st);
 	sqlite3_close(db);
-	cr_expect_null(compact_session_json(c, 8, 0, 0, NULL, &nomem), "an unknown session");
+	cr_expect_null(compact_session_json(c, 8, 0, 0, NULL, NULL, NULL, &nomem), "an unknown session");
 	compact_free(c);
 }
 
@@ -231,7 +277,7 @@ Test(compact, many_sessions_ending_in_any_order)
 		cr_assert_eq(compact_session_end(c, &s[i]), 0);
 	bool nomem = false;
 	for (int i = 0; i < N; i++) {
-		const char *j = compact_session_json(c, s[i].id, 0, s[i].syn_ns, NULL, &nomem);
+		const char *j = compact_session_json(c, s[i].id, 0, s[i].syn_ns, NULL, NULL, NULL, &nomem);
 		if (i % 2 == 0) {
 			cr_assert_null(j, "session %d ended", i);
 		} else {
@@ -244,7 +290,7 @@ Test(compact, many_sessions_ending_in_any_order)
 	}
 	cr_assert_eq(compact_end_all(c), 0);
 	for (int i = 0; i < N; i++)
-		cr_assert_null(compact_session_json(c, s[i].id, 0, 0, NULL, &nomem));
+		cr_assert_null(compact_session_json(c, s[i].id, 0, 0, NULL, NULL, NULL, &nomem));
 	struct seen out = {0};
 	cr_assert_eq(compact_flush_groups(c, INT64_MAX, collect, &out), 0);
 	cr_assert_eq(out.n, 1);

@@ -142,6 +142,104 @@ Test(store, command_words_match_the_writer)
 	store_close(s);
 }
 
+/* Version 13: a MAIL or RCPT argument naming the session's domain is
+ * written short, and the view gives back every argument byte for byte. */
+Test(store, mail_and_rcpt_arguments_read_back_exactly)
+{
+	static const char *const args[][2] = {
+	    {"MAIL", "FROM:<user@sender.example>"},
+	    {"MAIL", "FROM:<user@sender.example> SIZE=1234"},
+	    {"MAIL", "FROM:<@sender.example>"},
+	    {"MAIL", "FROM:<>"},
+	    {"MAIL", "FROM:<User@Sender.Example>"},
+	    {"MAIL", "[\"user\"]"},
+	    {"RCPT", "TO:<x@rcpt.example>"},
+	    {"RCPT", "TO:<\"a b\"@rcpt.example> NOTIFY=NEVER"},
+	    {"RCPT", "TO:<x@other.example>"},
+	    {"RCPT", "TO:<x@rcpt.example,other.example>"},
+	};
+	static const bool short_form[] = {true, true, true, false, false,
+	                                  false, true, true, false, false};
+	const size_t n = sizeof(args) / sizeof(args[0]);
+	struct store *s = open_store();
+	cr_assert_eq(store_set_notable_ms(s, 1000), STORE_OK);
+	cr_assert_eq(store_begin_run(s, "args", "args", NULL), STORE_OK, "%s", store_errmsg(s));
+	static struct mx_session x;
+	for (size_t k = 0; k < n; k++) {
+		memset(&x, 0, sizeof(x));
+		x.id = k + 1;
+		x.proto = MXP_SMTP;
+		mx_addr_parse("192.0.2.1", &x.client.addr);
+		mx_addr_parse("192.0.2.10", &x.server.addr);
+		x.server.port = 25;
+		x.syn_ns = 1767225600000000000ull + k * 1000000000ull;
+		x.start_ns = x.syn_ns + 1000000;
+		mx_strlcpy(x.sender_domain, "sender.example", sizeof(x.sender_domain));
+		mx_strlcpy(x.rcpt_domains[0], "rcpt.example", sizeof(x.rcpt_domains[0]));
+		mx_strlcpy(x.rcpt_domains[1], "other.example", sizeof(x.rcpt_domains[1]));
+		x.n_rcpt_domains = 2;
+		struct mx_event ev;
+		memset(&ev, 0, sizeof(ev));
+		ev.type = EV_TXN;
+		ev.session = &x;
+		ev.u.txn.id = k + 1;
+		ev.u.txn.session_id = x.id;
+		mx_strlcpy(ev.u.txn.command, args[k][0], sizeof(ev.u.txn.command));
+		mx_strlcpy(ev.u.txn.argument, args[k][1], sizeof(ev.u.txn.argument));
+		ev.u.txn.request_ns = x.start_ns + 2000000;
+		ev.u.txn.reply_ns = ev.u.txn.request_ns + 3000000;
+		mx_strlcpy(ev.u.txn.reply_code, "250", sizeof(ev.u.txn.reply_code));
+		ev.u.txn.outcome = MXO_OK;
+		cr_assert_eq(store_event(s, &ev), STORE_OK, "%s", store_errmsg(s));
+		memset(&ev, 0, sizeof(ev));
+		ev.type = EV_SESSION;
+		ev.u.session = x;
+		ev.u.session.end_ns = x.start_ns + 10000000;
+		ev.u.session.outcome = MXO_OK;
+		cr_assert_eq(store_event(s, &ev), STORE_OK, "%s", store_errmsg(s));
+	}
+	cr_assert_eq(store_end_run(s, NULL), STORE_OK, "%s", store_errmsg(s));
+	sqlite3 *db = store_db(s);
+	for (size_t k = 0; k < n; k++) {
+		char sql[160];
+		snprintf(sql, sizeof(sql),
+		         "SELECT command || ' ' || argument FROM compact_replies WHERE session_id = %zu",
+		         k + 1);
+		char want[300];
+		snprintf(want, sizeof(want), "%s %s", args[k][0], args[k][1]);
+		cr_expect_str_eq(q_text(db, sql), want);
+		snprintf(sql, sizeof(sql),
+		         "SELECT json_type(replies, '$[0][2]') FROM session_rows WHERE id = %zu", k + 1);
+		cr_expect_str_eq(q_text(db, sql), short_form[k] ? "array" : "text", "%s", args[k][1]);
+	}
+	store_close(s);
+}
+
+/* Version 12 -> 13 replaces the view compact_replies with schema.sql's. */
+Test(store, version_12_gets_the_new_reply_view)
+{
+	struct store *s = open_store();
+	store_close(s);
+	sqlite3 *db;
+	cr_assert_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
+	char fresh[4096];
+	snprintf(fresh, sizeof(fresh), "%s",
+	         q_text(db, "SELECT sql FROM sqlite_schema WHERE name = 'compact_replies'"));
+	cr_assert_eq(sqlite3_exec(db,
+	                          "DROP VIEW compact_replies;"
+	                          " CREATE VIEW compact_replies AS SELECT 1 AS id;"
+	                          " PRAGMA user_version = 12",
+	                          NULL, NULL, NULL),
+	             SQLITE_OK, "%s", sqlite3_errmsg(db));
+	sqlite3_close(db);
+	s = open_store();
+	db = store_db(s);
+	cr_expect_eq(q_int(db, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
+	cr_expect_str_eq(q_text(db, "SELECT sql FROM sqlite_schema WHERE name = 'compact_replies'"),
+	                 fresh);
+	store_close(s);
+}
+
 Test(store, schema_text_is_exposed)
 {
 	const char *sql = store_schema_sql();
