@@ -623,6 +623,8 @@ compact_session_json(struct compact *c, uint64_t id, int64_t txn_base, uint64_t 
 		put(&b, ",", 1);
 		if (r->arg && helo && helo[0] && strcmp(r->arg, helo) == 0)
 			put(&b, "1", 1); /* the session's helo */
+		else if (!r->arg || !r->arg[0])
+			put(&b, "0", 1); /* none (version 13; null before) */
 		else if (!put_addr_arg(&b, r->command, r->arg, sender, rcpt))
 			put_str(&b, r->arg);
 		put_int(&b, ',', us_between(base_ns, r->request_ns));

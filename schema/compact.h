@@ -18,7 +18,8 @@
  * the others hold theirs minus that one.  command and guess: the word's
  * number in the list of compact_command_code() (the table command_words),
  * the text for a word outside it.  argument: text, null, or 1 for "the
- * session's helo" (the argument equals sessions.helo), or for MAIL and
+ * session's helo" (the argument equals sessions.helo), 0 for none (null
+ * before version 13), or for MAIL and
  * RCPT ["local"] or ["local", "rest"]: the argument "FROM:<local@D>rest"
  * (MAIL, D = sessions.sender_domain) or "TO:<local@D>rest" (RCPT, D = the
  * first of sessions.rcpt_domains), rest left out when empty.  request_us:

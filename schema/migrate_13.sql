@@ -5,7 +5,8 @@
 -- as ["local"] or ["local", "rest"], SENDER being the session's
 -- sender_domain, and "TO:<local@RCPT>rest" of a RCPT the same way, RCPT
 -- being the first of its rcpt_domains.  Older records never hold an array
--- there and read back as before; only the view changes.
+-- there and read back as before; only the view changes.  A reply without
+-- an argument is written 0 instead of null.
 DROP VIEW compact_replies;
 CREATE VIEW compact_replies AS
 SELECT id, run_id, session_id,
@@ -18,7 +19,8 @@ SELECT id, run_id, session_id,
 			       CASE WHEN instr(rcpt_domains, ',') > 0
 				    THEN substr(rcpt_domains, 1, instr(rcpt_domains, ',') - 1)
 				    ELSE rcpt_domains END END || '>' || coalesce(a_rest, '')
-	    WHEN typeof(arg) = 'integer' THEN helo ELSE arg END AS argument,
+	    -- 1: the session's helo; 0 (version 13) or null: none
+	    WHEN typeof(arg) = 'integer' THEN CASE arg WHEN 1 THEN helo END ELSE arg END AS argument,
        -- whole microseconds, then seconds + fraction (as the writer binds a time)
        req_us / 1000000 + (req_us % 1000000) / 1e6 AS request_ts,
        (req_us + lat_us) / 1000000 + ((req_us + lat_us) % 1000000) / 1e6 AS reply_ts,

@@ -210,7 +210,8 @@ END;
 -- (, reply_text)))] (the encoding of version 11): id: the first element's
 -- transaction id, the others' minus that one; command, guess: the number of
 -- the word in command_words, or the text of a word not there; argument:
--- text, or 1 for the session's helo, or for MAIL and RCPT (version 13)
+-- text, 1 for the session's helo, 0 (version 13; null before) for none, or
+-- for MAIL and RCPT (version 13)
 -- ["local"] or ["local", "rest"]: "FROM:<local@SENDER>rest" (MAIL, SENDER
 -- the session's sender_domain) or "TO:<local@RCPT>rest" (RCPT, RCPT the
 -- first of its rcpt_domains); request_us from coalesce(syn, start),
@@ -514,7 +515,8 @@ SELECT id, run_id, session_id,
 			       CASE WHEN instr(rcpt_domains, ',') > 0
 				    THEN substr(rcpt_domains, 1, instr(rcpt_domains, ',') - 1)
 				    ELSE rcpt_domains END END || '>' || coalesce(a_rest, '')
-	    WHEN typeof(arg) = 'integer' THEN helo ELSE arg END AS argument,
+	    -- 1: the session's helo; 0 (version 13) or null: none
+	    WHEN typeof(arg) = 'integer' THEN CASE arg WHEN 1 THEN helo END ELSE arg END AS argument,
        -- whole microseconds, then seconds + fraction (as the writer binds a time)
        req_us / 1000000 + (req_us % 1000000) / 1e6 AS request_ts,
        (req_us + lat_us) / 1000000 + ((req_us + lat_us) % 1000000) / 1e6 AS reply_ts,

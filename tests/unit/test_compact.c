@@ -153,16 +153,16 @@ Test(compact, session_record_text)
 	const char *j = compact_session_json(c, 7, 100, s.syn_ns, "mx.example", NULL, NULL, &nomem);
 	cr_assert_not_null(j);
 	/* ids from the first one's, words and three-digit codes as numbers */
-	cr_expect_str_eq(j, "[[103,0,null,0,2500,220],"
+	cr_expect_str_eq(j, "[[103,0,0,0,2500,220],"
 	                    "[1,3,\"FROM:<\\\"a\\\\b\\\"@x>\\u0001\",4001,300,250],"
-	                    "[3,6,null,25000,2000,250,1234],"
-	                    "[5,29,null,35000,1000,null,null,4,\"1 record, 90 bytes\"],"
-	                    "[6,28,null,45000,1000,null,null,null,"
+	                    "[3,6,0,25000,2000,250,1234],"
+	                    "[5,29,0,35000,1000,null,null,4,\"1 record, 90 bytes\"],"
+	                    "[6,28,0,45000,1000,null,null,null,"
 	                    "\"ServerHello, TLS 1.3\"],"
 	                    "[7,2,1,55000,1000,250],"
 	                    "[8,\"XCLIENT\",\"mx.example.\",56000,1000,\"099\"],"
 	                    "[9,11,\"1\",57000,1000,\"+OK\"],"
-	                    "[-1,12,null,58000,1000,\"2500\"]]");
+	                    "[-1,12,0,58000,1000,\"2500\"]]");
 	cr_expect_eq(compact_command_code("TLS"), 29);
 	cr_expect_eq(compact_command_code("XCLIENT"), -1);
 	cr_expect_eq(compact_command_code(""), -1);
