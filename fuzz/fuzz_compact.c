@@ -1,0 +1,124 @@
+/*
+ * fuzz_compact.c - libFuzzer target for a reply's argument in the compact
+ * record (schema/compact.c, sessions.replies): client bytes that the writer
+ * parses (MAIL FROM:<local@domain>, RCPT TO:<...>) and SQL reads back.
+ *
+ * Input: the first byte picks the command (MAIL, RCPT, EHLO, QUIT), the
+ * rest is the session's sender domain, first recipient domain and the
+ * argument, separated by newlines (each cut at its buffer's size).  The
+ * record of the one reply is stored through the view sessions of the real
+ * schema, and the view compact_replies must give back the argument byte for
+ * byte (NULL for none).
+ */
+#include <sqlite3.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "analyze/event.h"
+#include "schema/compact.h"
+#include "schema/store.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static sqlite3 *db;
+static sqlite3_stmt *ins, *sel, *del, *del_names;
+
+static void
+setup(void)
+{
+	if (sqlite3_open(":memory:", &db) != SQLITE_OK ||
+	    sqlite3_exec(db, store_schema_sql(), NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db,
+	                       "INSERT INTO sessions (id, run_id, protocol, syn, start, helo,"
+	                       " sender_domain, rcpt_domains, replies)"
+	                       " VALUES (1, 1, 'smtp', 1767225600.5, 1767225600.5,"
+	                       " 'helo.example', ?1, ?2, ?3)",
+	                       -1, &ins, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db, "SELECT argument FROM compact_replies WHERE session_id = 1",
+	                       -1, &sel, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db, "DELETE FROM sessions", -1, &del, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db, "DELETE FROM names", -1, &del_names, NULL) != SQLITE_OK)
+		abort();
+}
+
+/* The next newline-separated part of data into buf (cut to cap - 1 bytes, NULs end it). */
+static void
+part(const uint8_t **p, const uint8_t *end, char *buf, size_t cap)
+{
+	const uint8_t *nl = memchr(*p, '\n', (size_t)(end - *p));
+	size_t n = (size_t)((nl ? nl : end) - *p);
+	size_t k = n < cap - 1 ? n : cap - 1;
+	memcpy(buf, *p, k);
+	buf[k] = '\0';
+	*p = nl ? nl + 1 : end;
+}
+
+static void
+bind_or_null(sqlite3_stmt *st, int i, const char *v)
+{
+	if (v[0])
+		sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static const char *const cmds[] = {"MAIL", "RCPT", "EHLO", "QUIT"};
+	static struct mx_session s;
+	static struct mx_txn t;
+	static char arg[MX_ARG_MAX];
+	if (!db)
+		setup();
+	if (size == 0)
+		return 0;
+	const uint8_t *p = data + 1, *end = data + size;
+	memset(&s, 0, sizeof(s));
+	s.id = 1;
+	s.proto = MXP_SMTP;
+	s.syn_ns = s.start_ns = 1767225600500000000ull;
+	mx_strlcpy(s.helo, "helo.example", sizeof(s.helo));
+	part(&p, end, s.sender_domain, sizeof(s.sender_domain));
+	part(&p, end, s.rcpt_domains[0], sizeof(s.rcpt_domains[0]));
+	s.n_rcpt_domains = s.rcpt_domains[0][0] ? 1 : 0;
+	part(&p, end, arg, sizeof(arg));
+
+	memset(&t, 0, sizeof(t));
+	t.id = 1;
+	t.session_id = 1;
+	mx_strlcpy(t.command, cmds[data[0] & 3], sizeof(t.command));
+	t.request_ns = s.start_ns + 1000;
+	t.reply_ns = t.request_ns + 2000;
+	mx_strlcpy(t.reply_code, "250", sizeof(t.reply_code));
+	t.outcome = MXO_OK;
+
+	struct compact *c = compact_new();
+	bool nomem = false;
+	if (!c || compact_reply(c, &s, &t, arg, false) != COMPACT_KEPT)
+		abort();
+	const char *rec = compact_session_json(c, 1, 0, s.syn_ns, s.helo, s.sender_domain,
+	                                       s.n_rcpt_domains ? s.rcpt_domains[0] : NULL, &nomem);
+	if (!rec || nomem)
+		abort();
+
+	bind_or_null(ins, 1, s.sender_domain);
+	bind_or_null(ins, 2, s.rcpt_domains[0]);
+	sqlite3_bind_text(ins, 3, rec, -1, SQLITE_STATIC);
+	if (sqlite3_step(ins) != SQLITE_DONE)
+		abort();
+	sqlite3_reset(ins);
+	if (sqlite3_step(sel) != SQLITE_ROW)
+		abort();
+	const char *got = (const char *)sqlite3_column_text(sel, 0);
+	if (arg[0] ? !got || strcmp(got, arg) != 0 : got != NULL)
+		abort();
+	sqlite3_reset(sel);
+	compact_free(c);
+	if (sqlite3_step(del) != SQLITE_DONE || sqlite3_step(del_names) != SQLITE_DONE)
+		abort();
+	sqlite3_reset(del);
+	sqlite3_reset(del_names);
+	return 0;
+}
