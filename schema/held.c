@@ -12,18 +12,10 @@ struct held_row {
 	uint64_t seq; /* order of arrival: equal ids leave first in, first out */
 	uint64_t since_ms;
 	size_t size; /* of this allocation */
-	/* the numbers of the session a row is written from (store.c's
-	   copy_session copies the same fields) */
-	uint64_t id, start_ns, syn_ns, end_ns;
-	uint64_t bytes_in, max_message, bounce_session_id;
-	struct mx_endpoint client, server;
-	struct mx_addr bounce_origin;
-	enum mx_proto proto;
-	enum mx_outcome outcome;
-	enum mx_software software;
-	uint32_t messages;
-	int n_rcpt_domains;
-	bool tls, outbound, client_is_host, server_is_host, null_sender;
+	/* the numbers of the session a row is written from (held.h) */
+#define DECLARE(f) __typeof__(((struct mx_session *)0)->f) f;
+	HELD_SESSION_NUMBERS(DECLARE)
+#undef DECLARE
 	bool has_rec;
 	uint16_t len[HS__N]; /* of each text field, then the record's in rec_len */
 	size_t rec_len;
@@ -192,26 +184,9 @@ held_put(struct held *h, const struct mx_session *x, const char *rec, uint64_t n
 	r->seq = h->seq++;
 	r->since_ms = now_ms;
 	r->size = size;
-	r->id = x->id;
-	r->start_ns = x->start_ns;
-	r->syn_ns = x->syn_ns;
-	r->end_ns = x->end_ns;
-	r->bytes_in = x->bytes_in;
-	r->max_message = x->max_message;
-	r->bounce_session_id = x->bounce_session_id;
-	r->client = x->client;
-	r->server = x->server;
-	r->bounce_origin = x->bounce_origin;
-	r->proto = x->proto;
-	r->outcome = x->outcome;
-	r->software = x->software;
-	r->messages = x->messages;
-	r->n_rcpt_domains = x->n_rcpt_domains;
-	r->tls = x->tls;
-	r->outbound = x->outbound;
-	r->client_is_host = x->client_is_host;
-	r->server_is_host = x->server_is_host;
-	r->null_sender = x->null_sender;
+#define PUT(f) r->f = x->f;
+	HELD_SESSION_NUMBERS(PUT)
+#undef PUT
 	r->has_rec = rec != NULL;
 	r->rec_len = rec_len;
 	char *p = r->text;
@@ -244,26 +219,9 @@ held_take(struct held *h, struct mx_session *x, const char **rec)
 	free(h->taken);
 	h->taken = r;
 
-	x->id = r->id;
-	x->start_ns = r->start_ns;
-	x->syn_ns = r->syn_ns;
-	x->end_ns = r->end_ns;
-	x->bytes_in = r->bytes_in;
-	x->max_message = r->max_message;
-	x->bounce_session_id = r->bounce_session_id;
-	x->client = r->client;
-	x->server = r->server;
-	x->bounce_origin = r->bounce_origin;
-	x->proto = r->proto;
-	x->outcome = r->outcome;
-	x->software = r->software;
-	x->messages = r->messages;
-	x->n_rcpt_domains = r->n_rcpt_domains;
-	x->tls = r->tls;
-	x->outbound = r->outbound;
-	x->client_is_host = r->client_is_host;
-	x->server_is_host = r->server_is_host;
-	x->null_sender = r->null_sender;
+#define TAKE(f) x->f = r->f;
+	HELD_SESSION_NUMBERS(TAKE)
+#undef TAKE
 	const char *p = r->text;
 	for (int i = 0; i < HS__N; i++) {
 		size_t cap;

@@ -23,6 +23,16 @@
 
 #include "../analyze/event.h"
 
+/*
+ * The fields of struct mx_session, other than its texts, that a session row
+ * is written from: X(field) for each (held.c copies them, and so does the
+ * store's copy of an open session).
+ */
+#define HELD_SESSION_NUMBERS(X)                                                                   \
+	X(id) X(start_ns) X(syn_ns) X(end_ns) X(bytes_in) X(max_message) X(bounce_session_id)     \
+	X(client) X(server) X(bounce_origin) X(proto) X(outcome) X(software) X(messages)           \
+	X(n_rcpt_domains) X(tls) X(outbound) X(client_is_host) X(server_is_host) X(null_sender)
+
 struct held;
 
 struct held *held_new(void);

@@ -686,34 +686,16 @@ prov_grow(struct prov_set *p)
 static void
 copy_session(struct mx_session *d, const struct mx_session *x)
 {
-	d->id = x->id;
-	d->proto = x->proto;
-	d->client = x->client;
-	d->server = x->server;
-	d->start_ns = x->start_ns;
-	d->syn_ns = x->syn_ns;
-	d->end_ns = x->end_ns;
-	d->outcome = x->outcome;
-	d->tls = x->tls;
-	d->outbound = x->outbound;
-	d->client_is_host = x->client_is_host;
-	d->server_is_host = x->server_is_host;
+#define COPY(f) d->f = x->f;
+	HELD_SESSION_NUMBERS(COPY)
+#undef COPY
 	mx_strlcpy(d->app, x->app, sizeof(d->app));
 	mx_strlcpy(d->banner_host, x->banner_host, sizeof(d->banner_host));
-	d->software = x->software;
 	mx_strlcpy(d->helo, x->helo, sizeof(d->helo));
 	mx_strlcpy(d->sender_domain, x->sender_domain, sizeof(d->sender_domain));
-	d->n_rcpt_domains = x->n_rcpt_domains;
 	for (int i = 0; i < x->n_rcpt_domains && i < MX_RCPT_DOMAINS; i++)
 		mx_strlcpy(d->rcpt_domains[i], x->rcpt_domains[i], sizeof(d->rcpt_domains[i]));
-	d->bytes_in = x->bytes_in;
-	d->messages = x->messages;
-	/* issue 17 */
-	d->max_message = x->max_message;
-	d->null_sender = x->null_sender;
 	mx_strlcpy(d->bounce_domain, x->bounce_domain, sizeof(d->bounce_domain));
-	d->bounce_origin = x->bounce_origin;
-	d->bounce_session_id = x->bounce_session_id;
 }
 
 /* Remembers the latest state of an open session, and whether one of its
@@ -1830,12 +1812,8 @@ write_session_row(struct store *s, const struct mx_session *x, const char *rec)
 	int brc = bind_session(s, s->st[ST_SESSION], x, true, rec);
 	if (brc != SQLITE_OK)
 		return session_bind_failed(s, brc, "a session's addresses and names");
-	if (count_session(s, x) != 0) {
-		sqlite3_reset(s->st[ST_SESSION]);
-		sqlite3_clear_bindings(s->st[ST_SESSION]);
-		snprintf(s->err, sizeof(s->err), "out of memory for the session counts");
-		return break_store(s);
-	}
+	if (count_session(s, x) != 0)
+		return session_bind_failed(s, SQLITE_NOMEM, "the session counts");
 	return exec_stmt(s, ST_SESSION, true, x->id);
 }
 
@@ -1990,13 +1968,10 @@ event_sync(struct store *s, enum mx_event_type type, const void *body,
 		bool now = prov_done(&s->prov, id);
 		bool nomem = false;
 		const char *rec = session_record(s, x, &nomem);
-		if (!nomem && now)
-			rc = write_session_row(s, x, rec);
-		else if (!nomem && !held_put(s->held, x, rec, s->txn_start_ms))
-			nomem = true;
-		if (rc != STORE_OK)
+		if (!nomem && now && (rc = write_session_row(s, x, rec)) != STORE_OK)
 			return rc;
-		if (nomem || compact_session_end(s->cmp, x) != 0) {
+		if (nomem || (!now && !held_put(s->held, x, rec, s->txn_start_ms)) ||
+		    compact_session_end(s->cmp, x) != 0) {
 			snprintf(s->err, sizeof(s->err), "out of memory for a session's replies");
 			return break_store(s);
 		}
