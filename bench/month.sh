@@ -70,10 +70,11 @@ SELECT id + $k * $T, run_id + $k, session_id + $k * $S, command, argument, reque
        reply_ts + $dt, end_ts + $dt, latency_ms, reply_code, reply_text, outcome, size, diagnosis,
        remedy, guess FROM transactions WHERE run_id = 1;
 INSERT INTO dns_rows (id, run_id, ts_ns, client, client_port, server, server_port, tcp, txid,
-		      qname, qtype, outcome, rcode, answers, response_ns, resend_ns, retransmits)
+		      qname, qtype, outcome, rcode, answers, response_ns, resend_ns, retransmits,
+		      answer)
 SELECT id + $k * $D, run_id + $k, ts_ns + $dt * 1000000000, client, client_port, server,
        server_port, tcp, txid, qname, qtype, outcome, rcode, answers, response_ns, resend_ns,
-       retransmits FROM dns_rows WHERE run_id = 1;
+       retransmits, answer FROM dns_rows WHERE run_id = 1;
 INSERT INTO ident_probes (id, run_id, ts, host, host_port, peer, peer_port, outcome, end_ts,
 			  latency_ms, syn_retransmits, response)
 SELECT id + $k * $I, run_id + $k, ts + $dt, host, host_port, peer, peer_port, outcome,

@@ -332,6 +332,7 @@ prune_dicts(sqlite3 *db, double cutoff, char *err, size_t errlen)
 	static const char *const sql[] = {
 	    "DELETE FROM main.names WHERE last_minute < ?1 - " STR(DICT_PRUNE_GRACE_S)
 	    " AND id NOT IN (SELECT qname " KEPT_DNS " AND qname IS NOT NULL"
+	    " UNION SELECT answer " KEPT_DNS " AND answer IS NOT NULL"
 	    " UNION SELECT app " KEPT_SESS " AND app IS NOT NULL"
 	    " UNION SELECT banner_host " KEPT_SESS " AND banner_host IS NOT NULL"
 	    " UNION SELECT helo " KEPT_SESS " AND helo IS NOT NULL"

@@ -298,10 +298,11 @@ CREATE TABLE dns_rows (
 	qtype        TEXT,               -- PTR, A, AAAA, MX, ... or TYPEnnn
 	outcome      INTEGER,            -- 0 answered ... 8 no-query (the view's CASE)
 	rcode        INTEGER,
-	answers      TEXT,
+	answers      TEXT,               -- before version 14 (since then: answer)
 	response_ns  INTEGER,            -- NULL = no response
 	resend_ns    INTEGER,            -- the last transmission (0: the first was the last)
-	retransmits  INTEGER
+	retransmits  INTEGER,
+	answer       INTEGER REFERENCES names (id) -- version 14: the answers, once in names
 );
 -- on the view's ts, so that a window on dns_queries.ts reads only its rows
 CREATE INDEX dns_rows_ts ON dns_rows (ts_ns / 1000000000 + (ts_ns % 1000000000) / 1e9, outcome,
@@ -316,7 +317,8 @@ CREATE INDEX dns_rows_ts ON dns_rows (ts_ns / 1000000000 + (ts_ns % 1000000000) 
 -- qtype PTR, A, AAAA, MX, ... or TYPEnnn; outcome answered | nodata |
 -- nxdomain | servfail | refused | truncated | unanswered | other | no-query;
 -- response_ts / last_send_ts: the response, the last retransmission;
--- latency_ms NULL when unanswered or no-query.
+-- latency_ms NULL when unanswered or no-query; answers: the answer list,
+-- once in names since version 14 (answer), in the row before (answers).
 CREATE VIEW dns_queries AS
 SELECT q.id, q.run_id,
        q.ts_ns / 1000000000 + (q.ts_ns % 1000000000) / 1e9 AS ts,
@@ -328,7 +330,9 @@ SELECT q.id, q.run_id,
 		      WHEN 3 THEN 'servfail' WHEN 4 THEN 'refused' WHEN 5 THEN 'truncated'
 		      WHEN 6 THEN 'unanswered' WHEN 7 THEN 'other' WHEN 8 THEN 'no-query' END
 	       AS outcome,
-       q.rcode, q.answers,
+       q.rcode,
+       CASE WHEN q.answer IS NULL THEN q.answers
+	    ELSE (SELECT name FROM names WHERE id = q.answer) END AS answers,
        (coalesce(q.ts_ns, 0) + q.response_ns) / 1000000000
 	       + ((coalesce(q.ts_ns, 0) + q.response_ns) % 1000000000) / 1e9 AS response_ts,
        (coalesce(q.ts_ns, 0) + q.resend_ns) / 1000000000
@@ -350,11 +354,12 @@ BEGIN
 	ON CONFLICT (addr) DO UPDATE SET last_minute = excluded.last_minute
 	WHERE excluded.last_minute > coalesce(last_minute, excluded.last_minute - 1);
 	INSERT INTO names (name, last_minute)
-	SELECT NEW.qname, CAST(floor(NEW.ts / 60) * 60 AS INTEGER) WHERE NEW.qname IS NOT NULL
+	SELECT a, CAST(floor(NEW.ts / 60) * 60 AS INTEGER)
+	FROM (SELECT NEW.qname AS a UNION SELECT NEW.answers) WHERE a IS NOT NULL
 	ON CONFLICT (name) DO UPDATE SET last_minute = excluded.last_minute
 	WHERE excluded.last_minute > coalesce(last_minute, excluded.last_minute - 1);
 	INSERT INTO dns_rows (id, run_id, ts_ns, client, client_port, server, server_port, tcp,
-			      txid, qname, qtype, outcome, rcode, answers, response_ns, resend_ns,
+			      txid, qname, qtype, outcome, rcode, answer, response_ns, resend_ns,
 			      retransmits)
 	SELECT NEW.id, NEW.run_id, t.ns, (SELECT id FROM addrs WHERE addr = NEW.client),
 	       NEW.client_port, (SELECT id FROM addrs WHERE addr = NEW.server), NEW.server_port,
@@ -364,7 +369,7 @@ BEGIN
 				WHEN 'servfail' THEN 3 WHEN 'refused' THEN 4 WHEN 'truncated' THEN 5
 				WHEN 'unanswered' THEN 6 WHEN 'other' THEN 7 WHEN 'no-query' THEN 8
 	       END,
-	       NEW.rcode, NEW.answers,
+	       NEW.rcode, (SELECT id FROM names WHERE name = NEW.answers),
 	       CASE WHEN NEW.response_ts IS NULL AND NEW.latency_ms IS NULL THEN NULL
 		    WHEN NEW.latency_ms IS NOT NULL AND t.ns IS NOT NULL
 			 THEN CAST(round(NEW.latency_ms * 1e6) AS INTEGER)

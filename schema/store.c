@@ -91,9 +91,9 @@ static const char *const stmt_sql[ST__N] = {
     [ST_DIAG] = "INSERT INTO transactions (id, run_id, diagnosis, remedy) VALUES (?1, ?2, ?3, ?4)"
                 " ON CONFLICT (id) DO UPDATE SET diagnosis = excluded.diagnosis,"
                 " remedy = excluded.remedy WHERE transactions.run_id IS excluded.run_id",
-    /* the rows of the view dns_queries (version 10) */
+    /* the rows of the view dns_queries (version 10; the answers' names id: 14) */
     [ST_DNS] = "INSERT INTO dns_rows (id, run_id, ts_ns, client, client_port, server, server_port,"
-               " tcp, txid, qname, qtype, outcome, rcode, answers, response_ns, resend_ns,"
+               " tcp, txid, qname, qtype, outcome, rcode, answer, response_ns, resend_ns,"
                " retransmits)"
                " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,"
                " ?17)",
@@ -1687,7 +1687,9 @@ bind_dns(struct store *s, sqlite3_stmt *st, const struct mx_dns *q)
 	sqlite3_bind_int(st, 12, (int)q->outcome);
 	if (q->rcode >= 0)
 		sqlite3_bind_int(st, 13, q->rcode);
-	bind_str(st, 14, q->answers);
+	/* the answer list once in names (version 14): few distinct lists */
+	if ((rc = bind_dict(s->names, st, 14, q->answers, minute)) != SQLITE_OK)
+		return rc;
 	/* after ts_ns; with ts_ns unknown (0) the times themselves */
 	if (q->response_ns)
 		sqlite3_bind_int64(st, 15, (int64_t)(q->response_ns - q->ts_ns));

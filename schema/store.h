@@ -43,7 +43,7 @@
 
 #include "../analyze/event.h"
 
-#define STORE_SCHEMA_VERSION 13
+#define STORE_SCHEMA_VERSION 14
 /* dns_rows' time in epoch seconds, as the view dns_queries shows it (ts):
  * the expression of the index dns_rows_ts (schema.sql), so that a time
  * condition written with it reads the index */

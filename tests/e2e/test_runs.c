@@ -322,12 +322,13 @@ Test(runs, prune_deletes_the_old_rows_and_gives_space_back, .timeout = 180)
 	/* the dictionaries (version 10): every name and address a row uses is
 	   there, and those only the pruned rows used are gone */
 	cr_expect_eq(e2e_sql_long(db, "SELECT count(*) FROM dns_rows WHERE qname NOT IN (SELECT id"
-	                          " FROM names) OR client NOT IN (SELECT id FROM addrs) OR server"
-	                          " NOT IN (SELECT id FROM addrs)"),
+	                          " FROM names) OR answer NOT IN (SELECT id FROM names) OR client NOT IN"
+	                          " (SELECT id FROM addrs) OR server NOT IN (SELECT id FROM addrs)"),
 	             0);
 	snprintf(cmd, sizeof(cmd),
 	         "SELECT count(*) FROM names WHERE id NOT IN (SELECT qname FROM dns_rows WHERE"
-	         " qname IS NOT NULL) AND last_minute < %.0f - 3660",
+	         " qname IS NOT NULL UNION SELECT answer FROM dns_rows WHERE answer IS NOT NULL)"
+	         " AND last_minute < %.0f - 3660",
 	         cutoff);
 	cr_expect_eq(e2e_sql_long(db, cmd), 0, "unused names pruned");
 	cr_expect_gt(e2e_sql_long(db, "SELECT count(*) FROM names"), 0);

@@ -220,28 +220,169 @@ Test(store, mail_and_rcpt_arguments_read_back_exactly)
 	store_close(s);
 }
 
+/* The table dns_rows and its view of version 13 (no answer column), to
+ * put after the other statements that make an older layout. */
+#define DNS_ROWS_V13 \
+	"DROP VIEW dns_queries; " \
+	"DROP TABLE dns_rows; " \
+	"CREATE TABLE dns_rows ( id INTEGER PRIMARY KEY, run_id INTEGER REFERENCES runs " \
+	"(id), ts_ns INTEGER, client INTEGER REFERENCES addrs (id), client_port INTEGER, " \
+	"server INTEGER REFERENCES addrs (id), server_port INTEGER, tcp INTEGER NOT NULL " \
+	"DEFAULT 0, txid INTEGER, qname INTEGER REFERENCES names (id), qtype TEXT, " \
+	"outcome INTEGER, rcode INTEGER, answers TEXT, response_ns INTEGER, resend_ns " \
+	"INTEGER, retransmits INTEGER ); " \
+	"CREATE INDEX dns_rows_ts ON dns_rows (ts_ns / 1000000000 + (ts_ns % 1000000000) " \
+	"/ 1e9, outcome, qtype); " \
+	"CREATE VIEW dns_queries AS SELECT q.id, q.run_id, q.ts_ns / 1000000000 + " \
+	"(q.ts_ns % 1000000000) / 1e9 AS ts, (SELECT addr FROM addrs WHERE id = q.client) " \
+	"AS client, q.client_port, (SELECT addr FROM addrs WHERE id = q.server) AS " \
+	"server, q.server_port, CASE q.tcp WHEN 0 THEN 'udp' ELSE 'tcp' END AS transport, " \
+	"q.txid, (SELECT name FROM names WHERE id = q.qname) AS qname, q.qtype, CASE " \
+	"q.outcome WHEN 0 THEN 'answered' WHEN 1 THEN 'nodata' WHEN 2 THEN 'nxdomain' " \
+	"WHEN 3 THEN 'servfail' WHEN 4 THEN 'refused' WHEN 5 THEN 'truncated' WHEN 6 THEN " \
+	"'unanswered' WHEN 7 THEN 'other' WHEN 8 THEN 'no-query' END AS outcome, q.rcode, " \
+	"q.answers, (coalesce(q.ts_ns, 0) + q.response_ns) / 1000000000 + " \
+	"((coalesce(q.ts_ns, 0) + q.response_ns) % 1000000000) / 1e9 AS response_ts, " \
+	"(coalesce(q.ts_ns, 0) + q.resend_ns) / 1000000000 + ((coalesce(q.ts_ns, 0) + " \
+	"q.resend_ns) % 1000000000) / 1e9 AS last_send_ts, CASE WHEN q.ts_ns IS NULL OR " \
+	"q.outcome = 8 THEN NULL ELSE q.response_ns / 1e6 END AS latency_ms, " \
+	"q.retransmits FROM dns_rows AS q; "
+
+/* the text of a schema object, "(null)" when there is none */
+static const char *
+schema_sql(sqlite3 *db, const char *name)
+{
+	char sql[128];
+	snprintf(sql, sizeof(sql), "SELECT sql FROM sqlite_schema WHERE name = '%s'", name);
+	return q_text(db, sql);
+}
+
+/* A fresh store's file made older by old_layout (which ends with its
+ * PRAGMA user_version), opened again: migrated to this version. */
+static struct store *
+migrated_from(const char *old_layout)
+{
+	sqlite3 *db;
+	cr_assert_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
+	cr_assert_eq(sqlite3_exec(db, old_layout, NULL, NULL, NULL), SQLITE_OK, "%s",
+	             sqlite3_errmsg(db));
+	sqlite3_close(db);
+	struct store *s = open_store();
+	cr_expect_eq(q_int(store_db(s), "PRAGMA user_version"), STORE_SCHEMA_VERSION);
+	return s;
+}
+
 /* Version 12 -> 13 replaces the view compact_replies with schema.sql's. */
 Test(store, version_12_gets_the_new_reply_view)
 {
 	struct store *s = open_store();
-	store_close(s);
-	sqlite3 *db;
-	cr_assert_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
 	char fresh[4096];
-	snprintf(fresh, sizeof(fresh), "%s",
-	         q_text(db, "SELECT sql FROM sqlite_schema WHERE name = 'compact_replies'"));
+	snprintf(fresh, sizeof(fresh), "%s", schema_sql(store_db(s), "compact_replies"));
+	store_close(s);
+	s = migrated_from("DROP VIEW compact_replies;"
+	                  " CREATE VIEW compact_replies AS SELECT 1 AS id;" DNS_ROWS_V13
+	                  " PRAGMA user_version = 12");
+	cr_expect_str_eq(schema_sql(store_db(s), "compact_replies"), fresh);
+	store_close(s);
+}
+
+/* A DNS query's answer list is stored once in names (version 14); the
+ * view dns_queries gives the text back, also for a row inserted, updated
+ * through it by hand. */
+static void
+put_dns(struct store *s, uint64_t id, const char *answers)
+{
+	struct mx_event ev;
+	memset(&ev, 0, sizeof(ev));
+	ev.type = EV_DNS;
+	ev.u.dns.id = id;
+	ev.u.dns.ts_ns = 1767225601000000000ULL + id * 1000000;
+	ev.u.dns.response_ns = ev.u.dns.ts_ns + 2000000;
+	ev.u.dns.qtype = 12;
+	ev.u.dns.rcode = 0;
+	ev.u.dns.outcome = MXD_ANSWERED;
+	snprintf(ev.u.dns.qname, sizeof(ev.u.dns.qname), "%llu.113.0.203.in-addr.arpa",
+	         (unsigned long long)id);
+	snprintf(ev.u.dns.answers, sizeof(ev.u.dns.answers), "%s", answers);
+	cr_assert_eq(store_event(s, &ev), STORE_OK, "%s", store_errmsg(s));
+}
+
+Test(store, dns_answers_are_stored_once_in_names)
+{
+	struct store *s = open_store();
+	cr_assert_eq(store_begin_run(s, "test", NULL, NULL), STORE_OK);
+	static const char *const answers[] = {"host.example.org", "web.example.net,192.0.2.1",
+	                                      "host.example.org", "", "10 mx.example.com"};
+	for (size_t i = 0; i < 5; i++)
+		put_dns(s, i + 1, answers[i]);
+	cr_assert_eq(store_end_run(s, NULL), STORE_OK, "%s", store_errmsg(s));
+	sqlite3 *db = store_db(s);
+	for (size_t i = 0; i < 5; i++) {
+		char sql[96];
+		snprintf(sql, sizeof(sql), "SELECT answers FROM dns_queries WHERE id = %zu", i + 1);
+		cr_expect_str_eq(q_text(db, sql), answers[i][0] ? answers[i] : "(null)");
+	}
+	cr_expect_eq(q_int(db, "SELECT count(*) FROM dns_rows WHERE answers IS NOT NULL"), 0);
+	cr_expect_eq(q_int(db, "SELECT count(*) FROM dns_rows WHERE answer IS NOT NULL"), 4);
+	cr_expect_eq(q_int(db, "SELECT count(*) FROM names WHERE name = 'host.example.org'"), 1);
+	cr_expect_eq(q_int(db, "SELECT count(DISTINCT answer) FROM dns_rows"), 3);
+	/* by hand through the view: the list goes to names as the writer's does */
 	cr_assert_eq(sqlite3_exec(db,
-	                          "DROP VIEW compact_replies;"
-	                          " CREATE VIEW compact_replies AS SELECT 1 AS id;"
-	                          " PRAGMA user_version = 12",
+	                          "INSERT INTO dns_queries (id, ts, qname, qtype, outcome, answers)"
+	                          " VALUES (9, 1767225700.5, 'example.org', 'MX', 'answered',"
+	                          " '10 mx.example.com');"
+	                          "INSERT INTO dns_queries (id, ts, qname, qtype, outcome, answers)"
+	                          " VALUES (10, 1767225700.5, 'example.net', 'A', 'answered',"
+	                          " '198.51.100.7');"
+	                          "UPDATE dns_queries SET answers = 'new.example.org' WHERE id = 2;",
 	                          NULL, NULL, NULL),
 	             SQLITE_OK, "%s", sqlite3_errmsg(db));
-	sqlite3_close(db);
-	s = open_store();
-	db = store_db(s);
-	cr_expect_eq(q_int(db, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
-	cr_expect_str_eq(q_text(db, "SELECT sql FROM sqlite_schema WHERE name = 'compact_replies'"),
-	                 fresh);
+	cr_expect_str_eq(q_text(db, "SELECT answers FROM dns_queries WHERE id = 9"),
+	                 "10 mx.example.com");
+	cr_expect_str_eq(q_text(db, "SELECT answers FROM dns_queries WHERE id = 10"),
+	                 "198.51.100.7");
+	cr_expect_str_eq(q_text(db, "SELECT answers FROM dns_queries WHERE id = 2"),
+	                 "new.example.org");
+	cr_expect_str_eq(q_text(db, "SELECT qname FROM dns_queries WHERE id = 2"),
+	                 "2.113.0.203.in-addr.arpa");
+	cr_expect_eq(q_int(db, "SELECT count(*) FROM names WHERE name = '10 mx.example.com'"), 1);
+	cr_expect_eq(q_int(db, "SELECT count(*) FROM dns_rows WHERE answers IS NOT NULL"), 0);
+	cr_expect_eq(q_int(db, "SELECT (SELECT answer FROM dns_rows WHERE id = 9)"
+	                       " = (SELECT answer FROM dns_rows WHERE id = 5)"),
+	             1);
+	store_close(s);
+}
+
+/* Version 13 -> 14: a row written before keeps its answers as text and
+ * reads back the same; rows written after go through names.  The view and
+ * its triggers are schema.sql's. */
+Test(store, version_13_answers_read_back_after_migration)
+{
+	struct store *s = open_store();
+	char fresh[4][4096];
+	static const char *const objs[] = {"dns_queries", "dns_queries_insert",
+	                                   "dns_queries_update", "dns_queries_delete"};
+	for (size_t i = 0; i < 4; i++)
+		snprintf(fresh[i], sizeof(fresh[i]), "%s", schema_sql(store_db(s), objs[i]));
+	store_close(s);
+	/* schema 13's table, no answer column, and a row with its text */
+	s = migrated_from(DNS_ROWS_V13
+	                  " INSERT INTO dns_rows (id, ts_ns, qtype, outcome, rcode, answers,"
+	                  " response_ns, resend_ns, retransmits) VALUES (7, 1767225601000000000,"
+	                  " 'PTR', 0, 0, 'old.example.org', 1500000, 0, 0);"
+	                  " PRAGMA user_version = 13");
+	sqlite3 *db = store_db(s);
+	for (size_t i = 0; i < 4; i++)
+		cr_expect_str_eq(schema_sql(db, objs[i]), fresh[i], "%s", objs[i]);
+	cr_expect_str_eq(q_text(db, "SELECT answers FROM dns_queries WHERE id = 7"),
+	                 "old.example.org");
+	cr_expect_eq(q_double(db, "SELECT latency_ms FROM dns_queries WHERE id = 7"), 1.5);
+	cr_assert_eq(store_begin_run(s, "test", NULL, NULL), STORE_OK);
+	put_dns(s, 1, "old.example.org");
+	cr_assert_eq(store_end_run(s, NULL), STORE_OK, "%s", store_errmsg(s));
+	cr_expect_eq(q_int(db, "SELECT count(*) FROM dns_queries WHERE answers = 'old.example.org'"),
+	             2);
+	cr_expect_eq(q_int(db, "SELECT count(*) FROM dns_rows WHERE answer IS NOT NULL"), 1);
 	store_close(s);
 }
 
@@ -646,7 +787,7 @@ Test(store, version_10_replies_are_migrated)
 	        " (8, 1, 'pop3', NULL, 1767225700.5, NULL,"
 	        "  '[[200,\"USER\",\"bob\",0,120,\"+OK\"]]'),"
 	        " (9, 1, 'smtp', 1767225800, 1767225800, NULL, NULL);"
-	        "CREATE TABLE old_replies AS SELECT * FROM compact_replies;"
+	        "CREATE TABLE old_replies AS SELECT * FROM compact_replies;" DNS_ROWS_V13
 	        "PRAGMA user_version = 10;",
 	        NULL, NULL, NULL),
 	    SQLITE_OK, "%s", sqlite3_errmsg(db));
@@ -718,7 +859,7 @@ Test(store, version_11_sessions_are_migrated)
 	        "  'unknown', 1), (9, 1, 'smtp', 'tls-alert', NULL, 1),"
 	        " (10, 1, 'smtp', 'tls-failed', NULL, 1), (11, 1, 'smtp', 'client-half-close',"
 	        "  NULL, 1), (12, 1, 'unknown', 'cut', NULL, 1);"
-	        "CREATE TABLE old_sessions AS SELECT * FROM sessions;"
+	        "CREATE TABLE old_sessions AS SELECT * FROM sessions;" DNS_ROWS_V13
 	        "PRAGMA user_version = 11;",
 	        NULL, NULL, NULL),
 	    SQLITE_OK, "%s", sqlite3_errmsg(db));
