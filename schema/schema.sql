@@ -298,7 +298,7 @@ CREATE TABLE dns_rows (
 	qtype        TEXT,               -- PTR, A, AAAA, MX, ... or TYPEnnn
 	outcome      INTEGER,            -- 0 answered ... 8 no-query (the view's CASE)
 	rcode        INTEGER,
-	answers      TEXT,               -- before version 14 (since then: answer)
+	answers      TEXT,               -- before version 14 (since: answer), and TXT lists
 	response_ns  INTEGER,            -- NULL = no response
 	resend_ns    INTEGER,            -- the last transmission (0: the first was the last)
 	retransmits  INTEGER,
@@ -318,7 +318,8 @@ CREATE INDEX dns_rows_ts ON dns_rows (ts_ns / 1000000000 + (ts_ns % 1000000000) 
 -- nxdomain | servfail | refused | truncated | unanswered | other | no-query;
 -- response_ts / last_send_ts: the response, the last retransmission;
 -- latency_ms NULL when unanswered or no-query; answers: the answer list,
--- once in names since version 14 (answer), in the row before (answers).
+-- once in names since version 14 (answer), in the row before and for TXT
+-- (answers: such a list is mostly one of a kind).
 CREATE VIEW dns_queries AS
 SELECT q.id, q.run_id,
        q.ts_ns / 1000000000 + (q.ts_ns % 1000000000) / 1e9 AS ts,
@@ -355,12 +356,13 @@ BEGIN
 	WHERE excluded.last_minute > coalesce(last_minute, excluded.last_minute - 1);
 	INSERT INTO names (name, last_minute)
 	SELECT a, CAST(floor(NEW.ts / 60) * 60 AS INTEGER)
-	FROM (SELECT NEW.qname AS a UNION SELECT NEW.answers) WHERE a IS NOT NULL
+	FROM (SELECT NEW.qname AS a UNION SELECT NEW.answers WHERE NEW.qtype IS NOT 'TXT')
+	WHERE a IS NOT NULL
 	ON CONFLICT (name) DO UPDATE SET last_minute = excluded.last_minute
 	WHERE excluded.last_minute > coalesce(last_minute, excluded.last_minute - 1);
 	INSERT INTO dns_rows (id, run_id, ts_ns, client, client_port, server, server_port, tcp,
 			      txid, qname, qtype, outcome, rcode, answer, response_ns, resend_ns,
-			      retransmits)
+			      retransmits, answers)
 	SELECT NEW.id, NEW.run_id, t.ns, (SELECT id FROM addrs WHERE addr = NEW.client),
 	       NEW.client_port, (SELECT id FROM addrs WHERE addr = NEW.server), NEW.server_port,
 	       NEW.transport IS 'tcp', NEW.txid, (SELECT id FROM names WHERE name = NEW.qname),
@@ -369,7 +371,8 @@ BEGIN
 				WHEN 'servfail' THEN 3 WHEN 'refused' THEN 4 WHEN 'truncated' THEN 5
 				WHEN 'unanswered' THEN 6 WHEN 'other' THEN 7 WHEN 'no-query' THEN 8
 	       END,
-	       NEW.rcode, (SELECT id FROM names WHERE name = NEW.answers),
+	       NEW.rcode,
+	       (SELECT id FROM names WHERE name = NEW.answers AND NEW.qtype IS NOT 'TXT'),
 	       CASE WHEN NEW.response_ts IS NULL AND NEW.latency_ms IS NULL THEN NULL
 		    WHEN NEW.latency_ms IS NOT NULL AND t.ns IS NOT NULL
 			 THEN CAST(round(NEW.latency_ms * 1e6) AS INTEGER)
@@ -382,7 +385,7 @@ BEGIN
 			 + CAST(round((NEW.last_send_ts - CAST(NEW.last_send_ts AS INTEGER)) * 1e9)
 				AS INTEGER)
 			 - coalesce(t.ns, 0) END,
-	       NEW.retransmits
+	       NEW.retransmits, CASE WHEN NEW.qtype IS 'TXT' THEN NEW.answers END
 	FROM (SELECT CASE WHEN NEW.ts IS NULL THEN NULL
 			  ELSE CAST(NEW.ts AS INTEGER) * 1000000000
 			       + CAST(round((NEW.ts - CAST(NEW.ts AS INTEGER)) * 1e9) AS INTEGER)

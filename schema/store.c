@@ -94,9 +94,9 @@ static const char *const stmt_sql[ST__N] = {
     /* the rows of the view dns_queries (version 10; the answers' names id: 14) */
     [ST_DNS] = "INSERT INTO dns_rows (id, run_id, ts_ns, client, client_port, server, server_port,"
                " tcp, txid, qname, qtype, outcome, rcode, answer, response_ns, resend_ns,"
-               " retransmits)"
+               " retransmits, answers)"
                " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,"
-               " ?17)",
+               " ?17, ?18)",
     [ST_IDENT] = "INSERT INTO ident_probes (id, run_id, ts, host, host_port, peer, peer_port,"
                  " outcome, end_ts, latency_ms, syn_retransmits, response)"
                  " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
@@ -1675,6 +1675,7 @@ _Static_assert(MXD_ANSWERED == 0 && MXD_NODATA == 1 && MXD_NXDOMAIN == 2 && MXD_
                    MXD_REFUSED == 4 && MXD_TRUNCATED == 5 && MXD_UNANSWERED == 6 &&
                    MXD_OTHER == 7 && MXD_NO_QUERY == 8,
                "dns_rows.outcome numbers are schema.sql's (view dns_queries)");
+#define DNS_TYPE_TXT 16
 static int
 bind_dns(struct store *s, sqlite3_stmt *st, const struct mx_dns *q)
 {
@@ -1700,9 +1701,19 @@ bind_dns(struct store *s, sqlite3_stmt *st, const struct mx_dns *q)
 	sqlite3_bind_int(st, 12, (int)q->outcome);
 	if (q->rcode >= 0)
 		sqlite3_bind_int(st, 13, q->rcode);
-	/* the answer list once in names (version 14): few distinct lists */
-	if ((rc = bind_dict(s->names, st, 14, q->answers, minute)) != SQLITE_OK)
-		return rc;
+	/* the answer list once in names (version 14): few lists are distinct.
+	   A TXT list stays in the row: mostly one of a kind (a DNSBL's reason
+	   names the address asked about), it would be stored twice there
+	   (the table and its UNIQUE index) and push the names out of the
+	   writer's cache */
+	if (q->qtype == DNS_TYPE_TXT) {
+		sqlite3_bind_null(st, 14);
+		bind_str(st, 18, q->answers);
+	} else {
+		sqlite3_bind_null(st, 18);
+		if ((rc = bind_dict(s->names, st, 14, q->answers, minute)) != SQLITE_OK)
+			return rc;
+	}
 	/* after ts_ns; with ts_ns unknown (0) the times themselves */
 	if (q->response_ns)
 		sqlite3_bind_int64(st, 15, (int64_t)(q->response_ns - q->ts_ns));

@@ -290,7 +290,7 @@ Test(store, version_12_gets_the_new_reply_view)
  * view dns_queries gives the text back, also for a row inserted, updated
  * through it by hand. */
 static void
-put_dns(struct store *s, uint64_t id, const char *answers)
+put_dns_type(struct store *s, uint64_t id, uint16_t qtype, const char *answers)
 {
 	struct mx_event ev;
 	memset(&ev, 0, sizeof(ev));
@@ -298,13 +298,19 @@ put_dns(struct store *s, uint64_t id, const char *answers)
 	ev.u.dns.id = id;
 	ev.u.dns.ts_ns = 1767225601000000000ULL + id * 1000000;
 	ev.u.dns.response_ns = ev.u.dns.ts_ns + 2000000;
-	ev.u.dns.qtype = 12;
+	ev.u.dns.qtype = qtype;
 	ev.u.dns.rcode = 0;
 	ev.u.dns.outcome = MXD_ANSWERED;
 	snprintf(ev.u.dns.qname, sizeof(ev.u.dns.qname), "%llu.113.0.203.in-addr.arpa",
 	         (unsigned long long)id);
 	snprintf(ev.u.dns.answers, sizeof(ev.u.dns.answers), "%s", answers);
 	cr_assert_eq(store_event(s, &ev), STORE_OK, "%s", store_errmsg(s));
+}
+
+static void
+put_dns(struct store *s, uint64_t id, const char *answers)
+{
+	put_dns_type(s, id, 12, answers);
 }
 
 Test(store, dns_answers_are_stored_once_in_names)
@@ -315,15 +321,28 @@ Test(store, dns_answers_are_stored_once_in_names)
 	                                      "host.example.org", "", "10 mx.example.com"};
 	for (size_t i = 0; i < 5; i++)
 		put_dns(s, i + 1, answers[i]);
+	/* a TXT list stays in the row (mostly one of a kind) */
+	put_dns_type(s, 6, 16, "\"Listed, see https://dnsbl.example/q/203.0.113.6\"");
+	put_dns(s, 7, "host.example.org");
 	cr_assert_eq(store_end_run(s, NULL), STORE_OK, "%s", store_errmsg(s));
 	sqlite3 *db = store_db(s);
+	cr_expect_str_eq(q_text(db, "SELECT answers FROM dns_queries WHERE id = 6"),
+	                 "\"Listed, see https://dnsbl.example/q/203.0.113.6\"");
+	cr_expect_str_eq(q_text(db, "SELECT answers FROM dns_rows WHERE id = 6"),
+	                 "\"Listed, see https://dnsbl.example/q/203.0.113.6\"");
+	cr_expect_eq(q_int(db, "SELECT answer IS NULL FROM dns_rows WHERE id = 6"), 1);
+	/* the statement's next row does not keep the TXT row's text */
+	cr_expect_str_eq(q_text(db, "SELECT answers FROM dns_queries WHERE id = 7"),
+	                 "host.example.org");
+	cr_expect_eq(q_int(db, "SELECT answers IS NULL FROM dns_rows WHERE id = 7"), 1);
+	cr_expect_eq(q_int(db, "SELECT count(*) FROM names WHERE name LIKE '%Listed%'"), 0);
 	for (size_t i = 0; i < 5; i++) {
 		char sql[96];
 		snprintf(sql, sizeof(sql), "SELECT answers FROM dns_queries WHERE id = %zu", i + 1);
 		cr_expect_str_eq(q_text(db, sql), answers[i][0] ? answers[i] : "(null)");
 	}
-	cr_expect_eq(q_int(db, "SELECT count(*) FROM dns_rows WHERE answers IS NOT NULL"), 0);
-	cr_expect_eq(q_int(db, "SELECT count(*) FROM dns_rows WHERE answer IS NOT NULL"), 4);
+	cr_expect_eq(q_int(db, "SELECT count(*) FROM dns_rows WHERE answers IS NOT NULL"), 1);
+	cr_expect_eq(q_int(db, "SELECT count(*) FROM dns_rows WHERE answer IS NOT NULL"), 5);
 	cr_expect_eq(q_int(db, "SELECT count(*) FROM names WHERE name = 'host.example.org'"), 1);
 	cr_expect_eq(q_int(db, "SELECT count(DISTINCT answer) FROM dns_rows"), 3);
 	/* by hand through the view: the list goes to names as the writer's does */
@@ -334,6 +353,9 @@ Test(store, dns_answers_are_stored_once_in_names)
 	                          "INSERT INTO dns_queries (id, ts, qname, qtype, outcome, answers)"
 	                          " VALUES (10, 1767225700.5, 'example.net', 'A', 'answered',"
 	                          " '198.51.100.7');"
+	                          "INSERT INTO dns_queries (id, ts, qname, qtype, outcome, answers)"
+	                          " VALUES (11, 1767225700.5, 'x.dnsbl.example', 'TXT', 'answered',"
+	                          " '\"listed\"');"
 	                          "UPDATE dns_queries SET answers = 'new.example.org' WHERE id = 2;",
 	                          NULL, NULL, NULL),
 	             SQLITE_OK, "%s", sqlite3_errmsg(db));
@@ -346,7 +368,9 @@ Test(store, dns_answers_are_stored_once_in_names)
 	cr_expect_str_eq(q_text(db, "SELECT qname FROM dns_queries WHERE id = 2"),
 	                 "2.113.0.203.in-addr.arpa");
 	cr_expect_eq(q_int(db, "SELECT count(*) FROM names WHERE name = '10 mx.example.com'"), 1);
-	cr_expect_eq(q_int(db, "SELECT count(*) FROM dns_rows WHERE answers IS NOT NULL"), 0);
+	cr_expect_str_eq(q_text(db, "SELECT answers FROM dns_rows WHERE id = 11"), "\"listed\"");
+	cr_expect_str_eq(q_text(db, "SELECT answers FROM dns_queries WHERE id = 11"), "\"listed\"");
+	cr_expect_eq(q_int(db, "SELECT count(*) FROM dns_rows WHERE answers IS NOT NULL"), 2);
 	cr_expect_eq(q_int(db, "SELECT (SELECT answer FROM dns_rows WHERE id = 9)"
 	                       " = (SELECT answer FROM dns_rows WHERE id = 5)"),
 	             1);
