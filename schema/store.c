@@ -4,6 +4,8 @@
  */
 #include "store.h"
 
+#include "../analyze/dns.h"
+
 #include "compact.h"
 #include "counts.h"
 #include "dict.h"
@@ -1675,7 +1677,6 @@ _Static_assert(MXD_ANSWERED == 0 && MXD_NODATA == 1 && MXD_NXDOMAIN == 2 && MXD_
                    MXD_REFUSED == 4 && MXD_TRUNCATED == 5 && MXD_UNANSWERED == 6 &&
                    MXD_OTHER == 7 && MXD_NO_QUERY == 8,
                "dns_rows.outcome numbers are schema.sql's (view dns_queries)");
-#define DNS_TYPE_TXT 16
 static int
 bind_dns(struct store *s, sqlite3_stmt *st, const struct mx_dns *q)
 {
@@ -1706,7 +1707,7 @@ bind_dns(struct store *s, sqlite3_stmt *st, const struct mx_dns *q)
 	   names the address asked about), it would be stored twice there
 	   (the table and its UNIQUE index) and push the names out of the
 	   writer's cache */
-	if (q->qtype == DNS_TYPE_TXT) {
+	if (q->qtype == DNS_T_TXT) {
 		sqlite3_bind_null(st, 14);
 		bind_str(st, 18, q->answers);
 	} else {
