@@ -28,17 +28,6 @@
 #include "diagnose.h"
 #include "dns.h"
 
-#define QT_A 1
-#define QT_NS 2
-#define QT_SOA 6
-#define QT_PTR 12
-#define QT_MX 15
-#define QT_TXT 16
-#define QT_AAAA 28
-#define QT_DS 43
-#define QT_DNSKEY 48
-#define QT_ANY 255
-
 #define MAX_CAND 256
 #define MAX_UNRELATED_SHOWN 3
 #define MAX_BIG_SHOWN 3 /* big messages named as the causes of one wait */
@@ -799,11 +788,11 @@ add_dns(struct corr *c, const struct mx_dns *q)
 		c->st.peak_dns = w->n;
 
 	/* answers that later relations are judged by */
-	if (q->answers[0] && (q->qtype == QT_PTR || q->qtype == QT_MX))
+	if (q->answers[0] && (q->qtype == DNS_T_PTR || q->qtype == DNS_T_MX))
 		names_put(&c->names, q->qname, q->answers);
 	/* whose lookup: a reverse or DNSBL name says which client it is about */
-	if ((q->qtype == QT_PTR && d->kind == NK_REVERSE) ||
-	    ((q->qtype == QT_A || q->qtype == QT_TXT) && d->kind == NK_REVERSED))
+	if ((q->qtype == DNS_T_PTR && d->kind == NK_REVERSE) ||
+	    ((q->qtype == DNS_T_A || q->qtype == DNS_T_TXT) && d->kind == NK_REVERSED))
 		learn_machine(c, &q->client.addr, &x, q->ts_ns);
 }
 
@@ -945,7 +934,7 @@ is_domain_of(const char *qname, size_t ql, uint16_t qtype, const char *dom,
 	if (ends_with_domain(qname, dom))
 		return true;
 	/* A/AAAA of an MX host of the domain */
-	return (qtype == QT_A || qtype == QT_AAAA) && words_have(mx_hosts, qname, ql);
+	return (qtype == DNS_T_A || qtype == DNS_T_AAAA) && words_have(mx_hosts, qname, ql);
 }
 
 /* A reverse name of one of the machine's other addresses? */
@@ -973,11 +962,11 @@ tls_relation(const char *shown, uint16_t qtype)
 	if (strcmp(g, "EHLO") == 0)
 		return MXR_HELO;
 	if (strcmp(g, "MAIL") == 0)
-		return qtype == QT_TXT ? MXR_SPF : MXR_SENDER_DOMAIN;
+		return qtype == DNS_T_TXT ? MXR_SPF : MXR_SENDER_DOMAIN;
 	if (strcmp(g, "RCPT") == 0)
 		return MXR_RECIPIENT_DOMAIN;
 	if (strcmp(g, "DATA-END") == 0) /* DKIM, DMARC: the sender's domain */
-		return qtype == QT_TXT ? MXR_SPF : MXR_SENDER_DOMAIN;
+		return qtype == DNS_T_TXT ? MXR_SPF : MXR_SENDER_DOMAIN;
 	return MXR_UNRELATED;
 }
 
@@ -986,7 +975,7 @@ relation_of(const struct corr *c, const struct rctx *r, const struct dns_rec *d)
 {
 	const char *q = rec_qname(&c->dns, d);
 	size_t ql = d->qlen;
-	bool addr_q = d->qtype == QT_A || d->qtype == QT_AAAA || d->qtype == QT_ANY;
+	bool addr_q = d->qtype == DNS_T_A || d->qtype == DNS_T_AAAA || d->qtype == DNS_T_ANY;
 
 	switch (d->kind) {
 	case NK_REVERSE:
@@ -995,7 +984,7 @@ relation_of(const struct corr *c, const struct rctx *r, const struct dns_rec *d)
 		if (d->qhash == r->hash_client && strcmp(q, r->arpa_client) == 0)
 			return MXR_CLIENT_PTR;
 		if ((d->qhash == r->hash_server && strcmp(q, r->arpa_server) == 0) ||
-		    (d->qtype == QT_PTR && is_self_arpa(r, q)))
+		    (d->qtype == DNS_T_PTR && is_self_arpa(r, q)))
 			return MXR_SELF_PTR;
 		return MXR_UNRELATED;
 	case NK_LITERAL:
@@ -1019,7 +1008,7 @@ relation_of(const struct corr *c, const struct rctx *r, const struct dns_rec *d)
 		       !strchr(q, '.') || words_have(&r->w_server, q, ql)))
 		return MXR_SELF_NAME;
 	if (r->sender[0]) {
-		if (d->qtype == QT_TXT &&
+		if (d->qtype == DNS_T_TXT &&
 		    (ends_with_domain(q, r->sender) || strncmp(q, "_spf.", 5) == 0 ||
 		     strstr(q, "spf") != NULL))
 			return MXR_SPF;
@@ -1037,7 +1026,7 @@ relation_of(const struct corr *c, const struct rctx *r, const struct dns_rec *d)
 static bool
 is_zone_query(uint16_t t)
 {
-	return t == QT_NS || t == QT_SOA || t == QT_DS || t == QT_DNSKEY;
+	return t == DNS_T_NS || t == DNS_T_SOA || t == DNS_T_DS || t == DNS_T_DNSKEY;
 }
 
 /* ---- big messages (issue 17) ------------------------------------------------------ */

@@ -54,6 +54,8 @@
 #define DNS_T_AAAA 28
 #define DNS_T_DNAME 39
 #define DNS_T_OPT 41
+#define DNS_T_DS 43
+#define DNS_T_DNSKEY 48
 #define DNS_T_ANY 255
 
 struct dns_msg {
