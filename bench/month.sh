@@ -75,6 +75,12 @@ INSERT INTO dns_rows (id, run_id, ts_ns, client, client_port, server, server_por
 SELECT id + $k * $D, run_id + $k, ts_ns + $dt * 1000000000, client, client_port, server,
        server_port, tcp, txid, qname, qtype, outcome, rcode, answers, response_ns, resend_ns,
        retransmits, answer FROM dns_rows WHERE run_id = 1;
+-- where in time the day's blocks of ids lie (schema 15)
+INSERT INTO dns_blocks (blk, ts_min_ns, ts_max_ns)
+SELECT id >> 10, min(ts_ns), max(ts_ns) FROM dns_rows
+WHERE id > $k * $D AND id <= ($k + 1) * $D AND ts_ns IS NOT NULL GROUP BY id >> 10
+ON CONFLICT (blk) DO UPDATE SET ts_min_ns = min(ts_min_ns, excluded.ts_min_ns),
+				ts_max_ns = max(ts_max_ns, excluded.ts_max_ns);
 INSERT INTO ident_probes (id, run_id, ts, host, host_port, peer, peer_port, outcome, end_ts,
 			  latency_ms, syn_retransmits, response)
 SELECT id + $k * $I, run_id + $k, ts + $dt, host, host_port, peer, peer_port, outcome,

@@ -1354,9 +1354,10 @@ out:
 static const char WINDOW_Q[] = " ts >= coalesce(:since, -1e18)"
                                " AND ts < coalesce(:until, 1e18)";
 /* the view dns_queries' time over dns_rows (schema 10) with its numbers: the
- * outcome 6 is unanswered, 8 no-query; server is an addrs id */
+ * outcome 6 is unanswered, 8 no-query; server is an addrs id.  The rows are
+ * read by the blocks of the window (schema 15) */
 static const char DNS_D[] = "WITH d AS (SELECT " STORE_DNS_TS_SQL " AS ts, outcome, server"
-                            " FROM dns_rows) ";
+                            " FROM " STORE_DNS_WINDOW_SQL("", ":since", ":until") ") ";
 
 static int
 sec_dns(struct hctx *h)

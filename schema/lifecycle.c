@@ -315,6 +315,31 @@ prune_runs(sqlite3 *db, double cutoff, int64_t keep, int64_t *n, char *err, size
 }
 
 /*
+ * The blocks of dns_rows (schema 15) that began before the cutoff: those
+ * left without a row go, the others span their rows again (the rows a
+ * kept reply's cause names, or the block's rows after the cutoff).
+ * Inside the caller's transaction.
+ */
+static int
+prune_dns_blocks(sqlite3 *db, double cutoff, char *err, size_t errlen)
+{
+#define BLOCK_ROWS "FROM main.dns_rows WHERE id BETWEEN blk * 1024 AND blk * 1024 + 1023"
+	int64_t n;
+	return exec_chunk(db,
+	                  "DELETE FROM main.dns_blocks WHERE ts_min_ns < ?1 * 1e9 AND NOT EXISTS"
+	                  " (SELECT 1 " BLOCK_ROWS " AND ts_ns IS NOT NULL)",
+	                  cutoff, &n, err, errlen) != 0 ||
+	               exec_chunk(db,
+	                          "UPDATE main.dns_blocks SET (ts_min_ns, ts_max_ns) ="
+	                          " (SELECT min(ts_ns), max(ts_ns) " BLOCK_ROWS
+	                          ") WHERE ts_min_ns < ?1 * 1e9",
+	                          cutoff, &n, err, errlen) != 0
+	           ? -1
+	           : 0;
+#undef BLOCK_ROWS
+}
+
+/*
  * The dictionary entries (addrs, names: schema 10; of sessions since 12) no row needs:
  * not used since DICT_PRUNE_GRACE_S before the cutoff (last_minute is kept
  * to within DICT_TOUCH_S of the latest use, schema/dict.h) and not named by a row
@@ -327,7 +352,7 @@ prune_dicts(sqlite3 *db, double cutoff, char *err, size_t errlen)
 {
 	/* the rows kept before the cutoff (a kept run's) name entries that may
 	   be that old; every later row's entries are younger than the grace */
-#define KEPT_DNS "FROM main.dns_rows WHERE " STORE_DNS_TS_SQL " < ?1"
+#define KEPT_DNS "FROM " STORE_DNS_WINDOW_SQL("main.", "NULL", "?1") " WHERE " STORE_DNS_TS_SQL " < ?1"
 #define KEPT_SESS "FROM main.session_rows WHERE coalesce(start, syn) < ?1"
 	static const char *const sql[] = {
 	    "DELETE FROM main.names WHERE last_minute < ?1 - " STR(DICT_PRUNE_GRACE_S)
@@ -387,9 +412,10 @@ lifecycle_prune(sqlite3 *db, double cutoff, int64_t keep, struct prune_stats *ps
 	} while (n > 0);
 	/* a lookup or probe that a kept reply's cause names stays */
 	if (prune_rows(db,
-	               "DELETE FROM main.dns_rows WHERE id IN (SELECT id FROM main.dns_rows "
-	               "WHERE " STORE_DNS_TS_SQL " < ?1 AND id NOT IN (SELECT dns_query_id FROM "
-	               "main.causes WHERE dns_query_id IS NOT NULL) LIMIT " STR(PRUNE_CHUNK) ")",
+	               "DELETE FROM main.dns_rows WHERE id IN (SELECT d.id FROM "
+	               STORE_DNS_WINDOW_SQL("main.", "NULL", "?1") " WHERE " STORE_DNS_TS_SQL
+	               " < ?1 AND d.id NOT IN (SELECT dns_query_id FROM main.causes WHERE"
+	               " dns_query_id IS NOT NULL) LIMIT " STR(PRUNE_CHUNK) ")",
 	               cutoff, &ps->dns_queries, err, errlen) != 0 ||
 	    prune_rows(db,
 	               "DELETE FROM main.ident_probes WHERE id IN (SELECT id FROM "
@@ -428,6 +454,7 @@ lifecycle_prune(sqlite3 *db, double cutoff, int64_t keep, struct prune_stats *ps
 	               "ON CONFLICT (minute, run_id, coalesce(server, ''), qtype, outcome) "
 	               "DO UPDATE SET n = n + excluded.n",
 	               cutoff, &recounted, err, errlen) != 0 ||
+	    prune_dns_blocks(db, cutoff, err, errlen) != 0 ||
 	    prune_dicts(db, cutoff, err, errlen) != 0 ||
 	    prune_runs(db, cutoff, keep, &ps->runs, err, errlen) != 0) {
 		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);

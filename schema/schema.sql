@@ -304,9 +304,22 @@ CREATE TABLE dns_rows (
 	retransmits  INTEGER,
 	answer       INTEGER REFERENCES names (id) -- version 14: the answers, once in names
 );
--- on the view's ts, so that a window on dns_queries.ts reads only its rows
-CREATE INDEX dns_rows_ts ON dns_rows (ts_ns / 1000000000 + (ts_ns % 1000000000) / 1e9, outcome,
-				      qtype);
+-- Where in time the rows of dns_rows lie (version 15, instead of an index
+-- on their time): block blk holds the rows with ids blk * 1024 to
+-- blk * 1024 + 1023, and ts_min_ns / ts_max_ns are the least and the
+-- greatest ts_ns among them.  A query's id is given when it ends, so ids
+-- follow time closely (an unanswered query's row comes when it is given
+-- up, 30 s after its last send): a window on the time reads the few blocks
+-- that overlap it, then their rows by id (STORE_DNS_WINDOW_SQL in
+-- schema/store.h: report dns, the HTML page, a session's timeline, prune).
+-- The writer and the view's insert trigger keep it; a block may span more
+-- than its rows still do (a row deleted), never less.  A row with no ts_ns
+-- is in no window and in no block.
+CREATE TABLE dns_blocks (
+	blk       INTEGER PRIMARY KEY,  -- id >> 10
+	ts_min_ns INTEGER NOT NULL,
+	ts_max_ns INTEGER NOT NULL
+);
 
 -- DNS queries seen on the wire (the mail host's and its resolver's): a view
 -- since version 10, with the columns and values the table had, over
@@ -390,6 +403,11 @@ BEGIN
 			  ELSE CAST(NEW.ts AS INTEGER) * 1000000000
 			       + CAST(round((NEW.ts - CAST(NEW.ts AS INTEGER)) * 1e9) AS INTEGER)
 		     END AS ns) AS t;
+	INSERT INTO dns_blocks (blk, ts_min_ns, ts_max_ns)
+	SELECT id >> 10, ts_ns, ts_ns FROM dns_rows
+	WHERE id = last_insert_rowid() AND ts_ns IS NOT NULL
+	ON CONFLICT (blk) DO UPDATE SET ts_min_ns = min(ts_min_ns, excluded.ts_min_ns),
+					ts_max_ns = max(ts_max_ns, excluded.ts_max_ns);
 END;
 CREATE TRIGGER dns_queries_update INSTEAD OF UPDATE ON dns_queries
 BEGIN

@@ -47,6 +47,7 @@ enum st_id {
 	ST_DCOUNT,
 	ST_ANCHOR,
 	ST_DATA_VERSION,
+	ST_DNS_BLOCK,
 	ST__N
 };
 
@@ -127,6 +128,11 @@ static const char *const stmt_sql[ST__N] = {
     [ST_ANCHOR] = "INSERT INTO anchors (hash, run_id, minute) VALUES (?1, ?2, ?3)",
     /* another connection's commit empties the dictionary caches (batch_begin) */
     [ST_DATA_VERSION] = "PRAGMA data_version",
+    /* where in time a block of dns_rows lies (schema 15): widened, never narrowed */
+    [ST_DNS_BLOCK] = "INSERT INTO dns_blocks (blk, ts_min_ns, ts_max_ns) VALUES (?1, ?2, ?3)"
+                     " ON CONFLICT (blk) DO UPDATE SET"
+                     " ts_min_ns = min(ts_min_ns, excluded.ts_min_ns),"
+                     " ts_max_ns = max(ts_max_ns, excluded.ts_max_ns)",
 };
 
 /* what each statement writes, for error messages */
@@ -137,6 +143,7 @@ static const char *const stmt_what[ST__N] = {
     [ST_RUN_TXN] = "the run's largest transaction id",
     [ST_SCOUNT] = "a session count", [ST_DCOUNT] = "a DNS query count",
     [ST_ANCHOR] = "a packet anchor", [ST_DATA_VERSION] = "the data version",
+    [ST_DNS_BLOCK] = "the time span of a block of DNS queries",
 };
 
 /* id bases of the current run, one per table */
@@ -195,6 +202,12 @@ struct store {
 	 * last batch saw it: another connection's commit (prune) empties them */
 	struct dict *addrs, *names;
 	int64_t data_version;
+	/* the dns_blocks row (schema 15) of the latest DNS rows: written when a
+	   row of another block comes, and before every commit */
+	struct {
+		int64_t blk, lo, hi;
+		bool set;
+	} dblk;
 	double notable_ms;   /* store_set_notable_ms(); 0 = every reply a row */
 	uint64_t big_bytes;  /* store_set_big_bytes(); 0 = not told */
 	uint64_t max_txn;    /* the run's largest transaction id (analyzer's) */
@@ -822,6 +835,45 @@ batch_begin(struct store *s)
 static int write_hist(void *arg, const struct compact_group *g);
 static int write_count(void *arg, const struct count_row *r);
 static int exec_stmt(struct store *s, enum st_id i, bool must_change, uint64_t evid);
+
+/* Writes (widens) the dns_blocks row of the latest DNS rows; inside the open batch. */
+static int
+write_dns_block(struct store *s)
+{
+	if (!s->dblk.set)
+		return STORE_OK;
+	sqlite3_stmt *st = s->st[ST_DNS_BLOCK];
+	sqlite3_bind_int64(st, 1, s->dblk.blk);
+	sqlite3_bind_int64(st, 2, s->dblk.lo);
+	sqlite3_bind_int64(st, 3, s->dblk.hi);
+	return exec_stmt(s, ST_DNS_BLOCK, false, 0);
+}
+
+/*
+ * A row of dns_rows was written with this id and ts_ns (0 = unknown: in no
+ * block).  Its block's span is kept here and written when a row of another
+ * block comes or the batch commits: ids come nearly in order (a query's id
+ * is given when it ends), so that is about one write per 1,024 rows.
+ */
+static int
+note_dns_block(struct store *s, int64_t id, uint64_t ts_ns)
+{
+	if (ts_ns == 0)
+		return STORE_OK;
+	int64_t blk = id >> 10, t = (int64_t)ts_ns;
+	if (s->dblk.set && s->dblk.blk == blk) {
+		if (t < s->dblk.lo)
+			s->dblk.lo = t;
+		if (t > s->dblk.hi)
+			s->dblk.hi = t;
+		return STORE_OK;
+	}
+	int rc = write_dns_block(s);
+	s->dblk.blk = blk;
+	s->dblk.lo = s->dblk.hi = t;
+	s->dblk.set = true;
+	return rc;
+}
 static int finish_compact(struct store *s);
 
 /*
@@ -880,6 +932,8 @@ batch_commit_held(struct store *s, bool all_held)
 	                  STORE_OK)
 		return rc;
 	if (s->run_id && (rc = counts_flush(s->cnt, write_count, s)) != STORE_OK)
+		return rc;
+	if ((rc = write_dns_block(s)) != STORE_OK)
 		return rc;
 	if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
 		return fail_sqlite(s, "committing");
@@ -2045,6 +2099,9 @@ event_sync(struct store *s, enum mx_event_type type, const void *body,
 			return fail_sqlite(s, "storing a dns query's addresses and name");
 		}
 		rc = exec_stmt(s, ST_DNS, false, id);
+		if (rc == STORE_OK)
+			rc = note_dns_block(s, sqlite3_last_insert_rowid(s->db),
+			                    ((const struct mx_dns *)body)->ts_ns);
 		break;
 	case EV_IDENT:
 		bind_ident(s, s->st[ST_IDENT], (const struct mx_ident *)body);

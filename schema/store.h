@@ -43,11 +43,21 @@
 
 #include "../analyze/event.h"
 
-#define STORE_SCHEMA_VERSION 14
-/* dns_rows' time in epoch seconds, as the view dns_queries shows it (ts):
- * the expression of the index dns_rows_ts (schema.sql), so that a time
- * condition written with it reads the index */
+#define STORE_SCHEMA_VERSION 15
+/* dns_rows' time in epoch seconds, as the view dns_queries shows it (ts) */
 #define STORE_DNS_TS_SQL "(ts_ns / 1000000000 + (ts_ns % 1000000000) / 1e9)"
+/*
+ * A FROM clause: the rows of pfx dns_rows (as d) whose time may lie in
+ * [since, until) (SQL expressions in seconds, NULL = open), read through
+ * the blocks of pfx dns_blocks (as b; schema 15) by id.  It gives every
+ * row of the window and maybe some up to a second outside it: the
+ * caller's own condition on STORE_DNS_TS_SQL keeps exactly the window's.
+ */
+#define STORE_DNS_WINDOW_SQL(pfx, since, until)                                               \
+	pfx "dns_blocks AS b CROSS JOIN " pfx "dns_rows AS d"                                 \
+	    " ON d.id BETWEEN b.blk * 1024 AND b.blk * 1024 + 1023"                           \
+	    " AND b.ts_max_ns >= (coalesce(" since ", -1e18) - 1) * 1e9"                      \
+	    " AND b.ts_min_ns < (coalesce(" until ", 1e18) + 1) * 1e9"
 #define STORE_BATCH_ROWS 5000
 #define STORE_BATCH_MS 2000
 #define STORE_BULK_BATCH_ROWS 50000 /* store_bulk_load() */

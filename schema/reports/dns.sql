@@ -7,12 +7,17 @@
 WITH
 -- the rows of the view dns_queries (schema.sql) in the window, with the
 -- numbers of dns_rows (its ts and latency_ms expressions): the words of
--- the rows shown are read from the view
-q AS NOT MATERIALIZED (SELECT id, server, outcome, retransmits,
+-- the rows shown are read from the view.  The rows are read through the
+-- blocks of dns_blocks that overlap the window (STORE_DNS_WINDOW_SQL in
+-- schema/store.h; a second of slack at each end), then kept by their ts
+q AS NOT MATERIALIZED (SELECT d.id, server, outcome, retransmits,
 			      ts_ns / 1000000000 + (ts_ns % 1000000000) / 1e9 AS ts,
 			      CASE WHEN ts_ns IS NULL OR outcome = 8 THEN NULL
 				   ELSE response_ns / 1e6 END AS latency_ms
-      FROM dns_rows
+      FROM dns_blocks AS b CROSS JOIN dns_rows AS d
+	   ON d.id BETWEEN b.blk * 1024 AND b.blk * 1024 + 1023
+	      AND b.ts_max_ns >= (coalesce(:since, -1e18) - 1) * 1e9
+	      AND b.ts_min_ns < (coalesce(:until, 1e18) + 1) * 1e9
       WHERE ts_ns / 1000000000 + (ts_ns % 1000000000) / 1e9 >= coalesce(:since, -1e18)
 	AND ts_ns / 1000000000 + (ts_ns % 1000000000) / 1e9 < coalesce(:until, 1e18)
 	AND outcome IS NOT 8),

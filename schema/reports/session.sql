@@ -118,8 +118,15 @@ ev AS (
 	FROM dns_queries AS q, s
 	-- no query lives an hour (the tracker starts a new one 60 s after the
 	-- first send and gives up 30 s after the last; analyze/dns.h): the
-	-- lower bound lets the time index read only the session's neighbours
-	WHERE q.ts <= s.t_end AND q.ts >= s.t_begin - 3600
+	-- lower bound, and the blocks of ids whose times overlap that span
+	-- (dns_blocks, schema 15), let it read only the session's neighbours
+	WHERE q.id BETWEEN (SELECT min(blk) * 1024 FROM dns_blocks
+			    WHERE ts_max_ns >= (s.t_begin - 3601) * 1e9
+			      AND ts_min_ns <= (s.t_end + 1) * 1e9)
+		       AND (SELECT max(blk) * 1024 + 1023 FROM dns_blocks
+			    WHERE ts_max_ns >= (s.t_begin - 3601) * 1e9
+			      AND ts_min_ns <= (s.t_end + 1) * 1e9)
+	  AND q.ts <= s.t_end AND q.ts >= s.t_begin - 3600
 	  AND coalesce(q.response_ts, q.last_send_ts, q.ts) >= s.t_begin
 	  AND (q.client IN (s.server, coalesce(s.host, s.server), '::1') OR q.client LIKE '127.%'
 	       OR EXISTS (SELECT 1 FROM causes AS c JOIN cmd ON cmd.id = c.transaction_id

@@ -332,6 +332,18 @@ Test(runs, prune_deletes_the_old_rows_and_gives_space_back, .timeout = 180)
 	         cutoff);
 	cr_expect_eq(e2e_sql_long(db, cmd), 0, "unused names pruned");
 	cr_expect_gt(e2e_sql_long(db, "SELECT count(*) FROM names"), 0);
+	/* the blocks of dns_rows (schema 15): every row left lies in its block's
+	   span, which is exactly its rows' again, and no block is left empty */
+	cr_expect_eq(e2e_sql_long(db, "SELECT count(*) FROM dns_rows AS d WHERE ts_ns IS NOT NULL"
+	                          " AND NOT EXISTS (SELECT 1 FROM dns_blocks WHERE blk = d.id >> 10"
+	                          " AND d.ts_ns BETWEEN ts_min_ns AND ts_max_ns)"),
+	             0);
+	cr_expect_eq(e2e_sql_long(db, "SELECT count(*) FROM dns_blocks AS b WHERE ts_min_ns IS NOT"
+	                          " (SELECT min(ts_ns) FROM dns_rows WHERE id >> 10 = b.blk) OR"
+	                          " ts_max_ns IS NOT (SELECT max(ts_ns) FROM dns_rows WHERE"
+	                          " id >> 10 = b.blk)"),
+	             0);
+	cr_expect_gt(e2e_sql_long(db, "SELECT count(*) FROM dns_blocks"), 0);
 	/* the per-minute counts still equal the rows (kept DNS queries recounted) */
 	cr_expect_eq(e2e_count_mismatches(db), 0);
 	cr_expect_eq(e2e_sql_long(db, "SELECT count(*) FROM transactions WHERE session_id NOT IN "

@@ -225,6 +225,7 @@ Test(store, mail_and_rcpt_arguments_read_back_exactly)
 #define DNS_ROWS_V13 \
 	"DROP VIEW dns_queries; " \
 	"DROP TABLE dns_rows; " \
+	"DROP TABLE dns_blocks; " \
 	"CREATE TABLE dns_rows ( id INTEGER PRIMARY KEY, run_id INTEGER REFERENCES runs " \
 	"(id), ts_ns INTEGER, client INTEGER REFERENCES addrs (id), client_port INTEGER, " \
 	"server INTEGER REFERENCES addrs (id), server_port INTEGER, tcp INTEGER NOT NULL " \
@@ -410,6 +411,152 @@ Test(store, version_13_answers_read_back_after_migration)
 	store_close(s);
 }
 
+/* rows of dns_rows with a time that their block (schema 15) does not span */
+#define BLOCKS_MISSED                                                                              \
+	"SELECT count(*) FROM dns_rows AS d WHERE ts_ns IS NOT NULL AND NOT EXISTS (SELECT 1 FROM" \
+	" dns_blocks WHERE blk = d.id >> 10 AND d.ts_ns BETWEEN ts_min_ns AND ts_max_ns)"
+/* blocks whose span is not exactly that of their rows */
+#define BLOCKS_LOOSE                                                                               \
+	"SELECT count(*) FROM dns_blocks AS b WHERE ts_min_ns IS NOT (SELECT min(ts_ns) FROM"      \
+	" dns_rows WHERE id >> 10 = b.blk) OR ts_max_ns IS NOT (SELECT max(ts_ns) FROM dns_rows"   \
+	" WHERE id >> 10 = b.blk)"
+
+/* "count:sum of ids" of sql's rows, with ?1 = a and ?2 = b */
+static char *
+ids_in(sqlite3 *db, const char *sql, double a, double b)
+{
+	sqlite3_stmt *st;
+	cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK, "%s: %s", sql,
+	             sqlite3_errmsg(db));
+	sqlite3_bind_double(st, 1, a);
+	sqlite3_bind_double(st, 2, b);
+	cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
+	char *v = strdup((const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	return v;
+}
+
+/* the rows in [a, b) read through the blocks, and read by their time alone */
+static void
+expect_dns_window(sqlite3 *db, double a, double b)
+{
+	char *got = ids_in(db,
+	                   "SELECT count(*) || ':' || coalesce(sum(d.id), 0) FROM "
+	                   STORE_DNS_WINDOW_SQL("", "?1", "?2") " WHERE " STORE_DNS_TS_SQL
+	                   " >= ?1 AND " STORE_DNS_TS_SQL " < ?2",
+	                   a, b);
+	char *want = ids_in(db,
+	                    "SELECT count(*) || ':' || coalesce(sum(id), 0) FROM dns_queries"
+	                    " WHERE ts >= ?1 AND ts < ?2",
+	                    a, b);
+	cr_expect_str_eq(got, want, "window [%.6f, %.6f)", a, b);
+	free(got);
+	free(want);
+}
+
+/* a DNS query at a time of its own */
+static void
+put_dns_at(struct store *s, uint64_t id, uint64_t ts_ns)
+{
+	struct mx_event ev;
+	memset(&ev, 0, sizeof(ev));
+	ev.type = EV_DNS;
+	ev.u.dns.id = id;
+	ev.u.dns.ts_ns = ts_ns;
+	ev.u.dns.qtype = 12;
+	ev.u.dns.outcome = MXD_UNANSWERED;
+	snprintf(ev.u.dns.qname, sizeof(ev.u.dns.qname), "%llu.113.0.203.in-addr.arpa",
+	         (unsigned long long)id % 200);
+	cr_assert_eq(store_event(s, &ev), STORE_OK, "%s", store_errmsg(s));
+}
+
+/*
+ * Schema 15: the writer keeps every block's span exactly that of its rows,
+ * over batches and runs, with rows out of time order (an unanswered query's
+ * id is given 30 s after its time); a window read through the blocks gives
+ * exactly the rows of that window; rows added and moved by hand through
+ * the view stay inside their block's span.
+ */
+Test(store, dns_blocks_span_every_row)
+{
+	const uint64_t t0 = 1767225600000000000ULL; /* 2026-01-01 */
+	struct store *s = open_store();
+	cr_assert_eq(store_begin_run(s, "one", NULL, NULL), STORE_OK);
+	for (uint64_t id = 1; id <= 3000; id++) {
+		/* 10 ms apart; every 97th began 30 s before it ended */
+		uint64_t ts = t0 + 40000000000ULL + id * 10000000ULL;
+		put_dns_at(s, id, id % 97 ? ts : ts - 30000000000ULL);
+		if (id == 1500)
+			cr_assert_eq(store_flush(s), STORE_OK, "%s", store_errmsg(s));
+	}
+	put_dns_at(s, 3001, 0); /* time unknown: in no window, no block */
+	cr_assert_eq(store_end_run(s, NULL), STORE_OK, "%s", store_errmsg(s));
+	/* a second run's ids follow the first's */
+	cr_assert_eq(store_begin_run(s, "two", NULL, NULL), STORE_OK);
+	for (uint64_t id = 1; id <= 100; id++)
+		put_dns_at(s, id, t0 + 100000000000ULL + id * 1000000ULL);
+	cr_assert_eq(store_end_run(s, NULL), STORE_OK, "%s", store_errmsg(s));
+	sqlite3 *db = store_db(s);
+	cr_expect_eq(q_int(db, "SELECT count(*) FROM dns_rows"), 3101);
+	cr_expect_eq(q_int(db, BLOCKS_MISSED), 0);
+	cr_expect_eq(q_int(db, BLOCKS_LOOSE), 0);
+	cr_expect_str_eq(q_text(db, "SELECT group_concat(blk) FROM dns_blocks"), "0,1,2,3");
+	cr_expect_eq(q_int(db, "SELECT count(*) FROM dns_rows WHERE ts_ns IS NULL"), 1);
+	double base = (double)(t0 / 1000000000ULL);
+	static const double w[][2] = {{0, 1e10}, {40, 41}, {10, 25}, {50, 52.5}, {60, 70.005},
+	                              {70, 71}, {99, 100.05}, {100.0005, 100.0105}, {200, 300}};
+	for (size_t i = 0; i < sizeof(w) / sizeof(w[0]); i++)
+		expect_dns_window(db, base + w[i][0], base + w[i][1]);
+	cr_expect_neq(q_int(db, "SELECT count(*) FROM dns_queries WHERE ts >= 1767225650"
+	                        " AND ts < 1767225652.5"),
+	              0);
+	/* by hand through the view: a new id, an id in a block of its own, a
+	   row moved an hour back */
+	cr_assert_eq(sqlite3_exec(db,
+	                          "INSERT INTO dns_queries (ts, qname, qtype, outcome)"
+	                          " VALUES (1767229200.25, 'x.example', 'A', 'answered');"
+	                          "INSERT INTO dns_queries (id, ts, qname, qtype, outcome)"
+	                          " VALUES (9000, 1767225000.5, 'y.example', 'A', 'nxdomain');"
+	                          "UPDATE dns_queries SET ts = ts - 3600 WHERE id = 10;",
+	                          NULL, NULL, NULL),
+	             SQLITE_OK, "%s", sqlite3_errmsg(db));
+	cr_expect_eq(q_int(db, "SELECT count(*) FROM dns_rows"), 3103);
+	cr_expect_eq(q_int(db, BLOCKS_MISSED), 0);
+	cr_expect_eq(q_int(db, BLOCKS_LOOSE), 0);
+	expect_dns_window(db, base - 3600, base - 3590);
+	expect_dns_window(db, 1767229200, 1767229201);
+	expect_dns_window(db, 1767225000, 1767225001);
+	store_close(s);
+}
+
+/* Version 14 -> 15: the index on the time goes, the blocks of the rows there are made. */
+Test(store, version_14_gets_dns_blocks)
+{
+	const uint64_t t0 = 1767225600000000000ULL;
+	struct store *s = open_store();
+	char fresh[4096];
+	snprintf(fresh, sizeof(fresh), "%s", schema_sql(store_db(s), "dns_queries_insert"));
+	cr_assert_eq(store_begin_run(s, "one", NULL, NULL), STORE_OK);
+	for (uint64_t id = 1; id <= 2100; id++)
+		put_dns_at(s, id, t0 + id * 5000000ULL - (id % 50 ? 0 : 30000000000ULL));
+	cr_assert_eq(store_end_run(s, NULL), STORE_OK, "%s", store_errmsg(s));
+	store_close(s);
+	s = migrated_from("DROP TABLE dns_blocks;"
+	                  " CREATE INDEX dns_rows_ts ON dns_rows (ts_ns / 1000000000"
+	                  " + (ts_ns % 1000000000) / 1e9, outcome, qtype);"
+	                  " PRAGMA user_version = 14");
+	sqlite3 *db = store_db(s);
+	cr_expect_eq(q_int(db, "SELECT count(*) FROM sqlite_schema WHERE name = 'dns_rows_ts'"), 0);
+	cr_expect_str_eq(schema_sql(db, "dns_queries_insert"), fresh);
+	cr_expect_str_eq(q_text(db, "SELECT group_concat(blk) FROM dns_blocks"), "0,1,2");
+	cr_expect_eq(q_int(db, BLOCKS_MISSED), 0);
+	cr_expect_eq(q_int(db, BLOCKS_LOOSE), 0);
+	double base = (double)(t0 / 1000000000ULL);
+	expect_dns_window(db, base - 30, base + 3);
+	expect_dns_window(db, base + 5, base + 6.5);
+	store_close(s);
+}
+
 Test(store, schema_text_is_exposed)
 {
 	const char *sql = store_schema_sql();
@@ -523,6 +670,7 @@ Test(store, migration_steps_apply_in_order)
 	REPLIES_V10                                                                                \
 	"DROP VIEW dns_queries;"                                                                   \
 	"DROP TABLE dns_rows;"                                                                     \
+	"DROP TABLE dns_blocks;"                                                                   \
 	"DROP TABLE addrs;"                                                                        \
 	"DROP TABLE names;"                                                                        \
 	"CREATE TABLE dns_queries (id INTEGER PRIMARY KEY, run_id INTEGER REFERENCES runs (id),"   \

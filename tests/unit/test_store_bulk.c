@@ -77,7 +77,7 @@ open_store(void)
 /* the secondary indexes of schema.sql (all but runs_fingerprint), and of
    them those on session_rows, kept up while loading: its rows come in id
    order, the order of their time */
-#define N_SECONDARY 16
+#define N_SECONDARY 15
 #define N_IN_ORDER 4
 static const char *const count_ix_sql =
     "SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND sql IS NOT NULL"
