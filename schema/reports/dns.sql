@@ -32,7 +32,7 @@ ranked AS (SELECT id, server,
 -- each server's three slowest, read from the view with their words
 top AS MATERIALIZED (SELECT r.server, r.rk, v.qtype, v.latency_ms, v.retransmits, v.ts,
 			    v.qname, v.outcome
-		     FROM ranked AS r JOIN dns_queries AS v ON v.id = r.id WHERE r.rk <= 3),
+		     FROM ranked AS r CROSS JOIN dns_queries AS v ON v.id = r.id WHERE r.rk <= 3),
 agg AS (SELECT server AS sid, (SELECT addr FROM addrs WHERE id = q.server) AS resolver,
 	       count(*) AS queries,
 	       sum(outcome = 0) AS answered,
