@@ -3,12 +3,14 @@
  * record (schema/compact.c, sessions.replies): client bytes that the writer
  * parses (MAIL FROM:<local@domain>, RCPT TO:<...>) and SQL reads back.
  *
- * Input: the first byte picks the command (MAIL, RCPT, EHLO, QUIT), the
- * rest is the session's sender domain, first recipient domain and the
- * argument, separated by newlines (each cut at its buffer's size).  The
- * record of the one reply is stored through the view sessions of the real
- * schema, and the view compact_replies must give back the argument byte for
- * byte (NULL for none).
+ * Input: the first byte picks the command (MAIL, RCPT, EHLO, QUIT: bits 0-1),
+ * the session's protocol (bits 2-3) and the reply code (bits 4-6: usual
+ * codes of some protocol or not, none); the rest is the session's sender
+ * domain, first recipient domain and the argument, separated by newlines
+ * (each cut at its buffer's size).  The record of the one reply is stored
+ * through the view sessions of the real schema, and the view
+ * compact_replies must give back the argument byte for byte (NULL for
+ * none) and the reply code (version 16 leaves a usual one out).
  */
 #include <sqlite3.h>
 #include <stdint.h>
@@ -32,10 +34,10 @@ setup(void)
 	    sqlite3_prepare_v2(db,
 	                       "INSERT INTO sessions (id, run_id, protocol, syn, start, helo,"
 	                       " sender_domain, rcpt_domains, replies)"
-	                       " VALUES (1, 1, 'smtp', 1767225600.5, 1767225600.5,"
+	                       " VALUES (1, 1, ?4, 1767225600.5, 1767225600.5,"
 	                       " 'helo.example', ?1, ?2, ?3)",
 	                       -1, &ins, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(db, "SELECT argument FROM compact_replies WHERE session_id = 1",
+	    sqlite3_prepare_v2(db, "SELECT argument, reply_code FROM compact_replies WHERE session_id = 1",
 	                       -1, &sel, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(db, "DELETE FROM sessions", -1, &del, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(db, "DELETE FROM names", -1, &del_names, NULL) != SQLITE_OK)
@@ -67,6 +69,8 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const char *const cmds[] = {"MAIL", "RCPT", "EHLO", "QUIT"};
+	static const char *const protos[] = {"unknown", "smtp", "pop3", "smtp"};
+	static const char *const codes[] = {"250", "221", "+OK", "", "252", "220", "354", "2500"};
 	static struct mx_session s;
 	static struct mx_txn t;
 	static char arg[MX_ARG_MAX];
@@ -77,7 +81,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const uint8_t *p = data + 1, *end = data + size;
 	memset(&s, 0, sizeof(s));
 	s.id = 1;
-	s.proto = MXP_SMTP;
+	s.proto = (enum mx_proto)((data[0] >> 2 & 3) == 3 ? MXP_SMTP : data[0] >> 2 & 3);
 	s.syn_ns = s.start_ns = 1767225600500000000ull;
 	mx_strlcpy(s.helo, "helo.example", sizeof(s.helo));
 	part(&p, end, s.sender_domain, sizeof(s.sender_domain));
@@ -91,14 +95,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	mx_strlcpy(t.command, cmds[data[0] & 3], sizeof(t.command));
 	t.request_ns = s.start_ns + 1000;
 	t.reply_ns = t.request_ns + 2000;
-	mx_strlcpy(t.reply_code, "250", sizeof(t.reply_code));
+	mx_strlcpy(t.reply_code, codes[data[0] >> 4 & 7], sizeof(t.reply_code));
 	t.outcome = MXO_OK;
 
 	struct compact *c = compact_new();
 	bool nomem = false;
 	if (!c || compact_reply(c, &s, &t, arg, false) != COMPACT_KEPT)
 		abort();
-	const char *rec = compact_session_json(c, 1, 0, s.syn_ns, s.helo, s.sender_domain,
+	const char *rec = compact_session_json(c, 1, 0, s.syn_ns, s.proto, s.helo, s.sender_domain,
 	                                       s.n_rcpt_domains ? s.rcpt_domains[0] : NULL, &nomem);
 	if (!rec || nomem)
 		abort();
@@ -106,6 +110,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	bind_or_null(ins, 1, s.sender_domain);
 	bind_or_null(ins, 2, s.rcpt_domains[0]);
 	sqlite3_bind_text(ins, 3, rec, -1, SQLITE_STATIC);
+	sqlite3_bind_text(ins, 4, protos[data[0] >> 2 & 3], -1, SQLITE_STATIC);
 	if (sqlite3_step(ins) != SQLITE_DONE)
 		abort();
 	sqlite3_reset(ins);
@@ -113,6 +118,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	const char *got = (const char *)sqlite3_column_text(sel, 0);
 	if (arg[0] ? !got || strcmp(got, arg) != 0 : got != NULL)
+		abort();
+	const char *code = (const char *)sqlite3_column_text(sel, 1);
+	if (t.reply_code[0] ? !code || strcmp(code, t.reply_code) != 0 : code != NULL)
 		abort();
 	sqlite3_reset(sel);
 	compact_free(c);

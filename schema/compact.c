@@ -574,6 +574,38 @@ compact_command_word(int code)
 	return code >= 0 && (size_t)code < NCOMMAND_WORDS ? command_words[code] : NULL;
 }
 
+const char *
+compact_usual_code(enum mx_proto proto, int cmd)
+{
+	if (cmd < 0)
+		return NULL;
+	if (proto == MXP_POP3)
+		return "+OK";
+	if (proto != MXP_SMTP)
+		return NULL;
+	switch (cmd) {
+	case 0: /* GREETING */
+	case 8: /* STARTTLS */
+		return "220";
+	case 5: /* DATA */
+		return "354";
+	case 9: /* AUTH */
+		return "235";
+	case 12: /* QUIT */
+		return "221";
+	case 1:  /* HELO */
+	case 2:  /* EHLO */
+	case 3:  /* MAIL */
+	case 4:  /* RCPT */
+	case 6:  /* DATA-END */
+	case 7:  /* BDAT */
+	case 10: /* RSET */
+	case 11: /* NOOP */
+		return "250";
+	}
+	return NULL;
+}
+
 /* a command word: its number when it has one, else the text (or null) */
 static void
 put_word(struct sbuf *b, const char *w)
@@ -598,7 +630,8 @@ put_code(struct sbuf *b, const char *c)
 
 const char *
 compact_session_json(struct compact *c, uint64_t id, int64_t txn_base, uint64_t base_ns,
-                     const char *helo, const char *sender, const char *rcpt, bool *nomem)
+                     enum mx_proto proto, const char *helo, const char *sender, const char *rcpt,
+                     bool *nomem)
 {
 	struct csess *x = sess_find(c, id);
 	if (!x || !x->ncompact)
@@ -619,6 +652,7 @@ compact_session_json(struct compact *c, uint64_t id, int64_t txn_base, uint64_t 
 			first_id = tid;
 		first = false;
 		put(&b, ",", 1);
+		int cmd = compact_command_code(r->command);
 		put_word(&b, r->command);
 		put(&b, ",", 1);
 		if (r->arg && helo && helo[0] && strcmp(r->arg, helo) == 0)
@@ -629,10 +663,17 @@ compact_session_json(struct compact *c, uint64_t id, int64_t txn_base, uint64_t 
 			put_str(&b, r->arg);
 		put_int(&b, ',', us_between(base_ns, r->request_ns));
 		put_int(&b, ',', us_between(r->request_ns, r->reply_ns));
-		put(&b, ",", 1);
-		put_code(&b, r->code);
 		/* size, guess, text: up to the last one set */
 		int last = r->text ? 3 : r->guess[0] ? 2 : r->size ? 1 : 0;
+		/* the command's usual code: left out, or 0 before a later element */
+		const char *usual = compact_usual_code(proto, cmd);
+		if (usual && strcmp(r->code, usual) == 0) {
+			if (last >= 1)
+				put(&b, ",0", 2);
+		} else {
+			put(&b, ",", 1);
+			put_code(&b, r->code);
+		}
 		if (last >= 1) {
 			if (r->size) {
 				put_int(&b, ',', (int64_t)r->size);

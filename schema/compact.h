@@ -25,9 +25,13 @@
  * first of sessions.rcpt_domains), rest left out when empty.  request_us:
  * microseconds from the session's first SYN (its start when no SYN was
  * seen) to the request; latency_us: to the first byte of the reply.
- * reply_code: a three-digit code as a number, other codes ("+OK") as text.
- * The trailing elements are left out when NULL (null when a later one is
- * set); reply_text is kept only for a reply without a code (inside TLS:
+ * reply_code: a three-digit code as a number, other codes ("+OK") as text;
+ * since version 16 the command's usual code in the session's protocol
+ * (compact_usual_code(): 250 after MAIL, 354 after DATA, +OK in POP3, ...)
+ * is left out, or written as 0 when size, guess or text follow (no reply
+ * code is 0, and a record before version 16 always has its code, null for
+ * none).  The trailing elements are left out when NULL (null when a later
+ * one is set); reply_text is kept only for a reply without a code (inside TLS:
  * "ServerHello, TLS 1.3", "1 record, 90 bytes").  The order of the elements
  * carries no meaning.  The view compact_replies (schema.sql) expands them
  * into transactions' columns.
@@ -84,12 +88,18 @@ int compact_reply(struct compact *c, const struct mx_session *sess, const struct
  * on allocation failure.
  */
 const char *compact_session_json(struct compact *c, uint64_t id, int64_t txn_base,
-                                 uint64_t base_ns, const char *helo, const char *sender,
-                                 const char *rcpt, bool *nomem);
+                                 uint64_t base_ns, enum mx_proto proto, const char *helo,
+                                 const char *sender, const char *rcpt, bool *nomem);
 
 /* The number of a command word in the record (-1: none), and the word of a number (NULL: none). */
 int compact_command_code(const char *word);
 const char *compact_command_word(int code);
+/*
+ * The usual reply code of command number cmd in protocol proto, which the
+ * record leaves out (version 16; the view compact_replies holds the same
+ * table): NULL for none.
+ */
+const char *compact_usual_code(enum mx_proto proto, int cmd);
 
 /*
  * The session has ended (sess: its final state): its replies go into the

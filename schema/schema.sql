@@ -529,7 +529,10 @@ INSERT INTO command_words (code, word) VALUES
 	(24, 'UIDL'), (25, 'RETR'), (26, 'TOP'), (27, 'DELE'), (28, 'TLS-HELLO'), (29, 'TLS');
 
 -- The compact replies as rows with transactions' columns (version 5;
--- the encoding of version 11, MAIL and RCPT arguments of version 13).
+-- the encoding of version 11, MAIL and RCPT arguments of version 13, the
+-- usual reply code left out since version 16: a record without its sixth
+-- element, or with 0 there, has its command's usual code in the session's
+-- protocol, the table of compact_usual_code() in schema/compact.c).
 CREATE VIEW compact_replies AS
 SELECT id, run_id, session_id,
        CASE typeof(cmd) WHEN 'integer' THEN (SELECT word FROM command_words WHERE code = cmd)
@@ -547,20 +550,29 @@ SELECT id, run_id, session_id,
        req_us / 1000000 + (req_us % 1000000) / 1e6 AS request_ts,
        (req_us + lat_us) / 1000000 + ((req_us + lat_us) % 1000000) / 1e6 AS reply_ts,
        NULL AS end_ts, lat_us / 1000.0 AS latency_ms,
-       CASE typeof(code) WHEN 'integer' THEN CAST(code AS TEXT) ELSE code END AS reply_code,
+       CASE WHEN ctype IS NULL OR (ctype = 'integer' AND code = 0)
+	    THEN CASE protocol WHEN 'pop3' THEN CASE typeof(cmd) WHEN 'integer' THEN '+OK' END
+			       WHEN 'smtp' THEN CASE WHEN cmd IN (0, 8) THEN '220'
+						     WHEN cmd = 5 THEN '354'
+						     WHEN cmd = 9 THEN '235'
+						     WHEN cmd = 12 THEN '221'
+						     WHEN cmd IN (1, 2, 3, 4, 6, 7, 10, 11)
+							  THEN '250' END END
+	    WHEN typeof(code) = 'integer' THEN CAST(code AS TEXT) ELSE code END AS reply_code,
        reply_text, 'ok' AS outcome, size, NULL AS diagnosis, NULL AS remedy,
        CASE typeof(gs) WHEN 'integer' THEN (SELECT word FROM command_words WHERE code = gs)
 		       ELSE gs END AS guess
 FROM (SELECT CASE r.key WHEN 0 THEN json_extract(r.value, '$[0]')
 		ELSE json_extract(s.replies, '$[0][0]') + json_extract(r.value, '$[0]') END AS id,
-       s.run_id, s.id AS session_id, s.helo, s.sender_domain, s.rcpt_domains,
+       s.run_id, s.id AS session_id, s.protocol, s.helo, s.sender_domain, s.rcpt_domains,
        json_extract(r.value, '$[1]') AS cmd, json_extract(r.value, '$[2]') AS arg,
        json_type(r.value, '$[2]') AS atype, json_extract(r.value, '$[2][0]') AS a_local,
        json_extract(r.value, '$[2][1]') AS a_rest,
        CAST(round(coalesce(s.syn, s.start) * 1e6) AS INTEGER) + json_extract(r.value, '$[3]')
 	       AS req_us,
        json_extract(r.value, '$[4]') AS lat_us,
-       json_extract(r.value, '$[5]') AS code, json_extract(r.value, '$[8]') AS reply_text,
+       json_extract(r.value, '$[5]') AS code, json_type(r.value, '$[5]') AS ctype,
+       json_extract(r.value, '$[8]') AS reply_text,
        json_extract(r.value, '$[6]') AS size, json_extract(r.value, '$[7]') AS gs
       FROM sessions AS s, json_each(s.replies) AS r
       WHERE s.replies IS NOT NULL);

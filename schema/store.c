@@ -1549,7 +1549,7 @@ static const char *
 session_record(struct store *s, const struct mx_session *x, bool *nomem)
 {
 	return compact_session_json(s->cmp, x->id, s->base.txn,
-	                            x->syn_ns ? x->syn_ns : x->start_ns, x->helo,
+	                            x->syn_ns ? x->syn_ns : x->start_ns, x->proto, x->helo,
 	                            x->sender_domain, x->n_rcpt_domains ? x->rcpt_domains[0] : NULL,
 	                            nomem);
 }

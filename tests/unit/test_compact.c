@@ -15,6 +15,7 @@
 #include "../../capture/addr.h"
 #include "../../schema/compact.h"
 #include "../../schema/hist.h"
+#include "../../schema/store.h"
 
 #define T0 1767225600000000000ull /* 2026-01-01 00:00:00 UTC, a minute boundary */
 #define MS 1000000ull
@@ -71,6 +72,17 @@ Test(compact, notable_replies)
 	cr_expect_not(compact_is_notable(&t, 1000), "an encrypted exchange answered");
 }
 
+static int
+q_count(sqlite3 *db, const char *sql)
+{
+	sqlite3_stmt *st;
+	cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK, "%s", sqlite3_errmsg(db));
+	cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
+	int n = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return n;
+}
+
 /* the MAIL and RCPT arguments that name the session's domains (version 13) */
 Test(compact, mail_and_rcpt_arguments_name_the_session_domains)
 {
@@ -103,14 +115,17 @@ Test(compact, mail_and_rcpt_arguments_name_the_session_domains)
 		txn_init(&t, 1, 1, cases[k].cmd, T0 + 10 * MS, 1 * MS, "250");
 		cr_assert_eq(compact_reply(c, &s, &t, cases[k].arg, false), COMPACT_KEPT);
 		bool nomem = false;
-		const char *j = compact_session_json(c, 1, 0, s.syn_ns, NULL, "sender.example",
-		                                     "rcpt.example", &nomem);
+		const char *j = compact_session_json(c, 1, 0, s.syn_ns, MXP_SMTP, NULL,
+		                                     "sender.example", "rcpt.example", &nomem);
 		char want[256];
-		snprintf(want, sizeof(want), "[[1,%d,%s,5000,1000,250]]",
-		         compact_command_code(cases[k].cmd), cases[k].want);
+		int w = compact_command_code(cases[k].cmd);
+		/* 250 is the usual code of MAIL and RCPT (left out), not of VRFY */
+		snprintf(want, sizeof(want), "[[1,%d,%s,5000,1000%s]]", w, cases[k].want,
+		         compact_usual_code(MXP_SMTP, w) ? "" : ",250");
 		cr_expect_str_eq(j, want, "%s", cases[k].arg);
 		/* no domain, or a recipient domain with a comma: the text */
-		j = compact_session_json(c, 1, 0, s.syn_ns, NULL, NULL, "rcpt.example,x", &nomem);
+		j = compact_session_json(c, 1, 0, s.syn_ns, MXP_SMTP, NULL, NULL, "rcpt.example,x",
+		                         &nomem);
 		cr_expect_eq(strchr(j, '['), j, "%s", j);
 		cr_expect_null(strstr(j + 2, "["), "%s: %s", cases[k].arg, j);
 		compact_free(c);
@@ -150,16 +165,18 @@ Test(compact, session_record_text)
 	cr_assert_eq(compact_reply(c, &s, &t, NULL, false), COMPACT_KEPT);
 
 	bool nomem = false;
-	const char *j = compact_session_json(c, 7, 100, s.syn_ns, "mx.example", NULL, NULL, &nomem);
+	const char *j = compact_session_json(c, 7, 100, s.syn_ns, MXP_SMTP, "mx.example", NULL, NULL,
+	                                     &nomem);
 	cr_assert_not_null(j);
-	/* ids from the first one's, words and three-digit codes as numbers */
-	cr_expect_str_eq(j, "[[103,0,0,0,2500,220],"
-	                    "[1,3,\"FROM:<\\\"a\\\\b\\\"@x>\\u0001\",4001,300,250],"
-	                    "[3,6,0,25000,2000,250,1234],"
+	/* ids from the first one's, words and three-digit codes as numbers, a
+	   command's usual code left out (0 when a later element follows) */
+	cr_expect_str_eq(j, "[[103,0,0,0,2500],"
+	                    "[1,3,\"FROM:<\\\"a\\\\b\\\"@x>\\u0001\",4001,300],"
+	                    "[3,6,0,25000,2000,0,1234],"
 	                    "[5,29,0,35000,1000,null,null,4,\"1 record, 90 bytes\"],"
 	                    "[6,28,0,45000,1000,null,null,null,"
 	                    "\"ServerHello, TLS 1.3\"],"
-	                    "[7,2,1,55000,1000,250],"
+	                    "[7,2,1,55000,1000],"
 	                    "[8,\"XCLIENT\",\"mx.example.\",56000,1000,\"099\"],"
 	                    "[9,11,\"1\",57000,1000,\"+OK\"],"
 	                    "[-1,12,0,58000,1000,\"2500\"]]");
@@ -183,8 +200,92 @@ Test(compact, session_record_text)
 	cr_expect_eq(sqlite3_column_int(st, 1), 9);
 	sqlite3_finalize(st);
 	sqlite3_close(db);
-	cr_expect_null(compact_session_json(c, 8, 0, 0, NULL, NULL, NULL, &nomem), "an unknown session");
+	cr_expect_null(compact_session_json(c, 8, 0, 0, MXP_SMTP, NULL, NULL, NULL, &nomem),
+	               "an unknown session");
 	compact_free(c);
+}
+
+/*
+ * The usual reply codes (version 16): for every command word in each
+ * protocol, a reply with each of several codes (with and without a size
+ * after it) is encoded by the writer and read back through the view
+ * compact_replies of the real schema: the same code every time, the usual
+ * one left out (or 0 before the size), the others written.
+ */
+Test(compact, usual_codes_read_back_through_the_view)
+{
+	static const char *const codes[] = {"220", "221", "235", "250", "354", "+OK", "", "252"};
+	static const char *const protos[] = {"unknown", "smtp", "pop3"};
+	_Static_assert(MXP_UNKNOWN == 0 && MXP_SMTP == 1 && MXP_POP3 == 2, "protos[] order");
+	sqlite3 *db;
+	sqlite3_stmt *ins, *sel;
+	cr_assert_eq(sqlite3_open(":memory:", &db), SQLITE_OK);
+	cr_assert_eq(sqlite3_exec(db, store_schema_sql(), NULL, NULL, NULL), SQLITE_OK, "%s",
+	             sqlite3_errmsg(db));
+	cr_assert_eq(sqlite3_prepare_v2(db,
+	                                "INSERT INTO sessions (id, run_id, protocol, syn, start,"
+	                                " replies) VALUES (?1, 1, ?2, 1767225600.005,"
+	                                " 1767225600.006, ?3)",
+	                                -1, &ins, NULL),
+	             SQLITE_OK, "%s", sqlite3_errmsg(db));
+	cr_assert_eq(sqlite3_prepare_v2(db,
+	                                "SELECT group_concat(coalesce(reply_code, '-'), ',') FROM"
+	                                " (SELECT reply_code FROM compact_replies"
+	                                " WHERE session_id = ?1 ORDER BY id)",
+	                                -1, &sel, NULL),
+	             SQLITE_OK, "%s", sqlite3_errmsg(db));
+	int left_out = 0, zeros = 0, sid = 0;
+	for (int p = 0; p < 3; p++) {
+		for (int w = 0; compact_command_word(w); w++) {
+			struct compact *c = compact_new();
+			struct mx_session s;
+			struct mx_txn t;
+			sess_init(&s, (uint64_t)++sid);
+			s.proto = (enum mx_proto)p;
+			const char *usual = compact_usual_code((enum mx_proto)p, w);
+			char want[256] = "";
+			for (int k = 0; k < 16; k++) {
+				const char *code = codes[k % 8];
+				txn_init(&t, (uint64_t)k + 1, s.id, compact_command_word(w),
+				         T0 + (10 + (uint64_t)k) * MS, 1 * MS, code);
+				if (k >= 8)
+					t.size = 100; /* an element after the code */
+				cr_assert_eq(compact_reply(c, &s, &t, NULL, false), COMPACT_KEPT);
+				snprintf(want + strlen(want), sizeof(want) - strlen(want), "%s%s",
+				         k ? "," : "", code[0] ? code : "-");
+				if (usual && strcmp(usual, code) == 0) {
+					left_out += k < 8;
+					zeros += k >= 8;
+				}
+			}
+			bool nomem = false;
+			const char *j = compact_session_json(c, s.id, 0, s.syn_ns, (enum mx_proto)p,
+			                                     NULL, NULL, NULL, &nomem);
+			cr_assert_not_null(j);
+			sqlite3_bind_int(ins, 1, sid);
+			sqlite3_bind_text(ins, 2, protos[p], -1, SQLITE_STATIC);
+			sqlite3_bind_text(ins, 3, j, -1, SQLITE_TRANSIENT);
+			cr_assert_eq(sqlite3_step(ins), SQLITE_DONE, "%s", sqlite3_errmsg(db));
+			sqlite3_reset(ins);
+			sqlite3_bind_int(sel, 1, sid);
+			cr_assert_eq(sqlite3_step(sel), SQLITE_ROW);
+			cr_expect_str_eq((const char *)sqlite3_column_text(sel, 0), want, "%s %s: %s",
+			                 protos[p], compact_command_word(w), j);
+			sqlite3_reset(sel);
+			compact_free(c);
+		}
+	}
+	/* the usual codes were left out (thirteen SMTP words, every POP3 one) */
+	cr_expect_eq(left_out, 13 + 30);
+	cr_expect_eq(left_out, q_count(db, "SELECT count(*) FROM session_rows, json_each(replies)"
+	                                   " AS r WHERE json_array_length(r.value) = 5"));
+	cr_expect_eq(zeros, left_out);
+	cr_expect_eq(zeros, q_count(db, "SELECT count(*) FROM session_rows, json_each(replies) AS r"
+	                                " WHERE json_type(r.value, '$[5]') = 'integer'"
+	                                " AND r.value ->> '$[5]' = 0"));
+	sqlite3_finalize(ins);
+	sqlite3_finalize(sel);
+	sqlite3_close(db);
 }
 
 struct seen {
@@ -277,7 +378,8 @@ Test(compact, many_sessions_ending_in_any_order)
 		cr_assert_eq(compact_session_end(c, &s[i]), 0);
 	bool nomem = false;
 	for (int i = 0; i < N; i++) {
-		const char *j = compact_session_json(c, s[i].id, 0, s[i].syn_ns, NULL, NULL, NULL, &nomem);
+		const char *j =
+		    compact_session_json(c, s[i].id, 0, s[i].syn_ns, MXP_SMTP, NULL, NULL, NULL, &nomem);
 		if (i % 2 == 0) {
 			cr_assert_null(j, "session %d ended", i);
 		} else {
@@ -290,7 +392,7 @@ Test(compact, many_sessions_ending_in_any_order)
 	}
 	cr_assert_eq(compact_end_all(c), 0);
 	for (int i = 0; i < N; i++)
-		cr_assert_null(compact_session_json(c, s[i].id, 0, 0, NULL, NULL, NULL, &nomem));
+		cr_assert_null(compact_session_json(c, s[i].id, 0, 0, MXP_SMTP, NULL, NULL, NULL, &nomem));
 	struct seen out = {0};
 	cr_assert_eq(compact_flush_groups(c, INT64_MAX, collect, &out), 0);
 	cr_assert_eq(out.n, 1);
