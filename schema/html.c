@@ -617,6 +617,10 @@ sec_slow(struct hctx *h)
 	}
 	if (!(st = prep(h, sql)))
 		return -1;
+	/* at most max rows, and one more to know that there were more */
+	long max = h->o->limit > 0 ? h->o->limit : HTML_MAX_SLOW;
+	bool more = false;
+	bind_i(st, ":limit", max + 1);
 	int c_tid = cidx(st, "transaction"), c_sid = cidx(st, "session"),
 	    c_proto = cidx(st, "protocol"), c_cli = cidx(st, "client"),
 	    c_cport = cidx(st, "client_port"), c_srv = cidx(st, "server"),
@@ -629,6 +633,10 @@ sec_slow(struct hctx *h)
 	P("<section id=\"%sslow\">\n<h2>Slow replies (&ge; %g ms), newest first</h2>\n", h->idp,
 	  h->slow_ms);
 	while (step(h, st)) {
+		if (rows == max) {
+			more = true;
+			break;
+		}
 		if (rows++ == 0)
 			P("<table>\n<tr><th>When (%s)</th><th>Session</th><th>Connection</th>"
 			  "<th>Command</th><th>Wait</th><th>Reply</th><th>Causes</th></tr>\n",
@@ -687,6 +695,11 @@ sec_slow(struct hctx *h)
 		P("</table>\n");
 	else
 		P("<p class=\"none\">No slow replies in this window.</p>\n");
+	if (more)
+		P("<p class=\"none\">Only the %d newest slow replies of this window are listed (the "
+		  "totals above count them all); narrow the report with --since/--until, or list "
+		  "more with --limit.</p>\n",
+		  rows);
 	P("</section>\n");
 	return h->failed ? -1 : 0;
 }

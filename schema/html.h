@@ -29,6 +29,9 @@
 #include "report.h"
 
 #define HTML_MAX_WATERFALLS 50
+/* slow replies listed when --limit is not given: a page of a month stays
+   a page (the newest are listed, and a line says the rest are left out) */
+#define HTML_MAX_SLOW 1000
 
 /*
  * Writes the page for report o->name ("slow" or "summary") to out.  0 on

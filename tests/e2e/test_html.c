@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "../support/e2e.h"
+#include "../../schema/html.h"
 
 static char bin[512], gen[512];
 static char *dir;
@@ -178,6 +179,41 @@ Test(html, since_until_and_limit)
 	cr_expect_eq(rc, 2, "html only for incidents, slow and summary (a usage error): %s", out);
 	cr_expect(strstr(out, "html") != NULL, "%s", out);
 	free(out);
+}
+
+/* Without --limit the slow table lists the newest HTML_MAX_SLOW and says the
+ * rest are left out; --limit lists that many and says the same. */
+Test(html, slow_table_of_a_big_window_is_capped)
+{
+	scenario_db("concurrent");
+	char *out = NULL;
+	/* 1 100 more slow replies, one a second after the scenario's */
+	cr_assert_eq(e2e_sh(&out,
+	                    "cd '%s' && sqlite3 concurrent.db \"WITH RECURSIVE k(i) AS (SELECT 1"
+	                    " UNION ALL SELECT i + 1 FROM k WHERE i < 1100)"
+	                    " INSERT INTO transactions (id, run_id, session_id, command,"
+	                    " request_ts, reply_ts, latency_ms, reply_code, outcome)"
+	                    " SELECT 100000 + i, 1, (SELECT min(id) FROM sessions), 'RCPT',"
+	                    " (SELECT max(request_ts) FROM transactions) + i, NULL, 2000, '250',"
+	                    " 'ok' FROM k\" 2>&1",
+	                    dir),
+	             0, "%s", out);
+	free(out);
+	char *p = page("concurrent.db", "summary", "", "big.html");
+	expect_self_contained(p);
+	cr_expect_eq(count(p, "<tr class=\"main\""), HTML_MAX_SLOW);
+	cr_expect(strstr(p, "Only the 1000 newest slow replies of this window are listed") != NULL);
+	cr_expect(strstr(p, "id=\"t101100\"") != NULL, "the newest is listed");
+	cr_expect(strstr(p, "id=\"t100100\"") == NULL, "the 1001st newest is not");
+	free(p);
+	p = page("concurrent.db", "summary", "--limit 5", "five.html");
+	cr_expect_eq(count(p, "<tr class=\"main\""), 5);
+	cr_expect(strstr(p, "Only the 5 newest slow replies") != NULL);
+	free(p);
+	p = page("concurrent.db", "summary", "--limit 2000", "all.html");
+	cr_expect_eq(count(p, "<tr class=\"main\""), 1101);
+	cr_expect(strstr(p, "Only the") == NULL, "nothing left out");
+	free(p);
 }
 
 Test(html, hostile_names_are_escaped)
