@@ -323,7 +323,7 @@ prune_runs(sqlite3 *db, double cutoff, int64_t keep, int64_t *n, char *err, size
 static int
 prune_dns_blocks(sqlite3 *db, double cutoff, char *err, size_t errlen)
 {
-#define BLOCK_ROWS "FROM main.dns_rows WHERE id BETWEEN blk * 1024 AND blk * 1024 + 1023"
+#define BLOCK_ROWS "FROM main.dns_rows WHERE id BETWEEN " STORE_DNS_BLOCK_IDS_SQL("blk")
 	int64_t n;
 	return exec_chunk(db,
 	                  "DELETE FROM main.dns_blocks WHERE ts_min_ns < ?1 * 1e9 AND NOT EXISTS"

@@ -860,7 +860,7 @@ note_dns_block(struct store *s, int64_t id, uint64_t ts_ns)
 {
 	if (ts_ns == 0)
 		return STORE_OK;
-	int64_t blk = id >> 10, t = (int64_t)ts_ns;
+	int64_t blk = id / STORE_DNS_BLOCK, t = (int64_t)ts_ns;
 	if (s->dblk.set && s->dblk.blk == blk) {
 		if (t < s->dblk.lo)
 			s->dblk.lo = t;

@@ -47,6 +47,14 @@
 /* dns_rows' time in epoch seconds, as the view dns_queries shows it (ts) */
 #define STORE_DNS_TS_SQL "(ts_ns / 1000000000 + (ts_ns % 1000000000) / 1e9)"
 /*
+ * The ids of dns_rows per row of dns_blocks (schema 15): block blk holds
+ * ids blk * 1024 to blk * 1024 + 1023.  STORE_DNS_BLOCK_IDS_SQL(blk): that
+ * range as SQL, for "id BETWEEN ...".  (schema.sql's trigger and the SQL
+ * files of the reports spell the same numbers.)
+ */
+#define STORE_DNS_BLOCK 1024
+#define STORE_DNS_BLOCK_IDS_SQL(blk) blk " * 1024 AND " blk " * 1024 + 1023"
+/*
  * A FROM clause: the rows of pfx dns_rows (as d) whose time may lie in
  * [since, until) (SQL expressions in seconds, NULL = open), read through
  * the blocks of pfx dns_blocks (as b; schema 15) by id.  It gives every
@@ -55,7 +63,7 @@
  */
 #define STORE_DNS_WINDOW_SQL(pfx, since, until)                                               \
 	pfx "dns_blocks AS b CROSS JOIN " pfx "dns_rows AS d"                                 \
-	    " ON d.id BETWEEN b.blk * 1024 AND b.blk * 1024 + 1023"                           \
+	    " ON d.id BETWEEN " STORE_DNS_BLOCK_IDS_SQL("b.blk")                                 \
 	    " AND b.ts_max_ns >= (coalesce(" since ", -1e18) - 1) * 1e9"                      \
 	    " AND b.ts_min_ns < (coalesce(" until ", 1e18) + 1) * 1e9"
 #define STORE_BATCH_ROWS 5000
