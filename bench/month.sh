@@ -58,11 +58,14 @@ INSERT INTO sessions (id, run_id, protocol, client, client_port, server, server_
 SELECT id + $k * $S, run_id + $k, protocol, client, client_port, server, server_port, syn + $dt,
        start + $dt, "end" + $dt, outcome, tls, outbound, app, banner_host, helo, sender_domain,
        rcpt_domains, bytes, messages, complete, host, client_is_host, software,
-       -- the first element's id is the absolute one (schema 11)
-       (SELECT '[' || group_concat(CASE key WHEN 0
+       -- the id base, the first element (schema 17); before, the first
+       -- element's first element (schema 11)
+       CASE json_type(replies, '\$[0]') WHEN 'integer'
+	    THEN json_set(replies, '\$[0]', json_extract(replies, '\$[0]') + $k * $T)
+	    ELSE (SELECT '[' || group_concat(CASE key WHEN 0
 				   THEN json_set(value, '\$[0]', json_extract(value, '\$[0]') + $k * $T)
 				   ELSE value END, ',')
-	       || ']' FROM json_each(replies))
+		  || ']' FROM json_each(replies)) END
 FROM sessions WHERE run_id = 1;
 INSERT INTO transactions (id, run_id, session_id, command, argument, request_ts, reply_ts, end_ts,
 			  latency_ms, reply_code, reply_text, outcome, size, diagnosis, remedy, guess)

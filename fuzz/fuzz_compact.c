@@ -5,12 +5,15 @@
  *
  * Input: the first byte picks the command (MAIL, RCPT, EHLO, QUIT: bits 0-1),
  * the session's protocol (bits 2-3) and the reply code (bits 4-6: usual
- * codes of some protocol or not, none); the rest is the session's sender
- * domain, first recipient domain and the argument, separated by newlines
- * (each cut at its buffer's size).  The record of the one reply is stored
- * through the view sessions of the real schema, and the view
- * compact_replies must give back the argument byte for byte (NULL for
- * none) and the reply code (version 16 leaves a usual one out).
+ * codes of some protocol or not, none); with bit 7 set, the next 8 bytes
+ * are the request's and the latency's microseconds (two little-endian
+ * 32-bit numbers: every limit of a packed head of version 17, and what no
+ * head holds); the rest is the session's sender domain, first recipient
+ * domain and the argument, separated by newlines (each cut at its buffer's
+ * size).  The record of the one reply is stored through the view sessions
+ * of the real schema, and the view compact_replies must give back the
+ * argument byte for byte (NULL for none), the reply code (version 16 leaves
+ * a usual one out) and both times to the microsecond.
  */
 #include <sqlite3.h>
 #include <stdint.h>
@@ -37,7 +40,10 @@ setup(void)
 	                       " VALUES (1, 1, ?4, 1767225600.5, 1767225600.5,"
 	                       " 'helo.example', ?1, ?2, ?3)",
 	                       -1, &ins, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(db, "SELECT argument, reply_code FROM compact_replies WHERE session_id = 1",
+	    sqlite3_prepare_v2(db, "SELECT argument, reply_code,"
+	                       " CAST(round(request_ts * 1e6) AS INTEGER),"
+	                       " CAST(round(latency_ms * 1e3) AS INTEGER)"
+	                       " FROM compact_replies WHERE session_id = 1",
 	                       -1, &sel, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(db, "DELETE FROM sessions", -1, &del, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(db, "DELETE FROM names", -1, &del_names, NULL) != SQLITE_OK)
@@ -79,6 +85,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size == 0)
 		return 0;
 	const uint8_t *p = data + 1, *end = data + size;
+	uint64_t req_us = 1, lat_us = 2;
+	if (data[0] & 0x80 && size >= 9) {
+		req_us = (uint64_t)data[1] | (uint64_t)data[2] << 8 | (uint64_t)data[3] << 16 |
+		         (uint64_t)data[4] << 24;
+		lat_us = (uint64_t)data[5] | (uint64_t)data[6] << 8 | (uint64_t)data[7] << 16 |
+		         (uint64_t)data[8] << 24;
+		p += 8;
+	}
 	memset(&s, 0, sizeof(s));
 	s.id = 1;
 	s.proto = (enum mx_proto)((data[0] >> 2 & 3) == 3 ? MXP_SMTP : data[0] >> 2 & 3);
@@ -93,8 +107,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	t.id = 1;
 	t.session_id = 1;
 	mx_strlcpy(t.command, cmds[data[0] & 3], sizeof(t.command));
-	t.request_ns = s.start_ns + 1000;
-	t.reply_ns = t.request_ns + 2000;
+	t.request_ns = s.start_ns + req_us * 1000;
+	t.reply_ns = t.request_ns + lat_us * 1000;
 	mx_strlcpy(t.reply_code, codes[data[0] >> 4 & 7], sizeof(t.reply_code));
 	t.outcome = MXO_OK;
 
@@ -121,6 +135,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	const char *code = (const char *)sqlite3_column_text(sel, 1);
 	if (t.reply_code[0] ? !code || strcmp(code, t.reply_code) != 0 : code != NULL)
+		abort();
+	if (sqlite3_column_int64(sel, 2) != (int64_t)(s.syn_ns / 1000 + req_us) ||
+	    sqlite3_column_int64(sel, 3) != (int64_t)lat_us)
 		abort();
 	sqlite3_reset(sel);
 	compact_free(c);

@@ -628,6 +628,82 @@ put_code(struct sbuf *b, const char *c)
 		put_str(b, c);
 }
 
+/*
+ * A number as one character of a packed head (version 17): the code point
+ * v + 32, v below COMPACT_CHAR_MAX (so below the UTF-16 surrogates, which
+ * SQLite's unicode() would read as U+FFFD), in UTF-8; '"' and '\\' escaped
+ * for JSON.  A value below COMPACT_CHAR_LO takes at most two bytes.
+ */
+static void
+put_char(struct sbuf *b, int64_t v)
+{
+	uint32_t cp = (uint32_t)v + 32;
+	char u[3];
+	size_t n;
+	if (cp == '"' || cp == '\\') {
+		u[0] = '\\';
+		u[1] = (char)cp;
+		n = 2;
+	} else if (cp < 0x80) {
+		u[0] = (char)cp;
+		n = 1;
+	} else if (cp < 0x800) {
+		u[0] = (char)(0xc0 | cp >> 6);
+		u[1] = (char)(0x80 | (cp & 0x3f));
+		n = 2;
+	} else {
+		u[0] = (char)(0xe0 | cp >> 12);
+		u[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+		u[2] = (char)(0x80 | (cp & 0x3f));
+		n = 3;
+	}
+	put(b, u, n);
+}
+
+/* the argument: 1 for the session's helo, 0 for none, ["local"(, "rest")] or text */
+static void
+put_arg(struct sbuf *b, const struct crep *r, const char *helo, const char *sender,
+        const char *rcpt)
+{
+	if (r->arg && helo && helo[0] && strcmp(r->arg, helo) == 0)
+		put(b, "1", 1); /* the session's helo */
+	else if (!r->arg || !r->arg[0])
+		put(b, "0", 1); /* none (version 13; null before) */
+	else if (!put_addr_arg(b, r->command, r->arg, sender, rcpt))
+		put_str(b, r->arg);
+}
+
+/*
+ * ",code, size, guess, text" up to the last one set; the command's usual
+ * code is left out, or written 0 when a later element follows (version 16).
+ */
+static void
+put_tail(struct sbuf *b, const struct crep *r, const char *usual)
+{
+	int last = r->text ? 3 : r->guess[0] ? 2 : r->size ? 1 : 0;
+	if (usual && strcmp(r->code, usual) == 0) {
+		if (last >= 1)
+			put(b, ",0", 2);
+	} else {
+		put(b, ",", 1);
+		put_code(b, r->code);
+	}
+	if (last >= 1) {
+		if (r->size)
+			put_int(b, ',', (int64_t)r->size);
+		else
+			put(b, ",null", 5);
+	}
+	if (last >= 2) {
+		put(b, ",", 1);
+		put_word(b, r->guess);
+	}
+	if (last >= 3) {
+		put(b, ",", 1);
+		put_str(b, r->text);
+	}
+}
+
 const char *
 compact_session_json(struct compact *c, uint64_t id, int64_t txn_base, uint64_t base_ns,
                      enum mx_proto proto, const char *helo, const char *sender, const char *rcpt,
@@ -637,59 +713,63 @@ compact_session_json(struct compact *c, uint64_t id, int64_t txn_base, uint64_t 
 	if (!x || !x->ncompact)
 		return NULL;
 	struct sbuf b = {.c = c};
-	put(&b, "[", 1);
-	bool first = true;
+	/* the id base (version 17): the first compact reply's transaction id */
 	int64_t first_id = 0;
+	for (uint32_t i = 0; i < x->n; i++) {
+		if (x->r[i].compact) {
+			first_id = (int64_t)x->r[i].id + txn_base;
+			break;
+		}
+	}
+	put(&b, "[", 1);
+	put_int(&b, 0, first_id);
 	for (uint32_t i = 0; i < x->n; i++) {
 		const struct crep *r = &x->r[i];
 		if (!r->compact)
 			continue;
-		put(&b, first ? "[" : ",[", first ? 1 : 2);
-		/* the first element's id, the others' as an offset from it */
-		int64_t tid = (int64_t)r->id + txn_base;
-		put_int(&b, 0, first ? tid : tid - first_id);
-		if (first)
-			first_id = tid;
-		first = false;
-		put(&b, ",", 1);
+		int64_t off = (int64_t)r->id + txn_base - first_id;
+		int64_t req = us_between(base_ns, r->request_ns);
+		int64_t lat = us_between(r->request_ns, r->reply_ns);
 		int cmd = compact_command_code(r->command);
-		put_word(&b, r->command);
-		put(&b, ",", 1);
-		if (r->arg && helo && helo[0] && strcmp(r->arg, helo) == 0)
-			put(&b, "1", 1); /* the session's helo */
-		else if (!r->arg || !r->arg[0])
-			put(&b, "0", 1); /* none (version 13; null before) */
-		else if (!put_addr_arg(&b, r->command, r->arg, sender, rcpt))
-			put_str(&b, r->arg);
-		put_int(&b, ',', us_between(base_ns, r->request_ns));
-		put_int(&b, ',', us_between(r->request_ns, r->reply_ns));
-		/* size, guess, text: up to the last one set */
-		int last = r->text ? 3 : r->guess[0] ? 2 : r->size ? 1 : 0;
-		/* the command's usual code: left out, or 0 before a later element */
 		const char *usual = compact_usual_code(proto, cmd);
-		if (usual && strcmp(r->code, usual) == 0) {
-			if (last >= 1)
-				put(&b, ",0", 2);
+		bool helo_arg = r->arg && helo && helo[0] && strcmp(r->arg, helo) == 0;
+		bool no_arg = !r->arg || !r->arg[0];
+		if (cmd < 0 || cmd >= 32 || off < 0 || off >= COMPACT_CHAR_MAX || req < 0 ||
+		    req >= COMPACT_TWO_MAX || lat < 0 || lat >= COMPACT_TWO_MAX) {
+			/* what a head cannot hold: the element of versions 11 to 16 */
+			put(&b, ",[", 2);
+			put_int(&b, 0, off);
+			put(&b, ",", 1);
+			put_word(&b, r->command);
+			put(&b, ",", 1);
+			put_arg(&b, r, helo, sender, rcpt);
+			put_int(&b, ',', req);
+			put_int(&b, ',', lat);
+			put_tail(&b, r, usual);
+			put(&b, "]", 1);
+			continue;
+		}
+		/* the head alone: no argument or the helo, the usual code, nothing after it */
+		bool alone = (helo_arg || no_arg) && usual && strcmp(r->code, usual) == 0 &&
+		             !r->size && !r->guess[0] && !r->text;
+		put(&b, alone ? ",\"" : ",[\"", alone ? 2 : 3);
+		put_char(&b, cmd * 2 + (alone && helo_arg));
+		put_char(&b, off);
+		put_char(&b, req / COMPACT_CHAR_LO);
+		put_char(&b, req % COMPACT_CHAR_LO);
+		if (lat < COMPACT_CHAR_MAX) {
+			put_char(&b, lat);
 		} else {
+			put_char(&b, lat / COMPACT_CHAR_LO);
+			put_char(&b, lat % COMPACT_CHAR_LO);
+		}
+		put(&b, "\"", 1);
+		if (!alone) {
 			put(&b, ",", 1);
-			put_code(&b, r->code);
+			put_arg(&b, r, helo, sender, rcpt);
+			put_tail(&b, r, usual);
+			put(&b, "]", 1);
 		}
-		if (last >= 1) {
-			if (r->size) {
-				put_int(&b, ',', (int64_t)r->size);
-			} else {
-				put(&b, ",null", 5);
-			}
-		}
-		if (last >= 2) {
-			put(&b, ",", 1);
-			put_word(&b, r->guess);
-		}
-		if (last >= 3) {
-			put(&b, ",", 1);
-			put_str(&b, r->text);
-		}
-		put(&b, "]", 1);
 	}
 	put(&b, "]", 1);
 	if (b.nomem) {

@@ -8,18 +8,40 @@
  * answered, not ok (cut, aborted), failed (4xx/5xx, -ERR), or at least the
  * run's notable threshold slow (the analysis threshold: every reply with a
  * cause or a diagnosis is that slow).  Every other reply is kept here and
- * becomes one element of its session's sessions.replies array (the
- * encoding of version 11, arguments of MAIL and RCPT shorter since 13):
+ * becomes one element of its session's sessions.replies array.  Since
+ * version 17 the array begins with a number B, the transactions id of the
+ * session's first compact reply, and a reply is
  *
- *   [id, command, argument, request_us, latency_us, reply_code
- *    (, size (, guess (, reply_text)))]
+ *   "<head>"                                          the head alone, or
+ *   ["<head>", argument (, reply_code (, size (, guess (, reply_text))))], or
+ *   [id - B, command, argument, request_us, latency_us (, reply_code (, size
+ *    (, guess (, reply_text))))]                     what a head cannot hold.
  *
- * id: the transaction id it would have had, for the array's first element;
- * the others hold theirs minus that one.  command and guess: the word's
- * number in the list of compact_command_code() (the table command_words),
- * the text for a word outside it.  argument: text, null, or 1 for "the
- * session's helo" (the argument equals sessions.helo), 0 for none (null
- * before version 13), or for MAIL and
+ * A head is a string of characters, each holding a number v (0 <= v <
+ * COMPACT_CHAR_MAX) as the code point v + 32 (SQL: unicode(c) - 32):
+ *
+ *   command * 2 + h, id - B, request_us / L, request_us % L, latency_us
+ *
+ * with L = COMPACT_CHAR_LO; latency_us takes two characters (latency_us / L,
+ * latency_us % L) when it is COMPACT_CHAR_MAX or more, which the head's
+ * length (5 or 6) tells.  command: the word's number in the list of
+ * compact_command_code() (the table command_words).  h = 1: the argument is
+ * sessions.helo, in a head alone; a head alone has no other argument, the
+ * command's usual code and nothing after it.  A reply with a word outside
+ * the list, a negative time or id offset, an id offset of COMPACT_CHAR_MAX
+ * or more, or a time of COMPACT_TWO_MAX us (111 s) or more takes the third
+ * form.  The code points stay below the UTF-16 surrogates, and '"' and '\'
+ * are escaped: the record is valid JSON and UTF-8, and json_each() gives
+ * the head back as written.  A character takes 1 byte for v < 96, 2 for v
+ * < 2016, else 3.
+ *
+ * Before version 17 the array had only elements of the third form, the first
+ * one's id whole and the others' an offset from it (the encoding of version
+ * 11, arguments of MAIL and RCPT shorter since 13): a record that begins
+ * with an array.  The elements' parts, in every form: command and guess: the
+ * word's number, the text for a word outside the list.  argument: text,
+ * null, or 1 for "the session's helo" (the argument equals sessions.helo), 0
+ * for none (null before version 13), or for MAIL and
  * RCPT ["local"] or ["local", "rest"]: the argument "FROM:<local@D>rest"
  * (MAIL, D = sessions.sender_domain) or "TO:<local@D>rest" (RCPT, D = the
  * first of sessions.rcpt_domains), rest left out when empty.  request_us:
@@ -32,7 +54,7 @@
  * code is 0, and a record before version 16 always has its code, null for
  * none).  The trailing elements are left out when NULL (null when a later
  * one is set); reply_text is kept only for a reply without a code (inside TLS:
- * "ServerHello, TLS 1.3", "1 record, 90 bytes").  The order of the elements
+ * "ServerHello, TLS 1.3", "1 record, 90 bytes").  The order of the replies
  * carries no meaning.  The view compact_replies (schema.sql) expands them
  * into transactions' columns.
  *
@@ -49,6 +71,16 @@
 #include <stdint.h>
 
 #include "../analyze/event.h"
+
+/*
+ * The numbers of a packed head (version 17): one character holds 0 to
+ * COMPACT_CHAR_MAX - 1 (code points 32 to 0xd7ff); a time is two of them,
+ * t / COMPACT_CHAR_LO and t % COMPACT_CHAR_LO (the second below 0x800: at
+ * most two bytes of UTF-8), so below COMPACT_TWO_MAX.
+ */
+#define COMPACT_CHAR_MAX (0xd800 - 32)
+#define COMPACT_CHAR_LO (0x800 - 32)
+#define COMPACT_TWO_MAX ((int64_t)COMPACT_CHAR_MAX * COMPACT_CHAR_LO)
 
 /* ordinary replies kept for one session; more are stored as rows */
 #define COMPACT_MAX_PER_SESSION 4096

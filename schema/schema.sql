@@ -205,10 +205,16 @@ CREATE TRIGGER sessions_delete INSTEAD OF DELETE ON sessions
 BEGIN
 	DELETE FROM session_rows WHERE id = OLD.id;
 END;
--- sessions.replies: the session's ordinary replies, a JSON array of
--- [id, command, argument, request_us, latency_us, reply_code (, size (, guess
--- (, reply_text)))] (the encoding of version 11): id: the first element's
--- transaction id, the others' minus that one; command, guess: the number of
+-- sessions.replies: the session's ordinary replies, a JSON array (version 17)
+-- of the id base B (the first compact reply's transaction id), then per reply
+-- a packed head (a string of 5 or 6 characters, each a number: its code
+-- point minus 32), alone or as
+-- [head, argument (, reply_code (, size (, guess (, reply_text))))], or (what
+-- a head cannot hold) [id - B, command, argument, request_us, latency_us
+-- (, reply_code ...)]: see schema/compact.h.  Before version 17 every element
+-- was [id, command, argument, request_us, latency_us, reply_code (, size
+-- (, guess (, reply_text)))] (the encoding of version 11): id: the first
+-- element's transaction id, the others' minus that one; command, guess: the number of
 -- the word in command_words, or the text of a word not there; argument:
 -- text, 1 for the session's helo, 0 (version 13; null before) for none, or
 -- for MAIL and RCPT (version 13)
@@ -532,7 +538,8 @@ INSERT INTO command_words (code, word) VALUES
 -- the encoding of version 11, MAIL and RCPT arguments of version 13, the
 -- usual reply code left out since version 16: a record without its sixth
 -- element, or with 0 there, has its command's usual code in the session's
--- protocol, the table of compact_usual_code() in schema/compact.c).
+-- protocol, the table of compact_usual_code() in schema/compact.c; packed
+-- heads since version 17, schema/compact.h).
 CREATE VIEW compact_replies AS
 SELECT id, run_id, session_id,
        CASE typeof(cmd) WHEN 'integer' THEN (SELECT word FROM command_words WHERE code = cmd)
@@ -562,20 +569,72 @@ SELECT id, run_id, session_id,
        reply_text, 'ok' AS outcome, size, NULL AS diagnosis, NULL AS remedy,
        CASE typeof(gs) WHEN 'integer' THEN (SELECT word FROM command_words WHERE code = gs)
 		       ELSE gs END AS guess
-FROM (SELECT CASE r.key WHEN 0 THEN json_extract(r.value, '$[0]')
-		ELSE json_extract(s.replies, '$[0][0]') + json_extract(r.value, '$[0]') END AS id,
-       s.run_id, s.id AS session_id, s.protocol, s.helo, s.sender_domain, s.rcpt_domains,
-       json_extract(r.value, '$[1]') AS cmd, json_extract(r.value, '$[2]') AS arg,
-       json_type(r.value, '$[2]') AS atype, json_extract(r.value, '$[2][0]') AS a_local,
-       json_extract(r.value, '$[2][1]') AS a_rest,
-       CAST(round(coalesce(s.syn, s.start) * 1e6) AS INTEGER) + json_extract(r.value, '$[3]')
-	       AS req_us,
-       json_extract(r.value, '$[4]') AS lat_us,
-       json_extract(r.value, '$[5]') AS code, json_type(r.value, '$[5]') AS ctype,
-       json_extract(r.value, '$[8]') AS reply_text,
-       json_extract(r.value, '$[6]') AS size, json_extract(r.value, '$[7]') AS gs
-      FROM sessions AS s, json_each(s.replies) AS r
-      WHERE s.replies IS NOT NULL);
+-- t: the element's JSON type; a: its text (a head alone, version 17); h: the
+-- head of an array [head, argument, ...] (version 17), NULL for an array of
+-- the older form v [id, command, argument, request_us, latency_us, ...].  A
+-- head's characters: command * 2 + helo, id - base, request_us / 2016,
+-- request_us % 2016, latency_us (or latency_us / 2016, latency_us % 2016),
+-- each the code point minus 32.
+FROM (SELECT CASE WHEN base IS NULL
+		  THEN CASE k WHEN 0 THEN json_extract(v, '$[0]')
+			    ELSE first_id + json_extract(v, '$[0]') END
+		  ELSE base + CASE WHEN t = 'text' THEN unicode(substr(a, 2, 1)) - 32
+				   WHEN h IS NULL THEN json_extract(v, '$[0]')
+				   ELSE unicode(substr(h, 2, 1)) - 32 END END AS id,
+	     run_id, session_id, protocol, helo, sender_domain, rcpt_domains,
+	     CASE WHEN t = 'text' THEN (unicode(a) - 32) >> 1
+		  WHEN h IS NULL THEN json_extract(v, '$[1]')
+		  ELSE (unicode(h) - 32) >> 1 END AS cmd,
+	     CASE WHEN t = 'text' THEN (unicode(a) - 32) & 1
+		  WHEN h IS NULL THEN json_extract(v, '$[2]')
+		  ELSE json_extract(v, '$[1]') END AS arg,
+	     CASE WHEN t = 'text' THEN NULL
+		  WHEN h IS NULL THEN json_type(v, '$[2]')
+		  ELSE json_type(v, '$[1]') END AS atype,
+	     CASE WHEN t = 'text' THEN NULL
+		  WHEN h IS NULL THEN json_extract(v, '$[2][0]')
+		  ELSE json_extract(v, '$[1][0]') END AS a_local,
+	     CASE WHEN t = 'text' THEN NULL
+		  WHEN h IS NULL THEN json_extract(v, '$[2][1]')
+		  ELSE json_extract(v, '$[1][1]') END AS a_rest,
+	     t0_us + CASE WHEN t = 'text'
+			  THEN (unicode(substr(a, 3, 1)) - 32) * 2016 + unicode(substr(a, 4, 1)) - 32
+			  WHEN h IS NULL THEN json_extract(v, '$[3]')
+			  ELSE (unicode(substr(h, 3, 1)) - 32) * 2016 + unicode(substr(h, 4, 1)) - 32
+		     END AS req_us,
+	     CASE WHEN t = 'text'
+		  THEN CASE length(a) WHEN 5 THEN unicode(substr(a, 5, 1)) - 32
+			    ELSE (unicode(substr(a, 5, 1)) - 32) * 2016 + unicode(substr(a, 6, 1)) - 32 END
+		  WHEN h IS NULL THEN json_extract(v, '$[4]')
+		  ELSE CASE length(h) WHEN 5 THEN unicode(substr(h, 5, 1)) - 32
+			    ELSE (unicode(substr(h, 5, 1)) - 32) * 2016 + unicode(substr(h, 6, 1)) - 32 END
+	     END AS lat_us,
+	     CASE WHEN t = 'text' THEN NULL
+		  WHEN h IS NULL THEN json_extract(v, '$[5]')
+		  ELSE json_extract(v, '$[2]') END AS code,
+	     CASE WHEN t = 'text' THEN NULL
+		  WHEN h IS NULL THEN json_type(v, '$[5]')
+		  ELSE json_type(v, '$[2]') END AS ctype,
+	     CASE WHEN t = 'text' THEN NULL
+		  WHEN h IS NULL THEN json_extract(v, '$[8]')
+		  ELSE json_extract(v, '$[5]') END AS reply_text,
+	     CASE WHEN t = 'text' THEN NULL
+		  WHEN h IS NULL THEN json_extract(v, '$[6]')
+		  ELSE json_extract(v, '$[3]') END AS size,
+	     CASE WHEN t = 'text' THEN NULL
+		  WHEN h IS NULL THEN json_extract(v, '$[7]')
+		  ELSE json_extract(v, '$[4]') END AS gs
+      FROM (SELECT s.run_id, s.id AS session_id, s.protocol, s.helo, s.sender_domain,
+		   s.rcpt_domains, CAST(round(coalesce(s.syn, s.start) * 1e6) AS INTEGER) AS t0_us,
+		   -- version 17: the id base; before, the first element's id
+		   CASE json_type(s.replies, '$[0]') WHEN 'integer'
+			THEN json_extract(s.replies, '$[0]') END AS base,
+		   json_extract(s.replies, '$[0][0]') AS first_id,
+		   r.key AS k, r.type AS t, r.value AS v, r.atom AS a,
+		   CASE r.type WHEN 'array' THEN CASE json_type(r.value, '$[0]') WHEN 'text'
+						      THEN json_extract(r.value, '$[0]') END END AS h
+	    FROM sessions AS s, json_each(s.replies) AS r
+	    WHERE s.replies IS NOT NULL AND r.type <> 'integer'));
 
 -- Every reply: the rows of transactions and the compact ones (version 5).
 CREATE VIEW replies AS

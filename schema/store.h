@@ -43,7 +43,7 @@
 
 #include "../analyze/event.h"
 
-#define STORE_SCHEMA_VERSION 16
+#define STORE_SCHEMA_VERSION 17
 /* dns_rows' time in epoch seconds, as the view dns_queries shows it (ts) */
 #define STORE_DNS_TS_SQL "(ts_ns / 1000000000 + (ts_ns % 1000000000) / 1e9)"
 /*

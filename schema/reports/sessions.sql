@@ -14,7 +14,8 @@ s AS (SELECT *, coalesce(start, syn) AS t0 FROM sessions
 -- term into a compound view)
 w AS MATERIALIZED (SELECT s.*,
 	     (SELECT count(*) FROM transactions AS t WHERE t.session_id = s.id)
-		     + coalesce(json_array_length(s.replies), 0) AS n_replies,
+		     + coalesce(json_array_length(s.replies)
+			 - (json_type(s.replies, '$[0]') IS 'integer'), 0) AS n_replies,
 	     (SELECT json_array(id, command, guess, latency_ms, reply_code, outcome)
 	      FROM (SELECT id, command, guess, latency_ms, reply_code, outcome
 		    FROM transactions AS t WHERE t.session_id = s.id

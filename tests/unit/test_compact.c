@@ -1,7 +1,8 @@
 /*
  * test_compact.c - the writer's memory of the compact layout
  * (schema/compact.c): which replies are notable, the sessions.replies text
- * (ids, microsecond offsets, escapes, trailing elements), histogram groups
+ * (packed heads and the older elements, ids, microsecond offsets, escapes,
+ * trailing elements, read back through the real view), histogram groups
  * by the session's final host and direction, flushing by minute, and the
  * session table under many sessions ending in any order.
  */
@@ -83,6 +84,71 @@ q_count(sqlite3 *db, const char *sql)
 	return n;
 }
 
+/*
+ * A packed head as the record writes it (version 17), spelled out here on
+ * its own: each number the code point v + 32 in UTF-8, '"' and '\\'
+ * escaped; command * 2 + h, id offset, request_us / 2016, request_us % 2016,
+ * latency_us (two characters from 0xd800 - 32 on).  Appended to out.
+ */
+static void
+head_char(char *out, size_t cap, unsigned v)
+{
+	unsigned cp = v + 32;
+	size_t n = strlen(out);
+	if (cp == '"' || cp == '\\')
+		snprintf(out + n, cap - n, "\\%c", cp);
+	else if (cp < 0x80)
+		snprintf(out + n, cap - n, "%c", cp);
+	else if (cp < 0x800)
+		snprintf(out + n, cap - n, "%c%c", 0xc0 | cp >> 6, 0x80 | (cp & 0x3f));
+	else
+		snprintf(out + n, cap - n, "%c%c%c", 0xe0 | cp >> 12, 0x80 | (cp >> 6 & 0x3f),
+		         0x80 | (cp & 0x3f));
+}
+
+static void
+head(char *out, size_t cap, unsigned cmd, unsigned h, unsigned off, unsigned req, unsigned lat)
+{
+	size_t n = strlen(out);
+	snprintf(out + n, cap - n, "\"");
+	head_char(out, cap, cmd * 2 + h);
+	head_char(out, cap, off);
+	head_char(out, cap, req / 2016);
+	head_char(out, cap, req % 2016);
+	if (lat < 0xd800 - 32) {
+		head_char(out, cap, lat);
+	} else {
+		head_char(out, cap, lat / 2016);
+		head_char(out, cap, lat % 2016);
+	}
+	n = strlen(out);
+	snprintf(out + n, cap - n, "\"");
+}
+
+static void
+cat(char *out, size_t cap, const char *s)
+{
+	size_t n = strlen(out);
+	snprintf(out + n, cap - n, "%s", s);
+}
+
+/* one value of a JSON text, as SQLite reads it (NULL: none) */
+static char *
+json_at(sqlite3 *db, const char *json, const char *fn, const char *path)
+{
+	char sql[128];
+	sqlite3_stmt *st;
+	snprintf(sql, sizeof(sql), "SELECT %s(?1, ?2)", fn);
+	cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+	sqlite3_bind_text(st, 1, json, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, path, -1, SQLITE_STATIC);
+	cr_assert_eq(sqlite3_step(st), SQLITE_ROW, "%s", sqlite3_errmsg(db));
+	const unsigned char *v = sqlite3_column_text(st, 0);
+	char *r = v ? strdup((const char *)v) : NULL;
+	sqlite3_finalize(st);
+	return r;
+}
+
 /* the MAIL and RCPT arguments that name the session's domains (version 13) */
 Test(compact, mail_and_rcpt_arguments_name_the_session_domains)
 {
@@ -107,6 +173,8 @@ Test(compact, mail_and_rcpt_arguments_name_the_session_domains)
 	    {"RCPT", "TO:<user@sender.example>", "\"TO:<user@sender.example>\""},
 	    {"VRFY", "FROM:<user@sender.example>", "\"FROM:<user@sender.example>\""},
 	};
+	sqlite3 *db;
+	cr_assert_eq(sqlite3_open(":memory:", &db), SQLITE_OK);
 	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
 		struct compact *c = compact_new();
 		struct mx_session s;
@@ -117,19 +185,26 @@ Test(compact, mail_and_rcpt_arguments_name_the_session_domains)
 		bool nomem = false;
 		const char *j = compact_session_json(c, 1, 0, s.syn_ns, MXP_SMTP, NULL,
 		                                     "sender.example", "rcpt.example", &nomem);
-		char want[256];
+		char want[256] = "[1,[";
 		int w = compact_command_code(cases[k].cmd);
+		head(want, sizeof(want), (unsigned)w, 0, 0, 5000, 1000);
+		cat(want, sizeof(want), ",");
+		cat(want, sizeof(want), cases[k].want);
 		/* 250 is the usual code of MAIL and RCPT (left out), not of VRFY */
-		snprintf(want, sizeof(want), "[[1,%d,%s,5000,1000%s]]", w, cases[k].want,
-		         compact_usual_code(MXP_SMTP, w) ? "" : ",250");
+		cat(want, sizeof(want), compact_usual_code(MXP_SMTP, w) ? "]]" : ",250]]");
 		cr_expect_str_eq(j, want, "%s", cases[k].arg);
 		/* no domain, or a recipient domain with a comma: the text */
 		j = compact_session_json(c, 1, 0, s.syn_ns, MXP_SMTP, NULL, NULL, "rcpt.example,x",
 		                         &nomem);
-		cr_expect_eq(strchr(j, '['), j, "%s", j);
-		cr_expect_null(strstr(j + 2, "["), "%s: %s", cases[k].arg, j);
+		char *type = json_at(db, j, "json_type", "$[1][1]");
+		char *text = json_at(db, j, "json_extract", "$[1][1]");
+		cr_expect_str_eq(type, "text", "%s: %s", cases[k].arg, j);
+		cr_expect_str_eq(text, cases[k].arg, "%s", j);
+		free(type);
+		free(text);
 		compact_free(c);
 	}
+	sqlite3_close(db);
 }
 
 Test(compact, session_record_text)
@@ -168,18 +243,26 @@ Test(compact, session_record_text)
 	const char *j = compact_session_json(c, 7, 100, s.syn_ns, MXP_SMTP, "mx.example", NULL, NULL,
 	                                     &nomem);
 	cr_assert_not_null(j);
-	/* ids from the first one's, words and three-digit codes as numbers, a
-	   command's usual code left out (0 when a later element follows) */
-	cr_expect_str_eq(j, "[[103,0,0,0,2500],"
-	                    "[1,3,\"FROM:<\\\"a\\\\b\\\"@x>\\u0001\",4001,300],"
-	                    "[3,6,0,25000,2000,0,1234],"
-	                    "[5,29,0,35000,1000,null,null,4,\"1 record, 90 bytes\"],"
-	                    "[6,28,0,45000,1000,null,null,null,"
-	                    "\"ServerHello, TLS 1.3\"],"
-	                    "[7,2,1,55000,1000],"
-	                    "[8,\"XCLIENT\",\"mx.example.\",56000,1000,\"099\"],"
-	                    "[9,11,\"1\",57000,1000,\"+OK\"],"
-	                    "[-1,12,0,58000,1000,\"2500\"]]");
+	/* the id base, then packed heads (alone, or first in an array with what
+	   follows), the older element for what a head cannot hold; words and
+	   three-digit codes as numbers, a command's usual code left out (0 when
+	   a later element follows) */
+	char want[512] = "[103,";
+	head(want, sizeof(want), 0, 0, 0, 0, 2500);
+	cat(want, sizeof(want), ",[");
+	head(want, sizeof(want), 3, 0, 1, 4001, 300);
+	cat(want, sizeof(want), ",\"FROM:<\\\"a\\\\b\\\"@x>\\u0001\"],[");
+	head(want, sizeof(want), 6, 0, 3, 25000, 2000);
+	cat(want, sizeof(want), ",0,0,1234],[");
+	head(want, sizeof(want), 29, 0, 5, 35000, 1000);
+	cat(want, sizeof(want), ",0,null,null,4,\"1 record, 90 bytes\"],[");
+	head(want, sizeof(want), 28, 0, 6, 45000, 1000);
+	cat(want, sizeof(want), ",0,null,null,null,\"ServerHello, TLS 1.3\"],");
+	head(want, sizeof(want), 2, 1, 7, 55000, 1000); /* EHLO with the helo: alone */
+	cat(want, sizeof(want), ",[8,\"XCLIENT\",\"mx.example.\",56000,1000,\"099\"],[");
+	head(want, sizeof(want), 11, 0, 9, 57000, 1000);
+	cat(want, sizeof(want), ",\"1\",\"+OK\"],[-1,12,0,58000,1000,\"2500\"]]");
+	cr_expect_str_eq(j, want);
 	cr_expect_eq(compact_command_code("TLS"), 29);
 	cr_expect_eq(compact_command_code("XCLIENT"), -1);
 	cr_expect_eq(compact_command_code(""), -1);
@@ -191,18 +274,33 @@ Test(compact, session_record_text)
 	cr_assert_eq(sqlite3_open(":memory:", &db), SQLITE_OK);
 	sqlite3_stmt *st;
 	cr_assert_eq(sqlite3_prepare_v2(db,
-	                                "SELECT json_extract(?1, '$[1][2]'), json_array_length(?1)",
+	                                "SELECT json_extract(?1, '$[2][1]'), json_array_length(?1)",
 	                                -1, &st, NULL),
 	             SQLITE_OK);
 	sqlite3_bind_text(st, 1, j, -1, SQLITE_TRANSIENT);
 	cr_assert_eq(sqlite3_step(st), SQLITE_ROW, "%s", sqlite3_errmsg(db));
 	cr_expect_str_eq((const char *)sqlite3_column_text(st, 0), "FROM:<\"a\\b\"@x>\x01");
-	cr_expect_eq(sqlite3_column_int(st, 1), 9);
+	cr_expect_eq(sqlite3_column_int(st, 1), 10);
 	sqlite3_finalize(st);
 	sqlite3_close(db);
 	cr_expect_null(compact_session_json(c, 8, 0, 0, MXP_SMTP, NULL, NULL, NULL, &nomem),
 	               "an unknown session");
 	compact_free(c);
+}
+
+/* a database of the real schema with two statements on it */
+static sqlite3 *
+schema_db(const char *ins_sql, sqlite3_stmt **ins, const char *sel_sql, sqlite3_stmt **sel)
+{
+	sqlite3 *db;
+	cr_assert_eq(sqlite3_open(":memory:", &db), SQLITE_OK);
+	cr_assert_eq(sqlite3_exec(db, store_schema_sql(), NULL, NULL, NULL), SQLITE_OK, "%s",
+	             sqlite3_errmsg(db));
+	cr_assert_eq(sqlite3_prepare_v2(db, ins_sql, -1, ins, NULL), SQLITE_OK, "%s",
+	             sqlite3_errmsg(db));
+	cr_assert_eq(sqlite3_prepare_v2(db, sel_sql, -1, sel, NULL), SQLITE_OK, "%s",
+	             sqlite3_errmsg(db));
+	return db;
 }
 
 /*
@@ -217,23 +315,14 @@ Test(compact, usual_codes_read_back_through_the_view)
 	static const char *const codes[] = {"220", "221", "235", "250", "354", "+OK", "", "252"};
 	static const char *const protos[] = {"unknown", "smtp", "pop3"};
 	_Static_assert(MXP_UNKNOWN == 0 && MXP_SMTP == 1 && MXP_POP3 == 2, "protos[] order");
-	sqlite3 *db;
 	sqlite3_stmt *ins, *sel;
-	cr_assert_eq(sqlite3_open(":memory:", &db), SQLITE_OK);
-	cr_assert_eq(sqlite3_exec(db, store_schema_sql(), NULL, NULL, NULL), SQLITE_OK, "%s",
-	             sqlite3_errmsg(db));
-	cr_assert_eq(sqlite3_prepare_v2(db,
-	                                "INSERT INTO sessions (id, run_id, protocol, syn, start,"
-	                                " replies) VALUES (?1, 1, ?2, 1767225600.005,"
-	                                " 1767225600.006, ?3)",
-	                                -1, &ins, NULL),
-	             SQLITE_OK, "%s", sqlite3_errmsg(db));
-	cr_assert_eq(sqlite3_prepare_v2(db,
-	                                "SELECT group_concat(coalesce(reply_code, '-'), ',') FROM"
-	                                " (SELECT reply_code FROM compact_replies"
-	                                " WHERE session_id = ?1 ORDER BY id)",
-	                                -1, &sel, NULL),
-	             SQLITE_OK, "%s", sqlite3_errmsg(db));
+	sqlite3 *db = schema_db("INSERT INTO sessions (id, run_id, protocol, syn, start, replies)"
+	                        " VALUES (?1, 1, ?2, 1767225600.005, 1767225600.006, ?3)",
+	                        &ins,
+	                        "SELECT group_concat(coalesce(reply_code, '-'), ',') FROM"
+	                        " (SELECT reply_code FROM compact_replies"
+	                        " WHERE session_id = ?1 ORDER BY id)",
+	                        &sel);
 	int left_out = 0, zeros = 0, sid = 0;
 	for (int p = 0; p < 3; p++) {
 		for (int w = 0; compact_command_word(w); w++) {
@@ -278,11 +367,186 @@ Test(compact, usual_codes_read_back_through_the_view)
 	/* the usual codes were left out (thirteen SMTP words, every POP3 one) */
 	cr_expect_eq(left_out, 13 + 30);
 	cr_expect_eq(left_out, q_count(db, "SELECT count(*) FROM session_rows, json_each(replies)"
-	                                   " AS r WHERE json_array_length(r.value) = 5"));
+	                                   " AS r WHERE r.type = 'text'"));
 	cr_expect_eq(zeros, left_out);
 	cr_expect_eq(zeros, q_count(db, "SELECT count(*) FROM session_rows, json_each(replies) AS r"
-	                                " WHERE json_type(r.value, '$[5]') = 'integer'"
-	                                " AND r.value ->> '$[5]' = 0"));
+	                                " WHERE r.type = 'array'"
+	                                " AND json_type(r.value, '$[2]') = 'integer'"
+	                                " AND r.value ->> '$[2]' = 0"));
+	sqlite3_finalize(ins);
+	sqlite3_finalize(sel);
+	sqlite3_close(db);
+}
+
+/*
+ * Every form of a record (version 17) read back through the real view:
+ * replies with times, id offsets, words, arguments, codes, sizes, guesses
+ * and texts at and around every limit of a packed head (one or two bytes of
+ * UTF-8 per character, the surrogates, a latency in two characters, what no
+ * head holds) give back what was stored, to the microsecond.
+ */
+Test(compact, random_records_read_back_through_the_view)
+{
+	static const int64_t edges[] = {
+	    0,       1,        63,        64,        95,        96,         2015,
+	    2016,    2017,     55263,     55264,     4064255,   4064256,    60000000,
+	    111412223, 111412224, 111412225, 3000000000};
+	static const char *const words[] = {"GREETING", "EHLO", "MAIL", "RCPT", "DATA",
+	                                    "DATA-END", "QUIT", "USER", "PASS", "RETR",
+	                                    "TLS",      "TLS-HELLO", "XCLIENT", "NOOP"};
+	static const char *const codes[] = {"250", "220", "354", "+OK", "", "252", "221"};
+	static const char *const args[] = {NULL,
+	                                   "mx.example",
+	                                   "FROM:<u\"1@sender.example>",
+	                                   "TO:<v@rcpt.example> NOTIFY=NEVER",
+	                                   "text \"q\" \\ \x01 \xc3\xa9",
+	                                   "1"};
+	static const char *const protos[] = {"unknown", "smtp", "pop3"};
+	sqlite3_stmt *ins, *sel;
+	sqlite3 *db = schema_db("INSERT INTO sessions (id, run_id, protocol, syn, start, helo,"
+	                        " sender_domain, rcpt_domains, replies) VALUES (?1, 1, ?2,"
+	                        " 1767225600.005, 1767225600.006, 'mx.example',"
+	                        " 'sender.example', 'rcpt.example,other.example', ?3)",
+	                        &ins,
+	                        "SELECT id, command, argument,"
+	                        " CAST(round(request_ts * 1e6) AS INTEGER),"
+	                        " CAST(round(latency_ms * 1e3) AS INTEGER), reply_code, size,"
+	                        " guess, reply_text, json_valid(?2)"
+	                        " FROM compact_replies WHERE session_id = ?1 ORDER BY id",
+	                        &sel);
+	const int64_t syn_us = 1767225600005000;
+	uint32_t rnd = 12345;
+#define RND() (rnd = rnd * 1103515245u + 12345u, (rnd >> 8) & 0xffffff)
+	int forms[3] = {0, 0, 0}; /* heads alone, heads in arrays, older elements */
+	for (int sid = 1; sid <= 400; sid++) {
+		struct compact *c = compact_new();
+		struct mx_session s;
+		sess_init(&s, (uint64_t)sid);
+		int p = (int)(RND() % 3);
+		s.proto = (enum mx_proto)p;
+		int n = 1 + (int)(RND() % 12);
+		struct want {
+			int64_t id, req, lat;
+			const char *cmd, *arg, *code, *guess, *text;
+			uint64_t size;
+		} w[12];
+		int64_t id = 1000 + (int64_t)RND() % 100000;
+		for (int i = 0; i < n; i++) {
+			struct want *x = &w[i];
+			/* ids mostly up, by 1 or a lot, now and then down */
+			int64_t step = RND() % 4 ? 1 + (int64_t)(RND() % 100)
+			             : RND() % 2 ? edges[RND() % 12] + 1 : -(int64_t)(RND() % 50) - 1;
+			x->id = id = i ? id + step : id;
+			x->req = RND() % 3 ? (int64_t)(RND() % 200000) : edges[RND() % 18];
+			if (RND() % 16 == 0)
+				x->req = -(int64_t)(RND() % 4000) - 1; /* before the SYN */
+			x->lat = RND() % 3 ? (int64_t)(RND() % 70000) : edges[RND() % 18];
+			x->cmd = words[RND() % 14];
+			/* half of them as most replies are: no argument or the helo, the usual code */
+			const char *usual = compact_usual_code(s.proto, compact_command_code(x->cmd));
+			bool plain = RND() % 2;
+			x->arg = args[RND() % (plain ? 2 : 6)];
+			x->code = plain && usual ? usual : codes[RND() % 7];
+			x->size = plain || RND() % 2 ? 0 : RND();
+			x->guess = plain || RND() % 3 ? "" : "RCPT";
+			x->text = !x->code[0] && RND() % 2 ? "1 record, 90 bytes" : NULL;
+			struct mx_txn t;
+			txn_init(&t, (uint64_t)x->id, s.id, x->cmd,
+			         (uint64_t)((syn_us + x->req) * 1000), (uint64_t)x->lat * 1000,
+			         x->code);
+			t.size = x->size;
+			mx_strlcpy(t.guess, x->guess, sizeof(t.guess));
+			if (x->text)
+				mx_strlcpy(t.reply_text, x->text, sizeof(t.reply_text));
+			cr_assert_eq(compact_reply(c, &s, &t, x->arg, false), COMPACT_KEPT);
+		}
+		bool nomem = false;
+		const char *j = compact_session_json(c, s.id, 0, s.syn_ns, (enum mx_proto)p,
+		                                     "mx.example", "sender.example", "rcpt.example",
+		                                     &nomem);
+		cr_assert_not_null(j);
+		sqlite3_bind_int(ins, 1, sid);
+		sqlite3_bind_text(ins, 2, protos[p], -1, SQLITE_STATIC);
+		sqlite3_bind_text(ins, 3, j, -1, SQLITE_TRANSIENT);
+		cr_assert_eq(sqlite3_step(ins), SQLITE_DONE, "%s", sqlite3_errmsg(db));
+		sqlite3_reset(ins);
+		/* the elements' forms, as SQLite's JSON reader sees them */
+		sqlite3_stmt *f;
+		cr_assert_eq(sqlite3_prepare_v2(db,
+		                                "SELECT sum(r.type = 'text'), sum(CASE r.type WHEN"
+		                                " 'array' THEN json_type(r.value, '$[0]') = 'text' END),"
+		                                " sum(CASE r.type WHEN 'array' THEN json_type(r.value,"
+		                                " '$[0]') = 'integer' END), count(*)"
+		                                " FROM json_each(?1) AS r WHERE r.key > 0",
+		                                -1, &f, NULL),
+		             SQLITE_OK);
+		sqlite3_bind_text(f, 1, j, -1, SQLITE_STATIC);
+		cr_assert_eq(sqlite3_step(f), SQLITE_ROW, "%s: %s", sqlite3_errmsg(db), j);
+		for (int k = 0; k < 3; k++)
+			forms[k] += sqlite3_column_int(f, k);
+		cr_expect_eq(sqlite3_column_int(f, 3), n, "%s", j);
+		sqlite3_finalize(f);
+		/* read back in id order (the ids of a session are distinct here) */
+		int order[12];
+		for (int i = 0; i < n; i++)
+			order[i] = i;
+		for (int a = 1; a < n; a++)
+			for (int b = a; b > 0 && w[order[b - 1]].id > w[order[b]].id; b--) {
+				int tmp = order[b];
+				order[b] = order[b - 1];
+				order[b - 1] = tmp;
+			}
+		bool distinct = true;
+		for (int a = 1; a < n; a++)
+			distinct &= w[order[a - 1]].id != w[order[a]].id;
+		sqlite3_bind_int(sel, 1, sid);
+		sqlite3_bind_text(sel, 2, j, -1, SQLITE_STATIC);
+		for (int i = 0; i < n; i++) {
+			const struct want *x = &w[order[i]];
+			cr_assert_eq(sqlite3_step(sel), SQLITE_ROW, "session %d: %s", sid, j);
+			cr_expect_eq(sqlite3_column_int(sel, 9), 1, "valid JSON: %s", j);
+			if (distinct)
+				cr_expect_eq(sqlite3_column_int64(sel, 0), x->id, "%s", j);
+			if (!distinct)
+				continue;
+			cr_expect_str_eq((const char *)sqlite3_column_text(sel, 1), x->cmd, "%s", j);
+			const char *arg = (const char *)sqlite3_column_text(sel, 2);
+			if (x->arg)
+				cr_expect_str_eq(arg ? arg : "(null)", x->arg, "%s", j);
+			else
+				cr_expect_null(arg, "%s", j);
+			cr_expect_eq(sqlite3_column_int64(sel, 3), syn_us + x->req, "%s: %s", x->cmd, j);
+			cr_expect_eq(sqlite3_column_int64(sel, 4), x->lat, "%s: %s", x->cmd, j);
+			const char *code = (const char *)sqlite3_column_text(sel, 5);
+			if (x->code[0])
+				cr_expect_str_eq(code ? code : "(null)", x->code, "%s: %s", x->cmd, j);
+			else
+				cr_expect_null(code, "%s", j);
+			if (x->size)
+				cr_expect_eq((uint64_t)sqlite3_column_int64(sel, 6), x->size, "%s", j);
+			else
+				cr_expect_eq(sqlite3_column_type(sel, 6), SQLITE_NULL, "%s", j);
+			const char *guess = (const char *)sqlite3_column_text(sel, 7);
+			if (x->guess[0])
+				cr_expect_str_eq(guess ? guess : "(null)", x->guess, "%s", j);
+			else
+				cr_expect_null(guess, "%s", j);
+			const char *text = (const char *)sqlite3_column_text(sel, 8);
+			if (x->text)
+				cr_expect_str_eq(text ? text : "(null)", x->text, "%s", j);
+			else
+				cr_expect_null(text, "%s", j);
+		}
+		if (distinct)
+			cr_expect_eq(sqlite3_step(sel), SQLITE_DONE);
+		sqlite3_reset(sel);
+		compact_free(c);
+	}
+#undef RND
+	/* every form was written, and the heads were most of it */
+	cr_expect_gt(forms[0], 200, "heads alone %d", forms[0]);
+	cr_expect_gt(forms[1], 200, "heads in arrays %d", forms[1]);
+	cr_expect_gt(forms[2], 100, "older elements %d", forms[2]);
 	sqlite3_finalize(ins);
 	sqlite3_finalize(sel);
 	sqlite3_close(db);

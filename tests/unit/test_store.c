@@ -3,6 +3,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../../schema/compact.h"
@@ -161,9 +162,10 @@ Test(store, mail_and_rcpt_arguments_read_back_exactly)
 	    {"QUIT", ""},
 	    {"EHLO", "helo.example"},
 	};
-	/* how the record holds each: short form, text, 0 for none, 1 for the helo */
-	static const char *const form[] = {"array", "array", "array", "text", "text", "text",
-	                                   "array", "array", "text",  "text", "integer", "integer"};
+	/* how the record holds each: short form, text, 0 for none (after the head:
+	   250 is not QUIT's usual code), the helo in a head alone */
+	static const char *const form[] = {"array", "array", "array", "text", "text",    "text",
+	                                   "array", "array", "text",  "text", "integer", "alone"};
 	const size_t n = sizeof(args) / sizeof(args[0]);
 	struct store *s = open_store();
 	cr_assert_eq(store_set_notable_ms(s, 1000), STORE_OK);
@@ -214,7 +216,9 @@ Test(store, mail_and_rcpt_arguments_read_back_exactly)
 		snprintf(want, sizeof(want), "%s %s", args[k][0], args[k][1]);
 		cr_expect_str_eq(q_text(db, sql), args[k][1][0] ? want : "(null)");
 		snprintf(sql, sizeof(sql),
-		         "SELECT json_type(replies, '$[0][2]') FROM session_rows WHERE id = %zu", k + 1);
+		         "SELECT CASE json_type(replies, '$[1]') WHEN 'text' THEN 'alone'"
+		         " ELSE json_type(replies, '$[1][1]') END FROM session_rows WHERE id = %zu",
+		         k + 1);
 		cr_expect_str_eq(q_text(db, sql), form[k], "%s", args[k][1]);
 	}
 	store_close(s);
@@ -284,6 +288,137 @@ Test(store, version_12_gets_the_new_reply_view)
 	                  " CREATE VIEW compact_replies AS SELECT 1 AS id;" DNS_ROWS_V13
 	                  " PRAGMA user_version = 12");
 	cr_expect_str_eq(schema_sql(store_db(s), "compact_replies"), fresh);
+	store_close(s);
+}
+
+/* the whole text of a schema object (free it), NULL when there is none */
+static char *
+schema_text(sqlite3 *db, const char *name)
+{
+	sqlite3_stmt *st;
+	cr_assert_eq(sqlite3_prepare_v2(db, "SELECT sql FROM sqlite_schema WHERE name = ?1", -1, &st,
+	                                NULL),
+	             SQLITE_OK);
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	char *t = NULL;
+	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+		t = strdup((const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	return t;
+}
+
+/* every compact reply of a session, all columns, in id order, as one text */
+#define REPLIES_OF(sid)                                                                          \
+	"SELECT group_concat(x, ' | ') FROM (SELECT quote(id) || ',' || quote(run_id) || ','"       \
+	" || quote(session_id) || ',' || quote(command) || ',' || quote(argument) || ','"            \
+	" || quote(request_ts) || ',' || quote(reply_ts) || ',' || quote(end_ts) || ','"            \
+	" || quote(latency_ms) || ',' || quote(reply_code) || ',' || quote(reply_text) || ','"      \
+	" || quote(outcome) || ',' || quote(size) || ',' || quote(diagnosis) || ','"                \
+	" || quote(remedy) || ',' || quote(guess) AS x FROM compact_replies"                        \
+	" WHERE session_id = " #sid " ORDER BY id)"
+
+/*
+ * Version 16 -> 17 replaces the view compact_replies with schema.sql's
+ * (packed heads); a record written before 17 reads back as it did, and one
+ * written since reads back beside it.
+ */
+Test(store, version_16_records_read_back_after_17)
+{
+	struct store *s = open_store();
+	char *fresh = schema_text(store_db(s), "compact_replies");
+	cr_assert_not_null(fresh);
+	store_close(s);
+	/* the layout of version 16 and a record of its writer (every form of
+	   element: helo, none, MAIL's local part, text, codes left out, 0, a
+	   size, a guess and a text, a word outside the list) */
+	char old[16384];
+	snprintf(old, sizeof(old),
+	         "%s INSERT INTO sessions (id, run_id, protocol, syn, start, helo, sender_domain,"
+	         " rcpt_domains, replies) VALUES (7, 1, 'smtp', 1767225600.005, 1767225600.006,"
+	         " 'mx.example', 'sender.example', 'rcpt.example',"
+	         " '[[103,0,0,0,2500],[1,2,1,4001,300],[2,3,[\"u\"],5000,200],[3,4,\"TO:<a@b>\",6000,"
+	         "100,252],[5,6,0,25000,2000,0,1234],[6,29,0,35000,1000,null,null,4,\"1 record\"],"
+	         "[8,\"XCLIENT\",\"x\",56000,1000,\"099\"],[-1,12,0,58000,1000]]');"
+	         " PRAGMA user_version = 16",
+	         store_sql_file("migrate_16.sql"));
+	sqlite3 *db;
+	cr_assert_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
+	cr_assert_eq(sqlite3_exec(db, old, NULL, NULL, NULL), SQLITE_OK, "%s", sqlite3_errmsg(db));
+	char before[2048];
+	snprintf(before, sizeof(before), "%s", q_text(db, REPLIES_OF(7)));
+	cr_expect_neq(strstr(before, "103,1,7,'GREETING',NULL,1767225600.005,"), NULL, "%s", before);
+	cr_expect_neq(strstr(before, "'EHLO','mx.example'"), NULL, "%s", before);
+	cr_expect_neq(strstr(before, "'MAIL','FROM:<u@sender.example>'"), NULL, "%s", before);
+	sqlite3_close(db);
+	s = open_store();
+	db = store_db(s);
+	cr_expect_eq(q_int(db, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
+	char *now = schema_text(db, "compact_replies");
+	cr_expect_str_eq(now, fresh);
+	cr_expect_str_eq(q_text(db, REPLIES_OF(7)), before);
+	/* the same replies written by this version's writer read back the same */
+	struct compact *c = compact_new();
+	struct mx_session x;
+	memset(&x, 0, sizeof(x));
+	x.id = 8;
+	x.proto = MXP_SMTP;
+	x.syn_ns = 1767225600005000000ULL;
+	static const struct {
+		uint64_t id;
+		const char *cmd, *arg, *code, *guess, *text;
+		uint64_t req_us, lat_us, size;
+	} r[] = {
+	    {103, "GREETING", NULL, "220", "", NULL, 0, 2500, 0},
+	    {104, "EHLO", "mx.example", "250", "", NULL, 4001, 300, 0},
+	    {105, "MAIL", "FROM:<u@sender.example>", "250", "", NULL, 5000, 200, 0},
+	    {106, "RCPT", "TO:<a@b>", "252", "", NULL, 6000, 100, 0},
+	    {108, "DATA-END", NULL, "250", "", NULL, 25000, 2000, 1234},
+	    {109, "TLS", NULL, "", "RCPT", "1 record", 35000, 1000, 0},
+	    {111, "XCLIENT", "x", "099", "", NULL, 56000, 1000, 0},
+	    {102, "QUIT", NULL, "221", "", NULL, 58000, 1000, 0},
+	};
+	for (size_t i = 0; i < sizeof(r) / sizeof(r[0]); i++) {
+		struct mx_txn t;
+		memset(&t, 0, sizeof(t));
+		t.id = r[i].id;
+		t.session_id = 8;
+		mx_strlcpy(t.command, r[i].cmd, sizeof(t.command));
+		t.request_ns = x.syn_ns + r[i].req_us * 1000;
+		t.reply_ns = t.request_ns + r[i].lat_us * 1000;
+		mx_strlcpy(t.reply_code, r[i].code, sizeof(t.reply_code));
+		mx_strlcpy(t.guess, r[i].guess, sizeof(t.guess));
+		if (r[i].text)
+			mx_strlcpy(t.reply_text, r[i].text, sizeof(t.reply_text));
+		t.size = r[i].size;
+		t.outcome = MXO_OK;
+		cr_assert_eq(compact_reply(c, &x, &t, r[i].arg, false), COMPACT_KEPT);
+	}
+	bool nomem = false;
+	const char *rec = compact_session_json(c, 8, 0, x.syn_ns, MXP_SMTP, "mx.example",
+	                                       "sender.example", "rcpt.example", &nomem);
+	cr_assert_not_null(rec);
+	cr_expect_eq(rec[0], '[');
+	cr_expect(rec[1] >= '0' && rec[1] <= '9', "begins with the id base: %s", rec);
+	sqlite3_stmt *st;
+	cr_assert_eq(sqlite3_prepare_v2(db,
+	                                "INSERT INTO sessions (id, run_id, protocol, syn, start,"
+	                                " helo, sender_domain, rcpt_domains, replies) VALUES (8, 1,"
+	                                " 'smtp', 1767225600.005, 1767225600.006, 'mx.example',"
+	                                " 'sender.example', 'rcpt.example', ?1)",
+	                                -1, &st, NULL),
+	             SQLITE_OK, "%s", sqlite3_errmsg(db));
+	sqlite3_bind_text(st, 1, rec, -1, SQLITE_TRANSIENT);
+	cr_assert_eq(sqlite3_step(st), SQLITE_DONE, "%s", sqlite3_errmsg(db));
+	sqlite3_finalize(st);
+	char want[2048];
+	snprintf(want, sizeof(want), "%s", before);
+	/* session 7's rows with 8 as their session */
+	for (char *p = want; (p = strstr(p, ",1,7,")) != NULL; p += 5)
+		p[3] = '8';
+	cr_expect_str_eq(q_text(db, REPLIES_OF(8)), want, "%s", rec);
+	compact_free(c);
+	free(now);
+	free(fresh);
 	store_close(s);
 }
 
