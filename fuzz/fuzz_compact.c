@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "analyze/event.h"
+#include "capture/bview.h"
 #include "schema/compact.h"
 #include "schema/store.h"
 
@@ -85,12 +86,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size == 0)
 		return 0;
 	const uint8_t *p = data + 1, *end = data + size;
-	uint64_t req_us = 1, lat_us = 2;
-	if (data[0] & 0x80 && size >= 9) {
-		req_us = (uint64_t)data[1] | (uint64_t)data[2] << 8 | (uint64_t)data[3] << 16 |
-		         (uint64_t)data[4] << 24;
-		lat_us = (uint64_t)data[5] | (uint64_t)data[6] << 8 | (uint64_t)data[7] << 16 |
-		         (uint64_t)data[8] << 24;
+	uint32_t req_us = 1, lat_us = 2;
+	struct bview v = bv_make(data, size);
+	if (data[0] & 0x80 && bv_has(v, 1, 8)) {
+		bv_le32(v, 1, &req_us);
+		bv_le32(v, 5, &lat_us);
 		p += 8;
 	}
 	memset(&s, 0, sizeof(s));
@@ -107,8 +107,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	t.id = 1;
 	t.session_id = 1;
 	mx_strlcpy(t.command, cmds[data[0] & 3], sizeof(t.command));
-	t.request_ns = s.start_ns + req_us * 1000;
-	t.reply_ns = t.request_ns + lat_us * 1000;
+	t.request_ns = s.start_ns + (uint64_t)req_us * 1000;
+	t.reply_ns = t.request_ns + (uint64_t)lat_us * 1000;
 	mx_strlcpy(t.reply_code, codes[data[0] >> 4 & 7], sizeof(t.reply_code));
 	t.outcome = MXO_OK;
 
@@ -136,7 +136,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const char *code = (const char *)sqlite3_column_text(sel, 1);
 	if (t.reply_code[0] ? !code || strcmp(code, t.reply_code) != 0 : code != NULL)
 		abort();
-	if (sqlite3_column_int64(sel, 2) != (int64_t)(s.syn_ns / 1000 + req_us) ||
+	if (sqlite3_column_int64(sel, 2) != (int64_t)(s.syn_ns / 1000) + req_us ||
 	    sqlite3_column_int64(sel, 3) != (int64_t)lat_us)
 		abort();
 	sqlite3_reset(sel);

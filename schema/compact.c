@@ -660,15 +660,26 @@ put_char(struct sbuf *b, int64_t v)
 	put(b, u, n);
 }
 
-/* the argument: 1 for the session's helo, 0 for none, ["local"(, "rest")] or text */
-static void
-put_arg(struct sbuf *b, const struct crep *r, const char *helo, const char *sender,
-        const char *rcpt)
+/* a reply's argument as the record writes it: 0, 1 or what put_arg() spells */
+enum arg_kind { ARG_NONE = 0, ARG_HELO = 1, ARG_OTHER };
+
+static enum arg_kind
+arg_kind(const struct crep *r, const char *helo)
 {
 	if (r->arg && helo && helo[0] && strcmp(r->arg, helo) == 0)
-		put(b, "1", 1); /* the session's helo */
-	else if (!r->arg || !r->arg[0])
-		put(b, "0", 1); /* none (version 13; null before) */
+		return ARG_HELO; /* the session's helo */
+	if (!r->arg || !r->arg[0])
+		return ARG_NONE; /* none (version 13; null before) */
+	return ARG_OTHER;
+}
+
+/* the argument: 1 for the session's helo, 0 for none, ["local"(, "rest")] or text */
+static void
+put_arg(struct sbuf *b, const struct crep *r, enum arg_kind k, const char *sender,
+        const char *rcpt)
+{
+	if (k != ARG_OTHER)
+		put_int(b, 0, k);
 	else if (!put_addr_arg(b, r->command, r->arg, sender, rcpt))
 		put_str(b, r->arg);
 }
@@ -732,8 +743,7 @@ compact_session_json(struct compact *c, uint64_t id, int64_t txn_base, uint64_t 
 		int64_t lat = us_between(r->request_ns, r->reply_ns);
 		int cmd = compact_command_code(r->command);
 		const char *usual = compact_usual_code(proto, cmd);
-		bool helo_arg = r->arg && helo && helo[0] && strcmp(r->arg, helo) == 0;
-		bool no_arg = !r->arg || !r->arg[0];
+		enum arg_kind ak = arg_kind(r, helo);
 		if (cmd < 0 || cmd >= 32 || off < 0 || off >= COMPACT_CHAR_MAX || req < 0 ||
 		    req >= COMPACT_TWO_MAX || lat < 0 || lat >= COMPACT_TWO_MAX) {
 			/* what a head cannot hold: the element of versions 11 to 16 */
@@ -742,7 +752,7 @@ compact_session_json(struct compact *c, uint64_t id, int64_t txn_base, uint64_t 
 			put(&b, ",", 1);
 			put_word(&b, r->command);
 			put(&b, ",", 1);
-			put_arg(&b, r, helo, sender, rcpt);
+			put_arg(&b, r, ak, sender, rcpt);
 			put_int(&b, ',', req);
 			put_int(&b, ',', lat);
 			put_tail(&b, r, usual);
@@ -750,10 +760,10 @@ compact_session_json(struct compact *c, uint64_t id, int64_t txn_base, uint64_t 
 			continue;
 		}
 		/* the head alone: no argument or the helo, the usual code, nothing after it */
-		bool alone = (helo_arg || no_arg) && usual && strcmp(r->code, usual) == 0 &&
-		             !r->size && !r->guess[0] && !r->text;
+		bool alone = ak != ARG_OTHER && usual && strcmp(r->code, usual) == 0 && !r->size &&
+		             !r->guess[0] && !r->text;
 		put(&b, alone ? ",\"" : ",[\"", alone ? 2 : 3);
-		put_char(&b, cmd * 2 + (alone && helo_arg));
+		put_char(&b, cmd * 2 + (alone && ak == ARG_HELO));
 		put_char(&b, off);
 		put_char(&b, req / COMPACT_CHAR_LO);
 		put_char(&b, req % COMPACT_CHAR_LO);
@@ -766,7 +776,7 @@ compact_session_json(struct compact *c, uint64_t id, int64_t txn_base, uint64_t 
 		put(&b, "\"", 1);
 		if (!alone) {
 			put(&b, ",", 1);
-			put_arg(&b, r, helo, sender, rcpt);
+			put_arg(&b, r, ak, sender, rcpt);
 			put_tail(&b, r, usual);
 			put(&b, "]", 1);
 		}

@@ -48,12 +48,17 @@
 #define STORE_DNS_TS_SQL "(ts_ns / 1000000000 + (ts_ns % 1000000000) / 1e9)"
 /*
  * The ids of dns_rows per row of dns_blocks (schema 15): block blk holds
- * ids blk * 1024 to blk * 1024 + 1023.  STORE_DNS_BLOCK_IDS_SQL(blk): that
- * range as SQL, for "id BETWEEN ...".  (schema.sql's trigger and the SQL
- * files of the reports spell the same numbers.)
+ * ids blk * 1024 to (blk + 1) * 1024 - 1.  STORE_DNS_BLOCK_IDS_SQL(blk):
+ * that range as SQL, for "id BETWEEN ..." (STORE_DNS_BLOCK spelled as SQL).
+ * (schema.sql's trigger and the SQL files of the reports spell the same
+ * numbers.)
  */
 #define STORE_DNS_BLOCK 1024
-#define STORE_DNS_BLOCK_IDS_SQL(blk) blk " * 1024 AND " blk " * 1024 + 1023"
+#define STORE_SQL_NUM_(n) #n
+#define STORE_SQL_NUM(n) STORE_SQL_NUM_(n)
+#define STORE_DNS_BLOCK_IDS_SQL(blk)                                                         \
+	blk " * " STORE_SQL_NUM(STORE_DNS_BLOCK) " AND (" blk " + 1) * "                      \
+	    STORE_SQL_NUM(STORE_DNS_BLOCK) " - 1"
 /*
  * A FROM clause: the rows of pfx dns_rows (as d) whose time may lie in
  * [since, until) (SQL expressions in seconds, NULL = open), read through

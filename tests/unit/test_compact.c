@@ -303,6 +303,21 @@ schema_db(const char *ins_sql, sqlite3_stmt **ins, const char *sel_sql, sqlite3_
 	return db;
 }
 
+/* the protocols' words in the view sessions, by enum mx_proto */
+static const char *const protos[] = {"unknown", "smtp", "pop3"};
+_Static_assert(MXP_UNKNOWN == 0 && MXP_SMTP == 1 && MXP_POP3 == 2, "protos[] order");
+
+/* stores session sid of protocol p with record j through ins (?1 id, ?2 protocol, ?3 replies) */
+static void
+insert_session(sqlite3 *db, sqlite3_stmt *ins, int sid, int p, const char *j)
+{
+	sqlite3_bind_int(ins, 1, sid);
+	sqlite3_bind_text(ins, 2, protos[p], -1, SQLITE_STATIC);
+	sqlite3_bind_text(ins, 3, j, -1, SQLITE_TRANSIENT);
+	cr_assert_eq(sqlite3_step(ins), SQLITE_DONE, "%s", sqlite3_errmsg(db));
+	sqlite3_reset(ins);
+}
+
 /*
  * The usual reply codes (version 16): for every command word in each
  * protocol, a reply with each of several codes (with and without a size
@@ -313,8 +328,6 @@ schema_db(const char *ins_sql, sqlite3_stmt **ins, const char *sel_sql, sqlite3_
 Test(compact, usual_codes_read_back_through_the_view)
 {
 	static const char *const codes[] = {"220", "221", "235", "250", "354", "+OK", "", "252"};
-	static const char *const protos[] = {"unknown", "smtp", "pop3"};
-	_Static_assert(MXP_UNKNOWN == 0 && MXP_SMTP == 1 && MXP_POP3 == 2, "protos[] order");
 	sqlite3_stmt *ins, *sel;
 	sqlite3 *db = schema_db("INSERT INTO sessions (id, run_id, protocol, syn, start, replies)"
 	                        " VALUES (?1, 1, ?2, 1767225600.005, 1767225600.006, ?3)",
@@ -351,11 +364,7 @@ Test(compact, usual_codes_read_back_through_the_view)
 			const char *j = compact_session_json(c, s.id, 0, s.syn_ns, (enum mx_proto)p,
 			                                     NULL, NULL, NULL, &nomem);
 			cr_assert_not_null(j);
-			sqlite3_bind_int(ins, 1, sid);
-			sqlite3_bind_text(ins, 2, protos[p], -1, SQLITE_STATIC);
-			sqlite3_bind_text(ins, 3, j, -1, SQLITE_TRANSIENT);
-			cr_assert_eq(sqlite3_step(ins), SQLITE_DONE, "%s", sqlite3_errmsg(db));
-			sqlite3_reset(ins);
+			insert_session(db, ins, sid, p, j);
 			sqlite3_bind_int(sel, 1, sid);
 			cr_assert_eq(sqlite3_step(sel), SQLITE_ROW);
 			cr_expect_str_eq((const char *)sqlite3_column_text(sel, 0), want, "%s %s: %s",
@@ -401,7 +410,6 @@ Test(compact, random_records_read_back_through_the_view)
 	                                   "TO:<v@rcpt.example> NOTIFY=NEVER",
 	                                   "text \"q\" \\ \x01 \xc3\xa9",
 	                                   "1"};
-	static const char *const protos[] = {"unknown", "smtp", "pop3"};
 	sqlite3_stmt *ins, *sel;
 	sqlite3 *db = schema_db("INSERT INTO sessions (id, run_id, protocol, syn, start, helo,"
 	                        " sender_domain, rcpt_domains, replies) VALUES (?1, 1, ?2,"
@@ -414,6 +422,16 @@ Test(compact, random_records_read_back_through_the_view)
 	                        " guess, reply_text, json_valid(?2)"
 	                        " FROM compact_replies WHERE session_id = ?1 ORDER BY id",
 	                        &sel);
+	/* the elements' forms of a record */
+	sqlite3_stmt *f;
+	cr_assert_eq(sqlite3_prepare_v2(db,
+	                                "SELECT sum(r.type = 'text'), sum(CASE r.type WHEN"
+	                                " 'array' THEN json_type(r.value, '$[0]') = 'text' END),"
+	                                " sum(CASE r.type WHEN 'array' THEN json_type(r.value,"
+	                                " '$[0]') = 'integer' END), count(*)"
+	                                " FROM json_each(?1) AS r WHERE r.key > 0",
+	                                -1, &f, NULL),
+	             SQLITE_OK);
 	const int64_t syn_us = 1767225600005000;
 	uint32_t rnd = 12345;
 #define RND() (rnd = rnd * 1103515245u + 12345u, (rnd >> 8) & 0xffffff)
@@ -465,27 +483,14 @@ Test(compact, random_records_read_back_through_the_view)
 		                                     "mx.example", "sender.example", "rcpt.example",
 		                                     &nomem);
 		cr_assert_not_null(j);
-		sqlite3_bind_int(ins, 1, sid);
-		sqlite3_bind_text(ins, 2, protos[p], -1, SQLITE_STATIC);
-		sqlite3_bind_text(ins, 3, j, -1, SQLITE_TRANSIENT);
-		cr_assert_eq(sqlite3_step(ins), SQLITE_DONE, "%s", sqlite3_errmsg(db));
-		sqlite3_reset(ins);
+		insert_session(db, ins, sid, p, j);
 		/* the elements' forms, as SQLite's JSON reader sees them */
-		sqlite3_stmt *f;
-		cr_assert_eq(sqlite3_prepare_v2(db,
-		                                "SELECT sum(r.type = 'text'), sum(CASE r.type WHEN"
-		                                " 'array' THEN json_type(r.value, '$[0]') = 'text' END),"
-		                                " sum(CASE r.type WHEN 'array' THEN json_type(r.value,"
-		                                " '$[0]') = 'integer' END), count(*)"
-		                                " FROM json_each(?1) AS r WHERE r.key > 0",
-		                                -1, &f, NULL),
-		             SQLITE_OK);
 		sqlite3_bind_text(f, 1, j, -1, SQLITE_STATIC);
 		cr_assert_eq(sqlite3_step(f), SQLITE_ROW, "%s: %s", sqlite3_errmsg(db), j);
 		for (int k = 0; k < 3; k++)
 			forms[k] += sqlite3_column_int(f, k);
 		cr_expect_eq(sqlite3_column_int(f, 3), n, "%s", j);
-		sqlite3_finalize(f);
+		sqlite3_reset(f);
 		/* read back in id order (the ids of a session are distinct here) */
 		int order[12];
 		for (int i = 0; i < n; i++)
@@ -547,6 +552,7 @@ Test(compact, random_records_read_back_through_the_view)
 	cr_expect_gt(forms[0], 200, "heads alone %d", forms[0]);
 	cr_expect_gt(forms[1], 200, "heads in arrays %d", forms[1]);
 	cr_expect_gt(forms[2], 100, "older elements %d", forms[2]);
+	sqlite3_finalize(f);
 	sqlite3_finalize(ins);
 	sqlite3_finalize(sel);
 	sqlite3_close(db);

@@ -253,13 +253,22 @@ Test(store, mail_and_rcpt_arguments_read_back_exactly)
 	"q.outcome = 8 THEN NULL ELSE q.response_ns / 1e6 END AS latency_ms, " \
 	"q.retransmits FROM dns_rows AS q; "
 
-/* the text of a schema object, "(null)" when there is none */
+/* the whole text of a schema object (until the next call), "(null)" when there is none */
+#define SCHEMA_TEXT_MAX 32768
 static const char *
 schema_sql(sqlite3 *db, const char *name)
 {
-	char sql[128];
-	snprintf(sql, sizeof(sql), "SELECT sql FROM sqlite_schema WHERE name = '%s'", name);
-	return q_text(db, sql);
+	static char buf[SCHEMA_TEXT_MAX];
+	sqlite3_stmt *st;
+	cr_assert_eq(sqlite3_prepare_v2(db, "SELECT sql FROM sqlite_schema WHERE name = ?1", -1, &st,
+	                                NULL),
+	             SQLITE_OK);
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	const unsigned char *v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_text(st, 0) : NULL;
+	int n = snprintf(buf, sizeof(buf), "%s", v ? (const char *)v : "(null)");
+	cr_assert_lt(n, (int)sizeof(buf), "%s: a longer text than SCHEMA_TEXT_MAX", name);
+	sqlite3_finalize(st);
+	return buf;
 }
 
 /* A fresh store's file made older by old_layout (which ends with its
@@ -281,7 +290,7 @@ migrated_from(const char *old_layout)
 Test(store, version_12_gets_the_new_reply_view)
 {
 	struct store *s = open_store();
-	char fresh[4096];
+	static char fresh[SCHEMA_TEXT_MAX];
 	snprintf(fresh, sizeof(fresh), "%s", schema_sql(store_db(s), "compact_replies"));
 	store_close(s);
 	s = migrated_from("DROP VIEW compact_replies;"
@@ -289,22 +298,6 @@ Test(store, version_12_gets_the_new_reply_view)
 	                  " PRAGMA user_version = 12");
 	cr_expect_str_eq(schema_sql(store_db(s), "compact_replies"), fresh);
 	store_close(s);
-}
-
-/* the whole text of a schema object (free it), NULL when there is none */
-static char *
-schema_text(sqlite3 *db, const char *name)
-{
-	sqlite3_stmt *st;
-	cr_assert_eq(sqlite3_prepare_v2(db, "SELECT sql FROM sqlite_schema WHERE name = ?1", -1, &st,
-	                                NULL),
-	             SQLITE_OK);
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	char *t = NULL;
-	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
-		t = strdup((const char *)sqlite3_column_text(st, 0));
-	sqlite3_finalize(st);
-	return t;
 }
 
 /* every compact reply of a session, all columns, in id order, as one text */
@@ -325,8 +318,8 @@ schema_text(sqlite3 *db, const char *name)
 Test(store, version_16_records_read_back_after_17)
 {
 	struct store *s = open_store();
-	char *fresh = schema_text(store_db(s), "compact_replies");
-	cr_assert_not_null(fresh);
+	static char fresh[SCHEMA_TEXT_MAX];
+	snprintf(fresh, sizeof(fresh), "%s", schema_sql(store_db(s), "compact_replies"));
 	store_close(s);
 	/* the layout of version 16 and a record of its writer (every form of
 	   element: helo, none, MAIL's local part, text, codes left out, 0, a
@@ -353,8 +346,7 @@ Test(store, version_16_records_read_back_after_17)
 	s = open_store();
 	db = store_db(s);
 	cr_expect_eq(q_int(db, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
-	char *now = schema_text(db, "compact_replies");
-	cr_expect_str_eq(now, fresh);
+	cr_expect_str_eq(schema_sql(db, "compact_replies"), fresh);
 	cr_expect_str_eq(q_text(db, REPLIES_OF(7)), before);
 	/* the same replies written by this version's writer read back the same */
 	struct compact *c = compact_new();
@@ -417,8 +409,6 @@ Test(store, version_16_records_read_back_after_17)
 		p[3] = '8';
 	cr_expect_str_eq(q_text(db, REPLIES_OF(8)), want, "%s", rec);
 	compact_free(c);
-	free(now);
-	free(fresh);
 	store_close(s);
 }
 
@@ -519,7 +509,7 @@ Test(store, dns_answers_are_stored_once_in_names)
 Test(store, version_13_answers_read_back_after_migration)
 {
 	struct store *s = open_store();
-	char fresh[4][4096];
+	static char fresh[4][SCHEMA_TEXT_MAX];
 	static const char *const objs[] = {"dns_queries", "dns_queries_insert",
 	                                   "dns_queries_update", "dns_queries_delete"};
 	for (size_t i = 0; i < 4; i++)
@@ -669,7 +659,7 @@ Test(store, version_14_gets_dns_blocks)
 {
 	const uint64_t t0 = 1767225600000000000ULL;
 	struct store *s = open_store();
-	char fresh[4096];
+	static char fresh[SCHEMA_TEXT_MAX];
 	snprintf(fresh, sizeof(fresh), "%s", schema_sql(store_db(s), "dns_queries_insert"));
 	cr_assert_eq(store_begin_run(s, "one", NULL, NULL), STORE_OK);
 	for (uint64_t id = 1; id <= 2100; id++)
