@@ -442,12 +442,11 @@ put(struct sbuf *b, const char *s, size_t n)
 	b->c->out[b->n] = '\0';
 }
 
-/* the n bytes at s as a JSON string */
+/* the n bytes at s inside a JSON string: '"', '\\' and control bytes escaped */
 static void
-put_strn(struct sbuf *b, const char *s, size_t n)
+put_esc(struct sbuf *b, const char *s, size_t n)
 {
 	const char *end = s + n, *run = s;
-	put(b, "\"", 1);
 	for (; s < end; s++) {
 		unsigned char ch = (unsigned char)*s;
 		if (ch >= 0x20 && ch != '"' && ch != '\\')
@@ -461,6 +460,14 @@ put_strn(struct sbuf *b, const char *s, size_t n)
 		run = s + 1;
 	}
 	put(b, run, (size_t)(s - run));
+}
+
+/* the n bytes at s as a JSON string */
+static void
+put_strn(struct sbuf *b, const char *s, size_t n)
+{
+	put(b, "\"", 1);
+	put_esc(b, s, n);
 	put(b, "\"", 1);
 }
 
@@ -475,14 +482,15 @@ put_str(struct sbuf *b, const char *s)
 }
 
 /*
- * The argument of a MAIL or RCPT as ["local"] or ["local", "rest"] when it
- * is "FROM:<local@sender>rest" or "TO:<local@rcpt>rest" (compact.h); false
- * (nothing written) otherwise.  A domain with a comma is never used: the
- * view takes the first recipient domain up to the first comma.
+ * The parts of a MAIL or RCPT argument "FROM:<local@sender>rest" or
+ * "TO:<local@rcpt>rest" (compact.h): *local and its length, *rest (maybe
+ * ""); false when the argument has not that form.  A domain with a comma is
+ * never used: the view takes the first recipient domain up to the first
+ * comma.
  */
 static bool
-put_addr_arg(struct sbuf *b, const char *cmd, const char *arg, const char *sender,
-             const char *rcpt)
+addr_parts(const char *cmd, const char *arg, const char *sender, const char *rcpt,
+           const char **local, size_t *local_len, const char **rest)
 {
 	const char *pre, *dom;
 	if (strcmp(cmd, "MAIL") == 0) {
@@ -499,7 +507,7 @@ put_addr_arg(struct sbuf *b, const char *cmd, const char *arg, const char *sende
 		return false;
 	/* "@" dom ">" after the local part */
 	size_t dl = strlen(dom);
-	const char *local = arg + pl, *at = local;
+	const char *l = arg + pl, *at = l;
 	while ((at = strchr(at, '@')) != NULL) {
 		if (strncmp(at + 1, dom, dl) == 0 && at[1 + dl] == '>')
 			break;
@@ -507,9 +515,24 @@ put_addr_arg(struct sbuf *b, const char *cmd, const char *arg, const char *sende
 	}
 	if (!at)
 		return false;
-	const char *rest = at + 1 + dl + 1;
+	*local = l;
+	*local_len = (size_t)(at - l);
+	*rest = at + 1 + dl + 1;
+	return true;
+}
+
+/* The argument of a MAIL or RCPT as ["local"] or ["local", "rest"] when
+ * addr_parts() finds them; false (nothing written) otherwise. */
+static bool
+put_addr_arg(struct sbuf *b, const char *cmd, const char *arg, const char *sender,
+             const char *rcpt)
+{
+	const char *local, *rest;
+	size_t len;
+	if (!addr_parts(cmd, arg, sender, rcpt, &local, &len, &rest))
+		return false;
 	put(b, "[", 1);
-	put_strn(b, local, (size_t)(at - local));
+	put_strn(b, local, len);
 	if (*rest) {
 		put(b, ",", 1);
 		put_strn(b, rest, strlen(rest));
@@ -715,6 +738,40 @@ put_tail(struct sbuf *b, const struct crep *r, const char *usual)
 	}
 }
 
+/* the commands whose tail (version 18) is not the argument as text */
+enum { CMD_MAIL = 3, CMD_RCPT = 4, CMD_DATA_END = 6 };
+
+enum tail_kind { TAIL_NONE = 0, TAIL_TEXT, TAIL_SIZE };
+
+/*
+ * What a head with a tail (version 18, compact.h) holds after its six
+ * characters, for a reply with its usual code and no guess or text: a MAIL
+ * or RCPT its local part (*tail, *len) when the argument is
+ * "FROM:<local@sender>" or "TO:<local@rcpt>" with nothing after it;
+ * DATA-END its size when it has no argument; any other command its
+ * argument, other than the helo, when it has no size.  TAIL_NONE: none of
+ * these (the reply takes an array), or a text that begins with a UTF-8
+ * continuation byte, which SQLite's substr() would count as part of the
+ * head's last character.
+ */
+static enum tail_kind
+tail_of(const struct crep *r, int cmd, enum arg_kind ak, const char *sender, const char *rcpt,
+        const char **tail, size_t *len)
+{
+	if (cmd == CMD_DATA_END)
+		return ak == ARG_NONE && r->size ? TAIL_SIZE : TAIL_NONE;
+	if (ak != ARG_OTHER || r->size)
+		return TAIL_NONE;
+	const char *rest = "";
+	if (cmd != CMD_MAIL && cmd != CMD_RCPT) {
+		*tail = r->arg;
+		*len = strlen(r->arg);
+	} else if (!addr_parts(r->command, r->arg, sender, rcpt, tail, len, &rest) || *rest) {
+		return TAIL_NONE;
+	}
+	return *len && ((unsigned char)**tail & 0xc0) == 0x80 ? TAIL_NONE : TAIL_TEXT;
+}
+
 const char *
 compact_session_json(struct compact *c, uint64_t id, int64_t txn_base, uint64_t base_ns,
                      enum mx_proto proto, const char *helo, const char *sender, const char *rcpt,
@@ -759,22 +816,32 @@ compact_session_json(struct compact *c, uint64_t id, int64_t txn_base, uint64_t 
 			put(&b, "]", 1);
 			continue;
 		}
-		/* the head alone: no argument or the helo, the usual code, nothing after it */
-		bool alone = ak != ARG_OTHER && usual && strcmp(r->code, usual) == 0 && !r->size &&
-		             !r->guess[0] && !r->text;
-		put(&b, alone ? ",\"" : ",[\"", alone ? 2 : 3);
-		put_char(&b, cmd * 2 + (alone && ak == ARG_HELO));
+		/* the head alone: the usual code, no guess, no text, and either no
+		   argument (or the helo) and no size, or a tail (version 18) */
+		bool plain = usual && strcmp(r->code, usual) == 0 && !r->guess[0] && !r->text;
+		bool alone = plain && ak != ARG_OTHER && !r->size;
+		const char *tail = NULL;
+		size_t tail_len = 0;
+		enum tail_kind tk = plain && !alone
+		                        ? tail_of(r, cmd, ak, sender, rcpt, &tail, &tail_len)
+		                        : TAIL_NONE;
+		put(&b, alone || tk ? ",\"" : ",[\"", alone || tk ? 2 : 3);
+		put_char(&b, tk ? COMPACT_TAILED + cmd : cmd * 2 + (alone && ak == ARG_HELO));
 		put_char(&b, off);
 		put_char(&b, req / COMPACT_CHAR_LO);
 		put_char(&b, req % COMPACT_CHAR_LO);
-		if (lat < COMPACT_CHAR_MAX) {
+		if (lat < COMPACT_CHAR_MAX && !tk) {
 			put_char(&b, lat);
 		} else {
 			put_char(&b, lat / COMPACT_CHAR_LO);
 			put_char(&b, lat % COMPACT_CHAR_LO);
 		}
+		if (tk == TAIL_SIZE)
+			put_int(&b, 0, (int64_t)r->size);
+		else if (tk == TAIL_TEXT)
+			put_esc(&b, tail, tail_len);
 		put(&b, "\"", 1);
-		if (!alone) {
+		if (!alone && !tk) {
 			put(&b, ",", 1);
 			put_arg(&b, r, ak, sender, rcpt);
 			put_tail(&b, r, usual);

@@ -12,7 +12,8 @@
  * version 17 the array begins with a number B, the transactions id of the
  * session's first compact reply, and a reply is
  *
- *   "<head>"                                          the head alone, or
+ *   "<head>"                                          the head alone,
+ *   "<head><tail>"                                    a head with a tail, or
  *   ["<head>", argument (, reply_code (, size (, guess (, reply_text))))], or
  *   [id - B, command, argument, request_us, latency_us (, reply_code (, size
  *    (, guess (, reply_text))))]                     what a head cannot hold.
@@ -29,8 +30,21 @@
  * sessions.helo, in a head alone; a head alone has no other argument, the
  * command's usual code and nothing after it.  A reply with a word outside
  * the list, a negative time or id offset, an id offset of COMPACT_CHAR_MAX
- * or more, or a time of COMPACT_TWO_MAX us (111 s) or more takes the third
- * form.  The code points stay below the UTF-16 surrogates, and '"' and '\'
+ * or more, or a time of COMPACT_TWO_MAX us (111 s) or more takes the last
+ * form.
+ *
+ * A head with a tail (version 18) holds a reply with its command's usual
+ * code, no guess and no text, whose first number is COMPACT_TAILED +
+ * command (so 64 to 95: the code points 96 to 127) and whose latency always
+ * takes two characters (the head is six long); its tail, the rest of the
+ * string, is
+ *
+ *   MAIL, RCPT   the local part of an argument "FROM:<local@D>" or
+ *                "TO:<local@D>" (D below; nothing after the '>')
+ *   DATA-END     its size in decimal (no argument)
+ *   any other    its argument as text (not the helo; no size)
+ *
+ * A record before version 18 has no head from COMPACT_TAILED on.  The code points stay below the UTF-16 surrogates, and '"' and '\'
  * are escaped: the record is valid JSON and UTF-8, and json_each() gives
  * the head back as written.  A character takes 1 byte for v < 96, 2 for v
  * < 2016, else 3.
@@ -81,6 +95,9 @@
 #define COMPACT_CHAR_MAX (0xd800 - 32)
 #define COMPACT_CHAR_LO (0x800 - 32)
 #define COMPACT_TWO_MAX ((int64_t)COMPACT_CHAR_MAX * COMPACT_CHAR_LO)
+/* a head's first number from COMPACT_TAILED on: COMPACT_TAILED + command,
+   a tail follows (version 18); below it: command * 2 + h */
+#define COMPACT_TAILED 64
 
 /* ordinary replies kept for one session; more are stored as rows */
 #define COMPACT_MAX_PER_SESSION 4096

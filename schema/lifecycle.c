@@ -212,12 +212,13 @@ prune_sessions(sqlite3 *db, double cutoff, struct prune_stats *ps, int64_t *n, c
                size_t errlen)
 {
 	int64_t c = 0;
-	char sql[256];
+	char sql[512];
 	if (begin(db, err, errlen) != 0)
 		return -1;
 	snprintf(sql, sizeof(sql),
-	         "INSERT INTO temp.prune_s SELECT id FROM main.session_rows "
-	         "WHERE coalesce(start, syn) < ?1 LIMIT %d",
+	         "INSERT INTO temp.prune_s SELECT r.id FROM "
+	         STORE_SESSION_WINDOW_SQL("main.", "NULL", "?1") " WHERE " STORE_SESSION_T0_SQL
+	         " < ?1 LIMIT %d",
 	         PRUNE_CHUNK);
 	if (exec_chunk(db, "DELETE FROM temp.prune_s", cutoff, &c, err, errlen) != 0 ||
 	    exec_chunk(db, sql, cutoff, n, err, errlen) != 0)
@@ -315,28 +316,37 @@ prune_runs(sqlite3 *db, double cutoff, int64_t keep, int64_t *n, char *err, size
 }
 
 /*
- * The blocks of dns_rows (schema 15) that began before the cutoff: those
- * left without a row go, the others span their rows again (the rows a
- * kept reply's cause names, or the block's rows after the cutoff).
- * Inside the caller's transaction.
+ * The blocks of dns_rows (schema 15) and of session_rows (18) that began
+ * before the cutoff: those left without a row go, the others span their
+ * rows again (the DNS rows a kept reply's cause names, or the block's rows
+ * after the cutoff).  Inside the caller's transaction.
  */
+#define DNS_BLOCK_ROWS "FROM main.dns_rows WHERE id BETWEEN " STORE_DNS_BLOCK_IDS_SQL("blk")
+#define SESSION_BLOCK_ROWS                                                                        \
+	"FROM main.session_rows WHERE id BETWEEN blk * " STORE_SQL_NUM(STORE_SESSION_BLOCK)       \
+	" AND (blk + 1) * " STORE_SQL_NUM(STORE_SESSION_BLOCK) " - 1"
+static const char *const prune_blocks_sql[] = {
+    "DELETE FROM main.dns_blocks WHERE ts_min_ns < ?1 * 1e9 AND NOT EXISTS"
+    " (SELECT 1 " DNS_BLOCK_ROWS " AND ts_ns IS NOT NULL)",
+    "UPDATE main.dns_blocks SET (ts_min_ns, ts_max_ns) ="
+    " (SELECT min(ts_ns), max(ts_ns) " DNS_BLOCK_ROWS ") WHERE ts_min_ns < ?1 * 1e9",
+    "DELETE FROM main.session_blocks WHERE t_min < ?1 AND NOT EXISTS"
+    " (SELECT 1 " SESSION_BLOCK_ROWS " AND coalesce(start, syn) IS NOT NULL)",
+    "UPDATE main.session_blocks SET (t_min, t_max) ="
+    " (SELECT min(coalesce(start, syn)), max(coalesce(start, syn)) " SESSION_BLOCK_ROWS
+    ") WHERE t_min < ?1",
+};
+#undef DNS_BLOCK_ROWS
+#undef SESSION_BLOCK_ROWS
+
 static int
-prune_dns_blocks(sqlite3 *db, double cutoff, char *err, size_t errlen)
+prune_blocks(sqlite3 *db, double cutoff, char *err, size_t errlen)
 {
-#define BLOCK_ROWS "FROM main.dns_rows WHERE id BETWEEN " STORE_DNS_BLOCK_IDS_SQL("blk")
 	int64_t n;
-	return exec_chunk(db,
-	                  "DELETE FROM main.dns_blocks WHERE ts_min_ns < ?1 * 1e9 AND NOT EXISTS"
-	                  " (SELECT 1 " BLOCK_ROWS " AND ts_ns IS NOT NULL)",
-	                  cutoff, &n, err, errlen) != 0 ||
-	               exec_chunk(db,
-	                          "UPDATE main.dns_blocks SET (ts_min_ns, ts_max_ns) ="
-	                          " (SELECT min(ts_ns), max(ts_ns) " BLOCK_ROWS
-	                          ") WHERE ts_min_ns < ?1 * 1e9",
-	                          cutoff, &n, err, errlen) != 0
-	           ? -1
-	           : 0;
-#undef BLOCK_ROWS
+	for (size_t i = 0; i < sizeof(prune_blocks_sql) / sizeof(prune_blocks_sql[0]); i++)
+		if (exec_chunk(db, prune_blocks_sql[i], cutoff, &n, err, errlen) != 0)
+			return -1;
+	return 0;
 }
 
 /*
@@ -353,7 +363,7 @@ prune_dicts(sqlite3 *db, double cutoff, char *err, size_t errlen)
 	/* the rows kept before the cutoff (a kept run's) name entries that may
 	   be that old; every later row's entries are younger than the grace */
 #define KEPT_DNS "FROM " STORE_DNS_WINDOW_SQL("main.", "NULL", "?1") " WHERE " STORE_DNS_TS_SQL " < ?1"
-#define KEPT_SESS "FROM main.session_rows WHERE coalesce(start, syn) < ?1"
+#define KEPT_SESS "FROM " STORE_SESSION_WINDOW_SQL("main.", "NULL", "?1") " WHERE " STORE_SESSION_T0_SQL " < ?1"
 	static const char *const sql[] = {
 	    "DELETE FROM main.names WHERE last_minute < ?1 - " STR(DICT_PRUNE_GRACE_S)
 	    " AND id NOT IN (SELECT qname " KEPT_DNS " AND qname IS NOT NULL"
@@ -454,7 +464,7 @@ lifecycle_prune(sqlite3 *db, double cutoff, int64_t keep, struct prune_stats *ps
 	               "ON CONFLICT (minute, run_id, coalesce(server, ''), qtype, outcome) "
 	               "DO UPDATE SET n = n + excluded.n",
 	               cutoff, &recounted, err, errlen) != 0 ||
-	    prune_dns_blocks(db, cutoff, err, errlen) != 0 ||
+	    prune_blocks(db, cutoff, err, errlen) != 0 ||
 	    prune_dicts(db, cutoff, err, errlen) != 0 ||
 	    prune_runs(db, cutoff, keep, &ps->runs, err, errlen) != 0) {
 		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);

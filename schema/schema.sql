@@ -39,7 +39,8 @@ CREATE UNIQUE INDEX runs_fingerprint ON runs (fingerprint) WHERE fingerprint IS 
 -- name is stored once and the rows hold its id.  last_minute: the latest minute (epoch seconds of
 -- packet time, a multiple of 60) a row used the entry, kept up to date
 -- within an hour; prune drops the entries not used since an hour before
--- its cutoff that no kept row names.
+-- its cutoff that no kept row names (reading the whole table: no index on
+-- last_minute since version 18).
 CREATE TABLE addrs (
 	id          INTEGER PRIMARY KEY,
 	addr        TEXT NOT NULL UNIQUE,  -- inet_ntop form
@@ -51,7 +52,6 @@ CREATE TABLE names (
 	                                   -- a domain list, a classification
 	last_minute INTEGER
 );
-CREATE INDEX names_last ON names (last_minute);
 
 -- The rows of the view sessions (version 12; sessions was this table
 -- before, with text columns): addresses and names as ids into the
@@ -185,6 +185,11 @@ BEGIN
 		NEW.max_message, coalesce(NEW.null_sender, 0),
 		(SELECT id FROM names WHERE name = NEW.bounce_domain),
 		(SELECT id FROM addrs WHERE addr = NEW.bounce_origin), NEW.bounce_session_id);
+	INSERT INTO session_blocks (blk, t_min, t_max)
+	SELECT id >> 10, coalesce(start, syn), coalesce(start, syn) FROM session_rows
+	WHERE id = last_insert_rowid() AND coalesce(start, syn) IS NOT NULL
+	ON CONFLICT (blk) DO UPDATE SET t_min = min(t_min, excluded.t_min),
+					t_max = max(t_max, excluded.t_max);
 END;
 CREATE TRIGGER sessions_update INSTEAD OF UPDATE ON sessions
 BEGIN
@@ -208,7 +213,8 @@ END;
 -- sessions.replies: the session's ordinary replies, a JSON array (version 17)
 -- of the id base B (the first compact reply's transaction id), then per reply
 -- a packed head (a string of 5 or 6 characters, each a number: its code
--- point minus 32), alone or as
+-- point minus 32; since version 18 a head alone may carry a tail after six
+-- characters: a MAIL or RCPT local part, a DATA-END size, an argument), alone or as
 -- [head, argument (, reply_code (, size (, guess (, reply_text))))], or (what
 -- a head cannot hold) [id - B, command, argument, request_us, latency_us
 -- (, reply_code ...)]: see schema/compact.h.  Before version 17 every element
@@ -230,8 +236,23 @@ END;
 -- domain), or it has the null sender and goes to such a domain.
 -- bounce_origin: the client address of that inbound mail (its latest
 -- session with that sender domain), bounce_session_id that session.
-CREATE INDEX sessions_t0 ON session_rows (coalesce(start, syn), host, protocol, outbound,
-					 client_is_host, outcome);
+-- Where in time the rows of session_rows lie (version 18, instead of the
+-- index sessions_t0 on their time): block blk holds the rows with ids
+-- blk * 1024 to blk * 1024 + 1023, and t_min / t_max are the least and the
+-- greatest coalesce(start, syn) among them.  A session's id is given when
+-- it starts, so ids follow time: a window on the time reads the few blocks
+-- that overlap it, then their rows by id (STORE_SESSION_WINDOW_SQL in
+-- schema/store.h: the reports, prune).  The writer and the view's insert
+-- trigger keep it; a block may span more than its rows still do, never
+-- less.  A row with neither start nor syn is in no window and no block.
+CREATE TABLE session_blocks (
+	blk   INTEGER PRIMARY KEY,  -- id >> 10
+	t_min REAL NOT NULL,
+	t_max REAL NOT NULL
+);
+-- version 18: the hosts' own deliveries by time (report outbound, congestion)
+CREATE INDEX sessions_out ON session_rows (coalesce(start, syn))
+	WHERE outbound = 1 OR client_is_host = 1;
 
 -- One command and its reply (GREETING: connect to greeting): since version
 -- 5 only the notable ones (see runs.notable_ms); every reply is in the view
@@ -301,7 +322,8 @@ CREATE TABLE dns_rows (
 	tcp          INTEGER NOT NULL DEFAULT 0,
 	txid         INTEGER,
 	qname        INTEGER REFERENCES names (id),
-	qtype        TEXT,               -- PTR, A, AAAA, MX, ... or TYPEnnn
+	qtype        INTEGER,            -- the type's number (qtype_words; version 18),
+	                                 -- its word (PTR, A, ... or TYPEnnn) before
 	outcome      INTEGER,            -- 0 answered ... 8 no-query (the view's CASE)
 	rcode        INTEGER,
 	answers      TEXT,               -- before version 14 (since: answer), and TXT lists
@@ -327,6 +349,24 @@ CREATE TABLE dns_blocks (
 	ts_max_ns INTEGER NOT NULL
 );
 
+-- The DNS query types by number (version 18): dns_rows.qtype holds the
+-- number, the view dns_queries the word (mx_qtype_str() in analyze/event.c
+-- has the same list; a number not in it reads as TYPEnnn).
+CREATE TABLE qtype_words (
+	code INTEGER PRIMARY KEY,
+	word TEXT NOT NULL UNIQUE
+);
+INSERT INTO qtype_words (code, word) VALUES
+	(1, 'A'), (2, 'NS'), (5, 'CNAME'), (6, 'SOA'), (12, 'PTR'), (13, 'HINFO'),
+	(15, 'MX'), (16, 'TXT'), (17, 'RP'), (18, 'AFSDB'), (24, 'SIG'), (25, 'KEY'),
+	(28, 'AAAA'), (29, 'LOC'), (33, 'SRV'), (35, 'NAPTR'), (36, 'KX'), (37, 'CERT'),
+	(39, 'DNAME'), (41, 'OPT'), (42, 'APL'), (43, 'DS'), (44, 'SSHFP'),
+	(45, 'IPSECKEY'), (46, 'RRSIG'), (47, 'NSEC'), (48, 'DNSKEY'), (49, 'DHCID'),
+	(50, 'NSEC3'), (51, 'NSEC3PARAM'), (52, 'TLSA'), (53, 'SMIMEA'), (55, 'HIP'),
+	(59, 'CDS'), (60, 'CDNSKEY'), (61, 'OPENPGPKEY'), (62, 'CSYNC'), (63, 'ZONEMD'),
+	(64, 'SVCB'), (65, 'HTTPS'), (99, 'SPF'), (249, 'TKEY'), (250, 'TSIG'),
+	(251, 'IXFR'), (252, 'AXFR'), (255, 'ANY'), (256, 'URI'), (257, 'CAA');
+
 -- DNS queries seen on the wire (the mail host's and its resolver's): a view
 -- since version 10, with the columns and values the table had, over
 -- dns_rows and the dictionaries (looked up in subqueries, not joined: a
@@ -345,7 +385,11 @@ SELECT q.id, q.run_id,
        (SELECT addr FROM addrs WHERE id = q.client) AS client, q.client_port,
        (SELECT addr FROM addrs WHERE id = q.server) AS server, q.server_port,
        CASE q.tcp WHEN 0 THEN 'udp' ELSE 'tcp' END AS transport,
-       q.txid, (SELECT name FROM names WHERE id = q.qname) AS qname, q.qtype,
+       q.txid, (SELECT name FROM names WHERE id = q.qname) AS qname,
+       -- a number (version 18; a text of digits in a table made before) or the word
+       CASE WHEN typeof(q.qtype) = 'integer' OR q.qtype GLOB '[0-9]*'
+	    THEN coalesce((SELECT word FROM qtype_words WHERE code = q.qtype), 'TYPE' || q.qtype)
+	    ELSE q.qtype END AS qtype,
        CASE q.outcome WHEN 0 THEN 'answered' WHEN 1 THEN 'nodata' WHEN 2 THEN 'nxdomain'
 		      WHEN 3 THEN 'servfail' WHEN 4 THEN 'refused' WHEN 5 THEN 'truncated'
 		      WHEN 6 THEN 'unanswered' WHEN 7 THEN 'other' WHEN 8 THEN 'no-query' END
@@ -385,7 +429,7 @@ BEGIN
 	SELECT NEW.id, NEW.run_id, t.ns, (SELECT id FROM addrs WHERE addr = NEW.client),
 	       NEW.client_port, (SELECT id FROM addrs WHERE addr = NEW.server), NEW.server_port,
 	       NEW.transport IS 'tcp', NEW.txid, (SELECT id FROM names WHERE name = NEW.qname),
-	       NEW.qtype,
+	       coalesce((SELECT code FROM qtype_words WHERE word = NEW.qtype), NEW.qtype),
 	       CASE NEW.outcome WHEN 'answered' THEN 0 WHEN 'nodata' THEN 1 WHEN 'nxdomain' THEN 2
 				WHEN 'servfail' THEN 3 WHEN 'refused' THEN 4 WHEN 'truncated' THEN 5
 				WHEN 'unanswered' THEN 6 WHEN 'other' THEN 7 WHEN 'no-query' THEN 8
@@ -539,7 +583,7 @@ INSERT INTO command_words (code, word) VALUES
 -- usual reply code left out since version 16: a record without its sixth
 -- element, or with 0 there, has its command's usual code in the session's
 -- protocol, the table of compact_usual_code() in schema/compact.c; packed
--- heads since version 17, schema/compact.h).
+-- heads since version 17, heads with a tail since 18, schema/compact.h).
 CREATE VIEW compact_replies AS
 SELECT id, run_id, session_id,
        CASE typeof(cmd) WHEN 'integer' THEN (SELECT word FROM command_words WHERE code = cmd)
@@ -574,7 +618,10 @@ SELECT id, run_id, session_id,
 -- the older form v [id, command, argument, request_us, latency_us, ...].  A
 -- head's characters: command * 2 + helo, id - base, request_us / 2016,
 -- request_us % 2016, latency_us (or latency_us / 2016, latency_us % 2016),
--- each the code point minus 32.
+-- each the code point minus 32.  A head alone whose first code point is 96
+-- or more (version 18) holds 64 + command, the latency in two characters,
+-- then its tail: a MAIL's (99) or RCPT's (100) local part, a DATA-END's
+-- (102) size, any other command's argument.
 FROM (SELECT CASE WHEN base IS NULL
 		  THEN CASE k WHEN 0 THEN json_extract(v, '$[0]')
 			    ELSE first_id + json_extract(v, '$[0]') END
@@ -582,16 +629,18 @@ FROM (SELECT CASE WHEN base IS NULL
 				   WHEN h IS NULL THEN json_extract(v, '$[0]')
 				   ELSE unicode(substr(h, 2, 1)) - 32 END END AS id,
 	     run_id, session_id, protocol, helo, sender_domain, rcpt_domains,
-	     CASE WHEN t = 'text' THEN (unicode(a) - 32) >> 1
+	     CASE WHEN t = 'text' THEN CASE WHEN unicode(a) < 96 THEN (unicode(a) - 32) >> 1
+					    ELSE unicode(a) - 96 END
 		  WHEN h IS NULL THEN json_extract(v, '$[1]')
 		  ELSE (unicode(h) - 32) >> 1 END AS cmd,
-	     CASE WHEN t = 'text' THEN (unicode(a) - 32) & 1
+	     CASE WHEN t = 'text' THEN CASE WHEN unicode(a) < 96 THEN (unicode(a) - 32) & 1
+					    WHEN unicode(a) = 102 THEN 0 ELSE substr(a, 7) END
 		  WHEN h IS NULL THEN json_extract(v, '$[2]')
 		  ELSE json_extract(v, '$[1]') END AS arg,
-	     CASE WHEN t = 'text' THEN NULL
+	     CASE WHEN t = 'text' THEN CASE WHEN unicode(a) IN (99, 100) THEN 'array' END
 		  WHEN h IS NULL THEN json_type(v, '$[2]')
 		  ELSE json_type(v, '$[1]') END AS atype,
-	     CASE WHEN t = 'text' THEN NULL
+	     CASE WHEN t = 'text' THEN substr(a, 7)
 		  WHEN h IS NULL THEN json_extract(v, '$[2][0]')
 		  ELSE json_extract(v, '$[1][0]') END AS a_local,
 	     CASE WHEN t = 'text' THEN NULL
@@ -618,7 +667,7 @@ FROM (SELECT CASE WHEN base IS NULL
 	     CASE WHEN t = 'text' THEN NULL
 		  WHEN h IS NULL THEN json_extract(v, '$[8]')
 		  ELSE json_extract(v, '$[5]') END AS reply_text,
-	     CASE WHEN t = 'text' THEN NULL
+	     CASE WHEN t = 'text' THEN CASE WHEN unicode(a) = 102 THEN CAST(substr(a, 7) AS INTEGER) END
 		  WHEN h IS NULL THEN json_extract(v, '$[6]')
 		  ELSE json_extract(v, '$[3]') END AS size,
 	     CASE WHEN t = 'text' THEN NULL

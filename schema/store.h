@@ -43,7 +43,7 @@
 
 #include "../analyze/event.h"
 
-#define STORE_SCHEMA_VERSION 17
+#define STORE_SCHEMA_VERSION 18
 /* dns_rows' time in epoch seconds, as the view dns_queries shows it (ts) */
 #define STORE_DNS_TS_SQL "(ts_ns / 1000000000 + (ts_ns % 1000000000) / 1e9)"
 /*
@@ -71,6 +71,22 @@
 	    " ON d.id BETWEEN " STORE_DNS_BLOCK_IDS_SQL("b.blk")                                 \
 	    " AND b.ts_max_ns >= (coalesce(" since ", -1e18) - 1) * 1e9"                      \
 	    " AND b.ts_min_ns < (coalesce(" until ", 1e18) + 1) * 1e9"
+/*
+ * The same for sessions (schema 18): block blk of session_blocks holds the
+ * session_rows ids blk * 1024 to (blk + 1) * 1024 - 1, t_min / t_max the
+ * least and greatest coalesce(start, syn) among them (STORE_SESSION_T0_SQL).
+ * STORE_SESSION_WINDOW_SQL: a FROM clause of the rows of pfx session_rows
+ * (as r) whose time may lie in [since, until), read through the blocks (as
+ * sb) that overlap it; the caller's own condition on STORE_SESSION_T0_SQL
+ * keeps exactly the window's.
+ */
+#define STORE_SESSION_BLOCK 1024
+#define STORE_SESSION_T0_SQL "coalesce(r.start, r.syn)"
+#define STORE_SESSION_WINDOW_SQL(pfx, since, until)                                           \
+	pfx "session_blocks AS sb CROSS JOIN " pfx "session_rows AS r"                        \
+	    " ON r.id BETWEEN sb.blk * " STORE_SQL_NUM(STORE_SESSION_BLOCK) " AND (sb.blk + 1) * " \
+	    STORE_SQL_NUM(STORE_SESSION_BLOCK) " - 1"                                            \
+	    " AND sb.t_max >= coalesce(" since ", -1e18) AND sb.t_min < coalesce(" until ", 1e18)"
 #define STORE_BATCH_ROWS 5000
 #define STORE_BATCH_MS 2000
 #define STORE_BULK_BATCH_ROWS 50000 /* store_bulk_load() */

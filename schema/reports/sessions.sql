@@ -2,9 +2,15 @@
 -- of replies and its slowest reply.  Parameters: :since, :until (on the
 -- session start), :client (either end), :protocol, :limit.
 WITH
+-- the window's sessions: read through the blocks of session_blocks that
+-- overlap it (STORE_SESSION_WINDOW_SQL in schema/store.h, schema 18), then
+-- from the view by id
 s AS (SELECT *, coalesce(start, syn) AS t0 FROM sessions
-      WHERE coalesce(start, syn) >= coalesce(:since, -1e18)
-	AND coalesce(start, syn) < coalesce(:until, 1e18)
+      WHERE id IN (SELECT r.id FROM session_blocks AS sb CROSS JOIN session_rows AS r
+		   ON r.id BETWEEN sb.blk * 1024 AND (sb.blk + 1) * 1024 - 1
+		      AND sb.t_max >= coalesce(:since, -1e18) AND sb.t_min < coalesce(:until, 1e18)
+		   WHERE coalesce(r.start, r.syn) >= coalesce(:since, -1e18)
+		     AND coalesce(r.start, r.syn) < coalesce(:until, 1e18))
 	AND (:client IS NULL OR client = :client OR server = :client)
 	AND (:protocol IS NULL OR protocol = :protocol)
       ORDER BY coalesce(start, syn), id

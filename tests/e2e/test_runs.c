@@ -344,6 +344,22 @@ Test(runs, prune_deletes_the_old_rows_and_gives_space_back, .timeout = 180)
 	                          " id >> 10 = b.blk)"),
 	             0);
 	cr_expect_gt(e2e_sql_long(db, "SELECT count(*) FROM dns_blocks"), 0);
+	/* the same for the blocks of session_rows (schema 18) */
+	cr_expect_eq(e2e_sql_long(db, "SELECT count(*) FROM session_rows AS r WHERE"
+	                          " coalesce(start, syn) IS NOT NULL AND NOT EXISTS (SELECT 1 FROM"
+	                          " session_blocks WHERE blk = r.id >> 10"
+	                          " AND coalesce(r.start, r.syn) BETWEEN t_min AND t_max)"),
+	             0);
+	cr_expect_eq(e2e_sql_long(db, "SELECT count(*) FROM session_blocks AS b WHERE t_min IS NOT"
+	                          " (SELECT min(coalesce(start, syn)) FROM session_rows"
+	                          " WHERE id >> 10 = b.blk) OR t_max IS NOT (SELECT"
+	                          " max(coalesce(start, syn)) FROM session_rows WHERE id >> 10 = b.blk)"),
+	             0);
+	cr_expect_gt(e2e_sql_long(db, "SELECT count(*) FROM session_blocks"), 0);
+	/* no session began before the (minute of the) cutoff: no block either */
+	snprintf(cmd, sizeof(cmd), "SELECT count(*) FROM session_blocks WHERE t_min < %lld",
+	         (long long)(cutoff / 60) * 60);
+	cr_expect_eq(e2e_sql_long(db, cmd), 0, "blocks of pruned sessions");
 	/* the per-minute counts still equal the rows (kept DNS queries recounted) */
 	cr_expect_eq(e2e_count_mismatches(db), 0);
 	cr_expect_eq(e2e_sql_long(db, "SELECT count(*) FROM transactions WHERE session_id NOT IN "

@@ -125,6 +125,23 @@ head(char *out, size_t cap, unsigned cmd, unsigned h, unsigned off, unsigned req
 	snprintf(out + n, cap - n, "\"");
 }
 
+/* a head with a tail (version 18): 64 + cmd, the latency in two characters, tail as written */
+static void
+head_tail(char *out, size_t cap, unsigned cmd, unsigned off, unsigned req, unsigned lat,
+          const char *tail)
+{
+	size_t n = strlen(out);
+	snprintf(out + n, cap - n, "\"");
+	head_char(out, cap, 64 + cmd);
+	head_char(out, cap, off);
+	head_char(out, cap, req / 2016);
+	head_char(out, cap, req % 2016);
+	head_char(out, cap, lat / 2016);
+	head_char(out, cap, lat % 2016);
+	n = strlen(out);
+	snprintf(out + n, cap - n, "%s\"", tail);
+}
+
 static void
 cat(char *out, size_t cap, const char *s)
 {
@@ -149,29 +166,35 @@ json_at(sqlite3 *db, const char *json, const char *fn, const char *path)
 	return r;
 }
 
-/* the MAIL and RCPT arguments that name the session's domains (version 13) */
+/*
+ * The MAIL and RCPT arguments that name the session's domains (version 13):
+ * the local part alone as a head's tail (version 18), ["local", "rest"]
+ * with more after the address, the text otherwise.
+ */
 Test(compact, mail_and_rcpt_arguments_name_the_session_domains)
 {
 	static const struct {
-		const char *cmd, *arg, *want;
+		const char *cmd, *arg, *want, *tail;
 	} cases[] = {
-	    {"MAIL", "FROM:<user@sender.example>", "[\"user\"]"},
+	    {"MAIL", "FROM:<user@sender.example>", NULL, "user"},
 	    {"MAIL", "FROM:<user@sender.example> SIZE=1234 BODY=8BITMIME",
-	     "[\"user\",\" SIZE=1234 BODY=8BITMIME\"]"},
-	    {"MAIL", "FROM:<@sender.example>", "[\"\"]"},
-	    {"MAIL", "FROM:<a@b@sender.example>", "[\"a@b\"]"},
-	    {"MAIL", "FROM:<\"q\\x\"@sender.example>", "[\"\\\"q\\\\x\\\"\"]"},
-	    {"RCPT", "TO:<rcpt1@rcpt.example>", "[\"rcpt1\"]"},
-	    {"RCPT", "TO:<rcpt1@rcpt.example>\x01", "[\"rcpt1\",\"\\u0001\"]"},
+	     "[\"user\",\" SIZE=1234 BODY=8BITMIME\"]", NULL},
+	    {"MAIL", "FROM:<@sender.example>", NULL, ""},
+	    {"MAIL", "FROM:<a@b@sender.example>", NULL, "a@b"},
+	    {"MAIL", "FROM:<\"q\\x\"@sender.example>", NULL, "\\\"q\\\\x\\\""},
+	    {"RCPT", "TO:<rcpt1@rcpt.example>", NULL, "rcpt1"},
+	    {"RCPT", "TO:<rcpt1@rcpt.example>\x01", "[\"rcpt1\",\"\\u0001\"]", NULL},
+	    /* a local part that begins with a UTF-8 continuation byte: no tail */
+	    {"MAIL", "FROM:<\x85" "x@sender.example>", "[\"\x85" "x\"]", NULL},
 	    /* not the session's domain, byte for byte: the text */
-	    {"MAIL", "FROM:<>", "\"FROM:<>\""},
-	    {"MAIL", "FROM:<User@Sender.Example>", "\"FROM:<User@Sender.Example>\""},
-	    {"MAIL", "From:<user@sender.example>", "\"From:<user@sender.example>\""},
-	    {"MAIL", "FROM:<user@sender.example", "\"FROM:<user@sender.example\""},
-	    {"MAIL", "FROM:<user@sender.example.org>", "\"FROM:<user@sender.example.org>\""},
-	    {"MAIL", "TO:<user@rcpt.example>", "\"TO:<user@rcpt.example>\""},
-	    {"RCPT", "TO:<user@sender.example>", "\"TO:<user@sender.example>\""},
-	    {"VRFY", "FROM:<user@sender.example>", "\"FROM:<user@sender.example>\""},
+	    {"MAIL", "FROM:<>", "\"FROM:<>\"", NULL},
+	    {"MAIL", "FROM:<User@Sender.Example>", "\"FROM:<User@Sender.Example>\"", NULL},
+	    {"MAIL", "From:<user@sender.example>", "\"From:<user@sender.example>\"", NULL},
+	    {"MAIL", "FROM:<user@sender.example", "\"FROM:<user@sender.example\"", NULL},
+	    {"MAIL", "FROM:<user@sender.example.org>", "\"FROM:<user@sender.example.org>\"", NULL},
+	    {"MAIL", "TO:<user@rcpt.example>", "\"TO:<user@rcpt.example>\"", NULL},
+	    {"RCPT", "TO:<user@sender.example>", "\"TO:<user@sender.example>\"", NULL},
+	    {"VRFY", "FROM:<user@sender.example>", "\"FROM:<user@sender.example>\"", NULL},
 	};
 	sqlite3 *db;
 	cr_assert_eq(sqlite3_open(":memory:", &db), SQLITE_OK);
@@ -185,13 +208,19 @@ Test(compact, mail_and_rcpt_arguments_name_the_session_domains)
 		bool nomem = false;
 		const char *j = compact_session_json(c, 1, 0, s.syn_ns, MXP_SMTP, NULL,
 		                                     "sender.example", "rcpt.example", &nomem);
-		char want[256] = "[1,[";
+		char want[256] = "[1,";
 		int w = compact_command_code(cases[k].cmd);
-		head(want, sizeof(want), (unsigned)w, 0, 0, 5000, 1000);
-		cat(want, sizeof(want), ",");
-		cat(want, sizeof(want), cases[k].want);
-		/* 250 is the usual code of MAIL and RCPT (left out), not of VRFY */
-		cat(want, sizeof(want), compact_usual_code(MXP_SMTP, w) ? "]]" : ",250]]");
+		if (cases[k].tail) {
+			head_tail(want, sizeof(want), (unsigned)w, 0, 5000, 1000, cases[k].tail);
+			cat(want, sizeof(want), "]");
+		} else {
+			cat(want, sizeof(want), "[");
+			head(want, sizeof(want), (unsigned)w, 0, 0, 5000, 1000);
+			cat(want, sizeof(want), ",");
+			cat(want, sizeof(want), cases[k].want);
+			/* 250 is the usual code of MAIL and RCPT (left out), not of VRFY */
+			cat(want, sizeof(want), compact_usual_code(MXP_SMTP, w) ? "]]" : ",250]]");
+		}
 		cr_expect_str_eq(j, want, "%s", cases[k].arg);
 		/* no domain, or a recipient domain with a comma: the text */
 		j = compact_session_json(c, 1, 0, s.syn_ns, MXP_SMTP, NULL, NULL, "rcpt.example,x",
@@ -251,9 +280,9 @@ Test(compact, session_record_text)
 	head(want, sizeof(want), 0, 0, 0, 0, 2500);
 	cat(want, sizeof(want), ",[");
 	head(want, sizeof(want), 3, 0, 1, 4001, 300);
-	cat(want, sizeof(want), ",\"FROM:<\\\"a\\\\b\\\"@x>\\u0001\"],[");
-	head(want, sizeof(want), 6, 0, 3, 25000, 2000);
-	cat(want, sizeof(want), ",0,0,1234],[");
+	cat(want, sizeof(want), ",\"FROM:<\\\"a\\\\b\\\"@x>\\u0001\"],");
+	head_tail(want, sizeof(want), 6, 3, 25000, 2000, "1234"); /* DATA-END's size as its tail */
+	cat(want, sizeof(want), ",[");
 	head(want, sizeof(want), 29, 0, 5, 35000, 1000);
 	cat(want, sizeof(want), ",0,null,null,4,\"1 record, 90 bytes\"],[");
 	head(want, sizeof(want), 28, 0, 6, 45000, 1000);
@@ -373,15 +402,19 @@ Test(compact, usual_codes_read_back_through_the_view)
 			compact_free(c);
 		}
 	}
-	/* the usual codes were left out (thirteen SMTP words, every POP3 one) */
+	/* the usual codes were left out (thirteen SMTP words, every POP3 one):
+	   heads alone, a DATA-END's with its size as a tail (version 18) */
 	cr_expect_eq(left_out, 13 + 30);
 	cr_expect_eq(left_out, q_count(db, "SELECT count(*) FROM session_rows, json_each(replies)"
-	                                   " AS r WHERE r.type = 'text'"));
+	                                   " AS r WHERE r.type = 'text' AND unicode(r.atom) < 96"));
+	cr_expect_eq(2, q_count(db, "SELECT count(*) FROM session_rows, json_each(replies) AS r"
+	                            " WHERE r.type = 'text' AND unicode(r.atom) = 102"
+	                            " AND substr(r.atom, 7) = '100'"));
 	cr_expect_eq(zeros, left_out);
-	cr_expect_eq(zeros, q_count(db, "SELECT count(*) FROM session_rows, json_each(replies) AS r"
-	                                " WHERE r.type = 'array'"
-	                                " AND json_type(r.value, '$[2]') = 'integer'"
-	                                " AND r.value ->> '$[2]' = 0"));
+	cr_expect_eq(zeros - 2, q_count(db, "SELECT count(*) FROM session_rows, json_each(replies)"
+	                                    " AS r WHERE r.type = 'array'"
+	                                    " AND json_type(r.value, '$[2]') = 'integer'"
+	                                    " AND r.value ->> '$[2]' = 0"));
 	sqlite3_finalize(ins);
 	sqlite3_finalize(sel);
 	sqlite3_close(db);
@@ -409,7 +442,9 @@ Test(compact, random_records_read_back_through_the_view)
 	                                   "FROM:<u\"1@sender.example>",
 	                                   "TO:<v@rcpt.example> NOTIFY=NEVER",
 	                                   "text \"q\" \\ \x01 \xc3\xa9",
-	                                   "1"};
+	                                   "1",
+	                                   "TO:<w\\x@rcpt.example>",
+	                                   "\x85 a continuation byte first"};
 	sqlite3_stmt *ins, *sel;
 	sqlite3 *db = schema_db("INSERT INTO sessions (id, run_id, protocol, syn, start, helo,"
 	                        " sender_domain, rcpt_domains, replies) VALUES (?1, 1, ?2,"
@@ -428,14 +463,19 @@ Test(compact, random_records_read_back_through_the_view)
 	                                "SELECT sum(r.type = 'text'), sum(CASE r.type WHEN"
 	                                " 'array' THEN json_type(r.value, '$[0]') = 'text' END),"
 	                                " sum(CASE r.type WHEN 'array' THEN json_type(r.value,"
-	                                " '$[0]') = 'integer' END), count(*)"
+	                                " '$[0]') = 'integer' END),"
+	                                " sum(r.type = 'text' AND unicode(r.atom) >= 96),"
+	                                " sum(r.type = 'text' AND unicode(r.atom) IN (99, 100)),"
+	                                " sum(r.type = 'text' AND unicode(r.atom) = 102), count(*)"
 	                                " FROM json_each(?1) AS r WHERE r.key > 0",
 	                                -1, &f, NULL),
 	             SQLITE_OK);
 	const int64_t syn_us = 1767225600005000;
 	uint32_t rnd = 12345;
 #define RND() (rnd = rnd * 1103515245u + 12345u, (rnd >> 8) & 0xffffff)
-	int forms[3] = {0, 0, 0}; /* heads alone, heads in arrays, older elements */
+	/* heads alone, heads in arrays, older elements; of the heads alone those
+	   with a tail (version 18), with a local part, with a size */
+	int forms[6] = {0, 0, 0, 0, 0, 0};
 	for (int sid = 1; sid <= 400; sid++) {
 		struct compact *c = compact_new();
 		struct mx_session s;
@@ -460,14 +500,30 @@ Test(compact, random_records_read_back_through_the_view)
 				x->req = -(int64_t)(RND() % 4000) - 1; /* before the SYN */
 			x->lat = RND() % 3 ? (int64_t)(RND() % 70000) : edges[RND() % 18];
 			x->cmd = words[RND() % 14];
-			/* half of them as most replies are: no argument or the helo, the usual code */
+			/* half of them as most replies are: no argument or the helo, the
+			   usual code; a quarter what a tail holds: an argument (or a
+			   DATA-END's size) and the usual code; a quarter anything */
 			const char *usual = compact_usual_code(s.proto, compact_command_code(x->cmd));
-			bool plain = RND() % 2;
-			x->arg = args[RND() % (plain ? 2 : 6)];
-			x->code = plain && usual ? usual : codes[RND() % 7];
-			x->size = plain || RND() % 2 ? 0 : RND();
-			x->guess = plain || RND() % 3 ? "" : "RCPT";
-			x->text = !x->code[0] && RND() % 2 ? "1 record, 90 bytes" : NULL;
+			int kind = (int)(RND() % 4);
+			bool plain = kind < 2;
+			if (kind == 2) {
+				bool data_end = strcmp(x->cmd, "DATA-END") == 0;
+				bool mail = strcmp(x->cmd, "MAIL") == 0, rcpt = strcmp(x->cmd, "RCPT") == 0;
+				x->arg = data_end               ? NULL
+				         : mail && RND() % 2    ? args[2] /* the sender domain's */
+				         : rcpt && RND() % 2    ? args[6] /* the recipient domain's */
+				                                : args[2 + RND() % 6];
+				x->code = usual ? usual : codes[RND() % 7];
+				x->size = data_end ? 1 + RND() : 0;
+				x->guess = "";
+				x->text = NULL;
+			} else {
+				x->arg = args[RND() % (plain ? 2 : 8)];
+				x->code = plain && usual ? usual : codes[RND() % 7];
+				x->size = plain || RND() % 2 ? 0 : RND();
+				x->guess = plain || RND() % 3 ? "" : "RCPT";
+				x->text = !x->code[0] && RND() % 2 ? "1 record, 90 bytes" : NULL;
+			}
 			struct mx_txn t;
 			txn_init(&t, (uint64_t)x->id, s.id, x->cmd,
 			         (uint64_t)((syn_us + x->req) * 1000), (uint64_t)x->lat * 1000,
@@ -487,9 +543,9 @@ Test(compact, random_records_read_back_through_the_view)
 		/* the elements' forms, as SQLite's JSON reader sees them */
 		sqlite3_bind_text(f, 1, j, -1, SQLITE_STATIC);
 		cr_assert_eq(sqlite3_step(f), SQLITE_ROW, "%s: %s", sqlite3_errmsg(db), j);
-		for (int k = 0; k < 3; k++)
+		for (int k = 0; k < 6; k++)
 			forms[k] += sqlite3_column_int(f, k);
-		cr_expect_eq(sqlite3_column_int(f, 3), n, "%s", j);
+		cr_expect_eq(sqlite3_column_int(f, 6), n, "%s", j);
 		sqlite3_reset(f);
 		/* read back in id order (the ids of a session are distinct here) */
 		int order[12];
@@ -552,6 +608,9 @@ Test(compact, random_records_read_back_through_the_view)
 	cr_expect_gt(forms[0], 200, "heads alone %d", forms[0]);
 	cr_expect_gt(forms[1], 200, "heads in arrays %d", forms[1]);
 	cr_expect_gt(forms[2], 100, "older elements %d", forms[2]);
+	cr_expect_gt(forms[3], 100, "heads with a tail %d", forms[3]);
+	cr_expect_gt(forms[4], 10, "local parts as tails %d", forms[4]);
+	cr_expect_gt(forms[5], 10, "sizes as tails %d", forms[5]);
 	sqlite3_finalize(f);
 	sqlite3_finalize(ins);
 	sqlite3_finalize(sel);

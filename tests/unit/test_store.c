@@ -162,10 +162,11 @@ Test(store, mail_and_rcpt_arguments_read_back_exactly)
 	    {"QUIT", ""},
 	    {"EHLO", "helo.example"},
 	};
-	/* how the record holds each: short form, text, 0 for none (after the head:
-	   250 is not QUIT's usual code), the helo in a head alone */
-	static const char *const form[] = {"array", "array", "array", "text", "text",    "text",
-	                                   "array", "array", "text",  "text", "integer", "alone"};
+	/* how the record holds each: the local part as a head's tail (version
+	   18), short form, text, 0 for none (after the head: 250 is not QUIT's
+	   usual code), the helo in a head alone */
+	static const char *const form[] = {"tail",  "array", "tail", "text", "text",    "text",
+	                                   "tail",  "array", "text", "text", "integer", "alone"};
 	const size_t n = sizeof(args) / sizeof(args[0]);
 	struct store *s = open_store();
 	cr_assert_eq(store_set_notable_ms(s, 1000), STORE_OK);
@@ -208,7 +209,7 @@ Test(store, mail_and_rcpt_arguments_read_back_exactly)
 	cr_assert_eq(store_end_run(s, NULL), STORE_OK, "%s", store_errmsg(s));
 	sqlite3 *db = store_db(s);
 	for (size_t k = 0; k < n; k++) {
-		char sql[160];
+		char sql[256];
 		snprintf(sql, sizeof(sql),
 		         "SELECT command || ' ' || argument FROM compact_replies WHERE session_id = %zu",
 		         k + 1);
@@ -216,8 +217,10 @@ Test(store, mail_and_rcpt_arguments_read_back_exactly)
 		snprintf(want, sizeof(want), "%s %s", args[k][0], args[k][1]);
 		cr_expect_str_eq(q_text(db, sql), args[k][1][0] ? want : "(null)");
 		snprintf(sql, sizeof(sql),
-		         "SELECT CASE json_type(replies, '$[1]') WHEN 'text' THEN 'alone'"
-		         " ELSE json_type(replies, '$[1][1]') END FROM session_rows WHERE id = %zu",
+		         "SELECT CASE WHEN json_type(replies, '$[1]') = 'array'"
+		         " THEN json_type(replies, '$[1][1]')"
+		         " WHEN unicode(replies ->> '$[1]') >= 96 THEN 'tail' ELSE 'alone' END"
+		         " FROM session_rows WHERE id = %zu",
 		         k + 1);
 		cr_expect_str_eq(q_text(db, sql), form[k], "%s", args[k][1]);
 	}
@@ -271,13 +274,24 @@ schema_sql(sqlite3 *db, const char *name)
 	return buf;
 }
 
+/* What schema 18 added or dropped, undone: a layout of version 17 (with
+ * the views compact_replies and dns_queries and the triggers of 18, which
+ * the migration to 18 replaces). */
+#define UNDO_18                                                                                   \
+	"DROP TABLE session_blocks; DROP INDEX sessions_out; DROP TABLE qtype_words;"           \
+	" CREATE INDEX sessions_t0 ON session_rows (coalesce(start, syn), host, protocol,"        \
+	" outbound, client_is_host, outcome);"                                                   \
+	" CREATE INDEX names_last ON names (last_minute);"
+
 /* A fresh store's file made older by old_layout (which ends with its
- * PRAGMA user_version), opened again: migrated to this version. */
+ * PRAGMA user_version, before 18), opened again: migrated to this version. */
 static struct store *
 migrated_from(const char *old_layout)
 {
 	sqlite3 *db;
 	cr_assert_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
+	cr_assert_eq(sqlite3_exec(db, UNDO_18, NULL, NULL, NULL), SQLITE_OK, "%s",
+	             sqlite3_errmsg(db));
 	cr_assert_eq(sqlite3_exec(db, old_layout, NULL, NULL, NULL), SQLITE_OK, "%s",
 	             sqlite3_errmsg(db));
 	sqlite3_close(db);
@@ -332,7 +346,7 @@ Test(store, version_16_records_read_back_after_17)
 	         " '[[103,0,0,0,2500],[1,2,1,4001,300],[2,3,[\"u\"],5000,200],[3,4,\"TO:<a@b>\",6000,"
 	         "100,252],[5,6,0,25000,2000,0,1234],[6,29,0,35000,1000,null,null,4,\"1 record\"],"
 	         "[8,\"XCLIENT\",\"x\",56000,1000,\"099\"],[-1,12,0,58000,1000]]');"
-	         " PRAGMA user_version = 16",
+	         UNDO_18 " PRAGMA user_version = 16",
 	         store_sql_file("migrate_16.sql"));
 	sqlite3 *db;
 	cr_assert_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
@@ -533,6 +547,58 @@ Test(store, version_13_answers_read_back_after_migration)
 	cr_expect_eq(q_int(db, "SELECT count(*) FROM dns_queries WHERE answers = 'old.example.org'"),
 	             2);
 	cr_expect_eq(q_int(db, "SELECT count(*) FROM dns_rows WHERE answer IS NOT NULL"), 1);
+	/* the type: the old row's word, the new row's number, which the TEXT
+	   column of the table made before 18 keeps as its digits: both PTR */
+	cr_expect_str_eq(q_text(db, "SELECT group_concat(qtype || ':' || typeof(qtype), ' ')"
+	                            " FROM (SELECT qtype FROM dns_rows ORDER BY id)"),
+	                 "PTR:text 12:text");
+	cr_expect_eq(q_int(db, "SELECT count(*) FROM dns_queries WHERE qtype = 'PTR'"), 2);
+	store_close(s);
+}
+
+/* The query types' numbers (schema 18): the table qtype_words the view
+ * dns_queries reads them with has mx_qtype_str()'s words, and a number not
+ * in it reads as TYPEnnn; a row stores the number, one written by hand
+ * through the view too, and the view gives the word back. */
+Test(store, qtype_words_match_the_writer)
+{
+	struct store *s = open_store();
+	sqlite3 *db = store_db(s);
+	sqlite3_stmt *st;
+	cr_assert_eq(sqlite3_prepare_v2(db,
+	                                "SELECT coalesce((SELECT word FROM qtype_words"
+	                                " WHERE code = ?1), 'TYPE' || ?1)",
+	                                -1, &st, NULL),
+	             SQLITE_OK);
+	int named = 0;
+	for (int code = 0; code <= 65535; code++) {
+		char buf[16];
+		const char *w = mx_qtype_str((uint16_t)code, buf, sizeof(buf));
+		named += w != buf;
+		sqlite3_bind_int(st, 1, code);
+		cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
+		cr_expect_str_eq((const char *)sqlite3_column_text(st, 0), w, "type %d", code);
+		sqlite3_reset(st);
+	}
+	sqlite3_finalize(st);
+	cr_expect_eq(q_int(db, "SELECT count(*) FROM qtype_words"), named);
+	cr_assert_eq(store_begin_run(s, "test", NULL, NULL), STORE_OK);
+	put_dns_type(s, 1, 12, "a.example");
+	put_dns_type(s, 2, 28, "");
+	put_dns_type(s, 3, 4242, "");
+	cr_assert_eq(store_end_run(s, NULL), STORE_OK, "%s", store_errmsg(s));
+	cr_assert_eq(sqlite3_exec(db,
+	                          "INSERT INTO dns_queries (id, ts, qname, qtype, outcome)"
+	                          " VALUES (9, 1767225700, 'x.example', 'MX', 'answered'),"
+	                          " (10, 1767225700, 'y.example', 'TYPE77', 'answered');",
+	                          NULL, NULL, NULL),
+	             SQLITE_OK, "%s", sqlite3_errmsg(db));
+	cr_expect_str_eq(q_text(db, "SELECT group_concat(qtype || ':' || typeof(qtype), ' ')"
+	                            " FROM (SELECT qtype FROM dns_rows ORDER BY id)"),
+	                 "12:integer 28:integer 4242:integer 15:integer TYPE77:text");
+	cr_expect_str_eq(q_text(db, "SELECT group_concat(qtype, ' ') FROM"
+	                            " (SELECT qtype FROM dns_queries ORDER BY id)"),
+	                 "PTR AAAA TYPE4242 MX TYPE77");
 	store_close(s);
 }
 
@@ -682,6 +748,178 @@ Test(store, version_14_gets_dns_blocks)
 	store_close(s);
 }
 
+/* session rows whose time lies outside their block (schema 18) */
+#define SBLOCKS_MISSED                                                                             \
+	"SELECT count(*) FROM session_rows AS r WHERE coalesce(start, syn) IS NOT NULL AND NOT"     \
+	" EXISTS (SELECT 1 FROM session_blocks WHERE blk = r.id >> 10"                            \
+	" AND coalesce(r.start, r.syn) BETWEEN t_min AND t_max)"
+/* blocks whose span is not exactly that of their rows */
+#define SBLOCKS_LOOSE                                                                              \
+	"SELECT count(*) FROM session_blocks AS b WHERE t_min IS NOT (SELECT"                     \
+	" min(coalesce(start, syn)) FROM session_rows WHERE id >> 10 = b.blk) OR t_max IS NOT"     \
+	" (SELECT max(coalesce(start, syn)) FROM session_rows WHERE id >> 10 = b.blk)"
+
+/* the sessions in [a, b) read through the blocks, and read by their time alone */
+static void
+expect_session_window(sqlite3 *db, double a, double b)
+{
+	char *got = ids_in(db,
+	                   "SELECT count(*) || ':' || coalesce(sum(r.id), 0) FROM "
+	                   STORE_SESSION_WINDOW_SQL("", "?1", "?2") " WHERE " STORE_SESSION_T0_SQL
+	                   " >= ?1 AND " STORE_SESSION_T0_SQL " < ?2",
+	                   a, b);
+	char *want = ids_in(db,
+	                    "SELECT count(*) || ':' || coalesce(sum(id), 0) FROM sessions"
+	                    " WHERE coalesce(start, syn) >= ?1 AND coalesce(start, syn) < ?2",
+	                    a, b);
+	cr_expect_str_eq(got, want, "window [%.6f, %.6f)", a, b);
+	free(got);
+	free(want);
+}
+
+/*
+ * An ended session with its SYN and handshake end at their times (0: none);
+ * every 7th with a transaction row first (a greeting 2 s slow), which makes
+ * the writer store its row ahead of the rows it holds for id order.
+ */
+static void
+put_session_at(struct store *s, uint64_t id, uint64_t syn_ns, uint64_t start_ns)
+{
+	static struct mx_session x;
+	memset(&x, 0, sizeof(x));
+	x.id = id;
+	x.proto = MXP_SMTP;
+	mx_addr_parse("192.0.2.1", &x.client.addr);
+	mx_addr_parse("192.0.2.10", &x.server.addr);
+	x.server.port = 25;
+	x.syn_ns = syn_ns;
+	x.start_ns = start_ns;
+	uint64_t t = start_ns ? start_ns : syn_ns;
+	struct mx_event ev;
+	if (id % 7 == 0) {
+		memset(&ev, 0, sizeof(ev));
+		ev.type = EV_TXN;
+		ev.session = &x;
+		ev.u.txn.id = id;
+		ev.u.txn.session_id = id;
+		mx_strlcpy(ev.u.txn.command, "GREETING", sizeof(ev.u.txn.command));
+		ev.u.txn.request_ns = t;
+		ev.u.txn.reply_ns = t + 2000000000ULL;
+		mx_strlcpy(ev.u.txn.reply_code, "220", sizeof(ev.u.txn.reply_code));
+		ev.u.txn.outcome = MXO_OK;
+		cr_assert_eq(store_event(s, &ev), STORE_OK, "%s", store_errmsg(s));
+	}
+	memset(&ev, 0, sizeof(ev));
+	ev.type = EV_SESSION;
+	ev.u.session = x;
+	ev.u.session.end_ns = t ? t + 10000000ULL : 0;
+	ev.u.session.outcome = MXO_OK;
+	cr_assert_eq(store_event(s, &ev), STORE_OK, "%s", store_errmsg(s));
+}
+
+/* sessions 1..n 10 ms apart from t0 + 40 s (every 13th without a handshake
+ * end), every 50th ending 200 sessions late */
+static void
+put_sessions(struct store *s, uint64_t t0, uint64_t n)
+{
+	for (uint64_t i = 1; i <= n + 200; i++) {
+		uint64_t ids[2] = {i, i - 200}, k;
+		for (k = 0; k < 2; k++) {
+			uint64_t id = ids[k];
+			if (id < 1 || id > n || i > n + 200 || (id % 50 == 0) != (k == 1))
+				continue;
+			uint64_t syn = t0 + 40000000000ULL + id * 10000000ULL;
+			put_session_at(s, id, syn, id % 13 ? syn + 1000000ULL : 0);
+		}
+		if (i == n / 2)
+			cr_assert_eq(store_flush(s), STORE_OK, "%s", store_errmsg(s));
+	}
+}
+
+/*
+ * Schema 18: the writer keeps every session block's span exactly that of
+ * its rows, over batches and runs, with rows written out of id order (held
+ * for order, ahead for a transaction row, late ones); a window read
+ * through the blocks gives exactly the sessions of that window; sessions
+ * added and moved by hand through the view stay inside their block's span.
+ */
+Test(store, session_blocks_span_every_row)
+{
+	const uint64_t t0 = 1767225600000000000ULL; /* 2026-01-01 */
+	struct store *s = open_store();
+	cr_assert_eq(store_set_notable_ms(s, 1000), STORE_OK);
+	cr_assert_eq(store_begin_run(s, "one", NULL, NULL), STORE_OK);
+	put_sessions(s, t0, 3000);
+	put_session_at(s, 3001, 0, 0); /* time unknown: in no window, no block */
+	cr_assert_eq(store_end_run(s, NULL), STORE_OK, "%s", store_errmsg(s));
+	/* a second run's ids follow the first's, its times are earlier */
+	cr_assert_eq(store_begin_run(s, "two", NULL, NULL), STORE_OK);
+	for (uint64_t id = 1; id <= 100; id++)
+		put_session_at(s, id, t0 + id * 1000000ULL, t0 + id * 1000000ULL + 500000ULL);
+	cr_assert_eq(store_end_run(s, NULL), STORE_OK, "%s", store_errmsg(s));
+	sqlite3 *db = store_db(s);
+	cr_expect_eq(q_int(db, "SELECT count(*) FROM session_rows"), 3101);
+	cr_expect_gt(q_int(db, "SELECT count(*) FROM transactions"), 400);
+	cr_expect_eq(q_int(db, SBLOCKS_MISSED), 0);
+	cr_expect_eq(q_int(db, SBLOCKS_LOOSE), 0);
+	cr_expect_str_eq(q_text(db, "SELECT group_concat(blk) FROM session_blocks"), "0,1,2,3");
+	double base = (double)(t0 / 1000000000ULL);
+	static const double w[][2] = {{0, 1e10},  {40, 41}, {0, 0.05},     {50, 52.5},
+	                              {60, 70.005}, {70, 71}, {0.0505, 0.0605}, {200, 300}};
+	for (size_t i = 0; i < sizeof(w) / sizeof(w[0]); i++)
+		expect_session_window(db, base + w[i][0], base + w[i][1]);
+	cr_expect_neq(q_int(db, "SELECT count(*) FROM sessions WHERE coalesce(start, syn)"
+	                        " BETWEEN 1767225650 AND 1767225652.5"),
+	              0);
+	/* by hand through the view: a new id, an id in a block of its own, a
+	   session moved an hour back */
+	cr_assert_eq(sqlite3_exec(db,
+	                          "INSERT INTO sessions (protocol, syn, start)"
+	                          " VALUES ('smtp', 1767229200.25, 1767229200.5);"
+	                          "INSERT INTO sessions (id, protocol, syn)"
+	                          " VALUES (9000, 'smtp', 1767225000.5);"
+	                          "UPDATE sessions SET start = start - 3600 WHERE id = 10;",
+	                          NULL, NULL, NULL),
+	             SQLITE_OK, "%s", sqlite3_errmsg(db));
+	cr_expect_eq(q_int(db, "SELECT count(*) FROM session_rows"), 3103);
+	cr_expect_eq(q_int(db, SBLOCKS_MISSED), 0);
+	expect_session_window(db, base - 3600, base - 3590);
+	expect_session_window(db, 1767229200, 1767229201);
+	expect_session_window(db, 1767225000, 1767225001);
+	store_close(s);
+}
+
+/* Version 17 -> 18: the time index goes, the blocks of the sessions there are made. */
+Test(store, version_17_gets_session_blocks)
+{
+	const uint64_t t0 = 1767225600000000000ULL;
+	struct store *s = open_store();
+	static char fresh[SCHEMA_TEXT_MAX];
+	snprintf(fresh, sizeof(fresh), "%s", schema_sql(store_db(s), "sessions_insert"));
+	cr_assert_eq(store_set_notable_ms(s, 1000), STORE_OK);
+	cr_assert_eq(store_begin_run(s, "one", NULL, NULL), STORE_OK);
+	put_sessions(s, t0, 2100);
+	cr_assert_eq(store_end_run(s, NULL), STORE_OK, "%s", store_errmsg(s));
+	store_close(s);
+	s = migrated_from("DROP TRIGGER sessions_insert;"
+	                  " CREATE TRIGGER sessions_insert INSTEAD OF INSERT ON sessions"
+	                  " BEGIN SELECT 1; END;"
+	                  " PRAGMA user_version = 17");
+	sqlite3 *db = store_db(s);
+	cr_expect_eq(q_int(db, "SELECT count(*) FROM sqlite_schema"
+	                       " WHERE name IN ('sessions_t0', 'names_last')"),
+	             0);
+	cr_expect_eq(q_int(db, "SELECT count(*) FROM sqlite_schema WHERE name = 'sessions_out'"), 1);
+	cr_expect_str_eq(schema_sql(db, "sessions_insert"), fresh);
+	cr_expect_str_eq(q_text(db, "SELECT group_concat(blk) FROM session_blocks"), "0,1,2");
+	cr_expect_eq(q_int(db, SBLOCKS_MISSED), 0);
+	cr_expect_eq(q_int(db, SBLOCKS_LOOSE), 0);
+	double base = (double)(t0 / 1000000000ULL);
+	expect_session_window(db, base + 30, base + 43);
+	expect_session_window(db, base + 45, base + 46.5);
+	store_close(s);
+}
+
 Test(store, schema_text_is_exposed)
 {
 	const char *sql = store_schema_sql();
@@ -814,7 +1052,7 @@ Test(store, version_1_database_is_migrated)
 	/* what version 1 had instead of versions 2 to 5 */
 	cr_assert_eq(
 	    sqlite3_exec(db,
-	                 DNS_TABLE_V9
+	                 UNDO_18 DNS_TABLE_V9
 	                 "DROP VIEW slow_replies;"
 	                 "DROP VIEW replies;"
 	                 "DROP VIEW compact_replies;"
@@ -899,7 +1137,7 @@ Test(store, version_5_database_is_migrated)
 	cr_assert_eq(store_migrate_db(db, err, sizeof(err)), STORE_OK, "%s", err);
 	cr_assert_eq(
 	    sqlite3_exec(db,
-	                 DNS_TABLE_V9
+	                 UNDO_18 DNS_TABLE_V9
 	                 "DROP TABLE session_counts;"
 	                 "DROP TABLE dns_counts;"
 	                 "DROP TABLE anchors;"
@@ -981,7 +1219,7 @@ Test(store, version_9_database_is_migrated)
 	cr_assert_eq(store_migrate_db(db, err, sizeof(err)), STORE_OK, "%s", err);
 	cr_assert_eq(
 	    sqlite3_exec(db,
-	                 DNS_TABLE_V9
+	                 UNDO_18 DNS_TABLE_V9
 	                 "INSERT INTO runs (id, source, started) VALUES (1, 'old', 1);"
 	                 "INSERT INTO dns_queries (id, run_id, ts, client, client_port, server,"
 	                 " server_port, transport, txid, qname, qtype, outcome, rcode, answers,"
@@ -1071,7 +1309,7 @@ Test(store, version_10_replies_are_migrated)
 	cr_assert_eq(
 	    sqlite3_exec(
 	        db,
-	        REPLIES_V10
+	        UNDO_18 REPLIES_V10
 	        "INSERT INTO runs (id, source, started) VALUES (1, 'old', 1);"
 	        "INSERT INTO sessions (id, run_id, protocol, syn, start, helo, replies) VALUES"
 	        " (7, 1, 'smtp', 1767225600.005, 1767225600.006, 'mx.example',"
@@ -1131,7 +1369,7 @@ Test(store, version_11_sessions_are_migrated)
 	cr_assert_eq(
 	    sqlite3_exec(
 	        db,
-	        SESSIONS_TABLE_V11
+	        UNDO_18 SESSIONS_TABLE_V11
 	        "INSERT INTO runs (id, source, started) VALUES (1, 'old', 1);"
 	        "INSERT INTO sessions (id, run_id, protocol, client, client_port, server,"
 	        " server_port, syn, start, \"end\", outcome, tls, outbound, app, banner_host, helo,"
