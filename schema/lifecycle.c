@@ -322,9 +322,7 @@ prune_runs(sqlite3 *db, double cutoff, int64_t keep, int64_t *n, char *err, size
  * after the cutoff).  Inside the caller's transaction.
  */
 #define DNS_BLOCK_ROWS "FROM main.dns_rows WHERE id BETWEEN " STORE_DNS_BLOCK_IDS_SQL("blk")
-#define SESSION_BLOCK_ROWS                                                                        \
-	"FROM main.session_rows WHERE id BETWEEN blk * " STORE_SQL_NUM(STORE_SESSION_BLOCK)       \
-	" AND (blk + 1) * " STORE_SQL_NUM(STORE_SESSION_BLOCK) " - 1"
+#define SESSION_BLOCK_ROWS "FROM main.session_rows WHERE id BETWEEN " STORE_SESSION_BLOCK_IDS_SQL("blk")
 static const char *const prune_blocks_sql[] = {
     "DELETE FROM main.dns_blocks WHERE ts_min_ns < ?1 * 1e9 AND NOT EXISTS"
     " (SELECT 1 " DNS_BLOCK_ROWS " AND ts_ns IS NOT NULL)",

@@ -891,16 +891,13 @@ write_session_blocks(struct store *s)
 
 /*
  * A row of session_rows was written with this id and time t (seconds as
- * stored, coalesce(start, syn); has_t false: none, in no block).  Its
- * block's span is kept in s->sblk until the commit; when more blocks than
- * it holds come, the one of the smallest id is written first (the rows go
- * in id order).
+ * stored, coalesce(start, syn)).  Its block's span is kept in s->sblk until
+ * the commit; when more blocks than it holds come, the one of the smallest
+ * id is written first (the rows go in id order).
  */
 static int
-note_session_block(struct store *s, int64_t id, bool has_t, double t)
+note_session_block(struct store *s, int64_t id, double t)
 {
-	if (!has_t)
-		return STORE_OK;
 	int64_t blk = id / STORE_SESSION_BLOCK;
 	size_t i, low = 0;
 	for (i = 0; i < s->nsblk; i++) {
@@ -1962,13 +1959,14 @@ write_provisional(struct store *s)
 	return rc;
 }
 
-/* The session row of x was written: its block's span (schema 18). */
+/* The session row of x was written: its block's span (schema 18; a row
+ * without a time is in no block). */
 static int
 note_session(struct store *s, const struct mx_session *x)
 {
 	uint64_t t0 = session_t0_ns(x);
-	return note_session_block(s, s->base.session + (int64_t)x->id, t0 != 0,
-	                          t0 ? ts_seconds(t0) : 0);
+	return t0 ? note_session_block(s, s->base.session + (int64_t)x->id, ts_seconds(t0))
+	          : STORE_OK;
 }
 
 /*

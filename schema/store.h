@@ -56,9 +56,10 @@
 #define STORE_DNS_BLOCK 1024
 #define STORE_SQL_NUM_(n) #n
 #define STORE_SQL_NUM(n) STORE_SQL_NUM_(n)
-#define STORE_DNS_BLOCK_IDS_SQL(blk)                                                         \
-	blk " * " STORE_SQL_NUM(STORE_DNS_BLOCK) " AND (" blk " + 1) * "                      \
-	    STORE_SQL_NUM(STORE_DNS_BLOCK) " - 1"
+/* the ids of block blk (an SQL expression) of n ids, for "id BETWEEN ..." */
+#define STORE_BLOCK_IDS_SQL(blk, n)                                                          \
+	blk " * " STORE_SQL_NUM(n) " AND (" blk " + 1) * " STORE_SQL_NUM(n) " - 1"
+#define STORE_DNS_BLOCK_IDS_SQL(blk) STORE_BLOCK_IDS_SQL(blk, STORE_DNS_BLOCK)
 /*
  * A FROM clause: the rows of pfx dns_rows (as d) whose time may lie in
  * [since, until) (SQL expressions in seconds, NULL = open), read through
@@ -81,11 +82,11 @@
  * keeps exactly the window's.
  */
 #define STORE_SESSION_BLOCK 1024
+#define STORE_SESSION_BLOCK_IDS_SQL(blk) STORE_BLOCK_IDS_SQL(blk, STORE_SESSION_BLOCK)
 #define STORE_SESSION_T0_SQL "coalesce(r.start, r.syn)"
 #define STORE_SESSION_WINDOW_SQL(pfx, since, until)                                           \
 	pfx "session_blocks AS sb CROSS JOIN " pfx "session_rows AS r"                        \
-	    " ON r.id BETWEEN sb.blk * " STORE_SQL_NUM(STORE_SESSION_BLOCK) " AND (sb.blk + 1) * " \
-	    STORE_SQL_NUM(STORE_SESSION_BLOCK) " - 1"                                            \
+	    " ON r.id BETWEEN " STORE_SESSION_BLOCK_IDS_SQL("sb.blk")                            \
 	    " AND sb.t_max >= coalesce(" since ", -1e18) AND sb.t_min < coalesce(" until ", 1e18)"
 #define STORE_BATCH_ROWS 5000
 #define STORE_BATCH_MS 2000

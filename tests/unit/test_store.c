@@ -627,22 +627,30 @@ ids_in(sqlite3 *db, const char *sql, double a, double b)
 	return v;
 }
 
-/* the rows in [a, b) read through the blocks, and read by their time alone */
+/* the same rows in [a, b) by both queries (read through the blocks, and by
+ * their time alone) */
 static void
-expect_dns_window(sqlite3 *db, double a, double b)
+expect_same_window(sqlite3 *db, const char *blocks_sql, const char *plain_sql, double a,
+                   double b)
 {
-	char *got = ids_in(db,
-	                   "SELECT count(*) || ':' || coalesce(sum(d.id), 0) FROM "
-	                   STORE_DNS_WINDOW_SQL("", "?1", "?2") " WHERE " STORE_DNS_TS_SQL
-	                   " >= ?1 AND " STORE_DNS_TS_SQL " < ?2",
-	                   a, b);
-	char *want = ids_in(db,
-	                    "SELECT count(*) || ':' || coalesce(sum(id), 0) FROM dns_queries"
-	                    " WHERE ts >= ?1 AND ts < ?2",
-	                    a, b);
+	char *got = ids_in(db, blocks_sql, a, b);
+	char *want = ids_in(db, plain_sql, a, b);
 	cr_expect_str_eq(got, want, "window [%.6f, %.6f)", a, b);
 	free(got);
 	free(want);
+}
+
+/* the DNS rows in [a, b) read through the blocks, and read by their time alone */
+static void
+expect_dns_window(sqlite3 *db, double a, double b)
+{
+	expect_same_window(db,
+	                   "SELECT count(*) || ':' || coalesce(sum(d.id), 0) FROM "
+	                   STORE_DNS_WINDOW_SQL("", "?1", "?2") " WHERE " STORE_DNS_TS_SQL
+	                   " >= ?1 AND " STORE_DNS_TS_SQL " < ?2",
+	                   "SELECT count(*) || ':' || coalesce(sum(id), 0) FROM dns_queries"
+	                   " WHERE ts >= ?1 AND ts < ?2",
+	                   a, b);
 }
 
 /* a DNS query at a time of its own */
@@ -763,18 +771,13 @@ Test(store, version_14_gets_dns_blocks)
 static void
 expect_session_window(sqlite3 *db, double a, double b)
 {
-	char *got = ids_in(db,
+	expect_same_window(db,
 	                   "SELECT count(*) || ':' || coalesce(sum(r.id), 0) FROM "
 	                   STORE_SESSION_WINDOW_SQL("", "?1", "?2") " WHERE " STORE_SESSION_T0_SQL
 	                   " >= ?1 AND " STORE_SESSION_T0_SQL " < ?2",
+	                   "SELECT count(*) || ':' || coalesce(sum(id), 0) FROM sessions"
+	                   " WHERE coalesce(start, syn) >= ?1 AND coalesce(start, syn) < ?2",
 	                   a, b);
-	char *want = ids_in(db,
-	                    "SELECT count(*) || ':' || coalesce(sum(id), 0) FROM sessions"
-	                    " WHERE coalesce(start, syn) >= ?1 AND coalesce(start, syn) < ?2",
-	                    a, b);
-	cr_expect_str_eq(got, want, "window [%.6f, %.6f)", a, b);
-	free(got);
-	free(want);
 }
 
 /*
