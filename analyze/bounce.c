@@ -243,14 +243,14 @@ bounce_txn(struct bounce *b, const struct mx_session *s, const struct mx_txn *t)
 	if (!s || s->null_sender || !s->sender_domain[0] || strcmp(t->command, "MAIL") != 0 ||
 	    t->reply_code[0] != '2')
 		return;
-	char *d = dup_name(s->sender_domain, strlen(s->sender_domain));
-	if (!d)
+	/* normalized on the stack: most MAIL commands find their entry, and
+	   only a new one needs its own copy (tab_add() frees it on failure) */
+	char k[MX_NAME_MAX];
+	if (!norm_name(s->sender_domain, strlen(s->sender_domain), k))
 		return;
-	uint32_t h = mx_name_hash(d);
-	struct ent *e = sender_find(b, &s->server.addr, d, h);
-	if (e)
-		free(d);
-	else if (!(e = tab_add(&b->senders, h, d, NULL)))
+	uint32_t h = mx_name_hash(k);
+	struct ent *e = sender_find(b, &s->server.addr, k, h);
+	if (!e && !(e = tab_add(&b->senders, h, strdup(k), NULL)))
 		return;
 	e->ka = s->server.addr;
 	e->origin = s->client.addr;

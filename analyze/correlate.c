@@ -1474,7 +1474,8 @@ settle(struct corr *c, const struct held *h, bool forced)
 	   told the hosts from their clients) */
 	bool outbound = hosts_is_host(c->hosts, &h->client) && !hosts_is_host(c->hosts, &h->server);
 	bool incomplete = forced || t0 < c->lost_until;
-	struct cand *cands = calloc(MAX_CAND, sizeof(*cands));
+	/* (every candidate is written whole as it is added: nothing to clear) */
+	struct cand *cands = malloc(MAX_CAND * sizeof(*cands));
 	struct rctx *rc = malloc(sizeof(*rc));
 	if (!cands || !rc) {
 		free(cands);
@@ -1587,8 +1588,7 @@ settle(struct corr *c, const struct held *h, bool forced)
 			dw.nbig = big_during(c, h, bigs, MAX_BIG_SHOWN);
 	}
 	struct mx_event ev;
-	memset(&ev, 0, sizeof(ev));
-	ev.type = EV_DIAGNOSIS;
+	mx_event_init(&ev, EV_DIAGNOSIS);
 	ev.u.diag.txn_id = h->txn_id;
 	if (!shown)
 		dw.ncauses = 0;

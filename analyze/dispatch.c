@@ -823,8 +823,8 @@ on_close(void *ctx, struct cap_flow *f, enum cap_close why, uint64_t ts)
 		/* what is known of the hosts by now decides the direction */
 		session_hosts(d, fs->sess);
 		struct mx_event ev;
-		memset(&ev, 0, sizeof(ev));
 		ev.type = EV_SESSION;
+		ev.session = NULL;
 		ev.u.session = *fs->sess;
 		dispatch_emit(d, &ev);
 		unindex_session(d, fs);

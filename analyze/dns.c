@@ -38,6 +38,13 @@ txt_put(struct txt *t, const char *s, size_t n)
 	t->buf[t->len] = '\0';
 }
 
+/* an octet a name shows as itself (lower-cased), not escaped (txt_octet) */
+static inline bool
+plain_name_octet(uint8_t c)
+{
+	return c > 0x20 && c < 0x7f && c != '\\' && c != ',' && c != '.' && c != '"';
+}
+
 /*
  * One octet of a label (name: lower-cased; '.', space and '"' escaped too)
  * or of a TXT character-string, as is or \DDD.  ',' and '\\' are always
@@ -107,8 +114,17 @@ dns_read_name(const uint8_t *msg, size_t n, size_t off, char *buf, size_t buflen
 			return false;
 		if (t.len > 0)
 			txt_put(&t, ".", 1);
-		for (size_t i = 0; i < len; i++)
-			txt_octet(&t, msg[pos + 1 + i], true);
+		for (size_t i = 0; i < len; i++) {
+			uint8_t c = msg[pos + 1 + i];
+			/* a plain octet with room for it and the NUL: straight in
+			   (txt_octet() would do the same, a call and a copy later) */
+			if (!t.cut && t.len + 2 <= t.cap && plain_name_octet(c))
+				t.buf[t.len++] = (char)(c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c);
+			else
+				txt_octet(&t, c, true);
+		}
+		if (t.cap)
+			t.buf[t.len] = '\0';
 		pos += 1u + len;
 	}
 	if (wire == 1)
@@ -735,8 +751,7 @@ pq_emit(struct dns_tracker *t, const struct pq *q, const struct dns_msg *rsp, ui
 	struct mx_event ev;
 	struct mx_dns *d = &ev.u.dns;
 
-	memset(&ev, 0, sizeof(ev));
-	ev.type = EV_DNS;
+	mx_event_init(&ev, EV_DNS);
 	d->id = t->out.ids ? ++t->out.ids->dns : ++t->local_ids;
 	d->ts_ns = q->first_ns;
 	d->client = q->client;
@@ -924,8 +939,7 @@ emit_no_query(struct dns_tracker *t, const struct mx_endpoint *srv,
 	struct mx_event ev;
 	struct mx_dns *d = &ev.u.dns;
 
-	memset(&ev, 0, sizeof(ev));
-	ev.type = EV_DNS;
+	mx_event_init(&ev, EV_DNS);
 	d->id = t->out.ids ? ++t->out.ids->dns : ++t->local_ids;
 	d->ts_ns = ts;
 	d->client = *cli;

@@ -208,8 +208,7 @@ ident_close(struct ident_probe *pr, const struct cap_flow *f, enum cap_close why
 
 	struct mx_event ev;
 	struct mx_ident *x = &ev.u.ident;
-	memset(&ev, 0, sizeof(ev));
-	ev.type = EV_IDENT;
+	mx_event_init(&ev, EV_IDENT);
 	x->id = pr->out.ids ? ++pr->out.ids->ident : 0;
 	x->host = pr->host;
 	x->peer = pr->peer;

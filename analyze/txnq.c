@@ -75,8 +75,7 @@ txnq_emit(const struct mx_sink *out, struct mx_session *sess, struct txnq_ent *e
 {
 	struct mx_event ev;
 
-	memset(&ev, 0, sizeof(ev));
-	ev.type = EV_TXN;
+	mx_event_init(&ev, EV_TXN);
 	ev.session = sess;
 	ev.u.txn = e->t;
 	ev.u.txn.id = out && out->ids ? ++out->ids->txn : 0;

@@ -1734,8 +1734,8 @@ count_session(struct store *s, const struct mx_session *x)
 	const struct mx_addr *host = session_host(x);
 	if (host)
 		mx_addr_fmt(host, k.a, sizeof(k.a));
-	snprintf(k.b, sizeof(k.b), "%s", mx_proto_str(x->proto));
-	snprintf(k.c, sizeof(k.c), "%s", mx_outcome_str(x->outcome));
+	mx_strlcpy(k.b, mx_proto_str(x->proto), sizeof(k.b));
+	mx_strlcpy(k.c, mx_outcome_str(x->outcome), sizeof(k.c));
 	return counts_add(s->cnt, &k);
 }
 
@@ -1748,8 +1748,9 @@ count_dns(struct store *s, const struct mx_dns *q)
 	struct count_row k = {.kind = COUNT_DNS, .minute = counts_minute(ts_seconds(q->ts_ns))};
 	mx_addr_fmt(&q->server.addr, k.a, sizeof(k.a));
 	char qt[16];
-	snprintf(k.b, sizeof(k.b), "%s", mx_qtype_str(q->qtype, qt, sizeof(qt)));
-	snprintf(k.c, sizeof(k.c), "%s", mx_dns_outcome_str(q->outcome));
+	/* (not snprintf(): these are on every stored query) */
+	mx_strlcpy(k.b, mx_qtype_str(q->qtype, qt, sizeof(qt)), sizeof(k.b));
+	mx_strlcpy(k.c, mx_dns_outcome_str(q->outcome), sizeof(k.c));
 	return counts_add(s->cnt, &k);
 }
 
@@ -2236,9 +2237,78 @@ anchor_sync(struct store *s, uint64_t hash, uint64_t ts_ns)
 #define WRITER_WAKE 256 /* queued events before a sleeping writer is woken */
 
 /*
+ * A session in a queue slot: the numbers a row is written from, then its
+ * texts one after another, each ended by its NUL, in copy_session()'s
+ * order (app, banner_host, helo, sender_domain, the recipient domains,
+ * bounce_domain).  A reply's copy of its session then writes the two or
+ * three cache lines its texts fill, not one or more per text buffer; every
+ * line written is one the writer's core read last.
+ */
+struct wsess {
+#define FIELD(f) __typeof__(((struct mx_session *)0)->f) f;
+	HELD_SESSION_NUMBERS(FIELD)
+#undef FIELD
+#define WS_TEXT(f) sizeof(((struct mx_session *)0)->f)
+	/* room for every buffer full (put_text() keeps a text within its buffer) */
+	char text[WS_TEXT(app) + WS_TEXT(banner_host) + WS_TEXT(helo) + WS_TEXT(sender_domain) +
+	          WS_TEXT(rcpt_domains) + WS_TEXT(bounce_domain)];
+#undef WS_TEXT
+};
+
+static char *
+put_text(char *p, const char *t, size_t size)
+{
+	size_t n = strnlen(t, size - 1);
+	memcpy(p, t, n);
+	p[n] = '\0';
+	return p + n + 1;
+}
+
+static const char *
+get_text(char *d, const char *p)
+{
+	size_t n = strlen(p); /* put_text() kept it within its buffer */
+	memcpy(d, p, n + 1);
+	return p + n + 1;
+}
+
+static void
+pack_session(struct wsess *d, const struct mx_session *x)
+{
+#define COPY(f) d->f = x->f;
+	HELD_SESSION_NUMBERS(COPY)
+#undef COPY
+	char *p = d->text;
+	p = put_text(p, x->app, sizeof(x->app));
+	p = put_text(p, x->banner_host, sizeof(x->banner_host));
+	p = put_text(p, x->helo, sizeof(x->helo));
+	p = put_text(p, x->sender_domain, sizeof(x->sender_domain));
+	for (int i = 0; i < x->n_rcpt_domains && i < MX_RCPT_DOMAINS; i++)
+		p = put_text(p, x->rcpt_domains[i], sizeof(x->rcpt_domains[i]));
+	put_text(p, x->bounce_domain, sizeof(x->bounce_domain));
+}
+
+/* What copy_session() would have copied into d. */
+static void
+unpack_session(struct mx_session *d, const struct wsess *x)
+{
+#define COPY(f) d->f = x->f;
+	HELD_SESSION_NUMBERS(COPY)
+#undef COPY
+	const char *p = x->text;
+	p = get_text(d->app, p);
+	p = get_text(d->banner_host, p);
+	p = get_text(d->helo, p);
+	p = get_text(d->sender_domain, p);
+	for (int i = 0; i < x->n_rcpt_domains && i < MX_RCPT_DOMAINS; i++)
+		p = get_text(d->rcpt_domains[i], p);
+	get_text(d->bounce_domain, p);
+}
+
+/*
  * One queued item.  An event is kept as its parts (event_sync): the body
  * the type names and, for a reply, a copy of its session beside it, so a
- * slot is one session plus one reply (3.8 KB), not a whole struct mx_event
+ * slot is one session plus one reply (3.7 KB), not a whole struct mx_event
  * (itself a session's size) plus a session.
  */
 struct wslot {
@@ -2248,10 +2318,10 @@ struct wslot {
 	enum mx_event_type type; /* WS_EVENT */
 	bool has_sess;           /* EV_TXN: u.t.sess is the reply's session */
 	union {
-		struct mx_session session;
+		struct wsess session;
 		struct {
 			struct mx_txn txn;
-			struct mx_session sess;
+			struct wsess sess;
 		} t;
 		struct mx_dns dns;
 		struct mx_ident ident;
@@ -2264,14 +2334,20 @@ struct wslot {
 	} u;
 };
 
-/* The writer's side of a queued event. */
+/* The writer's side of a queued event; sess: room for its session. */
 static void
-slot_sync(struct store *s, const struct wslot *e)
+slot_sync(struct store *s, const struct wslot *e, struct mx_session *sess)
 {
-	if (e->type == EV_TXN)
-		event_sync(s, EV_TXN, &e->u.t.txn, e->has_sess ? &e->u.t.sess : NULL);
-	else
+	if (e->type == EV_TXN) {
+		if (e->has_sess)
+			unpack_session(sess, &e->u.t.sess);
+		event_sync(s, EV_TXN, &e->u.t.txn, e->has_sess ? sess : NULL);
+	} else if (e->type == EV_SESSION) {
+		unpack_session(sess, &e->u.session);
+		event_sync(s, EV_SESSION, sess, NULL);
+	} else {
 		event_sync(s, e->type, &e->u, NULL);
+	}
 }
 
 /*
@@ -2309,6 +2385,7 @@ struct writer {
 							whenever it caught up */
 	_Alignas(WRITER_LINE) atomic_bool consumer_waiting, producer_waiting;
 	atomic_bool failed; /* the store broke in the thread; the message is in s->err */
+	_Alignas(WRITER_LINE) struct mx_session sess; /* the thread's: a slot's session unpacked */
 };
 
 /* Wakes the side sleeping on cv (it re-checks its condition under mu). */
@@ -2354,7 +2431,7 @@ writer_main(void *arg)
 			} else if (e->kind == WS_ANCHOR) {
 				anchor_sync(s, e->u.anchor.hash, e->u.anchor.ts);
 			} else {
-				slot_sync(s, e);
+				slot_sync(s, e, &w->sess);
 			}
 			if (s->broken)
 				atomic_store(&w->failed, true);
@@ -2520,12 +2597,12 @@ copy_event(struct wslot *d, const struct mx_event *ev)
 	d->has_sess = false;
 	switch (ev->type) {
 	case EV_SESSION:
-		copy_session(&d->u.session, &ev->u.session);
+		pack_session(&d->u.session, &ev->u.session);
 		break;
 	case EV_TXN:
 		copy_txn(&d->u.t.txn, &ev->u.txn);
 		if (ev->session) {
-			copy_session(&d->u.t.sess, ev->session);
+			pack_session(&d->u.t.sess, ev->session);
 			d->has_sess = true;
 		}
 		break;

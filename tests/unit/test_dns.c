@@ -345,6 +345,68 @@ Test(dns_parse, escapes)
 	cr_expect_str_eq(d.qname, "a\\046b\\032\\001.com");
 }
 
+/* The text dns_read_name() gives octet c of a label (the reference for below). */
+static size_t
+ref_octet(uint8_t c, char out[5])
+{
+	if (c > 0x20 && c < 0x7f && c != '\\' && c != ',' && c != '.' && c != '"') {
+		out[0] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+		return 1;
+	}
+	return (size_t)snprintf(out, 5, "\\%03u", c);
+}
+
+/*
+ * Every octet value in labels, read into buffers of every size: the text is
+ * the longest run of whole items (an octet's text, a label's dot) that fits
+ * with its NUL, cut says whether something was left out, and nothing is
+ * written past the NUL.
+ */
+Test(dns_parse, every_octet_into_every_buffer_size)
+{
+	for (int half = 0; half < 2; half++) {
+		uint8_t wire[300];
+		char want[1200], buf[1200];
+		size_t wn = 0, tn = 0, ends[600], ni = 0; /* ends: text length after each item */
+		for (int c = half * 128, left = 128; left > 0;) {
+			uint8_t len = left > 63 ? 63 : (uint8_t)left;
+			wire[wn++] = len;
+			if (tn) {
+				want[tn++] = '.';
+				ends[ni++] = tn;
+			}
+			for (int i = 0; i < len; i++, c++) {
+				wire[wn++] = (uint8_t)c;
+				tn += ref_octet((uint8_t)c, want + tn);
+				ends[ni++] = tn;
+			}
+			left -= len;
+		}
+		wire[wn++] = 0;
+		want[tn] = '\0';
+		for (size_t cap = 0; cap <= tn + 1; cap++) {
+			size_t next = 0;
+			bool cut = false;
+			memset(buf, 'X', sizeof(buf));
+			cr_assert(dns_read_name(wire, wn, 0, buf, cap, &next, &cut), "cap %zu", cap);
+			cr_assert_eq(next, wn);
+			cr_assert_eq(cut, cap <= tn, "cap %zu", cap);
+			if (cap == 0) {
+				cr_assert_eq(buf[0], 'X', "nothing written into no room");
+				continue;
+			}
+			size_t fit = 0;
+			for (size_t k = 0; k < ni && ends[k] + 1 <= cap; k++)
+				fit = ends[k];
+			cr_assert_eq(strlen(buf), fit, "cap %zu: %zu bytes", cap, strlen(buf));
+			cr_assert_eq(memcmp(buf, want, fit), 0, "cap %zu", cap);
+			if (fit + 1 < cap)
+				cr_assert_eq(buf[fit + 1], 'X', "cap %zu: written past the NUL", cap);
+		}
+		cr_assert_str_eq(buf, want);
+	}
+}
+
 Test(dns_parse, no_question)
 {
 	struct mb m;

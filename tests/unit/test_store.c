@@ -65,7 +65,7 @@ q_double(sqlite3 *db, const char *sql)
 static const char *
 q_text(sqlite3 *db, const char *sql)
 {
-	static char buf[1024];
+	static char buf[8192]; /* a row of full texts (writer_queue_keeps_full_session_texts) */
 	sqlite3_stmt *st;
 	cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK, "%s: %s", sql,
 	             sqlite3_errmsg(db));
@@ -1667,6 +1667,91 @@ Test(store, session_row_keeps_the_issue_17_columns)
 	                            " bounce_domain || ' ' || bounce_origin || ' ' ||"
 	                            " bounce_session_id FROM sessions WHERE id = 9"),
 	                 "12345 1 forged.example 198.51.100.66 4");
+	sqlite3_close(db);
+	store_close(s);
+	free(ev);
+}
+
+/* A text of n bytes, all c but a tag at its start, into a buffer of n + 1. */
+static void
+fill_text(char *d, size_t n, char c, const char *tag)
+{
+	memset(d, c, n);
+	memcpy(d, tag, strlen(tag));
+	d[n] = '\0';
+}
+
+/*
+ * The writer thread's queue packs a session's texts one after another
+ * (store.c, struct wsess): with every buffer full, the reply's copy and the
+ * final row's both keep every text whole, and a reply without a session
+ * still has none.
+ */
+Test(store, writer_queue_keeps_full_session_texts)
+{
+	struct store *s = open_store();
+	cr_assert_eq(store_begin_run(s, "live:eth0", NULL, NULL), STORE_OK);
+	cr_assert_eq(store_start_writer(s), STORE_OK, "%s", store_errmsg(s));
+	struct mx_event *ev = calloc(2, sizeof(*ev));
+	cr_assert_not_null(ev);
+	struct mx_session *x = &ev[1].u.session;
+	x->id = 11;
+	x->proto = MXP_SMTP;
+	mx_addr_parse("192.0.2.20", &x->client.addr);
+	mx_addr_parse("203.0.113.25", &x->server.addr);
+	x->server.port = 25;
+	x->start_ns = FX_T0_NS;
+	const size_t full = MX_NAME_MAX - 1;
+	fill_text(x->app, sizeof(x->app) - 1, 'p', "app");
+	fill_text(x->banner_host, full, 'b', "banner");
+	fill_text(x->helo, full, 'h', "helo");
+	fill_text(x->sender_domain, full, 's', "sender");
+	fill_text(x->bounce_domain, full, 'o', "bounce");
+	x->n_rcpt_domains = MX_RCPT_DOMAINS;
+	char rcpt[MX_RCPT_DOMAINS * MX_NAME_MAX] = "";
+	for (int i = 0; i < MX_RCPT_DOMAINS; i++) {
+		char tag[16];
+		snprintf(tag, sizeof(tag), "rcpt%d", i);
+		fill_text(x->rcpt_domains[i], full, (char)('a' + i), tag);
+		snprintf(rcpt + strlen(rcpt), sizeof(rcpt) - strlen(rcpt), "%s%s", i ? "," : "",
+		         x->rcpt_domains[i]);
+	}
+	/* a slow reply: its session's provisional row comes from the reply's copy */
+	struct mx_event *t = &ev[0];
+	t->type = EV_TXN;
+	t->session = x;
+	t->u.txn.id = 1;
+	t->u.txn.session_id = 11;
+	strcpy(t->u.txn.command, "MAIL");
+	t->u.txn.request_ns = FX_T0_NS;
+	t->u.txn.reply_ns = FX_T0_NS + 3 * FX_SEC;
+	strcpy(t->u.txn.reply_code, "250");
+	cr_assert_eq(store_event(s, t), STORE_OK, "%s", store_errmsg(s));
+	/* and a reply of another session without its session */
+	t->session = NULL;
+	t->u.txn.id = 2;
+	t->u.txn.session_id = 12;
+	cr_assert_eq(store_event(s, t), STORE_OK, "%s", store_errmsg(s));
+	cr_assert_eq(store_flush(s), STORE_OK, "%s", store_errmsg(s));
+
+	sqlite3 *db = open_ro(dbpath);
+	const char *cols = "SELECT app || '|' || banner_host || '|' || helo || '|' ||"
+	                   " sender_domain || '|' || rcpt_domains || '|' || bounce_domain"
+	                   " FROM sessions WHERE id = 11";
+	char want[16 * MX_NAME_MAX];
+	snprintf(want, sizeof(want), "%s|%s|%s|%s|%s|%s", x->app, x->banner_host, x->helo,
+	         x->sender_domain, rcpt, x->bounce_domain);
+	cr_assert_str_eq(q_text(db, cols), want, "the reply's copy");
+	cr_assert_eq(q_int(db, "SELECT count(*) FROM sessions WHERE id = 12"), 0);
+
+	/* the final row, from the session event's own copy */
+	x->end_ns = FX_T0_NS + 5 * FX_SEC;
+	x->outcome = MXO_OK;
+	ev[1].type = EV_SESSION;
+	cr_assert_eq(store_event(s, &ev[1]), STORE_OK, "%s", store_errmsg(s));
+	cr_assert_eq(store_end_run(s, NULL), STORE_OK, "%s", store_errmsg(s));
+	cr_assert_str_eq(q_text(db, cols), want, "the session's copy");
+	cr_assert_eq(q_int(db, "SELECT complete FROM sessions WHERE id = 11"), 1);
 	sqlite3_close(db);
 	store_close(s);
 	free(ev);
