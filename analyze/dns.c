@@ -38,11 +38,24 @@ txt_put(struct txt *t, const char *s, size_t n)
 	t->buf[t->len] = '\0';
 }
 
-/* an octet a name shows as itself (lower-cased), not escaped (txt_octet) */
+/* an octet a TXT string shows as itself, not as \DDD */
+static inline bool
+plain_text_octet(uint8_t c)
+{
+	return c >= 0x20 && c < 0x7f && c != '\\' && c != ',';
+}
+
+/* an octet a name shows as itself (lower-cased): not space, '.' or '"' either */
 static inline bool
 plain_name_octet(uint8_t c)
 {
-	return c > 0x20 && c < 0x7f && c != '\\' && c != ',' && c != '.' && c != '"';
+	return plain_text_octet(c) && c != ' ' && c != '.' && c != '"';
+}
+
+static inline char
+lower_octet(uint8_t c)
+{
+	return (char)(c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c);
 }
 
 /*
@@ -54,10 +67,8 @@ static void
 txt_octet(struct txt *t, uint8_t c, bool name)
 {
 	char e[5];
-	bool plain = c >= 0x20 && c < 0x7f && c != '\\' && c != ',' &&
-	             (!name || (c != ' ' && c != '.' && c != '"'));
-	if (plain) {
-		e[0] = (char)(name && c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c);
+	if (name ? plain_name_octet(c) : plain_text_octet(c)) {
+		e[0] = name ? lower_octet(c) : (char)c;
 		txt_put(t, e, 1);
 		return;
 	}
@@ -119,7 +130,7 @@ dns_read_name(const uint8_t *msg, size_t n, size_t off, char *buf, size_t buflen
 			/* a plain octet with room for it and the NUL: straight in
 			   (txt_octet() would do the same, a call and a copy later) */
 			if (!t.cut && t.len + 2 <= t.cap && plain_name_octet(c))
-				t.buf[t.len++] = (char)(c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c);
+				t.buf[t.len++] = lower_octet(c);
 			else
 				txt_octet(&t, c, true);
 		}

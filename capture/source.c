@@ -126,11 +126,11 @@ close_stream(FILE *fp)
 		fclose(fp);
 }
 
-/* A stream that cannot seek back: the bytes read to recognize its format,
- * then the rest of it. */
 /* bytes a capture file is read in (a pipe's writer sets its own pace) */
 #define READ_BUFFER (256u * 1024u)
 
+/* A stream that cannot seek back: the bytes read to recognize its format,
+ * then the rest of it. */
 struct replay {
 	FILE *under;
 	uint8_t head[4];
