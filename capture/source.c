@@ -2,7 +2,8 @@
  * source.c - packet sources: offline files merged by timestamp into one
  * timeline, or a live interface.  pcapng files are read by pcapng.c (every
  * interface with its own link type); classic pcap files and live
- * interfaces by libpcap.
+ * interfaces by libpcap, a plain classic file's records in place by
+ * pcapfile.c as long as libpcap would hand them over unchanged.
  */
 #include "source.h"
 
@@ -15,8 +16,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "decomp.h"
+#include "pcapfile.h"
 #include "pcapng.h"
 
 /* how long a live read waits for packets before returning to the caller */
@@ -49,6 +52,10 @@ struct src_file {
 	uint64_t npkts;            /* packets read from this file */
 	int stopped;               /* ended in damage (report_stop() said so) */
 	char *rbuf;                /* the stream's buffer (READ_BUFFER), freed after it is closed */
+	bool fast;                 /* a plain classic file: pf may read its records */
+	struct pcapfile *pf;       /* its records read in place, until libpcap's turn */
+	struct bpf_program prog;   /* --filter for pf's records */
+	bool have_prog;
 };
 
 struct src {
@@ -214,11 +221,19 @@ open_offline(struct src_file *f, const char *path, char *perr)
 		snprintf(perr, PCAP_ERRBUF_SIZE, "%s", strerror(errno));
 		return -1;
 	}
+	/* a plain classic pcap file (by its header, read without stdio) is
+	 * read by pcapfile.c with a buffer of its own: libpcap's stream then
+	 * reads only the header, and a damaged or unusual tail */
+	uint8_t hdr[PCAPFILE_HDR];
+	struct stat st;
+	f->fast = fp != stdin && fstat(fileno(fp), &st) == 0 && S_ISREG(st.st_mode) &&
+		  pread(fileno(fp), hdr, sizeof(hdr), 0) == (ssize_t)sizeof(hdr) &&
+		  pcapfile_eligible(hdr, sizeof(hdr));
 	/* stdio's default buffer is the file system's block (4 KiB): one
 	 * read() per 4 KiB was a third of the packet thread's kernel time.
 	 * Set before the first read, as setvbuf() must be; glibc takes the
 	 * size only with a buffer given.  Not for stdin, which outlives us. */
-	if (fp != stdin && (f->rbuf = malloc(READ_BUFFER)) != NULL)
+	if (fp != stdin && !f->fast && (f->rbuf = malloc(READ_BUFFER)) != NULL)
 		setvbuf(fp, f->rbuf, _IOFBF, READ_BUFFER);
 	uint8_t m[4];
 	size_t n = fread(m, 1, sizeof(m), fp);
@@ -271,6 +286,8 @@ open_offline(struct src_file *f, const char *path, char *perr)
 		return -1;
 	}
 	FILE *lp = unread(fp, m, n);
+	if (lp != fp || f->dz)
+		f->fast = false; /* pcapfile.c reads the file itself, by its descriptor */
 	if (!lp) {
 		close_stream(fp);
 		f->dz = NULL;
@@ -313,6 +330,26 @@ check_filter(struct src *s, const char *filter, const char *what, char *err, siz
 		return -1;
 	}
 	return 0;
+}
+
+/* The fast path for f's records (pcapfile.h), if it takes the file; else
+ * libpcap reads them all, as ever. */
+static void
+start_fast(struct src_file *f, int fd, const char *filter)
+{
+	uint8_t hdr[PCAPFILE_HDR];
+	if (pread(fd, hdr, sizeof(hdr), 0) != (ssize_t)sizeof(hdr))
+		return;
+	f->pf = pcapfile_new(fd, hdr, sizeof(hdr), f->dlt, (uint32_t)pcap_snapshot(f->p));
+	if (!f->pf || !filter || !*filter)
+		return;
+	/* the program libpcap applies to its own reads (set_filter()) */
+	if (pcap_compile(f->p, &f->prog, filter, 1, PCAP_NETMASK_UNKNOWN) == 0) {
+		f->have_prog = true;
+	} else {
+		pcapfile_free(f->pf);
+		f->pf = NULL;
+	}
 }
 
 int
@@ -366,6 +403,8 @@ src_open_files(struct src **out, const char *const *paths, int n, const char *fi
 				__fsetlocking(fp, FSETLOCKING_BYCALLER);
 			}
 			f->nano = pcap_get_tstamp_precision(f->p) == PCAP_TSTAMP_PRECISION_NANO;
+			if (f->fast && fp && f->nano)
+				start_fast(f, fileno(fp), filter);
 		} else if (check_filter(s, filter, paths[i], err, errlen) != 0) {
 			src_close(s);
 			return -1;
@@ -495,10 +534,50 @@ report_stop(struct src *s, struct src_file *f, long off, int damaged, const char
 	s->damaged++;
 }
 
+/* The next record pcapfile.c takes into f->head: 1; -1 at the end; 0 when
+ * the rest is libpcap's (its stream is then at that record). */
+static int
+next_fast(struct src *s, struct src_file *f)
+{
+	struct pcapfile_rec r;
+	int rc;
+	while ((rc = pcapfile_next(f->pf, &r)) == 1) {
+		if (f->have_prog) {
+			struct pcap_pkthdr h;
+			memset(&h, 0, sizeof(h));
+			h.caplen = r.caplen;
+			h.len = r.wirelen;
+			if (pcap_offline_filter(&f->prog, &h, r.data) == 0)
+				continue;
+		}
+		f->head.ts_ns = known_ts(r.ts_ns);
+		f->head.caplen = r.caplen;
+		f->head.wirelen = r.wirelen;
+		f->head.dlt = f->dlt;
+		f->head.data = r.data;
+		return 1;
+	}
+	if (rc == 0)
+		return -1;
+	long off = (long)pcapfile_offset(f->pf);
+	pcapfile_free(f->pf);
+	f->pf = NULL;
+	if (fseek(pcap_file(f->p), off, SEEK_SET) != 0) {
+		report_stop(s, f, off, 0, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 /* libpcap's next packet into f->head: 1, 0 none yet (live), -1 end or error. */
 static int
 next_pcap(struct src *s, struct src_file *f)
 {
+	if (f->pf) {
+		int rc = next_fast(s, f);
+		if (rc != 0)
+			return rc;
+	}
 	struct pcap_pkthdr *h;
 	const u_char *data;
 	/* where the record starts, for the warning if it turns out damaged
@@ -725,6 +804,8 @@ src_read_bytes(const struct src *s)
 			sum += decomp_in_bytes(f->dz); /* f->size is the compressed size */
 		} else if (f->ng) {
 			sum += pcapng_offset(f->ng);
+		} else if (f->pf) {
+			sum += pcapfile_offset(f->pf);
 		} else if (f->p) {
 			long off = file_offset(f->p);
 			if (off > 0)
@@ -747,6 +828,9 @@ src_close(struct src *s)
 		return;
 	for (int i = 0; i < s->nfiles; i++) {
 		struct src_file *f = &s->files[i];
+		pcapfile_free(f->pf);
+		if (f->have_prog)
+			pcap_freecode(&f->prog);
 		if (f->p)
 			pcap_close(f->p);
 		pcapng_free(f->ng);

@@ -193,6 +193,142 @@ Test(source, bpf_filter_applies_and_bad_filter_fails)
 	cr_expect(strstr(err, "filter") != NULL, "%s", err);
 }
 
+/* ---- classic files read in place (capture/pcapfile.c) -------------------------- */
+
+static void stderr_text(char *buf, size_t n);
+
+/* What one reader gave: packets (time, lengths, first bytes) and whether
+ * the file was damaged. */
+struct seq {
+	int n;
+	uint64_t ts[64];
+	uint32_t caplen[64], wirelen[64];
+	uint8_t b0[64], b1[64];
+	bool damaged;
+};
+
+/* libpcap alone, as source.c opened classic files before pcapfile.c */
+static void
+libpcap_seq(const char *path, const char *filter, struct seq *q)
+{
+	char err[PCAP_ERRBUF_SIZE];
+	memset(q, 0, sizeof(*q));
+	pcap_t *p = pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_NANO, err);
+	cr_assert_not_null(p, "%s", err);
+	if (filter) {
+		struct bpf_program prog;
+		cr_assert_eq(pcap_compile(p, &prog, filter, 1, PCAP_NETMASK_UNKNOWN), 0);
+		cr_assert_eq(pcap_setfilter(p, &prog), 0);
+		pcap_freecode(&prog);
+	}
+	struct pcap_pkthdr *h;
+	const u_char *d;
+	int rc;
+	while ((rc = pcap_next_ex(p, &h, &d)) == 1 && q->n < 64) {
+		q->ts[q->n] = (uint64_t)h->ts.tv_sec * 1000000000u + (uint64_t)h->ts.tv_usec;
+		q->caplen[q->n] = h->caplen;
+		q->wirelen[q->n] = h->len;
+		q->b0[q->n] = h->caplen > 0 ? d[0] : 0;
+		q->b1[q->n] = h->caplen > 1 ? d[1] : 0;
+		q->n++;
+	}
+	q->damaged = rc == PCAP_ERROR;
+	pcap_close(p);
+}
+
+static void
+src_seq(const char *path, const char *filter, struct seq *q)
+{
+	memset(q, 0, sizeof(*q));
+	const char *paths[] = {path};
+	struct src *s;
+	char err[256];
+	cr_assert_eq(src_open_files(&s, paths, 1, filter, err, sizeof(err)), 0, "%s", err);
+	struct pkt p;
+	while (src_next(s, &p) == 1 && q->n < 64) {
+		q->ts[q->n] = p.ts_ns;
+		q->caplen[q->n] = p.caplen;
+		q->wirelen[q->n] = p.wirelen;
+		q->b0[q->n] = p.caplen > 0 ? p.data[0] : 0;
+		q->b1[q->n] = p.caplen > 1 ? p.data[1] : 0;
+		q->n++;
+	}
+	q->damaged = src_damaged(s) > 0;
+	src_close(s);
+}
+
+static void
+expect_same_seq(const struct seq *a, const struct seq *b)
+{
+	cr_assert_eq(a->n, b->n);
+	for (int i = 0; i < a->n; i++) {
+		cr_expect_eq(a->ts[i], b->ts[i], "packet %d", i);
+		cr_expect_eq(a->caplen[i], b->caplen[i], "packet %d", i);
+		cr_expect_eq(a->wirelen[i], b->wirelen[i], "packet %d", i);
+		cr_expect_eq(a->b0[i], b->b0[i], "packet %d", i);
+		cr_expect_eq(a->b1[i], b->b1[i], "packet %d", i);
+	}
+	cr_expect_eq(a->damaged, b->damaged);
+}
+
+/*
+ * A record the fast path does not take (captured length beyond the snap
+ * length) in the middle: libpcap reads on from it, so the packets and the
+ * damage are libpcap's; and the warning names that record's offset.
+ */
+Test(source, libpcap_reads_on_where_the_fast_path_stops, .init = setup_redirect)
+{
+	char a[300];
+	snprintf(a, sizeof(a), "%s/h.pcap", dir);
+	/* a hand-made file: snap length 100, ten records of 60 bytes but the
+	   sixth of 150 */
+	FILE *f = fopen(a, "wb");
+	cr_assert_not_null(f);
+	uint32_t hdr[6] = {0xa1b2c3d4u, 2u | (4u << 16), 0, 0, 100, 1};
+	fwrite(hdr, sizeof(hdr), 1, f);
+	for (uint32_t i = 0; i < 10; i++) {
+		uint32_t len = i == 5 ? 150 : 60;
+		uint32_t rh[4] = {1000 + i, 5 * i, len, len};
+		uint8_t b[150];
+		memset(b, (int)i, sizeof(b));
+		b[0] = 'h';
+		fwrite(rh, sizeof(rh), 1, f);
+		fwrite(b, len, 1, f);
+	}
+	fclose(f);
+	struct seq want, got;
+	libpcap_seq(a, NULL, &want);
+	src_seq(a, NULL, &got);
+	cr_expect_geq(want.n, 5);
+	expect_same_seq(&got, &want);
+	if (want.damaged) {
+		char text[2048], off[64];
+		stderr_text(text, sizeof(text));
+		snprintf(off, sizeof(off), "input damaged at offset %d ", 24 + 5 * 76);
+		cr_expect(strstr(text, off) != NULL, "%s", text);
+	}
+}
+
+/* --filter on the records read in place: the packets libpcap's filter keeps */
+Test(source, filter_applies_to_the_records_read_in_place)
+{
+	char a[300];
+	snprintf(a, sizeof(a), "%s/g.pcap", dir);
+	uint64_t ts[10];
+	for (int i = 0; i < 10; i++)
+		ts[i] = 1000000000ULL * (uint64_t)(i + 1) + 1234;
+	write_pcap(a, 1, ts, 10, 'g');
+	struct seq want, got;
+	libpcap_seq(a, "ether[1] & 1 = 1", &want);
+	src_seq(a, "ether[1] & 1 = 1", &got);
+	cr_expect_eq(want.n, 5);
+	expect_same_seq(&got, &want);
+	libpcap_seq(a, NULL, &want);
+	src_seq(a, NULL, &got);
+	cr_expect_eq(want.n, 10);
+	expect_same_seq(&got, &want);
+}
+
 /* ---- pcapng: several interfaces ------------------------------------------------ */
 
 #define LT_ETHER 1

@@ -1,0 +1,210 @@
+/*
+ * pcapfile.c - classic pcap records read in place (pcapfile.h).
+ *
+ * The file is read in chunks of PCAPFILE_BUF bytes into one buffer; a
+ * record is handed out where it lies.  A record that runs past the end of
+ * the chunk is moved to the front with the rest of the chunk and the
+ * buffer refilled behind it, so every record taken is whole in the
+ * buffer (the buffer holds the largest record a snapshot length allows).
+ */
+#include "pcapfile.h"
+
+#include <errno.h>
+#include <pcap/dlt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* bytes read at a time: more than a record header plus the largest
+ * snapshot length libpcap gives these link types (262144) */
+#define PCAPFILE_BUF (256u * 1024u + 4096u)
+#define REC_HDR 16u
+
+#define MAGIC_US 0xa1b2c3d4u
+#define MAGIC_NS 0xa1b23c4du
+
+struct pcapfile {
+	int fd;
+	bool swapped, nano, stopped, eof;
+	bool failed; /* a read failed: libpcap reads again and reports it */
+	uint32_t snapshot;
+	uint8_t *buf;
+	size_t n, pos; /* bytes in buf; the next record's start */
+	uint64_t base; /* file offset of buf[0] */
+};
+
+static uint32_t
+swap32(uint32_t v)
+{
+	return (v >> 24) | ((v >> 8) & 0xff00u) | ((v << 8) & 0xff0000u) | (v << 24);
+}
+
+static uint32_t
+rd32(const uint8_t *p, bool swapped)
+{
+	uint32_t v;
+	memcpy(&v, p, sizeof(v));
+	return swapped ? swap32(v) : v;
+}
+
+static uint16_t
+rd16(const uint8_t *p, bool swapped)
+{
+	uint16_t v;
+	memcpy(&v, p, sizeof(v));
+	return swapped ? (uint16_t)((v >> 8) | (v << 8)) : v;
+}
+
+/*
+ * The link types read without a fix-up, as file LINKTYPE_ and libpcap
+ * DLT_ numbers.  libpcap rewrites the pseudo-header of a few types
+ * (pflog, Linux SLL and SLL2, USB, nflog) when the file's byte order is
+ * not the machine's, and fixes USB lengths always: those stay libpcap's.
+ */
+static const struct {
+	uint32_t linktype;
+	int dlt;
+	bool swap_fixup;
+} plain_types[] = {
+    {0, DLT_NULL, false},          {1, DLT_EN10MB, false},    {101, DLT_RAW, false},
+    {108, DLT_LOOP, false},        {228, DLT_IPV4, false},    {229, DLT_IPV6, false},
+    {113, DLT_LINUX_SLL, true},    {276, DLT_LINUX_SLL2, true},
+};
+
+/* The DLT_ of a header the fast path takes, else -1. */
+static int
+plain_dlt(const uint8_t *hdr, size_t n, bool *swapped, bool *nano)
+{
+	if (n < PCAPFILE_HDR)
+		return -1;
+	uint32_t m;
+	memcpy(&m, hdr, sizeof(m));
+	if (m == MAGIC_US || m == MAGIC_NS) {
+		*swapped = false;
+	} else if (swap32(m) == MAGIC_US || swap32(m) == MAGIC_NS) {
+		*swapped = true;
+		m = swap32(m);
+	} else {
+		return -1; /* pcapng, the modified formats, not a capture */
+	}
+	*nano = m == MAGIC_NS;
+	if (rd16(hdr + 4, *swapped) != 2 || rd16(hdr + 6, *swapped) != 4)
+		return -1; /* older minor versions may swap the two lengths */
+	/* the top bits of the link type field carry FCS details: not plain */
+	uint32_t lt = rd32(hdr + 20, *swapped);
+	for (size_t i = 0; i < sizeof(plain_types) / sizeof(plain_types[0]); i++)
+		if (plain_types[i].linktype == lt)
+			return plain_types[i].swap_fixup && *swapped ? -1 : plain_types[i].dlt;
+	return -1;
+}
+
+bool
+pcapfile_eligible(const uint8_t *hdr, size_t n)
+{
+	bool swapped, nano;
+	return plain_dlt(hdr, n, &swapped, &nano) >= 0;
+}
+
+struct pcapfile *
+pcapfile_new(int fd, const uint8_t *hdr, size_t n, int dlt, uint32_t snapshot)
+{
+	bool swapped, nano;
+	int want = plain_dlt(hdr, n, &swapped, &nano);
+	/* libpcap's reading of the header must agree with ours */
+	if (want < 0 || want != dlt || snapshot == 0 || snapshot > PCAPFILE_BUF - REC_HDR)
+		return NULL;
+	struct pcapfile *r = calloc(1, sizeof(*r));
+	if (!r)
+		return NULL;
+	r->buf = malloc(PCAPFILE_BUF);
+	if (!r->buf) {
+		free(r);
+		return NULL;
+	}
+	r->fd = fd;
+	r->swapped = swapped;
+	r->nano = nano;
+	r->snapshot = snapshot;
+	r->base = PCAPFILE_HDR;
+	return r;
+}
+
+/* Moves the unread bytes to the front and reads behind them until the
+ * buffer is full or the file ends (or fails: libpcap will say how). */
+static void
+refill(struct pcapfile *r)
+{
+	if (r->eof)
+		return;
+	size_t left = r->n - r->pos;
+	memmove(r->buf, r->buf + r->pos, left);
+	r->base += r->pos;
+	r->n = left;
+	r->pos = 0;
+	while (r->n < PCAPFILE_BUF) {
+		ssize_t got = pread(r->fd, r->buf + r->n, PCAPFILE_BUF - r->n, (off_t)(r->base + r->n));
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0) {
+			r->eof = true;
+			r->failed = got < 0;
+			break;
+		}
+		r->n += (size_t)got;
+	}
+}
+
+static int
+stop(struct pcapfile *r)
+{
+	r->stopped = true;
+	return -1;
+}
+
+int
+pcapfile_next(struct pcapfile *r, struct pcapfile_rec *out)
+{
+	if (r->stopped)
+		return -1;
+	if (r->n - r->pos < REC_HDR) {
+		refill(r);
+		if (r->n == r->pos)
+			return r->failed ? stop(r) : 0;
+		if (r->n - r->pos < REC_HDR)
+			return stop(r); /* a truncated record header */
+	}
+	const uint8_t *h = r->buf + r->pos;
+	uint32_t sec = rd32(h, r->swapped), frac = rd32(h + 4, r->swapped);
+	uint32_t caplen = rd32(h + 8, r->swapped), wirelen = rd32(h + 12, r->swapped);
+	/* what libpcap would not hand over as it is: its turn */
+	if (sec > INT32_MAX || frac >= (r->nano ? 1000000000u : 1000000u) ||
+	    caplen > r->snapshot || caplen > wirelen)
+		return stop(r);
+	if (r->n - r->pos < REC_HDR + caplen) {
+		refill(r);
+		if (r->n - r->pos < REC_HDR + caplen)
+			return stop(r); /* the file ends inside the record */
+		h = r->buf + r->pos;
+	}
+	out->ts_ns = (uint64_t)sec * 1000000000u + (r->nano ? frac : (uint64_t)frac * 1000u);
+	out->caplen = caplen;
+	out->wirelen = wirelen;
+	out->data = h + REC_HDR;
+	r->pos += REC_HDR + caplen;
+	return 1;
+}
+
+uint64_t
+pcapfile_offset(const struct pcapfile *r)
+{
+	return r->base + r->pos;
+}
+
+void
+pcapfile_free(struct pcapfile *r)
+{
+	if (!r)
+		return;
+	free(r->buf);
+	free(r);
+}
