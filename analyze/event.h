@@ -131,6 +131,7 @@ struct mx_session {
 	uint64_t bytes_in;  /* message bytes: DATA/BDAT (SMTP) or RETR/TOP (POP3) */
 	uint32_t messages;  /* messages sent (SMTP) or retrieved (POP3) */
 	uint64_t last_reply_ns; /* first byte of the latest reply emitted, 0 = none */
+	uint32_t replies;       /* replies emitted for it so far (txnq_emit()) */
 	/* issue 17 */
 	uint64_t max_message; /* the largest message: DATA, BDAT chunks to LAST, RETR */
 	bool null_sender;     /* MAIL FROM:<> seen */

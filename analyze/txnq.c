@@ -81,6 +81,7 @@ txnq_emit(const struct mx_sink *out, struct mx_session *sess, struct txnq_ent *e
 	ev.u.txn.id = out && out->ids ? ++out->ids->txn : 0;
 	ev.u.txn.session_id = sess ? sess->id : 0;
 	if (sess) {
+		sess->replies++;
 		ev.u.txn.prev_reply_ns = sess->last_reply_ns;
 		if (e->t.reply_ns > sess->last_reply_ns)
 			sess->last_reply_ns = e->t.reply_ns;

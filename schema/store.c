@@ -13,6 +13,7 @@
 #include "fmterr.h"
 #include "hist.h"
 
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdarg.h>
@@ -2110,10 +2111,12 @@ maybe_commit(struct store *s)
 	return STORE_OK;
 }
 
-/* Stores one event: body is the member of mx_event.u that type names; sess is a reply's session. */
+/* Stores one event: body is the member of mx_event.u that type names; sess
+ * is a reply's session (key_only: only what compact_reply() reads of it,
+ * struct wkey). */
 static int
 event_sync(struct store *s, enum mx_event_type type, const void *body,
-           const struct mx_session *sess)
+           const struct mx_session *sess, bool key_only)
 {
 	int rc = check_usable(s, true);
 	if (rc != STORE_OK)
@@ -2158,6 +2161,13 @@ event_sync(struct store *s, enum mx_event_type type, const void *body,
 		int cr = compact_reply(s->cmp, sess, t, txn_argument(t), notable);
 		if (cr < 0) {
 			snprintf(s->err, sizeof(s->err), "out of memory for an open session's replies");
+			return break_store(s);
+		}
+		if (key_only && cr != COMPACT_KEPT) {
+			/* copy_event() sends the whole session whenever a row may be
+			   written: a reply that needs it and has not got it is a bug */
+			snprintf(s->err, sizeof(s->err),
+			         "reply %" PRIu64 " became a row without its session", t->id);
 			return break_store(s);
 		}
 		/* the provisional session row is written once, at the commit (a
@@ -2306,22 +2316,57 @@ unpack_session(struct mx_session *d, const struct wsess *x)
 }
 
 /*
+ * What compact_reply() reads of a reply's session (info_of()): in a bulk
+ * load, all the writer needs of an ordinary reply's session, since it
+ * writes no row for it (copy_event()).  About one cache line to copy and
+ * to hand to the other core, where a packed session is four to six.
+ */
+#define WKEY_FIELDS(X)                                                                      \
+	X(id) X(client) X(server) X(proto) X(outbound) X(client_is_host) X(server_is_host)
+struct wkey {
+#define FIELD(f) __typeof__(((struct mx_session *)0)->f) f;
+	WKEY_FIELDS(FIELD)
+#undef FIELD
+};
+
+static void
+key_session(struct wkey *d, const struct mx_session *x)
+{
+#define COPY(f) d->f = x->f;
+	WKEY_FIELDS(COPY)
+#undef COPY
+}
+
+/* The key's fields into d; the rest of d is left as it was (and unread). */
+static void
+unkey_session(struct mx_session *d, const struct wkey *x)
+{
+#define COPY(f) d->f = x->f;
+	WKEY_FIELDS(COPY)
+#undef COPY
+}
+
+/*
  * One queued item.  An event is kept as its parts (event_sync): the body
- * the type names and, for a reply, a copy of its session beside it, so a
- * slot is one session plus one reply (3.7 KB), not a whole struct mx_event
- * (itself a session's size) plus a session.
+ * the type names and, for a reply, a copy of its session beside it (or
+ * only its key), so a slot is one session plus one reply (3.7 KB), not a
+ * whole struct mx_event (itself a session's size) plus a session.
  */
 struct wslot {
 	enum { WS_EVENT, WS_COMMIT, WS_RUN, WS_ANCHOR } kind; /* WS_COMMIT: store_commit_soon();
 	                                                      * WS_RUN: store_update_run_soon();
 	                                                      * WS_ANCHOR: store_anchor() */
 	enum mx_event_type type; /* WS_EVENT */
-	bool has_sess;           /* EV_TXN: u.t.sess is the reply's session */
+	enum { WS_NONE, WS_KEY, WS_FULL } sess_kind; /* EV_TXN: u.t.s holds the reply's
+							session: none, its key, all */
 	union {
 		struct wsess session;
 		struct {
 			struct mx_txn txn;
-			struct wsess sess;
+			union {
+				struct wkey key;
+				struct wsess full;
+			} s;
 		} t;
 		struct mx_dns dns;
 		struct mx_ident ident;
@@ -2339,14 +2384,17 @@ static void
 slot_sync(struct store *s, const struct wslot *e, struct mx_session *sess)
 {
 	if (e->type == EV_TXN) {
-		if (e->has_sess)
-			unpack_session(sess, &e->u.t.sess);
-		event_sync(s, EV_TXN, &e->u.t.txn, e->has_sess ? sess : NULL);
+		if (e->sess_kind == WS_FULL)
+			unpack_session(sess, &e->u.t.s.full);
+		else if (e->sess_kind == WS_KEY)
+			unkey_session(sess, &e->u.t.s.key);
+		event_sync(s, EV_TXN, &e->u.t.txn, e->sess_kind != WS_NONE ? sess : NULL,
+		           e->sess_kind == WS_KEY);
 	} else if (e->type == EV_SESSION) {
 		unpack_session(sess, &e->u.session);
-		event_sync(s, EV_SESSION, sess, NULL);
+		event_sync(s, EV_SESSION, sess, NULL, false);
 	} else {
-		event_sync(s, e->type, &e->u, NULL);
+		event_sync(s, e->type, &e->u, NULL, false);
 	}
 }
 
@@ -2589,21 +2637,42 @@ copy_dns(struct mx_dns *d, const struct mx_dns *x)
 	d->owner = x->owner;
 }
 
+/*
+ * Does the writer need more of a reply's session than its key (struct
+ * wkey)?  Only where it may write a row for it (event_sync()): outside a
+ * bulk load (every open session's provisional row), and for a reply that
+ * becomes a row: a notable one, one of another session, or one past the
+ * compact replies a session keeps (x->replies counts this reply, so the
+ * session's replies before it, compact or not, are one fewer).  bulk and
+ * notable_ms are set before the run and never change during it.
+ */
+static bool
+needs_whole_session(const struct store *s, const struct mx_session *x, const struct mx_txn *t)
+{
+	return !s->bulk || x->id != t->session_id || x->replies > COMPACT_MAX_PER_SESSION ||
+	       compact_is_notable(t, s->notable_ms);
+}
+
 /* Copies ev into a queue slot: its type, body and session only. */
 static void
-copy_event(struct wslot *d, const struct mx_event *ev)
+copy_event(const struct store *s, struct wslot *d, const struct mx_event *ev)
 {
 	d->type = ev->type;
-	d->has_sess = false;
+	d->sess_kind = WS_NONE;
 	switch (ev->type) {
 	case EV_SESSION:
 		pack_session(&d->u.session, &ev->u.session);
 		break;
 	case EV_TXN:
 		copy_txn(&d->u.t.txn, &ev->u.txn);
-		if (ev->session) {
-			pack_session(&d->u.t.sess, ev->session);
-			d->has_sess = true;
+		if (!ev->session) {
+			break;
+		} else if (needs_whole_session(s, ev->session, &ev->u.txn)) {
+			pack_session(&d->u.t.s.full, ev->session);
+			d->sess_kind = WS_FULL;
+		} else {
+			key_session(&d->u.t.s.key, ev->session);
+			d->sess_kind = WS_KEY;
 		}
 		break;
 	case EV_DNS:
@@ -2634,13 +2703,13 @@ writer_event(struct store *s, const struct mx_event *ev)
 	if (s->run_id == 0 || body_id(ev->type, &ev->u) == 0 || (unsigned)ev->type > EV_DIAGNOSIS) {
 		/* misuse: reported at once, by event_sync() on the drained store */
 		writer_drain(s);
-		return event_sync(s, ev->type, &ev->u, ev->session);
+		return event_sync(s, ev->type, &ev->u, ev->session, false);
 	}
 	uint64_t tail;
 	struct wslot *slot = writer_reserve(w, &tail);
 	if (!slot)
 		return STORE_ERR; /* the message is in store_errmsg() */
-	copy_event(slot, ev);
+	copy_event(s, slot, ev);
 	slot->kind = WS_EVENT;
 	writer_publish(w, tail, false);
 	return STORE_OK;
@@ -2827,7 +2896,7 @@ store_event(struct store *s, const struct mx_event *ev)
 		return STORE_OK;
 	if (s && s->w)
 		return writer_event(s, ev);
-	return event_sync(s, ev->type, &ev->u, ev->session);
+	return event_sync(s, ev->type, &ev->u, ev->session, false);
 }
 
 void

@@ -6,11 +6,14 @@
  */
 #include <criterion/criterion.h>
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../../analyze/event.h"
+#include "../../schema/compact.h"
 #include "../../schema/store.h"
 #include "../support/store_fixture.h"
 
@@ -696,4 +699,84 @@ Test(store_bulk, held_rows_keep_every_commit_consistent)
 	cr_assert_eq(q_int(db, "SELECT count(*) FROM compact_replies"), 6000);
 	sqlite3_close(db);
 	store_close(s);
+}
+
+/* A reply of session x, answered after ms milliseconds, through the store. */
+static void
+queue_reply(struct store *s, struct mx_event *ev, struct mx_session *x, uint64_t id, uint64_t ms)
+{
+	mx_event_init(ev, EV_TXN);
+	ev->session = x;
+	struct mx_txn *t = &ev->u.txn;
+	t->id = id;
+	t->session_id = x->id;
+	mx_strlcpy(t->command, "NOOP", sizeof(t->command));
+	t->request_ns = FX_T0_NS + id * 1000000u;
+	t->reply_ns = t->request_ns + ms * 1000000u;
+	mx_strlcpy(t->reply_code, "250", sizeof(t->reply_code));
+	t->outcome = MXO_OK;
+	x->replies++; /* as txnq_emit() counts them */
+	cr_assert_eq(store_event(s, ev), STORE_OK, "reply %" PRIu64 ": %s", id, store_errmsg(s));
+}
+
+static void
+smtp_session(struct mx_session *x, uint64_t id, const char *server)
+{
+	x->id = id;
+	x->proto = MXP_SMTP;
+	mx_addr_parse("192.0.2.30", &x->client.addr);
+	x->client.port = (uint16_t)(40000 + id);
+	mx_addr_parse(server, &x->server.addr);
+	x->server.port = 25;
+	x->server_is_host = true;
+	x->start_ns = FX_T0_NS;
+	mx_strlcpy(x->helo, "client.example", sizeof(x->helo));
+}
+
+/*
+ * A bulk load through the writer thread queues an ordinary reply's session
+ * as its key only (store.c, struct wkey).  Session 21: its first
+ * COMPACT_MAX_PER_SESSION ordinary replies go into its record; the two
+ * past that cap and a notable one become rows, whose provisional session
+ * row needs the whole session (at the cap to the reply: off by one, a row
+ * would come without its session and the load would stop).  Session 22
+ * never ends: its replies are counted at the end of the run under the host
+ * its key named.
+ */
+Test(store_bulk, writer_queues_an_ordinary_replys_session_as_its_key)
+{
+	struct store *s = open_store();
+	cr_assert_eq(store_bulk_load(s), STORE_OK);
+	cr_assert_eq(store_set_notable_ms(s, 1000), STORE_OK);
+	cr_assert_eq(store_begin_run(s, "key.pcap", "key", NULL), STORE_OK, "%s", store_errmsg(s));
+	cr_assert_eq(store_start_writer(s), STORE_OK, "%s", store_errmsg(s));
+	struct mx_event *ev = calloc(3, sizeof(*ev));
+	cr_assert_not_null(ev);
+	struct mx_session *x = &ev[1].u.session, *y = &ev[2].u.session;
+	smtp_session(x, 21, "203.0.113.5");
+	smtp_session(y, 22, "203.0.113.6");
+	const int n = COMPACT_MAX_PER_SESSION + 3;
+	for (int i = 0; i < n; i++)
+		queue_reply(s, &ev[0], x, 100 + (uint64_t)i, i == n - 1 ? 2000 : 1);
+	for (int i = 0; i < 3; i++)
+		queue_reply(s, &ev[0], y, 10000 + (uint64_t)i, 1);
+	x->end_ns = FX_T0_NS + 10 * FX_SEC;
+	x->outcome = MXO_OK;
+	ev[1].type = EV_SESSION;
+	cr_assert_eq(store_event(s, &ev[1]), STORE_OK, "%s", store_errmsg(s));
+	cr_assert_eq(store_end_run(s, NULL), STORE_OK, "%s", store_errmsg(s));
+	store_close(s);
+	free(ev);
+
+	sqlite3 *db = open_db();
+	cr_expect_eq(q_int(db, "SELECT count(*) FROM transactions WHERE session_id = 21"), 3);
+	cr_expect_eq(q_int(db, "SELECT count(*) FROM replies WHERE session_id = 21"), n);
+	cr_expect_str_eq(q_text(db, "SELECT helo FROM sessions WHERE id = 21"), "client.example");
+	cr_expect_eq(q_int(db, "SELECT sum(replies) FROM latency_hist"
+	                       " WHERE host = '203.0.113.5' AND protocol = 'smtp'"),
+	             n);
+	cr_expect_eq(q_int(db, "SELECT sum(replies) FROM latency_hist"
+	                       " WHERE host = '203.0.113.6' AND protocol = 'smtp'"),
+	             3);
+	sqlite3_close(db);
 }
