@@ -100,9 +100,22 @@ struct dns_hot {
 			    the sessions of a window apart */
 };
 
+/*
+ * A record's name signature (sig_of_name()): of 63 bits, the one of each
+ * suffix of its name that begins a label, the whole name included.  A
+ * wait's mask (struct rctx) has the bit of every name its relations
+ * compare whole or as a domain (relation_of()).  A record that may be
+ * related in another way (owned by a session, not a plain name, a zone
+ * query, a name without a dot or an SPF-like TXT name) is SIG_ANY, a bit
+ * every mask has.  So a record whose signature shares no bit with a
+ * wait's mask is unrelated to the wait, without reading its name.
+ */
+#define SIG_ANY 1ull
+
 struct dwin {
 	struct dns_rec *v;
 	struct dns_hot *hot; /* by slot, as v */
+	uint64_t *sig;       /* by slot: the record's name signature */
 	struct dns_blk *blk;
 	uint32_t cap, head, n; /* cap: a power of two, multiple of DNS_BLK */
 	uint32_t n_resolver;   /* records sent by a DNS server (upstream hops) */
@@ -377,22 +390,27 @@ dwin_grow(struct dwin *w, uint32_t max)
 		return false;
 	struct dns_rec *v = malloc(cap * sizeof(*v));
 	struct dns_hot *hot = malloc(cap * sizeof(*hot));
+	uint64_t *sig = malloc(cap * sizeof(*sig));
 	struct dns_blk *b = malloc(cap / DNS_BLK * sizeof(*b));
-	if (!v || !hot || !b) {
+	if (!v || !hot || !sig || !b) {
 		free(v);
 		free(hot);
+		free(sig);
 		free(b);
 		return false;
 	}
 	for (uint32_t i = 0; i < w->n; i++) {
 		v[i] = w->v[dwin_slot(w, i)];
 		hot[i] = w->hot[dwin_slot(w, i)];
+		sig[i] = w->sig[dwin_slot(w, i)];
 	}
 	free(w->v);
 	free(w->hot);
+	free(w->sig);
 	free(w->blk);
 	w->v = v;
 	w->hot = hot;
+	w->sig = sig;
 	w->blk = b;
 	w->cap = cap;
 	w->head = 0;
@@ -665,6 +683,7 @@ corr_free(struct corr *c)
 	free(c->dns.names.buf);
 	free(c->dns.v);
 	free(c->dns.hot);
+	free(c->dns.sig);
 	free(c->dns.blk);
 	free(c->ident.v);
 	free(c->conn.v);
@@ -731,6 +750,75 @@ learn_machine(struct corr *c, const struct mx_addr *sender, const struct mx_addr
 		c->st.machines_merged++;
 }
 
+/* ---- name signatures (struct dwin) ------------------------------------------------ */
+
+/* One step of a hash read from the end of a name towards its start, so
+ * that the hashes of all its suffixes come from one pass (case ignored:
+ * the words of answers are compared so). */
+static uint64_t
+sig_step(uint64_t h, char c)
+{
+	unsigned char u = (unsigned char)c;
+	if (u >= 'A' && u <= 'Z')
+		u = (unsigned char)(u - 'A' + 'a');
+	return (h ^ u) * 0x100000001b3ull;
+}
+
+#define SIG_SEED 0xcbf29ce484222325ull
+
+static bool
+is_zone_query(uint16_t t)
+{
+	return t == DNS_T_NS || t == DNS_T_SOA || t == DNS_T_DS || t == DNS_T_DNSKEY;
+}
+
+/* the bit of a suffix's hash: one of bits 1..63 (bit 0 is SIG_ANY) */
+static uint64_t
+sig_bit(uint64_t h)
+{
+	h ^= h >> 29;
+	h *= 0xbf58476d1ce4e5b9ull;
+	h ^= h >> 32;
+	return 2ull << (h % 63);
+}
+
+/* the bit of a whole name of n bytes */
+static uint64_t
+sig_of_item(const char *s, size_t n)
+{
+	uint64_t h = SIG_SEED;
+	while (n > 0)
+		h = sig_step(h, s[--n]);
+	return sig_bit(h);
+}
+
+/* the bits of every suffix of a name that begins a label */
+static uint64_t
+sig_of_name(const char *s, size_t n)
+{
+	uint64_t h = SIG_SEED, sig = 0;
+	for (size_t i = n; i > 0; i--) {
+		h = sig_step(h, s[i - 1]);
+		if (i == 1 || s[i - 2] == '.')
+			sig |= sig_bit(h);
+	}
+	return sig;
+}
+
+/* The signature of the record d with the name q (of length n).  What
+ * relation_of() relates by more than whole names and domain suffixes is
+ * SIG_ANY: any relation but of an unowned plain name, and of a plain name
+ * a zone query (kept whatever its relation), a name without a dot (the
+ * machine's own short name) and a TXT name that looks like SPF. */
+static uint64_t
+rec_sig(const struct dns_rec *d, const char *q, size_t n)
+{
+	if (d->owner || d->kind != NK_OTHER || is_zone_query(d->qtype) || !memchr(q, '.', n) ||
+	    (d->qtype == DNS_T_TXT && (strncmp(q, "_spf.", 5) == 0 || strstr(q, "spf"))))
+		return SIG_ANY;
+	return sig_of_name(q, n);
+}
+
 /* ---- adding records ---------------------------------------------------------- */
 
 static void
@@ -777,6 +865,7 @@ add_dns(struct corr *c, const struct mx_dns *q)
 		: dns_name_is_ip_literal(q->qname, NULL)   ? NK_LITERAL
 							   : NK_OTHER;
 	d->from_resolver = hosts_is_resolver(c->hosts, &d->client);
+	w->sig[slot] = rec_sig(d, q->qname, qlen);
 	w->n_resolver += d->from_resolver;
 	struct dns_blk *b = &w->blk[slot / DNS_BLK];
 	if (d->ts < b->min_ts)
@@ -887,7 +976,37 @@ struct rctx {
 	char arpa_client[80], arpa_server[80];
 	size_t dnsbl_prefix; /* "200.2.0.192." part of arpa_client */
 	struct words w_client, w_server, w_sender, w_rcpt[MX_RCPT_DOMAINS];
+	uint64_t sig_mask; /* SIG_ANY and the bits of the names above (struct dwin) */
 };
+
+static uint64_t
+sig_of_words(const struct words *ws)
+{
+	uint64_t m = 0;
+	for (int i = 0; i < ws->n; i++)
+		m |= sig_of_item(ws->w[i], ws->len[i]);
+	return m;
+}
+
+/* The bits of every name relation_of() compares a plain name with, whole
+ * (the HELO and banner names, the words of learned answers) or as a domain
+ * (the sender's and recipients' domains). */
+static uint64_t
+rctx_sig_mask(const struct rctx *r)
+{
+	uint64_t m = SIG_ANY;
+	const char *whole[] = {r->helo, r->banner, r->sender};
+	for (size_t i = 0; i < sizeof(whole) / sizeof(whole[0]); i++)
+		if (whole[i][0])
+			m |= sig_of_item(whole[i], strlen(whole[i]));
+	for (int k = 0; k < r->nrcpt; k++)
+		if (r->rcpt[k][0])
+			m |= sig_of_item(r->rcpt[k], strlen(r->rcpt[k]));
+	m |= sig_of_words(&r->w_client) | sig_of_words(&r->w_server) | sig_of_words(&r->w_sender);
+	for (int k = 0; k < r->nrcpt; k++)
+		m |= sig_of_words(&r->w_rcpt[k]);
+	return m;
+}
 
 static void
 rctx_init(struct rctx *r, const struct corr *c, const struct held *h)
@@ -923,6 +1042,7 @@ rctx_init(struct rctx *r, const struct corr *c, const struct held *h)
 	words_split(&r->w_sender, names_get(&c->names, r->sender));
 	for (int k = 0; k < r->nrcpt; k++)
 		words_split(&r->w_rcpt[k], names_get(&c->names, r->rcpt[k]));
+	r->sig_mask = rctx_sig_mask(r);
 }
 
 static bool
@@ -1023,11 +1143,6 @@ relation_of(const struct corr *c, const struct rctx *r, const struct dns_rec *d)
 	return MXR_UNRELATED;
 }
 
-static bool
-is_zone_query(uint16_t t)
-{
-	return t == DNS_T_NS || t == DNS_T_SOA || t == DNS_T_DS || t == DNS_T_DNSKEY;
-}
 
 /* ---- big messages (issue 17) ------------------------------------------------------ */
 
@@ -1310,6 +1425,12 @@ scan_dns(const struct corr *c, const struct held *h, struct cand *cands, int n, 
 		int64_t ov = overlap_ns(t0, t1, x->ts, x->ts + (uint64_t)x->end_us * 1000);
 		/* made for another session: not this wait's, whatever its name */
 		if (ov <= 0 || (!from_resolver && x->owner && x->owner != (uint32_t)h->session_id))
+			continue;
+		/* most of a busy window's unowned lookups: a plain name that is
+		   none of the wait's names (struct dwin), shorter than the
+		   unrelated ones kept already: passed over without reading it */
+		if (!from_resolver && *nunrel == MAX_UNRELATED_SHOWN && !(w->sig[slot] & rc->sig_mask) &&
+		    unrel[0].overlap_ms >= ns_to_ms(ov))
 			continue;
 		const struct dns_rec *d = &w->v[slot];
 		if (!from_resolver && d->owner && MX_OWNER_ID(d->owner) != h->session_id)

@@ -17,10 +17,11 @@
 
 static const struct {
 	const char *word;
+	size_t len;
 	enum mx_software sw;
 } products[] = {
-    {"exim", MXS_EXIM},       {"postfix", MXS_POSTFIX},    {"sendmail", MXS_SENDMAIL},
-    {"dovecot", MXS_DOVECOT}, {"microsoft", MXS_EXCHANGE},
+    {"exim", 4, MXS_EXIM},       {"postfix", 7, MXS_POSTFIX},    {"sendmail", 8, MXS_SENDMAIL},
+    {"dovecot", 7, MXS_DOVECOT}, {"microsoft", 9, MXS_EXCHANGE},
 };
 
 static bool
@@ -68,7 +69,9 @@ mx_software_detect(const char *text, size_t len, bool skip_host)
 		while (i < len && word_char(text[i]))
 			i++;
 		for (size_t k = 0; k < sizeof(products) / sizeof(products[0]); k++) {
-			if (!word_eq(text + start, i - start, products[k].word))
+			/* the length first: most of a greeting's words are no product's */
+			if (i - start != products[k].len ||
+			    !word_eq(text + start, i - start, products[k].word))
 				continue;
 			if (found != MXS_UNKNOWN && found != products[k].sw)
 				return MXS_UNKNOWN; /* names two: not told */

@@ -438,6 +438,62 @@ Test(correlate, relations_by_name)
 	cr_expect_eq(sd, 2, "MX of the sender domain and A of its MX host");
 }
 
+/*
+ * A busy window: unowned lookups of plain names that are none of the
+ * wait's, each overlapping the wait longer than any related one, come
+ * first (the unrelated ones kept fill up, and the rest are passed over by
+ * their name signatures without being read).  Every relation by name is
+ * still found, including names that only end like a domain of the wait.
+ */
+Test(correlate, busy_unrelated_names_do_not_hide_related_ones)
+{
+	struct mx_session s;
+	session(&s, "192.0.2.200", "192.0.2.10");
+	strcpy(s.helo, "client.example.net");
+	strcpy(s.banner_host, "mail.example.test");
+	strcpy(s.sender_domain, "slow.example");
+	strcpy(s.rcpt_domains[0], "example.net");
+	strcpy(s.rcpt_domains[1], "rcpt2.example");
+	s.n_rcpt_domains = 2;
+	hosts_add(H, &s.server.addr);
+	const char *h = "192.0.2.10", *r = "198.51.100.53";
+	/* answers learned earlier: the client's name and the MX host of a recipient */
+	dns(h, r, "200.2.0.192.in-addr.arpa", 12, T0 - S(9), T0 - S(9) + MS(1), MXD_ANSWERED,
+	    "Ptr.Client.Example.");
+	dns(h, r, "rcpt2.example", 15, T0 - S(9), T0 - S(9) + MS(1), MXD_ANSWERED,
+	    "10 mx.rcpt2.example");
+	static const char *const other[] = {
+	    "notslow.example", "slow.example.org", "example.net.evil", "mx.other.example",
+	    "client.example.net.x", "mail.example.test.y", "xexample.net", "zz.example.nett",
+	};
+	static const uint16_t types[] = {1, 15, 16, 28};
+	for (int i = 0; i < 40; i++)
+		dns(h, r, other[i % 8], types[i % 4], T0 + MS(1), T0 + S(3), MXD_ANSWERED, "x");
+	dns(h, r, "ptr.client.example", 1, T0 + MS(3), T0 + S(2), MXD_ANSWERED, "192.0.2.200");
+	dns(h, r, "client.example.net", 1, T0 + MS(3), T0 + S(2), MXD_ANSWERED, "192.0.2.200");
+	dns(h, r, "mail.example.test", 28, T0 + MS(3), T0 + S(2), MXD_NODATA, NULL);
+	dns(h, r, "a.b.slow.example", 1, T0 + MS(3), T0 + S(2), MXD_ANSWERED, "203.0.113.1");
+	dns(h, r, "s1._domainkey.slow.example", 16, T0 + MS(3), T0 + S(2), MXD_ANSWERED, "k");
+	dns(h, r, "mx.rcpt2.example", 28, T0 + MS(3), T0 + S(2), MXD_ANSWERED, "2001:db8::1");
+	dns(h, r, "example.net", 15, T0 + MS(3), T0 + S(2), MXD_ANSWERED, "10 mx.example.net");
+	uint64_t t = txn(&s, "RCPT", T0, T0 + S(3));
+	corr_finish(c);
+	static const enum mx_relation want[] = {MXR_CLIENT_FORWARD, MXR_HELO, MXR_SELF_NAME,
+						MXR_SENDER_DOMAIN, MXR_SPF,
+						MXR_RECIPIENT_DOMAIN};
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+		cr_expect_not_null(cause_for(t, want[i]), "no %s cause",
+				   mx_relation_str(want[i]));
+	int n[MXR_UNRELATED + 1] = {0};
+	for (int i = 0; i < lg.ncauses; i++)
+		if (lg.causes[i].txn_id == t && lg.causes[i].relation <= MXR_UNRELATED)
+			n[lg.causes[i].relation]++;
+	cr_expect_eq(n[MXR_CLIENT_FORWARD], 1, "the PTR target (the HELO name is HELO)");
+	cr_expect_eq(n[MXR_SENDER_DOMAIN], 1);
+	cr_expect_eq(n[MXR_SPF], 1, "the DKIM key's TXT under the sender domain");
+	cr_expect_eq(n[MXR_RECIPIENT_DOMAIN], 2, "the MX of one, the MX host of the other");
+}
+
 Test(correlate, local_resolver_chain)
 {
 	struct mx_session s;
