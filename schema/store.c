@@ -2244,6 +2244,10 @@ anchor_sync(struct store *s, uint64_t hash, uint64_t ts_ns)
 /* ---- writer thread --------------------------------------------------------------- */
 
 #define WRITER_SLOTS 512 /* 1.9 MiB: rides out the writer's commits (the kernel ring is the deep buffer) */
+/* a bulk load's queue: 7.6 MiB; the packet thread waits behind the
+ * writer's commits less often (analyze into a new database: 5 % less wall
+ * time, farm-bench medians on the 100k workload) */
+#define WRITER_SLOTS_BULK 2048
 #define WRITER_WAKE 256 /* queued events before a sleeping writer is woken */
 
 /*
@@ -2419,6 +2423,7 @@ struct writer {
 	pthread_cond_t cv_item;  /* consumer waits for events (or quit) */
 	pthread_cond_t cv_space; /* producer waits for room (or an empty queue) */
 	struct wslot *slot;
+	uint32_t nslots; /* WRITER_SLOTS or WRITER_SLOTS_BULK (a power of two) */
 	bool quit; /* under mu */
 	/* Each side writes its own cache line only: when head and tail shared
 	 * one, every event moved that line between the cores twice. */
@@ -2468,7 +2473,7 @@ writer_main(void *arg)
 			continue;
 		}
 		while (head != tail) {
-			struct wslot *e = &w->slot[head % WRITER_SLOTS];
+			struct wslot *e = &w->slot[head & (w->nslots - 1)];
 			/* an error makes the store broken: sticky */
 			if (e->kind == WS_COMMIT) {
 				if (!s->broken)
@@ -2489,7 +2494,7 @@ writer_main(void *arg)
 			atomic_store(&w->head, head);
 			/* a full queue wakes its producer when half empty, not slot by slot */
 			if (atomic_load(&w->producer_waiting) &&
-			    (atomic_load(&w->tail) - head <= WRITER_SLOTS / 2 ||
+			    (atomic_load(&w->tail) - head <= w->nslots / 2 ||
 			     atomic_load(&w->failed)))
 				writer_wake(w, &w->cv_space);
 		}
@@ -2563,7 +2568,8 @@ store_start_writer(struct store *s)
 	struct writer *w = aligned_alloc(WRITER_LINE, wsize);
 	if (w) {
 		memset(w, 0, wsize);
-		w->slot = malloc(WRITER_SLOTS * sizeof(*w->slot));
+		w->nslots = s->bulk ? WRITER_SLOTS_BULK : WRITER_SLOTS;
+		w->slot = malloc(w->nslots * sizeof(*w->slot));
 	}
 	if (!w || !w->slot) {
 		free(w);
@@ -2855,16 +2861,16 @@ static struct wslot *
 writer_reserve(struct writer *w, uint64_t *tail_out)
 {
 	uint64_t tail = w->filled;
-	if (tail - w->head_seen == WRITER_SLOTS) {
+	if (tail - w->head_seen == w->nslots) {
 		w->head_seen = atomic_load(&w->head);
-		if (tail - w->head_seen == WRITER_SLOTS && !atomic_load(&w->failed))
-			writer_wait(w, WRITER_SLOTS - 1, true);
+		if (tail - w->head_seen == w->nslots && !atomic_load(&w->failed))
+			writer_wait(w, w->nslots - 1, true);
 		w->head_seen = atomic_load(&w->head);
 	}
 	if (atomic_load(&w->failed))
 		return NULL;
 	*tail_out = tail;
-	return &w->slot[tail % WRITER_SLOTS];
+	return &w->slot[tail & (w->nslots - 1)];
 }
 
 /* Hands the filled slots to the thread (woken at once if urgent). */
