@@ -382,39 +382,75 @@ blk_recount(struct dwin *w, uint32_t b)
 	}
 }
 
+/* Reverses the elements i..j-1 of an array of elements of size bytes. */
+static void
+reverse_elems(unsigned char *a, size_t i, size_t j, size_t size)
+{
+	unsigned char t[128];
+	while (i + 1 < j) {
+		j--;
+		memcpy(t, a + i * size, size);
+		memcpy(a + i * size, a + j * size, size);
+		memcpy(a + j * size, t, size);
+		i++;
+	}
+}
+
+/* Turns the ring of n elements starting at head into an array starting at 0. */
+static void
+unwrap(void *base, size_t n, size_t size, size_t head)
+{
+	if (head == 0 || n == 0)
+		return;
+	reverse_elems(base, 0, head, size);
+	reverse_elems(base, head, n, size);
+	reverse_elems(base, 0, n, size);
+}
+
+/*
+ * Doubles the window.  The records are first put in order in place (the
+ * window is full when it grows), then each array is reallocated on its
+ * own: the peak is the old arrays and one new one, not both sets (the
+ * large ones move by remapping, without a copy).  A failed reallocation
+ * leaves the window as it was, only with some arrays larger.
+ */
 static bool
 dwin_grow(struct dwin *w, uint32_t max)
 {
 	uint32_t cap = w->cap ? w->cap * 2 : max < 1024 ? max : 1024;
 	if (cap > max)
 		return false;
-	struct dns_rec *v = malloc(cap * sizeof(*v));
-	struct dns_hot *hot = malloc(cap * sizeof(*hot));
-	uint64_t *sig = malloc(cap * sizeof(*sig));
-	struct dns_blk *b = malloc(cap / DNS_BLK * sizeof(*b));
-	if (!v || !hot || !sig || !b) {
-		free(v);
-		free(hot);
-		free(sig);
-		free(b);
+	_Static_assert(sizeof(struct dns_rec) <= 128 && sizeof(struct dns_hot) <= 128,
+		       "reverse_elems() swaps through 128 bytes");
+	if (w->cap) {
+		/* slots past n are free; a full ring is unwrapped, a partial one
+		   too (its live slots then start at 0) */
+		unwrap(w->v, w->cap, sizeof(*w->v), w->head);
+		unwrap(w->hot, w->cap, sizeof(*w->hot), w->head);
+		unwrap(w->sig, w->cap, sizeof(*w->sig), w->head);
+		w->head = 0;
+		for (uint32_t k = 0; k < w->cap / DNS_BLK; k++)
+			blk_recount(w, k);
+	}
+	struct dns_rec *v = realloc(w->v, cap * sizeof(*v));
+	if (!v)
 		return false;
-	}
-	for (uint32_t i = 0; i < w->n; i++) {
-		v[i] = w->v[dwin_slot(w, i)];
-		hot[i] = w->hot[dwin_slot(w, i)];
-		sig[i] = w->sig[dwin_slot(w, i)];
-	}
-	free(w->v);
-	free(w->hot);
-	free(w->sig);
-	free(w->blk);
 	w->v = v;
+	struct dns_hot *hot = realloc(w->hot, cap * sizeof(*hot));
+	if (!hot)
+		return false;
 	w->hot = hot;
+	uint64_t *sig = realloc(w->sig, cap * sizeof(*sig));
+	if (!sig)
+		return false;
 	w->sig = sig;
+	struct dns_blk *b = realloc(w->blk, cap / DNS_BLK * sizeof(*b));
+	if (!b)
+		return false;
 	w->blk = b;
+	uint32_t old = w->cap;
 	w->cap = cap;
-	w->head = 0;
-	for (uint32_t k = 0; k < cap / DNS_BLK; k++)
+	for (uint32_t k = old / DNS_BLK; k < cap / DNS_BLK; k++)
 		blk_recount(w, k);
 	return true;
 }
