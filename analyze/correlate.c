@@ -812,10 +812,7 @@ is_zone_query(uint16_t t)
 static uint64_t
 sig_bit(uint64_t h)
 {
-	h ^= h >> 29;
-	h *= 0xbf58476d1ce4e5b9ull;
-	h ^= h >> 32;
-	return 2ull << (h % 63);
+	return 2ull << (mx_mix64(h) % 63);
 }
 
 /* the bit of a whole name of n bytes */
@@ -1024,23 +1021,24 @@ sig_of_words(const struct words *ws)
 	return m;
 }
 
+/* the bit of a name given as a string; none for "" */
+static uint64_t
+sig_of_text(const char *s)
+{
+	return s[0] ? sig_of_item(s, strlen(s)) : 0;
+}
+
 /* The bits of every name relation_of() compares a plain name with, whole
  * (the HELO and banner names, the words of learned answers) or as a domain
  * (the sender's and recipients' domains). */
 static uint64_t
 rctx_sig_mask(const struct rctx *r)
 {
-	uint64_t m = SIG_ANY;
-	const char *whole[] = {r->helo, r->banner, r->sender};
-	for (size_t i = 0; i < sizeof(whole) / sizeof(whole[0]); i++)
-		if (whole[i][0])
-			m |= sig_of_item(whole[i], strlen(whole[i]));
+	uint64_t m = SIG_ANY | sig_of_text(r->helo) | sig_of_text(r->banner) |
+		     sig_of_text(r->sender) | sig_of_words(&r->w_client) |
+		     sig_of_words(&r->w_server) | sig_of_words(&r->w_sender);
 	for (int k = 0; k < r->nrcpt; k++)
-		if (r->rcpt[k][0])
-			m |= sig_of_item(r->rcpt[k], strlen(r->rcpt[k]));
-	m |= sig_of_words(&r->w_client) | sig_of_words(&r->w_server) | sig_of_words(&r->w_sender);
-	for (int k = 0; k < r->nrcpt; k++)
-		m |= sig_of_words(&r->w_rcpt[k]);
+		m |= sig_of_text(r->rcpt[k]) | sig_of_words(&r->w_rcpt[k]);
 	return m;
 }
 
@@ -1178,7 +1176,6 @@ relation_of(const struct corr *c, const struct rctx *r, const struct dns_rec *d)
 		return tls_relation(r->h->command, d->qtype);
 	return MXR_UNRELATED;
 }
-
 
 /* ---- big messages (issue 17) ------------------------------------------------------ */
 
@@ -1363,11 +1360,19 @@ emit_big_cause(struct corr *c, const struct held *h, const struct diag_big *b, d
 	mx_sink_emit(&c->out, &ev);
 }
 
+/* Would keep_top() pass over a candidate overlapping overlap_ms?  All
+ * MAX_UNRELATED_SHOWN kept, none of them shorter. */
+static bool
+top_beats(const struct cand *top, int n, double overlap_ms)
+{
+	return n == MAX_UNRELATED_SHOWN && top[0].overlap_ms >= overlap_ms;
+}
+
 /* Keeps the MAX_UNRELATED_SHOWN candidates with the largest overlap (top[0] the smallest of them). */
 static void
 keep_top(struct cand *top, int *n, const struct cand *k)
 {
-	if (*n == MAX_UNRELATED_SHOWN && top[0].overlap_ms >= k->overlap_ms)
+	if (top_beats(top, *n, k->overlap_ms))
 		return; /* the common case in a busy window: quick */
 	int at = *n < MAX_UNRELATED_SHOWN ? (*n)++ : 0;
 	top[at] = *k;
@@ -1465,8 +1470,8 @@ scan_dns(const struct corr *c, const struct held *h, struct cand *cands, int n, 
 		/* most of a busy window's unowned lookups: a plain name that is
 		   none of the wait's names (struct dwin), shorter than the
 		   unrelated ones kept already: passed over without reading it */
-		if (!from_resolver && *nunrel == MAX_UNRELATED_SHOWN && !(w->sig[slot] & rc->sig_mask) &&
-		    unrel[0].overlap_ms >= ns_to_ms(ov))
+		if (!from_resolver && !(w->sig[slot] & rc->sig_mask) &&
+		    top_beats(unrel, *nunrel, ns_to_ms(ov)))
 			continue;
 		const struct dns_rec *d = &w->v[slot];
 		if (!from_resolver && d->owner && MX_OWNER_ID(d->owner) != h->session_id)
@@ -1479,7 +1484,7 @@ scan_dns(const struct corr *c, const struct held *h, struct cand *cands, int n, 
 			     !(is_zone_query(d->qtype) && !hosts_in_machine(c->hosts, &rc->m, &d->server));
 		/* most of a busy window: another session's lookup, shorter than the
 		   unrelated ones kept already */
-		if (aside && *nunrel == MAX_UNRELATED_SHOWN && unrel[0].overlap_ms >= ns_to_ms(ov))
+		if (aside && top_beats(unrel, *nunrel, ns_to_ms(ov)))
 			continue;
 		struct cand k = {.is_dns = 1, .d = d, .rel = rel, .parent = -1, .start = d->ts,
 				 .last = rec_last(d), .end = rec_end(d),

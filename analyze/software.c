@@ -20,8 +20,11 @@ static const struct {
 	size_t len;
 	enum mx_software sw;
 } products[] = {
-    {"exim", 4, MXS_EXIM},       {"postfix", 7, MXS_POSTFIX},    {"sendmail", 8, MXS_SENDMAIL},
-    {"dovecot", 7, MXS_DOVECOT}, {"microsoft", 9, MXS_EXCHANGE},
+#define PRODUCT(word, sw) {word, sizeof(word) - 1, sw}
+    PRODUCT("exim", MXS_EXIM),       PRODUCT("postfix", MXS_POSTFIX),
+    PRODUCT("sendmail", MXS_SENDMAIL), PRODUCT("dovecot", MXS_DOVECOT),
+    PRODUCT("microsoft", MXS_EXCHANGE),
+#undef PRODUCT
 };
 
 static bool

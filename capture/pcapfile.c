@@ -15,6 +15,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bview.h"
+
 /* bytes read at a time: more than a record header plus the largest
  * snapshot length libpcap gives these link types (262144) */
 #define PCAPFILE_BUF (256u * 1024u + 4096u)
@@ -23,9 +25,16 @@
 #define MAGIC_US 0xa1b2c3d4u
 #define MAGIC_NS 0xa1b23c4du
 
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+#define HOST_BE true
+#else
+#define HOST_BE false
+#endif
+
 struct pcapfile {
 	int fd;
-	bool swapped, nano, stopped, eof;
+	bool be; /* the file's byte order */
+	bool nano, stopped, eof;
 	bool failed; /* a read failed: libpcap reads again and reports it */
 	uint32_t snapshot;
 	uint8_t *buf;
@@ -33,33 +42,24 @@ struct pcapfile {
 	uint64_t base; /* file offset of buf[0] */
 };
 
-static uint32_t
-swap32(uint32_t v)
+static bool
+get32(struct bview v, size_t off, bool be, uint32_t *out)
 {
-	return (v >> 24) | ((v >> 8) & 0xff00u) | ((v << 8) & 0xff0000u) | (v << 24);
+	return be ? bv_be32(v, off, out) : bv_le32(v, off, out);
 }
 
-static uint32_t
-rd32(const uint8_t *p, bool swapped)
+static bool
+get16(struct bview v, size_t off, bool be, uint16_t *out)
 {
-	uint32_t v;
-	memcpy(&v, p, sizeof(v));
-	return swapped ? swap32(v) : v;
-}
-
-static uint16_t
-rd16(const uint8_t *p, bool swapped)
-{
-	uint16_t v;
-	memcpy(&v, p, sizeof(v));
-	return swapped ? (uint16_t)((v >> 8) | (v << 8)) : v;
+	return be ? bv_be16(v, off, out) : bv_le16(v, off, out);
 }
 
 /*
  * The link types read without a fix-up, as file LINKTYPE_ and libpcap
  * DLT_ numbers.  libpcap rewrites the pseudo-header of a few types
  * (pflog, Linux SLL and SLL2, USB, nflog) when the file's byte order is
- * not the machine's, and fixes USB lengths always: those stay libpcap's.
+ * not the machine's (swap_fixup), and fixes USB lengths always: those
+ * stay libpcap's.
  */
 static const struct {
 	uint32_t linktype;
@@ -73,43 +73,40 @@ static const struct {
 
 /* The DLT_ of a header the fast path takes, else -1. */
 static int
-plain_dlt(const uint8_t *hdr, size_t n, bool *swapped, bool *nano)
+plain_dlt(const uint8_t *hdr, size_t n, bool *be, bool *nano)
 {
-	if (n < PCAPFILE_HDR)
-		return -1;
+	struct bview v = bv_make(hdr, n);
 	uint32_t m;
-	memcpy(&m, hdr, sizeof(m));
-	if (m == MAGIC_US || m == MAGIC_NS) {
-		*swapped = false;
-	} else if (swap32(m) == MAGIC_US || swap32(m) == MAGIC_NS) {
-		*swapped = true;
-		m = swap32(m);
-	} else {
+	if (n < PCAPFILE_HDR || !bv_le32(v, 0, &m))
+		return -1;
+	*be = m != MAGIC_US && m != MAGIC_NS;
+	if (*be && (!bv_be32(v, 0, &m) || (m != MAGIC_US && m != MAGIC_NS)))
 		return -1; /* pcapng, the modified formats, not a capture */
-	}
 	*nano = m == MAGIC_NS;
-	if (rd16(hdr + 4, *swapped) != 2 || rd16(hdr + 6, *swapped) != 4)
+	uint16_t major, minor;
+	uint32_t lt;
+	if (!get16(v, 4, *be, &major) || !get16(v, 6, *be, &minor) || !get32(v, 20, *be, &lt) ||
+	    major != 2 || minor != 4)
 		return -1; /* older minor versions may swap the two lengths */
 	/* the top bits of the link type field carry FCS details: not plain */
-	uint32_t lt = rd32(hdr + 20, *swapped);
 	for (size_t i = 0; i < sizeof(plain_types) / sizeof(plain_types[0]); i++)
 		if (plain_types[i].linktype == lt)
-			return plain_types[i].swap_fixup && *swapped ? -1 : plain_types[i].dlt;
+			return plain_types[i].swap_fixup && *be != HOST_BE ? -1 : plain_types[i].dlt;
 	return -1;
 }
 
 bool
 pcapfile_eligible(const uint8_t *hdr, size_t n)
 {
-	bool swapped, nano;
-	return plain_dlt(hdr, n, &swapped, &nano) >= 0;
+	bool be, nano;
+	return plain_dlt(hdr, n, &be, &nano) >= 0;
 }
 
 struct pcapfile *
 pcapfile_new(int fd, const uint8_t *hdr, size_t n, int dlt, uint32_t snapshot)
 {
-	bool swapped, nano;
-	int want = plain_dlt(hdr, n, &swapped, &nano);
+	bool be, nano;
+	int want = plain_dlt(hdr, n, &be, &nano);
 	/* libpcap's reading of the header must agree with ours */
 	if (want < 0 || want != dlt || snapshot == 0 || snapshot > PCAPFILE_BUF - REC_HDR)
 		return NULL;
@@ -122,7 +119,7 @@ pcapfile_new(int fd, const uint8_t *hdr, size_t n, int dlt, uint32_t snapshot)
 		return NULL;
 	}
 	r->fd = fd;
-	r->swapped = swapped;
+	r->be = be;
 	r->nano = nano;
 	r->snapshot = snapshot;
 	r->base = PCAPFILE_HDR;
@@ -174,8 +171,11 @@ pcapfile_next(struct pcapfile *r, struct pcapfile_rec *out)
 			return stop(r); /* a truncated record header */
 	}
 	const uint8_t *h = r->buf + r->pos;
-	uint32_t sec = rd32(h, r->swapped), frac = rd32(h + 4, r->swapped);
-	uint32_t caplen = rd32(h + 8, r->swapped), wirelen = rd32(h + 12, r->swapped);
+	struct bview v = bv_make(h, r->n - r->pos);
+	uint32_t sec, frac, caplen, wirelen;
+	if (!get32(v, 0, r->be, &sec) || !get32(v, 4, r->be, &frac) ||
+	    !get32(v, 8, r->be, &caplen) || !get32(v, 12, r->be, &wirelen))
+		return stop(r); /* (the header is whole: checked above) */
 	/* what libpcap would not hand over as it is: its turn */
 	if (sec > INT32_MAX || frac >= (r->nano ? 1000000000u : 1000000u) ||
 	    caplen > r->snapshot || caplen > wirelen)

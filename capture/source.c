@@ -53,6 +53,7 @@ struct src_file {
 	int stopped;               /* ended in damage (report_stop() said so) */
 	char *rbuf;                /* the stream's buffer (READ_BUFFER), freed after it is closed */
 	bool fast;                 /* a plain classic file: pf may read its records */
+	uint8_t hdr[PCAPFILE_HDR]; /* its file header, when fast */
 	struct pcapfile *pf;       /* its records read in place, until libpcap's turn */
 	struct bpf_program prog;   /* --filter for pf's records */
 	bool have_prog;
@@ -224,11 +225,10 @@ open_offline(struct src_file *f, const char *path, char *perr)
 	/* a plain classic pcap file (by its header, read without stdio) is
 	 * read by pcapfile.c with a buffer of its own: libpcap's stream then
 	 * reads only the header, and a damaged or unusual tail */
-	uint8_t hdr[PCAPFILE_HDR];
 	struct stat st;
 	f->fast = fp != stdin && fstat(fileno(fp), &st) == 0 && S_ISREG(st.st_mode) &&
-		  pread(fileno(fp), hdr, sizeof(hdr), 0) == (ssize_t)sizeof(hdr) &&
-		  pcapfile_eligible(hdr, sizeof(hdr));
+		  pread(fileno(fp), f->hdr, sizeof(f->hdr), 0) == (ssize_t)sizeof(f->hdr) &&
+		  pcapfile_eligible(f->hdr, sizeof(f->hdr));
 	/* stdio's default buffer is the file system's block (4 KiB): one
 	 * read() per 4 KiB was a third of the packet thread's kernel time.
 	 * Set before the first read, as setvbuf() must be; glibc takes the
@@ -337,10 +337,7 @@ check_filter(struct src *s, const char *filter, const char *what, char *err, siz
 static void
 start_fast(struct src_file *f, int fd, const char *filter)
 {
-	uint8_t hdr[PCAPFILE_HDR];
-	if (pread(fd, hdr, sizeof(hdr), 0) != (ssize_t)sizeof(hdr))
-		return;
-	f->pf = pcapfile_new(fd, hdr, sizeof(hdr), f->dlt, (uint32_t)pcap_snapshot(f->p));
+	f->pf = pcapfile_new(fd, f->hdr, sizeof(f->hdr), f->dlt, (uint32_t)pcap_snapshot(f->p));
 	if (!f->pf || !filter || !*filter)
 		return;
 	/* the program libpcap applies to its own reads (set_filter()) */

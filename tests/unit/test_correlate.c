@@ -396,16 +396,24 @@ Test(correlate, helo_name_as_sent_matches_its_lookup)
 	cr_expect_not_null(cause_for(t, MXR_HELO), "no helo cause");
 }
 
+/* A session of the monitored host 192.0.2.10 that names every kind of name
+ * a lookup can relate to: HELO, banner, sender and one recipient domain. */
+static void
+named_session(struct mx_session *s)
+{
+	session(s, "192.0.2.200", "192.0.2.10");
+	strcpy(s->helo, "client.example.net");
+	strcpy(s->banner_host, "mail.example.test");
+	strcpy(s->sender_domain, "slow.example");
+	strcpy(s->rcpt_domains[0], "example.net");
+	s->n_rcpt_domains = 1;
+	hosts_add(H, &s->server.addr);
+}
+
 Test(correlate, relations_by_name)
 {
 	struct mx_session s;
-	session(&s, "192.0.2.200", "192.0.2.10");
-	strcpy(s.helo, "client.example.net");
-	strcpy(s.banner_host, "mail.example.test");
-	strcpy(s.sender_domain, "slow.example");
-	strcpy(s.rcpt_domains[0], "example.net");
-	s.n_rcpt_domains = 1;
-	hosts_add(H, &s.server.addr);
+	named_session(&s);
 	const char *h = "192.0.2.10", *r = "198.51.100.53";
 	/* the client's PTR answered with a name, whose A lookup is client-forward */
 	dns(h, r, "200.2.0.192.in-addr.arpa", 12, T0 + MS(1), T0 + MS(2), MXD_ANSWERED,
@@ -448,14 +456,10 @@ Test(correlate, relations_by_name)
 Test(correlate, busy_unrelated_names_do_not_hide_related_ones)
 {
 	struct mx_session s;
-	session(&s, "192.0.2.200", "192.0.2.10");
-	strcpy(s.helo, "client.example.net");
-	strcpy(s.banner_host, "mail.example.test");
-	strcpy(s.sender_domain, "slow.example");
-	strcpy(s.rcpt_domains[0], "example.net");
+	named_session(&s);
+	strcpy(s.helo, "relay.client.test"); /* under none of the wait's domains */
 	strcpy(s.rcpt_domains[1], "rcpt2.example");
 	s.n_rcpt_domains = 2;
-	hosts_add(H, &s.server.addr);
 	const char *h = "192.0.2.10", *r = "198.51.100.53";
 	/* answers learned earlier: the client's name and the MX host of a recipient */
 	dns(h, r, "200.2.0.192.in-addr.arpa", 12, T0 - S(9), T0 - S(9) + MS(1), MXD_ANSWERED,
@@ -470,7 +474,7 @@ Test(correlate, busy_unrelated_names_do_not_hide_related_ones)
 	for (int i = 0; i < 40; i++)
 		dns(h, r, other[i % 8], types[i % 4], T0 + MS(1), T0 + S(3), MXD_ANSWERED, "x");
 	dns(h, r, "ptr.client.example", 1, T0 + MS(3), T0 + S(2), MXD_ANSWERED, "192.0.2.200");
-	dns(h, r, "client.example.net", 1, T0 + MS(3), T0 + S(2), MXD_ANSWERED, "192.0.2.200");
+	dns(h, r, "relay.client.test", 1, T0 + MS(3), T0 + S(2), MXD_ANSWERED, "192.0.2.200");
 	dns(h, r, "mail.example.test", 28, T0 + MS(3), T0 + S(2), MXD_NODATA, NULL);
 	dns(h, r, "a.b.slow.example", 1, T0 + MS(3), T0 + S(2), MXD_ANSWERED, "203.0.113.1");
 	dns(h, r, "s1._domainkey.slow.example", 16, T0 + MS(3), T0 + S(2), MXD_ANSWERED, "k");
