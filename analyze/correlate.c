@@ -79,13 +79,15 @@ struct dns_blk {
 };
 
 /*
- * The names of the window's records, in the same order: a ring of bytes
- * whose positions run on modulo 2^32 (the size is a power of two); a name
- * never wraps around the end (the rest of the ring is skipped instead).
+ * The names of the window's records, in the same order: a ring of bytes.
+ * head and tail are offsets in buf, used the bytes from head to tail, ends
+ * skipped included: a name never wraps around the end (the rest of the
+ * ring is skipped instead).  It grows as the window does, an eighth at a
+ * time (dwin_grow_names()).
  */
 struct arena {
 	char *buf;
-	uint32_t size, head, tail;
+	uint32_t size, head, tail, used;
 };
 
 /*
@@ -117,7 +119,7 @@ struct dwin {
 	struct dns_hot *hot; /* by slot, as v */
 	uint64_t *sig;       /* by slot: the record's name signature */
 	struct dns_blk *blk;
-	uint32_t cap, head, n; /* cap: a power of two, multiple of DNS_BLK */
+	uint32_t cap, head, n; /* cap: a multiple of DNS_BLK (dwin_next_cap()) */
 	uint32_t n_resolver;   /* records sent by a DNS server (upstream hops) */
 	struct arena names;
 };
@@ -312,58 +314,20 @@ us_after(uint64_t t, uint64_t t0)
 static const char *
 rec_qname(const struct dwin *w, const struct dns_rec *d)
 {
-	return &w->names.buf[d->qpos & (w->names.size - 1)];
-}
-
-static bool
-arena_grow(struct arena *a, uint32_t need)
-{
-	uint32_t size = a->size ? a->size : 65536;
-	while (size - (a->tail - a->head) < need)
-		size *= 2;
-	if (size == a->size)
-		return true;
-	char *b = malloc(size);
-	if (!b)
-		return false;
-	/* same positions, bigger modulus: a name that did not wrap does not */
-	for (uint32_t p = a->head; p != a->tail; p++)
-		b[p & (size - 1)] = a->buf[p & (a->size - 1)];
-	free(a->buf);
-	a->buf = b;
-	a->size = size;
-	return true;
-}
-
-/* Appends a name; its position, or false when out of memory. */
-static bool
-arena_put(struct arena *a, const char *s, uint32_t *pos)
-{
-	uint32_t len = (uint32_t)strlen(s) + 1;
-	for (;;) {
-		uint32_t at = a->tail & (a->size - 1), skip = at + len > a->size ? a->size - at : 0;
-		if (a->size && a->size - (a->tail - a->head) >= skip + len) {
-			a->tail += skip;
-			*pos = a->tail;
-			memcpy(&a->buf[a->tail & (a->size - 1)], s, len);
-			a->tail += len;
-			return true;
-		}
-		if (!arena_grow(a, skip + len + (a->size ? a->size : 0)))
-			return false;
-	}
+	return &w->names.buf[d->qpos];
 }
 
 static uint32_t
 dwin_slot(const struct dwin *w, uint32_t i)
 {
-	return (w->head + i) & (w->cap - 1);
+	uint32_t s = w->head + i; /* head < cap and i < cap: below 2^32 */
+	return s >= w->cap ? s - w->cap : s;
 }
 
 static bool
 dwin_live(const struct dwin *w, uint32_t slot)
 {
-	return ((slot - w->head) & (w->cap - 1)) < w->n;
+	return (slot >= w->head ? slot - w->head : slot + w->cap - w->head) < w->n;
 }
 
 static void
@@ -408,17 +372,36 @@ unwrap(void *base, size_t n, size_t size, size_t head)
 }
 
 /*
- * Doubles the window.  The records are first put in order in place (the
- * window is full when it grows), then each array is reallocated on its
- * own: the peak is the old arrays and one new one, not both sets (the
- * large ones move by remapping, without a copy).  A failed reallocation
- * leaves the window as it was, only with some arrays larger.
+ * The window's next capacity: it doubles while small, then grows by an
+ * eighth (in whole blocks), so that a window that settles just past a size
+ * has an eighth of it spare, not all of it.  Doubling made a live
+ * capture's peak RSS depend on whether its window had crossed 32 768
+ * records (+3 to +6 MiB, bench/README.md, issue 16).  Each growth costs a
+ * pass over the window: eighths keep that a constant per record.
+ */
+#define DWIN_EIGHTHS_FROM 8192
+static uint32_t
+dwin_next_cap(uint32_t cap, uint32_t max)
+{
+	uint64_t n = cap == 0                   ? 1024
+		     : cap < DWIN_EIGHTHS_FROM ? 2 * (uint64_t)cap
+						: cap + (uint64_t)cap / 8;
+	n = (n + DNS_BLK - 1) / DNS_BLK * DNS_BLK;
+	return n > max ? max : (uint32_t)n;
+}
+
+/*
+ * Grows the window (dwin_next_cap()).  The records are first put in order
+ * in place (the window is full when it grows), then each array is
+ * reallocated on its own: the peak is the old arrays and one new one, not
+ * both sets (the large ones move by remapping, without a copy).  A failed
+ * reallocation leaves the window as it was, only with some arrays larger.
  */
 static bool
 dwin_grow(struct dwin *w, uint32_t max)
 {
-	uint32_t cap = w->cap ? w->cap * 2 : max < 1024 ? max : 1024;
-	if (cap > max)
+	uint32_t cap = dwin_next_cap(w->cap, max);
+	if (cap <= w->cap)
 		return false;
 	_Static_assert(sizeof(struct dns_rec) <= 128 && sizeof(struct dns_hot) <= 128,
 		       "reverse_elems() swaps through 128 bytes");
@@ -455,14 +438,83 @@ dwin_grow(struct dwin *w, uint32_t max)
 	return true;
 }
 
+/*
+ * Makes room in the window's name arena for a name of len bytes: twice the
+ * size while small, an eighth more from 256 KiB (or what the name needs),
+ * with the live names moved to the front in order and the records'
+ * positions moved with them.  The arena is rotated
+ * in place before it is reallocated, so the peak is the old size and the
+ * new, once.  False when out of memory (the arena then is as it was, only
+ * rotated).
+ */
+static bool
+dwin_grow_names(struct dwin *w, uint32_t len)
+{
+	struct arena *a = &w->names;
+	uint64_t size = a->size == 0         ? 65536
+			: a->size < 262144 ? 2 * (uint64_t)a->size
+					   : a->size + (uint64_t)a->size / 8;
+	if (size < (uint64_t)a->used + len)
+		size = (uint64_t)a->used + len;
+	size = (size + 4095) & ~(uint64_t)4095;
+	if (size > UINT32_MAX)
+		return false;
+	if (a->head) {
+		uint32_t h = a->head;
+		for (uint32_t i = 0; i < w->n; i++) {
+			struct dns_rec *d = &w->v[dwin_slot(w, i)];
+			d->qpos = d->qpos >= h ? d->qpos - h : d->qpos + a->size - h;
+		}
+		unwrap(a->buf, a->size, 1, h);
+		a->head = 0;
+		a->tail = a->used == a->size ? 0 : a->used;
+	}
+	char *b = realloc(a->buf, size);
+	if (!b)
+		return false;
+	a->buf = b;
+	a->size = (uint32_t)size;
+	a->tail = a->used; /* the live bytes are [0, used): size >= used + len */
+	return true;
+}
+
+/* Appends a record's name (len bytes with its NUL); its position, or
+ * false when out of memory. */
+static bool
+dwin_put_name(struct dwin *w, const char *s, uint32_t len, uint32_t *pos)
+{
+	struct arena *a = &w->names;
+	uint32_t skip = a->tail + len > a->size ? a->size - a->tail : 0;
+	if (a->size - a->used < skip + len) {
+		if (!dwin_grow_names(w, len))
+			return false;
+		skip = 0;
+	}
+	if (skip)
+		a->tail = 0;
+	*pos = a->tail;
+	memcpy(&a->buf[a->tail], s, len);
+	a->tail += len;
+	if (a->tail == a->size)
+		a->tail = 0;
+	a->used += skip + len;
+	return true;
+}
+
 /* Forgets the oldest record. */
 static void
 dwin_pop(struct dwin *w)
 {
 	uint32_t s = w->head;
-	w->names.head = w->v[s].qpos + w->v[s].qlen + 1u;
+	struct arena *a = &w->names;
+	uint32_t pos = w->v[s].qpos, end = pos + w->v[s].qlen + 1u; /* <= a->size */
+	/* from the head to the name's end, or over the skipped end to it */
+	a->used -= pos >= a->head ? end - a->head : a->size - a->head + end;
+	a->head = end == a->size ? 0 : end;
+	if (a->used == 0)
+		a->head = a->tail = 0;
 	w->n_resolver -= w->v[s].from_resolver;
-	w->head = (w->head + 1) & (w->cap - 1);
+	w->head = w->head + 1 == w->cap ? 0 : w->head + 1;
 	w->n--;
 	if (w->head % DNS_BLK == 0 || w->n == 0)
 		blk_recount(w, s / DNS_BLK); /* the block the head left */
@@ -686,7 +738,8 @@ corr_new(const struct corr_cfg *cfg, struct hosts *hosts, const struct mx_sink *
 		c->cfg.big_bytes = CORR_BIG_BYTES_DEFAULT;
 	if (!c->cfg.max_xfers)
 		c->cfg.max_xfers = 256;
-	/* the windows grow in powers of two: a cap is rounded up to one */
+	/* a cap is rounded up to a power of two (the query window grows to
+	   it in eighths, the probe window in powers of two) */
 	c->cfg.max_dns = pow2_at_least(c->cfg.max_dns < DNS_BLK ? DNS_BLK : c->cfg.max_dns);
 	c->cfg.max_ident = pow2_at_least(c->cfg.max_ident);
 	c->out = *out;
@@ -875,7 +928,7 @@ add_dns(struct corr *c, const struct mx_dns *q)
 	uint32_t slot = dwin_slot(w, w->n);
 	struct dns_rec *d = &w->v[slot];
 	size_t qlen = strlen(q->qname);
-	if (qlen > UINT16_MAX || !arena_put(&w->names, q->qname, &d->qpos))
+	if (qlen > UINT16_MAX || !dwin_put_name(w, q->qname, (uint32_t)qlen + 1, &d->qpos))
 		return; /* (a text name is shorter than MX_QNAME_MAX) */
 	d->qlen = (uint16_t)qlen;
 	uint64_t last = q->last_send_ns > q->ts_ns ? q->last_send_ns : q->ts_ns;

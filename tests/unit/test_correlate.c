@@ -621,20 +621,71 @@ Test(correlate, held_cap_settles_early)
 #define RING 256 /* a power of two: the window's cap */
 #define NQ 1000
 #define NW 300
-static uint64_t big_ids[NW][RING];
-static int big_n[NW];
-static uint64_t big_txn0;
+
+/* The client-PTR causes named for each of a test's waits (numbered from
+ * the txn id txn0), for a brute force to check. */
+#define MAX_WAITS 300
+#define MAX_WAIT_CAUSES 256
+static struct {
+	uint64_t txn0;
+	uint64_t ids[MAX_WAITS][MAX_WAIT_CAUSES];
+	int n[MAX_WAITS];
+} named;
 
 static void
-collect_big(void *ctx, const struct mx_event *ev)
+collect_named(void *ctx, const struct mx_event *ev)
 {
 	(void)ctx;
 	if (ev->type != EV_CAUSE || ev->u.cause.relation != MXR_CLIENT_PTR)
 		return;
-	uint64_t w = ev->u.cause.txn_id - big_txn0;
-	cr_assert_lt(w, (uint64_t)NW);
-	cr_assert_lt(big_n[w], RING);
-	big_ids[w][big_n[w]++] = ev->u.cause.dns_id;
+	uint64_t w = ev->u.cause.txn_id - named.txn0;
+	cr_assert_lt(w, (uint64_t)MAX_WAITS);
+	cr_assert_lt(named.n[w], MAX_WAIT_CAUSES);
+	named.ids[w][named.n[w]++] = ev->u.cause.dns_id;
+}
+
+/*
+ * Wait w ([w0, w1]) against a brute force over queries from..to-1: every
+ * related query overlapping it by 1 % of the wait or more must be named,
+ * and nothing else.  Returns how many the brute force finds.
+ */
+static int
+expect_named_as_brute_force(int w, uint64_t w0, uint64_t w1, int from, int to,
+			    const uint64_t *qts, const uint64_t *qend, const bool *related,
+			    const uint64_t *qid)
+{
+	double floor_ms = (double)(w1 - w0) / 1e6 * 0.01; /* under 1 % explains nothing */
+	int want = 0;
+	for (int i = from; i < to; i++) {
+		uint64_t a = w0 > qts[i] ? w0 : qts[i];
+		uint64_t b = w1 < qend[i] ? w1 : qend[i];
+		double ov = related[i] && b > a ? (double)(b - a) / 1e6 : 0;
+		if (ov <= 0 || ov < floor_ms)
+			continue;
+		want++;
+		bool found = false;
+		for (int k = 0; k < named.n[w]; k++)
+			found |= named.ids[w][k] == qid[i];
+		cr_expect(found, "wait %d: query %d (id %llu) not blamed", w, i,
+			  (unsigned long long)qid[i]);
+	}
+	cr_expect_eq(named.n[w], want, "wait %d: %d causes, brute force says %d", w, named.n[w],
+		     want);
+	return want;
+}
+
+/* A correlator of a brute-force test's own, made the current one (the one
+ * it replaces in *saved), and session s of 192.0.2.200 with the host. */
+static struct corr *
+named_setup(const struct corr_cfg *cfg, struct corr **saved, struct mx_session *s)
+{
+	struct corr *k = corr_with(cfg, collect_named, NULL);
+	*saved = c;
+	c = k;
+	session(s, "192.0.2.200", "192.0.2.10");
+	hosts_add(H, &s->server.addr);
+	memset(&named, 0, sizeof(named));
+	return k;
 }
 
 static uint64_t rng = 88172645463325252ULL;
@@ -650,12 +701,9 @@ next_rand(void)
 Test(correlate, block_skipping_equals_brute_force, .timeout = 30)
 {
 	struct corr_cfg cfg = {.max_dns = RING, .max_held = NW + 1};
-	struct corr *ring = corr_with(&cfg, collect_big, NULL);
-	struct corr *saved = c;
-	c = ring;
+	struct corr *saved;
 	struct mx_session s;
-	session(&s, "192.0.2.200", "192.0.2.10");
-	hosts_add(H, &s.server.addr);
+	struct corr *ring = named_setup(&cfg, &saved, &s);
 	static uint64_t qts[NQ], qend[NQ], qid[NQ];
 	static bool related[NQ];
 	for (int i = 0; i < NQ; i++) {
@@ -667,7 +715,7 @@ Test(correlate, block_skipping_equals_brute_force, .timeout = 30)
 			     related[i] ? "200.2.0.192.in-addr.arpa" : "1.0.0.10.in-addr.arpa", 12,
 			     qts[i], qend[i], MXD_ANSWERED, "host.example");
 	}
-	big_txn0 = ids.txn + 1;
+	named.txn0 = ids.txn + 1;
 	static uint64_t w0[NW], w1[NW];
 	for (int w = 0; w < NW; w++) {
 		w0[w] = T0 + MS(next_rand() % 610000);
@@ -676,35 +724,88 @@ Test(correlate, block_skipping_equals_brute_force, .timeout = 30)
 	}
 	corr_finish(c);
 	int blamed = 0;
-	for (int w = 0; w < NW; w++) {
-		double wait = (double)(w1[w] - w0[w]) / 1e6, best = 0, ov[NQ];
-		for (int i = NQ - RING; i < NQ; i++) {
-			uint64_t a = w0[w] > qts[i] ? w0[w] : qts[i];
-			uint64_t b = w1[w] < qend[i] ? w1[w] : qend[i];
-			ov[i] = related[i] && b > a ? (double)(b - a) / 1e6 : 0;
-			if (ov[i] > best)
-				best = ov[i];
-		}
-		double floor_ms = wait * 0.01; /* under 1 % of the wait explains nothing */
-		(void)best;
-		int want = 0;
-		for (int i = NQ - RING; i < NQ; i++) {
-			if (ov[i] <= 0 || ov[i] < floor_ms)
-				continue;
-			want++;
-			bool found = false;
-			for (int k = 0; k < big_n[w]; k++)
-				found |= big_ids[w][k] == qid[i];
-			cr_expect(found, "wait %d: query %d (id %llu) not blamed", w, i,
-				  (unsigned long long)qid[i]);
-		}
-		cr_expect_eq(big_n[w], want, "wait %d: %d causes, brute force says %d", w,
-			     big_n[w], want);
-		blamed += want > 0;
-	}
+	for (int w = 0; w < NW; w++)
+		blamed += expect_named_as_brute_force(w, w0[w], w1[w], NQ - RING, NQ, qts, qend,
+						      related, qid) > 0;
 	cr_expect_gt(blamed, NW / 4, "the property was exercised (%d waits blamed)", blamed);
 	c = saved;
 	corr_free(ring);
+}
+
+/*
+ * A window that grows while it is wrapped: over two minutes of queries the
+ * oldest open wait falls behind, stays, catches up and falls behind again,
+ * so the window grows past 8 192 records in eighths while old records
+ * leave at its head, and the name arena wraps (skipping ends, for names of
+ * every length) and grows while wrapped.  Every wait must still be blamed on
+ * exactly the reverse lookups of its client that overlap it: a record
+ * whose name moved wrongly reads as another name and is missed.
+ */
+#define GQ 60000 /* queries, one every 2 ms */
+#define GW (GQ / 250)
+_Static_assert(GW <= MAX_WAITS, "the waits fit named");
+
+Test(correlate, window_grown_while_wrapped_keeps_every_name, .timeout = 60)
+{
+	struct corr_cfg cfg = {.max_held = 4096};
+	struct corr *saved;
+	struct mx_session s;
+	struct corr *k = named_setup(&cfg, &saved, &s);
+	static uint64_t qts[GQ], qend[GQ], qid[GQ];
+	static bool related[GQ];
+	static uint64_t w0[GW], w1[GW];
+	int nw = 0;
+	named.txn0 = ids.txn + 1;
+	for (int i = 0; i < GQ; i++) {
+		uint64_t t = T0 + MS(2 * (uint64_t)i), e = 2 * (uint64_t)i; /* ms */
+		/* how far the oldest open wait is behind: rising to 20 s over 40
+		   s, steady for 30 s (names leave the wrapped arena), 4 s for
+		   10 s, then stuck for 40 s (the wrapped window and arena grow
+		   past their earlier size) */
+		uint64_t lag_ms = e < 40000   ? 2000 + e * 45 / 100
+				  : e < 70000 ? 20000
+				  : e < 80000 ? 4000
+					      : 4000 + (e - 80000);
+		uint64_t lag = MS(lag_ms);
+		qts[i] = t;
+		qend[i] = t + MS(1 + next_rand() % 2000);
+		related[i] = i % 199 == 0;
+		char name[300];
+		if (related[i]) {
+			snprintf(name, sizeof(name), "200.2.0.192.in-addr.arpa");
+		} else {
+			int n = snprintf(name, sizeof(name), "q%d-", i);
+			int len = 1 + (int)(next_rand() % 200);
+			for (int j = 0; j < len; j++)
+				name[n + j] = (char)('a' + next_rand() % 26);
+			snprintf(name + n + len, sizeof(name) - (size_t)(n + len), ".example.net");
+		}
+		qid[i] = dns("192.0.2.10", "198.51.100.53", name, related[i] ? 12 : 1, qts[i],
+			     qend[i], MXD_ANSWERED, related[i] ? "host.example" : NULL);
+		if (i % 250 == 249 && nw < GW) {
+			/* a wait of 1.2 s or more ending now, back to the oldest
+			   open one: its oldest records are read too */
+			uint64_t most = lag_ms - 500 - 1200;
+			w1[nw] = t;
+			w0[nw] = t - MS(1200) - MS(next_rand() % most);
+			txn(&s, "GREETING", w0[nw], w1[nw]);
+			nw++;
+		}
+		if (i % 100 == 99)
+			corr_advance(c, t, t, t - lag);
+	}
+	corr_finish(c);
+	const struct corr_stats *st = corr_stats(c);
+	cr_assert_geq(st->peak_dns, 21000u, "the window grew past 8 192 in eighths (peak %u)",
+		      st->peak_dns);
+	cr_assert_eq(st->dropped_dns, 0);
+	int blamed = 0;
+	for (int w = 0; w < nw; w++)
+		blamed += expect_named_as_brute_force(w, w0[w], w1[w], 0, GQ, qts, qend, related,
+						      qid) > 0;
+	cr_expect_eq(blamed, nw, "every wait overlaps a lookup of its client");
+	c = saved;
+	corr_free(k);
 }
 
 /*
