@@ -9,6 +9,7 @@
 #include "analyze/metrics.h"
 #include "capture/source.h"
 #include "cli/common.h"
+#include "cli/memtune.h"
 #include "cli/metrics_http.h"
 #include "cli/run.h"
 
@@ -29,6 +30,8 @@ cmd_capture(int argc, char **argv)
 		fprintf(stderr, "mxlag capture: -i IFACE is required (mxlag help capture)\n");
 		return 2;
 	}
+	/* before any thread (/metrics, the writer) allocates: see memtune.h */
+	memtune_one_arena();
 	/* promiscuous by default: on a mirror (SPAN) port the frames are
 	 * addressed to other hosts, and a NIC drops those otherwise */
 	struct live_opts lo = {o.iface, o.snaplen, o.buffer_mb, !o.no_promisc,
