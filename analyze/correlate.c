@@ -119,7 +119,7 @@ struct dwin {
 	struct dns_hot *hot; /* by slot, as v */
 	uint64_t *sig;       /* by slot: the record's name signature */
 	struct dns_blk *blk;
-	uint32_t cap, head, n; /* cap: a multiple of DNS_BLK (dwin_next_cap()) */
+	uint32_t cap, head, n; /* cap: a multiple of DNS_BLK (dwin_next_size()) */
 	uint32_t n_resolver;   /* records sent by a DNS server (upstream hops) */
 	struct arena names;
 };
@@ -372,26 +372,24 @@ unwrap(void *base, size_t n, size_t size, size_t head)
 }
 
 /*
- * The window's next capacity: it doubles while small, then grows by an
- * eighth (in whole blocks), so that a window that settles just past a size
- * has an eighth of it spare, not all of it.  Doubling made a live
- * capture's peak RSS depend on whether its window had crossed 32 768
- * records (+3 to +6 MiB, bench/README.md, issue 16).  Each growth costs a
- * pass over the window: eighths keep that a constant per record.
+ * The next size of the query window (in records) or of its name arena (in
+ * bytes) now cur: first when empty, twice cur while below eighths_from,
+ * then an eighth more, rounded up to a multiple of unit (a power of two).
+ * A window that settles just past a size thus has an eighth of it spare,
+ * not all of it: doubling made a live capture's peak RSS depend on whether
+ * its window had crossed 32 768 records (+3 to +6 MiB, bench/README.md,
+ * issue 16).  Each growth costs a pass over the window: eighths keep that
+ * a constant per record.
  */
-#define DWIN_EIGHTHS_FROM 8192
-static uint32_t
-dwin_next_cap(uint32_t cap, uint32_t max)
+static uint64_t
+dwin_next_size(uint64_t cur, uint64_t first, uint64_t eighths_from, uint64_t unit)
 {
-	uint64_t n = cap == 0                   ? 1024
-		     : cap < DWIN_EIGHTHS_FROM ? 2 * (uint64_t)cap
-						: cap + (uint64_t)cap / 8;
-	n = (n + DNS_BLK - 1) / DNS_BLK * DNS_BLK;
-	return n > max ? max : (uint32_t)n;
+	uint64_t n = cur == 0 ? first : cur < eighths_from ? 2 * cur : cur + cur / 8;
+	return (n + unit - 1) & ~(unit - 1);
 }
 
 /*
- * Grows the window (dwin_next_cap()).  The records are first put in order
+ * Grows the window (dwin_next_size(), in blocks, up to max).  The records are first put in order
  * in place (the window is full when it grows), then each array is
  * reallocated on its own: the peak is the old arrays and one new one, not
  * both sets (the large ones move by remapping, without a copy).  A failed
@@ -400,7 +398,8 @@ dwin_next_cap(uint32_t cap, uint32_t max)
 static bool
 dwin_grow(struct dwin *w, uint32_t max)
 {
-	uint32_t cap = dwin_next_cap(w->cap, max);
+	uint64_t next = dwin_next_size(w->cap, 1024, 8192, DNS_BLK);
+	uint32_t cap = next > max ? max : (uint32_t)next;
 	if (cap <= w->cap)
 		return false;
 	_Static_assert(sizeof(struct dns_rec) <= 128 && sizeof(struct dns_hot) <= 128,
@@ -439,10 +438,10 @@ dwin_grow(struct dwin *w, uint32_t max)
 }
 
 /*
- * Makes room in the window's name arena for a name of len bytes: twice the
- * size while small, an eighth more from 256 KiB (or what the name needs),
- * with the live names moved to the front in order and the records'
- * positions moved with them.  The arena is rotated
+ * Makes room in the window's name arena for a name of len bytes
+ * (dwin_next_size() from 64 KiB, eighths from 256 KiB, whole pages; or
+ * what the name needs), with the live names moved to the front in order
+ * and the records' positions moved with them.  The arena is rotated
  * in place before it is reallocated, so the peak is the old size and the
  * new, once.  False when out of memory (the arena then is as it was, only
  * rotated).
@@ -451,12 +450,9 @@ static bool
 dwin_grow_names(struct dwin *w, uint32_t len)
 {
 	struct arena *a = &w->names;
-	uint64_t size = a->size == 0         ? 65536
-			: a->size < 262144 ? 2 * (uint64_t)a->size
-					   : a->size + (uint64_t)a->size / 8;
+	uint64_t size = dwin_next_size(a->size, 65536, 262144, 4096);
 	if (size < (uint64_t)a->used + len)
-		size = (uint64_t)a->used + len;
-	size = (size + 4095) & ~(uint64_t)4095;
+		size = ((uint64_t)a->used + len + 4095) & ~(uint64_t)4095;
 	if (size > UINT32_MAX)
 		return false;
 	if (a->head) {

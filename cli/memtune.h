@@ -2,12 +2,11 @@
  * memtune.h - the allocator setting of a long live capture.
  *
  * glibc gives each thread that allocates an arena of its own.  In `mxlag
- * capture` the SQLite writer's arena grows and fragments on its own, and
- * the peak RSS of the same replay at 300 k pkt/s varied from 62 to 69 MiB
- * (bench/README.md, issue 16).  With one arena for every thread it held at
- * 62.4-62.5 MiB, without drops.  An offline analysis keeps glibc's default:
- * there the two threads contend for the one arena's lock, and the full run
- * was 21 % slower.
+ * capture` one arena for every thread kept the peak RSS of bench/live.sh
+ * at 300 k pkt/s 0.3-0.5 MiB lower (61.9-62.6 against 62.6-62.8 MiB in 5
+ * runs each, without drops; bench/README.md, issue 16).  An offline
+ * analysis keeps glibc's default: there the two threads contend for the
+ * one arena's lock, and the full run was 21 % slower.
  *
  * Header-only so that a unit test can check it without the CLI.  Call it
  * before the first thread starts: an arena a thread already has stays.
