@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #define MX_ADDRSTRLEN 46 /* INET6_ADDRSTRLEN */
 
@@ -43,5 +44,19 @@ mx_mix64(uint64_t x)
 }
 
 uint64_t mx_addr_hash(const struct mx_addr *a);
+
+/* The bytes mx_addr_eq() compares, as two words (an IPv4 address's unused
+ * bytes are zero here whatever they hold): for word-wise hashes. */
+static inline void
+mx_addr_words(const struct mx_addr *a, uint64_t w[2])
+{
+	w[0] = w[1] = 0;
+	if (a->family == 4) {
+		memcpy(&w[0], a->a, 4);
+	} else {
+		memcpy(&w[0], a->a, sizeof(w[0]));
+		memcpy(&w[1], a->a + 8, sizeof(w[1]));
+	}
+}
 
 #endif

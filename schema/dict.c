@@ -2,6 +2,7 @@
 #include "dict.h"
 
 #include "../analyze/event.h"
+#include "../capture/addr.h"
 
 #include <stdbool.h>
 #include <stdlib.h>
@@ -14,12 +15,20 @@ struct dict_ent {
 	char *text;     /* NULL: a free slot */
 };
 
+/* dict_addr_id(): an address's entry in tab, found without its text */
+struct dict_addr {
+	struct mx_addr a;
+	uint32_t ent; /* index + 1 into tab; 0: a free slot */
+};
+
 struct dict {
 	sqlite3 *db;
 	sqlite3_stmt *get, *add, *touch;
 	struct dict_ent *tab; /* open addressing, linear probing */
+	struct dict_addr *atab; /* as many slots as tab, made by the first dict_addr_id() */
 	uint32_t mask;        /* slots - 1: twice cache_max, a power of two */
 	uint32_t n, max;
+	uint32_t an;          /* atab's entries: at most max */
 	uint64_t misses;
 };
 
@@ -71,7 +80,10 @@ dict_forget(struct dict *d)
 		free(d->tab[i].text);
 		d->tab[i].text = NULL;
 	}
+	if (d->atab)
+		memset(d->atab, 0, ((size_t)d->mask + 1) * sizeof(*d->atab));
 	d->n = 0;
+	d->an = 0;
 }
 
 void
@@ -82,6 +94,7 @@ dict_free(struct dict *d)
 	if (d->tab)
 		dict_forget(d);
 	free(d->tab);
+	free(d->atab);
 	sqlite3_finalize(d->get);
 	sqlite3_finalize(d->add);
 	sqlite3_finalize(d->touch);
@@ -148,15 +161,18 @@ touch(struct dict *d, int64_t id, int64_t *last, int64_t minute)
 	return SQLITE_OK;
 }
 
-int
-dict_id(struct dict *d, const char *text, int64_t minute, int64_t *id)
+/* dict_id(); *ent gets the entry's index + 1 in tab, 0 when it is not cached */
+static int
+text_id(struct dict *d, const char *text, int64_t minute, int64_t *id, uint32_t *ent)
 {
+	*ent = 0;
 	uint32_t h = mx_name_hash(text);
 	uint32_t i = h & d->mask;
 	for (; d->tab[i].text; i = (i + 1) & d->mask) {
 		struct dict_ent *e = &d->tab[i];
 		if (e->hash == h && strcmp(e->text, text) == 0) {
 			*id = e->id;
+			*ent = i + 1;
 			return touch(d, e->id, &e->minute, minute);
 		}
 	}
@@ -178,5 +194,60 @@ dict_id(struct dict *d, const char *text, int64_t minute, int64_t *id)
 		i = (i + 1) & d->mask;
 	d->tab[i] = (struct dict_ent){.hash = h, .id = *id, .minute = last, .text = copy};
 	d->n++;
+	*ent = i + 1;
+	return SQLITE_OK;
+}
+
+int
+dict_id(struct dict *d, const char *text, int64_t minute, int64_t *id)
+{
+	uint32_t ent;
+	return text_id(d, text, minute, id, &ent);
+}
+
+static uint32_t
+addr_hash(const struct mx_addr *a)
+{
+	uint64_t w[2];
+	mx_addr_words(a, w);
+	return (uint32_t)mx_mix64(mx_mix64(w[0] ^ a->family) ^ w[1]);
+}
+
+int
+dict_addr_id(struct dict *d, const struct mx_addr *a, int64_t minute, int64_t *id)
+{
+	if (!d->atab)
+		d->atab = calloc((size_t)d->mask + 1, sizeof(*d->atab));
+	uint32_t i = addr_hash(a) & d->mask;
+	if (d->atab) {
+		for (; d->atab[i].ent; i = (i + 1) & d->mask) {
+			const struct dict_addr *x = &d->atab[i];
+			if (mx_addr_eq(&x->a, a)) {
+				struct dict_ent *e = &d->tab[x->ent - 1];
+				*id = e->id;
+				return touch(d, e->id, &e->minute, minute);
+			}
+		}
+	}
+	char buf[MX_ADDRSTRLEN];
+	uint32_t n = d->n, ent;
+	int rc = text_id(d, mx_addr_fmt(a, buf, sizeof(buf)), minute, id, &ent);
+	if (rc != SQLITE_OK || !ent || !d->atab)
+		return rc; /* not cached (or no room for the address table) */
+	if (d->n < n) { /* the text's entry emptied the cache, and so this table */
+		i = addr_hash(a) & d->mask;
+	} else if (d->an >= d->max) {
+		/* full of addresses whose texts are fewer (the bytes an IPv4
+		   address leaves unused differ): emptied, as tab is */
+		memset(d->atab, 0, ((size_t)d->mask + 1) * sizeof(*d->atab));
+		d->an = 0;
+		i = addr_hash(a) & d->mask;
+	}
+	/* the text may be cached already (an address met again after its
+	   slot here was emptied is not: this table is emptied with tab) */
+	while (d->atab[i].ent)
+		i = (i + 1) & d->mask;
+	d->atab[i] = (struct dict_addr){.a = *a, .ent = ent};
+	d->an++;
 	return SQLITE_OK;
 }

@@ -35,6 +35,12 @@ struct dict *dict_new(sqlite3 *db, const char *table, const char *column, uint32
  * SQLITE_NOMEM or the error of the failing statement. */
 int dict_id(struct dict *d, const char *text, int64_t minute, int64_t *id);
 
+/* dict_id() of a's text (mx_addr_fmt(); a: family 4 or 6), found by the
+ * address itself when it is cached: no formatting, hashing or compare of
+ * the text. */
+struct mx_addr;
+int dict_addr_id(struct dict *d, const struct mx_addr *a, int64_t minute, int64_t *id);
+
 /* Empties the cache. */
 void dict_forget(struct dict *d);
 

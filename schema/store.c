@@ -1603,6 +1603,18 @@ bind_dict(struct dict *d, sqlite3_stmt *st, int i, const char *v, int64_t minute
 	return rc;
 }
 
+/* an address as its addrs id (dict_addr_id); NULL or no address (mx_addr_fmt()
+ * gives ""): a NULL, as bind_dict() binds "" */
+static int
+bind_addr_dict(struct dict *d, sqlite3_stmt *st, int i, const struct mx_addr *a, int64_t minute)
+{
+	if (!a || (a->family != 4 && a->family != 6))
+		return bind_dict(d, st, i, NULL, minute);
+	int64_t id;
+	int rc = dict_addr_id(d, a, minute, &id);
+	return rc == SQLITE_OK ? sqlite3_bind_int64(st, i, id) : rc;
+}
+
 /* A session_rows row (version 12): its view sessions shows the values that
  * the table of that name held before.  Protocol, outcome and software are
  * stored as the enums' values, which the view reads as its lists: */
@@ -1636,7 +1648,7 @@ static int
 bind_session(struct store *s, sqlite3_stmt *st, const struct mx_session *x, bool complete,
              const char *rec)
 {
-	char rcpt[MX_RCPT_DOMAINS * MX_NAME_MAX], buf[MX_ADDRSTRLEN];
+	char rcpt[MX_RCPT_DOMAINS * MX_NAME_MAX];
 	size_t n = 0;
 	int64_t minute = dict_minute(session_t0_ns(x));
 	int rc;
@@ -1652,12 +1664,10 @@ bind_session(struct store *s, sqlite3_stmt *st, const struct mx_session *x, bool
 	bind_id(st, 1, x->id, s->base.session);
 	sqlite3_bind_int64(st, 2, s->run_id);
 	sqlite3_bind_int(st, 3, (int)x->proto);
-	if ((rc = bind_dict(s->addrs, st, 4, mx_addr_fmt(&x->client.addr, buf, sizeof(buf)),
-	                    minute)) != SQLITE_OK)
+	if ((rc = bind_addr_dict(s->addrs, st, 4, &x->client.addr, minute)) != SQLITE_OK)
 		return rc;
 	sqlite3_bind_int(st, 5, x->client.port);
-	if ((rc = bind_dict(s->addrs, st, 6, mx_addr_fmt(&x->server.addr, buf, sizeof(buf)),
-	                    minute)) != SQLITE_OK)
+	if ((rc = bind_addr_dict(s->addrs, st, 6, &x->server.addr, minute)) != SQLITE_OK)
 		return rc;
 	sqlite3_bind_int(st, 7, x->server.port);
 	bind_ts(st, 8, x->syn_ns);
@@ -1678,13 +1688,11 @@ bind_session(struct store *s, sqlite3_stmt *st, const struct mx_session *x, bool
 	sqlite3_bind_int64(st, 19, (int64_t)x->bytes_in);
 	sqlite3_bind_int64(st, 20, x->messages);
 	sqlite3_bind_int(st, 21, complete);
-	const struct mx_addr *host = session_host(x);
-	if ((rc = bind_dict(s->addrs, st, 22, host ? mx_addr_fmt(host, buf, sizeof(buf)) : NULL,
-	                    minute)) != SQLITE_OK)
+	if ((rc = bind_addr_dict(s->addrs, st, 22, session_host(x), minute)) != SQLITE_OK)
 		return rc;
 	sqlite3_bind_int(st, 23, x->client_is_host);
 	if (rec)
-		sqlite3_bind_text(st, 24, rec, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(st, 24, rec, -1, SQLITE_STATIC); /* valid until the step (session_record) */
 	if (mx_software_str(x->software))
 		sqlite3_bind_int(st, 25, (int)x->software);
 	if (x->max_message)
@@ -1693,11 +1701,9 @@ bind_session(struct store *s, sqlite3_stmt *st, const struct mx_session *x, bool
 	if (x->bounce_domain[0]) {
 		if ((rc = bind_dict(s->names, st, 28, x->bounce_domain, minute)) != SQLITE_OK)
 			return rc;
-		if ((rc = bind_dict(s->addrs, st, 29,
-		                    x->bounce_origin.family
-		                        ? mx_addr_fmt(&x->bounce_origin, buf, sizeof(buf))
-		                        : NULL,
-		                    minute)) != SQLITE_OK)
+		if ((rc = bind_addr_dict(s->addrs, st, 29,
+		                         x->bounce_origin.family ? &x->bounce_origin : NULL,
+		                         minute)) != SQLITE_OK)
 			return rc;
 		bind_id(st, 30, x->bounce_session_id, s->base.session);
 	}
@@ -1759,11 +1765,16 @@ count_dns(struct store *s, const struct mx_dns *q)
 static bool
 secret_command(const char *cmd)
 {
-	static const char *const secret[] = {"PASS", "APOP", "AUTH"};
-	for (size_t i = 0; i < sizeof(secret) / sizeof(secret[0]); i++)
-		if (strcmp(cmd, secret[i]) == 0)
-			return true;
-	return false;
+	/* PASS, APOP and AUTH: the first letter passes over nearly every
+	   reply without a compare (this runs for every reply) */
+	switch (cmd[0]) {
+	case 'P':
+		return strcmp(cmd, "PASS") == 0;
+	case 'A':
+		return strcmp(cmd, "APOP") == 0 || strcmp(cmd, "AUTH") == 0;
+	default:
+		return false;
+	}
 }
 
 /* the argument as stored: a secret's is "***" */
@@ -1810,18 +1821,16 @@ _Static_assert(MXD_ANSWERED == 0 && MXD_NODATA == 1 && MXD_NXDOMAIN == 2 && MXD_
 static int
 bind_dns(struct store *s, sqlite3_stmt *st, const struct mx_dns *q)
 {
-	char buf[MX_ADDRSTRLEN];
 	int64_t minute = dict_minute(q->ts_ns);
 	bind_id(st, 1, q->id, s->base.dns);
 	sqlite3_bind_int64(st, 2, s->run_id);
 	if (q->ts_ns)
 		sqlite3_bind_int64(st, 3, (int64_t)q->ts_ns);
-	int rc = bind_dict(s->addrs, st, 4, mx_addr_fmt(&q->client.addr, buf, sizeof(buf)), minute);
+	int rc = bind_addr_dict(s->addrs, st, 4, &q->client.addr, minute);
 	if (rc != SQLITE_OK)
 		return rc;
 	sqlite3_bind_int(st, 5, q->client.port);
-	if ((rc = bind_dict(s->addrs, st, 6, mx_addr_fmt(&q->server.addr, buf, sizeof(buf)),
-	                    minute)) != SQLITE_OK)
+	if ((rc = bind_addr_dict(s->addrs, st, 6, &q->server.addr, minute)) != SQLITE_OK)
 		return rc;
 	sqlite3_bind_int(st, 7, q->server.port);
 	sqlite3_bind_int(st, 8, q->tcp ? 1 : 0);

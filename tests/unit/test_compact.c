@@ -688,6 +688,41 @@ Test(compact, histograms_by_minute_with_the_final_host)
 	compact_free(c);
 }
 
+/*
+ * A reply's group is its texts, not the bytes after their NULs: a queue
+ * slot reused by the writer holds a shorter command over the rest of a
+ * longer one (the key is hashed and compared a word at a time).
+ */
+Test(compact, a_group_is_its_texts_not_the_bytes_after_them)
+{
+	struct compact *c = compact_new();
+	struct mx_session s;
+	struct mx_txn t;
+	sess_init(&s, 1);
+	const char *cmds[] = {"MAIL", "MAIL", "MAILX", "MAIL", "RCPT"};
+	for (int i = 0; i < 5; i++) {
+		txn_init(&t, (uint64_t)i + 1, 1, "", T0 + (uint64_t)i * MS, 2 * MS, "250");
+		/* stale bytes after each text, different each time */
+		memset(t.command, 'A' + i, sizeof(t.command));
+		memset(t.guess, 'a' + i, sizeof(t.guess));
+		mx_strlcpy(t.command, cmds[i], sizeof(t.command));
+		t.guess[0] = '\0';
+		cr_assert_geq(compact_reply(c, &s, &t, NULL, false), 0);
+	}
+	cr_assert_eq(compact_session_end(c, &s), 0);
+	struct seen out = {0};
+	cr_assert_eq(compact_flush_groups(c, INT64_MAX, collect, &out), 0);
+	cr_assert_eq(out.n, 3, "MAIL, MAILX and RCPT: %d groups", out.n);
+	const struct compact_group *g = find(&out, 1767225600, "MAIL", "192.0.2.10");
+	cr_assert_not_null(g);
+	cr_expect_eq(g->replies, 3);
+	cr_expect_str_eq(g->guess, "");
+	g = find(&out, 1767225600, "MAILX", "192.0.2.10");
+	cr_assert_not_null(g);
+	cr_expect_eq(g->replies, 1);
+	compact_free(c);
+}
+
 Test(compact, many_sessions_ending_in_any_order)
 {
 	struct compact *c = compact_new();

@@ -4,6 +4,7 @@
 #include <sqlite3.h>
 #include <stdio.h>
 
+#include "../../capture/addr.h"
 #include "../../schema/dict.h"
 
 static sqlite3 *db;
@@ -15,6 +16,11 @@ setup(void)
 	cr_assert_eq(sqlite3_exec(db,
 	                          "CREATE TABLE names (id INTEGER PRIMARY KEY,"
 	                          " name TEXT NOT NULL UNIQUE, last_minute INTEGER)",
+	                          NULL, NULL, NULL),
+	             SQLITE_OK);
+	cr_assert_eq(sqlite3_exec(db,
+	                          "CREATE TABLE addrs (id INTEGER PRIMARY KEY,"
+	                          " addr TEXT NOT NULL UNIQUE, last_minute INTEGER)",
 	                          NULL, NULL, NULL),
 	             SQLITE_OK);
 }
@@ -129,4 +135,82 @@ Test(dict, a_failing_table_reports_its_error)
 	cr_expect_eq(dict_cached(d), 0, "nothing cached on failure");
 	dict_free(d);
 	cr_expect_null(dict_new(db, "no_such_table", "name", 64));
+}
+
+static int64_t
+addr_id(struct dict *d, const struct mx_addr *a, int64_t minute)
+{
+	int64_t id = -1;
+	cr_assert_eq(dict_addr_id(d, a, minute, &id), SQLITE_OK, "%s", sqlite3_errmsg(db));
+	return id;
+}
+
+/*
+ * An address looked up by itself gets the id of its text, whichever way
+ * either was looked up first, through caches that empty as they fill
+ * (16 entries: every few addresses), and its last_minute moves as a
+ * text's does.  IPv4 bytes past the fourth are not part of the address.
+ */
+Test(dict, an_address_gets_its_text_s_id)
+{
+	struct dict *d = dict_new(db, "addrs", "addr", 16);
+	enum { N = 300 };
+	static struct mx_addr a[N];
+	char text[MX_ADDRSTRLEN];
+	for (int i = 0; i < N; i++) {
+		char s[64];
+		if (i % 3 == 2)
+			snprintf(s, sizeof(s), "2001:db8::%x", i);
+		else
+			snprintf(s, sizeof(s), "198.51.%d.%d", i / 200, i % 200);
+		cr_assert(mx_addr_parse(s, &a[i]), "%s", s);
+	}
+	for (int round = 0; round < 3; round++) {
+		for (int k = 0; k < N; k++) {
+			/* a walk that repeats addresses soon and late */
+			int i = (k * 7 + round * 13) % N;
+			struct mx_addr x = a[i];
+			if (x.family == 4)
+				memset(x.a + 4, 0x5a + k, sizeof(x.a) - 4);
+			int64_t by_addr, by_text;
+			if ((k + round) % 2) {
+				by_addr = addr_id(d, &x, 60);
+				by_text = id_of(d, mx_addr_fmt(&a[i], text, sizeof(text)), 60);
+			} else {
+				by_text = id_of(d, mx_addr_fmt(&a[i], text, sizeof(text)), 60);
+				by_addr = addr_id(d, &x, 60);
+			}
+			cr_assert_eq(by_addr, by_text, "%s", text);
+			cr_assert_eq(addr_id(d, &a[i], 60), by_text, "%s again", text);
+			cr_assert_leq(dict_cached(d), 16);
+		}
+	}
+	cr_expect_eq(q_int("SELECT count(*) FROM addrs"), N);
+	/* last_minute: moved when an hour behind, by address as by text */
+	int64_t id = addr_id(d, &a[0], 60);
+	addr_id(d, &a[0], 60 + 3600 + 60);
+	char sql[96];
+	snprintf(sql, sizeof(sql), "SELECT last_minute FROM addrs WHERE id = %lld", (long long)id);
+	cr_expect_eq(q_int(sql), 60 + 3600 + 60);
+	dict_free(d);
+}
+
+/* After dict_forget() (another connection pruned the table) an address is
+ * looked up in the table again, as a text is: no id of a deleted row. */
+Test(dict, a_forgotten_address_is_looked_up_again)
+{
+	struct dict *d = dict_new(db, "addrs", "addr", 64);
+	struct mx_addr a;
+	cr_assert(mx_addr_parse("203.0.113.7", &a));
+	int64_t first = addr_id(d, &a, 60);
+	cr_assert_eq(sqlite3_exec(db, "DELETE FROM addrs; INSERT INTO addrs (addr) VALUES ('x')",
+	                          NULL, NULL, NULL),
+	             SQLITE_OK);
+	dict_forget(d);
+	int64_t id = addr_id(d, &a, 60);
+	char sql[96];
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM addrs WHERE id = %lld AND addr = '203.0.113.7'",
+	         (long long)id);
+	cr_expect_eq(q_int(sql), 1, "id %lld (before: %lld)", (long long)id, (long long)first);
+	dict_free(d);
 }
