@@ -58,6 +58,24 @@ lower_octet(uint8_t c)
 	return (char)(c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c);
 }
 
+/* plain_name_octet() and lower_octet() as one table: an octet's lower-cased
+ * self, or 0 for one that is escaped (dns_read_name()'s loop) */
+#define NAME_PLAIN(c)                                                                        \
+	((c) > 0x20 && (c) < 0x7f && (c) != '\\' && (c) != ',' && (c) != '.' && (c) != '"'        \
+	     ? ((c) >= 'A' && (c) <= 'Z' ? (c) + ('a' - 'A') : (c))                              \
+	     : 0)
+#define NAME_PLAIN4(c) NAME_PLAIN(c), NAME_PLAIN((c) + 1), NAME_PLAIN((c) + 2), NAME_PLAIN((c) + 3)
+#define NAME_PLAIN16(c)                                                                      \
+	NAME_PLAIN4(c), NAME_PLAIN4((c) + 4), NAME_PLAIN4((c) + 8), NAME_PLAIN4((c) + 12)
+#define NAME_PLAIN64(c)                                                                      \
+	NAME_PLAIN16(c), NAME_PLAIN16((c) + 16), NAME_PLAIN16((c) + 32), NAME_PLAIN16((c) + 48)
+static const char name_plain[256] = {NAME_PLAIN64(0), NAME_PLAIN64(64), NAME_PLAIN64(128),
+                                     NAME_PLAIN64(192)};
+#undef NAME_PLAIN64
+#undef NAME_PLAIN16
+#undef NAME_PLAIN4
+#undef NAME_PLAIN
+
 /*
  * One octet of a label (name: lower-cased; '.', space and '"' escaped too)
  * or of a TXT character-string, as is or \DDD.  ',' and '\\' are always
@@ -125,7 +143,17 @@ dns_read_name(const uint8_t *msg, size_t n, size_t off, char *buf, size_t buflen
 			return false;
 		if (t.len > 0)
 			txt_put(&t, ".", 1);
-		for (size_t i = 0; i < len; i++) {
+		size_t i = 0;
+		if (!t.cut && t.len + len + 1 <= t.cap) {
+			/* room for the whole label and the NUL: its plain octets
+			   straight in, through the table */
+			char *o = t.buf + t.len;
+			const uint8_t *l = msg + pos + 1;
+			for (; i < len && name_plain[l[i]]; i++)
+				o[i] = name_plain[l[i]];
+			t.len += i;
+		}
+		for (; i < len; i++) {
 			uint8_t c = msg[pos + 1 + i];
 			/* a plain octet with room for it and the NUL: straight in
 			   (txt_octet() would do the same, a call and a copy later) */
@@ -606,20 +634,43 @@ mix(uint64_t h, const void *p, size_t n)
 	return h;
 }
 
+/* one word into the key's hash */
+static inline uint64_t
+mix_word(uint64_t h, uint64_t w)
+{
+	h = (h ^ w) * 0x9e3779b97f4a7c15ULL;
+	return h ^ h >> 29;
+}
+
+static inline uint64_t
+mix_addr(uint64_t h, const struct mx_addr *a)
+{
+	uint64_t w[2];
+	mx_addr_words(a, w);
+	return mix_word(mix_word(h, w[0]), w[1]);
+}
+
+/* A word at a time (a byte at a time was a tenth of a DNS message's
+ * handling); the key is what pq_find() compares. */
 static uint64_t
 key_hash(const struct dns_tracker *t, const struct mx_addr *cli, const struct mx_addr *srv,
          const char *qname, uint16_t qtype, uint16_t qclass, bool tcp)
 {
-	uint64_t h = t->seed;
-	uint8_t x[5] = {(uint8_t)(qtype >> 8), (uint8_t)qtype, (uint8_t)(qclass >> 8),
-	                (uint8_t)qclass, tcp};
-	h = mix(h, &cli->family, 1);
-	h = mix(h, cli->a, 16);
-	h = mix(h, &srv->family, 1);
-	h = mix(h, srv->a, 16);
-	h = mix(h, x, sizeof(x));
-	h = mix(h, qname, strlen(qname));
-	return h ^ h >> 29;
+	uint64_t h = mix_word(t->seed, (uint64_t)cli->family | (uint64_t)srv->family << 8 |
+	                                   (uint64_t)qtype << 16 | (uint64_t)qclass << 32 |
+	                                   (uint64_t)tcp << 48);
+	h = mix_addr(h, cli);
+	h = mix_addr(h, srv);
+	size_t n = strlen(qname), i = 0;
+	for (; i + 8 <= n; i += 8) {
+		uint64_t w;
+		memcpy(&w, qname + i, sizeof(w));
+		h = mix_word(h, w);
+	}
+	uint64_t w = 0; /* the tail (under a word), and the length */
+	memcpy(&w, qname + i, n - i);
+	h = mix_word(h, w ^ (uint64_t)n << 56);
+	return mx_mix64(h);
 }
 
 struct dns_tracker *

@@ -115,15 +115,15 @@ txnq_flush(struct txnq *q, const struct mx_sink *out, struct mx_session *sess,
 void
 mx_copy_printable(char *dst, size_t dstlen, const char *src, size_t n)
 {
-	size_t i;
-
 	if (dstlen == 0)
 		return;
-	for (i = 0; i < n && i + 1 < dstlen; i++) {
+	/* one bound, so the compiler can do the loop a vector at a time */
+	size_t m = n < dstlen - 1 ? n : dstlen - 1;
+	for (size_t i = 0; i < m; i++) {
 		unsigned char c = (unsigned char)src[i];
 		dst[i] = (c >= 0x20 && c <= 0x7e) ? (char)c : '?';
 	}
-	dst[i] = '\0';
+	dst[m] = '\0';
 }
 
 void

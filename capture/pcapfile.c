@@ -42,13 +42,13 @@ struct pcapfile {
 	uint64_t base; /* file offset of buf[0] */
 };
 
-static bool
+static inline bool
 get32(struct bview v, size_t off, bool be, uint32_t *out)
 {
 	return be ? bv_be32(v, off, out) : bv_le32(v, off, out);
 }
 
-static bool
+static inline bool
 get16(struct bview v, size_t off, bool be, uint16_t *out)
 {
 	return be ? bv_be16(v, off, out) : bv_le16(v, off, out);

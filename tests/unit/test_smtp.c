@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "analyze/smtp.h"
+#include "analyze/txnq.h"
 #include "../support/guardbuf.h"
 #include "../support/mxscript.h"
 
@@ -842,4 +843,35 @@ Test(smtp, big_body_progress)
 	cr_expect_eq(r.bad_session_ptr, 0);
 	mxs_result_free(&r);
 	free(body);
+}
+
+/*
+ * The copy every reply text and argument goes through (analyze/txnq.c):
+ * at most dstlen - 1 bytes and a NUL, the rest of dst untouched, bytes
+ * outside printable ASCII as '?', for every source length and room.
+ */
+Test(text, copy_printable_for_every_length_and_room)
+{
+	char src[80], dst[96];
+	for (size_t i = 0; i < sizeof(src); i++)
+		src[i] = (char)(i % 3 == 0 ? 'a' + i % 26 : i % 3 == 1 ? 0x7f + i : 0x1f + i % 2);
+	for (size_t n = 0; n <= sizeof(src); n++) {
+		for (size_t room = 0; room <= 90; room++) {
+			memset(dst, 'X', sizeof(dst));
+			mx_copy_printable(dst, room, src, n);
+			if (room == 0) {
+				cr_assert_eq(dst[0], 'X', "nothing written into no room");
+				continue;
+			}
+			size_t m = n < room - 1 ? n : room - 1;
+			for (size_t i = 0; i < m; i++) {
+				unsigned char c = (unsigned char)src[i];
+				char want = c >= 0x20 && c <= 0x7e ? (char)c : '?';
+				cr_assert_eq(dst[i], want, "n %zu room %zu byte %zu", n, room, i);
+			}
+			cr_assert_eq(dst[m], '\0', "n %zu room %zu", n, room);
+			for (size_t i = m + 1; i < sizeof(dst); i++)
+				cr_assert_eq(dst[i], 'X', "n %zu room %zu: byte %zu written", n, room, i);
+		}
+	}
 }
