@@ -141,17 +141,19 @@ dns_read_name(const uint8_t *msg, size_t n, size_t off, char *buf, size_t buflen
 		}
 		if (!bv_has(v, pos + 1, len))
 			return false;
-		if (t.len > 0)
-			txt_put(&t, ".", 1);
-		size_t i = 0;
-		if (!t.cut && t.len + len + 1 <= t.cap) {
-			/* room for the whole label and the NUL: its plain octets
-			   straight in, through the table */
+		size_t i = 0, dot = t.len > 0;
+		if (!t.cut && t.len + dot + len + 1 <= t.cap) {
+			/* room for the dot, the whole label and the NUL: its plain
+			   octets straight in, through the table */
+			if (dot)
+				t.buf[t.len++] = '.';
 			char *o = t.buf + t.len;
 			const uint8_t *l = msg + pos + 1;
 			for (; i < len && name_plain[l[i]]; i++)
 				o[i] = name_plain[l[i]];
 			t.len += i;
+		} else if (dot) {
+			txt_put(&t, ".", 1);
 		}
 		for (; i < len; i++) {
 			uint8_t c = msg[pos + 1 + i];
@@ -475,9 +477,23 @@ label_eq(const char *s, size_t n, const char *word)
 
 #define MAX_LABELS 40
 
+/* The name ends in .in-addr.arpa or .ip6.arpa (a root dot allowed), which
+ * dns_arpa_to_addr() needs: most names are passed over on this alone. */
+static bool
+reverse_zone_suffix(const char *name)
+{
+	size_t n = strlen(name);
+	if (n && name[n - 1] == '.')
+		n--;
+	return (n >= 13 && strncasecmp(name + n - 13, ".in-addr.arpa", 13) == 0) ||
+	       (n >= 9 && strncasecmp(name + n - 9, ".ip6.arpa", 9) == 0);
+}
+
 bool
 dns_arpa_to_addr(const char *qname, struct mx_addr *out)
 {
+	if (!reverse_zone_suffix(qname))
+		return false;
 	const char *lab[MAX_LABELS];
 	size_t len[MAX_LABELS];
 	struct mx_addr a;
