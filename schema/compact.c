@@ -467,23 +467,29 @@ struct sbuf {
 	bool nomem;
 };
 
-static void
+/* room for n more bytes and the NUL; false (b->nomem set) when out of memory */
+static __attribute__((noinline)) bool
+grow(struct sbuf *b, size_t n)
+{
+	size_t cap = b->c->outcap ? b->c->outcap : 256;
+	while (cap < b->n + n + 1)
+		cap *= 2;
+	char *o = realloc(b->c->out, cap);
+	if (!o) {
+		b->nomem = true;
+		return false;
+	}
+	b->c->out = o;
+	b->c->outcap = cap;
+	return true;
+}
+
+/* inline: a record is written a few bytes at a time (put_char()) */
+static inline void
 put(struct sbuf *b, const char *s, size_t n)
 {
-	if (b->nomem)
+	if (b->nomem || (b->n + n + 1 > b->c->outcap && !grow(b, n)))
 		return;
-	if (b->n + n + 1 > b->c->outcap) {
-		size_t cap = b->c->outcap ? b->c->outcap : 256;
-		while (cap < b->n + n + 1)
-			cap *= 2;
-		char *o = realloc(b->c->out, cap);
-		if (!o) {
-			b->nomem = true;
-			return;
-		}
-		b->c->out = o;
-		b->c->outcap = cap;
-	}
 	memcpy(b->c->out + b->n, s, n);
 	b->n += n;
 	b->c->out[b->n] = '\0';
