@@ -61,9 +61,9 @@ lower_octet(uint8_t c)
 /* plain_name_octet() and lower_octet() as one table: an octet's lower-cased
  * self, or 0 for one that is escaped (dns_read_name()'s loop) */
 #define NAME_PLAIN(c)                                                                        \
-	((c) > 0x20 && (c) < 0x7f && (c) != '\\' && (c) != ',' && (c) != '.' && (c) != '"'        \
-	     ? ((c) >= 'A' && (c) <= 'Z' ? (c) + ('a' - 'A') : (c))                              \
-	     : 0)
+	(char)((c) > 0x20 && (c) < 0x7f && (c) != '\\' && (c) != ',' && (c) != '.' && (c) != '"' \
+	           ? ((c) >= 'A' && (c) <= 'Z' ? (c) + ('a' - 'A') : (c))                        \
+	           : 0)
 #define NAME_PLAIN4(c) NAME_PLAIN(c), NAME_PLAIN((c) + 1), NAME_PLAIN((c) + 2), NAME_PLAIN((c) + 3)
 #define NAME_PLAIN16(c)                                                                      \
 	NAME_PLAIN4(c), NAME_PLAIN4((c) + 4), NAME_PLAIN4((c) + 8), NAME_PLAIN4((c) + 12)
