@@ -650,20 +650,12 @@ mix(uint64_t h, const void *p, size_t n)
 	return h;
 }
 
-/* one word into the key's hash */
-static inline uint64_t
-mix_word(uint64_t h, uint64_t w)
-{
-	h = (h ^ w) * 0x9e3779b97f4a7c15ULL;
-	return h ^ h >> 29;
-}
-
 static inline uint64_t
 mix_addr(uint64_t h, const struct mx_addr *a)
 {
 	uint64_t w[2];
 	mx_addr_words(a, w);
-	return mix_word(mix_word(h, w[0]), w[1]);
+	return mx_mix_word(mx_mix_word(h, w[0]), w[1]);
 }
 
 /* A word at a time (a byte at a time was a tenth of a DNS message's
@@ -672,20 +664,20 @@ static uint64_t
 key_hash(const struct dns_tracker *t, const struct mx_addr *cli, const struct mx_addr *srv,
          const char *qname, uint16_t qtype, uint16_t qclass, bool tcp)
 {
-	uint64_t h = mix_word(t->seed, (uint64_t)cli->family | (uint64_t)srv->family << 8 |
-	                                   (uint64_t)qtype << 16 | (uint64_t)qclass << 32 |
-	                                   (uint64_t)tcp << 48);
+	uint64_t h = mx_mix_word(t->seed, (uint64_t)cli->family | (uint64_t)srv->family << 8 |
+	                                      (uint64_t)qtype << 16 | (uint64_t)qclass << 32 |
+	                                      (uint64_t)tcp << 48);
 	h = mix_addr(h, cli);
 	h = mix_addr(h, srv);
 	size_t n = strlen(qname), i = 0;
 	for (; i + 8 <= n; i += 8) {
 		uint64_t w;
 		memcpy(&w, qname + i, sizeof(w));
-		h = mix_word(h, w);
+		h = mx_mix_word(h, w);
 	}
 	uint64_t w = 0; /* the tail (under a word), and the length */
 	memcpy(&w, qname + i, n - i);
-	h = mix_word(h, w ^ (uint64_t)n << 56);
+	h = mx_mix_word(h, w ^ (uint64_t)n << 56);
 	return mx_mix64(h);
 }
 

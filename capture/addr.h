@@ -45,6 +45,15 @@ mx_mix64(uint64_t x)
 
 uint64_t mx_addr_hash(const struct mx_addr *a);
 
+/* One word folded into a running hash (word-wise hashes of keys kept in
+ * memory only; finish with mx_mix64()). */
+static inline uint64_t
+mx_mix_word(uint64_t h, uint64_t w)
+{
+	h = (h ^ w) * 0x9e3779b97f4a7c15ULL;
+	return h ^ h >> 29;
+}
+
 /* The bytes mx_addr_eq() compares, as two words (an IPv4 address's unused
  * bytes are zero here whatever they hold): for word-wise hashes. */
 static inline void

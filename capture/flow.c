@@ -89,16 +89,9 @@ static const struct cap_ops no_ops;
 static inline uint64_t
 ep_hash(const struct mx_addr *a, uint16_t port)
 {
-	uint64_t w0 = 0, w1 = 0;
-	if (a->family == 4) {
-		uint32_t v;
-		memcpy(&v, a->a, 4);
-		w0 = v;
-	} else {
-		memcpy(&w0, a->a, 8);
-		memcpy(&w1, a->a + 8, 8);
-	}
-	return mx_mix64(w0 * 0x9e3779b97f4a7c15ULL ^ w1 ^ ((uint64_t)port << 48 | a->family));
+	uint64_t w[2];
+	mx_addr_words(a, w);
+	return mx_mix64(w[0] * 0x9e3779b97f4a7c15ULL ^ w[1] ^ ((uint64_t)port << 48 | a->family));
 }
 
 static inline uint64_t

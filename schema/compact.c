@@ -246,8 +246,7 @@ words_hash(uint64_t h, const char *p, size_t n)
 	for (size_t i = 0; i < n; i += 8) {
 		uint64_t w;
 		memcpy(&w, p + i, sizeof(w));
-		h = (h ^ w) * 0x9e3779b97f4a7c15ull;
-		h ^= h >> 29;
+		h = mx_mix_word(h, w);
 	}
 	return h;
 }

@@ -237,8 +237,10 @@ dict_addr_id(struct dict *d, const struct mx_addr *a, int64_t minute, int64_t *i
 	if (d->n < n) { /* the text's entry emptied the cache, and so this table */
 		i = addr_hash(a) & d->mask;
 	} else if (d->an >= d->max) {
-		/* full of addresses whose texts are fewer (the bytes an IPv4
-		   address leaves unused differ): emptied, as tab is */
+		/* a bound, so the probes above always meet a free slot: with
+		   family 4 or 6 two addresses have two texts and this table
+		   never holds more entries than tab, but a caller that passes
+		   other addresses (all formatted "") could fill it */
 		memset(d->atab, 0, ((size_t)d->mask + 1) * sizeof(*d->atab));
 		d->an = 0;
 		i = addr_hash(a) & d->mask;
