@@ -940,12 +940,13 @@ add_dns(struct corr *c, const struct mx_dns *q)
 	d->qhash = mx_name_hash(q->qname);
 	w->hot[slot] = (struct dns_hot){d->ts, d->end_us, (uint32_t)d->owner};
 	/* what a settle pass would work out for every wait: once, here */
-	struct mx_addr x;
-	bool rev = dns_arpa_to_addr(q->qname, &x);
-	d->kind = rev ? NK_REVERSE
-		: dns_name_reversed_addr(q->qname, &x, NULL) ? NK_REVERSED
-		: dns_name_is_ip_literal(q->qname, NULL)   ? NK_LITERAL
-							   : NK_OTHER;
+	struct mx_dns_about tmp;
+	const struct mx_dns_about *ab = dns_about(q->qname, &q->about, &tmp);
+	const struct mx_addr x = ab->addr;
+	d->kind = ab->kind == MXD_ABOUT_ARPA	   ? NK_REVERSE
+		: ab->kind == MXD_ABOUT_REVERSED   ? NK_REVERSED
+		: dns_name_is_ip_literal(q->qname, NULL) ? NK_LITERAL
+							 : NK_OTHER;
 	d->from_resolver = hosts_is_resolver(c->hosts, &d->client);
 	w->sig[slot] = rec_sig(d, q->qname, qlen);
 	w->n_resolver += d->from_resolver;

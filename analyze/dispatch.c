@@ -201,13 +201,19 @@ client_session(struct dispatch *d, const struct mx_addr *x, uint64_t id)
 	return NULL;
 }
 
-/* A lookup about a client (its reverse or DNSBL name), about the host itself, or neither. */
+/* A lookup about a client (its reverse or DNSBL name), about the host
+ * itself, or neither; ab: what qname is about when worked out already
+ * (mx_dns.about), or NULL. */
 static enum about
 about_of(const struct dispatch *d, const struct mx_addr *sender, const char *qname,
-	 struct mx_addr *x)
+	 const struct mx_dns_about *ab, struct mx_addr *x)
 {
-	if (dns_arpa_to_addr(qname, x) || dns_name_reversed_addr(qname, x, NULL))
+	struct mx_dns_about tmp;
+	ab = dns_about(qname, ab, &tmp);
+	if (ab->kind == MXD_ABOUT_ARPA || ab->kind == MXD_ABOUT_REVERSED) {
+		*x = ab->addr;
 		return hosts_same_machine(d->hosts, x, sender) ? ABOUT_SELF : ABOUT_CLIENT;
+	}
 	return strchr(qname, '.') ? ABOUT_NOTHING : ABOUT_SELF; /* a bare host name */
 }
 
@@ -373,11 +379,11 @@ owner_of(struct dispatch *d, const struct mx_addr *sender, enum about ab, const 
 /* dns_owner_fn */
 static uint64_t
 dns_owner(void *ctx, const struct mx_endpoint *cli, const struct dns_msg *m,
-	  const struct pending_lookup *pend, uint64_t ts)
+	  const struct mx_dns_about *about, const struct pending_lookup *pend, uint64_t ts)
 {
 	struct dispatch *d = ctx;
 	struct mx_addr x;
-	enum about ab = about_of(d, &cli->addr, m->qname, &x);
+	enum about ab = about_of(d, &cli->addr, m->qname, about, &x);
 	return owner_of(d, &cli->addr, ab, &x, question_key(m->qname, m->qtype), pend, ts);
 }
 
@@ -398,7 +404,7 @@ dns_reowner(void *ctx, uint64_t owner, const struct mx_endpoint *cli, const char
 {
 	struct dispatch *d = ctx;
 	struct mx_addr x;
-	if (owner & MX_OWNER_TIMING || about_of(d, &cli->addr, qname, &x) != ABOUT_CLIENT)
+	if (owner & MX_OWNER_TIMING || about_of(d, &cli->addr, qname, NULL, &x) != ABOUT_CLIENT)
 		return owner;
 	struct fstate *other = NULL, *was = NULL;
 	for (struct used *u = d->by_client[client_bucket(&x)]; u; u = u->cnext) {
@@ -446,7 +452,7 @@ dispatch_emit(void *ctx, const struct mx_event *ev)
 		const struct mx_dns *q = &ev->u.dns;
 		struct mx_addr x;
 		if (q->owner && !(q->owner & MX_OWNER_TIMING) && q->outcome != MXD_NO_QUERY &&
-		    about_of(d, &q->client.addr, q->qname, &x) == ABOUT_CLIENT) {
+		    about_of(d, &q->client.addr, q->qname, &q->about, &x) == ABOUT_CLIENT) {
 			struct fstate *fs = client_session(d, &x, q->owner);
 			if (fs)
 				dns_closed(fs);

@@ -543,6 +543,27 @@ dns_name_reversed_addr(const char *name, struct mx_addr *out, const char **zone)
 	return true;
 }
 
+void
+dns_name_about(const char *name, struct mx_dns_about *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (dns_arpa_to_addr(name, &out->addr))
+		out->kind = MXD_ABOUT_ARPA;
+	else if (dns_name_reversed_addr(name, &out->addr, NULL))
+		out->kind = MXD_ABOUT_REVERSED;
+	else
+		out->kind = MXD_ABOUT_NOTHING;
+}
+
+const struct mx_dns_about *
+dns_about(const char *name, const struct mx_dns_about *ab, struct mx_dns_about *tmp)
+{
+	if (ab && ab->kind != MXD_ABOUT_UNKNOWN)
+		return ab;
+	dns_name_about(name, tmp);
+	return tmp;
+}
+
 bool
 dns_name_is_ip_literal(const char *name, struct mx_addr *out)
 {
@@ -606,6 +627,7 @@ struct pq {
 	uint16_t txid; /* of the first transmission */
 	uint64_t first_ns, last_ns;
 	uint64_t owner; /* the session it was made for (dns_owner_fn), 0 = unknown */
+	struct mx_dns_about about; /* of the name (dns_name_about()), once */
 	uint32_t retransmits;
 	uint8_t nalias, alias_next;
 	struct alias alias[DNS_ALIASES];
@@ -833,6 +855,7 @@ pq_emit(struct dns_tracker *t, const struct pq *q, const struct dns_msg *rsp, ui
 	d->retransmits = q->retransmits;
 	d->last_send_ns = q->last_ns;
 	d->owner = q->owner;
+	d->about = q->about;
 	if (!rsp) {
 		d->outcome = MXD_UNANSWERED;
 		d->rcode = -1;
@@ -903,6 +926,7 @@ on_query(struct dns_tracker *t, const struct mx_endpoint *cli, const struct mx_e
 	uint64_t h = key_hash(t, &cli->addr, &srv->addr, m->qname, m->qtype, m->qclass, tcp);
 	struct pq *q = pq_find(t, h, &cli->addr, &srv->addr, m, tcp, false, 0);
 	uint64_t owner = 0;
+	struct mx_dns_about about = {0}; /* worked out when first needed */
 	/* a retry comes within a resolver's retry interval of the last send,
 	   and a lookup does not go on for ever: later, it is a new lookup (a
 	   client that reconnects); an answered query is no longer pending */
@@ -915,7 +939,8 @@ on_query(struct dns_tracker *t, const struct mx_endpoint *cli, const struct mx_e
 	if (!q || !alias_has(q, m->id, cli->port)) {
 		if (t->owner_fn) {
 			struct pending_lookup pl = {q ? q->owner : 0, q ? q->last_ns : 0};
-			owner = t->owner_fn(t->owner_ctx, cli, m, q ? &pl : NULL, ts);
+			dns_name_about(m->qname, &about);
+			owner = t->owner_fn(t->owner_ctx, cli, m, &about, q ? &pl : NULL, ts);
 		}
 		if (q && owner != q->owner) {
 			t->st.owned_apart++;
@@ -973,6 +998,9 @@ on_query(struct dns_tracker *t, const struct mx_endpoint *cli, const struct mx_e
 	q->txid = m->id;
 	q->first_ns = q->last_ns = ts;
 	q->owner = owner;
+	if (about.kind == MXD_ABOUT_UNKNOWN)
+		dns_name_about(m->qname, &about);
+	q->about = about;
 	q->retransmits = 0;
 	q->nalias = 1;
 	q->alias_next = 1;

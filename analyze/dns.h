@@ -128,6 +128,16 @@ bool dns_arpa_to_addr(const char *qname, struct mx_addr *out);
  */
 bool dns_name_reversed_addr(const char *name, struct mx_addr *out, const char **zone);
 
+/* What name is about (struct mx_dns_about): ARPA when dns_arpa_to_addr()
+ * gives an address, else REVERSED when dns_name_reversed_addr() does, else
+ * NOTHING. */
+void dns_name_about(const char *name, struct mx_dns_about *out);
+
+/* ab when it is worked out already, else dns_name_about(name) into tmp:
+ * the about of an event's name (mx_dns.about). */
+const struct mx_dns_about *dns_about(const char *name, const struct mx_dns_about *ab,
+                                     struct mx_dns_about *tmp);
+
 /*
  * A name that is an IP address: "10.11.12.13", "[10.11.12.13]",
  * "[IPv6:2001:db8::1]", "2001:db8::1" (a trailing dot is allowed).
@@ -244,8 +254,8 @@ struct pending_lookup {
 	uint64_t last_ns;
 };
 typedef uint64_t (*dns_owner_fn)(void *ctx, const struct mx_endpoint *cli,
-                                 const struct dns_msg *m, const struct pending_lookup *pending,
-                                 uint64_t ts_ns);
+                                 const struct dns_msg *m, const struct mx_dns_about *about,
+                                 const struct pending_lookup *pending, uint64_t ts_ns);
 void dns_tracker_set_owner(struct dns_tracker *t, dns_owner_fn fn, void *ctx);
 /*
  * Asked at a query's first retransmission (the same id and port again),

@@ -170,6 +170,24 @@ struct mx_txn {
 #define MX_OWNER_TIMING (1ull << 62)
 #define MX_OWNER_ID(o) ((o) & ~MX_OWNER_TIMING)
 
+/*
+ * What a DNS name is about (dns_name_about()): the address of a reverse
+ * name (in-addr.arpa, ip6.arpa) or of a DNSBL-style reversed prefix, or
+ * nothing.  An event carries it worked out once by the DNS tracker, so
+ * that its consumers need not split the name again; MXD_ABOUT_UNKNOWN
+ * (0: an event made elsewhere, a test's) lets them work it out.
+ */
+enum mx_dns_about_kind {
+	MXD_ABOUT_UNKNOWN = 0,
+	MXD_ABOUT_NOTHING,
+	MXD_ABOUT_ARPA,     /* dns_arpa_to_addr() */
+	MXD_ABOUT_REVERSED, /* dns_name_reversed_addr() (and not ARPA) */
+};
+struct mx_dns_about {
+	uint8_t kind; /* enum mx_dns_about_kind */
+	struct mx_addr addr; /* ARPA, REVERSED: the address */
+};
+
 struct mx_dns {
 	uint64_t id;
 	uint64_t ts_ns; /* first transmission; MXD_NO_QUERY: the response's time */
@@ -185,6 +203,7 @@ struct mx_dns {
 	uint32_t retransmits;
 	uint64_t last_send_ns;  /* last retransmission */
 	uint64_t owner;         /* the session it was made for, 0 = cannot tell */
+	struct mx_dns_about about; /* of qname (dns_about()) */
 };
 
 struct mx_ident {

@@ -2612,7 +2612,7 @@ store_start_writer(struct store *s)
  * below fail the build when a field is added, to add it here too.
  */
 _Static_assert(sizeof(struct mx_txn) == 488, "copy_txn() copies every field of struct mx_txn");
-_Static_assert(sizeof(struct mx_dns) == 1640, "copy_dns() copies every field of struct mx_dns");
+_Static_assert(sizeof(struct mx_dns) == 1664, "copy_dns() copies every field of struct mx_dns");
 
 static void
 copy_txn(struct mx_txn *d, const struct mx_txn *x)
@@ -2650,6 +2650,7 @@ copy_dns(struct mx_dns *d, const struct mx_dns *x)
 	d->retransmits = x->retransmits;
 	d->last_send_ns = x->last_send_ns;
 	d->owner = x->owner;
+	d->about = x->about;
 }
 
 /*

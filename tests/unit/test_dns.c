@@ -765,6 +765,46 @@ Test(dns_names, ip_literal)
 	cr_expect(!dns_name_is_ip_literal("", NULL));
 }
 
+/* dns_name_about(): a reverse name before a reversed prefix, and dns_about()
+ * works it out only when the event has not */
+Test(dns_names, about)
+{
+	static const struct {
+		const char *name;
+		enum mx_dns_about_kind kind;
+		const char *addr;
+	} c[] = {
+	    {"200.2.0.192.in-addr.arpa", MXD_ABOUT_ARPA, "192.0.2.200"},
+	    {"200.2.0.192.IN-ADDR.ARPA.", MXD_ABOUT_ARPA, "192.0.2.200"},
+	    {"1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa",
+	     MXD_ABOUT_ARPA, "2001:db8::1"},
+	    {"200.2.0.192.zen.spamhaus.example", MXD_ABOUT_REVERSED, "192.0.2.200"},
+	    /* a partial reverse name: in-addr.arpa as a DNSBL zone would be */
+	    {"2.0.192.in-addr.arpa", MXD_ABOUT_NOTHING, NULL},
+	    {"mail.example.org", MXD_ABOUT_NOTHING, NULL},
+	    {"", MXD_ABOUT_NOTHING, NULL},
+	};
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		struct mx_dns_about ab, tmp;
+		dns_name_about(c[i].name, &ab);
+		cr_expect_eq(ab.kind, c[i].kind, "%s", c[i].name);
+		if (c[i].addr) {
+			struct mx_addr want;
+			cr_assert(mx_addr_parse(c[i].addr, &want));
+			cr_expect(mx_addr_eq(&ab.addr, &want), "%s", c[i].name);
+		}
+		/* worked out already: returned as it is, not worked out again */
+		struct mx_dns_about given = {.kind = MXD_ABOUT_NOTHING};
+		cr_expect_eq(dns_about(c[i].name, &given, &tmp), &given);
+		/* not worked out (an event made elsewhere): dns_name_about() */
+		struct mx_dns_about none = {0};
+		const struct mx_dns_about *r = dns_about(c[i].name, &none, &tmp);
+		cr_expect_eq(r, &tmp);
+		cr_expect_eq(r->kind, ab.kind, "%s", c[i].name);
+		cr_expect_eq(dns_about(c[i].name, NULL, &tmp)->kind, ab.kind);
+	}
+}
+
 /* ---- tracker ---------------------------------------------------------------- */
 
 #define MAXEV 256
@@ -776,6 +816,18 @@ collect(void *sink, const struct mx_event *ev)
 {
 	(void)sink;
 	cr_assert_eq(ev->type, EV_DNS);
+	/* a query's event carries what its name is about, worked out once;
+	   a response without its query leaves it to the consumer */
+	const struct mx_dns *q = &ev->u.dns;
+	struct mx_dns_about x;
+	dns_name_about(q->qname, &x);
+	if (q->outcome == MXD_NO_QUERY) {
+		cr_expect_eq(q->about.kind, MXD_ABOUT_UNKNOWN);
+	} else {
+		cr_expect_eq(q->about.kind, x.kind, "%s", q->qname);
+		cr_expect(x.kind == MXD_ABOUT_NOTHING || mx_addr_eq(&q->about.addr, &x.addr), "%s",
+		          q->qname);
+	}
 	if (nev < MAXEV)
 		evs[nev] = ev->u.dns;
 	nev++;
@@ -1715,9 +1767,14 @@ static uint64_t reowner_seen_first, reowner_seen_owner;
 
 static uint64_t
 owner_five(void *ctx, const struct mx_endpoint *cli, const struct dns_msg *m,
-           const struct pending_lookup *pending, uint64_t ts)
+           const struct mx_dns_about *about, const struct pending_lookup *pending, uint64_t ts)
 {
 	(void)ctx, (void)cli, (void)m, (void)ts;
+	/* what the name is about comes worked out */
+	struct mx_dns_about x;
+	dns_name_about(m->qname, &x);
+	cr_expect_eq(about->kind, x.kind);
+	cr_expect(about->kind == MXD_ABOUT_NOTHING || mx_addr_eq(&about->addr, &x.addr));
 	owner_calls++;
 	return pending ? pending->owner : 5;
 }
