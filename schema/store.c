@@ -2252,12 +2252,20 @@ anchor_sync(struct store *s, uint64_t hash, uint64_t ts_ns)
 
 /* ---- writer thread --------------------------------------------------------------- */
 
-#define WRITER_SLOTS 512 /* 1.9 MiB: rides out the writer's commits (the kernel ring is the deep buffer) */
-/* a bulk load's queue: 7.6 MiB; the packet thread waits behind the
- * writer's commits less often (analyze into a new database: 5 % less wall
- * time, farm-bench medians on the 100k workload) */
-#define WRITER_SLOTS_BULK 2048
-#define WRITER_WAKE 256 /* queued events before a sleeping writer is woken */
+/*
+ * The queue is a ring of bytes: each item takes the bytes it uses (struct
+ * wslot's header and what its kind fills), rounded up to a cache line, not
+ * a whole 3.7 KB slot.  On the 100k workload an item is about 1 KB in live
+ * capture (every reply with its whole session) and less in a bulk load.
+ * 512 KiB rides out the writer's commits as the 512 slots of 1.9 MiB did
+ * before (the kernel ring is the deep buffer); a bulk load's 2 MiB as its
+ * 2048 slots of 7.6 MiB did (the packet thread waits behind the writer's
+ * commits less often: 5 % less wall time, farm-bench medians on the 100k
+ * workload).
+ */
+#define WRITER_RING (512u << 10)
+#define WRITER_RING_BULK (2u << 20)
+#define WRITER_WAKE (256u << 10) /* queued bytes before a sleeping writer is woken */
 
 /*
  * A session in a queue slot: the numbers a row is written from, then its
@@ -2295,7 +2303,8 @@ get_text(char *d, const char *p)
 	return p + n + 1;
 }
 
-static void
+/* The bytes of d filled: its numbers and its texts. */
+static size_t
 pack_session(struct wsess *d, const struct mx_session *x)
 {
 #define COPY(f) d->f = x->f;
@@ -2308,7 +2317,8 @@ pack_session(struct wsess *d, const struct mx_session *x)
 	p = put_text(p, x->sender_domain, sizeof(x->sender_domain));
 	for (int i = 0; i < x->n_rcpt_domains && i < MX_RCPT_DOMAINS; i++)
 		p = put_text(p, x->rcpt_domains[i], sizeof(x->rcpt_domains[i]));
-	put_text(p, x->bounce_domain, sizeof(x->bounce_domain));
+	p = put_text(p, x->bounce_domain, sizeof(x->bounce_domain));
+	return (size_t)(p - (char *)d);
 }
 
 /* What copy_session() would have copied into d. */
@@ -2362,13 +2372,19 @@ unkey_session(struct mx_session *d, const struct wkey *x)
 /*
  * One queued item.  An event is kept as its parts (event_sync): the body
  * the type names and, for a reply, a copy of its session beside it (or
- * only its key), so a slot is one session plus one reply (3.7 KB), not a
- * whole struct mx_event (itself a session's size) plus a session.
+ * only its key), so an item is at most one session plus one reply (3.7
+ * KB), not a whole struct mx_event (itself a session's size) plus a
+ * session.  In the ring it takes only its size (the bytes its kind fills);
+ * the consumer reads no byte past it.
  */
 struct wslot {
-	enum { WS_EVENT, WS_COMMIT, WS_RUN, WS_ANCHOR } kind; /* WS_COMMIT: store_commit_soon();
+	enum { WS_EVENT, WS_COMMIT, WS_RUN, WS_ANCHOR, WS_SKIP } kind; /* WS_COMMIT: store_commit_soon();
 	                                                      * WS_RUN: store_update_run_soon();
-	                                                      * WS_ANCHOR: store_anchor() */
+	                                                      * WS_ANCHOR: store_anchor();
+	                                                      * WS_SKIP: the rest of the ring
+	                                                      * is unused, the next item is at
+	                                                      * its start */
+	uint32_t size; /* the bytes it takes in the ring: a multiple of WRITER_LINE */
 	enum mx_event_type type; /* WS_EVENT */
 	enum { WS_NONE, WS_KEY, WS_FULL } sess_kind; /* EV_TXN: u.t.s holds the reply's
 							session: none, its key, all */
@@ -2413,10 +2429,10 @@ slot_sync(struct store *s, const struct wslot *e, struct mx_session *sess)
 
 /*
  * Single producer (the packet path: store_event), single consumer (the
- * thread).  head / tail count events taken / queued; the slots between them
- * belong to the consumer, the others to the producer.  Every other store
- * call first drains the queue, then works on the connection itself while
- * the thread sleeps.
+ * thread).  head / tail count the ring's bytes taken / queued; the bytes
+ * between them belong to the consumer, the others to the producer.  Every
+ * other store call first drains the queue, then works on the connection
+ * itself while the thread sleeps.
  *
  * head and tail are atomics, so queueing and taking an event cost no lock;
  * the mutex and the condition variables are only for going to sleep.  A
@@ -2431,19 +2447,20 @@ struct writer {
 	pthread_mutex_t mu;
 	pthread_cond_t cv_item;  /* consumer waits for events (or quit) */
 	pthread_cond_t cv_space; /* producer waits for room (or an empty queue) */
-	struct wslot *slot;
-	uint32_t nslots; /* WRITER_SLOTS or WRITER_SLOTS_BULK (a power of two) */
+	unsigned char *ring;
+	uint32_t size; /* WRITER_RING or WRITER_RING_BULK (a power of two) */
+	uint32_t filled_items; /* items filled (the producer's: for WRITER_BATCH) */
 	bool quit; /* under mu */
 	/* Each side writes its own cache line only: when head and tail shared
 	 * one, every event moved that line between the cores twice. */
 	_Alignas(WRITER_LINE) _Atomic uint64_t tail; /* the producer's line */
-	uint64_t filled; /* slots filled: those from tail on are handed over
-			    WRITER_BATCH at a time (each hand-over is a fence that
-			    waits for the slot's cache lines), or at once if urgent */
+	uint64_t filled; /* bytes filled: those from tail on are handed over
+			    WRITER_BATCH items at a time (each hand-over is a fence that
+			    waits for the items' cache lines), or at once if urgent */
 	uint64_t head_seen; /* the producer's last look at head: the queue has at
 			       least this much room, so head is read only when full */
 	_Alignas(WRITER_LINE) _Atomic uint64_t head; /* the thread's line: moved
-							every WRITER_BATCH events and
+							every WRITER_BATCH items and
 							whenever it caught up */
 	_Alignas(WRITER_LINE) atomic_bool consumer_waiting, producer_waiting;
 	atomic_bool failed; /* the store broke in the thread; the message is in s->err */
@@ -2466,6 +2483,7 @@ writer_main(void *arg)
 	struct writer *w = s->w;
 
 	uint64_t head = atomic_load(&w->head); /* only this thread moves it */
+	uint32_t taken = 0;                    /* items since head was last stored */
 	for (;;) {
 		uint64_t tail = atomic_load(&w->tail);
 		if (head == tail) {
@@ -2482,9 +2500,11 @@ writer_main(void *arg)
 			continue;
 		}
 		while (head != tail) {
-			struct wslot *e = &w->slot[head & (w->nslots - 1)];
+			struct wslot *e = (struct wslot *)(w->ring + (head & (w->size - 1)));
 			/* an error makes the store broken: sticky */
-			if (e->kind == WS_COMMIT) {
+			if (e->kind == WS_SKIP) {
+				/* nothing: the next item is at the ring's start */
+			} else if (e->kind == WS_COMMIT) {
 				if (!s->broken)
 					batch_commit(s);
 			} else if (e->kind == WS_RUN) {
@@ -2497,13 +2517,14 @@ writer_main(void *arg)
 			}
 			if (s->broken)
 				atomic_store(&w->failed, true);
-			head++;
-			if (head != tail && head % WRITER_BATCH != 0 && !s->broken)
+			head += e->size;
+			if (head != tail && ++taken % WRITER_BATCH != 0 && !s->broken)
 				continue;
+			taken = 0;
 			atomic_store(&w->head, head);
-			/* a full queue wakes its producer when half empty, not slot by slot */
+			/* a full queue wakes its producer when half empty, not item by item */
 			if (atomic_load(&w->producer_waiting) &&
-			    (atomic_load(&w->tail) - head <= w->nslots / 2 ||
+			    (atomic_load(&w->tail) - head <= w->size / 2 ||
 			     atomic_load(&w->failed)))
 				writer_wake(w, &w->cv_space);
 		}
@@ -2512,7 +2533,7 @@ writer_main(void *arg)
 }
 
 /*
- * The producer sleeps until at most max_queued events are queued, or, with
+ * The producer sleeps until at most max_queued bytes are queued, or, with
  * stop_if_failed, the store broke in the thread.
  */
 static void writer_hand_over(struct writer *w, bool urgent);
@@ -2525,7 +2546,7 @@ writer_wait(struct writer *w, uint64_t max_queued, bool stop_if_failed)
 	atomic_store(&w->producer_waiting, true);
 	while (!(stop_if_failed && atomic_load(&w->failed)) &&
 	       atomic_load(&w->tail) - atomic_load(&w->head) > max_queued) {
-		/* the consumer may sleep on fewer than WRITER_WAKE events */
+		/* the consumer may sleep on fewer than WRITER_WAKE bytes */
 		if (atomic_load(&w->consumer_waiting))
 			pthread_cond_signal(&w->cv_item);
 		pthread_cond_wait(&w->cv_space, &w->mu);
@@ -2558,7 +2579,7 @@ writer_stop(struct store *s)
 	pthread_mutex_destroy(&w->mu);
 	pthread_cond_destroy(&w->cv_item);
 	pthread_cond_destroy(&w->cv_space);
-	free(w->slot);
+	free(w->ring);
 	free(w);
 	s->w = NULL;
 }
@@ -2577,10 +2598,10 @@ store_start_writer(struct store *s)
 	struct writer *w = aligned_alloc(WRITER_LINE, wsize);
 	if (w) {
 		memset(w, 0, wsize);
-		w->nslots = s->bulk ? WRITER_SLOTS_BULK : WRITER_SLOTS;
-		w->slot = malloc(w->nslots * sizeof(*w->slot));
+		w->size = s->bulk ? WRITER_RING_BULK : WRITER_RING;
+		w->ring = aligned_alloc(WRITER_LINE, w->size);
 	}
-	if (!w || !w->slot) {
+	if (!w || !w->ring) {
 		free(w);
 		snprintf(s->err, sizeof(s->err), "out of memory for the writer thread");
 		return STORE_ERR;
@@ -2593,7 +2614,7 @@ store_start_writer(struct store *s)
 		pthread_mutex_destroy(&w->mu);
 		pthread_cond_destroy(&w->cv_item);
 		pthread_cond_destroy(&w->cv_space);
-		free(w->slot);
+		free(w->ring);
 		free(w);
 		s->w = NULL;
 		snprintf(s->err, sizeof(s->err), "cannot start the writer thread");
@@ -2669,47 +2690,49 @@ needs_whole_session(const struct store *s, const struct mx_session *x, const str
 	       compact_is_notable(t, s->notable_ms);
 }
 
-/* Copies ev into a queue slot: its type, body and session only. */
-static void
+#define WSLOT_AT(m) offsetof(struct wslot, m) /* where a part of an item begins */
+
+/* Copies ev into a queue item: its type, body and session only.  Returns
+ * the bytes of the item it filled (its header included). */
+static size_t
 copy_event(const struct store *s, struct wslot *d, const struct mx_event *ev)
 {
 	d->type = ev->type;
 	d->sess_kind = WS_NONE;
 	switch (ev->type) {
 	case EV_SESSION:
-		pack_session(&d->u.session, &ev->u.session);
-		break;
+		return WSLOT_AT(u.session) + pack_session(&d->u.session, &ev->u.session);
 	case EV_TXN:
 		copy_txn(&d->u.t.txn, &ev->u.txn);
-		if (!ev->session) {
-			break;
-		} else if (needs_whole_session(s, ev->session, &ev->u.txn)) {
-			pack_session(&d->u.t.s.full, ev->session);
+		if (!ev->session)
+			return WSLOT_AT(u.t.s);
+		if (needs_whole_session(s, ev->session, &ev->u.txn)) {
 			d->sess_kind = WS_FULL;
-		} else {
-			key_session(&d->u.t.s.key, ev->session);
-			d->sess_kind = WS_KEY;
+			return WSLOT_AT(u.t.s.full) + pack_session(&d->u.t.s.full, ev->session);
 		}
-		break;
+		key_session(&d->u.t.s.key, ev->session);
+		d->sess_kind = WS_KEY;
+		return WSLOT_AT(u.t.s.key) + sizeof(d->u.t.s.key);
 	case EV_DNS:
 		copy_dns(&d->u.dns, &ev->u.dns);
-		break;
+		return WSLOT_AT(u.dns) + sizeof(d->u.dns);
 	case EV_IDENT:
 		d->u.ident = ev->u.ident;
-		break;
+		return WSLOT_AT(u.ident) + sizeof(d->u.ident);
 	case EV_CAUSE:
 		d->u.cause = ev->u.cause;
-		break;
+		return WSLOT_AT(u.cause) + sizeof(d->u.cause);
 	case EV_DIAGNOSIS:
 		d->u.diag = ev->u.diag;
-		break;
+		return WSLOT_AT(u.diag) + sizeof(d->u.diag);
 	case EV_TRANSFER:
 		break; /* not stored; writer_event() refuses it */
 	}
+	return WSLOT_AT(u);
 }
 
-static struct wslot *writer_reserve(struct writer *w, uint64_t *tail_out);
-static void writer_publish(struct writer *w, uint64_t tail, bool urgent);
+static struct wslot *writer_reserve(struct writer *w);
+static void writer_publish(struct writer *w, struct wslot *item, size_t used, bool urgent);
 
 /* store_event() with the thread: queues a copy, waiting while the queue is full. */
 static int
@@ -2721,13 +2744,12 @@ writer_event(struct store *s, const struct mx_event *ev)
 		writer_drain(s);
 		return event_sync(s, ev->type, &ev->u, ev->session, false);
 	}
-	uint64_t tail;
-	struct wslot *slot = writer_reserve(w, &tail);
-	if (!slot)
+	struct wslot *item = writer_reserve(w);
+	if (!item)
 		return STORE_ERR; /* the message is in store_errmsg() */
-	copy_event(s, slot, ev);
-	slot->kind = WS_EVENT;
-	writer_publish(w, tail, false);
+	size_t used = copy_event(s, item, ev);
+	item->kind = WS_EVENT;
+	writer_publish(w, item, used, false);
 	return STORE_OK;
 }
 
@@ -2736,12 +2758,11 @@ store_commit_soon(struct store *s)
 {
 	if (!s || !s->w)
 		return store_flush(s);
-	uint64_t tail;
-	struct wslot *slot = writer_reserve(s->w, &tail);
-	if (!slot)
+	struct wslot *item = writer_reserve(s->w);
+	if (!item)
 		return STORE_ERR;
-	slot->kind = WS_COMMIT;
-	writer_publish(s->w, tail, true);
+	item->kind = WS_COMMIT;
+	writer_publish(s->w, item, WSLOT_AT(u), true);
 	return STORE_OK;
 }
 
@@ -2758,16 +2779,15 @@ store_update_run_soon(struct store *s, const struct run_stats *st)
 	}
 	if (s->run_id == 0)
 		return check_api(s, true); /* misuse, reported as ever */
-	uint64_t tail;
-	struct wslot *slot = writer_reserve(s->w, &tail);
-	if (!slot)
+	struct wslot *item = writer_reserve(s->w);
+	if (!item)
 		return STORE_ERR;
-	slot->kind = WS_RUN;
-	slot->u.run = *st;
-	slot->u.run.counter_names = NULL;
-	slot->u.run.counter_values = NULL;
-	slot->u.run.n_counters = 0;
-	writer_publish(s->w, tail, true);
+	item->kind = WS_RUN;
+	item->u.run = *st;
+	item->u.run.counter_names = NULL;
+	item->u.run.counter_values = NULL;
+	item->u.run.n_counters = 0;
+	writer_publish(s->w, item, WSLOT_AT(u.run) + sizeof(item->u.run), true);
 	return STORE_OK;
 }
 
@@ -2855,32 +2875,52 @@ store_anchor(struct store *s, uint64_t hash, uint64_t ts_ns)
 		anchor_sync(s, hash, ts_ns);
 		return earlier;
 	}
-	uint64_t tail;
-	struct wslot *slot = writer_reserve(s->w, &tail);
-	if (!slot)
+	struct wslot *item = writer_reserve(s->w);
+	if (!item)
 		return earlier; /* the store broke: the run's end says so */
-	slot->kind = WS_ANCHOR;
-	slot->u.anchor.hash = hash;
-	slot->u.anchor.ts = ts_ns;
-	writer_publish(s->w, tail, false);
+	item->kind = WS_ANCHOR;
+	item->u.anchor.hash = hash;
+	item->u.anchor.ts = ts_ns;
+	writer_publish(s->w, item, WSLOT_AT(u.anchor) + sizeof(item->u.anchor), false);
 	return earlier;
 }
 
-/* The next free slot (waiting while the queue is full); NULL once the store broke. */
-static struct wslot *
-writer_reserve(struct writer *w, uint64_t *tail_out)
+/* An item's bytes in the ring: whole cache lines, so that no two items share one. */
+static uint32_t
+item_bytes(size_t used)
 {
-	uint64_t tail = w->filled;
-	if (tail - w->head_seen == w->nslots) {
+	return (uint32_t)((used + WRITER_LINE - 1) & ~(size_t)(WRITER_LINE - 1));
+}
+
+/*
+ * Room for the largest item (waiting while the queue has less), all of it
+ * before the ring's end: when the end is nearer, the rest of the ring is
+ * skipped (a WS_SKIP item).  The item is filled in place and handed over
+ * by writer_publish() with the bytes it used.  NULL once the store broke.
+ */
+static struct wslot *
+writer_reserve(struct writer *w)
+{
+	const uint64_t most = item_bytes(sizeof(struct wslot));
+	uint64_t at = w->filled;
+	uint64_t off = at & (w->size - 1);
+	uint64_t skip = off + most > w->size ? w->size - off : 0;
+	if (w->size - (at - w->head_seen) < skip + most) {
 		w->head_seen = atomic_load(&w->head);
-		if (tail - w->head_seen == w->nslots && !atomic_load(&w->failed))
-			writer_wait(w, w->nslots - 1, true);
+		if (w->size - (at - w->head_seen) < skip + most && !atomic_load(&w->failed))
+			writer_wait(w, w->size - (skip + most), true);
 		w->head_seen = atomic_load(&w->head);
 	}
 	if (atomic_load(&w->failed))
 		return NULL;
-	*tail_out = tail;
-	return &w->slot[tail & (w->nslots - 1)];
+	if (skip) {
+		/* off is a multiple of WRITER_LINE: a header fits before the end */
+		struct wslot *k = (struct wslot *)(w->ring + off);
+		k->kind = WS_SKIP;
+		k->size = (uint32_t)skip;
+		w->filled = at + skip; /* handed over with the item that follows */
+	}
+	return (struct wslot *)(w->ring + (w->filled & (w->size - 1)));
 }
 
 /* Hands the filled slots to the thread (woken at once if urgent). */
@@ -2896,12 +2936,13 @@ writer_hand_over(struct writer *w, bool urgent)
 		writer_wake(w, &w->cv_item);
 }
 
-/* The slot reserved at tail is filled: handed over with its batch. */
+/* The item writer_reserve() gave is filled (used bytes of it): handed over with its batch. */
 static void
-writer_publish(struct writer *w, uint64_t tail, bool urgent)
+writer_publish(struct writer *w, struct wslot *item, size_t used, bool urgent)
 {
-	w->filled = tail + 1;
-	if (urgent || w->filled % WRITER_BATCH == 0)
+	item->size = item_bytes(used);
+	w->filled += item->size;
+	if (urgent || ++w->filled_items % WRITER_BATCH == 0)
 		writer_hand_over(w, urgent);
 }
 
