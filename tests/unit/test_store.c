@@ -1757,6 +1757,102 @@ Test(store, writer_queue_keeps_full_session_texts)
 	free(ev);
 }
 
+/*
+ * The writer's queue is a ring of bytes (schema/store.c): items of every
+ * size (DNS queries with names of 1 to 200 bytes, replies with their whole
+ * session, anchors, commits) go round it a dozen times, often filling it,
+ * so that items meet its end at every offset and the packet side waits
+ * for room.  Each arrives whole, once: the names tell each query's id.
+ */
+static void
+round_the_ring(bool bulk)
+{
+	struct store *s = open_store();
+	if (bulk)
+		cr_assert_eq(store_bulk_load(s), STORE_OK, "%s", store_errmsg(s));
+	cr_assert_eq(store_begin_run(s, bulk ? "ring.pcap" : "live:eth0", NULL, NULL), STORE_OK);
+	cr_assert_eq(store_start_writer(s), STORE_OK, "%s", store_errmsg(s));
+	struct mx_event *ev = calloc(3, sizeof(*ev));
+	cr_assert_not_null(ev);
+	struct mx_session *x = &ev[2].u.session;
+	x->proto = MXP_SMTP;
+	mx_addr_parse("192.0.2.30", &x->client.addr);
+	mx_addr_parse("203.0.113.25", &x->server.addr);
+	x->server.port = 25;
+	x->start_ns = FX_T0_NS;
+	fill_text(x->helo, MX_NAME_MAX - 1, 'h', "helo");
+	fill_text(x->sender_domain, MX_NAME_MAX - 1, 's', "sender");
+	const int n = 4000, nsess = n / 5;
+	int anchors = 0;
+	for (int i = 0; i < n; i++) {
+		struct mx_dns *q = &ev[0].u.dns;
+		ev[0].type = EV_DNS;
+		q->id = (uint64_t)i + 1;
+		q->ts_ns = FX_T0_NS + (uint64_t)i * 1000000;
+		q->qtype = 12;
+		q->rcode = -1;
+		q->outcome = MXD_UNANSWERED;
+		int len = snprintf(q->qname, sizeof(q->qname), "%05d.", i);
+		memset(q->qname + len, 'a', (size_t)(i % 200 + 1));
+		strcpy(q->qname + len + i % 200 + 1, ".example");
+		cr_assert_eq(store_event(s, &ev[0]), STORE_OK, "%s", store_errmsg(s));
+		if (i % 3 == 0) {
+			store_anchor(s, 0x1000u + (uint64_t)i, q->ts_ns);
+			anchors++;
+		}
+		if (i % 7 == 0)
+			cr_assert_eq(store_commit_soon(s), STORE_OK, "%s", store_errmsg(s));
+		if (i % 5 == 0) {
+			/* a slow reply (a row) with its whole session beside it */
+			x->id = (uint64_t)(i / 5) + 1;
+			struct mx_txn *t = &ev[1].u.txn;
+			ev[1].type = EV_TXN;
+			ev[1].session = x;
+			t->id = x->id;
+			t->session_id = x->id;
+			strcpy(t->command, "MAIL");
+			t->request_ns = q->ts_ns;
+			t->reply_ns = q->ts_ns + 3 * FX_SEC;
+			strcpy(t->reply_code, "250");
+			x->replies = 1;
+			cr_assert_eq(store_event(s, &ev[1]), STORE_OK, "%s", store_errmsg(s));
+		}
+	}
+	for (int k = 0; k < nsess; k++) {
+		x->id = (uint64_t)k + 1;
+		x->end_ns = FX_T0_NS + (uint64_t)k * 5000000 + 4 * FX_SEC;
+		x->outcome = MXO_OK;
+		ev[2].type = EV_SESSION;
+		cr_assert_eq(store_event(s, &ev[2]), STORE_OK, "%s", store_errmsg(s));
+	}
+	cr_assert_eq(store_end_run(s, NULL), STORE_OK, "%s", store_errmsg(s));
+	store_close(s);
+	free(ev);
+
+	sqlite3 *db = open_ro(dbpath);
+	cr_expect_eq(q_int(db, "SELECT count(*) FROM dns_queries"), n);
+	cr_expect_eq(q_int(db, "SELECT count(*) FROM dns_queries WHERE qname ="
+	                       " printf('%05d.', id - 1) ||"
+	                       " replace(hex(zeroblob((id - 1) % 200 + 1)), '00', 'a') || '.example'"),
+	             n, "every query's own name");
+	cr_expect_eq(q_int(db, "SELECT count(*) FROM anchors"), anchors);
+	cr_expect_eq(q_int(db, "SELECT count(*) FROM transactions WHERE command = 'MAIL'"), nsess);
+	cr_expect_eq(q_int(db, "SELECT count(*) FROM sessions WHERE helo LIKE 'helo%'"
+	                       " AND complete = 1"),
+	             nsess);
+	sqlite3_close(db);
+}
+
+Test(store, the_writer_queue_goes_round_its_ring_live)
+{
+	round_the_ring(false);
+}
+
+Test(store, the_writer_queue_goes_round_its_ring_in_a_bulk_load)
+{
+	round_the_ring(true);
+}
+
 Test(store, event_before_run_is_refused)
 {
 	struct store *s = open_store();
