@@ -1,7 +1,6 @@
 /* dict.c - dictionary ids for the writer (dict.h). */
 #include "dict.h"
 
-#include "../analyze/event.h"
 #include "../capture/addr.h"
 
 #include <stdbool.h>
@@ -9,7 +8,7 @@
 #include <string.h>
 
 struct dict_ent {
-	uint32_t hash; /* mx_name_hash() */
+	uint32_t hash; /* text_hash() */
 	int64_t id;
 	int64_t minute; /* last_minute as the table has it (DICT_NO_MINUTE: NULL) */
 	char *text;     /* NULL: a free slot */
@@ -161,12 +160,33 @@ touch(struct dict *d, int64_t id, int64_t *last, int64_t minute)
 	return SQLITE_OK;
 }
 
+/* The text's hash, 8 bytes at a time (in memory only: neither stored nor
+ * shown, so the order of a word's bytes does not matter). */
+static uint32_t
+text_hash(const char *text)
+{
+	size_t len = strlen(text);
+	uint64_t h = mx_mix_word(0x6469637474657874ULL, len);
+	size_t i = 0;
+	for (; i + 8 <= len; i += 8) {
+		uint64_t w;
+		memcpy(&w, text + i, sizeof(w));
+		h = mx_mix_word(h, w);
+	}
+	if (i < len) {
+		uint64_t w = 0;
+		memcpy(&w, text + i, len - i);
+		h = mx_mix_word(h, w);
+	}
+	return (uint32_t)mx_mix64(h);
+}
+
 /* dict_id(); *ent gets the entry's index + 1 in tab, 0 when it is not cached */
 static int
 text_id(struct dict *d, const char *text, int64_t minute, int64_t *id, uint32_t *ent)
 {
 	*ent = 0;
-	uint32_t h = mx_name_hash(text);
+	uint32_t h = text_hash(text);
 	uint32_t i = h & d->mask;
 	for (; d->tab[i].text; i = (i + 1) & d->mask) {
 		struct dict_ent *e = &d->tab[i];
