@@ -2452,7 +2452,6 @@ struct writer {
 	pthread_cond_t cv_space; /* producer waits for room (or an empty queue) */
 	unsigned char *ring;
 	uint32_t size; /* WRITER_RING or WRITER_RING_BULK (a power of two) */
-	uint32_t filled_items; /* items filled (the producer's: for WRITER_BATCH) */
 	bool quit; /* under mu */
 	/* Each side writes its own cache line only: when head and tail shared
 	 * one, every event moved that line between the cores twice. */
@@ -2462,6 +2461,9 @@ struct writer {
 			    waits for the items' cache lines), or at once if urgent */
 	uint64_t head_seen; /* the producer's last look at head: the queue has at
 			       least this much room, so head is read only when full */
+	uint32_t filled_items; /* items filled (for WRITER_BATCH): on the producer's
+				  line, not beside ring and size, which the thread
+				  reads for every item */
 	_Alignas(WRITER_LINE) _Atomic uint64_t head; /* the thread's line: moved
 							every WRITER_BATCH items and
 							whenever it caught up */
