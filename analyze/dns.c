@@ -691,16 +691,7 @@ key_hash(const struct dns_tracker *t, const struct mx_addr *cli, const struct mx
 	                                      (uint64_t)tcp << 48);
 	h = mix_addr(h, cli);
 	h = mix_addr(h, srv);
-	size_t n = strlen(qname), i = 0;
-	for (; i + 8 <= n; i += 8) {
-		uint64_t w;
-		memcpy(&w, qname + i, sizeof(w));
-		h = mx_mix_word(h, w);
-	}
-	uint64_t w = 0; /* the tail (under a word), and the length */
-	memcpy(&w, qname + i, n - i);
-	h = mx_mix_word(h, w ^ (uint64_t)n << 56);
-	return mx_mix64(h);
+	return mx_mix64(mx_mix_bytes(h, qname, strlen(qname)));
 }
 
 struct dns_tracker *

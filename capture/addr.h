@@ -54,6 +54,24 @@ mx_mix_word(uint64_t h, uint64_t w)
 	return h ^ h >> 29;
 }
 
+/* n bytes of p folded in a word at a time, the last word zero-padded and
+ * marked with n (word-wise hashes of texts kept in memory only; finish
+ * with mx_mix64()). */
+static inline uint64_t
+mx_mix_bytes(uint64_t h, const void *p, size_t n)
+{
+	const unsigned char *s = p;
+	size_t i = 0;
+	for (; i + 8 <= n; i += 8) {
+		uint64_t w;
+		memcpy(&w, s + i, sizeof(w));
+		h = mx_mix_word(h, w);
+	}
+	uint64_t w = 0;
+	memcpy(&w, s + i, n - i);
+	return mx_mix_word(h, w ^ (uint64_t)n << 56);
+}
+
 /* The bytes mx_addr_eq() compares, as two words (an IPv4 address's unused
  * bytes are zero here whatever they hold): for word-wise hashes. */
 static inline void

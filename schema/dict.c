@@ -165,20 +165,7 @@ touch(struct dict *d, int64_t id, int64_t *last, int64_t minute)
 static uint32_t
 text_hash(const char *text)
 {
-	size_t len = strlen(text);
-	uint64_t h = mx_mix_word(0x6469637474657874ULL, len);
-	size_t i = 0;
-	for (; i + 8 <= len; i += 8) {
-		uint64_t w;
-		memcpy(&w, text + i, sizeof(w));
-		h = mx_mix_word(h, w);
-	}
-	if (i < len) {
-		uint64_t w = 0;
-		memcpy(&w, text + i, len - i);
-		h = mx_mix_word(h, w);
-	}
-	return (uint32_t)mx_mix64(h);
+	return (uint32_t)mx_mix64(mx_mix_bytes(0x6469637474657874ULL, text, strlen(text)));
 }
 
 /* dict_id(); *ent gets the entry's index + 1 in tab, 0 when it is not cached */
