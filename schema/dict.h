@@ -24,7 +24,8 @@
 struct dict;
 
 /* table and column: identifiers of the schema (constants, not input).
- * cache_max: texts kept in memory (the cache is emptied when it is full).
+ * cache_max: texts kept in memory (when it is full, a new text takes the
+ * place of one not looked up lately: CLOCK).
  * NULL when out of memory or the statements do not compile (the message
  * is sqlite3_errmsg(db) then). */
 struct dict *dict_new(sqlite3 *db, const char *table, const char *column, uint32_t cache_max);
