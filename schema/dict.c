@@ -21,7 +21,7 @@ struct dict_ent {
 	int64_t id;
 	int64_t minute; /* last_minute as the table has it (DICT_NO_MINUTE: NULL) */
 	char *text;     /* NULL: not in use */
-	uint32_t hash;  /* text_hash() */
+	uint32_t hash;  /* text_hash()'s low bits */
 	uint32_t gen;   /* counts the texts the entry has held (atab's check) */
 	bool used;      /* looked up since the hand last passed */
 };
@@ -50,7 +50,18 @@ struct dict {
 	uint32_t hand;          /* the CLOCK hand: an index into ents */
 	uint32_t an;            /* atab's entries: at most max */
 	uint64_t misses;
+	/* Texts known to be in the table, as a Bloom filter; NULL: not kept.
+	 * Kept from a table that was empty when the dict was made, until the
+	 * first dict_forget(): then a text the filter has never seen is not in
+	 * the table (but for a false positive), and its INSERT comes first. */
+	uint64_t *bloom;
+	uint32_t bloom_mask; /* bits - 1 */
 };
+
+/* bits of the filter per entry of the cache: 1 Mbit (128 KiB) for 8 192
+ * names, under 1 % false positives up to 75 000 texts; more texts only
+ * make it say "maybe" more often */
+#define BLOOM_BITS_PER_ENT 128
 
 struct dict *
 dict_new(sqlite3 *db, const char *table, const char *column, uint32_t cache_max)
@@ -72,19 +83,30 @@ dict_new(sqlite3 *db, const char *table, const char *column, uint32_t cache_max)
 	d->slot = calloc(slots, sizeof(*d->slot));
 	char *get = sqlite3_mprintf("SELECT id, last_minute FROM \"%w\" WHERE \"%w\" = ?1", table,
 	                            column);
-	char *add = sqlite3_mprintf("INSERT INTO \"%w\" (\"%w\", last_minute) VALUES (?1, ?2)", table,
-	                            column);
+	char *add = sqlite3_mprintf("INSERT INTO \"%w\" (\"%w\", last_minute) VALUES (?1, ?2)"
+	                            " ON CONFLICT DO NOTHING",
+	                            table, column);
+	char *any = sqlite3_mprintf("SELECT 1 FROM \"%w\" LIMIT 1", table);
 	char *touch = sqlite3_mprintf("UPDATE \"%w\" SET last_minute = ?2 WHERE id = ?1"
 	                              " AND (last_minute IS NULL OR last_minute < ?2)",
 	                              table);
-	bool ok = d->ents && d->slot && get && add && touch &&
+	bool ok = d->ents && d->slot && get && add && touch && any &&
 	          sqlite3_prepare_v3(db, get, -1, SQLITE_PREPARE_PERSISTENT, &d->get, NULL) == SQLITE_OK &&
 	          sqlite3_prepare_v3(db, add, -1, SQLITE_PREPARE_PERSISTENT, &d->add, NULL) == SQLITE_OK &&
 	          sqlite3_prepare_v3(db, touch, -1, SQLITE_PREPARE_PERSISTENT, &d->touch, NULL) ==
 	              SQLITE_OK;
+	sqlite3_stmt *st = NULL;
+	if (ok && sqlite3_prepare_v2(db, any, -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_DONE) {
+		uint64_t bits = (uint64_t)cache_max * BLOOM_BITS_PER_ENT;
+		d->bloom = calloc(bits / 64, sizeof(*d->bloom)); /* none: every miss reads first */
+		d->bloom_mask = (uint32_t)(bits - 1);
+	}
+	sqlite3_finalize(st);
 	sqlite3_free(get);
 	sqlite3_free(add);
 	sqlite3_free(touch);
+	sqlite3_free(any);
 	if (!ok) {
 		dict_free(d);
 		return NULL;
@@ -107,6 +129,9 @@ dict_forget(struct dict *d)
 	d->n = 0;
 	d->hand = 0;
 	d->an = 0;
+	/* another connection may have added texts, which the filter never saw */
+	free(d->bloom);
+	d->bloom = NULL;
 }
 
 void
@@ -119,6 +144,7 @@ dict_free(struct dict *d)
 	free(d->ents);
 	free(d->slot);
 	free(d->atab);
+	free(d->bloom);
 	sqlite3_finalize(d->get);
 	sqlite3_finalize(d->add);
 	sqlite3_finalize(d->touch);
@@ -137,36 +163,93 @@ dict_misses(const struct dict *d)
 	return d ? d->misses : 0;
 }
 
-/* The table's entry for text, read or added: id and last_minute. */
+/* The table's row of text: *found, and then its id and last_minute. */
 static int
-lookup(struct dict *d, const char *text, int64_t minute, int64_t *id, int64_t *last)
+get_row(struct dict *d, const char *text, int64_t *id, int64_t *last, bool *found)
 {
 	sqlite3_stmt *st = d->get;
 	sqlite3_bind_text(st, 1, text, -1, SQLITE_STATIC);
 	int rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
+	*found = rc == SQLITE_ROW;
+	if (*found) {
 		*id = sqlite3_column_int64(st, 0);
 		*last = sqlite3_column_type(st, 1) == SQLITE_NULL ? DICT_NO_MINUTE
 		                                                  : sqlite3_column_int64(st, 1);
-		rc = SQLITE_OK;
-	} else if (rc == SQLITE_DONE) {
-		sqlite3_reset(st);
-		st = d->add;
-		sqlite3_bind_text(st, 1, text, -1, SQLITE_STATIC);
-		if (minute != DICT_NO_MINUTE)
-			sqlite3_bind_int64(st, 2, minute);
-		else
-			sqlite3_bind_null(st, 2);
-		rc = sqlite3_step(st);
-		if (rc == SQLITE_DONE) {
-			*id = sqlite3_last_insert_rowid(d->db);
-			*last = minute;
-			rc = SQLITE_OK;
-		}
 	}
+	if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+		rc = SQLITE_OK;
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
 	return rc;
+}
+
+/* A row for text, unless the table has one: *added, and then its id. */
+static int
+add_row(struct dict *d, const char *text, int64_t minute, int64_t *id, int64_t *last, bool *added)
+{
+	sqlite3_stmt *st = d->add;
+	sqlite3_bind_text(st, 1, text, -1, SQLITE_STATIC);
+	if (minute != DICT_NO_MINUTE)
+		sqlite3_bind_int64(st, 2, minute);
+	else
+		sqlite3_bind_null(st, 2);
+	int rc = sqlite3_step(st);
+	*added = rc == SQLITE_DONE && sqlite3_changes(d->db) > 0;
+	if (*added) {
+		*id = sqlite3_last_insert_rowid(d->db);
+		*last = minute;
+	}
+	if (rc == SQLITE_DONE)
+		rc = SQLITE_OK;
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return rc;
+}
+
+/* The table's entry for text, read or added: id and last_minute.  fresh:
+ * the text is most likely not in the table, so the INSERT comes first (one
+ * statement instead of two); it does nothing if the text is there. */
+static int
+lookup(struct dict *d, const char *text, int64_t minute, bool fresh, int64_t *id, int64_t *last)
+{
+	bool done;
+	int rc = fresh ? add_row(d, text, minute, id, last, &done)
+	               : get_row(d, text, id, last, &done);
+	if (rc == SQLITE_OK && !done)
+		rc = fresh ? get_row(d, text, id, last, &done) : add_row(d, text, minute, id, last, &done);
+	if (rc == SQLITE_OK && !done)
+		rc = SQLITE_CONSTRAINT; /* neither there nor added: not this table */
+	return rc;
+}
+
+/* The filter's three bits of a text (from its 64-bit hash) */
+static void
+bloom_bits(const struct dict *d, uint64_t h64, uint32_t pos[3])
+{
+	uint64_t x = mx_mix64(h64 ^ 0x626c6f6f6d626974ULL);
+	pos[0] = (uint32_t)x & d->bloom_mask;
+	pos[1] = (uint32_t)(x >> 21) & d->bloom_mask;
+	pos[2] = (uint32_t)(x >> 42) & d->bloom_mask;
+}
+
+static bool
+bloom_has(const struct dict *d, uint64_t h64)
+{
+	uint32_t p[3];
+	bloom_bits(d, h64, p);
+	for (int i = 0; i < 3; i++)
+		if (!(d->bloom[p[i] / 64] >> (p[i] % 64) & 1))
+			return false;
+	return true;
+}
+
+static void
+bloom_add(struct dict *d, uint64_t h64)
+{
+	uint32_t p[3];
+	bloom_bits(d, h64, p);
+	for (int i = 0; i < 3; i++)
+		d->bloom[p[i] / 64] |= 1ull << (p[i] % 64);
 }
 
 /* Moves the entry's last_minute up to minute when it is DICT_TOUCH_S behind. */
@@ -187,10 +270,10 @@ touch(struct dict *d, int64_t id, int64_t *last, int64_t minute)
 
 /* The text's hash, 8 bytes at a time (in memory only: neither stored nor
  * shown, so the order of a word's bytes does not matter). */
-static uint32_t
+static uint64_t
 text_hash(const char *text)
 {
-	return (uint32_t)mx_mix64(mx_mix_bytes(0x6469637474657874ULL, text, strlen(text)));
+	return mx_mix64(mx_mix_bytes(0x6469637474657874ULL, text, strlen(text)));
 }
 
 /* Takes entry k's slot out of the probe chains (backward shift: the
@@ -239,7 +322,8 @@ static int
 text_id(struct dict *d, const char *text, int64_t minute, int64_t *id, uint32_t *ent)
 {
 	*ent = 0;
-	uint32_t h = text_hash(text);
+	uint64_t h64 = text_hash(text);
+	uint32_t h = (uint32_t)h64;
 	uint32_t i = h & d->mask;
 	for (; d->slot[i].ent; i = (i + 1) & d->mask) {
 		if (d->slot[i].hash != h)
@@ -254,11 +338,13 @@ text_id(struct dict *d, const char *text, int64_t minute, int64_t *id, uint32_t 
 	}
 	d->misses++;
 	int64_t last = DICT_NO_MINUTE;
-	int rc = lookup(d, text, minute, id, &last);
+	int rc = lookup(d, text, minute, d->bloom && !bloom_has(d, h64), id, &last);
 	if (rc == SQLITE_OK)
 		rc = touch(d, *id, &last, minute);
 	if (rc != SQLITE_OK)
 		return rc;
+	if (d->bloom)
+		bloom_add(d, h64);
 	char *copy = strdup(text);
 	if (!copy)
 		return SQLITE_OK; /* the id is right; it is just not cached */

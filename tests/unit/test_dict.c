@@ -3,6 +3,7 @@
 
 #include <sqlite3.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "../../capture/addr.h"
 #include "../../schema/dict.h"
@@ -284,5 +285,76 @@ Test(dict, a_random_mix_always_gets_the_table_s_ids)
 	cr_expect_leq(hot_misses, 200, "%llu of %llu", (unsigned long long)hot_misses,
 	              (unsigned long long)dict_misses(d));
 	cr_expect_lt(dict_misses(d), 8000);
+	dict_free(d);
+}
+
+/* statements run on db, by their first word */
+static int n_select, n_insert;
+
+static int
+count_stmt(unsigned type, void *ctx, void *p, void *x)
+{
+	(void)ctx;
+	(void)x;
+	if (type == SQLITE_TRACE_STMT) {
+		const char *sql = sqlite3_sql(p);
+		n_select += strncmp(sql, "SELECT", 6) == 0;
+		n_insert += strncmp(sql, "INSERT", 6) == 0;
+	}
+	return 0;
+}
+
+/* Into a table that was empty, a new text costs one statement (its INSERT)
+ * instead of a SELECT that finds nothing and then the INSERT; a text that
+ * got into the table by another way is still found, with its own id. */
+Test(dict, a_new_table_s_new_texts_cost_one_statement)
+{
+	struct dict *d = dict_new(db, "names", "name", 16);
+	sqlite3_trace_v2(db, SQLITE_TRACE_STMT, count_stmt, NULL);
+	char name[32];
+	for (int i = 0; i < 200; i++) {
+		snprintf(name, sizeof(name), "new%d.example", i);
+		id_of(d, name, 60);
+	}
+	cr_expect_eq(n_insert, 200);
+	cr_expect_eq(n_select, 0);
+	/* known ones the cache let go: read (the filter knows them) */
+	n_select = n_insert = 0;
+	cr_expect_eq(id_of(d, "new0.example", 60), 1);
+	cr_expect_eq(n_select, 1);
+	cr_expect_eq(n_insert, 0);
+	/* added behind the dict's back: the INSERT does nothing, the SELECT finds it */
+	sqlite3_trace_v2(db, 0, NULL, NULL);
+	cr_assert_eq(sqlite3_exec(db, "INSERT INTO names (id, name) VALUES (777, 'aside.example')",
+	                          NULL, NULL, NULL),
+	             SQLITE_OK);
+	cr_expect_eq(id_of(d, "aside.example", 60), 777);
+	cr_expect_eq(q_int("SELECT count(*) FROM names"), 201);
+	/* after dict_forget() (another connection wrote) every miss reads first */
+	dict_forget(d);
+	sqlite3_trace_v2(db, SQLITE_TRACE_STMT, count_stmt, NULL);
+	n_select = n_insert = 0;
+	int64_t id = id_of(d, "later.example", 60);
+	cr_expect_eq(n_select, 1);
+	cr_expect_eq(n_insert, 1);
+	cr_expect_eq(id, 778);
+	sqlite3_trace_v2(db, 0, NULL, NULL);
+	dict_free(d);
+}
+
+/* A table with rows when the dict was made: every miss reads first. */
+Test(dict, a_table_with_rows_is_read_first)
+{
+	cr_assert_eq(sqlite3_exec(db, "INSERT INTO names (name) VALUES ('old.example')", NULL, NULL,
+	                          NULL),
+	             SQLITE_OK);
+	struct dict *d = dict_new(db, "names", "name", 16);
+	sqlite3_trace_v2(db, SQLITE_TRACE_STMT, count_stmt, NULL);
+	n_select = n_insert = 0;
+	cr_expect_eq(id_of(d, "old.example", 60), 1);
+	id_of(d, "new.example", 60);
+	cr_expect_eq(n_select, 2);
+	cr_expect_eq(n_insert, 1);
+	sqlite3_trace_v2(db, 0, NULL, NULL);
 	dict_free(d);
 }
