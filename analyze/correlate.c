@@ -76,6 +76,13 @@ struct dns_rec {
 #define DNS_BLK 64
 struct dns_blk {
 	uint64_t min_ts, max_end;
+	/* for a settle pass to pass over a block holding nothing of its wait's
+	   (blk_nothing_for()): of the block's records without an owner, the
+	   or of their name signatures and their longest lifetime; of the
+	   others, a bit for each owner (owner_bit()) */
+	uint64_t free_sig;
+	uint64_t owner_bits;
+	uint32_t free_max_us;
 };
 
 /*
@@ -330,20 +337,40 @@ dwin_live(const struct dwin *w, uint32_t slot)
 	return (slot >= w->head ? slot - w->head : slot + w->cap - w->head) < w->n;
 }
 
+/* an owner's bit in a block's owner_bits (the low bits of the owner, as
+ * struct dns_hot has them) */
+static uint64_t
+owner_bit(uint32_t owner)
+{
+	return 1ull << ((owner * 0x9e3779b1u) >> 26);
+}
+
+/* The record in slot s into its block's summary. */
+static void
+blk_add(struct dwin *w, uint32_t s)
+{
+	struct dns_blk *k = &w->blk[s / DNS_BLK];
+	const struct dns_rec *d = &w->v[s];
+	if (d->ts < k->min_ts)
+		k->min_ts = d->ts;
+	if (rec_end(d) > k->max_end)
+		k->max_end = rec_end(d);
+	if (w->hot[s].owner) {
+		k->owner_bits |= owner_bit(w->hot[s].owner);
+	} else {
+		k->free_sig |= w->sig[s];
+		if (d->end_us > k->free_max_us)
+			k->free_max_us = d->end_us;
+	}
+}
+
 static void
 blk_recount(struct dwin *w, uint32_t b)
 {
-	struct dns_blk *k = &w->blk[b];
-	k->min_ts = UINT64_MAX;
-	k->max_end = 0;
-	for (uint32_t s = b * DNS_BLK; s < (b + 1) * DNS_BLK; s++) {
-		if (!dwin_live(w, s))
-			continue;
-		if (w->v[s].ts < k->min_ts)
-			k->min_ts = w->v[s].ts;
-		if (rec_end(&w->v[s]) > k->max_end)
-			k->max_end = rec_end(&w->v[s]);
-	}
+	w->blk[b] = (struct dns_blk){.min_ts = UINT64_MAX};
+	for (uint32_t s = b * DNS_BLK; s < (b + 1) * DNS_BLK; s++)
+		if (dwin_live(w, s))
+			blk_add(w, s);
 }
 
 /* Reverses the elements i..j-1 of an array of elements of size bytes. */
@@ -950,11 +977,7 @@ add_dns(struct corr *c, const struct mx_dns *q)
 	d->from_resolver = hosts_is_resolver(c->hosts, &d->client);
 	w->sig[slot] = rec_sig(d, q->qname, qlen);
 	w->n_resolver += d->from_resolver;
-	struct dns_blk *b = &w->blk[slot / DNS_BLK];
-	if (d->ts < b->min_ts)
-		b->min_ts = d->ts;
-	if (rec_end(d) > b->max_end)
-		b->max_end = rec_end(d);
+	blk_add(w, slot);
 	w->n++;
 	if (w->n > c->st.peak_dns)
 		c->st.peak_dns = w->n;
@@ -1418,6 +1441,25 @@ top_beats(const struct cand *top, int n, double overlap_ms)
 	return n == MAX_UNRELATED_SHOWN && top[0].overlap_ms >= overlap_ms;
 }
 
+/* top_beats() in nanoseconds, without a division for every record: the
+ * longest overlap it passes over (ns_to_ms() of it no more than top[0]'s),
+ * -1 when it passes over none (or when top[0] is so long that the overlaps
+ * near it are not whole nanoseconds apart in milliseconds: then the caller
+ * goes on, and top_beats() itself decides later). */
+static int64_t
+top_beats_up_to(const struct cand *top, int n)
+{
+	if (n < MAX_UNRELATED_SHOWN || !(top[0].overlap_ms >= 0 && top[0].overlap_ms < 1e9))
+		return -1;
+	double m = top[0].overlap_ms;
+	int64_t v = (int64_t)(m * 1e6);
+	while (v > 0 && ns_to_ms(v) > m)
+		v--;
+	while (ns_to_ms(v + 1) <= m)
+		v++;
+	return ns_to_ms(v) <= m ? v : -1;
+}
+
 /* Keeps the MAX_UNRELATED_SHOWN candidates with the largest overlap (top[0] the smallest of them). */
 static void
 keep_top(struct cand *top, int *n, const struct cand *k)
@@ -1489,63 +1531,101 @@ settle_lifetimes(struct cand *k, int n, uint64_t t0, uint64_t t1, uint64_t prev_
 	}
 }
 
+typedef bool (*dns_keep_fn)(const struct corr *c, const struct rctx *rc, const struct dns_rec *d,
+			    const struct cand *cands, int n);
+
+/* scan_dns() for the record in slot, which overlaps the wait by ov and is
+ * not another session's: a candidate into cands or unrel. */
+static int
+scan_one(const struct corr *c, const struct held *h, struct cand *cands, int n, dns_keep_fn keep,
+	 bool from_resolver, const struct rctx *rc, struct cand *unrel, int *nunrel, int64_t *beaten,
+	 uint32_t slot, int64_t ov)
+{
+	const struct dwin *w = &c->dns;
+	/* most of a busy window's unowned lookups: a plain name that is none
+	   of the wait's names (struct dwin), shorter than the unrelated ones
+	   kept already: passed over without reading it */
+	if (!from_resolver && ov <= *beaten && !(w->sig[slot] & rc->sig_mask))
+		return n;
+	const struct dns_rec *d = &w->v[slot];
+	if (!from_resolver && d->owner && MX_OWNER_ID(d->owner) != h->session_id)
+		return n; /* (the low bits of two owners were equal) */
+	if (!keep(c, rc, d, cands, n))
+		return n;
+	enum mx_relation rel = from_resolver ? MXR_UPSTREAM : relation_of(c, rc, d);
+	/* zone queries to remote servers may be a local resolver's upstream hops */
+	bool aside = rel == MXR_UNRELATED &&
+		     !(is_zone_query(d->qtype) && !hosts_in_machine(c->hosts, &rc->m, &d->server));
+	/* most of a busy window: another session's lookup, shorter than the
+	   unrelated ones kept already */
+	if (aside && top_beats(unrel, *nunrel, ns_to_ms(ov)))
+		return n;
+	struct cand k = {.is_dns = 1, .d = d, .rel = rel, .parent = -1, .start = d->ts,
+			 .last = rec_last(d), .end = rec_end(d),
+			 .unanswered = d->outcome == MXD_UNANSWERED,
+			 .from_resolver = from_resolver};
+	if (aside) {
+		k.overlap_ms = ns_to_ms(ov);
+		keep_top(unrel, nunrel, &k);
+		*beaten = top_beats_up_to(unrel, *nunrel);
+		return n;
+	}
+	cands[n++] = k;
+	return n;
+}
+
+/*
+ * Would the pass for the server's own queries act on none of the block's
+ * records?  Each is then another session's, or has no owner, a name none
+ * of the wait's, and a lifetime (so an overlap) no longer than the
+ * unrelated ones kept already: the loop below would pass over each.
+ */
+static bool
+blk_nothing_for(const struct dns_blk *b, uint32_t me, const struct rctx *rc,
+		const struct cand *unrel, int nunrel)
+{
+	return !(b->owner_bits & owner_bit(me)) && !(b->free_sig & rc->sig_mask) &&
+	       top_beats(unrel, nunrel, ns_to_ms((int64_t)b->free_max_us * 1000));
+}
+
 /*
  * The queries overlapping [t0, t1] that pass keep(), in window order.
  * Returns the number of candidates now in cands.
  */
-typedef bool (*dns_keep_fn)(const struct corr *c, const struct rctx *rc, const struct dns_rec *d,
-			    const struct cand *cands, int n);
-
 static int
 scan_dns(const struct corr *c, const struct held *h, struct cand *cands, int n, dns_keep_fn keep,
 	 bool from_resolver, const struct rctx *rc, struct cand *unrel, int *nunrel)
 {
 	const struct dwin *w = &c->dns;
 	uint64_t t0 = h->t0, t1 = h->t1;
-	for (uint32_t i = 0; i < w->n && n < MAX_CAND; i++) {
-		uint32_t slot = dwin_slot(w, i);
-		if (i == 0 || slot % DNS_BLK == 0) {
-			const struct dns_blk *b = &w->blk[slot / DNS_BLK];
-			if (b->max_end <= t0 || b->min_ts >= t1) {
-				/* nothing in the rest of this block overlaps the wait */
-				i += DNS_BLK - slot % DNS_BLK - 1;
+	const struct dns_hot *hot = w->hot;
+	uint32_t me = (uint32_t)h->session_id; /* as dns_hot has owners */
+	int64_t beaten = top_beats_up_to(unrel, *nunrel); /* follows keep_top() */
+	/* block by block: a block's live slots are consecutive (cap is a
+	   multiple of DNS_BLK), so the inner loop is a plain walk */
+	for (uint32_t i = 0, run; i < w->n && n < MAX_CAND; i += run) {
+		uint32_t first = dwin_slot(w, i);
+		run = DNS_BLK - first % DNS_BLK;
+		if (run > w->n - i)
+			run = w->n - i;
+		const struct dns_blk *b = &w->blk[first / DNS_BLK];
+		/* nothing in the rest of this block overlaps the wait, or nothing
+		   of it is the wait's */
+		if (b->max_end <= t0 || b->min_ts >= t1 ||
+		    (!from_resolver && blk_nothing_for(b, me, rc, unrel, *nunrel)))
+			continue;
+		/* most records are passed over here: another session's, or
+		   outside the wait (the block's bounds are loose) */
+		for (uint32_t slot = first, end = first + run; slot < end && n < MAX_CAND; slot++) {
+			const struct dns_hot x = hot[slot];
+			uint64_t x_end = x.ts + (uint64_t)x.end_us * 1000;
+			if (x.ts >= t1 || x_end <= t0 || (!from_resolver && x.owner && x.owner != me))
 				continue;
-			}
+			int64_t ov = overlap_ns(t0, t1, x.ts, x_end);
+			if (ov > 0)
+				n = scan_one(c, h, cands, n, keep, from_resolver, rc, unrel, nunrel,
+					     &beaten, slot, ov);
 		}
-		const struct dns_hot *x = &w->hot[slot];
-		int64_t ov = overlap_ns(t0, t1, x->ts, x->ts + (uint64_t)x->end_us * 1000);
-		/* made for another session: not this wait's, whatever its name */
-		if (ov <= 0 || (!from_resolver && x->owner && x->owner != (uint32_t)h->session_id))
-			continue;
-		/* most of a busy window's unowned lookups: a plain name that is
-		   none of the wait's names (struct dwin), shorter than the
-		   unrelated ones kept already: passed over without reading it */
-		if (!from_resolver && !(w->sig[slot] & rc->sig_mask) &&
-		    top_beats(unrel, *nunrel, ns_to_ms(ov)))
-			continue;
-		const struct dns_rec *d = &w->v[slot];
-		if (!from_resolver && d->owner && MX_OWNER_ID(d->owner) != h->session_id)
-			continue; /* (the low bits of two owners were equal) */
-		if (!keep(c, rc, d, cands, n))
-			continue;
-		enum mx_relation rel = from_resolver ? MXR_UPSTREAM : relation_of(c, rc, d);
-		/* zone queries to remote servers may be a local resolver's upstream hops */
-		bool aside = rel == MXR_UNRELATED &&
-			     !(is_zone_query(d->qtype) && !hosts_in_machine(c->hosts, &rc->m, &d->server));
-		/* most of a busy window: another session's lookup, shorter than the
-		   unrelated ones kept already */
-		if (aside && top_beats(unrel, *nunrel, ns_to_ms(ov)))
-			continue;
-		struct cand k = {.is_dns = 1, .d = d, .rel = rel, .parent = -1, .start = d->ts,
-				 .last = rec_last(d), .end = rec_end(d),
-				 .unanswered = d->outcome == MXD_UNANSWERED,
-				 .from_resolver = from_resolver};
-		if (aside) {
-			k.overlap_ms = ns_to_ms(ov);
-			keep_top(unrel, nunrel, &k);
-			continue;
-		}
-		cands[n++] = k;
 	}
 	return n;
 }

@@ -1478,3 +1478,86 @@ Test(correlate, big_pop3_retrieval_is_named_as_sent_by_the_host)
 			said = strstr(lg.diag[i].diagnosis, "25.0 MB to 192.0.2.50") != NULL;
 	cr_expect(said);
 }
+
+/*
+ * A dense window of many blocks (struct dwin): a settle pass passes over a
+ * block only when nothing in it is the wait's.  Three blocks hold what is:
+ * the session's own lookup among 63 of other sessions (found by the
+ * block's owner bits), the three longest unrelated lookups among short
+ * ones (by its longest unowned lifetime), and a lookup of the sender
+ * domain among short unrelated ones (by its names' signatures).  The
+ * blocks before each fill the unrelated ones kept, first with short
+ * overlaps, then with the three long ones, so that only its own mark
+ * keeps each of the three blocks from being passed over.  The unrelated
+ * ones show in the diagnosis of a wait that has no related lookup.
+ */
+Test(correlate, dense_window_blocks_are_passed_over_only_without_the_wait_s_records)
+{
+	struct mx_session s;
+	named_session(&s);
+	const char *h = "192.0.2.10", *r = "198.51.100.53";
+	char name[64];
+	int k = 0; /* records added: record k is in block k / 64 */
+	/* blocks 0-1: short unrelated lookups of the host */
+	for (; k < 128; k++) {
+		snprintf(name, sizeof(name), "n%d.other.example", k);
+		dns(h, r, name, 1, T0 + MS(100 + k), T0 + MS(105 + k), MXD_ANSWERED, "203.0.113.1");
+	}
+	/* block 2: other sessions' long lookups, and the session's own PTR */
+	uint64_t own = 0;
+	for (; k < 192; k++) {
+		if (k == 170) {
+			own = dns_o(h, r, "200.2.0.192.in-addr.arpa", 12, T0 + MS(300),
+				    T0 + S(10), MXD_ANSWERED, "ptr.client.example", s.id);
+			continue;
+		}
+		snprintf(name, sizeof(name), "%d.113.0.203.in-addr.arpa", k);
+		dns_o(h, r, name, 12, T0 + MS(200 + k), T0 + S(20), MXD_ANSWERED, "x.example",
+		      1000 + k);
+	}
+	/* block 3: short unrelated ones and the three longest unrelated lookups */
+	for (; k < 256; k++) {
+		snprintf(name, sizeof(name), "m%d.other.example", k);
+		if (k == 230)
+			dns(h, r, "long.unrelated.example", 1, T0 + MS(400), T0 + S(25),
+			    MXD_ANSWERED, "203.0.113.2");
+		else if (k == 231 || k == 232)
+			dns(h, r, k == 231 ? "long2.unrelated.example" : "long3.unrelated.example",
+			    1, T0 + MS(400 + k), T0 + S(24), MXD_ANSWERED, "203.0.113.2");
+		else
+			dns(h, r, name, 1, T0 + MS(400 + k), T0 + MS(404 + k), MXD_ANSWERED,
+			    "203.0.113.1");
+	}
+	/* block 4: short unrelated ones and the sender domain's MX */
+	uint64_t sd = 0;
+	for (; k < 320; k++) {
+		snprintf(name, sizeof(name), "p%d.other.example", k);
+		if (k == 300) /* shorter than the three long ones kept by then */
+			sd = dns(h, r, "slow.example", 15, T0 + MS(500 + k), T0 + S(3),
+				 MXD_ANSWERED, "10 mx.slow.example");
+		else
+			dns(h, r, name, 1, T0 + MS(500 + k), T0 + MS(502 + k), MXD_ANSWERED,
+			    "203.0.113.1");
+	}
+	struct mx_session s2;
+	session(&s2, "198.51.100.77", "192.0.2.10");
+	uint64_t t = txn(&s, "MAIL", T0, T0 + S(30));
+	uint64_t t2 = txn(&s2, "MAIL", T0, T0 + S(30));
+	corr_finish(c);
+	const struct mx_cause *p = cause_for(t, MXR_CLIENT_PTR);
+	cr_assert_not_null(p, "the session's own PTR lookup");
+	cr_expect_eq(p->dns_id, own);
+	p = cause_for(t, MXR_SENDER_DOMAIN);
+	cr_assert_not_null(p, "the sender domain's MX");
+	cr_expect_eq(p->dns_id, sd);
+	/* another client's wait over the same window has no related lookup:
+	   its diagnosis names the longest unrelated one */
+	const struct mx_diagnosis *d2 = NULL;
+	for (int i = 0; i < lg.ndiag; i++)
+		if (lg.diag[i].txn_id == t2)
+			d2 = &lg.diag[i];
+	cr_assert_not_null(d2);
+	cr_expect_not_null(cause_for(t2, MXR_NONE));
+	cr_expect(strstr(d2->diagnosis, "unrelated lookup A long.unrelated.example") != NULL, "%s",
+		  d2->diagnosis);
+}
