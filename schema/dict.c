@@ -58,10 +58,10 @@ struct dict {
 	uint32_t bloom_mask; /* bits - 1 */
 };
 
-/* bits of the filter per entry of the cache: 1 Mbit (128 KiB) for 8 192
- * names, under 1 % false positives up to 75 000 texts; more texts only
- * make it say "maybe" more often */
-#define BLOOM_BITS_PER_ENT 128
+/* bits of the filter per slot of the cache (a power of two, as the slots
+ * are): 1 Mbit (128 KiB) for 8 192 names, under 1 % false positives up to
+ * 75 000 texts; more texts only make it say "maybe" more often */
+#define BLOOM_BITS_PER_SLOT 64
 
 struct dict *
 dict_new(sqlite3 *db, const char *table, const char *column, uint32_t cache_max)
@@ -98,7 +98,7 @@ dict_new(sqlite3 *db, const char *table, const char *column, uint32_t cache_max)
 	sqlite3_stmt *st = NULL;
 	if (ok && sqlite3_prepare_v2(db, any, -1, &st, NULL) == SQLITE_OK &&
 	    sqlite3_step(st) == SQLITE_DONE) {
-		uint64_t bits = (uint64_t)cache_max * BLOOM_BITS_PER_ENT;
+		uint64_t bits = (uint64_t)slots * BLOOM_BITS_PER_SLOT;
 		d->bloom = calloc(bits / 64, sizeof(*d->bloom)); /* none: every miss reads first */
 		d->bloom_mask = (uint32_t)(bits - 1);
 	}

@@ -42,7 +42,8 @@ int dict_id(struct dict *d, const char *text, int64_t minute, int64_t *id);
 struct mx_addr;
 int dict_addr_id(struct dict *d, const struct mx_addr *a, int64_t minute, int64_t *id);
 
-/* Empties the cache. */
+/* Empties the cache (and drops the filter of texts met: another
+ * connection may have added some). */
 void dict_forget(struct dict *d);
 
 /* Texts in the cache, and the lookups that needed SQL (for the tests). */
