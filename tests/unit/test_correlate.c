@@ -733,6 +733,54 @@ Test(correlate, block_skipping_equals_brute_force, .timeout = 30)
 }
 
 /*
+ * The same against a brute force, with owners: of the lookups of the
+ * client's PTR, some are the session's own, some another session's (never
+ * its cause), some have no owner.  The ring wraps, so the window's head and
+ * the session's records fall on every one of a block's 64 places, where
+ * the settle pass sorts them out 4 at a time (owner_mask()).
+ */
+Test(correlate, owned_lookups_in_every_place_of_a_block_equal_brute_force, .timeout = 30)
+{
+	struct corr_cfg cfg = {.max_dns = RING, .max_held = NW + 1};
+	struct corr *saved;
+	struct mx_session s;
+	struct corr *ring = named_setup(&cfg, &saved, &s);
+	static uint64_t qts[NQ], qend[NQ], qid[NQ];
+	static bool related[NQ];
+	int kinds[4] = {0};
+	for (int i = 0; i < NQ; i++) {
+		qts[i] = T0 + MS(600 * i) + MS(next_rand() % 3000);
+		qend[i] = qts[i] + MS(10 + next_rand() % 8000);
+		/* 0: no owner, 1: this session's, 2: another session's (its low
+		   32 bits differ from this one's), 3: no owner, another name */
+		int kind = (int)(next_rand() % 4);
+		kinds[kind]++;
+		uint64_t owner = kind == 1 ? s.id : kind == 2 ? s.id + 1 + next_rand() % 1000 : 0;
+		related[i] = kind < 2;
+		qid[i] = dns_o("192.0.2.10", "198.51.100.53",
+			       kind < 3 ? "200.2.0.192.in-addr.arpa" : "1.0.0.10.in-addr.arpa", 12,
+			       qts[i], qend[i], MXD_ANSWERED, "host.example", owner);
+	}
+	named.txn0 = ids.txn + 1;
+	static uint64_t w0[NW], w1[NW];
+	for (int w = 0; w < NW; w++) {
+		w0[w] = T0 + MS(next_rand() % 610000);
+		w1[w] = w0[w] + S(1) + MS(next_rand() % 20000);
+		txn(&s, "GREETING", w0[w], w1[w]);
+	}
+	corr_finish(c);
+	int blamed = 0;
+	for (int w = 0; w < NW; w++)
+		blamed += expect_named_as_brute_force(w, w0[w], w1[w], NQ - RING, NQ, qts, qend,
+						      related, qid) > 0;
+	cr_expect_gt(blamed, NW / 4, "the property was exercised (%d waits blamed)", blamed);
+	for (int k = 0; k < 4; k++)
+		cr_expect_gt(kinds[k], NQ / 8, "kind %d was exercised", k);
+	c = saved;
+	corr_free(ring);
+}
+
+/*
  * A window that grows while it is wrapped: over two minutes of queries the
  * oldest open wait falls behind, stays, catches up and falls behind again,
  * so the window grows past 8 192 records in eighths while old records
