@@ -2645,12 +2645,23 @@ copy_txn(struct mx_txn *d, const struct mx_txn *x)
 {
 	d->id = x->id;
 	d->session_id = x->session_id;
-	mx_strlcpy(d->command, x->command, sizeof(d->command));
-	mx_strlcpy(d->guess, x->guess, sizeof(d->guess));
+	/* the short buffers whole (two or three words: cheaper than measuring
+	   the text), ended by a NUL as mx_strlcpy() would leave them */
+#define COPY_SHORT(f)                                           \
+	do {                                                    \
+		memcpy(d->f, x->f, sizeof(d->f));               \
+		d->f[sizeof(d->f) - 1] = '\0';                  \
+	} while (0)
+	_Static_assert(sizeof(d->command) <= 16 && sizeof(d->guess) <= 16 &&
+	                   sizeof(d->reply_code) <= 16,
+	               "COPY_SHORT() copies a few words");
+	COPY_SHORT(command);
+	COPY_SHORT(guess);
 	mx_strlcpy(d->argument, x->argument, sizeof(d->argument));
 	d->request_ns = x->request_ns;
 	d->reply_ns = x->reply_ns;
-	mx_strlcpy(d->reply_code, x->reply_code, sizeof(d->reply_code));
+	COPY_SHORT(reply_code);
+#undef COPY_SHORT
 	mx_strlcpy(d->reply_text, x->reply_text, sizeof(d->reply_text));
 	d->outcome = x->outcome;
 	d->size = x->size;
