@@ -21,6 +21,8 @@
 #   full      mxlag analyze into a fresh SQLite database (everything)
 #   sqlite    the full run's rows inserted again by SQLite alone (bench/sqlite_floor.c):
 #             a floor under any run that stores them
+#   twin      (first file) analyze --no-db pinned to one core, alone and beside
+#             the same run on the other core: what the cores share
 # and the ratios to the bare loop.  Then, on generated traffic with ground
 # truth (mxlag-gen traffic: one busy host for 10 minutes at > 2000 lookups/s
 # with every incident kind mixed, and a mirror port of 5 hosts), the share
@@ -55,6 +57,7 @@ cmake -S . -B $B -DCMAKE_BUILD_TYPE=Release -DMXLAG_TESTS=OFF >/dev/null
 cmake --build $B -j"$(nproc)" --target mxlag mxlag-gen mxlag-truthcheck bare_loop capbench runstat \
 	sqlite_floor >/dev/null
 mkdir -p bench/out
+twin_done=0
 
 measure() { # label packets cmd...
 	label=$1; pk=$2; shift 2
@@ -115,6 +118,36 @@ run_file() { # file
 		printf "ratios to bare loop: capture %.2fx  analyze %.2fx  full %.2fx (analyze, full: medians of the rounds)\n", c/b, a, u }'
 	if [ "$tools" = 1 ] && [ -n "${wall_ndpi:-}" ]; then
 		awk -v n="$wall_ndpi" -v u="$wall_full" 'BEGIN{printf "ndpiReader / mxlag full: %.2fx\n", n/u}'
+	fi
+	# the two cores: what a run on the other core costs this one.  The full
+	# run's packet thread shares the machine with its writer: where the
+	# two cores are siblings of one physical core (execution units and
+	# caches shared, as on a 2-vCPU VM), every second of the writer's work
+	# slows the packet thread too.  Once, on the first file: analyze
+	# --no-db pinned to one core, alone and beside the same run looping on
+	# the other, $rounds times each in turn.
+	if [ "$twin_done" = 0 ] && [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null 2>&1; then
+		twin_done=1
+		walls_alone=""; walls_beside=""
+		r=1
+		while [ "$r" -le "$rounds" ]; do
+			measure alone "$pk" taskset -c 0 $B/mxlag analyze --no-db --quiet "$f" >/dev/null
+			rm -f bench/out/twin.stop
+			( while [ ! -e bench/out/twin.stop ]; do
+				taskset -c 1 $B/mxlag analyze --no-db --quiet "$f" >/dev/null 2>&1
+			done ) &
+			twin=$!
+			sleep 0.3
+			measure beside "$pk" taskset -c 0 $B/mxlag analyze --no-db --quiet "$f" >/dev/null
+			touch bench/out/twin.stop
+			wait "$twin"
+			walls_alone="$walls_alone $wall_alone"; walls_beside="$walls_beside $wall_beside"
+			r=$((r + 1))
+		done
+		rm -f bench/out/twin.stop
+		a=$(echo "$walls_alone" | median); t=$(echo "$walls_beside" | median)
+		awk -v a="$a" -v t="$t" -v n="$rounds" 'BEGIN {
+			printf "twin       analyze --no-db on one core: alone %.3f s, beside a twin on the other core %.3f s (medians of %d): %+.0f %%\n", a, t, n, (t / a - 1) * 100 }'
 	fi
 	if [ "$tools" = 1 ] && [ -n "${wall_tshark:-}" ]; then
 		awk -v t="$wall_tshark" -v u="$wall_full" 'BEGIN{printf "tshark / mxlag full: %.2fx\n", t/u}'
