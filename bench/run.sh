@@ -126,7 +126,8 @@ run_file() { # file
 	# slows the packet thread too.  Once, on the first file: analyze
 	# --no-db pinned to one core, alone and beside the same run looping on
 	# the other, $rounds times each in turn.
-	if [ "$twin_done" = 0 ] && [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null 2>&1; then
+	if [ "$twin_done" = 0 ] && [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null 2>&1 &&
+		taskset -c 0 true 2>/dev/null && taskset -c 1 true 2>/dev/null; then
 		twin_done=1
 		walls_alone=""; walls_beside=""
 		r=1
@@ -140,7 +141,7 @@ run_file() { # file
 			sleep 0.3
 			measure beside "$pk" taskset -c 0 $B/mxlag analyze --no-db --quiet "$f" >/dev/null
 			touch bench/out/twin.stop
-			wait "$twin"
+			wait "$twin" || true
 			walls_alone="$walls_alone $wall_alone"; walls_beside="$walls_beside $wall_beside"
 			r=$((r + 1))
 		done
