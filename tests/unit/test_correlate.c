@@ -698,6 +698,30 @@ next_rand(void)
 	return rng;
 }
 
+/*
+ * NW random waits of session s over the NQ queries added (the last RING
+ * of them still in the window), then each against the brute force; at
+ * least a quarter of them must blame something.
+ */
+static void
+expect_waits_as_brute_force(const struct mx_session *s, const uint64_t *qts, const uint64_t *qend,
+			    const bool *related, const uint64_t *qid)
+{
+	named.txn0 = ids.txn + 1;
+	static uint64_t w0[NW], w1[NW];
+	for (int w = 0; w < NW; w++) {
+		w0[w] = T0 + MS(next_rand() % 610000);
+		w1[w] = w0[w] + S(1) + MS(next_rand() % 20000);
+		txn(s, "GREETING", w0[w], w1[w]);
+	}
+	corr_finish(c);
+	int blamed = 0;
+	for (int w = 0; w < NW; w++)
+		blamed += expect_named_as_brute_force(w, w0[w], w1[w], NQ - RING, NQ, qts, qend,
+						      related, qid) > 0;
+	cr_expect_gt(blamed, NW / 4, "the property was exercised (%d waits blamed)", blamed);
+}
+
 Test(correlate, block_skipping_equals_brute_force, .timeout = 30)
 {
 	struct corr_cfg cfg = {.max_dns = RING, .max_held = NW + 1};
@@ -715,19 +739,7 @@ Test(correlate, block_skipping_equals_brute_force, .timeout = 30)
 			     related[i] ? "200.2.0.192.in-addr.arpa" : "1.0.0.10.in-addr.arpa", 12,
 			     qts[i], qend[i], MXD_ANSWERED, "host.example");
 	}
-	named.txn0 = ids.txn + 1;
-	static uint64_t w0[NW], w1[NW];
-	for (int w = 0; w < NW; w++) {
-		w0[w] = T0 + MS(next_rand() % 610000);
-		w1[w] = w0[w] + S(1) + MS(next_rand() % 20000);
-		txn(&s, "GREETING", w0[w], w1[w]);
-	}
-	corr_finish(c);
-	int blamed = 0;
-	for (int w = 0; w < NW; w++)
-		blamed += expect_named_as_brute_force(w, w0[w], w1[w], NQ - RING, NQ, qts, qend,
-						      related, qid) > 0;
-	cr_expect_gt(blamed, NW / 4, "the property was exercised (%d waits blamed)", blamed);
+	expect_waits_as_brute_force(&s, qts, qend, related, qid);
 	c = saved;
 	corr_free(ring);
 }
@@ -761,19 +773,7 @@ Test(correlate, owned_lookups_in_every_place_of_a_block_equal_brute_force, .time
 			       kind < 3 ? "200.2.0.192.in-addr.arpa" : "1.0.0.10.in-addr.arpa", 12,
 			       qts[i], qend[i], MXD_ANSWERED, "host.example", owner);
 	}
-	named.txn0 = ids.txn + 1;
-	static uint64_t w0[NW], w1[NW];
-	for (int w = 0; w < NW; w++) {
-		w0[w] = T0 + MS(next_rand() % 610000);
-		w1[w] = w0[w] + S(1) + MS(next_rand() % 20000);
-		txn(&s, "GREETING", w0[w], w1[w]);
-	}
-	corr_finish(c);
-	int blamed = 0;
-	for (int w = 0; w < NW; w++)
-		blamed += expect_named_as_brute_force(w, w0[w], w1[w], NQ - RING, NQ, qts, qend,
-						      related, qid) > 0;
-	cr_expect_gt(blamed, NW / 4, "the property was exercised (%d waits blamed)", blamed);
+	expect_waits_as_brute_force(&s, qts, qend, related, qid);
 	for (int k = 0; k < 4; k++)
 		cr_expect_gt(kinds[k], NQ / 8, "kind %d was exercised", k);
 	c = saved;
