@@ -4,7 +4,7 @@
 # AddressSanitizer + UndefinedBehaviorSanitizer build, runs it and every
 # corpus capture under valgrind memcheck, and gives every libFuzzer harness
 # a short bounded run.
-#   MXLAG_VALGRIND=0       skip the valgrind memcheck pass (~15-25 min on 2 cores)
+#   MXLAG_VALGRIND=0       skip the valgrind memcheck pass (the longest part)
 #   MXLAG_FUZZ_SECONDS=N   seconds per fuzz harness (default 20, 0 = skip)
 # scripts/test.sh --quick is the day-to-day tier: the plain build and every
 # test but the slow ones (ctest label `slow`: the real-server lab and the

@@ -17,10 +17,15 @@
 #   MXLAG_VG_OPTS="..."    more valgrind options (e.g. --track-origins=yes)
 #   MXLAG_VG_KEEP=1        keep the work directory with every valgrind log
 #
-# Every traced process writes its own log (--log-file=...%p).  Criterion
-# re-executes the test binary for each test (so --trace-children=yes), and
-# the end-to-end tests run mxlag/mxlag-gen through sh and timeout, which
-# are traced too; system tools with no mxlag code in them (chromium,
+# Every traced process writes its own log (--log-file=...%p).  A unit test
+# (tests/unit, and the fuzz replays) runs whole under memcheck: Criterion
+# re-executes the test binary for each test (so --trace-children=yes).  An
+# end-to-end test (tests/e2e) runs natively, and every program of the build
+# it starts (mxlag, mxlag-gen, mxlag-truthcheck: e2e_bin() finds them in
+# $MXLAG_VG_BIN) is a wrapper that runs it under memcheck: the test's own
+# SQL checks, Criterion and sh cost no memcheck time.  A few slow cases are
+# left out under memcheck, each with its reason below (excluded_cases).
+# System tools with no mxlag code in them (chromium,
 # tshark, sqlite3, date, gzip, prometheus, curl, ...) run natively (--trace-children-skip: coreutils'
 # date leaks on exit, and --error-exitcode would make it fail the script that
 # called it).
@@ -39,6 +44,8 @@ if [ "${1:-}" = "--job" ]; then
 	id=$4
 	log=$VG_WORK/logs/$id
 	mkdir -p "$log"
+	# (a test's programs run as nobody write their logs here too)
+	chmod 1777 "$log"
 	start=$(date +%s)
 	set +e
 	if [ "$kind" = t ]; then
@@ -46,9 +53,16 @@ if [ "${1:-}" = "--job" ]; then
 		t=$((${t:-600} * ${MXLAG_VG_TIMEOUT_FACTOR:-3}))
 		VG_FILTER=$(cat "$VG_WORK/t/$arg.filter" 2>/dev/null || true)
 		export VG_FILTER
-		# shellcheck disable=SC2086
-		sh "$VG_WORK/t/$arg.sh" timeout -k 30 "$t" \
-			valgrind $VG_OPTS --log-file="$log/%p.log" >"$log/out.txt" 2>&1
+		if [ -f "$src/tests/e2e/$arg.c" ]; then
+			# an end-to-end test: it runs natively, the programs it
+			# runs (e2e_bin: mxlag, mxlag-gen, ...) under memcheck
+			MXLAG_VG_BIN=$VG_WORK/bin VG_LOG=$log sh "$VG_WORK/t/$arg.sh" \
+				timeout -k 30 "$t" >"$log/out.txt" 2>&1
+		else
+			# shellcheck disable=SC2086
+			sh "$VG_WORK/t/$arg.sh" timeout -k 30 "$t" \
+				valgrind $VG_OPTS --log-file="$log/%p.log" >"$log/out.txt" 2>&1
+		fi
 		rc=$?
 		ok=0
 		[ "$rc" -eq 0 ] && ok=1
@@ -156,6 +170,26 @@ VG_OPTS="--tool=memcheck --leak-check=full --show-leak-kinds=definite,indirect
 	${MXLAG_VG_OPTS:-}"
 export VG_WORK VG_BUILD VG_OPTS
 
+# --- the memcheck wrappers of the build's programs, for the end-to-end tests:
+# the test process itself (Criterion, its SQL checks, sh) runs natively; every
+# mxlag, mxlag-gen, mxlag-truthcheck, runstat it starts runs under memcheck,
+# its log in the job's directory ($VG_LOG, set per job)
+mkdir -p "$VG_WORK/bin"
+# tests run some programs as nobody: the wrappers readable by all
+chmod 755 "$VG_WORK" "$VG_WORK/bin"
+for p in "$VG_BUILD"/*; do
+	if [ ! -f "$p" ] || [ ! -x "$p" ]; then continue; fi
+	# runstat (bench/runstat.c) measures the peak RSS of the program it runs:
+	# it stays native, the mxlag it starts is the wrapper
+	case ${p##*/} in test_* | replay_* | runstat | *.so | *.a) continue ;; esac
+	cat >"$VG_WORK/bin/${p##*/}" <<EOW
+#!/bin/sh
+# shellcheck disable=SC2086
+exec valgrind \$VG_OPTS --log-file="\$VG_LOG/%p.log" '$p' "\$@"
+EOW
+	chmod +x "$VG_WORK/bin/${p##*/}"
+done
+
 # --- the ctest tests: each one's command, environment, directory, timeout -------
 # (from ctest's JSON, turned into one small sh script per test by cmake -P)
 (cd "$b" && ctest --show-only=json-v1) >"$VG_WORK/tests.json"
@@ -221,7 +255,13 @@ skip_reason() {
 excluded_cases="test_live	live/duration_stops_and_query_is_stored	sends its DNS query 1 s after starting mxlag capture, which under valgrind is still starting up (2-3 s), so the query is never seen; the live path runs in the 'live capture' job instead
 test_live	live/sigterm_flushes_and_exits_zero	SIGTERMs mxlag capture 1.3 s after starting it, under valgrind before mxlag has installed its handlers; the live path runs in the 'live capture' job instead
 test_hostile	hostile/syn_flood_is_bounded_by_the_flow_cap	asserts a peak RSS under 64 MiB (bench/runstat), which under memcheck is valgrind's: shadow memory, redzones, the 20 MB freed-block queue (137-198 MiB seen in a Debug build)
-test_hostile	hostile/connection_flood_is_bounded_by_the_session_cap	asserts a peak RSS under 64 MiB (bench/runstat), which under memcheck is valgrind's own, as above"
+test_hostile	hostile/connection_flood_is_bounded_by_the_session_cap	asserts a peak RSS under 64 MiB (bench/runstat), which under memcheck is valgrind's own, as above
+test_faults	faults/sigkill_leaves_a_consistent_database	SIGKILLs mxlag analyze: a killed process ends without memcheck's verdict (no exit, no leak check), and what the case checks, the database after the kill, is SQLite's work (90 s under memcheck)
+test_span	span/every_scenario_is_unchanged_by_span_duplicates	every scenario twice, plain and with mirror-port copies (300 s under memcheck): the scenarios' analysis runs under memcheck in test_scenarios, the duplicate filter in test_dedup and in span/workload here
+test_span	span/every_link_type	every link type twice, plain and with mirror-port copies (150 s under memcheck): each link type's analysis runs under memcheck in scenarios/every_link_type
+test_layout	layout/windowed_reports_return_the_rows_of_the_old_layout	every report in many windows on the migrated and the old database (350 s under memcheck): each report and format runs under memcheck in test_golden, the migration in this test's setup
+test_layout	layout/migrated_database_reports_like_a_fresh_analysis	every report twice, after the migration and after a fresh analysis (150 s under memcheck): as above
+test_gen	traffic/memory_flat_with_length	generates 66 000 sessions in the test process (about 3 minutes under memcheck) to compare the queue and peak RSS of a short and a long run; the generator's code runs under memcheck in every other traffic case"
 
 : >"$VG_WORK/jobs"
 # the slowest tests first, so that both job slots stay busy to the end

@@ -17,6 +17,14 @@
 const char *
 e2e_bin(const char *name, char *buf, size_t n)
 {
+	/* scripts/valgrind.sh: a directory of wrappers that run each program
+	 * under memcheck while this test process runs natively */
+	const char *w = getenv("MXLAG_VG_BIN");
+	if (w && *w) {
+		snprintf(buf, n, "%s/%s", w, name);
+		if (access(buf, X_OK) == 0)
+			return buf;
+	}
 	const char *b = getenv("MXLAG_BUILD");
 	snprintf(buf, n, "%s/%s", b ? b : ".", name);
 	return buf;

@@ -9,7 +9,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-/* Path of a built program ("mxlag", "mxlag-gen") via $MXLAG_BUILD. */
+/* Path of a built program ("mxlag", "mxlag-gen") via $MXLAG_BUILD; under
+ * scripts/valgrind.sh its memcheck wrapper in $MXLAG_VG_BIN. */
 const char *e2e_bin(const char *name, char *buf, size_t n);
 /* $MXLAG_SHARED or NULL when ../shared is not there. */
 const char *e2e_shared(void);
