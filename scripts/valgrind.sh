@@ -172,8 +172,8 @@ export VG_WORK VG_BUILD VG_OPTS
 
 # --- the memcheck wrappers of the build's programs, for the end-to-end tests:
 # the test process itself (Criterion, its SQL checks, sh) runs natively; every
-# mxlag, mxlag-gen, mxlag-truthcheck, runstat it starts runs under memcheck,
-# its log in the job's directory ($VG_LOG, set per job)
+# mxlag, mxlag-gen, mxlag-truthcheck it starts runs under memcheck, its log in
+# the job's directory ($VG_LOG, set per job)
 mkdir -p "$VG_WORK/bin"
 # tests run some programs as nobody: the wrappers readable by all
 chmod 755 "$VG_WORK" "$VG_WORK/bin"
