@@ -20,7 +20,7 @@
 /* bytes read at a time: more than a record header plus the largest
  * snapshot length libpcap gives these link types (262144) */
 #define PCAPFILE_BUF (256u * 1024u + 4096u)
-#define REC_HDR 16u
+#define REC_HDR PCAPFILE_REC_HDR
 
 #define MAGIC_US 0xa1b2c3d4u
 #define MAGIC_NS 0xa1b23c4du
@@ -30,17 +30,6 @@
 #else
 #define HOST_BE false
 #endif
-
-struct pcapfile {
-	int fd;
-	bool be; /* the file's byte order */
-	bool nano, stopped, eof;
-	bool failed; /* a read failed: libpcap reads again and reports it */
-	uint32_t snapshot;
-	uint8_t *buf;
-	size_t n, pos; /* bytes in buf; the next record's start */
-	uint64_t base; /* file offset of buf[0] */
-};
 
 static inline bool
 get32(struct bview v, size_t off, bool be, uint32_t *out)
@@ -120,7 +109,9 @@ pcapfile_new(int fd, const uint8_t *hdr, size_t n, int dlt, uint32_t snapshot)
 	}
 	r->fd = fd;
 	r->be = be;
+	r->swap = be != HOST_BE;
 	r->nano = nano;
+	r->frac_max = nano ? 1000000000u : 1000000u;
 	r->snapshot = snapshot;
 	r->base = PCAPFILE_HDR;
 	return r;
@@ -159,7 +150,7 @@ stop(struct pcapfile *r)
 }
 
 int
-pcapfile_next(struct pcapfile *r, struct pcapfile_rec *out)
+pcapfile_next_slow(struct pcapfile *r, struct pcapfile_rec *out)
 {
 	if (r->stopped)
 		return -1;

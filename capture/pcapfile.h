@@ -22,6 +22,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /* the file header's size: records begin here */
 #define PCAPFILE_HDR 24
@@ -33,7 +34,27 @@ struct pcapfile_rec {
 	const uint8_t *data; /* valid until the next pcapfile_next() */
 };
 
-struct pcapfile;
+/*
+ * The reader's state.  Its fields are pcapfile.c's: they are here only so
+ * that pcapfile_next()'s common case (a whole record in the buffer) is
+ * inline, with the record in registers rather than written to memory by
+ * one function and read back by another.
+ */
+struct pcapfile {
+	int fd;
+	bool be;    /* the file's byte order */
+	bool swap;  /* ... is not the machine's */
+	bool nano, stopped, eof;
+	bool failed; /* a read failed: libpcap reads again and reports it */
+	uint32_t snapshot;
+	uint32_t frac_max; /* 10^9 or 10^6: a record's fraction is below it */
+	uint8_t *buf;
+	size_t n, pos; /* bytes in buf; the next record's start */
+	uint64_t base; /* file offset of buf[0] */
+};
+
+/* the size of a record header */
+#define PCAPFILE_REC_HDR 16u
 
 /*
  * Could the fast path take a file with this header (its first n bytes)?
@@ -58,11 +79,48 @@ struct pcapfile *pcapfile_new(int fd, const uint8_t *hdr, size_t n, int dlt, uin
  * read error: libpcap's turn, from pcapfile_offset() (every later call
  * returns -1 too).
  */
-int pcapfile_next(struct pcapfile *r, struct pcapfile_rec *out);
+static inline int pcapfile_next(struct pcapfile *r, struct pcapfile_rec *out);
+
+/* pcapfile_next() where its inline part does not take the record. */
+int pcapfile_next_slow(struct pcapfile *r, struct pcapfile_rec *out);
 
 /* The file offset of the next record (after -1: of the record not taken). */
 uint64_t pcapfile_offset(const struct pcapfile *r);
 
 void pcapfile_free(struct pcapfile *r);
+
+static inline uint32_t
+pcapfile_u32(const uint8_t *p, bool swap)
+{
+	uint32_t v;
+	memcpy(&v, p, sizeof(v));
+	return swap ? __builtin_bswap32(v) : v;
+}
+
+/* The common case: a whole record in the buffer that libpcap would hand
+ * over unchanged.  Anything else, pcapfile_next_slow() decides. */
+static inline int
+pcapfile_next(struct pcapfile *r, struct pcapfile_rec *out)
+{
+	size_t left = r->n - r->pos;
+	if (r->stopped || left < PCAPFILE_REC_HDR)
+		return pcapfile_next_slow(r, out);
+	const uint8_t *h = r->buf + r->pos;
+	uint32_t sec = pcapfile_u32(h, r->swap), frac = pcapfile_u32(h + 4, r->swap);
+	uint32_t caplen = pcapfile_u32(h + 8, r->swap), wirelen = pcapfile_u32(h + 12, r->swap);
+	if (sec > INT32_MAX || frac >= r->frac_max || caplen > r->snapshot || caplen > wirelen ||
+	    left - PCAPFILE_REC_HDR < caplen)
+		return pcapfile_next_slow(r, out);
+	out->ts_ns = (uint64_t)sec * 1000000000u + (r->nano ? frac : (uint64_t)frac * 1000u);
+	out->caplen = caplen;
+	out->wirelen = wirelen;
+	out->data = h + PCAPFILE_REC_HDR;
+	r->pos += PCAPFILE_REC_HDR + caplen;
+	/* the next record's header and first bytes, while this one is worked
+	   on (the buffer is larger than the first-level cache) */
+	__builtin_prefetch(r->buf + r->pos);
+	__builtin_prefetch(r->buf + r->pos + 64);
+	return 1;
+}
 
 #endif

@@ -531,10 +531,10 @@ report_stop(struct src *s, struct src_file *f, long off, int damaged, const char
 	s->damaged++;
 }
 
-/* The next record pcapfile.c takes into f->head: 1; -1 at the end; 0 when
+/* The next record pcapfile.c takes into *dst: 1; -1 at the end; 0 when
  * the rest is libpcap's (its stream is then at that record). */
 static int
-next_fast(struct src *s, struct src_file *f)
+next_fast(struct src *s, struct src_file *f, struct pkt *dst)
 {
 	struct pcapfile_rec r;
 	int rc;
@@ -547,11 +547,11 @@ next_fast(struct src *s, struct src_file *f)
 			if (pcap_offline_filter(&f->prog, &h, r.data) == 0)
 				continue;
 		}
-		f->head.ts_ns = known_ts(r.ts_ns);
-		f->head.caplen = r.caplen;
-		f->head.wirelen = r.wirelen;
-		f->head.dlt = f->dlt;
-		f->head.data = r.data;
+		dst->ts_ns = known_ts(r.ts_ns);
+		dst->caplen = r.caplen;
+		dst->wirelen = r.wirelen;
+		dst->dlt = f->dlt;
+		dst->data = r.data;
 		return 1;
 	}
 	if (rc == 0)
@@ -566,12 +566,12 @@ next_fast(struct src *s, struct src_file *f)
 	return 0;
 }
 
-/* libpcap's next packet into f->head: 1, 0 none yet (live), -1 end or error. */
+/* libpcap's next packet into *dst: 1, 0 none yet (live), -1 end or error. */
 static int
-next_pcap(struct src *s, struct src_file *f)
+next_pcap(struct src *s, struct src_file *f, struct pkt *dst)
 {
 	if (f->pf) {
-		int rc = next_fast(s, f);
+		int rc = next_fast(s, f, dst);
 		if (rc != 0)
 			return rc;
 	}
@@ -582,11 +582,11 @@ next_pcap(struct src *s, struct src_file *f)
 	f->rec_off = s->live ? -1 : file_offset(f->p);
 	int rc = pcap_next_ex(f->p, &h, &data);
 	if (rc == 1) {
-		f->head.ts_ns = ts_of(f, h);
-		f->head.caplen = h->caplen;
-		f->head.wirelen = h->len;
-		f->head.dlt = f->dlt;
-		f->head.data = data;
+		dst->ts_ns = ts_of(f, h);
+		dst->caplen = h->caplen;
+		dst->wirelen = h->len;
+		dst->dlt = f->dlt;
+		dst->data = data;
 		return 1;
 	}
 	if (rc == 0)
@@ -634,10 +634,10 @@ ng_filter(struct src *s, struct src_file *f, const struct pcapng_packet *k, int 
 	return g;
 }
 
-/* The pcapng file's next packet that passes the filter into f->head:
+/* The pcapng file's next packet that passes the filter into *dst:
  * 1, or -1 at its end or where it stops. */
 static int
-next_pcapng(struct src *s, struct src_file *f)
+next_pcapng(struct src *s, struct src_file *f, struct pkt *dst)
 {
 	struct pcapng_packet k;
 	int rc;
@@ -652,11 +652,11 @@ next_pcapng(struct src *s, struct src_file *f)
 			if (!g || !g->ok || pcap_offline_filter(&g->prog, &h, k.data) == 0)
 				continue;
 		}
-		f->head.ts_ns = known_ts(k.ts_ns);
-		f->head.caplen = k.caplen;
-		f->head.wirelen = k.wirelen;
-		f->head.dlt = dlt;
-		f->head.data = k.data;
+		dst->ts_ns = known_ts(k.ts_ns);
+		dst->caplen = k.caplen;
+		dst->wirelen = k.wirelen;
+		dst->dlt = dlt;
+		dst->data = k.data;
 		return 1;
 	}
 	if (rc < 0)
@@ -665,13 +665,16 @@ next_pcapng(struct src *s, struct src_file *f)
 	return -1;
 }
 
-/* Reads the next packet of file f into its head slot; 1 ok, 0 none now, -1 done. */
+/*
+ * Reads the next packet of file f into *dst (its head slot, or the
+ * caller's packet where no other file competes); 1 ok, 0 none now, -1 done.
+ */
 static int
-advance(struct src *s, struct src_file *f)
+advance(struct src *s, struct src_file *f, struct pkt *dst)
 {
 	if (!f->p && !f->ng)
 		return -1; /* an empty (0-byte) file */
-	int rc = f->ng ? next_pcapng(s, f) : next_pcap(s, f);
+	int rc = f->ng ? next_pcapng(s, f, dst) : next_pcap(s, f, dst);
 	if (rc == 1) {
 		f->npkts++;
 		f->have = 1;
@@ -689,7 +692,7 @@ src_next(struct src *s, struct pkt *out)
 		struct src_file *f = &s->files[0];
 		if (f->done)
 			return 0;
-		int rc = advance(s, f);
+		int rc = advance(s, f, out);
 		if (rc == 0) {
 			int fd = pcap_get_selectable_fd(f->p);
 			if (fd >= 0) {
@@ -706,29 +709,42 @@ src_next(struct src *s, struct pkt *out)
 			return 0;
 		}
 		s->last = 0;
-	} else {
-		/* refill the slot handed out last time; others keep theirs */
-		if (s->last >= 0) {
-			advance(s, &s->files[s->last]);
-		} else {
-			for (int i = 0; i < s->nfiles; i++)
-				advance(s, &s->files[i]);
-		}
-		int best = -1;
-		for (int i = 0; i < s->nfiles; i++) {
-			if (!s->files[i].have)
-				continue;
-			if (best < 0 || s->files[i].head.ts_ns < s->files[best].head.ts_ns)
-				best = i;
-		}
-		if (best < 0)
-			return 0;
-		s->last = best;
+		out->origin = 0;
+		return 1;
 	}
-	struct src_file *f = &s->files[s->last];
+	if (s->nfiles == 1) {
+		/* one file: straight into the caller's packet (a copy through the
+		   head slot, written field by field and read back whole, stalled
+		   the load on every packet) */
+		struct src_file *f = &s->files[0];
+		if (f->done || advance(s, f, out) != 1)
+			return 0;
+		f->have = 0;
+		s->last = 0;
+		out->origin = 0;
+		return 1;
+	}
+	/* refill the slot handed out last time; others keep theirs */
+	if (s->last >= 0) {
+		advance(s, &s->files[s->last], &s->files[s->last].head);
+	} else {
+		for (int i = 0; i < s->nfiles; i++)
+			advance(s, &s->files[i], &s->files[i].head);
+	}
+	int best = -1;
+	for (int i = 0; i < s->nfiles; i++) {
+		if (!s->files[i].have)
+			continue;
+		if (best < 0 || s->files[i].head.ts_ns < s->files[best].head.ts_ns)
+			best = i;
+	}
+	if (best < 0)
+		return 0;
+	s->last = best;
+	struct src_file *f = &s->files[best];
 	f->have = 0;
 	*out = f->head;
-	out->origin = s->last;
+	out->origin = best;
 	return 1;
 }
 

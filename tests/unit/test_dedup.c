@@ -320,6 +320,43 @@ Test(dedup, length_and_short_packets)
 	dedup_free(d);
 }
 
+/*
+ * Every IP length from a bare header to past the prefix, with a TCP
+ * checksum (only the prefix is hashed) and as ICMP (no L4 checksum: the
+ * tail is hashed too): the same bytes are a copy, a flip of any bit of the
+ * last word, whole or not, is another packet.  The last bytes of the
+ * prefix and of the tail are read as one word ending at them (rd_last()):
+ * the guard pages around each packet make a read past either end fail.
+ */
+Test(dedup, every_length_and_its_last_bytes)
+{
+	for (int icmp = 0; icmp < 2; icmp++) {
+		for (size_t n = 20; n <= DEDUP_PREFIX + 40; n++) {
+			uint8_t a[200], b[200];
+			memset(a, 0, sizeof(a));
+			for (size_t i = 20; i < n; i++)
+				a[i] = (uint8_t)(i * 37 + n);
+			if (!icmp && n >= 40)
+				put16(a + 36, 0x1234); /* a TCP checksum, not zero */
+			ip4_hdr(a, icmp || n < 40 ? 1 : 6, n - 20, (unsigned)n, 0x4000, 0, 200, 10);
+			for (size_t off = n > 28 ? n - 8 : 20; off < n; off++) {
+				if (!icmp && n > DEDUP_PREFIX && n >= 40 && off >= DEDUP_PREFIX)
+					continue; /* the checksum stands for these bytes */
+				for (unsigned bit = 0; bit < 8; bit += 3) {
+					struct dedup *d = mk(64);
+					cr_assert_not(seen(d, a, n, MS));
+					cr_assert(seen(d, a, n, MS + 1), "length %zu: the same bytes", n);
+					memcpy(b, a, n);
+					b[off] ^= (uint8_t)(1u << bit);
+					cr_assert_not(seen(d, b, n, MS + 2), "%s length %zu byte %zu bit %u",
+					              icmp ? "ICMP" : "TCP", n, off, bit);
+					dedup_free(d);
+				}
+			}
+		}
+	}
+}
+
 /* A snaplen cuts the tagged copy 4 bytes earlier than the untagged one. */
 Test(dedup, snapped_copies)
 {
