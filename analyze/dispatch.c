@@ -18,6 +18,7 @@
 #include "evjson.h"
 #include "ident.h"
 #include "tls.h"
+#include "capture/recycle.h"
 
 #define NDPI_MAX_PACKETS 12
 
@@ -125,7 +126,7 @@ client_bucket(const struct mx_addr *a)
 static bool
 index_session(struct dispatch *d, struct fstate *fs)
 {
-	struct used *u = calloc(1, sizeof(*u));
+	struct used *u = mx_recycled_zero(sizeof(*u));
 	if (!u)
 		return false;
 	u->fs = fs;
@@ -150,7 +151,7 @@ unindex_session(struct dispatch *d, struct fstate *fs)
 		d->by_client[client_bucket(&fs->sess->client.addr)] = u->cnext;
 	if (u->cnext)
 		u->cnext->cprev = u->cprev;
-	free(u);
+	mx_recycle(u, sizeof(*u));
 	fs->used = NULL;
 }
 
@@ -537,7 +538,7 @@ static void
 on_open(void *ctx, struct cap_flow *f, uint64_t ts_ns)
 {
 	struct dispatch *d = ctx;
-	struct fstate *fs = calloc(1, sizeof(*fs));
+	struct fstate *fs = mx_recycled_zero(sizeof(*fs));
 	if (!fs)
 		return;
 	f->user = fs;
@@ -652,7 +653,7 @@ ensure_session(struct dispatch *d, struct cap_flow *f, struct fstate *fs, bool w
 		fs->kind = FK_IGNORE;
 		return false;
 	}
-	fs->sess = calloc(1, sizeof(*fs->sess));
+	fs->sess = mx_recycled_zero(sizeof(*fs->sess));
 	if (!fs->sess)
 		return false;
 	d->open_sessions++;
@@ -834,7 +835,7 @@ on_close(void *ctx, struct cap_flow *f, enum cap_close why, uint64_t ts)
 		ev.u.session = *fs->sess;
 		dispatch_emit(d, &ev);
 		unindex_session(d, fs);
-		free(fs->sess);
+		mx_recycle(fs->sess, sizeof(*fs->sess));
 		d->open_sessions--;
 		break;
 	}
@@ -857,7 +858,7 @@ on_close(void *ctx, struct cap_flow *f, enum cap_close why, uint64_t ts)
 	/* ident probes are on their own list; everything else listed is on mail's */
 	fs_unlist(fs->kind == FK_IDENT ? &d->probes : &d->mail, fs);
 	ndpi_release(fs);
-	free(fs);
+	mx_recycle(fs, sizeof(*fs));
 	f->user = NULL;
 }
 
@@ -1036,4 +1037,5 @@ dispatch_free(struct dispatch *d)
 	if (d->ndpi)
 		ndpi_exit_detection_module(d->ndpi);
 	free(d);
+	mx_recycle_drain(); /* what the sessions and parsers left for reuse */
 }

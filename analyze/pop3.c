@@ -18,6 +18,7 @@
 #include "tls.h"
 #include "transfer.h"
 #include "txnq.h"
+#include "capture/recycle.h"
 
 enum pop3_state {
 	POP3_CMD,  /* client sends command lines */
@@ -677,7 +678,7 @@ pop3_probe(const uint8_t *b, size_t n)
 static void *
 pop3_create(struct mx_session *sess, const struct mx_sink *out, uint64_t connect_ns)
 {
-	struct pop3 *p = calloc(1, sizeof(*p));
+	struct pop3 *p = mx_recycled_zero(sizeof(*p));
 	struct txnq_ent *g;
 
 	if (!p)
@@ -786,7 +787,7 @@ pop3_destroy(void *parser)
 		return;
 	txnq_free(&p->q);
 	tls_timer_free(p->tls);
-	free(p);
+	mx_recycle(p, sizeof(*p));
 }
 
 static uint64_t

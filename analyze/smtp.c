@@ -21,6 +21,7 @@
 #include "tls.h"
 #include "transfer.h"
 #include "txnq.h"
+#include "capture/recycle.h"
 
 enum smtp_state {
 	SMTP_CMD,  /* client sends command lines */
@@ -965,7 +966,7 @@ smtp_probe(const uint8_t *p, size_t n)
 static void *
 smtp_create(struct mx_session *sess, const struct mx_sink *out, uint64_t connect_ns)
 {
-	struct smtp *s = calloc(1, sizeof(*s));
+	struct smtp *s = mx_recycled_zero(sizeof(*s));
 	struct txnq_ent *g;
 
 	if (!s)
@@ -1151,7 +1152,7 @@ smtp_destroy(void *parser)
 	txnq_free(&s->q);
 	txnq_free(&s->held);
 	tls_timer_free(s->tls);
-	free(s);
+	mx_recycle(s, sizeof(*s));
 }
 
 /* the oldest wait not yet settled: answers held after a half-close (their

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "txnq.h"
+#include "capture/recycle.h"
 
 /* ---- the record reader --------------------------------------------------- */
 
@@ -193,7 +194,7 @@ struct tls_timer {
 struct tls_timer *
 tls_timer_new(struct mx_session *sess, const struct mx_sink *out, bool implicit)
 {
-	struct tls_timer *t = calloc(1, sizeof(*t));
+	struct tls_timer *t = mx_recycled_zero(sizeof(*t));
 
 	if (!t)
 		return NULL;
@@ -211,7 +212,7 @@ tls_timer_new(struct mx_session *sess, const struct mx_sink *out, bool implicit)
 void
 tls_timer_free(struct tls_timer *t)
 {
-	free(t);
+	mx_recycle(t, sizeof(*t));
 }
 
 static bool

@@ -2,6 +2,7 @@
  * txnq.c - pending-command queue (RFC 2920 reply ordering) and text helpers.
  */
 #include "txnq.h"
+#include "capture/recycle.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -17,14 +18,15 @@ txnq_push(struct txnq *q)
 		unsigned ncap = q->cap ? q->cap * 2 : 4;
 		if (ncap > TXNQ_MAX)
 			ncap = TXNQ_MAX;
-		struct txnq_ent *nv = calloc(ncap, sizeof(*nv));
+		/* every entry is cleared when pushed */
+		struct txnq_ent *nv = mx_recycled(ncap * sizeof(*nv));
 		if (!nv) {
 			q->dropped++;
 			return NULL;
 		}
 		for (unsigned i = 0; i < q->count; i++)
 			nv[i] = q->v[(q->head + i) % q->cap];
-		free(q->v);
+		mx_recycle(q->v, q->cap * sizeof(*q->v));
 		q->v = nv;
 		q->cap = ncap;
 		q->head = 0;
@@ -65,7 +67,7 @@ txnq_waiting_since(const struct txnq *q)
 void
 txnq_free(struct txnq *q)
 {
-	free(q->v);
+	mx_recycle(q->v, q->cap * sizeof(*q->v));
 	q->v = NULL;
 	q->head = q->count = q->cap = 0;
 }

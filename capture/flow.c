@@ -30,6 +30,7 @@
 #include <string.h>
 
 #include "tcpreasm.h"
+#include "recycle.h"
 
 #define DEF_MAX_FLOWS 131072u
 #define DEF_IDLE_NS (600ull * 1000000000ull)
@@ -280,7 +281,7 @@ close_flow(struct flowtab *t, struct flow *f, enum cap_close why, uint64_t ts)
 	lru_unlink(t, f);
 	tr_release(&f->rs[0]);
 	tr_release(&f->rs[1]);
-	free(f);
+	mx_recycle(f, sizeof(*f));
 	t->count--;
 }
 
@@ -307,7 +308,7 @@ create(struct flowtab *t, const struct decoded *p, uint64_t h, enum cap_dir *d)
 		evict_one(t, p->ts_ns);
 	if (t->count >= t->lim.max_flows)
 		return NULL;
-	struct flow *f = calloc(1, sizeof(*f));
+	struct flow *f = mx_recycled_zero(sizeof(*f));
 	if (!f)
 		return NULL;
 
@@ -570,4 +571,5 @@ flowtab_free(struct flowtab *t)
 	}
 	free(t->bkt);
 	free(t);
+	mx_recycle_drain(); /* the closed flows kept for reuse */
 }
