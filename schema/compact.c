@@ -349,13 +349,18 @@ group_add(struct group *g, double ms)
 	if (ms < g->key.min_ms || g->key.n == 1)
 		g->key.min_ms = ms;
 	uint16_t bin = (uint16_t)hist_bin(ms);
-	uint32_t lo = 0, hi = g->nb;
-	while (lo < hi) {
-		uint32_t mid = (lo + hi) / 2;
-		if (g->b[mid].bin < bin)
-			lo = mid + 1;
-		else
-			hi = mid;
+	/* the first bin >= bin, without a branch on the comparisons (the
+	   bins of replies in turn are not predictable, and the mispredicted
+	   branches of the plain search were a third of count_reply()) */
+	uint32_t lo = 0;
+	if (g->nb) {
+		const struct hbin *base = g->b;
+		for (uint32_t n = g->nb; n > 1;) {
+			uint32_t half = n / 2;
+			base = base[half].bin < bin ? base + half : base;
+			n -= half;
+		}
+		lo = (uint32_t)(base - g->b) + (base->bin < bin);
 	}
 	if (lo < g->nb && g->b[lo].bin == bin) {
 		g->b[lo].count++;
@@ -652,6 +657,14 @@ compact_command_word(int code)
 	return code >= 0 && (size_t)code < NCOMMAND_WORDS ? command_words[code] : NULL;
 }
 
+/* strcmp(code, usual) == 0 for one of compact_usual_code()'s codes (three
+ * characters): their four bytes with the NUL compared at once */
+static inline bool
+usual_is(const char code[8], const char *usual)
+{
+	return memcmp(code, usual, 4) == 0;
+}
+
 const char *
 compact_usual_code(enum mx_proto proto, int cmd)
 {
@@ -873,7 +886,7 @@ compact_session_json(struct compact *c, uint64_t id, int64_t txn_base, uint64_t 
 		}
 		/* the head alone: the usual code, no guess, no text, and either no
 		   argument (or the helo) and no size, or a tail (version 18) */
-		bool plain = usual && strcmp(r->code, usual) == 0 && !r->guess[0] && !r->text;
+		bool plain = usual && usual_is(r->code, usual) && !r->guess[0] && !r->text;
 		bool alone = plain && ak != ARG_OTHER && !r->size;
 		const char *tail = NULL;
 		size_t tail_len = 0;
