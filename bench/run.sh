@@ -4,11 +4,12 @@
 #
 #   bench/run.sh [--sessions N] [--rounds N] [--x4] [--tools] [--no-truth]
 #     --sessions N  workload size (default 100000 sessions, ~2.7 M packets)
-#     --rounds N    times bare, analyze and full run in turn (default 3): each
-#                   figure is the median of its rounds and each ratio to the
-#                   bare loop the median of the rounds' own ratios, so a
-#                   spell in which the VM runs slower moves a whole round,
-#                   not one side of a ratio
+#     --rounds N    times bare, analyze, bare, full, bare run in turn
+#                   (default 5): each figure is the median of its rounds and
+#                   each ratio to the bare loop the median of the rounds' own
+#                   ratios, a run's ratio taken to the mean of the bare loops
+#                   right before and after it, so a spell in which the VM
+#                   runs slower moves a whole round, not one side of a ratio
 #     --x4          also a 4x larger workload
 #     --tools       also time ndpiReader and tshark on the same file if installed
 #     --no-truth    leave out the diagnosis check on generated traffic with
@@ -32,7 +33,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 sessions=100000
-rounds=3
+rounds=5
 x4=0
 tools=0
 truth=1
@@ -88,13 +89,20 @@ run_file() { # file
 	r=1
 	while [ "$r" -le "$rounds" ]; do
 		echo "-- round $r of $rounds"
+		# the bare loop right before and right after each of the two runs:
+		# a run's ratio is to the mean of the two bare loops around it
 		measure bare "$pk" $B/bare_loop "$f"
+		b1=$wall_bare
 		measure analyze "$pk" $B/mxlag analyze --no-db --quiet "$f"
+		measure bare "$pk" $B/bare_loop "$f"
+		b2=$wall_bare
 		rm -f bench/out/bench.db bench/out/bench.db-wal bench/out/bench.db-shm
 		measure full "$pk" $B/mxlag analyze --quiet --db bench/out/bench.db "$f"
-		walls_b="$walls_b $wall_bare"; walls_a="$walls_a $wall_analyze"; walls_u="$walls_u $wall_full"
-		rat_a="$rat_a $(awk -v a="$wall_analyze" -v b="$wall_bare" 'BEGIN{printf "%.2f", a/b}')"
-		rat_u="$rat_u $(awk -v u="$wall_full" -v b="$wall_bare" 'BEGIN{printf "%.2f", u/b}')"
+		measure bare "$pk" $B/bare_loop "$f"
+		b3=$wall_bare
+		walls_b="$walls_b $b1 $b2 $b3"; walls_a="$walls_a $wall_analyze"; walls_u="$walls_u $wall_full"
+		rat_a="$rat_a $(awk -v a="$wall_analyze" -v b1="$b1" -v b2="$b2" 'BEGIN{printf "%.2f", 2*a/(b1+b2)}')"
+		rat_u="$rat_u $(awk -v u="$wall_full" -v b2="$b2" -v b3="$b3" 'BEGIN{printf "%.2f", 2*u/(b2+b3)}')"
 		[ "$rss_analyze" -gt "$peak_a" ] && peak_a=$rss_analyze
 		[ "$rss_full" -gt "$peak_u" ] && peak_u=$rss_full
 		r=$((r + 1))
@@ -106,8 +114,8 @@ run_file() { # file
 	rss_full=$peak_u
 	ratio_analyze=$(echo "$rat_a" | median)
 	ratio_full=$(echo "$rat_u" | median)
-	echo "medians of $rounds rounds: bare $wall_bare s, analyze $wall_analyze s, full $wall_full s (peak RSS: the largest)"
-	echo "full / bare by round:$rat_u; analyze / bare by round:$rat_a"
+	echo "medians of $rounds rounds: bare $wall_bare s (of $((rounds * 3)) runs), analyze $wall_analyze s, full $wall_full s (peak RSS: the largest)"
+	echo "full / bare by round:$rat_u; analyze / bare by round:$rat_a (each to the bare loops right before and after it)"
 	if [ "$tools" = 1 ] && command -v ndpiReader >/dev/null 2>&1; then
 		measure ndpi "$pk" ndpiReader -q -i "$f"
 	fi
