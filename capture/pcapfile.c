@@ -108,10 +108,8 @@ pcapfile_new(int fd, const uint8_t *hdr, size_t n, int dlt, uint32_t snapshot)
 		return NULL;
 	}
 	r->fd = fd;
-	r->be = be;
 	r->swap = be != HOST_BE;
 	r->nano = nano;
-	r->frac_max = nano ? 1000000000u : 1000000u;
 	r->snapshot = snapshot;
 	r->base = PCAPFILE_HDR;
 	return r;
@@ -154,35 +152,18 @@ pcapfile_next_slow(struct pcapfile *r, struct pcapfile_rec *out)
 {
 	if (r->stopped)
 		return -1;
-	if (r->n - r->pos < REC_HDR) {
+	int rc = pcapfile_take(r, out);
+	if (rc == 0) {
+		/* one refill brings the whole record: the buffer holds the
+		   largest one the snapshot length allows */
 		refill(r);
 		if (r->n == r->pos)
-			return r->failed ? stop(r) : 0;
-		if (r->n - r->pos < REC_HDR)
-			return stop(r); /* a truncated record header */
+			return r->failed ? stop(r) : 0; /* the end, between two records */
+		rc = pcapfile_take(r, out);
 	}
-	const uint8_t *h = r->buf + r->pos;
-	struct bview v = bv_make(h, r->n - r->pos);
-	uint32_t sec, frac, caplen, wirelen;
-	if (!get32(v, 0, r->be, &sec) || !get32(v, 4, r->be, &frac) ||
-	    !get32(v, 8, r->be, &caplen) || !get32(v, 12, r->be, &wirelen))
-		return stop(r); /* (the header is whole: checked above) */
-	/* what libpcap would not hand over as it is: its turn */
-	if (sec > INT32_MAX || frac >= (r->nano ? 1000000000u : 1000000u) ||
-	    caplen > r->snapshot || caplen > wirelen)
-		return stop(r);
-	if (r->n - r->pos < REC_HDR + caplen) {
-		refill(r);
-		if (r->n - r->pos < REC_HDR + caplen)
-			return stop(r); /* the file ends inside the record */
-		h = r->buf + r->pos;
-	}
-	out->ts_ns = (uint64_t)sec * 1000000000u + (r->nano ? frac : (uint64_t)frac * 1000u);
-	out->caplen = caplen;
-	out->wirelen = wirelen;
-	out->data = h + REC_HDR;
-	r->pos += REC_HDR + caplen;
-	return 1;
+	/* 0 now: the file ends inside the record (or its header); -1: what
+	   libpcap would not hand over as it is: its turn */
+	return rc == 1 ? 1 : stop(r);
 }
 
 uint64_t

@@ -42,12 +42,10 @@ struct pcapfile_rec {
  */
 struct pcapfile {
 	int fd;
-	bool be;    /* the file's byte order */
-	bool swap;  /* ... is not the machine's */
+	bool swap; /* the file's byte order is not the machine's */
 	bool nano, stopped, eof;
 	bool failed; /* a read failed: libpcap reads again and reports it */
 	uint32_t snapshot;
-	uint32_t frac_max; /* 10^9 or 10^6: a record's fraction is below it */
 	uint8_t *buf;
 	size_t n, pos; /* bytes in buf; the next record's start */
 	uint64_t base; /* file offset of buf[0] */
@@ -97,30 +95,41 @@ pcapfile_u32(const uint8_t *p, bool swap)
 	return swap ? __builtin_bswap32(v) : v;
 }
 
-/* The common case: a whole record in the buffer that libpcap would hand
- * over unchanged.  Anything else, pcapfile_next_slow() decides. */
+/*
+ * The record at the reader's position: 1, taken into *out; 0 when the
+ * buffer does not hold all of it (a refill may); -1 when it is one libpcap
+ * must read (a time or lengths it would not hand over as they are).
+ */
 static inline int
-pcapfile_next(struct pcapfile *r, struct pcapfile_rec *out)
+pcapfile_take(struct pcapfile *r, struct pcapfile_rec *out)
 {
 	size_t left = r->n - r->pos;
-	if (r->stopped || left < PCAPFILE_REC_HDR)
-		return pcapfile_next_slow(r, out);
+	if (left < PCAPFILE_REC_HDR)
+		return 0;
 	const uint8_t *h = r->buf + r->pos;
 	uint32_t sec = pcapfile_u32(h, r->swap), frac = pcapfile_u32(h + 4, r->swap);
 	uint32_t caplen = pcapfile_u32(h + 8, r->swap), wirelen = pcapfile_u32(h + 12, r->swap);
-	if (sec > INT32_MAX || frac >= r->frac_max || caplen > r->snapshot || caplen > wirelen ||
-	    left - PCAPFILE_REC_HDR < caplen)
-		return pcapfile_next_slow(r, out);
+	if (sec > INT32_MAX || frac >= (r->nano ? 1000000000u : 1000000u) || caplen > r->snapshot ||
+	    caplen > wirelen)
+		return -1;
+	if (left - PCAPFILE_REC_HDR < caplen)
+		return 0;
 	out->ts_ns = (uint64_t)sec * 1000000000u + (r->nano ? frac : (uint64_t)frac * 1000u);
 	out->caplen = caplen;
 	out->wirelen = wirelen;
 	out->data = h + PCAPFILE_REC_HDR;
 	r->pos += PCAPFILE_REC_HDR + caplen;
-	/* the next record's header and first bytes, while this one is worked
-	   on (the buffer is larger than the first-level cache) */
-	__builtin_prefetch(r->buf + r->pos);
-	__builtin_prefetch(r->buf + r->pos + 64);
 	return 1;
+}
+
+/* The common case, a whole record in the buffer, inline; the rest (a
+ * refill, the end, a record not taken) in pcapfile_next_slow(). */
+static inline int
+pcapfile_next(struct pcapfile *r, struct pcapfile_rec *out)
+{
+	if (!r->stopped && pcapfile_take(r, out) == 1)
+		return 1;
+	return pcapfile_next_slow(r, out);
 }
 
 #endif
