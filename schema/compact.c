@@ -783,7 +783,7 @@ static void
 put_tail(struct sbuf *b, const struct crep *r, const char *usual)
 {
 	int last = r->text ? 3 : r->guess[0] ? 2 : r->size ? 1 : 0;
-	if (usual && strcmp(r->code, usual) == 0) {
+	if (usual && usual_is(r->code, usual)) {
 		if (last >= 1)
 			put(b, ",0", 2);
 	} else {
